@@ -1,0 +1,81 @@
+import { existsSync, lstatSync } from "node:fs";
+import { WORKSPACE_DIR } from "@code-interpreter/core";
+
+/** What one sandbox gets. */
+export interface BwrapOptions {
+  /** Sandbox name, also its hostname: `code-exec-<uuid>` or `code-session-<uuid>`. */
+  name: string;
+  uid: number;
+  /** Host directory to bind at /workspace; a fresh size-limited tmpfs when absent. */
+  workspaceDir?: string;
+  tmpfsBytes: number;
+  /** Fds (in the spawned process) carrying /etc/passwd and /etc/group. */
+  passwdFd: number;
+  groupFd: number;
+}
+
+// Read-only views of the host: the system's programs and libraries, and the
+// few files under /etc that Python, bash and the data stack read.
+const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+const ETC_FILES = [
+  "/etc/alternatives",
+  "/etc/ld.so.cache",
+  "/etc/ld.so.conf",
+  "/etc/ld.so.conf.d",
+  "/etc/localtime",
+  "/etc/python3",
+  "/etc/python3.11",
+  "/etc/python3.12",
+  "/etc/python3.13",
+  "/etc/matplotlibrc",
+  "/etc/fonts",
+  "/etc/ssl",
+  "/etc/mime.types",
+];
+
+/**
+ * bubblewrap arguments: every namespace unshared (no network, own pids, ipc,
+ * uts, cgroup), the host read-only and only in part, tmpfs /tmp (and
+ * /workspace for one-shot runs), no capabilities, killed with its parent.
+ */
+export function bwrapArgs(options: BwrapOptions): string[] {
+  const args = [
+    "--unshare-all",
+    "--die-with-parent",
+    "--new-session",
+    "--cap-drop",
+    "ALL",
+    "--uid",
+    String(options.uid),
+    "--gid",
+    String(options.uid),
+    "--hostname",
+    options.name,
+  ];
+  for (const dir of SYSTEM_DIRS) {
+    if (!existsSync(dir)) continue;
+    const stats = lstatSync(dir);
+    // usrmerge: /bin -> usr/bin and friends stay symlinks inside too.
+    if (stats.isSymbolicLink()) args.push("--symlink", `usr${dir}`, dir);
+    else args.push("--ro-bind", dir, dir);
+  }
+  for (const path of ETC_FILES) args.push("--ro-bind-try", path, path);
+  args.push("--ro-bind-data", String(options.passwdFd), "/etc/passwd");
+  args.push("--ro-bind-data", String(options.groupFd), "/etc/group");
+  args.push("--proc", "/proc", "--dev", "/dev");
+  args.push("--size", String(options.tmpfsBytes), "--tmpfs", "/tmp");
+  if (options.workspaceDir) args.push("--bind", options.workspaceDir, WORKSPACE_DIR);
+  else args.push("--size", String(options.tmpfsBytes), "--tmpfs", WORKSPACE_DIR);
+  // Everything but /workspace and /tmp read-only, including the new root itself.
+  args.push("--remount-ro", "/");
+  args.push("--chdir", WORKSPACE_DIR, "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin");
+  return args;
+}
+
+export function passwdFile(uid: number): string {
+  return `sandbox:x:${uid}:${uid}:sandbox:/tmp:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
+}
+
+export function groupFile(uid: number): string {
+  return `sandbox:x:${uid}:\nnogroup:x:65534:\n`;
+}

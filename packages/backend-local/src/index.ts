@@ -1,0 +1,2 @@
+export { createLocalBackend, LocalBackend } from "./local-backend.js";
+export { defaultLocalBackendSettings, type LocalBackendSettings, type LocalSandboxMode } from "./local-backend-settings.js";

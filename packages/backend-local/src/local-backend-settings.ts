@@ -1,0 +1,47 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** How the local backend isolates code. */
+export type LocalSandboxMode = "auto" | "require" | "off";
+
+/** Settings of the local backend; every field has a default. */
+export interface LocalBackendSettings {
+  /** Sessions' workspaces live here. @default LOCAL_STATE_DIR, else `<tmpdir>/code-interpreter-local` */
+  stateDir: string;
+  /** Python that runs the code; must be under /usr so the sandbox can see it. @default LOCAL_PYTHON, else /usr/bin/python3 */
+  python: string;
+  /** bubblewrap binary. @default LOCAL_BWRAP_PATH, else `bwrap` from PATH */
+  bwrapPath: string;
+  /** `require` refuses to run without bubblewrap; `off` runs with rlimits only. @default LOCAL_SANDBOX, else auto */
+  sandbox: LocalSandboxMode;
+  /** @default MAX_OUTPUT_BYTES, else 1 MiB */
+  maxOutputBytes: number;
+  /** Address-space limit of the code. @default MEMORY_LIMIT_MB, else 512 */
+  memoryLimitMb: number;
+  /** @default CPU_TIME_LIMIT_SEC, else 30 */
+  cpuTimeLimitSec: number;
+  /** Size of the tmpfs `/workspace` of one-shot executions and of `/tmp`. @default 256 */
+  workspaceSizeMb: number;
+  /** Processes and threads the code may have at once. @default 128 */
+  maxProcesses: number;
+  /** The uid and gid code runs as. @default 65532 */
+  sandboxUid: number;
+  /** Receives warnings (missing bubblewrap, …). @default console.warn */
+  warn: (message: string) => void;
+}
+
+export function defaultLocalBackendSettings(): LocalBackendSettings {
+  return {
+    stateDir: join(tmpdir(), "code-interpreter-local"),
+    python: "/usr/bin/python3",
+    bwrapPath: "bwrap",
+    sandbox: "auto",
+    maxOutputBytes: 1024 * 1024,
+    memoryLimitMb: 512,
+    cpuTimeLimitSec: 30,
+    workspaceSizeMb: 256,
+    maxProcesses: 128,
+    sandboxUid: 65532,
+    warn: (message) => console.warn(message),
+  };
+}

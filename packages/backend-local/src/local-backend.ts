@@ -1,0 +1,337 @@
+import type { ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
+import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  BACKEND_SPECIFICATION_VERSION,
+  type Backend,
+  BackendUnavailableError,
+  type CommandResult,
+  type CreateSessionOptions,
+  commandResult,
+  type ExecuteOptions,
+  type ExecutionResult,
+  executionResult,
+  isSessionId,
+  newExecName,
+  newSessionId,
+  planExecution,
+  planSessionCommand,
+  type RunnerLimits,
+  type RunnerPlanSettings,
+  type RunnerRequest,
+  type SessionCommandOptions,
+  type SessionInfo,
+  SessionNotFoundError,
+  unixNow,
+  WORKSPACE_DIR,
+  type WorkspaceFileContent,
+} from "@code-interpreter/core";
+import { defaultLocalBackendSettings, type LocalBackendSettings } from "./local-backend-settings.js";
+import { type Isolation, runSandboxProcess, type SandboxProcessOptions } from "./sandbox-process.js";
+
+const MB = 1024 * 1024;
+
+interface SessionRecord {
+  id: string;
+  expires_at: number;
+  created_at: number;
+}
+
+/**
+ * The embedded backend: each execution runs in a fresh bubblewrap sandbox on
+ * this host; a session is a workspace directory on disk that each command
+ * mounts into a fresh sandbox, so sessions outlive a server restart.
+ */
+export class LocalBackend implements Backend {
+  readonly specificationVersion = BACKEND_SPECIFICATION_VERSION;
+  readonly name = "local";
+  readonly capabilities = { sessions: true };
+  private readonly running = new Map<ChildProcess, string>();
+  private readonly sessionsDir: string;
+  private readonly runAs: number | undefined;
+  private closed = false;
+
+  constructor(
+    readonly settings: LocalBackendSettings,
+    /** How sandboxes are made; see createLocalBackend, which probes for bubblewrap. */
+    readonly isolation: Isolation,
+  ) {
+    this.sessionsDir = join(settings.stateDir, "sessions");
+    // As root, the sandbox itself runs as the unprivileged uid, not just inside a user namespace.
+    this.runAs = process.getuid?.() === 0 ? settings.sandboxUid : undefined;
+  }
+
+  async execute(options: ExecuteOptions): Promise<ExecutionResult> {
+    const request = planExecution(options, this.planSettings());
+    const started = Date.now();
+    const name = newExecName();
+    if (this.isolation === "bwrap") {
+      const result = await this.run({ name, request, onOutput: options.onOutput, signal: options.signal });
+      return executionResult(options, result, Date.now() - started);
+    }
+    // Without bubblewrap the workspace is a host directory and the runner must not kill everything it can.
+    const workspaceDir = join(this.settings.stateDir, "exec", name);
+    await this.makeWorkspace(workspaceDir);
+    try {
+      const result = await this.run({
+        name,
+        request: { ...request, cwd: workspaceDir, killAll: false },
+        workspaceDir,
+        onOutput: options.onOutput,
+        signal: options.signal,
+      });
+      return executionResult(options, result, Date.now() - started);
+    } finally {
+      await rm(workspaceDir, { recursive: true, force: true });
+    }
+  }
+
+  async createSession(options: CreateSessionOptions): Promise<SessionInfo> {
+    const id = newSessionId();
+    const dir = join(this.sessionsDir, id);
+    await this.makeWorkspace(join(dir, "workspace"));
+    const now = unixNow();
+    await this.writeRecord({ id, created_at: now, expires_at: now + options.ttlSeconds });
+    try {
+      if (options.files.length > 0) {
+        await this.runInWorkspace(id, { files: options.files }, options.signal);
+      }
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+    return { id, expiresAt: now + options.ttlSeconds };
+  }
+
+  async getSession(sessionId: string): Promise<SessionInfo> {
+    const record = await this.readRecord(sessionId);
+    return { id: record.id, expiresAt: record.expires_at };
+  }
+
+  async listSessions(): Promise<SessionInfo[]> {
+    const records = await this.readAllRecords();
+    return records.map((record) => ({ id: record.id, expiresAt: record.expires_at }));
+  }
+
+  async extendSession(sessionId: string, ttlSeconds: number): Promise<SessionInfo> {
+    const record = await this.readRecord(sessionId);
+    const updated = { ...record, expires_at: unixNow() + ttlSeconds };
+    await this.writeRecord(updated);
+    return { id: updated.id, expiresAt: updated.expires_at };
+  }
+
+  async deleteSession(sessionId: string): Promise<void> {
+    await this.readRecord(sessionId);
+    await this.removeSession(sessionId);
+  }
+
+  async runInSession(options: SessionCommandOptions): Promise<CommandResult> {
+    await this.liveRecord(options.sessionId);
+    const request = planSessionCommand(options, this.planSettings());
+    const started = Date.now();
+    const result = await this.runInWorkspace(options.sessionId, request, options.signal, options.onOutput);
+    return commandResult(result, Date.now() - started);
+  }
+
+  async readSessionFiles(sessionId: string): Promise<WorkspaceFileContent[]> {
+    await this.liveRecord(sessionId);
+    const result = await this.runInWorkspace(sessionId, { snapshot: true });
+    return result.snapshot;
+  }
+
+  async reapExpiredSessions(): Promise<string[]> {
+    const now = unixNow();
+    const expired = (await this.readAllRecords()).filter((record) => record.expires_at <= now);
+    const reaped: string[] = [];
+    for (const record of expired) {
+      try {
+        await this.removeSession(record.id);
+        reaped.push(record.id);
+      } catch (error) {
+        this.settings.warn(`could not reap session ${record.id}: ${(error as Error).message}`);
+      }
+    }
+    return reaped;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const child of this.running.keys()) child.kill("SIGKILL");
+    await waitFor(() => this.running.size === 0, 5000);
+  }
+
+  private planSettings(): RunnerPlanSettings {
+    return { python: this.settings.python, maxOutputBytes: this.settings.maxOutputBytes, limits: this.limits(), env: passthroughEnv() };
+  }
+
+  private limits(): RunnerLimits {
+    return {
+      cpuSeconds: this.settings.cpuTimeLimitSec,
+      addressSpaceBytes: this.settings.memoryLimitMb * MB,
+      processes: this.settings.maxProcesses,
+      fileSizeBytes: this.settings.workspaceSizeMb * MB,
+      openFiles: 1024,
+    };
+  }
+
+  private run(options: Pick<SandboxProcessOptions, "name" | "request" | "workspaceDir" | "onOutput" | "signal">) {
+    if (this.closed) throw new BackendUnavailableError({ message: "the local backend is shutting down" });
+    return runSandboxProcess({
+      ...options,
+      isolation: this.isolation,
+      bwrapPath: this.settings.bwrapPath,
+      python: this.settings.python,
+      runAs: this.runAs,
+      uid: this.settings.sandboxUid,
+      tmpfsBytes: this.settings.workspaceSizeMb * MB,
+      maxSnapshotBytes: this.settings.workspaceSizeMb * MB,
+      registry: this.running,
+    });
+  }
+
+  /** Runs the runner with the session's workspace directory as /workspace. */
+  private runInWorkspace(
+    sessionId: string,
+    request: Partial<RunnerRequest>,
+    signal?: AbortSignal,
+    onOutput?: SessionCommandOptions["onOutput"],
+  ) {
+    const workspaceDir = join(this.sessionsDir, sessionId, "workspace");
+    const cwd = this.isolation === "bwrap" ? WORKSPACE_DIR : workspaceDir;
+    return this.run({
+      name: sessionId,
+      request: { maxOutputBytes: this.settings.maxOutputBytes, ...request, cwd, killAll: false },
+      workspaceDir,
+      onOutput,
+      signal,
+    });
+  }
+
+  private async makeWorkspace(dir: string): Promise<void> {
+    // Parents stay traversable for the sandbox uid; the workspace is its own.
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+    if (this.runAs !== undefined) await chown(dir, this.runAs, this.runAs);
+  }
+
+  private recordPath(sessionId: string): string {
+    return join(this.sessionsDir, sessionId, "session.json");
+  }
+
+  private async writeRecord(record: SessionRecord): Promise<void> {
+    const path = this.recordPath(record.id);
+    const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+    await writeFile(temporary, JSON.stringify(record), { mode: 0o600 });
+    await rename(temporary, path);
+  }
+
+  private async readRecord(sessionId: string): Promise<SessionRecord> {
+    const notFound = () => new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} not found` });
+    if (!isSessionId(sessionId)) throw notFound();
+    try {
+      const record = JSON.parse(await readFile(this.recordPath(sessionId), "utf8")) as SessionRecord;
+      if (record.id !== sessionId || typeof record.expires_at !== "number") throw notFound();
+      return record;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT" || error instanceof SyntaxError) throw notFound();
+      throw error;
+    }
+  }
+
+  /** A session that exists and has not expired; an expired one is removed on the spot. */
+  private async liveRecord(sessionId: string): Promise<SessionRecord> {
+    const record = await this.readRecord(sessionId);
+    if (record.expires_at <= unixNow()) {
+      await this.removeSession(sessionId);
+      throw new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} has expired` });
+    }
+    return record;
+  }
+
+  private async readAllRecords(): Promise<SessionRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.sessionsDir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw error;
+    }
+    const records: SessionRecord[] = [];
+    for (const name of names.filter(isSessionId)) {
+      try {
+        records.push(await this.readRecord(name));
+      } catch (error) {
+        if (!SessionNotFoundError.isInstance(error)) throw error;
+        // A directory without a readable record is what a crash mid-create leaves: it is expired.
+        records.push({ id: name, created_at: 0, expires_at: 0 });
+      }
+    }
+    return records;
+  }
+
+  private async removeSession(sessionId: string): Promise<void> {
+    for (const [child, name] of this.running) if (name === sessionId) child.kill("SIGKILL");
+    await waitFor(() => ![...this.running.values()].includes(sessionId), 5000);
+    await rm(join(this.sessionsDir, sessionId), { recursive: true, force: true });
+  }
+}
+
+/** OpenBLAS settings this host needs to run numpy correctly (see OPENBLAS_CORETYPE). */
+function passthroughEnv(): Record<string, string> {
+  const env: Record<string, string> = { OPENBLAS_NUM_THREADS: "1" };
+  for (const key of ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]) {
+    const value = process.env[key];
+    if (value) env[key] = value;
+  }
+  return env;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+/**
+ * Builds a local backend, checking that bubblewrap works here. Without it,
+ * `sandbox: "require"` throws; `auto` warns that code is not isolated and runs
+ * it with rlimits only.
+ */
+export async function createLocalBackend(overrides: Partial<LocalBackendSettings> = {}): Promise<LocalBackend> {
+  const settings = { ...defaultLocalBackendSettings(), ...overrides };
+  // The sandbox uid must be able to reach session workspaces below the state directory.
+  await mkdir(join(settings.stateDir, "sessions"), { recursive: true, mode: 0o711 });
+  await chmod(settings.stateDir, 0o711);
+  await chmod(join(settings.stateDir, "sessions"), 0o711);
+  if (settings.sandbox === "off") {
+    settings.warn("LOCAL_SANDBOX=off: code runs WITHOUT isolation (rlimits only). Never expose this server.");
+    return new LocalBackend(settings, "none");
+  }
+  const problem = await probeBwrap(settings);
+  if (!problem) return new LocalBackend(settings, "bwrap");
+  if (settings.sandbox === "require") {
+    throw new BackendUnavailableError({ message: `bubblewrap sandbox unavailable (LOCAL_SANDBOX=require): ${problem}` });
+  }
+  settings.warn(
+    `WARNING: bubblewrap is not usable (${problem}); code runs WITHOUT isolation (rlimits only). ` +
+      "Install bubblewrap (apt-get install bubblewrap) or set LOCAL_SANDBOX=require to refuse to start.",
+  );
+  return new LocalBackend(settings, "none");
+}
+
+async function probeBwrap(settings: LocalBackendSettings): Promise<string | undefined> {
+  try {
+    execFileSync(settings.bwrapPath, ["--version"], { stdio: "ignore" });
+  } catch {
+    return `${settings.bwrapPath} not found`;
+  }
+  const probe = new LocalBackend(settings, "bwrap");
+  try {
+    const result = await probe.execute({ code: "print('ok')", timeoutMs: 10_000, lastLineInteractive: false, files: [] });
+    if (result.stdout !== "ok\n") return `a test run printed ${JSON.stringify(result.stdout + result.stderr)}`;
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await probe.close();
+  }
+}

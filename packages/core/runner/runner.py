@@ -1,0 +1,359 @@
+# The in-sandbox runner. It is started inside the sandbox (bubblewrap, a
+# container or a pod) with its stdin and stdout attached to the server, and
+# speaks one request per process:
+#
+#   in:  one JSON header line, then `tar_bytes` of tar (files to stage into the
+#        workspace), then `stdin_bytes` of stdin for the command
+#   out: frames of  type(1 byte) + length(4 bytes, big-endian) + payload
+#          o / e  a chunk of the command's stdout / stderr
+#          f      a chunk of the workspace snapshot (tar)
+#          x      the JSON result, always the last frame
+#
+# It runs under the same uid as the code it starts, so it trusts nothing it
+# reads back from the workspace and hides itself from /proc (not dumpable).
+import ctypes
+import json
+import os
+import select
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+
+OUT = sys.stdout.buffer
+WRITE_LOCK = threading.Lock()
+
+
+def frame(kind, payload):
+    with WRITE_LOCK:
+        OUT.write(kind + struct.pack(">I", len(payload)) + payload)
+        OUT.flush()
+
+
+def read_exact(stream, size):
+    data = b""
+    while len(data) < size:
+        chunk = stream.read(size - len(data))
+        if not chunk:
+            raise EOFError("request ended early")
+        data += chunk
+    return data
+
+
+def safe_join(root, name):
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts or name.startswith("/"):
+        raise ValueError("unsafe path in archive: %r" % name)
+    return os.path.join(root, *parts)
+
+
+class LimitedReader:
+    """Reads exactly `size` bytes of the request stream, no more."""
+
+    def __init__(self, stream, size):
+        self.stream = stream
+        self.remaining = size
+
+    def read(self, size=-1):
+        if size < 0 or size > self.remaining:
+            size = self.remaining
+        data = self.stream.read(size) if size else b""
+        if size and not data:
+            raise EOFError("request ended early")
+        self.remaining -= len(data)
+        return data
+
+
+def stage(root, reader):
+    with tarfile.open(fileobj=reader, mode="r|") as archive:
+        for member in archive:
+            if not member.isfile():
+                continue
+            target = safe_join(root, member.name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            source = archive.extractfile(member)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "wb") as out:
+                while True:
+                    chunk = source.read(1 << 16)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+    while reader.remaining:
+        reader.read(1 << 16)
+
+
+class FrameWriter:
+    def __init__(self):
+        self.buffer = bytearray()
+
+    def write(self, data):
+        self.buffer += data
+        while len(self.buffer) >= 1 << 16:
+            frame(b"f", bytes(self.buffer[: 1 << 16]))
+            del self.buffer[: 1 << 16]
+        return len(data)
+
+    def close(self):
+        if self.buffer:
+            frame(b"f", bytes(self.buffer))
+            self.buffer = bytearray()
+
+
+def snapshot(root, max_bytes):
+    """Tar of the regular files under root. Links, fifos, sockets and devices
+    are skipped; nothing is followed. Returns True when max_bytes cut it short."""
+    writer = FrameWriter()
+    total = 0
+    cut = False
+    with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as archive:
+        stack = [""]
+        while stack:
+            relative = stack.pop()
+            directory = os.path.join(root, relative) if relative else root
+            try:
+                entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            except OSError:
+                continue
+            for entry in entries:
+                name = relative + "/" + entry.name if relative else entry.name
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISDIR(info.st_mode):
+                    stack.append(name)
+                    continue
+                if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+                    continue
+                try:
+                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                except OSError:
+                    continue
+                with os.fdopen(fd, "rb") as handle:
+                    info = os.fstat(fd)
+                    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+                        continue
+                    if total + info.st_size > max_bytes:
+                        cut = True
+                        continue
+                    total += info.st_size
+                    member = tarfile.TarInfo(name)
+                    member.size = info.st_size
+                    member.mode = 0o644
+                    member.mtime = int(info.st_mtime)
+                    archive.addfile(member, handle)
+    writer.close()
+    return cut
+
+
+def descendants(root_pid):
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(name))
+        except (OSError, IndexError, ValueError):
+            continue
+    found, queue = [], [root_pid]
+    while queue:
+        pid = queue.pop()
+        for child in children.get(pid, []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def kill_everything(proc, kill_all):
+    if kill_all:
+        # Alone in this pid namespace with the code: take every process but us.
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        return
+    for _ in range(3):
+        targets = [proc.pid] + descendants(proc.pid)
+        for pid in targets:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def limit_setter(limits):
+    pairs = []
+    names = {
+        "cpu_seconds": resource_const("RLIMIT_CPU"),
+        "address_space_bytes": resource_const("RLIMIT_AS"),
+        "processes": resource_const("RLIMIT_NPROC"),
+        "file_size_bytes": resource_const("RLIMIT_FSIZE"),
+        "open_files": resource_const("RLIMIT_NOFILE"),
+    }
+    for key, value in (limits or {}).items():
+        if value is not None and key in names:
+            pairs.append((names[key], int(value)))
+
+    def apply():
+        import resource
+
+        os.setsid()
+        for which, value in pairs:
+            try:
+                resource.setrlimit(which, (value, value))
+            except (ValueError, OSError):
+                pass
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+    return apply
+
+
+def resource_const(name):
+    import resource
+
+    return getattr(resource, name)
+
+
+def run(header, stdin_data):
+    argv = header["argv"]
+    cwd = header["cwd"]
+    max_output = int(header.get("max_output_bytes", 1 << 20))
+    timeout = header["timeout_ms"] / 1000.0
+    kill_all = bool(header.get("kill_all"))
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=header.get("env") or {},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=limit_setter(header.get("limits")),
+        close_fds=True,
+    )
+
+    def feed():
+        try:
+            if stdin_data:
+                proc.stdin.write(stdin_data)
+        except OSError:
+            pass
+        finally:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    streams = {proc.stdout.fileno(): (b"o", "stdout"), proc.stderr.fileno(): (b"e", "stderr")}
+    sent = {"stdout": 0, "stderr": 0}
+    truncated = {"stdout": False, "stderr": False}
+    poller = select.poll()
+    for fd in streams:
+        os.set_blocking(fd, False)
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    deadline = started + timeout
+    timed_out = False
+    drain_until = None
+    while streams:
+        now = time.monotonic()
+        if drain_until is None:
+            if proc.poll() is not None:
+                # The code is done: whatever it left running (daemons,
+                # children holding the pipes open) goes with it.
+                kill_everything(proc, kill_all)
+                drain_until = now + 2
+            elif now >= deadline:
+                timed_out = True
+                kill_everything(proc, kill_all)
+                drain_until = now + 2
+        elif now >= drain_until:
+            break  # an escaped process still holds a pipe: stop reading it
+        wait_ms = 50 if drain_until else max(1, min(50, int((deadline - now) * 1000)))
+        for fd, _event in poller.poll(wait_ms):
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            kind, name = streams.get(fd, (None, None))
+            if kind is None:
+                continue
+            if not chunk:
+                poller.unregister(fd)
+                del streams[fd]
+                continue
+            room = max_output - sent[name]
+            if len(chunk) > room:
+                truncated[name] = True
+                chunk = chunk[:room]
+            if chunk:
+                sent[name] += len(chunk)
+                frame(kind, chunk)
+    code = proc.wait()
+    duration_ms = int((time.monotonic() - started) * 1000)
+    if timed_out:
+        exit_code = None
+    elif code < 0:
+        exit_code = 128 - code
+    else:
+        exit_code = code
+    return {
+        "exit_code": exit_code,
+        "timed_out": timed_out,
+        "duration_ms": duration_ms,
+        "stdout_truncated": truncated["stdout"],
+        "stderr_truncated": truncated["stderr"],
+    }
+
+
+def main():
+    try:
+        # Same uid as the user's code: keep it out of /proc/<pid>/fd.
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except Exception:
+        pass
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    source = sys.stdin.buffer
+    header = json.loads(source.readline())
+    cwd = header["cwd"]
+    tar_bytes = int(header.get("tar_bytes", 0))
+    result = {}
+    try:
+        if tar_bytes:
+            stage(cwd, LimitedReader(source, tar_bytes))
+        stdin_data = read_exact(source, int(header.get("stdin_bytes", 0)))
+        script = header.get("script")
+        if script:
+            fd = os.open(script["path"], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(script["content"].encode("utf-8", "surrogatepass"))
+        if header.get("argv"):
+            try:
+                result = run(header, stdin_data)
+            finally:
+                if script:
+                    try:
+                        os.unlink(script["path"])
+                    except OSError:
+                        pass
+        if header.get("snapshot"):
+            result["snapshot_truncated"] = snapshot(cwd, int(header.get("max_snapshot_bytes", 1 << 30)))
+    except Exception as error:  # reported to the server, which answers with an error
+        result["error"] = "%s: %s" % (type(error).__name__, error)
+    frame(b"x", json.dumps(result).encode())
+
+
+main()

@@ -1,0 +1,93 @@
+import type { OutputChunk } from "./runner-protocol.js";
+import type { WorkspaceFileContent } from "./workspace-tar.js";
+
+/** Version of the Backend interface; the server refuses a backend built for another one. */
+export const BACKEND_SPECIFICATION_VERSION = "v1";
+
+/** What a backend can do; the contract suite skips the rest and the server answers 501. */
+export interface BackendCapabilities {
+  sessions: boolean;
+}
+
+/** A one-shot execution of Python code in a fresh sandbox. */
+export interface ExecuteOptions {
+  code: string;
+  stdin?: string | null;
+  timeoutMs: number;
+  lastLineInteractive: boolean;
+  /** Files to place in `/workspace` first (paths already validated). */
+  files: readonly WorkspaceFileContent[];
+  /** Called with output as it arrives. */
+  onOutput?: (chunk: OutputChunk) => void;
+  /** Aborting stops the execution and removes its sandbox. */
+  signal?: AbortSignal;
+}
+
+/** Outcome of a command: output cut at the output limit, `exitCode` null on timeout. */
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number | null;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+/** Outcome of a one-shot execution: also the workspace files that are new or changed. */
+export interface ExecutionResult extends CommandResult {
+  files: WorkspaceFileContent[];
+}
+
+export interface SessionInfo {
+  /** `code-session-<uuid>`: also the sandbox's name. */
+  id: string;
+  /** Unix seconds. */
+  expiresAt: number;
+}
+
+export interface CreateSessionOptions {
+  ttlSeconds: number;
+  files: readonly WorkspaceFileContent[];
+  signal?: AbortSignal;
+}
+
+export interface SessionCommandOptions {
+  sessionId: string;
+  language: "bash" | "python";
+  /** bash: the command for `bash -c`; python: the code. */
+  code: string;
+  stdin?: string | null;
+  timeoutMs: number;
+  /** python only. @default true */
+  lastLineInteractive?: boolean;
+  onOutput?: (chunk: OutputChunk) => void;
+  signal?: AbortSignal;
+}
+
+/** Runs untrusted code in isolated sandboxes. Every backend passes the shared contract suite. */
+export interface Backend {
+  readonly specificationVersion: typeof BACKEND_SPECIFICATION_VERSION;
+  /** Short name, e.g. `local`, `docker`, `kubernetes`. */
+  readonly name: string;
+  readonly capabilities: BackendCapabilities;
+
+  /** Runs code once in a fresh sandbox that is destroyed afterwards, whatever happens. */
+  execute(options: ExecuteOptions): Promise<ExecutionResult>;
+
+  /** Starts a session; throws NotSupportedError when the backend has none. */
+  createSession(options: CreateSessionOptions): Promise<SessionInfo>;
+  /** Throws SessionNotFoundError for an unknown id or one that is not a session of ours. */
+  getSession(sessionId: string): Promise<SessionInfo>;
+  listSessions(): Promise<SessionInfo[]>;
+  /** Moves a session's expiry to now + ttlSeconds. */
+  extendSession(sessionId: string, ttlSeconds: number): Promise<SessionInfo>;
+  /** Throws SessionNotFoundError for an unknown id or one that is not a session of ours. */
+  deleteSession(sessionId: string): Promise<void>;
+  runInSession(options: SessionCommandOptions): Promise<CommandResult>;
+  /** Regular files in the session's workspace (for the session file routes). */
+  readSessionFiles(sessionId: string): Promise<WorkspaceFileContent[]>;
+
+  /** Removes expired sessions, also those an earlier server left; returns their ids. */
+  reapExpiredSessions(): Promise<string[]>;
+  /** Stops what is running and releases resources; sessions persist where the backend allows. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,90 @@
+import { randomUUID } from "node:crypto";
+import type { CommandResult, ExecuteOptions, ExecutionResult, SessionCommandOptions } from "./backend.js";
+import { pythonArgv } from "./python-command.js";
+import type { RunnerLimits, RunnerRequest, RunnerResult } from "./runner-protocol.js";
+import { MAIN_FILE } from "./workspace-path.js";
+import { changedFiles, type WorkspaceFileContent } from "./workspace-tar.js";
+
+/** Where code runs in every sandbox. */
+export const WORKSPACE_DIR = "/workspace";
+
+/** The environment code sees: nothing of the server's. */
+export const SANDBOX_ENV: Readonly<Record<string, string>> = {
+  PATH: "/usr/local/bin:/usr/bin:/bin",
+  HOME: "/tmp",
+  LANG: "C.UTF-8",
+  PYTHONUNBUFFERED: "1",
+  PYTHONDONTWRITEBYTECODE: "1",
+  MPLBACKEND: "Agg",
+  MPLCONFIGDIR: "/tmp/.matplotlib",
+};
+
+/** Settings every backend shares for the runner requests it sends. */
+export interface RunnerPlanSettings {
+  python?: string;
+  maxOutputBytes: number;
+  limits?: RunnerLimits;
+  env?: Record<string, string>;
+  maxSnapshotBytes?: number;
+}
+
+/** The runner request for a one-shot execution: stage, run, kill everything, snapshot. */
+export function planExecution(options: ExecuteOptions, settings: RunnerPlanSettings): RunnerRequest {
+  return {
+    argv: pythonArgv({ python: settings.python, lastLineInteractive: options.lastLineInteractive }),
+    cwd: WORKSPACE_DIR,
+    env: { ...SANDBOX_ENV, ...settings.env },
+    files: inputsWithCode(options),
+    stdin: options.stdin ?? null,
+    timeoutMs: options.timeoutMs,
+    maxOutputBytes: settings.maxOutputBytes,
+    limits: settings.limits,
+    killAll: true,
+    snapshot: true,
+    maxSnapshotBytes: settings.maxSnapshotBytes,
+  };
+}
+
+/** The runner request for a command in a session. */
+export function planSessionCommand(options: SessionCommandOptions, settings: RunnerPlanSettings): RunnerRequest {
+  const python = options.language === "python";
+  const script = `/tmp/.code-interpreter-${randomUUID()}.py`;
+  return {
+    argv: python
+      ? pythonArgv({ python: settings.python, lastLineInteractive: options.lastLineInteractive ?? true, file: script })
+      : ["bash", "-c", options.code],
+    // The code goes to /tmp, not the workspace, so a session's own __main__.py is left alone.
+    script: python ? { path: script, content: options.code } : undefined,
+    cwd: WORKSPACE_DIR,
+    env: { ...SANDBOX_ENV, ...settings.env },
+    stdin: options.stdin ?? null,
+    timeoutMs: options.timeoutMs,
+    maxOutputBytes: settings.maxOutputBytes,
+    limits: settings.limits,
+    killAll: false,
+    snapshot: false,
+  };
+}
+
+/** The staged inputs plus the code itself as `__main__.py`. */
+export function inputsWithCode(options: Pick<ExecuteOptions, "code" | "files">): WorkspaceFileContent[] {
+  return [...options.files, { path: MAIN_FILE, content: Buffer.from(options.code) }];
+}
+
+/** Turns the runner's answer into the execution result: only new or changed files come back. */
+export function executionResult(options: ExecuteOptions, result: RunnerResult, durationMs: number): ExecutionResult {
+  return {
+    ...commandResult(result, durationMs),
+    files: changedFiles(inputsWithCode(options), result.snapshot),
+  };
+}
+
+export function commandResult(result: RunnerResult, durationMs: number): CommandResult {
+  return {
+    stdout: result.stdout,
+    stderr: result.stderr,
+    exitCode: result.timedOut ? null : result.exitCode,
+    timedOut: result.timedOut,
+    durationMs,
+  };
+}

@@ -1,0 +1,190 @@
+import { readFileSync } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
+import { OutputCollector } from "./truncate-output.js";
+import { packWorkspace, unpackWorkspace, type WorkspaceFileContent } from "./workspace-tar.js";
+
+/** Resource limits the runner applies to the command it starts (setrlimit). */
+export interface RunnerLimits {
+  cpuSeconds?: number;
+  addressSpaceBytes?: number;
+  processes?: number;
+  fileSizeBytes?: number;
+  openFiles?: number;
+}
+
+/** One request to the in-sandbox runner. */
+export interface RunnerRequest {
+  /** Command to run; omit to only stage files and/or take a snapshot. */
+  argv?: string[];
+  /** Directory files are staged into, the command runs in and the snapshot is taken of. */
+  cwd: string;
+  env?: Record<string, string>;
+  files?: readonly WorkspaceFileContent[];
+  /** Code written to an absolute path for the command and removed after it. */
+  script?: { path: string; content: string };
+  stdin?: string | null;
+  timeoutMs?: number;
+  maxOutputBytes: number;
+  limits?: RunnerLimits;
+  /** Kill every other process in the sandbox when the command ends (one-shot sandboxes). */
+  killAll?: boolean;
+  snapshot?: boolean;
+  maxSnapshotBytes?: number;
+}
+
+/** What the runner reported. */
+export interface RunnerResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number | null;
+  timedOut: boolean;
+  /** Time the command ran, measured inside the sandbox. */
+  durationMs: number;
+  snapshot: WorkspaceFileContent[];
+  snapshotTruncated: boolean;
+}
+
+/** Chunk of output as it arrives, for streaming. */
+export interface OutputChunk {
+  stream: "stdout" | "stderr";
+  data: string;
+}
+
+let runnerSource: string | undefined;
+
+/** The runner's Python source (shipped in this package's `runner/` folder). */
+export function loadRunnerSource(): string {
+  runnerSource ??= readFileSync(new URL("../runner/runner.py", import.meta.url), "utf8");
+  return runnerSource;
+}
+
+/** argv that starts the runner with the sandbox's python; the request goes to its stdin. */
+export function runnerArgv(python = "python3"): string[] {
+  return [python, "-I", "-c", loadRunnerSource()];
+}
+
+/** The bytes to write to the runner's stdin. */
+export async function encodeRunnerRequest(request: RunnerRequest): Promise<Buffer> {
+  const archive = request.files && request.files.length > 0 ? await packWorkspace(request.files) : Buffer.alloc(0);
+  const stdin = Buffer.from(request.stdin ?? "", "utf8");
+  const header = {
+    argv: request.argv ?? null,
+    cwd: request.cwd,
+    env: request.env ?? {},
+    script: request.script ?? null,
+    timeout_ms: request.timeoutMs ?? 0,
+    max_output_bytes: request.maxOutputBytes,
+    kill_all: request.killAll ?? false,
+    snapshot: request.snapshot ?? false,
+    max_snapshot_bytes: request.maxSnapshotBytes ?? 1024 ** 3,
+    limits: {
+      cpu_seconds: request.limits?.cpuSeconds,
+      address_space_bytes: request.limits?.addressSpaceBytes,
+      processes: request.limits?.processes,
+      file_size_bytes: request.limits?.fileSizeBytes,
+      open_files: request.limits?.openFiles,
+    },
+    tar_bytes: archive.length,
+    stdin_bytes: stdin.length,
+  };
+  return Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), archive, stdin]);
+}
+
+/** The runner's framing: one type byte, a big-endian uint32 length, the payload. */
+const HEADER_BYTES = 5;
+const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Decodes the runner's stdout as it arrives. Output frames are handed to
+ * `onOutput` at once (decoded per stream, so split characters survive) and
+ * collected up to `maxOutputBytes`.
+ */
+export class RunnerResponseDecoder {
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly output: Record<OutputChunk["stream"], { collector: OutputCollector; decoder: StringDecoder }>;
+  private readonly snapshotChunks: Buffer[] = [];
+  private result: Record<string, unknown> | undefined;
+  private corrupt: string | undefined;
+
+  constructor(
+    maxOutputBytes: number,
+    private readonly onOutput?: (chunk: OutputChunk) => void,
+  ) {
+    this.output = {
+      stdout: { collector: new OutputCollector(maxOutputBytes), decoder: new StringDecoder("utf8") },
+      stderr: { collector: new OutputCollector(maxOutputBytes), decoder: new StringDecoder("utf8") },
+    };
+  }
+
+  /** Feeds bytes read from the runner. */
+  push(chunk: Buffer): void {
+    if (this.corrupt || this.result) return;
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    while (this.pending.length >= HEADER_BYTES) {
+      const kind = String.fromCharCode(this.pending[0] ?? 0);
+      const length = this.pending.readUInt32BE(1);
+      if (length > MAX_FRAME_BYTES || !"oefx".includes(kind)) {
+        this.corrupt = `the sandbox runner sent an unreadable frame (type ${JSON.stringify(kind)})`;
+        return;
+      }
+      if (this.pending.length < HEADER_BYTES + length) return;
+      const payload = this.pending.subarray(HEADER_BYTES, HEADER_BYTES + length);
+      this.pending = this.pending.subarray(HEADER_BYTES + length);
+      this.handle(kind, payload);
+    }
+  }
+
+  private handle(kind: string, payload: Buffer): void {
+    if (kind === "o" || kind === "e") {
+      const stream = kind === "o" ? "stdout" : "stderr";
+      const { collector, decoder } = this.output[stream];
+      const kept = collector.push(payload);
+      const text = kept.length ? decoder.write(kept) : "";
+      if (text && this.onOutput) this.onOutput({ stream, data: text });
+    } else if (kind === "f") {
+      this.snapshotChunks.push(Buffer.from(payload));
+    } else {
+      try {
+        this.result = JSON.parse(payload.toString("utf8")) as Record<string, unknown>;
+      } catch {
+        this.corrupt = "the sandbox runner sent an unreadable result";
+      }
+    }
+  }
+
+  /** True once the final result frame has arrived. */
+  get done(): boolean {
+    return this.result !== undefined;
+  }
+
+  /**
+   * The runner's result, or undefined when it did not finish (killed, or the
+   * code tampered with it); throws with the runner's own error message.
+   */
+  async finish(options: { maxBytes?: number } = {}): Promise<RunnerResult | undefined> {
+    if (this.corrupt) throw new Error(this.corrupt);
+    const result = this.result;
+    if (!result) return undefined;
+    if (typeof result.error === "string") throw new Error(`sandbox runner failed: ${result.error}`);
+    for (const [stream, { collector, decoder }] of Object.entries(this.output)) {
+      const rest = decoder.end();
+      if (rest && this.onOutput) this.onOutput({ stream: stream as OutputChunk["stream"], data: rest });
+      if (result[`${stream}_truncated`] === true) collector.markTruncated();
+    }
+    const archive = Buffer.concat(this.snapshotChunks);
+    return {
+      stdout: this.output.stdout.collector.toString(),
+      stderr: this.output.stderr.collector.toString(),
+      exitCode: typeof result.exit_code === "number" ? result.exit_code : null,
+      timedOut: result.timed_out === true,
+      durationMs: typeof result.duration_ms === "number" ? result.duration_ms : 0,
+      snapshot: archive.length ? await unpackWorkspace(archive, options) : [],
+      snapshotTruncated: result.snapshot_truncated === true,
+    };
+  }
+
+  /** What was collected so far, for a runner that never finished. */
+  partialOutput(): { stdout: string; stderr: string } {
+    return { stdout: this.output.stdout.collector.toString(), stderr: this.output.stderr.collector.toString() };
+  }
+}

@@ -1,0 +1,150 @@
+import { z } from "zod";
+
+/** A file from the store to place in the sandbox workspace before the code runs. */
+export const FileInputSchema = z.object({
+  path: z.string().min(1, "path must not be empty"),
+  file_id: z.string().min(1, "file_id must not be empty"),
+});
+export type FileInput = z.infer<typeof FileInputSchema>;
+
+/** A workspace entry returned after an execution, saved to the file store. */
+export const WorkspaceFileSchema = z.object({
+  path: z.string(),
+  kind: z.enum(["file", "directory"]),
+  file_id: z.string().nullable(),
+});
+export type WorkspaceFile = z.infer<typeof WorkspaceFileSchema>;
+
+/** Limits the server applies to request fields; they come from the configuration. */
+export interface RequestLimits {
+  /** Largest accepted `timeout_ms`. @default MAX_EXEC_TIMEOUT_MS */
+  maxExecTimeoutMs: number;
+}
+
+const timeoutField = (maxMs: number, defaultMs: number) =>
+  z
+    .int("timeout_ms must be an integer")
+    .min(1, "timeout_ms must be at least 1")
+    .max(maxMs, `timeout_ms must be at most ${maxMs} (MAX_EXEC_TIMEOUT_MS)`)
+    .default(Math.min(defaultMs, maxMs));
+
+/** `POST /v1/execute` and `/v1/execute/stream` request body. */
+export function createExecuteRequestSchema(limits: RequestLimits) {
+  return z.object({
+    code: z.string(),
+    stdin: z
+      .string()
+      .nullish()
+      .transform((value) => value ?? null),
+    timeout_ms: timeoutField(limits.maxExecTimeoutMs, 2000),
+    last_line_interactive: z.boolean().default(true),
+    files: z.array(FileInputSchema).default([]),
+  });
+}
+export type ExecuteRequest = z.infer<ReturnType<typeof createExecuteRequestSchema>>;
+
+/** `POST /v1/execute` response body. */
+export const ExecuteResponseSchema = z.object({
+  stdout: z.string(),
+  stderr: z.string(),
+  exit_code: z.int().nullable(),
+  timed_out: z.boolean(),
+  duration_ms: z.int(),
+  files: z.array(WorkspaceFileSchema),
+});
+export type ExecuteResponse = z.infer<typeof ExecuteResponseSchema>;
+
+/** Server-sent events of `POST /v1/execute/stream`. */
+export const StreamOutputEventSchema = z.object({
+  stream: z.enum(["stdout", "stderr"]),
+  data: z.string(),
+});
+export type StreamOutputEvent = z.infer<typeof StreamOutputEventSchema>;
+export const StreamResultEventSchema = ExecuteResponseSchema.omit({ stdout: true, stderr: true });
+export type StreamResultEvent = z.infer<typeof StreamResultEventSchema>;
+export const StreamErrorEventSchema = z.object({ message: z.string() });
+export type StreamErrorEvent = z.infer<typeof StreamErrorEventSchema>;
+
+/** `POST /v1/files` response body. */
+export const FileUploadResponseSchema = z.object({
+  file_id: z.string(),
+  filename: z.string(),
+  size_bytes: z.int(),
+});
+export type FileUploadResponse = z.infer<typeof FileUploadResponseSchema>;
+
+/** One entry of `GET /v1/files`; `upload_time` is ISO 8601. */
+export const FileMetadataSchema = FileUploadResponseSchema.extend({
+  upload_time: z.string(),
+});
+export type FileMetadata = z.infer<typeof FileMetadataSchema>;
+export const FileListResponseSchema = z.object({ files: z.array(FileMetadataSchema) });
+export type FileListResponse = z.infer<typeof FileListResponseSchema>;
+
+/** `POST /v1/sessions` request body. */
+export const SessionCreateRequestSchema = z.object({
+  ttl_seconds: z.int("ttl_seconds must be an integer").min(1, "ttl_seconds must be at least 1").optional(),
+  files: z.array(FileInputSchema).default([]),
+});
+export type SessionCreateRequest = z.infer<typeof SessionCreateRequestSchema>;
+
+/** `POST /v1/sessions` and keepalive response body; `expires_at` is unix seconds. */
+export const SessionResponseSchema = z.object({
+  session_id: z.string(),
+  expires_at: z.int(),
+});
+export type SessionResponse = z.infer<typeof SessionResponseSchema>;
+
+/** `GET /v1/sessions` response body (an extension). */
+export const SessionListResponseSchema = z.object({ sessions: z.array(SessionResponseSchema) });
+export type SessionListResponse = z.infer<typeof SessionListResponseSchema>;
+
+/** `POST /v1/sessions/{id}/keepalive` request body. */
+export const SessionKeepaliveRequestSchema = z.object({
+  ttl_seconds: z.int("ttl_seconds must be an integer").min(1, "ttl_seconds must be at least 1").optional(),
+});
+export type SessionKeepaliveRequest = z.infer<typeof SessionKeepaliveRequestSchema>;
+
+/** `POST /v1/sessions/{id}/bash` request body. */
+export function createSessionBashRequestSchema(limits: RequestLimits) {
+  return z.object({
+    cmd: z.string(),
+    timeout_ms: timeoutField(limits.maxExecTimeoutMs, 30_000),
+  });
+}
+export type SessionBashRequest = z.infer<ReturnType<typeof createSessionBashRequestSchema>>;
+
+/** `POST /v1/sessions/{id}/python` request body (the later onyx route). */
+export function createSessionPythonRequestSchema(limits: RequestLimits) {
+  return z.object({
+    code: z.string(),
+    stdin: z
+      .string()
+      .nullish()
+      .transform((value) => value ?? null),
+    timeout_ms: timeoutField(limits.maxExecTimeoutMs, 30_000),
+    last_line_interactive: z.boolean().default(true),
+  });
+}
+export type SessionPythonRequest = z.infer<ReturnType<typeof createSessionPythonRequestSchema>>;
+
+/** Response body of a command run in a session. */
+export const SessionCommandResponseSchema = z.object({
+  stdout: z.string(),
+  stderr: z.string(),
+  exit_code: z.int().nullable(),
+  timed_out: z.boolean(),
+  duration_ms: z.int(),
+});
+export type SessionCommandResponse = z.infer<typeof SessionCommandResponseSchema>;
+
+/** `GET /health` response body. */
+export const HealthResponseSchema = z.object({
+  status: z.literal("ok"),
+  version: z.string(),
+});
+export type HealthResponse = z.infer<typeof HealthResponseSchema>;
+
+/** Every error answer: a message a person can act on. */
+export const ErrorResponseSchema = z.object({ detail: z.string() });
+export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;

@@ -1,0 +1,372 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Backend, ExecuteOptions, ExecutionResult } from "../backend.js";
+import { SessionNotFoundError } from "../errors.js";
+import type { OutputChunk } from "../runner-protocol.js";
+import { TRUNCATION_SUFFIX } from "../truncate-output.js";
+
+/** Settings the suite needs the backend under test to be built with. */
+export interface ContractSettings {
+  /** MAX_OUTPUT_BYTES for the backend. */
+  maxOutputBytes: number;
+  /** MEMORY_LIMIT_MB for the backend. */
+  memoryLimitMb: number;
+}
+
+export interface BackendContractOptions {
+  /** Name shown in the test report. */
+  name: string;
+  /** Builds the backend under test with the given settings. */
+  createBackend: (settings: ContractSettings) => Promise<Backend> | Backend;
+  /**
+   * Lists sandboxes (containers, pods, processes) of this service still
+   * present; the suite checks that none outlive the work that made them.
+   */
+  listLeftovers: () => Promise<string[]>;
+  /** Extra tests that need the same backend. */
+  additionalTests?: (getBackend: () => Backend) => void;
+}
+
+const SETTINGS: ContractSettings = { maxOutputBytes: 4096, memoryLimitMb: 256 };
+
+/**
+ * The behaviour every backend must have, run against the real thing by each
+ * backend package: `describeBackendContract({ name, createBackend, listLeftovers })`.
+ */
+export function describeBackendContract(options: BackendContractOptions): void {
+  describe(`${options.name} backend contract`, { timeout: 60_000 }, () => {
+    let backend: Backend;
+    const run = (code: string, extra: Partial<ExecuteOptions> = {}): Promise<ExecutionResult> =>
+      backend.execute({ code, timeoutMs: 10_000, lastLineInteractive: false, files: [], ...extra });
+    const text = (value: string) => Buffer.from(value);
+
+    beforeAll(async () => {
+      backend = await options.createBackend(SETTINGS);
+    });
+    afterAll(async () => {
+      await backend?.close();
+      expect(await options.listLeftovers()).toEqual([]);
+    });
+
+    describe("execute", () => {
+      it("runs hello world", async () => {
+        const result = await run('print("hello world")');
+        expect(result).toMatchObject({ stdout: "hello world\n", stderr: "", exitCode: 0, timedOut: false, files: [] });
+        expect(result.durationMs).toBeGreaterThanOrEqual(0);
+      });
+
+      it("reports stdout, stderr and the exit code separately", async () => {
+        const result = await run('import sys\nprint("out")\nprint("err", file=sys.stderr)\nsys.exit(3)');
+        expect(result).toMatchObject({ stdout: "out\n", stderr: "err\n", exitCode: 3, timedOut: false });
+      });
+
+      it("feeds stdin to the code", async () => {
+        const result = await run("import sys\nprint(sys.stdin.read().upper())", { stdin: "shout\nloud" });
+        expect(result.stdout).toBe("SHOUT\nLOUD\n");
+      });
+
+      it("gives code without stdin an empty one", async () => {
+        const result = await run("import sys\nprint(repr(sys.stdin.read()))");
+        expect(result.stdout).toBe("''\n");
+      });
+
+      it("shows a bare last expression when last_line_interactive is on", async () => {
+        const result = await run("x = 6*7\nx", { lastLineInteractive: true });
+        expect(result.stdout).toBe("42\n");
+        const none = await run("print('a')\nNone", { lastLineInteractive: true });
+        expect(none.stdout).toBe("a\n");
+      });
+
+      it("does not show the last expression when last_line_interactive is off", async () => {
+        const result = await run("x = 6*7\nx", { lastLineInteractive: false });
+        expect(result.stdout).toBe("");
+      });
+
+      it("runs __name__ == '__main__' blocks and sees __main__.py as the script", async () => {
+        const result = await run('import sys\nif __name__ == "__main__":\n    print(sys.argv[0])\n"done"', { lastLineInteractive: true });
+        expect(result.stdout).toBe("__main__.py\n'done'\n");
+      });
+
+      it("reports syntax errors normally with last_line_interactive on", async () => {
+        const result = await run("def broken(:\n  pass", { lastLineInteractive: true });
+        expect(result.exitCode).not.toBe(0);
+        expect(result.stderr).toContain("SyntaxError");
+      });
+
+      it("gives a traceback on stderr and a non-zero exit code for an exception", async () => {
+        const result = await run("def f():\n    raise ValueError('boom')\nf()", { lastLineInteractive: true });
+        expect(result.exitCode).toBe(1);
+        expect(result.stderr).toContain("Traceback (most recent call last)");
+        expect(result.stderr).toContain('File "__main__.py", line 3');
+        expect(result.stderr).toContain("ValueError: boom");
+        expect(result.stderr).not.toContain("<string>");
+      });
+
+      it("kills code that runs too long and reports timed_out with no exit code", async () => {
+        const started = Date.now();
+        const result = await run("import time\nprint('started', flush=True)\ntime.sleep(30)", { timeoutMs: 1000 });
+        expect(result).toMatchObject({ timedOut: true, exitCode: null });
+        expect(result.stdout).toBe("started\n");
+        expect(Date.now() - started).toBeLessThan(15_000);
+      });
+
+      it("kills background processes the code started when it times out", async () => {
+        const result = await run("import subprocess, time\nsubprocess.Popen(['sleep', '60'], start_new_session=True)\ntime.sleep(30)", {
+          timeoutMs: 1000,
+        });
+        expect(result.timedOut).toBe(true);
+      });
+
+      it("cuts stdout and stderr at the output limit", async () => {
+        const result = await run("import sys\nprint('x' * 10000)\nprint('y' * 10000, file=sys.stderr)");
+        expect(result.stdout).toBe("x".repeat(SETTINGS.maxOutputBytes) + TRUNCATION_SUFFIX);
+        expect(result.stderr).toBe("y".repeat(SETTINGS.maxOutputBytes) + TRUNCATION_SUFFIX);
+        expect(result.exitCode).toBe(0);
+      });
+
+      it("streams output while the code runs", async () => {
+        const chunks: OutputChunk[] = [];
+        const result = await run("import sys, time\nprint('one')\ntime.sleep(0.3)\nprint('two', file=sys.stderr)", {
+          onOutput: (chunk) => chunks.push(chunk),
+        });
+        expect(result.exitCode).toBe(0);
+        expect(
+          chunks
+            .filter((c) => c.stream === "stdout")
+            .map((c) => c.data)
+            .join(""),
+        ).toBe("one\n");
+        expect(
+          chunks
+            .filter((c) => c.stream === "stderr")
+            .map((c) => c.data)
+            .join(""),
+        ).toBe("two\n");
+      });
+
+      it("stages files at their paths", async () => {
+        const result = await run("print(open('data/in.txt').read())\nprint(open('top.csv').read())", {
+          files: [
+            { path: "data/in.txt", content: text("nested") },
+            { path: "top.csv", content: text("a,b") },
+          ],
+        });
+        expect(result.stdout).toBe("nested\na,b\n");
+        expect(result.files).toEqual([]);
+      });
+
+      it("returns new and modified files, but not unchanged inputs or directories", async () => {
+        const result = await run(
+          "import os\nos.makedirs('out/empty', exist_ok=True)\nopen('out/new.txt', 'w').write('new')\nopen('edit.txt', 'a').write('+more')",
+          {
+            files: [
+              { path: "edit.txt", content: text("base") },
+              { path: "keep.txt", content: text("same") },
+            ],
+          },
+        );
+        expect(result.exitCode).toBe(0);
+        expect(result.files.map((f) => [f.path, f.content.toString()])).toEqual([
+          ["edit.txt", "base+more"],
+          ["out/new.txt", "new"],
+        ]);
+      });
+
+      it("round-trips binary files byte for byte", async () => {
+        const bytes = Buffer.from(Array.from({ length: 256 * 4 }, (_, i) => i % 256));
+        const result = await run(
+          "data = open('in.bin', 'rb').read()\nopen('out.bin', 'wb').write(bytes(reversed(data)))\nprint(len(data))",
+          { files: [{ path: "in.bin", content: bytes }] },
+        );
+        expect(result.stdout).toBe("1024\n");
+        expect(result.files).toHaveLength(1);
+        expect(result.files[0]?.content.equals(Buffer.from(bytes).reverse())).toBe(true);
+      });
+
+      it("never returns symlinks or fifos from the workspace as files", async () => {
+        const result = await run("import os\nos.symlink('/etc/passwd', 'link')\nos.mkfifo('pipe')\nopen('real.txt','w').write('r')");
+        expect(result.exitCode).toBe(0);
+        expect(result.files.map((f) => f.path)).toEqual(["real.txt"]);
+      });
+
+      it("gives each execution a fresh workspace", async () => {
+        await run("open('left.txt', 'w').write('x')");
+        const result = await run("import os\nprint(sorted(os.listdir('.')))");
+        expect(result.stdout).toBe("['__main__.py']\n");
+      });
+    });
+
+    describe("isolation", () => {
+      it("runs as an unprivileged user in /workspace", async () => {
+        const result = await run("import os\nprint(os.getuid(), os.getcwd())");
+        expect(result.stdout).toBe("65532 /workspace\n");
+      });
+
+      it("cannot write outside the workspace and /tmp", async () => {
+        const result = await run(
+          "import os\nfor p in ['/etc/x', '/usr/x', '/x']:\n    try:\n        open(p, 'w')\n        print('wrote', p)\n    except OSError:\n        pass\nopen('/tmp/ok', 'w').write('fine')\nprint('done')",
+        );
+        expect(result.stdout).toBe("done\n");
+      });
+
+      it("has no network", async () => {
+        const result = await run(
+          "import socket\ns = socket.socket()\ns.settimeout(2)\ntry:\n    s.connect(('1.1.1.1', 80))\n    print('connected')\nexcept OSError as e:\n    print('blocked')",
+        );
+        expect(result.stdout).toBe("blocked\n");
+      });
+
+      it("contains a fork bomb", async () => {
+        const result = await run(
+          "import os\nn = 0\ntry:\n    while n < 100000:\n        if os.fork() == 0:\n            import time; time.sleep(30); os._exit(0)\n        n += 1\nexcept OSError:\n    print('limited')",
+          { timeoutMs: 10_000 },
+        );
+        expect(result.stdout).toBe("limited\n");
+      });
+
+      it("contains a memory bomb", async () => {
+        const result = await run(`b = bytearray(${SETTINGS.memoryLimitMb * 4} * 1024 * 1024)\nprint('allocated')`);
+        expect(result.stdout).not.toContain("allocated");
+        expect(result.exitCode).not.toBe(0);
+      });
+
+      it("does not pass the server's environment to code", async () => {
+        process.env.CODE_INTERPRETER_CONTRACT_SECRET = "hunter2";
+        const result = await run("import os\nprint(os.environ.get('CODE_INTERPRETER_CONTRACT_SECRET'))");
+        delete process.env.CODE_INTERPRETER_CONTRACT_SECRET;
+        expect(result.stdout).toBe("None\n");
+      });
+    });
+
+    describe("sessions", () => {
+      const sessionTest = (name: string, body: () => Promise<void>) =>
+        it(name, async (context) => {
+          if (!backend.capabilities.sessions) context.skip();
+          await body();
+        });
+
+      sessionTest("creates a session with staged files that bash can see", async () => {
+        const session = await backend.createSession({ ttlSeconds: 300, files: [{ path: "in/data.txt", content: text("staged") }] });
+        try {
+          expect(session.id).toMatch(/^code-session-[0-9a-f-]{36}$/);
+          expect(session.expiresAt).toBeGreaterThan(Date.now() / 1000 + 250);
+          const result = await backend.runInSession({
+            sessionId: session.id,
+            language: "bash",
+            code: "cat in/data.txt; pwd; id -u",
+            timeoutMs: 10_000,
+          });
+          expect(result).toMatchObject({ stdout: "staged/workspace\n65532\n", exitCode: 0, timedOut: false });
+        } finally {
+          await backend.deleteSession(session.id);
+        }
+      });
+
+      sessionTest("keeps files on disk between calls and runs python too", async () => {
+        const session = await backend.createSession({ ttlSeconds: 300, files: [] });
+        try {
+          const bash = (code: string) => backend.runInSession({ sessionId: session.id, language: "bash", code, timeoutMs: 10_000 });
+          expect((await bash("echo 1 > counter; mkdir -p d && echo hi > d/f")).exitCode).toBe(0);
+          expect((await bash("echo $(( $(cat counter) + 1 )) > counter; cat counter d/f")).stdout).toBe("2\nhi\n");
+          const python = await backend.runInSession({
+            sessionId: session.id,
+            language: "python",
+            code: "n = int(open('counter').read())\nn * 10",
+            timeoutMs: 10_000,
+          });
+          expect(python).toMatchObject({ stdout: "20\n", exitCode: 0 });
+          const files = await backend.readSessionFiles(session.id);
+          expect(files.map((f) => f.path).sort()).toEqual(["counter", "d/f"]);
+        } finally {
+          await backend.deleteSession(session.id);
+        }
+      });
+
+      sessionTest("reports exit codes, stderr and timeouts of session commands", async () => {
+        const session = await backend.createSession({ ttlSeconds: 300, files: [] });
+        try {
+          const failed = await backend.runInSession({
+            sessionId: session.id,
+            language: "bash",
+            code: "echo oops >&2; exit 4",
+            timeoutMs: 10_000,
+          });
+          expect(failed).toMatchObject({ stderr: "oops\n", exitCode: 4, timedOut: false });
+          const slow = await backend.runInSession({
+            sessionId: session.id,
+            language: "bash",
+            code: "echo begin; sleep 30",
+            timeoutMs: 1000,
+          });
+          expect(slow).toMatchObject({ stdout: "begin\n", exitCode: null, timedOut: true });
+          const after = await backend.runInSession({ sessionId: session.id, language: "bash", code: "echo alive", timeoutMs: 10_000 });
+          expect(after.stdout).toBe("alive\n");
+        } finally {
+          await backend.deleteSession(session.id);
+        }
+      });
+
+      sessionTest("deletes a session, after which it is gone", async () => {
+        const session = await backend.createSession({ ttlSeconds: 300, files: [] });
+        expect((await backend.listSessions()).map((s) => s.id)).toContain(session.id);
+        await backend.deleteSession(session.id);
+        expect((await backend.listSessions()).map((s) => s.id)).not.toContain(session.id);
+        await expect(backend.deleteSession(session.id)).rejects.toSatisfy((error) => SessionNotFoundError.isInstance(error));
+        await expect(backend.runInSession({ sessionId: session.id, language: "bash", code: "true", timeoutMs: 1000 })).rejects.toSatisfy(
+          (error) => SessionNotFoundError.isInstance(error),
+        );
+      });
+
+      sessionTest("refuses unknown and non-session ids", async () => {
+        for (const id of ["code-session-00000000-0000-0000-0000-000000000000", "code-exec-1", "not-ours", "../etc", ""]) {
+          await expect(backend.deleteSession(id)).rejects.toSatisfy((error) => SessionNotFoundError.isInstance(error));
+          await expect(backend.getSession(id)).rejects.toSatisfy((error) => SessionNotFoundError.isInstance(error));
+        }
+      });
+
+      sessionTest("extends a session's expiry on keepalive", async () => {
+        const session = await backend.createSession({ ttlSeconds: 60, files: [] });
+        try {
+          const extended = await backend.extendSession(session.id, 600);
+          expect(extended.expiresAt).toBeGreaterThanOrEqual(session.expiresAt + 500);
+          expect((await backend.getSession(session.id)).expiresAt).toBe(extended.expiresAt);
+        } finally {
+          await backend.deleteSession(session.id);
+        }
+      });
+
+      sessionTest("reaps sessions whose TTL has passed and keeps the others", async () => {
+        const short = await backend.createSession({ ttlSeconds: 1, files: [] });
+        const long = await backend.createSession({ ttlSeconds: 300, files: [] });
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 2100));
+          const reaped = await backend.reapExpiredSessions();
+          expect(reaped).toContain(short.id);
+          expect(reaped).not.toContain(long.id);
+          const ids = (await backend.listSessions()).map((s) => s.id);
+          expect(ids).not.toContain(short.id);
+          expect(ids).toContain(long.id);
+        } finally {
+          await backend.deleteSession(long.id);
+        }
+      });
+    });
+
+    describe("cleanup", () => {
+      it("leaves no sandbox behind after executions", async () => {
+        await run("print('x')");
+        await run("import time\ntime.sleep(5)", { timeoutMs: 500 });
+        expect(await options.listLeftovers()).toEqual([]);
+      });
+
+      it("stops and removes the sandbox when the caller aborts", async () => {
+        const controller = new AbortController();
+        const pending = run("import time\ntime.sleep(30)", { signal: controller.signal, timeoutMs: 30_000 });
+        setTimeout(() => controller.abort(), 500);
+        await expect(pending).rejects.toThrow();
+        expect(await options.listLeftovers()).toEqual([]);
+      });
+    });
+
+    options.additionalTests?.(() => backend);
+  });
+}

@@ -1,0 +1,1 @@
+export { type BackendContractOptions, type ContractSettings, describeBackendContract } from "./contract.js";
