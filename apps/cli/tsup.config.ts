@@ -1,9 +1,11 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  entry: ["src/cli.ts", "src/index.ts"],
   format: ["esm"],
-  dts: true,
+  // The CLI is a program: only its small API module needs declarations.
+  dts: { entry: "src/index.ts" },
   sourcemap: true,
   clean: true,
+  banner: { js: "" },
 });

@@ -1,0 +1,73 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import type { Command } from "commander";
+import type { ExecuteBody, HttpClient } from "../http-client.js";
+import { type Output, TIMEOUT_EXIT } from "../output.js";
+import { collect, integer, readSource, uploadInputs } from "./shared.js";
+
+interface ExecOptions {
+  stdin?: string;
+  timeout?: number;
+  lastLine: boolean;
+  file: string[];
+  download?: string;
+}
+
+/** `exec <file|->`: runs Python, streaming its output; exits with the code's exit code. */
+export function registerExec(program: Command, context: () => { client: HttpClient; output: Output }): void {
+  program
+    .command("exec")
+    .description("run a Python file (or - for stdin) in a fresh sandbox")
+    .argument("<file>", "Python file to run, or - to read it from stdin")
+    .option("--stdin <text>", "text to give the code on its stdin")
+    .option("-t, --timeout <ms>", "timeout in milliseconds", integer)
+    .option("--no-last-line", "do not print the value of a bare last expression")
+    .option("-f, --file <local[:path]>", "upload a local file and place it in the workspace (repeatable)", collect, [])
+    .option("-d, --download <dir>", "save the files the code created or changed into this directory")
+    .action(async (file: string, options: ExecOptions) => {
+      const { client, output } = context();
+      const body: ExecuteBody = {
+        code: await readSource(file),
+        stdin: options.stdin ?? null,
+        last_line_interactive: options.lastLine,
+        files: await uploadInputs(client, options.file),
+      };
+      if (options.timeout !== undefined) body.timeout_ms = options.timeout;
+
+      if (output.json) {
+        const result = await client.execute(body);
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        if (options.download) await download(client, result.files, options.download);
+        process.exitCode = exitCodeOf(result);
+        return;
+      }
+      for await (const event of client.executeStream(body)) {
+        if (event.type === "output") (event.data.stream === "stdout" ? process.stdout : process.stderr).write(event.data.data);
+        else if (event.type === "error") throw new Error(event.data.message);
+        else {
+          const result = event.data;
+          if (result.timed_out) process.stderr.write(`[timed out after ${body.timeout_ms ?? 2000} ms]\n`);
+          for (const created of result.files) process.stderr.write(`[file] ${created.path}  ${created.file_id}\n`);
+          if (options.download) await download(client, result.files, options.download);
+          process.exitCode = exitCodeOf(result);
+        }
+      }
+    });
+}
+
+function exitCodeOf(result: { exit_code: number | null; timed_out: boolean }): number {
+  return result.timed_out ? TIMEOUT_EXIT : (result.exit_code ?? 1);
+}
+
+async function download(client: HttpClient, files: { path: string; file_id: string | null }[], dir: string): Promise<void> {
+  const root = resolve(dir);
+  for (const file of files) {
+    if (!file.file_id) continue;
+    const target = resolve(join(root, file.path));
+    // The server validates paths; refuse anything that would still land outside the directory.
+    if (!target.startsWith(root + sep)) throw new Error(`refusing to write ${file.path} outside ${dir}`);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, await client.downloadFile(file.file_id));
+    process.stderr.write(`[saved] ${target}\n`);
+  }
+}

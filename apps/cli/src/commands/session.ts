@@ -1,0 +1,73 @@
+import type { Command } from "commander";
+import type { HttpClient } from "../http-client.js";
+import { type Output, print, TIMEOUT_EXIT, table } from "../output.js";
+import { collect, integer, readSource, uploadInputs } from "./shared.js";
+
+/** `session create|ls|rm|bash|python`. */
+export function registerSession(program: Command, context: () => { client: HttpClient; output: Output }): void {
+  const session = program.command("session").description("work in a session: a workspace that persists between commands");
+  session
+    .command("create")
+    .description("start a session; prints its id")
+    .option("--ttl <seconds>", "lifetime in seconds", integer)
+    .option("-f, --file <local[:path]>", "upload a local file into the session's workspace (repeatable)", collect, [])
+    .action(async (options: { ttl?: number; file: string[] }) => {
+      const { client, output } = context();
+      const files = await uploadInputs(client, options.file);
+      const created = await client.createSession({ ...(options.ttl ? { ttl_seconds: options.ttl } : {}), files });
+      print(output, created, created.session_id);
+    });
+  session
+    .command("ls")
+    .description("list sessions")
+    .action(async () => {
+      const { client, output } = context();
+      const sessions = await client.listSessions();
+      const rows = [["SESSION_ID", "EXPIRES_AT"], ...sessions.map((s) => [s.session_id, new Date(s.expires_at * 1000).toISOString()])];
+      print(output, { sessions }, sessions.length ? table(rows) : "no sessions");
+    });
+  session
+    .command("rm")
+    .description("delete a session")
+    .argument("<session_id>")
+    .action(async (sessionId: string) => {
+      const { client, output } = context();
+      await client.deleteSession(sessionId);
+      print(output, { deleted: sessionId }, `deleted ${sessionId}`);
+    });
+  session
+    .command("bash")
+    .description("run a bash command in the session's /workspace")
+    .argument("<session_id>")
+    .argument("<cmd...>", "the command (joined with spaces)")
+    .option("-t, --timeout <ms>", "timeout in milliseconds", integer)
+    .action(async (sessionId: string, words: string[], options: { timeout?: number }) => {
+      const { client, output } = context();
+      const result = await client.sessionBash(sessionId, {
+        cmd: words.join(" "),
+        ...(options.timeout ? { timeout_ms: options.timeout } : {}),
+      });
+      report(output, result);
+    });
+  session
+    .command("python")
+    .description("run a Python file (or - for stdin) in the session")
+    .argument("<session_id>")
+    .argument("<file>")
+    .option("-t, --timeout <ms>", "timeout in milliseconds", integer)
+    .action(async (sessionId: string, file: string, options: { timeout?: number }) => {
+      const { client, output } = context();
+      const code = await readSource(file);
+      report(output, await client.sessionPython(sessionId, { code, ...(options.timeout ? { timeout_ms: options.timeout } : {}) }));
+    });
+}
+
+function report(output: Output, result: { stdout: string; stderr: string; exit_code: number | null; timed_out: boolean }): void {
+  if (output.json) print(output, result, "");
+  else {
+    process.stdout.write(result.stdout);
+    process.stderr.write(result.stderr);
+    if (result.timed_out) process.stderr.write("[timed out]\n");
+  }
+  process.exitCode = result.timed_out ? TIMEOUT_EXIT : (result.exit_code ?? 1);
+}

@@ -1,0 +1,70 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+
+const integer = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
+
+/**
+ * The server's configuration, from environment variables (onyx names where
+ * they exist). An empty variable counts as unset.
+ */
+export const ConfigSchema = z.object({
+  EXECUTOR_BACKEND: z.enum(["auto", "local", "docker", "kubernetes"]).default("auto"),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  MAX_EXEC_TIMEOUT_MS: integer(1, 60_000),
+  MAX_OUTPUT_BYTES: integer(1, 1024 * 1024),
+  CPU_TIME_LIMIT_SEC: integer(1, 30),
+  MEMORY_LIMIT_MB: integer(16, 512),
+  MAX_FILE_SIZE_MB: integer(1, 100),
+  /** Largest JSON request body (code, stdin), in MB. */
+  MAX_REQUEST_BODY_MB: integer(1, 10),
+  FILE_STORAGE_DIR: z.string().min(1).default(join(tmpdir(), "code-interpreter-files")),
+  FILE_TTL_SEC: integer(1, 24 * 3600),
+  PYTHON_EXECUTOR_DOCKER_IMAGE: z.string().min(1).default("code-interpreter-executor:latest"),
+  PYTHON_EXECUTOR_DOCKER_NETWORK: z.string().min(1).default("none"),
+  KUBERNETES_EXECUTOR_NAMESPACE: z.string().optional(),
+  KUBERNETES_EXECUTOR_IMAGE: z.string().optional(),
+  KUBERNETES_EXECUTOR_SERVICE_ACCOUNT: z.string().optional(),
+  KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN: z
+    .enum(["true", "false", "1", "0"])
+    .default("true")
+    .transform((value) => value === "true" || value === "1"),
+  SESSION_MAX_LIFETIME_SECONDS: integer(1, 86_400),
+  /** TTL of a session created without ttl_seconds. */
+  SESSION_DEFAULT_TTL_SECONDS: integer(1, 3600),
+  MAX_CONCURRENT_EXECUTIONS: integer(1, 16),
+  /** How often expired sessions and files are reaped. */
+  REAPER_INTERVAL_SEC: integer(1, 30),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  LOG_FORMAT: z.enum(["plain", "json"]).default("plain"),
+  LOCAL_SANDBOX: z.enum(["auto", "require", "off"]).default("auto"),
+  LOCAL_STATE_DIR: z.string().min(1).default(join(tmpdir(), "code-interpreter-local")),
+  LOCAL_PYTHON: z.string().min(1).default("/usr/bin/python3"),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** A configuration that cannot be used; the message names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the configuration once; `env` is injectable for tests. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(
+    Object.keys(ConfigSchema.shape)
+      .map((key) => [key, env[key]] as const)
+      .filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = ConfigSchema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0]);
+      return `${key}=${JSON.stringify(present[key])}: ${issue.message}`;
+    }),
+  );
+}

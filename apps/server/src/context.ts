@@ -1,0 +1,15 @@
+import type { Backend } from "@code-interpreter/core";
+import type { FileStore } from "@code-interpreter/files";
+import type { Config } from "./config.js";
+import type { Logger } from "./logger.js";
+import type { ConcurrencyLimit } from "./middleware/concurrency-limit.js";
+
+/** What every route needs; built once by createApp. */
+export interface ServerContext {
+  backend: Backend;
+  store: FileStore;
+  config: Config;
+  logger: Logger;
+  limit: ConcurrencyLimit;
+  version: string;
+}

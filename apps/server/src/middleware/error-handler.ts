@@ -1,0 +1,44 @@
+import {
+  BackendUnavailableError,
+  CodeInterpreterError,
+  FileNotFoundError,
+  InvalidRequestError,
+  NotSupportedError,
+  PayloadTooLargeError,
+  SessionNotFoundError,
+  TooManyRequestsError,
+} from "@code-interpreter/core";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Logger } from "../logger.js";
+
+const STATUS: [check: (error: unknown) => boolean, status: ContentfulStatusCode][] = [
+  [(e) => SessionNotFoundError.isInstance(e), 404],
+  [(e) => FileNotFoundError.isInstance(e), 404],
+  [(e) => PayloadTooLargeError.isInstance(e), 413],
+  [(e) => InvalidRequestError.isInstance(e), 422],
+  [(e) => TooManyRequestsError.isInstance(e), 429],
+  [(e) => NotSupportedError.isInstance(e), 501],
+  [(e) => BackendUnavailableError.isInstance(e), 503],
+];
+
+/** HTTP status of an error this project throws; 500 for anything else. */
+export function statusOf(error: unknown): ContentfulStatusCode {
+  if (error instanceof HTTPException) return error.status as ContentfulStatusCode;
+  return STATUS.find(([check]) => check(error))?.[1] ?? 500;
+}
+
+/** The one place errors become responses: `{"detail": ...}`, never a stack trace. */
+export function createErrorHandler(logger: Logger) {
+  return function errorHandler(error: Error, c: Context): Response {
+    const status = statusOf(error);
+    if (status === 500) {
+      logger.error("unhandled error", { method: c.req.method, path: c.req.path, error: error.stack ?? String(error) });
+      return c.json({ detail: "Internal server error" }, 500);
+    }
+    if (TooManyRequestsError.isInstance(error)) c.header("Retry-After", String(error.retryAfterSeconds));
+    const detail = CodeInterpreterError.isInstance(error) || error instanceof HTTPException ? error.message : "Request failed";
+    return c.json({ detail }, status);
+  };
+}

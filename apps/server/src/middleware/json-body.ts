@@ -1,0 +1,40 @@
+import { InvalidRequestError, PayloadTooLargeError } from "@code-interpreter/core";
+import type { Context } from "hono";
+import type { z } from "zod";
+
+/**
+ * Reads a JSON body of at most `maxBytes` (refused from Content-Length before
+ * reading, or as soon as the stream passes it) and validates it. Bad JSON,
+ * the wrong content type and invalid fields are 422s naming the field.
+ */
+export async function readJsonBody<T extends z.ZodType>(c: Context, schema: T, maxBytes: number): Promise<z.infer<T>> {
+  const type = c.req.header("content-type") ?? "";
+  if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
+    throw new InvalidRequestError({ message: `Content-Type must be application/json, not ${JSON.stringify(type)}` });
+  }
+  const declared = Number(c.req.header("content-length"));
+  const tooLarge = () => new PayloadTooLargeError({ message: `Request body is larger than ${maxBytes} bytes (MAX_REQUEST_BODY_MB)` });
+  if (declared > maxBytes) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (c.req.raw.body) {
+    for await (const chunk of c.req.raw.body) {
+      size += chunk.length;
+      if (size > maxBytes) throw tooLarge();
+      chunks.push(chunk);
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw new InvalidRequestError({ message: size === 0 ? "Request body is required (JSON)" : "Request body is not valid JSON" });
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
+    throw new InvalidRequestError({ message: `${where}${issue?.message ?? "invalid request"}` });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,65 @@
+import { createExecuteRequestSchema, type ExecuteResponse, type ExecutionResult } from "@code-interpreter/core";
+import { resolveFileInputs, saveOutputFiles } from "@code-interpreter/files";
+import { type Context, Hono } from "hono";
+import type { ServerContext } from "../context.js";
+import { readJsonBody } from "../middleware/json-body.js";
+import { streamExecution } from "./sse.js";
+
+/** `POST /v1/execute` and `POST /v1/execute/stream`. */
+export function executeRoutes(server: ServerContext) {
+  const schema = createExecuteRequestSchema({ maxExecTimeoutMs: server.config.MAX_EXEC_TIMEOUT_MS });
+  const maxBody = server.config.MAX_REQUEST_BODY_MB * 1024 * 1024;
+
+  const prepare = async (c: Context) => {
+    const body = await readJsonBody(c, schema, maxBody);
+    const files = await resolveFileInputs(server.store, body.files);
+    return { body, files };
+  };
+
+  const toResponse = async (result: ExecutionResult): Promise<ExecuteResponse> => ({
+    stdout: result.stdout,
+    stderr: result.stderr,
+    exit_code: result.exitCode,
+    timed_out: result.timedOut,
+    duration_ms: result.durationMs,
+    files: await saveOutputFiles(server.store, result.files),
+  });
+
+  return new Hono()
+    .post("/v1/execute", async (c) => {
+      const { body, files } = await prepare(c);
+      const result = await server.limit.run(() =>
+        server.backend.execute({
+          code: body.code,
+          stdin: body.stdin,
+          timeoutMs: body.timeout_ms,
+          lastLineInteractive: body.last_line_interactive,
+          files,
+          signal: c.req.raw.signal,
+        }),
+      );
+      return c.json(await toResponse(result));
+    })
+    .post("/v1/execute/stream", async (c) => {
+      // Everything that can be refused is refused before the stream starts, with a status code.
+      const { body, files } = await prepare(c);
+      return streamExecution(c, server, async (onOutput, signal) => {
+        const {
+          stdout: _stdout,
+          stderr: _stderr,
+          ...rest
+        } = await toResponse(
+          await server.backend.execute({
+            code: body.code,
+            stdin: body.stdin,
+            timeoutMs: body.timeout_ms,
+            lastLineInteractive: body.last_line_interactive,
+            files,
+            onOutput,
+            signal,
+          }),
+        );
+        return rest;
+      });
+    });
+}

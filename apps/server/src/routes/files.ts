@@ -1,0 +1,88 @@
+import { Readable } from "node:stream";
+import { type FileMetadata, InvalidRequestError, PayloadTooLargeError } from "@code-interpreter/core";
+import busboy from "busboy";
+import { Hono } from "hono";
+import type { ServerContext } from "../context.js";
+
+/** Room for the multipart framing around the file itself. */
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+
+/** `/v1/files`: upload (multipart field `file`), list, download, delete. */
+export function fileRoutes(server: ServerContext) {
+  const maxFileBytes = server.config.MAX_FILE_SIZE_MB * 1024 * 1024;
+
+  return new Hono()
+    .post("/v1/files", async (c) => {
+      const type = c.req.header("content-type") ?? "";
+      if (!/^multipart\/form-data\b/i.test(type)) {
+        throw new InvalidRequestError({ message: "Upload a file as multipart/form-data with the field 'file'" });
+      }
+      // Refused before a byte is read when the client says how big it is.
+      if (Number(c.req.header("content-length")) > maxFileBytes + MULTIPART_OVERHEAD_BYTES) {
+        throw new PayloadTooLargeError({
+          message: `File is larger than the limit of ${server.config.MAX_FILE_SIZE_MB} MB (MAX_FILE_SIZE_MB)`,
+        });
+      }
+      const body = c.req.raw.body;
+      if (!body) throw new InvalidRequestError({ message: "multipart field 'file' is required" });
+      const metadata = await saveMultipartFile(server, type, Readable.fromWeb(body as never), maxFileBytes);
+      return c.json({ file_id: metadata.file_id, filename: metadata.filename, size_bytes: metadata.size_bytes }, 201);
+    })
+    .get("/v1/files", async (c) => c.json({ files: await server.store.list() }))
+    .get("/v1/files/:fileId", async (c) => {
+      const { metadata, stream } = await server.store.stream(c.req.param("fileId"));
+      return new Response(Readable.toWeb(stream) as ReadableStream, {
+        headers: {
+          "Content-Type": "application/octet-stream",
+          "Content-Length": String(metadata.size_bytes),
+          "Content-Disposition": contentDisposition(metadata.filename),
+        },
+      });
+    })
+    .delete("/v1/files/:fileId", async (c) => {
+      await server.store.delete(c.req.param("fileId"));
+      return c.body(null, 204);
+    });
+}
+
+/** Streams the `file` field of a multipart body into the store; other fields are ignored. */
+function saveMultipartFile(server: ServerContext, contentType: string, body: Readable, maxFileBytes: number): Promise<FileMetadata> {
+  return new Promise((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      // One byte past the limit lets the store see the overflow and refuse it.
+      parser = busboy({ headers: { "content-type": contentType }, limits: { files: 1, fileSize: maxFileBytes + 1, fields: 20 } });
+    } catch (error) {
+      reject(new InvalidRequestError({ message: `Malformed multipart body: ${(error as Error).message}` }));
+      return;
+    }
+    let saving: Promise<FileMetadata> | undefined;
+    parser.on("file", (field, stream, info) => {
+      if (field !== "file" || saving) {
+        stream.resume();
+        return;
+      }
+      const save = server.store.save(stream, info.filename ?? "file");
+      saving = save;
+      save.catch((error) => {
+        body.unpipe(parser);
+        body.resume();
+        reject(error);
+      });
+    });
+    parser.on("error", (error: Error) => reject(new InvalidRequestError({ message: `Malformed multipart body: ${error.message}` })));
+    parser.on("close", () => {
+      if (!saving) reject(new InvalidRequestError({ message: "multipart field 'file' is required" }));
+      else saving.then(resolve, reject);
+    });
+    body.on("error", reject);
+    body.pipe(parser);
+  });
+}
+
+/** `attachment; filename="…"`, with an RFC 5987 form for names that are not plain ASCII. */
+function contentDisposition(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, "_");
+  const encoded = encodeURIComponent(filename).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+  return ascii === filename ? `attachment; filename="${filename}"` : `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+}

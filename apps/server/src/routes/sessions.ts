@@ -1,0 +1,102 @@
+import {
+  type CommandResult,
+  createSessionBashRequestSchema,
+  createSessionPythonRequestSchema,
+  FileNotFoundError,
+  type SessionCommandResponse,
+  SessionCreateRequestSchema,
+  type SessionInfo,
+  SessionKeepaliveRequestSchema,
+  validateWorkspacePath,
+} from "@code-interpreter/core";
+import { resolveFileInputs } from "@code-interpreter/files";
+import { type Context, Hono } from "hono";
+import type { ServerContext } from "../context.js";
+import { readJsonBody } from "../middleware/json-body.js";
+import { streamExecution } from "./sse.js";
+
+/** `/v1/sessions`: create, list, keepalive, delete, bash, python, and reading the session's files. */
+export function sessionRoutes(server: ServerContext) {
+  const { config, backend } = server;
+  const limits = { maxExecTimeoutMs: config.MAX_EXEC_TIMEOUT_MS };
+  const bashSchema = createSessionBashRequestSchema(limits);
+  const pythonSchema = createSessionPythonRequestSchema(limits);
+  const maxBody = config.MAX_REQUEST_BODY_MB * 1024 * 1024;
+  const ttl = (requested: number | undefined) =>
+    Math.min(requested ?? config.SESSION_DEFAULT_TTL_SECONDS, config.SESSION_MAX_LIFETIME_SECONDS);
+  const sessionJson = (session: SessionInfo) => ({ session_id: session.id, expires_at: session.expiresAt });
+  const commandJson = (result: CommandResult): SessionCommandResponse => ({
+    stdout: result.stdout,
+    stderr: result.stderr,
+    exit_code: result.exitCode,
+    timed_out: result.timedOut,
+    duration_ms: result.durationMs,
+  });
+  const python = async (c: Context) => {
+    const body = await readJsonBody(c, pythonSchema, maxBody);
+    return {
+      sessionId: c.req.param("sessionId") ?? "",
+      language: "python" as const,
+      code: body.code,
+      stdin: body.stdin,
+      timeoutMs: body.timeout_ms,
+      lastLineInteractive: body.last_line_interactive,
+    };
+  };
+
+  return new Hono()
+    .post("/v1/sessions", async (c) => {
+      const body = await readJsonBody(c, SessionCreateRequestSchema, maxBody);
+      const files = await resolveFileInputs(server.store, body.files);
+      const session = await backend.createSession({ ttlSeconds: ttl(body.ttl_seconds), files, signal: c.req.raw.signal });
+      return c.json(sessionJson(session), 201);
+    })
+    .get("/v1/sessions", async (c) => c.json({ sessions: (await backend.listSessions()).map(sessionJson) }))
+    .get("/v1/sessions/:sessionId", async (c) => c.json(sessionJson(await backend.getSession(c.req.param("sessionId")))))
+    .delete("/v1/sessions/:sessionId", async (c) => {
+      await backend.deleteSession(c.req.param("sessionId"));
+      return c.body(null, 204);
+    })
+    .post("/v1/sessions/:sessionId/keepalive", async (c) => {
+      const body = await readJsonBody(c, SessionKeepaliveRequestSchema, maxBody);
+      return c.json(sessionJson(await backend.extendSession(c.req.param("sessionId"), ttl(body.ttl_seconds))));
+    })
+    .post("/v1/sessions/:sessionId/bash", async (c) => {
+      const body = await readJsonBody(c, bashSchema, maxBody);
+      const result = await server.limit.run(() =>
+        backend.runInSession({
+          sessionId: c.req.param("sessionId"),
+          language: "bash",
+          code: body.cmd,
+          timeoutMs: body.timeout_ms,
+          signal: c.req.raw.signal,
+        }),
+      );
+      return c.json(commandJson(result));
+    })
+    .post("/v1/sessions/:sessionId/python", async (c) => {
+      const options = await python(c);
+      const result = await server.limit.run(() => backend.runInSession({ ...options, signal: c.req.raw.signal }));
+      return c.json(commandJson(result));
+    })
+    .post("/v1/sessions/:sessionId/python/stream", async (c) => {
+      const options = await python(c);
+      await backend.getSession(options.sessionId);
+      return streamExecution(c, server, async (onOutput, signal) => {
+        const { stdout: _stdout, stderr: _stderr, ...rest } = commandJson(await backend.runInSession({ ...options, onOutput, signal }));
+        return rest;
+      });
+    })
+    .get("/v1/sessions/:sessionId/files", async (c) => {
+      const files = await backend.readSessionFiles(c.req.param("sessionId"));
+      return c.json({ files: files.map((file) => ({ path: file.path, kind: "file", size_bytes: file.content.length })) });
+    })
+    .get("/v1/sessions/:sessionId/files/*", async (c) => {
+      const sessionId = c.req.param("sessionId");
+      const prefix = `/v1/sessions/${sessionId}/files/`;
+      const path = validateWorkspacePath(decodeURIComponent(c.req.path.slice(prefix.length)));
+      const file = (await backend.readSessionFiles(sessionId)).find((entry) => entry.path === path);
+      if (!file) throw new FileNotFoundError({ message: `No file ${JSON.stringify(path)} in session ${sessionId}` });
+      return c.body(new Uint8Array(file.content), 200, { "Content-Type": "application/octet-stream" });
+    });
+}

@@ -1,0 +1,41 @@
+import type { OutputChunk } from "@code-interpreter/core";
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { ServerContext } from "../context.js";
+
+/**
+ * Answers with server-sent events: `output` chunks while `run` works, then one
+ * `result` (what `run` returns) or one `error`. A client that goes away aborts
+ * the signal, which stops the execution and removes its sandbox. The
+ * execution holds a concurrency slot until the stream ends.
+ */
+export function streamExecution(
+  c: Context,
+  server: ServerContext,
+  run: (onOutput: (chunk: OutputChunk) => void, signal: AbortSignal) => Promise<object>,
+): Response {
+  const release = server.limit.acquire();
+  c.header("Cache-Control", "no-cache");
+  c.header("X-Accel-Buffering", "no");
+  return streamSSE(c, async (stream) => {
+    const controller = new AbortController();
+    stream.onAbort(() => controller.abort(new Error("client disconnected")));
+    // Events go out in order even though output arrives from a synchronous callback.
+    let pending = Promise.resolve();
+    const send = (event: string, data: unknown) => {
+      pending = pending.then(() => (stream.aborted ? undefined : stream.writeSSE({ event, data: JSON.stringify(data) })));
+      return pending;
+    };
+    try {
+      const result = await run((chunk) => void send("output", chunk), controller.signal);
+      await send("result", result);
+    } catch (error) {
+      if (controller.signal.aborted) return;
+      const known = error instanceof Error && error.name !== "Error" ? error.message : "Internal server error";
+      if (known === "Internal server error") server.logger.error("stream failed", { error: String(error) });
+      await send("error", { message: known });
+    } finally {
+      release();
+    }
+  });
+}

@@ -1,0 +1,73 @@
+import type { AddressInfo } from "node:net";
+import type { Backend } from "@code-interpreter/core";
+import { FileStore } from "@code-interpreter/files";
+import { type ServerType, serve } from "@hono/node-server";
+import { createApp } from "./app.js";
+import { type Config, loadConfig } from "./config.js";
+import { createLogger, type Logger } from "./logger.js";
+import { selectBackend } from "./select-backend.js";
+
+export interface RunningServer {
+  /** `http://host:port` the server listens on. */
+  url: string;
+  backend: Backend;
+  /** Stops accepting requests, stops the reaper, closes the backend. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the HTTP server: picks the backend, opens the file store, reaps
+ * once at start-up and then every REAPER_INTERVAL_SEC.
+ */
+export async function startServer(
+  config: Config = loadConfig(),
+  logger: Logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT }),
+): Promise<RunningServer> {
+  const backend = await selectBackend(config, logger);
+  const store = await FileStore.open({
+    dir: config.FILE_STORAGE_DIR,
+    maxFileBytes: config.MAX_FILE_SIZE_MB * 1024 * 1024,
+    ttlSeconds: config.FILE_TTL_SEC,
+  });
+  const reap = async () => {
+    try {
+      const sessions = await backend.reapExpiredSessions();
+      const files = await store.purgeExpired();
+      if (sessions.length || files) logger.info("reaped", { sessions: sessions.length, files });
+    } catch (error) {
+      logger.warn("reaper failed", { error: (error as Error).message });
+    }
+  };
+  await reap();
+  const reaper = setInterval(reap, config.REAPER_INTERVAL_SEC * 1000);
+  reaper.unref();
+
+  const app = createApp({ backend, store, config, logger });
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const instance = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(instance));
+    instance.once("error", reject);
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger.info("listening", { url, backend: backend.name });
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    backend,
+    close: () => {
+      closing ??= (async () => {
+        clearInterval(reaper);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          // Open streams and keep-alive sockets must not hold shutdown forever.
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        });
+        await backend.close();
+        logger.info("stopped");
+      })();
+      return closing;
+    },
+  };
+}

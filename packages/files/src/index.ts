@@ -1,0 +1,2 @@
+export { FileStore, type FileStoreOptions } from "./file-store.js";
+export { resolveFileInputs, saveOutputFiles } from "./staging.js";
