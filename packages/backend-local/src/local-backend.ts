@@ -1,7 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import { execFileSync } from "node:child_process";
-import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, chown, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import {
   BACKEND_SPECIFICATION_VERSION,
   type Backend,
@@ -298,10 +298,11 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
  */
 export async function createLocalBackend(overrides: Partial<LocalBackendSettings> = {}): Promise<LocalBackend> {
   const settings = { ...defaultLocalBackendSettings(), ...overrides };
-  // The sandbox uid must be able to reach session workspaces below the state directory.
+  // bubblewrap runs as the sandbox uid and must reach session workspaces by path.
   await mkdir(join(settings.stateDir, "sessions"), { recursive: true, mode: 0o711 });
   await chmod(settings.stateDir, 0o711);
   await chmod(join(settings.stateDir, "sessions"), 0o711);
+  if (process.getuid?.() === 0) await assertSearchable(settings.stateDir, settings.sandboxUid);
   if (settings.sandbox === "off") {
     settings.warn("LOCAL_SANDBOX=off: code runs WITHOUT isolation (rlimits only). Never expose this server.");
     return new LocalBackend(settings, "none");
@@ -316,6 +317,22 @@ export async function createLocalBackend(overrides: Partial<LocalBackendSettings
       "Install bubblewrap (apt-get install bubblewrap) or set LOCAL_SANDBOX=require to refuse to start.",
   );
   return new LocalBackend(settings, "none");
+}
+
+/** Fails with a clear message when a parent of the state directory keeps the sandbox uid out. */
+async function assertSearchable(dir: string, uid: number): Promise<void> {
+  let current = resolve(dir);
+  while (true) {
+    const info = await stat(current);
+    if ((info.mode & 0o001) === 0 && info.uid !== uid) {
+      throw new BackendUnavailableError({
+        message: `LOCAL_STATE_DIR ${dir} is not reachable by the sandbox uid ${uid}: ${current} is not searchable by others (mode ${(info.mode & 0o777).toString(8)}). Use a directory every parent of which others can search (chmod o+x), like the default under /tmp.`,
+      });
+    }
+    const parent = dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
 }
 
 async function probeBwrap(settings: LocalBackendSettings): Promise<string | undefined> {

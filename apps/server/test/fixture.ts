@@ -1,0 +1,72 @@
+import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLocalBackend } from "@code-interpreter/backend-local";
+import type { Backend } from "@code-interpreter/core";
+import { FileStore } from "@code-interpreter/files";
+import { createApp } from "../src/app.js";
+import { type Config, loadConfig } from "../src/config.js";
+import { createLogger } from "../src/logger.js";
+
+export interface TestApp {
+  app: ReturnType<typeof createApp>;
+  config: Config;
+  backend: Backend;
+  store: FileStore;
+  dir: string;
+  close(): Promise<void>;
+}
+
+/** The real app on the real local backend, with its own temporary directories. */
+export async function createTestApp(env: Record<string, string> = {}, wrap?: (backend: Backend) => Backend): Promise<TestApp> {
+  const dir = await mkdtemp(join(tmpdir(), "ci-server-test-"));
+  await chmod(dir, 0o711); // the sandbox uid reaches session workspaces below it
+  const config = loadConfig({
+    FILE_STORAGE_DIR: join(dir, "files"),
+    LOCAL_STATE_DIR: join(dir, "local"),
+    LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
+    LOG_LEVEL: "silent",
+    ...env,
+  });
+  const local = await createLocalBackend({
+    stateDir: config.LOCAL_STATE_DIR,
+    sandbox: config.LOCAL_SANDBOX,
+    maxOutputBytes: config.MAX_OUTPUT_BYTES,
+    warn: () => {},
+  });
+  const backend = wrap ? wrap(local) : local;
+  const store = await FileStore.open({
+    dir: config.FILE_STORAGE_DIR,
+    maxFileBytes: config.MAX_FILE_SIZE_MB * 1024 * 1024,
+    ttlSeconds: config.FILE_TTL_SEC,
+  });
+  const app = createApp({ backend, store, config, logger: createLogger({ level: "silent", format: "plain" }) });
+  return {
+    app,
+    config,
+    backend,
+    store,
+    dir,
+    close: async () => {
+      await local.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** JSON POST through the app, without a port. */
+export function postJson(app: TestApp["app"], path: string, body: unknown) {
+  return app.request(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+}
+
+/** Sandboxes (bwrap children of this process) still running. */
+export async function runningSandboxes(): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of await readdir("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    const [command, rest] = [stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), stat.slice(stat.lastIndexOf(")") + 2)];
+    if (Number(rest.split(" ")[1]) === process.pid && (command === "bwrap" || command === "python3")) found.push(Number(pid));
+  }
+  return found;
+}
