@@ -1,0 +1,133 @@
+import { execFile, spawn } from "node:child_process";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createLogger, loadConfig, type RunningServer, startServer } from "@code-interpreter/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const CLI = join(import.meta.dirname, "../dist/cli.js");
+let server: RunningServer;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ci-cli-"));
+  await chmod(dir, 0o711);
+  server = await startServer(
+    loadConfig({
+      PORT: "0",
+      EXECUTOR_BACKEND: "local",
+      LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
+      FILE_STORAGE_DIR: join(dir, "files"),
+      LOCAL_STATE_DIR: join(dir, "local"),
+    }),
+    createLogger({ level: "silent", format: "plain" }),
+  );
+});
+afterAll(async () => {
+  await server?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** Runs the built CLI binary against the live server. */
+function cli(args: string[], input?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, "--url", server.url, ...args], { cwd: dir });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ stdout, stderr, code: code ?? -1 }));
+    child.stdin.end(input ?? "");
+  });
+}
+
+describe("code-interpreter exec", () => {
+  it("streams the code's output and exits with its exit code", async () => {
+    await writeFile(join(dir, "job.py"), "import sys\nprint('to out')\nprint('to err', file=sys.stderr)\nsys.exit(7)\n");
+    const run = await cli(["exec", "job.py"]);
+    expect(run).toMatchObject({ stdout: "to out\n", code: 7 });
+    expect(run.stderr).toContain("to err\n");
+  });
+
+  it("reads code from stdin with -, shows the last expression, and prints JSON with --json", async () => {
+    const run = await cli(["--json", "exec", "-"], "x = 6*7\nx");
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ stdout: "42\n", exit_code: 0, timed_out: false });
+  });
+
+  it("uploads --file inputs and downloads what the code made with --download", async () => {
+    await writeFile(join(dir, "numbers.txt"), "1\n2\n3\n");
+    const run = await cli(
+      ["exec", "-", "--file", `${join(dir, "numbers.txt")}:in/n.txt`, "--download", join(dir, "out")],
+      "import os\ntotal = sum(int(line) for line in open('in/n.txt'))\nos.makedirs('result')\nopen('result/total.txt', 'w').write(str(total))\nprint(total)",
+    );
+    expect(run.stdout).toBe("6\n");
+    expect(run.code).toBe(0);
+    expect(await readFile(join(dir, "out/result/total.txt"), "utf8")).toBe("6");
+  });
+
+  it("exits 124 when the code times out", async () => {
+    const run = await cli(["exec", "-", "--timeout", "500"], "while True: pass");
+    expect(run.code).toBe(124);
+    expect(run.stderr).toContain("timed out");
+  });
+});
+
+describe("code-interpreter files", () => {
+  it("uploads, lists, downloads and removes a file", async () => {
+    await writeFile(join(dir, "report.csv"), "a,b\n");
+    const upload = await cli(["files", "upload", join(dir, "report.csv")]);
+    expect(upload.code).toBe(0);
+    const fileId = upload.stdout.trim();
+    expect(fileId).toMatch(/^[0-9a-f-]{36}$/);
+    const listed = await cli(["files", "ls"]);
+    expect(listed.stdout).toContain(fileId);
+    expect(listed.stdout).toContain("report.csv");
+    const get = await cli(["files", "get", fileId, "-o", "-"]);
+    expect(get.stdout).toBe("a,b\n");
+    expect((await cli(["files", "rm", fileId])).code).toBe(0);
+    const gone = await cli(["files", "get", fileId, "-o", "-"]);
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toContain("not found");
+  });
+});
+
+describe("code-interpreter session", () => {
+  it("creates a session, runs bash in it with state between calls, and removes it", async () => {
+    const created = await cli(["session", "create", "--ttl", "120"]);
+    const sessionId = created.stdout.trim();
+    expect(sessionId).toMatch(/^code-session-/);
+    expect((await cli(["session", "bash", sessionId, "echo hello > note.txt"])).code).toBe(0);
+    const cat = await cli(["session", "bash", sessionId, "cat note.txt; exit 3"]);
+    expect(cat).toMatchObject({ stdout: "hello\n", code: 3 });
+    const python = await cli(["session", "python", sessionId, "-"], "open('note.txt').read()");
+    expect(python.stdout).toBe("'hello\\n'\n");
+    expect((await cli(["session", "ls"])).stdout).toContain(sessionId);
+    expect((await cli(["session", "rm", sessionId])).code).toBe(0);
+    const again = await cli(["session", "rm", sessionId]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain("not found");
+  });
+});
+
+describe("errors", () => {
+  it("says how to start the server when none answers", async () => {
+    const { stderr } = await promisify(execFile)(process.execPath, [CLI, "--url", "http://127.0.0.1:9", "files", "ls"]).catch(
+      (error: Run) => error,
+    );
+    expect(stderr).toContain("cannot reach the server at http://127.0.0.1:9");
+    expect(stderr).toContain("code-interpreter serve");
+  });
+});

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+describe("loadConfig", () => {
+  it("uses the defaults when nothing is set, treating empty values as unset", () => {
+    const config = loadConfig({ PORT: "", MAX_EXEC_TIMEOUT_MS: "" });
+    expect(config).toMatchObject({
+      EXECUTOR_BACKEND: "auto",
+      HOST: "127.0.0.1",
+      PORT: 8000,
+      MAX_CONCURRENT_EXECUTIONS: 16,
+      LOG_FORMAT: "plain",
+    });
+  });
+
+  it("parses numbers and booleans from strings", () => {
+    const config = loadConfig({ PORT: "9000", MEMORY_LIMIT_MB: "1024", KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN: "false" });
+    expect(config).toMatchObject({ PORT: 9000, MEMORY_LIMIT_MB: 1024, KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN: false });
+  });
+
+  it("names every bad variable in one error", () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: "eighty", EXECUTOR_BACKEND: "podman", MAX_OUTPUT_BYTES: "-1" });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('PORT="eighty"');
+    expect(message).toContain('EXECUTOR_BACKEND="podman"');
+    expect(message).toContain('MAX_OUTPUT_BYTES="-1"');
+  });
+});

@@ -1,0 +1,84 @@
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config.js";
+import { createLogger } from "../src/logger.js";
+import { type RunningServer, startServer } from "../src/server.js";
+import { runningSandboxes } from "./fixture.js";
+
+let server: RunningServer;
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ci-live-"));
+  await chmod(dir, 0o711);
+  const config = loadConfig({
+    PORT: "0",
+    EXECUTOR_BACKEND: "local",
+    LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
+    FILE_STORAGE_DIR: join(dir, "files"),
+    LOCAL_STATE_DIR: join(dir, "local"),
+  });
+  server = await startServer(config, createLogger({ level: "silent", format: "plain" }));
+});
+afterAll(async () => {
+  await server?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const waitForNoSandboxes = async () => {
+  for (let i = 0; i < 100 && (await runningSandboxes()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  return runningSandboxes();
+};
+
+describe("a running server", () => {
+  it("answers over real HTTP", async () => {
+    const response = await fetch(`${server.url}/v1/execute`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ code: "x = 6*7\nx" }),
+    });
+    expect((await response.json()).stdout).toBe("42\n");
+  });
+
+  it("cancels an execution and removes its sandbox when the client disconnects", async () => {
+    const controller = new AbortController();
+    const request = fetch(`${server.url}/v1/execute`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ code: "import time\ntime.sleep(20)", timeout_ms: 20_000 }),
+      signal: controller.signal,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await runningSandboxes()).length).toBe(1);
+    controller.abort();
+    await expect(request).rejects.toThrow();
+    expect(await waitForNoSandboxes()).toEqual([]);
+  });
+
+  it("cancels a streamed execution when the client goes away mid-stream", async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${server.url}/v1/execute/stream`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ code: "import time\nprint('go', flush=True)\ntime.sleep(20)", timeout_ms: 20_000 }),
+      signal: controller.signal,
+    });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain("event: output");
+    controller.abort();
+    expect(await waitForNoSandboxes()).toEqual([]);
+  });
+
+  it("answers /health quickly while executions run", async () => {
+    const busy = fetch(`${server.url}/v1/execute`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ code: "while True: pass", timeout_ms: 1500 }),
+    });
+    const health = await fetch(`${server.url}/health`);
+    expect(health.status).toBe(200);
+    expect((await (await busy).json()).timed_out).toBe(true);
+  });
+});
