@@ -1,0 +1,81 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { pythonArgv } from "./python-command.js";
+import { encodeRunnerRequest, type OutputChunk, type RunnerRequest, RunnerResponseDecoder, runnerArgv } from "./runner-protocol.js";
+
+// The runner's protocol, run directly (no sandbox) in a temporary directory.
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ci-runner-"));
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+async function runRunner(
+  request: Omit<RunnerRequest, "cwd" | "maxOutputBytes"> & { maxOutputBytes?: number },
+  onOutput?: (chunk: OutputChunk) => void,
+) {
+  const full = { maxOutputBytes: 1 << 20, ...request, cwd: dir };
+  const [python, ...args] = runnerArgv("python3");
+  const child = spawn(python as string, args, { cwd: dir });
+  const decoder = new RunnerResponseDecoder(full.maxOutputBytes, onOutput);
+  child.stdout.on("data", (chunk: Buffer) => decoder.push(chunk));
+  child.stdin.end(await encodeRunnerRequest(full));
+  await new Promise((resolve) => child.on("close", resolve));
+  return decoder.finish();
+}
+
+describe("the in-sandbox runner", () => {
+  it("stages files, runs the command with stdin, and snapshots the workspace", async () => {
+    const result = await runRunner({
+      argv: ["python3", "-c", "import sys; d = open('in/x.txt').read(); open('out.txt', 'w').write(d + sys.stdin.read())"],
+      files: [{ path: "in/x.txt", content: Buffer.from("staged-") }],
+      stdin: "piped",
+      timeoutMs: 10_000,
+      snapshot: true,
+    });
+    expect(result).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(result?.snapshot.map((f) => [f.path, f.content.toString()]).sort()).toEqual([
+      ["in/x.txt", "staged-"],
+      ["out.txt", "staged-piped"],
+    ]);
+  });
+
+  it("reports signals as 128 + the signal number", async () => {
+    const result = await runRunner({
+      argv: ["python3", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"],
+      timeoutMs: 10_000,
+    });
+    expect(result?.exitCode).toBe(143);
+  });
+
+  it("streams output chunks while the command runs and caps what it keeps", async () => {
+    const chunks: OutputChunk[] = [];
+    const result = await runRunner({ argv: ["python3", "-c", "print('a' * 50)"], timeoutMs: 10_000, maxOutputBytes: 10 }, (chunk) =>
+      chunks.push(chunk),
+    );
+    expect(result?.stdout).toBe(`${"a".repeat(10)}\n...[truncated]`);
+    expect(chunks.map((c) => c.data).join("")).toBe("a".repeat(10));
+  });
+
+  it("runs the last-line-interactive wrapper like the REPL", async () => {
+    const run = (code: string) =>
+      runRunner({
+        argv: pythonArgv({ lastLineInteractive: true }),
+        files: [{ path: "__main__.py", content: Buffer.from(code) }],
+        timeoutMs: 10_000,
+      });
+    expect((await run("1 + 1"))?.stdout).toBe("2\n");
+    expect((await run("'text'"))?.stdout).toBe("'text'\n");
+    expect((await run("x = 1"))?.stdout).toBe("");
+    expect((await run("print('p')"))?.stdout).toBe("p\n");
+    expect((await run("import sys\nsys.exit(4)"))?.exitCode).toBe(4);
+  });
+
+  it("cleans up the code file it was given for a session command", async () => {
+    await runRunner({ argv: ["true"], script: { path: join(dir, "script.py"), content: "1" }, timeoutMs: 10_000 });
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
