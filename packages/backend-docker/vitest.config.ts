@@ -4,5 +4,6 @@ export default defineConfig({
   test: {
     name: "backend-docker",
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    globalSetup: ["test/global-setup.ts"],
   },
 });

@@ -1,0 +1,52 @@
+import Dockerode from "dockerode";
+import { describe, expect, it } from "vitest";
+import { execContainerSpec, hardenedHostConfig, keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.js";
+import { type DockerBackendSettings, defaultDockerBackendSettings } from "./docker-backend-settings.js";
+
+const settings: DockerBackendSettings = {
+  ...defaultDockerBackendSettings(),
+  docker: new Dockerode(),
+  labels: { app: "someone-else", team: "data" },
+};
+
+describe("container specs", () => {
+  it("apply the isolation defaults of the design", () => {
+    expect(hardenedHostConfig(settings)).toMatchObject({
+      NetworkMode: "none",
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      ReadonlyRootfs: true,
+      Memory: 512 * 1024 * 1024,
+      MemorySwap: 512 * 1024 * 1024,
+      NanoCpus: 1e9,
+      PidsLimit: 128,
+      Privileged: false,
+    });
+    expect(hardenedHostConfig(settings).Tmpfs).toEqual({
+      "/workspace": "rw,exec,nosuid,nodev,size=256m,mode=0755,uid=65532,gid=65532",
+      "/tmp": "rw,exec,nosuid,nodev,size=256m,mode=1777",
+    });
+  });
+
+  it("give network only when one is configured", () => {
+    expect(hardenedHostConfig({ ...settings, network: "bridge" }).NetworkMode).toBe("bridge");
+  });
+
+  it("run as the sandbox user and keep our labels over the operator's", () => {
+    const exec = execContainerSpec(settings, "code-exec-x", ["python3"], 1234);
+    expect(exec).toMatchObject({
+      name: "code-exec-x",
+      User: "65532:65532",
+      WorkingDir: "/workspace",
+      OpenStdin: true,
+      StdinOnce: true,
+      Tty: false,
+    });
+    expect(exec.Labels).toEqual({ app: "code-interpreter", component: "exec", team: "data", "code-interpreter.expires-at": "1234" });
+    const session = sessionContainerSpec(settings, "code-session-y", 99);
+    expect(session.Labels).toMatchObject({ app: "code-interpreter", component: "session", "code-interpreter.expires-at": "99" });
+    const keepalive = keepaliveContainerSpec(settings, "code-session-y", 500);
+    expect(keepalive.name).toMatch(/^code-session-y-keepalive-/);
+    expect(keepalive.Labels).toMatchObject({ component: "session-keepalive", "code-interpreter.session": "code-session-y" });
+  });
+});

@@ -1,0 +1,128 @@
+import { randomUUID } from "node:crypto";
+import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, sandboxLabels, WORKSPACE_DIR } from "@code-interpreter/core";
+import type { ContainerCreateOptions, HostConfig } from "dockerode";
+import type { DockerBackendSettings } from "./docker-backend-settings.js";
+
+const MB = 1024 * 1024;
+
+/** Label tying a keepalive record to its session (see session-expiry.ts). */
+export const SESSION_LABEL_KEY = "code-interpreter.session";
+/** Label ordering keepalive records: milliseconds since the epoch. */
+export const KEEPALIVE_AT_KEY = "code-interpreter.keepalive-at";
+/** `component` of keepalive records. */
+export const KEEPALIVE_COMPONENT = "session-keepalive";
+
+/**
+ * Main process of a session container: reaps the orphans that commands leave
+ * (they would otherwise stay zombies and use up the pids limit). It ignores
+ * SIGINT, so code in the session cannot stop its own container.
+ */
+const SESSION_INIT = `import os, signal, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+while True:
+    try:
+        os.waitpid(-1, 0)
+    except ChildProcessError:
+        time.sleep(1)
+`;
+
+/**
+ * The isolation every container gets: non-root, no capabilities, no new
+ * privileges, read-only root, size-limited tmpfs workspace and /tmp, memory
+ * without swap, a CPU quota, a pids limit and no network unless configured.
+ */
+export function hardenedHostConfig(settings: DockerBackendSettings): HostConfig {
+  const uid = settings.sandboxUid;
+  // Docker mounts tmpfs noexec by default; code may run what it writes, as on the other backends.
+  const tmpfs = `rw,exec,nosuid,nodev,size=${settings.workspaceSizeMb}m`;
+  return {
+    NetworkMode: settings.network,
+    CapDrop: ["ALL"],
+    SecurityOpt: ["no-new-privileges"],
+    ReadonlyRootfs: true,
+    Tmpfs: {
+      [WORKSPACE_DIR]: `${tmpfs},mode=0755,uid=${uid},gid=${uid}`,
+      "/tmp": `${tmpfs},mode=1777`,
+    },
+    Memory: settings.memoryLimitMb * MB,
+    MemorySwap: settings.memoryLimitMb * MB,
+    NanoCpus: Math.round(settings.cpus * 1e9),
+    PidsLimit: settings.maxProcesses,
+    ShmSize: 64 * MB,
+    // A core dump would land in the workspace and come back as a "new file".
+    Ulimits: [{ Name: "core", Soft: 0, Hard: 0 }],
+    // Output travels over the attach stream; a log driver would keep a copy on the host's disk.
+    LogConfig: { Type: "none", Config: {} },
+    Init: false,
+    Privileged: false,
+    AutoRemove: false,
+  };
+}
+
+/** Labels of a container: the operator's extra ones, then ours (which win). */
+export function containerLabels(settings: DockerBackendSettings, own: Record<string, string>): Record<string, string> {
+  return { ...settings.labels, ...own };
+}
+
+/** A one-shot container: the runner is its main process and reads the request on stdin. */
+export function execContainerSpec(
+  settings: DockerBackendSettings,
+  name: string,
+  runner: string[],
+  deadline: number,
+): ContainerCreateOptions {
+  return {
+    name,
+    Image: settings.image,
+    Cmd: runner,
+    Entrypoint: [],
+    User: `${settings.sandboxUid}:${settings.sandboxUid}`,
+    WorkingDir: WORKSPACE_DIR,
+    Labels: containerLabels(settings, { ...sandboxLabels("exec"), [EXPIRES_AT_KEY]: String(deadline) }),
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    OpenStdin: true,
+    StdinOnce: true,
+    Tty: false,
+    HostConfig: hardenedHostConfig(settings),
+  };
+}
+
+/** A session container: a small reaper as main process; commands run in it by exec. */
+export function sessionContainerSpec(settings: DockerBackendSettings, id: string, expiresAt: number): ContainerCreateOptions {
+  return {
+    name: id,
+    Image: settings.image,
+    Cmd: ["python3", "-I", "-c", SESSION_INIT],
+    Entrypoint: [],
+    User: `${settings.sandboxUid}:${settings.sandboxUid}`,
+    WorkingDir: WORKSPACE_DIR,
+    Labels: containerLabels(settings, { ...sandboxLabels("session"), [EXPIRES_AT_KEY]: String(expiresAt) }),
+    Tty: false,
+    HostConfig: hardenedHostConfig(settings),
+  };
+}
+
+/**
+ * A keepalive record: a container that is created and never started, whose
+ * labels carry a session's new expiry (Docker labels cannot change).
+ */
+export function keepaliveContainerSpec(settings: DockerBackendSettings, sessionId: string, expiresAt: number): ContainerCreateOptions {
+  const now = Date.now();
+  return {
+    name: `${sessionId}-keepalive-${randomUUID().slice(0, 8)}`,
+    Image: settings.image,
+    Cmd: ["true"],
+    Entrypoint: [],
+    User: `${settings.sandboxUid}:${settings.sandboxUid}`,
+    Labels: containerLabels(settings, {
+      [APP_LABEL.key]: APP_LABEL.value,
+      [COMPONENT_LABEL_KEY]: KEEPALIVE_COMPONENT,
+      [SESSION_LABEL_KEY]: sessionId,
+      [EXPIRES_AT_KEY]: String(expiresAt),
+      [KEEPALIVE_AT_KEY]: String(now),
+    }),
+    HostConfig: hardenedHostConfig(settings),
+  };
+}

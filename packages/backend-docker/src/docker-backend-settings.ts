@@ -1,0 +1,49 @@
+import type Dockerode from "dockerode";
+
+/** Image the backend runs when none is configured. */
+export const DEFAULT_EXECUTOR_IMAGE = "code-interpreter-executor:latest";
+
+/** Settings of the Docker backend; every field has a default. */
+export interface DockerBackendSettings {
+  /** Engine client. @default a client for DOCKER_HOST, else the local socket */
+  docker: Dockerode;
+  /** Image every sandbox runs; must have python3 and user 65532. @default PYTHON_EXECUTOR_DOCKER_IMAGE, else `code-interpreter-executor:latest` */
+  image: string;
+  /** Docker network of sandboxes; anything but `none` gives code network access. @default PYTHON_EXECUTOR_DOCKER_NETWORK, else `none` */
+  network: string;
+  /** @default MAX_OUTPUT_BYTES, else 1 MiB */
+  maxOutputBytes: number;
+  /** Memory of each container (swap included: none extra). @default MEMORY_LIMIT_MB, else 512 */
+  memoryLimitMb: number;
+  /** CPU time of each command (RLIMIT_CPU). @default CPU_TIME_LIMIT_SEC, else 30 */
+  cpuTimeLimitSec: number;
+  /** CPUs each container may use at once (CFS quota). @default 1 */
+  cpus: number;
+  /** Size of each of the tmpfs `/workspace` and `/tmp`. @default 256 */
+  workspaceSizeMb: number;
+  /** Processes and threads per container (pids cgroup). @default 128 */
+  maxProcesses: number;
+  /** uid and gid code runs as; the image must allow it. @default 65532 */
+  sandboxUid: number;
+  /** Extra labels on every container (ours win on a clash), e.g. a deployment name. @default {} */
+  labels: Record<string, string>;
+  /** Receives warnings (a container that could not be removed, …). @default console.warn */
+  warn: (message: string) => void;
+}
+
+/** The defaults; the server maps its environment onto these. */
+export function defaultDockerBackendSettings(): Omit<DockerBackendSettings, "docker"> {
+  return {
+    image: DEFAULT_EXECUTOR_IMAGE,
+    network: "none",
+    maxOutputBytes: 1024 * 1024,
+    memoryLimitMb: 512,
+    cpuTimeLimitSec: 30,
+    cpus: 1,
+    workspaceSizeMb: 256,
+    maxProcesses: 128,
+    sandboxUid: 65532,
+    labels: {},
+    warn: (message) => console.warn(message),
+  };
+}

@@ -1,0 +1,206 @@
+import {
+  BACKEND_SPECIFICATION_VERSION,
+  type Backend,
+  BackendUnavailableError,
+  type CommandResult,
+  type CreateSessionOptions,
+  commandResult,
+  type ExecuteOptions,
+  type ExecutionResult,
+  executionResult,
+  isSessionId,
+  newExecName,
+  newSessionId,
+  planExecution,
+  planSessionCommand,
+  type RunnerPlanSettings,
+  type SessionCommandOptions,
+  type SessionInfo,
+  SessionNotFoundError,
+  unixNow,
+  WORKSPACE_DIR,
+  type WorkspaceFileContent,
+} from "@code-interpreter/core";
+import Dockerode from "dockerode";
+import { keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.js";
+import { type DockerBackendSettings, defaultDockerBackendSettings } from "./docker-backend-settings.js";
+import { toBackendError } from "./engine-errors.js";
+import { probeDocker } from "./probe-docker.js";
+import { reap, removeContainer, removeSession } from "./reaper.js";
+import { runByExec, runInNewContainer } from "./sandbox-runs.js";
+import { type SessionRecord, takeInventory } from "./session-records.js";
+
+const MB = 1024 * 1024;
+
+/**
+ * Runs each execution in a fresh, hardened container that is removed
+ * afterwards, and each session in a long-lived container that commands reach
+ * by exec. All state lives on the containers (names and labels), so a
+ * restarted server or a second replica finds and reaps what another left.
+ */
+export class DockerBackend implements Backend {
+  readonly specificationVersion = BACKEND_SPECIFICATION_VERSION;
+  readonly name = "docker";
+  readonly capabilities = { sessions: true };
+  /** Running one-shot containers, by name, with their kill switch. */
+  private readonly live = new Map<string, () => Promise<void>>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(readonly settings: DockerBackendSettings) {}
+
+  execute(options: ExecuteOptions): Promise<ExecutionResult> {
+    return this.track(async () => {
+      const started = Date.now();
+      const request = planExecution(options, this.planSettings());
+      const result = await runInNewContainer(
+        this.settings,
+        newExecName(),
+        { request, onOutput: options.onOutput, signal: options.signal },
+        this.live,
+      );
+      return executionResult(options, result, Date.now() - started);
+    });
+  }
+
+  createSession(options: CreateSessionOptions): Promise<SessionInfo> {
+    return this.track(async () => {
+      const id = newSessionId();
+      const expiresAt = unixNow() + options.ttlSeconds;
+      const container = await this.settings.docker.createContainer(sessionContainerSpec(this.settings, id, expiresAt));
+      try {
+        await container.start();
+        if (options.files.length > 0) {
+          await runByExec(this.settings, container.id, {
+            request: { cwd: WORKSPACE_DIR, files: options.files, maxOutputBytes: this.settings.maxOutputBytes },
+            signal: options.signal,
+          });
+        }
+      } catch (error) {
+        await removeContainer(this.settings.docker, container.id).catch(() => {});
+        throw error;
+      }
+      return { id, expiresAt };
+    });
+  }
+
+  async getSession(sessionId: string): Promise<SessionInfo> {
+    const record = await this.findSession(sessionId);
+    return { id: record.id, expiresAt: record.expiresAt };
+  }
+
+  async listSessions(): Promise<SessionInfo[]> {
+    const inventory = await this.engine(() => takeInventory(this.settings.docker));
+    return [...inventory.sessions.values()].map((record) => ({ id: record.id, expiresAt: record.expiresAt }));
+  }
+
+  /** Labels cannot change, so the new expiry goes on a keepalive record; older records are removed. */
+  async extendSession(sessionId: string, ttlSeconds: number): Promise<SessionInfo> {
+    const record = await this.liveSession(sessionId);
+    const expiresAt = unixNow() + ttlSeconds;
+    await this.engine(() => this.settings.docker.createContainer(keepaliveContainerSpec(this.settings, sessionId, expiresAt)));
+    await Promise.all(record.keepalives.map((id) => removeContainer(this.settings.docker, id).catch(() => {})));
+    return { id: sessionId, expiresAt };
+  }
+
+  async deleteSession(sessionId: string): Promise<void> {
+    const record = await this.findSession(sessionId);
+    await this.engine(() => removeSession(this.settings.docker, record));
+  }
+
+  runInSession(options: SessionCommandOptions): Promise<CommandResult> {
+    return this.track(async () => {
+      const record = await this.liveSession(options.sessionId);
+      const started = Date.now();
+      const request = planSessionCommand(options, this.planSettings());
+      const result = await runByExec(this.settings, record.containerId, { request, onOutput: options.onOutput, signal: options.signal });
+      return commandResult(result, Date.now() - started);
+    });
+  }
+
+  readSessionFiles(sessionId: string): Promise<WorkspaceFileContent[]> {
+    return this.track(async () => {
+      const record = await this.liveSession(sessionId);
+      const request = {
+        cwd: WORKSPACE_DIR,
+        snapshot: true,
+        maxOutputBytes: this.settings.maxOutputBytes,
+        maxSnapshotBytes: this.settings.workspaceSizeMb * MB,
+      };
+      return (await runByExec(this.settings, record.containerId, { request })).snapshot;
+    });
+  }
+
+  reapExpiredSessions(): Promise<string[]> {
+    return this.engine(() => reap(this.settings.docker, this.settings.warn, unixNow()));
+  }
+
+  /** Kills running one-shot containers and waits for their removal; sessions stay for the next server. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.live.values()].map((kill) => kill().catch(() => {})));
+    await Promise.allSettled([...this.pending]);
+  }
+
+  private planSettings(): RunnerPlanSettings {
+    return {
+      python: "python3",
+      maxOutputBytes: this.settings.maxOutputBytes,
+      // Memory and processes are the cgroup's job: RLIMIT_AS breaks programs that reserve address
+      // space, and RLIMIT_NPROC counts every process of the uid on the host, not the container's.
+      limits: { cpuSeconds: this.settings.cpuTimeLimitSec, fileSizeBytes: this.settings.workspaceSizeMb * MB, openFiles: 1024 },
+      env: { OPENBLAS_NUM_THREADS: String(Math.max(1, Math.ceil(this.settings.cpus))) },
+      maxSnapshotBytes: this.settings.workspaceSizeMb * MB,
+    };
+  }
+
+  /** Runs an operation, refusing new work after close() and mapping engine errors. */
+  private track<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new BackendUnavailableError({ message: "the Docker backend is shutting down" }));
+    const promise = this.engine(operation);
+    this.pending.add(promise);
+    const forget = () => this.pending.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  private async engine<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw toBackendError(error, this.settings.docker, this.settings.image);
+    }
+  }
+
+  /** A session of ours by id: the exact name, with our labels. Anything else is "not found". */
+  private async findSession(sessionId: string): Promise<SessionRecord> {
+    const notFound = () => new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} not found` });
+    if (!isSessionId(sessionId)) throw notFound();
+    const inventory = await this.engine(() => takeInventory(this.settings.docker));
+    const record = inventory.sessions.get(sessionId);
+    if (!record) throw notFound();
+    return record;
+  }
+
+  /** A session that can run commands; an expired or stopped one is removed on the spot. */
+  private async liveSession(sessionId: string): Promise<SessionRecord> {
+    const record = await this.findSession(sessionId);
+    if (record.expiresAt <= unixNow() || record.state !== "running") {
+      await this.engine(() => removeSession(this.settings.docker, record));
+      throw new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} has expired` });
+    }
+    return record;
+  }
+}
+
+/**
+ * Connects to the engine (DOCKER_HOST, else the local socket) and checks that
+ * it answers and that the executor image exists; throws BackendUnavailableError
+ * saying how to fix it otherwise.
+ */
+export async function createDockerBackend(overrides: Partial<DockerBackendSettings> = {}): Promise<DockerBackend> {
+  const settings: DockerBackendSettings = { ...defaultDockerBackendSettings(), ...overrides, docker: overrides.docker ?? new Dockerode() };
+  const probe = await probeDocker(settings);
+  if (!probe.ok) throw new BackendUnavailableError({ message: probe.reason });
+  return new DockerBackend(settings);
+}

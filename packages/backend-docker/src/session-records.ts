@@ -1,0 +1,69 @@
+import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId } from "@code-interpreter/core";
+import type Dockerode from "dockerode";
+import type { ContainerInfo } from "dockerode";
+import { KEEPALIVE_AT_KEY, KEEPALIVE_COMPONENT, SESSION_LABEL_KEY } from "./container-spec.js";
+
+/** A session as its containers describe it. */
+export interface SessionRecord {
+  id: string;
+  containerId: string;
+  /** The newest keepalive record's expiry, else the one the container was created with. */
+  expiresAt: number;
+  /** Docker state: `running`, `created`, `exited`, … */
+  state: string;
+  /** Keepalive records of this session, by container id. */
+  keepalives: string[];
+}
+
+/** Everything this service made on the engine, sorted into sessions, orphans and one-shot containers. */
+export interface Inventory {
+  sessions: Map<string, SessionRecord>;
+  /** Keepalive records whose session is gone. */
+  orphanKeepalives: ContainerInfo[];
+  execs: ContainerInfo[];
+}
+
+/** Lists every container labelled as ours (running or not), in one call. */
+export async function takeInventory(docker: Dockerode): Promise<Inventory> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [`${APP_LABEL.key}=${APP_LABEL.value}`] } });
+  const sessions = new Map<string, SessionRecord>();
+  const keepalives: ContainerInfo[] = [];
+  const execs: ContainerInfo[] = [];
+  for (const container of containers) {
+    const component = container.Labels[COMPONENT_LABEL_KEY];
+    if (component === "exec") execs.push(container);
+    else if (component === KEEPALIVE_COMPONENT) keepalives.push(container);
+    else if (component === "session") {
+      const id = containerName(container);
+      if (!id || !isSessionId(id)) continue;
+      sessions.set(id, { id, containerId: container.Id, expiresAt: expiry(container), state: container.State, keepalives: [] });
+    }
+  }
+  const orphanKeepalives: ContainerInfo[] = [];
+  const newest = new Map<string, number>();
+  for (const keepalive of keepalives) {
+    const session = sessions.get(keepalive.Labels[SESSION_LABEL_KEY] ?? "");
+    if (!session) {
+      orphanKeepalives.push(keepalive);
+      continue;
+    }
+    session.keepalives.push(keepalive.Id);
+    const at = Number(keepalive.Labels[KEEPALIVE_AT_KEY]);
+    if (Number.isFinite(at) && at >= (newest.get(session.id) ?? -1)) {
+      newest.set(session.id, at);
+      session.expiresAt = expiry(keepalive);
+    }
+  }
+  return { sessions, orphanKeepalives, execs };
+}
+
+/** The container's name without Docker's leading slash. */
+export function containerName(container: ContainerInfo): string | undefined {
+  return container.Names[0]?.replace(/^\//, "");
+}
+
+/** The `code-interpreter.expires-at` label; a missing or bad one counts as expired. */
+export function expiry(container: Pick<ContainerInfo, "Labels">): number {
+  const value = Number(container.Labels[EXPIRES_AT_KEY]);
+  return Number.isFinite(value) ? value : 0;
+}

@@ -1,0 +1,65 @@
+import { randomUUID } from "node:crypto";
+import Dockerode from "dockerode";
+import { inject } from "vitest";
+import { DEFAULT_EXECUTOR_IMAGE, type DockerBackendSettings, probeDocker } from "../src/index.js";
+
+/** Label on every container a test run creates, checked by the global teardown. */
+export const TEST_RUN_LABEL = "code-interpreter.test-run";
+/** Label scoping one test file's containers, so files running side by side do not see each other's. */
+export const TEST_FILE_LABEL = "code-interpreter.test-file";
+
+export const docker = new Dockerode();
+export const image = process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || DEFAULT_EXECUTOR_IMAGE;
+
+/**
+ * Whether the engine and image are here. Under CI=true their absence fails the
+ * file; locally the tests are skipped with the reason.
+ */
+export async function dockerAvailable(): Promise<boolean> {
+  const probe = await probeDocker({ docker, image });
+  if (probe.ok) return true;
+  if (process.env.CI === "true") throw new Error(`Docker backend tests need a Docker engine and the executor image: ${probe.reason}`);
+  console.warn(`Skipping Docker backend tests: ${probe.reason}`);
+  return false;
+}
+
+/** Labels for this file's containers; the backend puts them on everything it creates. */
+export function fileLabels(): Record<string, string> {
+  return { [TEST_RUN_LABEL]: inject("dockerTestRun"), [TEST_FILE_LABEL]: randomUUID() };
+}
+
+/** Backend settings for tests: the test image and this file's labels. */
+export function testSettings(labels: Record<string, string>): Partial<DockerBackendSettings> {
+  return { docker, image, labels };
+}
+
+/** Names and states of the containers carrying these labels. */
+export async function containersLabelled(labels: Record<string, string>): Promise<string[]> {
+  const containers = await docker.listContainers({
+    all: true,
+    filters: { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) },
+  });
+  return containers.map((container) => `${container.Names[0]?.replace(/^\//, "")} (${container.State})`);
+}
+
+/** Force-removes every container carrying these labels. */
+export async function removeLabelled(labels: Record<string, string>): Promise<void> {
+  const containers = await docker.listContainers({
+    all: true,
+    filters: { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) },
+  });
+  await Promise.all(
+    containers.map((container) =>
+      docker
+        .getContainer(container.Id)
+        .remove({ force: true })
+        .catch(() => {}),
+    ),
+  );
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    dockerTestRun: string;
+  }
+}
