@@ -1,0 +1,161 @@
+import { newExecName, newSessionId, SessionNotFoundError, unixNow } from "@code-interpreter/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDockerBackend, type DockerBackend } from "../src/index.js";
+import { containersLabelled, docker, dockerAvailable, fileLabels, image, removeLabelled, testSettings } from "./support.js";
+
+const labels = fileLabels();
+const notFound = (error: unknown) => SessionNotFoundError.isInstance(error);
+
+/** Whether a container of that name or id still exists. */
+async function exists(name: string): Promise<boolean> {
+  try {
+    await docker.getContainer(name).inspect();
+    return true;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return false;
+    throw error;
+  }
+}
+
+/** A container made directly on the engine, as another (earlier) server or someone else would. */
+async function foreignContainer(name: string, containerLabels: Record<string, string>) {
+  const container = await docker.createContainer({
+    name,
+    Image: image,
+    Cmd: ["sleep", "infinity"],
+    Labels: containerLabels,
+    HostConfig: { NetworkMode: "none", ReadonlyRootfs: true, CapDrop: ["ALL"], LogConfig: { Type: "none", Config: {} } },
+  });
+  await container.start();
+  return container;
+}
+
+describe.skipIf(!(await dockerAvailable()))("docker sessions", { timeout: 60_000 }, () => {
+  let backend: DockerBackend;
+  beforeAll(async () => {
+    backend = await createDockerBackend(testSettings(labels));
+  });
+  afterAll(async () => {
+    await backend?.close();
+    await removeLabelled(labels);
+  });
+
+  it("reaps an expired session container an earlier server left", async () => {
+    const id = newSessionId();
+    const expired = { ...labels, app: "code-interpreter", component: "session", "code-interpreter.expires-at": String(unixNow() - 10) };
+    await foreignContainer(id, expired);
+    try {
+      expect((await backend.listSessions()).map((session) => session.id)).toContain(id);
+      await backend.reapExpiredSessions();
+      expect(await exists(id)).toBe(false);
+    } finally {
+      await docker
+        .getContainer(id)
+        .remove({ force: true })
+        .catch(() => {});
+    }
+  });
+
+  it("reaps one-shot containers long past their deadline and leaves running ones alone", async () => {
+    const stale = newExecName();
+    const current = newExecName();
+    const exec = { ...labels, app: "code-interpreter", component: "exec" };
+    await foreignContainer(stale, { ...exec, "code-interpreter.expires-at": String(unixNow() - 3600) });
+    await foreignContainer(current, { ...exec, "code-interpreter.expires-at": String(unixNow() + 3600) });
+    try {
+      await backend.reapExpiredSessions();
+      expect(await exists(stale)).toBe(false);
+      expect(await exists(current)).toBe(true);
+    } finally {
+      await Promise.all(
+        [stale, current].map((name) =>
+          docker
+            .getContainer(name)
+            .remove({ force: true })
+            .catch(() => {}),
+        ),
+      );
+    }
+  });
+
+  it("refuses to touch a container that is named like a session but lacks our labels", async () => {
+    const id = newSessionId();
+    await foreignContainer(id, {});
+    try {
+      await expect(backend.deleteSession(id)).rejects.toSatisfy(notFound);
+      await expect(backend.getSession(id)).rejects.toSatisfy(notFound);
+      await expect(backend.runInSession({ sessionId: id, language: "bash", code: "id", timeoutMs: 5000 })).rejects.toSatisfy(notFound);
+      await expect(backend.readSessionFiles(id)).rejects.toSatisfy(notFound);
+      await backend.reapExpiredSessions();
+      expect(await exists(id)).toBe(true);
+    } finally {
+      await docker
+        .getContainer(id)
+        .remove({ force: true })
+        .catch(() => {});
+    }
+  });
+
+  it("keeps an extended expiry for the next server, and deletes the keepalive records with the session", async () => {
+    const session = await backend.createSession({ ttlSeconds: 60, files: [] });
+    try {
+      await backend.extendSession(session.id, 900);
+      const extended = await backend.extendSession(session.id, 600);
+      const restarted = await createDockerBackend(testSettings(labels));
+      try {
+        expect(await restarted.getSession(session.id)).toEqual(extended);
+        expect(await restarted.listSessions()).toContainEqual(extended);
+      } finally {
+        await restarted.close();
+      }
+    } finally {
+      await backend.deleteSession(session.id);
+    }
+    expect(await containersLabelled(labels)).toEqual([]);
+  });
+
+  it("treats a session whose container stopped as gone", async () => {
+    const session = await backend.createSession({ ttlSeconds: 300, files: [] });
+    try {
+      await docker.getContainer(session.id).kill();
+      await expect(backend.runInSession({ sessionId: session.id, language: "bash", code: "true", timeoutMs: 5000 })).rejects.toSatisfy(
+        notFound,
+      );
+      expect(await exists(session.id)).toBe(false);
+    } finally {
+      await docker
+        .getContainer(session.id)
+        .remove({ force: true })
+        .catch(() => {});
+    }
+  });
+
+  it("stops waiting for a session command when the caller aborts, and the session lives on", async () => {
+    const session = await backend.createSession({ ttlSeconds: 300, files: [] });
+    try {
+      const controller = new AbortController();
+      const pending = backend.runInSession({
+        sessionId: session.id,
+        language: "bash",
+        code: "sleep 3",
+        timeoutMs: 5000,
+        signal: controller.signal,
+      });
+      setTimeout(() => controller.abort(), 300);
+      await expect(pending).rejects.toThrow();
+      const after = await backend.runInSession({ sessionId: session.id, language: "bash", code: "echo still here", timeoutMs: 5000 });
+      expect(after.stdout).toBe("still here\n");
+    } finally {
+      await backend.deleteSession(session.id);
+    }
+  });
+
+  it("removes the one-shot container when the caller aborts before it starts", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(
+      backend.execute({ code: "print(1)", timeoutMs: 5000, lastLineInteractive: false, files: [], signal: controller.signal }),
+    ).rejects.toThrow();
+    expect(await containersLabelled(labels)).toEqual([]);
+  });
+});
