@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Makes the Docker backend testable: the Docker Engine (from Debian packages)
+# running, and the executor image built offline. Quick when all is there.
+# Under CI=true any failure fails the run; elsewhere it warns and the Docker
+# tests skip themselves.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+give_up() {
+  if [ "${CI:-}" = true ]; then
+    printf 'docker setup: %s\n' "$*" >&2
+    exit 1
+  fi
+  log "Docker backend tests will be skipped: $*"
+  exit 0
+}
+
+missing=()
+command -v docker >/dev/null || missing+=(docker.io)
+command -v dockerd >/dev/null || missing+=(docker.io)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "Installing ${missing[*]} from Debian packages"
+  command -v apt-get >/dev/null || give_up "no apt-get to install ${missing[*]}"
+  as_root apt-get update -qq || give_up "apt-get update failed"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || give_up "could not install ${missing[*]}"
+fi
+
+if ! as_root docker info >/dev/null 2>&1; then
+  log "Starting dockerd"
+  as_root sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &' || give_up "could not start dockerd"
+  for _ in $(seq 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  docker info >/dev/null 2>&1 || give_up "dockerd did not answer within 60 s (see /var/log/dockerd.log)"
+fi
+
+image=${PYTHON_EXECUTOR_DOCKER_IMAGE:-code-interpreter-executor:latest}
+docker image inspect "$image" >/dev/null 2>&1 && exit 0
+log "Building the executor image $image (offline, about two minutes)"
+as_root env PYTHON_EXECUTOR_DOCKER_IMAGE="$image" bash images/executor/build-offline.sh || give_up "could not build the executor image $image"
