@@ -18,7 +18,10 @@ export async function probeDocker(settings: Partial<Pick<DockerBackendSettings, 
   try {
     await withTimeout(docker.ping(), PING_TIMEOUT_MS, "no answer within 5 s");
   } catch (error) {
-    return { ok: false, reason: `the Docker engine does not answer at ${engineAddress(docker)} (${(error as Error).message})` };
+    return {
+      ok: false,
+      reason: `the Docker engine does not answer at ${engineAddress(docker)} (${(error as Error).message}); start dockerd or set DOCKER_HOST`,
+    };
   }
   try {
     await docker.getImage(image).inspect();
