@@ -15,9 +15,11 @@ if [ "$(node_major)" -lt 22 ]; then
   as_root ln -sf "$prefix/node_modules/node/bin/node" /usr/local/bin/node
   hash -r
 fi
-if ! command -v pnpm >/dev/null || [ "$(pnpm --version | cut -d. -f1)" -lt 10 ]; then
-  log "Installing pnpm"
-  as_root npm install -g --no-audit --no-fund --allow-scripts=pnpm pnpm@12 >/dev/null
+# The exact pnpm package.json pins: another version would try to switch to it.
+pnpm_version=$(node -p 'require("./package.json").packageManager.split("@")[1]')
+if [ "$(pnpm --version 2>/dev/null)" != "$pnpm_version" ]; then
+  log "Installing pnpm $pnpm_version"
+  as_root npm install -g --no-audit --no-fund --allow-scripts=pnpm "pnpm@$pnpm_version" >/dev/null
   pnpm_bin=$(dirname "$(readlink -f "$(command -v node)")")/pnpm
   [ -x "$pnpm_bin" ] && as_root ln -sf "$pnpm_bin" /usr/local/bin/pnpm
   hash -r
@@ -31,7 +33,17 @@ if ! command -v bwrap >/dev/null; then
   fi
 fi
 
-log "Installing dependencies (pnpm install --frozen-lockfile)"
-CI=true pnpm install --frozen-lockfile --reporter=silent
+log "Installing dependencies from pnpm-lock.yaml"
+# pnpm 12 refuses --frozen-lockfile when it cannot record the pinned pnpm itself
+# in the lockfile, so install normally and fail if that changed the lockfile.
+before=$(sha256sum pnpm-lock.yaml)
+if ! out=$(pnpm install --no-frozen-lockfile --reporter=silent 2>&1); then
+  printf '%s\n' "$out" >&2
+  exit 1
+fi
+if [ "$(sha256sum pnpm-lock.yaml)" != "$before" ]; then
+  log "pnpm-lock.yaml is out of date with package.json: run pnpm install and commit it"
+  exit 1
+fi
 log "Building"
 pnpm run build >/dev/null
