@@ -1,20 +1,32 @@
+import { createDockerBackend, type DockerBackendSettings, probeDocker } from "@code-interpreter/backend-docker";
 import { createLocalBackend, type LocalBackendSettings } from "@code-interpreter/backend-local";
 import { type Backend, BackendUnavailableError } from "@code-interpreter/core";
 import type { Config } from "./config.js";
 import type { Logger } from "./logger.js";
 
-/** Builds the backend EXECUTOR_BACKEND names; `auto` picks the best one that works here and says why. */
+/**
+ * Builds the backend EXECUTOR_BACKEND names. `auto` takes Docker when an
+ * engine answers and the executor image is there, the local sandbox
+ * otherwise, and logs which and why.
+ */
 export async function selectBackend(config: Config, logger: Logger): Promise<Backend> {
   switch (config.EXECUTOR_BACKEND) {
     case "local":
       return createLocalBackend(localSettings(config, logger));
+    case "docker":
+      return createDockerBackend(dockerSettings(config, logger));
     case "auto": {
-      logger.info("EXECUTOR_BACKEND=auto: using the local sandbox (the only backend in this build)");
+      const probe = await probeDocker({ image: config.PYTHON_EXECUTOR_DOCKER_IMAGE });
+      if (probe.ok) {
+        logger.info(`EXECUTOR_BACKEND=auto: using docker (engine answers, image ${config.PYTHON_EXECUTOR_DOCKER_IMAGE} present)`);
+        return createDockerBackend(dockerSettings(config, logger));
+      }
+      logger.info(`EXECUTOR_BACKEND=auto: using the local sandbox (docker: ${probe.reason})`);
       return createLocalBackend(localSettings(config, logger));
     }
     default:
       throw new BackendUnavailableError({
-        message: `EXECUTOR_BACKEND=${config.EXECUTOR_BACKEND} is not available in this build; use local or auto`,
+        message: `EXECUTOR_BACKEND=${config.EXECUTOR_BACKEND} is not available in this build; use auto, local or docker`,
       });
   }
 }
@@ -24,6 +36,17 @@ function localSettings(config: Config, logger: Logger): Partial<LocalBackendSett
     stateDir: config.LOCAL_STATE_DIR,
     python: config.LOCAL_PYTHON,
     sandbox: config.LOCAL_SANDBOX,
+    maxOutputBytes: config.MAX_OUTPUT_BYTES,
+    memoryLimitMb: config.MEMORY_LIMIT_MB,
+    cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,
+    warn: (message) => logger.warn(message),
+  };
+}
+
+function dockerSettings(config: Config, logger: Logger): Partial<DockerBackendSettings> {
+  return {
+    image: config.PYTHON_EXECUTOR_DOCKER_IMAGE,
+    network: config.PYTHON_EXECUTOR_DOCKER_NETWORK,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     memoryLimitMb: config.MEMORY_LIMIT_MB,
     cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,

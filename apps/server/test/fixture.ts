@@ -17,8 +17,24 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The real app on the real local backend, with its own temporary directories. */
-export async function createTestApp(env: Record<string, string> = {}, wrap?: (backend: Backend) => Backend): Promise<TestApp> {
+/** Builds the backend under test from the app's configuration. */
+export type BackendFactory = (config: Config) => Promise<Backend>;
+
+/** The real local backend, as the server builds it. */
+export const localBackend: BackendFactory = (config) =>
+  createLocalBackend({
+    stateDir: config.LOCAL_STATE_DIR,
+    sandbox: config.LOCAL_SANDBOX,
+    maxOutputBytes: config.MAX_OUTPUT_BYTES,
+    warn: () => {},
+  });
+
+/** The real app on a real backend (local unless given), with its own temporary directories. */
+export async function createTestApp(
+  env: Record<string, string> = {},
+  wrap?: (backend: Backend) => Backend,
+  createBackend: BackendFactory = localBackend,
+): Promise<TestApp> {
   const dir = await mkdtemp(join(tmpdir(), "ci-server-test-"));
   await chmod(dir, 0o711); // the sandbox uid reaches session workspaces below it
   const config = loadConfig({
@@ -28,13 +44,8 @@ export async function createTestApp(env: Record<string, string> = {}, wrap?: (ba
     LOG_LEVEL: "silent",
     ...env,
   });
-  const local = await createLocalBackend({
-    stateDir: config.LOCAL_STATE_DIR,
-    sandbox: config.LOCAL_SANDBOX,
-    maxOutputBytes: config.MAX_OUTPUT_BYTES,
-    warn: () => {},
-  });
-  const backend = wrap ? wrap(local) : local;
+  const real = await createBackend(config);
+  const backend = wrap ? wrap(real) : real;
   const store = await FileStore.open({
     dir: config.FILE_STORAGE_DIR,
     maxFileBytes: config.MAX_FILE_SIZE_MB * 1024 * 1024,
@@ -48,10 +59,16 @@ export async function createTestApp(env: Record<string, string> = {}, wrap?: (ba
     store,
     dir,
     close: async () => {
-      await local.close();
+      await real.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A response's JSON body, loosely typed for assertions. */
+// biome-ignore lint/suspicious/noExplicitAny: tests assert on the shape
+export async function json(response: Response): Promise<any> {
+  return response.json();
 }
 
 /** JSON POST through the app, without a port. */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { type RunningServer, startServer } from "../src/server.js";
-import { runningSandboxes } from "./fixture.js";
+import { json, runningSandboxes } from "./fixture.js";
 
 let server: RunningServer;
 let dir: string;
@@ -38,7 +38,7 @@ describe("a running server", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ code: "x = 6*7\nx" }),
     });
-    expect((await response.json()).stdout).toBe("42\n");
+    expect((await json(response)).stdout).toBe("42\n");
   });
 
   it("cancels an execution and removes its sandbox when the client disconnects", async () => {
@@ -79,6 +79,6 @@ describe("a running server", () => {
     });
     const health = await fetch(`${server.url}/health`);
     expect(health.status).toBe(200);
-    expect((await (await busy).json()).timed_out).toBe(true);
+    expect((await json(await busy)).timed_out).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
+import { BackendUnavailableError } from "./errors.js";
 import { OutputCollector } from "./truncate-output.js";
 import { packWorkspace, unpackWorkspace, type WorkspaceFileContent } from "./workspace-tar.js";
 
@@ -162,10 +163,10 @@ export class RunnerResponseDecoder {
    * code tampered with it); throws with the runner's own error message.
    */
   async finish(options: { maxBytes?: number } = {}): Promise<RunnerResult | undefined> {
-    if (this.corrupt) throw new Error(this.corrupt);
+    if (this.corrupt) throw new BackendUnavailableError({ message: this.corrupt });
     const result = this.result;
     if (!result) return undefined;
-    if (typeof result.error === "string") throw new Error(`sandbox runner failed: ${result.error}`);
+    if (typeof result.error === "string") throw new BackendUnavailableError({ message: `the sandbox runner failed: ${result.error}` });
     for (const [stream, { collector, decoder }] of Object.entries(this.output)) {
       const rest = decoder.end();
       if (rest && this.onOutput) this.onOutput({ stream: stream as OutputChunk["stream"], data: rest });

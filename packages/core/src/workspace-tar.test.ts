@@ -13,9 +13,12 @@ describe("workspace tar", () => {
   });
 
   it("skips links and devices and refuses paths that leave the workspace", async () => {
-    const archive = async (entries: tar.Headers[]) => {
+    const archive = async (entries: Partial<tar.Header>[]) => {
       const pack = tar.pack();
-      for (const header of entries) pack.entry(header, header.type === "file" ? "data" : undefined);
+      for (const header of entries) {
+        if (header.type === "file") pack.entry({ name: "", ...header }, "data");
+        else pack.entry({ name: "", ...header });
+      }
       pack.finalize();
       const chunks: Buffer[] = [];
       for await (const chunk of pack) chunks.push(chunk as Buffer);

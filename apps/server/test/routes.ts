@@ -1,0 +1,372 @@
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { type Backend, BackendUnavailableError, NotSupportedError } from "@code-interpreter/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type BackendFactory, createTestApp, json, postJson, type TestApp } from "./fixture.js";
+
+/**
+ * The route tests, run against a real backend: `leftovers` lists its
+ * sandboxes still present once the requests are done (none are expected).
+ */
+export function describeRoutes(name: string, createBackend: BackendFactory, leftovers: () => Promise<unknown[]>): void {
+  describe(`routes on the ${name} backend`, { timeout: 60_000 }, () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp(
+        { MAX_FILE_SIZE_MB: "1", MAX_REQUEST_BODY_MB: "1", MAX_EXEC_TIMEOUT_MS: "20000", SESSION_MAX_LIFETIME_SECONDS: "600" },
+        undefined,
+        createBackend,
+      );
+    });
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    const upload = async (content: Uint8Array | string, name = "input.txt") => {
+      const form = new FormData();
+      form.append("file", new Blob([typeof content === "string" ? content : new Uint8Array(content)]), name);
+      return t.app.request("/v1/files", { method: "POST", body: form });
+    };
+
+    describe("GET /health", () => {
+      it("answers ok with the server version", async () => {
+        const response = await t.app.request("/health");
+        expect(response.status).toBe(200);
+        expect(await json(response)).toEqual({ status: "ok", version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+      });
+    });
+
+    describe("POST /v1/execute", () => {
+      it("runs code and shows the last expression", async () => {
+        const response = await postJson(t.app, "/v1/execute", { code: "x = 6*7\nx" });
+        expect(response.status).toBe(200);
+        expect(await json(response)).toMatchObject({ stdout: "42\n", stderr: "", exit_code: 0, timed_out: false, files: [] });
+      });
+
+      it("accepts the full onyx request shape with nulls", async () => {
+        const response = await postJson(t.app, "/v1/execute", { code: "print(input())", stdin: null, timeout_ms: 5000, files: [] });
+        const body = await json(response);
+        expect(body.exit_code).toBe(1);
+        expect(body.stderr).toContain("EOFError");
+      });
+
+      it("edits an uploaded file and returns the edit as a new file to download", async () => {
+        const { file_id } = await json(await upload("Hello World"));
+        const response = await postJson(t.app, "/v1/execute", {
+          code: "from pathlib import Path\np = Path('docs/input.txt')\np.write_text(p.read_text() + '!')\nPath('new.bin').write_bytes(bytes(range(256)))",
+          files: [{ path: "docs/input.txt", file_id }],
+        });
+        const body = await json(response);
+        expect(body.exit_code).toBe(0);
+        expect(body.files.map((f: { path: string; kind: string }) => [f.path, f.kind])).toEqual([
+          ["docs/input.txt", "file"],
+          ["new.bin", "file"],
+        ]);
+        const edited = await t.app.request(`/v1/files/${body.files[0].file_id}`);
+        expect(await edited.text()).toBe("Hello World!");
+        const binary = Buffer.from(await (await t.app.request(`/v1/files/${body.files[1].file_id}`)).arrayBuffer());
+        expect(binary.equals(Buffer.from(Array.from({ length: 256 }, (_, i) => i)))).toBe(true);
+      });
+
+      it("reports a timeout with timed_out and a null exit code", async () => {
+        const response = await postJson(t.app, "/v1/execute", { code: "while True: pass", timeout_ms: 500 });
+        expect(await json(response)).toMatchObject({ timed_out: true, exit_code: null });
+      });
+
+      it.each([
+        [{}, "code"],
+        [{ code: 1 }, "code"],
+        [{ code: "1", timeout_ms: 0 }, "timeout_ms"],
+        [{ code: "1", timeout_ms: 1.5 }, "timeout_ms"],
+        [{ code: "1", timeout_ms: 20001 }, "MAX_EXEC_TIMEOUT_MS"],
+        [{ code: "1", timeout_ms: "100" }, "timeout_ms"],
+        [{ code: "1", last_line_interactive: "yes" }, "last_line_interactive"],
+        [{ code: "1", files: [{ path: "/etc/passwd", file_id: "x" }] }, "relative"],
+        [{ code: "1", files: [{ path: "../up", file_id: "x" }] }, "'..'"],
+        [{ code: "1", files: [{ path: "__main__.py", file_id: "x" }] }, "reserved"],
+        [{ code: "1", files: "nope" }, "files"],
+        [[], "expected object"],
+      ])("refuses %j with 422 naming the problem", async (body, mentions) => {
+        const response = await postJson(t.app, "/v1/execute", body);
+        expect(response.status).toBe(422);
+        expect((await json(response)).detail).toContain(mentions);
+      });
+
+      it("refuses malformed JSON, a missing body and the wrong content type with 422", async () => {
+        const bad = await t.app.request("/v1/execute", { method: "POST", headers: { "content-type": "application/json" }, body: "{code:" });
+        expect(bad.status).toBe(422);
+        expect((await json(bad)).detail).toBe("Request body is not valid JSON");
+        const empty = await t.app.request("/v1/execute", { method: "POST", headers: { "content-type": "application/json" } });
+        expect(empty.status).toBe(422);
+        const text = await t.app.request("/v1/execute", {
+          method: "POST",
+          headers: { "content-type": "text/plain" },
+          body: '{"code":"1"}',
+        });
+        expect(text.status).toBe(422);
+        expect((await json(text)).detail).toContain("Content-Type");
+      });
+
+      it("refuses a body over MAX_REQUEST_BODY_MB with 413", async () => {
+        const response = await postJson(t.app, "/v1/execute", { code: `# ${"x".repeat(2 * 1024 * 1024)}` });
+        expect(response.status).toBe(413);
+        expect((await json(response)).detail).toContain("MAX_REQUEST_BODY_MB");
+      });
+
+      it("answers 404 naming the file id and path of an unknown input", async () => {
+        const missing = "12345678-1234-1234-1234-123456789abc";
+        const response = await postJson(t.app, "/v1/execute", { code: "1", files: [{ path: "in.txt", file_id: missing }] });
+        expect(response.status).toBe(404);
+        expect((await json(response)).detail).toBe(`File "${missing}" for path "in.txt" not found`);
+      });
+
+      it("ignores unknown fields and keys like __proto__", async () => {
+        const response = await t.app.request("/v1/execute", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"code":"print(1)","__proto__":{"polluted":true},"extra":1}',
+        });
+        expect(response.status).toBe(200);
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      });
+    });
+
+    describe("POST /v1/execute/stream", () => {
+      it("sends output events, then one result", async () => {
+        const response = await postJson(t.app, "/v1/execute/stream", {
+          code: "import sys\nprint('a')\nprint('b', file=sys.stderr)\nopen('f.txt','w').write('z')\nNone",
+        });
+        expect(response.status).toBe(200);
+        expect(response.headers.get("content-type")).toContain("text/event-stream");
+        expect(response.headers.get("cache-control")).toBe("no-cache");
+        expect(response.headers.get("x-accel-buffering")).toBe("no");
+        const events = parseEvents(await response.text());
+        const output = events.filter((e) => e.event === "output").map((e) => e.data);
+        expect(
+          output
+            .filter((o) => o.stream === "stdout")
+            .map((o) => o.data)
+            .join(""),
+        ).toBe("a\n");
+        expect(
+          output
+            .filter((o) => o.stream === "stderr")
+            .map((o) => o.data)
+            .join(""),
+        ).toBe("b\n");
+        const results = events.filter((e) => e.event === "result");
+        expect(results).toHaveLength(1);
+        expect(results[0]?.data).toMatchObject({ exit_code: 0, timed_out: false, files: [{ path: "f.txt", kind: "file" }] });
+        expect(results[0]?.data).not.toHaveProperty("stdout");
+        expect(events.at(-1)?.event).toBe("result");
+      });
+
+      it("refuses invalid requests with a JSON 422 before streaming", async () => {
+        const response = await postJson(t.app, "/v1/execute/stream", { code: "1", timeout_ms: -1 });
+        expect(response.status).toBe(422);
+        expect(response.headers.get("content-type")).toContain("application/json");
+      });
+    });
+
+    describe("/v1/files", () => {
+      it("uploads, lists, downloads and deletes a file", async () => {
+        const uploaded = await upload(Buffer.from([1, 2, 3, 0, 255]), "data.bin");
+        expect(uploaded.status).toBe(201);
+        const meta = await json(uploaded);
+        expect(meta).toEqual({ file_id: expect.any(String), filename: "data.bin", size_bytes: 5 });
+        const listed = (await json(await t.app.request("/v1/files"))).files;
+        expect(listed).toContainEqual({ ...meta, upload_time: expect.any(String) });
+        const download = await t.app.request(`/v1/files/${meta.file_id}`);
+        expect(download.status).toBe(200);
+        expect(download.headers.get("content-type")).toBe("application/octet-stream");
+        expect(download.headers.get("content-disposition")).toBe('attachment; filename="data.bin"');
+        expect(Buffer.from(await download.arrayBuffer()).equals(Buffer.from([1, 2, 3, 0, 255]))).toBe(true);
+        expect((await t.app.request(`/v1/files/${meta.file_id}`, { method: "DELETE" })).status).toBe(204);
+        expect((await t.app.request(`/v1/files/${meta.file_id}`)).status).toBe(404);
+        expect((await t.app.request(`/v1/files/${meta.file_id}`, { method: "DELETE" })).status).toBe(404);
+      });
+
+      it("refuses a file over MAX_FILE_SIZE_MB with 413 and keeps nothing of it", async () => {
+        const before = await readdir(t.config.FILE_STORAGE_DIR);
+        const response = await upload(Buffer.alloc(1024 * 1024 + 1), "big.bin");
+        expect(response.status).toBe(413);
+        expect((await json(response)).detail).toContain("MAX_FILE_SIZE_MB");
+        expect(await readdir(t.config.FILE_STORAGE_DIR)).toEqual(before);
+        expect(await readdir(join(t.config.FILE_STORAGE_DIR, "tmp"))).toEqual([]);
+      });
+
+      it("answers 422 when the upload is not multipart or has no file field", async () => {
+        const notMultipart = await postJson(t.app, "/v1/files", { file: "x" });
+        expect(notMultipart.status).toBe(422);
+        const form = new FormData();
+        form.append("other", "value");
+        const missing = await t.app.request("/v1/files", { method: "POST", body: form });
+        expect(missing.status).toBe(422);
+        expect((await json(missing)).detail).toContain("'file'");
+      });
+
+      it("answers 404 for ids that are not stored, including traversal attempts", async () => {
+        for (const id of ["nope", "..%2F..%2Fetc%2Fpasswd", "00000000-0000-0000-0000-000000000000"]) {
+          const response = await t.app.request(`/v1/files/${id}`);
+          expect(response.status).toBe(404);
+          expect(await json(response)).toEqual({ detail: expect.stringContaining("not found") });
+        }
+      });
+    });
+
+    describe("/v1/sessions", () => {
+      it("creates a session with files, runs bash and python in it, and deletes it", async () => {
+        const { file_id } = await json(await upload("a,b\n1,2\n", "data.csv"));
+        const created = await postJson(t.app, "/v1/sessions", { ttl_seconds: 120, files: [{ path: "data.csv", file_id }] });
+        expect(created.status).toBe(201);
+        const { session_id, expires_at } = await json(created);
+        expect(session_id).toMatch(/^code-session-/);
+        expect(expires_at).toBeGreaterThan(Date.now() / 1000 + 100);
+
+        const bash = await postJson(t.app, `/v1/sessions/${session_id}/bash`, { cmd: "wc -l < data.csv; echo state > kept.txt" });
+        expect(await json(bash)).toMatchObject({
+          stdout: "2\n",
+          stderr: "",
+          exit_code: 0,
+          timed_out: false,
+          duration_ms: expect.any(Number),
+        });
+        const again = await postJson(t.app, `/v1/sessions/${session_id}/bash`, { cmd: "cat kept.txt" });
+        expect((await json(again)).stdout).toBe("state\n");
+        const python = await postJson(t.app, `/v1/sessions/${session_id}/python`, { code: "open('kept.txt').read().strip()" });
+        expect((await json(python)).stdout).toBe("'state'\n");
+
+        const files = await json(await t.app.request(`/v1/sessions/${session_id}/files`));
+        expect(files.files.map((f: { path: string }) => f.path).sort()).toEqual(["data.csv", "kept.txt"]);
+        const kept = await t.app.request(`/v1/sessions/${session_id}/files/kept.txt`);
+        expect(await kept.text()).toBe("state\n");
+
+        const keepalive = await postJson(t.app, `/v1/sessions/${session_id}/keepalive`, { ttl_seconds: 300 });
+        expect((await json(keepalive)).expires_at).toBeGreaterThan(expires_at);
+
+        expect((await t.app.request(`/v1/sessions/${session_id}`, { method: "DELETE" })).status).toBe(204);
+        expect((await t.app.request(`/v1/sessions/${session_id}`, { method: "DELETE" })).status).toBe(404);
+        expect((await postJson(t.app, `/v1/sessions/${session_id}/bash`, { cmd: "true" })).status).toBe(404);
+      });
+
+      it("caps the TTL at SESSION_MAX_LIFETIME_SECONDS", async () => {
+        const { session_id, expires_at } = await json(await postJson(t.app, "/v1/sessions", { ttl_seconds: 999_999 }));
+        expect(expires_at).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 600);
+        await t.app.request(`/v1/sessions/${session_id}`, { method: "DELETE" });
+      });
+
+      it("answers 404 for ids that are not sessions of ours", async () => {
+        for (const id of ["code-exec-1", "code-session-00000000-0000-0000-0000-000000000000", "..", "some-container"]) {
+          expect((await t.app.request(`/v1/sessions/${id}`, { method: "DELETE" })).status).toBe(404);
+          expect((await postJson(t.app, `/v1/sessions/${id}/bash`, { cmd: "id" })).status).toBe(404);
+        }
+      });
+
+      it("validates session requests with 422", async () => {
+        expect((await postJson(t.app, "/v1/sessions", { ttl_seconds: 0 })).status).toBe(422);
+        expect((await postJson(t.app, "/v1/sessions", { ttl_seconds: "long" })).status).toBe(422);
+        const { session_id } = await json(await postJson(t.app, "/v1/sessions", {}));
+        expect((await postJson(t.app, `/v1/sessions/${session_id}/bash`, {})).status).toBe(422);
+        expect((await postJson(t.app, `/v1/sessions/${session_id}/bash`, { cmd: "true", timeout_ms: 0 })).status).toBe(422);
+        await t.app.request(`/v1/sessions/${session_id}`, { method: "DELETE" });
+      });
+    });
+
+    describe("error mapping", () => {
+      it("answers unknown routes with a JSON 404", async () => {
+        const response = await t.app.request("/v2/nothing");
+        expect(response.status).toBe(404);
+        expect(await json(response)).toEqual({ detail: "No route for GET /v2/nothing" });
+      });
+
+      it("answers 501 when the backend has no sessions and 503 when it is unavailable", async () => {
+        const limited = await createTestApp(
+          {},
+          (backend) =>
+            override(backend, {
+              createSession: async () => {
+                throw new NotSupportedError({ message: "sessions are not supported by this backend" });
+              },
+              execute: async () => {
+                throw new BackendUnavailableError({ message: "engine unreachable" });
+              },
+            }),
+          createBackend,
+        );
+        try {
+          const session = await postJson(limited.app, "/v1/sessions", {});
+          expect(session.status).toBe(501);
+          expect(await json(session)).toEqual({ detail: "sessions are not supported by this backend" });
+          const execute = await postJson(limited.app, "/v1/execute", { code: "1" });
+          expect(execute.status).toBe(503);
+          expect(await json(execute)).toEqual({ detail: "engine unreachable" });
+        } finally {
+          await limited.close();
+        }
+      });
+
+      it("answers an unexpected failure with a bare 500, never a stack trace", async () => {
+        const broken = await createTestApp(
+          {},
+          (backend) =>
+            override(backend, {
+              execute: async () => {
+                throw new TypeError("secret internal detail at /srv/app.js:1");
+              },
+            }),
+          createBackend,
+        );
+        try {
+          const response = await postJson(broken.app, "/v1/execute", { code: "1" });
+          expect(response.status).toBe(500);
+          expect(await json(response)).toEqual({ detail: "Internal server error" });
+        } finally {
+          await broken.close();
+        }
+      });
+
+      it("answers 429 with Retry-After past MAX_CONCURRENT_EXECUTIONS", async () => {
+        const single = await createTestApp({ MAX_CONCURRENT_EXECUTIONS: "1" }, undefined, createBackend);
+        try {
+          const slow = postJson(single.app, "/v1/execute", { code: "import time\ntime.sleep(1.5)", timeout_ms: 5000 });
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const refused = await postJson(single.app, "/v1/execute", { code: "1" });
+          expect(refused.status).toBe(429);
+          expect(refused.headers.get("retry-after")).toBe("1");
+          expect((await json(refused)).detail).toContain("MAX_CONCURRENT_EXECUTIONS");
+          expect((await slow).status).toBe(200);
+          expect((await postJson(single.app, "/v1/execute", { code: "1" })).status).toBe(200);
+        } finally {
+          await single.close();
+        }
+      });
+    });
+
+    describe("cleanup", () => {
+      it("leaves no sandbox running after the requests above", async () => {
+        expect(await leftovers()).toEqual([]);
+      });
+    });
+  });
+}
+
+function override(backend: Backend, methods: Partial<Backend>): Backend {
+  return new Proxy(backend, {
+    get: (target, key, receiver) => (key in methods ? methods[key as keyof Backend] : Reflect.get(target, key, receiver)),
+  });
+}
+
+function parseEvents(text: string): { event: string; data: Record<string, unknown> }[] {
+  return text
+    .split("\n\n")
+    .filter((block) => block.trim())
+    .map((block) => {
+      const event = /^event: (.*)$/m.exec(block)?.[1] ?? "message";
+      const data = block
+        .split("\n")
+        .filter((line) => line.startsWith("data: "))
+        .map((line) => line.slice(6))
+        .join("\n");
+      return { event, data: JSON.parse(data) };
+    });
+}
