@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { registerExec } from "./commands/exec.js";
 import { registerFiles } from "./commands/files.js";
+import { registerImage } from "./commands/image.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSession } from "./commands/session.js";
 import { HttpClient } from "./http-client.js";
@@ -22,5 +23,6 @@ export function createProgram(): Command {
   registerExec(program, context);
   registerFiles(program, context);
   registerSession(program, context);
+  registerImage(program);
   return program;
 }
