@@ -43,13 +43,18 @@ export function createExecuteRequestSchema(limits: RequestLimits) {
 }
 export type ExecuteRequest = z.infer<ReturnType<typeof createExecuteRequestSchema>>;
 
-/** `POST /v1/execute` response body. */
-export const ExecuteResponseSchema = z.object({
+/** What running code answers: in a session, and (with `files`) in one-shot executions. */
+export const SessionCommandResponseSchema = z.object({
   stdout: z.string(),
   stderr: z.string(),
   exit_code: z.int().nullable(),
   timed_out: z.boolean(),
   duration_ms: z.int(),
+});
+export type SessionCommandResponse = z.infer<typeof SessionCommandResponseSchema>;
+
+/** `POST /v1/execute` response body. */
+export const ExecuteResponseSchema = SessionCommandResponseSchema.extend({
   files: z.array(WorkspaceFileSchema),
 });
 export type ExecuteResponse = z.infer<typeof ExecuteResponseSchema>;
@@ -114,29 +119,13 @@ export function createSessionBashRequestSchema(limits: RequestLimits) {
 }
 export type SessionBashRequest = z.infer<ReturnType<typeof createSessionBashRequestSchema>>;
 
-/** `POST /v1/sessions/{id}/python` request body (the later onyx route). */
+/** `POST /v1/sessions/{id}/python` request body (the later onyx route): execute's, without files. */
 export function createSessionPythonRequestSchema(limits: RequestLimits) {
-  return z.object({
-    code: z.string(),
-    stdin: z
-      .string()
-      .nullish()
-      .transform((value) => value ?? null),
+  return createExecuteRequestSchema(limits).omit({ files: true }).extend({
     timeout_ms: timeoutField(limits.maxExecTimeoutMs, 30_000),
-    last_line_interactive: z.boolean().default(true),
   });
 }
 export type SessionPythonRequest = z.infer<ReturnType<typeof createSessionPythonRequestSchema>>;
-
-/** Response body of a command run in a session. */
-export const SessionCommandResponseSchema = z.object({
-  stdout: z.string(),
-  stderr: z.string(),
-  exit_code: z.int().nullable(),
-  timed_out: z.boolean(),
-  duration_ms: z.int(),
-});
-export type SessionCommandResponse = z.infer<typeof SessionCommandResponseSchema>;
 
 /** `GET /health` response body. */
 export const HealthResponseSchema = z.object({
