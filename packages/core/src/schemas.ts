@@ -121,9 +121,11 @@ export type SessionBashRequest = z.infer<ReturnType<typeof createSessionBashRequ
 
 /** `POST /v1/sessions/{id}/python` request body (the later onyx route): execute's, without files. */
 export function createSessionPythonRequestSchema(limits: RequestLimits) {
-  return createExecuteRequestSchema(limits).omit({ files: true }).extend({
-    timeout_ms: timeoutField(limits.maxExecTimeoutMs, 30_000),
-  });
+  return createExecuteRequestSchema(limits)
+    .omit({ files: true })
+    .extend({
+      timeout_ms: timeoutField(limits.maxExecTimeoutMs, 30_000),
+    });
 }
 export type SessionPythonRequest = z.infer<ReturnType<typeof createSessionPythonRequestSchema>>;
 
