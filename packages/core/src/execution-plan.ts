@@ -32,6 +32,7 @@ export interface RunnerPlanSettings {
 export function planExecution(options: ExecuteOptions, settings: RunnerPlanSettings): RunnerRequest {
   return {
     argv: pythonArgv({ python: settings.python, lastLineInteractive: options.lastLineInteractive }),
+    inline: { file: MAIN_FILE, showLast: options.lastLineInteractive },
     cwd: WORKSPACE_DIR,
     env: { ...SANDBOX_ENV, ...settings.env },
     files: inputsWithCode(options),

@@ -16,9 +16,10 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 async function runRunner(
   request: Omit<RunnerRequest, "cwd" | "maxOutputBytes"> & { maxOutputBytes?: number },
   onOutput?: (chunk: OutputChunk) => void,
+  preload?: string[],
 ) {
   const full = { maxOutputBytes: 1 << 20, ...request, cwd: dir };
-  const [python, ...args] = runnerArgv("python3");
+  const [python, ...args] = runnerArgv("python3", { preload });
   const child = spawn(python as string, args, { cwd: dir });
   const decoder = new RunnerResponseDecoder(full.maxOutputBytes, onOutput);
   child.stdout.on("data", (chunk: Buffer) => decoder.push(chunk));
@@ -77,5 +78,61 @@ describe("the in-sandbox runner", () => {
   it("cleans up the code file it was given for a session command", async () => {
     await runRunner({ argv: ["true"], script: { path: join(dir, "script.py"), content: "1" }, timeoutMs: 10_000 });
     expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+describe.each([
+  ["a fresh interpreter", undefined],
+  ["a fork of a preloaded runner", ["json"]],
+])("Python code run in %s", (_name, preload) => {
+  const run = (code: string, extra: Partial<RunnerRequest> = {}) =>
+    runRunner(
+      {
+        argv: pythonArgv({ lastLineInteractive: true }),
+        inline: { file: "__main__.py", showLast: true },
+        files: [{ path: "__main__.py", content: Buffer.from(code) }],
+        timeoutMs: 10_000,
+        ...extra,
+      },
+      undefined,
+      preload,
+    );
+
+  it("shows the last expression, reads stdin and sees loaded modules", async () => {
+    const result = await run("import sys\nprint(sys.stdin.read())\n'json' in sys.modules, __name__, sys.argv", { stdin: "in" });
+    expect(result?.stdout).toBe(`in\n(${preload ? "True" : "False"}, '__main__', ['__main__.py'])\n`);
+    expect(result?.exitCode).toBe(0);
+  });
+
+  it("imports modules next to the code", async () => {
+    const result = await run("import helper\nhelper.VALUE", {
+      files: [
+        { path: "__main__.py", content: Buffer.from("import helper\nhelper.VALUE") },
+        { path: "helper.py", content: Buffer.from("VALUE = 7") },
+      ],
+    });
+    expect(result?.stdout).toBe("7\n");
+  });
+
+  it("reports exceptions with a traceback of the code only, and exit codes", async () => {
+    const failed = await run("def f():\n    raise KeyError('k')\nf()");
+    expect(failed?.exitCode).toBe(1);
+    expect(failed?.stderr).toMatch(/^Traceback \(most recent call last\):\n {2}File "__main__.py", line 3/);
+    expect(failed?.stderr).toContain("KeyError: 'k'");
+    expect((await run("import sys\nsys.exit(5)"))?.exitCode).toBe(5);
+    expect(await run("raise SystemExit('bye')")).toMatchObject({ exitCode: 1, stderr: "bye\n" });
+    expect((await run("x = ("))?.stderr).toContain("SyntaxError");
+  });
+
+  it("waits for the code's threads and runs its atexit handlers", async () => {
+    const result = await run(
+      "import atexit, threading, time\natexit.register(lambda: print('bye'))\nthreading.Thread(target=lambda: (time.sleep(0.2), print('thread'))).start()",
+    );
+    expect(result?.stdout).toBe("thread\nbye\n");
+  });
+
+  it("stops code at its timeout", async () => {
+    const result = await run("while True: pass", { timeoutMs: 300 });
+    expect(result).toMatchObject({ timedOut: true, exitCode: null });
   });
 });

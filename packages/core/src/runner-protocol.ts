@@ -17,6 +17,11 @@ export interface RunnerLimits {
 export interface RunnerRequest {
   /** Command to run; omit to only stage files and/or take a snapshot. */
   argv?: string[];
+  /**
+   * The same Python code, for a runner started with `preload`: it runs it in
+   * a fork of itself (modules already loaded) instead of starting `argv`.
+   */
+  inline?: { file: string; showLast: boolean };
   /** Directory files are staged into, the command runs in and the snapshot is taken of. */
   cwd: string;
   env?: Record<string, string>;
@@ -59,10 +64,20 @@ export function loadRunnerSource(): string {
   return runnerSource;
 }
 
-/** argv that starts the runner with the sandbox's python; the request goes to its stdin. */
-export function runnerArgv(python = "python3"): string[] {
-  return [python, "-I", "-c", loadRunnerSource()];
+/**
+ * argv that starts the runner with the sandbox's python; the request goes to
+ * its stdin. With `preload` it imports those modules before it reads the
+ * request (a warm sandbox) and runs Python code in a fork of itself; it must
+ * then be started with the environment the code will have, since modules read
+ * it when they are imported.
+ */
+export function runnerArgv(python = "python3", options: { preload?: readonly string[] } = {}): string[] {
+  const argv = [python, "-I", "-c", loadRunnerSource()];
+  return options.preload?.length ? [...argv, "--preload", options.preload.join(",")] : argv;
 }
+
+/** Modules a warm sandbox loads before its request arrives: the data stack. */
+export const DEFAULT_PRELOAD = ["numpy", "pandas", "matplotlib", "matplotlib.pyplot"] as const;
 
 /** The bytes to write to the runner's stdin. */
 export async function encodeRunnerRequest(request: RunnerRequest): Promise<Buffer> {
@@ -73,6 +88,7 @@ export async function encodeRunnerRequest(request: RunnerRequest): Promise<Buffe
     cwd: request.cwd,
     env: request.env ?? {},
     script: request.script ?? null,
+    inline: request.inline ? { file: request.inline.file, show_last: request.inline.showLast } : null,
     timeout_ms: request.timeoutMs ?? 0,
     max_output_bytes: request.maxOutputBytes,
     kill_all: request.killAll ?? false,
