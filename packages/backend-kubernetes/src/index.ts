@@ -1,0 +1,11 @@
+export { apiMessage, apiStatus, toBackendError } from "./api-errors.js";
+export { createKubernetesBackend, KubernetesBackend } from "./kubernetes-backend.js";
+export {
+  DEFAULT_EXECUTOR_IMAGE,
+  defaultKubernetesBackendSettings,
+  type KubernetesBackendSettings,
+  type PodOwner,
+} from "./kubernetes-backend-settings.js";
+export { defaultNamespace, loadKubeConfig } from "./load-kube-config.js";
+export { EXECUTOR_CONTAINER, execPodSpec, LOCKDOWN_CONTAINER, LOCKDOWN_SCRIPT, sessionPodSpec } from "./pod-spec.js";
+export { type PermissionRule, REQUIRED_PERMISSIONS } from "./required-permissions.js";

@@ -1,0 +1,80 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+
+/** Image the backend runs when none is configured. */
+export const DEFAULT_EXECUTOR_IMAGE = "code-interpreter-executor:latest";
+
+/** An object pods are owned by, so the cluster's garbage collector removes them with it. */
+export interface PodOwner {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
+/** Settings of the Kubernetes backend; every field but `kubeConfig` has a default. */
+export interface KubernetesBackendSettings {
+  /** API client configuration. @default in-cluster service account when KUBERNETES_SERVICE_HOST is set, else the default kubeconfig */
+  kubeConfig: KubeConfig;
+  /** Namespace of every sandbox pod. @default KUBERNETES_EXECUTOR_NAMESPACE, else the pod's own namespace, else the kubeconfig context's, else `default` */
+  namespace: string;
+  /** Image every sandbox runs; must have python3 and allow uid 65532. @default KUBERNETES_EXECUTOR_IMAGE, else PYTHON_EXECUTOR_DOCKER_IMAGE, else `code-interpreter-executor:latest` */
+  image: string;
+  /** Service account of sandbox pods (its token is never mounted). @default KUBERNETES_EXECUTOR_SERVICE_ACCOUNT, else the namespace default */
+  serviceAccountName: string | undefined;
+  /** Adds an init container with NET_ADMIN that drops all egress but loopback. @default KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN, else true */
+  netAdminLockdown: boolean;
+  /** Image of the lockdown init container; it needs `iptables` or `nft`. @default the executor image */
+  lockdownImage: string | undefined;
+  /** Owner of every pod (the server's Deployment). @default none; the server resolves KUBERNETES_EXECUTOR_OWNER_DEPLOYMENT */
+  owner: PodOwner | undefined;
+  /** @default MAX_OUTPUT_BYTES, else 1 MiB */
+  maxOutputBytes: number;
+  /** Memory limit (and request) of each pod; the memory-backed workspace counts against it. @default MEMORY_LIMIT_MB, else 512 */
+  memoryLimitMb: number;
+  /** CPU time of each command (RLIMIT_CPU). @default CPU_TIME_LIMIT_SEC, else 30 */
+  cpuTimeLimitSec: number;
+  /** CPU limit of each pod, in cores. @default 1 */
+  cpus: number;
+  /** CPU request of each pod, in cores. @default 0.25 */
+  cpuRequest: number;
+  /** Size limit of each of the emptyDir `/workspace` and `/tmp`. @default 256 */
+  workspaceSizeMb: number;
+  /** ephemeral-storage request and limit of each pod (logs, writable layers). @default 512 */
+  ephemeralStorageMb: number;
+  /** uid, gid and fsGroup code runs as; the image must allow it. @default 65532 */
+  sandboxUid: number;
+  /** `activeDeadlineSeconds` of session pods: the kubelet stops them after this, whatever the keepalives. @default SESSION_MAX_LIFETIME_SECONDS, else 86400 */
+  sessionMaxLifetimeSeconds: number;
+  /** How long a pod may take to become Running (scheduling, image pull). @default 60000 */
+  podStartTimeoutMs: number;
+  /** How long one API call may take before the API counts as unreachable. @default 30000 */
+  apiTimeoutMs: number;
+  /** Extra labels on every pod (ours win on a clash). @default {} */
+  labels: Record<string, string>;
+  /** Receives warnings (a pod that could not be deleted, …). @default console.warn */
+  warn: (message: string) => void;
+}
+
+/** The defaults; the server maps its environment onto these. */
+export function defaultKubernetesBackendSettings(): Omit<KubernetesBackendSettings, "kubeConfig" | "namespace"> {
+  return {
+    image: DEFAULT_EXECUTOR_IMAGE,
+    serviceAccountName: undefined,
+    netAdminLockdown: true,
+    lockdownImage: undefined,
+    owner: undefined,
+    maxOutputBytes: 1024 * 1024,
+    memoryLimitMb: 512,
+    cpuTimeLimitSec: 30,
+    cpus: 1,
+    cpuRequest: 0.25,
+    workspaceSizeMb: 256,
+    ephemeralStorageMb: 512,
+    sandboxUid: 65532,
+    sessionMaxLifetimeSeconds: 86_400,
+    podStartTimeoutMs: 60_000,
+    apiTimeoutMs: 30_000,
+    labels: {},
+    warn: (message) => console.warn(message),
+  };
+}

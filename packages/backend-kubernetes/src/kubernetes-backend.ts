@@ -1,0 +1,231 @@
+import {
+  BACKEND_SPECIFICATION_VERSION,
+  type Backend,
+  BackendUnavailableError,
+  type CommandResult,
+  type CreateSessionOptions,
+  commandResult,
+  EXPIRES_AT_KEY,
+  type ExecuteOptions,
+  type ExecutionResult,
+  executionResult,
+  isSessionId,
+  newExecName,
+  newSessionId,
+  planExecution,
+  planSessionCommand,
+  type RunnerPlanSettings,
+  type SessionCommandOptions,
+  type SessionInfo,
+  SessionNotFoundError,
+  unixNow,
+  WORKSPACE_DIR,
+  type WorkspaceFileContent,
+} from "@code-interpreter/core";
+import { KubeApi } from "./kube-api.js";
+import { defaultKubernetesBackendSettings, type KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
+import { defaultNamespace, loadKubeConfig } from "./load-kube-config.js";
+import { sessionPodSpec } from "./pod-spec.js";
+import { waitForRunning } from "./pod-startup.js";
+import { reap } from "./reaper.js";
+import { runByExec, runInNewPod } from "./sandbox-runs.js";
+import { hasEnded, SESSION_SELECTOR, type SessionRecord, sessionRecord } from "./session-records.js";
+
+const MB = 1024 * 1024;
+
+/**
+ * Runs each execution in a fresh, hardened pod that is deleted afterwards,
+ * and each session in a long-lived pod that commands reach by exec. All state
+ * lives on the pods (names, labels, annotations), so a restarted server or a
+ * second replica finds and reaps what another left.
+ */
+export class KubernetesBackend implements Backend {
+  readonly specificationVersion = BACKEND_SPECIFICATION_VERSION;
+  readonly name = "kubernetes";
+  readonly capabilities = { sessions: true };
+  readonly api: KubeApi;
+  /** Running one-shot pods, by name, with their kill switch. */
+  private readonly live = new Map<string, () => Promise<void>>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(readonly settings: KubernetesBackendSettings) {
+    this.api = new KubeApi(settings.kubeConfig, settings.namespace, settings.apiTimeoutMs);
+  }
+
+  execute(options: ExecuteOptions): Promise<ExecutionResult> {
+    return this.track(async () => {
+      const started = Date.now();
+      const request = planExecution(options, this.planSettings());
+      const result = await runInNewPod(
+        this.api,
+        this.settings,
+        newExecName(),
+        { request, onOutput: options.onOutput, signal: options.signal },
+        this.live,
+      );
+      return executionResult(options, result, Date.now() - started);
+    });
+  }
+
+  createSession(options: CreateSessionOptions): Promise<SessionInfo> {
+    return this.track(async () => {
+      const id = newSessionId();
+      const expiresAt = unixNow() + Math.min(options.ttlSeconds, this.settings.sessionMaxLifetimeSeconds);
+      await this.api.createPod(sessionPodSpec(this.settings, id, expiresAt));
+      try {
+        await waitForRunning(this.api, id, this.settings.podStartTimeoutMs, options.signal);
+        if (options.files.length > 0) {
+          await runByExec(this.api, this.settings, id, {
+            request: { cwd: WORKSPACE_DIR, files: options.files, maxOutputBytes: this.settings.maxOutputBytes },
+            signal: options.signal,
+          });
+        }
+      } catch (error) {
+        await this.api.deletePod(id).catch(() => {});
+        throw error;
+      }
+      return { id, expiresAt };
+    });
+  }
+
+  async getSession(sessionId: string): Promise<SessionInfo> {
+    const record = await this.findSession(sessionId);
+    return { id: record.id, expiresAt: record.expiresAt };
+  }
+
+  async listSessions(): Promise<SessionInfo[]> {
+    const pods = await this.api.listPods(SESSION_SELECTOR);
+    return pods.flatMap((pod) => {
+      const record = sessionRecord(pod);
+      return record ? [{ id: record.id, expiresAt: record.expiresAt }] : [];
+    });
+  }
+
+  /**
+   * Moves the expiry annotation. The kubelet still stops the pod at its
+   * `activeDeadlineSeconds` (which cannot be raised on a running pod), so the
+   * new expiry is capped there and the answer says so.
+   */
+  async extendSession(sessionId: string, ttlSeconds: number): Promise<SessionInfo> {
+    const record = await this.liveSession(sessionId);
+    const expiresAt = Math.min(unixNow() + ttlSeconds, record.latestExpiry);
+    await this.api.patchAnnotations(sessionId, { [EXPIRES_AT_KEY]: String(expiresAt) });
+    return { id: sessionId, expiresAt };
+  }
+
+  async deleteSession(sessionId: string): Promise<void> {
+    const record = await this.findSession(sessionId);
+    if (!(await this.api.deletePod(record.id))) throw notFound(sessionId);
+  }
+
+  runInSession(options: SessionCommandOptions): Promise<CommandResult> {
+    return this.track(async () => {
+      const record = await this.liveSession(options.sessionId);
+      const started = Date.now();
+      const request = planSessionCommand(options, this.planSettings());
+      const result = await runByExec(this.api, this.settings, record.id, { request, onOutput: options.onOutput, signal: options.signal });
+      return commandResult(result, Date.now() - started);
+    });
+  }
+
+  readSessionFiles(sessionId: string): Promise<WorkspaceFileContent[]> {
+    return this.track(async () => {
+      const record = await this.liveSession(sessionId);
+      const request = {
+        cwd: WORKSPACE_DIR,
+        snapshot: true,
+        maxOutputBytes: this.settings.maxOutputBytes,
+        maxSnapshotBytes: this.settings.workspaceSizeMb * MB,
+      };
+      return (await runByExec(this.api, this.settings, record.id, { request })).snapshot;
+    });
+  }
+
+  reapExpiredSessions(): Promise<string[]> {
+    return reap(this.api, this.settings.warn, unixNow());
+  }
+
+  /** Deletes running one-shot pods and waits for them; sessions stay for the next server. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.live.values()].map((kill) => kill().catch(() => {})));
+    await Promise.allSettled([...this.pending]);
+  }
+
+  private planSettings(): RunnerPlanSettings {
+    return {
+      python: "python3",
+      maxOutputBytes: this.settings.maxOutputBytes,
+      // Memory is the pod's limit; processes are the kubelet's podPidsLimit: RLIMIT_NPROC would
+      // count every process of uid 65532 on the node, across pods.
+      limits: { cpuSeconds: this.settings.cpuTimeLimitSec, fileSizeBytes: this.settings.workspaceSizeMb * MB, openFiles: 1024 },
+      env: { OPENBLAS_NUM_THREADS: String(Math.max(1, Math.ceil(this.settings.cpus))) },
+      maxSnapshotBytes: this.settings.workspaceSizeMb * MB,
+    };
+  }
+
+  /** Runs an operation, refusing new work after close(). */
+  private track<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new BackendUnavailableError({ message: "the Kubernetes backend is shutting down" }));
+    const promise = operation();
+    this.pending.add(promise);
+    const forget = () => this.pending.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  /** A session of ours by id: the exact name, with our labels. Anything else is "not found". */
+  private async findSession(sessionId: string): Promise<SessionRecord> {
+    if (!isSessionId(sessionId)) throw notFound(sessionId);
+    const pod = await this.api.readPod(sessionId);
+    const record = pod && sessionRecord(pod);
+    if (!record) throw notFound(sessionId);
+    return record;
+  }
+
+  /** A session that can run commands; an expired or ended one is deleted on the spot. */
+  private async liveSession(sessionId: string): Promise<SessionRecord> {
+    const record = await this.findSession(sessionId);
+    if (Math.min(record.expiresAt, record.latestExpiry) <= unixNow() || hasEnded(record.phase)) {
+      await this.api.deletePod(record.id);
+      throw new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} has expired` });
+    }
+    if (record.phase !== "Running") await waitForRunning(this.api, record.id, this.settings.podStartTimeoutMs);
+    return record;
+  }
+}
+
+function notFound(sessionId: string): SessionNotFoundError {
+  return new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} not found` });
+}
+
+/**
+ * Connects to the API (in-cluster service account, else the default
+ * kubeconfig, unless `kubeConfig` is given), resolves the owner Deployment
+ * named by `ownerDeployment`, and checks that pods can be listed in the
+ * namespace; throws BackendUnavailableError saying how to fix it otherwise.
+ */
+export async function createKubernetesBackend(
+  overrides: Partial<KubernetesBackendSettings> & { ownerDeployment?: string } = {},
+): Promise<KubernetesBackend> {
+  const { ownerDeployment, ...rest } = overrides;
+  let kubeConfig = rest.kubeConfig;
+  if (!kubeConfig) {
+    try {
+      kubeConfig = loadKubeConfig();
+    } catch (error) {
+      throw new BackendUnavailableError({ message: `no Kubernetes configuration: ${(error as Error).message}`, cause: error });
+    }
+  }
+  const settings: KubernetesBackendSettings = {
+    ...defaultKubernetesBackendSettings(),
+    ...rest,
+    kubeConfig,
+    namespace: rest.namespace || defaultNamespace(kubeConfig),
+  };
+  const backend = new KubernetesBackend(settings);
+  await backend.api.listPods(SESSION_SELECTOR);
+  if (ownerDeployment && !settings.owner) settings.owner = await backend.api.readDeployment(ownerDeployment);
+  return backend;
+}

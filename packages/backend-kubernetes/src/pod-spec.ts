@@ -1,0 +1,176 @@
+import { EXPIRES_AT_KEY, sandboxLabels, WORKSPACE_DIR } from "@code-interpreter/core";
+import type { V1Container, V1Pod, V1SecurityContext } from "@kubernetes/client-node";
+import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
+
+/** Name of the container that runs code in every sandbox pod. */
+export const EXECUTOR_CONTAINER = "executor";
+/** Name of the egress lockdown init container. */
+export const LOCKDOWN_CONTAINER = "network-lockdown";
+
+/**
+ * Main process of a session pod: reaps the orphans that commands leave (they
+ * would otherwise stay zombies). It ignores SIGINT, so code in the session
+ * cannot stop its own pod that way.
+ */
+const SESSION_INIT = `import os, signal, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+while True:
+    try:
+        os.waitpid(-1, 0)
+    except ChildProcessError:
+        time.sleep(1)
+`;
+
+/**
+ * Drops every packet leaving the pod except on loopback, with iptables (IPv4
+ * and IPv6) or nft, whichever the image has. It runs in the pod's network
+ * namespace, which the executor container shares, before that starts.
+ */
+export const LOCKDOWN_SCRIPT = `set -eu
+if command -v iptables >/dev/null 2>&1; then
+  iptables -w -A OUTPUT -o lo -j ACCEPT
+  iptables -w -P OUTPUT DROP
+  if command -v ip6tables >/dev/null 2>&1; then
+    ip6tables -w -A OUTPUT -o lo -j ACCEPT && ip6tables -w -P OUTPUT DROP || true
+  fi
+elif command -v nft >/dev/null 2>&1; then
+  nft add table inet code_interpreter_lockdown
+  nft add chain inet code_interpreter_lockdown output '{ type filter hook output priority 0; policy drop; }'
+  nft add rule inet code_interpreter_lockdown output oif lo accept
+else
+  echo "network lockdown: the image has neither iptables nor nft" >&2
+  exit 1
+fi
+`;
+
+/** The security context of the executor container: Pod Security Standard "restricted". */
+export function restrictedSecurityContext(settings: KubernetesBackendSettings): V1SecurityContext {
+  return {
+    runAsNonRoot: true,
+    runAsUser: settings.sandboxUid,
+    runAsGroup: settings.sandboxUid,
+    allowPrivilegeEscalation: false,
+    privileged: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+  };
+}
+
+/** A one-shot pod: the runner is its main process and reads the request from the attached stdin. */
+export function execPodSpec(
+  settings: KubernetesBackendSettings,
+  name: string,
+  runner: string[],
+  deadline: { seconds: number; at: number },
+): V1Pod {
+  return sandboxPod(settings, name, "exec", deadline, { command: runner, stdin: true, stdinOnce: true });
+}
+
+/** A session pod: a small reaper as main process; commands reach it by exec of the runner. */
+export function sessionPodSpec(settings: KubernetesBackendSettings, id: string, expiresAt: number): V1Pod {
+  // activeDeadlineSeconds can only be lowered on a running pod, so it is the longest a session may
+  // live, not its TTL: keepalives move the annotation, and the reaper enforces it.
+  return sandboxPod(
+    settings,
+    id,
+    "session",
+    { seconds: settings.sessionMaxLifetimeSeconds, at: expiresAt },
+    { command: ["python3", "-I", "-c", SESSION_INIT] },
+  );
+}
+
+function sandboxPod(
+  settings: KubernetesBackendSettings,
+  name: string,
+  component: "exec" | "session",
+  deadline: { seconds: number; at: number },
+  main: Pick<V1Container, "command" | "stdin" | "stdinOnce">,
+): V1Pod {
+  const uid = settings.sandboxUid;
+  const emptyDir = { medium: "Memory", sizeLimit: `${settings.workspaceSizeMb}Mi` };
+  const resources = {
+    requests: {
+      cpu: String(settings.cpuRequest),
+      memory: `${settings.memoryLimitMb}Mi`,
+      "ephemeral-storage": `${settings.ephemeralStorageMb}Mi`,
+    },
+    limits: { cpu: String(settings.cpus), memory: `${settings.memoryLimitMb}Mi`, "ephemeral-storage": `${settings.ephemeralStorageMb}Mi` },
+  };
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name,
+      labels: { ...settings.labels, ...sandboxLabels(component) },
+      annotations: { [EXPIRES_AT_KEY]: String(deadline.at) },
+      ...(settings.owner ? { ownerReferences: [{ ...settings.owner, controller: false, blockOwnerDeletion: false }] } : {}),
+    },
+    spec: {
+      restartPolicy: "Never",
+      activeDeadlineSeconds: deadline.seconds,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      ...(settings.serviceAccountName ? { serviceAccountName: settings.serviceAccountName } : {}),
+      hostNetwork: false,
+      hostPID: false,
+      hostIPC: false,
+      terminationGracePeriodSeconds: 1,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: uid,
+        runAsGroup: uid,
+        fsGroup: uid,
+        seccompProfile: { type: "RuntimeDefault" },
+      },
+      ...(settings.netAdminLockdown ? { initContainers: [lockdownContainer(settings)] } : {}),
+      containers: [
+        {
+          name: EXECUTOR_CONTAINER,
+          image: settings.image,
+          imagePullPolicy: "IfNotPresent",
+          ...main,
+          tty: false,
+          workingDir: WORKSPACE_DIR,
+          securityContext: restrictedSecurityContext(settings),
+          resources,
+          volumeMounts: [
+            { name: "workspace", mountPath: WORKSPACE_DIR },
+            { name: "tmp", mountPath: "/tmp" },
+          ],
+        },
+      ],
+      volumes: [
+        { name: "workspace", emptyDir },
+        { name: "tmp", emptyDir },
+        ...(settings.netAdminLockdown ? [{ name: "lockdown-run", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } }] : []),
+      ],
+    },
+  };
+}
+
+/**
+ * The one exception to "restricted": root with NET_ADMIN only, in an init
+ * container that exits before any code runs.
+ */
+function lockdownContainer(settings: KubernetesBackendSettings): V1Container {
+  return {
+    name: LOCKDOWN_CONTAINER,
+    image: settings.lockdownImage ?? settings.image,
+    imagePullPolicy: "IfNotPresent",
+    command: ["sh", "-c", LOCKDOWN_SCRIPT],
+    securityContext: {
+      runAsNonRoot: false,
+      runAsUser: 0,
+      runAsGroup: 0,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"], add: ["NET_ADMIN"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
+    // iptables takes its lock under /run, which the read-only root cannot hold.
+    volumeMounts: [{ name: "lockdown-run", mountPath: "/run" }],
+  };
+}

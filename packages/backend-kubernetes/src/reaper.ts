@@ -1,0 +1,48 @@
+import { COMPONENT_LABEL_KEY } from "@code-interpreter/core";
+import type { V1Pod } from "@kubernetes/client-node";
+import type { KubeApi } from "./kube-api.js";
+import { APP_SELECTOR, annotatedExpiry, hasEnded, latestExpiry, sessionRecord } from "./session-records.js";
+
+/** A one-shot pod this long past its own deadline belongs to a server that is gone. */
+const EXEC_ORPHAN_GRACE_SECONDS = 60;
+
+/**
+ * Deletes what no one needs any more, whoever left it: session pods past
+ * their expiry or that have ended, and one-shot pods past their deadline (or
+ * ended: a live server deletes its own at once). A pod that vanishes between
+ * the list and the delete counts as gone; one failed delete does not stop the
+ * others. Returns the ids of the sessions removed.
+ */
+export async function reap(api: KubeApi, warn: (message: string) => void, now: number): Promise<string[]> {
+  const pods = await api.listPods(APP_SELECTOR);
+  const reaped: string[] = [];
+  const attempt = async (name: string) => {
+    try {
+      await api.deletePod(name);
+      return true;
+    } catch (error) {
+      warn(`could not delete the pod ${name}: ${(error as Error).message}`);
+      return false;
+    }
+  };
+  for (const pod of pods) {
+    const name = pod.metadata?.name ?? "";
+    const component = pod.metadata?.labels?.[COMPONENT_LABEL_KEY];
+    if (component === "session") {
+      const session = sessionRecord(pod);
+      if (!session) continue;
+      const expired = Math.min(session.expiresAt, session.latestExpiry) <= now || hasEnded(session.phase);
+      if (expired && (await attempt(name))) reaped.push(name);
+    } else if (component === "exec" && execOrphaned(pod, now)) {
+      await attempt(name);
+    }
+  }
+  return reaped;
+}
+
+function execOrphaned(pod: V1Pod, now: number): boolean {
+  const deadline = Math.min(annotatedExpiry(pod) || Number.POSITIVE_INFINITY, latestExpiry(pod));
+  if (deadline + EXEC_ORPHAN_GRACE_SECONDS < now) return true;
+  const created = pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp).getTime() / 1000 : now;
+  return hasEnded(pod.status?.phase ?? "") && created + EXEC_ORPHAN_GRACE_SECONDS < now;
+}

@@ -1,0 +1,46 @@
+import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId } from "@code-interpreter/core";
+import type { V1Pod } from "@kubernetes/client-node";
+
+/** A session as its pod describes it. */
+export interface SessionRecord {
+  id: string;
+  /** The `code-interpreter.expires-at` annotation; a missing or bad one counts as expired. */
+  expiresAt: number;
+  /** Pending, Running, Succeeded, Failed, Unknown. */
+  phase: string;
+  /** The latest expiry the kubelet allows: start + activeDeadlineSeconds. */
+  latestExpiry: number;
+}
+
+/** Label selector of every pod this service makes. */
+export const APP_SELECTOR = `${APP_LABEL.key}=${APP_LABEL.value}`;
+/** Label selector of session pods. */
+export const SESSION_SELECTOR = `${APP_SELECTOR},${COMPONENT_LABEL_KEY}=session`;
+
+/** The pod as a session of ours, or undefined when it is not one: wrong name, or missing our labels. */
+export function sessionRecord(pod: V1Pod): SessionRecord | undefined {
+  const id = pod.metadata?.name ?? "";
+  const labels = pod.metadata?.labels ?? {};
+  if (!isSessionId(id) || labels[APP_LABEL.key] !== APP_LABEL.value || labels[COMPONENT_LABEL_KEY] !== "session") return undefined;
+  return { id, expiresAt: annotatedExpiry(pod), phase: pod.status?.phase ?? "Unknown", latestExpiry: latestExpiry(pod) };
+}
+
+/** The `code-interpreter.expires-at` annotation, 0 when missing or unreadable. */
+export function annotatedExpiry(pod: V1Pod): number {
+  const value = Number(pod.metadata?.annotations?.[EXPIRES_AT_KEY]);
+  return Number.isFinite(value) ? value : 0;
+}
+
+/** When the kubelet stops the pod: start (or creation) plus activeDeadlineSeconds; Infinity without one. */
+export function latestExpiry(pod: V1Pod): number {
+  const seconds = pod.spec?.activeDeadlineSeconds;
+  if (!seconds) return Number.POSITIVE_INFINITY;
+  const start = pod.status?.startTime ?? pod.metadata?.creationTimestamp;
+  const startSeconds = start ? Math.floor(new Date(start).getTime() / 1000) : Math.floor(Date.now() / 1000);
+  return startSeconds + seconds;
+}
+
+/** A pod that has stopped for good (restartPolicy Never): its memory-backed workspace is gone. */
+export function hasEnded(phase: string): boolean {
+  return phase === "Succeeded" || phase === "Failed";
+}

@@ -1,0 +1,247 @@
+import type { V1Container, V1ContainerStatus, V1Pod, V1PodCondition } from "@kubernetes/client-node";
+import type Dockerode from "dockerode";
+import type { Faults } from "./faults.js";
+import { type PodRecord, timestamp } from "./pod-record.js";
+import { parseQuantity } from "./quantity.js";
+
+/** Label on every Docker container the double starts (not `app=code-interpreter`, so the Docker backend's leftover checks ignore them). */
+export const DOUBLE_APP_LABEL = { key: "app", value: "code-interpreter-kubernetes-double" } as const;
+/** Label naming the double instance that started a container. */
+export const DOUBLE_INSTANCE_LABEL = "code-interpreter-kubernetes-double.instance";
+
+export interface DockerPodsOptions {
+  docker: Dockerode;
+  instanceId: string;
+  /** Extra labels on every container, e.g. a test run id. */
+  labels: Record<string, string>;
+  /** Processes per container, as a kubelet's `podPidsLimit` would set. */
+  podPidsLimit: number;
+  /** Called whenever a pod's status changes. */
+  touch: (record: PodRecord) => void;
+}
+
+/**
+ * Runs pods as containers on the local Docker engine, the way a kubelet with
+ * runc would: the container's securityContext, emptyDir volumes as tmpfs,
+ * resource limits as cgroup limits, no network, `activeDeadlineSeconds`.
+ */
+export class DockerPods {
+  constructor(private readonly options: DockerPodsOptions) {}
+
+  /** Schedules, "pulls", runs the init containers, then the main container, and records how it ends. */
+  async run(record: PodRecord, faults: Faults): Promise<void> {
+    const { pod } = record;
+    const spec = pod.spec;
+    const main = spec?.containers[0];
+    if (!spec || !main) return;
+    if (faults.unschedulable) {
+      this.update(record, "Pending", [condition("PodScheduled", "False", "Unschedulable", faults.unschedulable)]);
+      return;
+    }
+    const scheduled = condition("PodScheduled", "True");
+    for (const container of [...(spec.initContainers ?? []), main]) {
+      if (!(await this.imagePresent(container.image ?? "")) || faults.isUnpullable(container.image ?? "")) {
+        const message = `failed to pull and unpack image "${container.image}": not found`;
+        this.update(record, "Pending", [scheduled], { containerStatuses: [waiting(main, "ErrImagePull", message)] });
+        return;
+      }
+    }
+    pod.status = { ...pod.status, startTime: timestamp() as unknown as Date, hostIP: "127.0.0.1" };
+    this.armDeadline(record);
+    const initStatuses: V1ContainerStatus[] = [];
+    for (const init of spec.initContainers ?? []) {
+      if (init.securityContext?.capabilities?.add?.includes("NET_ADMIN")) {
+        // Pods here run with no network at all, so there is no egress to lock down.
+        initStatuses.push(terminated(init, 0, "SkippedByDouble", "NET_ADMIN init containers are recorded, not run, by the double"));
+        continue;
+      }
+      this.update(record, "Pending", [scheduled], { initContainerStatuses: [...initStatuses, running(init)] });
+      const exitCode = await this.runToEnd(record, init);
+      if (exitCode === undefined) return;
+      initStatuses.push(terminated(init, exitCode, exitCode === 0 ? "Completed" : "Error"));
+      if (exitCode !== 0) {
+        this.update(record, "Failed", [scheduled], { initContainerStatuses: initStatuses });
+        return;
+      }
+    }
+    const id = await this.create(record, main);
+    if (id === undefined) return;
+    const container = this.options.docker.getContainer(id);
+    await container.start();
+    this.update(record, "Running", [scheduled, condition("Initialized", "True"), condition("Ready", "True")], {
+      initContainerStatuses: initStatuses,
+      containerStatuses: [running(main)],
+    });
+    await container.wait().catch(() => {});
+    if (record.deleted) return;
+    const state = (await container.inspect().catch(() => undefined))?.State;
+    const exitCode = state?.ExitCode ?? 137;
+    clearTimeout(record.deadlineTimer);
+    const reason = state?.OOMKilled ? "OOMKilled" : exitCode === 0 ? "Completed" : "Error";
+    const extra = record.deadlineExceeded
+      ? { reason: "DeadlineExceeded", message: "Pod was active on the node longer than the specified deadline" }
+      : {};
+    this.update(record, exitCode === 0 && !record.deadlineExceeded ? "Succeeded" : "Failed", [scheduled, condition("Ready", "False")], {
+      initContainerStatuses: initStatuses,
+      containerStatuses: [terminated(main, exitCode, reason)],
+      ...extra,
+    });
+  }
+
+  /** Removes every container of the pod; the pod stops at once (grace period 0). */
+  async remove(record: PodRecord): Promise<void> {
+    record.deleted = true;
+    clearTimeout(record.deadlineTimer);
+    await record.creating?.catch(() => {});
+    await Promise.all(
+      [...record.containers.keys()].map((name) =>
+        this.options.docker
+          .getContainer(this.containerName(record, name))
+          .remove({ force: true, v: true })
+          .catch(() => {}),
+      ),
+    );
+  }
+
+  /** The Docker name of one of the pod's containers. */
+  containerName(record: PodRecord, container: string): string {
+    return `k8s-double-${this.options.instanceId.slice(0, 8)}-${record.pod.metadata?.name}-${container}`;
+  }
+
+  private async imagePresent(image: string): Promise<boolean> {
+    try {
+      await this.options.docker.getImage(image).inspect();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Kills the pod when it has been active longer than `activeDeadlineSeconds`, like the kubelet. */
+  private armDeadline(record: PodRecord): void {
+    const seconds = record.pod.spec?.activeDeadlineSeconds;
+    if (!seconds) return;
+    record.deadlineTimer = setTimeout(() => {
+      record.deadlineExceeded = true;
+      for (const name of record.containers.keys()) {
+        this.options.docker
+          .getContainer(this.containerName(record, name))
+          .kill()
+          .catch(() => {});
+      }
+    }, seconds * 1000);
+    record.deadlineTimer.unref();
+  }
+
+  private async runToEnd(record: PodRecord, spec: V1Container): Promise<number | undefined> {
+    const id = await this.create(record, spec);
+    if (id === undefined) return undefined;
+    const container = this.options.docker.getContainer(id);
+    await container.start();
+    const { StatusCode } = (await container.wait()) as { StatusCode: number };
+    await container.remove({ force: true }).catch(() => {});
+    return record.deleted ? undefined : StatusCode;
+  }
+
+  /** Creates the Docker container of a pod's container; undefined when the pod was deleted meanwhile. */
+  private async create(record: PodRecord, spec: V1Container): Promise<string | undefined> {
+    if (record.deleted) return undefined;
+    record.containers.set(spec.name, "");
+    const name = this.containerName(record, spec.name);
+    const creating = this.options.docker.createContainer(dockerSpec(record.pod, spec, name, this.options));
+    record.creating = creating;
+    const created = await creating;
+    record.containers.set(spec.name, created.id);
+    if (record.deleted) {
+      await created.remove({ force: true }).catch(() => {});
+      return undefined;
+    }
+    return created.id;
+  }
+
+  private update(record: PodRecord, phase: string, conditions: V1PodCondition[], extra: Record<string, unknown> = {}): void {
+    if (record.deleted) return;
+    record.pod.status = { ...record.pod.status, phase, conditions, ...extra };
+    this.options.touch(record);
+  }
+}
+
+/** What Docker is asked to run for one container of a pod. */
+function dockerSpec(pod: V1Pod, container: V1Container, name: string, options: DockerPodsOptions): Dockerode.ContainerCreateOptions {
+  const podContext = pod.spec?.securityContext ?? {};
+  const context = container.securityContext ?? {};
+  const uid = context.runAsUser ?? podContext.runAsUser;
+  const gid = context.runAsGroup ?? podContext.runAsGroup ?? uid;
+  const limits = container.resources?.limits ?? {};
+  const memory = parseQuantity(limits.memory);
+  const cpu = parseQuantity(limits.cpu);
+  const tmpfs: Record<string, string> = {};
+  for (const mount of container.volumeMounts ?? []) {
+    const volume = pod.spec?.volumes?.find((candidate) => candidate.name === mount.name);
+    if (!volume?.emptyDir) continue;
+    const size = parseQuantity(volume.emptyDir.sizeLimit);
+    tmpfs[mount.mountPath] = `rw,exec,nosuid,nodev,mode=1777${size ? `,size=${Math.floor(size)}` : ""}`;
+  }
+  return {
+    name,
+    Image: container.image,
+    Entrypoint: container.command,
+    Cmd: container.args ?? (container.command ? [] : undefined),
+    User: uid === undefined ? undefined : `${uid}:${gid}`,
+    WorkingDir: container.workingDir,
+    Env: (container.env ?? []).map((variable) => `${variable.name}=${variable.value ?? ""}`),
+    Labels: {
+      ...options.labels,
+      [DOUBLE_APP_LABEL.key]: DOUBLE_APP_LABEL.value,
+      [DOUBLE_INSTANCE_LABEL]: options.instanceId,
+      "code-interpreter-kubernetes-double.pod": `${pod.metadata?.namespace}/${pod.metadata?.name}`,
+    },
+    OpenStdin: container.stdin === true,
+    StdinOnce: container.stdinOnce === true,
+    AttachStdin: container.stdin === true,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: container.tty === true,
+    HostConfig: {
+      NetworkMode: "none",
+      ReadonlyRootfs: context.readOnlyRootFilesystem === true,
+      CapDrop: context.capabilities?.drop ?? [],
+      CapAdd: context.capabilities?.add ?? [],
+      SecurityOpt: context.allowPrivilegeEscalation === false ? ["no-new-privileges"] : [],
+      Privileged: context.privileged === true,
+      GroupAdd: podContext.fsGroup === undefined ? [] : [String(podContext.fsGroup)],
+      Tmpfs: tmpfs,
+      Memory: memory ? Math.floor(memory) : 0,
+      MemorySwap: memory ? Math.floor(memory) : 0,
+      NanoCpus: cpu ? Math.round(cpu * 1e9) : 0,
+      PidsLimit: options.podPidsLimit,
+      LogConfig: { Type: "none", Config: {} },
+    },
+  };
+}
+
+function condition(type: string, status: "True" | "False", reason?: string, message?: string): V1PodCondition {
+  return {
+    type,
+    status,
+    lastTransitionTime: timestamp() as unknown as Date,
+    ...(reason ? { reason } : {}),
+    ...(message ? { message } : {}),
+  };
+}
+
+function waiting(container: V1Container, reason: string, message: string): V1ContainerStatus {
+  return base(container, { waiting: { reason, message } });
+}
+
+function running(container: V1Container): V1ContainerStatus {
+  return { ...base(container, { running: { startedAt: timestamp() as unknown as Date } }), ready: true, started: true };
+}
+
+function terminated(container: V1Container, exitCode: number, reason: string, message?: string): V1ContainerStatus {
+  return base(container, { terminated: { exitCode, reason, ...(message ? { message } : {}) } });
+}
+
+function base(container: V1Container, state: V1ContainerStatus["state"]): V1ContainerStatus {
+  return { name: container.name, image: container.image ?? "", imageID: "", ready: false, restartCount: 0, state };
+}
