@@ -34,6 +34,22 @@ export const ConfigSchema = z.object({
   /** TTL of a session created without ttl_seconds. */
   SESSION_DEFAULT_TTL_SECONDS: integer(1, 3600),
   MAX_CONCURRENT_EXECUTIONS: integer(1, 16),
+  /** Warm sandboxes kept ready (docker and local backends); 0 with SANDBOX_POOL_MAX=0 turns the pool off. */
+  SANDBOX_POOL_MIN: integer(0, 1),
+  SANDBOX_POOL_MAX: integer(0, 4),
+  SANDBOX_POOL_IDLE_TIMEOUT_SEC: integer(1, 60),
+  /** Modules warm sandboxes import before a request arrives (comma-separated; "none" for none). */
+  SANDBOX_PRELOAD: z
+    .string()
+    .default("numpy,pandas,matplotlib,matplotlib.pyplot")
+    .transform((value) =>
+      value === "none"
+        ? []
+        : value
+            .split(",")
+            .map((name) => name.trim())
+            .filter(Boolean),
+    ),
   /** How often expired sessions and files are reaped. */
   REAPER_INTERVAL_SEC: integer(1, 30),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),

@@ -33,6 +33,8 @@ export async function selectBackend(config: Config, logger: Logger): Promise<Bac
 
 function localSettings(config: Config, logger: Logger): Partial<LocalBackendSettings> {
   return {
+    pool: poolSettings(config),
+    preload: config.SANDBOX_PRELOAD,
     stateDir: config.LOCAL_STATE_DIR,
     python: config.LOCAL_PYTHON,
     sandbox: config.LOCAL_SANDBOX,
@@ -43,8 +45,20 @@ function localSettings(config: Config, logger: Logger): Partial<LocalBackendSett
   };
 }
 
+/** The warm pool settings both pooling backends share; off when SANDBOX_POOL_MAX is 0. */
+function poolSettings(config: Config) {
+  if (config.SANDBOX_POOL_MAX === 0) return false as const;
+  return {
+    min: Math.min(config.SANDBOX_POOL_MIN, config.SANDBOX_POOL_MAX),
+    max: config.SANDBOX_POOL_MAX,
+    idleTimeoutMs: config.SANDBOX_POOL_IDLE_TIMEOUT_SEC * 1000,
+  };
+}
+
 function dockerSettings(config: Config, logger: Logger): Partial<DockerBackendSettings> {
   return {
+    pool: poolSettings(config),
+    preload: config.SANDBOX_PRELOAD,
     image: config.PYTHON_EXECUTOR_DOCKER_IMAGE,
     network: config.PYTHON_EXECUTOR_DOCKER_NETWORK,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,

@@ -1,7 +1,8 @@
-import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLocalBackend } from "@code-interpreter/backend-local";
+import { listSandboxProcesses } from "@code-interpreter/backend-local/testing";
 import type { Backend } from "@code-interpreter/core";
 import { FileStore } from "@code-interpreter/files";
 import { createApp } from "../src/app.js";
@@ -76,14 +77,5 @@ export function postJson(app: TestApp["app"], path: string, body: unknown) {
   return app.request(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 }
 
-/** Sandboxes (bwrap children of this process) still running. */
-export async function runningSandboxes(): Promise<number[]> {
-  const found: number[] = [];
-  for (const pid of await readdir("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-    const [command, rest] = [stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), stat.slice(stat.lastIndexOf(")") + 2)];
-    if (Number(rest.split(" ")[1]) === process.pid && (command === "bwrap" || command === "python3")) found.push(Number(pid));
-  }
-  return found;
-}
+/** Sandboxes (bwrap children of this process) still running, warm ones left out. */
+export const runningSandboxes = () => listSandboxProcesses();

@@ -18,6 +18,8 @@ beforeAll(async () => {
     LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
     FILE_STORAGE_DIR: join(dir, "files"),
     LOCAL_STATE_DIR: join(dir, "local"),
+    // No warm pool: these tests count the sandboxes of the requests themselves.
+    SANDBOX_POOL_MAX: "0",
   });
   server = await startServer(config, createLogger({ level: "silent", format: "plain" }));
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createDockerBackend, probeDocker } from "@code-interpreter/backend-docker";
+import { createDockerBackend, type DockerBackend, probeDocker, WARM_LABEL_KEY } from "@code-interpreter/backend-docker";
 import Dockerode from "dockerode";
 import { afterAll, describe, it } from "vitest";
 import { describeRoutes } from "./routes.js";
@@ -12,13 +12,27 @@ const probe = await probeDocker({ docker, image });
 if (!probe.ok && process.env.CI === "true")
   throw new Error(`the Docker route tests need a Docker engine and the executor image: ${probe.reason}`);
 
-const leftovers = async () =>
-  (await docker.listContainers({ all: true, filters: { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) } })).map(
-    (container) => container.Names[0],
-  );
+const backends: DockerBackend[] = [];
+// Warm sandboxes waiting in the pool are not leftovers; finished ones are removed just after the answer.
+const leftovers = async () => {
+  await Promise.all(backends.map((backend) => backend.whenIdle()));
+  const containers = await docker.listContainers({
+    all: true,
+    filters: { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) },
+  });
+  return containers.filter((container) => container.Labels[WARM_LABEL_KEY] !== "true").map((container) => container.Names[0]);
+};
 
 if (probe.ok) {
-  describeRoutes("docker", (config) => createDockerBackend({ docker, image, labels, maxOutputBytes: config.MAX_OUTPUT_BYTES }), leftovers);
+  describeRoutes(
+    "docker",
+    async (config) => {
+      const backend = await createDockerBackend({ docker, image, labels, maxOutputBytes: config.MAX_OUTPUT_BYTES });
+      backends.push(backend);
+      return backend;
+    },
+    leftovers,
+  );
   afterAll(async () => {
     for (const container of await docker.listContainers({
       all: true,

@@ -64,21 +64,34 @@ export function containerLabels(settings: DockerBackendSettings, own: Record<str
   return { ...settings.labels, ...own };
 }
 
-/** A one-shot container: the runner is its main process and reads the request on stdin. */
+/** Label of one-shot containers made ahead of demand (warm): not leftovers while they wait. */
+export const WARM_LABEL_KEY = "code-interpreter.warm";
+
+/**
+ * A one-shot container: the runner is its main process and reads the request
+ * on stdin. `env` is the code's environment, which a preloading runner needs
+ * from the start.
+ */
 export function execContainerSpec(
   settings: DockerBackendSettings,
   name: string,
   runner: string[],
   deadline: number,
+  options: { env?: Record<string, string>; warm?: boolean } = {},
 ): ContainerCreateOptions {
   return {
     name,
     Image: settings.image,
     Cmd: runner,
     Entrypoint: [],
+    Env: Object.entries(options.env ?? {}).map(([key, value]) => `${key}=${value}`),
     User: `${settings.sandboxUid}:${settings.sandboxUid}`,
     WorkingDir: WORKSPACE_DIR,
-    Labels: containerLabels(settings, { ...sandboxLabels("exec"), [EXPIRES_AT_KEY]: String(deadline) }),
+    Labels: containerLabels(settings, {
+      ...sandboxLabels("exec"),
+      [EXPIRES_AT_KEY]: String(deadline),
+      ...(options.warm ? { [WARM_LABEL_KEY]: "true" } : {}),
+    }),
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,

@@ -1,3 +1,4 @@
+import { DEFAULT_PRELOAD } from "@code-interpreter/core";
 import type Dockerode from "dockerode";
 
 /** Image the backend runs when none is configured. */
@@ -27,6 +28,15 @@ export interface DockerBackendSettings {
   sandboxUid: number;
   /** Extra labels on every container (ours win on a clash), e.g. a deployment name. @default {} */
   labels: Record<string, string>;
+  /**
+   * One-shot containers started ahead of demand, each used once: `min` kept
+   * warm, up to `max` under load, back to `min` after `idleTimeoutMs` without
+   * requests; `false` starts a container per request.
+   * @default SANDBOX_POOL_MIN, SANDBOX_POOL_MAX, SANDBOX_POOL_IDLE_TIMEOUT_SEC, else 1, 4, 60 s
+   */
+  pool: { min: number; max: number; idleTimeoutMs: number } | false;
+  /** Modules warm sandboxes import before a request arrives. @default SANDBOX_PRELOAD, else numpy, pandas, matplotlib */
+  preload: readonly string[];
   /** Receives warnings (a container that could not be removed, …). @default console.warn */
   warn: (message: string) => void;
 }
@@ -44,6 +54,8 @@ export function defaultDockerBackendSettings(): Omit<DockerBackendSettings, "doc
     maxProcesses: 128,
     sandboxUid: 65532,
     labels: {},
+    pool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
+    preload: DEFAULT_PRELOAD,
     warn: (message) => console.warn(message),
   };
 }

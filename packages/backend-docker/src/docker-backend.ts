@@ -14,10 +14,12 @@ import {
   planExecution,
   planSessionCommand,
   type RunnerPlanSettings,
+  SANDBOX_ENV,
   type SessionCommandOptions,
   type SessionInfo,
   SessionNotFoundError,
   unixNow,
+  WarmPool,
   WORKSPACE_DIR,
   type WorkspaceFileContent,
 } from "@code-interpreter/core";
@@ -27,10 +29,14 @@ import { type DockerBackendSettings, defaultDockerBackendSettings } from "./dock
 import { toBackendError } from "./engine-errors.js";
 import { probeDocker } from "./probe-docker.js";
 import { reap, removeContainer, removeSession } from "./reaper.js";
-import { runByExec, runInNewContainer } from "./sandbox-runs.js";
+import { oneShotLifetime, runByExec, runInSandbox, type StartedSandbox, startSandbox } from "./sandbox-runs.js";
 import { type SessionRecord, takeInventory } from "./session-records.js";
 
 const MB = 1024 * 1024;
+/** A warm sandbox is replaced after this long unused. */
+const WARM_MAX_AGE_SECONDS = 600;
+/** Lifetime label of warm sandboxes: their age limit plus the longest use (a crashed server's stop sooner: see reaper). */
+const WARM_LIFETIME_SECONDS = WARM_MAX_AGE_SECONDS + 3600;
 
 /**
  * Runs each execution in a fresh, hardened container that is removed
@@ -45,21 +51,47 @@ export class DockerBackend implements Backend {
   /** Running one-shot containers, by name, with their kill switch. */
   private readonly live = new Map<string, () => Promise<void>>();
   private readonly pending = new Set<Promise<unknown>>();
+  /** Removals of finished one-shot containers, still under way. */
+  private readonly removals = new Set<Promise<void>>();
+  private readonly pool: WarmPool<StartedSandbox> | undefined;
   private closed = false;
 
-  constructor(readonly settings: DockerBackendSettings) {}
+  constructor(readonly settings: DockerBackendSettings) {
+    if (settings.pool) {
+      const env = this.sandboxEnv();
+      this.pool = new WarmPool({
+        ...settings.pool,
+        create: () =>
+          startSandbox(settings, newExecName(), { lifetimeSeconds: WARM_LIFETIME_SECONDS, env, preload: settings.preload, warm: true }),
+        destroy: (sandbox) => {
+          sandbox.stream.destroy();
+          return removeContainer(settings.docker, sandbox.name);
+        },
+        maxAgeMs: WARM_MAX_AGE_SECONDS * 1000,
+        onError: (error) => settings.warn(`could not start a warm sandbox: ${(error as Error).message}`),
+      });
+    }
+  }
 
   execute(options: ExecuteOptions): Promise<ExecutionResult> {
     return this.track(async () => {
       const started = Date.now();
       const request = planExecution(options, this.planSettings());
-      const result = await runInNewContainer(
-        this.settings,
-        newExecName(),
-        { request, onOutput: options.onOutput, signal: options.signal },
-        this.live,
-      );
-      return executionResult(options, result, Date.now() - started);
+      options.signal?.throwIfAborted();
+      let sandbox = this.pool?.take();
+      try {
+        sandbox ??= await startSandbox(this.settings, newExecName(), { lifetimeSeconds: oneShotLifetime(request), env: request.env });
+        const result = await runInSandbox(
+          this.settings,
+          sandbox,
+          { request, onOutput: options.onOutput, signal: options.signal },
+          this.live,
+          (removal) => this.background(removal),
+        );
+        return executionResult(options, result, Date.now() - started);
+      } finally {
+        this.pool?.release();
+      }
     });
   }
 
@@ -135,11 +167,23 @@ export class DockerBackend implements Backend {
     return this.engine(() => reap(this.settings.docker, this.settings.warn, unixNow()));
   }
 
+  /** Resolves when the containers of finished executions have been removed (they go after the answer). */
+  async whenIdle(): Promise<void> {
+    while (this.removals.size > 0) await Promise.allSettled([...this.removals]);
+  }
+
   /** Kills running one-shot containers and waits for their removal; sessions stay for the next server. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.pool?.close();
     await Promise.all([...this.live.values()].map((kill) => kill().catch(() => {})));
     await Promise.allSettled([...this.pending]);
+    await this.whenIdle();
+  }
+
+  private background(removal: Promise<void>): void {
+    this.removals.add(removal);
+    removal.finally(() => this.removals.delete(removal));
   }
 
   private planSettings(): RunnerPlanSettings {
@@ -152,6 +196,11 @@ export class DockerBackend implements Backend {
       env: { OPENBLAS_NUM_THREADS: String(Math.max(1, Math.ceil(this.settings.cpus))) },
       maxSnapshotBytes: this.settings.workspaceSizeMb * MB,
     };
+  }
+
+  /** The code's environment, which warm sandboxes start with (preloaded modules read it). */
+  private sandboxEnv(): Record<string, string> {
+    return { ...SANDBOX_ENV, ...this.planSettings().env };
   }
 
   /** Runs an operation, refusing new work after close() and mapping engine errors. */

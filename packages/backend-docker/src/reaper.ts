@@ -6,6 +6,12 @@ import { expiry, type SessionRecord, takeInventory } from "./session-records.js"
 const EXEC_ORPHAN_GRACE_SECONDS = 60;
 /** One-shot containers without a deadline label are orphans after this long. */
 const EXEC_ORPHAN_MAX_AGE_SECONDS = 600;
+/**
+ * A one-shot container that is no longer running is done: its server removes
+ * it at once, so one still there after this long was left by a server that is
+ * gone (a warm sandbox's runner exits when its server's connection drops).
+ */
+const EXEC_STOPPED_GRACE_SECONDS = 60;
 
 /** Removes a container; one already gone counts as removed. */
 export async function removeContainer(docker: Dockerode, id: string): Promise<void> {
@@ -51,7 +57,9 @@ export async function reap(docker: Dockerode, warn: (message: string) => void, n
   }
   for (const exec of inventory.execs) {
     const deadline = expiry(exec);
-    const orphaned = deadline > 0 ? deadline + EXEC_ORPHAN_GRACE_SECONDS < now : exec.Created + EXEC_ORPHAN_MAX_AGE_SECONDS < now;
+    const stopped = exec.State !== "running" && exec.Created + EXEC_STOPPED_GRACE_SECONDS < now;
+    const orphaned =
+      stopped || (deadline > 0 ? deadline + EXEC_ORPHAN_GRACE_SECONDS < now : exec.Created + EXEC_ORPHAN_MAX_AGE_SECONDS < now);
     if (orphaned) await attempt(`one-shot container ${exec.Id}`, () => removeContainer(docker, exec.Id));
   }
   return reaped;

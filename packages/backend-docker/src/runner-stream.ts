@@ -48,17 +48,21 @@ export async function talkToRunner(options: RunnerStreamOptions): Promise<Runner
   let diagnosticBytes = 0;
   let stopped: RunnerStreamOutcome["stopped"];
 
+  let answered = () => {};
   const ended = new Promise<void>((resolve) => {
     stream.once("end", resolve);
     stream.once("close", resolve);
     // A broken connection ends the conversation like a closed one: the runner's answer decides.
     stream.once("error", () => resolve());
+    // The result frame is always the last: no need to wait for the container to exit.
+    answered = resolve;
   });
   options.docker.modem.demuxStream(
     stream,
     new Writable({
       write(chunk: Buffer, _encoding, callback) {
         decoder.push(chunk);
+        if (decoder.done) answered();
         callback();
       },
     }),

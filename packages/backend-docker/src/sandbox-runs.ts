@@ -8,6 +8,7 @@ import {
   unixNow,
   WORKSPACE_DIR,
 } from "@code-interpreter/core";
+import type Dockerode from "dockerode";
 import { execContainerSpec } from "./container-spec.js";
 import type { DockerBackendSettings } from "./docker-backend-settings.js";
 import { removeContainer } from "./reaper.js";
@@ -22,30 +23,65 @@ export interface SandboxRunOptions {
   signal?: AbortSignal;
 }
 
+/** A one-shot container, started, its runner waiting for the request on the attached stream. */
+export interface StartedSandbox {
+  name: string;
+  container: Dockerode.Container;
+  stream: Duplex;
+}
+
+export interface StartOptions {
+  /** Seconds the container may live before the reaper may take it. */
+  lifetimeSeconds: number;
+  env?: Record<string, string>;
+  /** Modules the runner imports before the request comes (a warm sandbox). */
+  preload?: readonly string[];
+  warm?: boolean;
+}
+
+/** Creates and starts a one-shot container with the runner as its main process; removes it if that fails. */
+export async function startSandbox(settings: DockerBackendSettings, name: string, options: StartOptions): Promise<StartedSandbox> {
+  const { docker } = settings;
+  const deadline = unixNow() + options.lifetimeSeconds;
+  try {
+    const runner = runnerArgv("python3", { preload: options.preload });
+    const container = await docker.createContainer(execContainerSpec(settings, name, runner, deadline, options));
+    // Attach before start, so no output is missed and stdin is there when the runner reads it.
+    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
+    await container.start();
+    return { name, container, stream };
+  } catch (error) {
+    await removeContainer(docker, name).catch(() => {});
+    throw error;
+  }
+}
+
+/** Seconds a one-shot container may live: its timeout, the backstop and time to start. */
+export function oneShotLifetime(request: RunnerRequest): number {
+  return Math.ceil(((request.timeoutMs ?? 0) + BACKSTOP_MS) / 1000) + START_ALLOWANCE_SECONDS;
+}
+
 /**
- * Runs the runner as the main process of a fresh container `name` and removes
- * the container afterwards, whatever happens. `live` holds the container's
- * kill switch while it runs (for close()).
+ * Sends the request to a started sandbox's runner and removes the container
+ * afterwards, whatever happens: the removal is handed to `cleanup` so the
+ * answer need not wait for it. `live` holds the container's kill switch while
+ * it runs (for close()).
  */
-export async function runInNewContainer(
+export async function runInSandbox(
   settings: DockerBackendSettings,
-  name: string,
+  sandbox: StartedSandbox,
   options: SandboxRunOptions,
   live: Map<string, () => Promise<void>>,
+  cleanup: (removal: Promise<void>) => void,
 ): Promise<RunnerResult> {
   const { docker } = settings;
-  const deadline = unixNow() + Math.ceil(((options.request.timeoutMs ?? 0) + BACKSTOP_MS) / 1000) + START_ALLOWANCE_SECONDS;
+  const { name, container, stream } = sandbox;
   const kill = async () => {
-    await docker.getContainer(name).kill();
+    await container.kill();
   };
   live.set(name, kill);
   try {
     options.signal?.throwIfAborted();
-    const container = await docker.createContainer(execContainerSpec(settings, name, runnerArgv("python3"), deadline));
-    options.signal?.throwIfAborted();
-    // Attach before start, so no output is missed and stdin is there when the runner reads it.
-    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
-    await container.start();
     const outcome = await talkToRunner({
       docker,
       stream,
@@ -59,8 +95,9 @@ export async function runInNewContainer(
     return answerless(outcome, options.request, `exit ${state.ExitCode}`, state.OOMKilled);
   } finally {
     live.delete(name);
+    stream.destroy();
     // The name is enough: even a create whose answer was lost is cleaned up.
-    await removeContainer(docker, name).catch((error: Error) => settings.warn(`could not remove ${name}: ${error.message}`));
+    cleanup(removeContainer(docker, name).catch((error: Error) => settings.warn(`could not remove ${name}: ${error.message}`)));
   }
 }
 

@@ -156,6 +156,7 @@ describe.skipIf(!(await dockerAvailable()))("docker sessions", { timeout: 60_000
     await expect(
       backend.execute({ code: "print(1)", timeoutMs: 5000, lastLineInteractive: false, files: [], signal: controller.signal }),
     ).rejects.toThrow();
+    await backend.whenIdle();
     expect(await containersLabelled(labels)).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import Dockerode from "dockerode";
 import { inject } from "vitest";
-import { DEFAULT_EXECUTOR_IMAGE, type DockerBackendSettings, probeDocker } from "../src/index.js";
+import { DEFAULT_EXECUTOR_IMAGE, type DockerBackendSettings, probeDocker, WARM_LABEL_KEY } from "../src/index.js";
 
 /** Label on every container a test run creates, checked by the global teardown. */
 export const TEST_RUN_LABEL = "code-interpreter.test-run";
@@ -33,13 +33,22 @@ export function testSettings(labels: Record<string, string>): Partial<DockerBack
   return { docker, image, labels };
 }
 
-/** Names and states of the containers carrying these labels. */
-export async function containersLabelled(labels: Record<string, string>): Promise<string[]> {
+/**
+ * Names and states of the containers carrying these labels. Warm sandboxes
+ * waiting in the pool are left out unless `includeWarm`: they are not
+ * leftovers while the backend runs (close() removes them, and the global
+ * teardown counts everything).
+ */
+export async function containersLabelled(labels: Record<string, string>, options: { includeWarm?: boolean } = {}): Promise<string[]> {
   const containers = await docker.listContainers({
     all: true,
     filters: { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) },
   });
-  return containers.map((container) => `${container.Names[0]?.replace(/^\//, "")} (${container.State})`);
+  return containers
+    .filter(
+      (container) => options.includeWarm || container.Labels[WARM_LABEL_KEY] !== "true" || ["exited", "dead"].includes(container.State),
+    )
+    .map((container) => `${container.Names[0]?.replace(/^\//, "")} (${container.State})`);
 }
 
 /** Force-removes every container carrying these labels. */

@@ -12,6 +12,8 @@ export interface BwrapOptions {
   /** Fds (in the spawned process) carrying /etc/passwd and /etc/group. */
   passwdFd: number;
   groupFd: number;
+  /** The runner's environment, on top of PATH. */
+  env?: Record<string, string>;
 }
 
 // Read-only views of the host: the system's programs and libraries, and the
@@ -69,6 +71,7 @@ export function bwrapArgs(options: BwrapOptions): string[] {
   // Everything but /workspace and /tmp read-only, including the new root itself.
   args.push("--remount-ro", "/");
   args.push("--chdir", WORKSPACE_DIR, "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin");
+  for (const [key, value] of Object.entries(options.env ?? {})) args.push("--setenv", key, value);
   return args;
 }
 

@@ -1,5 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEFAULT_PRELOAD } from "@code-interpreter/core";
 
 /** How the local backend isolates code. */
 export type LocalSandboxMode = "auto" | "require" | "off";
@@ -26,6 +27,15 @@ export interface LocalBackendSettings {
   maxProcesses: number;
   /** The uid and gid code runs as. @default 65532 */
   sandboxUid: number;
+  /**
+   * Sandboxes started ahead of demand, each used once: `min` kept warm, up to
+   * `max` under load, back to `min` after `idleTimeoutMs` without requests;
+   * `false` starts one per request.
+   * @default SANDBOX_POOL_MIN, SANDBOX_POOL_MAX, SANDBOX_POOL_IDLE_TIMEOUT_SEC, else 1, 4, 60 s
+   */
+  pool: { min: number; max: number; idleTimeoutMs: number } | false;
+  /** Modules warm sandboxes import before a request arrives (missing ones are skipped). @default SANDBOX_PRELOAD, else the data stack */
+  preload: readonly string[];
   /** Receives warnings (missing bubblewrap, …). @default console.warn */
   warn: (message: string) => void;
 }
@@ -42,6 +52,8 @@ export function defaultLocalBackendSettings(): LocalBackendSettings {
     workspaceSizeMb: 256,
     maxProcesses: 128,
     sandboxUid: 65532,
+    pool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
+    preload: DEFAULT_PRELOAD,
     warn: (message) => console.warn(message),
   };
 }

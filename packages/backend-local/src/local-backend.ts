@@ -20,15 +20,25 @@ import {
   type RunnerLimits,
   type RunnerPlanSettings,
   type RunnerRequest,
+  SANDBOX_ENV,
   type SessionCommandOptions,
   type SessionInfo,
   SessionNotFoundError,
   unixNow,
+  WarmPool,
   WORKSPACE_DIR,
   type WorkspaceFileContent,
 } from "@code-interpreter/core";
 import { defaultLocalBackendSettings, type LocalBackendSettings } from "./local-backend-settings.js";
-import { type Isolation, runSandboxProcess, type SandboxProcessOptions } from "./sandbox-process.js";
+import {
+  type ConverseOptions,
+  converse,
+  discard,
+  type Isolation,
+  type SandboxProcess,
+  type SandboxSpawnOptions,
+  spawnSandbox,
+} from "./sandbox-process.js";
 
 const MB = 1024 * 1024;
 
@@ -50,6 +60,8 @@ export class LocalBackend implements Backend {
   private readonly running = new Map<ChildProcess, string>();
   private readonly sessionsDir: string;
   private readonly runAs: number | undefined;
+  /** Warm one-shot sandboxes (bubblewrap only: without it a workspace is a host directory made per run). */
+  private readonly pool: WarmPool<SandboxProcess> | undefined;
   private closed = false;
 
   constructor(
@@ -60,6 +72,14 @@ export class LocalBackend implements Backend {
     this.sessionsDir = join(settings.stateDir, "sessions");
     // As root, the sandbox itself runs as the unprivileged uid, not just inside a user namespace.
     this.runAs = process.getuid?.() === 0 ? settings.sandboxUid : undefined;
+    if (settings.pool && isolation === "bwrap") {
+      this.pool = new WarmPool({
+        ...settings.pool,
+        create: async () => this.spawn({ name: newExecName(), preload: settings.preload }),
+        destroy: discard,
+        onError: (error) => settings.warn(`could not start a warm sandbox: ${(error as Error).message}`),
+      });
+    }
   }
 
   async execute(options: ExecuteOptions): Promise<ExecutionResult> {
@@ -67,8 +87,15 @@ export class LocalBackend implements Backend {
     const started = Date.now();
     const name = newExecName();
     if (this.isolation === "bwrap") {
-      const result = await this.run({ name, request, onOutput: options.onOutput, signal: options.signal });
-      return executionResult(options, result, Date.now() - started);
+      this.assertOpen();
+      options.signal?.throwIfAborted();
+      const sandbox = this.pool?.take() ?? this.spawn({ name });
+      try {
+        const result = await this.converse(sandbox, { request, onOutput: options.onOutput, signal: options.signal });
+        return executionResult(options, result, Date.now() - started);
+      } finally {
+        this.pool?.release();
+      }
     }
     // Without bubblewrap the workspace is a host directory and the runner must not kill everything it can.
     const workspaceDir = join(this.settings.stateDir, "exec", name);
@@ -157,6 +184,7 @@ export class LocalBackend implements Backend {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.pool?.close();
     for (const child of this.running.keys()) child.kill("SIGKILL");
     await waitFor(() => this.running.size === 0, 5000);
   }
@@ -175,9 +203,13 @@ export class LocalBackend implements Backend {
     };
   }
 
-  private run(options: Pick<SandboxProcessOptions, "name" | "request" | "workspaceDir" | "onOutput" | "signal">) {
+  private assertOpen(): void {
     if (this.closed) throw new BackendUnavailableError({ message: "the local backend is shutting down" });
-    return runSandboxProcess({
+  }
+
+  /** Starts a sandbox; it starts with the code's environment, which preloaded modules read. */
+  private spawn(options: Pick<SandboxSpawnOptions, "name" | "workspaceDir" | "preload">): SandboxProcess {
+    return spawnSandbox({
       ...options,
       isolation: this.isolation,
       bwrapPath: this.settings.bwrapPath,
@@ -185,9 +217,19 @@ export class LocalBackend implements Backend {
       runAs: this.runAs,
       uid: this.settings.sandboxUid,
       tmpfsBytes: this.settings.workspaceSizeMb * MB,
-      maxSnapshotBytes: this.settings.workspaceSizeMb * MB,
-      registry: this.running,
+      env: { ...SANDBOX_ENV, ...passthroughEnv() },
     });
+  }
+
+  private converse(sandbox: SandboxProcess, options: Omit<ConverseOptions, "registry" | "maxSnapshotBytes">) {
+    return converse(sandbox, { ...options, maxSnapshotBytes: this.settings.workspaceSizeMb * MB, registry: this.running });
+  }
+
+  /** A fresh sandbox for one request. */
+  private run(options: Pick<SandboxSpawnOptions, "name" | "workspaceDir"> & Omit<ConverseOptions, "registry" | "maxSnapshotBytes">) {
+    this.assertOpen();
+    options.signal?.throwIfAborted();
+    return this.converse(this.spawn(options), options);
   }
 
   /** Runs the runner with the session's workspace directory as /workspace. */

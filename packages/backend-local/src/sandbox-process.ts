@@ -13,7 +13,8 @@ import { bwrapArgs, groupFile, passwdFile } from "./bwrap-args.js";
 /** How a sandbox is made: bubblewrap, or (with a warning) a plain child process. */
 export type Isolation = "bwrap" | "none";
 
-export interface SandboxProcessOptions {
+/** How to start one sandbox with the runner in it. */
+export interface SandboxSpawnOptions {
   isolation: Isolation;
   bwrapPath: string;
   python: string;
@@ -22,13 +23,28 @@ export interface SandboxProcessOptions {
   uid: number;
   tmpfsBytes: number;
   name: string;
-  request: RunnerRequest;
   /** Host directory that is the workspace (sessions; one-shot runs without bubblewrap). */
   workspaceDir?: string;
+  /** The runner's own environment; a preloading runner needs the code's from the start. */
+  env?: Record<string, string>;
+  /** Modules the runner imports before its request comes (a warm sandbox). */
+  preload?: readonly string[];
+}
+
+/** A started sandbox whose runner waits for its request on stdin. */
+export interface SandboxProcess {
+  name: string;
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  diagnostics(): string;
+}
+
+export interface ConverseOptions {
+  request: RunnerRequest;
   onOutput?: (chunk: OutputChunk) => void;
   signal?: AbortSignal;
   maxSnapshotBytes?: number;
-  /** Live sandboxes, by child process: this one is in it while it runs. */
+  /** Live sandboxes, by child process: this one is in it while it works. */
   registry?: Map<ChildProcess, string>;
 }
 
@@ -36,38 +52,18 @@ export interface SandboxProcessOptions {
 const BACKSTOP_MS = 10_000;
 const MAX_DIAGNOSTIC_BYTES = 64 * 1024;
 
-/**
- * Starts one sandbox with the runner in it, sends it the request, and reads
- * its framed answer. The sandbox (and everything in it) is gone when this
- * settles, whatever happened.
- */
-export async function runSandboxProcess(options: SandboxProcessOptions): Promise<RunnerResult> {
-  const { request } = options;
-  options.signal?.throwIfAborted();
-  const input = await encodeRunnerRequest(request);
+/** Starts a sandbox with the runner in it, waiting for a request. */
+export function spawnSandbox(options: SandboxSpawnOptions): SandboxProcess {
   const [command, args] = commandLine(options);
   const child = spawn(command, args, {
     stdio: ["pipe", "pipe", "pipe", "pipe", "pipe"],
     uid: options.runAs,
     gid: options.runAs,
     cwd: options.isolation === "none" ? options.workspaceDir : undefined,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8" },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...(options.isolation === "none" ? options.env : {}) },
   });
-  options.registry?.set(child, options.name);
-  const decoder = new RunnerResponseDecoder(request.maxOutputBytes, options.onOutput);
   const diagnostics: Buffer[] = [];
   let diagnosticBytes = 0;
-  let stopped: "backstop" | "abort" | undefined;
-
-  const kill = (why: "backstop" | "abort") => {
-    stopped ??= why;
-    child.kill("SIGKILL");
-  };
-  const onAbort = () => kill("abort");
-  options.signal?.addEventListener("abort", onAbort, { once: true });
-  const backstop = setTimeout(() => kill("backstop"), (request.timeoutMs ?? 0) + BACKSTOP_MS);
-
-  child.stdout?.on("data", (chunk: Buffer) => decoder.push(chunk));
   child.stderr?.on("data", (chunk: Buffer) => {
     if (diagnosticBytes < MAX_DIAGNOSTIC_BYTES) diagnostics.push(chunk);
     diagnosticBytes += chunk.length;
@@ -76,13 +72,35 @@ export async function runSandboxProcess(options: SandboxProcessOptions): Promise
   for (const stream of [child.stdin, child.stdio[3], child.stdio[4]]) stream?.on("error", () => {});
   (child.stdio[3] as NodeJS.WritableStream | null)?.end(passwdFile(options.uid));
   (child.stdio[4] as NodeJS.WritableStream | null)?.end(groupFile(options.uid));
-  child.stdin?.end(input);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once("error", () => resolve({ code: null, signal: null }));
+    child.once("close", (code, signal) => resolve({ code, signal }));
+  });
+  return { name: options.name, child, exited, diagnostics: () => Buffer.concat(diagnostics).toString("utf8").trim() };
+}
 
+/**
+ * Sends a sandbox its request and reads the framed answer. The sandbox (and
+ * everything in it) is gone when this settles, whatever happened.
+ */
+export async function converse(sandbox: SandboxProcess, options: ConverseOptions): Promise<RunnerResult> {
+  const { request } = options;
+  const { child } = sandbox;
+  options.registry?.set(child, sandbox.name);
+  const decoder = new RunnerResponseDecoder(request.maxOutputBytes, options.onOutput);
+  let stopped: "backstop" | "abort" | undefined;
+  const kill = (why: "backstop" | "abort") => {
+    stopped ??= why;
+    child.kill("SIGKILL");
+  };
+  const onAbort = () => kill("abort");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const backstop = setTimeout(() => kill("backstop"), (request.timeoutMs ?? 0) + BACKSTOP_MS);
+  child.stdout?.on("data", (chunk: Buffer) => decoder.push(chunk));
   try {
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      child.once("error", reject);
-      child.once("close", (code, signal) => resolve({ code, signal }));
-    });
+    if (options.signal?.aborted) onAbort();
+    child.stdin?.end(await encodeRunnerRequest(request));
+    const exit = await sandbox.exited;
     if (stopped === "abort") throw options.signal?.reason ?? new Error("aborted");
     const result = await decoder.finish({ maxBytes: options.maxSnapshotBytes });
     if (result) return result;
@@ -96,20 +114,29 @@ export async function runSandboxProcess(options: SandboxProcessOptions): Promise
         snapshotTruncated: false,
       };
     }
-    const detail = Buffer.concat(diagnostics).toString("utf8").trim();
+    const detail = sandbox.diagnostics();
     throw new BackendUnavailableError({
       message: `the sandbox ended without an answer (exit ${exit.code ?? exit.signal})${detail ? `: ${detail}` : ""}`,
     });
   } finally {
     clearTimeout(backstop);
     options.signal?.removeEventListener("abort", onAbort);
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await sandbox.exited;
+    }
     options.registry?.delete(child);
   }
 }
 
-function commandLine(options: SandboxProcessOptions): [string, string[]] {
-  const runner = runnerArgv(options.python);
+/** Stops a sandbox that was never used. */
+export async function discard(sandbox: SandboxProcess): Promise<void> {
+  sandbox.child.kill("SIGKILL");
+  await sandbox.exited;
+}
+
+function commandLine(options: SandboxSpawnOptions): [string, string[]] {
+  const runner = runnerArgv(options.python, { preload: options.preload });
   if (options.isolation === "none") return [runner[0] as string, runner.slice(1)];
   const sandbox = bwrapArgs({
     name: options.name,
@@ -118,6 +145,7 @@ function commandLine(options: SandboxProcessOptions): [string, string[]] {
     tmpfsBytes: options.tmpfsBytes,
     passwdFd: 3,
     groupFd: 4,
+    env: options.env,
   });
   return [options.bwrapPath, [...sandbox, "--", ...runner]];
 }

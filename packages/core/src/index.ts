@@ -6,5 +6,6 @@ export * from "./python-command.js";
 export * from "./runner-protocol.js";
 export * from "./schemas.js";
 export * from "./truncate-output.js";
+export * from "./warm-pool.js";
 export * from "./workspace-path.js";
 export * from "./workspace-tar.js";

@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { WarmPool } from "./warm-pool.js";
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
+
+describe("WarmPool", () => {
+  let pool: WarmPool<number> | undefined;
+  afterEach(async () => {
+    await pool?.close();
+  });
+
+  const makePool = (options: { min?: number; max?: number; idleTimeoutMs?: number; capacity?: number } = {}) => {
+    let next = 0;
+    const destroyed: number[] = [];
+    pool = new WarmPool({
+      create: async () => next++,
+      destroy: async (item) => {
+        destroyed.push(item);
+      },
+      ...options,
+    });
+    return { pool, destroyed, created: () => next };
+  };
+
+  it("keeps min sandboxes warm and hands each out exactly once", async () => {
+    const { pool } = makePool({ min: 2, max: 4 });
+    await settle();
+    expect(pool.size).toBe(2);
+    const first = pool.take();
+    const second = pool.take();
+    expect(first).not.toBe(second);
+    expect([first, second]).toEqual([0, 1]);
+    pool.release();
+    pool.release();
+  });
+
+  it("answers undefined when nothing is warm, so the caller makes a fresh one", async () => {
+    const { pool } = makePool({ min: 0, max: 2 });
+    expect(pool.take()).toBeUndefined();
+    pool.release();
+  });
+
+  it("grows to the demand it saw, within max", async () => {
+    const { pool } = makePool({ min: 1, max: 3 });
+    await settle();
+    for (let i = 0; i < 5; i++) pool.take();
+    await settle();
+    expect(pool.size).toBe(3);
+    for (let i = 0; i < 5; i++) pool.release();
+  });
+
+  it("never lets warm, creating and in-use sandboxes pass the capacity", async () => {
+    const { pool, created } = makePool({ min: 4, max: 4, capacity: 5 });
+    await settle();
+    pool.take();
+    pool.take();
+    pool.take();
+    await settle();
+    expect(pool.size).toBe(2);
+    expect(created()).toBe(5);
+  });
+
+  it("destroys its warm sandboxes when closed", async () => {
+    const { pool, destroyed } = makePool({ min: 3, max: 3 });
+    await settle();
+    await pool.close();
+    expect(destroyed.sort()).toEqual([0, 1, 2]);
+    expect(pool.size).toBe(0);
+  });
+});

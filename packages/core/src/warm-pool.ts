@@ -1,0 +1,146 @@
+/** Settings of a warm pool. */
+export interface WarmPoolOptions<T> {
+  /** Creates and starts one sandbox, ready for a request. */
+  create: () => Promise<T>;
+  /** Destroys a sandbox (used or not); must not throw for one already gone. */
+  destroy: (item: T) => Promise<void>;
+  /** Sandboxes kept warm even with no demand. @default 1 */
+  min?: number;
+  /** Most sandboxes kept warm. @default 4 */
+  max?: number;
+  /** With no request for this long, the pool shrinks back to `min`. @default 60000 */
+  idleTimeoutMs?: number;
+  /** Sandboxes in use, warm and being created may never exceed this. @default max + 16 */
+  capacity?: number;
+  /** A warm sandbox older than this is replaced by a fresh one. @default 600000 */
+  maxAgeMs?: number;
+  /** Sandboxes created at once while refilling. @default 2 */
+  refillConcurrency?: number;
+  /** Told when creating a sandbox failed (the pool retries after a pause). */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Sandboxes created and started before they are needed, each used exactly
+ * once and then destroyed. The pool refills in the background and sizes
+ * itself to recent demand: as many warm sandboxes as were in use at once
+ * lately, between `min` and `max`.
+ */
+export class WarmPool<T> {
+  private readonly idle: { item: T; since: number }[] = [];
+  private creating = 0;
+  private inUse = 0;
+  private peakInUse = 0;
+  private lastAcquire = 0;
+  private pausedUntil = 0;
+  private closed = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly options: Required<Omit<WarmPoolOptions<T>, "onError">> & Pick<WarmPoolOptions<T>, "onError">;
+
+  constructor(options: WarmPoolOptions<T>) {
+    const max = options.max ?? 4;
+    this.options = {
+      min: 1,
+      idleTimeoutMs: 60_000,
+      maxAgeMs: 600_000,
+      capacity: max + 16,
+      refillConcurrency: 2,
+      ...options,
+      max,
+    };
+    this.timer = setInterval(() => this.maintain(), 1000);
+    this.timer.unref();
+    this.refill();
+  }
+
+  /** Sandboxes warm right now. */
+  get size(): number {
+    return this.idle.length;
+  }
+
+  /**
+   * A warm sandbox if there is one (the oldest), else undefined: the caller
+   * then creates a fresh one. Either way the caller owns it and calls
+   * `release()` when it is done with it, after destroying it.
+   */
+  take(): T | undefined {
+    this.lastAcquire = Date.now();
+    this.inUse++;
+    this.peakInUse = Math.max(this.peakInUse, this.inUse);
+    const entry = this.idle.shift();
+    this.refill();
+    return entry?.item;
+  }
+
+  /** The caller is done with what `take()` gave it (or with the fresh sandbox it made instead). */
+  release(): void {
+    this.inUse = Math.max(0, this.inUse - 1);
+    this.refill();
+  }
+
+  /** Destroys every warm sandbox and stops refilling. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    const items = this.idle.splice(0).map((entry) => entry.item);
+    await Promise.allSettled(items.map((item) => this.options.destroy(item)));
+    // Sandboxes still being created are destroyed as they arrive (see refill).
+    for (let i = 0; i < 500 && this.creating > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
+  private target(): number {
+    const { min, max, idleTimeoutMs } = this.options;
+    if (Date.now() - this.lastAcquire > idleTimeoutMs) return min;
+    return Math.min(max, Math.max(min, this.peakInUse));
+  }
+
+  /** Shrinks to the target after a quiet spell, lets the remembered peak decay, replaces old sandboxes. */
+  private maintain(): void {
+    if (this.closed) return;
+    const old = Date.now() - this.options.maxAgeMs;
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const entry = this.idle[i];
+      if (entry && entry.since < old) {
+        this.idle.splice(i, 1);
+        this.options.destroy(entry.item).catch(() => {});
+      }
+    }
+    if (Date.now() - this.lastAcquire > this.options.idleTimeoutMs) {
+      this.peakInUse = this.inUse;
+      const excess = this.idle.splice(this.target());
+      for (const entry of excess) this.options.destroy(entry.item).catch(() => {});
+    }
+    this.refill();
+  }
+
+  private refill(): void {
+    const { capacity, refillConcurrency } = this.options;
+    while (
+      !this.closed &&
+      Date.now() >= this.pausedUntil &&
+      this.idle.length + this.creating < this.target() &&
+      this.creating < refillConcurrency &&
+      this.idle.length + this.creating + this.inUse < capacity
+    ) {
+      this.creating++;
+      this.options
+        .create()
+        .then(
+          (item) => {
+            if (this.closed) return this.options.destroy(item);
+            this.idle.push({ item, since: Date.now() });
+          },
+          (error) => {
+            // The engine may be overloaded or gone: back off instead of hammering it.
+            this.pausedUntil = Date.now() + 1000;
+            this.options.onError?.(error);
+          },
+        )
+        .catch(() => {})
+        .finally(() => {
+          this.creating--;
+          this.refill();
+        });
+    }
+  }
+}
