@@ -1,0 +1,122 @@
+// Benchmark: latency and throughput of a code-interpreter server on loopback,
+// next to the raw floors measured in the same run. Usage:
+//   node bench/src/bench.ts --backend docker|local [--quick] [--seconds N] [--count N]
+import { parseArgs } from "node:util";
+import { api } from "./api.ts";
+import { dockerRun, engineCycleRate, rawBwrap, withRunningContainer } from "./floors.ts";
+import { rssMb, startServer } from "./server.ts";
+import { type Latency, latency, sequential, sustained, time } from "./stats.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    backend: { type: "string", default: "local" },
+    quick: { type: "boolean", default: false },
+    seconds: { type: "string" },
+    count: { type: "string" },
+    image: { type: "string", default: process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest" },
+  },
+});
+const backend = args.backend as string;
+const count = Number(args.count ?? (args.quick ? 5 : 40));
+const seconds = Number(args.seconds ?? (args.quick ? 2 : 10));
+const image = args.image as string;
+const PANDAS = "import pandas\npandas.DataFrame({'a': [1]}).sum()";
+
+const server = await startServer(backend, {});
+const client = api(server.url);
+const memory: number[] = [];
+const sampler = setInterval(async () => memory.push(await rssMb(server.pid)), 1000);
+const figures: Record<string, unknown> = { backend, count, seconds };
+const rows: [string, string, string, string][] = [];
+const row = (name: string, value: Latency | number, floor?: Latency | number, target?: string) => {
+  const p50 = (v: Latency | number) => (typeof v === "number" ? v : v.p50);
+  const show = (v: Latency | number) =>
+    typeof v === "number"
+      ? v.toFixed(1)
+      : `p50 ${v.p50.toFixed(0)} p90 ${v.p90.toFixed(0)} p99 ${v.p99.toFixed(0)} max ${v.max.toFixed(0)}`;
+  const ratio = floor === undefined ? undefined : p50(value) / p50(floor);
+  figures[name] = { value, floor, ratio };
+  rows.push([
+    name,
+    show(value),
+    floor === undefined ? "" : show(floor),
+    ratio === undefined ? "" : `${ratio.toFixed(2)}×${target ? ` (target ${target})` : ""}`,
+  ]);
+};
+
+try {
+  const hasPandas = await client.execute(PANDAS).then(
+    () => true,
+    () => false,
+  );
+  await sequential(3, () => client.execute("print(1)"));
+  const rssStart = await rssMb(server.pid);
+
+  // Floors, measured now on this machine.
+  const floorPrint =
+    backend === "docker"
+      ? latency(await sequential(Math.min(count, 15), dockerRun(image, "print(1)")))
+      : latency(await sequential(count, rawBwrap("print(1)")));
+  const floorPandas =
+    backend === "docker" ? latency(await sequential(Math.min(count, 10), dockerRun(image, PANDAS.replace("\n", ";")))) : undefined;
+  const floorExec =
+    backend === "docker" ? await withRunningContainer(image, async (exec) => latency(await sequential(count, exec("1+1")))) : undefined;
+
+  row(
+    "one-shot print(1), sequential",
+    latency(await sequential(count, () => client.execute("print(1)"))),
+    floorPrint,
+    backend === "docker" ? "≤ 0.15" : "≤ 2",
+  );
+  if (hasPandas)
+    row("one-shot import pandas + use", latency(await sequential(Math.min(count, 20), () => client.execute(PANDAS))), floorPandas, "≤ 0.3");
+  row("stream: first output byte", latency(await sequential(Math.min(count, 20), () => client.firstByte("print(1)"))));
+
+  const creates: number[] = [];
+  const deletes: number[] = [];
+  for (let i = 0; i < Math.min(count, 10); i++) {
+    let id = "";
+    creates.push(await time(async () => (id = await client.createSession())));
+    deletes.push(await time(() => client.deleteSession(id)));
+  }
+  row("session create", latency(creates));
+  row("session delete", latency(deletes));
+  const session = await client.createSession();
+  try {
+    row("session bash true", latency(await sequential(count, () => client.bash(session, "true"))));
+    row(
+      "session python 1+1",
+      latency(await sequential(count, () => client.python(session, "1+1"))),
+      floorExec,
+      backend === "docker" ? "≤ 0.2" : undefined,
+    );
+    if (hasPandas) row("session python pandas", latency(await sequential(Math.min(count, 20), () => client.python(session, PANDAS))));
+  } finally {
+    await client.deleteSession(session);
+  }
+
+  const engineRate = backend === "docker" ? await engineCycleRate(image, 16, seconds) : undefined;
+  for (const concurrency of [1, 4, 16]) {
+    const result = await sustained(concurrency, seconds, () => client.execute("print(1)"));
+    figures[`throughput c${concurrency}`] = result;
+    rows.push([
+      `throughput c=${concurrency} (per s)`,
+      `${result.perSecond.toFixed(1)}/s, p50 ${result.latency.p50.toFixed(0)} ms, ${result.errors} errors`,
+      concurrency === 16 && engineRate ? `${engineRate.perSecond.toFixed(1)}/s engine create+start+remove` : "",
+      concurrency === 16 && engineRate ? `${(result.perSecond / engineRate.perSecond).toFixed(2)}× (target ≥ 0.8)` : "",
+    ]);
+  }
+  const rssEnd = await rssMb(server.pid);
+  figures.server_rss_mb = { start: rssStart, end: rssEnd, max: Math.max(...memory) };
+  rows.push(["server RSS (MB)", `start ${rssStart.toFixed(0)} end ${rssEnd.toFixed(0)} max ${Math.max(...memory).toFixed(0)}`, "", ""]);
+} finally {
+  clearInterval(sampler);
+  await server.stop();
+}
+
+const widths = [0, 1, 2, 3].map((i) =>
+  Math.max(...[["metric", "server (ms)", "floor (ms)", "ratio"], ...rows].map((r) => r[i]?.length ?? 0)),
+);
+for (const r of [["metric", "server (ms)", "floor (ms)", "ratio"], ...rows])
+  console.log(r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  "));
+console.log(JSON.stringify(figures));
