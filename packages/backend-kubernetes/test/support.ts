@@ -34,11 +34,13 @@ export function startDouble(): Promise<KubernetesDouble> {
 }
 
 /** Backend settings for tests: the double, the test namespace and image, short start timeouts. */
-export function testSettings(double: KubernetesDouble, extra: Partial<KubernetesBackendSettings> = {}): Partial<KubernetesBackendSettings> {
+export type TestOverrides = Partial<KubernetesBackendSettings> & { ownerDeployment?: string };
+
+export function testSettings(double: KubernetesDouble, extra: TestOverrides = {}): TestOverrides {
   return { kubeConfig: double.kubeConfig(namespace), namespace, image, podStartTimeoutMs: 30_000, ...extra };
 }
 
-export function createTestBackend(double: KubernetesDouble, extra: Partial<KubernetesBackendSettings> = {}): Promise<KubernetesBackend> {
+export function createTestBackend(double: KubernetesDouble, extra: TestOverrides = {}): Promise<KubernetesBackend> {
   return createKubernetesBackend(testSettings(double, extra));
 }
 

@@ -68,6 +68,8 @@ export class DockerPods {
     if (id === undefined) return;
     const container = this.options.docker.getContainer(id);
     await container.start();
+    // Deleted while it started: the removal may have lost the race with the start.
+    if (record.deleted) return this.removeContainer(this.containerName(record, main.name));
     this.update(record, "Running", [scheduled, condition("Initialized", "True"), condition("Ready", "True")], {
       initContainerStatuses: initStatuses,
       containerStatuses: [running(main)],
@@ -93,14 +95,20 @@ export class DockerPods {
     record.deleted = true;
     clearTimeout(record.deadlineTimer);
     await record.creating?.catch(() => {});
-    await Promise.all(
-      [...record.containers.keys()].map((name) =>
-        this.options.docker
-          .getContainer(this.containerName(record, name))
-          .remove({ force: true, v: true })
-          .catch(() => {}),
-      ),
-    );
+    await Promise.all([...record.containers.keys()].map((name) => this.removeContainer(this.containerName(record, name))));
+  }
+
+  /** Force-removes a container; the engine may refuse while it is still starting, so that is retried. */
+  private async removeContainer(name: string): Promise<void> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        await this.options.docker.getContainer(name).remove({ force: true, v: true });
+        return;
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode === 404) return;
+        await new Promise((resolve) => setTimeout(resolve, 100 * (attempt + 1)));
+      }
+    }
   }
 
   /** The Docker name of one of the pod's containers. */
@@ -138,6 +146,10 @@ export class DockerPods {
     if (id === undefined) return undefined;
     const container = this.options.docker.getContainer(id);
     await container.start();
+    if (record.deleted) {
+      await this.removeContainer(this.containerName(record, spec.name));
+      return undefined;
+    }
     const { StatusCode } = (await container.wait()) as { StatusCode: number };
     await container.remove({ force: true }).catch(() => {});
     return record.deleted ? undefined : StatusCode;

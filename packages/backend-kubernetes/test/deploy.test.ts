@@ -1,0 +1,71 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { REQUIRED_PERMISSIONS } from "../src/index.js";
+
+const deployDir = new URL("../../../deploy/", import.meta.url);
+const manifests = readdirSync(deployDir).filter((name) => name.endsWith(".yaml"));
+const documents = manifests.flatMap((name) =>
+  parseAllDocuments(readFileSync(new URL(name, deployDir), "utf8")).map((document) => ({ name, document })),
+);
+const objects = documents.map(({ document }) => document.toJS() as Record<string, any>);
+const ofKind = (kind: string) => objects.filter((object) => object.kind === kind);
+
+/** Rules as comparable strings: one per group, resource and verb. */
+function flatten(rules: { apiGroups?: string[]; apiGroup?: string; resources: readonly string[]; verbs: readonly string[] }[]): string[] {
+  return rules
+    .flatMap((rule) =>
+      (rule.apiGroups ?? [rule.apiGroup ?? ""]).flatMap((group) =>
+        rule.resources.flatMap((resource) => rule.verbs.map((verb) => `${group}/${resource}:${verb}`)),
+      ),
+    )
+    .sort();
+}
+
+describe("deployment manifests", () => {
+  it("all parse as YAML without errors", () => {
+    expect(manifests.length).toBeGreaterThan(0);
+    for (const { name, document } of documents) expect(document.errors, name).toEqual([]);
+  });
+
+  it("grant the server's Role exactly the permissions the backend's calls need", () => {
+    const [role, ...others] = ofKind("Role");
+    expect(others).toEqual([]);
+    expect(flatten(role?.rules ?? [])).toEqual(flatten([...REQUIRED_PERMISSIONS]));
+  });
+
+  it("bind the Role to the service account the Deployment runs as", () => {
+    const deployment = ofKind("Deployment")[0];
+    const binding = ofKind("RoleBinding")[0];
+    expect(binding?.roleRef).toMatchObject({ kind: "Role", name: ofKind("Role")[0]?.metadata.name });
+    expect(binding?.subjects).toEqual([{ kind: "ServiceAccount", name: deployment?.spec.template.spec.serviceAccountName }]);
+  });
+
+  it("run the server non-root on the kubernetes backend, probed on /health", () => {
+    const spec = ofKind("Deployment")[0]?.spec.template.spec;
+    const server = spec?.containers[0];
+    expect(spec?.securityContext).toMatchObject({ runAsNonRoot: true });
+    expect(server?.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    expect(server?.env).toContainEqual({ name: "EXECUTOR_BACKEND", value: "kubernetes" });
+    expect(server?.readinessProbe.httpGet.path).toBe("/health");
+    expect(server?.livenessProbe.httpGet.path).toBe("/health");
+  });
+
+  it("deny all traffic to and from sandbox pods", () => {
+    const [policy] = ofKind("NetworkPolicy");
+    expect(policy?.spec).toEqual({
+      podSelector: {
+        matchLabels: { app: "code-interpreter" },
+        matchExpressions: [{ key: "component", operator: "In", values: ["exec", "session"] }],
+      },
+      policyTypes: ["Ingress", "Egress"],
+      ingress: [],
+      egress: [],
+    });
+  });
+
+  it("list every manifest in the kustomization", () => {
+    const kustomization = objects.find((object) => object.kind === "Kustomization");
+    expect([...(kustomization?.resources ?? [])].sort()).toEqual(manifests.filter((name) => name !== "kustomization.yaml").sort());
+  });
+});

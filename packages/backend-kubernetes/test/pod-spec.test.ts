@@ -1,0 +1,146 @@
+import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
+import type { V1Pod } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KubernetesBackend } from "../src/index.js";
+import { createTestBackend, dockerAvailable, leftovers, namespace, startDouble } from "./support.js";
+
+const available = await dockerAvailable();
+
+describe.skipIf(!available)("kubernetes pod spec, as the API server stores it", { timeout: 60_000 }, () => {
+  let double: KubernetesDouble;
+  let backend: KubernetesBackend;
+  let sessionPod: V1Pod;
+  let execPod: V1Pod | undefined;
+  const owner = { apiVersion: "apps/v1", kind: "Deployment", name: "code-interpreter", uid: "" };
+
+  beforeAll(async () => {
+    double = await startDouble();
+    owner.uid = double.addDeployment(namespace, "code-interpreter").uid;
+    backend = await createTestBackend(double, {
+      ownerDeployment: "code-interpreter",
+      serviceAccountName: "code-interpreter-sandbox",
+      memoryLimitMb: 300,
+      cpus: 0.5,
+      workspaceSizeMb: 64,
+      ephemeralStorageMb: 100,
+      sessionMaxLifetimeSeconds: 7200,
+    });
+    const session = await backend.createSession({ ttlSeconds: 600, files: [] });
+    sessionPod = double.pod(namespace, session.id) as V1Pod;
+    // The one-shot pod is gone once execute returns: catch it while it runs.
+    const seen = backend.execute({ code: "import time\ntime.sleep(1.5)", timeoutMs: 10_000, lastLineInteractive: false, files: [] });
+    for (let attempt = 0; attempt < 100 && !execPod; attempt++) {
+      execPod = double.listPods(namespace).find((pod) => pod.metadata?.labels?.component === "exec");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await seen;
+    await backend.deleteSession(session.id);
+  });
+  afterAll(async () => {
+    await backend?.close();
+    await double?.stop();
+  });
+
+  it("runs as uid and gid 65532, non-root, with the RuntimeDefault seccomp profile", () => {
+    for (const pod of [sessionPod, execPod]) {
+      expect(pod?.spec?.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        runAsGroup: 65532,
+        fsGroup: 65532,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      expect(pod?.spec?.containers[0]?.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ["ALL"] },
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+    }
+  });
+
+  it("mounts size-limited emptyDir volumes at /workspace and /tmp", () => {
+    expect(sessionPod.spec?.volumes).toEqual(
+      expect.arrayContaining([
+        { name: "workspace", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } },
+        { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } },
+      ]),
+    );
+    expect(sessionPod.spec?.containers[0]?.volumeMounts).toEqual([
+      { name: "workspace", mountPath: "/workspace" },
+      { name: "tmp", mountPath: "/tmp" },
+    ]);
+  });
+
+  it("requests and limits memory, cpu and ephemeral storage", () => {
+    expect(sessionPod.spec?.containers[0]?.resources).toEqual({
+      requests: { cpu: "0.25", memory: "300Mi", "ephemeral-storage": "100Mi" },
+      limits: { cpu: "0.5", memory: "300Mi", "ephemeral-storage": "100Mi" },
+    });
+  });
+
+  it("gives the pod no API token, no service links and no restarts", () => {
+    expect(sessionPod.spec).toMatchObject({
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      restartPolicy: "Never",
+      serviceAccountName: "code-interpreter-sandbox",
+      hostNetwork: false,
+      hostPID: false,
+      hostIPC: false,
+    });
+  });
+
+  it("locks down egress in a NET_ADMIN init container, the one exception to the restricted profile", () => {
+    const [init, ...others] = sessionPod.spec?.initContainers ?? [];
+    expect(others).toEqual([]);
+    expect(init?.securityContext).toMatchObject({
+      runAsUser: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"], add: ["NET_ADMIN"] },
+    });
+    expect(init?.command?.join(" ")).toContain("OUTPUT DROP");
+  });
+
+  it("names, labels and annotates session and one-shot pods", () => {
+    expect(sessionPod.metadata?.name).toMatch(/^code-session-[0-9a-f-]{36}$/);
+    expect(sessionPod.metadata?.labels).toMatchObject({ app: "code-interpreter", component: "session" });
+    expect(Number(sessionPod.metadata?.annotations?.["code-interpreter.expires-at"])).toBeGreaterThan(Date.now() / 1000 + 500);
+    expect(execPod?.metadata?.name).toMatch(/^code-exec-[0-9a-f-]{36}$/);
+    expect(execPod?.metadata?.labels).toMatchObject({ app: "code-interpreter", component: "exec" });
+  });
+
+  it("sets activeDeadlineSeconds: the session's maximum lifetime, and a one-shot pod's whole budget", () => {
+    expect(sessionPod.spec?.activeDeadlineSeconds).toBe(7200);
+    expect(execPod?.spec?.activeDeadlineSeconds).toBeGreaterThan(10);
+    expect(execPod?.spec?.containers[0]).toMatchObject({ stdin: true, stdinOnce: true, tty: false });
+  });
+
+  it("is owned by the server's Deployment, so the cluster removes leaked pods with it", () => {
+    expect(sessionPod.metadata?.ownerReferences).toEqual([{ ...owner, controller: false, blockOwnerDeletion: false }]);
+  });
+
+  it("leaves no pod behind", async () => {
+    expect(await leftovers(double)).toEqual([]);
+  });
+});
+
+describe.skipIf(!available)("kubernetes pods without the network lockdown", { timeout: 60_000 }, () => {
+  it("have no init container and no volume for it", async () => {
+    const double = await startDouble();
+    try {
+      const backend = await createTestBackend(double, { netAdminLockdown: false });
+      const session = await backend.createSession({ ttlSeconds: 60, files: [] });
+      const pod = double.pod(namespace, session.id);
+      await backend.deleteSession(session.id);
+      await backend.close();
+      expect(pod?.spec?.initContainers).toBeUndefined();
+      expect(pod?.spec?.volumes?.map((volume) => volume.name)).toEqual(["workspace", "tmp"]);
+    } finally {
+      await double.stop();
+    }
+  });
+});

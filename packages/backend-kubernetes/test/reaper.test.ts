@@ -1,0 +1,122 @@
+import { newExecName, newSessionId, SessionNotFoundError, unixNow } from "@code-interpreter/core";
+import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
+import Dockerode from "dockerode";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { KubernetesBackend } from "../src/index.js";
+import { createTestBackend, dockerAvailable, image, leftovers, namespace, startDouble } from "./support.js";
+
+const notFound = (error: unknown) => SessionNotFoundError.isInstance(error);
+
+describe.skipIf(!(await dockerAvailable()))("kubernetes reaper and foreign pods", { timeout: 60_000 }, () => {
+  let double: KubernetesDouble;
+  let backend: KubernetesBackend;
+  const warnings: string[] = [];
+  const exists = (name: string) => double.pod(namespace, name) !== undefined;
+
+  /** A pod made directly through the API, as an earlier server (or someone else) would have. */
+  const foreignPod = (name: string, labels: Record<string, string>, expiresAt?: number) =>
+    double.createPodDirectly(namespace, {
+      metadata: { name, labels, annotations: expiresAt === undefined ? {} : { "code-interpreter.expires-at": String(expiresAt) } },
+      spec: {
+        restartPolicy: "Never",
+        containers: [{ name: "executor", image, command: ["sleep", "300"], securityContext: { runAsUser: 65532, runAsNonRoot: true } }],
+      },
+    });
+  const session = { app: "code-interpreter", component: "session" };
+
+  beforeAll(async () => {
+    double = await startDouble();
+    backend = await createTestBackend(double, { warn: (message) => warnings.push(message), sessionMaxLifetimeSeconds: 120 });
+  });
+  afterEach(async () => {
+    double.faults.reset();
+    for (const pod of double.listPods(namespace)) {
+      await fetch(`${double.url}/api/v1/namespaces/${namespace}/pods/${pod.metadata?.name}`, { method: "DELETE" });
+    }
+    expect(await leftovers(double)).toEqual([]);
+  });
+  afterAll(async () => {
+    await backend?.close();
+    await double?.stop();
+  });
+
+  it("deletes expired session pods an earlier server left and keeps the live ones", async () => {
+    const expired = newSessionId();
+    const live = newSessionId();
+    await foreignPod(expired, session, unixNow() - 10);
+    await foreignPod(live, session, unixNow() + 600);
+    expect((await backend.listSessions()).map((entry) => entry.id)).toEqual(expect.arrayContaining([expired, live]));
+    expect(await backend.reapExpiredSessions()).toEqual([expired]);
+    expect(exists(expired)).toBe(false);
+    expect(exists(live)).toBe(true);
+  });
+
+  it("deletes one-shot pods long past their deadline and leaves current ones alone", async () => {
+    const stale = newExecName();
+    const current = newExecName();
+    await foreignPod(stale, { app: "code-interpreter", component: "exec" }, unixNow() - 3600);
+    await foreignPod(current, { app: "code-interpreter", component: "exec" }, unixNow() + 3600);
+    await backend.reapExpiredSessions();
+    expect(exists(stale)).toBe(false);
+    expect(exists(current)).toBe(true);
+  });
+
+  it("counts a pod that vanished between the list and the delete as gone", async () => {
+    const vanishing = newSessionId();
+    await foreignPod(vanishing, session, unixNow() - 10);
+    double.faults.failNext({ verb: "DELETE", path: `/pods/${vanishing}`, status: 404 });
+    expect(await backend.reapExpiredSessions()).toEqual([vanishing]);
+    expect(warnings).toEqual([]);
+  });
+
+  it("goes on with the other pods when one delete keeps failing, and warns about it", async () => {
+    const stuck = newSessionId();
+    const other = newSessionId();
+    await foreignPod(stuck, session, unixNow() - 10);
+    await foreignPod(other, session, unixNow() - 10);
+    double.faults.failNext({ verb: "DELETE", path: `/pods/${stuck}`, status: 500, times: 10 });
+    expect(await backend.reapExpiredSessions()).toEqual([other]);
+    expect(exists(stuck)).toBe(true);
+    expect(warnings.splice(0)).toEqual([expect.stringContaining(`could not delete the pod ${stuck}`)]);
+  });
+
+  it("refuses to touch a pod named like a session that lacks our labels", async () => {
+    const id = newSessionId();
+    await foreignPod(id, {}, unixNow() - 10);
+    await expect(backend.deleteSession(id)).rejects.toSatisfy(notFound);
+    await expect(backend.getSession(id)).rejects.toSatisfy(notFound);
+    await expect(backend.runInSession({ sessionId: id, language: "bash", code: "id", timeoutMs: 5000 })).rejects.toSatisfy(notFound);
+    await expect(backend.readSessionFiles(id)).rejects.toSatisfy(notFound);
+    await backend.reapExpiredSessions();
+    expect(exists(id)).toBe(true);
+  });
+
+  it("keeps an extended expiry on the pod for the next server, capped at the pod's active deadline", async () => {
+    const created = await backend.createSession({ ttlSeconds: 60, files: [] });
+    const extended = await backend.extendSession(created.id, 90);
+    expect(double.pod(namespace, created.id)?.metadata?.annotations?.["code-interpreter.expires-at"]).toBe(String(extended.expiresAt));
+    const restarted = await createTestBackend(double);
+    try {
+      expect(await restarted.getSession(created.id)).toEqual(extended);
+    } finally {
+      await restarted.close();
+    }
+    const capped = await backend.extendSession(created.id, 3600);
+    expect(capped.expiresAt).toBeLessThanOrEqual(unixNow() + 120);
+    await backend.deleteSession(created.id);
+  });
+
+  it("treats a session whose pod has ended as gone, and deletes it", async () => {
+    const created = await backend.createSession({ ttlSeconds: 300, files: [] });
+    // Code cannot stop its own pod (pid 1 ignores it): end it from outside, as a node failure would.
+    const container = (await double.containers()).find((name) => name.includes(created.id));
+    await new Dockerode().getContainer(container ?? "missing").kill();
+    for (let attempt = 0; attempt < 50 && double.pod(namespace, created.id)?.status?.phase === "Running"; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await expect(backend.runInSession({ sessionId: created.id, language: "bash", code: "true", timeoutMs: 5000 })).rejects.toSatisfy(
+      notFound,
+    );
+    expect(exists(created.id)).toBe(false);
+  });
+});
