@@ -1,4 +1,5 @@
 import { createDockerBackend, type DockerBackendSettings, probeDocker } from "@code-interpreter/backend-docker";
+import { createKubernetesBackend, type KubernetesBackendSettings } from "@code-interpreter/backend-kubernetes";
 import { createLocalBackend, type LocalBackendSettings } from "@code-interpreter/backend-local";
 import { type Backend, BackendUnavailableError } from "@code-interpreter/core";
 import type { Config } from "./config.js";
@@ -15,6 +16,8 @@ export async function selectBackend(config: Config, logger: Logger): Promise<Bac
       return createLocalBackend(localSettings(config, logger));
     case "docker":
       return createDockerBackend(dockerSettings(config, logger));
+    case "kubernetes":
+      return createKubernetesBackend(kubernetesSettings(config, logger));
     case "auto": {
       const probe = await probeDocker({ image: config.PYTHON_EXECUTOR_DOCKER_IMAGE });
       if (probe.ok) {
@@ -26,7 +29,7 @@ export async function selectBackend(config: Config, logger: Logger): Promise<Bac
     }
     default:
       throw new BackendUnavailableError({
-        message: `EXECUTOR_BACKEND=${config.EXECUTOR_BACKEND} is not available in this build; use auto, local or docker`,
+        message: `EXECUTOR_BACKEND=${config.EXECUTOR_BACKEND} is not available in this build; use auto, local, docker or kubernetes`,
       });
   }
 }
@@ -61,6 +64,22 @@ function dockerSettings(config: Config, logger: Logger): Partial<DockerBackendSe
     preload: config.SANDBOX_PRELOAD,
     image: config.PYTHON_EXECUTOR_DOCKER_IMAGE,
     network: config.PYTHON_EXECUTOR_DOCKER_NETWORK,
+    maxOutputBytes: config.MAX_OUTPUT_BYTES,
+    memoryLimitMb: config.MEMORY_LIMIT_MB,
+    cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,
+    warn: (message) => logger.warn(message),
+  };
+}
+
+function kubernetesSettings(config: Config, logger: Logger): Partial<KubernetesBackendSettings> & { ownerDeployment?: string } {
+  return {
+    namespace: config.KUBERNETES_EXECUTOR_NAMESPACE,
+    image: config.KUBERNETES_EXECUTOR_IMAGE ?? config.PYTHON_EXECUTOR_DOCKER_IMAGE,
+    serviceAccountName: config.KUBERNETES_EXECUTOR_SERVICE_ACCOUNT,
+    netAdminLockdown: config.KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN,
+    // Not in the config schema yet: the Deployment that owns the sandbox pods (deploy/ sets it).
+    ownerDeployment: process.env.KUBERNETES_EXECUTOR_OWNER_DEPLOYMENT || undefined,
+    sessionMaxLifetimeSeconds: config.SESSION_MAX_LIFETIME_SECONDS,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     memoryLimitMb: config.MEMORY_LIMIT_MB,
     cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,

@@ -8,6 +8,7 @@ const manifests = readdirSync(deployDir).filter((name) => name.endsWith(".yaml")
 const documents = manifests.flatMap((name) =>
   parseAllDocuments(readFileSync(new URL(name, deployDir), "utf8")).map((document) => ({ name, document })),
 );
+// biome-ignore lint/suspicious/noExplicitAny: manifests are free-form YAML, read field by field
 const objects = documents.map(({ document }) => document.toJS() as Record<string, any>);
 const ofKind = (kind: string) => objects.filter((object) => object.kind === kind);
 

@@ -1,0 +1,44 @@
+import { createKubernetesBackend } from "@code-interpreter/backend-kubernetes";
+import { KubernetesDouble } from "@code-interpreter/kubernetes-double";
+import Dockerode from "dockerode";
+import { afterAll, describe, it } from "vitest";
+import { describeRoutes } from "./routes.js";
+
+// The routes on the Kubernetes backend, through the real client against the Kubernetes API
+// double (no cluster can run here); the double runs the pods on the local Docker engine.
+const namespace = "code-interpreter-routes";
+const image = process.env.KUBERNETES_EXECUTOR_IMAGE || process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest";
+let reason: string | undefined;
+try {
+  const docker = new Dockerode();
+  await docker.ping();
+  await docker.getImage(image).inspect();
+} catch (error) {
+  reason = `the Kubernetes route tests need a Docker engine and the executor image ${image} for the API double: ${(error as Error).message}`;
+}
+if (reason && process.env.CI === "true") throw new Error(reason);
+
+if (!reason) {
+  const double = await KubernetesDouble.start();
+  afterAll(() => double.stop());
+  const leftovers = async () => [
+    ...double.listPods(namespace).map((pod) => `pod ${pod.metadata?.name}`),
+    ...(await double.containers()).map((name) => `container ${name}`),
+  ];
+  describeRoutes(
+    "kubernetes",
+    (config) =>
+      createKubernetesBackend({
+        kubeConfig: double.kubeConfig(namespace),
+        namespace,
+        image,
+        maxOutputBytes: config.MAX_OUTPUT_BYTES,
+        sessionMaxLifetimeSeconds: config.SESSION_MAX_LIFETIME_SECONDS,
+      }),
+    leftovers,
+  );
+} else {
+  describe.skip(`routes on the kubernetes backend (${reason})`, () => {
+    it("needs a Docker engine and the executor image", () => {});
+  });
+}
