@@ -20,10 +20,13 @@ export async function time(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
-/** Runs `work` `count` times in a row and returns the latencies. */
-export async function sequential(count: number, work: () => Promise<unknown>): Promise<number[]> {
+/** Runs `work` `count` times in a row, `pauseMs` apart, and returns the latencies. */
+export async function sequential(count: number, work: () => Promise<unknown>, pauseMs = 0): Promise<number[]> {
   const samples: number[] = [];
-  for (let i = 0; i < count; i++) samples.push(await time(work));
+  for (let i = 0; i < count; i++) {
+    if (pauseMs > 0 && i > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    samples.push(await time(work));
+  }
   return samples;
 }
 

@@ -49,6 +49,27 @@ describe("WarmPool", () => {
     for (let i = 0; i < 5; i++) pool.release();
   });
 
+  it("keeps enough warm to cover requests that arrive while one is being made", async () => {
+    let next = 0;
+    pool = new WarmPool({
+      create: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return next++;
+      },
+      destroy: async () => {},
+      min: 1,
+      max: 4,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Sixty requests, each done before the next: never more than one in use at once.
+    for (let i = 0; i < 60; i++) {
+      pool.take();
+      pool.release();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(pool.size).toBe(2);
+  });
+
   it("never lets warm, creating and in-use sandboxes pass the capacity", async () => {
     const { pool, created } = makePool({ min: 4, max: 4, capacity: 5 });
     await settle();

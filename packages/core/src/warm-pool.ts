@@ -1,3 +1,6 @@
+/** Requests within this window set the request rate the pool plans for. */
+const RATE_WINDOW_MS = 10_000;
+
 /** Settings of a warm pool. */
 export interface WarmPoolOptions<T> {
   /** Creates and starts one sandbox, ready for a request. */
@@ -23,8 +26,9 @@ export interface WarmPoolOptions<T> {
 /**
  * Sandboxes created and started before they are needed, each used exactly
  * once and then destroyed. The pool refills in the background and sizes
- * itself to recent demand: as many warm sandboxes as were in use at once
- * lately, between `min` and `max`.
+ * itself to recent demand, between `min` and `max`: at least as many as were
+ * in use at once lately, and enough to cover the requests that arrive while
+ * one is being made (request rate × time to make one).
  */
 export class WarmPool<T> {
   private readonly idle: { item: T; since: number }[] = [];
@@ -32,6 +36,10 @@ export class WarmPool<T> {
   private inUse = 0;
   private peakInUse = 0;
   private lastAcquire = 0;
+  /** When recent requests came, for the request rate. */
+  private readonly recentTakes: number[] = [];
+  /** Smoothed time to create a sandbox, in ms. */
+  private createMs = 0;
   private pausedUntil = 0;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
@@ -65,6 +73,8 @@ export class WarmPool<T> {
    */
   take(): T | undefined {
     this.lastAcquire = Date.now();
+    this.recentTakes.push(this.lastAcquire);
+    if (this.recentTakes.length > 256) this.recentTakes.shift();
     this.inUse++;
     this.peakInUse = Math.max(this.peakInUse, this.inUse);
     const entry = this.idle.shift();
@@ -90,8 +100,12 @@ export class WarmPool<T> {
 
   private target(): number {
     const { min, max, idleTimeoutMs } = this.options;
-    if (Date.now() - this.lastAcquire > idleTimeoutMs) return min;
-    return Math.min(max, Math.max(min, this.peakInUse));
+    const now = Date.now();
+    if (now - this.lastAcquire > idleTimeoutMs) return min;
+    const window = RATE_WINDOW_MS;
+    const recent = this.recentTakes.filter((at) => at > now - window).length;
+    const arriving = Math.ceil((recent / window) * this.createMs);
+    return Math.min(max, Math.max(min, this.peakInUse, arriving));
   }
 
   /** Shrinks to the target after a quiet spell, lets the remembered peak decay, replaces old sandboxes. */
@@ -123,10 +137,13 @@ export class WarmPool<T> {
       this.idle.length + this.creating + this.inUse < capacity
     ) {
       this.creating++;
+      const started = Date.now();
       this.options
         .create()
         .then(
           (item) => {
+            const took = Date.now() - started;
+            this.createMs = this.createMs === 0 ? took : 0.7 * this.createMs + 0.3 * took;
             if (this.closed) return this.options.destroy(item);
             this.idle.push({ item, since: Date.now() });
           },
