@@ -1,5 +1,5 @@
 import { APP_LABEL } from "@code-interpreter/core";
-import { KubernetesDouble } from "@code-interpreter/kubernetes-double";
+import { KubernetesDouble, type KubernetesDoubleOptions } from "@code-interpreter/kubernetes-double";
 import Dockerode from "dockerode";
 import { inject } from "vitest";
 import { createKubernetesBackend, DEFAULT_EXECUTOR_IMAGE, type KubernetesBackend, type KubernetesBackendSettings } from "../src/index.js";
@@ -29,8 +29,8 @@ export async function dockerAvailable(): Promise<boolean> {
 }
 
 /** A double whose containers carry this run's label (checked at the end of the run). */
-export function startDouble(): Promise<KubernetesDouble> {
-  return KubernetesDouble.start({ labels: { [TEST_RUN_LABEL]: inject("kubernetesTestRun") } });
+export function startDouble(options: KubernetesDoubleOptions = {}): Promise<KubernetesDouble> {
+  return KubernetesDouble.start({ ...options, labels: { [TEST_RUN_LABEL]: inject("kubernetesTestRun") } });
 }
 
 /** Backend settings for tests: the double, the test namespace and image, short start timeouts. */
