@@ -26,6 +26,8 @@ export const ConfigSchema = z.object({
   KUBERNETES_EXECUTOR_NAMESPACE: z.string().optional(),
   KUBERNETES_EXECUTOR_IMAGE: z.string().optional(),
   KUBERNETES_EXECUTOR_SERVICE_ACCOUNT: z.string().optional(),
+  /** The server's own Deployment: executor and session pods get it as owner, so the cluster removes what a crashed server leaked. */
+  KUBERNETES_EXECUTOR_OWNER_DEPLOYMENT: z.string().optional(),
   KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN: z
     .enum(["true", "false", "1", "0"])
     .default("true")

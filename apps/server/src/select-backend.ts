@@ -78,7 +78,7 @@ function kubernetesSettings(config: Config, logger: Logger): Partial<KubernetesB
     serviceAccountName: config.KUBERNETES_EXECUTOR_SERVICE_ACCOUNT,
     netAdminLockdown: config.KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN,
     // Not in the config schema yet: the Deployment that owns the sandbox pods (deploy/ sets it).
-    ownerDeployment: process.env.KUBERNETES_EXECUTOR_OWNER_DEPLOYMENT || undefined,
+    ownerDeployment: config.KUBERNETES_EXECUTOR_OWNER_DEPLOYMENT,
     sessionMaxLifetimeSeconds: config.SESSION_MAX_LIFETIME_SECONDS,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     memoryLimitMb: config.MEMORY_LIMIT_MB,

@@ -9,9 +9,12 @@ import {
   type ExecutionResult,
   executionResult,
   isSessionId,
+  kernelArgv,
   newExecName,
   newSessionId,
+  type PythonKernel,
   planExecution,
+  planPythonCell,
   planSessionCommand,
   type RunnerPlanSettings,
   SANDBOX_ENV,
@@ -27,6 +30,7 @@ import Dockerode from "dockerode";
 import { keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.js";
 import { type DockerBackendSettings, defaultDockerBackendSettings } from "./docker-backend-settings.js";
 import { toBackendError } from "./engine-errors.js";
+import { startKernel } from "./kernel-exec.js";
 import { probeDocker } from "./probe-docker.js";
 import { reap, removeContainer, removeSession } from "./reaper.js";
 import { oneShotLifetime, runByExec, runInSandbox, type StartedSandbox, startSandbox } from "./sandbox-runs.js";
@@ -47,10 +51,12 @@ const WARM_LIFETIME_SECONDS = WARM_MAX_AGE_SECONDS + 3600;
 export class DockerBackend implements Backend {
   readonly specificationVersion = BACKEND_SPECIFICATION_VERSION;
   readonly name = "docker";
-  readonly capabilities = { sessions: true };
+  readonly capabilities = { sessions: true, statefulPython: true };
   /** Running one-shot containers, by name, with their kill switch. */
   private readonly live = new Map<string, () => Promise<void>>();
   private readonly pending = new Set<Promise<unknown>>();
+  /** Python kernels of sessions, by session id (started lazily). */
+  private readonly kernels = new Map<string, Promise<PythonKernel>>();
   /** Removals of finished one-shot containers, still under way. */
   private readonly removals = new Set<Promise<void>>();
   private readonly pool: WarmPool<StartedSandbox> | undefined;
@@ -137,6 +143,7 @@ export class DockerBackend implements Backend {
 
   async deleteSession(sessionId: string): Promise<void> {
     const record = await this.findSession(sessionId);
+    this.forgetKernel(sessionId);
     await this.engine(() => removeSession(this.settings.docker, record));
   }
 
@@ -144,6 +151,14 @@ export class DockerBackend implements Backend {
     return this.track(async () => {
       const record = await this.liveSession(options.sessionId);
       const started = Date.now();
+      if (options.language === "python") {
+        const kernel = await this.kernelFor(record.id, record.containerId);
+        const result = await kernel.run(planPythonCell(options, this.planSettings()), {
+          onOutput: options.onOutput,
+          signal: options.signal,
+        });
+        return commandResult(result, Date.now() - started);
+      }
       const request = planSessionCommand(options, this.planSettings());
       const result = await runByExec(this.settings, record.containerId, { request, onOutput: options.onOutput, signal: options.signal });
       return commandResult(result, Date.now() - started);
@@ -176,6 +191,8 @@ export class DockerBackend implements Backend {
   async close(): Promise<void> {
     this.closed = true;
     await this.pool?.close();
+    // Kernels end with their streams; the sessions' files stay for the next server.
+    for (const sessionId of [...this.kernels.keys()]) this.forgetKernel(sessionId);
     await Promise.all([...this.live.values()].map((kill) => kill().catch(() => {})));
     await Promise.allSettled([...this.pending]);
     await this.whenIdle();
@@ -219,6 +236,24 @@ export class DockerBackend implements Backend {
     } catch (error) {
       throw toBackendError(error, this.settings.docker, this.settings.image);
     }
+  }
+
+  /** The session's Python kernel, started on first use (and again after it ended). */
+  private async kernelFor(sessionId: string, containerId: string): Promise<PythonKernel> {
+    const existing = this.kernels.get(sessionId);
+    if (existing && (await existing).alive) return existing;
+    const starting = startKernel(this.settings, containerId, kernelArgv("python3", this.planSettings().limits), this.sandboxEnv());
+    this.kernels.set(sessionId, starting);
+    starting.catch(() => this.kernels.delete(sessionId));
+    return starting;
+  }
+
+  private forgetKernel(sessionId: string): void {
+    void this.kernels.get(sessionId)?.then(
+      (kernel) => kernel.dispose(),
+      () => {},
+    );
+    this.kernels.delete(sessionId);
   }
 
   /** A session of ours by id: the exact name, with our labels. Anything else is "not found". */

@@ -13,9 +13,12 @@ import {
   type ExecutionResult,
   executionResult,
   isSessionId,
+  kernelArgv,
   newExecName,
   newSessionId,
+  PythonKernel,
   planExecution,
+  planPythonCell,
   planSessionCommand,
   type RunnerLimits,
   type RunnerPlanSettings,
@@ -56,8 +59,10 @@ interface SessionRecord {
 export class LocalBackend implements Backend {
   readonly specificationVersion = BACKEND_SPECIFICATION_VERSION;
   readonly name = "local";
-  readonly capabilities = { sessions: true };
+  readonly capabilities = { sessions: true, statefulPython: true };
   private readonly running = new Map<ChildProcess, string>();
+  /** Python kernels of sessions, by session id. */
+  private readonly kernels = new Map<string, PythonKernel>();
   private readonly sessionsDir: string;
   private readonly runAs: number | undefined;
   /** Warm one-shot sandboxes (bubblewrap only: without it a workspace is a host directory made per run). */
@@ -155,8 +160,14 @@ export class LocalBackend implements Backend {
 
   async runInSession(options: SessionCommandOptions): Promise<CommandResult> {
     await this.liveRecord(options.sessionId);
-    const request = planSessionCommand(options, this.planSettings());
     const started = Date.now();
+    if (options.language === "python") {
+      const request = planPythonCell(options, this.planSettings());
+      if (this.isolation === "none") request.cwd = this.workspaceDir(options.sessionId);
+      const result = await this.kernelFor(options.sessionId).run(request, { onOutput: options.onOutput, signal: options.signal });
+      return commandResult(result, Date.now() - started);
+    }
+    const request = planSessionCommand(options, this.planSettings());
     const result = await this.runInWorkspace(options.sessionId, request, options.signal, options.onOutput);
     return commandResult(result, Date.now() - started);
   }
@@ -185,6 +196,7 @@ export class LocalBackend implements Backend {
   async close(): Promise<void> {
     this.closed = true;
     await this.pool?.close();
+    await Promise.all([...this.kernels.values()].map((kernel) => kernel.stop()));
     for (const child of this.running.keys()) child.kill("SIGKILL");
     await waitFor(() => this.running.size === 0, 5000);
   }
@@ -208,7 +220,7 @@ export class LocalBackend implements Backend {
   }
 
   /** Starts a sandbox; it starts with the code's environment, which preloaded modules read. */
-  private spawn(options: Pick<SandboxSpawnOptions, "name" | "workspaceDir" | "preload">): SandboxProcess {
+  private spawn(options: Pick<SandboxSpawnOptions, "name" | "workspaceDir" | "preload" | "argv">): SandboxProcess {
     return spawnSandbox({
       ...options,
       isolation: this.isolation,
@@ -230,6 +242,39 @@ export class LocalBackend implements Backend {
     this.assertOpen();
     options.signal?.throwIfAborted();
     return this.converse(this.spawn(options), options);
+  }
+
+  private workspaceDir(sessionId: string): string {
+    return join(this.sessionsDir, sessionId, "workspace");
+  }
+
+  /**
+   * The session's Python kernel: a sandbox on the session's workspace that
+   * keeps running between calls (it dies with this server; a new one starts
+   * on the next call, with the files but not the variables).
+   */
+  private kernelFor(sessionId: string): PythonKernel {
+    const existing = this.kernels.get(sessionId);
+    if (existing?.alive) return existing;
+    this.assertOpen();
+    const sandbox = this.spawn({
+      name: sessionId,
+      workspaceDir: this.workspaceDir(sessionId),
+      argv: kernelArgv(this.settings.python, this.limits()),
+    });
+    this.running.set(sandbox.child, sessionId);
+    void sandbox.exited.then(() => this.running.delete(sandbox.child));
+    const kernel = new PythonKernel(
+      {
+        write: (data) => sandbox.child.stdin?.write(data),
+        onData: (listener) => sandbox.child.stdout?.on("data", listener),
+        onClose: (listener) => void sandbox.exited.then(listener),
+        kill: () => discard(sandbox),
+      },
+      { maxSnapshotBytes: this.settings.workspaceSizeMb * MB },
+    );
+    this.kernels.set(sessionId, kernel);
+    return kernel;
   }
 
   /** Runs the runner with the session's workspace directory as /workspace. */
@@ -312,6 +357,8 @@ export class LocalBackend implements Backend {
   }
 
   private async removeSession(sessionId: string): Promise<void> {
+    await this.kernels.get(sessionId)?.stop();
+    this.kernels.delete(sessionId);
     for (const [child, name] of this.running) if (name === sessionId) child.kill("SIGKILL");
     await waitFor(() => ![...this.running.values()].includes(sessionId), 5000);
     await rm(join(this.sessionsDir, sessionId), { recursive: true, force: true });

@@ -29,6 +29,8 @@ export interface SandboxSpawnOptions {
   env?: Record<string, string>;
   /** Modules the runner imports before its request comes (a warm sandbox). */
   preload?: readonly string[];
+  /** What to run instead of the runner (a session's Python kernel). */
+  argv?: string[];
 }
 
 /** A started sandbox whose runner waits for its request on stdin. */
@@ -136,7 +138,7 @@ export async function discard(sandbox: SandboxProcess): Promise<void> {
 }
 
 function commandLine(options: SandboxSpawnOptions): [string, string[]] {
-  const runner = runnerArgv(options.python, { preload: options.preload });
+  const runner = options.argv ?? runnerArgv(options.python, { preload: options.preload });
   if (options.isolation === "none") return [runner[0] as string, runner.slice(1)];
   const sandbox = bwrapArgs({
     name: options.name,

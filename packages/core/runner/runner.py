@@ -199,7 +199,7 @@ def kill_everything(proc, kill_all):
             pass
 
 
-def limit_setter(limits):
+def limit_setter(limits, new_session=True):
     pairs = []
     names = {
         "cpu_seconds": resource_const("RLIMIT_CPU"),
@@ -215,7 +215,8 @@ def limit_setter(limits):
     def apply():
         import resource
 
-        os.setsid()
+        if new_session:
+            os.setsid()
         for which, value in pairs:
             try:
                 resource.setrlimit(which, (value, value))
@@ -252,7 +253,7 @@ class ForkedCode:
                 apply_limits()
                 os.environ.clear()
                 os.environ.update(header.get("env") or {})
-                code = run_main(inline["file"], inline.get("show_last", True), fresh_stdio=True)
+                code = run_main(inline["file"], inline.get("show_last", True), fresh=True)
             finally:
                 os._exit(code)
         os.close(in_r)
@@ -278,55 +279,78 @@ class ForkedCode:
         return self.returncode
 
 
-def run_main(path, show_last, fresh_stdio=False):
-    """Runs the file like `python3 __main__.py` would, named __main__.py;
-    with show_last a bare last expression goes to sys.displayhook like in the
-    REPL. Returns the exit code. Tracebacks leave this function out."""
-    import ast
+def fresh_stdio():
+    """sys.stdin/stdout/stderr on fds 0-2 as `python3 -u` makes them:
+    unbuffered, so output streams as it happens."""
     import io
-    import traceback
+
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
+    )
+
+
+def compile_code(source, show_last, name="__main__.py"):
+    """Compiles code as `name`; with show_last a bare last expression goes to
+    sys.displayhook like in the REPL. Raises SyntaxError as Python reports it."""
+    import ast
+
+    try:
+        tree = ast.parse(source, name)
+    except (SyntaxError, ValueError):
+        return compile(source, name, "exec")
+    if show_last and tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = tree.body[-1]
+        show = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("sys")], []), "displayhook", ast.Load())
+        tree.body[-1] = ast.copy_location(ast.Expr(ast.Call(show, [last.value], [])), last)
+        ast.fix_missing_locations(tree)
+    return compile(tree, name, "exec")
+
+
+def main_module():
     import types
 
-    if fresh_stdio:
-        # As `python3 -u` makes them: unbuffered, so output streams as it happens.
-        sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
-        sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
-        sys.stderr = sys.__stderr__ = io.TextIOWrapper(
-            io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
-        )
-        sys.path.insert(0, os.getcwd())
-        sys.dont_write_bytecode = True
-    name = "__main__.py"
-    with open(path, "rb") as handle:
-        source = handle.read()
-    try:
-        try:
-            tree = ast.parse(source, name)
-        except (SyntaxError, ValueError):
-            code = compile(source, name, "exec")
-        else:
-            if show_last and tree.body and isinstance(tree.body[-1], ast.Expr):
-                last = tree.body[-1]
-                show = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("sys")], []), "displayhook", ast.Load())
-                tree.body[-1] = ast.copy_location(ast.Expr(ast.Call(show, [last.value], [])), last)
-                ast.fix_missing_locations(tree)
-            code = compile(tree, name, "exec")
-    except SyntaxError as error:
-        traceback.print_exception(type(error), error, None)
-        return 1
     module = types.ModuleType("__main__")
-    module.__file__ = name
+    module.__file__ = "__main__.py"
     sys.modules["__main__"] = module
-    sys.argv = [name]
-    status = 0
+    sys.argv = ["__main__.py"]
+    return module
+
+
+def execute(code, module):
+    """Runs compiled code in the module; returns its exit status. Tracebacks
+    leave this function out."""
+    import traceback
+
     try:
         exec(code, module.__dict__)
     except SystemExit as error:
-        status = exit_status(error.code)
+        return exit_status(error.code)
     except BaseException as error:
         traceback.print_exception(type(error), error, error.__traceback__.tb_next)
-        status = 1
-    return finish(status) if fresh_stdio else status
+        return 1
+    return 0
+
+
+def run_main(path, show_last, fresh=False):
+    """Runs the file like `python3 __main__.py` would, named __main__.py.
+    Returns the exit code."""
+    import traceback
+
+    if fresh:
+        fresh_stdio()
+        sys.path.insert(0, os.getcwd())
+        sys.dont_write_bytecode = True
+    with open(path, "rb") as handle:
+        source = handle.read()
+    try:
+        code = compile_code(source, show_last)
+    except SyntaxError as error:
+        traceback.print_exception(type(error), error, None)
+        return 1
+    status = execute(code, main_module())
+    return finish(status) if fresh else status
 
 
 def exit_status(code):
@@ -375,9 +399,210 @@ def preload(modules):
             __import__(name)
         except Exception:
             pass  # an image without it still serves requests
-    import ast, io, traceback, types  # noqa: E401,F401  what run_main needs, loaded too
+    import ast, io, traceback, types  # noqa: E401,F401  what running code needs, loaded too
 
     PRELOADED = True
+
+
+class Pump:
+    """Reads one of the code's output pipes and sends it as frames, up to the limit."""
+
+    def __init__(self, fd, kind, limit):
+        import threading
+
+        self.fd, self.kind, self.limit = fd, kind, limit
+        self.sent = 0
+        self.truncated = False
+        self.thread = threading.Thread(target=self.pump, daemon=True)
+        self.thread.start()
+
+    def pump(self):
+        while True:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            room = self.limit - self.sent
+            if len(chunk) > room:
+                self.truncated = True
+                chunk = chunk[:room]
+            if chunk:
+                self.sent += len(chunk)
+                frame(self.kind, chunk)
+        os.close(self.fd)
+
+
+def kernel(limits):
+    """A Python session: requests one after another on stdin, each answered
+    as main() answers one, with the code ("cell") run in this process so that
+    its variables, imports and functions stay for the next request. A cell
+    past its timeout is interrupted (KeyboardInterrupt); one that will not
+    stop ends the kernel, which says so: the server starts a new one."""
+    global WRITE_LOCK, OUT
+    import json
+    import threading
+
+    WRITE_LOCK = threading.Lock()
+    set_dumpable(0)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # CPU seconds add up over a session's cells: the timeout bounds each cell instead.
+    limit_setter({key: value for key, value in limits.items() if key != "cpu_seconds"}, new_session=False)()
+    # The channel to the server moves off fds 0-2, which each cell's stdio takes.
+    requests = os.fdopen(os.dup(0), "rb")
+    OUT = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    fresh_stdio()
+    sys.dont_write_bytecode = True
+    module = main_module()
+    state = {"cells": 0}
+    while True:
+        line = requests.readline()
+        if not line:
+            return
+        header = json.loads(line)
+        result = {}
+        try:
+            if header.get("cwd") and os.getcwd() != header["cwd"]:
+                os.chdir(header["cwd"])
+                sys.path.insert(0, header["cwd"])
+            tar_bytes = int(header.get("tar_bytes", 0))
+            if tar_bytes:
+                stage(header["cwd"], LimitedReader(requests, tar_bytes))
+            stdin_data = read_exact(requests, int(header.get("stdin_bytes", 0)))
+            if header.get("cell"):
+                state["cells"] += 1
+                result = run_cell(header, stdin_data, module, devnull, state["cells"])
+        except Exception as error:
+            result["error"] = "%s: %s" % (type(error).__name__, error)
+        frame(b"x", json.dumps(result).encode())
+
+
+def run_cell(header, stdin_data, module, devnull, number):
+    import threading
+    import traceback
+
+    cell = header["cell"]
+    limit = int(header.get("max_output_bytes", 1 << 20))
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    for source, target in ((in_r, 0), (out_w, 1), (err_w, 2)):
+        os.dup2(source, target)
+        os.close(source)
+    pumps = [Pump(out_r, b"o", limit), Pump(err_r, b"e", limit)]
+
+    def feed():
+        try:
+            os.write(in_w, stdin_data)
+        except OSError:
+            pass
+        os.close(in_w)
+
+    threading.Thread(target=feed, daemon=True).start()
+    fresh_stdio()
+    state = {"done": False, "timed_out": False}
+    main_thread = threading.main_thread().ident
+
+    def watchdog():
+        if state["done"]:
+            return
+        state["timed_out"] = True
+        signal.pthread_kill(main_thread, signal.SIGINT)
+        give_up = time.monotonic() + 2
+        while time.monotonic() < give_up:
+            time.sleep(0.02)
+            if state["done"]:
+                return
+        # It would not stop: the interpreter goes, and the server starts a new one.
+        message = "\n[the Python session was restarted: the code did not stop when interrupted at its timeout, so its variables are gone]\n"
+        frame(b"e", message.encode())
+        result = {"exit_code": None, "timed_out": True, "restarted": True, "duration_ms": int((time.monotonic() - started) * 1000)}
+        import json
+
+        frame(b"x", json.dumps(result).encode())
+        os._exit(1)
+
+    timer = threading.Timer(int(header.get("timeout_ms", 30000)) / 1000.0, watchdog)
+    timer.daemon = True
+    started = time.monotonic()
+    timer.start()
+    try:
+        try:
+            code = compile_code(cell["code"], cell.get("show_last", True))
+        except SyntaxError as error:
+            traceback.print_exception(type(error), error, None)
+            status = 1
+        else:
+            status = execute(code, module)
+    except KeyboardInterrupt:
+        status = 1  # the interrupt landed between our own statements
+    state["done"] = True
+    timer.cancel()
+    duration_ms = int((time.monotonic() - started) * 1000)
+    figures = collect_figures(number)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    # What the cell started and left running goes, so nothing holds its pipes.
+    for pid in descendants(os.getpid()):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for target in (0, 1, 2):
+        os.dup2(devnull, target)
+    for pump in pumps:
+        pump.thread.join(2)
+    if figures:
+        send_files(figures)
+    return {
+        "exit_code": None if state["timed_out"] else status,
+        "timed_out": state["timed_out"],
+        "duration_ms": duration_ms,
+        "stdout_truncated": pumps[0].truncated,
+        "stderr_truncated": pumps[1].truncated,
+    }
+
+
+def collect_figures(number):
+    """Open matplotlib figures as PNG files, then closed: a cell's plots come back as files."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:
+        return []
+    import io
+
+    files = []
+    try:
+        for index, num in enumerate(pyplot.get_fignums(), start=1):
+            buffer = io.BytesIO()
+            pyplot.figure(num).savefig(buffer, format="png")
+            files.append(("figure-%d-%d.png" % (number, index), buffer.getvalue()))
+        pyplot.close("all")
+    except Exception as error:
+        print("could not save the figures: %s" % error, file=sys.stderr)
+    return files
+
+
+def send_files(files):
+    import tarfile
+
+    writer = FrameWriter()
+    with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as archive:
+        for name, content in files:
+            import io
+
+            member = tarfile.TarInfo(name)
+            member.size = len(content)
+            member.mode = 0o644
+            member.mtime = int(time.time())
+            archive.addfile(member, io.BytesIO(content))
+    writer.close()
 
 
 def run(header, stdin_data):
@@ -527,6 +752,11 @@ def main():
 
 if len(sys.argv) > 3 and sys.argv[1] == "--run-main":
     sys.exit(run_main(sys.argv[2], sys.argv[3] == "1"))
+if len(sys.argv) > 2 and sys.argv[1] == "--kernel":
+    import json
+
+    kernel(json.loads(sys.argv[2]))
+    sys.exit(0)
 if len(sys.argv) > 2 and sys.argv[1] == "--preload":
     preload([name for name in sys.argv[2].split(",") if name])
 main()

@@ -7,6 +7,8 @@ export const BACKEND_SPECIFICATION_VERSION = "v1";
 /** What a backend can do; the contract suite skips the rest and the server answers 501. */
 export interface BackendCapabilities {
   sessions: boolean;
+  /** Python in a session keeps its variables between calls (a kernel per session). */
+  statefulPython?: boolean;
 }
 
 /** A one-shot execution of Python code in a fresh sandbox. */
@@ -30,6 +32,8 @@ export interface CommandResult {
   exitCode: number | null;
   timedOut: boolean;
   durationMs: number;
+  /** Files the command produced that are not in the workspace: a Python cell's matplotlib figures (PNG). */
+  files?: WorkspaceFileContent[];
 }
 
 /** Outcome of a one-shot execution: also the workspace files that are new or changed. */

@@ -67,6 +67,18 @@ export function planSessionCommand(options: SessionCommandOptions, settings: Run
   };
 }
 
+/** The request for one cell of a session's Python kernel. */
+export function planPythonCell(options: SessionCommandOptions, settings: RunnerPlanSettings): RunnerRequest {
+  return {
+    cell: { code: options.code, showLast: options.lastLineInteractive ?? true },
+    cwd: WORKSPACE_DIR,
+    stdin: options.stdin ?? null,
+    timeoutMs: options.timeoutMs,
+    maxOutputBytes: settings.maxOutputBytes,
+    maxSnapshotBytes: settings.maxSnapshotBytes,
+  };
+}
+
 /** The staged inputs plus the code itself as `__main__.py`. */
 export function inputsWithCode(options: Pick<ExecuteOptions, "code" | "files">): WorkspaceFileContent[] {
   return [...options.files, { path: MAIN_FILE, content: Buffer.from(options.code) }];
@@ -87,5 +99,7 @@ export function commandResult(result: RunnerResult, durationMs: number): Command
     exitCode: result.timedOut ? null : result.exitCode,
     timedOut: result.timedOut,
     durationMs,
+    // A cell's figures come back as files; a bash command has none.
+    ...(result.snapshot.length > 0 ? { files: result.snapshot } : {}),
   };
 }

@@ -3,6 +3,7 @@ export * from "./errors.js";
 export * from "./execution-plan.js";
 export * from "./names.js";
 export * from "./python-command.js";
+export * from "./python-kernel.js";
 export * from "./runner-protocol.js";
 export * from "./schemas.js";
 export * from "./truncate-output.js";

@@ -26,6 +26,8 @@ export interface RunnerRequest {
   cwd: string;
   env?: Record<string, string>;
   files?: readonly WorkspaceFileContent[];
+  /** Python code for a kernel (`kernelArgv`) to run in its own process, keeping its variables. */
+  cell?: { code: string; showLast: boolean };
   /** Code written to an absolute path for the command and removed after it. */
   script?: { path: string; content: string };
   stdin?: string | null;
@@ -48,6 +50,8 @@ export interface RunnerResult {
   durationMs: number;
   snapshot: WorkspaceFileContent[];
   snapshotTruncated: boolean;
+  /** A kernel whose cell would not stop ended itself (its variables are gone). */
+  restarted?: boolean;
 }
 
 /** Chunk of output as it arrives, for streaming. */
@@ -76,6 +80,25 @@ export function runnerArgv(python = "python3", options: { preload?: readonly str
   return options.preload?.length ? [...argv, "--preload", options.preload.join(",")] : argv;
 }
 
+/** Marks a kernel's command line, so a backend can find and stop it (e.g. `pkill -f`). */
+export const KERNEL_MARKER = "code-interpreter-kernel";
+
+/**
+ * argv that starts a Python kernel: requests one after another on stdin, the
+ * code of each run in the kernel itself so its variables stay. Not isolated
+ * mode: the code needs the normal module search path. `limits` apply to the
+ * kernel (CPU time excepted: each cell's timeout bounds it).
+ */
+export function kernelArgv(python = "python3", limits: RunnerLimits = {}): string[] {
+  const json = JSON.stringify({
+    address_space_bytes: limits.addressSpaceBytes,
+    processes: limits.processes,
+    file_size_bytes: limits.fileSizeBytes,
+    open_files: limits.openFiles,
+  });
+  return [python, "-c", loadRunnerSource(), "--kernel", json, KERNEL_MARKER];
+}
+
 /** Modules a warm sandbox loads before its request arrives: the data stack. */
 export const DEFAULT_PRELOAD = ["numpy", "pandas", "matplotlib", "matplotlib.pyplot"] as const;
 
@@ -89,6 +112,7 @@ export async function encodeRunnerRequest(request: RunnerRequest): Promise<Buffe
     env: request.env ?? {},
     script: request.script ?? null,
     inline: request.inline ? { file: request.inline.file, show_last: request.inline.showLast } : null,
+    cell: request.cell ? { code: request.cell.code, show_last: request.cell.showLast } : null,
     timeout_ms: request.timeoutMs ?? 0,
     max_output_bytes: request.maxOutputBytes,
     kill_all: request.killAll ?? false,
@@ -197,6 +221,7 @@ export class RunnerResponseDecoder {
       durationMs: typeof result.duration_ms === "number" ? result.duration_ms : 0,
       snapshot: archive.length ? await unpackWorkspace(archive, options) : [],
       snapshotTruncated: result.snapshot_truncated === true,
+      restarted: result.restarted === true,
     };
   }
 

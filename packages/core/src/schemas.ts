@@ -53,6 +53,12 @@ export const SessionCommandResponseSchema = z.object({
 });
 export type SessionCommandResponse = z.infer<typeof SessionCommandResponseSchema>;
 
+/** `POST /v1/sessions/{id}/python` response body: also the figures the code made, as stored files. */
+export const SessionPythonResponseSchema = SessionCommandResponseSchema.extend({
+  files: z.array(WorkspaceFileSchema),
+});
+export type SessionPythonResponse = z.infer<typeof SessionPythonResponseSchema>;
+
 /** `POST /v1/execute` response body. */
 export const ExecuteResponseSchema = SessionCommandResponseSchema.extend({
   files: z.array(WorkspaceFileSchema),

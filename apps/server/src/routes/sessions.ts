@@ -9,7 +9,7 @@ import {
   SessionKeepaliveRequestSchema,
   validateWorkspacePath,
 } from "@code-interpreter/core";
-import { resolveFileInputs } from "@code-interpreter/files";
+import { resolveFileInputs, saveOutputFiles } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
 import type { ServerContext } from "../context.js";
 import { readJsonBody } from "../middleware/json-body.js";
@@ -31,6 +31,11 @@ export function sessionRoutes(server: ServerContext) {
     exit_code: result.exitCode,
     timed_out: result.timedOut,
     duration_ms: result.durationMs,
+  });
+  // Python answers also carry the figures a cell made, saved like an execution's files.
+  const pythonJson = async (result: CommandResult) => ({
+    ...commandJson(result),
+    files: await saveOutputFiles(server.store, result.files ?? []),
   });
   const python = async (c: Context) => {
     const body = await readJsonBody(c, pythonSchema, maxBody);
@@ -77,13 +82,17 @@ export function sessionRoutes(server: ServerContext) {
     .post("/v1/sessions/:sessionId/python", async (c) => {
       const options = await python(c);
       const result = await server.limit.run(() => backend.runInSession({ ...options, signal: c.req.raw.signal }));
-      return c.json(commandJson(result));
+      return c.json(await pythonJson(result));
     })
     .post("/v1/sessions/:sessionId/python/stream", async (c) => {
       const options = await python(c);
       await backend.getSession(options.sessionId);
       return streamExecution(c, server, async (onOutput, signal) => {
-        const { stdout: _stdout, stderr: _stderr, ...rest } = commandJson(await backend.runInSession({ ...options, onOutput, signal }));
+        const {
+          stdout: _stdout,
+          stderr: _stderr,
+          ...rest
+        } = await pythonJson(await backend.runInSession({ ...options, onOutput, signal }));
         return rest;
       });
     })

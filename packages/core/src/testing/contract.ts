@@ -351,6 +351,65 @@ export function describeBackendContract(options: BackendContractOptions): void {
       });
     });
 
+    describe("stateful Python sessions", () => {
+      const kernelTest = (name: string, body: (sessionId: string, skip: (why: string) => void) => Promise<void>) =>
+        it(name, async (context) => {
+          if (!backend.capabilities.statefulPython) context.skip();
+          const session = await backend.createSession({ ttlSeconds: 300, files: [] });
+          try {
+            await body(session.id, (why) => context.skip(why));
+          } finally {
+            await backend.deleteSession(session.id);
+          }
+        });
+      const python = (sessionId: string, code: string, timeoutMs = 10_000) =>
+        backend.runInSession({ sessionId, language: "python", code, timeoutMs });
+
+      kernelTest("keeps variables, imports and functions between calls, like a notebook", async (id) => {
+        expect(await python(id, "import json\ncount = 41\ndef bump(n):\n    return n + 1")).toMatchObject({ stdout: "", exitCode: 0 });
+        expect(await python(id, "json.dumps(bump(count))")).toMatchObject({ stdout: "'42'\n", exitCode: 0 });
+      });
+
+      kernelTest("shares the workspace with bash", async (id) => {
+        await python(id, "open('from-python.txt', 'w').write('py')");
+        const bash = await backend.runInSession({
+          sessionId: id,
+          language: "bash",
+          code: "cat from-python.txt; echo sh > from-bash.txt",
+          timeoutMs: 10_000,
+        });
+        expect(bash.stdout).toBe("py");
+        expect((await python(id, "open('from-bash.txt').read()")).stdout).toBe("'sh\\n'\n");
+      });
+
+      kernelTest("interrupts a call at its timeout and keeps the session's state", async (id) => {
+        await python(id, "kept = 'yes'");
+        const slow = await python(id, "import time\nprint('begin', flush=True)\ntime.sleep(30)", 800);
+        expect(slow).toMatchObject({ stdout: "begin\n", timedOut: true, exitCode: null });
+        expect((await python(id, "kept")).stdout).toBe("'yes'\n");
+      });
+
+      kernelTest("restarts the interpreter, and says so, when the code will not stop", async (id) => {
+        await python(id, "kept = 1");
+        const stuck = await python(id, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass", 500);
+        expect(stuck).toMatchObject({ timedOut: true, exitCode: null });
+        expect(stuck.stderr).toContain("restarted");
+        const after = await python(id, "'kept' in globals()");
+        expect(after).toMatchObject({ stdout: "False\n", exitCode: 0 });
+      });
+
+      kernelTest("returns matplotlib figures made in a call as PNG files", async (id, skip) => {
+        const probe = await python(id, "import importlib.util\nimportlib.util.find_spec('matplotlib') is not None");
+        // The local backend runs the host's Python, which may have no matplotlib: shown as skipped, with why.
+        if (probe.stdout !== "True\n") skip("matplotlib is not installed in this sandbox's Python");
+        const result = await python(id, "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nprint('plotted')");
+        expect(result).toMatchObject({ stdout: "plotted\n", exitCode: 0 });
+        expect(result.files?.map((file) => file.path)).toHaveLength(1);
+        expect(result.files?.[0]?.content.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
+        expect((await python(id, "plt.get_fignums()")).stdout).toBe("[]\n");
+      });
+    });
+
     describe("cleanup", () => {
       it("leaves no sandbox behind after executions", async () => {
         await run("print('x')");
