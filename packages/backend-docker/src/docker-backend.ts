@@ -67,8 +67,14 @@ export class DockerBackend implements Backend {
       const env = this.sandboxEnv();
       this.pool = new WarmPool({
         ...settings.pool,
+        // Preloading costs each warm container about a CPU-second: when refills cannot keep up, skip it.
         create: () =>
-          startSandbox(settings, newExecName(), { lifetimeSeconds: WARM_LIFETIME_SECONDS, env, preload: settings.preload, warm: true }),
+          startSandbox(settings, newExecName(), {
+            lifetimeSeconds: WARM_LIFETIME_SECONDS,
+            env,
+            preload: this.pool?.underPressure ? [] : settings.preload,
+            warm: true,
+          }),
         destroy: (sandbox) => {
           sandbox.stream.destroy();
           return removeContainer(settings.docker, sandbox.name);

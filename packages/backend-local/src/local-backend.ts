@@ -80,7 +80,8 @@ export class LocalBackend implements Backend {
     if (settings.pool && isolation === "bwrap") {
       this.pool = new WarmPool({
         ...settings.pool,
-        create: async () => this.spawn({ name: newExecName(), preload: settings.preload }),
+        // Preloading costs each warm sandbox its imports: when refills cannot keep up, skip it.
+        create: async () => this.spawn({ name: newExecName(), preload: this.pool?.underPressure ? [] : settings.preload }),
         destroy: discard,
         onError: (error) => settings.warn(`could not start a warm sandbox: ${(error as Error).message}`),
       });

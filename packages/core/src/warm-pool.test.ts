@@ -40,6 +40,14 @@ describe("WarmPool", () => {
     pool.release();
   });
 
+  it("says it is under pressure when requests keep finding it empty", async () => {
+    const { pool } = makePool({ min: 0, max: 2 });
+    expect(pool.underPressure).toBe(false);
+    pool.take();
+    pool.take();
+    expect(pool.underPressure).toBe(true);
+  });
+
   it("grows to the demand it saw, within max", async () => {
     const { pool } = makePool({ min: 1, max: 3 });
     await settle();

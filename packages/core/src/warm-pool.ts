@@ -40,6 +40,8 @@ export class WarmPool<T> {
   private readonly recentTakes: number[] = [];
   /** Smoothed time to create a sandbox, in ms. */
   private createMs = 0;
+  /** When requests found no warm sandbox. */
+  private readonly recentMisses: number[] = [];
   private pausedUntil = 0;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
@@ -61,6 +63,15 @@ export class WarmPool<T> {
     this.refill();
   }
 
+  /**
+   * True when requests lately found the pool empty: refills cannot keep up,
+   * so a backend should make its warm sandboxes cheaper (e.g. preload less).
+   */
+  get underPressure(): boolean {
+    const since = Date.now() - RATE_WINDOW_MS;
+    return this.recentMisses.filter((at) => at > since).length >= 2;
+  }
+
   /** Sandboxes warm right now. */
   get size(): number {
     return this.idle.length;
@@ -78,6 +89,10 @@ export class WarmPool<T> {
     this.inUse++;
     this.peakInUse = Math.max(this.peakInUse, this.inUse);
     const entry = this.idle.shift();
+    if (!entry) {
+      this.recentMisses.push(this.lastAcquire);
+      if (this.recentMisses.length > 64) this.recentMisses.shift();
+    }
     this.refill();
     return entry?.item;
   }
