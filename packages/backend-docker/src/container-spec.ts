@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, sandboxLabels, WORKSPACE_DIR } from "@code-interpreter/core";
+import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, sandboxLabels, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core";
 import type { ContainerCreateOptions, HostConfig } from "dockerode";
 import type { DockerBackendSettings } from "./docker-backend-settings.js";
 
@@ -11,20 +11,6 @@ export const SESSION_LABEL_KEY = "code-interpreter.session";
 export const KEEPALIVE_AT_KEY = "code-interpreter.keepalive-at";
 /** `component` of keepalive records. */
 export const KEEPALIVE_COMPONENT = "session-keepalive";
-
-/**
- * Main process of a session container: reaps the orphans that commands leave
- * (they would otherwise stay zombies and use up the pids limit). It ignores
- * SIGINT, so code in the session cannot stop its own container.
- */
-const SESSION_INIT = `import os, signal, time
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-while True:
-    try:
-        os.waitpid(-1, 0)
-    except ChildProcessError:
-        time.sleep(1)
-`;
 
 /**
  * The isolation every container gets: non-root, no capabilities, no new
@@ -107,7 +93,7 @@ export function sessionContainerSpec(settings: DockerBackendSettings, id: string
   return {
     name: id,
     Image: settings.image,
-    Cmd: ["python3", "-I", "-c", SESSION_INIT],
+    Cmd: sessionInitArgv(),
     Entrypoint: [],
     User: `${settings.sandboxUid}:${settings.sandboxUid}`,
     WorkingDir: WORKSPACE_DIR,

@@ -1,4 +1,4 @@
-import { EXPIRES_AT_KEY, sandboxLabels, WORKSPACE_DIR } from "@code-interpreter/core";
+import { EXPIRES_AT_KEY, sandboxLabels, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core";
 import type { V1Container, V1Pod, V1SecurityContext } from "@kubernetes/client-node";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 
@@ -6,20 +6,6 @@ import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js
 export const EXECUTOR_CONTAINER = "executor";
 /** Name of the egress lockdown init container. */
 export const LOCKDOWN_CONTAINER = "network-lockdown";
-
-/**
- * Main process of a session pod: reaps the orphans that commands leave (they
- * would otherwise stay zombies). It ignores SIGINT, so code in the session
- * cannot stop its own pod that way.
- */
-const SESSION_INIT = `import os, signal, time
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-while True:
-    try:
-        os.waitpid(-1, 0)
-    except ChildProcessError:
-        time.sleep(1)
-`;
 
 /**
  * Drops every packet leaving the pod except on loopback, with iptables (IPv4
@@ -76,7 +62,7 @@ export function sessionPodSpec(settings: KubernetesBackendSettings, id: string, 
     id,
     "session",
     { seconds: settings.sessionMaxLifetimeSeconds, at: expiresAt },
-    { command: ["python3", "-I", "-c", SESSION_INIT] },
+    { command: sessionInitArgv() },
   );
 }
 

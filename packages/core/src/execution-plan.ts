@@ -67,6 +67,25 @@ export function planSessionCommand(options: SessionCommandOptions, settings: Run
   };
 }
 
+/**
+ * Main process of a long-lived session sandbox (container or pod): reaps the
+ * orphans that commands leave (they would otherwise stay zombies and use up
+ * the pids limit). It ignores SIGINT, so code in the session cannot stop its
+ * own sandbox that way.
+ */
+export function sessionInitArgv(python = "python3"): string[] {
+  return [python, "-I", "-c", SESSION_INIT];
+}
+
+const SESSION_INIT = `import os, signal, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+while True:
+    try:
+        os.waitpid(-1, 0)
+    except ChildProcessError:
+        time.sleep(1)
+`;
+
 /** The request for one cell of a session's Python kernel. */
 export function planPythonCell(options: SessionCommandOptions, settings: RunnerPlanSettings): RunnerRequest {
   return {
