@@ -10,3 +10,8 @@ done
 pnpm run lint
 pnpm run typecheck
 pnpm exec vitest run
+# A short benchmark run, only to prove it works (its figures mean nothing at this size).
+node bench/src/bench.ts --backend local --quick --count 3 --seconds 1
+if docker info >/dev/null 2>&1; then
+  node bench/src/bench.ts --backend docker --quick --count 3 --seconds 1
+fi
