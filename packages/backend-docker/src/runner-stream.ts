@@ -3,6 +3,7 @@ import { Writable } from "node:stream";
 import {
   encodeRunnerRequest,
   type OutputChunk,
+  type RunnerOutcome,
   type RunnerRequest,
   RunnerResponseDecoder,
   type RunnerResult,
@@ -27,14 +28,8 @@ export interface RunnerStreamOptions {
   stop: () => Promise<void>;
 }
 
-/** How the conversation ended; `result` is undefined when the runner never finished. */
-export interface RunnerStreamOutcome {
-  result: RunnerResult | undefined;
-  stopped: "backstop" | "abort" | undefined;
-  partial: { stdout: string; stderr: string };
-  /** The runner's own stderr (not the code's): a crash message, if any. */
-  diagnostics: string;
-}
+/** How the conversation ended (core's RunnerOutcome). */
+export type RunnerStreamOutcome = RunnerOutcome;
 
 /**
  * Sends one request to the runner over an attached stream and reads its framed

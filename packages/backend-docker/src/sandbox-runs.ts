@@ -1,6 +1,6 @@
 import type { Duplex } from "node:stream";
 import {
-  BackendUnavailableError,
+  answerlessResult,
   type OutputChunk,
   type RunnerRequest,
   type RunnerResult,
@@ -12,7 +12,7 @@ import type Dockerode from "dockerode";
 import { execContainerSpec } from "./container-spec.js";
 import type { DockerBackendSettings } from "./docker-backend-settings.js";
 import { removeContainer } from "./reaper.js";
-import { BACKSTOP_MS, type RunnerStreamOutcome, talkToRunner } from "./runner-stream.js";
+import { BACKSTOP_MS, talkToRunner } from "./runner-stream.js";
 
 /** Seconds a one-shot container may take to start, on top of its timeout, before the reaper may take it. */
 const START_ALLOWANCE_SECONDS = 60;
@@ -92,7 +92,7 @@ export async function runInSandbox(
     if (outcome.stopped === "abort") throw options.signal?.reason ?? new Error("aborted");
     if (outcome.result) return outcome.result;
     const state = (await container.inspect()).State;
-    return answerless(outcome, options.request, `exit ${state.ExitCode}`, state.OOMKilled);
+    return answerlessResult(outcome, options.request, `exit ${state.ExitCode}`, state.OOMKilled);
   } finally {
     live.delete(name);
     stream.destroy();
@@ -129,19 +129,5 @@ export async function runByExec(settings: DockerBackendSettings, containerId: st
   if (outcome.stopped === "abort") throw options.signal?.reason ?? new Error("aborted");
   if (outcome.result) return outcome.result;
   const exitCode = outcome.stopped ? undefined : (await exec.inspect()).ExitCode;
-  return answerless(outcome, options.request, `exit ${exitCode ?? "unknown"}`, false);
-}
-
-/**
- * The runner gave no answer: past the backstop that is a timeout; killed for
- * memory it is the code's failure (exit 137, like a SIGKILL); otherwise the
- * sandbox broke.
- */
-function answerless(outcome: RunnerStreamOutcome, request: RunnerRequest, exit: string, outOfMemory: boolean): RunnerResult {
-  const base = { ...outcome.partial, durationMs: request.timeoutMs ?? 0, snapshot: [], snapshotTruncated: false };
-  if (outcome.stopped === "backstop") return { ...base, exitCode: null, timedOut: true };
-  if (outOfMemory) return { ...base, stderr: `${base.stderr}\nKilled: the sandbox ran out of memory\n`, exitCode: 137, timedOut: false };
-  throw new BackendUnavailableError({
-    message: `the sandbox ended without an answer (${exit})${outcome.diagnostics ? `: ${outcome.diagnostics}` : ""}`,
-  });
+  return answerlessResult(outcome, options.request, `exit ${exitCode ?? "unknown"}`, false);
 }

@@ -2,6 +2,7 @@ import { PassThrough, type Readable, Writable } from "node:stream";
 import {
   encodeRunnerRequest,
   type OutputChunk,
+  type RunnerOutcome,
   type RunnerRequest,
   RunnerResponseDecoder,
   type RunnerResult,
@@ -34,14 +35,8 @@ export interface RunnerSocketOptions {
   stop: () => Promise<void>;
 }
 
-/** How the conversation ended; `result` is undefined when the runner never finished. */
-export interface RunnerSocketOutcome {
-  result: RunnerResult | undefined;
-  stopped: "backstop" | "abort" | undefined;
-  partial: { stdout: string; stderr: string };
-  /** The runner's own stderr (not the code's) and a failure status from channel 3, if any. */
-  diagnostics: string;
-}
+/** How the conversation ended (core's RunnerOutcome). */
+export type RunnerSocketOutcome = RunnerOutcome;
 
 /**
  * Sends the runner's source and one request to the bootstrap over an exec or attach WebSocket and reads

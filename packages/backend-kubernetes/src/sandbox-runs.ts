@@ -1,10 +1,10 @@
-import { BackendUnavailableError, type OutputChunk, type RunnerRequest, type RunnerResult, unixNow } from "@code-interpreter/core";
+import { answerlessResult, type OutputChunk, type RunnerRequest, type RunnerResult, unixNow } from "@code-interpreter/core";
 import type { KubeApi } from "./kube-api.js";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 import { EXECUTOR_CONTAINER, execPodSpec } from "./pod-spec.js";
 import { waitForRunning } from "./pod-startup.js";
 import { bootstrapArgv } from "./runner-bootstrap.js";
-import { BACKSTOP_MS, type RunnerSocketOutcome, talkToRunner } from "./runner-socket.js";
+import { BACKSTOP_MS, talkToRunner } from "./runner-socket.js";
 
 const MB = 1024 * 1024;
 
@@ -51,7 +51,7 @@ export async function runInNewPod(
     if (outcome.result) return outcome.result;
     const pod = await api.readPod(name).catch(() => undefined);
     const terminated = pod?.status?.containerStatuses?.find((status) => status.name === EXECUTOR_CONTAINER)?.state?.terminated;
-    return answerless(outcome, options.request, `exit ${terminated?.exitCode ?? "unknown"}`, terminated?.reason === "OOMKilled");
+    return answerlessResult(outcome, options.request, `exit ${terminated?.exitCode ?? "unknown"}`, terminated?.reason === "OOMKilled");
   } finally {
     live.delete(name);
     // The name is enough: even a create whose answer was lost is cleaned up.
@@ -75,19 +75,5 @@ export async function runByExec(
   });
   if (outcome.stopped === "abort") throw options.signal?.reason ?? new Error("aborted");
   if (outcome.result) return outcome.result;
-  return answerless(outcome, options.request, "no result", false);
-}
-
-/**
- * The runner gave no answer: past the backstop that is a timeout; killed for
- * memory it is the code's failure (exit 137, like a SIGKILL); otherwise the
- * sandbox broke.
- */
-function answerless(outcome: RunnerSocketOutcome, request: RunnerRequest, exit: string, outOfMemory: boolean): RunnerResult {
-  const base = { ...outcome.partial, durationMs: request.timeoutMs ?? 0, snapshot: [], snapshotTruncated: false };
-  if (outcome.stopped === "backstop") return { ...base, exitCode: null, timedOut: true };
-  if (outOfMemory) return { ...base, stderr: `${base.stderr}\nKilled: the sandbox ran out of memory\n`, exitCode: 137, timedOut: false };
-  throw new BackendUnavailableError({
-    message: `the sandbox ended without an answer (${exit})${outcome.diagnostics ? `: ${outcome.diagnostics}` : ""}`,
-  });
+  return answerlessResult(outcome, options.request, "no result", false);
 }

@@ -10,3 +10,4 @@ export * from "./truncate-output.js";
 export * from "./warm-pool.js";
 export * from "./workspace-path.js";
 export * from "./workspace-tar.js";
+export * from "./runner-outcome.js";
