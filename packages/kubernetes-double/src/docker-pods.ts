@@ -1,7 +1,11 @@
+import type { Duplex } from "node:stream";
+import { Writable } from "node:stream";
 import type { V1Container, V1ContainerStatus, V1Pod, V1PodCondition } from "@kubernetes/client-node";
 import type Dockerode from "dockerode";
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
+import type { PodRuntime, PodStream, StreamRequest, StreamSinks } from "./pod-runtime.js";
+import { condition, DEADLINE_EXCEEDED, running, skippedInit, terminated, waiting } from "./pod-status.js";
 import { parseQuantity } from "./quantity.js";
 
 /** Label on every Docker container the double starts (not `app=code-interpreter`, so the Docker backend's leftover checks ignore them). */
@@ -25,7 +29,7 @@ export interface DockerPodsOptions {
  * runc would: the container's securityContext, emptyDir volumes as tmpfs,
  * resource limits as cgroup limits, no network, `activeDeadlineSeconds`.
  */
-export class DockerPods {
+export class DockerPods implements PodRuntime {
   constructor(private readonly options: DockerPodsOptions) {}
 
   /** Schedules, "pulls", runs the init containers, then the main container, and records how it ends. */
@@ -50,9 +54,10 @@ export class DockerPods {
     this.armDeadline(record);
     const initStatuses: V1ContainerStatus[] = [];
     for (const init of spec.initContainers ?? []) {
-      if (init.securityContext?.capabilities?.add?.includes("NET_ADMIN")) {
+      const skipped = skippedInit(init);
+      if (skipped) {
         // Pods here run with no network at all, so there is no egress to lock down.
-        initStatuses.push(terminated(init, 0, "SkippedByDouble", "NET_ADMIN init containers are recorded, not run, by the double"));
+        initStatuses.push(skipped);
         continue;
       }
       this.update(record, "Pending", [scheduled], { initContainerStatuses: [...initStatuses, running(init)] });
@@ -80,9 +85,7 @@ export class DockerPods {
     const exitCode = state?.ExitCode ?? 137;
     clearTimeout(record.deadlineTimer);
     const reason = state?.OOMKilled ? "OOMKilled" : exitCode === 0 ? "Completed" : "Error";
-    const extra = record.deadlineExceeded
-      ? { reason: "DeadlineExceeded", message: "Pod was active on the node longer than the specified deadline" }
-      : {};
+    const extra = record.deadlineExceeded ? DEADLINE_EXCEEDED : {};
     this.update(record, exitCode === 0 && !record.deadlineExceeded ? "Succeeded" : "Failed", [scheduled, condition("Ready", "False")], {
       initContainerStatuses: initStatuses,
       containerStatuses: [terminated(main, exitCode, reason)],
@@ -96,6 +99,62 @@ export class DockerPods {
     clearTimeout(record.deadlineTimer);
     await record.creating?.catch(() => {});
     await Promise.all([...record.containers.keys()].map((name) => this.removeContainer(this.containerName(record, name))));
+  }
+
+  /** Docker exec or attach on the container, demultiplexed into the sinks. */
+  async openStream(record: PodRecord, container: string, request: StreamRequest, sinks: StreamSinks): Promise<PodStream> {
+    const target = this.options.docker.getContainer(record.containers.get(container) ?? "");
+    let stream: Duplex;
+    let exec: Dockerode.Exec | undefined;
+    if (request.kind === "exec") {
+      exec = await target.exec({
+        Cmd: request.command,
+        AttachStdin: request.stdin,
+        AttachStdout: request.stdout,
+        AttachStderr: request.stderr,
+        Tty: false,
+      });
+      stream = (await exec.start({ hijack: true, stdin: request.stdin, Tty: false })) as Duplex;
+    } else {
+      stream = (await target.attach({
+        stream: true,
+        stdin: request.stdin,
+        stdout: request.stdout,
+        stderr: request.stderr,
+        hijack: true,
+      })) as Duplex;
+    }
+    const ended = new Promise<void>((resolve) => {
+      stream.once("end", resolve);
+      stream.once("close", resolve);
+      stream.once("error", () => resolve());
+    });
+    this.options.docker.modem.demuxStream(stream, sinkWriter(sinks.stdout), sinkWriter(sinks.stderr));
+    return {
+      write: (data) => stream.write(data),
+      endInput: () => stream.end(),
+      hangUp: () => stream.destroy(),
+      finished: ended.then(() => (exec ? exitCodeOf(exec) : 0)),
+    };
+  }
+
+  /** Names of the Docker containers this double has running or stopped. */
+  async leftovers(): Promise<string[]> {
+    const found = await this.options.docker.listContainers({
+      all: true,
+      filters: { label: [`${DOUBLE_INSTANCE_LABEL}=${this.options.instanceId}`] },
+    });
+    return found.map((container) => container.Names[0]?.replace(/^\//, "") ?? container.Id);
+  }
+
+  /** Removes containers whose creation was under way when their pods went. */
+  async close(): Promise<void> {
+    for (const name of await this.leftovers().catch(() => [])) {
+      await this.options.docker
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => {});
+    }
   }
 
   /** Force-removes a container; the engine may refuse while it is still starting, so that is retried. */
@@ -232,28 +291,22 @@ function dockerSpec(pod: V1Pod, container: V1Container, name: string, options: D
   };
 }
 
-function condition(type: string, status: "True" | "False", reason?: string, message?: string): V1PodCondition {
-  return {
-    type,
-    status,
-    lastTransitionTime: timestamp() as unknown as Date,
-    ...(reason ? { reason } : {}),
-    ...(message ? { message } : {}),
-  };
+function sinkWriter(sink: (data: Buffer) => void): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      sink(chunk);
+      callback();
+    },
+  });
 }
 
-function waiting(container: V1Container, reason: string, message: string): V1ContainerStatus {
-  return base(container, { waiting: { reason, message } });
-}
-
-function running(container: V1Container): V1ContainerStatus {
-  return { ...base(container, { running: { startedAt: timestamp() as unknown as Date } }), ready: true, started: true };
-}
-
-function terminated(container: V1Container, exitCode: number, reason: string, message?: string): V1ContainerStatus {
-  return base(container, { terminated: { exitCode, reason, ...(message ? { message } : {}) } });
-}
-
-function base(container: V1Container, state: V1ContainerStatus["state"]): V1ContainerStatus {
-  return { name: container.name, image: container.image ?? "", imageID: "", ready: false, restartCount: 0, state };
+/** The exec's exit code; Docker may report the stream's end a moment before the exec's. */
+async function exitCodeOf(exec: Dockerode.Exec): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const info = await exec.inspect().catch(() => undefined);
+    if (!info) return 137;
+    if (!info.Running && info.ExitCode !== null) return info.ExitCode;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return 137;
 }

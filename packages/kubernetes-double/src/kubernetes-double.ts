@@ -6,13 +6,15 @@ import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import Dockerode from "dockerode";
 import { WebSocketServer } from "ws";
 import { type ApiStatus, failure, podNotFound } from "./api-status.js";
-import { DOUBLE_INSTANCE_LABEL, DockerPods } from "./docker-pods.js";
+import { DockerPods } from "./docker-pods.js";
 import { Faults } from "./faults.js";
 import { kubeConfigFor, kubeconfigYaml } from "./kubeconfig.js";
 import { matchesSelector } from "./label-selector.js";
 import { mergePatch } from "./merge-patch.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
+import type { PodRuntime } from "./pod-runtime.js";
 import { validatePod, validatePodUpdate } from "./pod-validation.js";
+import { ProcessPods } from "./process-pods.js";
 import { serveStream } from "./stream-endpoint.js";
 
 const POD_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?(?:\/(exec|attach))?$/;
@@ -20,11 +22,19 @@ const DEPLOYMENT_PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([
 const STREAM_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"] as const;
 
 export interface KubernetesDoubleOptions {
+  /**
+   * What runs the pods: `"docker"` containers on the local engine, or
+   * `"process"` bubblewrap sandboxes on this host (the image is ignored).
+   * @default Docker when an engine answers (and has `image`, when given), else process
+   */
+  runtime?: "docker" | "process";
+  /** Image the pods will use; without it on the engine, the default runtime is process. */
+  image?: string;
   /** Engine that runs the pods. @default the local engine (DOCKER_HOST, else the socket) */
   docker?: Dockerode;
-  /** Extra labels on every Docker container the double starts, e.g. a test run id. @default {} */
+  /** Extra labels on every Docker container the double starts, e.g. a test run id (Docker runtime). @default {} */
   labels?: Record<string, string>;
-  /** Processes per pod, like the kubelet's `podPidsLimit`. @default 256 */
+  /** Processes per pod, like the kubelet's `podPidsLimit` (per sandbox with the process runtime). @default 256 */
   podPidsLimit?: number;
   /** Remote-command subprotocols offered, best first. @default v5 then v4 */
   streamProtocols?: readonly (typeof STREAM_PROTOCOLS)[number][];
@@ -40,8 +50,8 @@ export interface RecordedRequest {
 /**
  * A Kubernetes API server double on 127.0.0.1: the pod routes, exec and
  * attach over WebSocket, and a tiny slice of apps/v1, served over real HTTP
- * to the real client. Pods really run, as containers on the local Docker
- * engine. Only for tests: no authentication, no persistence, one container
+ * to the real client. Pods really run: as containers on the local Docker
+ * engine when one is present, otherwise as bubblewrap sandboxes. Only for tests: no authentication, no persistence, one container
  * per pod (plus init containers).
  */
 export class KubernetesDouble {
@@ -54,31 +64,31 @@ export class KubernetesDouble {
   private readonly deployments = new Map<string, Record<string, unknown>>();
   private readonly running = new Set<Promise<unknown>>();
   private readonly sockets = new WebSocketServer({ noServer: true, handleProtocols: (offered) => this.pickProtocol(offered) });
-  private readonly runtime: DockerPods;
+  /** What runs the pods: `"docker"` or `"process"`. */
+  readonly runtimeName: "docker" | "process";
+  private readonly runtime: PodRuntime;
   private resourceVersion = 1;
 
   private constructor(
     private readonly server: Server,
-    private readonly docker: Dockerode,
+    docker: Dockerode | undefined,
     private readonly options: KubernetesDoubleOptions,
   ) {
-    this.runtime = new DockerPods({
-      docker,
+    const common = {
       instanceId: this.instanceId,
-      labels: options.labels ?? {},
       podPidsLimit: options.podPidsLimit ?? 256,
-      touch: (record) => this.touch(record),
-    });
+      touch: (record: PodRecord) => this.touch(record),
+    };
+    this.runtimeName = docker ? "docker" : "process";
+    this.runtime = docker ? new DockerPods({ ...common, docker, labels: options.labels ?? {} }) : new ProcessPods(common);
   }
 
-  /** Starts the double on a random loopback port; throws when no Docker engine answers (pods could not run). */
+  /**
+   * Starts the double on a random loopback port. With `runtime: "docker"` it
+   * throws when no Docker engine answers (pods could not run).
+   */
   static async start(options: KubernetesDoubleOptions = {}): Promise<KubernetesDouble> {
-    const docker = options.docker ?? new Dockerode();
-    try {
-      await docker.ping();
-    } catch (error) {
-      throw new Error(`the Kubernetes double runs pods on Docker, and no Docker engine answers: ${(error as Error).message}`);
-    }
+    const docker = await chooseDocker(options);
     const server = createServer();
     const double = new KubernetesDouble(server, docker, options);
     server.on("request", (request, response) => double.handle(request, response));
@@ -137,10 +147,9 @@ export class KubernetesDouble {
     return { apiVersion: "apps/v1", kind: "Deployment", name, uid };
   }
 
-  /** Names of the Docker containers this double has running or stopped. */
-  async containers(): Promise<string[]> {
-    const found = await this.docker.listContainers({ all: true, filters: { label: [`${DOUBLE_INSTANCE_LABEL}=${this.instanceId}`] } });
-    return found.map((container) => container.Names[0]?.replace(/^\//, "") ?? container.Id);
+  /** What this double's runtime still holds: Docker containers running or stopped, or sandboxes and pod directories. */
+  containers(): Promise<string[]> {
+    return this.runtime.leftovers();
   }
 
   /** Deletes every pod (and its containers) and stops serving. */
@@ -151,13 +160,7 @@ export class KubernetesDouble {
     for (const client of this.sockets.clients) client.terminate();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    // Containers whose creation was under way when the pods went.
-    for (const name of await this.containers().catch(() => [])) {
-      await this.docker
-        .getContainer(name)
-        .remove({ force: true })
-        .catch(() => {});
-    }
+    await this.runtime.close();
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -291,6 +294,13 @@ export class KubernetesDouble {
     }
     const container = url.searchParams.get("container") ?? record.pod.spec?.containers[0]?.name ?? "";
     const containerId = record.containers.get(container);
+    const stream = {
+      kind: kind as "exec" | "attach",
+      command: url.searchParams.getAll("command"),
+      stdin: url.searchParams.get("stdin") === "true",
+      stdout: url.searchParams.get("stdout") === "true",
+      stderr: url.searchParams.get("stderr") === "true",
+    };
     if (record.pod.status?.phase !== "Running" || !containerId) {
       refuse(
         400,
@@ -300,15 +310,9 @@ export class KubernetesDouble {
     }
     this.sockets.handleUpgrade(request, socket, head, (ws) => {
       this.requests.push({ verb, path: url.pathname, status: 101 });
-      const served = serveStream(ws, {
-        kind: kind as "exec" | "attach",
-        docker: this.docker,
-        containerId,
-        command: url.searchParams.getAll("command"),
-        stdin: url.searchParams.get("stdin") === "true",
-        stdout: url.searchParams.get("stdout") === "true",
-        stderr: url.searchParams.get("stderr") === "true",
-      }).catch(() => ws.terminate());
+      const served = serveStream(ws, stream, (sinks) => this.runtime.openStream(record, container, stream, sinks)).catch(() =>
+        ws.terminate(),
+      );
       this.running.add(served);
       served.finally(() => this.running.delete(served));
     });
@@ -321,6 +325,27 @@ export class KubernetesDouble {
   private touch(record: PodRecord): void {
     record.pod.metadata = { ...record.pod.metadata, resourceVersion: String(++this.resourceVersion) };
   }
+}
+
+/** The engine to run pods on, or undefined for the process runtime. */
+async function chooseDocker(options: KubernetesDoubleOptions): Promise<Dockerode | undefined> {
+  if (options.runtime === "process") return undefined;
+  const docker = options.docker ?? new Dockerode();
+  try {
+    await docker.ping();
+  } catch (error) {
+    if (options.runtime === "docker") {
+      throw new Error(`the Kubernetes double runs pods on Docker, and no Docker engine answers: ${(error as Error).message}`);
+    }
+    return undefined;
+  }
+  if (options.runtime === "docker" || !options.image) return docker;
+  const present = await docker
+    .getImage(options.image)
+    .inspect()
+    .then(() => true)
+    .catch(() => false);
+  return present ? docker : undefined;
 }
 
 function invalid(name: string, problems: { field: string; message: string }[]): ApiStatus {

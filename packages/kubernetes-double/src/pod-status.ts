@@ -1,0 +1,37 @@
+import type { V1Container, V1ContainerStatus, V1PodCondition } from "@kubernetes/client-node";
+import { timestamp } from "./pod-record.js";
+
+/** A pod condition as the kubelet writes it. */
+export function condition(type: string, status: "True" | "False", reason?: string, message?: string): V1PodCondition {
+  return {
+    type,
+    status,
+    lastTransitionTime: timestamp() as unknown as Date,
+    ...(reason ? { reason } : {}),
+    ...(message ? { message } : {}),
+  };
+}
+
+export function waiting(container: V1Container, reason: string, message: string): V1ContainerStatus {
+  return base(container, { waiting: { reason, message } });
+}
+
+export function running(container: V1Container): V1ContainerStatus {
+  return { ...base(container, { running: { startedAt: timestamp() as unknown as Date } }), ready: true, started: true };
+}
+
+export function terminated(container: V1Container, exitCode: number, reason: string, message?: string): V1ContainerStatus {
+  return base(container, { terminated: { exitCode, reason, ...(message ? { message } : {}) } });
+}
+
+function base(container: V1Container, state: V1ContainerStatus["state"]): V1ContainerStatus {
+  return { name: container.name, image: container.image ?? "", imageID: "", ready: false, restartCount: 0, state };
+}
+
+/** Init containers that add NET_ADMIN are recorded, not run: the double's pods have no network to lock down. */
+export function skippedInit(container: V1Container): V1ContainerStatus | undefined {
+  if (!container.securityContext?.capabilities?.add?.includes("NET_ADMIN")) return undefined;
+  return terminated(container, 0, "SkippedByDouble", "NET_ADMIN init containers are recorded, not run, by the double");
+}
+
+export const DEADLINE_EXCEEDED = { reason: "DeadlineExceeded", message: "Pod was active on the node longer than the specified deadline" };

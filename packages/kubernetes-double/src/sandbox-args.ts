@@ -1,0 +1,78 @@
+import { existsSync, lstatSync } from "node:fs";
+
+/** One bubblewrap sandbox standing in for a container of a pod. */
+export interface SandboxSpec {
+  /** Hostname inside: the pod's name. */
+  hostname: string;
+  /** Host directories bound read-write, by path inside (the pod's emptyDirs). */
+  binds: { source: string; target: string }[];
+  /** Host files bound read-only at /etc/passwd and /etc/group. */
+  passwdFile: string;
+  groupFile: string;
+  workingDir?: string;
+  env: Record<string, string>;
+  /** RLIMIT_AS in bytes (the container's memory limit), if any. */
+  addressSpaceBytes?: number;
+  /** RLIMIT_NPROC (the pod's pids limit). */
+  processes: number;
+  /** The program and its arguments. */
+  argv: string[];
+}
+
+/** The host's Python: it applies the limits and then becomes the program. */
+export const HOST_PYTHON = "/usr/bin/python3";
+
+const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+const ETC_FILES = [
+  "/etc/alternatives",
+  "/etc/ld.so.cache",
+  "/etc/ld.so.conf",
+  "/etc/ld.so.conf.d",
+  "/etc/localtime",
+  "/etc/python3",
+  "/etc/python3.11",
+  "/etc/python3.12",
+  "/etc/python3.13",
+  "/etc/ssl",
+  "/etc/mime.types",
+];
+/** Sets the limits a cgroup would have imposed, then execs the program (looked up on PATH). */
+const LIMITS = `import os, resource, sys
+address_space, processes = int(sys.argv[1]), int(sys.argv[2])
+if address_space > 0:
+    resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+os.execvp(sys.argv[3], sys.argv[3:])`;
+
+/**
+ * bubblewrap arguments for a container of a pod: every namespace unshared
+ * (no network, own pids), no capabilities, killed with its parent, the
+ * host's /usr (and the usrmerge links) and a few /etc files read-only, the
+ * root read-only, the emptyDirs bound read-write.
+ */
+export function sandboxArgs(spec: SandboxSpec): string[] {
+  const args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", spec.hostname];
+  for (const dir of SYSTEM_DIRS) {
+    if (!existsSync(dir)) continue;
+    if (lstatSync(dir).isSymbolicLink()) args.push("--symlink", `usr${dir}`, dir);
+    else args.push("--ro-bind", dir, dir);
+  }
+  for (const path of ETC_FILES) args.push("--ro-bind-try", path, path);
+  args.push("--ro-bind", spec.passwdFile, "/etc/passwd", "--ro-bind", spec.groupFile, "/etc/group");
+  args.push("--proc", "/proc", "--dev", "/dev");
+  for (const bind of spec.binds) args.push("--bind", bind.source, bind.target);
+  args.push("--remount-ro", "/");
+  if (spec.workingDir) args.push("--chdir", spec.workingDir);
+  args.push("--clearenv");
+  for (const [key, value] of Object.entries(spec.env)) args.push("--setenv", key, value);
+  const limits = [String(Math.floor(spec.addressSpaceBytes ?? 0)), String(spec.processes)];
+  return [...args, "--", HOST_PYTHON, "-I", "-S", "-c", LIMITS, ...limits, ...spec.argv];
+}
+
+export function passwdFile(uid: number, gid: number): string {
+  return `sandbox:x:${uid}:${gid}:sandbox:/tmp:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
+}
+
+export function groupFile(gid: number): string {
+  return `sandbox:x:${gid}:\nnogroup:x:65534:\n`;
+}
