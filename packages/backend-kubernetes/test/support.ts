@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { APP_LABEL } from "@code-interpreter/core";
 import { KubernetesDouble, type KubernetesDoubleOptions } from "@code-interpreter/kubernetes-double";
 import Dockerode from "dockerode";
@@ -25,6 +27,20 @@ export async function dockerAvailable(): Promise<boolean> {
   if (!reason) return true;
   if (process.env.CI === "true") throw new Error(reason);
   console.warn(`Skipping Kubernetes backend tests: ${reason}`);
+  return false;
+}
+
+/**
+ * Whether the double's process runtime can run pods here (bubblewrap and
+ * the host's /usr/bin/python3). Under CI=true their absence fails the file.
+ */
+export function bwrapAvailable(): boolean {
+  const bwrap = spawnSync("bwrap", ["--version"]);
+  const reason =
+    bwrap.status !== 0 ? "bubblewrap (bwrap) is needed" : !existsSync("/usr/bin/python3") ? "/usr/bin/python3 is needed" : undefined;
+  if (!reason) return true;
+  if (process.env.CI === "true") throw new Error(`${reason} to run pods in the Kubernetes double's process runtime`);
+  console.warn(`Skipping Kubernetes process-runtime tests: ${reason}`);
   return false;
 }
 
