@@ -6,7 +6,6 @@ import {
   type RunnerOutcome,
   type RunnerRequest,
   RunnerResponseDecoder,
-  type RunnerResult,
 } from "@code-interpreter/core";
 import type Dockerode from "dockerode";
 

@@ -5,7 +5,6 @@ import {
   type RunnerOutcome,
   type RunnerRequest,
   RunnerResponseDecoder,
-  type RunnerResult,
 } from "@code-interpreter/core";
 import type { V1Status } from "@kubernetes/client-node";
 import type { StreamSocket } from "./kube-api.js";
