@@ -62,7 +62,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-packages=python3,python3-numpy,python3-pandas,python3-matplotlib,python3-openpyxl,python3-scipy,bash,tar,coreutils,procps,ca-certificates
+# iptables: for the Kubernetes backend's egress lockdown init container, which uses this image.
+packages=python3,python3-numpy,python3-pandas,python3-matplotlib,python3-openpyxl,python3-scipy,bash,tar,coreutils,procps,ca-certificates,iptables
 log "debootstrap $suite from $mirror (packages: $packages)"
 debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" >"$workdir/debootstrap.log" 2>&1 || {
   tail -n 30 "$workdir/debootstrap.log" >&2
