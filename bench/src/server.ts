@@ -26,7 +26,7 @@ export async function startServer(backend: string, env: Record<string, string>):
     },
     stdio: ["ignore", "ignore", "pipe"],
   });
-  const url = await new Promise<string>((resolve, reject) => {
+  const started = new Promise<string>((resolve, reject) => {
     let seen = "";
     const timer = setTimeout(() => reject(new Error(`server did not start: ${seen}`)), 60_000);
     child.stderr?.on("data", (chunk: Buffer) => {
@@ -38,6 +38,11 @@ export async function startServer(backend: string, env: Record<string, string>):
       }
     });
     child.once("exit", (code) => reject(new Error(`server exited (${code}): ${seen}`)));
+  });
+  const url = await started.catch(async (error) => {
+    child.kill("SIGKILL");
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   });
   return {
     url,

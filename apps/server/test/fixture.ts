@@ -45,7 +45,10 @@ export async function createTestApp(
     LOG_LEVEL: "silent",
     ...env,
   });
-  const real = await createBackend(config);
+  const real = await createBackend(config).catch(async (error) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  });
   const backend = wrap ? wrap(real) : real;
   const store = await FileStore.open({
     dir: config.FILE_STORAGE_DIR,
