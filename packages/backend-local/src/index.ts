@@ -1,2 +1,3 @@
-export { createLocalBackend, LocalBackend } from "./local-backend.js";
+export { createLocalBackend } from "./create-local-backend.js";
+export { LocalBackend } from "./local-backend.js";
 export { defaultLocalBackendSettings, type LocalBackendSettings, type LocalSandboxMode } from "./local-backend-settings.js";

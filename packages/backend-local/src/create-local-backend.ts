@@ -1,0 +1,68 @@
+import { execFileSync } from "node:child_process";
+import { chmod, mkdir, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { BackendUnavailableError } from "@code-interpreter/core";
+import { LocalBackend } from "./local-backend.js";
+import { defaultLocalBackendSettings, type LocalBackendSettings } from "./local-backend-settings.js";
+
+/**
+ * Builds a local backend, checking that bubblewrap works here. Without it,
+ * `sandbox: "require"` throws; `auto` warns that code is not isolated and runs
+ * it with rlimits only.
+ */
+export async function createLocalBackend(overrides: Partial<LocalBackendSettings> = {}): Promise<LocalBackend> {
+  const settings = { ...defaultLocalBackendSettings(), ...overrides };
+  // bubblewrap runs as the sandbox uid and must reach session workspaces by path.
+  await mkdir(join(settings.stateDir, "sessions"), { recursive: true, mode: 0o711 });
+  await chmod(settings.stateDir, 0o711);
+  await chmod(join(settings.stateDir, "sessions"), 0o711);
+  if (process.getuid?.() === 0) await assertSearchable(settings.stateDir, settings.sandboxUid);
+  if (settings.sandbox === "off") {
+    settings.warn("LOCAL_SANDBOX=off: code runs WITHOUT isolation (rlimits only). Never expose this server.");
+    return new LocalBackend(settings, "none");
+  }
+  const problem = await probeBwrap(settings);
+  if (!problem) return new LocalBackend(settings, "bwrap");
+  if (settings.sandbox === "require") {
+    throw new BackendUnavailableError({ message: `bubblewrap sandbox unavailable (LOCAL_SANDBOX=require): ${problem}` });
+  }
+  settings.warn(
+    `WARNING: bubblewrap is not usable (${problem}); code runs WITHOUT isolation (rlimits only). ` +
+      "Install bubblewrap (apt-get install bubblewrap) or set LOCAL_SANDBOX=require to refuse to start.",
+  );
+  return new LocalBackend(settings, "none");
+}
+
+/** Fails with a clear message when a parent of the state directory keeps the sandbox uid out. */
+async function assertSearchable(dir: string, uid: number): Promise<void> {
+  let current = resolve(dir);
+  while (true) {
+    const info = await stat(current);
+    if ((info.mode & 0o001) === 0 && info.uid !== uid) {
+      throw new BackendUnavailableError({
+        message: `LOCAL_STATE_DIR ${dir} is not reachable by the sandbox uid ${uid}: ${current} is not searchable by others (mode ${(info.mode & 0o777).toString(8)}). Use a directory every parent of which others can search (chmod o+x), like the default under /tmp.`,
+      });
+    }
+    const parent = dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+
+async function probeBwrap(settings: LocalBackendSettings): Promise<string | undefined> {
+  try {
+    execFileSync(settings.bwrapPath, ["--version"], { stdio: "ignore" });
+  } catch {
+    return `${settings.bwrapPath} not found`;
+  }
+  const probe = new LocalBackend(settings, "bwrap");
+  try {
+    const result = await probe.execute({ code: "print('ok')", timeoutMs: 10_000, lastLineInteractive: false, files: [] });
+    if (result.stdout !== "ok\n") return `a test run printed ${JSON.stringify(result.stdout + result.stderr)}`;
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await probe.close();
+  }
+}
