@@ -5,7 +5,7 @@ import type Dockerode from "dockerode";
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime, PodStream, StreamRequest, StreamSinks } from "./pod-runtime.js";
-import { condition, DEADLINE_EXCEEDED, running, skippedInit, terminated, waiting } from "./pod-status.js";
+import { admitPod, condition, DEADLINE_EXCEEDED, running, setPodStatus, skippedInit, terminated } from "./pod-status.js";
 import { parseQuantity } from "./quantity.js";
 
 /** Label on every Docker container the double starts (not `app=code-interpreter`, so the Docker backend's leftover checks ignore them). */
@@ -38,18 +38,8 @@ export class DockerPods implements PodRuntime {
     const spec = pod.spec;
     const main = spec?.containers[0];
     if (!spec || !main) return;
-    if (faults.unschedulable) {
-      this.update(record, "Pending", [condition("PodScheduled", "False", "Unschedulable", faults.unschedulable)]);
-      return;
-    }
-    const scheduled = condition("PodScheduled", "True");
-    for (const container of [...(spec.initContainers ?? []), main]) {
-      if (!(await this.imagePresent(container.image ?? "")) || faults.isUnpullable(container.image ?? "")) {
-        const message = `failed to pull and unpack image "${container.image}": not found`;
-        this.update(record, "Pending", [scheduled], { containerStatuses: [waiting(main, "ErrImagePull", message)] });
-        return;
-      }
-    }
+    const scheduled = await admitPod(record, faults, (image) => this.imagePresent(image), this.options.touch);
+    if (!scheduled) return;
     pod.status = { ...pod.status, startTime: timestamp() as unknown as Date, hostIP: "127.0.0.1" };
     this.armDeadline(record);
     const initStatuses: V1ContainerStatus[] = [];
@@ -231,9 +221,7 @@ export class DockerPods implements PodRuntime {
   }
 
   private update(record: PodRecord, phase: string, conditions: V1PodCondition[], extra: Record<string, unknown> = {}): void {
-    if (record.deleted) return;
-    record.pod.status = { ...record.pod.status, phase, conditions, ...extra };
-    this.options.touch(record);
+    setPodStatus(record, this.options.touch, phase, conditions, extra);
   }
 }
 

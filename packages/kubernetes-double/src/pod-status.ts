@@ -1,5 +1,6 @@
 import type { V1Container, V1ContainerStatus, V1PodCondition } from "@kubernetes/client-node";
-import { timestamp } from "./pod-record.js";
+import type { Faults } from "./faults.js";
+import { type PodRecord, timestamp } from "./pod-record.js";
 
 /** A pod condition as the kubelet writes it. */
 export function condition(type: string, status: "True" | "False", reason?: string, message?: string): V1PodCondition {
@@ -35,3 +36,46 @@ export function skippedInit(container: V1Container): V1ContainerStatus | undefin
 }
 
 export const DEADLINE_EXCEEDED = { reason: "DeadlineExceeded", message: "Pod was active on the node longer than the specified deadline" };
+
+/** Writes a pod's phase and conditions (not once it is deleted) and tells the watchers. */
+export function setPodStatus(
+  record: PodRecord,
+  touch: (record: PodRecord) => void,
+  phase: string,
+  conditions: V1PodCondition[],
+  extra: Record<string, unknown> = {},
+): void {
+  if (record.deleted) return;
+  record.pod.status = { ...record.pod.status, phase, conditions, ...extra };
+  touch(record);
+}
+
+/**
+ * Scheduling and the image "pull", as the kubelet reports them: the
+ * PodScheduled condition when the pod may start, undefined when it stays
+ * Pending (unschedulable, or an image that cannot be had).
+ */
+export async function admitPod(
+  record: PodRecord,
+  faults: Faults,
+  imagePresent: (image: string) => Promise<boolean>,
+  touch: (record: PodRecord) => void,
+): Promise<V1PodCondition | undefined> {
+  const spec = record.pod.spec;
+  const main = spec?.containers[0];
+  if (!spec || !main) return undefined;
+  if (faults.unschedulable) {
+    setPodStatus(record, touch, "Pending", [condition("PodScheduled", "False", "Unschedulable", faults.unschedulable)]);
+    return undefined;
+  }
+  const scheduled = condition("PodScheduled", "True");
+  for (const container of [...(spec.initContainers ?? []), main]) {
+    const image = container.image ?? "";
+    if (faults.isUnpullable(image) || !(await imagePresent(image))) {
+      const message = `failed to pull and unpack image "${container.image}": not found`;
+      setPodStatus(record, touch, "Pending", [scheduled], { containerStatuses: [waiting(main, "ErrImagePull", message)] });
+      return undefined;
+    }
+  }
+  return scheduled;
+}

@@ -6,7 +6,7 @@ import type { V1Container, V1ContainerStatus, V1PodCondition } from "@kubernetes
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime, PodStream, StreamRequest, StreamSinks } from "./pod-runtime.js";
-import { condition, DEADLINE_EXCEEDED, running, skippedInit, terminated, waiting } from "./pod-status.js";
+import { admitPod, condition, DEADLINE_EXCEEDED, running, setPodStatus, skippedInit, terminated } from "./pod-status.js";
 import { parseQuantity } from "./quantity.js";
 import { groupFile, passwdFile, sandboxArgs } from "./sandbox-args.js";
 
@@ -63,18 +63,9 @@ export class ProcessPods implements PodRuntime {
     const spec = record.pod.spec;
     const main = spec?.containers[0];
     if (!spec || !main) return;
-    if (faults.unschedulable) {
-      this.update(record, "Pending", [condition("PodScheduled", "False", "Unschedulable", faults.unschedulable)]);
-      return;
-    }
-    const scheduled = condition("PodScheduled", "True");
-    for (const container of [...(spec.initContainers ?? []), main]) {
-      if (faults.isUnpullable(container.image ?? "")) {
-        const message = `failed to pull and unpack image "${container.image}": not found`;
-        this.update(record, "Pending", [scheduled], { containerStatuses: [waiting(main, "ErrImagePull", message)] });
-        return;
-      }
-    }
+    // The process runtime ignores images: only an injected pull failure stops a pod.
+    const scheduled = await admitPod(record, faults, async () => true, this.options.touch);
+    if (!scheduled) return;
     const pod = await this.prepare(record);
     if (!pod) return;
     record.pod.status = { ...record.pod.status, startTime: timestamp() as unknown as Date, hostIP: "127.0.0.1" };
@@ -251,9 +242,7 @@ export class ProcessPods implements PodRuntime {
   }
 
   private update(record: PodRecord, phase: string, conditions: V1PodCondition[], extra: Record<string, unknown> = {}): void {
-    if (record.deleted) return;
-    record.pod.status = { ...record.pod.status, phase, conditions, ...extra };
-    this.options.touch(record);
+    setPodStatus(record, this.options.touch, phase, conditions, extra);
   }
 }
 
