@@ -8,6 +8,7 @@ import { ConcurrencyLimit } from "./middleware/concurrency-limit.js";
 import { createErrorHandler } from "./middleware/error-handler.js";
 import { executeRoutes } from "./routes/execute.js";
 import { fileRoutes } from "./routes/files.js";
+import { healthRoutes } from "./routes/health.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { VERSION } from "./version.js";
 
@@ -33,7 +34,7 @@ export function createApp(options: AppOptions) {
       backend: server.backend.name,
     });
   });
-  app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
+  app.route("/", healthRoutes(server));
   app.route("/", executeRoutes(server));
   app.route("/", fileRoutes(server));
   app.route("/", sessionRoutes(server));
