@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Readable } from "node:stream";
 import { type FileMetadata, FileNotFoundError, PayloadTooLargeError } from "@code-interpreter/core";
@@ -20,7 +20,8 @@ const FILE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /**
  * Files on the local filesystem: `<id>.bin` holds the bytes, `<id>.json` the
  * metadata. Both are written to a temporary name and renamed, data first, so a
- * file is either complete or absent, and the store survives restarts.
+ * file is either complete or absent; both are synced to disk, with the
+ * directory, before save() returns, so an acknowledged upload survives a crash.
  */
 export class FileStore {
   private constructor(readonly options: FileStoreOptions) {}
@@ -54,6 +55,8 @@ export class FileStore {
         }
         await handle.write(chunk);
       }
+      // On disk before the rename and the 201: a crash after the answer must not lose the bytes.
+      await handle.sync();
       await handle.close();
       await rename(temporary, this.dataPath(fileId));
     } catch (error) {
@@ -68,8 +71,10 @@ export class FileStore {
       upload_time: new Date().toISOString(),
     };
     const metadataTemporary = join(this.options.dir, "tmp", `${fileId}.json`);
-    await writeFile(metadataTemporary, JSON.stringify(metadata), { mode: 0o600 });
+    await writeDurably(metadataTemporary, JSON.stringify(metadata));
     await rename(metadataTemporary, this.metadataPath(fileId));
+    // The renames themselves live in the directory: sync it so both names survive a crash.
+    await syncDirectory(this.options.dir);
     return metadata;
   }
 
@@ -177,6 +182,26 @@ export class FileStore {
 
   private metadataPath(fileId: string): string {
     return join(this.options.dir, `${fileId}.json`);
+  }
+}
+
+/** Writes a new file and flushes it to disk. */
+async function writeDurably(path: string, content: string): Promise<void> {
+  const handle = await open(path, "wx", 0o600);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
