@@ -1,14 +1,19 @@
 import type { Backend } from "@code-interpreter/core";
 import type { FileStore } from "@code-interpreter/files";
 import { Hono } from "hono";
+import { requestId } from "hono/request-id";
 import type { Config } from "./config.js";
 import type { ServerContext } from "./context.js";
-import type { Logger } from "./logger.js";
 import { ConcurrencyLimit } from "./middleware/concurrency-limit.js";
 import { createErrorHandler } from "./middleware/error-handler.js";
+import { requestLog } from "./middleware/request-log.js";
+import { instrumentBackend } from "./observability/instrument-backend.js";
+import type { Logger } from "./observability/logger.js";
+import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { executeRoutes } from "./routes/execute.js";
 import { fileRoutes } from "./routes/files.js";
 import { healthRoutes } from "./routes/health.js";
+import { metricsRoutes } from "./routes/metrics.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { VERSION } from "./version.js";
 
@@ -17,24 +22,26 @@ export interface AppOptions {
   store: FileStore;
   config: Config;
   logger: Logger;
+  /** Where executions are counted; a fresh registry when left out. */
+  metrics?: Metrics;
 }
 
 /** The HTTP API as a Hono app; `app.request(...)` works without a port. */
 export function createApp(options: AppOptions) {
-  const server: ServerContext = { ...options, limit: new ConcurrencyLimit(options.config.MAX_CONCURRENT_EXECUTIONS), version: VERSION };
+  const metrics = options.metrics ?? createMetrics({ backend: options.backend, store: options.store });
+  const server: ServerContext = {
+    ...options,
+    backend: instrumentBackend(options.backend, metrics),
+    metrics,
+    limit: new ConcurrencyLimit(options.config.MAX_CONCURRENT_EXECUTIONS),
+    version: VERSION,
+  };
   const app = new Hono();
-  app.use(async (c, next) => {
-    const started = Date.now();
-    await next();
-    server.logger.info("request", {
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      duration_ms: Date.now() - started,
-      backend: server.backend.name,
-    });
-  });
+  // Every answer carries X-Request-Id (the caller's, when it sent a sane one), also in the log line.
+  app.use(requestId());
+  app.use(requestLog({ logger: server.logger, backend: server.backend.name }));
   app.route("/", healthRoutes(server));
+  app.route("/", metricsRoutes(server));
   app.route("/", executeRoutes(server));
   app.route("/", fileRoutes(server));
   app.route("/", sessionRoutes(server));

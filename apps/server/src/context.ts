@@ -1,8 +1,9 @@
 import type { Backend } from "@code-interpreter/core";
 import type { FileStore } from "@code-interpreter/files";
 import type { Config } from "./config.js";
-import type { Logger } from "./logger.js";
 import type { ConcurrencyLimit } from "./middleware/concurrency-limit.js";
+import type { Logger } from "./observability/logger.js";
+import type { Metrics } from "./observability/metrics.js";
 
 /** What every route needs; built once by createApp. */
 export interface ServerContext {
@@ -11,5 +12,6 @@ export interface ServerContext {
   config: Config;
   logger: Logger;
   limit: ConcurrencyLimit;
+  metrics: Metrics;
   version: string;
 }

@@ -3,7 +3,7 @@ import { createKubernetesBackend, type KubernetesBackendSettings } from "@code-i
 import { createLocalBackend, type LocalBackendSettings } from "@code-interpreter/backend-local";
 import { type Backend, BackendUnavailableError } from "@code-interpreter/core";
 import type { Config } from "./config.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "./observability/logger.js";
 
 /**
  * Builds the backend EXECUTOR_BACKEND names. `auto` takes Docker when an

@@ -4,7 +4,8 @@ import { FileStore } from "@code-interpreter/files";
 import { type ServerType, serve } from "@hono/node-server";
 import { createApp } from "./app.js";
 import { type Config, loadConfig } from "./config.js";
-import { createLogger, type Logger } from "./logger.js";
+import { createLogger, type Logger } from "./observability/logger.js";
+import { createMetrics } from "./observability/metrics.js";
 import { selectBackend } from "./select-backend.js";
 
 export interface RunningServer {
@@ -29,20 +30,22 @@ export async function startServer(
     maxFileBytes: config.MAX_FILE_SIZE_MB * 1024 * 1024,
     ttlSeconds: config.FILE_TTL_SEC,
   });
+  const metrics = createMetrics({ backend, store });
   const reap = async () => {
     try {
       const sessions = await backend.reapExpiredSessions();
+      metrics.observeReaped(sessions.length);
       const files = await store.purgeExpired();
-      if (sessions.length || files) logger.info("reaped", { sessions: sessions.length, files });
+      if (sessions.length || files) logger.info({ sessions: sessions.length, files }, "reaped");
     } catch (error) {
-      logger.warn("reaper failed", { error: (error as Error).message });
+      logger.warn({ err: error }, "reaper failed");
     }
   };
   await reap();
   const reaper = setInterval(reap, config.REAPER_INTERVAL_SEC * 1000);
   reaper.unref();
 
-  const app = createApp({ backend, store, config, logger });
+  const app = createApp({ backend, store, config, logger, metrics });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const instance = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(instance));
     instance.once("error", reject);
@@ -50,7 +53,7 @@ export async function startServer(
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info("listening", { url, backend: backend.name });
+  logger.info({ url, backend: backend.name }, "listening");
 
   let closing: Promise<void> | undefined;
   return {

@@ -7,7 +7,7 @@ import type { Backend } from "@code-interpreter/core";
 import { FileStore } from "@code-interpreter/files";
 import { createApp } from "../src/app.js";
 import { type Config, loadConfig } from "../src/config.js";
-import { createLogger } from "../src/logger.js";
+import { createLogger } from "../src/observability/logger.js";
 
 export interface TestApp {
   app: ReturnType<typeof createApp>;

@@ -11,7 +11,7 @@ import {
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../observability/logger.js";
 
 const STATUS: [check: (error: unknown) => boolean, status: ContentfulStatusCode][] = [
   [(e) => SessionNotFoundError.isInstance(e), 404],
@@ -34,7 +34,7 @@ export function createErrorHandler(logger: Logger) {
   return function errorHandler(error: Error, c: Context): Response {
     const status = statusOf(error);
     if (status === 500) {
-      logger.error("unhandled error", { method: c.req.method, path: c.req.path, error: error.stack ?? String(error) });
+      logger.error({ method: c.req.method, path: c.req.path, err: error }, "unhandled error");
       return c.json({ detail: "Internal server error" }, 500);
     }
     if (TooManyRequestsError.isInstance(error)) c.header("Retry-After", String(error.retryAfterSeconds));

@@ -32,7 +32,7 @@ export function streamExecution(
     } catch (error) {
       if (controller.signal.aborted) return;
       const known = error instanceof Error && error.name !== "Error" ? error.message : "Internal server error";
-      if (known === "Internal server error") server.logger.error("stream failed", { error: String(error) });
+      if (known === "Internal server error") server.logger.error({ err: error }, "stream failed");
       await send("error", { message: known });
     } finally {
       release();

@@ -1,0 +1,27 @@
+import type { MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import type { Logger } from "../observability/logger.js";
+
+/**
+ * One log line per request: its id, method, route pattern, status, duration,
+ * the backend and the session it addressed. Never a body: user code, stdin
+ * and file contents stay out of logs.
+ */
+export function requestLog(options: { logger: Logger; backend: string }): MiddlewareHandler {
+  return async function requestLogMiddleware(c, next) {
+    const started = performance.now();
+    await next();
+    const status = c.res.status;
+    const fields = {
+      request_id: c.get("requestId" as never) as string | undefined,
+      method: c.req.method,
+      route: routePath(c, -1),
+      status,
+      duration_ms: Math.round(performance.now() - started),
+      backend: options.backend,
+      session_id: c.req.param("sessionId" as never) as string | undefined,
+    };
+    if (status >= 500) options.logger.warn(fields, "request");
+    else options.logger.info(fields, "request");
+  };
+}

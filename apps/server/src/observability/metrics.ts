@@ -1,0 +1,88 @@
+import type { Backend, CommandResult } from "@code-interpreter/core";
+import type { FileStore } from "@code-interpreter/files";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * How an execution ended, as counted by `code_interpreter_executions_total`:
+ * exit status 0, another exit status, killed at its timeout, or not run to the
+ * end because the service failed (backend unreachable, out of capacity, ...).
+ */
+export type ExecutionOutcome = "ok" | "error" | "timeout" | "failed";
+
+/** Seconds: from a warm sandbox's few milliseconds to a stalled cell's full timeout. */
+const DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+export interface Metrics {
+  registry: Registry;
+  /** Counts and times one execution or session command. */
+  observeExecution(kind: "execute" | "bash" | "python", result: CommandResult | undefined, seconds: number): void;
+  observeSandboxStart(seconds: number): void;
+  observeReaped(count: number): void;
+}
+
+/**
+ * The server's Prometheus metrics, on a registry of its own so two servers in
+ * one process (tests) do not collide. Gauges that describe resources (live
+ * sessions, stored bytes) are read from the resources when scraped, because
+ * state lives there and not in this process.
+ */
+export function createMetrics(options: { backend: Backend; store: FileStore }): Metrics {
+  const registry = new Registry();
+  const backend = options.backend.name;
+  const executions = new Counter({
+    name: "code_interpreter_executions_total",
+    help: "Executions and session commands, by backend, kind and outcome (ok, error, timeout, failed).",
+    labelNames: ["backend", "kind", "outcome"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "code_interpreter_execution_duration_seconds",
+    help: "Wall-clock time of executions and session commands, including sandbox start.",
+    labelNames: ["backend", "kind"] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const sandboxStart = new Histogram({
+    name: "code_interpreter_sandbox_start_duration_seconds",
+    help: "Time an execution waited for its sandbox to be ready (near zero when a warm one was taken).",
+    labelNames: ["backend"] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const reaped = new Counter({
+    name: "code_interpreter_reaped_sessions_total",
+    help: "Expired sessions removed by the reaper.",
+    labelNames: ["backend"] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "code_interpreter_active_sessions",
+    help: "Live sessions the backend knows of (read from the sandboxes when scraped).",
+    labelNames: ["backend"] as const,
+    registers: [registry],
+    async collect() {
+      const sessions = options.backend.capabilities.sessions ? await options.backend.listSessions().catch(() => undefined) : [];
+      if (sessions) this.set({ backend }, sessions.length);
+    },
+  });
+  new Gauge({
+    name: "code_interpreter_file_store_bytes",
+    help: "Bytes held by the file store.",
+    registers: [registry],
+    async collect() {
+      const bytes = await options.store.totalBytes().catch(() => undefined);
+      if (bytes !== undefined) this.set(bytes);
+    },
+  });
+
+  return {
+    registry,
+    observeExecution(kind, result, seconds) {
+      const outcome: ExecutionOutcome = !result ? "failed" : result.timedOut ? "timeout" : result.exitCode === 0 ? "ok" : "error";
+      executions.inc({ backend, kind, outcome });
+      duration.observe({ backend, kind }, seconds);
+    },
+    observeSandboxStart: (seconds) => sandboxStart.observe({ backend }, seconds),
+    observeReaped: (count) => reaped.inc({ backend }, count),
+  };
+}
