@@ -99,6 +99,18 @@ describe("staging", () => {
     ).rejects.toThrow("more than once");
   });
 
+  it("answers not found when a file's bytes are deleted after its metadata was read", async () => {
+    const store = await open();
+    const saved = await store.save(Buffer.from("soon gone"), "a.txt");
+    // What a concurrent DELETE leaves between the lookup and the read: metadata read, data gone.
+    await rm(join(dir, `${saved.file_id}.bin`));
+    await expect(store.read(saved.file_id)).rejects.toSatisfy((e) => FileNotFoundError.isInstance(e));
+    await expect(store.stream(saved.file_id)).rejects.toSatisfy((e) => FileNotFoundError.isInstance(e));
+    await expect(resolveFileInputs(store, [{ path: "a.txt", file_id: saved.file_id }])).rejects.toThrow(
+      `File "${saved.file_id}" for path "a.txt" not found`,
+    );
+  });
+
   it("saves output files with fresh ids", async () => {
     const store = await open();
     const listed = await saveOutputFiles(store, [{ path: "out/plot.png", content: Buffer.from("png") }]);

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Readable } from "node:stream";
@@ -99,13 +98,20 @@ export class FileStore {
   /** The whole file in memory (for staging into a sandbox). */
   async read(fileId: string): Promise<Buffer> {
     await this.metadata(fileId);
-    return readFile(this.dataPath(fileId));
+    // Deleted since the metadata was read: still "not found", never a bare ENOENT (a 500).
+    return readFile(this.dataPath(fileId)).catch((error) => {
+      throw this.goneError(fileId, error);
+    });
   }
 
   /** The file as a stream (for downloads). */
   async stream(fileId: string): Promise<{ metadata: FileMetadata; stream: Readable }> {
     const metadata = await this.metadata(fileId);
-    return { metadata, stream: createReadStream(this.dataPath(fileId)) };
+    // Opened before answering, so a file deleted meanwhile is a 404 rather than a broken download.
+    const handle = await open(this.dataPath(fileId), "r").catch((error) => {
+      throw this.goneError(fileId, error);
+    });
+    return { metadata, stream: handle.createReadStream() };
   }
 
   /** Every stored, unexpired file, oldest first. */
@@ -149,6 +155,11 @@ export class FileStore {
   /** Bytes of all stored files. */
   async totalBytes(): Promise<number> {
     return (await this.list()).reduce((sum, file) => sum + file.size_bytes, 0);
+  }
+
+  private goneError(fileId: string, error: unknown): unknown {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") return error;
+    return new FileNotFoundError({ message: `File ${JSON.stringify(fileId)} not found`, cause: error });
   }
 
   private isExpired(metadata: FileMetadata): boolean {
