@@ -1,6 +1,7 @@
 import {
   BACKEND_SPECIFICATION_VERSION,
   type Backend,
+  type BackendHealth,
   BackendUnavailableError,
   type CommandResult,
   type CreateSessionOptions,
@@ -182,6 +183,12 @@ export class DockerBackend implements Backend {
       };
       return (await runByExec(this.settings, record.containerId, { request })).snapshot;
     });
+  }
+
+  /** The engine answers and the executor image is there; otherwise what to do about it (for `GET /health`). */
+  async health(): Promise<BackendHealth> {
+    const probe = await probeDocker(this.settings);
+    return probe.ok ? { ok: true } : { ok: false, detail: probe.reason };
   }
 
   reapExpiredSessions(): Promise<string[]> {

@@ -1,9 +1,12 @@
-import type { ChildProcess } from "node:child_process";
-import { chown, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { type ChildProcess, execFile } from "node:child_process";
+import { constants } from "node:fs";
+import { access, chown, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import {
   BACKEND_SPECIFICATION_VERSION,
   type Backend,
+  type BackendHealth,
   BackendUnavailableError,
   type CommandResult,
   type CreateSessionOptions,
@@ -43,6 +46,7 @@ import {
 } from "./sandbox-process.js";
 
 const MB = 1024 * 1024;
+const execFileAsync = promisify(execFile);
 
 interface SessionRecord {
   id: string;
@@ -176,6 +180,21 @@ export class LocalBackend implements Backend {
     await this.liveRecord(sessionId);
     const result = await this.runInWorkspace(sessionId, { snapshot: true });
     return result.snapshot;
+  }
+
+  /** The Python, bubblewrap and state directory it needs are still there (for `GET /health`). */
+  async health(): Promise<BackendHealth> {
+    const problems: string[] = [];
+    await access(this.settings.python, constants.X_OK).catch(() =>
+      problems.push(`${this.settings.python} is not executable (LOCAL_PYTHON)`),
+    );
+    await access(this.sessionsDir, constants.W_OK).catch(() => problems.push(`${this.sessionsDir} is not writable (LOCAL_STATE_DIR)`));
+    if (this.isolation === "bwrap") {
+      await execFileAsync(this.settings.bwrapPath, ["--version"]).catch(() =>
+        problems.push(`${this.settings.bwrapPath} does not run; install bubblewrap (apt-get install bubblewrap)`),
+      );
+    }
+    return problems.length === 0 ? { ok: true } : { ok: false, detail: problems.join("; ") };
   }
 
   async reapExpiredSessions(): Promise<string[]> {

@@ -67,6 +67,13 @@ export interface SessionCommandOptions {
   signal?: AbortSignal;
 }
 
+/** Answer of Backend.health(). */
+export interface BackendHealth {
+  ok: boolean;
+  /** When not ok: what is wrong, and what a person should do about it. */
+  detail?: string;
+}
+
 /** Runs untrusted code in isolated sandboxes. Every backend passes the shared contract suite. */
 export interface Backend {
   readonly specificationVersion: typeof BACKEND_SPECIFICATION_VERSION;
@@ -89,6 +96,12 @@ export interface Backend {
   runInSession(options: SessionCommandOptions): Promise<CommandResult>;
   /** Regular files in the session's workspace (for the session file routes). */
   readSessionFiles(sessionId: string): Promise<WorkspaceFileContent[]>;
+
+  /**
+   * Whether the backend can run code right now (engine reachable, image present, …);
+   * `detail` says what is wrong and how to fix it. `GET /health` answers 503 when not ok.
+   */
+  health?(): Promise<BackendHealth>;
 
   /** Removes expired sessions, also those an earlier server left; returns their ids. */
   reapExpiredSessions(): Promise<string[]>;
