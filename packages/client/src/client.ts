@@ -1,0 +1,286 @@
+import type {
+  ExecuteResponse,
+  FileListResponse,
+  FileMetadata,
+  FileUploadResponse,
+  HealthResponse,
+  SessionCommandResponse,
+  SessionListResponse,
+  SessionPythonResponse,
+  SessionResponse,
+} from "@code-interpreter/core";
+import { CodeInterpreterClientError, ConnectionError, errorForResponse, TimeoutError } from "./errors.js";
+import { multipartBody } from "./multipart.js";
+import { readExecutionEvents } from "./sse.js";
+import type {
+  BashRequest,
+  CallOptions,
+  CreateSessionRequest,
+  DownloadedFile,
+  ExecuteRequest,
+  KeepaliveRequest,
+  PythonRequest,
+  SessionFile,
+  StreamEvent,
+  UploadOptions,
+} from "./types.js";
+
+/** How the client reaches the server. */
+export interface ClientOptions {
+  /** The server's URL; a path prefix (behind a proxy) is kept. @default http://127.0.0.1:8000 */
+  baseUrl?: string;
+  /** Sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Milliseconds per call, body included; 0 for none. Long executions need more than their `timeout_ms`. @default 120000 */
+  timeoutMs?: number;
+  /** The fetch to use (a proxy agent, a test double). @default globalThis.fetch */
+  fetch?: typeof globalThis.fetch;
+  /** Headers sent with every request. */
+  headers?: Record<string, string>;
+}
+
+/** Default per-call timeout: above the server's default MAX_EXEC_TIMEOUT_MS of 60 s, with room for sandbox start-up. */
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
+type Body = { json: unknown } | { raw: NonNullable<RequestInit["body"]>; headers: Record<string, string> } | undefined;
+
+/**
+ * A typed client for every route of the code-interpreter HTTP API. Errors
+ * are `CodeInterpreterClientError`s carrying the HTTP status and the
+ * server's `detail`; the timeout covers the whole call, body included.
+ */
+export class CodeInterpreterClient {
+  readonly baseUrl: string;
+  readonly #options: ClientOptions;
+  readonly #fetch: typeof globalThis.fetch;
+
+  constructor(options: ClientOptions = {}) {
+    this.#options = options;
+    this.baseUrl = (options.baseUrl ?? "http://127.0.0.1:8000").replace(/\/+$/, "");
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  /** `GET /health`: `{status: "ok", version}`. */
+  health(options?: CallOptions): Promise<HealthResponse> {
+    return this.#json("GET", "/health", undefined, options);
+  }
+
+  /** `POST /v1/execute`: runs Python in a fresh sandbox and answers when it is done. */
+  execute(request: ExecuteRequest, options?: CallOptions): Promise<ExecuteResponse> {
+    return this.#json("POST", "/v1/execute", { json: request }, options);
+  }
+
+  /**
+   * `POST /v1/execute/stream`: the same, as `output` events while it runs,
+   * then one `result` or `error`. Leaving the loop early stops the execution.
+   */
+  executeStream(request: ExecuteRequest, options?: CallOptions): AsyncGenerator<StreamEvent> {
+    return this.#stream("/v1/execute/stream", request, options);
+  }
+
+  /** `POST /v1/files`: stores a file (multipart field `file`); 413 past MAX_FILE_SIZE_MB. */
+  async uploadFile(content: Blob | Uint8Array | string, filename: string, options: UploadOptions = {}): Promise<FileUploadResponse> {
+    const file = content instanceof Blob ? content : new Blob([typeof content === "string" ? content : new Uint8Array(content)]);
+    let body: Body;
+    if (options.onProgress) {
+      const multipart = multipartBody(file, filename, options.onProgress);
+      body = {
+        raw: multipart.body,
+        headers: { "content-type": multipart.contentType, "content-length": String(multipart.contentLength) },
+      };
+    } else {
+      const form = new FormData();
+      form.append("file", file, filename);
+      body = { raw: form, headers: {} };
+    }
+    return this.#json("POST", "/v1/files", body, options);
+  }
+
+  /** `GET /v1/files`: every stored file. */
+  async listFiles(options?: CallOptions): Promise<FileMetadata[]> {
+    return (await this.#json<FileListResponse>("GET", "/v1/files", undefined, options)).files;
+  }
+
+  /** `GET /v1/files/{id}`: a stored file's bytes and name. */
+  async downloadFile(fileId: string, options?: CallOptions): Promise<DownloadedFile> {
+    return this.#call(`GET`, `/v1/files/${encodeURIComponent(fileId)}`, undefined, options, async (response) => ({
+      filename: filenameOf(response.headers.get("content-disposition")),
+      content: new Uint8Array(await response.arrayBuffer()),
+    }));
+  }
+
+  /** `DELETE /v1/files/{id}`. */
+  deleteFile(fileId: string, options?: CallOptions): Promise<void> {
+    return this.#call("DELETE", `/v1/files/${encodeURIComponent(fileId)}`, undefined, options, discard);
+  }
+
+  /** `POST /v1/sessions`: a sandbox whose workspace persists between commands. */
+  createSession(request: CreateSessionRequest = {}, options?: CallOptions): Promise<SessionResponse> {
+    return this.#json("POST", "/v1/sessions", { json: request }, options);
+  }
+
+  /** `GET /v1/sessions`. */
+  async listSessions(options?: CallOptions): Promise<SessionResponse[]> {
+    return (await this.#json<SessionListResponse>("GET", "/v1/sessions", undefined, options)).sessions;
+  }
+
+  /** `GET /v1/sessions/{id}`. */
+  getSession(sessionId: string, options?: CallOptions): Promise<SessionResponse> {
+    return this.#json("GET", sessionPath(sessionId), undefined, options);
+  }
+
+  /** `DELETE /v1/sessions/{id}`. */
+  deleteSession(sessionId: string, options?: CallOptions): Promise<void> {
+    return this.#call("DELETE", sessionPath(sessionId), undefined, options, discard);
+  }
+
+  /** `POST /v1/sessions/{id}/keepalive`: a new expiry, `ttl_seconds` (or the default TTL) from now. */
+  keepaliveSession(sessionId: string, request: KeepaliveRequest = {}, options?: CallOptions): Promise<SessionResponse> {
+    return this.#json("POST", `${sessionPath(sessionId)}/keepalive`, { json: request }, options);
+  }
+
+  /** `POST /v1/sessions/{id}/bash`: `bash -c cmd` in the session's `/workspace`. */
+  runBash(sessionId: string, request: BashRequest, options?: CallOptions): Promise<SessionCommandResponse> {
+    return this.#json("POST", `${sessionPath(sessionId)}/bash`, { json: request }, options);
+  }
+
+  /** `POST /v1/sessions/{id}/python`: Python in the session (state kept between calls where the backend can). */
+  runPython(sessionId: string, request: PythonRequest, options?: CallOptions): Promise<SessionPythonResponse> {
+    return this.#json("POST", `${sessionPath(sessionId)}/python`, { json: request }, options);
+  }
+
+  /** `POST /v1/sessions/{id}/python/stream`: like `executeStream`, in the session. */
+  streamPython(sessionId: string, request: PythonRequest, options?: CallOptions): AsyncGenerator<StreamEvent> {
+    return this.#stream(`${sessionPath(sessionId)}/python/stream`, request, options);
+  }
+
+  /** `GET /v1/sessions/{id}/files`: the regular files in the session's workspace. */
+  async listSessionFiles(sessionId: string, options?: CallOptions): Promise<SessionFile[]> {
+    return (await this.#json<{ files: SessionFile[] }>("GET", `${sessionPath(sessionId)}/files`, undefined, options)).files;
+  }
+
+  /** `GET /v1/sessions/{id}/files/{path}`: one workspace file's bytes. */
+  downloadSessionFile(sessionId: string, path: string, options?: CallOptions): Promise<Uint8Array> {
+    const encoded = path.split("/").map(encodeURIComponent).join("/");
+    return this.#call("GET", `${sessionPath(sessionId)}/files/${encoded}`, undefined, options, async (response) => {
+      return new Uint8Array(await response.arrayBuffer());
+    });
+  }
+
+  #json<T>(method: string, path: string, body: Body, options: CallOptions | undefined): Promise<T> {
+    return this.#call(method, path, body, options, (response) => response.json() as Promise<T>);
+  }
+
+  async *#stream(path: string, request: object, options: CallOptions = {}): AsyncGenerator<StreamEvent> {
+    const call = this.#begin(options);
+    try {
+      const response = await this.#send(call, "POST", path, { json: request });
+      let finished = false;
+      for await (const event of readExecutionEvents(response.body as ReadableStream<Uint8Array>)) {
+        finished ||= event.type !== "output";
+        yield event;
+      }
+      if (!finished) {
+        throw new CodeInterpreterClientError({ message: "the stream ended before a result or error event", status: response.status });
+      }
+    } catch (error) {
+      throw call.translate(error);
+    } finally {
+      call.done();
+    }
+  }
+
+  async #call<T>(
+    method: string,
+    path: string,
+    body: Body,
+    options: CallOptions = {},
+    read: (response: Response) => Promise<T>,
+  ): Promise<T> {
+    const call = this.#begin(options);
+    try {
+      return await read(await this.#send(call, method, path, body));
+    } catch (error) {
+      throw call.translate(error);
+    } finally {
+      call.done();
+    }
+  }
+
+  /** One call's signal: the caller's and the timeout's together, and how to tell which fired. */
+  #begin(options: CallOptions) {
+    const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const controller = new AbortController();
+    const timer = timeoutMs > 0 ? setTimeout(() => controller.abort(), timeoutMs) : undefined;
+    const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+    const baseUrl = this.baseUrl;
+    return {
+      signal,
+      done: () => clearTimeout(timer),
+      translate: (error: unknown): unknown => {
+        if (options.signal?.aborted) return options.signal.reason;
+        if (controller.signal.aborted) {
+          return new TimeoutError({ message: `no complete answer from ${baseUrl} within ${timeoutMs} ms`, status: 0, cause: error });
+        }
+        if (CodeInterpreterClientError.isInstance(error)) return error;
+        const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
+        return new ConnectionError({ message: `cannot reach the server at ${baseUrl} (${cause})`, status: 0, cause: error });
+      },
+    };
+  }
+
+  async #send(call: { signal: AbortSignal }, method: string, path: string, body: Body): Promise<Response> {
+    const headers: Record<string, string> = { accept: "application/json", ...this.#options.headers };
+    if (this.#options.apiKey) headers.authorization = `Bearer ${this.#options.apiKey}`;
+    const init: RequestInit & { duplex?: "half" } = { method, headers, signal: call.signal };
+    if (body && "json" in body) {
+      headers["content-type"] = "application/json";
+      init.body = JSON.stringify(body.json);
+    } else if (body) {
+      Object.assign(headers, body.headers);
+      init.body = body.raw;
+      // A streamed request body must say so (fetch refuses it otherwise).
+      if (body.raw instanceof ReadableStream) init.duplex = "half";
+    }
+    const response = await this.#fetch(`${this.baseUrl}${path}`, init);
+    if (response.ok) return response;
+    const text = await response.text();
+    throw errorForResponse(response.status, detailOf(text) ?? (text || response.statusText), response.headers.get("retry-after"));
+  }
+}
+
+/** A client with defaulted options. */
+export function createCodeInterpreterClient(options: ClientOptions = {}): CodeInterpreterClient {
+  return new CodeInterpreterClient(options);
+}
+
+function sessionPath(sessionId: string): string {
+  return `/v1/sessions/${encodeURIComponent(sessionId)}`;
+}
+
+async function discard(response: Response): Promise<void> {
+  await response.body?.cancel();
+}
+
+function detailOf(text: string): string | undefined {
+  try {
+    const parsed = JSON.parse(text) as { detail?: unknown };
+    return typeof parsed.detail === "string" ? parsed.detail : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The file name of `attachment; filename="…"`, preferring the RFC 5987 `filename*` form. */
+function filenameOf(disposition: string | null): string | undefined {
+  if (!disposition) return undefined;
+  const extended = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(disposition);
+  if (extended?.[1]) {
+    try {
+      return decodeURIComponent(extended[1]);
+    } catch {
+      // malformed: fall back to the plain form
+    }
+  }
+  return /filename\s*=\s*"([^"]*)"/i.exec(disposition)?.[1] ?? /filename\s*=\s*([^;\s]+)/i.exec(disposition)?.[1];
+}

@@ -1,0 +1,58 @@
+import type {
+  createExecuteRequestSchema,
+  createSessionBashRequestSchema,
+  createSessionPythonRequestSchema,
+  SessionCreateRequestSchema,
+  SessionKeepaliveRequestSchema,
+  StreamErrorEvent,
+  StreamOutputEvent,
+  StreamResultEvent,
+} from "@code-interpreter/core";
+
+/** What a zod schema accepts (fields with defaults are optional), read from core's schemas without importing zod. */
+type Input<Schema> = Schema extends { _zod: { input: infer Accepted } } ? Accepted : never;
+
+/** `POST /v1/execute` body: `code`, and optionally `stdin`, `timeout_ms`, `last_line_interactive`, `files`. */
+export type ExecuteRequest = Input<ReturnType<typeof createExecuteRequestSchema>>;
+/** `POST /v1/sessions` body: optional `ttl_seconds` and `files`. */
+export type CreateSessionRequest = Input<typeof SessionCreateRequestSchema>;
+/** `POST /v1/sessions/{id}/keepalive` body: optional `ttl_seconds`. */
+export type KeepaliveRequest = Input<typeof SessionKeepaliveRequestSchema>;
+/** `POST /v1/sessions/{id}/bash` body: `cmd` and optionally `timeout_ms`. */
+export type BashRequest = Input<ReturnType<typeof createSessionBashRequestSchema>>;
+/** `POST /v1/sessions/{id}/python` body: execute's, without `files`. */
+export type PythonRequest = Input<ReturnType<typeof createSessionPythonRequestSchema>>;
+
+/** One event of a streamed execution: `output` chunks, then exactly one `result` or `error`. */
+export type StreamEvent =
+  | { type: "output"; data: StreamOutputEvent }
+  | { type: "result"; data: StreamResultEvent }
+  | { type: "error"; data: StreamErrorEvent };
+
+/** One entry of `GET /v1/sessions/{id}/files`. */
+export interface SessionFile {
+  path: string;
+  kind: "file";
+  size_bytes: number;
+}
+
+/** A stored file's bytes and the name it was uploaded under. */
+export interface DownloadedFile {
+  /** From `Content-Disposition`; undefined when the server sent none. */
+  filename: string | undefined;
+  content: Uint8Array;
+}
+
+/** Options every call takes. */
+export interface CallOptions {
+  /** Cancels the call (and, for streams, the execution on the server); the call rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Milliseconds for the whole call, body included; 0 for none. @default the client's `timeoutMs` */
+  timeoutMs?: number;
+}
+
+/** Options of `uploadFile`. */
+export interface UploadOptions extends CallOptions {
+  /** Called as the body is sent, with the bytes of the file sent so far and its size. */
+  onProgress?: (sentBytes: number, totalBytes: number) => void;
+}
