@@ -108,14 +108,16 @@ class FrameWriter:
             self.buffer = bytearray()
 
 
-def snapshot(root, max_bytes):
+def snapshot(root, max_bytes, max_files=10000):
     """Tar of the regular files under root. Links, fifos, sockets and devices
-    are skipped; nothing is followed. Returns True when max_bytes cut it short."""
+    are skipped; nothing is followed. Returns True when max_bytes or
+    max_files (which bounds the tar headers the server holds) cut it short."""
     import stat
     import tarfile
 
     writer = FrameWriter()
     total = 0
+    files = 0
     cut = False
     with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as archive:
         stack = [""]
@@ -145,10 +147,11 @@ def snapshot(root, max_bytes):
                     info = os.fstat(fd)
                     if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
                         continue
-                    if total + info.st_size > max_bytes:
+                    if total + info.st_size > max_bytes or files >= max_files:
                         cut = True
                         continue
                     total += info.st_size
+                    files += 1
                     member = tarfile.TarInfo(name)
                     member.size = info.st_size
                     member.mode = 0o644
@@ -744,7 +747,8 @@ def main():
                     except OSError:
                         pass
         if header.get("snapshot"):
-            result["snapshot_truncated"] = snapshot(cwd, int(header.get("max_snapshot_bytes", 1 << 30)))
+            limits = (int(header.get("max_snapshot_bytes", 1 << 30)), int(header.get("max_snapshot_files", 10000)))
+            result["snapshot_truncated"] = snapshot(cwd, *limits)
     except Exception as error:  # reported to the server, which answers with an error
         result["error"] = "%s: %s" % (type(error).__name__, error)
     frame(b"x", json.dumps(result).encode())

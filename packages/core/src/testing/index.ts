@@ -1,1 +1,9 @@
 export { type BackendContractOptions, type ContractSettings, describeBackendContract } from "./contract.js";
+export {
+  describeHostileSuite,
+  HOSTILE_MARKER,
+  HOSTILE_SETTINGS,
+  type HostileSettings,
+  type HostileSuiteOptions,
+  markedHostProcesses,
+} from "./hostile.js";
