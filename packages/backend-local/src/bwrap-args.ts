@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, lstatSync } from "node:fs";
 import { WORKSPACE_DIR } from "@code-interpreter/core";
 
@@ -14,6 +15,8 @@ export interface BwrapOptions {
   groupFd: number;
   /** The runner's environment, on top of PATH. */
   env?: Record<string, string>;
+  /** This bubblewrap has `--disable-userns` (0.8 and later). */
+  disableUserns?: boolean;
 }
 
 // Read-only views of the host: the system's programs and libraries, and the
@@ -37,12 +40,17 @@ const ETC_FILES = [
 
 /**
  * bubblewrap arguments: every namespace unshared (no network, own pids, ipc,
- * uts, cgroup), the host read-only and only in part, tmpfs /tmp (and
- * /workspace for one-shot runs), no capabilities, killed with its parent.
+ * uts, cgroup, user; no nested user namespaces where bubblewrap can refuse
+ * them), the host read-only and only in part, size-limited tmpfs /tmp and
+ * /dev/shm (and /workspace for one-shot runs), no capabilities, killed with
+ * its parent.
  */
 export function bwrapArgs(options: BwrapOptions): string[] {
   const args = [
     "--unshare-all",
+    // Explicit (not the "try" of --unshare-all), so nested user namespaces can be refused.
+    "--unshare-user",
+    ...(options.disableUserns ? ["--disable-userns"] : []),
     "--die-with-parent",
     "--new-session",
     "--cap-drop",
@@ -65,6 +73,8 @@ export function bwrapArgs(options: BwrapOptions): string[] {
   args.push("--ro-bind-data", String(options.passwdFd), "/etc/passwd");
   args.push("--ro-bind-data", String(options.groupFd), "/etc/group");
   args.push("--proc", "/proc", "--dev", "/dev");
+  // --dev's /dev/shm would be an unsized tmpfs: host memory the code could fill.
+  args.push("--size", String(options.tmpfsBytes), "--tmpfs", "/dev/shm");
   args.push("--size", String(options.tmpfsBytes), "--tmpfs", "/tmp");
   if (options.workspaceDir) args.push("--bind", options.workspaceDir, WORKSPACE_DIR);
   else args.push("--size", String(options.tmpfsBytes), "--tmpfs", WORKSPACE_DIR);
@@ -73,6 +83,22 @@ export function bwrapArgs(options: BwrapOptions): string[] {
   args.push("--chdir", WORKSPACE_DIR, "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin");
   for (const [key, value] of Object.entries(options.env ?? {})) args.push("--setenv", key, value);
   return args;
+}
+
+const disableUsernsSupport = new Map<string, boolean>();
+
+/** Whether this bubblewrap can refuse user namespaces inside the sandbox (`--disable-userns`, 0.8+); asked once per binary. */
+export function supportsDisableUserns(bwrapPath: string): boolean {
+  let supported = disableUsernsSupport.get(bwrapPath);
+  if (supported === undefined) {
+    try {
+      supported = execFileSync(bwrapPath, ["--help"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).includes("--disable-userns");
+    } catch {
+      supported = false;
+    }
+    disableUsernsSupport.set(bwrapPath, supported);
+  }
+  return supported;
 }
 
 export function passwdFile(uid: number): string {

@@ -178,7 +178,7 @@ export class LocalBackend implements Backend {
 
   async readSessionFiles(sessionId: string): Promise<WorkspaceFileContent[]> {
     await this.liveRecord(sessionId);
-    const result = await this.runInWorkspace(sessionId, { snapshot: true });
+    const result = await this.runInWorkspace(sessionId, { snapshot: true, maxSnapshotBytes: this.settings.workspaceSizeMb * MB });
     return result.snapshot;
   }
 
@@ -221,7 +221,14 @@ export class LocalBackend implements Backend {
   }
 
   private planSettings(): RunnerPlanSettings {
-    return { python: this.settings.python, maxOutputBytes: this.settings.maxOutputBytes, limits: this.limits(), env: passthroughEnv() };
+    return {
+      python: this.settings.python,
+      maxOutputBytes: this.settings.maxOutputBytes,
+      limits: this.limits(),
+      env: passthroughEnv(),
+      // The runner must stop where the server's reading stops, or a big workspace fails the whole execution.
+      maxSnapshotBytes: this.settings.workspaceSizeMb * MB,
+    };
   }
 
   private limits(): RunnerLimits {

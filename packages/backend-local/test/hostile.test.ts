@@ -1,0 +1,35 @@
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeHostileSuite } from "@code-interpreter/core/testing";
+import { afterAll } from "vitest";
+import { createLocalBackend } from "../src/index.js";
+import { listSandboxProcesses } from "../src/testing/index.js";
+
+const stateDir = await mkdtemp(join(tmpdir(), "ci-local-hostile-"));
+afterAll(() => rm(stateDir, { recursive: true, force: true }));
+
+describeHostileSuite({
+  name: "local",
+  createBackend: (settings) =>
+    createLocalBackend({
+      stateDir,
+      sandbox: process.env.CI === "true" ? "require" : "auto",
+      ...settings,
+      // Warm sandboxes take the production path (code forked from a preloaded runner) without the data stack's start-up cost.
+      pool: { min: 1, max: 2, idleTimeoutMs: 60_000 },
+      preload: ["json"],
+    }),
+  listLeftovers: async () => [
+    ...(await listSandboxProcesses()),
+    ...(await readdir(join(stateDir, "sessions"))).map((name) => `session dir ${name}`),
+  ],
+  sameHost: true,
+  // Documented in this package's README under "What it cannot enforce".
+  gaps: {
+    "runs under a seccomp filter": "no seccomp filter is loaded into the bubblewrap sandbox",
+    "is refused the keyctl syscall": "without a seccomp filter the kernel keyring syscalls stay open",
+    "limits the inodes of /workspace": "bubblewrap cannot set nr_inodes on its tmpfs, so files are bounded only by the timeout",
+    "limits the inodes of /tmp": "bubblewrap cannot set nr_inodes on its tmpfs, so files are bounded only by the timeout",
+  },
+});
