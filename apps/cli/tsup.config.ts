@@ -1,11 +1,10 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/cli.ts", "src/index.ts"],
+  entry: ["src/cli.ts"],
   format: ["esm"],
-  // The CLI is a program: only its small API module needs declarations.
-  dts: { entry: "src/index.ts" },
+  // The CLI is a program, published as a bin only: no library entry, no declarations.
+  dts: false,
   sourcemap: true,
   clean: true,
-  banner: { js: "" },
 });

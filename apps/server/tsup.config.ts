@@ -1,9 +1,10 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  // main.ts is the program (`code-interpreter-server`, the image's command); only the library entry has declarations.
+  entry: ["src/index.ts", "src/main.ts"],
   format: ["esm"],
-  dts: true,
+  dts: { entry: "src/index.ts" },
   sourcemap: true,
   clean: true,
 });
