@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
+import type { CodeInterpreterClient, ExecuteRequest } from "@code-interpreter/client";
 import type { Command } from "commander";
-import type { ExecuteBody, HttpClient } from "../http-client.js";
-import { type Output, TIMEOUT_EXIT } from "../output.js";
-import { collect, integer, readSource, uploadInputs } from "./shared.js";
+import { note, type Output, TIMEOUT_EXIT, warn } from "../output.js";
+import { type Context, collect, integer, readSource, uploadInputs } from "./shared.js";
 
 interface ExecOptions {
   stdin?: string;
@@ -14,7 +14,7 @@ interface ExecOptions {
 }
 
 /** `exec <file|->`: runs Python, streaming its output; exits with the code's exit code. */
-export function registerExec(program: Command, context: () => { client: HttpClient; output: Output }): void {
+export function registerExec(program: Command, context: Context): void {
   program
     .command("exec")
     .description("run a Python file (or - for stdin) in a fresh sandbox")
@@ -26,18 +26,18 @@ export function registerExec(program: Command, context: () => { client: HttpClie
     .option("-d, --download <dir>", "save the files the code created or changed into this directory")
     .action(async (file: string, options: ExecOptions) => {
       const { client, output } = context();
-      const body: ExecuteBody = {
+      const body: ExecuteRequest = {
         code: await readSource(file),
         stdin: options.stdin ?? null,
         last_line_interactive: options.lastLine,
-        files: await uploadInputs(client, options.file),
+        files: await uploadInputs(client, output, options.file),
       };
       if (options.timeout !== undefined) body.timeout_ms = options.timeout;
 
       if (output.json) {
         const result = await client.execute(body);
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-        if (options.download) await download(client, result.files, options.download);
+        if (options.download) await download(client, output, result.files, options.download);
         process.exitCode = exitCodeOf(result);
         return;
       }
@@ -46,9 +46,9 @@ export function registerExec(program: Command, context: () => { client: HttpClie
         else if (event.type === "error") throw new Error(event.data.message);
         else {
           const result = event.data;
-          if (result.timed_out) process.stderr.write(`[timed out after ${body.timeout_ms ?? 2000} ms]\n`);
-          for (const created of result.files) process.stderr.write(`[file] ${created.path}  ${created.file_id}\n`);
-          if (options.download) await download(client, result.files, options.download);
+          if (result.timed_out) warn(`[timed out after ${body.timeout_ms ?? 2000} ms]`);
+          for (const created of result.files) note(output, `[file] ${created.path}  ${created.file_id}`);
+          if (options.download) await download(client, output, result.files, options.download);
           process.exitCode = exitCodeOf(result);
         }
       }
@@ -59,7 +59,12 @@ function exitCodeOf(result: { exit_code: number | null; timed_out: boolean }): n
   return result.timed_out ? TIMEOUT_EXIT : (result.exit_code ?? 1);
 }
 
-async function download(client: HttpClient, files: { path: string; file_id: string | null }[], dir: string): Promise<void> {
+async function download(
+  client: CodeInterpreterClient,
+  output: Output,
+  files: { path: string; file_id: string | null }[],
+  dir: string,
+): Promise<void> {
   const root = resolve(dir);
   for (const file of files) {
     if (!file.file_id) continue;
@@ -67,7 +72,7 @@ async function download(client: HttpClient, files: { path: string; file_id: stri
     // The server validates paths; refuse anything that would still land outside the directory.
     if (!target.startsWith(root + sep)) throw new Error(`refusing to write ${file.path} outside ${dir}`);
     await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, await client.downloadFile(file.file_id));
-    process.stderr.write(`[saved] ${target}\n`);
+    await writeFile(target, (await client.downloadFile(file.file_id)).content);
+    note(output, `[saved] ${target}`);
   }
 }

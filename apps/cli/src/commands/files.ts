@@ -1,20 +1,20 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Command } from "commander";
-import type { HttpClient } from "../http-client.js";
-import { type Output, print, table } from "../output.js";
+import { confirm, print, table } from "../output.js";
+import { type Context, uploadLocalFile } from "./shared.js";
 
 /** `files upload|ls|get|rm`. */
-export function registerFiles(program: Command, context: () => { client: HttpClient; output: Output }): void {
+export function registerFiles(program: Command, context: Context): void {
   const files = program.command("files").description("manage stored files");
   files
     .command("upload")
-    .description("upload a file; prints its file_id")
+    .description("upload a file; prints its file_id (shows progress for large files on a terminal)")
     .argument("<path>", "local file")
     .option("-n, --name <name>", "file name to store (default: the local name)")
     .action(async (path: string, options: { name?: string }) => {
       const { client, output } = context();
-      const uploaded = await client.uploadFile(options.name ?? basename(path), await readFile(path));
+      const uploaded = await uploadLocalFile(client, output, path, options.name);
       print(output, uploaded, uploaded.file_id);
     });
   files
@@ -36,15 +36,14 @@ export function registerFiles(program: Command, context: () => { client: HttpCli
     .option("-o, --output <path>", "where to write it (- for stdout; default: its stored name)")
     .action(async (fileId: string, options: { output?: string }) => {
       const { client, output } = context();
-      const bytes = await client.downloadFile(fileId);
+      const { filename, content } = await client.downloadFile(fileId);
       if (options.output === "-") {
-        process.stdout.write(bytes);
+        process.stdout.write(content);
         return;
       }
-      const stored = (await client.listFiles()).find((f) => f.file_id === fileId);
-      const target = options.output ?? basename(stored?.filename ?? fileId);
-      await writeFile(target, bytes);
-      print(output, { file_id: fileId, path: target, size_bytes: bytes.length }, `saved ${target} (${bytes.length} bytes)`);
+      const target = options.output ?? basename(filename ?? fileId);
+      await writeFile(target, content);
+      confirm(output, { file_id: fileId, path: target, size_bytes: content.length }, `saved ${target} (${content.length} bytes)`);
     });
   files
     .command("rm")
@@ -53,6 +52,6 @@ export function registerFiles(program: Command, context: () => { client: HttpCli
     .action(async (fileId: string) => {
       const { client, output } = context();
       await client.deleteFile(fileId);
-      print(output, { deleted: fileId }, `deleted ${fileId}`);
+      confirm(output, { deleted: fileId }, `deleted ${fileId}`);
     });
 }

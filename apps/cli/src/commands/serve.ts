@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 
 interface ServeOptions {
   host?: string;
@@ -13,7 +13,7 @@ export function registerServe(program: Command): void {
     .description("start the code-interpreter server (configured by environment variables)")
     .option("--host <host>", "address to listen on (HOST, default 127.0.0.1)")
     .option("-p, --port <port>", "port to listen on (PORT, default 8000)")
-    .option("-b, --backend <name>", "auto | local | docker | kubernetes (EXECUTOR_BACKEND)")
+    .addOption(new Option("-b, --backend <name>", "backend (EXECUTOR_BACKEND)").choices(["auto", "local", "docker", "kubernetes"]))
     .action(async (options: ServeOptions) => {
       const { ConfigError, loadConfig, startServer } = await import("@code-interpreter/server");
       const env = { ...process.env };

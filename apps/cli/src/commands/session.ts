@@ -1,10 +1,9 @@
 import type { Command } from "commander";
-import type { HttpClient } from "../http-client.js";
-import { type Output, print, TIMEOUT_EXIT, table } from "../output.js";
-import { collect, integer, readSource, uploadInputs } from "./shared.js";
+import { confirm, type Output, print, TIMEOUT_EXIT, table, warn } from "../output.js";
+import { type Context, collect, integer, readSource, uploadInputs } from "./shared.js";
 
 /** `session create|ls|rm|bash|python`. */
-export function registerSession(program: Command, context: () => { client: HttpClient; output: Output }): void {
+export function registerSession(program: Command, context: Context): void {
   const session = program.command("session").description("work in a session: a workspace that persists between commands");
   session
     .command("create")
@@ -13,7 +12,7 @@ export function registerSession(program: Command, context: () => { client: HttpC
     .option("-f, --file <local[:path]>", "upload a local file into the session's workspace (repeatable)", collect, [])
     .action(async (options: { ttl?: number; file: string[] }) => {
       const { client, output } = context();
-      const files = await uploadInputs(client, options.file);
+      const files = await uploadInputs(client, output, options.file);
       const created = await client.createSession({ ...(options.ttl ? { ttl_seconds: options.ttl } : {}), files });
       print(output, created, created.session_id);
     });
@@ -33,7 +32,7 @@ export function registerSession(program: Command, context: () => { client: HttpC
     .action(async (sessionId: string) => {
       const { client, output } = context();
       await client.deleteSession(sessionId);
-      print(output, { deleted: sessionId }, `deleted ${sessionId}`);
+      confirm(output, { deleted: sessionId }, `deleted ${sessionId}`);
     });
   session
     .command("bash")
@@ -43,7 +42,7 @@ export function registerSession(program: Command, context: () => { client: HttpC
     .option("-t, --timeout <ms>", "timeout in milliseconds", integer)
     .action(async (sessionId: string, words: string[], options: { timeout?: number }) => {
       const { client, output } = context();
-      const result = await client.sessionBash(sessionId, {
+      const result = await client.runBash(sessionId, {
         cmd: words.join(" "),
         ...(options.timeout ? { timeout_ms: options.timeout } : {}),
       });
@@ -58,7 +57,7 @@ export function registerSession(program: Command, context: () => { client: HttpC
     .action(async (sessionId: string, file: string, options: { timeout?: number }) => {
       const { client, output } = context();
       const code = await readSource(file);
-      report(output, await client.sessionPython(sessionId, { code, ...(options.timeout ? { timeout_ms: options.timeout } : {}) }));
+      report(output, await client.runPython(sessionId, { code, ...(options.timeout ? { timeout_ms: options.timeout } : {}) }));
     });
 }
 
@@ -67,7 +66,7 @@ function report(output: Output, result: { stdout: string; stderr: string; exit_c
   else {
     process.stdout.write(result.stdout);
     process.stderr.write(result.stderr);
-    if (result.timed_out) process.stderr.write("[timed out]\n");
+    if (result.timed_out) warn("[timed out]");
   }
   process.exitCode = result.timed_out ? TIMEOUT_EXIT : (result.exit_code ?? 1);
 }

@@ -1,6 +1,12 @@
+import { openAsBlob } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import type { HttpClient } from "../http-client.js";
+import type { CodeInterpreterClient, FileUploadResponse } from "@code-interpreter/client";
+import type { Output } from "../output.js";
+import { createProgress, formatBytes } from "../progress.js";
+
+/** What a client command needs: the API client and how to print. */
+export type Context = () => { client: CodeInterpreterClient; output: Output };
 
 /** Reads a file argument, `-` meaning standard input. */
 export async function readSource(path: string): Promise<string> {
@@ -10,17 +16,39 @@ export async function readSource(path: string): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** Files from this size on show upload progress (on a terminal). */
+const PROGRESS_FROM_BYTES = 1024 * 1024;
+
+/** Uploads a local file, streamed from disk, with a progress line for large files on a terminal. */
+export async function uploadLocalFile(client: CodeInterpreterClient, output: Output, path: string, name = basename(path)) {
+  const file = await openAsBlob(path);
+  if (file.size < PROGRESS_FROM_BYTES) return client.uploadFile(file, name);
+  const progress = createProgress(output);
+  try {
+    return await client.uploadFile(file, name, {
+      onProgress: (sent, total) =>
+        progress.update(`uploading ${name}  ${formatBytes(sent)} / ${formatBytes(total)} (${Math.floor((sent / total) * 100)}%)`),
+    });
+  } finally {
+    progress.done();
+  }
+}
+
 /**
  * Uploads `--file local[:path]` arguments and returns them as `{path, file_id}`
  * to stage (the path defaults to the file's name).
  */
-export async function uploadInputs(client: HttpClient, specs: readonly string[]): Promise<{ path: string; file_id: string }[]> {
+export async function uploadInputs(
+  client: CodeInterpreterClient,
+  output: Output,
+  specs: readonly string[],
+): Promise<{ path: string; file_id: string }[]> {
   const inputs = [];
   for (const spec of specs) {
     const split = spec.lastIndexOf(":");
     const local = split > 0 ? spec.slice(0, split) : spec;
     const path = split > 0 ? spec.slice(split + 1) : basename(spec);
-    const uploaded = await client.uploadFile(basename(local), await readFile(local));
+    const uploaded: FileUploadResponse = await uploadLocalFile(client, output, local);
     inputs.push({ path, file_id: uploaded.file_id });
   }
   return inputs;
