@@ -23,8 +23,8 @@ describe("container specs", () => {
       Privileged: false,
     });
     expect(hardenedHostConfig(settings).Tmpfs).toEqual({
-      "/workspace": "rw,exec,nosuid,nodev,size=256m,mode=0755,uid=65532,gid=65532",
-      "/tmp": "rw,exec,nosuid,nodev,size=256m,mode=1777",
+      "/workspace": "rw,exec,nosuid,nodev,size=256m,nr_inodes=262144,mode=0755,uid=65532,gid=65532",
+      "/tmp": "rw,exec,nosuid,nodev,size=256m,nr_inodes=262144,mode=1777",
     });
   });
 

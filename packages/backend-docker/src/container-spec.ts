@@ -14,13 +14,14 @@ export const KEEPALIVE_COMPONENT = "session-keepalive";
 
 /**
  * The isolation every container gets: non-root, no capabilities, no new
- * privileges, read-only root, size-limited tmpfs workspace and /tmp, memory
+ * privileges, read-only root, size- and inode-limited tmpfs workspace and /tmp, memory
  * without swap, a CPU quota, a pids limit and no network unless configured.
  */
 export function hardenedHostConfig(settings: DockerBackendSettings): HostConfig {
   const uid = settings.sandboxUid;
   // Docker mounts tmpfs noexec by default; code may run what it writes, as on the other backends.
-  const tmpfs = `rw,exec,nosuid,nodev,size=${settings.workspaceSizeMb}m`;
+  // nr_inodes: empty files cost no size, only kernel memory; one inode per KiB of size bounds them too.
+  const tmpfs = `rw,exec,nosuid,nodev,size=${settings.workspaceSizeMb}m,nr_inodes=${settings.workspaceSizeMb * 1024}`;
   return {
     NetworkMode: settings.network,
     CapDrop: ["ALL"],

@@ -53,6 +53,7 @@ describe.skipIf(!(await dockerAvailable()))("docker hardening", { timeout: 60_00
     });
     expect(info.HostConfig.Tmpfs?.["/workspace"]).toContain("size=32m");
     expect(info.HostConfig.Tmpfs?.["/tmp"]).toContain("size=32m");
+    expect(info.HostConfig.Tmpfs?.["/tmp"]).toContain("nr_inodes=32768");
   };
 
   it("creates session containers with every control in their HostConfig", async () => {
