@@ -10,6 +10,7 @@ import { requestLog } from "./middleware/request-log.js";
 import { instrumentBackend } from "./observability/instrument-backend.js";
 import type { Logger } from "./observability/logger.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
+import { docsRoutes } from "./routes/docs.js";
 import { executeRoutes } from "./routes/execute.js";
 import { fileRoutes } from "./routes/files.js";
 import { healthRoutes } from "./routes/health.js";
@@ -42,6 +43,7 @@ export function createApp(options: AppOptions) {
   app.use(requestLog({ logger: server.logger, backend: server.backend.name }));
   app.route("/", healthRoutes(server));
   app.route("/", metricsRoutes(server));
+  app.route("/", docsRoutes(server));
   app.route("/", executeRoutes(server));
   app.route("/", fileRoutes(server));
   app.route("/", sessionRoutes(server));

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/observability/logger.js";
-import { localBackend, postJson } from "./fixture.js";
+import { json, localBackend, postJson } from "./fixture.js";
 
 describe("observability", () => {
   let dir: string;
@@ -67,7 +67,7 @@ describe("observability", () => {
   });
 
   it("reports live sessions and session commands", async () => {
-    const session = await (await postJson(app, "/v1/sessions", {})).json();
+    const session = await json(await postJson(app, "/v1/sessions", {}));
     await postJson(app, `/v1/sessions/${session.session_id}/bash`, { cmd: "true" });
     const text = await (await app.request("/metrics")).text();
     expect(text).toMatch(/^code_interpreter_active_sessions\{backend="local"\} 1$/m);
@@ -79,7 +79,7 @@ describe("observability", () => {
   it("writes one JSON line per request with its id, route, status and session, and no user code", async () => {
     lines.length = 0;
     const secret = "print('do-not-log-this-code')";
-    const session = await (await postJson(app, "/v1/sessions", {})).json();
+    const session = await json(await postJson(app, "/v1/sessions", {}));
     await postJson(app, `/v1/sessions/${session.session_id}/bash`, { cmd: "echo do-not-log-this-either" });
     await postJson(app, "/v1/execute", { code: secret, stdin: "secret-stdin" });
     await app.request(`/v1/sessions/${session.session_id}`, { method: "DELETE" });

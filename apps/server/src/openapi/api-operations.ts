@@ -1,0 +1,303 @@
+import {
+  createExecuteRequestSchema,
+  createSessionBashRequestSchema,
+  createSessionPythonRequestSchema,
+  ErrorResponseSchema,
+  ExecuteResponseSchema,
+  FileListResponseSchema,
+  FileUploadResponseSchema,
+  HealthResponseSchema,
+  type RequestLimits,
+  SessionCommandResponseSchema,
+  SessionCreateRequestSchema,
+  SessionKeepaliveRequestSchema,
+  SessionListResponseSchema,
+  SessionPythonResponseSchema,
+  SessionResponseSchema,
+  StreamErrorEventSchema,
+  StreamOutputEventSchema,
+  StreamResultEventSchema,
+} from "@code-interpreter/core";
+import { z } from "zod";
+
+/** One answer of an operation: JSON with a schema, or another media type. */
+export interface ApiResponse {
+  description: string;
+  schema?: z.ZodType;
+  /** @default "application/json" when `schema` is set */
+  mediaType?: string;
+  headers?: Record<string, string>;
+}
+
+/** One route of the HTTP API, described from the zod schemas the server validates with. */
+export interface ApiOperation {
+  method: "get" | "post" | "delete";
+  /** Hono's form: `/v1/sessions/:sessionId`; a trailing `*` is the rest of the path. */
+  path: string;
+  operationId: string;
+  summary: string;
+  tag: "health" | "execute" | "files" | "sessions" | "operations";
+  /** JSON request body schema, or a multipart upload of the field `file`. */
+  body?: z.ZodType | "multipart";
+  /** An example body "try it" starts from. */
+  example?: unknown;
+  responses: Record<number, ApiResponse>;
+}
+
+/** Answer of `GET /health` when the backend cannot run code. */
+export const DegradedHealthResponseSchema = z.object({
+  status: z.literal("degraded"),
+  version: z.string(),
+  backend: z.object({ name: z.string(), ok: z.literal(false), detail: z.string().optional() }),
+});
+
+export const SessionFileListResponseSchema = z.object({
+  files: z.array(z.object({ path: z.string(), kind: z.literal("file"), size_bytes: z.int() })),
+});
+
+/** Named schemas for `components.schemas`, so the document says `$ref` instead of repeating them. */
+export function namedSchemas(limits: RequestLimits): Record<string, z.ZodType> {
+  return {
+    ExecuteRequest: createExecuteRequestSchema(limits),
+    ExecuteResponse: ExecuteResponseSchema,
+    StreamOutputEvent: StreamOutputEventSchema,
+    StreamResultEvent: StreamResultEventSchema,
+    StreamErrorEvent: StreamErrorEventSchema,
+    FileUploadResponse: FileUploadResponseSchema,
+    FileListResponse: FileListResponseSchema,
+    SessionCreateRequest: SessionCreateRequestSchema,
+    SessionResponse: SessionResponseSchema,
+    SessionListResponse: SessionListResponseSchema,
+    SessionKeepaliveRequest: SessionKeepaliveRequestSchema,
+    SessionBashRequest: createSessionBashRequestSchema(limits),
+    SessionCommandResponse: SessionCommandResponseSchema,
+    SessionPythonRequest: createSessionPythonRequestSchema(limits),
+    SessionPythonResponse: SessionPythonResponseSchema,
+    SessionFileListResponse: SessionFileListResponseSchema,
+    HealthResponse: HealthResponseSchema,
+    DegradedHealthResponse: DegradedHealthResponseSchema,
+    Error: ErrorResponseSchema,
+  };
+}
+
+const error = (description: string): ApiResponse => ({ description, schema: ErrorResponseSchema });
+const tooMany: ApiResponse = {
+  ...error("MAX_CONCURRENT_EXECUTIONS (or a tenant limit) reached; retry after the given seconds"),
+  headers: { "Retry-After": "Seconds to wait before retrying" },
+};
+const invalid = error("The request is invalid; `detail` names the field");
+const sessionMissing = error("No such session");
+const unavailable = error("The backend is unreachable or out of capacity");
+const noSessions = error("The backend has no sessions");
+const stream: ApiResponse = {
+  description:
+    "Server-sent events: `output` events (StreamOutputEvent) while the code runs, then exactly one `result` " +
+    "(StreamResultEvent) or `error` (StreamErrorEvent).",
+  mediaType: "text/event-stream",
+};
+const binary = (description: string): ApiResponse => ({ description, mediaType: "application/octet-stream" });
+
+/**
+ * Every route the server answers. The OpenAPI document, the docs page and the
+ * conformance test are all made from this list.
+ */
+export function apiOperations(limits: RequestLimits): ApiOperation[] {
+  const schemas = namedSchemas(limits);
+  return [
+    {
+      method: "get",
+      path: "/health",
+      operationId: "getHealth",
+      summary: "Liveness, the server version, and whether the backend can run code",
+      tag: "health",
+      responses: {
+        200: { description: "The server and its backend are ready", schema: HealthResponseSchema },
+        503: { description: "The backend cannot run code; `backend.detail` says why", schema: DegradedHealthResponseSchema },
+      },
+    },
+    {
+      method: "post",
+      path: "/v1/execute",
+      operationId: "execute",
+      summary: "Run Python once in a fresh sandbox",
+      tag: "execute",
+      body: schemas.ExecuteRequest,
+      example: { code: "print(1 + 1)" },
+      responses: {
+        200: { description: "The code ran (whatever its exit code) or timed out", schema: ExecuteResponseSchema },
+        404: error("A file_id in `files` is unknown"),
+        413: error("The request body is too large"),
+        422: invalid,
+        429: tooMany,
+        503: unavailable,
+      },
+    },
+    {
+      method: "post",
+      path: "/v1/execute/stream",
+      operationId: "executeStream",
+      summary: "Run Python once, streaming its output as server-sent events",
+      tag: "execute",
+      body: schemas.ExecuteRequest,
+      example: { code: "print(1 + 1)" },
+      responses: { 200: stream, 404: error("A file_id in `files` is unknown"), 413: error("Too large"), 422: invalid, 429: tooMany },
+    },
+    {
+      method: "post",
+      path: "/v1/files",
+      operationId: "uploadFile",
+      summary: "Upload a file (multipart field `file`)",
+      tag: "files",
+      body: "multipart",
+      responses: {
+        201: { description: "Stored", schema: FileUploadResponseSchema },
+        413: error("Larger than MAX_FILE_SIZE_MB"),
+        422: error("Not a multipart body with the field `file`"),
+      },
+    },
+    {
+      method: "get",
+      path: "/v1/files",
+      operationId: "listFiles",
+      summary: "List stored files",
+      tag: "files",
+      responses: { 200: { description: "The stored files", schema: FileListResponseSchema } },
+    },
+    {
+      method: "get",
+      path: "/v1/files/:fileId",
+      operationId: "getFile",
+      summary: "Download a stored file",
+      tag: "files",
+      responses: {
+        200: { ...binary("The file's bytes"), headers: { "Content-Disposition": 'attachment; filename="…"' } },
+        404: error("No such file"),
+      },
+    },
+    {
+      method: "delete",
+      path: "/v1/files/:fileId",
+      operationId: "deleteFile",
+      summary: "Delete a stored file",
+      tag: "files",
+      responses: { 204: { description: "Deleted" }, 404: error("No such file") },
+    },
+    {
+      method: "post",
+      path: "/v1/sessions",
+      operationId: "createSession",
+      summary: "Start a session: a sandbox that keeps its /workspace (and Python state) between commands",
+      tag: "sessions",
+      body: schemas.SessionCreateRequest,
+      example: { ttl_seconds: 600 },
+      responses: {
+        201: { description: "Started", schema: SessionResponseSchema },
+        404: error("A file_id in `files` is unknown"),
+        422: invalid,
+        429: tooMany,
+        501: noSessions,
+        503: unavailable,
+      },
+    },
+    {
+      method: "get",
+      path: "/v1/sessions",
+      operationId: "listSessions",
+      summary: "List live sessions",
+      tag: "sessions",
+      responses: { 200: { description: "Live sessions", schema: SessionListResponseSchema }, 501: noSessions },
+    },
+    {
+      method: "get",
+      path: "/v1/sessions/:sessionId",
+      operationId: "getSession",
+      summary: "A session's expiry",
+      tag: "sessions",
+      responses: { 200: { description: "The session", schema: SessionResponseSchema }, 404: sessionMissing },
+    },
+    {
+      method: "delete",
+      path: "/v1/sessions/:sessionId",
+      operationId: "deleteSession",
+      summary: "End a session and remove its sandbox",
+      tag: "sessions",
+      responses: { 204: { description: "Deleted" }, 404: sessionMissing },
+    },
+    {
+      method: "post",
+      path: "/v1/sessions/:sessionId/keepalive",
+      operationId: "keepSessionAlive",
+      summary: "Move a session's expiry to now + ttl_seconds",
+      tag: "sessions",
+      body: schemas.SessionKeepaliveRequest,
+      example: { ttl_seconds: 600 },
+      responses: { 200: { description: "The new expiry", schema: SessionResponseSchema }, 404: sessionMissing, 422: invalid },
+    },
+    {
+      method: "post",
+      path: "/v1/sessions/:sessionId/bash",
+      operationId: "runBash",
+      summary: "Run `bash -c cmd` in the session's /workspace",
+      tag: "sessions",
+      body: schemas.SessionBashRequest,
+      example: { cmd: "ls -la" },
+      responses: {
+        200: { description: "The command ran or timed out", schema: SessionCommandResponseSchema },
+        404: sessionMissing,
+        409: error("Another command is running in this session"),
+        422: invalid,
+        429: tooMany,
+      },
+    },
+    {
+      method: "post",
+      path: "/v1/sessions/:sessionId/python",
+      operationId: "runPython",
+      summary: "Run a Python cell in the session's kernel: variables persist between calls",
+      tag: "sessions",
+      body: schemas.SessionPythonRequest,
+      example: { code: "x = 41\nx + 1" },
+      responses: {
+        200: { description: "The cell ran or timed out; `files` holds its matplotlib figures", schema: SessionPythonResponseSchema },
+        404: sessionMissing,
+        409: error("Another command is running in this session"),
+        422: invalid,
+        429: tooMany,
+      },
+    },
+    {
+      method: "post",
+      path: "/v1/sessions/:sessionId/python/stream",
+      operationId: "runPythonStream",
+      summary: "Run a Python cell in the session's kernel, streaming its output",
+      tag: "sessions",
+      body: schemas.SessionPythonRequest,
+      example: { code: "print('hello')" },
+      responses: { 200: stream, 404: sessionMissing, 422: invalid, 429: tooMany },
+    },
+    {
+      method: "get",
+      path: "/v1/sessions/:sessionId/files",
+      operationId: "listSessionFiles",
+      summary: "List the regular files in a session's /workspace",
+      tag: "sessions",
+      responses: { 200: { description: "The files", schema: SessionFileListResponseSchema }, 404: sessionMissing },
+    },
+    {
+      method: "get",
+      path: "/v1/sessions/:sessionId/files/*",
+      operationId: "getSessionFile",
+      summary: "Download a file from a session's /workspace (path relative to it)",
+      tag: "sessions",
+      responses: { 200: binary("The file's bytes"), 404: error("No such session or file"), 422: invalid },
+    },
+    {
+      method: "get",
+      path: "/metrics",
+      operationId: "getMetrics",
+      summary: "Prometheus metrics",
+      tag: "operations",
+      responses: { 200: { description: "Prometheus text exposition format", mediaType: "text/plain" } },
+    },
+  ];
+}
