@@ -126,7 +126,8 @@ export function fishCompletion(program: Command): string {
     const children = node.subcommands.map((sub) => sub.path.at(-1) ?? "");
     const inNode =
       node.path.length === 0 ? "__fish_use_subcommand" : node.path.map((word) => `__fish_seen_subcommand_from ${word}`).join("; and ");
-    const beforeChild = children.length ? `${inNode}; and not __fish_seen_subcommand_from ${children.join(" ")}` : inNode;
+    const beforeChild =
+      children.length && node.path.length > 0 ? `${inNode}; and not __fish_seen_subcommand_from ${children.join(" ")}` : inNode;
     for (const sub of node.subcommands) {
       lines.push(`complete -c ${name} -f -n ${quote(beforeChild)} -a ${sub.path.at(-1)} -d ${quote(sub.description)}`);
     }

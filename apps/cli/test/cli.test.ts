@@ -37,8 +37,13 @@ interface Run {
 
 /** Runs the built CLI binary against the live server. */
 function cli(args: string[], input?: string): Promise<Run> {
+  return cliWithEnv({}, args, input);
+}
+
+function cliWithEnv(env: NodeJS.ProcessEnv, args: string[], input?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, "--url", server.url, ...args], { cwd: dir });
+    const { FORCE_COLOR: _force, ...inherited } = process.env;
+    const child = spawn(process.execPath, [CLI, "--url", server.url, ...args], { cwd: dir, env: { ...inherited, ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => {
@@ -119,6 +124,25 @@ describe("code-interpreter session", () => {
     const again = await cli(["session", "rm", sessionId]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("not found");
+  });
+});
+
+describe("--quiet and colour", () => {
+  it("keeps results and drops notes and confirmations with --quiet", async () => {
+    await writeFile(join(dir, "q.txt"), "q");
+    const upload = await cli(["--quiet", "files", "upload", join(dir, "q.txt")]);
+    expect(upload.stdout.trim()).toMatch(/^[0-9a-f-]{36}$/);
+    const run = await cli(["--quiet", "exec", "-", "--download", join(dir, "quiet-out")], "open('made.txt', 'w').write('x')\nprint('hi')");
+    expect(run).toMatchObject({ stdout: "hi\n", stderr: "", code: 0 });
+    expect(await readFile(join(dir, "quiet-out/made.txt"), "utf8")).toBe("x");
+    expect(await cli(["--quiet", "files", "rm", upload.stdout.trim()])).toMatchObject({ stdout: "", stderr: "", code: 0 });
+  });
+
+  it("prints no colour codes when piped, and red errors only when forced", async () => {
+    const plain = await cli(["files", "rm", "no-such-file"]);
+    expect(plain.stderr).toMatch(/^error: /);
+    const forced = await cliWithEnv({ FORCE_COLOR: "1" }, ["files", "rm", "no-such-file"]);
+    expect(forced.stderr).toMatch(/^\u001b\[31merror:\u001b\[39m /);
   });
 });
 
