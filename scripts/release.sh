@@ -56,11 +56,10 @@ if [ "$dry_run" = 1 ]; then
   # From the local store: no download unless the lockfile asks for something new.
   CI=true pnpm install --frozen-lockfile --prefer-offline --reporter=silent
   version_and_build
-  log "What would be released"
-  git status --short -- '*package.json' '*CHANGELOG.md' '.changeset' >&2 || true
   while IFS=$'\t' read -r name dir; do
     version=$(node -p 'require(process.argv[1]).version' "$dir/package.json")
-    log "pnpm publish --dry-run $name@$version"
+    before=$(git show "HEAD:${dir#"$clone"/}/package.json" 2>/dev/null | node -p 'JSON.parse(require("node:fs").readFileSync(0, "utf8")).version' || echo new)
+    log "pnpm publish --dry-run $name@$version (HEAD has $before)"
     (cd "$dir" && pnpm publish --dry-run --no-git-checks --access public --reporter=silent >/dev/null) ||
       fail "$name@$version would not publish"
   done < <(publishable)
