@@ -24,7 +24,7 @@ export function createProgress(output: Output, stream: NodeJS.WriteStream = proc
       const now = Date.now();
       if (shown && now - last < 100) return;
       last = now;
-      const width = Math.max((stream.columns ?? 80) - 1, 10);
+      const width = Math.max((stream.columns || 80) - 1, 10);
       stream.write(`\r\u001b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
       shown = true;
     },
