@@ -1,5 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, sandboxLabels, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core";
+import {
+  APP_LABEL,
+  COMPONENT_LABEL_KEY,
+  EXPIRES_AT_KEY,
+  sandboxLabels,
+  sessionInitArgv,
+  TENANT_KEY,
+  WORKSPACE_DIR,
+} from "@code-interpreter/core";
 import type { ContainerCreateOptions, HostConfig } from "dockerode";
 import type { DockerBackendSettings } from "./docker-backend-settings.js";
 
@@ -90,7 +98,12 @@ export function execContainerSpec(
 }
 
 /** A session container: a small reaper as main process; commands run in it by exec. */
-export function sessionContainerSpec(settings: DockerBackendSettings, id: string, expiresAt: number): ContainerCreateOptions {
+export function sessionContainerSpec(
+  settings: DockerBackendSettings,
+  id: string,
+  expiresAt: number,
+  tenant?: string,
+): ContainerCreateOptions {
   return {
     name: id,
     Image: settings.image,
@@ -98,7 +111,11 @@ export function sessionContainerSpec(settings: DockerBackendSettings, id: string
     Entrypoint: [],
     User: `${settings.sandboxUid}:${settings.sandboxUid}`,
     WorkingDir: WORKSPACE_DIR,
-    Labels: containerLabels(settings, { ...sandboxLabels("session"), [EXPIRES_AT_KEY]: String(expiresAt) }),
+    Labels: containerLabels(settings, {
+      ...sandboxLabels("session"),
+      [EXPIRES_AT_KEY]: String(expiresAt),
+      ...(tenant === undefined ? {} : { [TENANT_KEY]: tenant }),
+    }),
     Tty: false,
     HostConfig: hardenedHostConfig(settings),
   };

@@ -22,6 +22,7 @@ import {
   type SessionCommandOptions,
   type SessionInfo,
   SessionNotFoundError,
+  sessionInfo,
   unixNow,
   WarmPool,
   WORKSPACE_DIR,
@@ -94,6 +95,7 @@ export class DockerBackend implements Backend {
       let sandbox = this.pool?.take();
       try {
         sandbox ??= await startSandbox(this.settings, newExecName(), { lifetimeSeconds: oneShotLifetime(request), env: request.env });
+        const sandboxWaitMs = Date.now() - started;
         const result = await runInSandbox(
           this.settings,
           sandbox,
@@ -101,7 +103,7 @@ export class DockerBackend implements Backend {
           this.live,
           (removal) => this.background(removal),
         );
-        return executionResult(options, result, Date.now() - started);
+        return { ...executionResult(options, result, Date.now() - started), sandboxWaitMs };
       } finally {
         this.pool?.release();
       }
@@ -112,7 +114,7 @@ export class DockerBackend implements Backend {
     return this.track(async () => {
       const id = newSessionId();
       const expiresAt = unixNow() + options.ttlSeconds;
-      const container = await this.settings.docker.createContainer(sessionContainerSpec(this.settings, id, expiresAt));
+      const container = await this.settings.docker.createContainer(sessionContainerSpec(this.settings, id, expiresAt, options.tenant));
       try {
         await container.start();
         if (options.files.length > 0) {
@@ -125,18 +127,17 @@ export class DockerBackend implements Backend {
         await removeContainer(this.settings.docker, container.id).catch(() => {});
         throw error;
       }
-      return { id, expiresAt };
+      return sessionInfo({ id, expiresAt, tenant: options.tenant });
     });
   }
 
   async getSession(sessionId: string): Promise<SessionInfo> {
-    const record = await this.findSession(sessionId);
-    return { id: record.id, expiresAt: record.expiresAt };
+    return sessionInfo(await this.findSession(sessionId));
   }
 
   async listSessions(): Promise<SessionInfo[]> {
     const inventory = await this.engine(() => takeInventory(this.settings.docker));
-    return [...inventory.sessions.values()].map((record) => ({ id: record.id, expiresAt: record.expiresAt }));
+    return [...inventory.sessions.values()].map(sessionInfo);
   }
 
   /** Labels cannot change, so the new expiry goes on a keepalive record; older records are removed. */
@@ -145,7 +146,7 @@ export class DockerBackend implements Backend {
     const expiresAt = unixNow() + ttlSeconds;
     await this.engine(() => this.settings.docker.createContainer(keepaliveContainerSpec(this.settings, sessionId, expiresAt)));
     await Promise.all(record.keepalives.map((id) => removeContainer(this.settings.docker, id).catch(() => {})));
-    return { id: sessionId, expiresAt };
+    return sessionInfo({ id: sessionId, expiresAt, tenant: record.tenant });
   }
 
   async deleteSession(sessionId: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId } from "@code-interpreter/core";
+import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, TENANT_KEY } from "@code-interpreter/core";
 import type Dockerode from "dockerode";
 import type { ContainerInfo } from "dockerode";
 import { KEEPALIVE_AT_KEY, KEEPALIVE_COMPONENT, SESSION_LABEL_KEY } from "./container-spec.js";
@@ -13,6 +13,8 @@ export interface SessionRecord {
   state: string;
   /** Keepalive records of this session, by container id. */
   keepalives: string[];
+  /** The session container's tenant label. */
+  tenant?: string;
 }
 
 /** Everything this service made on the engine, sorted into sessions, orphans and one-shot containers. */
@@ -36,7 +38,14 @@ export async function takeInventory(docker: Dockerode): Promise<Inventory> {
     else if (component === "session") {
       const id = containerName(container);
       if (!id || !isSessionId(id)) continue;
-      sessions.set(id, { id, containerId: container.Id, expiresAt: expiry(container), state: container.State, keepalives: [] });
+      sessions.set(id, {
+        id,
+        containerId: container.Id,
+        expiresAt: expiry(container),
+        state: container.State,
+        keepalives: [],
+        tenant: container.Labels[TENANT_KEY],
+      });
     }
   }
   const orphanKeepalives: ContainerInfo[] = [];

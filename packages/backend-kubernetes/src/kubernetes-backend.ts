@@ -18,6 +18,7 @@ import {
   type SessionCommandOptions,
   type SessionInfo,
   SessionNotFoundError,
+  sessionInfo,
   unixNow,
   WORKSPACE_DIR,
   type WorkspaceFileContent,
@@ -72,7 +73,7 @@ export class KubernetesBackend implements Backend {
     return this.track(async () => {
       const id = newSessionId();
       const expiresAt = unixNow() + Math.min(options.ttlSeconds, this.settings.sessionMaxLifetimeSeconds);
-      await this.api.createPod(sessionPodSpec(this.settings, id, expiresAt));
+      await this.api.createPod(sessionPodSpec(this.settings, id, expiresAt, options.tenant));
       try {
         await waitForRunning(this.api, id, this.settings.podStartTimeoutMs, options.signal);
         if (options.files.length > 0) {
@@ -85,20 +86,19 @@ export class KubernetesBackend implements Backend {
         await this.api.deletePod(id).catch(() => {});
         throw error;
       }
-      return { id, expiresAt };
+      return sessionInfo({ id, expiresAt, tenant: options.tenant });
     });
   }
 
   async getSession(sessionId: string): Promise<SessionInfo> {
-    const record = await this.findSession(sessionId);
-    return { id: record.id, expiresAt: record.expiresAt };
+    return sessionInfo(await this.findSession(sessionId));
   }
 
   async listSessions(): Promise<SessionInfo[]> {
     const pods = await this.api.listPods(SESSION_SELECTOR);
     return pods.flatMap((pod) => {
       const record = sessionRecord(pod);
-      return record ? [{ id: record.id, expiresAt: record.expiresAt }] : [];
+      return record ? [sessionInfo(record)] : [];
     });
   }
 
@@ -111,7 +111,7 @@ export class KubernetesBackend implements Backend {
     const record = await this.liveSession(sessionId);
     const expiresAt = Math.min(unixNow() + ttlSeconds, record.latestExpiry);
     await this.api.patchAnnotations(sessionId, { [EXPIRES_AT_KEY]: String(expiresAt) });
-    return { id: sessionId, expiresAt };
+    return sessionInfo({ id: sessionId, expiresAt, tenant: record.tenant });
   }
 
   async deleteSession(sessionId: string): Promise<void> {

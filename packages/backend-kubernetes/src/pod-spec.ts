@@ -1,4 +1,4 @@
-import { EXPIRES_AT_KEY, sandboxLabels, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core";
+import { EXPIRES_AT_KEY, sandboxLabels, sessionInitArgv, TENANT_KEY, WORKSPACE_DIR } from "@code-interpreter/core";
 import type { V1Container, V1Pod, V1SecurityContext } from "@kubernetes/client-node";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 
@@ -54,16 +54,19 @@ export function execPodSpec(
 }
 
 /** A session pod: a small reaper as main process; commands reach it by exec of the runner. */
-export function sessionPodSpec(settings: KubernetesBackendSettings, id: string, expiresAt: number): V1Pod {
+export function sessionPodSpec(settings: KubernetesBackendSettings, id: string, expiresAt: number, tenant?: string): V1Pod {
   // activeDeadlineSeconds can only be lowered on a running pod, so it is the longest a session may
   // live, not its TTL: keepalives move the annotation, and the reaper enforces it.
-  return sandboxPod(
+  const pod = sandboxPod(
     settings,
     id,
     "session",
     { seconds: settings.sessionMaxLifetimeSeconds, at: expiresAt },
     { command: sessionInitArgv() },
   );
+  // An annotation, not a label: tenant names need not fit label value rules.
+  if (tenant !== undefined && pod.metadata?.annotations) pod.metadata.annotations[TENANT_KEY] = tenant;
+  return pod;
 }
 
 function sandboxPod(

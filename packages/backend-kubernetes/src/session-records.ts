@@ -1,4 +1,4 @@
-import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId } from "@code-interpreter/core";
+import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, TENANT_KEY } from "@code-interpreter/core";
 import type { V1Pod } from "@kubernetes/client-node";
 
 /** A session as its pod describes it. */
@@ -10,6 +10,8 @@ export interface SessionRecord {
   phase: string;
   /** The latest expiry the kubelet allows: start + activeDeadlineSeconds. */
   latestExpiry: number;
+  /** The `code-interpreter.tenant` annotation. */
+  tenant?: string;
 }
 
 /** Label selector of every pod this service makes. */
@@ -22,7 +24,13 @@ export function sessionRecord(pod: V1Pod): SessionRecord | undefined {
   const id = pod.metadata?.name ?? "";
   const labels = pod.metadata?.labels ?? {};
   if (!isSessionId(id) || labels[APP_LABEL.key] !== APP_LABEL.value || labels[COMPONENT_LABEL_KEY] !== "session") return undefined;
-  return { id, expiresAt: annotatedExpiry(pod), phase: pod.status?.phase ?? "Unknown", latestExpiry: latestExpiry(pod) };
+  return {
+    id,
+    expiresAt: annotatedExpiry(pod),
+    phase: pod.status?.phase ?? "Unknown",
+    latestExpiry: latestExpiry(pod),
+    tenant: pod.metadata?.annotations?.[TENANT_KEY],
+  };
 }
 
 /** The `code-interpreter.expires-at` annotation, 0 when missing or unreadable. */

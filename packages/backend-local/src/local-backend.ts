@@ -29,6 +29,7 @@ import {
   type SessionCommandOptions,
   type SessionInfo,
   SessionNotFoundError,
+  sessionInfo,
   unixNow,
   WarmPool,
   WORKSPACE_DIR,
@@ -52,7 +53,10 @@ interface SessionRecord {
   id: string;
   expires_at: number;
   created_at: number;
+  tenant?: string;
 }
+
+const toSessionInfo = (record: SessionRecord) => sessionInfo({ id: record.id, expiresAt: record.expires_at, tenant: record.tenant });
 
 /**
  * The embedded backend: each execution runs in a fresh bubblewrap sandbox on
@@ -128,7 +132,13 @@ export class LocalBackend implements Backend {
     const dir = join(this.sessionsDir, id);
     await this.makeWorkspace(join(dir, "workspace"));
     const now = unixNow();
-    await this.writeRecord({ id, created_at: now, expires_at: now + options.ttlSeconds });
+    const record: SessionRecord = {
+      id,
+      created_at: now,
+      expires_at: now + options.ttlSeconds,
+      ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
+    };
+    await this.writeRecord(record);
     try {
       if (options.files.length > 0) {
         await this.runInWorkspace(id, { files: options.files }, options.signal);
@@ -137,24 +147,23 @@ export class LocalBackend implements Backend {
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
-    return { id, expiresAt: now + options.ttlSeconds };
+    return toSessionInfo(record);
   }
 
   async getSession(sessionId: string): Promise<SessionInfo> {
-    const record = await this.readRecord(sessionId);
-    return { id: record.id, expiresAt: record.expires_at };
+    return toSessionInfo(await this.readRecord(sessionId));
   }
 
   async listSessions(): Promise<SessionInfo[]> {
     const records = await this.readAllRecords();
-    return records.map((record) => ({ id: record.id, expiresAt: record.expires_at }));
+    return records.map(toSessionInfo);
   }
 
   async extendSession(sessionId: string, ttlSeconds: number): Promise<SessionInfo> {
     const record = await this.readRecord(sessionId);
     const updated = { ...record, expires_at: unixNow() + ttlSeconds };
     await this.writeRecord(updated);
-    return { id: updated.id, expiresAt: updated.expires_at };
+    return toSessionInfo(updated);
   }
 
   async deleteSession(sessionId: string): Promise<void> {

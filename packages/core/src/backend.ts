@@ -34,6 +34,8 @@ export interface CommandResult {
   durationMs: number;
   /** Files the command produced that are not in the workspace: a Python cell's matplotlib figures (PNG). */
   files?: WorkspaceFileContent[];
+  /** How long the command waited for its sandbox to be ready: near 0 when a warm one was taken (for metrics). */
+  sandboxWaitMs?: number;
 }
 
 /** Outcome of a one-shot execution: also the workspace files that are new or changed. */
@@ -46,10 +48,14 @@ export interface SessionInfo {
   id: string;
   /** Unix seconds. */
   expiresAt: number;
+  /** Who the session belongs to, as given at creation (absent when none was). */
+  tenant?: string;
 }
 
 export interface CreateSessionOptions {
   ttlSeconds: number;
+  /** Recorded on the sandbox itself and returned in SessionInfo, so any server replica can tell owners apart. */
+  tenant?: string;
   files: readonly WorkspaceFileContent[];
   signal?: AbortSignal;
 }

@@ -334,6 +334,24 @@ export function describeBackendContract(options: BackendContractOptions): void {
         }
       });
 
+      sessionTest("keeps the tenant a session was created for, through keepalive and listing", async () => {
+        const owned = await backend.createSession({ ttlSeconds: 300, files: [], tenant: "acme" });
+        const unowned = await backend.createSession({ ttlSeconds: 300, files: [] });
+        try {
+          expect(owned.tenant).toBe("acme");
+          expect((await backend.getSession(owned.id)).tenant).toBe("acme");
+          expect((await backend.extendSession(owned.id, 600)).tenant).toBe("acme");
+          expect((await backend.getSession(owned.id)).tenant).toBe("acme");
+          const listed = await backend.listSessions();
+          expect(listed.find((session) => session.id === owned.id)?.tenant).toBe("acme");
+          expect(listed.find((session) => session.id === unowned.id)).not.toHaveProperty("tenant");
+          expect(await backend.getSession(unowned.id)).not.toHaveProperty("tenant");
+        } finally {
+          await backend.deleteSession(owned.id);
+          await backend.deleteSession(unowned.id);
+        }
+      });
+
       sessionTest("reaps sessions whose TTL has passed and keeps the others", async () => {
         const short = await backend.createSession({ ttlSeconds: 1, files: [] });
         const long = await backend.createSession({ ttlSeconds: 300, files: [] });
