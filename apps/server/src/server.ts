@@ -1,9 +1,12 @@
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Backend } from "@code-interpreter/core";
 import { FileStore } from "@code-interpreter/files";
 import { type ServerType, serve } from "@hono/node-server";
 import { createApp } from "./app.js";
 import { type Config, loadConfig } from "./config.js";
+import { answerClientErrors, requestTimeouts } from "./middleware/client-errors.js";
+import { drain } from "./middleware/drain.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
 import { selectBackend } from "./select-backend.js";
@@ -12,7 +15,7 @@ export interface RunningServer {
   /** `http://host:port` the server listens on. */
   url: string;
   backend: Backend;
-  /** Stops accepting requests, stops the reaper, closes the backend. */
+  /** Stops accepting requests, lets those in flight finish, stops the reaper, closes the backend. */
   close(): Promise<void>;
 }
 
@@ -47,7 +50,11 @@ export async function startServer(
 
   const app = createApp({ backend, store, config, logger, metrics });
   const server = await new Promise<ServerType>((resolve, reject) => {
-    const instance = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(instance));
+    const instance = serve(
+      { fetch: app.fetch, hostname: config.HOST, port: config.PORT, serverOptions: requestTimeouts(config.REQUEST_TIMEOUT_MS) },
+      () => resolve(instance),
+    );
+    answerClientErrors(instance as Server);
     instance.once("error", reject);
   });
   const address = server.address() as AddressInfo;
@@ -62,11 +69,8 @@ export async function startServer(
     close: () => {
       closing ??= (async () => {
         clearInterval(reaper);
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          // Open streams and keep-alive sockets must not hold shutdown forever.
-          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-        });
+        // Executions in flight finish (they are bounded by MAX_EXEC_TIMEOUT_MS); past that they are cut.
+        await drain(server as Server, config.MAX_EXEC_TIMEOUT_MS + 5000);
         await backend.close();
         logger.info("stopped");
       })();

@@ -1,0 +1,162 @@
+import { connect } from "node:net";
+import { join } from "node:path";
+import { listSandboxProcesses } from "@code-interpreter/backend-local/testing";
+import { afterEach, describe, expect, it } from "vitest";
+import { postJson, type ServerProcess, startServerProcess, waitFor } from "./support/server-process.js";
+import { isRunning, stateDir } from "./support/temp-dirs.js";
+
+// The server runs as a real process on the local backend; these tests kill it the ways production does.
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+});
+
+async function start(dir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const server = await startServerProcess({
+    env: {
+      EXECUTOR_BACKEND: "local",
+      LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
+      LOCAL_STATE_DIR: join(dir, "local"),
+      FILE_STORAGE_DIR: join(dir, "files"),
+      SANDBOX_PRELOAD: "none",
+      REAPER_INTERVAL_SEC: "1",
+      ...env,
+    },
+  });
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+async function tempDir(): Promise<string> {
+  const dir = await stateDir("ci-faults");
+  cleanups.unshift(() => dir.remove());
+  return dir.path;
+}
+
+/** Pids of the sandboxes a server process started (warm ones too). */
+const sandboxPids = async (server: ServerProcess) =>
+  (await listSandboxProcesses({ parentPid: server.pid, includeWarm: true })).map((entry) => Number(entry.split(" ")[0]));
+
+const allGone = async (pids: number[]) => (await Promise.all(pids.map(isRunning))).every((running) => !running);
+
+describe("the server process on the local backend", { timeout: 240_000 }, () => {
+  it("on SIGTERM finishes the execution in flight, removes its sandboxes and exits 0", async () => {
+    const server = await start(await tempDir(), { SANDBOX_POOL_MAX: "0" });
+    const inFlight = postJson(`${server.url}/v1/execute`, {
+      code: "import time\ntime.sleep(2)\nprint('finished')",
+      timeout_ms: 30_000,
+    });
+    const pids = await waitFor("the execution's sandbox", async () => {
+      const found = await sandboxPids(server);
+      return found.length > 0 && found;
+    });
+    server.kill("SIGTERM");
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ stdout: "finished\n", exit_code: 0, timed_out: false });
+    expect(await server.exited).toBe(0);
+    expect(await allGone(pids)).toBe(true);
+  });
+
+  it("after SIGKILL, a restarted server still serves live sessions and stored files, and reaps what expired", async () => {
+    const dir = await tempDir();
+    const first = await start(dir);
+    const form = new FormData();
+    const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => i % 251));
+    form.append("file", new Blob([bytes]), "kept.bin");
+    const uploaded = await fetch(`${first.url}/v1/files`, { method: "POST", body: form });
+    expect(uploaded.status).toBe(201);
+    const { file_id } = (await uploaded.json()) as { file_id: string };
+
+    const live = (await postJson(`${first.url}/v1/sessions`, { ttl_seconds: 600 })).body.session_id as string;
+    expect((await postJson(`${first.url}/v1/sessions/${live}/bash`, { cmd: "echo before-crash > state.txt" })).status).toBe(200);
+    const expiring = (await postJson(`${first.url}/v1/sessions`, { ttl_seconds: 3 })).body.session_id as string;
+
+    // A one-shot execution and a session command are running when the server dies.
+    const execution = postJson(`${first.url}/v1/execute`, { code: "import time\ntime.sleep(60)", timeout_ms: 60_000 }).catch(
+      (error: Error) => error,
+    );
+    const command = postJson(`${first.url}/v1/sessions/${live}/bash`, { cmd: "sleep 60", timeout_ms: 60_000 }).catch(
+      (error: Error) => error,
+    );
+    const pids = await waitFor("both sandboxes running", async () => {
+      const found = await listSandboxProcesses({ parentPid: first.pid });
+      return found.length >= 2 && sandboxPids(first);
+    });
+    first.kill("SIGKILL");
+    expect(await first.exited).toBe("SIGKILL");
+    expect(await execution).toBeInstanceOf(Error);
+    expect(await command).toBeInstanceOf(Error);
+    // bubblewrap dies with its parent: no sandbox of the dead server keeps running.
+    await waitFor("the dead server's sandboxes to end", () => allGone(pids), 30_000);
+
+    const second = await start(dir);
+    const state = await postJson(`${second.url}/v1/sessions/${live}/bash`, { cmd: "cat state.txt" });
+    expect(state.body).toMatchObject({ stdout: "before-crash\n", exit_code: 0 });
+    const python = await postJson(`${second.url}/v1/sessions/${live}/python`, { code: "open('state.txt').read().strip()" });
+    expect(python.body.stdout).toBe("'before-crash'\n");
+    const download = await fetch(`${second.url}/v1/files/${file_id}`);
+    expect(download.status).toBe(200);
+    expect(Buffer.from(await download.arrayBuffer()).equals(bytes)).toBe(true);
+
+    // The expired session goes with the reaper, workspace and all.
+    await waitFor(
+      "the expired session to be reaped",
+      async () => (await fetch(`${second.url}/v1/sessions/${expiring}`)).status === 404,
+      30_000,
+    );
+    await waitFor("its directory to be removed", async () => {
+      const { readdir } = await import("node:fs/promises");
+      return !(await readdir(join(dir, "local", "sessions"))).includes(expiring);
+    });
+
+    expect((await fetch(`${second.url}/v1/sessions/${live}`, { method: "DELETE" })).status).toBe(204);
+    second.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+  });
+
+  it("cuts off a client that sends its headers and then trickles the body, with a JSON 408", async () => {
+    const server = await start(await tempDir(), { SANDBOX_POOL_MAX: "0", REQUEST_TIMEOUT_MS: "2000" });
+    const { port, hostname } = new URL(server.url);
+    const socket = connect(Number(port), hostname);
+    let received = "";
+    socket.on("data", (data) => {
+      received += String(data);
+    });
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    socket.write(
+      `POST /v1/execute HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"code":"`,
+    );
+    // One byte a second: far slower than REQUEST_TIMEOUT_MS allows for 1000 bytes.
+    const trickle = setInterval(() => socket.writable && socket.write("x"), 1000);
+    try {
+      await closed;
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(received.slice(received.indexOf("\r\n\r\n") + 4))).toEqual({ detail: expect.stringContaining("REQUEST_TIMEOUT_MS") });
+    expect(await listSandboxProcesses({ parentPid: server.pid, includeWarm: true })).toEqual([]);
+  });
+
+  it("cuts off a client that never finishes its headers", async () => {
+    const server = await start(await tempDir(), { SANDBOX_POOL_MAX: "0", REQUEST_TIMEOUT_MS: "2000" });
+    const { port, hostname } = new URL(server.url);
+    const socket = connect(Number(port), hostname);
+    let received = "";
+    socket.on("data", (data) => {
+      received += String(data);
+    });
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    socket.write("GET /health HTTP/1.1\r\nHost: x\r\n");
+    const trickle = setInterval(() => socket.writable && socket.write("X-Slow: 1\r\n"), 500);
+    try {
+      await closed;
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    // The server still answers everyone else.
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+  });
+});
