@@ -7,5 +7,13 @@ export {
   type PodOwner,
 } from "./kubernetes-backend-settings.js";
 export { defaultNamespace, loadKubeConfig } from "./load-kube-config.js";
-export { EXECUTOR_CONTAINER, execPodSpec, LOCKDOWN_CONTAINER, LOCKDOWN_SCRIPT, sessionPodSpec } from "./pod-spec.js";
+export {
+  EXECUTOR_CONTAINER,
+  execPodSpec,
+  LOCKDOWN_CONTAINER,
+  LOCKDOWN_SCRIPT,
+  sandboxEnv,
+  sessionPodSpec,
+  WARM_LABEL_KEY,
+} from "./pod-spec.js";
 export { type PermissionRule, REQUIRED_PERMISSIONS } from "./required-permissions.js";

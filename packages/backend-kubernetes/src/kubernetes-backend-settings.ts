@@ -1,3 +1,4 @@
+import { DEFAULT_PRELOAD } from "@code-interpreter/core";
 import type { KubeConfig } from "@kubernetes/client-node";
 
 /** Image the backend runs when none is configured. */
@@ -49,6 +50,16 @@ export interface KubernetesBackendSettings {
   podStartTimeoutMs: number;
   /** How long one API call may take before the API counts as unreachable. @default 30000 */
   apiTimeoutMs: number;
+  /**
+   * One-shot pods created and Running ahead of demand, each used once: `min`
+   * kept warm, up to `max` under load, back to `min` after `idleTimeoutMs`
+   * without requests; `false` creates a pod per request. Warm pods hold their
+   * resource requests on the cluster while they wait.
+   * @default SANDBOX_POOL_MIN, SANDBOX_POOL_MAX, SANDBOX_POOL_IDLE_TIMEOUT_SEC, else 1, 4, 60 s
+   */
+  pool: { min: number; max: number; idleTimeoutMs: number } | false;
+  /** Modules warm pods import before a request arrives. @default SANDBOX_PRELOAD, else numpy, pandas, matplotlib */
+  preload: readonly string[];
   /** Extra labels on every pod (ours win on a clash). @default {} */
   labels: Record<string, string>;
   /** Receives warnings (a pod that could not be deleted, …). @default console.warn */
@@ -74,6 +85,8 @@ export function defaultKubernetesBackendSettings(): Omit<KubernetesBackendSettin
     sessionMaxLifetimeSeconds: 86_400,
     podStartTimeoutMs: 60_000,
     apiTimeoutMs: 30_000,
+    pool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
+    preload: DEFAULT_PRELOAD,
     labels: {},
     warn: (message) => console.warn(message),
   };

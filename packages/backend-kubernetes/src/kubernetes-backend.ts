@@ -12,7 +12,9 @@ import {
   isSessionId,
   newExecName,
   newSessionId,
+  type PythonKernel,
   planExecution,
+  planPythonCell,
   planSessionCommand,
   type RunnerPlanSettings,
   type SessionCommandOptions,
@@ -20,52 +22,99 @@ import {
   SessionNotFoundError,
   sessionInfo,
   unixNow,
+  WarmPool,
   WORKSPACE_DIR,
   type WorkspaceFileContent,
 } from "@code-interpreter/core";
+import { startKernel } from "./kernel-exec.js";
 import { KubeApi } from "./kube-api.js";
 import { defaultKubernetesBackendSettings, type KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 import { defaultNamespace, loadKubeConfig } from "./load-kube-config.js";
 import { sessionPodSpec } from "./pod-spec.js";
 import { waitForRunning } from "./pod-startup.js";
 import { reap } from "./reaper.js";
-import { runByExec, runInNewPod } from "./sandbox-runs.js";
+import { oneShotLifetime, runByExec, runInPod, type StartedPod, startPod, useSeconds } from "./sandbox-runs.js";
 import { hasEnded, SESSION_SELECTOR, type SessionRecord, sessionRecord } from "./session-records.js";
 
 const MB = 1024 * 1024;
+/** A warm pod is replaced after this long unused. */
+const WARM_MAX_AGE_SECONDS = 600;
+/** The longest use of a warm pod: a request whose timeout needs more takes a fresh pod. */
+const WARM_USE_SECONDS = 3600;
 
 /**
- * Runs each execution in a fresh, hardened pod that is deleted afterwards,
- * and each session in a long-lived pod that commands reach by exec. All state
- * lives on the pods (names, labels, annotations), so a restarted server or a
- * second replica finds and reaps what another left.
+ * Runs each execution in a fresh, hardened pod that is deleted afterwards
+ * (taken from a pool of pods started ahead of demand when there is one), and
+ * each session in a long-lived pod that commands reach by exec, with a
+ * Python kernel kept open by exec for stateful Python. All state lives on
+ * the pods (names, labels, annotations), so a restarted server or a second
+ * replica finds and reaps what another left.
  */
 export class KubernetesBackend implements Backend {
   readonly specificationVersion = BACKEND_SPECIFICATION_VERSION;
   readonly name = "kubernetes";
-  readonly capabilities = { sessions: true };
+  readonly capabilities = { sessions: true, statefulPython: true };
   readonly api: KubeApi;
   /** Running one-shot pods, by name, with their kill switch. */
   private readonly live = new Map<string, () => Promise<void>>();
   private readonly pending = new Set<Promise<unknown>>();
+  /** Python kernels of sessions, by session id (started lazily). */
+  private readonly kernels = new Map<string, Promise<PythonKernel>>();
+  private readonly pool: WarmPool<StartedPod> | undefined;
   private closed = false;
 
   constructor(readonly settings: KubernetesBackendSettings) {
     this.api = new KubeApi(settings.kubeConfig, settings.namespace, settings.apiTimeoutMs);
+    if (settings.pool) {
+      const lifetimeSeconds = WARM_MAX_AGE_SECONDS + WARM_USE_SECONDS + Math.ceil(settings.podStartTimeoutMs / 1000);
+      this.pool = new WarmPool({
+        ...settings.pool,
+        // Until a warm pod is used its expiry is its age limit: the reaper takes one an earlier
+        // server left soon after, while the kubelet's deadline leaves room for the longest use.
+        // Preloading costs each warm pod about a CPU-second: when refills cannot keep up, skip it.
+        create: () =>
+          startPod(this.api, settings, newExecName(), {
+            lifetimeSeconds,
+            expiresAt: unixNow() + WARM_MAX_AGE_SECONDS + Math.ceil(settings.podStartTimeoutMs / 1000),
+            preload: this.pool?.underPressure ? [] : settings.preload,
+            warm: true,
+          }),
+        destroy: async (pod) => {
+          pod.connection.close();
+          await this.api
+            .deletePod(pod.name)
+            .catch((error: Error) => settings.warn(`could not delete the pod ${pod.name}: ${error.message}`));
+        },
+        maxAgeMs: WARM_MAX_AGE_SECONDS * 1000,
+        onError: (error) => settings.warn(`could not start a warm pod: ${(error as Error).message}`),
+      });
+    }
   }
 
   execute(options: ExecuteOptions): Promise<ExecutionResult> {
     return this.track(async () => {
       const started = Date.now();
       const request = planExecution(options, this.planSettings());
-      const result = await runInNewPod(
-        this.api,
-        this.settings,
-        newExecName(),
-        { request, onOutput: options.onOutput, signal: options.signal },
-        this.live,
-      );
-      return executionResult(options, result, Date.now() - started);
+      options.signal?.throwIfAborted();
+      let pod = this.takeWarm(useSeconds(request));
+      try {
+        pod ??= await startPod(this.api, this.settings, newExecName(), {
+          lifetimeSeconds: oneShotLifetime(this.settings, request),
+          expiresAt: unixNow() + oneShotLifetime(this.settings, request),
+          signal: options.signal,
+        });
+        const sandboxWaitMs = Date.now() - started;
+        const result = await runInPod(
+          this.api,
+          this.settings,
+          pod,
+          { request, onOutput: options.onOutput, signal: options.signal },
+          this.live,
+        );
+        return { ...executionResult(options, result, Date.now() - started), sandboxWaitMs };
+      } finally {
+        this.pool?.release();
+      }
     });
   }
 
@@ -116,6 +165,7 @@ export class KubernetesBackend implements Backend {
 
   async deleteSession(sessionId: string): Promise<void> {
     const record = await this.findSession(sessionId);
+    this.forgetKernel(sessionId);
     if (!(await this.api.deletePod(record.id))) throw notFound(sessionId);
   }
 
@@ -123,6 +173,14 @@ export class KubernetesBackend implements Backend {
     return this.track(async () => {
       const record = await this.liveSession(options.sessionId);
       const started = Date.now();
+      if (options.language === "python") {
+        const kernel = await this.kernelFor(record.id);
+        const result = await kernel.run(planPythonCell(options, this.planSettings()), {
+          onOutput: options.onOutput,
+          signal: options.signal,
+        });
+        return commandResult(result, Date.now() - started);
+      }
       const request = planSessionCommand(options, this.planSettings());
       const result = await runByExec(this.api, this.settings, record.id, { request, onOutput: options.onOutput, signal: options.signal });
       return commandResult(result, Date.now() - started);
@@ -146,9 +204,12 @@ export class KubernetesBackend implements Backend {
     return reap(this.api, this.settings.warn, unixNow());
   }
 
-  /** Deletes running one-shot pods and waits for them; sessions stay for the next server. */
+  /** Deletes warm and running one-shot pods and waits for them; sessions stay for the next server. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.pool?.close();
+    // Kernels end with their sockets; the sessions' files stay for the next server.
+    for (const sessionId of [...this.kernels.keys()]) this.forgetKernel(sessionId);
     await Promise.all([...this.live.values()].map((kill) => kill().catch(() => {})));
     await Promise.allSettled([...this.pending]);
   }
@@ -175,6 +236,38 @@ export class KubernetesBackend implements Backend {
     return promise;
   }
 
+  /**
+   * A warm pod that can serve a request needing `seconds` more, or undefined
+   * (then a fresh one is made). One that cannot (its runner went away, or its
+   * deadline is too near) is deleted in the background.
+   */
+  private takeWarm(seconds: number): StartedPod | undefined {
+    const pod = this.pool?.take();
+    if (!pod) return undefined;
+    if (!pod.connection.isClosed && pod.deadline - unixNow() > seconds) return pod;
+    pod.connection.close();
+    void this.api.deletePod(pod.name).catch((error: Error) => this.settings.warn(`could not delete the pod ${pod.name}: ${error.message}`));
+    return undefined;
+  }
+
+  /** The session's Python kernel, started on first use (and again after it ended). */
+  private async kernelFor(sessionId: string): Promise<PythonKernel> {
+    const existing = this.kernels.get(sessionId);
+    if (existing && (await existing).alive) return existing;
+    const starting = startKernel(this.api, this.settings, sessionId, this.planSettings().limits ?? {});
+    this.kernels.set(sessionId, starting);
+    starting.catch(() => this.kernels.delete(sessionId));
+    return starting;
+  }
+
+  private forgetKernel(sessionId: string): void {
+    void this.kernels.get(sessionId)?.then(
+      (kernel) => kernel.dispose(),
+      () => {},
+    );
+    this.kernels.delete(sessionId);
+  }
+
   /** A session of ours by id: the exact name, with our labels. Anything else is "not found". */
   private async findSession(sessionId: string): Promise<SessionRecord> {
     if (!isSessionId(sessionId)) throw notFound(sessionId);
@@ -188,6 +281,7 @@ export class KubernetesBackend implements Backend {
   private async liveSession(sessionId: string): Promise<SessionRecord> {
     const record = await this.findSession(sessionId);
     if (Math.min(record.expiresAt, record.latestExpiry) <= unixNow() || hasEnded(record.phase)) {
+      this.forgetKernel(record.id);
       await this.api.deletePod(record.id);
       throw new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} has expired` });
     }

@@ -1,9 +1,11 @@
-import { EXPIRES_AT_KEY, sandboxLabels, sessionInitArgv, TENANT_KEY, WORKSPACE_DIR } from "@code-interpreter/core";
+import { EXPIRES_AT_KEY, SANDBOX_ENV, sandboxLabels, sessionInitArgv, TENANT_KEY, WORKSPACE_DIR } from "@code-interpreter/core";
 import type { V1Container, V1Pod, V1SecurityContext } from "@kubernetes/client-node";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 
 /** Name of the container that runs code in every sandbox pod. */
 export const EXECUTOR_CONTAINER = "executor";
+/** Label of one-shot pods made ahead of demand (warm pool): `true` while they wait, and kept while used. */
+export const WARM_LABEL_KEY = "code-interpreter.warm";
 /** Name of the egress lockdown init container. */
 export const LOCKDOWN_CONTAINER = "network-lockdown";
 
@@ -43,14 +45,29 @@ export function restrictedSecurityContext(settings: KubernetesBackendSettings): 
   };
 }
 
-/** A one-shot pod: the runner is its main process and reads the request from the attached stdin. */
+/**
+ * The environment of every sandbox container: the code's (requests set it
+ * again for each command), which a preloading runner and a session's Python
+ * kernel need from the start, since modules read it when imported.
+ */
+export function sandboxEnv(settings: KubernetesBackendSettings): Record<string, string> {
+  return { ...SANDBOX_ENV, OPENBLAS_NUM_THREADS: String(Math.max(1, Math.ceil(settings.cpus))) };
+}
+
+/**
+ * A one-shot pod: the runner is its main process and reads the request from
+ * the attached stdin. A `warm` one is made ahead of demand for the pool.
+ */
 export function execPodSpec(
   settings: KubernetesBackendSettings,
   name: string,
   runner: string[],
   deadline: { seconds: number; at: number },
+  options: { warm?: boolean } = {},
 ): V1Pod {
-  return sandboxPod(settings, name, "exec", deadline, { command: runner, stdin: true, stdinOnce: true });
+  const pod = sandboxPod(settings, name, "exec", deadline, { command: runner, stdin: true, stdinOnce: true });
+  if (options.warm && pod.metadata?.labels) pod.metadata.labels[WARM_LABEL_KEY] = "true";
+  return pod;
 }
 
 /** A session pod: a small reaper as main process; commands reach it by exec of the runner. */
@@ -120,6 +137,7 @@ function sandboxPod(
           imagePullPolicy: "IfNotPresent",
           ...main,
           tty: false,
+          env: Object.entries(sandboxEnv(settings)).map(([name, value]) => ({ name, value })),
           workingDir: WORKSPACE_DIR,
           securityContext: restrictedSecurityContext(settings),
           resources,

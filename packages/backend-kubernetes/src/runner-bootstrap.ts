@@ -1,18 +1,46 @@
-import { loadRunnerSource } from "@code-interpreter/core";
+import { kernelArgv, loadRunnerSource, type RunnerLimits } from "@code-interpreter/core";
 
 /**
  * Starts the runner without putting its source on the command line: it
  * reads a length line and that many bytes of source from stdin, then runs
- * them, leaving the rest of stdin (the request) to the runner. An exec's
+ * them, leaving the rest of stdin (the requests) to the runner. An exec's
  * command travels in the URL, which the API server writes to its audit log
  * and proxies may cap at a few KiB; the runner is ~15 KiB.
+ *
+ * It reads fd 0 unbuffered, so not one byte past the source is taken from
+ * the pipe: a kernel reads its requests from a duplicate of fd 0, and would
+ * never see bytes left in a buffer of `sys.stdin`.
  */
-const BOOTSTRAP =
-  'import sys\nsource = sys.stdin.buffer.read(int(sys.stdin.buffer.readline()))\nexec(compile(source, "runner.py", "exec"))';
+const BOOTSTRAP = `import os
+def _take(size):
+    parts = []
+    while size > 0:
+        part = os.read(0, size)
+        if not part:
+            raise SystemExit(0)
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
+_line = b""
+while not _line.endswith(b"\\n"):
+    _line += _take(1)
+exec(compile(_take(int(_line)), "runner.py", "exec"))`;
 
-/** argv of the bootstrapped runner. */
-export function bootstrapArgv(python = "python3"): string[] {
-  return [python, "-I", "-c", BOOTSTRAP];
+/**
+ * argv of the bootstrapped one-shot runner; with `preload` it imports those
+ * modules (once it has its source) before it waits for the request.
+ */
+export function bootstrapArgv(python = "python3", options: { preload?: readonly string[] } = {}): string[] {
+  const argv = [python, "-I", "-c", BOOTSTRAP];
+  return options.preload?.length ? [...argv, "--preload", options.preload.join(",")] : argv;
+}
+
+/**
+ * argv of a bootstrapped Python kernel: core's `kernelArgv` (its `--kernel`
+ * arguments and marker, not isolated mode) with the bootstrap for source.
+ */
+export function kernelBootstrapArgv(python = "python3", limits: RunnerLimits = {}): string[] {
+  return [python, "-c", BOOTSTRAP, ...kernelArgv(python, limits).slice(3)];
 }
 
 /** What goes to the bootstrap's stdin before the runner request. */

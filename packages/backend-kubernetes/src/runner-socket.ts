@@ -23,9 +23,11 @@ export interface RunnerStreams {
   stdin: Readable;
 }
 
-export interface RunnerSocketOptions {
-  /** Opens the exec or attach WebSocket with these streams; `onStatus` receives channel 3. */
-  open: (streams: RunnerStreams, onStatus: (status: V1Status) => void) => Promise<StreamSocket>;
+/** Opens the exec or attach WebSocket with these streams; `onStatus` receives channel 3. */
+export type OpenRunnerStreams = (streams: RunnerStreams, onStatus: (status: V1Status) => void) => Promise<StreamSocket>;
+
+/** One conversation with a connected runner. */
+export interface RunnerTalkOptions {
   request: RunnerRequest;
   onOutput?: (chunk: OutputChunk) => void;
   signal?: AbortSignal;
@@ -34,74 +36,125 @@ export interface RunnerSocketOptions {
   stop: () => Promise<void>;
 }
 
+export interface RunnerSocketOptions extends RunnerTalkOptions {
+  open: OpenRunnerStreams;
+}
+
 /** How the conversation ended (core's RunnerOutcome). */
 export type RunnerSocketOutcome = RunnerOutcome;
 
 /**
- * Sends the runner's source and one request to the bootstrap over an exec or attach WebSocket and reads
- * its framed answer from stdout as it arrives, until the socket closes — so
- * every byte of output is read before the status is looked at. (`Exec.exec`
- * resolves when the socket opens, long before the command ends.)
+ * An exec or attach WebSocket to a bootstrapped runner that has been sent
+ * its source and waits for one request: a warm pod holds one from its start
+ * until it is used, so the runner can load (and preload modules) meanwhile.
  *
  * Stdin is never ended: on the v4 protocol the client ends stdin by closing
  * the whole socket, and the runner needs no end of input anyway (its header
  * says how many bytes follow).
  */
-export async function talkToRunner(options: RunnerSocketOptions): Promise<RunnerSocketOutcome> {
-  const { request } = options;
-  const decoder = new RunnerResponseDecoder(request.maxOutputBytes, options.onOutput);
-  const diagnostics: Buffer[] = [];
-  let diagnosticBytes = 0;
-  let failure: V1Status | undefined;
-  let stopped: RunnerSocketOutcome["stopped"];
-  let socket: StreamSocket | undefined;
-  const stdin = new PassThrough();
-  const streams: RunnerStreams = {
-    stdin,
-    stdout: sink((chunk) => decoder.push(chunk)),
-    stderr: sink((chunk) => {
-      if (diagnosticBytes < MAX_DIAGNOSTIC_BYTES) diagnostics.push(chunk);
-      diagnosticBytes += chunk.length;
-    }),
-  };
-  // Past the backstop or on abort nobody waits for more output: stop the sandbox and hang up.
-  const stop = (why: "backstop" | "abort") => {
-    stopped ??= why;
-    options.stop().catch(() => {});
-    socket?.close();
-    setTimeout(() => socket?.terminate(), CLOSE_GRACE_MS).unref();
-  };
-  const onAbort = () => stop("abort");
-  options.signal?.addEventListener("abort", onAbort, { once: true });
-  const backstop = setTimeout(() => stop("backstop"), (request.timeoutMs ?? 0) + BACKSTOP_MS);
-  try {
-    options.signal?.throwIfAborted();
-    socket = await options.open(streams, (status) => {
-      if (status.status !== "Success") failure = status;
+export class RunnerConnection {
+  private readonly stdin = new PassThrough();
+  /** Output that came before a conversation (none is expected), then the conversation's decoder. */
+  private early: Buffer[] | undefined = [];
+  private onStdout: (chunk: Buffer) => void = (chunk) => this.early?.push(chunk);
+  private readonly diagnostics: Buffer[] = [];
+  private diagnosticBytes = 0;
+  private failure: V1Status | undefined;
+  private ended = false;
+  private socket!: StreamSocket;
+  private closed!: Promise<void>;
+
+  private constructor() {}
+
+  /** Opens the socket and sends the runner's source. */
+  static async open(open: OpenRunnerStreams): Promise<RunnerConnection> {
+    const connection = new RunnerConnection();
+    const streams: RunnerStreams = {
+      stdin: connection.stdin,
+      stdout: sink((chunk) => connection.onStdout(chunk)),
+      stderr: sink((chunk) => {
+        if (connection.diagnosticBytes < MAX_DIAGNOSTIC_BYTES) connection.diagnostics.push(chunk);
+        connection.diagnosticBytes += chunk.length;
+      }),
+    };
+    const socket = await open(streams, (status) => {
+      if (status.status !== "Success") connection.failure = status;
     });
-    const open = socket;
-    if (stopped) open.close();
-    const closed = new Promise<void>((resolve) => {
-      if (open.readyState === open.CLOSED) resolve();
-      open.once("close", () => resolve());
+    connection.socket = socket;
+    connection.closed = new Promise<void>((resolve) => {
+      const end = () => {
+        connection.ended = true;
+        resolve();
+      };
+      if (socket.readyState === socket.CLOSED) end();
+      socket.once("close", end);
       // A broken connection ends the conversation like a closed one: the runner's answer decides.
-      open.once("error", () => resolve());
+      socket.once("error", end);
     });
-    stdin.write(Buffer.concat([bootstrapPreamble(), await encodeRunnerRequest(request)]));
-    await closed;
-  } finally {
-    clearTimeout(backstop);
-    options.signal?.removeEventListener("abort", onAbort);
-    stdin.destroy();
-    socket?.terminate();
+    connection.stdin.write(bootstrapPreamble());
+    return connection;
   }
-  const status = failure && failure.reason !== "NonZeroExitCode" ? `${failure.reason ?? "Failure"}: ${failure.message ?? ""}` : "";
-  return {
-    result: stopped === "abort" ? undefined : await decoder.finish({ maxBytes: options.maxSnapshotBytes }),
-    stopped,
-    partial: decoder.partialOutput(),
-    diagnostics: [Buffer.concat(diagnostics).toString("utf8").trim(), status].filter(Boolean).join("; "),
-  };
+
+  /** True once the socket has closed: the runner is gone, or never got going. */
+  get isClosed(): boolean {
+    return this.ended;
+  }
+
+  /**
+   * Sends one request and reads the framed answer from stdout as it arrives,
+   * until the socket closes — so every byte of output is read before the
+   * status is looked at. (`Exec.exec` resolves when the socket opens, long
+   * before the command ends.) The connection is used up afterwards.
+   */
+  async talk(options: RunnerTalkOptions): Promise<RunnerSocketOutcome> {
+    const { request } = options;
+    const decoder = new RunnerResponseDecoder(request.maxOutputBytes, options.onOutput);
+    const early = this.early ?? [];
+    this.early = undefined;
+    this.onStdout = (chunk) => decoder.push(chunk);
+    for (const chunk of early) decoder.push(chunk);
+    let stopped: RunnerSocketOutcome["stopped"];
+    // Past the backstop or on abort nobody waits for more output: stop the sandbox and hang up.
+    const stop = (why: "backstop" | "abort") => {
+      stopped ??= why;
+      options.stop().catch(() => {});
+      this.socket.close();
+      setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS).unref();
+    };
+    const onAbort = () => stop("abort");
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    const backstop = setTimeout(() => stop("backstop"), (request.timeoutMs ?? 0) + BACKSTOP_MS);
+    try {
+      options.signal?.throwIfAborted();
+      this.stdin.write(await encodeRunnerRequest(request));
+      await this.closed;
+    } finally {
+      clearTimeout(backstop);
+      options.signal?.removeEventListener("abort", onAbort);
+      this.close();
+    }
+    const failure = this.failure;
+    const status = failure && failure.reason !== "NonZeroExitCode" ? `${failure.reason ?? "Failure"}: ${failure.message ?? ""}` : "";
+    return {
+      result: stopped === "abort" ? undefined : await decoder.finish({ maxBytes: options.maxSnapshotBytes }),
+      stopped,
+      partial: decoder.partialOutput(),
+      diagnostics: [Buffer.concat(this.diagnostics).toString("utf8").trim(), status].filter(Boolean).join("; "),
+    };
+  }
+
+  /** Hangs up at once; a runner still waiting for its request sees the end of its input and exits. */
+  close(): void {
+    this.stdin.destroy();
+    this.socket.terminate();
+  }
+}
+
+/** Opens a runner's socket and has one conversation with it. */
+export async function talkToRunner(options: RunnerSocketOptions): Promise<RunnerSocketOutcome> {
+  options.signal?.throwIfAborted();
+  const connection = await RunnerConnection.open(options.open);
+  return connection.talk(options);
 }
 
 function sink(take: (chunk: Buffer) => void): Writable {

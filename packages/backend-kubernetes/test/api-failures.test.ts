@@ -2,7 +2,7 @@ import { BackendUnavailableError } from "@code-interpreter/core";
 import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createKubernetesBackend, type KubernetesBackend } from "../src/index.js";
-import { createTestBackend, dockerAvailable, image, leftovers, namespace, startDouble } from "./support.js";
+import { createTestBackend, dockerAvailable, image, leftovers, namespace, startDouble, stopDouble } from "./support.js";
 
 const unavailable = (error: unknown) => BackendUnavailableError.isInstance(error);
 const hello = { code: "print('hello')", timeoutMs: 10_000, lastLineInteractive: false, files: [] };
@@ -20,7 +20,7 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes API failures", { timeout
   });
   afterAll(async () => {
     await backend?.close();
-    await double?.stop();
+    if (double) await stopDouble(double);
   });
 
   it("retries a delete the API answers with 500 and then 409, and the one-shot pod is gone", async () => {

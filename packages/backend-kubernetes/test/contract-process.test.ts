@@ -1,16 +1,16 @@
 import { describeBackendContract } from "@code-interpreter/core/testing";
 import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import { afterAll, describe, expect, it } from "vitest";
-import { bwrapAvailable, createTestBackend, leftovers, startDouble } from "./support.js";
+import { bwrapAvailable, createTestBackend, leftovers, startDouble, stopDouble, TEST_POOL } from "./support.js";
 
 // The same suite as contract.test.ts, with the double running pods as bubblewrap sandboxes on this host.
 if (bwrapAvailable()) {
   const double: KubernetesDouble = await startDouble({ runtime: "process" });
-  afterAll(() => double.stop());
+  afterAll(() => stopDouble(double));
   describeBackendContract({
     name: "kubernetes (process pods)",
     createBackend: (settings) =>
-      createTestBackend(double, { maxOutputBytes: settings.maxOutputBytes, memoryLimitMb: settings.memoryLimitMb }),
+      createTestBackend(double, { maxOutputBytes: settings.maxOutputBytes, memoryLimitMb: settings.memoryLimitMb, pool: TEST_POOL }),
     listLeftovers: () => leftovers(double),
     additionalTests: () => {
       it("runs on the double's process runtime", () => {

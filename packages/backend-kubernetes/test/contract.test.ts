@@ -1,15 +1,15 @@
 import { describeBackendContract } from "@code-interpreter/core/testing";
 import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import { afterAll, describe, it } from "vitest";
-import { createTestBackend, dockerAvailable, leftovers, startDouble } from "./support.js";
+import { createTestBackend, dockerAvailable, leftovers, startDouble, stopDouble, TEST_POOL } from "./support.js";
 
 if (await dockerAvailable()) {
   const double: KubernetesDouble = await startDouble();
-  afterAll(() => double.stop());
+  afterAll(() => stopDouble(double));
   describeBackendContract({
     name: "kubernetes",
     createBackend: (settings) =>
-      createTestBackend(double, { maxOutputBytes: settings.maxOutputBytes, memoryLimitMb: settings.memoryLimitMb }),
+      createTestBackend(double, { maxOutputBytes: settings.maxOutputBytes, memoryLimitMb: settings.memoryLimitMb, pool: TEST_POOL }),
     listLeftovers: () => leftovers(double),
   });
 } else {

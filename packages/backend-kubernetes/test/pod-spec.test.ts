@@ -2,7 +2,7 @@ import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KubernetesBackend } from "../src/index.js";
-import { createTestBackend, dockerAvailable, leftovers, namespace, startDouble } from "./support.js";
+import { createTestBackend, dockerAvailable, leftovers, namespace, startDouble, stopDouble } from "./support.js";
 
 const available = await dockerAvailable();
 
@@ -38,7 +38,7 @@ describe.skipIf(!available)("kubernetes pod spec, as the API server stores it", 
   });
   afterAll(async () => {
     await backend?.close();
-    await double?.stop();
+    if (double) await stopDouble(double);
   });
 
   it("runs as uid and gid 65532, non-root, with the RuntimeDefault seccomp profile", () => {
@@ -140,7 +140,7 @@ describe.skipIf(!available)("kubernetes pods without the network lockdown", { ti
       expect(pod?.spec?.initContainers).toBeUndefined();
       expect(pod?.spec?.volumes?.map((volume) => volume.name)).toEqual(["workspace", "tmp"]);
     } finally {
-      await double.stop();
+      await stopDouble(double);
     }
   });
 });

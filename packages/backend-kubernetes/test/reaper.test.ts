@@ -3,7 +3,7 @@ import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import Dockerode from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { KubernetesBackend } from "../src/index.js";
-import { createTestBackend, dockerAvailable, image, leftovers, namespace, startDouble } from "./support.js";
+import { createTestBackend, dockerAvailable, image, leftovers, namespace, startDouble, stopDouble } from "./support.js";
 
 const notFound = (error: unknown) => SessionNotFoundError.isInstance(error);
 
@@ -37,7 +37,7 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes reaper and foreign pods"
   });
   afterAll(async () => {
     await backend?.close();
-    await double?.stop();
+    if (double) await stopDouble(double);
   });
 
   it("deletes expired session pods an earlier server left and keeps the live ones", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createTestBackend, dockerAvailable, leftovers, startDouble } from "./support.js";
+import { createTestBackend, dockerAvailable, leftovers, startDouble, stopDouble } from "./support.js";
 
 describe.skipIf(!(await dockerAvailable()))("kubernetes streams on the v4 protocol", { timeout: 60_000 }, () => {
   it("runs one-shot and session commands when the API server offers only v4.channel.k8s.io", async () => {
@@ -21,7 +21,7 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes streams on the v4 protoc
       await backend.close();
       expect(await leftovers(double)).toEqual([]);
     } finally {
-      await double.stop();
+      await stopDouble(double);
     }
   });
 });

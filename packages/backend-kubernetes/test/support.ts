@@ -1,10 +1,19 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { APP_LABEL } from "@code-interpreter/core";
 import { KubernetesDouble, type KubernetesDoubleOptions } from "@code-interpreter/kubernetes-double";
 import Dockerode from "dockerode";
 import { inject } from "vitest";
-import { createKubernetesBackend, DEFAULT_EXECUTOR_IMAGE, type KubernetesBackend, type KubernetesBackendSettings } from "../src/index.js";
+import {
+  createKubernetesBackend,
+  DEFAULT_EXECUTOR_IMAGE,
+  type KubernetesBackend,
+  type KubernetesBackendSettings,
+  WARM_LABEL_KEY,
+} from "../src/index.js";
+import { hasEnded } from "../src/session-records.js";
 import { TEST_RUN_LABEL } from "./labels.js";
 
 export const image = process.env.KUBERNETES_EXECUTOR_IMAGE || process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || DEFAULT_EXECUTOR_IMAGE;
@@ -52,20 +61,47 @@ export function startDouble(options: KubernetesDoubleOptions = {}): Promise<Kube
 /** Backend settings for tests: the double, the test namespace and image, short start timeouts. */
 export type TestOverrides = Partial<KubernetesBackendSettings> & { ownerDeployment?: string };
 
+/** Without a warm pool unless `extra` asks for one: pods then come and go only as each test makes them. */
 export function testSettings(double: KubernetesDouble, extra: TestOverrides = {}): TestOverrides {
-  return { kubeConfig: double.kubeConfig(namespace), namespace, image, podStartTimeoutMs: 30_000, ...extra };
+  return { kubeConfig: double.kubeConfig(namespace), namespace, image, podStartTimeoutMs: 30_000, pool: false, ...extra };
 }
+
+/** The warm pool the contract suites run with. */
+export const TEST_POOL = { min: 1, max: 2, idleTimeoutMs: 60_000 } as const;
 
 export function createTestBackend(double: KubernetesDouble, extra: TestOverrides = {}): Promise<KubernetesBackend> {
   return createKubernetesBackend(testSettings(double, extra));
 }
 
-/** Pods of ours still stored by the double, and containers it still has, by name. */
-export async function leftovers(double: KubernetesDouble): Promise<string[]> {
-  const pods = double
-    .listPods(namespace)
-    .filter((pod) => pod.metadata?.labels?.[APP_LABEL.key] === APP_LABEL.value)
-    .map((pod) => `pod ${pod.metadata?.name} (${pod.status?.phase})`);
-  const containers = (await double.containers()).map((name) => `container ${name}`);
+/**
+ * Pods of ours still stored by the double, and containers (or sandboxes)
+ * it still has, by name. Warm pods waiting in a pool, and their containers,
+ * are left out unless `includeWarm`: they are not leftovers while the
+ * backend runs (close() deletes them; `stopDouble` counts everything).
+ */
+export async function leftovers(double: KubernetesDouble, options: { includeWarm?: boolean } = {}): Promise<string[]> {
+  const ours = double.listPods(namespace).filter((pod) => pod.metadata?.labels?.[APP_LABEL.key] === APP_LABEL.value);
+  const waiting = ours.filter(
+    (pod) => !options.includeWarm && pod.metadata?.labels?.[WARM_LABEL_KEY] === "true" && !hasEnded(pod.status?.phase ?? ""),
+  );
+  const pods = ours.filter((pod) => !waiting.includes(pod)).map((pod) => `pod ${pod.metadata?.name} (${pod.status?.phase})`);
+  const waitingNames = waiting.map((pod) => pod.metadata?.name ?? "");
+  const containers = (await double.containers())
+    .filter((name) => !waitingNames.some((pod) => pod && name.includes(pod)))
+    .map((name) => `container ${name}`);
   return [...pods, ...containers];
+}
+
+/**
+ * Stops the double, after noting for the global teardown every pod and
+ * container of ours it still had (warm ones too): stopping removes them, so
+ * without this a leak would go unseen.
+ */
+export async function stopDouble(double: KubernetesDouble): Promise<void> {
+  try {
+    const left = await leftovers(double, { includeWarm: true });
+    if (left.length > 0) await writeFile(join(inject("kubernetesLeftoverDir"), `${double.instanceId}.json`), JSON.stringify(left));
+  } finally {
+    await double.stop();
+  }
 }

@@ -138,7 +138,9 @@ export class ProcessPods implements PodRuntime {
 
   /** Sandboxes still running and pod directories still present. */
   async leftovers(): Promise<string[]> {
-    const processes = [...this.pods.values()].flatMap((pod) => [...pod.processes].map((child) => `process ${child.pid}`));
+    const processes = [...this.pods].flatMap(([record, pod]) =>
+      [...pod.processes].map((child) => `process ${child.pid} of pod ${record.pod.metadata?.namespace}/${record.pod.metadata?.name}`),
+    );
     const root = this.root && (await this.root.catch(() => undefined));
     const dirs = root ? await readdir(root).catch(() => []) : [];
     return [...processes, ...dirs.map((dir) => `directory ${join(root ?? "", dir)}`)];
