@@ -2,6 +2,9 @@ import type { Backend } from "@code-interpreter/core";
 import type { FileStore } from "@code-interpreter/files";
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
+import { authenticate } from "./auth/authenticate.js";
+import { KeyRing } from "./auth/key-ring.js";
+import { Tenancy } from "./auth/tenancy.js";
 import type { Config } from "./config.js";
 import type { ServerContext } from "./context.js";
 import { ConcurrencyLimit } from "./middleware/concurrency-limit.js";
@@ -25,22 +28,33 @@ export interface AppOptions {
   logger: Logger;
   /** Where executions are counted; a fresh registry when left out. */
   metrics?: Metrics;
+  /** The API keys; read from the configuration when left out. */
+  keys?: KeyRing;
 }
 
 /** The HTTP API as a Hono app; `app.request(...)` works without a port. */
 export function createApp(options: AppOptions) {
   const metrics = options.metrics ?? createMetrics({ backend: options.backend, store: options.store });
+  const { config } = options;
+  const keys = options.keys ?? KeyRing.load(config);
   const server: ServerContext = {
     ...options,
     backend: instrumentBackend(options.backend, metrics),
     metrics,
-    limit: new ConcurrencyLimit(options.config.MAX_CONCURRENT_EXECUTIONS),
+    keys,
+    limit: new ConcurrencyLimit(config.MAX_CONCURRENT_EXECUTIONS),
+    tenancy: new Tenancy(options.backend, options.store, {
+      maxConcurrentExecutions: config.TENANT_MAX_CONCURRENT_EXECUTIONS,
+      maxSessions: config.TENANT_MAX_SESSIONS,
+      maxStoredBytes: config.TENANT_MAX_STORED_MB * 1024 * 1024,
+    }),
     version: VERSION,
   };
   const app = new Hono();
   // Every answer carries X-Request-Id (the caller's, when it sent a sane one), also in the log line.
   app.use(requestId());
   app.use(requestLog({ logger: server.logger, backend: server.backend.name }));
+  app.use(authenticate(keys));
   app.route("/", healthRoutes(server));
   app.route("/", metricsRoutes(server));
   app.route("/", docsRoutes(server));

@@ -61,6 +61,21 @@ export const ConfigSchema = z.object({
   LOCAL_SANDBOX: z.enum(["auto", "require", "off"]).default("auto"),
   LOCAL_STATE_DIR: z.string().min(1).default(join(tmpdir(), "code-interpreter-local")),
   LOCAL_PYTHON: z.string().min(1).default("/usr/bin/python3"),
+  /** API keys, `tenant=key,…` (a key may be `sha256:<hex>`). With no keys at all the server is one tenant and stays on loopback. */
+  API_KEYS: z.string().optional(),
+  /** Keys that see every tenant's sessions and files, and /metrics; same form as API_KEYS. */
+  ADMIN_API_KEYS: z.string().optional(),
+  /** A JSON file `{"keys":[{"tenant","sha256","admin"?}]}` of hashed keys. */
+  API_KEYS_FILE: z.string().optional(),
+  /** Lets a server without API keys listen on a non-loopback HOST (anyone who reaches it can run code). */
+  ALLOW_UNAUTHENTICATED: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((value) => value === "true" || value === "1"),
+  /** Per tenant (when API keys are configured): executions at once, live sessions, stored file bytes. */
+  TENANT_MAX_CONCURRENT_EXECUTIONS: integer(1, 8),
+  TENANT_MAX_SESSIONS: integer(1, 20),
+  TENANT_MAX_STORED_MB: integer(1, 1024),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

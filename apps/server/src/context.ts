@@ -1,5 +1,7 @@
 import type { Backend } from "@code-interpreter/core";
 import type { FileStore } from "@code-interpreter/files";
+import type { KeyRing } from "./auth/key-ring.js";
+import type { Tenancy } from "./auth/tenancy.js";
 import type { Config } from "./config.js";
 import type { ConcurrencyLimit } from "./middleware/concurrency-limit.js";
 import type { Logger } from "./observability/logger.js";
@@ -13,5 +15,7 @@ export interface ServerContext {
   logger: Logger;
   limit: ConcurrencyLimit;
   metrics: Metrics;
+  tenancy: Tenancy;
+  keys: KeyRing;
   version: string;
 }

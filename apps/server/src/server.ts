@@ -4,6 +4,8 @@ import type { Backend } from "@code-interpreter/core";
 import { FileStore } from "@code-interpreter/files";
 import { type ServerType, serve } from "@hono/node-server";
 import { createApp } from "./app.js";
+import { assertSafeExposure } from "./auth/exposure.js";
+import { KeyRing } from "./auth/key-ring.js";
 import { type Config, loadConfig } from "./config.js";
 import { answerClientErrors, requestTimeouts } from "./middleware/client-errors.js";
 import { drain } from "./middleware/drain.js";
@@ -27,6 +29,8 @@ export async function startServer(
   config: Config = loadConfig(),
   logger: Logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT }),
 ): Promise<RunningServer> {
+  const keys = KeyRing.load(config);
+  assertSafeExposure(config, keys, logger);
   const backend = await selectBackend(config, logger);
   const store = await FileStore.open({
     dir: config.FILE_STORAGE_DIR,
@@ -48,7 +52,7 @@ export async function startServer(
   const reaper = setInterval(reap, config.REAPER_INTERVAL_SEC * 1000);
   reaper.unref();
 
-  const app = createApp({ backend, store, config, logger, metrics });
+  const app = createApp({ backend, store, config, logger, metrics, keys });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const instance = serve(
       { fetch: app.fetch, hostname: config.HOST, port: config.PORT, serverOptions: requestTimeouts(config.REQUEST_TIMEOUT_MS) },

@@ -186,6 +186,14 @@ export function describeRoutes(name: string, createBackend: BackendFactory, left
         expect((await t.app.request(`/v1/files/${meta.file_id}`, { method: "DELETE" })).status).toBe(404);
       });
 
+      it("keeps a UTF-8 filename as sent", async () => {
+        const meta = await json(await upload(Buffer.from("x"), "résumé 数据.txt"));
+        expect(meta.filename).toBe("résumé 数据.txt");
+        const download = await t.app.request(`/v1/files/${meta.file_id}`);
+        expect(download.headers.get("content-disposition")).toContain("filename*=UTF-8''r%C3%A9sum%C3%A9%20%E6%95%B0%E6%8D%AE.txt");
+        await t.app.request(`/v1/files/${meta.file_id}`, { method: "DELETE" });
+      });
+
       it("refuses a file over MAX_FILE_SIZE_MB with 413 and keeps nothing of it", async () => {
         const before = await readdir(t.config.FILE_STORAGE_DIR);
         const response = await upload(Buffer.alloc(1024 * 1024 + 1), "big.bin");

@@ -119,3 +119,23 @@ describe("staging", () => {
     expect(metadata.filename).toBe("plot.png");
   });
 });
+
+describe("tenants", () => {
+  it("shows a tenant only its own files; any other caller's lookups are 'not found'", async () => {
+    const store = await open();
+    const acme = await store.save(Buffer.from("acme"), "a.txt", { tenant: "acme" });
+    const globex = await store.save(Buffer.from("globex"), "g.txt", { tenant: "globex" });
+    expect((await store.list({ tenant: "acme" })).map((file) => file.file_id)).toEqual([acme.file_id]);
+    expect((await store.read(acme.file_id, { tenant: "acme" })).toString()).toBe("acme");
+    const notFound = (error: unknown) => FileNotFoundError.isInstance(error);
+    await expect(store.read(globex.file_id, { tenant: "acme" })).rejects.toSatisfy(notFound);
+    await expect(store.stream(globex.file_id, { tenant: "acme" })).rejects.toSatisfy(notFound);
+    await expect(store.delete(globex.file_id, { tenant: "acme" })).rejects.toSatisfy(notFound);
+    await expect(resolveFileInputs(store, [{ path: "x", file_id: globex.file_id }], { tenant: "acme" })).rejects.toSatisfy(notFound);
+    expect(await store.totalBytes({ tenant: "globex" })).toBe(6);
+    // Unrestricted access (one tenant, or an admin) sees everything, and the file survived the refused delete.
+    expect(await store.list()).toHaveLength(2);
+    const [output] = await saveOutputFiles(store, [{ path: "out.txt", content: Buffer.from("o") }], { tenant: "globex" });
+    expect((await store.metadata(output?.file_id ?? "")).tenant).toBe("globex");
+  });
+});

@@ -14,6 +14,20 @@ export interface FileStoreOptions {
   ttlSeconds: number;
 }
 
+/** A stored file's metadata, with the tenant that stored it (kept out of API answers). */
+export interface StoredFile extends FileMetadata {
+  tenant?: string;
+}
+
+/**
+ * Whose files a call may see: only `tenant`'s when it is set, every file when
+ * it is not (a single-tenant server, or an admin). Another tenant's file is
+ * "not found", never "forbidden".
+ */
+export interface FileAccess {
+  tenant?: string | undefined;
+}
+
 const FILE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
@@ -37,7 +51,7 @@ export class FileStore {
    * `maxFileBytes` it stops reading, deletes what it wrote and throws
    * PayloadTooLargeError.
    */
-  async save(source: AsyncIterable<Uint8Array> | Uint8Array, filename: string): Promise<FileMetadata> {
+  async save(source: AsyncIterable<Uint8Array> | Uint8Array, filename: string, owner: FileAccess = {}): Promise<StoredFile> {
     const fileId = randomUUID();
     const temporary = join(this.options.dir, "tmp", `${fileId}.bin`);
     const handle = await open(temporary, "wx", 0o600);
@@ -63,11 +77,12 @@ export class FileStore {
       await rm(temporary, { force: true });
       throw error;
     }
-    const metadata: FileMetadata = {
+    const metadata: StoredFile = {
       file_id: fileId,
       filename: cleanFilename(filename),
       size_bytes: size,
       upload_time: new Date().toISOString(),
+      ...(owner.tenant === undefined ? {} : { tenant: owner.tenant }),
     };
     const metadataTemporary = join(this.options.dir, "tmp", `${fileId}.json`);
     await writeDurably(metadataTemporary, JSON.stringify(metadata));
@@ -77,13 +92,13 @@ export class FileStore {
     return metadata;
   }
 
-  /** Metadata of a stored, unexpired file; FileNotFoundError otherwise. */
-  async metadata(fileId: string): Promise<FileMetadata> {
+  /** Metadata of a stored, unexpired file the caller may see; FileNotFoundError otherwise. */
+  async metadata(fileId: string, access: FileAccess = {}): Promise<StoredFile> {
     const notFound = () => new FileNotFoundError({ message: `File ${JSON.stringify(fileId)} not found` });
     if (!FILE_ID.test(fileId)) throw notFound();
-    let metadata: FileMetadata;
+    let metadata: StoredFile;
     try {
-      metadata = JSON.parse(await readFile(this.metadataPath(fileId), "utf8")) as FileMetadata;
+      metadata = JSON.parse(await readFile(this.metadataPath(fileId), "utf8")) as StoredFile;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") throw notFound();
       throw error;
@@ -92,12 +107,13 @@ export class FileStore {
       await this.remove(fileId);
       throw notFound();
     }
+    if (access.tenant !== undefined && metadata.tenant !== access.tenant) throw notFound();
     return metadata;
   }
 
   /** The whole file in memory (for staging into a sandbox). */
-  async read(fileId: string): Promise<Buffer> {
-    await this.metadata(fileId);
+  async read(fileId: string, access: FileAccess = {}): Promise<Buffer> {
+    await this.metadata(fileId, access);
     // Deleted since the metadata was read: still "not found", never a bare ENOENT (a 500).
     return readFile(this.dataPath(fileId)).catch((error) => {
       throw this.goneError(fileId, error);
@@ -105,8 +121,8 @@ export class FileStore {
   }
 
   /** The file as a stream (for downloads). */
-  async stream(fileId: string): Promise<{ metadata: FileMetadata; stream: Readable }> {
-    const metadata = await this.metadata(fileId);
+  async stream(fileId: string, access: FileAccess = {}): Promise<{ metadata: StoredFile; stream: Readable }> {
+    const metadata = await this.metadata(fileId, access);
     // Opened before answering, so a file deleted meanwhile is a 404 rather than a broken download.
     const handle = await open(this.dataPath(fileId), "r").catch((error) => {
       throw this.goneError(fileId, error);
@@ -114,13 +130,13 @@ export class FileStore {
     return { metadata, stream: handle.createReadStream() };
   }
 
-  /** Every stored, unexpired file, oldest first. */
-  async list(): Promise<FileMetadata[]> {
-    const files: FileMetadata[] = [];
+  /** Every stored, unexpired file the caller may see, oldest first. */
+  async list(access: FileAccess = {}): Promise<StoredFile[]> {
+    const files: StoredFile[] = [];
     for (const name of await readdir(this.options.dir)) {
       if (!name.endsWith(".json")) continue;
       try {
-        files.push(await this.metadata(name.slice(0, -".json".length)));
+        files.push(await this.metadata(name.slice(0, -".json".length), access));
       } catch (error) {
         if (!FileNotFoundError.isInstance(error)) throw error;
       }
@@ -129,8 +145,8 @@ export class FileStore {
   }
 
   /** Deletes a file; FileNotFoundError if there is none. */
-  async delete(fileId: string): Promise<void> {
-    await this.metadata(fileId);
+  async delete(fileId: string, access: FileAccess = {}): Promise<void> {
+    await this.metadata(fileId, access);
     await this.remove(fileId);
   }
 
@@ -152,9 +168,9 @@ export class FileStore {
     return purged;
   }
 
-  /** Bytes of all stored files. */
-  async totalBytes(): Promise<number> {
-    return (await this.list()).reduce((sum, file) => sum + file.size_bytes, 0);
+  /** Bytes of the stored files the caller may see (all of them by default). */
+  async totalBytes(access: FileAccess = {}): Promise<number> {
+    return (await this.list(access)).reduce((sum, file) => sum + file.size_bytes, 0);
   }
 
   private goneError(fileId: string, error: unknown): unknown {

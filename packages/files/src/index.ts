@@ -1,2 +1,2 @@
-export { FileStore, type FileStoreOptions } from "./file-store.js";
+export { type FileAccess, FileStore, type FileStoreOptions, type StoredFile } from "./file-store.js";
 export { resolveFileInputs, saveOutputFiles } from "./staging.js";

@@ -6,13 +6,17 @@ import {
   type WorkspaceFile,
   type WorkspaceFileContent,
 } from "@code-interpreter/core";
-import type { FileStore } from "./file-store.js";
+import type { FileAccess, FileStore } from "./file-store.js";
 
 /**
  * Turns `[{path, file_id}]` into the files to stage: paths validated (422),
- * each id looked up (404 naming the id and the path).
+ * each id looked up among the files `access` may see (404 naming the id and the path).
  */
-export async function resolveFileInputs(store: FileStore, inputs: readonly FileInput[]): Promise<WorkspaceFileContent[]> {
+export async function resolveFileInputs(
+  store: FileStore,
+  inputs: readonly FileInput[],
+  access: FileAccess = {},
+): Promise<WorkspaceFileContent[]> {
   const seen = new Set<string>();
   const paths = inputs.map((input) => {
     const path = validateWorkspacePath(input.path);
@@ -23,7 +27,7 @@ export async function resolveFileInputs(store: FileStore, inputs: readonly FileI
   return Promise.all(
     inputs.map(async (input, index) => {
       try {
-        return { path: paths[index] as string, content: await store.read(input.file_id) };
+        return { path: paths[index] as string, content: await store.read(input.file_id, access) };
       } catch (error) {
         if (!FileNotFoundError.isInstance(error)) throw error;
         throw new FileNotFoundError({
@@ -35,11 +39,15 @@ export async function resolveFileInputs(store: FileStore, inputs: readonly FileI
   );
 }
 
-/** Saves the files an execution made or changed, returning them as the API lists them. */
-export async function saveOutputFiles(store: FileStore, files: readonly WorkspaceFileContent[]): Promise<WorkspaceFile[]> {
+/** Saves the files an execution made or changed (for `owner`), returning them as the API lists them. */
+export async function saveOutputFiles(
+  store: FileStore,
+  files: readonly WorkspaceFileContent[],
+  owner: FileAccess = {},
+): Promise<WorkspaceFile[]> {
   const saved: WorkspaceFile[] = [];
   for (const file of files) {
-    const metadata = await store.save(file.content, file.path);
+    const metadata = await store.save(file.content, file.path, owner);
     saved.push({ path: file.path, kind: "file", file_id: metadata.file_id });
   }
   return saved;

@@ -4,7 +4,11 @@ import { TooManyRequestsError } from "@code-interpreter/core";
 export class ConcurrencyLimit {
   private active = 0;
 
-  constructor(readonly max: number) {}
+  constructor(
+    readonly max: number,
+    /** The setting named in the 429's message. */
+    private readonly setting = "MAX_CONCURRENT_EXECUTIONS",
+  ) {}
 
   get running(): number {
     return this.active;
@@ -14,7 +18,7 @@ export class ConcurrencyLimit {
   acquire(): () => void {
     if (this.active >= this.max) {
       throw new TooManyRequestsError({
-        message: `Too many executions at once (MAX_CONCURRENT_EXECUTIONS=${this.max}); retry shortly`,
+        message: `Too many executions at once (${this.setting}=${this.max}); retry shortly`,
         retryAfterSeconds: 1,
       });
     }

@@ -1,4 +1,4 @@
-import type { RequestLimits } from "@code-interpreter/core";
+import { ErrorResponseSchema, type RequestLimits } from "@code-interpreter/core";
 import { z } from "zod";
 import { type ApiOperation, type ApiResponse, apiOperations, namedSchemas } from "./api-operations.js";
 
@@ -33,8 +33,11 @@ export function createOpenApiDocument(options: OpenApiDocumentOptions) {
   for (const [name, schema] of Object.entries(named)) reference(schema, name.endsWith("Request") ? "input" : "output");
 
   const paths: Record<string, Record<string, unknown>> = {};
+  const unauthorized = { description: "No API key, or not a valid one", schema: ErrorResponseSchema };
   for (const operation of apiOperations(options)) {
     const path = openApiPath(operation.path);
+    const secured = options.apiKeys && operation.path.startsWith("/v1");
+    const responses = secured ? { ...operation.responses, 401: unauthorized } : operation.responses;
     paths[path] ??= {};
     paths[path][operation.method] = {
       operationId: operation.operationId,
@@ -43,9 +46,9 @@ export function createOpenApiDocument(options: OpenApiDocumentOptions) {
       ...parameters(operation),
       ...requestBody(operation, reference),
       responses: Object.fromEntries(
-        Object.entries(operation.responses).map(([status, response]) => [status, responseObject(response, reference)]),
+        Object.entries(responses).map(([status, response]) => [status, responseObject(response, reference)]),
       ),
-      ...(options.apiKeys && operation.path.startsWith("/v1") ? { security: [{ apiKey: [] }] } : {}),
+      ...(secured ? { security: [{ apiKey: [] }] } : {}),
     };
   }
 

@@ -45,7 +45,11 @@ const INIT = `window.ui = SwaggerUIBundle({
  * the server's own dependencies, so it works with no network.
  */
 export function docsRoutes(server: ServerContext) {
-  const document = createOpenApiDocument({ maxExecTimeoutMs: server.config.MAX_EXEC_TIMEOUT_MS, version: server.version });
+  const document = createOpenApiDocument({
+    maxExecTimeoutMs: server.config.MAX_EXEC_TIMEOUT_MS,
+    version: server.version,
+    apiKeys: server.keys.size > 0,
+  });
   const assetsDir = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
   const cache = new Map<string, Promise<Buffer>>();
   const security = {

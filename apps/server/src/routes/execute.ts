@@ -1,7 +1,9 @@
 import { createExecuteRequestSchema, type ExecuteResponse, type ExecutionResult } from "@code-interpreter/core";
 import { resolveFileInputs, saveOutputFiles } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
+import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
+import { withExecutionSlot } from "../execution-slots.js";
 import { readJsonBody } from "../middleware/json-body.js";
 import { streamExecution } from "./sse.js";
 
@@ -12,23 +14,23 @@ export function executeRoutes(server: ServerContext) {
 
   const prepare = async (c: Context) => {
     const body = await readJsonBody(c, schema, maxBody);
-    const files = await resolveFileInputs(server.store, body.files);
+    const files = await resolveFileInputs(server.store, body.files, accessOf(c).view);
     return { body, files };
   };
 
-  const toResponse = async (result: ExecutionResult): Promise<ExecuteResponse> => ({
+  const toResponse = async (c: Context, result: ExecutionResult): Promise<ExecuteResponse> => ({
     stdout: result.stdout,
     stderr: result.stderr,
     exit_code: result.exitCode,
     timed_out: result.timedOut,
     duration_ms: result.durationMs,
-    files: await saveOutputFiles(server.store, result.files),
+    files: await saveOutputFiles(server.store, result.files, accessOf(c).owner),
   });
 
   return new Hono()
     .post("/v1/execute", async (c) => {
       const { body, files } = await prepare(c);
-      const result = await server.limit.run(() =>
+      const result = await withExecutionSlot(server, c, () =>
         server.backend.execute({
           code: body.code,
           stdin: body.stdin,
@@ -38,7 +40,7 @@ export function executeRoutes(server: ServerContext) {
           signal: c.req.raw.signal,
         }),
       );
-      return c.json(await toResponse(result));
+      return c.json(await toResponse(c, result));
     })
     .post("/v1/execute/stream", async (c) => {
       // Everything that can be refused is refused before the stream starts, with a status code.
@@ -49,6 +51,7 @@ export function executeRoutes(server: ServerContext) {
           stderr: _stderr,
           ...rest
         } = await toResponse(
+          c,
           await server.backend.execute({
             code: body.code,
             stdin: body.stdin,

@@ -1,7 +1,9 @@
 import { Readable } from "node:stream";
 import { type FileMetadata, InvalidRequestError, PayloadTooLargeError } from "@code-interpreter/core";
+import type { FileAccess } from "@code-interpreter/files";
 import busboy from "busboy";
 import { Hono } from "hono";
+import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
 
 /** Room for the multipart framing around the file itself. */
@@ -25,12 +27,19 @@ export function fileRoutes(server: ServerContext) {
       }
       const body = c.req.raw.body;
       if (!body) throw new InvalidRequestError({ message: "multipart field 'file' is required" });
-      const metadata = await saveMultipartFile(server, type, Readable.fromWeb(body as never), maxFileBytes);
+      await server.tenancy.assertRoomForFiles(c);
+      const metadata = await saveMultipartFile(server, type, Readable.fromWeb(body as never), maxFileBytes, accessOf(c).owner);
       return c.json({ file_id: metadata.file_id, filename: metadata.filename, size_bytes: metadata.size_bytes }, 201);
     })
-    .get("/v1/files", async (c) => c.json({ files: await server.store.list() }))
+    .get("/v1/files", async (c) => {
+      const files = await server.store.list(accessOf(c).view);
+      // The tenant stays on the server: the answer is exactly the onyx shape.
+      return c.json({
+        files: files.map(({ file_id, filename, size_bytes, upload_time }) => ({ file_id, filename, size_bytes, upload_time })),
+      });
+    })
     .get("/v1/files/:fileId", async (c) => {
-      const { metadata, stream } = await server.store.stream(c.req.param("fileId"));
+      const { metadata, stream } = await server.store.stream(c.req.param("fileId"), accessOf(c).view);
       return new Response(Readable.toWeb(stream) as ReadableStream, {
         headers: {
           "Content-Type": "application/octet-stream",
@@ -40,18 +49,29 @@ export function fileRoutes(server: ServerContext) {
       });
     })
     .delete("/v1/files/:fileId", async (c) => {
-      await server.store.delete(c.req.param("fileId"));
+      await server.store.delete(c.req.param("fileId"), accessOf(c).view);
       return c.body(null, 204);
     });
 }
 
 /** Streams the `file` field of a multipart body into the store; other fields are ignored. */
-function saveMultipartFile(server: ServerContext, contentType: string, body: Readable, maxFileBytes: number): Promise<FileMetadata> {
+function saveMultipartFile(
+  server: ServerContext,
+  contentType: string,
+  body: Readable,
+  maxFileBytes: number,
+  owner: FileAccess,
+): Promise<FileMetadata> {
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
       // One byte past the limit lets the store see the overflow and refuse it.
-      parser = busboy({ headers: { "content-type": contentType }, limits: { files: 1, fileSize: maxFileBytes + 1, fields: 20 } });
+      // Filenames are UTF-8 as browsers, curl and fetch send them (busboy assumes Latin-1).
+      parser = busboy({
+        headers: { "content-type": contentType },
+        defParamCharset: "utf8",
+        limits: { files: 1, fileSize: maxFileBytes + 1, fields: 20 },
+      });
     } catch (error) {
       reject(new InvalidRequestError({ message: `Malformed multipart body: ${(error as Error).message}` }));
       return;
@@ -62,7 +82,7 @@ function saveMultipartFile(server: ServerContext, contentType: string, body: Rea
         stream.resume();
         return;
       }
-      const save = server.store.save(stream, info.filename ?? "file");
+      const save = server.store.save(stream, info.filename ?? "file", owner);
       saving = save;
       save.catch((error) => {
         body.unpipe(parser);

@@ -11,7 +11,9 @@ import {
 } from "@code-interpreter/core";
 import { resolveFileInputs, saveOutputFiles } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
+import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
+import { withExecutionSlot } from "../execution-slots.js";
 import { readJsonBody } from "../middleware/json-body.js";
 import { streamExecution } from "./sse.js";
 
@@ -33,14 +35,20 @@ export function sessionRoutes(server: ServerContext) {
     duration_ms: result.durationMs,
   });
   // Python answers also carry the figures a cell made, saved like an execution's files.
-  const pythonJson = async (result: CommandResult) => ({
+  const pythonJson = async (c: Context, result: CommandResult) => ({
     ...commandJson(result),
-    files: await saveOutputFiles(server.store, result.files ?? []),
+    files: await saveOutputFiles(server.store, result.files ?? [], accessOf(c).owner),
   });
+  /** The session id of the path, once the caller is known to own that session. */
+  const owned = async (c: Context) => {
+    const sessionId = c.req.param("sessionId") ?? "";
+    await server.tenancy.assertOwns(c, sessionId);
+    return sessionId;
+  };
   const python = async (c: Context) => {
     const body = await readJsonBody(c, pythonSchema, maxBody);
     return {
-      sessionId: c.req.param("sessionId") ?? "",
+      sessionId: await owned(c),
       language: "python" as const,
       code: body.code,
       stdin: body.stdin,
@@ -52,25 +60,35 @@ export function sessionRoutes(server: ServerContext) {
   return new Hono()
     .post("/v1/sessions", async (c) => {
       const body = await readJsonBody(c, SessionCreateRequestSchema, maxBody);
-      const files = await resolveFileInputs(server.store, body.files);
-      const session = await backend.createSession({ ttlSeconds: ttl(body.ttl_seconds), files, signal: c.req.raw.signal });
+      const { owner, view } = accessOf(c);
+      const files = await resolveFileInputs(server.store, body.files, view);
+      await server.tenancy.assertRoomForSession(c);
+      const session = await backend.createSession({
+        ttlSeconds: ttl(body.ttl_seconds),
+        files,
+        signal: c.req.raw.signal,
+        ...(owner.tenant === undefined ? {} : { tenant: owner.tenant }),
+      });
       return c.json(sessionJson(session), 201);
     })
-    .get("/v1/sessions", async (c) => c.json({ sessions: (await backend.listSessions()).map(sessionJson) }))
-    .get("/v1/sessions/:sessionId", async (c) => c.json(sessionJson(await backend.getSession(c.req.param("sessionId")))))
+    .get("/v1/sessions", async (c) => c.json({ sessions: server.tenancy.visible(c, await backend.listSessions()).map(sessionJson) }))
+    .get("/v1/sessions/:sessionId", async (c) => c.json(sessionJson(await server.tenancy.session(c, c.req.param("sessionId")))))
     .delete("/v1/sessions/:sessionId", async (c) => {
-      await backend.deleteSession(c.req.param("sessionId"));
+      const sessionId = await owned(c);
+      await backend.deleteSession(sessionId);
+      server.tenancy.forget(sessionId);
       return c.body(null, 204);
     })
     .post("/v1/sessions/:sessionId/keepalive", async (c) => {
       const body = await readJsonBody(c, SessionKeepaliveRequestSchema, maxBody);
-      return c.json(sessionJson(await backend.extendSession(c.req.param("sessionId"), ttl(body.ttl_seconds))));
+      return c.json(sessionJson(await backend.extendSession(await owned(c), ttl(body.ttl_seconds))));
     })
     .post("/v1/sessions/:sessionId/bash", async (c) => {
       const body = await readJsonBody(c, bashSchema, maxBody);
-      const result = await server.limit.run(() =>
+      const sessionId = await owned(c);
+      const result = await withExecutionSlot(server, c, () =>
         backend.runInSession({
-          sessionId: c.req.param("sessionId"),
+          sessionId,
           language: "bash",
           code: body.cmd,
           timeoutMs: body.timeout_ms,
@@ -81,8 +99,8 @@ export function sessionRoutes(server: ServerContext) {
     })
     .post("/v1/sessions/:sessionId/python", async (c) => {
       const options = await python(c);
-      const result = await server.limit.run(() => backend.runInSession({ ...options, signal: c.req.raw.signal }));
-      return c.json(await pythonJson(result));
+      const result = await withExecutionSlot(server, c, () => backend.runInSession({ ...options, signal: c.req.raw.signal }));
+      return c.json(await pythonJson(c, result));
     })
     .post("/v1/sessions/:sessionId/python/stream", async (c) => {
       const options = await python(c);
@@ -92,16 +110,16 @@ export function sessionRoutes(server: ServerContext) {
           stdout: _stdout,
           stderr: _stderr,
           ...rest
-        } = await pythonJson(await backend.runInSession({ ...options, onOutput, signal }));
+        } = await pythonJson(c, await backend.runInSession({ ...options, onOutput, signal }));
         return rest;
       });
     })
     .get("/v1/sessions/:sessionId/files", async (c) => {
-      const files = await backend.readSessionFiles(c.req.param("sessionId"));
+      const files = await backend.readSessionFiles(await owned(c));
       return c.json({ files: files.map((file) => ({ path: file.path, kind: "file", size_bytes: file.content.length })) });
     })
     .get("/v1/sessions/:sessionId/files/*", async (c) => {
-      const sessionId = c.req.param("sessionId");
+      const sessionId = await owned(c);
       const prefix = `/v1/sessions/${sessionId}/files/`;
       const path = validateWorkspacePath(decodeURIComponent(c.req.path.slice(prefix.length)));
       const file = (await backend.readSessionFiles(sessionId)).find((entry) => entry.path === path);

@@ -2,6 +2,7 @@ import type { OutputChunk } from "@code-interpreter/core";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { ServerContext } from "../context.js";
+import { acquireExecutionSlot } from "../execution-slots.js";
 
 /**
  * Answers with server-sent events: `output` chunks while `run` works, then one
@@ -14,7 +15,7 @@ export function streamExecution(
   server: ServerContext,
   run: (onOutput: (chunk: OutputChunk) => void, signal: AbortSignal) => Promise<object>,
 ): Response {
-  const release = server.limit.acquire();
+  const release = acquireExecutionSlot(server, c);
   c.header("Cache-Control", "no-cache");
   c.header("X-Accel-Buffering", "no");
   return streamSSE(c, async (stream) => {

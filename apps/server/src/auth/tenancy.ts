@@ -1,0 +1,110 @@
+import { type Backend, type SessionInfo, SessionNotFoundError, TooManyRequestsError } from "@code-interpreter/core";
+import type { FileStore } from "@code-interpreter/files";
+import type { Context } from "hono";
+import { ConcurrencyLimit } from "../middleware/concurrency-limit.js";
+import { accessOf, principalOf } from "./authenticate.js";
+
+export interface TenantLimits {
+  /** @default TENANT_MAX_CONCURRENT_EXECUTIONS */
+  maxConcurrentExecutions: number;
+  /** @default TENANT_MAX_SESSIONS */
+  maxSessions: number;
+  /** @default TENANT_MAX_STORED_MB, in bytes */
+  maxStoredBytes: number;
+}
+
+/** Session owners remembered (a session's tenant never changes); bounded so it cannot grow without end. */
+const OWNER_CACHE_SIZE = 10_000;
+
+/**
+ * Keeps tenants apart and within their limits. Another tenant's session is
+ * "not found" (404), exactly like one that does not exist. Ownership is read
+ * from the sandbox itself (its tenant label), so every replica agrees.
+ */
+export class Tenancy {
+  private readonly executions = new Map<string, ConcurrencyLimit>();
+  private readonly owners = new Map<string, string | undefined>();
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly store: FileStore,
+    readonly limits: TenantLimits,
+  ) {}
+
+  /** The session, if the caller may use it; SessionNotFoundError otherwise. */
+  async session(c: Context, sessionId: string): Promise<SessionInfo> {
+    const session = await this.backend.getSession(sessionId);
+    this.remember(session.id, session.tenant);
+    this.assertVisible(c, sessionId, session.tenant);
+    return session;
+  }
+
+  /** Throws SessionNotFoundError unless the caller may use the session (cheap after the first call). */
+  async assertOwns(c: Context, sessionId: string): Promise<void> {
+    const { view } = accessOf(c);
+    if (view.tenant === undefined) return;
+    if (!this.owners.has(sessionId)) await this.session(c, sessionId);
+    this.assertVisible(c, sessionId, this.owners.get(sessionId));
+  }
+
+  /** The sessions the caller may see. */
+  visible(c: Context, sessions: SessionInfo[]): SessionInfo[] {
+    const { view } = accessOf(c);
+    return view.tenant === undefined ? sessions : sessions.filter((session) => session.tenant === view.tenant);
+  }
+
+  /** Takes one of the caller's execution slots; the release must be called when the execution ends. */
+  acquireExecution(c: Context): () => void {
+    const tenant = principalOf(c)?.tenant;
+    if (tenant === undefined) return () => {};
+    let limit = this.executions.get(tenant);
+    if (!limit) {
+      limit = new ConcurrencyLimit(this.limits.maxConcurrentExecutions, "TENANT_MAX_CONCURRENT_EXECUTIONS");
+      this.executions.set(tenant, limit);
+    }
+    return limit.acquire();
+  }
+
+  /** 429 when the caller already has TENANT_MAX_SESSIONS live sessions. */
+  async assertRoomForSession(c: Context): Promise<void> {
+    const tenant = principalOf(c)?.tenant;
+    if (tenant === undefined) return;
+    const live = (await this.backend.listSessions()).filter((session) => session.tenant === tenant).length;
+    if (live >= this.limits.maxSessions) {
+      throw new TooManyRequestsError({
+        message: `Tenant ${tenant} has ${live} live sessions (TENANT_MAX_SESSIONS=${this.limits.maxSessions}); delete one or wait for one to expire`,
+        retryAfterSeconds: 30,
+      });
+    }
+  }
+
+  /** 429 when the caller's stored files already take TENANT_MAX_STORED_MB. */
+  async assertRoomForFiles(c: Context): Promise<void> {
+    const tenant = principalOf(c)?.tenant;
+    if (tenant === undefined) return;
+    const stored = await this.store.totalBytes({ tenant });
+    if (stored >= this.limits.maxStoredBytes) {
+      throw new TooManyRequestsError({
+        message: `Tenant ${tenant} stores ${stored} bytes (TENANT_MAX_STORED_MB=${this.limits.maxStoredBytes / 1024 / 1024}); delete files or wait for them to expire`,
+        retryAfterSeconds: 60,
+      });
+    }
+  }
+
+  /** Forgets a deleted session's owner. */
+  forget(sessionId: string): void {
+    this.owners.delete(sessionId);
+  }
+
+  private remember(sessionId: string, tenant: string | undefined): void {
+    if (this.owners.size >= OWNER_CACHE_SIZE) this.owners.delete(this.owners.keys().next().value as string);
+    this.owners.set(sessionId, tenant);
+  }
+
+  private assertVisible(c: Context, sessionId: string, tenant: string | undefined): void {
+    const { view } = accessOf(c);
+    if (view.tenant !== undefined && tenant !== view.tenant) {
+      throw new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} not found` });
+    }
+  }
+}
