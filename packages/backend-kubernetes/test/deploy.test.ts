@@ -42,14 +42,21 @@ describe("deployment manifests", () => {
     expect(binding?.subjects).toEqual([{ kind: "ServiceAccount", name: deployment?.spec.template.spec.serviceAccountName }]);
   });
 
-  it("run the server non-root on the kubernetes backend, probed on /health", () => {
+  it("run the server non-root on the kubernetes backend, ready on /health, with API keys from a Secret", () => {
     const spec = ofKind("Deployment")[0]?.spec.template.spec;
     const server = spec?.containers[0];
     expect(spec?.securityContext).toMatchObject({ runAsNonRoot: true });
     expect(server?.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
     expect(server?.env).toContainEqual({ name: "EXECUTOR_BACKEND", value: "kubernetes" });
     expect(server?.readinessProbe.httpGet.path).toBe("/health");
-    expect(server?.livenessProbe.httpGet.path).toBe("/health");
+    // A degraded backend makes /health 503: the pod leaves the Service but is not restarted for it.
+    expect(server?.livenessProbe.tcpSocket.port).toBe("http");
+    // Without keys the server refuses HOST=0.0.0.0, so the keys file must be mounted where API_KEYS_FILE points.
+    const keysFile = server?.env.find((variable: { name: string }) => variable.name === "API_KEYS_FILE")?.value as string;
+    const mount = server?.volumeMounts.find((volume: { mountPath: string }) => keysFile.startsWith(`${volume.mountPath}/`));
+    expect(spec?.volumes.find((volume: { name: string }) => volume.name === mount?.name)?.secret?.secretName).toBe(
+      "code-interpreter-api-keys",
+    );
   });
 
   it("deny all traffic to and from sandbox pods", () => {
