@@ -35,6 +35,7 @@ import {
   WORKSPACE_DIR,
   type WorkspaceFileContent,
 } from "@code-interpreter/core";
+import { KeyedQueue } from "./keyed-queue.js";
 import type { LocalBackendSettings } from "./local-backend-settings.js";
 import {
   type ConverseOptions,
@@ -75,6 +76,9 @@ export class LocalBackend implements Backend {
   /** Warm one-shot sandboxes (bubblewrap only: without it a workspace is a host directory made per run). */
   private readonly pool: WarmPool<SandboxProcess> | undefined;
   private closed = false;
+  private readonly sessionQueue = new KeyedQueue();
+  /** Sessions being removed right now: their commands' sandboxes are killed on purpose. */
+  private readonly removing = new Set<string>();
 
   constructor(
     readonly settings: LocalBackendSettings,
@@ -171,8 +175,30 @@ export class LocalBackend implements Backend {
     await this.removeSession(sessionId);
   }
 
-  async runInSession(options: SessionCommandOptions): Promise<CommandResult> {
-    await this.liveRecord(options.sessionId);
+  /** Commands of one session run one at a time, in arrival order, so they never interleave in its workspace. */
+  runInSession(options: SessionCommandOptions): Promise<CommandResult> {
+    return this.sessionQueue.run(options.sessionId, async () => {
+      await this.liveRecord(options.sessionId);
+      try {
+        return await this.runInLiveSession(options);
+      } catch (error) {
+        // Deleted or reaped while it ran, which killed its sandbox: say so rather than "sandbox failed".
+        const gone =
+          this.removing.has(options.sessionId) ||
+          (await this.readRecord(options.sessionId).then(
+            () => false,
+            () => true,
+          ));
+        if (SessionNotFoundError.isInstance(error) || !gone) throw error;
+        throw new SessionNotFoundError({
+          message: `Session ${JSON.stringify(options.sessionId)} was deleted while the command ran`,
+          cause: error,
+        });
+      }
+    });
+  }
+
+  private async runInLiveSession(options: SessionCommandOptions): Promise<CommandResult> {
     const started = Date.now();
     if (options.language === "python") {
       const request = planPythonCell(options, this.planSettings());
@@ -392,11 +418,16 @@ export class LocalBackend implements Backend {
   }
 
   private async removeSession(sessionId: string): Promise<void> {
-    await this.kernels.get(sessionId)?.stop();
-    this.kernels.delete(sessionId);
-    for (const [child, name] of this.running) if (name === sessionId) child.kill("SIGKILL");
-    await waitFor(() => ![...this.running.values()].includes(sessionId), 5000);
-    await rm(join(this.sessionsDir, sessionId), { recursive: true, force: true });
+    this.removing.add(sessionId);
+    try {
+      await this.kernels.get(sessionId)?.stop();
+      this.kernels.delete(sessionId);
+      for (const [child, name] of this.running) if (name === sessionId) child.kill("SIGKILL");
+      await waitFor(() => ![...this.running.values()].includes(sessionId), 5000);
+      await rm(join(this.sessionsDir, sessionId), { recursive: true, force: true });
+    } finally {
+      this.removing.delete(sessionId);
+    }
   }
 }
 
