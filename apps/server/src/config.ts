@@ -25,6 +25,8 @@ export const ConfigSchema = z.object({
   FILE_TTL_SEC: integer(1, 24 * 3600),
   PYTHON_EXECUTOR_DOCKER_IMAGE: z.string().min(1).default("code-interpreter-executor:latest"),
   PYTHON_EXECUTOR_DOCKER_NETWORK: z.string().min(1).default("none"),
+  /** OCI runtime of sandbox containers, e.g. `runsc` (gVisor) or `kata-runtime`; the engine's default when unset. */
+  PYTHON_EXECUTOR_DOCKER_RUNTIME: z.string().optional(),
   KUBERNETES_EXECUTOR_NAMESPACE: z.string().optional(),
   KUBERNETES_EXECUTOR_IMAGE: z.string().optional(),
   KUBERNETES_EXECUTOR_SERVICE_ACCOUNT: z.string().optional(),

@@ -19,7 +19,7 @@ export async function selectBackend(config: Config, logger: Logger): Promise<Bac
     case "kubernetes":
       return createKubernetesBackend(kubernetesSettings(config, logger));
     case "auto": {
-      const probe = await probeDocker({ image: config.PYTHON_EXECUTOR_DOCKER_IMAGE });
+      const probe = await probeDocker({ image: config.PYTHON_EXECUTOR_DOCKER_IMAGE, runtime: config.PYTHON_EXECUTOR_DOCKER_RUNTIME });
       if (probe.ok) {
         logger.info(`EXECUTOR_BACKEND=auto: using docker (engine answers, image ${config.PYTHON_EXECUTOR_DOCKER_IMAGE} present)`);
         return createDockerBackend(dockerSettings(config, logger));
@@ -64,6 +64,7 @@ function dockerSettings(config: Config, logger: Logger): Partial<DockerBackendSe
     preload: config.SANDBOX_PRELOAD,
     image: config.PYTHON_EXECUTOR_DOCKER_IMAGE,
     network: config.PYTHON_EXECUTOR_DOCKER_NETWORK,
+    ...(config.PYTHON_EXECUTOR_DOCKER_RUNTIME ? { runtime: config.PYTHON_EXECUTOR_DOCKER_RUNTIME } : {}),
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     memoryLimitMb: config.MEMORY_LIMIT_MB,
     cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,

@@ -28,6 +28,11 @@ describe("container specs", () => {
     });
   });
 
+  it("use the configured OCI runtime (gVisor, Kata) and the engine's default otherwise", () => {
+    expect(hardenedHostConfig({ ...settings, runtime: "runsc" }).Runtime).toBe("runsc");
+    expect(hardenedHostConfig(settings)).not.toHaveProperty("Runtime");
+  });
+
   it("give network only when one is configured", () => {
     expect(hardenedHostConfig({ ...settings, network: "bridge" }).NetworkMode).toBe("bridge");
   });

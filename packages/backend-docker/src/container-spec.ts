@@ -51,6 +51,7 @@ export function hardenedHostConfig(settings: DockerBackendSettings): HostConfig 
     Init: false,
     Privileged: false,
     AutoRemove: false,
+    ...(settings.runtime ? { Runtime: settings.runtime } : {}),
   };
 }
 

@@ -26,6 +26,12 @@ export interface DockerBackendSettings {
   maxProcesses: number;
   /** uid and gid code runs as; the image must allow it. @default 65532 */
   sandboxUid: number;
+  /**
+   * OCI runtime of sandbox containers, e.g. `runsc` (gVisor) or `kata-runtime`, which puts a
+   * second kernel boundary between code and the host; it must be registered with the engine.
+   * @default PYTHON_EXECUTOR_DOCKER_RUNTIME, else the engine's default (runc)
+   */
+  runtime?: string;
   /** Extra labels on every container (ours win on a clash), e.g. a deployment name. @default {} */
   labels: Record<string, string>;
   /**

@@ -12,7 +12,9 @@ export type DockerProbe = { ok: true } | { ok: false; reason: string };
  * creating anything. The server uses it to pick a backend for
  * EXECUTOR_BACKEND=auto and to explain why Docker is not usable.
  */
-export async function probeDocker(settings: Partial<Pick<DockerBackendSettings, "docker" | "image">> = {}): Promise<DockerProbe> {
+export async function probeDocker(
+  settings: Partial<Pick<DockerBackendSettings, "docker" | "image" | "runtime">> = {},
+): Promise<DockerProbe> {
   const docker = settings.docker ?? new Dockerode();
   const image = settings.image ?? defaultDockerBackendSettings().image;
   try {
@@ -28,6 +30,17 @@ export async function probeDocker(settings: Partial<Pick<DockerBackendSettings, 
   } catch (error) {
     if (engineStatus(error) === 404) return { ok: false, reason: missingImageMessage(image) };
     return { ok: false, reason: `could not inspect the executor image ${image}: ${(error as Error).message}` };
+  }
+  if (settings.runtime) {
+    const runtimes = Object.keys(((await docker.info()) as { Runtimes?: Record<string, unknown> }).Runtimes ?? {});
+    if (!runtimes.includes(settings.runtime)) {
+      return {
+        ok: false,
+        reason:
+          `the runtime ${settings.runtime} (PYTHON_EXECUTOR_DOCKER_RUNTIME) is not registered with the Docker engine, which has ` +
+          `${runtimes.join(", ") || "none"}; install it and add it under "runtimes" in /etc/docker/daemon.json, or unset the variable`,
+      };
+    }
   }
   return { ok: true };
 }
