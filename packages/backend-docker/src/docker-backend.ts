@@ -33,6 +33,7 @@ import { keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.j
 import { type DockerBackendSettings, defaultDockerBackendSettings } from "./docker-backend-settings.js";
 import { toBackendError } from "./engine-errors.js";
 import { startKernel } from "./kernel-exec.js";
+import { KeyedQueue } from "./keyed-queue.js";
 import { probeDocker } from "./probe-docker.js";
 import { reap, removeContainer, removeSession } from "./reaper.js";
 import { oneShotLifetime, runByExec, runInSandbox, type StartedSandbox, startSandbox } from "./sandbox-runs.js";
@@ -63,6 +64,9 @@ export class DockerBackend implements Backend {
   private readonly removals = new Set<Promise<void>>();
   private readonly pool: WarmPool<StartedSandbox> | undefined;
   private closed = false;
+  private readonly sessionQueue = new KeyedQueue();
+  /** Sessions being deleted right now: their commands fail on purpose. */
+  private readonly removing = new Set<string>();
 
   constructor(readonly settings: DockerBackendSettings) {
     if (settings.pool) {
@@ -152,10 +156,45 @@ export class DockerBackend implements Backend {
   async deleteSession(sessionId: string): Promise<void> {
     const record = await this.findSession(sessionId);
     this.forgetKernel(sessionId);
-    await this.engine(() => removeSession(this.settings.docker, record));
+    this.removing.add(sessionId);
+    try {
+      await this.engine(() => removeSession(this.settings.docker, record));
+    } finally {
+      this.removing.delete(sessionId);
+    }
   }
 
+  /** Commands of one session run one at a time, in arrival order, so they never interleave in its workspace. */
   runInSession(options: SessionCommandOptions): Promise<CommandResult> {
+    return this.sessionQueue.run(options.sessionId, async () => {
+      try {
+        return await this.runInLiveSession(options);
+      } catch (error) {
+        if (SessionNotFoundError.isInstance(error) || (await this.stillRunning(options.sessionId))) throw error;
+        // Deleted or reaped while it ran, which killed its container: say so rather than "engine failed".
+        throw new SessionNotFoundError({
+          message: `Session ${JSON.stringify(options.sessionId)} was deleted while the command ran`,
+          cause: error,
+        });
+      }
+    });
+  }
+
+  /**
+   * Whether a session is still usable after one of its commands failed: not being deleted here, not
+   * expired, and its container still running a moment later (another replica's removal takes a moment to show).
+   */
+  private async stillRunning(sessionId: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (this.removing.has(sessionId)) return false;
+      const record = await this.findSession(sessionId).catch(() => undefined);
+      if (record?.state !== "running" || record.expiresAt <= unixNow()) return false;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    return true;
+  }
+
+  private runInLiveSession(options: SessionCommandOptions): Promise<CommandResult> {
     return this.track(async () => {
       const record = await this.liveSession(options.sessionId);
       const started = Date.now();
