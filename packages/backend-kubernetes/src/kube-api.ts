@@ -60,9 +60,17 @@ export class KubeApi {
 
   /** Merges annotations into a pod's metadata (merge patch). */
   patchAnnotations(name: string, annotations: Record<string, string>): Promise<V1Pod> {
+    return this.patchMetadata(name, { annotations });
+  }
+
+  /** Merges labels and annotations into a pod's metadata (merge patch: `null` removes a key). */
+  patchMetadata(
+    name: string,
+    metadata: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> },
+  ): Promise<V1Pod> {
     return this.call(() =>
       this.core.patchNamespacedPod(
-        { name, namespace: this.namespace, body: { metadata: { annotations } } },
+        { name, namespace: this.namespace, body: { metadata } },
         setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
       ),
     );

@@ -91,12 +91,19 @@ export class KubernetesBackend implements Backend {
     }
   }
 
+  /** Warm pods ready for a request right now (0 without a pool): for metrics and tests. */
+  get warmPodCount(): number {
+    return this.pool?.size ?? 0;
+  }
+
   execute(options: ExecuteOptions): Promise<ExecutionResult> {
     return this.track(async () => {
       const started = Date.now();
       const request = planExecution(options, this.planSettings());
       options.signal?.throwIfAborted();
-      let pod = this.takeWarm(useSeconds(request));
+      // Every warm pod can serve WARM_USE_SECONDS more (older ones are replaced): a longer request leaves them be.
+      const pool = useSeconds(request) <= WARM_USE_SECONDS ? this.pool : undefined;
+      let pod = pool && this.takeWarm(pool, useSeconds(request));
       try {
         pod ??= await startPod(this.api, this.settings, newExecName(), {
           lifetimeSeconds: oneShotLifetime(this.settings, request),
@@ -113,7 +120,7 @@ export class KubernetesBackend implements Backend {
         );
         return { ...executionResult(options, result, Date.now() - started), sandboxWaitMs };
       } finally {
-        this.pool?.release();
+        pool?.release();
       }
     });
   }
@@ -241,8 +248,8 @@ export class KubernetesBackend implements Backend {
    * (then a fresh one is made). One that cannot (its runner went away, or its
    * deadline is too near) is deleted in the background.
    */
-  private takeWarm(seconds: number): StartedPod | undefined {
-    const pod = this.pool?.take();
+  private takeWarm(pool: WarmPool<StartedPod>, seconds: number): StartedPod | undefined {
+    const pod = pool.take();
     if (!pod) return undefined;
     if (!pod.connection.isClosed && pod.deadline - unixNow() > seconds) return pod;
     pod.connection.close();
@@ -318,8 +325,9 @@ export async function createKubernetesBackend(
     kubeConfig,
     namespace: rest.namespace || defaultNamespace(kubeConfig),
   };
-  const backend = new KubernetesBackend(settings);
-  await backend.api.listPods(SESSION_SELECTOR);
-  if (ownerDeployment && !settings.owner) settings.owner = await backend.api.readDeployment(ownerDeployment);
-  return backend;
+  // Checked before the backend exists: its warm pool starts making pods at once, with the owner.
+  const api = new KubeApi(kubeConfig, settings.namespace, settings.apiTimeoutMs);
+  await api.listPods(SESSION_SELECTOR);
+  if (ownerDeployment && !settings.owner) settings.owner = await api.readDeployment(ownerDeployment);
+  return new KubernetesBackend(settings);
 }

@@ -1,6 +1,7 @@
 import { COMPONENT_LABEL_KEY } from "@code-interpreter/core";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeApi } from "./kube-api.js";
+import { WARM_LABEL_KEY } from "./pod-spec.js";
 import { APP_SELECTOR, annotatedExpiry, hasEnded, latestExpiry, sessionRecord } from "./session-records.js";
 
 /** A one-shot pod this long past its own deadline belongs to a server that is gone. */
@@ -9,7 +10,11 @@ const EXEC_ORPHAN_GRACE_SECONDS = 60;
 /**
  * Deletes what no one needs any more, whoever left it: session pods past
  * their expiry or that have ended, and one-shot pods past their deadline (or
- * ended: a live server deletes its own at once). A pod that vanishes between
+ * ended: a live server deletes its own at once). Warm pods still waiting in a
+ * pool (labelled `code-interpreter.warm=true`) are one-shot pods whose
+ * expiry is their age limit; one that has ended is deleted at once: its
+ * runner saw the end of its input, so the server holding it is gone (or will
+ * drop it). A pod that vanishes between
  * the list and the delete counts as gone; one failed delete does not stop the
  * others. Returns the ids of the sessions removed.
  */
@@ -41,6 +46,7 @@ export async function reap(api: KubeApi, warn: (message: string) => void, now: n
 }
 
 function execOrphaned(pod: V1Pod, now: number): boolean {
+  if (pod.metadata?.labels?.[WARM_LABEL_KEY] === "true" && hasEnded(pod.status?.phase ?? "")) return true;
   const deadline = Math.min(annotatedExpiry(pod) || Number.POSITIVE_INFINITY, latestExpiry(pod));
   if (deadline + EXEC_ORPHAN_GRACE_SECONDS < now) return true;
   const created = pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp).getTime() / 1000 : now;

@@ -2,7 +2,7 @@ import { answerlessResult, EXPIRES_AT_KEY, type OutputChunk, type RunnerRequest,
 import { isNotFound } from "./api-errors.js";
 import type { KubeApi } from "./kube-api.js";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
-import { EXECUTOR_CONTAINER, execPodSpec } from "./pod-spec.js";
+import { EXECUTOR_CONTAINER, execPodSpec, WARM_LABEL_KEY } from "./pod-spec.js";
 import { waitForRunning } from "./pod-startup.js";
 import { bootstrapArgv } from "./runner-bootstrap.js";
 import { BACKSTOP_MS, RunnerConnection, talkToRunner } from "./runner-socket.js";
@@ -82,8 +82,9 @@ export function useSeconds(request: RunnerRequest): number {
 /**
  * Sends the request to a started pod's runner and deletes the pod
  * afterwards, whatever happens. `live` holds the pod's kill switch while it
- * runs (for close()). A warm pod's expiry annotation moves to this request's
- * end (in the background), so the reaper's view of it stays right.
+ * runs (for close()). A warm pod taken from the pool loses its warm label and
+ * its expiry moves to this request's end (in the background, while the code
+ * runs), so to the reaper it is an ordinary one-shot pod from then on.
  */
 export async function runInPod(
   api: KubeApi,
@@ -97,7 +98,7 @@ export async function runInPod(
     await api.deletePod(name);
   };
   live.set(name, remove);
-  const moved = pod.warm ? moveExpiry(api, settings, name, unixNow() + useSeconds(options.request)) : Promise.resolve();
+  const moved = pod.warm ? markTaken(api, settings, name, unixNow() + useSeconds(options.request)) : Promise.resolve();
   try {
     options.signal?.throwIfAborted();
     const outcome = await pod.connection.talk({
@@ -118,11 +119,11 @@ export async function runInPod(
   }
 }
 
-async function moveExpiry(api: KubeApi, settings: KubernetesBackendSettings, name: string, expiresAt: number): Promise<void> {
+async function markTaken(api: KubeApi, settings: KubernetesBackendSettings, name: string, expiresAt: number): Promise<void> {
   try {
-    await api.patchAnnotations(name, { [EXPIRES_AT_KEY]: String(expiresAt) });
+    await api.patchMetadata(name, { labels: { [WARM_LABEL_KEY]: null }, annotations: { [EXPIRES_AT_KEY]: String(expiresAt) } });
   } catch (error) {
-    if (!isNotFound(error)) settings.warn(`could not move the expiry of the pod ${name}: ${(error as Error).message}`);
+    if (!isNotFound(error)) settings.warn(`could not mark the warm pod ${name} as taken: ${(error as Error).message}`);
   }
 }
 

@@ -14,12 +14,12 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes reaper and foreign pods"
   const exists = (name: string) => double.pod(namespace, name) !== undefined;
 
   /** A pod made directly through the API, as an earlier server (or someone else) would have. */
-  const foreignPod = (name: string, labels: Record<string, string>, expiresAt?: number) =>
+  const foreignPod = (name: string, labels: Record<string, string>, expiresAt?: number, command = ["sleep", "300"]) =>
     double.createPodDirectly(namespace, {
       metadata: { name, labels, annotations: expiresAt === undefined ? {} : { "code-interpreter.expires-at": String(expiresAt) } },
       spec: {
         restartPolicy: "Never",
-        containers: [{ name: "executor", image, command: ["sleep", "300"], securityContext: { runAsUser: 65532, runAsNonRoot: true } }],
+        containers: [{ name: "executor", image, command, securityContext: { runAsUser: 65532, runAsNonRoot: true } }],
       },
     });
   const session = { app: "code-interpreter", component: "session" };
@@ -59,6 +59,25 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes reaper and foreign pods"
     await backend.reapExpiredSessions();
     expect(exists(stale)).toBe(false);
     expect(exists(current)).toBe(true);
+  });
+
+  it("deletes warm pods an earlier server left: ended ones at once, waiting ones past their age limit; keeps the live ones", async () => {
+    const warm = { app: "code-interpreter", component: "exec", "code-interpreter.warm": "true" };
+    // A server that goes away hangs up on its warm pods, whose runners then see the end of their input and exit.
+    const ended = newExecName();
+    const stale = newExecName();
+    const live = newExecName();
+    await foreignPod(ended, warm, unixNow() + 600, ["true"]);
+    await foreignPod(stale, warm, unixNow() - 3600);
+    await foreignPod(live, warm, unixNow() + 600);
+    for (let attempt = 0; attempt < 100 && double.pod(namespace, ended)?.status?.phase !== "Succeeded"; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(double.pod(namespace, ended)?.status?.phase).toBe("Succeeded");
+    await backend.reapExpiredSessions();
+    expect(exists(ended)).toBe(false);
+    expect(exists(stale)).toBe(false);
+    expect(exists(live)).toBe(true);
   });
 
   it("counts a pod that vanished between the list and the delete as gone", async () => {

@@ -243,6 +243,8 @@ function dockerSpec(pod: V1Pod, container: V1Container, name: string, options: D
   }
   return {
     name,
+    // As on a cluster, the pod's hostname is its name.
+    Hostname: pod.metadata?.name?.slice(0, 63),
     Image: container.image,
     Entrypoint: container.command,
     Cmd: container.args ?? (container.command ? [] : undefined),
