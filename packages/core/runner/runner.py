@@ -218,6 +218,7 @@ def limit_setter(limits, new_session=True):
     def apply():
         import resource
 
+        shield(False)
         if new_session:
             os.setsid()
         for which, value in pairs:
@@ -228,6 +229,23 @@ def limit_setter(limits, new_session=True):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
     return apply
+
+
+# Signals that would end or stop the runner. It ignores them, so code that
+# signals its parent (or pid 1, which the runner is in a one-shot sandbox)
+# still gets its answer; the code gets the defaults back.
+SHIELDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGTSTP", "SIGTTIN", "SIGTTOU")
+
+
+def shield(on):
+    for name in SHIELDED:
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        if on:
+            signal.signal(number, signal.SIG_IGN)
+        else:
+            signal.signal(number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL)
 
 
 def resource_const(name):
@@ -720,6 +738,7 @@ def main():
     # Same uid as the user's code: keep it out of /proc/<pid>/fd.
     set_dumpable(0)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    shield(True)
     source = sys.stdin.buffer
     line = source.readline()
     if not line:
