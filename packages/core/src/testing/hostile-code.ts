@@ -349,3 +349,77 @@ os.makedirs("out", exist_ok=True)
 open("out/output.bin", "wb").write(data)
 print(len(data))
 `;
+
+/** Sends every catchable signal that ends or stops a process to its parent, pid 1 and everything it may signal. */
+export const SIGNAL_EVERYONE = `import os, signal
+names = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGSTOP", "SIGKILL"]
+for name in names:
+    for pid in (os.getppid(), 1, -1):
+        try:
+            os.kill(pid, getattr(signal, name))
+        except OSError:
+            pass
+print("still here")
+`;
+
+/** A fork bomb that says when it has started. */
+export const ANNOUNCED_FORK_BOMB = `import os
+print("bombing", flush=True)
+${FORK_BOMB}`;
+
+/** Starts processes and threads: what a fork bomb elsewhere must not prevent. */
+export const SPAWN_SOME = `import subprocess, threading
+for _ in range(8):
+    subprocess.run(["true"], check=True)
+threads = [threading.Thread(target=lambda: None) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print("spawned")
+`;
+
+/** A daemon by the book: fork, setsid, fork again, stdio to /dev/null. */
+export const DAEMONISE = `import os
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        null = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.execvp("bash", ${STRAY})
+    os._exit(0)
+os.wait()
+print("daemonised")
+`;
+
+/**
+ * Leaves a daemon (marked, for the leftover check) that keeps swapping
+ * `swap` between a regular file and a link to /etc/passwd, so a snapshot
+ * taken meanwhile races it.
+ */
+export const SWAP_LINKS_DAEMON = `import os
+swapper = """
+import os, time
+deadline = time.time() + 60
+while time.time() < deadline:
+    try:
+        os.symlink("/etc/passwd", "swap-link")
+        os.replace("swap-link", "swap")
+        with open("swap-file", "w") as handle:
+            handle.write("regular")
+        os.replace("swap-file", "swap")
+    except OSError:
+        pass
+"""
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        null = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.execvp("python3", ["${HOSTILE_MARKER}", "-c", swapper])
+    os._exit(0)
+os.wait()
+print("swapping")
+`;

@@ -229,6 +229,66 @@ export function describeHostileSuite(options: HostileSuiteOptions): void {
         expect(result).toMatchObject({ stdout: "parent done\n", exitCode: 0, timedOut: false });
       });
 
+      hostile("answers code that signals its runner and every process it can", async () => {
+        const result = await run(code.SIGNAL_EVERYONE, { timeoutMs: 5000 });
+        expect(result).toMatchObject({ stdout: "still here\n", exitCode: 0, timedOut: false });
+      });
+
+      hostile("does not let a fork bomb in one sandbox starve another", async () => {
+        let started: () => void = () => {};
+        const bombing = new Promise<void>((resolve) => {
+          started = resolve;
+        });
+        const bomb = run(code.ANNOUNCED_FORK_BOMB, {
+          timeoutMs: 6000,
+          onOutput: (chunk) => {
+            if (chunk.data.includes("bombing")) started();
+          },
+        });
+        await Promise.race([bombing, bomb]);
+        const neighbour = await run(code.SPAWN_SOME);
+        expect(neighbour).toMatchObject({ stdout: "spawned\n", exitCode: 0 });
+        expect(await bomb).toMatchObject({ timedOut: true });
+      });
+
+      hostile("does not let a daemon a session command detached outlive the command", async () => {
+        await withSession(async (id) => {
+          const python = await backend.runInSession({ sessionId: id, language: "python", code: code.DAEMONISE, timeoutMs: 10_000 });
+          expect(python.stdout).toBe("daemonised\n");
+          const detached = await bash(
+            id,
+            `setsid bash -c 'exec -a ${code.HOSTILE_MARKER} sleep 300' </dev/null >/dev/null 2>&1 & echo detached`,
+          );
+          expect(detached.stdout).toBe("detached\n");
+          // Looked for from bash and from the session's Python, which may live in different sandboxes.
+          const look = await bash(
+            id,
+            `grep -l ${code.HOSTILE_MARKER.replace("stray", "[s]tray")} /proc/[0-9]*/cmdline 2>/dev/null || echo none`,
+          );
+          expect(look.stdout).toBe("none\n");
+          const lookFromPython = await backend.runInSession({
+            sessionId: id,
+            language: "python",
+            code: code.LOOK_FOR_TRACES("none"),
+            timeoutMs: 10_000,
+          });
+          expect(lookFromPython.stdout).toBe("done\n");
+        });
+      });
+
+      hostile("keeps a session usable after a fork bomb in one of its commands", async () => {
+        await withSession(async (id) => {
+          // Whatever the bomb's own answer, the session must answer afterwards.
+          await bash(id, ":(){ :|:& };:; sleep 5", 3000);
+          expect(await bash(id, "echo alive")).toMatchObject({ stdout: "alive\n", exitCode: 0 });
+          expect(
+            await backend.runInSession({ sessionId: id, language: "python", code: "print('alive')", timeoutMs: 10_000 }),
+          ).toMatchObject({
+            stdout: "alive\n",
+          });
+        });
+      });
+
       hostile("ends a session command whose background process keeps the pipe open, and kills it", async () => {
         await withSession(async (id) => {
           const result = await bash(id, `(exec -a ${code.HOSTILE_MARKER} sleep 300) & echo started`, 20_000);
@@ -383,6 +443,22 @@ export function describeHostileSuite(options: HostileSuiteOptions): void {
           expect(made.stdout).toBe("ok\n");
           const files = await backend.readSessionFiles(id);
           expect(files.reduce((sum, file) => sum + file.content.length, 0)).toBeLessThanOrEqual(settings.workspaceSizeMb * 2 ** 20);
+        });
+      });
+
+      hostile("never follows a link swapped in while the session workspace is read", async () => {
+        await withSession(async (id) => {
+          const started = await backend.runInSession({
+            sessionId: id,
+            language: "python",
+            code: code.SWAP_LINKS_DAEMON,
+            timeoutMs: 10_000,
+          });
+          expect(started.stdout).toBe("swapping\n");
+          for (let round = 0; round < 5; round++) {
+            const files = await backend.readSessionFiles(id);
+            for (const file of files) expect(file.content.toString()).toMatch(/^(regular)?$/);
+          }
         });
       });
 
