@@ -17,6 +17,12 @@ export interface BwrapOptions {
   env?: Record<string, string>;
   /** This bubblewrap has `--disable-userns` (0.8 and later). */
   disableUserns?: boolean;
+  /**
+   * The command is the runner and becomes pid 1 (`--as-pid-1`): code cannot
+   * signal it (kill -1 spares pid 1, which ignores what it has no handler for).
+   * Not for kernels, which would then collect their cells' orphans as zombies.
+   */
+  asPid1?: boolean;
 }
 
 // Read-only views of the host: the system's programs and libraries, and the
@@ -51,6 +57,7 @@ export function bwrapArgs(options: BwrapOptions): string[] {
     // Explicit (not the "try" of --unshare-all), so nested user namespaces can be refused.
     "--unshare-user",
     ...(options.disableUserns ? ["--disable-userns"] : []),
+    ...(options.asPid1 ? ["--as-pid-1"] : []),
     "--die-with-parent",
     "--new-session",
     "--cap-drop",
@@ -85,20 +92,20 @@ export function bwrapArgs(options: BwrapOptions): string[] {
   return args;
 }
 
-const disableUsernsSupport = new Map<string, boolean>();
+const helpTexts = new Map<string, string>();
 
-/** Whether this bubblewrap can refuse user namespaces inside the sandbox (`--disable-userns`, 0.8+); asked once per binary. */
-export function supportsDisableUserns(bwrapPath: string): boolean {
-  let supported = disableUsernsSupport.get(bwrapPath);
-  if (supported === undefined) {
+/** Whether this bubblewrap has an option (`--disable-userns` and `--as-pid-1` are recent); its help is read once per binary. */
+export function bwrapSupports(bwrapPath: string, option: string): boolean {
+  let help = helpTexts.get(bwrapPath);
+  if (help === undefined) {
     try {
-      supported = execFileSync(bwrapPath, ["--help"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).includes("--disable-userns");
+      help = execFileSync(bwrapPath, ["--help"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     } catch {
-      supported = false;
+      help = "";
     }
-    disableUsernsSupport.set(bwrapPath, supported);
+    helpTexts.set(bwrapPath, help);
   }
-  return supported;
+  return help.includes(option);
 }
 
 export function passwdFile(uid: number): string {

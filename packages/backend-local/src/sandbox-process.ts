@@ -8,7 +8,7 @@ import {
   type RunnerResult,
   runnerArgv,
 } from "@code-interpreter/core";
-import { bwrapArgs, groupFile, passwdFile, supportsDisableUserns } from "./bwrap-args.js";
+import { bwrapArgs, bwrapSupports, groupFile, passwdFile } from "./bwrap-args.js";
 
 /** How a sandbox is made: bubblewrap, or (with a warning) a plain child process. */
 export type Isolation = "bwrap" | "none";
@@ -148,7 +148,8 @@ function commandLine(options: SandboxSpawnOptions): [string, string[]] {
     passwdFd: 3,
     groupFd: 4,
     env: options.env,
-    disableUserns: supportsDisableUserns(options.bwrapPath),
+    disableUserns: bwrapSupports(options.bwrapPath, "--disable-userns"),
+    asPid1: options.argv === undefined && bwrapSupports(options.bwrapPath, "--as-pid-1"),
   });
   return [options.bwrapPath, [...sandbox, "--", ...runner]];
 }
