@@ -75,8 +75,18 @@ export async function json(response: Response): Promise<any> {
   return response.json();
 }
 
-/** JSON POST through the app, without a port. */
-export function postJson(app: TestApp["app"], path: string, body: unknown) {
+/** What the route tests send requests to: the app itself (`app.request`, no port), or a server over HTTP. */
+export interface RequestTarget {
+  request(path: string, init?: RequestInit): Response | Promise<Response>;
+}
+
+/** `app.request` for a running server at `baseUrl`, so the same route tests can run against it over HTTP. */
+export function httpTarget(baseUrl: string): RequestTarget {
+  return { request: (path, init) => fetch(new URL(path, baseUrl), init) };
+}
+
+/** JSON POST through the app, without a port (or over HTTP with an `httpTarget`). */
+export function postJson(app: RequestTarget, path: string, body: unknown) {
   return app.request(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 }
 

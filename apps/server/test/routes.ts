@@ -2,22 +2,56 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Backend, BackendUnavailableError, NotSupportedError } from "@code-interpreter/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type BackendFactory, createTestApp, json, postJson, type TestApp } from "./fixture.js";
+import type { Config } from "../src/config.js";
+import { type BackendFactory, createTestApp, json, postJson, type RequestTarget } from "./fixture.js";
+
+/** The server the route tests talk to. */
+export interface RouteServer {
+  /** Answers requests like Hono's `app.request`: in process, or over HTTP. */
+  app: RequestTarget;
+  config: Config;
+  /** Entry names in the file store's directory (or in a subdirectory of it). */
+  listStore(subdirectory?: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Starts a server configured with `env` on top of its defaults. */
+export type RouteServerFactory = (env: Record<string, string>) => Promise<RouteServer>;
+
+export interface DescribeRoutesOptions {
+  /**
+   * Runs the tests against these servers instead of the app in process (e.g.
+   * the server image in a container). Tests that swap the backend for a
+   * faulty one need the app in process and are left out.
+   */
+  createServer?: RouteServerFactory;
+}
 
 /**
  * The route tests, run against a real backend: `leftovers` lists its
  * sandboxes still present once the requests are done (none are expected).
  */
-export function describeRoutes(name: string, createBackend: BackendFactory, leftovers: () => Promise<unknown[]>): void {
+export function describeRoutes(
+  name: string,
+  createBackend: BackendFactory,
+  leftovers: () => Promise<unknown[]>,
+  options: DescribeRoutesOptions = {},
+): void {
+  const inProcess: RouteServerFactory = async (env) => {
+    const app = await createTestApp(env, undefined, createBackend);
+    return { ...app, listStore: (subdirectory = ".") => readdir(join(app.config.FILE_STORAGE_DIR, subdirectory)) };
+  };
+  const createServer = options.createServer ?? inProcess;
   describe(`routes on the ${name} backend`, { timeout: 60_000 }, () => {
-    let t: TestApp;
+    let t: RouteServer;
     beforeAll(async () => {
-      t = await createTestApp(
-        { MAX_FILE_SIZE_MB: "1", MAX_REQUEST_BODY_MB: "1", MAX_EXEC_TIMEOUT_MS: "20000", SESSION_MAX_LIFETIME_SECONDS: "600" },
-        undefined,
-        createBackend,
-      );
-    });
+      t = await createServer({
+        MAX_FILE_SIZE_MB: "1",
+        MAX_REQUEST_BODY_MB: "1",
+        MAX_EXEC_TIMEOUT_MS: "20000",
+        SESSION_MAX_LIFETIME_SECONDS: "600",
+      });
+    }, 120_000);
     afterAll(async () => {
       await t?.close();
     });
@@ -195,12 +229,12 @@ export function describeRoutes(name: string, createBackend: BackendFactory, left
       });
 
       it("refuses a file over MAX_FILE_SIZE_MB with 413 and keeps nothing of it", async () => {
-        const before = await readdir(t.config.FILE_STORAGE_DIR);
+        const before = await t.listStore();
         const response = await upload(Buffer.alloc(1024 * 1024 + 1), "big.bin");
         expect(response.status).toBe(413);
         expect((await json(response)).detail).toContain("MAX_FILE_SIZE_MB");
-        expect(await readdir(t.config.FILE_STORAGE_DIR)).toEqual(before);
-        expect(await readdir(join(t.config.FILE_STORAGE_DIR, "tmp"))).toEqual([]);
+        expect(await t.listStore()).toEqual(before);
+        expect(await t.listStore("tmp")).toEqual([]);
       });
 
       it("answers 422 when the upload is not multipart or has no file field", async () => {
@@ -287,7 +321,8 @@ export function describeRoutes(name: string, createBackend: BackendFactory, left
         expect(await json(response)).toEqual({ detail: "No route for GET /v2/nothing" });
       });
 
-      it("answers 501 when the backend has no sessions and 503 when it is unavailable", async () => {
+      // These replace the backend with a faulty one, which only the app in process allows.
+      it.runIf(!options.createServer)("answers 501 when the backend has no sessions and 503 when it is unavailable", async () => {
         const limited = await createTestApp(
           {},
           (backend) =>
@@ -313,7 +348,7 @@ export function describeRoutes(name: string, createBackend: BackendFactory, left
         }
       });
 
-      it("answers an unexpected failure with a bare 500, never a stack trace", async () => {
+      it.runIf(!options.createServer)("answers an unexpected failure with a bare 500, never a stack trace", async () => {
         const broken = await createTestApp(
           {},
           (backend) =>
@@ -334,7 +369,7 @@ export function describeRoutes(name: string, createBackend: BackendFactory, left
       });
 
       it("answers 429 with Retry-After past MAX_CONCURRENT_EXECUTIONS", async () => {
-        const single = await createTestApp({ MAX_CONCURRENT_EXECUTIONS: "1" }, undefined, createBackend);
+        const single = await createServer({ MAX_CONCURRENT_EXECUTIONS: "1" });
         try {
           const slow = postJson(single.app, "/v1/execute", { code: "import time\ntime.sleep(1.5)", timeout_ms: 5000 });
           await new Promise((resolve) => setTimeout(resolve, 300));
