@@ -23,6 +23,8 @@ export interface BwrapOptions {
    * Not for kernels, which would then collect their cells' orphans as zombies.
    */
   asPid1?: boolean;
+  /** Fd (in the spawned process) carrying the seccomp program (see seccomp-filter.ts). */
+  seccompFd?: number;
 }
 
 // Read-only views of the host: the system's programs and libraries, and the
@@ -87,6 +89,7 @@ export function bwrapArgs(options: BwrapOptions): string[] {
   else args.push("--size", String(options.tmpfsBytes), "--tmpfs", WORKSPACE_DIR);
   // Everything but /workspace and /tmp read-only, including the new root itself.
   args.push("--remount-ro", "/");
+  if (options.seccompFd !== undefined) args.push("--seccomp", String(options.seccompFd));
   args.push("--chdir", WORKSPACE_DIR, "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin");
   for (const [key, value] of Object.entries(options.env ?? {})) args.push("--setenv", key, value);
   return args;

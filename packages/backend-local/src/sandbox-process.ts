@@ -9,6 +9,7 @@ import {
   runnerArgv,
 } from "@code-interpreter/core";
 import { bwrapArgs, bwrapSupports, groupFile, passwdFile } from "./bwrap-args.js";
+import { seccompProgram } from "./seccomp-filter.js";
 
 /** How a sandbox is made: bubblewrap, or (with a warning) a plain child process. */
 export type Isolation = "bwrap" | "none";
@@ -53,12 +54,14 @@ export interface ConverseOptions {
 /** Time past the code's own timeout before the server stops waiting for the runner. */
 const BACKSTOP_MS = 10_000;
 const MAX_DIAGNOSTIC_BYTES = 64 * 1024;
+/** The sandbox's seccomp filter; undefined on an architecture without one. */
+const SECCOMP_PROGRAM = seccompProgram();
 
 /** Starts a sandbox with the runner in it, waiting for a request. */
 export function spawnSandbox(options: SandboxSpawnOptions): SandboxProcess {
   const [command, args] = commandLine(options);
   const child = spawn(command, args, {
-    stdio: ["pipe", "pipe", "pipe", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe", "pipe", "pipe", "pipe"],
     uid: options.runAs,
     gid: options.runAs,
     cwd: options.isolation === "none" ? options.workspaceDir : undefined,
@@ -71,9 +74,12 @@ export function spawnSandbox(options: SandboxSpawnOptions): SandboxProcess {
     diagnosticBytes += chunk.length;
   });
   // The sandbox may exit before reading all of its input; that is its answer, not ours to crash on.
-  for (const stream of [child.stdin, child.stdio[3], child.stdio[4]]) stream?.on("error", () => {});
-  (child.stdio[3] as NodeJS.WritableStream | null)?.end(passwdFile(options.uid));
-  (child.stdio[4] as NodeJS.WritableStream | null)?.end(groupFile(options.uid));
+  // Fds 3-5 carry /etc/passwd, /etc/group and the seccomp filter into bubblewrap.
+  const inputs = child.stdio as unknown as (NodeJS.WritableStream | null | undefined)[];
+  for (const stream of [child.stdin, inputs[3], inputs[4], inputs[5]]) stream?.on("error", () => {});
+  inputs[3]?.end(passwdFile(options.uid));
+  inputs[4]?.end(groupFile(options.uid));
+  inputs[5]?.end(options.isolation === "bwrap" ? (SECCOMP_PROGRAM ?? "") : "");
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once("error", () => resolve({ code: null, signal: null }));
     child.once("close", (code, signal) => resolve({ code, signal }));
@@ -147,6 +153,7 @@ function commandLine(options: SandboxSpawnOptions): [string, string[]] {
     tmpfsBytes: options.tmpfsBytes,
     passwdFd: 3,
     groupFd: 4,
+    seccompFd: SECCOMP_PROGRAM ? 5 : undefined,
     env: options.env,
     disableUserns: bwrapSupports(options.bwrapPath, "--disable-userns"),
     asPid1: options.argv === undefined && bwrapSupports(options.bwrapPath, "--as-pid-1"),
