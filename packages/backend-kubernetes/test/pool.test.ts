@@ -1,8 +1,12 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { ExecuteOptions } from "@code-interpreter/core";
 import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type KubernetesBackend, WARM_LABEL_KEY } from "../src/index.js";
-import { createTestBackend, dockerAvailable, leftovers, namespace, startDouble, stopDouble } from "./support.js";
+import { createTestBackend, dockerAvailable, image, leftovers, namespace, startDouble, stopDouble } from "./support.js";
 
 /** Prints the pod it runs in (a pod's hostname is its name) and whether the data stack was loaded before it. */
 const WHERE = "import socket, sys\nprint(socket.gethostname())\nprint('numpy' in sys.modules)";
@@ -84,6 +88,39 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes warm pool", { timeout: 9
     expect(result.stdout).not.toContain(warm);
     expect(double.pod(namespace, warm)?.metadata?.labels?.[WARM_LABEL_KEY]).toBe("true");
     expect(await leftovers(double)).toEqual([]);
+  });
+
+  it("leaves a warm pod that ends when its server is killed, and the next reaper deletes it", async () => {
+    const before = new Set(warmPods().map((pod) => pod.metadata?.name));
+    const dir = await mkdtemp(join(tmpdir(), "k8s-crash-"));
+    try {
+      await double.writeKubeconfig(join(dir, "kubeconfig"), namespace);
+      // A server in its own process (the built package), with a warm pod, killed without a chance to clean up.
+      const script = `import { createKubernetesBackend } from ${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)};
+const backend = await createKubernetesBackend({ namespace: ${JSON.stringify(namespace)}, image: ${JSON.stringify(image)}, pool: { min: 1, max: 1, idleTimeoutMs: 60000 } });
+while (backend.warmPodCount === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+console.log("ready");
+setInterval(() => {}, 1000);`;
+      const server = spawn(process.execPath, ["--input-type=module", "-e", script], {
+        env: { ...process.env, KUBECONFIG: join(dir, "kubeconfig") },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      const exited = new Promise((resolve) => server.once("exit", resolve));
+      await new Promise<void>((resolve, reject) => {
+        server.stdout.on("data", (data: Buffer) => data.toString().includes("ready") && resolve());
+        server.once("exit", (code) => reject(new Error(`the server process exited (${code}) before its pool was ready`)));
+      });
+      const left = warmPods().find((pod) => !before.has(pod.metadata?.name));
+      const name = left?.metadata?.name ?? "missing";
+      server.kill("SIGKILL");
+      await exited;
+      await waitFor("the orphaned warm pod to end", () => (double.pod(namespace, name)?.status?.phase === "Succeeded" ? true : undefined));
+      await backend.reapExpiredSessions();
+      expect(double.pod(namespace, name)).toBeUndefined();
+      expect(backend.warmPodCount).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("deletes its warm pods on close, also those still starting", async () => {
