@@ -109,8 +109,8 @@ class FrameWriter:
 
 
 def snapshot(root, max_bytes, max_files=10000):
-    """Tar of the regular files under root. Links, fifos, sockets and devices
-    are skipped; nothing is followed. Returns True when max_bytes or
+    """Tar of the regular files under root. Links, fifos, sockets, devices and
+    names that are not UTF-8 are skipped; nothing is followed. Returns True when max_bytes or
     max_files (which bounds the tar headers the server holds) cut it short."""
     import stat
     import tarfile
@@ -131,8 +131,10 @@ def snapshot(root, max_bytes, max_files=10000):
             for entry in entries:
                 name = relative + "/" + entry.name if relative else entry.name
                 try:
+                    # A name that is not UTF-8 cannot be sent as it is: two would come back as one.
+                    entry.name.encode("utf-8")
                     info = entry.stat(follow_symlinks=False)
-                except OSError:
+                except (OSError, UnicodeEncodeError):
                     continue
                 if stat.S_ISDIR(info.st_mode):
                     stack.append(name)
