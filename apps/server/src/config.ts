@@ -30,6 +30,8 @@ export const ConfigSchema = z.object({
   KUBERNETES_EXECUTOR_NAMESPACE: z.string().optional(),
   KUBERNETES_EXECUTOR_IMAGE: z.string().optional(),
   KUBERNETES_EXECUTOR_SERVICE_ACCOUNT: z.string().optional(),
+  /** RuntimeClass of sandbox pods (e.g. gvisor, kata); the cluster's default when unset. */
+  KUBERNETES_EXECUTOR_RUNTIME_CLASS: z.string().optional(),
   /** The server's own Deployment: executor and session pods get it as owner, so the cluster removes what a crashed server leaked. */
   KUBERNETES_EXECUTOR_OWNER_DEPLOYMENT: z.string().optional(),
   KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN: z
@@ -40,7 +42,7 @@ export const ConfigSchema = z.object({
   /** TTL of a session created without ttl_seconds. */
   SESSION_DEFAULT_TTL_SECONDS: integer(1, 3600),
   MAX_CONCURRENT_EXECUTIONS: integer(1, 16),
-  /** Warm sandboxes kept ready (docker and local backends); 0 with SANDBOX_POOL_MAX=0 turns the pool off. */
+  /** Warm sandboxes kept ready (every backend); 0 with SANDBOX_POOL_MAX=0 turns the pool off. */
   SANDBOX_POOL_MIN: integer(0, 1),
   SANDBOX_POOL_MAX: integer(0, 4),
   SANDBOX_POOL_IDLE_TIMEOUT_SEC: integer(1, 60),

@@ -74,11 +74,13 @@ function dockerSettings(config: Config, logger: Logger): Partial<DockerBackendSe
 
 function kubernetesSettings(config: Config, logger: Logger): Partial<KubernetesBackendSettings> & { ownerDeployment?: string } {
   return {
+    pool: poolSettings(config),
+    preload: config.SANDBOX_PRELOAD,
     namespace: config.KUBERNETES_EXECUTOR_NAMESPACE,
     image: config.KUBERNETES_EXECUTOR_IMAGE ?? config.PYTHON_EXECUTOR_DOCKER_IMAGE,
     serviceAccountName: config.KUBERNETES_EXECUTOR_SERVICE_ACCOUNT,
+    runtimeClassName: config.KUBERNETES_EXECUTOR_RUNTIME_CLASS,
     netAdminLockdown: config.KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN,
-    // Not in the config schema yet: the Deployment that owns the sandbox pods (deploy/ sets it).
     ownerDeployment: config.KUBERNETES_EXECUTOR_OWNER_DEPLOYMENT,
     sessionMaxLifetimeSeconds: config.SESSION_MAX_LIFETIME_SECONDS,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,

@@ -22,6 +22,11 @@ export interface KubernetesBackendSettings {
   image: string;
   /** Service account of sandbox pods (its token is never mounted). @default KUBERNETES_EXECUTOR_SERVICE_ACCOUNT, else the namespace default */
   serviceAccountName: string | undefined;
+  /**
+   * RuntimeClass of sandbox pods, e.g. `gvisor` or `kata`: a second kernel boundary between code
+   * and the node. @default KUBERNETES_EXECUTOR_RUNTIME_CLASS, else the cluster's default runtime
+   */
+  runtimeClassName: string | undefined;
   /** Adds an init container with NET_ADMIN that drops all egress but loopback. @default KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN, else true */
   netAdminLockdown: boolean;
   /** Image of the lockdown init container; it needs `iptables` or `nft`. @default the executor image */
@@ -71,6 +76,7 @@ export function defaultKubernetesBackendSettings(): Omit<KubernetesBackendSettin
   return {
     image: DEFAULT_EXECUTOR_IMAGE,
     serviceAccountName: undefined,
+    runtimeClassName: undefined,
     netAdminLockdown: true,
     lockdownImage: undefined,
     owner: undefined,

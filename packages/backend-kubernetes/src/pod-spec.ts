@@ -118,6 +118,7 @@ function sandboxPod(
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       ...(settings.serviceAccountName ? { serviceAccountName: settings.serviceAccountName } : {}),
+      ...(settings.runtimeClassName ? { runtimeClassName: settings.runtimeClassName } : {}),
       hostNetwork: false,
       hostPID: false,
       hostIPC: false,
