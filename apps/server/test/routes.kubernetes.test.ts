@@ -34,6 +34,8 @@ if (!reason) {
         image,
         maxOutputBytes: config.MAX_OUTPUT_BYTES,
         sessionMaxLifetimeSeconds: config.SESSION_MAX_LIFETIME_SECONDS,
+        // Warm pods would count as leftovers here; the backend's own suites cover the pool.
+        pool: false,
       }),
     leftovers,
   );
