@@ -284,6 +284,20 @@ export function describeHostileSuite(options: HostileSuiteOptions): void {
         });
       });
 
+      hostile("keeps a session usable after its code signals every process it can", async () => {
+        await withSession(async (id) => {
+          // Whatever those calls answer (the signals may end their own runner), the session must answer afterwards.
+          await backend.runInSession({ sessionId: id, language: "python", code: code.SIGNAL_EVERYONE, timeoutMs: 5000 }).catch(() => {});
+          await bash(id, `python3 - <<'EOF'\n${code.SIGNAL_EVERYONE}EOF`, 5000).catch(() => {});
+          expect(await bash(id, "echo alive")).toMatchObject({ stdout: "alive\n", exitCode: 0 });
+          expect(
+            await backend.runInSession({ sessionId: id, language: "python", code: "print('alive')", timeoutMs: 10_000 }),
+          ).toMatchObject({
+            stdout: "alive\n",
+          });
+        });
+      });
+
       hostile("keeps a session usable after a fork bomb in one of its commands", async () => {
         await withSession(async (id) => {
           // Whatever the bomb's own answer, the session must answer afterwards.
