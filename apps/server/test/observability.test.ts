@@ -64,6 +64,8 @@ describe("observability", () => {
     expect(value("code_interpreter_file_store_bytes")).toBe(0);
     expect(text).toContain("# TYPE code_interpreter_sandbox_start_duration_seconds histogram");
     expect(text).toContain("# TYPE code_interpreter_reaped_sessions_total counter");
+    expect(value("code_interpreter_process_resident_memory_bytes")).toBeGreaterThan(0);
+    expect(value("code_interpreter_process_open_fds")).toBeGreaterThan(0);
   });
 
   it("reports live sessions and session commands", async () => {

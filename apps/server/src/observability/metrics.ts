@@ -1,6 +1,6 @@
 import type { Backend, CommandResult } from "@code-interpreter/core";
 import type { FileStore } from "@code-interpreter/files";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * How an execution ended, as counted by `code_interpreter_executions_total`:
@@ -28,6 +28,8 @@ export interface Metrics {
  */
 export function createMetrics(options: { backend: Backend; store: FileStore }): Metrics {
   const registry = new Registry();
+  // The process's own memory, open file descriptors and event-loop lag: what a soak watches stay flat.
+  collectDefaultMetrics({ register: registry, prefix: "code_interpreter_" });
   const backend = options.backend.name;
   const executions = new Counter({
     name: "code_interpreter_executions_total",
