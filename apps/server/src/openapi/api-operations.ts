@@ -244,7 +244,6 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       responses: {
         200: { description: "The command ran or timed out", schema: SessionCommandResponseSchema },
         404: sessionMissing,
-        409: error("Another command is running in this session"),
         422: invalid,
         429: tooMany,
       },
@@ -260,7 +259,6 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       responses: {
         200: { description: "The cell ran or timed out; `files` holds its matplotlib figures", schema: SessionPythonResponseSchema },
         404: sessionMissing,
-        409: error("Another command is running in this session"),
         422: invalid,
         429: tooMany,
       },
