@@ -9,6 +9,9 @@ for extra in scripts/test.d/*.sh; do
 done
 pnpm run lint
 pnpm run typecheck
+# Every publishable package packs cleanly (publint, attw), and a release would go through (dry run).
+SKIP_BUILD=1 bash scripts/check-packages.sh
+bash scripts/release.sh --dry-run
 pnpm exec vitest run
 # A short benchmark run, only to prove it works (its figures mean nothing at this size).
 node bench/src/bench.ts --backend local --quick --count 3 --seconds 1
