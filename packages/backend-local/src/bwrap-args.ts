@@ -56,9 +56,8 @@ const ETC_FILES = [
 export function bwrapArgs(options: BwrapOptions): string[] {
   const args = [
     "--unshare-all",
-    // Explicit (not the "try" of --unshare-all), so nested user namespaces can be refused.
-    "--unshare-user",
-    ...(options.disableUserns ? ["--disable-userns"] : []),
+    // --disable-userns needs an explicit --unshare-user (not the "try" of --unshare-all).
+    ...(options.disableUserns ? ["--unshare-user", "--disable-userns"] : []),
     ...(options.asPid1 ? ["--as-pid-1"] : []),
     "--die-with-parent",
     "--new-session",
@@ -95,20 +94,32 @@ export function bwrapArgs(options: BwrapOptions): string[] {
   return args;
 }
 
-const helpTexts = new Map<string, string>();
+const accepted = new Map<string, boolean>();
 
-/** Whether this bubblewrap has an option (`--disable-userns` and `--as-pid-1` are recent); its help is read once per binary. */
-export function bwrapSupports(bwrapPath: string, option: string): boolean {
-  let help = helpTexts.get(bwrapPath);
-  if (help === undefined) {
+/**
+ * Whether this bubblewrap, run as `uid`, starts a sandbox with these options:
+ * `--disable-userns` (0.8+, and a user namespace) and `--as-pid-1` (0.7+) are
+ * recent, and a setuid bubblewrap without user namespaces refuses the first.
+ * Tried once per binary, uid and options.
+ */
+export function bwrapAccepts(bwrapPath: string, options: readonly string[], uid?: number): boolean {
+  const key = `${bwrapPath}\0${uid}\0${options.join(" ")}`;
+  let result = accepted.get(key);
+  if (result === undefined) {
     try {
-      help = execFileSync(bwrapPath, ["--help"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      execFileSync(bwrapPath, ["--unshare-all", ...options, "--ro-bind", "/", "/", "--", "true"], {
+        stdio: "ignore",
+        uid,
+        gid: uid,
+        timeout: 10_000,
+      });
+      result = true;
     } catch {
-      help = "";
+      result = false;
     }
-    helpTexts.set(bwrapPath, help);
+    accepted.set(key, result);
   }
-  return help.includes(option);
+  return result;
 }
 
 export function passwdFile(uid: number): string {

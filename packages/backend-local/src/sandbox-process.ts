@@ -8,7 +8,7 @@ import {
   type RunnerResult,
   runnerArgv,
 } from "@code-interpreter/core";
-import { bwrapArgs, bwrapSupports, groupFile, passwdFile } from "./bwrap-args.js";
+import { bwrapAccepts, bwrapArgs, groupFile, passwdFile } from "./bwrap-args.js";
 import { seccompProgram } from "./seccomp-filter.js";
 
 /** How a sandbox is made: bubblewrap, or (with a warning) a plain child process. */
@@ -155,8 +155,8 @@ function commandLine(options: SandboxSpawnOptions): [string, string[]] {
     groupFd: 4,
     seccompFd: SECCOMP_PROGRAM ? 5 : undefined,
     env: options.env,
-    disableUserns: bwrapSupports(options.bwrapPath, "--disable-userns"),
-    asPid1: options.argv === undefined && bwrapSupports(options.bwrapPath, "--as-pid-1"),
+    disableUserns: bwrapAccepts(options.bwrapPath, ["--unshare-user", "--disable-userns"], options.runAs),
+    asPid1: options.argv === undefined && bwrapAccepts(options.bwrapPath, ["--as-pid-1"], options.runAs),
   });
   return [options.bwrapPath, [...sandbox, "--", ...runner]];
 }

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { bwrapAccepts, bwrapArgs } from "./bwrap-args.js";
+
+const base = { name: "code-exec-test", uid: 65532, tmpfsBytes: 1024 * 1024, passwdFd: 3, groupFd: 4 };
+
+/** The value following an option, for each time it appears. */
+const after = (args: string[], option: string) => args.flatMap((arg, index) => (arg === option ? [args[index + 1]] : []));
+
+describe("bwrapArgs", () => {
+  it("gives /dev/shm a size-limited tmpfs of its own", () => {
+    const args = bwrapArgs(base);
+    const shm = args.indexOf("/dev/shm");
+    expect(args.slice(shm - 3, shm + 1)).toEqual(["--size", "1048576", "--tmpfs", "/dev/shm"]);
+    expect(args.indexOf("--dev")).toBeLessThan(shm);
+  });
+
+  it("refuses nested user namespaces, runs as pid 1 and loads a seccomp filter only when asked", () => {
+    const plain = bwrapArgs(base);
+    expect(plain).not.toContain("--disable-userns");
+    expect(plain).not.toContain("--as-pid-1");
+    expect(plain).not.toContain("--seccomp");
+    const hardened = bwrapArgs({ ...base, disableUserns: true, asPid1: true, seccompFd: 5 });
+    expect(hardened).toEqual(expect.arrayContaining(["--unshare-user", "--disable-userns", "--as-pid-1"]));
+    expect(after(hardened, "--seccomp")).toEqual(["5"]);
+  });
+});
+
+describe("bwrapAccepts", () => {
+  it("says no for options this bubblewrap does not have, or no bubblewrap at all", () => {
+    expect(bwrapAccepts("bwrap", ["--no-such-option"])).toBe(false);
+    expect(bwrapAccepts("/nonexistent/bwrap", ["--as-pid-1"])).toBe(false);
+  });
+});
