@@ -16,6 +16,7 @@ export function describeIsolation({ hostile, run, bash, withSession, backend, se
       connections += 1;
       socket.destroy();
     });
+    // On every interface, for the few seconds of this group: the sandbox tries the host's own addresses too.
     await new Promise<void>((resolve) => listener.listen(0, "0.0.0.0", resolve));
     port = (listener.address() as { port: number }).port;
   });
