@@ -10,6 +10,7 @@ import {
   type ExecutionResult,
   executionResult,
   isSessionId,
+  KeyedQueue,
   kernelArgv,
   newExecName,
   newSessionId,
@@ -33,7 +34,6 @@ import { keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.j
 import { type DockerBackendSettings, defaultDockerBackendSettings } from "./docker-backend-settings.js";
 import { toBackendError } from "./engine-errors.js";
 import { startKernel } from "./kernel-exec.js";
-import { KeyedQueue } from "./keyed-queue.js";
 import { probeDocker } from "./probe-docker.js";
 import { reap, removeContainer, removeSession } from "./reaper.js";
 import { oneShotLifetime, runByExec, runInSandbox, type StartedSandbox, startSandbox } from "./sandbox-runs.js";

@@ -10,6 +10,7 @@ import {
   type ExecutionResult,
   executionResult,
   isSessionId,
+  KeyedQueue,
   newExecName,
   newSessionId,
   type PythonKernel,
@@ -60,6 +61,7 @@ export class KubernetesBackend implements Backend {
   private readonly pending = new Set<Promise<unknown>>();
   /** Python kernels of sessions, by session id (started lazily). */
   private readonly kernels = new Map<string, Promise<PythonKernel>>();
+  private readonly sessionQueue = new KeyedQueue();
   private readonly pool: WarmPool<StartedPod> | undefined;
   private closed = false;
 
@@ -176,7 +178,12 @@ export class KubernetesBackend implements Backend {
     if (!(await this.api.deletePod(record.id))) throw notFound(sessionId);
   }
 
+  /** Commands of one session run one at a time, in arrival order, so they never interleave in its workspace. */
   runInSession(options: SessionCommandOptions): Promise<CommandResult> {
+    return this.sessionQueue.run(options.sessionId, () => this.runInLiveSession(options));
+  }
+
+  private runInLiveSession(options: SessionCommandOptions): Promise<CommandResult> {
     return this.track(async () => {
       const record = await this.liveSession(options.sessionId);
       const started = Date.now();

@@ -15,6 +15,7 @@ import {
   type ExecutionResult,
   executionResult,
   isSessionId,
+  KeyedQueue,
   kernelArgv,
   newExecName,
   newSessionId,
@@ -35,7 +36,6 @@ import {
   WORKSPACE_DIR,
   type WorkspaceFileContent,
 } from "@code-interpreter/core";
-import { KeyedQueue } from "./keyed-queue.js";
 import type { LocalBackendSettings } from "./local-backend-settings.js";
 import {
   type ConverseOptions,

@@ -1,6 +1,7 @@
 export * from "./backend.js";
 export * from "./errors.js";
 export * from "./execution-plan.js";
+export * from "./keyed-queue.js";
 export * from "./names.js";
 export * from "./python-command.js";
 export * from "./python-kernel.js";

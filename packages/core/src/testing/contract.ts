@@ -334,6 +334,26 @@ export function describeBackendContract(options: BackendContractOptions): void {
         }
       });
 
+      sessionTest("runs a session's concurrent commands one at a time, never interleaved", async () => {
+        const session = await backend.createSession({ ttlSeconds: 300, files: [] });
+        try {
+          const writer = (tag: string) =>
+            backend.runInSession({
+              sessionId: session.id,
+              language: "bash",
+              code: `for i in 1 2 3 4 5; do echo ${tag}$i >> log.txt; sleep 0.05; done`,
+              timeoutMs: 20_000,
+            });
+          const results = await Promise.all([writer("a"), writer("b"), writer("c")]);
+          expect(results.map((result) => result.exitCode)).toEqual([0, 0, 0]);
+          const log = await backend.runInSession({ sessionId: session.id, language: "bash", code: "cat log.txt", timeoutMs: 10_000 });
+          const runs = log.stdout.trim().split("\n").join("").match(/(a1a2a3a4a5|b1b2b3b4b5|c1c2c3c4c5)/g);
+          expect(runs?.sort()).toEqual(["a1a2a3a4a5", "b1b2b3b4b5", "c1c2c3c4c5"]);
+        } finally {
+          await backend.deleteSession(session.id);
+        }
+      });
+
       sessionTest("keeps the tenant a session was created for, through keepalive and listing", async () => {
         const owned = await backend.createSession({ ttlSeconds: 300, files: [], tenant: "acme" });
         const unowned = await backend.createSession({ ttlSeconds: 300, files: [] });
