@@ -14,7 +14,6 @@ import {
   kernelArgv,
   newExecName,
   newSessionId,
-  type PythonKernel,
   planExecution,
   planPythonCell,
   planSessionCommand,
@@ -22,6 +21,7 @@ import {
   SANDBOX_ENV,
   type SessionCommandOptions,
   type SessionInfo,
+  SessionKernels,
   SessionNotFoundError,
   sessionInfo,
   unixNow,
@@ -59,7 +59,7 @@ export class DockerBackend implements Backend {
   private readonly live = new Map<string, () => Promise<void>>();
   private readonly pending = new Set<Promise<unknown>>();
   /** Python kernels of sessions, by session id (started lazily). */
-  private readonly kernels = new Map<string, Promise<PythonKernel>>();
+  private readonly kernels = new SessionKernels();
   /** Removals of finished one-shot containers, still under way. */
   private readonly removals = new Set<Promise<void>>();
   private readonly pool: WarmPool<StartedSandbox> | undefined;
@@ -155,7 +155,7 @@ export class DockerBackend implements Backend {
 
   async deleteSession(sessionId: string): Promise<void> {
     const record = await this.findSession(sessionId);
-    this.forgetKernel(sessionId);
+    this.kernels.forget(sessionId);
     this.removing.add(sessionId);
     try {
       await this.engine(() => removeSession(this.settings.docker, record));
@@ -199,7 +199,9 @@ export class DockerBackend implements Backend {
       const record = await this.liveSession(options.sessionId);
       const started = Date.now();
       if (options.language === "python") {
-        const kernel = await this.kernelFor(record.id, record.containerId);
+        const kernel = await this.kernels.get(record.id, () =>
+          startKernel(this.settings, record.containerId, kernelArgv("python3", this.planSettings().limits), this.sandboxEnv()),
+        );
         const result = await kernel.run(planPythonCell(options, this.planSettings()), {
           onOutput: options.onOutput,
           signal: options.signal,
@@ -245,7 +247,7 @@ export class DockerBackend implements Backend {
     this.closed = true;
     await this.pool?.close();
     // Kernels end with their streams; the sessions' files stay for the next server.
-    for (const sessionId of [...this.kernels.keys()]) this.forgetKernel(sessionId);
+    this.kernels.forgetAll();
     await Promise.all([...this.live.values()].map((kill) => kill().catch(() => {})));
     await Promise.allSettled([...this.pending]);
     await this.whenIdle();
@@ -292,23 +294,6 @@ export class DockerBackend implements Backend {
   }
 
   /** The session's Python kernel, started on first use (and again after it ended). */
-  private async kernelFor(sessionId: string, containerId: string): Promise<PythonKernel> {
-    const existing = this.kernels.get(sessionId);
-    if (existing && (await existing).alive) return existing;
-    const starting = startKernel(this.settings, containerId, kernelArgv("python3", this.planSettings().limits), this.sandboxEnv());
-    this.kernels.set(sessionId, starting);
-    starting.catch(() => this.kernels.delete(sessionId));
-    return starting;
-  }
-
-  private forgetKernel(sessionId: string): void {
-    void this.kernels.get(sessionId)?.then(
-      (kernel) => kernel.dispose(),
-      () => {},
-    );
-    this.kernels.delete(sessionId);
-  }
-
   /** A session of ours by id: the exact name, with our labels. Anything else is "not found". */
   private async findSession(sessionId: string): Promise<SessionRecord> {
     const notFound = () => new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} not found` });

@@ -13,13 +13,13 @@ import {
   KeyedQueue,
   newExecName,
   newSessionId,
-  type PythonKernel,
   planExecution,
   planPythonCell,
   planSessionCommand,
   type RunnerPlanSettings,
   type SessionCommandOptions,
   type SessionInfo,
+  SessionKernels,
   SessionNotFoundError,
   sessionInfo,
   unixNow,
@@ -60,7 +60,7 @@ export class KubernetesBackend implements Backend {
   private readonly live = new Map<string, () => Promise<void>>();
   private readonly pending = new Set<Promise<unknown>>();
   /** Python kernels of sessions, by session id (started lazily). */
-  private readonly kernels = new Map<string, Promise<PythonKernel>>();
+  private readonly kernels = new SessionKernels();
   private readonly sessionQueue = new KeyedQueue();
   private readonly pool: WarmPool<StartedPod> | undefined;
   private closed = false;
@@ -174,7 +174,7 @@ export class KubernetesBackend implements Backend {
 
   async deleteSession(sessionId: string): Promise<void> {
     const record = await this.findSession(sessionId);
-    this.forgetKernel(sessionId);
+    this.kernels.forget(sessionId);
     if (!(await this.api.deletePod(record.id))) throw notFound(sessionId);
   }
 
@@ -188,7 +188,9 @@ export class KubernetesBackend implements Backend {
       const record = await this.liveSession(options.sessionId);
       const started = Date.now();
       if (options.language === "python") {
-        const kernel = await this.kernelFor(record.id);
+        const kernel = await this.kernels.get(record.id, () =>
+          startKernel(this.api, this.settings, record.id, this.planSettings().limits ?? {}),
+        );
         const result = await kernel.run(planPythonCell(options, this.planSettings()), {
           onOutput: options.onOutput,
           signal: options.signal,
@@ -223,7 +225,7 @@ export class KubernetesBackend implements Backend {
     this.closed = true;
     await this.pool?.close();
     // Kernels end with their sockets; the sessions' files stay for the next server.
-    for (const sessionId of [...this.kernels.keys()]) this.forgetKernel(sessionId);
+    this.kernels.forgetAll();
     await Promise.all([...this.live.values()].map((kill) => kill().catch(() => {})));
     await Promise.allSettled([...this.pending]);
   }
@@ -265,23 +267,6 @@ export class KubernetesBackend implements Backend {
   }
 
   /** The session's Python kernel, started on first use (and again after it ended). */
-  private async kernelFor(sessionId: string): Promise<PythonKernel> {
-    const existing = this.kernels.get(sessionId);
-    if (existing && (await existing).alive) return existing;
-    const starting = startKernel(this.api, this.settings, sessionId, this.planSettings().limits ?? {});
-    this.kernels.set(sessionId, starting);
-    starting.catch(() => this.kernels.delete(sessionId));
-    return starting;
-  }
-
-  private forgetKernel(sessionId: string): void {
-    void this.kernels.get(sessionId)?.then(
-      (kernel) => kernel.dispose(),
-      () => {},
-    );
-    this.kernels.delete(sessionId);
-  }
-
   /** A session of ours by id: the exact name, with our labels. Anything else is "not found". */
   private async findSession(sessionId: string): Promise<SessionRecord> {
     if (!isSessionId(sessionId)) throw notFound(sessionId);
@@ -295,7 +280,7 @@ export class KubernetesBackend implements Backend {
   private async liveSession(sessionId: string): Promise<SessionRecord> {
     const record = await this.findSession(sessionId);
     if (Math.min(record.expiresAt, record.latestExpiry) <= unixNow() || hasEnded(record.phase)) {
-      this.forgetKernel(record.id);
+      this.kernels.forget(record.id);
       await this.api.deletePod(record.id);
       throw new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} has expired` });
     }

@@ -8,6 +8,7 @@ export * from "./python-kernel.js";
 export * from "./runner-outcome.js";
 export * from "./runner-protocol.js";
 export * from "./schemas.js";
+export * from "./session-kernels.js";
 export * from "./truncate-output.js";
 export * from "./warm-pool.js";
 export * from "./workspace-path.js";

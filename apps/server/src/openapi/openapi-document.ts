@@ -45,9 +45,7 @@ export function createOpenApiDocument(options: OpenApiDocumentOptions) {
       tags: [operation.tag],
       ...parameters(operation),
       ...requestBody(operation, reference),
-      responses: Object.fromEntries(
-        Object.entries(responses).map(([status, response]) => [status, responseObject(response, reference)]),
-      ),
+      responses: Object.fromEntries(Object.entries(responses).map(([status, response]) => [status, responseObject(response, reference)])),
       ...(secured ? { security: [{ apiKey: [] }] } : {}),
     };
   }

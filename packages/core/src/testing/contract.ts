@@ -347,7 +347,11 @@ export function describeBackendContract(options: BackendContractOptions): void {
           const results = await Promise.all([writer("a"), writer("b"), writer("c")]);
           expect(results.map((result) => result.exitCode)).toEqual([0, 0, 0]);
           const log = await backend.runInSession({ sessionId: session.id, language: "bash", code: "cat log.txt", timeoutMs: 10_000 });
-          const runs = log.stdout.trim().split("\n").join("").match(/(a1a2a3a4a5|b1b2b3b4b5|c1c2c3c4c5)/g);
+          const runs = log.stdout
+            .trim()
+            .split("\n")
+            .join("")
+            .match(/(a1a2a3a4a5|b1b2b3b4b5|c1c2c3c4c5)/g);
           expect(runs?.sort()).toEqual(["a1a2a3a4a5", "b1b2b3b4b5", "c1c2c3c4c5"]);
         } finally {
           await backend.deleteSession(session.id);

@@ -1,0 +1,35 @@
+import type { PythonKernel } from "./python-kernel.js";
+
+/**
+ * The Python kernels of a backend's sessions, by session id: started on first
+ * use, started again when the last one died, disposed when forgotten.
+ */
+export class SessionKernels {
+  private readonly kernels = new Map<string, Promise<PythonKernel>>();
+
+  /** The session's live kernel, or a new one from `start`. */
+  async get(sessionId: string, start: () => Promise<PythonKernel>): Promise<PythonKernel> {
+    const existing = this.kernels.get(sessionId);
+    if (existing && (await existing.then((kernel) => kernel.alive).catch(() => false))) return existing;
+    const starting = start();
+    this.kernels.set(sessionId, starting);
+    starting.catch(() => {
+      if (this.kernels.get(sessionId) === starting) this.kernels.delete(sessionId);
+    });
+    return starting;
+  }
+
+  /** Disposes of the session's kernel, if it has one. */
+  forget(sessionId: string): void {
+    void this.kernels.get(sessionId)?.then(
+      (kernel) => kernel.dispose(),
+      () => {},
+    );
+    this.kernels.delete(sessionId);
+  }
+
+  /** Disposes of every kernel. */
+  forgetAll(): void {
+    for (const sessionId of [...this.kernels.keys()]) this.forget(sessionId);
+  }
+}
