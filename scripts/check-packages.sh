@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 bin=$root/node_modules/.bin
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+. scripts/lib/common.sh
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   log "Building"

@@ -21,7 +21,7 @@ case "${1:-}" in
   *) echo "usage: bash scripts/release.sh [--dry-run]" >&2; exit 2 ;;
 esac
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+. scripts/lib/common.sh
 fail() { printf 'release: %s\n' "$*" >&2; exit 1; }
 
 # name<TAB>dir of every publishable workspace package.

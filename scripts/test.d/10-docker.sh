@@ -6,16 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
-give_up() {
-  if [ "${CI:-}" = true ]; then
-    printf 'docker setup: %s\n' "$*" >&2
-    exit 1
-  fi
-  log "Docker backend tests will be skipped: $*"
-  exit 0
-}
+. scripts/lib/common.sh
+SETUP_NAME="docker setup" SKIPPED="Docker backend tests"
 
 missing=()
 command -v docker >/dev/null || missing+=(docker.io)

@@ -7,16 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
-give_up() {
-  if [ "${CI:-}" = true ]; then
-    printf 'server image: %s\n' "$*" >&2
-    exit 1
-  fi
-  log "Container route tests will be skipped: $*"
-  exit 0
-}
+. scripts/lib/common.sh
+SETUP_NAME="server image" SKIPPED="Container route tests"
 
 docker info >/dev/null 2>&1 || give_up "the Docker engine does not answer"
 # bootstrap.sh has just built every package; root needs this user's node and pnpm on its PATH.

@@ -3,9 +3,9 @@
 # it; nothing is downloaded by playwright). Under CI=true a failure fails the
 # run; elsewhere it warns and that one test skips itself.
 set -euo pipefail
+cd "$(dirname "$0")/../.."
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+. scripts/lib/common.sh
 
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] && exit 0
 log "Installing chromium from Debian packages (for the /docs browser test)"
