@@ -1,12 +1,9 @@
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../src/config.js";
-import { createLogger } from "../src/observability/logger.js";
-import { type RunningServer, startServer } from "../src/server.js";
+import { type LiveServer, startLiveServer } from "./fixture.js";
 
 /** Debian's chromium; CHROMIUM_PATH overrides it. */
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
@@ -19,31 +16,18 @@ if (!available && process.env.CI === "true")
 if (!available) console.warn(`Skipping the /docs browser test: no Chromium at ${CHROMIUM}`);
 
 describe.skipIf(!available)("/docs in a headless Chromium", () => {
-  let server: RunningServer;
+  let server: LiveServer;
   let browser: Browser;
-  let dir: string;
   const offSite: string[] = [];
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "ci-docs-"));
-    await chmod(dir, 0o711);
-    server = await startServer(
-      loadConfig({
-        PORT: "0",
-        EXECUTOR_BACKEND: "local",
-        LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
-        FILE_STORAGE_DIR: join(dir, "files"),
-        LOCAL_STATE_DIR: join(dir, "local"),
-      }),
-      createLogger({ level: "silent", format: "plain" }),
-    );
+    server = await startLiveServer();
     // --no-sandbox: Chromium's own sandbox refuses to run as root, which CI is.
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
   });
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
-    await rm(dir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   it("lists every route and runs code with 'try it', loading nothing from elsewhere", { timeout: 120_000 }, async () => {

@@ -8,6 +8,7 @@ import { FileStore } from "@code-interpreter/files";
 import { createApp } from "../src/app.js";
 import { type Config, loadConfig } from "../src/config.js";
 import { createLogger } from "../src/observability/logger.js";
+import { type RunningServer, startServer } from "../src/server.js";
 
 export interface TestApp {
   app: ReturnType<typeof createApp>;
@@ -92,3 +93,42 @@ export function postJson(app: RequestTarget, path: string, body: unknown) {
 
 /** Sandboxes (bwrap children of this process) still running, warm ones left out. */
 export const runningSandboxes = () => listSandboxProcesses();
+
+/** A real server (startServer) on the local backend, on a free loopback port, with its own temporary directories. */
+export interface LiveServer extends RunningServer {
+  dir: string;
+  /** Closes the server and removes its directories. */
+  stop(): Promise<void>;
+}
+
+/** The environment of a live test server whose state lives below `dir`; `env` adds to or overrides it. */
+export function liveServerEnv(dir: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    PORT: "0",
+    EXECUTOR_BACKEND: "local",
+    LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
+    FILE_STORAGE_DIR: join(dir, "files"),
+    LOCAL_STATE_DIR: join(dir, "local"),
+    ...env,
+  };
+}
+
+/** Starts a live test server; `stop()` (also when start-up fails) leaves nothing behind. */
+export async function startLiveServer(env: Record<string, string> = {}): Promise<LiveServer> {
+  const dir = await mkdtemp(join(tmpdir(), "ci-live-"));
+  await chmod(dir, 0o711); // the sandbox uid reaches session workspaces below it
+  const server = await startServer(loadConfig(liveServerEnv(dir, env)), createLogger({ level: "silent", format: "plain" })).catch(
+    async (error) => {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    },
+  );
+  return {
+    ...server,
+    dir,
+    stop: async () => {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,32 +1,12 @@
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../src/config.js";
-import { createLogger } from "../src/observability/logger.js";
-import { type RunningServer, startServer } from "../src/server.js";
-import { json, runningSandboxes } from "./fixture.js";
+import { json, type LiveServer, runningSandboxes, startLiveServer } from "./fixture.js";
 
-let server: RunningServer;
-let dir: string;
+let server: LiveServer;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "ci-live-"));
-  await chmod(dir, 0o711);
-  const config = loadConfig({
-    PORT: "0",
-    EXECUTOR_BACKEND: "local",
-    LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
-    FILE_STORAGE_DIR: join(dir, "files"),
-    LOCAL_STATE_DIR: join(dir, "local"),
-    // No warm pool: these tests count the sandboxes of the requests themselves.
-    SANDBOX_POOL_MAX: "0",
-  });
-  server = await startServer(config, createLogger({ level: "silent", format: "plain" }));
+  // No warm pool: these tests count the sandboxes of the requests themselves.
+  server = await startLiveServer({ SANDBOX_POOL_MAX: "0" });
 });
-afterAll(async () => {
-  await server?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => server?.stop());
 
 const waitForNoSandboxes = async () => {
   for (let i = 0; i < 100 && (await runningSandboxes()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));

@@ -6,7 +6,7 @@ import { hashKey, KeyRing } from "../src/auth/key-ring.js";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { createLogger } from "../src/observability/logger.js";
 import { startServer } from "../src/server.js";
-import { createTestApp, json, type TestApp } from "./fixture.js";
+import { createTestApp, json, liveServerEnv, type TestApp } from "./fixture.js";
 
 const ACME = "acme-key-0123456789";
 const GLOBEX = "globex-key-0123456789";
@@ -214,15 +214,7 @@ describe("key configuration", () => {
   });
 
   it("refuses to listen on a public address without keys unless told to", async () => {
-    const env = {
-      PORT: "0",
-      EXECUTOR_BACKEND: "local",
-      LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
-      FILE_STORAGE_DIR: join(dir, "files"),
-      LOCAL_STATE_DIR: join(dir, "local"),
-      SANDBOX_POOL_MAX: "0",
-      HOST: "0.0.0.0",
-    };
+    const env = liveServerEnv(dir, { SANDBOX_POOL_MAX: "0", HOST: "0.0.0.0" });
     const logger = createLogger({ level: "silent", format: "plain" });
     await expect(startServer(loadConfig(env), logger)).rejects.toThrow(/HOST="0.0.0.0".*ALLOW_UNAUTHENTICATED/s);
     for (const extra of [{ ALLOW_UNAUTHENTICATED: "true" }, { API_KEYS: `acme=${ACME}` }]) {
