@@ -1,12 +1,16 @@
 // Benchmark: latency and throughput of a code-interpreter server on loopback,
 // next to the raw floors measured in the same run. Usage:
-//   node bench/src/bench.ts --backend docker|local [--quick] [--seconds N] [--count N] [--pause-ms N]
+//   node bench/src/bench.ts --backend docker|local|kubernetes [--quick] [--seconds N] [--count N] [--pause-ms N]
 // "Sequential" requests come one after another with a pause (an agent's think
 // time, default 250 ms); "back-to-back" ones with none, which measures how fast
 // the warm pool refills rather than how fast a request is served.
+// With kubernetes, the server and the floors talk to the Kubernetes API double
+// (pods as Docker containers on this machine): no cluster can run here.
 import { parseArgs } from "node:util";
 import { api } from "./api.ts";
-import { dockerRun, engineCycleRate, rawBwrap, withRunningContainer } from "./floors.ts";
+import { measureFloors, PANDAS } from "./backend-floors.ts";
+import { cleanUp, cleanUpOnSignals, onCleanup } from "./cleanup.ts";
+import { type KubernetesTarget, startKubernetesTarget } from "./kubernetes-target.ts";
 import { rssMb, startServer } from "./server.ts";
 import { type Latency, latency, sequential, sustained, time } from "./stats.ts";
 
@@ -21,17 +25,18 @@ const { values: args } = parseArgs({
   },
 });
 const backend = args.backend as string;
+if (!["docker", "local", "kubernetes"].includes(backend)) throw new Error(`--backend must be docker, local or kubernetes, not ${backend}`);
 const count = Number(args.count ?? (args.quick ? 5 : 40));
 const seconds = Number(args.seconds ?? (args.quick ? 2 : 10));
 const image = args.image as string;
 const pauseMs = Number(args["pause-ms"]);
-const PANDAS = "import pandas\npandas.DataFrame({'a': [1]}).sum()";
+const NOTE =
+  backend === "kubernetes"
+    ? "kubernetes: against the Kubernetes API double (packages/kubernetes-double) on this one machine, pods as Docker containers — not a cluster"
+    : undefined;
 
-const server = await startServer(backend, {});
-const client = api(server.url);
-const memory: number[] = [];
-const sampler = setInterval(async () => memory.push(await rssMb(server.pid)), 1000);
-const figures: Record<string, unknown> = { backend, count, seconds };
+cleanUpOnSignals();
+const figures: Record<string, unknown> = { backend, count, seconds, ...(NOTE ? { note: NOTE } : {}) };
 const rows: [string, string, string, string][] = [];
 const row = (name: string, value: Latency | number, floor?: Latency | number, target?: string) => {
   const p50 = (v: Latency | number) => (typeof v === "number" ? v : v.p50);
@@ -50,6 +55,18 @@ const row = (name: string, value: Latency | number, floor?: Latency | number, ta
 };
 
 try {
+  let kubernetes: KubernetesTarget | undefined;
+  if (backend === "kubernetes") {
+    kubernetes = await startKubernetesTarget(image);
+    onCleanup(kubernetes.stop);
+  }
+  const server = await startServer(backend, kubernetes?.env ?? {});
+  onCleanup(server.stop);
+  const client = api(server.url);
+  const memory: number[] = [];
+  const sampler = setInterval(async () => memory.push(await rssMb(server.pid)), 1000);
+  onCleanup(async () => clearInterval(sampler));
+
   const hasPandas = await client.execute(PANDAS).then(
     () => true,
     () => false,
@@ -58,26 +75,18 @@ try {
   const rssStart = await rssMb(server.pid);
 
   // Floors, measured now on this machine.
-  const floorPrint =
-    backend === "docker"
-      ? latency(await sequential(Math.min(count, 15), dockerRun(image, "print(1)")))
-      : latency(await sequential(count, rawBwrap("print(1)")));
-  const floorPandas =
-    backend === "docker" ? latency(await sequential(Math.min(count, 10), dockerRun(image, PANDAS.replace("\n", ";")))) : undefined;
-  const floorExec =
-    backend === "docker" ? await withRunningContainer(image, async (exec) => latency(await sequential(count, exec("1+1")))) : undefined;
+  const floors = await measureFloors(backend, { image, count, seconds, kubernetes });
 
-  const printTarget = backend === "docker" ? "≤ 0.15" : "≤ 2";
   row(
     "one-shot print(1), sequential",
     latency(await sequential(count, () => client.execute("print(1)"), pauseMs)),
-    floorPrint,
-    printTarget,
+    floors.print,
+    floors.targets.print,
   );
-  row("one-shot print(1), back-to-back", latency(await sequential(count, () => client.execute("print(1)"))), floorPrint);
+  row("one-shot print(1), back-to-back", latency(await sequential(count, () => client.execute("print(1)"))), floors.print);
   if (hasPandas) {
     const pandas = latency(await sequential(Math.min(count, 20), () => client.execute(PANDAS), pauseMs));
-    row("one-shot import pandas + use", pandas, floorPandas, "≤ 0.3");
+    row("one-shot import pandas + use", pandas, floors.pandas, floors.targets.pandas);
   }
   row("stream: first output byte", latency(await sequential(Math.min(count, 20), () => client.firstByte("print(1)"), pauseMs)));
 
@@ -92,40 +101,42 @@ try {
   row("session delete", latency(deletes));
   const session = await client.createSession();
   try {
-    row("session bash true", latency(await sequential(count, () => client.bash(session, "true"))));
+    row("session bash true", latency(await sequential(count, () => client.bash(session, "true"))), floors.execBash);
     row(
       "session python 1+1",
       latency(await sequential(count, () => client.python(session, "1+1"))),
-      floorExec,
-      backend === "docker" ? "≤ 0.2" : undefined,
+      floors.execPython,
+      floors.targets.python,
     );
     if (hasPandas) row("session python pandas", latency(await sequential(Math.min(count, 20), () => client.python(session, PANDAS))));
   } finally {
     await client.deleteSession(session);
   }
 
-  const engineRate = backend === "docker" ? await engineCycleRate(image, 16, seconds) : undefined;
+  const cycleRate = await floors.cycleRate?.();
+  figures.floor_cycle_rate = cycleRate;
   for (const concurrency of [1, 4, 16]) {
     const result = await sustained(concurrency, seconds, () => client.execute("print(1)"));
     figures[`throughput c${concurrency}`] = result;
+    const compare = concurrency === 16 && cycleRate;
     rows.push([
       `throughput c=${concurrency} (per s)`,
       `${result.perSecond.toFixed(1)}/s, p50 ${result.latency.p50.toFixed(0)} ms, ${result.errors} errors`,
-      concurrency === 16 && engineRate ? `${engineRate.perSecond.toFixed(1)}/s engine create+start+remove` : "",
-      concurrency === 16 && engineRate ? `${(result.perSecond / engineRate.perSecond).toFixed(2)}× (target ≥ 0.8)` : "",
+      compare ? `${cycleRate.perSecond.toFixed(1)}/s ${floors.cycleName}` : "",
+      compare ? `${(result.perSecond / cycleRate.perSecond).toFixed(2)}× (target ${floors.targets.rate})` : "",
     ]);
   }
   const rssEnd = await rssMb(server.pid);
   figures.server_rss_mb = { start: rssStart, end: rssEnd, max: Math.max(...memory) };
   rows.push(["server RSS (MB)", `start ${rssStart.toFixed(0)} end ${rssEnd.toFixed(0)} max ${Math.max(...memory).toFixed(0)}`, "", ""]);
 } finally {
-  clearInterval(sampler);
-  await server.stop();
+  await cleanUp();
 }
 
 const widths = [0, 1, 2, 3].map((i) =>
   Math.max(...[["metric", "server (ms)", "floor (ms)", "ratio"], ...rows].map((r) => r[i]?.length ?? 0)),
 );
+if (NOTE) console.log(NOTE);
 for (const r of [["metric", "server (ms)", "floor (ms)", "ratio"], ...rows])
   console.log(r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  "));
 console.log(JSON.stringify(figures));

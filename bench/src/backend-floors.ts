@@ -1,0 +1,65 @@
+import { dockerRun, engineCycleRate, rawBwrap, withRunningContainer } from "./floors.ts";
+import { kubernetesFloors } from "./kubernetes-floors.ts";
+import type { KubernetesTarget } from "./kubernetes-target.ts";
+import { type Latency, latency, sequential } from "./stats.ts";
+
+/** `import pandas` and use it: one-shot, raw floor and session. */
+export const PANDAS = "import pandas\npandas.DataFrame({'a': [1]}).sum()";
+
+/** The raw floors of one backend, measured in this run, and the targets the issue sets against them. */
+export interface BackendFloors {
+  /** `print(1)` with a fresh sandbox per run, without the service. */
+  print: Latency;
+  /** {@link PANDAS} the same way. */
+  pandas?: Latency;
+  /** One command in an already running sandbox: `python3 -c 1+1`, `bash -c true`. */
+  execPython?: Latency;
+  execBash?: Latency;
+  /** The raw fresh-sandbox rate at concurrency 16, measured when asked (it loads the machine). */
+  cycleRate?: () => Promise<{ perSecond: number }>;
+  /** What `cycleRate` measures, for the table. */
+  cycleName?: string;
+  targets: { print?: string; pandas?: string; python?: string; rate?: string };
+}
+
+export interface FloorOptions {
+  image: string;
+  count: number;
+  seconds: number;
+  kubernetes?: KubernetesTarget;
+}
+
+/** Measures the floors of `backend` now, on this machine. */
+export async function measureFloors(backend: string, options: FloorOptions): Promise<BackendFloors> {
+  const { image, count, seconds } = options;
+  const oneLine = PANDAS.replace("\n", ";");
+  if (backend === "docker") {
+    return {
+      print: latency(await sequential(Math.min(count, 15), dockerRun(image, "print(1)"))),
+      pandas: latency(await sequential(Math.min(count, 10), dockerRun(image, oneLine))),
+      execPython: await withRunningContainer(image, async (exec) => latency(await sequential(count, exec("1+1")))),
+      cycleRate: () => engineCycleRate(image, 16, seconds),
+      cycleName: "engine create+start+remove",
+      targets: { print: "≤ 0.15", pandas: "≤ 0.3", python: "≤ 0.2", rate: "≥ 0.8" },
+    };
+  }
+  if (backend === "kubernetes") {
+    if (!options.kubernetes) throw new Error("the kubernetes floors need the Kubernetes double");
+    const floors = kubernetesFloors(options.kubernetes.kubeConfig, options.kubernetes.namespace, image);
+    const [execPython, execBash] = await floors.withRunningPod(async (exec) => [
+      latency(await sequential(count, exec(["python3", "-c", "1+1"]))),
+      latency(await sequential(count, exec(["bash", "-c", "true"]))),
+    ]);
+    return {
+      print: latency(await sequential(Math.min(count, 15), floors.podCycle("print(1)"))),
+      pandas: latency(await sequential(Math.min(count, 10), floors.podCycle(oneLine))),
+      execPython,
+      execBash,
+      cycleRate: () => floors.podCycleRate(16, seconds),
+      cycleName: "raw pod create→exec→delete",
+      // The issue's Docker targets, carried over: it sets none of its own for Kubernetes.
+      targets: { print: "≤ 0.15", pandas: "≤ 0.3", python: "≤ 0.2", rate: "≥ 0.8" },
+    };
+  }
+  return { print: latency(await sequential(count, rawBwrap("print(1)"))), targets: { print: "≤ 2" } };
+}

@@ -1,0 +1,128 @@
+import { randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
+import { CoreV1Api, Exec, type KubeConfig, type V1Pod, type V1Status } from "@kubernetes/client-node";
+import { sustained } from "./stats.ts";
+
+// The raw Kubernetes floors, with the real client and no service in between:
+// what a pod per request costs, and what one exec into a running pod costs.
+// No watch (neither the double nor the backend uses one): a pod is polled
+// until Running, more often than the backend polls, so the floor is not
+// inflated by the polling.
+const POLL_MS = 50;
+const START_TIMEOUT_MS = 60_000;
+const EXEC_TIMEOUT_MS = 60_000;
+const CONTAINER = "main";
+
+/** The raw pod floors against one API server, in one namespace, with one image. */
+export function kubernetesFloors(kubeConfig: KubeConfig, namespace: string, image: string) {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const exec = new Exec(kubeConfig);
+
+  const createRunning = async (): Promise<string> => {
+    const name = `bench-floor-${randomUUID()}`;
+    await core.createNamespacedPod({ namespace, body: floorPod(name, image) });
+    try {
+      await waitForRunning(core, namespace, name);
+    } catch (error) {
+      await remove(name);
+      throw error;
+    }
+    return name;
+  };
+  const remove = async (name: string) => {
+    await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
+  };
+  const run = (pod: string, command: string[]) => execToEnd(exec, namespace, pod, command);
+
+  return {
+    /** One cycle: create a pod, wait until Running, exec `python3 -c <code>`, delete it (grace period 0). */
+    podCycle: (code: string) => async () => {
+      const pod = await createRunning();
+      try {
+        await run(pod, ["python3", "-c", code]);
+      } finally {
+        await remove(pod);
+      }
+    },
+    /** Pod cycles of `print(1)` from `concurrency` loops for `seconds`. */
+    podCycleRate: (concurrency: number, seconds: number) =>
+      sustained(concurrency, seconds, async () => {
+        const pod = await createRunning();
+        try {
+          await run(pod, ["python3", "-c", "print(1)"]);
+        } finally {
+          await remove(pod);
+        }
+      }),
+    /** Runs `body` with one running pod; `exec(command)` makes a call that execs `command` into it. */
+    withRunningPod: async <T>(body: (exec: (command: string[]) => () => Promise<void>) => Promise<T>): Promise<T> => {
+      const pod = await createRunning();
+      try {
+        return await body((command) => () => run(pod, command));
+      } finally {
+        await remove(pod);
+      }
+    },
+  };
+}
+
+/** A plain pod that waits to be exec'd into: the executor image, no service-specific spec. */
+function floorPod(name: string, image: string): V1Pod {
+  return {
+    metadata: { name, labels: { "code-interpreter.bench": "floor" } },
+    spec: {
+      restartPolicy: "Never",
+      activeDeadlineSeconds: 900,
+      containers: [{ name: CONTAINER, image, command: ["sleep", "900"] }],
+    },
+  };
+}
+
+async function waitForRunning(core: CoreV1Api, namespace: string, name: string): Promise<void> {
+  const deadline = performance.now() + START_TIMEOUT_MS;
+  while (performance.now() < deadline) {
+    const pod = await core.readNamespacedPod({ name, namespace });
+    const phase = pod.status?.phase;
+    if (phase === "Running") return;
+    if (phase === "Failed" || phase === "Succeeded") throw new Error(`floor pod ${name} ended (${phase}) before it ran`);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  throw new Error(`floor pod ${name} was not Running within ${START_TIMEOUT_MS / 1000} s`);
+}
+
+/**
+ * Execs `command` and waits until the socket closes, after the status on
+ * channel 3 (`Exec.exec` resolves when the socket opens); fails unless the
+ * command succeeded.
+ */
+async function execToEnd(exec: Exec, namespace: string, pod: string, command: string[]): Promise<void> {
+  let output = "";
+  const sink = () =>
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        output += chunk.toString();
+        callback();
+      },
+    });
+  let status: V1Status | undefined;
+  const socket = await exec.exec(namespace, pod, CONTAINER, command, sink(), sink(), null, false, (value) => {
+    status = value;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      if (socket.readyState === socket.CLOSED) resolve();
+      socket.once("close", () => resolve());
+      timer = setTimeout(
+        () => reject(new Error(`exec ${command.join(" ")} did not end within ${EXEC_TIMEOUT_MS / 1000} s`)),
+        EXEC_TIMEOUT_MS,
+      );
+    });
+  } finally {
+    clearTimeout(timer);
+    socket.terminate();
+  }
+  if (status?.status !== "Success") {
+    throw new Error(`exec ${command.join(" ")} failed: ${status ? (status.message ?? status.reason) : "no status"} ${output}`);
+  }
+}

@@ -1,0 +1,96 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KubernetesDouble } from "@code-interpreter/kubernetes-double";
+import type { KubeConfig } from "@kubernetes/client-node";
+import Dockerode from "dockerode";
+
+/** Namespace of every pod the kubernetes benchmark makes (the server's and the floors'). */
+export const BENCH_NAMESPACE = "code-interpreter-bench";
+/** Labels on the double's Docker containers: which benchmark, and the pid of the run that owns them. */
+const BENCH_LABEL = "code-interpreter.bench";
+const PID_LABEL = "code-interpreter.bench.pid";
+
+/** The Kubernetes API double the benchmark's server and floors talk to, and how to reach it. */
+export interface KubernetesTarget {
+  double: KubernetesDouble;
+  kubeConfig: KubeConfig;
+  namespace: string;
+  /** Environment for the server: KUBECONFIG (a temp file), EXECUTOR_BACKEND, namespace and image. */
+  env: Record<string, string>;
+  /** Stops the double (removing every pod and container) and deletes the kubeconfig. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the Kubernetes API double on loopback with pods as Docker
+ * containers of `image` (no cluster can run here), and writes a kubeconfig
+ * for it. Containers an earlier run left when it was killed outright are
+ * removed first.
+ */
+export async function startKubernetesTarget(image: string): Promise<KubernetesTarget> {
+  const docker = new Dockerode();
+  await docker
+    .getImage(image)
+    .inspect()
+    .catch((error: Error) => {
+      throw new Error(`--backend kubernetes runs pods as Docker containers of ${image}: ${error.message}`);
+    });
+  await removeContainers(docker, (labels) => !alive(Number(labels[PID_LABEL])));
+  const double = await KubernetesDouble.start({
+    runtime: "docker",
+    image,
+    docker,
+    labels: { [BENCH_LABEL]: "kubernetes", [PID_LABEL]: String(process.pid) },
+  });
+  const kubeConfig = double.kubeConfig(BENCH_NAMESPACE);
+  const dir = await mkdtemp(join(tmpdir(), "ci-bench-kube-"));
+  const path = join(dir, "kubeconfig");
+  await writeFile(path, kubeConfig.exportConfig(), { mode: 0o600 });
+  return {
+    double,
+    kubeConfig,
+    namespace: BENCH_NAMESPACE,
+    env: {
+      KUBECONFIG: path,
+      EXECUTOR_BACKEND: "kubernetes",
+      KUBERNETES_EXECUTOR_NAMESPACE: BENCH_NAMESPACE,
+      KUBERNETES_EXECUTOR_IMAGE: image,
+    },
+    stop: async () => {
+      try {
+        await double.stop();
+        // The double removes its containers; this catches one it lost track of.
+        const left = await removeContainers(docker, (labels) => labels[PID_LABEL] === String(process.pid));
+        if (left > 0) console.error(`removed ${left} container(s) the Kubernetes double left behind`);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Force-removes the benchmark's double containers whose labels match; returns how many. */
+async function removeContainers(docker: Dockerode, matches: (labels: Record<string, string>) => boolean): Promise<number> {
+  const found = await docker.listContainers({ all: true, filters: { label: [`${BENCH_LABEL}=kubernetes`] } });
+  const doomed = found.filter((container) => matches(container.Labels));
+  await Promise.all(
+    doomed.map((container) =>
+      docker
+        .getContainer(container.Id)
+        .remove({ force: true })
+        .catch(() => {}),
+    ),
+  );
+  return doomed.length;
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
