@@ -97,6 +97,12 @@ export class DockerBackend implements Backend {
       const request = planExecution(options, this.planSettings());
       options.signal?.throwIfAborted();
       let sandbox = this.pool?.take();
+      // A warm sandbox whose engine connection broke (the engine restarted) can never answer: start a fresh one.
+      if (sandbox && (sandbox.stream.destroyed || sandbox.stream.readableEnded)) {
+        const broken = sandbox;
+        sandbox = undefined;
+        this.background(removeContainer(this.settings.docker, broken.name).catch(() => {}));
+      }
       try {
         sandbox ??= await startSandbox(this.settings, newExecName(), { lifetimeSeconds: oneShotLifetime(request), env: request.env });
         const sandboxWaitMs = Date.now() - started;

@@ -50,6 +50,8 @@ export async function talkToRunner(options: RunnerStreamOptions): Promise<Runner
     stream.once("error", () => resolve());
     // The result frame is always the last: no need to wait for the container to exit.
     answered = resolve;
+    // Already over (its engine went away before we spoke): those events will not come again.
+    if (stream.destroyed || stream.readableEnded) resolve();
   });
   options.docker.modem.demuxStream(
     stream,
@@ -72,7 +74,11 @@ export async function talkToRunner(options: RunnerStreamOptions): Promise<Runner
   const stop = (why: "backstop" | "abort") => {
     stopped ??= why;
     options.stop().catch(() => {});
-    setTimeout(() => stream.destroy(), CLOSE_GRACE_MS).unref();
+    // Past the grace the conversation is over, even when the stream cannot report its own end.
+    setTimeout(() => {
+      stream.destroy();
+      answered();
+    }, CLOSE_GRACE_MS).unref();
   };
   const onAbort = () => stop("abort");
   options.signal?.addEventListener("abort", onAbort, { once: true });
