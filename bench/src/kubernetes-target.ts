@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubernetesDouble } from "@code-interpreter/kubernetes-double";
@@ -10,6 +10,8 @@ export const BENCH_NAMESPACE = "code-interpreter-bench";
 /** Labels on the double's Docker containers: which benchmark, and the pid of the run that owns them. */
 const BENCH_LABEL = "code-interpreter.bench";
 const PID_LABEL = "code-interpreter.bench.pid";
+/** Temp directories holding a run's kubeconfig: `<prefix><pid>-<random>`. */
+const DIR_PREFIX = "ci-bench-kube-";
 
 /** The Kubernetes API double the benchmark's server and floors talk to, and how to reach it. */
 export interface KubernetesTarget {
@@ -36,7 +38,7 @@ export async function startKubernetesTarget(image: string): Promise<KubernetesTa
     .catch((error: Error) => {
       throw new Error(`--backend kubernetes runs pods as Docker containers of ${image}: ${error.message}`);
     });
-  await removeContainers(docker, (labels) => !alive(Number(labels[PID_LABEL])));
+  await removeLeftovers(docker);
   const double = await KubernetesDouble.start({
     runtime: "docker",
     image,
@@ -44,7 +46,7 @@ export async function startKubernetesTarget(image: string): Promise<KubernetesTa
     labels: { [BENCH_LABEL]: "kubernetes", [PID_LABEL]: String(process.pid) },
   });
   const kubeConfig = double.kubeConfig(BENCH_NAMESPACE);
-  const dir = await mkdtemp(join(tmpdir(), "ci-bench-kube-"));
+  const dir = await mkdtemp(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
   const path = join(dir, "kubeconfig");
   await writeFile(path, kubeConfig.exportConfig(), { mode: 0o600 });
   return {
@@ -68,6 +70,16 @@ export async function startKubernetesTarget(image: string): Promise<KubernetesTa
       }
     },
   };
+}
+
+/** Containers and kubeconfig directories of runs that were killed outright (their pid is gone). */
+async function removeLeftovers(docker: Dockerode): Promise<void> {
+  const removed = await removeContainers(docker, (labels) => !alive(Number(labels[PID_LABEL])));
+  const dirs = (await readdir(tmpdir())).filter(
+    (name) => name.startsWith(DIR_PREFIX) && !alive(Number(name.slice(DIR_PREFIX.length).split("-")[0])),
+  );
+  await Promise.all(dirs.map((name) => rm(join(tmpdir(), name), { recursive: true, force: true })));
+  if (removed + dirs.length > 0) console.error(`removed ${removed} container(s) and ${dirs.length} kubeconfig(s) a killed run left`);
 }
 
 /** Force-removes the benchmark's double containers whose labels match; returns how many. */
