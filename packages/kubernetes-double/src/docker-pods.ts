@@ -1,6 +1,6 @@
 import type { Duplex } from "node:stream";
 import { Writable } from "node:stream";
-import type { V1Container, V1ContainerStatus, V1Pod, V1PodCondition } from "@kubernetes/client-node";
+import type { V1Container, V1ContainerStatus, V1Pod, V1PodCondition, V1SeccompProfile } from "@kubernetes/client-node";
 import type Dockerode from "dockerode";
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
@@ -268,7 +268,7 @@ function dockerSpec(pod: V1Pod, container: V1Container, name: string, options: D
       ReadonlyRootfs: context.readOnlyRootFilesystem === true,
       CapDrop: context.capabilities?.drop ?? [],
       CapAdd: context.capabilities?.add ?? [],
-      SecurityOpt: context.allowPrivilegeEscalation === false ? ["no-new-privileges"] : [],
+      SecurityOpt: securityOptions(context.allowPrivilegeEscalation, context.seccompProfile ?? podContext.seccompProfile),
       Privileged: context.privileged === true,
       GroupAdd: podContext.fsGroup === undefined ? [] : [String(podContext.fsGroup)],
       Tmpfs: tmpfs,
@@ -279,6 +279,19 @@ function dockerSpec(pod: V1Pod, container: V1Container, name: string, options: D
       LogConfig: { Type: "none", Config: {} },
     },
   };
+}
+
+/**
+ * no-new-privileges, and the seccomp profile as a kubelet sets it: the
+ * runtime's default for `RuntimeDefault`, none when the pod names none (the
+ * kubelet's default without `--seccomp-default`) or `Unconfined`. The double
+ * has no node profiles, so `Localhost` runs unconfined too.
+ */
+function securityOptions(allowPrivilegeEscalation: boolean | undefined, seccomp: V1SeccompProfile | undefined): string[] {
+  return [
+    ...(allowPrivilegeEscalation === false ? ["no-new-privileges"] : []),
+    ...(seccomp?.type === "RuntimeDefault" ? [] : ["seccomp=unconfined"]),
+  ];
 }
 
 function sinkWriter(sink: (data: Buffer) => void): Writable {
