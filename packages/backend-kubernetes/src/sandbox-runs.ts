@@ -1,5 +1,6 @@
 import { answerlessResult, EXPIRES_AT_KEY, type OutputChunk, type RunnerRequest, type RunnerResult, unixNow } from "@code-interpreter/core";
 import { isNotFound } from "./api-errors.js";
+import { executorTermination } from "./container-exit.js";
 import type { KubeApi } from "./kube-api.js";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 import { EXECUTOR_CONTAINER, execPodSpec, WARM_LABEL_KEY } from "./pod-spec.js";
@@ -108,8 +109,8 @@ export async function runInPod(
     });
     if (outcome.stopped === "abort") throw options.signal?.reason ?? new Error("aborted");
     if (outcome.result) return outcome.result;
-    const state = await api.readPod(name).catch(() => undefined);
-    const terminated = state?.status?.containerStatuses?.find((status) => status.name === EXECUTOR_CONTAINER)?.state?.terminated;
+    // Past the backstop the pod is being deleted: its end says nothing.
+    const terminated = outcome.stopped ? undefined : await executorTermination(api, name);
     return answerlessResult(outcome, options.request, `exit ${terminated?.exitCode ?? "unknown"}`, terminated?.reason === "OOMKilled");
   } finally {
     live.delete(name);

@@ -105,3 +105,40 @@ export async function stopDouble(double: KubernetesDouble): Promise<void> {
     await double.stop();
   }
 }
+
+const PIDS =
+  "the double's pids limit standing in for the kubelet's podPidsLimit, a node setting a pod spec cannot carry (set it on the nodes that run sandboxes)";
+const SECCOMP =
+  "Docker's default seccomp profile realising the pod's seccompProfile RuntimeDefault; on a cluster it is the runtime's own default (containerd, CRI-O)";
+const INODES =
+  "a memory-backed emptyDir has no inode limit (the kubelet mounts its tmpfs with a size only): files are bounded by the pod's memory limit, which their inodes are charged to, so code is OOM-killed rather than refused with ENOSPC";
+
+/**
+ * Hostile tests the Kubernetes backend fails on the double's Docker pods, with
+ * why: controls Kubernetes cannot express. The README lists them.
+ */
+export const HOSTILE_GAPS: Readonly<Record<string, string>> = {
+  "limits the inodes of /workspace": INODES,
+  "limits the inodes of /tmp": INODES,
+  "does not let a daemon a session command detached outlive the command":
+    "processes a session command detaches (setsid, double fork) stay in the session pod until the session ends",
+};
+
+/**
+ * Hostile tests that pass on the double's Docker pods only because the double
+ * stands in for something outside the backend, with what stands in.
+ */
+export const HOSTILE_ASSUMES: Readonly<Record<string, string>> = {
+  "contains a fork bomb": PIDS,
+  "contains a thread bomb": PIDS,
+  "does not let a fork bomb in one sandbox starve another": PIDS,
+  "keeps a session usable after a fork bomb in one of its commands": PIDS,
+  "runs under a seccomp filter": SECCOMP,
+  "is refused the unshare syscall": SECCOMP,
+  "is refused the keyctl syscall": SECCOMP,
+  "is refused the bpf syscall": `${SECCOMP}, and the node's kernel.unprivileged_bpf_disabled`,
+  "cannot reach the host, its loopback or the cloud metadata service":
+    "the double's pods have no network at all; on a cluster egress is stopped by the lockdown init container (which the double skips) or a NetworkPolicy (which it does not enforce)",
+  "cannot resolve names":
+    "the double's pods have no network at all; on a cluster DNS is stopped by the lockdown init container (which the double skips) or a NetworkPolicy (which it does not enforce)",
+};
