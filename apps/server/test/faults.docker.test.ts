@@ -1,0 +1,151 @@
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { canRunPrivateDockerd, type PrivateDockerd, startPrivateDockerd } from "./support/private-dockerd.js";
+import { postJson, type ServerProcess, startServerProcess, waitFor } from "./support/server-process.js";
+import { stateDir } from "./support/temp-dirs.js";
+
+// The server as a real process on a private Docker daemon that these tests kill, restart and take the
+// image from; the machine's main dockerd, which other tests use, is never touched.
+const IMAGE = "code-interpreter-executor:latest";
+const unavailable = canRunPrivateDockerd();
+if (unavailable && process.env.CI === "true") throw new Error(`the Docker fault tests need a private dockerd: ${unavailable}`);
+
+let engine: PrivateDockerd;
+const cleanups: (() => Promise<void>)[] = [];
+beforeAll(async () => {
+  if (!unavailable) engine = await startPrivateDockerd(IMAGE);
+}, 180_000);
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+});
+afterAll(async () => {
+  await engine?.destroy();
+}, 120_000);
+
+async function start(env: Record<string, string> = {}): Promise<ServerProcess> {
+  const dir = await stateDir("ci-faults-docker");
+  cleanups.push(() => dir.remove());
+  const server = await startServerProcess({
+    env: {
+      EXECUTOR_BACKEND: "docker",
+      DOCKER_HOST: engine.host,
+      PYTHON_EXECUTOR_DOCKER_IMAGE: IMAGE,
+      FILE_STORAGE_DIR: join(dir.path, "files"),
+      SANDBOX_PRELOAD: "none",
+      REAPER_INTERVAL_SEC: "1",
+      ...env,
+    },
+  });
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+const containers = async (component: "exec" | "session") =>
+  engine.docker.listContainers({ all: true, filters: { label: ["app=code-interpreter", `component=${component}`] } });
+
+const describeIf = unavailable ? describe.skip : describe;
+
+describeIf("the server process on a Docker engine that fails", { timeout: 300_000 }, () => {
+  it("reports a missing executor image on /health, saying how to build it, and recovers when it is back", async () => {
+    const server = await start({ SANDBOX_POOL_MAX: "0" });
+    expect(await (await fetch(`${server.url}/health`)).json()).toEqual({ status: "ok", version: expect.any(String) });
+    await engine.docker.getImage(IMAGE).tag({ repo: "ci-faults-backup", tag: "latest" });
+    await engine.docker.getImage(IMAGE).remove();
+    try {
+      const health = await fetch(`${server.url}/health`);
+      expect(health.status).toBe(503);
+      const body = (await health.json()) as { status: string; backend: { name: string; ok: boolean; detail: string } };
+      expect(body).toMatchObject({ status: "degraded", version: expect.any(String), backend: { name: "docker", ok: false } });
+      expect(body.backend.detail).toContain(IMAGE);
+      expect(body.backend.detail).toContain("pnpm image:build");
+      const execute = await postJson(`${server.url}/v1/execute`, { code: "print(1)" });
+      expect(execute.status).toBe(503);
+      expect(execute.body.detail).toContain(IMAGE);
+    } finally {
+      await engine.docker.getImage("ci-faults-backup:latest").tag({ repo: "code-interpreter-executor", tag: "latest" });
+      await engine.docker.getImage("ci-faults-backup:latest").remove();
+    }
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    expect((await postJson(`${server.url}/v1/execute`, { code: "print(1)" })).body.stdout).toBe("1\n");
+  });
+
+  it("cancels an execution and removes its container when the client disconnects", async () => {
+    const server = await start({ SANDBOX_POOL_MAX: "0" });
+    const controller = new AbortController();
+    const request = postJson(
+      `${server.url}/v1/execute`,
+      { code: "import time\ntime.sleep(60)", timeout_ms: 60_000 },
+      { signal: controller.signal },
+    ).catch((error: Error) => error);
+    await waitFor("the execution's container to run", async () => (await containers("exec")).some((c) => c.State === "running"));
+    controller.abort();
+    expect(await request).toBeInstanceOf(Error);
+    await waitFor("the container to be removed", async () => (await containers("exec")).length === 0, 60_000);
+    server.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+  });
+
+  it("answers 503 when the engine dies mid-execution, reports it on /health, and recovers without a restart", async () => {
+    // No warm sandbox at first, so the execution's own container is the one to wait for; warm ones
+    // follow the demand, and must not break the service once their engine is gone.
+    const server = await start({ SANDBOX_POOL_MIN: "0" });
+    const inFlight = postJson(`${server.url}/v1/execute`, { code: "import time\ntime.sleep(30)", timeout_ms: 45_000 });
+    await waitFor("the execution's container to run", async () =>
+      (await containers("exec")).some((c) => c.State === "running" && c.Labels["code-interpreter.warm"] !== "true"),
+    );
+    await engine.kill();
+    try {
+      const answer = await inFlight;
+      expect(answer.status, JSON.stringify(answer.body)).toBe(503);
+      expect(answer.body).toEqual({ detail: expect.any(String) });
+      const health = await fetch(`${server.url}/health`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({
+        status: "degraded",
+        backend: { name: "docker", ok: false, detail: expect.stringContaining("does not answer") },
+      });
+      const refused = await postJson(`${server.url}/v1/execute`, { code: "print(1)" });
+      expect(refused.status).toBe(503);
+    } finally {
+      await engine.start();
+    }
+    await waitFor("/health to be ok again", async () => (await fetch(`${server.url}/health`)).status === 200, 60_000);
+    // Warm containers of the dead engine are gone; the pool builds new ones, and requests work meanwhile.
+    await waitFor(
+      "an execution to succeed",
+      async () => (await postJson(`${server.url}/v1/execute`, { code: "print(6*7)" })).body.stdout === "42\n",
+      60_000,
+      1000,
+    );
+    server.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+  });
+
+  it("after SIGKILL, a restarted server serves live sessions and reaps the dead one's one-shot containers", async () => {
+    const first = await start({ SANDBOX_POOL_MIN: "0" });
+    const session = (await postJson(`${first.url}/v1/sessions`, { ttl_seconds: 600 })).body.session_id as string;
+    expect((await postJson(`${first.url}/v1/sessions/${session}/bash`, { cmd: "echo kept > state.txt" })).status).toBe(200);
+    const inFlight = postJson(`${first.url}/v1/execute`, { code: "import time\ntime.sleep(3)", timeout_ms: 5000 }).catch(
+      (error: Error) => error,
+    );
+    await waitFor("the execution's container to run", async () =>
+      (await containers("exec")).some((c) => c.State === "running" && c.Labels["code-interpreter.warm"] !== "true"),
+    );
+    first.kill("SIGKILL");
+    expect(await first.exited).toBe("SIGKILL");
+    expect(await inFlight).toBeInstanceOf(Error);
+
+    const second = await start({ SANDBOX_POOL_MAX: "0" });
+    // The test engine's image has bash but no coreutils: read the file with a builtin.
+    const state = await postJson(`${second.url}/v1/sessions/${session}/bash`, { cmd: 'echo "$(< state.txt)"' });
+    expect(state.body).toMatchObject({ stdout: "kept\n", exit_code: 0 });
+    // The dead server's one-shot and warm containers are orphans: the reaper removes them once they are
+    // past their deadline or stopped for a minute (it cannot tell them from another replica's sooner).
+    await waitFor("the orphaned one-shot containers to be reaped", async () => (await containers("exec")).length === 0, 200_000, 2000);
+    expect((await containers("session")).map((c) => c.Names[0])).toEqual([`/${session}`]);
+    expect((await fetch(`${second.url}/v1/sessions/${session}`, { method: "DELETE" })).status).toBe(204);
+    second.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+    expect(await containers("session")).toEqual([]);
+  });
+});
