@@ -1,5 +1,5 @@
 import { dockerRun, engineCycleRate, rawBwrap, withRunningContainer } from "./floors.ts";
-import { kubernetesFloors } from "./kubernetes-floors.ts";
+import { kubernetesFloors, type PodCyclePhases } from "./kubernetes-floors.ts";
 import type { KubernetesTarget } from "./kubernetes-target.ts";
 import { type Latency, latency, sequential } from "./stats.ts";
 
@@ -17,6 +17,8 @@ export interface BackendFloors {
   execBash?: Latency;
   /** The raw fresh-sandbox rate at concurrency 16, measured when asked (it loads the machine). */
   cycleRate?: () => Promise<{ perSecond: number }>;
+  /** Where a raw pod cycle's time goes (kubernetes): create until Running, the exec, the delete. */
+  podCycle?: { start: Latency; exec: Latency; remove: Latency };
   /** What `cycleRate` measures, for the table. */
   cycleName?: string;
   targets: { print?: string; pandas?: string; python?: string; rate?: string };
@@ -46,13 +48,15 @@ export async function measureFloors(backend: string, options: FloorOptions): Pro
   if (backend === "kubernetes") {
     if (!options.kubernetes) throw new Error("the kubernetes floors need the Kubernetes double");
     const floors = kubernetesFloors(options.kubernetes.kubeConfig, options.kubernetes.namespace, image);
+    const phases: PodCyclePhases = { start: [], exec: [], remove: [] };
     const [execPython, execBash] = await floors.withRunningPod(async (exec) => [
       latency(await sequential(count, exec(["python3", "-c", "1+1"]))),
       latency(await sequential(count, exec(["bash", "-c", "true"]))),
     ]);
     return {
-      print: latency(await sequential(Math.min(count, 15), floors.podCycle("print(1)"))),
+      print: latency(await sequential(Math.min(count, 15), floors.podCycle("print(1)", phases))),
       pandas: latency(await sequential(Math.min(count, 10), floors.podCycle(oneLine))),
+      podCycle: { start: latency(phases.start), exec: latency(phases.exec), remove: latency(phases.remove) },
       execPython,
       execBash,
       cycleRate: () => floors.podCycleRate(16, seconds),

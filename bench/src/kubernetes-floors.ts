@@ -13,6 +13,15 @@ const START_TIMEOUT_MS = 60_000;
 const EXEC_TIMEOUT_MS = 60_000;
 const CONTAINER = "main";
 
+/** Milliseconds spent in each part of raw pod cycles. */
+export interface PodCyclePhases {
+  /** Create, then poll until Running. */
+  start: number[];
+  exec: number[];
+  /** Delete with grace period 0 (the double answers once the containers are removed). */
+  remove: number[];
+}
+
 /** The raw pod floors against one API server, in one namespace, with one image. */
 export function kubernetesFloors(kubeConfig: KubeConfig, namespace: string, image: string) {
   const core = kubeConfig.makeApiClient(CoreV1Api);
@@ -35,13 +44,25 @@ export function kubernetesFloors(kubeConfig: KubeConfig, namespace: string, imag
   const run = (pod: string, command: string[]) => execToEnd(exec, namespace, pod, command);
 
   return {
-    /** One cycle: create a pod, wait until Running, exec `python3 -c <code>`, delete it (grace period 0). */
-    podCycle: (code: string) => async () => {
+    /**
+     * One cycle: create a pod, wait until Running, exec `python3 -c <code>`,
+     * delete it (grace period 0). With `phases`, each part's time is added to it.
+     */
+    podCycle: (code: string, phases?: PodCyclePhases) => async () => {
+      let mark = performance.now();
+      const lap = (into: number[] | undefined) => {
+        const now = performance.now();
+        into?.push(now - mark);
+        mark = now;
+      };
       const pod = await createRunning();
+      lap(phases?.start);
       try {
         await run(pod, ["python3", "-c", code]);
+        lap(phases?.exec);
       } finally {
         await remove(pod);
+        lap(phases?.remove);
       }
     },
     /** Pod cycles of `print(1)` from `concurrency` loops for `seconds`. */
