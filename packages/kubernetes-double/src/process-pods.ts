@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmod, chown, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { V1Container, V1ContainerStatus, V1PodCondition } from "@kubernetes/client-node";
@@ -8,6 +8,7 @@ import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime, PodStream, StreamRequest, StreamSinks } from "./pod-runtime.js";
 import { admitPod, condition, DEADLINE_EXCEEDED, running, setPodStatus, skippedInit, terminated } from "./pod-status.js";
 import { parseQuantity } from "./quantity.js";
+import { removeTree } from "./remove-tree.js";
 import { groupFile, passwdFile, sandboxArgs } from "./sandbox-args.js";
 
 export interface ProcessPodsOptions {
@@ -125,8 +126,8 @@ export class ProcessPods implements PodRuntime {
     const pod = this.pods.get(record);
     if (!pod) return;
     await killAll(pod.processes);
-    await rm(pod.dir, { recursive: true, force: true });
     this.pods.delete(record);
+    await removeTree(pod.dir);
   }
 
   async openStream(record: PodRecord, container: string, request: StreamRequest, sinks: StreamSinks): Promise<PodStream> {
@@ -150,7 +151,7 @@ export class ProcessPods implements PodRuntime {
     await Promise.all([...this.pods.values()].map((pod) => killAll(pod.processes)));
     this.pods.clear();
     const root = this.root && (await this.root.catch(() => undefined));
-    if (root) await rm(root, { recursive: true, force: true });
+    if (root) await removeTree(root);
     this.root = undefined;
   }
 

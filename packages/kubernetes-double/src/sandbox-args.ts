@@ -51,7 +51,9 @@ os.execvp(sys.argv[3], sys.argv[3:])`;
  * root read-only, the emptyDirs bound read-write.
  */
 export function sandboxArgs(spec: SandboxSpec): string[] {
-  const args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", spec.hostname];
+  // --as-pid-1: the program is its sandbox's pid 1, as a container's command is, so the kernel
+  // shields it from signals its own descendants send (kill -1 included).
+  const args = ["--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", spec.hostname];
   for (const dir of SYSTEM_DIRS) {
     if (!existsSync(dir)) continue;
     if (lstatSync(dir).isSymbolicLink()) args.push("--symlink", `usr${dir}`, dir);
