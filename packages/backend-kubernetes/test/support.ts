@@ -110,6 +110,8 @@ const PIDS =
   "the double's pids limit standing in for the kubelet's podPidsLimit, a node setting a pod spec cannot carry (set it on the nodes that run sandboxes)";
 const SECCOMP =
   "Docker's default seccomp profile realising the pod's seccompProfile RuntimeDefault; on a cluster it is the runtime's own default (containerd, CRI-O)";
+const NO_NETWORK = (what: string) =>
+  `the double's pods have no network at all; on a cluster ${what} is stopped by the lockdown init container (which the double skips) or a NetworkPolicy (which it does not enforce)`;
 const INODES =
   "a memory-backed emptyDir has no inode limit (the kubelet mounts its tmpfs with a size only): files are bounded by the pod's memory limit, which their inodes are charged to, so code is OOM-killed rather than refused with ENOSPC";
 
@@ -137,8 +139,37 @@ export const HOSTILE_ASSUMES: Readonly<Record<string, string>> = {
   "is refused the unshare syscall": SECCOMP,
   "is refused the keyctl syscall": SECCOMP,
   "is refused the bpf syscall": `${SECCOMP}, and the node's kernel.unprivileged_bpf_disabled`,
-  "cannot reach the host, its loopback or the cloud metadata service":
-    "the double's pods have no network at all; on a cluster egress is stopped by the lockdown init container (which the double skips) or a NetworkPolicy (which it does not enforce)",
-  "cannot resolve names":
-    "the double's pods have no network at all; on a cluster DNS is stopped by the lockdown init container (which the double skips) or a NetworkPolicy (which it does not enforce)",
+  "cannot reach the host, its loopback or the cloud metadata service": NO_NETWORK("egress"),
+  "cannot resolve names": NO_NETWORK("DNS"),
+};
+
+const NO_SIZE = "the double's process pods bind each emptyDir to a host directory with no sizeLimit";
+const NO_SECCOMP = "the double's process pods are bubblewrap sandboxes without a seccomp filter (seccompProfile is not realised)";
+
+/**
+ * Hostile tests the Kubernetes backend fails on the double's process pods:
+ * those of the Docker pods, and what that runtime does not model.
+ */
+export const HOSTILE_PROCESS_GAPS: Readonly<Record<string, string>> = {
+  "limits the inodes of /workspace": `${NO_SIZE} or inode limit`,
+  "limits the inodes of /tmp": `${NO_SIZE} or inode limit`,
+  "stops a disk fill of /workspace at its size": NO_SIZE,
+  "stops a disk fill of /tmp at its size": NO_SIZE,
+  "stops /dev/shm at a size": "bubblewrap's /dev/shm has no size (a container runtime gives each container 64 MiB)",
+  "runs under a seccomp filter": NO_SECCOMP,
+  "is refused the unshare syscall": NO_SECCOMP,
+  "is refused the keyctl syscall": NO_SECCOMP,
+};
+
+/** Hostile tests that pass on the double's process pods only because the double stands in for something outside the backend. */
+export const HOSTILE_PROCESS_ASSUMES: Readonly<Record<string, string>> = {
+  "contains a fork bomb": PIDS,
+  "contains a thread bomb": PIDS,
+  "does not let a fork bomb in one sandbox starve another": PIDS,
+  "keeps a session usable after a fork bomb in one of its commands": PIDS,
+  "is refused the bpf syscall": "the node's kernel.unprivileged_bpf_disabled (the process pods have no seccomp filter)",
+  "does not let a daemon a session command detached outlive the command":
+    "an exec in the double's process pods is a sandbox of its own, whose processes end with it; on a cluster an exec joins the container, where they stay (a gap on the Docker pods)",
+  "cannot reach the host, its loopback or the cloud metadata service": NO_NETWORK("egress"),
+  "cannot resolve names": NO_NETWORK("DNS"),
 };
