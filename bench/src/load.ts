@@ -5,7 +5,7 @@
 // 2. Soak: N executions (thousands; --quick: 300) at MAX_CONCURRENT_EXECUTIONS
 //    in parallel, sampling the server's RSS, open file descriptors and
 //    sandboxes. Once idle, descriptors and sandboxes must be back where they
-//    started, and RSS must have levelled off (not grown in the second half).
+//    started, and RSS must have levelled off (its peaks not rising in the second half).
 // It prints its figures and exits 1 when a check fails.
 import { type ChildProcess, spawn } from "node:child_process";
 import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -27,8 +27,8 @@ const maxConcurrent = Number(args["max-concurrent"]);
 const soakCount = Number(args.soak ?? (args.quick ? 300 : 3000));
 /**
  * RSS grows while V8 collects lazily and the allocator keeps freed pages, then
- * levels off (bench/README.md): over the second half of the soak it may grow
- * this much, and over the whole soak at most RSS_CEILING_MB.
+ * levels off (bench/README.md): its peaks in the second half of the soak may
+ * pass those of the first half by this much, and the whole soak at most RSS_CEILING_MB.
  */
 const RSS_SECOND_HALF_LIMIT_MB = 32;
 const RSS_CEILING_MB = 256;
@@ -127,18 +127,21 @@ async function soak(): Promise<void> {
   const end = await sample();
   console.log(`soak: ${rate.toFixed(1)} executions/s, ${refused} retried after 429/503; idle again:`, show(end));
   const peakRss = Math.max(...samples.map((s) => s.rssMb));
-  console.log(
-    `RSS: baseline ${baseline.rssMb.toFixed(1)} MB, half-way ${(samples[Math.floor(samples.length / 2)] as Sample).rssMb.toFixed(1)} MB, peak ${peakRss.toFixed(1)} MB, end ${end.rssMb.toFixed(1)} MB`,
-  );
+  console.log(`RSS: baseline ${baseline.rssMb.toFixed(1)} MB, peak ${peakRss.toFixed(1)} MB, end ${end.rssMb.toFixed(1)} MB`);
   check(end.fds <= baseline.fds + FD_SLACK, `open descriptors grew from ${baseline.fds} to ${end.fds}`);
-  check(end.sandboxes <= baseline.sandboxes, `sandboxes grew from ${baseline.sandboxes} to ${end.sandboxes}`);
+  // On docker the count is engine-wide (the server has no labels of its own to filter on), so other
+  // servers' or tests' containers come and go in it: shown, not checked.
+  if (backend !== "docker") check(end.sandboxes <= baseline.sandboxes, `sandboxes grew from ${baseline.sandboxes} to ${end.sandboxes}`);
   check(end.rssMb <= baseline.rssMb + RSS_CEILING_MB, `RSS grew from ${baseline.rssMb.toFixed(1)} to ${end.rssMb.toFixed(1)} MB`);
-  // A short soak ends before RSS levels off; only a long one can tell a leak from warm-up.
-  const middle = samples[Math.floor(samples.length / 2)] as Sample;
+  // RSS is a sawtooth (V8 collects lazily): a leak shows as peaks that keep rising. A short soak
+  // ends before RSS levels off; only a long one can tell a leak from warm-up.
+  const half = Math.floor(samples.length / 2);
+  const firstPeak = Math.max(...samples.slice(0, half).map((s) => s.rssMb));
+  const secondPeak = Math.max(...samples.slice(half).map((s) => s.rssMb), end.rssMb);
   if (soakCount >= 1000) {
     check(
-      end.rssMb <= middle.rssMb + RSS_SECOND_HALF_LIMIT_MB,
-      `RSS still growing in the second half: ${middle.rssMb.toFixed(1)} → ${end.rssMb.toFixed(1)} MB`,
+      secondPeak <= firstPeak + RSS_SECOND_HALF_LIMIT_MB,
+      `RSS peaks still rising: ${firstPeak.toFixed(1)} MB in the first half, ${secondPeak.toFixed(1)} MB in the second`,
     );
   }
 }
