@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { randomBytes, randomInt } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,8 +11,8 @@ import { waitFor } from "./server-process.js";
 const run = promisify(execFile);
 
 /**
- * A second Docker daemon of our own (own data root, exec root, socket, no
- * bridge or iptables), so fault tests can kill and restart an engine or
+ * A second Docker daemon of our own (own data root, exec root, socket and
+ * bridge, no iptables), so fault tests can kill and restart an engine or
  * remove its image without touching the machine's main dockerd, which other
  * tests use. It gets a tiny executor image: the host's Python and bash.
  */
@@ -40,6 +41,8 @@ export async function startPrivateDockerd(image: string): Promise<PrivateDockerd
   const socket = join(dir, "docker.sock");
   const host = `unix://${socket}`;
   const docker = new Dockerode({ socketPath: socket });
+  // A bridge of its own: with --bridge=none dockerd deletes the host's docker0, which the main engine needs.
+  const bridge = `cidkd${randomBytes(4).toString("hex")}`;
   let daemon: ChildProcess | undefined;
   let log = "";
 
@@ -51,7 +54,7 @@ export async function startPrivateDockerd(image: string): Promise<PrivateDockerd
         `--exec-root=${join(dir, "exec")}`,
         `--pidfile=${join(dir, "dockerd.pid")}`,
         `--host=${host}`,
-        "--bridge=none",
+        `--bridge=${bridge}`,
         "--iptables=false",
         "--ip6tables=false",
         "--ip-masq=false",
@@ -102,13 +105,17 @@ export async function startPrivateDockerd(image: string): Promise<PrivateDockerd
     await killUnder(dir);
     await run("sh", ["-c", `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]).catch(() => {});
     await rm(dir, { recursive: true, force: true });
+    await run("ip", ["link", "delete", bridge]).catch(() => {});
   };
 
   // Should the test process die with the daemon up (a hung test, a crash), it goes too.
   const onExit = () => {
     if (daemon?.pid && daemon.exitCode === null) process.kill(daemon.pid, "SIGKILL");
     killUnderSync(dir);
-    spawnSync("sh", ["-c", `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l; rm -rf '${dir}'`]);
+    spawnSync("sh", [
+      "-c",
+      `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l; rm -rf '${dir}'; ip link delete ${bridge}`,
+    ]);
   };
   process.once("exit", onExit);
   const destroyAll = async () => {
@@ -116,6 +123,8 @@ export async function startPrivateDockerd(image: string): Promise<PrivateDockerd
     process.off("exit", onExit);
   };
   try {
+    await run("ip", ["link", "add", bridge, "type", "bridge"]);
+    await run("ip", ["addr", "add", `10.254.${1 + randomInt(250)}.1/24`, "dev", bridge]);
     await start();
     await importTinyImage(dir, host, image);
   } catch (error) {
