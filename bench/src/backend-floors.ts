@@ -1,3 +1,4 @@
+import { onCleanup } from "./cleanup.ts";
 import { dockerRun, engineCycleRate, rawBwrap, withRunningContainer } from "./floors.ts";
 import { kubernetesFloors, type PodCyclePhases } from "./kubernetes-floors.ts";
 import type { KubernetesTarget } from "./kubernetes-target.ts";
@@ -48,6 +49,7 @@ export async function measureFloors(backend: string, options: FloorOptions): Pro
   if (backend === "kubernetes") {
     if (!options.kubernetes) throw new Error("the kubernetes floors need the Kubernetes double");
     const floors = kubernetesFloors(options.kubernetes.kubeConfig, options.kubernetes.namespace, image);
+    onCleanup(floors.stop); // before the double stops (clean-up runs newest first)
     const phases: PodCyclePhases = { start: [], exec: [], remove: [] };
     const [execPython, execBash] = await floors.withRunningPod(async (exec) => [
       latency(await sequential(count, exec(["python3", "-c", "1+1"]))),

@@ -1,6 +1,6 @@
 // Benchmark: latency and throughput of a code-interpreter server on loopback,
 // next to the raw floors measured in the same run. Usage:
-//   node bench/src/bench.ts --backend docker|local|kubernetes [--quick] [--seconds N] [--count N] [--pause-ms N]
+//   node bench/src/bench.ts --backend docker|local|kubernetes [--quick] [--seconds N] [--count N] [--pause-ms N] [--time-limit S]
 // "Sequential" requests come one after another with a pause (an agent's think
 // time, default 250 ms); "back-to-back" ones with none, which measures how fast
 // the warm pool refills rather than how fast a request is served.
@@ -22,6 +22,7 @@ const { values: args } = parseArgs({
     count: { type: "string" },
     image: { type: "string", default: process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest" },
     "pause-ms": { type: "string", default: "250" },
+    "time-limit": { type: "string" },
   },
 });
 const backend = args.backend as string;
@@ -36,6 +37,17 @@ const NOTE =
     : undefined;
 
 cleanUpOnSignals();
+// A backstop, so a stuck server or engine cannot hold the run (or CI) forever.
+const timeLimit = Number(args["time-limit"] ?? (args.quick ? 300 : 900));
+const watchdog = setTimeout(() => {
+  console.error(`the benchmark took longer than --time-limit ${timeLimit} s: stopping`);
+  setTimeout(() => process.exit(1), 60_000).unref();
+  void cleanUp().finally(() => process.exit(1));
+}, timeLimit * 1000);
+onCleanup(async () => clearTimeout(watchdog));
+const began = performance.now();
+/** Progress on stderr (stdout carries only the table and the JSON line). */
+const phase = (name: string) => console.error(`[${((performance.now() - began) / 1000).toFixed(1)} s] ${name}`);
 const figures: Record<string, unknown> = { backend, count, seconds, ...(NOTE ? { note: NOTE } : {}) };
 const rows: [string, string, string, string][] = [];
 const row = (name: string, value: Latency | number, floor?: Latency | number, target?: string) => {
@@ -57,12 +69,15 @@ const row = (name: string, value: Latency | number, floor?: Latency | number, ta
 try {
   let kubernetes: KubernetesTarget | undefined;
   if (backend === "kubernetes") {
+    phase("starting the Kubernetes API double");
     kubernetes = await startKubernetesTarget(image);
     onCleanup(kubernetes.stop);
   }
   // Kubernetes floors come first, on a quiet machine: once the server runs, its warm pool
   // refills (and preloads, a CPU-second a pod) in the background, which would slow them.
+  if (kubernetes) phase("floors");
   const early = kubernetes ? await measureFloors(backend, { image, count, seconds, kubernetes }) : undefined;
+  phase(`starting the server (${backend})`);
   const server = await startServer(backend, kubernetes?.env ?? {});
   onCleanup(server.stop);
   const client = api(server.url);
@@ -70,6 +85,7 @@ try {
   const sampler = setInterval(async () => memory.push(await rssMb(server.pid)), 1000);
   onCleanup(async () => clearInterval(sampler));
 
+  phase("warming up");
   const hasPandas = await client.execute(PANDAS).then(
     () => true,
     () => false,
@@ -78,8 +94,10 @@ try {
   const rssStart = await rssMb(server.pid);
 
   // Floors, measured now on this machine.
+  if (!early) phase("floors");
   const floors = early ?? (await measureFloors(backend, { image, count, seconds }));
 
+  phase("one-shot");
   row(
     "one-shot print(1), sequential",
     latency(await sequential(count, () => client.execute("print(1)"), pauseMs)),
@@ -93,6 +111,7 @@ try {
   }
   row("stream: first output byte", latency(await sequential(Math.min(count, 20), () => client.firstByte("print(1)"), pauseMs)));
 
+  phase("sessions");
   const creates: number[] = [];
   const deletes: number[] = [];
   for (let i = 0; i < Math.min(count, 10); i++) {
@@ -126,9 +145,11 @@ try {
       "",
     ]);
   }
+  if (floors.cycleRate) phase(`floor: ${floors.cycleName} rate at concurrency 16`);
   const cycleRate = await floors.cycleRate?.();
   figures.floor_cycle_rate = cycleRate;
   for (const concurrency of [1, 4, 16]) {
+    phase(`throughput at concurrency ${concurrency}`);
     const result = await sustained(concurrency, seconds, () => client.execute("print(1)"));
     figures[`throughput c${concurrency}`] = result;
     const compare = concurrency === 16 && cycleRate;
@@ -143,7 +164,9 @@ try {
   figures.server_rss_mb = { start: rssStart, end: rssEnd, max: Math.max(...memory) };
   rows.push(["server RSS (MB)", `start ${rssStart.toFixed(0)} end ${rssEnd.toFixed(0)} max ${Math.max(...memory).toFixed(0)}`, "", ""]);
 } finally {
+  phase("cleaning up");
   await cleanUp();
+  phase("done");
 }
 
 const widths = [0, 1, 2, 3].map((i) =>

@@ -26,12 +26,25 @@ export interface PodCyclePhases {
 export function kubernetesFloors(kubeConfig: KubeConfig, namespace: string, image: string) {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const exec = new Exec(kubeConfig);
+  // Once stopping, no new pod or exec: a pod created while the double stops would outlive it.
+  let stopping = false;
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(work: () => Promise<T>): Promise<T> => {
+    const running = work();
+    inFlight.add(running);
+    void running.catch(() => {}).finally(() => inFlight.delete(running));
+    return running;
+  };
+  const refuseWhenStopping = () => {
+    if (stopping) throw new Error("the benchmark is stopping");
+  };
 
   const createRunning = async (): Promise<string> => {
+    refuseWhenStopping();
     const name = `bench-floor-${randomUUID()}`;
     await core.createNamespacedPod({ namespace, body: floorPod(name, image) });
     try {
-      await waitForRunning(core, namespace, name);
+      await waitForRunning(core, namespace, name, refuseWhenStopping);
     } catch (error) {
       await remove(name);
       throw error;
@@ -41,14 +54,12 @@ export function kubernetesFloors(kubeConfig: KubeConfig, namespace: string, imag
   const remove = async (name: string) => {
     await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
   };
-  const run = (pod: string, command: string[]) => execToEnd(exec, namespace, pod, command);
-
-  return {
-    /**
-     * One cycle: create a pod, wait until Running, exec `python3 -c <code>`,
-     * delete it (grace period 0). With `phases`, each part's time is added to it.
-     */
-    podCycle: (code: string, phases?: PodCyclePhases) => async () => {
+  const run = (pod: string, command: string[]) => {
+    refuseWhenStopping();
+    return execToEnd(exec, namespace, pod, command);
+  };
+  const cycle = (code: string, phases?: PodCyclePhases) =>
+    track(async () => {
       let mark = performance.now();
       const lap = (into: number[] | undefined) => {
         const now = performance.now();
@@ -64,25 +75,36 @@ export function kubernetesFloors(kubeConfig: KubeConfig, namespace: string, imag
         await remove(pod);
         lap(phases?.remove);
       }
-    },
+    });
+
+  return {
+    /**
+     * One cycle: create a pod, wait until Running, exec `python3 -c <code>`,
+     * delete it (grace period 0). With `phases`, each part's time is added to it.
+     */
+    podCycle: (code: string, phases?: PodCyclePhases) => () => cycle(code, phases),
     /** Pod cycles of `print(1)` from `concurrency` loops for `seconds`. */
     podCycleRate: (concurrency: number, seconds: number) =>
-      sustained(concurrency, seconds, async () => {
+      sustained(
+        concurrency,
+        seconds,
+        () => cycle("print(1)"),
+        () => stopping,
+      ),
+    /** Runs `body` with one running pod; `exec(command)` makes a call that execs `command` into it. */
+    withRunningPod: <T>(body: (exec: (command: string[]) => () => Promise<void>) => Promise<T>): Promise<T> =>
+      track(async () => {
         const pod = await createRunning();
         try {
-          await run(pod, ["python3", "-c", "print(1)"]);
+          return await body((command) => () => run(pod, command));
         } finally {
           await remove(pod);
         }
       }),
-    /** Runs `body` with one running pod; `exec(command)` makes a call that execs `command` into it. */
-    withRunningPod: async <T>(body: (exec: (command: string[]) => () => Promise<void>) => Promise<T>): Promise<T> => {
-      const pod = await createRunning();
-      try {
-        return await body((command) => () => run(pod, command));
-      } finally {
-        await remove(pod);
-      }
+    /** Makes no more pods or execs, and waits until those under way have ended and their pods are deleted. */
+    stop: async () => {
+      stopping = true;
+      await Promise.allSettled([...inFlight]);
     },
   };
 }
@@ -99,9 +121,10 @@ function floorPod(name: string, image: string): V1Pod {
   };
 }
 
-async function waitForRunning(core: CoreV1Api, namespace: string, name: string): Promise<void> {
+async function waitForRunning(core: CoreV1Api, namespace: string, name: string, check: () => void): Promise<void> {
   const deadline = performance.now() + START_TIMEOUT_MS;
   while (performance.now() < deadline) {
+    check();
     const pod = await core.readNamespacedPod({ name, namespace });
     const phase = pod.status?.phase;
     if (phase === "Running") return;

@@ -30,15 +30,15 @@ export async function sequential(count: number, work: () => Promise<unknown>, pa
   return samples;
 }
 
-/** Runs `work` from `concurrency` loops for `seconds`; counts completions and errors. */
-export async function sustained(concurrency: number, seconds: number, work: () => Promise<unknown>) {
+/** Runs `work` from `concurrency` loops for `seconds` (or until `stop()` says so); counts completions and errors. */
+export async function sustained(concurrency: number, seconds: number, work: () => Promise<unknown>, stop = () => false) {
   const deadline = performance.now() + seconds * 1000;
   const samples: number[] = [];
   let errors = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
+      while (performance.now() < deadline && !stop()) {
         try {
           samples.push(await time(work));
         } catch {
