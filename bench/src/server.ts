@@ -50,7 +50,9 @@ export async function startServer(backend: string, env: Record<string, string>):
     stop: async () => {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 15_000)))]);
+      clearTimeout(timer); // else it holds the benchmark's exit for 15 s
       child.kill("SIGKILL");
       await rm(dir, { recursive: true, force: true });
     },
