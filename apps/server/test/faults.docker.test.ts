@@ -17,6 +17,13 @@ beforeAll(async () => {
 }, 180_000);
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  // Each test starts on an empty engine: what a killed server left is not the next test's leftover.
+  for (const container of (await engine?.docker.listContainers({ all: true })) ?? []) {
+    await engine.docker
+      .getContainer(container.Id)
+      .remove({ force: true })
+      .catch(() => {});
+  }
 });
 afterAll(async () => {
   await engine?.destroy();
@@ -83,6 +90,8 @@ describeIf("the server process on a Docker engine that fails", { timeout: 300_00
     await waitFor("the container to be removed", async () => (await containers("exec")).length === 0, 60_000);
     server.kill("SIGTERM");
     expect(await server.exited).toBe(0);
+    // SIGTERM took its sandboxes with it.
+    expect(await containers("exec")).toEqual([]);
   });
 
   it("answers 503 when the engine dies mid-execution, reports it on /health, and recovers without a restart", async () => {
@@ -109,6 +118,7 @@ describeIf("the server process on a Docker engine that fails", { timeout: 300_00
     } finally {
       await engine.start();
     }
+    const restartedAt = Math.floor(Date.now() / 1000) - 1;
     await waitFor("/health to be ok again", async () => (await fetch(`${server.url}/health`)).status === 200, 60_000);
     // Warm containers of the dead engine are gone; the pool builds new ones, and requests work meanwhile.
     await waitFor(
@@ -119,6 +129,10 @@ describeIf("the server process on a Docker engine that fails", { timeout: 300_00
     );
     server.kill("SIGTERM");
     expect(await server.exited).toBe(0);
+    // SIGTERM took its sandboxes with it, warm ones included. Those the engine's death stranded (their
+    // removal failed while it was down) are the reaper's, once past its grace: see the SIGKILL test.
+    const mine = async () => (await containers("exec")).filter((container) => container.Created >= restartedAt);
+    expect(await mine()).toEqual([]);
   });
 
   it("after SIGKILL, a restarted server serves live sessions and reaps the dead one's one-shot containers", async () => {

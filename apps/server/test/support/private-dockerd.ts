@@ -26,6 +26,8 @@ export interface PrivateDockerd {
   start(): Promise<void>;
   /** Stops it and removes everything it had. */
   destroy(): Promise<void>;
+  /** The end of the daemon's log, for failure messages. */
+  log(): string;
 }
 
 /** Whether a private dockerd can run here: root and the dockerd binary. */
@@ -131,7 +133,7 @@ export async function startPrivateDockerd(image: string): Promise<PrivateDockerd
     await destroyAll();
     throw new Error(`could not start a private dockerd: ${(error as Error).message}\n${log.slice(-3000)}`);
   }
-  return { host, docker, kill, start, destroy: destroyAll };
+  return { host, docker, kill, start, destroy: destroyAll, log: () => log.slice(-5000) };
 }
 
 /** Kills processes whose command line mentions `path` (the daemon's containerd and shims). */
