@@ -15,6 +15,6 @@ bash scripts/release.sh --dry-run
 pnpm exec vitest run
 # A short benchmark run, only to prove it works (its figures mean nothing at this size).
 node bench/src/bench.ts --backend local --quick --count 3 --seconds 1
-if docker info >/dev/null 2>&1; then
+if timeout 20 docker info >/dev/null 2>&1; then
   node bench/src/bench.ts --backend docker --quick --count 3 --seconds 1
 fi

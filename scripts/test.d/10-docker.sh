@@ -20,14 +20,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || give_up "could not install ${missing[*]}"
 fi
 
-if ! as_root docker info >/dev/null 2>&1; then
+if ! as_root timeout 20 docker info >/dev/null 2>&1; then
   log "Starting dockerd"
   as_root sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &' || give_up "could not start dockerd"
   for _ in $(seq 60); do
-    docker info >/dev/null 2>&1 && break
+    timeout 20 docker info >/dev/null 2>&1 && break
     sleep 1
   done
-  docker info >/dev/null 2>&1 || give_up "dockerd did not answer within 60 s (see /var/log/dockerd.log)"
+  timeout 20 docker info >/dev/null 2>&1 || give_up "dockerd did not answer within 60 s (see /var/log/dockerd.log)"
 fi
 
 image=${PYTHON_EXECUTOR_DOCKER_IMAGE:-code-interpreter-executor:latest}

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/common.sh
 SETUP_NAME="server image" SKIPPED="Container route tests"
 
-docker info >/dev/null 2>&1 || give_up "the Docker engine does not answer"
+timeout 20 docker info >/dev/null 2>&1 || give_up "the Docker engine does not answer"
 # bootstrap.sh has just built every package; root needs this user's node and pnpm on its PATH.
 as_root env PATH="$PATH" SKIP_BUILD=1 SERVER_IMAGE="${SERVER_IMAGE:-code-interpreter-server:latest}" \
   NODE_BINARY="$(command -v node)" bash images/server/build-offline.sh || give_up "could not build the server image"
