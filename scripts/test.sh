@@ -17,4 +17,5 @@ pnpm exec vitest run
 node bench/src/bench.ts --backend local --quick --count 3 --seconds 1
 if timeout 20 docker info >/dev/null 2>&1; then
   node bench/src/bench.ts --backend docker --quick --count 3 --seconds 1
+  node bench/src/bench.ts --backend kubernetes --quick --count 3 --seconds 1
 fi
