@@ -9,9 +9,11 @@ const labels = { "code-interpreter.test-run": `server-faults-${randomUUID()}` };
 const docker = new Dockerode();
 const image = process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest";
 const probe = await probeDocker({ docker, image });
-if (!probe.ok && process.env.CI === "true") throw new Error(`the Docker fault tests need a Docker engine and the executor image: ${probe.reason}`);
+if (!probe.ok && process.env.CI === "true")
+  throw new Error(`the Docker fault tests need a Docker engine and the executor image: ${probe.reason}`);
 
-const ours = () => docker.listContainers({ all: true, filters: { label: [`code-interpreter.test-run=${labels["code-interpreter.test-run"]}`] } });
+const ours = () =>
+  docker.listContainers({ all: true, filters: { label: [`code-interpreter.test-run=${labels["code-interpreter.test-run"]}`] } });
 
 if (probe.ok) {
   describeSessionFaults(
