@@ -15,7 +15,10 @@ bash scripts/release.sh --dry-run
 pnpm exec vitest run
 # A short benchmark run, only to prove it works (its figures mean nothing at this size).
 node bench/src/bench.ts --backend local --quick --count 3 --seconds 1
+# A short load run: a burst above capacity answers only 200 or 429/503, and a soak stays flat.
+node bench/src/load.ts --quick
 if timeout 20 docker info >/dev/null 2>&1; then
   node bench/src/bench.ts --backend docker --quick --count 3 --seconds 1
   node bench/src/bench.ts --backend kubernetes --quick --count 3 --seconds 1
+  node bench/src/load.ts --backend docker --quick
 fi
