@@ -1,3 +1,4 @@
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Backend } from "@code-interpreter/core";
 import { type ServerType, serve } from "@hono/node-server";
@@ -36,7 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise<void>((resolve) => {
     server?.close(() => resolve());
-    server?.closeAllConnections();
+    (server as Server | undefined)?.closeAllConnections();
   });
   await t?.close();
 });

@@ -48,7 +48,7 @@ describe("the server process on the local backend", { timeout: 240_000 }, () => 
     });
     const pids = await waitFor("the execution's sandbox", async () => {
       const found = await sandboxPids(server);
-      return found.length > 0 && found;
+      return found.length > 0 ? found : undefined;
     });
     server.kill("SIGTERM");
     const answer = await inFlight;
@@ -81,7 +81,7 @@ describe("the server process on the local backend", { timeout: 240_000 }, () => 
     );
     const pids = await waitFor("both sandboxes running", async () => {
       const found = await listSandboxProcesses({ parentPid: first.pid });
-      return found.length >= 2 && sandboxPids(first);
+      return found.length >= 2 ? sandboxPids(first) : undefined;
     });
     first.kill("SIGKILL");
     expect(await first.exited).toBe("SIGKILL");

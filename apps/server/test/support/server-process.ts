@@ -94,13 +94,16 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
 }
 
 /** Polls `check` until it returns a truthy value, failing with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
+/** What waitFor resolves with: the check's first truthy value. */
+type Truthy<T> = Exclude<T, false | null | undefined | 0 | "">;
+
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 60_000, intervalMs = 200): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
       const value = await check();
-      if (value) return value;
+      if (value) return value as Truthy<T>;
     } catch (error) {
       last = error;
     }
@@ -109,8 +112,16 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
 }
 
+/** An answer of postJson. */
+export interface JsonAnswer {
+  status: number;
+  headers: Response["headers"];
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert on the shape
+  body: any;
+}
+
 /** POSTs JSON and returns status, headers and parsed body (or the text when it is not JSON). */
-export async function postJson(url: string, body: unknown, init: RequestInit = {}) {
+export async function postJson(url: string, body: unknown, init: RequestInit = {}): Promise<JsonAnswer> {
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -124,6 +135,5 @@ export async function postJson(url: string, body: unknown, init: RequestInit = {
   } catch {
     json = text;
   }
-  // biome-ignore lint/suspicious/noExplicitAny: tests assert on the shape
-  return { status: response.status, headers: response.headers, body: json as any };
+  return { status: response.status, headers: response.headers, body: json };
 }
