@@ -117,23 +117,14 @@ describe("the server process on the local backend", { timeout: 240_000 }, () => 
 
   it("cuts off a client that sends its headers and then trickles the body, with a JSON 408", async () => {
     const server = await start(await tempDir(), { SANDBOX_POOL_MAX: "0", REQUEST_TIMEOUT_MS: "2000" });
-    const { port, hostname } = new URL(server.url);
-    const socket = connect(Number(port), hostname);
-    let received = "";
-    socket.on("data", (data) => {
-      received += String(data);
-    });
-    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
-    socket.write(
-      `POST /v1/execute HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"code":"`,
-    );
+    const { hostname } = new URL(server.url);
     // One byte a second: far slower than REQUEST_TIMEOUT_MS allows for 1000 bytes.
-    const trickle = setInterval(() => socket.writable && socket.write("x"), 1000);
-    try {
-      await closed;
-    } finally {
-      clearInterval(trickle);
-    }
+    const received = await trickleUntilClosed(
+      server.url,
+      `POST /v1/execute HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"code":"`,
+      "x",
+      1000,
+    );
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
     expect(JSON.parse(received.slice(received.indexOf("\r\n\r\n") + 4))).toEqual({ detail: expect.stringContaining("REQUEST_TIMEOUT_MS") });
     expect(await listSandboxProcesses({ parentPid: server.pid, includeWarm: true })).toEqual([]);
@@ -141,22 +132,31 @@ describe("the server process on the local backend", { timeout: 240_000 }, () => 
 
   it("cuts off a client that never finishes its headers", async () => {
     const server = await start(await tempDir(), { SANDBOX_POOL_MAX: "0", REQUEST_TIMEOUT_MS: "2000" });
-    const { port, hostname } = new URL(server.url);
-    const socket = connect(Number(port), hostname);
-    let received = "";
-    socket.on("data", (data) => {
-      received += String(data);
-    });
-    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
-    socket.write("GET /health HTTP/1.1\r\nHost: x\r\n");
-    const trickle = setInterval(() => socket.writable && socket.write("X-Slow: 1\r\n"), 500);
-    try {
-      await closed;
-    } finally {
-      clearInterval(trickle);
-    }
+    const received = await trickleUntilClosed(server.url, "GET /health HTTP/1.1\r\nHost: x\r\n", "X-Slow: 1\r\n", 500);
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
     // The server still answers everyone else.
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
   });
 });
+
+/**
+ * Opens a raw connection, sends `start`, then `more` every `intervalMs` until
+ * the server closes the connection; resolves with everything it answered.
+ */
+async function trickleUntilClosed(url: string, start: string, more: string, intervalMs: number): Promise<string> {
+  const { port, hostname } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  let received = "";
+  socket.on("data", (data) => {
+    received += String(data);
+  });
+  const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+  socket.write(start);
+  const trickle = setInterval(() => socket.writable && socket.write(more), intervalMs);
+  try {
+    await closed;
+  } finally {
+    clearInterval(trickle);
+  }
+  return received;
+}
