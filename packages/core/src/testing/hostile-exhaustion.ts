@@ -5,6 +5,13 @@ import type { HostileContext } from "./hostile-context.js";
 
 /** Resource exhaustion: bombs, stalls, fills, floods, stopped and escaped processes. */
 export function describeExhaustion({ hostile, run, bash, withSession, backend, settings }: HostileContext): void {
+  /** Both bash and the session's Python still answer. */
+  const expectSessionAlive = async (id: string) => {
+    expect(await bash(id, "echo alive")).toMatchObject({ stdout: "alive\n", exitCode: 0 });
+    expect(await backend().runInSession({ sessionId: id, language: "python", code: "print('alive')", timeoutMs: 10_000 })).toMatchObject({
+      stdout: "alive\n",
+    });
+  };
   hostile("contains a fork bomb", async () => {
     const result = await run(code.FORK_BOMB, { timeoutMs: 3000 });
     expect(result).toMatchObject({ timedOut: true, exitCode: null });
@@ -169,12 +176,7 @@ export function describeExhaustion({ hostile, run, bash, withSession, backend, s
           .runInSession({ sessionId: id, language: "python", code: code.SIGNAL_EVERYONE, timeoutMs: 5000 })
           .catch(() => {});
         await bash(id, `python3 - <<'EOF'\n${code.SIGNAL_EVERYONE}EOF`, 5000).catch(() => {});
-        expect(await bash(id, "echo alive")).toMatchObject({ stdout: "alive\n", exitCode: 0 });
-        expect(
-          await backend().runInSession({ sessionId: id, language: "python", code: "print('alive')", timeoutMs: 10_000 }),
-        ).toMatchObject({
-          stdout: "alive\n",
-        });
+        await expectSessionAlive(id);
       });
     },
     { sessions: true },
@@ -186,12 +188,7 @@ export function describeExhaustion({ hostile, run, bash, withSession, backend, s
       await withSession(async (id) => {
         // Whatever the bomb's own answer, the session must answer afterwards.
         await bash(id, ":(){ :|:& };:; sleep 5", 3000);
-        expect(await bash(id, "echo alive")).toMatchObject({ stdout: "alive\n", exitCode: 0 });
-        expect(
-          await backend().runInSession({ sessionId: id, language: "python", code: "print('alive')", timeoutMs: 10_000 }),
-        ).toMatchObject({
-          stdout: "alive\n",
-        });
+        await expectSessionAlive(id);
       });
     },
     { sessions: true },
