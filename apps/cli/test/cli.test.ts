@@ -1,12 +1,12 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { createLogger, loadConfig, type RunningServer, startServer } from "@code-interpreter/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI, type Run, runCli } from "./run-cli.js";
 
-const CLI = join(import.meta.dirname, "../dist/cli.js");
 let server: RunningServer;
 let dir: string;
 
@@ -29,33 +29,14 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
-
 /** Runs the built CLI binary against the live server. */
 function cli(args: string[], input?: string): Promise<Run> {
   return cliWithEnv({}, args, input);
 }
 
 function cliWithEnv(env: NodeJS.ProcessEnv, args: string[], input?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const { FORCE_COLOR: _force, ...inherited } = process.env;
-    const child = spawn(process.execPath, [CLI, "--url", server.url, ...args], { cwd: dir, env: { ...inherited, ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ stdout, stderr, code: code ?? -1 }));
-    child.stdin.end(input ?? "");
-  });
+  const { FORCE_COLOR: _force, ...inherited } = process.env;
+  return runCli(["--url", server.url, ...args], { cwd: dir, env: { ...inherited, ...env }, input });
 }
 
 describe("code-interpreter exec", () => {
