@@ -2,5 +2,5 @@ export { type AppOptions, createApp } from "./app.js";
 export { type Config, ConfigError, ConfigSchema, loadConfig } from "./config.js";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from "./observability/logger.js";
 export { selectBackend } from "./select-backend.js";
-export { type RunningServer, startServer } from "./server.js";
+export { openService, type RunningServer, type Service, startServer } from "./server.js";
 export { VERSION } from "./version.js";

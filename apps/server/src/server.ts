@@ -21,16 +21,21 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Everything the server runs except its listening socket: the app, the backend under it, the reaper. */
+export interface Service {
+  /** The Hono app: `app.fetch(request)` serves a request in-process. */
+  app: ReturnType<typeof createApp>;
+  backend: Backend;
+  /** Stops the reaper and closes the backend. */
+  close(): Promise<void>;
+}
+
 /**
- * Starts the HTTP server: picks the backend, opens the file store, reaps
- * once at start-up and then every REAPER_INTERVAL_SEC.
+ * Picks the backend, opens the file store, reaps once at start-up and then
+ * every REAPER_INTERVAL_SEC, and builds the app. startServer listens on top of
+ * it; `code-interpreter mcp` serves it over stdio without a port.
  */
-export async function startServer(
-  config: Config = loadConfig(),
-  logger: Logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT }),
-): Promise<RunningServer> {
-  const keys = KeyRing.load(config);
-  assertSafeExposure(config, keys, logger);
+export async function openService(config: Config, logger: Logger, keys: KeyRing = KeyRing.load(config)): Promise<Service> {
   const backend = await selectBackend(config, logger);
   const store = await FileStore.open({
     dir: config.FILE_STORAGE_DIR,
@@ -51,8 +56,28 @@ export async function startServer(
   await reap();
   const reaper = setInterval(reap, config.REAPER_INTERVAL_SEC * 1000);
   reaper.unref();
-
   const app = createApp({ backend, store, config, logger, metrics, keys });
+  return {
+    app,
+    backend,
+    close: async () => {
+      clearInterval(reaper);
+      await backend.close();
+    },
+  };
+}
+
+/**
+ * Starts the HTTP server: picks the backend, opens the file store, reaps
+ * once at start-up and then every REAPER_INTERVAL_SEC.
+ */
+export async function startServer(
+  config: Config = loadConfig(),
+  logger: Logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT }),
+): Promise<RunningServer> {
+  const keys = KeyRing.load(config);
+  assertSafeExposure(config, keys, logger);
+  const { app, backend, close: closeService } = await openService(config, logger, keys);
   const server = await new Promise<ServerType>((resolve, reject) => {
     const instance = serve(
       { fetch: app.fetch, hostname: config.HOST, port: config.PORT, serverOptions: requestTimeouts(config.REQUEST_TIMEOUT_MS) },
@@ -72,10 +97,9 @@ export async function startServer(
     backend,
     close: () => {
       closing ??= (async () => {
-        clearInterval(reaper);
         // Executions in flight finish (they are bounded by MAX_EXEC_TIMEOUT_MS); past that they are cut.
         await drain(server as Server, config.MAX_EXEC_TIMEOUT_MS + 5000);
-        await backend.close();
+        await closeService();
         logger.info("stopped");
       })();
       return closing;
