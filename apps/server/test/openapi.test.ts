@@ -51,6 +51,18 @@ describe("GET /openapi.json", () => {
     expect([...served].sort()).toEqual([...documented].sort());
   });
 
+  it("uses onyx's path templates, so generated clients name parameters file_id and session_id", () => {
+    const paths = Object.keys(document.paths);
+    expect(paths).toEqual(
+      expect.arrayContaining(["/v1/files/{file_id}", "/v1/sessions/{session_id}", "/v1/sessions/{session_id}/files/{path}"]),
+    );
+    expect(paths.filter((path) => /\{[^}]*[A-Z][^}]*\}/.test(path))).toEqual([]);
+    expect(document.paths["/v1/files/{file_id}"].get.parameters).toEqual([expect.objectContaining({ name: "file_id", in: "path" })]);
+    expect(document.paths["/v1/sessions/{session_id}"].delete.parameters).toEqual([
+      expect.objectContaining({ name: "session_id", in: "path" }),
+    ]);
+  });
+
   // Each documented JSON body is checked against what its route really accepts.
   const bodyRoutes = () =>
     Object.entries(document.paths as Record<string, Record<string, Document>>).flatMap(([path, operations]) =>
@@ -60,7 +72,7 @@ describe("GET /openapi.json", () => {
     );
   const resolve = (schema: Schema): Schema =>
     schema.$ref ? document.components.schemas[schema.$ref.replace("#/components/schemas/", "")] : schema;
-  const send = (path: string, body: unknown) => postJson(test.app, path.replace("{sessionId}", sessionId), body);
+  const send = (path: string, body: unknown) => postJson(test.app, path.replace("{session_id}", sessionId), body);
   const typesOf = (schema: Schema): string[] =>
     schema.anyOf ? schema.anyOf.flatMap(typesOf) : Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : [];
   const validValue = (schema: Schema): unknown => {
@@ -81,8 +93,8 @@ describe("GET /openapi.json", () => {
         "/v1/execute",
         "/v1/execute/stream",
         "/v1/sessions",
-        "/v1/sessions/{sessionId}/bash",
-        "/v1/sessions/{sessionId}/python",
+        "/v1/sessions/{session_id}/bash",
+        "/v1/sessions/{session_id}/python",
       ]),
     );
   });

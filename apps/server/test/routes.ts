@@ -165,6 +165,30 @@ export function describeRoutes(
       });
     });
 
+    // onyx clients and tests read these words; ours follow them.
+    describe("onyx's wording", () => {
+      it("413 File size exceeds maximum of N MB for an upload over MAX_FILE_SIZE_MB", async () => {
+        const response = await upload(Buffer.alloc(1024 * 1024 + 1), "big.bin");
+        expect(response.status).toBe(413);
+        expect((await json(response)).detail).toBe("File size exceeds maximum of 1 MB (MAX_FILE_SIZE_MB)");
+      });
+
+      it("422 timeout_ms exceeds maximum of N ms past MAX_EXEC_TIMEOUT_MS", async () => {
+        const response = await postJson(t.app, "/v1/execute", { code: "1", timeout_ms: 20001 });
+        expect(response.status).toBe(422);
+        expect((await json(response)).detail).toBe("timeout_ms exceeds maximum of 20000 ms (MAX_EXEC_TIMEOUT_MS)");
+      });
+
+      it.each([
+        ["/etc/passwd", "File paths must be relative. "],
+        ["../escape.txt", "File paths must not contain '..'. "],
+      ])("422 for the staging path %j starts with %j", async (path, sentence) => {
+        const response = await postJson(t.app, "/v1/execute", { code: "1", files: [{ path, file_id: "x" }] });
+        expect(response.status).toBe(422);
+        expect((await json(response)).detail.startsWith(sentence)).toBe(true);
+      });
+    });
+
     describe("POST /v1/execute/stream", () => {
       it("sends output events, then one result", async () => {
         const response = await postJson(t.app, "/v1/execute/stream", {

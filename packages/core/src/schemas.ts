@@ -25,7 +25,7 @@ const timeoutField = (maxMs: number, defaultMs: number) =>
   z
     .int("timeout_ms must be an integer")
     .min(1, "timeout_ms must be at least 1")
-    .max(maxMs, `timeout_ms must be at most ${maxMs} (MAX_EXEC_TIMEOUT_MS)`)
+    .max(maxMs, `timeout_ms exceeds maximum of ${maxMs} ms (MAX_EXEC_TIMEOUT_MS)`)
     .default(Math.min(defaultMs, maxMs));
 
 /** `POST /v1/execute` and `/v1/execute/stream` request body. */

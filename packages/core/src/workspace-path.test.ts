@@ -31,3 +31,15 @@ describe("validateWorkspacePath", () => {
     });
   });
 });
+
+describe("validateWorkspacePath's onyx wording", () => {
+  // onyx clients and tests match these sentences; ours follows them.
+  it.each([
+    ["/etc/passwd", "File paths must be relative. "],
+    ["\\windows", "File paths must be relative. "],
+    ["../escape.txt", "File paths must not contain '..'. "],
+    ["a/../../x", "File paths must not contain '..'. "],
+  ])("%j starts with upstream's sentence", (path, sentence) => {
+    expect(() => validateWorkspacePath(path)).toThrow(new RegExp(`^${sentence.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}Invalid file path`));
+  });
+});

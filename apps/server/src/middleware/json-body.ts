@@ -33,7 +33,9 @@ export async function readJsonBody<T extends z.ZodType>(c: Context, schema: T, m
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
+    const field = issue?.path.join(".") ?? "";
+    // A message that already starts with its field name (onyx's `timeout_ms exceeds maximum of N ms`) keeps its words first.
+    const where = field && !issue?.message.startsWith(`${field} `) ? `${field}: ` : "";
     throw new InvalidRequestError({ message: `${where}${issue?.message ?? "invalid request"}` });
   }
   return parsed.data;

@@ -10,9 +10,16 @@ export interface OpenApiDocumentOptions extends RequestLimits {
   apiKeys?: boolean;
 }
 
-/** `/v1/sessions/:sessionId/files/*` → `/v1/sessions/{sessionId}/files/{path}`. */
+/**
+ * `/v1/sessions/:sessionId/files/*` → `/v1/sessions/{session_id}/files/{path}`:
+ * onyx's templates, whose names generated clients turn into their parameter names.
+ */
 export function openApiPath(path: string): string {
-  return path.replace(/:(\w+)/g, "{$1}").replace(/\*$/, "{path}");
+  return path.replace(/:(\w+)/g, (_, name: string) => `{${snakeCase(name)}}`).replace(/\*$/, "{path}");
+}
+
+function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 }
 
 /**
@@ -81,7 +88,7 @@ function toJsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
 }
 
 function parameters(operation: ApiOperation) {
-  const names = [...operation.path.matchAll(/:(\w+)/g)].map((match) => match[1] as string);
+  const names = [...operation.path.matchAll(/:(\w+)/g)].map((match) => snakeCase(match[1] as string));
   if (operation.path.endsWith("*")) names.push("path");
   if (names.length === 0) return {};
   return {
