@@ -56,10 +56,10 @@ describe("observability", () => {
     expect(response.headers.get("content-type")).toContain("text/plain");
     const text = await response.text();
     const value = (series: string) => Number(text.match(new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m"))?.[1]);
-    expect(value('code_interpreter_executions_total{backend="local",kind="execute",outcome="ok"}')).toBe(1);
-    expect(value('code_interpreter_executions_total{backend="local",kind="execute",outcome="error"}')).toBe(1);
-    expect(value('code_interpreter_executions_total{backend="local",kind="execute",outcome="timeout"}')).toBe(1);
-    expect(value('code_interpreter_execution_duration_seconds_count{backend="local",kind="execute"}')).toBe(3);
+    expect(value('code_interpreter_executions_total{backend="local",kind="execute",outcome="ok",interface="http"}')).toBe(1);
+    expect(value('code_interpreter_executions_total{backend="local",kind="execute",outcome="error",interface="http"}')).toBe(1);
+    expect(value('code_interpreter_executions_total{backend="local",kind="execute",outcome="timeout",interface="http"}')).toBe(1);
+    expect(value('code_interpreter_execution_duration_seconds_count{backend="local",kind="execute",interface="http"}')).toBe(3);
     expect(value('code_interpreter_active_sessions{backend="local"}')).toBe(0);
     expect(value("code_interpreter_file_store_bytes")).toBe(0);
     expect(text).toContain("# TYPE code_interpreter_sandbox_start_duration_seconds histogram");
@@ -73,7 +73,7 @@ describe("observability", () => {
     await postJson(app, `/v1/sessions/${session.session_id}/bash`, { cmd: "true" });
     const text = await (await app.request("/metrics")).text();
     expect(text).toMatch(/^code_interpreter_active_sessions\{backend="local"\} 1$/m);
-    expect(text).toMatch(/^code_interpreter_executions_total\{backend="local",kind="bash",outcome="ok"\} 1$/m);
+    expect(text).toMatch(/^code_interpreter_executions_total\{backend="local",kind="bash",outcome="ok",interface="http"\} 1$/m);
     await app.request(`/v1/sessions/${session.session_id}`, { method: "DELETE" });
     expect(await (await app.request("/metrics")).text()).toMatch(/^code_interpreter_active_sessions\{backend="local"\} 0$/m);
   });
@@ -92,7 +92,7 @@ describe("observability", () => {
       ["POST", "/v1/execute", 200],
       ["DELETE", "/v1/sessions/:sessionId", 204],
     ]);
-    expect(requests[1]).toMatchObject({ session_id: session.session_id, backend: "local" });
+    expect(requests[1]).toMatchObject({ session_id: session.session_id, backend: "local", interface: "http" });
     for (const line of requests) {
       expect(line.request_id).toMatch(/^[0-9a-f-]{36}$/);
       expect(typeof line.duration_ms).toBe("number");

@@ -1,10 +1,12 @@
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
+import { currentInterface } from "../observability/interface.js";
 import type { Logger } from "../observability/logger.js";
 
 /**
  * One log line per request: its id, method, route pattern, status, duration,
- * the backend and the session it addressed. Never a body: user code, stdin
+ * the backend, the session it addressed and the interface (`http`, or `mcp`
+ * for the requests MCP tools make in-process). Never a body: user code, stdin
  * and file contents stay out of logs.
  */
 export function requestLog(options: { logger: Logger; backend: string }): MiddlewareHandler {
@@ -20,6 +22,7 @@ export function requestLog(options: { logger: Logger; backend: string }): Middle
       duration_ms: Math.round(performance.now() - started),
       backend: options.backend,
       session_id: c.req.param("sessionId" as never) as string | undefined,
+      interface: currentInterface(),
     };
     if (status >= 500) options.logger.warn(fields, "request");
     else options.logger.info(fields, "request");

@@ -1,6 +1,7 @@
 import type { Backend, CommandResult } from "@code-interpreter/core";
 import type { FileStore } from "@code-interpreter/files";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { ApiInterface } from "./interface.js";
 
 /**
  * How an execution ended, as counted by `code_interpreter_executions_total`:
@@ -14,8 +15,8 @@ const DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 
 export interface Metrics {
   registry: Registry;
-  /** Counts and times one execution or session command. */
-  observeExecution(kind: "execute" | "bash" | "python", result: CommandResult | undefined, seconds: number): void;
+  /** Counts and times one execution or session command, made through `api` (the HTTP API or MCP). */
+  observeExecution(kind: "execute" | "bash" | "python", result: CommandResult | undefined, seconds: number, api?: ApiInterface): void;
   observeSandboxStart(seconds: number): void;
   observeReaped(count: number): void;
 }
@@ -33,14 +34,14 @@ export function createMetrics(options: { backend: Backend; store: FileStore }): 
   const backend = options.backend.name;
   const executions = new Counter({
     name: "code_interpreter_executions_total",
-    help: "Executions and session commands, by backend, kind and outcome (ok, error, timeout, failed).",
-    labelNames: ["backend", "kind", "outcome"] as const,
+    help: "Executions and session commands, by backend, kind, outcome (ok, error, timeout, failed) and interface (http, mcp).",
+    labelNames: ["backend", "kind", "outcome", "interface"] as const,
     registers: [registry],
   });
   const duration = new Histogram({
     name: "code_interpreter_execution_duration_seconds",
-    help: "Wall-clock time of executions and session commands, including sandbox start.",
-    labelNames: ["backend", "kind"] as const,
+    help: "Wall-clock time of executions and session commands, including sandbox start, by interface (http, mcp).",
+    labelNames: ["backend", "kind", "interface"] as const,
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
@@ -79,10 +80,10 @@ export function createMetrics(options: { backend: Backend; store: FileStore }): 
 
   return {
     registry,
-    observeExecution(kind, result, seconds) {
+    observeExecution(kind, result, seconds, api = "http") {
       const outcome: ExecutionOutcome = !result ? "failed" : result.timedOut ? "timeout" : result.exitCode === 0 ? "ok" : "error";
-      executions.inc({ backend, kind, outcome });
-      duration.observe({ backend, kind }, seconds);
+      executions.inc({ backend, kind, outcome, interface: api });
+      duration.observe({ backend, kind, interface: api }, seconds);
     },
     observeSandboxStart: (seconds) => sandboxStart.observe({ backend }, seconds),
     observeReaped: (count) => reaped.inc({ backend }, count),
