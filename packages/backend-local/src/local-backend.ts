@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile } from "node:child_process";
 import { constants } from "node:fs";
-import { access, chown, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { access, chown, mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import {
@@ -31,6 +31,7 @@ import {
   type SessionInfo,
   SessionNotFoundError,
   sessionInfo,
+  TreeRemover,
   unixNow,
   WarmPool,
   WORKSPACE_DIR,
@@ -72,6 +73,10 @@ export class LocalBackend implements Backend {
   /** Python kernels of sessions, by session id. */
   private readonly kernels = new Map<string, PythonKernel>();
   private readonly sessionsDir: string;
+  /** Where a deleted session's directory waits for its removal (same file system: the move is one rename). */
+  private readonly trashDir: string;
+  /** Removes workspaces off the event loop, at any depth; retries what failed, with backoff. */
+  private readonly remover: TreeRemover;
   private readonly runAs: number | undefined;
   /** Warm one-shot sandboxes (bubblewrap only: without it a workspace is a host directory made per run). */
   private readonly pool: WarmPool<SandboxProcess> | undefined;
@@ -86,6 +91,8 @@ export class LocalBackend implements Backend {
     readonly isolation: Isolation,
   ) {
     this.sessionsDir = join(settings.stateDir, "sessions");
+    this.trashDir = join(settings.stateDir, "trash");
+    this.remover = new TreeRemover({ warn: settings.warn });
     // As root, the sandbox itself runs as the unprivileged uid, not just inside a user namespace.
     this.runAs = process.getuid?.() === 0 ? settings.sandboxUid : undefined;
     if (settings.pool && isolation === "bwrap") {
@@ -127,7 +134,7 @@ export class LocalBackend implements Backend {
       });
       return executionResult(options, result, Date.now() - started);
     } finally {
-      await rm(workspaceDir, { recursive: true, force: true });
+      await this.remover.remove(workspaceDir);
     }
   }
 
@@ -148,7 +155,7 @@ export class LocalBackend implements Backend {
         await this.runInWorkspace(id, { files: options.files }, options.signal);
       }
     } catch (error) {
-      await rm(dir, { recursive: true, force: true });
+      await this.remover.remove(dir);
       throw error;
     }
     return toSessionInfo(record);
@@ -233,6 +240,7 @@ export class LocalBackend implements Backend {
   }
 
   async reapExpiredSessions(): Promise<string[]> {
+    await this.emptyTrash();
     const now = unixNow();
     const expired = (await this.readAllRecords()).filter((record) => record.expires_at <= now);
     const reaped: string[] = [];
@@ -424,9 +432,34 @@ export class LocalBackend implements Backend {
       this.kernels.delete(sessionId);
       for (const [child, name] of this.running) if (name === sessionId) child.kill("SIGKILL");
       await waitFor(() => ![...this.running.values()].includes(sessionId), 5000);
-      await rm(join(this.sessionsDir, sessionId), { recursive: true, force: true });
+      // One rename takes the session out of every listing, however big or deep its tree; the
+      // removal that follows may fail (retried with backoff) without the session coming back.
+      const trashed = join(this.trashDir, `${sessionId}.${Date.now()}`);
+      await mkdir(this.trashDir, { recursive: true, mode: 0o700 });
+      try {
+        await rename(join(this.sessionsDir, sessionId), trashed);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw error;
+      }
+      await this.remover.remove(trashed);
     } finally {
       this.removing.delete(sessionId);
+    }
+  }
+
+  /** Removes what earlier deletes (also a crashed server's) left in the trash, leaving failed ones to their backoff. */
+  private async emptyTrash(): Promise<void> {
+    await this.remover.retryDue();
+    let names: string[];
+    try {
+      names = await readdir(this.trashDir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const path = join(this.trashDir, name);
+      if (!this.remover.isWaiting(path)) await this.remover.remove(path);
     }
   }
 }
