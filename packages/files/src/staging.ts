@@ -2,6 +2,8 @@ import {
   type FileInput,
   FileNotFoundError,
   InvalidRequestError,
+  PayloadTooLargeError,
+  type SkippedFile,
   validateWorkspacePath,
   type WorkspaceFile,
   type WorkspaceFileContent,
@@ -15,7 +17,7 @@ import type { FileAccess, FileStore } from "./file-store.js";
 export async function resolveFileInputs(
   store: FileStore,
   inputs: readonly FileInput[],
-  access: FileAccess = {},
+  access: FileAccess,
 ): Promise<WorkspaceFileContent[]> {
   const seen = new Set<string>();
   const paths = inputs.map((input) => {
@@ -39,16 +41,42 @@ export async function resolveFileInputs(
   );
 }
 
-/** Saves the files an execution made or changed (for `owner`), returning them as the API lists them. */
+/** What an execution's outputs became: the files saved, and those left out with the reason. */
+export interface SavedOutputs {
+  files: WorkspaceFile[];
+  skipped_files: SkippedFile[];
+}
+
+/**
+ * Saves the files an execution made or changed (for `owner`). A file the store
+ * refuses as too large is left out and listed in `skipped_files` (after
+ * `skipped`, what the sandbox already left out), so the execution's output is
+ * never lost for one file.
+ */
+export async function saveOutputs(
+  store: FileStore,
+  files: readonly WorkspaceFileContent[],
+  owner: FileAccess,
+  skipped: readonly SkippedFile[] = [],
+): Promise<SavedOutputs> {
+  const saved: SavedOutputs = { files: [], skipped_files: [...skipped] };
+  for (const file of files) {
+    try {
+      const metadata = await store.save(file.content, file.path, owner);
+      saved.files.push({ path: file.path, kind: "file", file_id: metadata.file_id });
+    } catch (error) {
+      if (!PayloadTooLargeError.isInstance(error)) throw error;
+      saved.skipped_files.push({ path: file.path, reason: error.message });
+    }
+  }
+  return saved;
+}
+
+/** Saves the files an execution made or changed (for `owner`), returning them as the API lists them; see saveOutputs. */
 export async function saveOutputFiles(
   store: FileStore,
   files: readonly WorkspaceFileContent[],
-  owner: FileAccess = {},
+  owner: FileAccess,
 ): Promise<WorkspaceFile[]> {
-  const saved: WorkspaceFile[] = [];
-  for (const file of files) {
-    const metadata = await store.save(file.content, file.path, owner);
-    saved.push({ path: file.path, kind: "file", file_id: metadata.file_id });
-  }
-  return saved;
+  return (await saveOutputs(store, files, owner)).files;
 }
