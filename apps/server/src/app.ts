@@ -17,6 +17,7 @@ import { docsRoutes } from "./routes/docs.js";
 import { executeRoutes } from "./routes/execute.js";
 import { fileRoutes } from "./routes/files.js";
 import { healthRoutes } from "./routes/health.js";
+import { mcpRoutes } from "./routes/mcp.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { VERSION } from "./version.js";
@@ -61,6 +62,8 @@ export function createApp(options: AppOptions) {
   app.route("/", executeRoutes(server));
   app.route("/", fileRoutes(server));
   app.route("/", sessionRoutes(server));
+  // MCP tools call the routes above in-process, through the whole app (auth, limits, logs).
+  app.route("/", mcpRoutes(server, { fetch: (request) => app.fetch(request) }));
   app.notFound((c) => c.json({ detail: `No route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError(createErrorHandler(server.logger));
   return app;

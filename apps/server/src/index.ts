@@ -1,5 +1,14 @@
 export { type AppOptions, createApp } from "./app.js";
 export { type Config, ConfigError, ConfigSchema, loadConfig } from "./config.js";
+export {
+  ApiError,
+  type ApiFetch,
+  createMcpServer,
+  type FetchableApp,
+  inProcessApi,
+  type McpServerOptions,
+  remoteApi,
+} from "./mcp/index.js";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from "./observability/logger.js";
 export { selectBackend } from "./select-backend.js";
 export { openService, type RunningServer, type Service, startServer } from "./server.js";

@@ -1,0 +1,164 @@
+import type { ExecuteResponse, SessionCommandResponse } from "@code-interpreter/core";
+import type { ContentBlock } from "@modelcontextprotocol/sdk/types.js";
+import { type ApiFetch, send } from "./api.js";
+
+/** Images larger than this are linked, not inlined: a model's context is not the place for them. */
+const MAX_INLINE_IMAGE_BYTES = 5 * 1024 * 1024;
+
+/** MIME types MCP `image` content carries; other files come back as links (and read_file's text or base64). */
+const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+const MIME_TYPES: Record<string, string> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+  svg: "image/svg+xml",
+  pdf: "application/pdf",
+  json: "application/json",
+  csv: "text/csv",
+  txt: "text/plain",
+  md: "text/markdown",
+  html: "text/html",
+  py: "text/x-python",
+  sh: "text/x-shellscript",
+};
+
+/** The MIME type a file's name suggests; `application/octet-stream` when it suggests none. */
+export function mimeTypeOf(path: string): string {
+  const extension = /\.([a-z0-9]+)$/i.exec(path)?.[1]?.toLowerCase() ?? "";
+  return MIME_TYPES[extension] ?? "application/octet-stream";
+}
+
+/** Whether `mimeType` goes back as MCP `image` content. */
+export function isImageType(mimeType: string): boolean {
+  return IMAGE_TYPES.has(mimeType);
+}
+
+/** Where a file lives: in the file store (by id) or in a session's workspace (by path). */
+export type FileRef = { fileId: string } | { sessionId: string; path: string };
+
+const SCHEME = "code-interpreter:";
+
+/** The URI of resource links: `code-interpreter://files/<file_id>` or `code-interpreter://sessions/<id>/files/<path>`. */
+export function fileUri(ref: FileRef): string {
+  if ("fileId" in ref) return `${SCHEME}//files/${encodeURIComponent(ref.fileId)}`;
+  return `${SCHEME}//sessions/${encodeURIComponent(ref.sessionId)}/files/${ref.path.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+/** The file a `fileUri` names, or undefined for another URI. */
+export function parseFileUri(uri: string): FileRef | undefined {
+  const stored = /^code-interpreter:\/\/files\/([^/]+)$/.exec(uri);
+  if (stored?.[1]) return { fileId: decodeURIComponent(stored[1]) };
+  const session = /^code-interpreter:\/\/sessions\/([^/]+)\/files\/(.+)$/.exec(uri);
+  if (session?.[1] && session[2]) {
+    return { sessionId: decodeURIComponent(session[1]), path: session[2].split("/").map(decodeURIComponent).join("/") };
+  }
+  return undefined;
+}
+
+/** A file's bytes and name (a session file's path; a stored file's name from Content-Disposition). */
+export interface FileBytes {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** A stored or session file, read through the HTTP routes. */
+export async function readFile(api: ApiFetch, ref: FileRef, signal?: AbortSignal): Promise<FileBytes> {
+  if ("path" in ref) {
+    const route = `/v1/sessions/${encodeURIComponent(ref.sessionId)}/files/${ref.path.split("/").map(encodeURIComponent).join("/")}`;
+    return { name: ref.path, bytes: new Uint8Array(await (await send(api, "GET", route, undefined, signal)).arrayBuffer()) };
+  }
+  const response = await send(api, "GET", `/v1/files/${encodeURIComponent(ref.fileId)}`, undefined, signal);
+  return {
+    name: filenameOf(response.headers.get("content-disposition")) ?? ref.fileId,
+    bytes: new Uint8Array(await response.arrayBuffer()),
+  };
+}
+
+/** The file name of `attachment; filename="…"`, preferring the RFC 5987 `filename*` form. */
+function filenameOf(disposition: string | null): string | undefined {
+  if (!disposition) return undefined;
+  const extended = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(disposition)?.[1];
+  if (extended) {
+    try {
+      return decodeURIComponent(extended);
+    } catch {
+      // malformed: the plain form below
+    }
+  }
+  return /filename\s*=\s*"([^"]*)"/i.exec(disposition)?.[1];
+}
+
+/** A resource link an agent can pass to read_file (as `uri`). */
+export function fileLink(ref: FileRef, name: string, description: string, size?: number): ContentBlock {
+  return {
+    type: "resource_link",
+    uri: fileUri(ref),
+    name,
+    mimeType: mimeTypeOf(name),
+    description,
+    ...(size === undefined ? {} : { size }),
+  };
+}
+
+/** stdout, stderr and how the command ended, as text blocks (empty streams left out). */
+export function commandContent(response: SessionCommandResponse): ContentBlock[] {
+  const content: ContentBlock[] = [];
+  if (response.stdout) content.push({ type: "text", text: response.stdout });
+  if (response.stderr) content.push({ type: "text", text: `[stderr]\n${response.stderr}` });
+  const ended = response.timed_out
+    ? `[timed out after ${response.duration_ms} ms: the process was killed; pass a larger timeout_ms if it needs longer]`
+    : `[exit code ${response.exit_code}, ${response.duration_ms} ms]`;
+  content.push({ type: "text", text: ended });
+  return content;
+}
+
+/**
+ * An execution's answer as MCP content: its output, a resource link for
+ * every file it produced (saved to the file store), and the images among
+ * them (a PNG the code wrote, a matplotlib figure) inline.
+ */
+export async function executionContent(
+  api: ApiFetch,
+  response: SessionCommandResponse & { files?: ExecuteResponse["files"] },
+  signal?: AbortSignal,
+): Promise<ContentBlock[]> {
+  const content = commandContent(response);
+  for (const file of response.files ?? []) {
+    if (file.kind !== "file" || !file.file_id) continue;
+    const ref = { fileId: file.file_id };
+    content.push(fileLink(ref, file.path, `${file.path}, produced by the code: stored as file_id ${file.file_id} (read_file)`));
+    const mimeType = mimeTypeOf(file.path);
+    if (!isImageType(mimeType)) continue;
+    const { bytes } = await readFile(api, ref, signal);
+    if (bytes.length <= MAX_INLINE_IMAGE_BYTES) content.push({ type: "image", data: Buffer.from(bytes).toString("base64"), mimeType });
+  }
+  return content;
+}
+
+/** A file's bytes as content: UTF-8 text as text, an image as `image` content, anything else as base64. */
+export function fileContent(bytes: Uint8Array, name: string): ContentBlock[] {
+  const mimeType = mimeTypeOf(name);
+  const base64 = () => Buffer.from(bytes).toString("base64");
+  if (isImageType(mimeType)) {
+    return [
+      { type: "text", text: `${name}: ${bytes.length} bytes (${mimeType}), as image content` },
+      { type: "image", data: base64(), mimeType },
+    ];
+  }
+  const text = asText(bytes);
+  if (text !== undefined) return [{ type: "text", text }];
+  return [{ type: "text", text: `${name}: ${bytes.length} bytes of binary data (${mimeType}), base64:\n${base64()}` }];
+}
+
+/** The bytes as a string when they are valid UTF-8 without NUL bytes, else undefined. */
+function asText(bytes: Uint8Array): string | undefined {
+  if (bytes.includes(0)) return undefined;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}

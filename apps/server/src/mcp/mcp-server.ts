@@ -1,0 +1,27 @@
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { registerTools, type ToolOptions } from "./tools.js";
+
+/** What an MCP server of ours needs: where the HTTP API is, and the version it reports. */
+export interface McpServerOptions extends ToolOptions {
+  /** Reported to clients as the server's version. */
+  version: string;
+}
+
+const INSTRUCTIONS = [
+  "Runs Python and bash in isolated sandboxes without network access.",
+  "execute_python without session_id runs in a fresh sandbox each time.",
+  "For work across several calls (variables, files), call create_session once and pass its session_id to",
+  "execute_python, run_bash, upload_file, list_files and read_file; call delete_session when done.",
+  "Files the code writes come back as resource links; read them with read_file.",
+].join(" ");
+
+/**
+ * An MCP server with the code-interpreter tools, transport-independent: the
+ * `/mcp` route connects one to a Streamable HTTP transport per request,
+ * `code-interpreter mcp` one to stdio.
+ */
+export function createMcpServer(options: McpServerOptions): McpServer {
+  const server = new McpServer({ name: "code-interpreter", version: options.version }, { instructions: INSTRUCTIONS });
+  registerTools(server, options);
+  return server;
+}

@@ -1,0 +1,211 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LiveServer, startLiveServer } from "./fixture.js";
+
+const ACME = "acme-key-0123456789";
+const GLOBEX = "globex-key-0123456789";
+const OPS = "ops-admin-key-0123456789";
+
+const TOOLS = ["create_session", "delete_session", "execute_python", "list_files", "list_sessions", "read_file", "run_bash", "upload_file"];
+
+/** An MCP client of the SDK, connected to `/mcp` of the server at `url` with `key`. */
+async function connect(url: string, key?: string): Promise<Client> {
+  const client = new Client({ name: "code-interpreter-test", version: "0.0.0" });
+  const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
+  await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", url), { requestInit: { headers } }));
+  return client;
+}
+
+/** Calls a tool; the answer typed as a tool result. */
+async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
+  return (await client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 })) as CallToolResult;
+}
+
+/** The text blocks of a result, joined. */
+function textOf(result: CallToolResult): string {
+  return result.content
+    .filter((block) => block.type === "text")
+    .map((block) => block.text)
+    .join("\n");
+}
+
+function sessionIdOf(result: CallToolResult): string {
+  const id = /code-session-[0-9a-f-]+/.exec(textOf(result))?.[0];
+  if (!id) throw new Error(`no session id in ${textOf(result)}`);
+  return id;
+}
+
+describe("MCP over Streamable HTTP at /mcp", () => {
+  let server: LiveServer;
+  let acme: Client;
+  let globex: Client;
+  const sessions: string[] = [];
+
+  beforeAll(async () => {
+    server = await startLiveServer({
+      API_KEYS: `acme=${ACME},globex=${GLOBEX}`,
+      ADMIN_API_KEYS: `ops=${OPS}`,
+      ...(process.env.LOCAL_ROOTFS ? { LOCAL_ROOTFS: process.env.LOCAL_ROOTFS } : {}),
+    });
+    acme = await connect(server.url, ACME);
+    globex = await connect(server.url, GLOBEX);
+  });
+  afterAll(async () => {
+    for (const id of sessions) await call(acme, "delete_session", { session_id: id }).catch(() => {});
+    await acme?.close();
+    await globex?.close();
+    await server?.stop();
+  });
+
+  it("lists the tools, each with a description and a JSON Schema of its input", async () => {
+    const { tools } = await acme.listTools();
+    expect(tools.map((tool) => tool.name).sort()).toEqual(TOOLS);
+    for (const tool of tools) {
+      expect(tool.description?.length).toBeGreaterThan(40);
+      expect(tool.inputSchema.type).toBe("object");
+    }
+    const execute = tools.find((tool) => tool.name === "execute_python");
+    expect(execute?.inputSchema.required).toEqual(["code"]);
+    expect(Object.keys(execute?.inputSchema.properties ?? {})).toEqual(expect.arrayContaining(["code", "session_id", "timeout_ms"]));
+  });
+
+  it("runs Python and answers with stdout, stderr and the exit code as text", async () => {
+    const result = await call(acme, "execute_python", { code: "import sys\nprint('hello')\nprint('oops', file=sys.stderr)\n6*7" });
+    expect(result.isError).toBeFalsy();
+    const text = textOf(result);
+    expect(text).toContain("hello\n42");
+    expect(text).toContain("[stderr]\noops");
+    expect(text).toMatch(/\[exit code 0, \d+ ms\]/);
+    const failed = await call(acme, "execute_python", { code: "raise SystemExit(3)" });
+    expect(textOf(failed)).toMatch(/\[exit code 3,/);
+  });
+
+  it("keeps variables and files across calls in a session, and lists a file made in one call in the next", async () => {
+    const created = await call(acme, "create_session", { ttl_seconds: 600 });
+    expect(created.isError).toBeFalsy();
+    const sessionId = sessionIdOf(created);
+    sessions.push(sessionId);
+    expect(textOf(await call(acme, "list_sessions"))).toContain(sessionId);
+
+    await call(acme, "execute_python", { session_id: sessionId, code: "answer = 41" });
+    expect(textOf(await call(acme, "execute_python", { session_id: sessionId, code: "answer + 1" }))).toContain("42");
+
+    const bash = await call(acme, "run_bash", { session_id: sessionId, cmd: "mkdir -p out && echo made-by-bash > out/note.txt && pwd" });
+    expect(textOf(bash)).toContain("/workspace");
+    const listing = await call(acme, "list_files", { session_id: sessionId });
+    expect(textOf(listing)).toMatch(/out\/note\.txt\s+13 bytes/);
+    const link = listing.content.find((block) => block.type === "resource_link" && block.name === "out/note.txt");
+    expect(link).toMatchObject({ uri: `code-interpreter://sessions/${sessionId}/files/out/note.txt`, mimeType: "text/plain" });
+    if (link?.type !== "resource_link") throw new Error("no resource link");
+    expect(textOf(await call(acme, "read_file", { uri: link.uri }))).toBe("made-by-bash\n");
+    expect(textOf(await call(acme, "read_file", { session_id: sessionId, path: "out/note.txt" }))).toBe("made-by-bash\n");
+  });
+
+  it("uploads text and binary files into a session and into the file store", async () => {
+    const sessionId = sessionIdOf(await call(acme, "create_session", {}));
+    sessions.push(sessionId);
+    const uploaded = await call(acme, "upload_file", { session_id: sessionId, path: "data/in.csv", content: "a,b\n1,2\n" });
+    expect(uploaded.isError).toBeFalsy();
+    const binary = Buffer.from([0, 1, 2, 255, 254]).toString("base64");
+    await call(acme, "upload_file", { session_id: sessionId, path: "blob.bin", content: binary, encoding: "base64" });
+    const read = await call(acme, "execute_python", {
+      session_id: sessionId,
+      code: "import csv\nprint(list(csv.reader(open('data/in.csv'))))\nprint(list(open('blob.bin','rb').read()))",
+    });
+    expect(textOf(read)).toContain("[['a', 'b'], ['1', '2']]\n[0, 1, 2, 255, 254]");
+    expect(textOf(await call(acme, "read_file", { session_id: sessionId, path: "blob.bin" }))).toContain(binary);
+
+    const stored = await call(acme, "upload_file", { path: "numbers.txt", content: "1 2 3" });
+    const fileId = /file_id ([0-9a-zA-Z_-]+)/.exec(textOf(stored))?.[1];
+    expect(fileId).toBeTruthy();
+    const staged = await call(acme, "execute_python", {
+      code: "print(sum(map(int, open('in/numbers.txt').read().split())))\nopen('total.txt', 'w').write('6')",
+      files: [{ path: "in/numbers.txt", file_id: fileId }],
+    });
+    expect(textOf(staged)).toContain("6\n");
+    const produced = staged.content.find((block) => block.type === "resource_link" && block.name === "total.txt");
+    if (produced?.type !== "resource_link") throw new Error(`no link to total.txt in ${JSON.stringify(staged.content)}`);
+    expect(textOf(await call(acme, "read_file", { uri: produced.uri }))).toBe("6");
+    expect(textOf(await call(acme, "list_files"))).toContain("numbers.txt");
+  });
+
+  it("answers a PNG the code wrote as image content and a resource link", async () => {
+    // A 1x1 PNG written byte by byte: no matplotlib needed (the figure test runs where matplotlib is).
+    const png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    const result = await call(acme, "execute_python", { code: `import base64\nopen('dot.png', 'wb').write(base64.b64decode('${png}'))` });
+    expect(result.content).toContainEqual({ type: "image", mimeType: "image/png", data: png });
+    expect(result.content).toContainEqual(expect.objectContaining({ type: "resource_link", name: "dot.png", mimeType: "image/png" }));
+  });
+
+  it("answers refusals as tool errors with the reason, never as protocol errors", async () => {
+    const missing = await call(acme, "run_bash", { session_id: "code-session-00000000-0000-0000-0000-000000000000", cmd: "true" });
+    expect(missing.isError).toBe(true);
+    expect(textOf(missing)).toMatch(/not found/i);
+    const tooLong = await call(acme, "execute_python", { code: "1", timeout_ms: 10_000_000 });
+    expect(tooLong.isError).toBe(true);
+    expect(textOf(tooLong)).toMatch(/timeout_ms/);
+    const badPath = await call(acme, "read_file", { session_id: sessions[0], path: "../etc/passwd" });
+    expect(badPath.isError).toBe(true);
+    expect(textOf(badPath)).toMatch(/'\.\.' is not allowed/);
+    const unnamed = await call(acme, "read_file", {});
+    expect(unnamed.isError).toBe(true);
+    const invalid = await call(acme, "execute_python", {});
+    expect(invalid.isError).toBe(true);
+    expect(textOf(invalid)).toMatch(/code/);
+  });
+
+  it("refuses a missing or wrong key before any tool runs", async () => {
+    await expect(connect(server.url, "wrong-key-0123456789")).rejects.toThrow(/401|Unauthorized|not valid/i);
+    await expect(connect(server.url)).rejects.toThrow(/401|Unauthorized|required/i);
+  });
+
+  it("keeps tenants apart: another tenant's session is not found and not listed", async () => {
+    const sessionId = sessions[0] as string;
+    for (const [name, args] of [
+      ["execute_python", { session_id: sessionId, code: "1" }],
+      ["run_bash", { session_id: sessionId, cmd: "ls" }],
+      ["list_files", { session_id: sessionId }],
+      ["read_file", { session_id: sessionId, path: "out/note.txt" }],
+      ["upload_file", { session_id: sessionId, path: "x.txt", content: "x" }],
+      ["delete_session", { session_id: sessionId }],
+    ] as const) {
+      const result = await call(globex, name, args);
+      expect(result.isError, name).toBe(true);
+      expect(textOf(result), name).toMatch(/not found/i);
+    }
+    expect(textOf(await call(globex, "list_sessions"))).toBe("No sessions.");
+    expect(textOf(await call(globex, "list_files"))).toBe("No stored files.");
+    expect(textOf(await call(acme, "list_sessions"))).toContain(sessionId);
+  });
+
+  it('counts MCP executions under interface="mcp" and HTTP ones under interface="http"', async () => {
+    await fetch(new URL("/v1/execute", server.url), {
+      method: "POST",
+      headers: { authorization: `Bearer ${ACME}`, "content-type": "application/json" },
+      body: JSON.stringify({ code: "print(1)" }),
+    });
+    const metrics = await (await fetch(new URL("/metrics", server.url), { headers: { authorization: `Bearer ${OPS}` } })).text();
+    expect(metrics).toMatch(/^code_interpreter_executions_total\{backend="local",kind="execute",outcome="ok",interface="mcp"\} [1-9]/m);
+    expect(metrics).toMatch(/^code_interpreter_executions_total\{backend="local",kind="python",outcome="ok",interface="mcp"\} [1-9]/m);
+    expect(metrics).toMatch(/^code_interpreter_executions_total\{backend="local",kind="bash",outcome="ok",interface="mcp"\} [1-9]/m);
+    expect(metrics).toMatch(/^code_interpreter_executions_total\{backend="local",kind="execute",outcome="ok",interface="http"\} 1$/m);
+  });
+
+  it("answers GET and DELETE with 405 (stateless) and refuses a foreign web origin", async () => {
+    const get = await fetch(new URL("/mcp", server.url), { headers: { authorization: `Bearer ${ACME}`, accept: "text/event-stream" } });
+    expect(get.status).toBe(405);
+    const foreign = await fetch(new URL("/mcp", server.url), {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${ACME}`,
+        origin: "http://evil.example",
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(foreign.status).toBe(403);
+  });
+});
