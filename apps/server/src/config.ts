@@ -23,6 +23,21 @@ export const ConfigSchema = z.object({
   REQUEST_TIMEOUT_MS: integer(1000, 120_000),
   FILE_STORAGE_DIR: z.string().min(1).default(join(tmpdir(), "code-interpreter-files")),
   FILE_TTL_SEC: integer(1, 24 * 3600),
+  /** Where files live: `dir` (FILE_STORAGE_DIR, one replica) or `s3` (an S3-compatible bucket several replicas share). */
+  FILE_STORE: z.enum(["dir", "s3"]).default("dir"),
+  /** The object store's URL (MinIO, Ceph RGW, Swift, GCS); unset for AWS S3. Credentials come from the standard AWS variables and files. */
+  S3_ENDPOINT: z.url().optional(),
+  /** Required with FILE_STORE=s3. */
+  S3_BUCKET: z.string().optional(),
+  /** Unset: the AWS SDK's own (AWS_REGION, ~/.aws/config). */
+  S3_REGION: z.string().optional(),
+  /** Path-style URLs (`endpoint/bucket/key`), which most stores but AWS need. */
+  S3_FORCE_PATH_STYLE: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((value) => value === "true" || value === "1"),
+  /** Prepended to every object key (e.g. `files/`), so several deployments can share a bucket. */
+  S3_PREFIX: z.string().default(""),
   PYTHON_EXECUTOR_DOCKER_IMAGE: z.string().min(1).default("code-interpreter-executor:latest"),
   PYTHON_EXECUTOR_DOCKER_NETWORK: z.string().min(1).default("none"),
   /** OCI runtime of sandbox containers, e.g. `runsc` (gVisor) or `kata-runtime`; the engine's default when unset. */
@@ -99,6 +114,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter(([, value]) => value !== undefined && value !== ""),
   );
   const parsed = ConfigSchema.safeParse(present);
+  if (parsed.success && parsed.data.FILE_STORE === "s3" && !parsed.data.S3_BUCKET) {
+    throw new ConfigError(["S3_BUCKET: required with FILE_STORE=s3 (the bucket files are kept in)"]);
+  }
   if (parsed.success) return parsed.data;
   throw new ConfigError(
     parsed.error.issues.map((issue) => {

@@ -1,12 +1,12 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Backend } from "@code-interpreter/core";
-import { FileStore } from "@code-interpreter/files";
 import { type ServerType, serve } from "@hono/node-server";
 import { createApp } from "./app.js";
 import { assertSafeExposure } from "./auth/exposure.js";
 import { KeyRing } from "./auth/key-ring.js";
 import { type Config, loadConfig } from "./config.js";
+import { openConfiguredFileStore } from "./file-store.js";
 import { answerClientErrors, requestTimeouts } from "./middleware/client-errors.js";
 import { drain } from "./middleware/drain.js";
 import { createLogger, type Logger } from "./observability/logger.js";
@@ -37,11 +37,7 @@ export interface Service {
  */
 export async function openService(config: Config, logger: Logger, keys: KeyRing = KeyRing.load(config)): Promise<Service> {
   const backend = await selectBackend(config, logger);
-  const store = await FileStore.open({
-    dir: config.FILE_STORAGE_DIR,
-    maxFileBytes: config.MAX_FILE_SIZE_MB * 1024 * 1024,
-    ttlSeconds: config.FILE_TTL_SEC,
-  });
+  const store = await openConfiguredFileStore(config, logger);
   const metrics = createMetrics({ backend, store });
   const reap = async () => {
     try {
@@ -63,6 +59,7 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
     close: async () => {
       clearInterval(reaper);
       await backend.close();
+      await store.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Backend } from "@code-interpreter/core";
+import { ALL_TENANTS } from "@code-interpreter/files";
 import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, json, postJson, runningSandboxes, type TestApp } from "./fixture.js";
@@ -222,7 +223,7 @@ describe("oversized bodies are refused before they are read", { timeout: 60_000 
   });
 
   it("answers 413 to a chunked upload without a length once it passes the limit, keeping nothing", async () => {
-    const before = (await t.store.list()).length;
+    const before = (await t.store.list(ALL_TENANTS)).length;
     const prefix =
       '--b\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n';
     const answer = await rawRequest(
@@ -233,7 +234,7 @@ describe("oversized bodies are refused before they are read", { timeout: 60_000 
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.body).detail).toContain("MAX_FILE_SIZE_MB");
     expect(answer.sentBytes).toBeLessThan(32 * 1024 * 1024);
-    expect((await t.store.list()).length).toBe(before);
+    expect((await t.store.list(ALL_TENANTS)).length).toBe(before);
   });
 });
 

@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { createLocalBackend } from "@code-interpreter/backend-local";
 import { listSandboxProcesses } from "@code-interpreter/backend-local/testing";
 import type { Backend } from "@code-interpreter/core";
-import { FileStore } from "@code-interpreter/files";
+import type { FileStore } from "@code-interpreter/files";
 import { createApp } from "../src/app.js";
 import { type Config, loadConfig } from "../src/config.js";
+import { openConfiguredFileStore } from "../src/file-store.js";
 import { createLogger } from "../src/observability/logger.js";
 import { type RunningServer, startServer } from "../src/server.js";
 
@@ -28,6 +29,7 @@ export const localBackend: BackendFactory = (config) =>
     stateDir: config.LOCAL_STATE_DIR,
     sandbox: config.LOCAL_SANDBOX,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
+    maxFileSizeMb: config.MAX_FILE_SIZE_MB,
     warn: () => {},
   });
 
@@ -51,11 +53,8 @@ export async function createTestApp(
     throw error;
   });
   const backend = wrap ? wrap(real) : real;
-  const store = await FileStore.open({
-    dir: config.FILE_STORAGE_DIR,
-    maxFileBytes: config.MAX_FILE_SIZE_MB * 1024 * 1024,
-    ttlSeconds: config.FILE_TTL_SEC,
-  });
+  // The store FILE_STORE names (the directory below `dir` unless the env says s3), as the server opens it.
+  const store = await openConfiguredFileStore(config);
   const app = createApp({ backend, store, config, logger: createLogger({ level: "silent", format: "plain" }) });
   return {
     app,
@@ -65,6 +64,7 @@ export async function createTestApp(
     dir,
     close: async () => {
       await real.close();
+      await store.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -25,6 +25,10 @@ export interface DescribeRoutesOptions {
    * faulty one need the app in process and are left out.
    */
   createServer?: RouteServerFactory;
+  /** Environment every in-process server gets on top of its own (e.g. FILE_STORE=s3 and its settings). */
+  env?: Record<string, string>;
+  /** Lists what the file store holds (object keys, say), when it is not FILE_STORAGE_DIR. */
+  listStore?: (config: Config, subdirectory: string) => Promise<string[]>;
 }
 
 /**
@@ -38,8 +42,9 @@ export function describeRoutes(
   options: DescribeRoutesOptions = {},
 ): void {
   const inProcess: RouteServerFactory = async (env) => {
-    const app = await createTestApp(env, undefined, createBackend);
-    return { ...app, listStore: (subdirectory = ".") => readdir(join(app.config.FILE_STORAGE_DIR, subdirectory)) };
+    const app = await createTestApp({ ...options.env, ...env }, undefined, createBackend);
+    const list = options.listStore ?? ((config, subdirectory) => readdir(join(config.FILE_STORAGE_DIR, subdirectory)));
+    return { ...app, listStore: (subdirectory = ".") => list(app.config, subdirectory) };
   };
   const createServer = options.createServer ?? inProcess;
   describe(`routes on the ${name} backend`, { timeout: 60_000 }, () => {

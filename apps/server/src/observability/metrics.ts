@@ -1,5 +1,5 @@
 import type { Backend, CommandResult } from "@code-interpreter/core";
-import type { FileStore } from "@code-interpreter/files";
+import { ALL_TENANTS, type FileStore } from "@code-interpreter/files";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ApiInterface } from "./interface.js";
 
@@ -73,7 +73,7 @@ export function createMetrics(options: { backend: Backend; store: FileStore }): 
     help: "Bytes held by the file store.",
     registers: [registry],
     async collect() {
-      const bytes = await options.store.totalBytes().catch(() => undefined);
+      const bytes = await options.store.totalBytes(ALL_TENANTS).catch(() => undefined);
       if (bytes !== undefined) this.set(bytes);
     },
   });

@@ -1,0 +1,30 @@
+import { type FileStore, openFileStore } from "@code-interpreter/files";
+import type { Config } from "./config.js";
+import type { Logger } from "./observability/logger.js";
+
+/**
+ * Opens the store FILE_STORE names, with its settings. An S3 store that does
+ * not answer is reported here, naming what to check, and in /health; the
+ * server still starts, so it serves again as soon as the store is back.
+ */
+export async function openConfiguredFileStore(config: Config, logger?: Logger): Promise<FileStore> {
+  const limits = { maxFileBytes: config.MAX_FILE_SIZE_MB * 1024 * 1024, ttlSeconds: config.FILE_TTL_SEC };
+  if (config.FILE_STORE === "dir") return openFileStore({ kind: "dir", dir: config.FILE_STORAGE_DIR, ...limits });
+  const store = await openFileStore({
+    kind: "s3",
+    bucket: config.S3_BUCKET ?? "",
+    prefix: config.S3_PREFIX,
+    forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+    ...(config.S3_REGION ? { region: config.S3_REGION } : {}),
+    ...limits,
+  });
+  const health = await store.health();
+  if (health.ok) logger?.info({ fileStore: "s3", bucket: config.S3_BUCKET, endpoint: config.S3_ENDPOINT }, "file store ready");
+  else
+    logger?.error(
+      { fileStore: "s3" },
+      `FILE_STORE=s3 does not answer: ${health.detail} (S3_ENDPOINT, S3_BUCKET, S3_REGION, AWS credentials)`,
+    );
+  return store;
+}
