@@ -1,6 +1,13 @@
+import { ociSeccompProfile } from "@code-interpreter/core";
 import Dockerode from "dockerode";
 import { describe, expect, it } from "vitest";
-import { execContainerSpec, hardenedHostConfig, keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.js";
+import {
+  execContainerSpec,
+  hardenedHostConfig,
+  keepaliveContainerSpec,
+  SECCOMP_SECURITY_OPTION,
+  sessionContainerSpec,
+} from "./container-spec.js";
 import { type DockerBackendSettings, defaultDockerBackendSettings } from "./docker-backend-settings.js";
 
 const settings: DockerBackendSettings = {
@@ -14,7 +21,7 @@ describe("container specs", () => {
     expect(hardenedHostConfig(settings)).toMatchObject({
       NetworkMode: "none",
       CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges"],
+      SecurityOpt: ["no-new-privileges", SECCOMP_SECURITY_OPTION],
       ReadonlyRootfs: true,
       Memory: 512 * 1024 * 1024,
       MemorySwap: 512 * 1024 * 1024,
@@ -26,6 +33,13 @@ describe("container specs", () => {
       "/workspace": "rw,exec,nosuid,nodev,size=256m,nr_inodes=262144,mode=0755,uid=65532,gid=65532",
       "/tmp": "rw,exec,nosuid,nodev,size=256m,nr_inodes=262144,mode=1777",
     });
+  });
+
+  it("pass the sandbox's own seccomp profile, not the engine's default", () => {
+    expect(JSON.parse(SECCOMP_SECURITY_OPTION.slice("seccomp=".length))).toEqual(ociSeccompProfile());
+    for (const spec of [execContainerSpec(settings, "code-exec-x", ["python3"], 1), sessionContainerSpec(settings, "code-session-y", 1)]) {
+      expect(spec.HostConfig?.SecurityOpt).toContain(SECCOMP_SECURITY_OPTION);
+    }
   });
 
   it("use the configured OCI runtime (gVisor, Kata) and the engine's default otherwise", () => {

@@ -3,6 +3,7 @@ import {
   APP_LABEL,
   COMPONENT_LABEL_KEY,
   EXPIRES_AT_KEY,
+  ociSeccompProfile,
   sandboxLabels,
   sessionInitArgv,
   TENANT_KEY,
@@ -13,6 +14,14 @@ import type { DockerBackendSettings } from "./docker-backend-settings.js";
 
 const MB = 1024 * 1024;
 
+/**
+ * The sandbox's syscall policy (core's SYSCALL_POLICY) as the `seccomp=`
+ * security option: ours on every engine, not the engine's default profile,
+ * which differs between engine versions (20.10's allows io_uring, AF_VSOCK
+ * and ptrace).
+ */
+export const SECCOMP_SECURITY_OPTION = `seccomp=${JSON.stringify(ociSeccompProfile())}`;
+
 /** Label tying a keepalive record to its session (see session-expiry.ts). */
 export const SESSION_LABEL_KEY = "code-interpreter.session";
 /** Label ordering keepalive records: milliseconds since the epoch. */
@@ -22,7 +31,7 @@ export const KEEPALIVE_COMPONENT = "session-keepalive";
 
 /**
  * The isolation every container gets: non-root, no capabilities, no new
- * privileges, read-only root, size- and inode-limited tmpfs workspace and /tmp, memory
+ * privileges, the sandbox's seccomp profile, read-only root, size- and inode-limited tmpfs workspace and /tmp, memory
  * without swap, a CPU quota, a pids limit and no network unless configured.
  */
 export function hardenedHostConfig(settings: DockerBackendSettings): HostConfig {
@@ -33,7 +42,7 @@ export function hardenedHostConfig(settings: DockerBackendSettings): HostConfig 
   return {
     NetworkMode: settings.network,
     CapDrop: ["ALL"],
-    SecurityOpt: ["no-new-privileges"],
+    SecurityOpt: ["no-new-privileges", SECCOMP_SECURITY_OPTION],
     ReadonlyRootfs: true,
     Tmpfs: {
       [WORKSPACE_DIR]: `${tmpfs},mode=0755,uid=${uid},gid=${uid}`,

@@ -71,13 +71,15 @@ export function planSessionCommand(options: SessionCommandOptions, settings: Run
  * Main process of a long-lived session sandbox (container or pod): reaps the
  * orphans that commands leave (they would otherwise stay zombies and use up
  * the pids limit). It ignores SIGINT, so code in the session cannot stop its
- * own sandbox that way.
+ * own sandbox that way, and is not dumpable, so even where ptrace is allowed
+ * (the seccomp policy denies it) code cannot attach to it or read its memory.
  */
 export function sessionInitArgv(python = "python3"): string[] {
   return [python, "-I", "-c", SESSION_INIT];
 }
 
-const SESSION_INIT = `import os, signal, time
+const SESSION_INIT = `import ctypes, os, signal, time
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 while True:
     try:

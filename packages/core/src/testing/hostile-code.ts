@@ -174,30 +174,156 @@ for name in ["Uid", "Gid", "CapEff", "CapPrm", "CapAmb", "NoNewPrivs", "Seccomp"
     print(name, " ".join(fields.get(name, "absent").split()))
 `;
 
-const SYSCALL_NUMBERS = `import ctypes, errno, os, platform
+// Written apart from core's SYSCALL_NUMBERS (from the kernel's unistd headers), so a wrong number there shows here.
+const SYSCALL_NUMBERS = `import ctypes, errno, os, platform, signal, time
 NR = {
-    "x86_64": {"mount": 165, "unshare": 272, "ptrace": 101, "keyctl": 250, "bpf": 321},
-    "aarch64": {"mount": 40, "unshare": 97, "ptrace": 117, "keyctl": 219, "bpf": 280},
+    "x86_64": {"mount": 165, "unshare": 272, "ptrace": 101, "keyctl": 250, "bpf": 321, "socket": 41, "io_uring_setup": 425,
+               "userfaultfd": 323, "perf_event_open": 298, "process_vm_readv": 310, "kexec_load": 246, "init_module": 175,
+               "clone": 56, "add_key": 248},
+    "aarch64": {"mount": 40, "unshare": 97, "ptrace": 117, "keyctl": 219, "bpf": 280, "socket": 198, "io_uring_setup": 425,
+                "userfaultfd": 282, "perf_event_open": 241, "process_vm_readv": 270, "kexec_load": 104, "init_module": 105,
+                "clone": 220, "add_key": 217},
 }[platform.machine()]
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
-def call(name, *args):
+def verdict(label, result):
+    print(label, "allowed" if result >= 0 else errno.errorcode.get(ctypes.get_errno(), "error"), flush=True)
+def call(name, *args, label=None):
     result = libc.syscall(NR[name], *args)
-    print(name, "allowed" if result >= 0 else errno.errorcode.get(ctypes.get_errno(), "error"))
+    verdict(label or name, result)
+    return result
 `;
 
-/** Each tries one dangerous syscall and prints `name allowed|<errno>`. */
-export const DANGEROUS_SYSCALLS: Record<string, string> = {
-  mount: `${SYSCALL_NUMBERS}call("mount", b"none", b"/tmp", b"tmpfs", ctypes.c_ulong(0), None)\n`,
+/** socket(family, SOCK_STREAM or SOCK_RAW, 0) through the raw syscall. */
+const SOCKET = (label: string, family: number, type = 1) =>
+  `${SYSCALL_NUMBERS}fd = call("socket", ctypes.c_long(${family}), ctypes.c_long(${type}), ctypes.c_long(0), label=${JSON.stringify(label)})
+if fd >= 0:
+    os.close(fd)
+`;
+
+/** PTRACE_ATTACH (16) to `target`, a Python expression; detaches again if it was let through. */
+const PTRACE_ATTACH = (label: string, target: string) =>
+  `${SYSCALL_NUMBERS}if call("ptrace", ctypes.c_long(16), ctypes.c_long(${target}), None, None, label=${JSON.stringify(label)}) >= 0:
+    libc.syscall(NR["ptrace"], ctypes.c_long(17), ctypes.c_long(${target}), None, None)
+`;
+
+/**
+ * Each tries one dangerous syscall (or family) and prints `name allowed|<errno>`:
+ * the sandbox's syscall policy (core's SYSCALL_POLICY) refuses every one with
+ * `errno`, which the kernel's own checks would not give (EFAULT, EINVAL,
+ * ENOSYS, EACCES), so a pass shows the policy and not a privilege check.
+ */
+export const DANGEROUS_SYSCALLS: Record<string, { errno: string; source: string }> = {
+  mount: { errno: "EPERM", source: `${SYSCALL_NUMBERS}call("mount", b"none", b"/tmp", b"tmpfs", ctypes.c_ulong(0), None)\n` },
   // CLONE_NEWUSER | CLONE_NEWNS: a fresh user namespace would hand the code every capability inside it.
-  unshare: `${SYSCALL_NUMBERS}call("unshare", ctypes.c_ulong(0x10000000 | 0x00020000))\n`,
+  unshare: { errno: "EPERM", source: `${SYSCALL_NUMBERS}call("unshare", ctypes.c_ulong(0x10000000 | 0x00020000))\n` },
+  // clone(CLONE_NEWUSER | SIGCHLD) with no stack, as fork does: a child, if one is made, leaves at once.
+  "clone(CLONE_NEWUSER)": {
+    errno: "EPERM",
+    source: `${SYSCALL_NUMBERS}pid = libc.syscall(NR["clone"], ctypes.c_ulong(0x10000000 | 17), None, None, None, None)
+if pid == 0:
+    os._exit(0)
+verdict("clone(CLONE_NEWUSER)", pid)
+if pid > 0:
+    os.waitpid(pid, 0)
+`,
+  },
   // PTRACE_ATTACH to the process that started the code (the runner), which is not its descendant.
-  ptrace: `${SYSCALL_NUMBERS}call("ptrace", ctypes.c_long(16), ctypes.c_long(os.getppid()), None, None)\n`,
+  ptrace: { errno: "EPERM", source: PTRACE_ATTACH("ptrace", "os.getppid()") },
+  // The sandbox's pid 1: a session's init, a one-shot sandbox's runner.
+  "ptrace(pid 1)": { errno: "EPERM", source: PTRACE_ATTACH("ptrace(pid 1)", "1") },
+  // A sibling: another child of the code, traced by its brother (not its ancestor).
+  "ptrace(sibling)": {
+    errno: "EPERM",
+    source: `${SYSCALL_NUMBERS}sleeper = os.fork()
+if sleeper == 0:
+    time.sleep(30)
+    os._exit(0)
+tracer = os.fork()
+if tracer == 0:
+    if call("ptrace", ctypes.c_long(16), ctypes.c_long(sleeper), None, None, label="ptrace(sibling)") >= 0:
+        libc.syscall(NR["ptrace"], ctypes.c_long(17), ctypes.c_long(sleeper), None, None)
+    os._exit(0)
+os.waitpid(tracer, 0)
+os.kill(sleeper, signal.SIGKILL)
+os.waitpid(sleeper, 0)
+`,
+  },
+  // Reads a page of the runner's memory.
+  process_vm_readv: {
+    errno: "EPERM",
+    source: `${SYSCALL_NUMBERS}class iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("length", ctypes.c_size_t)]
+buffer = ctypes.create_string_buffer(16)
+local = iovec(ctypes.cast(buffer, ctypes.c_void_p), 16)
+remote = iovec(ctypes.c_void_p(0x400000), 16)
+call("process_vm_readv", ctypes.c_long(os.getppid()), ctypes.byref(local), ctypes.c_ulong(1), ctypes.byref(remote), ctypes.c_ulong(1), ctypes.c_ulong(0))
+`,
+  },
   // KEYCTL_JOIN_SESSION_KEYRING: the kernel keyring is not namespaced.
-  keyctl: `${SYSCALL_NUMBERS}call("keyctl", ctypes.c_long(1), b"hostile")\n`,
+  keyctl: { errno: "EPERM", source: `${SYSCALL_NUMBERS}call("keyctl", ctypes.c_long(1), b"hostile")\n` },
+  add_key: {
+    errno: "EPERM",
+    source: `${SYSCALL_NUMBERS}call("add_key", b"user", b"hostile", b"x", ctypes.c_size_t(1), ctypes.c_long(-3))\n`,
+  },
   // BPF_MAP_CREATE with an empty attribute block.
-  bpf: `${SYSCALL_NUMBERS}attr = ctypes.create_string_buffer(128)\ncall("bpf", ctypes.c_long(0), attr, ctypes.c_long(128))\n`,
+  bpf: {
+    errno: "EPERM",
+    source: `${SYSCALL_NUMBERS}attr = ctypes.create_string_buffer(128)\ncall("bpf", ctypes.c_long(0), attr, ctypes.c_long(128))\n`,
+  },
+  // Four entries; the kernel fills the parameter block.
+  io_uring_setup: {
+    errno: "EPERM",
+    source: `${SYSCALL_NUMBERS}params = ctypes.create_string_buffer(120)
+fd = call("io_uring_setup", ctypes.c_ulong(4), params)
+if fd >= 0:
+    os.close(fd)
+`,
+  },
+  userfaultfd: {
+    errno: "EPERM",
+    source: `${SYSCALL_NUMBERS}fd = call("userfaultfd", ctypes.c_long(0))
+if fd >= 0:
+    os.close(fd)
+`,
+  },
+  // A software clock counter on this process, any CPU (perf_event_attr: type, size, config).
+  perf_event_open: {
+    errno: "EPERM",
+    source: `${SYSCALL_NUMBERS}attr = ctypes.create_string_buffer(128)
+ctypes.memmove(attr, (ctypes.c_uint32 * 2)(1, 128), 8)
+fd = call("perf_event_open", attr, ctypes.c_long(0), ctypes.c_long(-1), ctypes.c_long(-1), ctypes.c_ulong(0))
+if fd >= 0:
+    os.close(fd)
+`,
+  },
+  // No segments: harmless if it were let through, refused before any privilege check by the policy.
+  kexec_load: {
+    errno: "EPERM",
+    source: `${SYSCALL_NUMBERS}call("kexec_load", ctypes.c_ulong(0), ctypes.c_ulong(0), None, ctypes.c_ulong(0))\n`,
+  },
+  // An empty image: the policy refuses it before the kernel parses it.
+  init_module: {
+    errno: "EPERM",
+    source: `${SYSCALL_NUMBERS}image = ctypes.create_string_buffer(64)\ncall("init_module", image, ctypes.c_ulong(64), b"")\n`,
+  },
+  // The host's hypervisor sockets, which no network namespace covers.
+  "socket(AF_VSOCK)": { errno: "EAFNOSUPPORT", source: SOCKET("socket(AF_VSOCK)", 40) },
+  "socket(AF_PACKET)": { errno: "EAFNOSUPPORT", source: SOCKET("socket(AF_PACKET)", 17, 3) },
+  "socket(AF_NETLINK)": { errno: "EAFNOSUPPORT", source: SOCKET("socket(AF_NETLINK)", 16, 3) },
 };
+
+/** Code that must keep working under the syscall policy: sockets of the allowed families, threads, processes. */
+export const ALLOWED_SYSCALLS = `import os, socket, subprocess, threading
+pair = socket.socketpair()
+pair[0].send(b"x")
+assert pair[1].recv(1) == b"x"
+socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+thread = threading.Thread(target=lambda: None)
+thread.start()
+thread.join()
+print(subprocess.run(["bash", "-c", "echo $(( 6 * 7 ))"], capture_output=True, text=True).stdout.strip())
+`;
 
 /** Prints where the secret shows up: the environment, or any /proc/<pid>/environ or cmdline. */
 export const FIND_SECRET = (secret: string) => `import os

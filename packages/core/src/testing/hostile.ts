@@ -10,6 +10,7 @@ import { describeIsolation } from "./hostile-isolation.js";
 
 export { HOSTILE_MARKER } from "./hostile-code.js";
 export { type HostileSettings, MAX_SNAPSHOT_FILES } from "./hostile-context.js";
+export { SYSCALL_TESTS } from "./hostile-isolation.js";
 
 export interface HostileSuiteOptions {
   /** Name shown in the test report. */

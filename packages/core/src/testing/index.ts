@@ -6,4 +6,5 @@ export {
   type HostileSettings,
   type HostileSuiteOptions,
   markedHostProcesses,
+  SYSCALL_TESTS,
 } from "./hostile.js";
