@@ -5,6 +5,7 @@ import { registerDoctor } from "./commands/doctor.js";
 import { registerExec } from "./commands/exec.js";
 import { registerFiles } from "./commands/files.js";
 import { registerImage } from "./commands/image.js";
+import { registerMcp } from "./commands/mcp.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSession } from "./commands/session.js";
 import type { Context } from "./commands/shared.js";
@@ -45,6 +46,7 @@ export function createProgram(): Command {
   registerSession(program, context);
   registerImage(program, output);
   registerDoctor(program, output);
+  registerMcp(program);
   registerCompletion(program);
   return program;
 }

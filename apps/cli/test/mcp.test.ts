@@ -1,0 +1,210 @@
+import { execFile } from "node:child_process";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { probeDocker } from "@code-interpreter/backend-docker";
+import { createLogger, loadConfig, type RunningServer, startServer } from "@code-interpreter/server";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI } from "./run-cli.js";
+
+const TOOLS = ["create_session", "delete_session", "execute_python", "list_files", "list_sessions", "read_file", "run_bash", "upload_file"];
+const INSPECTOR = join(import.meta.dirname, "../node_modules/.bin/mcp-inspector");
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ci-cli-mcp-"));
+  await chmod(dir, 0o711); // the sandbox uid reaches session workspaces below it
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/** What `code-interpreter mcp` needs to keep its state below the test's directory, on `backend`. */
+function embeddedEnv(backend: string): Record<string, string> {
+  return {
+    EXECUTOR_BACKEND: backend,
+    LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
+    LOCAL_STATE_DIR: join(dir, `state-${backend}`),
+    FILE_STORAGE_DIR: join(dir, `files-${backend}`),
+    SANDBOX_POOL_MAX: "0",
+    LOG_LEVEL: "warn",
+    ...(process.env.LOCAL_ROOTFS ? { LOCAL_ROOTFS: process.env.LOCAL_ROOTFS } : {}),
+  };
+}
+
+/** The SDK's client, talking to the built CLI's `mcp` command over stdio. */
+async function spawnMcp(args: string[], env: Record<string, string>): Promise<{ client: Client; stderr: () => string }> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, ...args],
+    env: { ...inherited, ...env },
+    cwd: dir,
+    stderr: "pipe",
+  });
+  let stderr = "";
+  transport.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const client = new Client({ name: "code-interpreter-cli-test", version: "0.0.0" });
+  await client.connect(transport);
+  return { client, stderr: () => stderr };
+}
+
+async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
+  return (await client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 })) as CallToolResult;
+}
+
+function textOf(result: CallToolResult): string {
+  return result.content
+    .filter((block) => block.type === "text")
+    .map((block) => block.text)
+    .join("\n");
+}
+
+function sessionIdOf(result: CallToolResult): string {
+  const id = /code-session-[0-9a-f-]+/.exec(textOf(result))?.[0];
+  if (!id) throw new Error(`no session id in ${textOf(result)}`);
+  return id;
+}
+
+describe("code-interpreter mcp (stdio, sandboxes in-process)", () => {
+  let client: Client;
+  let stderr: () => string;
+  beforeAll(async () => {
+    ({ client, stderr } = await spawnMcp(["mcp"], embeddedEnv("local")));
+  }, 120_000);
+  afterAll(() => client?.close());
+
+  it("lists the tools", async () => {
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name).sort()).toEqual(TOOLS);
+  }, 60_000);
+
+  it("runs code, keeps state in a session and lists a file made in one call in the next", async () => {
+    expect(textOf(await call(client, "execute_python", { code: "print('hi from stdio')" }))).toContain("hi from stdio\n");
+    const sessionId = sessionIdOf(await call(client, "create_session"));
+    try {
+      await call(client, "execute_python", { session_id: sessionId, code: "import json\nrows = [1, 2, 3]" });
+      const wrote = await call(client, "execute_python", {
+        session_id: sessionId,
+        code: "json.dump(rows, open('rows.json', 'w'))\nlen(rows)",
+      });
+      expect(textOf(wrote)).toContain("3\n");
+      const listing = await call(client, "list_files", { session_id: sessionId });
+      expect(textOf(listing)).toContain("rows.json");
+      expect(textOf(await call(client, "read_file", { session_id: sessionId, path: "rows.json" }))).toBe("[1, 2, 3]");
+      expect(textOf(await call(client, "run_bash", { session_id: sessionId, cmd: "cat rows.json" }))).toContain("[1, 2, 3]");
+    } finally {
+      await call(client, "delete_session", { session_id: sessionId });
+    }
+    const gone = await call(client, "run_bash", { session_id: sessionId, cmd: "true" });
+    expect(gone.isError).toBe(true);
+    expect(textOf(gone)).toMatch(/not found/i);
+  }, 120_000);
+
+  it("keeps standard output for the protocol: the start-up note goes to standard error", () => {
+    expect(stderr()).toContain("sandboxes run in this process (backend: local)");
+  });
+});
+
+const docker = await probeDocker({ image: process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest" });
+if (!docker.ok && process.env.CI === "true") throw new Error(`the MCP figure test needs Docker and the executor image: ${docker.reason}`);
+
+// The executor image has matplotlib; the local sandbox has it once it runs in the prepared root filesystem.
+describe.runIf(docker.ok)("code-interpreter mcp on the docker backend", () => {
+  let client: Client;
+  beforeAll(async () => {
+    ({ client } = await spawnMcp(["mcp", "--backend", "docker"], embeddedEnv("docker")));
+  }, 120_000);
+  afterAll(() => client?.close());
+
+  it("answers a matplotlib figure as a PNG image and a resource link", async () => {
+    const sessionId = sessionIdOf(await call(client, "create_session"));
+    try {
+      const result = await call(client, "execute_python", {
+        session_id: sessionId,
+        code: "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.title('squares')\nplt.show()",
+      });
+      expect(result.isError).toBeFalsy();
+      const image = result.content.find((block) => block.type === "image");
+      if (image?.type !== "image") throw new Error(`no image in ${JSON.stringify(result.content).slice(0, 500)}`);
+      expect(image.mimeType).toBe("image/png");
+      expect(Buffer.from(image.data, "base64").subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+      expect(result.content).toContainEqual(expect.objectContaining({ type: "resource_link", mimeType: "image/png" }));
+    } finally {
+      await call(client, "delete_session", { session_id: sessionId });
+    }
+  }, 180_000);
+});
+
+describe("code-interpreter mcp --url (forwarding to a server)", () => {
+  const ACME = "acme-key-0123456789";
+  const GLOBEX = "globex-key-0123456789";
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(
+      loadConfig({
+        PORT: "0",
+        ...embeddedEnv("local"),
+        LOCAL_STATE_DIR: join(dir, "server-state"),
+        API_KEYS: `acme=${ACME},globex=${GLOBEX}`,
+      }),
+      createLogger({ level: "silent", format: "plain" }),
+    );
+  }, 120_000);
+  afterAll(() => server?.close());
+
+  it("forwards calls with the API key, and the server's refusals come back as tool errors", async () => {
+    const acme = await spawnMcp(["mcp", "--url", server.url, "--api-key", ACME], {});
+    const globex = await spawnMcp(["mcp", "--url", server.url, "--api-key", GLOBEX], {});
+    const stranger = await spawnMcp(["mcp", "--url", server.url, "--api-key", "wrong-key-0123456789"], {});
+    try {
+      expect(acme.stderr()).toContain(`forwarding tool calls to ${server.url}`);
+      const sessionId = sessionIdOf(await call(acme.client, "create_session"));
+      await call(acme.client, "execute_python", { session_id: sessionId, code: "secret = 7" });
+      expect(textOf(await call(acme.client, "execute_python", { session_id: sessionId, code: "secret * 6" }))).toContain("42");
+
+      const foreign = await call(globex.client, "execute_python", { session_id: sessionId, code: "secret" });
+      expect(foreign.isError).toBe(true);
+      expect(textOf(foreign)).toMatch(/not found/i);
+
+      const refused = await call(stranger.client, "list_sessions");
+      expect(refused.isError).toBe(true);
+      expect(textOf(refused)).toMatch(/API key is not valid/);
+      await call(acme.client, "delete_session", { session_id: sessionId });
+    } finally {
+      await Promise.all([acme.client.close(), globex.client.close(), stranger.client.close()]);
+    }
+  }, 180_000);
+});
+
+describe("the MCP Inspector's CLI mode against code-interpreter mcp", () => {
+  const inspect = async (...args: string[]) => {
+    // The Inspector keeps a catalog and secrets under HOME: a home of its own, removed with the test's directory.
+    const env = { ...process.env, HOME: join(dir, "inspector-home"), MCP_CATALOG_PATH: join(dir, "inspector-home/mcp.json") };
+    const serverEnv = Object.entries(embeddedEnv("local")).flatMap(([key, value]) => ["-e", `${key}=${value}`]);
+    const { stdout } = await promisify(execFile)(INSPECTOR, ["--cli", process.execPath, CLI, "mcp", ...serverEnv, ...args], {
+      env,
+      cwd: dir,
+      timeout: 120_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return JSON.parse(stdout);
+  };
+
+  it("lists the tools with their input schemas", async () => {
+    const answer = await inspect("--method", "tools/list");
+    expect(answer.tools.map((tool: { name: string }) => tool.name).sort()).toEqual(TOOLS);
+    const bash = answer.tools.find((tool: { name: string }) => tool.name === "run_bash");
+    expect(bash.inputSchema.required).toEqual(["session_id", "cmd"]);
+  }, 150_000);
+
+  it("calls execute_python", async () => {
+    const answer = await inspect("--method", "tools/call", "--tool-name", "execute_python", "--tool-arg", "code=print(sum(range(10)))");
+    expect(answer.isError).toBeFalsy();
+    expect(answer.content[0]).toEqual({ type: "text", text: "45\n" });
+  }, 150_000);
+});
