@@ -1,3 +1,4 @@
+import { probeDocker } from "@code-interpreter/backend-docker";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -208,4 +209,42 @@ describe("MCP over Streamable HTTP at /mcp", () => {
     });
     expect(foreign.status).toBe(403);
   });
+});
+
+const docker = await probeDocker({ image: process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest" });
+if (!docker.ok && process.env.CI === "true") throw new Error(`the MCP figure test needs Docker and the executor image: ${docker.reason}`);
+
+// The executor image has matplotlib; the local sandbox has it once it runs in the prepared root filesystem.
+describe.runIf(docker.ok)("MCP at /mcp on the docker backend", () => {
+  let server: LiveServer;
+  let client: Client;
+  beforeAll(async () => {
+    server = await startLiveServer({ EXECUTOR_BACKEND: "docker", SANDBOX_POOL_MAX: "0" });
+    client = await connect(server.url);
+  }, 120_000);
+  afterAll(async () => {
+    await client?.close();
+    await server?.stop();
+  });
+
+  it("answers a matplotlib figure as a PNG image, in a session and in a one-shot run", async () => {
+    const sessionId = sessionIdOf(await call(client, "create_session"));
+    try {
+      const shown = await call(client, "execute_python", {
+        session_id: sessionId,
+        code: "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.show()",
+      });
+      const image = shown.content.find((block) => block.type === "image");
+      if (image?.type !== "image") throw new Error(`no image in ${JSON.stringify(shown.content).slice(0, 500)}`);
+      expect(image.mimeType).toBe("image/png");
+      expect(Buffer.from(image.data, "base64").subarray(1, 4).toString()).toBe("PNG");
+    } finally {
+      await call(client, "delete_session", { session_id: sessionId });
+    }
+    const saved = await call(client, "execute_python", {
+      code: "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nplt.bar(['a', 'b'], [3, 5])\nplt.savefig('bars.png')",
+    });
+    expect(saved.content).toContainEqual(expect.objectContaining({ type: "image", mimeType: "image/png" }));
+    expect(saved.content).toContainEqual(expect.objectContaining({ type: "resource_link", name: "bars.png" }));
+  }, 180_000);
 });
