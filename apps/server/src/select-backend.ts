@@ -45,6 +45,7 @@ function localSettings(config: Config, logger: Logger): Partial<LocalBackendSett
     memoryLimitMb: config.MEMORY_LIMIT_MB,
     cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,
     warn: (message) => logger.warn(message),
+    maxFileSizeMb: config.MAX_FILE_SIZE_MB,
   };
 }
 
@@ -70,6 +71,7 @@ function dockerSettings(config: Config, logger: Logger): Partial<DockerBackendSe
     cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,
     warn: (message) => logger.warn(message),
   };
+    maxFileSizeMb: config.MAX_FILE_SIZE_MB,
 }
 
 function kubernetesSettings(config: Config, logger: Logger): Partial<KubernetesBackendSettings> & { ownerDeployment?: string } {
@@ -89,3 +91,4 @@ function kubernetesSettings(config: Config, logger: Logger): Partial<KubernetesB
     warn: (message) => logger.warn(message),
   };
 }
+    maxFileSizeMb: config.MAX_FILE_SIZE_MB,

@@ -27,7 +27,13 @@ if (probe.ok) {
   describeRoutes(
     "docker",
     async (config) => {
-      const backend = await createDockerBackend({ docker, image, labels, maxOutputBytes: config.MAX_OUTPUT_BYTES });
+      const backend = await createDockerBackend({
+        docker,
+        image,
+        labels,
+        maxOutputBytes: config.MAX_OUTPUT_BYTES,
+        maxFileSizeMb: config.MAX_FILE_SIZE_MB,
+      });
       backends.push(backend);
       return backend;
     },

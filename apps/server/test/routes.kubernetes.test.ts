@@ -33,6 +33,7 @@ if (!reason) {
         namespace,
         image,
         maxOutputBytes: config.MAX_OUTPUT_BYTES,
+        maxFileSizeMb: config.MAX_FILE_SIZE_MB,
         sessionMaxLifetimeSeconds: config.SESSION_MAX_LIFETIME_SECONDS,
         // Warm pods would count as leftovers here; the backend's own suites cover the pool.
         pool: false,

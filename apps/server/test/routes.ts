@@ -194,6 +194,72 @@ export function describeRoutes(
       });
     });
 
+    // MAX_FILE_SIZE_MB is 1 here.
+    describe("the code's output is never lost", () => {
+      const WRITE_2_MB = "open('big.bin', 'wb').write(b'x' * (2 * 1024 * 1024))";
+
+      it("a write past MAX_FILE_SIZE_MB fails in the code's own traceback (EFBIG); the answer is 200 with the output", async () => {
+        const response = await postJson(t.app, "/v1/execute", {
+          code: `print('before')\nopen('small.txt', 'w').write('kept')\n${WRITE_2_MB}\nprint('never')`,
+          timeout_ms: 10_000,
+        });
+        expect(response.status).toBe(200);
+        const body = await json(response);
+        expect(body.stdout).toBe("before\n");
+        expect(body.stderr).toContain("File too large");
+        expect(body.exit_code).toBe(1);
+        expect(body.files.map((file: { path: string }) => file.path)).toContain("small.txt");
+        // What was written up to the limit is kept like any other file.
+        expect(body).not.toHaveProperty("skipped_files");
+      });
+
+      it("code that handles the failed write carries on", async () => {
+        const code = `try:\n    ${WRITE_2_MB}\nexcept OSError as error:\n    print('errno', error.errno)\nprint('after')`;
+        const body = await json(await postJson(t.app, "/v1/execute", { code, timeout_ms: 10_000 }));
+        expect(body).toMatchObject({ stdout: "errno 27\nafter\n", exit_code: 0 });
+      });
+
+      it.runIf(!options.createServer)(
+        "a file still too large to keep is left out and listed in skipped_files, on execute and stream",
+        async () => {
+          const big = { path: "out/huge.bin", content: Buffer.alloc(1024 * 1024 + 1) };
+          const small = { path: "small.txt", content: Buffer.from("kept") };
+          const oversized = await createTestApp(
+            { MAX_FILE_SIZE_MB: "1" },
+            (backend) =>
+              override(backend, {
+                // A backend whose sandbox let a file past the limit (another store limit, an older image, …).
+                execute: async (request) => ({ ...(await backend.execute(request)), files: [big, small] }),
+                runInSession: async (request) => ({ ...(await backend.runInSession(request)), files: [big] }),
+              }),
+            createBackend,
+          );
+          try {
+            const response = await postJson(oversized.app, "/v1/execute", { code: "print('ran')" });
+            expect(response.status).toBe(200);
+            const body = await json(response);
+            expect(body).toMatchObject({ stdout: "ran\n", exit_code: 0 });
+            expect(body.files).toEqual([{ path: "small.txt", kind: "file", file_id: expect.any(String) }]);
+            expect(body.skipped_files).toEqual([{ path: "out/huge.bin", reason: expect.stringContaining("MAX_FILE_SIZE_MB") }]);
+            // skipped_files comes after the onyx fields.
+            expect(Object.keys(body)).toEqual(["stdout", "stderr", "exit_code", "timed_out", "duration_ms", "files", "skipped_files"]);
+
+            const events = parseEvents(await (await postJson(oversized.app, "/v1/execute/stream", { code: "print('ran')" })).text());
+            const result = events.find((event) => event.event === "result")?.data;
+            expect(result?.skipped_files).toEqual(body.skipped_files);
+            expect(result?.files).toEqual([{ path: "small.txt", kind: "file", file_id: expect.any(String) }]);
+
+            const { session_id } = await json(await postJson(oversized.app, "/v1/sessions", {}));
+            const python = await json(await postJson(oversized.app, `/v1/sessions/${session_id}/python`, { code: "print('cell')" }));
+            expect(python).toMatchObject({ stdout: "cell\n", files: [], skipped_files: body.skipped_files });
+            await oversized.app.request(`/v1/sessions/${session_id}`, { method: "DELETE" });
+          } finally {
+            await oversized.close();
+          }
+        },
+      );
+    });
+
     describe("POST /v1/execute/stream", () => {
       it("sends output events, then one result", async () => {
         const response = await postJson(t.app, "/v1/execute/stream", {

@@ -20,6 +20,12 @@ export interface DockerBackendSettings {
   cpuTimeLimitSec: number;
   /** CPUs each container may use at once (CFS quota). @default 1 */
   cpus: number;
+  /**
+   * Largest file the code may write (RLIMIT_FSIZE, capped at the workspace's size): a bigger
+   * write fails with EFBIG in the code's own traceback, and no output is too large to keep.
+   * @default MAX_FILE_SIZE_MB, else 100
+   */
+  maxFileSizeMb: number;
   /** Size of each of the tmpfs `/workspace` and `/tmp`. @default 256 */
   workspaceSizeMb: number;
   /** Processes and threads per container (pids cgroup). @default 128 */
@@ -59,6 +65,7 @@ export function defaultDockerBackendSettings(): Omit<DockerBackendSettings, "doc
     workspaceSizeMb: 256,
     maxProcesses: 128,
     sandboxUid: 65532,
+    maxFileSizeMb: 100,
     labels: {},
     pool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
     preload: DEFAULT_PRELOAD,

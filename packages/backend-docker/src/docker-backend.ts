@@ -270,7 +270,11 @@ export class DockerBackend implements Backend {
       maxOutputBytes: this.settings.maxOutputBytes,
       // Memory and processes are the cgroup's job: RLIMIT_AS breaks programs that reserve address
       // space, and RLIMIT_NPROC counts every process of the uid on the host, not the container's.
-      limits: { cpuSeconds: this.settings.cpuTimeLimitSec, fileSizeBytes: this.settings.workspaceSizeMb * MB, openFiles: 1024 },
+      limits: {
+        cpuSeconds: this.settings.cpuTimeLimitSec,
+        fileSizeBytes: Math.min(this.settings.maxFileSizeMb, this.settings.workspaceSizeMb) * MB,
+        openFiles: 1024,
+      },
       env: { OPENBLAS_NUM_THREADS: String(Math.max(1, Math.ceil(this.settings.cpus))) },
       maxSnapshotBytes: this.settings.workspaceSizeMb * MB,
     };

@@ -74,6 +74,12 @@ export interface KubernetesBackendSettings {
 /** The defaults; the server maps its environment onto these. */
 export function defaultKubernetesBackendSettings(): Omit<KubernetesBackendSettings, "kubeConfig" | "namespace"> {
   return {
+  /**
+   * Largest file the code may write (RLIMIT_FSIZE, capped at the workspace's size): a bigger
+   * write fails with EFBIG in the code's own traceback, and no output is too large to keep.
+   * @default MAX_FILE_SIZE_MB, else 100
+   */
+  maxFileSizeMb: number;
     image: DEFAULT_EXECUTOR_IMAGE,
     serviceAccountName: undefined,
     runtimeClassName: undefined,
@@ -97,3 +103,4 @@ export function defaultKubernetesBackendSettings(): Omit<KubernetesBackendSettin
     warn: (message) => console.warn(message),
   };
 }
+    maxFileSizeMb: 100,

@@ -236,7 +236,11 @@ export class KubernetesBackend implements Backend {
       maxOutputBytes: this.settings.maxOutputBytes,
       // Memory is the pod's limit; processes are the kubelet's podPidsLimit: RLIMIT_NPROC would
       // count every process of uid 65532 on the node, across pods.
-      limits: { cpuSeconds: this.settings.cpuTimeLimitSec, fileSizeBytes: this.settings.workspaceSizeMb * MB, openFiles: 1024 },
+      limits: {
+        cpuSeconds: this.settings.cpuTimeLimitSec,
+        fileSizeBytes: Math.min(this.settings.maxFileSizeMb, this.settings.workspaceSizeMb) * MB,
+        openFiles: 1024,
+      },
       env: { OPENBLAS_NUM_THREADS: String(Math.max(1, Math.ceil(this.settings.cpus))) },
       maxSnapshotBytes: this.settings.workspaceSizeMb * MB,
     };

@@ -29,6 +29,12 @@ export interface LocalBackendSettings {
   sandboxUid: number;
   /**
    * Sandboxes started ahead of demand, each used once: `min` kept warm, up to
+  /**
+   * Largest file the code may write (RLIMIT_FSIZE, capped at the workspace's size): a bigger
+   * write fails with EFBIG in the code's own traceback, and no output is too large to keep.
+   * @default MAX_FILE_SIZE_MB, else 100
+   */
+  maxFileSizeMb: number;
    * `max` under load, back to `min` after `idleTimeoutMs` without requests;
    * `false` starts one per request.
    * @default SANDBOX_POOL_MIN, SANDBOX_POOL_MAX, SANDBOX_POOL_IDLE_TIMEOUT_SEC, else 1, 4, 60 s
@@ -57,3 +63,4 @@ export function defaultLocalBackendSettings(): LocalBackendSettings {
     warn: (message) => console.warn(message),
   };
 }
+    maxFileSizeMb: 100,

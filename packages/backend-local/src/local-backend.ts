@@ -279,7 +279,7 @@ export class LocalBackend implements Backend {
       cpuSeconds: this.settings.cpuTimeLimitSec,
       addressSpaceBytes: this.settings.memoryLimitMb * MB,
       processes: this.settings.maxProcesses,
-      fileSizeBytes: this.settings.workspaceSizeMb * MB,
+      fileSizeBytes: Math.min(this.settings.maxFileSizeMb, this.settings.workspaceSizeMb) * MB,
       openFiles: 1024,
     };
   }

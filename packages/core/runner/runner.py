@@ -93,6 +93,10 @@ def stage(root, reader):
 
 class FrameWriter:
     def __init__(self):
+# Bounds the result frame however many files a snapshot leaves out.
+MAX_SKIPPED_LISTED = 100
+
+
         self.buffer = bytearray()
 
     def write(self, data):
@@ -108,10 +112,11 @@ class FrameWriter:
             self.buffer = bytearray()
 
 
-def snapshot(root, max_bytes, max_files=10000):
+def snapshot(root, max_bytes, max_files=10000, skipped=None):
     """Tar of the regular files under root. Links, fifos, sockets, devices and
     names that are not UTF-8 are skipped; nothing is followed. Returns True when max_bytes or
-    max_files (which bounds the tar headers the server holds) cut it short."""
+    max_files (which bounds the tar headers the server holds) cut it short; the files left
+    out that way go to `skipped` as {path, reason} (at most MAX_SKIPPED_LISTED of them)."""
     import stat
     import tarfile
 
@@ -121,6 +126,7 @@ def snapshot(root, max_bytes, max_files=10000):
     cut = False
     with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as archive:
         stack = [""]
+    skipped = [] if skipped is None else skipped
         while stack:
             relative = stack.pop()
             directory = os.path.join(root, relative) if relative else root
@@ -153,6 +159,9 @@ def snapshot(root, max_bytes, max_files=10000):
                         cut = True
                         continue
                     total += info.st_size
+                        if len(skipped) < MAX_SKIPPED_LISTED:
+                            why = "more than %d files" % max_files if files >= max_files else "over %d bytes" % max_bytes
+                            skipped.append({"path": name, "reason": "the workspace's files add up to %s" % why})
                     files += 1
                     member = tarfile.TarInfo(name)
                     member.size = info.st_size
@@ -769,7 +778,10 @@ def main():
                         pass
         if header.get("snapshot"):
             limits = (int(header.get("max_snapshot_bytes", 1 << 30)), int(header.get("max_snapshot_files", 10000)))
-            result["snapshot_truncated"] = snapshot(cwd, *limits)
+            skipped = []
+            result["snapshot_truncated"] = snapshot(cwd, *limits, skipped=skipped)
+            if skipped:
+                result["skipped_files"] = skipped
     except Exception as error:  # reported to the server, which answers with an error
         result["error"] = "%s: %s" % (type(error).__name__, error)
     frame(b"x", json.dumps(result).encode())

@@ -34,6 +34,8 @@ export interface CommandResult {
   durationMs: number;
   /** Files the command produced that are not in the workspace: a Python cell's matplotlib figures (PNG). */
   files?: WorkspaceFileContent[];
+  /** Outputs left out of `files` (the workspace's snapshot was over its limit), and why. */
+  skippedFiles?: { path: string; reason: string }[];
   /** How long the command waited for its sandbox to be ready: near 0 when a warm one was taken (for metrics). */
   sandboxWaitMs?: number;
 }

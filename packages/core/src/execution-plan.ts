@@ -115,6 +115,7 @@ export function executionResult(options: ExecuteOptions, result: RunnerResult, d
 
 export function commandResult(result: RunnerResult, durationMs: number): CommandResult {
   return {
+    ...(result.skippedFiles?.length ? { skippedFiles: result.skippedFiles } : {}),
     stdout: result.stdout,
     stderr: result.stderr,
     exitCode: result.timedOut ? null : result.exitCode,

@@ -50,6 +50,8 @@ export interface RunnerResult {
   durationMs: number;
   snapshot: WorkspaceFileContent[];
   snapshotTruncated: boolean;
+  /** Files the snapshot left out, and why (absent when none was). */
+  skippedFiles?: { path: string; reason: string }[];
   /** A kernel whose cell would not stop ended itself (its variables are gone). */
   restarted?: boolean;
 }
@@ -228,5 +230,16 @@ export class RunnerResponseDecoder {
   /** What was collected so far, for a runner that never finished. */
   partialOutput(): { stdout: string; stderr: string } {
     return { stdout: this.output.stdout.collector.toString(), stderr: this.output.stderr.collector.toString() };
+      ...skippedFilesOf(result.skipped_files),
   }
+}
+
+/** The runner's `skipped_files`, kept only where well-formed (the sandbox is not trusted). */
+function skippedFilesOf(value: unknown): { skippedFiles?: { path: string; reason: string }[] } {
+  if (!Array.isArray(value)) return {};
+  const skippedFiles = value
+    .filter((entry): entry is { path: string; reason: string } => typeof entry?.path === "string" && typeof entry?.reason === "string")
+    .slice(0, 100)
+    .map(({ path, reason }) => ({ path, reason }));
+  return skippedFiles.length ? { skippedFiles } : {};
 }

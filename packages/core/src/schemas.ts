@@ -15,6 +15,19 @@ export const WorkspaceFileSchema = z.object({
 });
 export type WorkspaceFile = z.infer<typeof WorkspaceFileSchema>;
 
+/** An output file left out of `files`, and why (e.g. over MAX_FILE_SIZE_MB). */
+export const SkippedFileSchema = z.object({
+  path: z.string(),
+  reason: z.string(),
+});
+export type SkippedFile = z.infer<typeof SkippedFileSchema>;
+
+/**
+ * `skipped_files`: present only when an output was left out, so answers
+ * without one stay byte for byte what onyx sends.
+ */
+const skippedFilesField = z.array(SkippedFileSchema).optional();
+
 /** Limits the server applies to request fields; they come from the configuration. */
 export interface RequestLimits {
   /** Largest accepted `timeout_ms`. @default MAX_EXEC_TIMEOUT_MS */
@@ -56,12 +69,14 @@ export type SessionCommandResponse = z.infer<typeof SessionCommandResponseSchema
 /** `POST /v1/sessions/{id}/python` response body: also the figures the code made, as stored files. */
 export const SessionPythonResponseSchema = SessionCommandResponseSchema.extend({
   files: z.array(WorkspaceFileSchema),
+  skipped_files: skippedFilesField,
 });
 export type SessionPythonResponse = z.infer<typeof SessionPythonResponseSchema>;
 
 /** `POST /v1/execute` response body. */
 export const ExecuteResponseSchema = SessionCommandResponseSchema.extend({
   files: z.array(WorkspaceFileSchema),
+  skipped_files: skippedFilesField,
 });
 export type ExecuteResponse = z.infer<typeof ExecuteResponseSchema>;
 

@@ -1,10 +1,11 @@
 import { createExecuteRequestSchema, type ExecuteResponse, type ExecutionResult } from "@code-interpreter/core";
-import { resolveFileInputs, saveOutputFiles } from "@code-interpreter/files";
+import { resolveFileInputs } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
 import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
 import { withExecutionSlot } from "../execution-slots.js";
 import { readJsonBody } from "../middleware/json-body.js";
+import { saveResultFiles } from "./result-files.js";
 import { streamExecution } from "./sse.js";
 
 /** `POST /v1/execute` and `POST /v1/execute/stream`. */
@@ -24,7 +25,7 @@ export function executeRoutes(server: ServerContext) {
     exit_code: result.exitCode,
     timed_out: result.timedOut,
     duration_ms: result.durationMs,
-    files: await saveOutputFiles(server.store, result.files, accessOf(c).owner),
+    ...(await saveResultFiles(server, c, result)),
   });
 
   return new Hono()

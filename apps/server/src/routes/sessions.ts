@@ -9,12 +9,13 @@ import {
   SessionKeepaliveRequestSchema,
   validateWorkspacePath,
 } from "@code-interpreter/core";
-import { resolveFileInputs, saveOutputFiles } from "@code-interpreter/files";
+import { resolveFileInputs } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
 import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
 import { withExecutionSlot } from "../execution-slots.js";
 import { readJsonBody } from "../middleware/json-body.js";
+import { saveResultFiles } from "./result-files.js";
 import { streamExecution } from "./sse.js";
 
 /** `/v1/sessions`: create, list, keepalive, delete, bash, python, and reading the session's files. */
@@ -37,7 +38,7 @@ export function sessionRoutes(server: ServerContext) {
   // Python answers also carry the figures a cell made, saved like an execution's files.
   const pythonJson = async (c: Context, result: CommandResult) => ({
     ...commandJson(result),
-    files: await saveOutputFiles(server.store, result.files ?? [], accessOf(c).owner),
+    ...(await saveResultFiles(server, c, result)),
   });
   /** The session id of the path, once the caller is known to own that session. */
   const owned = async (c: Context) => {
