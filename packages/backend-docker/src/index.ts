@@ -1,4 +1,4 @@
-export { KEEPALIVE_COMPONENT, SESSION_LABEL_KEY, WARM_LABEL_KEY } from "./container-spec.js";
+export { KEEPALIVE_COMPONENT, SECCOMP_SECURITY_OPTION, SESSION_LABEL_KEY, WARM_LABEL_KEY } from "./container-spec.js";
 export { createDockerBackend, DockerBackend } from "./docker-backend.js";
 export { DEFAULT_EXECUTOR_IMAGE, type DockerBackendSettings, defaultDockerBackendSettings } from "./docker-backend-settings.js";
 export { type DockerProbe, probeDocker } from "./probe-docker.js";

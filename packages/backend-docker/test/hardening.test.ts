@@ -1,6 +1,6 @@
 import type { ContainerInspectInfo } from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDockerBackend, type DockerBackend } from "../src/index.js";
+import { createDockerBackend, type DockerBackend, SECCOMP_SECURITY_OPTION } from "../src/index.js";
 import { docker, dockerAvailable, fileLabels, removeLabelled, testSettings } from "./support.js";
 
 const labels = fileLabels();
@@ -43,7 +43,8 @@ describe.skipIf(!(await dockerAvailable()))("docker hardening", { timeout: 60_00
     expect(info.HostConfig).toMatchObject({
       NetworkMode: "none",
       CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges"],
+      // The sandbox's own seccomp profile, as the engine stored it, not the engine's default.
+      SecurityOpt: ["no-new-privileges", SECCOMP_SECURITY_OPTION],
       ReadonlyRootfs: true,
       Privileged: false,
       Memory: 200 * MB,
