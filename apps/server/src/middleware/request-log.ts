@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import { currentInterface } from "../observability/interface.js";
+import { type ApiInterface, currentInterface } from "../observability/interface.js";
 import type { Logger } from "../observability/logger.js";
 
 /**
@@ -22,7 +22,8 @@ export function requestLog(options: { logger: Logger; backend: string }): Middle
       duration_ms: Math.round(performance.now() - started),
       backend: options.backend,
       session_id: c.req.param("sessionId" as never) as string | undefined,
-      interface: currentInterface(),
+      // `/mcp` itself marks its line; the requests its tools make run as MCP calls.
+      interface: (c.get("interface" as never) as ApiInterface | undefined) ?? currentInterface(),
     };
     if (status >= 500) options.logger.warn(fields, "request");
     else options.logger.info(fields, "request");

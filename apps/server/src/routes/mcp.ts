@@ -28,6 +28,7 @@ export function mcpRoutes(server: ServerContext, app: FetchableApp) {
 
   return new Hono()
     .post("/mcp", async (c) => {
+      c.set("interface" as never, "mcp" as never);
       // A web page must not reach a server on loopback through DNS rebinding (the MCP spec asks servers to check Origin).
       const origin = c.req.header("origin");
       if (origin && !sameHost(origin, c.req.header("host"))) {
