@@ -101,6 +101,11 @@ describe("MCP over Streamable HTTP at /mcp", () => {
     expect(link).toMatchObject({ uri: `code-interpreter://sessions/${sessionId}/files/out/note.txt`, mimeType: "text/plain" });
     if (link?.type !== "resource_link") throw new Error("no resource link");
     expect(textOf(await call(acme, "read_file", { uri: link.uri }))).toBe("made-by-bash\n");
+    // Clients that fetch links themselves read the same file with resources/read.
+    expect((await acme.readResource({ uri: link.uri })).contents).toEqual([
+      { uri: link.uri, mimeType: "text/plain", text: "made-by-bash\n" },
+    ]);
+    await expect(globex.readResource({ uri: link.uri })).rejects.toThrow(/not found/i);
     expect(textOf(await call(acme, "read_file", { session_id: sessionId, path: "out/note.txt" }))).toBe("made-by-bash\n");
   });
 
@@ -137,7 +142,10 @@ describe("MCP over Streamable HTTP at /mcp", () => {
     const png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
     const result = await call(acme, "execute_python", { code: `import base64\nopen('dot.png', 'wb').write(base64.b64decode('${png}'))` });
     expect(result.content).toContainEqual({ type: "image", mimeType: "image/png", data: png });
-    expect(result.content).toContainEqual(expect.objectContaining({ type: "resource_link", name: "dot.png", mimeType: "image/png" }));
+    const link = result.content.find((block) => block.type === "resource_link" && block.name === "dot.png");
+    expect(link).toMatchObject({ mimeType: "image/png", uri: expect.stringMatching(/^code-interpreter:\/\/files\//) });
+    if (link?.type !== "resource_link") throw new Error("no resource link");
+    expect((await acme.readResource({ uri: link.uri })).contents).toEqual([{ uri: link.uri, mimeType: "image/png", blob: png }]);
   });
 
   it("answers refusals as tool errors with the reason, never as protocol errors", async () => {

@@ -154,7 +154,7 @@ export function fileContent(bytes: Uint8Array, name: string): ContentBlock[] {
 }
 
 /** The bytes as a string when they are valid UTF-8 without NUL bytes, else undefined. */
-function asText(bytes: Uint8Array): string | undefined {
+export function asText(bytes: Uint8Array): string | undefined {
   if (bytes.includes(0)) return undefined;
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);

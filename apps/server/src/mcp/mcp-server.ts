@@ -1,4 +1,5 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { registerFileResources } from "./resources.js";
 import { registerTools, type ToolOptions } from "./tools.js";
 
 /** What an MCP server of ours needs: where the HTTP API is, and the version it reports. */
@@ -12,7 +13,7 @@ const INSTRUCTIONS = [
   "execute_python without session_id runs in a fresh sandbox each time.",
   "For work across several calls (variables, files), call create_session once and pass its session_id to",
   "execute_python, run_bash, upload_file, list_files and read_file; call delete_session when done.",
-  "Files the code writes come back as resource links; read them with read_file.",
+  "Files the code writes come back as resource links; read them with read_file (or resources/read).",
 ].join(" ");
 
 /**
@@ -23,5 +24,6 @@ const INSTRUCTIONS = [
 export function createMcpServer(options: McpServerOptions): McpServer {
   const server = new McpServer({ name: "code-interpreter", version: options.version }, { instructions: INSTRUCTIONS });
   registerTools(server, options);
+  registerFileResources(server, options.api);
   return server;
 }
