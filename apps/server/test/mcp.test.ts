@@ -3,7 +3,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LiveServer, startLiveServer } from "./fixture.js";
+import { createTestApp, json, type LiveServer, startLiveServer, type TestApp } from "./fixture.js";
 
 const ACME = "acme-key-0123456789";
 const GLOBEX = "globex-key-0123456789";
@@ -11,11 +11,12 @@ const OPS = "ops-admin-key-0123456789";
 
 const TOOLS = ["create_session", "delete_session", "execute_python", "list_files", "list_sessions", "read_file", "run_bash", "upload_file"];
 
-/** An MCP client of the SDK, connected to `/mcp` of the server at `url` with `key`. */
-async function connect(url: string, key?: string): Promise<Client> {
+/** An MCP client of the SDK, connected to `/mcp` of the server at `url` (or of `app`, without a port) with `key`. */
+async function connect(url: string, key?: string, app?: TestApp["app"]): Promise<Client> {
   const client = new Client({ name: "code-interpreter-test", version: "0.0.0" });
   const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
-  await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", url), { requestInit: { headers } }));
+  const fetch = app ? { fetch: (input: string | URL | Request, init?: RequestInit) => app.request(input, init) } : {};
+  await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", url), { requestInit: { headers }, ...fetch }));
   return client;
 }
 
@@ -216,6 +217,36 @@ describe("MCP over Streamable HTTP at /mcp", () => {
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
     });
     expect(foreign.status).toBe(403);
+  });
+});
+
+describe("MCP calls share the HTTP API's limits", () => {
+  let test: TestApp;
+  beforeAll(async () => {
+    test = await createTestApp({ API_KEYS: `acme=${ACME}`, TENANT_MAX_SESSIONS: "1" });
+  });
+  afterAll(() => test?.close());
+
+  it("refuses a session past the tenant's quota, counting the one made over HTTP, as a tool error", async () => {
+    const created = await test.app.request("/v1/sessions", {
+      method: "POST",
+      headers: { authorization: `Bearer ${ACME}`, "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(created.status).toBe(201);
+    const client = await connect("http://in-process", ACME, test.app);
+    try {
+      const refused = await call(client, "create_session");
+      expect(refused.isError).toBe(true);
+      expect(textOf(refused)).toMatch(/TENANT_MAX_SESSIONS=1.*\(retry after \d+ s\)/);
+      const { session_id } = await json(created);
+      expect(textOf(await call(client, "delete_session", { session_id }))).toBe(`Deleted session ${session_id}.`);
+      const allowed = await call(client, "create_session");
+      expect(allowed.isError).toBeFalsy();
+      await call(client, "delete_session", { session_id: sessionIdOf(allowed) });
+    } finally {
+      await client.close();
+    }
   });
 });
 
