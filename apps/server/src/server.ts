@@ -12,6 +12,7 @@ import { drain } from "./middleware/drain.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
 import { selectBackend } from "./select-backend.js";
+import { trialSandbox } from "./trial-sandbox.js";
 
 export interface RunningServer {
   /** `http://host:port` the server listens on. */
@@ -31,12 +32,18 @@ export interface Service {
 }
 
 /**
- * Picks the backend, opens the file store, reaps once at start-up and then
- * every REAPER_INTERVAL_SEC, and builds the app. startServer listens on top of
+ * Picks the backend and runs one trial sandbox on it (trialSandbox: start-up
+ * fails with the reason when it cannot run code), opens the file store, reaps
+ * once at start-up and then every REAPER_INTERVAL_SEC, and builds the app. startServer listens on top of
  * it; `code-interpreter mcp` serves it over stdio without a port.
  */
 export async function openService(config: Config, logger: Logger, keys: KeyRing = KeyRing.load(config)): Promise<Service> {
   const backend = await selectBackend(config, logger);
+  // A backend that cannot run code (an engine that refuses the runtime, a missing image, …) stops start-up, with the reason.
+  await trialSandbox(backend).catch(async (error) => {
+    await backend.close().catch(() => {});
+    throw error;
+  });
   const store = await openConfiguredFileStore(config, logger);
   const metrics = createMetrics({ backend, store });
   const reap = async () => {

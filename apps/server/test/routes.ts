@@ -438,6 +438,8 @@ export function describeRoutes(
           const execute = await postJson(limited.app, "/v1/execute", { code: "1" });
           expect(execute.status).toBe(503);
           expect(await json(execute)).toEqual({ detail: "engine unreachable" });
+          const events = parseEvents(await (await postJson(limited.app, "/v1/execute/stream", { code: "1" })).text());
+          expect(events).toEqual([{ event: "error", data: { message: "engine unreachable" } }]);
         } finally {
           await limited.close();
         }
@@ -458,6 +460,9 @@ export function describeRoutes(
           const response = await postJson(broken.app, "/v1/execute", { code: "1" });
           expect(response.status).toBe(500);
           expect(await json(response)).toEqual({ detail: "Internal server error" });
+          // A stream's error event says no more than an answer would.
+          const events = parseEvents(await (await postJson(broken.app, "/v1/execute/stream", { code: "1" })).text());
+          expect(events).toEqual([{ event: "error", data: { message: "Internal server error" } }]);
         } finally {
           await broken.close();
         }

@@ -299,7 +299,7 @@ export class DockerBackend implements Backend {
     try {
       return await operation();
     } catch (error) {
-      throw toBackendError(error, this.settings.docker, this.settings.image);
+      throw toBackendError(error, this.settings.docker, this.settings.image, this.settings.runtime);
     }
   }
 

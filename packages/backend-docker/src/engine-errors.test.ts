@@ -3,7 +3,7 @@ import Dockerode from "dockerode";
 import { describe, expect, it } from "vitest";
 import { DockerBackend } from "./docker-backend.js";
 import { defaultDockerBackendSettings } from "./docker-backend-settings.js";
-import { missingImageMessage } from "./engine-errors.js";
+import { missingImageMessage, toBackendError } from "./engine-errors.js";
 import { probeDocker } from "./probe-docker.js";
 
 const unreachable = new Dockerode({ socketPath: "/nonexistent/docker.sock" });
@@ -39,5 +39,45 @@ describe("the missing-image message", () => {
     expect(message).toContain("pnpm image:build");
     expect(message).toContain("bash images/executor/build-offline.sh");
     expect(message).toContain("docker build -t my/executor:1 images/executor");
+  });
+});
+
+describe("an engine that refuses the sandbox", () => {
+  const refusal = (statusCode: number, message: string) =>
+    Object.assign(new Error(`(HTTP code ${statusCode}) server error - ${message} `), { statusCode, json: { message } });
+
+  it.each([
+    [
+      500,
+      "failed to create shim task: OCI runtime create failed: cgroups in hybrid mode not supported: unknown",
+      "cgroups in hybrid mode not supported",
+    ],
+    [400, "Minimum memory limit allowed is 6MB", "Minimum memory limit allowed is 6MB"],
+  ])("%i becomes BackendUnavailableError (503) with the engine's reason, sanitised", (status, message, reason) => {
+    const mapped = toBackendError(refusal(status, message), unreachable, "my/executor:1", "crun");
+    expect(BackendUnavailableError.isInstance(mapped)).toBe(true);
+    const text = (mapped as Error).message;
+    expect(text).toContain(
+      `the Docker engine refused to run the sandbox: ${message.includes("shim") ? "failed to create shim task: OCI runtime create failed: " : ""}${reason}`,
+    );
+    expect(text).toContain("image my/executor:1, runtime crun (PYTHON_EXECUTOR_DOCKER_RUNTIME)");
+    expect(text).not.toMatch(/HTTP code|: unknown/);
+  });
+
+  it("leaves out container ids and the engine's state files", () => {
+    const id = "a".repeat(64);
+    const message = `OCI runtime create failed: unable to retrieve OCI runtime error (open /run/containerd/moby/${id}/log.json: no such file or directory): fork/exec /x: no such file or directory: unknown`;
+    const text = (toBackendError(refusal(500, message), unreachable, "img") as Error).message;
+    expect(text).toContain(
+      "OCI runtime create failed: unable to retrieve OCI runtime error: fork/exec /x: no such file or directory (image img",
+    );
+    expect(text).not.toContain(id);
+  });
+
+  it("keeps a 404 or 409 the caller handles as it is", () => {
+    const gone = refusal(404, "No such container: x");
+    expect(toBackendError(gone, unreachable, "img")).toBe(gone);
+    const conflict = refusal(409, "removal of container x is already in progress");
+    expect(toBackendError(conflict, unreachable, "img")).toBe(conflict);
   });
 });

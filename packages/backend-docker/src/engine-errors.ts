@@ -30,11 +30,39 @@ export function missingImageMessage(image: string): string {
 }
 
 /**
- * Our typed errors pass through; a dead connection or a missing image becomes
- * BackendUnavailableError (HTTP 503); anything else is an engine failure and
- * stays as it is.
+ * The engine's own words, fit to show a person: its message without the
+ * client's `(HTTP code …)` prefix, container ids or a trailing `: unknown`, on one line.
  */
-export function toBackendError(error: unknown, docker: Dockerode, image: string): unknown {
+export function engineMessage(error: unknown): string {
+  const json = (error as { json?: { message?: unknown } } | null)?.json;
+  const raw = typeof json?.message === "string" ? json.message : String((error as Error)?.message ?? error);
+  return (
+    raw
+      .replace(/^\(HTTP code \d+\)[^-]*- /, "")
+      .replace(/\b[0-9a-f]{64}\b/g, "<id>")
+      // The engine's own state files say nothing a person can act on.
+      .replace(/ ?\(open \/[^)]*\)/g, "")
+      .replace(/(: unknown)+\s*$/, "")
+      .replace(/\s+/g, " ")
+      .trim()
+      .slice(0, 500)
+  );
+}
+
+/** Where to look when the engine refuses the sandbox it was asked for. */
+function refusalHint(settings: { image: string; runtime?: string }): string {
+  const runtime = settings.runtime ? `runtime ${settings.runtime} (PYTHON_EXECUTOR_DOCKER_RUNTIME)` : "the engine's default runtime";
+  return `image ${settings.image}, ${runtime}; check that runtime and the limits (MEMORY_LIMIT_MB, CPU_TIME_LIMIT_SEC), or run \`code-interpreter doctor\``;
+}
+
+/**
+ * Our typed errors pass through; a dead connection or a missing image becomes
+ * BackendUnavailableError (HTTP 503); so does a sandbox the engine refuses to
+ * create or start (a 400 for a configuration it will not take, a 5xx such as
+ * `OCI runtime create failed`), with the engine's reason and where to look.
+ * Anything else (a 404 or 409 the caller expects) stays as it is.
+ */
+export function toBackendError(error: unknown, docker: Dockerode, image: string, runtime?: string): unknown {
   if (CodeInterpreterError.isInstance(error)) return error;
   const status = engineStatus(error);
   if (status === undefined && isConnectionError(error)) {
@@ -45,6 +73,12 @@ export function toBackendError(error: unknown, docker: Dockerode, image: string)
   }
   if (status === 404 && /no such image/i.test(String(error))) {
     return new BackendUnavailableError({ message: missingImageMessage(image), cause: error });
+  }
+  if (status === 400 || (status !== undefined && status >= 500)) {
+    return new BackendUnavailableError({
+      message: `the Docker engine refused to run the sandbox: ${engineMessage(error)} (${refusalHint({ image, runtime })})`,
+      cause: error,
+    });
   }
   return error;
 }

@@ -26,9 +26,10 @@ export function apiMessage(error: unknown): string {
 }
 
 /**
- * Our typed errors pass through; an unreachable API, a 5xx or 429, a timeout
- * and refused credentials become BackendUnavailableError (HTTP 503) saying
- * what is wrong; anything else (a 4xx the backend did not expect) stays.
+ * Our typed errors pass through; an unreachable API, a 5xx or 429, a timeout,
+ * a pod the API refuses (400, 422) and refused credentials become
+ * BackendUnavailableError (HTTP 503) saying what is wrong; anything else (a
+ * 404 or 409 the caller expects) stays.
  */
 export function toBackendError(error: unknown, server: string): unknown {
   if (CodeInterpreterError.isInstance(error)) return error;
@@ -40,6 +41,13 @@ export function toBackendError(error: unknown, server: string): unknown {
   }
   if (status >= 500 || status === 429) {
     return new BackendUnavailableError({ message: `the Kubernetes API answered ${status}: ${apiMessage(error)}`, cause: error });
+  }
+  if (status === 400 || status === 422) {
+    // The API will not take the pod as configured (a limit, runtime class or image it refuses): the server's settings, not the request.
+    return new BackendUnavailableError({
+      message: `the Kubernetes API refused the sandbox (${status}: ${apiMessage(error)}); check the KUBERNETES_EXECUTOR_* settings and the limits (MEMORY_LIMIT_MB, CPU_TIME_LIMIT_SEC)`,
+      cause: error,
+    });
   }
   if (status === 401 || status === 403) {
     return new BackendUnavailableError({

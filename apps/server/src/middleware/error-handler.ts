@@ -29,16 +29,25 @@ export function statusOf(error: unknown): ContentfulStatusCode {
   return STATUS.find(([check]) => check(error))?.[1] ?? 500;
 }
 
+/**
+ * What a client is told about an error: its status and a message a person can
+ * act on. Only errors this project throws on purpose show their message; any
+ * other (a TypeError, a raw engine error) is "Internal server error", so no
+ * internal detail leaks. Answers and stream `error` events both use it.
+ */
+export function describeError(error: unknown): { status: ContentfulStatusCode; detail: string } {
+  const status = statusOf(error);
+  if (status === 500) return { status, detail: "Internal server error" };
+  const detail = CodeInterpreterError.isInstance(error) || error instanceof HTTPException ? error.message : "Request failed";
+  return { status, detail };
+}
+
 /** The one place errors become responses: `{"detail": ...}`, never a stack trace. */
 export function createErrorHandler(logger: Logger) {
   return function errorHandler(error: Error, c: Context): Response {
-    const status = statusOf(error);
-    if (status === 500) {
-      logger.error({ method: c.req.method, path: c.req.path, err: error }, "unhandled error");
-      return c.json({ detail: "Internal server error" }, 500);
-    }
+    const { status, detail } = describeError(error);
+    if (status === 500) logger.error({ method: c.req.method, path: c.req.path, err: error }, "unhandled error");
     if (TooManyRequestsError.isInstance(error)) c.header("Retry-After", String(error.retryAfterSeconds));
-    const detail = CodeInterpreterError.isInstance(error) || error instanceof HTTPException ? error.message : "Request failed";
     return c.json({ detail }, status);
   };
 }

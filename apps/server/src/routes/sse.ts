@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { ServerContext } from "../context.js";
 import { acquireExecutionSlot } from "../execution-slots.js";
+import { describeError } from "../middleware/error-handler.js";
 
 /**
  * Answers with server-sent events: `output` chunks while `run` works, then one
@@ -32,9 +33,10 @@ export function streamExecution(
       await send("result", result);
     } catch (error) {
       if (controller.signal.aborted) return;
-      const known = error instanceof Error && error.name !== "Error" ? error.message : "Internal server error";
-      if (known === "Internal server error") server.logger.error({ err: error }, "stream failed");
-      await send("error", { message: known });
+      // The same message an answer would carry: only errors we throw on purpose show theirs.
+      const { status, detail } = describeError(error);
+      if (status === 500) server.logger.error({ err: error }, "stream failed");
+      await send("error", { message: detail });
     } finally {
       release();
     }

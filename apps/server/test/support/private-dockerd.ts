@@ -37,7 +37,8 @@ export function canRunPrivateDockerd(): string | undefined {
   return undefined;
 }
 
-export async function startPrivateDockerd(image: string): Promise<PrivateDockerd> {
+/** `args`: more dockerd options, e.g. `--add-runtime=crun=/usr/bin/crun`. */
+export async function startPrivateDockerd(image: string, options: { args?: readonly string[] } = {}): Promise<PrivateDockerd> {
   // Short: the socket path must fit in a sockaddr_un.
   const dir = await mkdtemp(join(tmpdir(), "ci-dkd-"));
   const socket = join(dir, "docker.sock");
@@ -61,6 +62,7 @@ export async function startPrivateDockerd(image: string): Promise<PrivateDockerd
         "--ip6tables=false",
         "--ip-masq=false",
         "--log-level=warn",
+        ...(options.args ?? []),
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
