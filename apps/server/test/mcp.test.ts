@@ -15,7 +15,7 @@ const TOOLS = ["create_session", "delete_session", "execute_python", "list_files
 async function connect(url: string, key?: string, app?: TestApp["app"]): Promise<Client> {
   const client = new Client({ name: "code-interpreter-test", version: "0.0.0" });
   const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
-  const fetch = app ? { fetch: (input: string | URL | Request, init?: RequestInit) => app.request(input, init) } : {};
+  const fetch = app ? { fetch: async (input: string | URL | Request, init?: RequestInit) => app.request(input, init) } : {};
   await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", url), { requestInit: { headers }, ...fetch }));
   return client;
 }
