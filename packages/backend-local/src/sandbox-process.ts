@@ -81,7 +81,11 @@ export function spawnSandbox(options: SandboxSpawnOptions): SandboxProcess {
   inputs[4]?.end(groupFile(options.uid));
   inputs[5]?.end(options.isolation === "bwrap" ? (SECCOMP_PROGRAM ?? "") : "");
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once("error", () => resolve({ code: null, signal: null }));
+    child.once("error", (error) => {
+      // Could not even start it (ENOENT, EACCES): that is the reason the answer gives.
+      diagnostics.push(Buffer.from(`could not start ${command}: ${error.message}`));
+      resolve({ code: null, signal: null });
+    });
     child.once("close", (code, signal) => resolve({ code, signal }));
   });
   return { name: options.name, child, exited, diagnostics: () => Buffer.concat(diagnostics).toString("utf8").trim() };

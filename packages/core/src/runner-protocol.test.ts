@@ -44,6 +44,28 @@ describe("the in-sandbox runner", () => {
     ]);
   });
 
+  it("lists the files a snapshot over its limit leaves out, with the reason", async () => {
+    const result = await runRunner({
+      argv: ["python3", "-c", "open('a.bin', 'wb').write(b'a' * 600)\nopen('b.bin', 'wb').write(b'b' * 600)"],
+      timeoutMs: 10_000,
+      snapshot: true,
+      maxSnapshotBytes: 1000,
+    });
+    expect(result?.snapshot.map((file) => file.path)).toEqual(["a.bin"]);
+    expect(result?.snapshotTruncated).toBe(true);
+    expect(result?.skippedFiles).toEqual([{ path: "b.bin", reason: "the workspace's files add up to over 1000 bytes" }]);
+  });
+
+  it("fails a write past fileSizeBytes with EFBIG in the code's own traceback", async () => {
+    const result = await runRunner({
+      argv: ["python3", "-c", "print('before', flush=True)\nopen('big.bin', 'wb').write(b'x' * 4096)"],
+      timeoutMs: 10_000,
+      limits: { fileSizeBytes: 1024 },
+    });
+    expect(result).toMatchObject({ stdout: "before\n", exitCode: 1 });
+    expect(result?.stderr).toContain("OSError: [Errno 27] File too large");
+  });
+
   it("reports signals as 128 + the signal number", async () => {
     const result = await runRunner({
       argv: ["python3", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"],
