@@ -12,6 +12,28 @@ export interface PodOwner {
   uid: string;
 }
 
+/** A pod's seccomp profile: the runtime's default, or a profile file on the node. */
+export type SandboxSeccompProfile = { type: "RuntimeDefault" } | { type: "Localhost"; localhostProfile: string };
+
+/** Where deploy/seccomp/code-interpreter.json is installed under the kubelet's seccomp root, as deploy/README.md says. */
+export const LOCALHOST_SECCOMP_PROFILE = "code-interpreter.json";
+
+/**
+ * Reads KUBERNETES_EXECUTOR_SECCOMP_PROFILE: `runtime/default` (or unset) for
+ * RuntimeDefault, `localhost/<file>` for a profile under the kubelet's
+ * seccomp root. Anything else is refused, naming the variable.
+ */
+export function parseSeccompProfile(value: string | undefined): SandboxSeccompProfile {
+  if (value === undefined || value === "" || value === "runtime/default") return { type: "RuntimeDefault" };
+  const file = value.startsWith("localhost/") ? value.slice("localhost/".length) : "";
+  if (file === "" || file.startsWith("/") || file.split("/").includes("..")) {
+    throw new Error(
+      `KUBERNETES_EXECUTOR_SECCOMP_PROFILE must be runtime/default or localhost/<file under the kubelet's seccomp root> (e.g. localhost/${LOCALHOST_SECCOMP_PROFILE}), not ${JSON.stringify(value)}`,
+    );
+  }
+  return { type: "Localhost", localhostProfile: file };
+}
+
 /** Settings of the Kubernetes backend; every field but `kubeConfig` has a default. */
 export interface KubernetesBackendSettings {
   /** API client configuration. @default in-cluster service account when KUBERNETES_SERVICE_HOST is set, else the default kubeconfig */
@@ -27,6 +49,15 @@ export interface KubernetesBackendSettings {
    * and the node. @default KUBERNETES_EXECUTOR_RUNTIME_CLASS, else the cluster's default runtime
    */
   runtimeClassName: string | undefined;
+  /**
+   * seccomp profile of sandbox pods. `Localhost` names the sandbox's own profile (core's syscall policy,
+   * shipped as deploy/seccomp/code-interpreter.json) relative to the kubelet's seccomp root
+   * (/var/lib/kubelet/seccomp) on every node that runs sandboxes. `RuntimeDefault` is the container
+   * runtime's own default, which differs between runtimes and versions (io_uring, AF_VSOCK, ptrace)
+   * and is the fallback when nothing is configured. The lockdown init container keeps RuntimeDefault.
+   * @default KUBERNETES_EXECUTOR_SECCOMP_PROFILE (`localhost/<file>` or `runtime/default`), else RuntimeDefault
+   */
+  seccompProfile: SandboxSeccompProfile;
   /** Adds an init container with NET_ADMIN that drops all egress but loopback. @default KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN, else true */
   netAdminLockdown: boolean;
   /** Image of the lockdown init container; it needs `iptables` or `nft`. @default the executor image */
@@ -83,6 +114,7 @@ export function defaultKubernetesBackendSettings(): Omit<KubernetesBackendSettin
     image: DEFAULT_EXECUTOR_IMAGE,
     serviceAccountName: undefined,
     runtimeClassName: undefined,
+    seccompProfile: { type: "RuntimeDefault" },
     netAdminLockdown: true,
     lockdownImage: undefined,
     owner: undefined,

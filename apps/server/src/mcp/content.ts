@@ -122,7 +122,7 @@ export function commandContent(response: SessionCommandResponse): ContentBlock[]
  */
 export async function executionContent(
   api: ApiFetch,
-  response: SessionCommandResponse & { files?: ExecuteResponse["files"] },
+  response: SessionCommandResponse & Pick<ExecuteResponse, "skipped_files"> & { files?: ExecuteResponse["files"] },
   signal?: AbortSignal,
 ): Promise<ContentBlock[]> {
   const content = commandContent(response);
@@ -134,6 +134,11 @@ export async function executionContent(
     if (!isImageType(mimeType)) continue;
     const { bytes } = await readFile(api, ref, signal);
     if (bytes.length <= MAX_INLINE_IMAGE_BYTES) content.push({ type: "image", data: Buffer.from(bytes).toString("base64"), mimeType });
+  }
+  // Outputs the server could not keep are named, so the agent knows they exist and why they are missing.
+  const skipped = response.skipped_files ?? [];
+  if (skipped.length) {
+    content.push({ type: "text", text: `[files left out: ${skipped.map((file) => `${file.path} (${file.reason})`).join("; ")}]` });
   }
   return content;
 }
