@@ -49,6 +49,11 @@ export const ConfigSchema = z.object({
   KUBERNETES_EXECUTOR_RUNTIME_CLASS: z.string().optional(),
   /** The server's own Deployment: executor and session pods get it as owner, so the cluster removes what a crashed server leaked. */
   KUBERNETES_EXECUTOR_OWNER_DEPLOYMENT: z.string().optional(),
+  /** seccomp profile of sandbox pods: `localhost/<file>` (deploy/seccomp/code-interpreter.json installed on the nodes) or `runtime/default` (the default). */
+  KUBERNETES_EXECUTOR_SECCOMP_PROFILE: z
+    .string()
+    .regex(/^(runtime\/default|localhost\/[^/].*)$/, "runtime/default or localhost/<file under the kubelet's seccomp root>")
+    .optional(),
   KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN: z
     .enum(["true", "false", "1", "0"])
     .default("true")

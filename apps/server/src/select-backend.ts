@@ -1,5 +1,5 @@
 import { createDockerBackend, type DockerBackendSettings, probeDocker } from "@code-interpreter/backend-docker";
-import { createKubernetesBackend, type KubernetesBackendSettings } from "@code-interpreter/backend-kubernetes";
+import { createKubernetesBackend, type KubernetesBackendSettings, parseSeccompProfile } from "@code-interpreter/backend-kubernetes";
 import { createLocalBackend, type LocalBackendSettings } from "@code-interpreter/backend-local";
 import { type Backend, BackendUnavailableError } from "@code-interpreter/core";
 import type { Config } from "./config.js";
@@ -84,6 +84,7 @@ function kubernetesSettings(config: Config, logger: Logger): Partial<KubernetesB
     runtimeClassName: config.KUBERNETES_EXECUTOR_RUNTIME_CLASS,
     netAdminLockdown: config.KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN,
     ownerDeployment: config.KUBERNETES_EXECUTOR_OWNER_DEPLOYMENT,
+    seccompProfile: parseSeccompProfile(config.KUBERNETES_EXECUTOR_SECCOMP_PROFILE),
     sessionMaxLifetimeSeconds: config.SESSION_MAX_LIFETIME_SECONDS,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     memoryLimitMb: config.MEMORY_LIMIT_MB,

@@ -4,7 +4,10 @@ export {
   DEFAULT_EXECUTOR_IMAGE,
   defaultKubernetesBackendSettings,
   type KubernetesBackendSettings,
+  LOCALHOST_SECCOMP_PROFILE,
   type PodOwner,
+  parseSeccompProfile,
+  type SandboxSeccompProfile,
 } from "./kubernetes-backend-settings.js";
 export { defaultNamespace, loadKubeConfig } from "./load-kube-config.js";
 export {

@@ -41,7 +41,7 @@ export function restrictedSecurityContext(settings: KubernetesBackendSettings): 
     privileged: false,
     readOnlyRootFilesystem: true,
     capabilities: { drop: ["ALL"] },
-    seccompProfile: { type: "RuntimeDefault" },
+    seccompProfile: { ...settings.seccompProfile },
   };
 }
 
@@ -128,7 +128,7 @@ function sandboxPod(
         runAsUser: uid,
         runAsGroup: uid,
         fsGroup: uid,
-        seccompProfile: { type: "RuntimeDefault" },
+        seccompProfile: { ...settings.seccompProfile },
       },
       ...(settings.netAdminLockdown ? { initContainers: [lockdownContainer(settings)] } : {}),
       containers: [
@@ -175,6 +175,7 @@ function lockdownContainer(settings: KubernetesBackendSettings): V1Container {
       privileged: false,
       readOnlyRootFilesystem: true,
       capabilities: { drop: ["ALL"], add: ["NET_ADMIN"] },
+      // Not the sandbox's profile: iptables and nft talk netlink, which that refuses to code.
       seccompProfile: { type: "RuntimeDefault" },
     },
     resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { cpu: "100m", memory: "64Mi" } },

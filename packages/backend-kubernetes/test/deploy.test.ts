@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { ociSeccompProfileJson } from "@code-interpreter/core";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { REQUIRED_PERMISSIONS } from "../src/index.js";
+import { LOCALHOST_SECCOMP_PROFILE, REQUIRED_PERMISSIONS } from "../src/index.js";
 
 const deployDir = new URL("../../../deploy/", import.meta.url);
 const manifests = readdirSync(deployDir).filter((name) => name.endsWith(".yaml"));
@@ -70,6 +71,29 @@ describe("deployment manifests", () => {
       ingress: [],
       egress: [],
     });
+  });
+
+  it("ship the nodes' Localhost seccomp profile exactly as the syscall policy generates it", () => {
+    // If this fails after a policy change, regenerate the file: see deploy/README.md ("The sandbox's seccomp profile").
+    const shipped = readFileSync(new URL(`seccomp/${LOCALHOST_SECCOMP_PROFILE}`, deployDir), "utf8");
+    expect(shipped).toBe(ociSeccompProfileJson());
+  });
+
+  it("install that profile on every node, where the kubelet reads Localhost profiles", () => {
+    const seccompDir = new URL("seccomp/", deployDir);
+    const kustomization = parseAllDocuments(readFileSync(new URL("kustomization.yaml", seccompDir), "utf8"))[0]?.toJS();
+    const daemonSet = parseAllDocuments(readFileSync(new URL("install-daemonset.yaml", seccompDir), "utf8"))[0]?.toJS();
+    expect(kustomization.configMapGenerator).toEqual([{ name: "code-interpreter-seccomp", files: [LOCALHOST_SECCOMP_PROFILE] }]);
+    expect(kustomization.resources).toEqual(["install-daemonset.yaml"]);
+    expect(daemonSet.kind).toBe("DaemonSet");
+    const spec = daemonSet.spec.template.spec;
+    expect(spec.volumes).toEqual([
+      { name: "profile", configMap: { name: "code-interpreter-seccomp" } },
+      { name: "kubelet-seccomp", hostPath: { path: "/var/lib/kubelet/seccomp", type: "DirectoryOrCreate" } },
+    ]);
+    const install = spec.initContainers[0];
+    expect(install.command.at(-1)).toContain(`/seccomp/${LOCALHOST_SECCOMP_PROFILE}`);
+    expect(install.volumeMounts.find((mount: { name: string }) => mount.name === "kubelet-seccomp").mountPath).toBe("/seccomp");
   });
 
   it("list every manifest in the kustomization", () => {

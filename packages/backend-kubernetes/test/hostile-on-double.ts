@@ -1,10 +1,16 @@
+import { fileURLToPath } from "node:url";
 import { describeHostileSuite, HOSTILE_SETTINGS } from "@code-interpreter/core/testing";
 import { afterAll } from "vitest";
+import { LOCALHOST_SECCOMP_PROFILE } from "../src/index.js";
 import { createTestBackend, leftovers, startDouble, stopDouble } from "./support.js";
+
+/** deploy/seccomp, standing in for a node's /var/lib/kubelet/seccomp with the shipped profile installed. */
+const SECCOMP_ROOT = fileURLToPath(new URL("../../../deploy/seccomp/", import.meta.url));
 
 /**
  * The hostile suite against the Kubernetes backend, through a double whose pods
- * run on `runtime`; `gaps` and `assumes` say what that runtime cannot show.
+ * run on `runtime`, with the Localhost seccomp profile deploy/ ships; `gaps`
+ * and `assumes` say what that runtime cannot show.
  */
 export async function describeHostileOnDouble(options: {
   name: string;
@@ -13,7 +19,11 @@ export async function describeHostileOnDouble(options: {
   assumes: Record<string, string>;
 }): Promise<void> {
   // podPidsLimit is the kubelet setting the README asks nodes that run sandboxes to have.
-  const double = await startDouble({ runtime: options.runtime, podPidsLimit: HOSTILE_SETTINGS.maxProcesses });
+  const double = await startDouble({
+    runtime: options.runtime,
+    podPidsLimit: HOSTILE_SETTINGS.maxProcesses,
+    seccompProfileRoot: SECCOMP_ROOT,
+  });
   afterAll(() => stopDouble(double));
   describeHostileSuite({
     name: options.name,
@@ -25,6 +35,8 @@ export async function describeHostileOnDouble(options: {
         // Warm pods take the production path (code sent to a preloaded runner) without the data stack's start-up cost.
         pool: { min: 1, max: 2, idleTimeoutMs: 60_000 },
         preload: ["json"],
+        // As deploy/README.md asks: the sandbox's own profile, installed on the nodes, not the runtime's default.
+        seccompProfile: { type: "Localhost", localhostProfile: LOCALHOST_SECCOMP_PROFILE },
       }),
     listLeftovers: () => leftovers(double),
     sameHost: true,

@@ -1,7 +1,15 @@
 import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
-import type { V1Pod } from "@kubernetes/client-node";
+import { KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { KubernetesBackend } from "../src/index.js";
+import {
+  defaultKubernetesBackendSettings,
+  execPodSpec,
+  type KubernetesBackend,
+  type KubernetesBackendSettings,
+  LOCALHOST_SECCOMP_PROFILE,
+  parseSeccompProfile,
+  sessionPodSpec,
+} from "../src/index.js";
 import { createTestBackend, dockerAvailable, leftovers, namespace, startDouble, stopDouble } from "./support.js";
 
 const available = await dockerAvailable();
@@ -143,6 +151,41 @@ describe.skipIf(!available)("kubernetes pods without the network lockdown", { ti
       expect(pod?.spec?.volumes?.map((volume) => volume.name)).toEqual(["workspace", "tmp"]);
     } finally {
       await stopDouble(double);
+    }
+  });
+});
+
+describe("the seccomp profile of sandbox pods", () => {
+  const settings = (seccompProfile: KubernetesBackendSettings["seccompProfile"]): KubernetesBackendSettings => ({
+    ...defaultKubernetesBackendSettings(),
+    kubeConfig: new KubeConfig(),
+    namespace,
+    seccompProfile,
+  });
+
+  it("is the node's Localhost profile when configured, for the pod and its executor but not the lockdown init container", () => {
+    const localhost = { type: "Localhost", localhostProfile: LOCALHOST_SECCOMP_PROFILE } as const;
+    for (const pod of [
+      sessionPodSpec(settings(localhost), "code-session-x", 1),
+      execPodSpec(settings(localhost), "code-exec-x", ["python3"], { seconds: 60, at: 1 }),
+    ]) {
+      expect(pod.spec?.securityContext?.seccompProfile).toEqual(localhost);
+      expect(pod.spec?.containers[0]?.securityContext?.seccompProfile).toEqual(localhost);
+      // iptables and nft speak netlink, which the sandbox's profile refuses.
+      expect(pod.spec?.initContainers?.[0]?.securityContext?.seccompProfile).toEqual({ type: "RuntimeDefault" });
+    }
+  });
+
+  it("falls back to RuntimeDefault, and reads KUBERNETES_EXECUTOR_SECCOMP_PROFILE", () => {
+    expect(defaultKubernetesBackendSettings().seccompProfile).toEqual({ type: "RuntimeDefault" });
+    expect(parseSeccompProfile(undefined)).toEqual({ type: "RuntimeDefault" });
+    expect(parseSeccompProfile("runtime/default")).toEqual({ type: "RuntimeDefault" });
+    expect(parseSeccompProfile("localhost/code-interpreter.json")).toEqual({
+      type: "Localhost",
+      localhostProfile: "code-interpreter.json",
+    });
+    for (const bad of ["localhost/", "localhost//etc/x.json", "localhost/../x.json", "unconfined", "RuntimeDefault"]) {
+      expect(() => parseSeccompProfile(bad), bad).toThrow(/KUBERNETES_EXECUTOR_SECCOMP_PROFILE/);
     }
   });
 });

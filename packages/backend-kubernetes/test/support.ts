@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { APP_LABEL } from "@code-interpreter/core";
+import { SYSCALL_TESTS } from "@code-interpreter/core/testing";
 import { KubernetesDouble, type KubernetesDoubleOptions } from "@code-interpreter/kubernetes-double";
 import Dockerode from "dockerode";
 import { inject } from "vitest";
@@ -109,7 +110,9 @@ export async function stopDouble(double: KubernetesDouble): Promise<void> {
 const PIDS =
   "the double's pids limit standing in for the kubelet's podPidsLimit, a node setting a pod spec cannot carry (set it on the nodes that run sandboxes)";
 const SECCOMP =
-  "Docker's default seccomp profile realising the pod's seccompProfile RuntimeDefault; on a cluster it is the runtime's own default (containerd, CRI-O)";
+  "the double's kubelet loading deploy/seccomp/code-interpreter.json as the pods' Localhost profile; on a cluster it must be installed on every node that runs sandboxes (deploy/README.md), or pods fall back to the runtime's own RuntimeDefault";
+/** The syscall policy's tests, and the others a seccomp profile decides. */
+const SECCOMP_TESTS = [...SYSCALL_TESTS, "runs under a seccomp filter", "is refused ptrace of a session's pid 1 and of its runner"];
 const NO_NETWORK = (what: string) =>
   `the double's pods have no network at all; on a cluster ${what} is stopped by the lockdown init container (which the double skips) or a NetworkPolicy (which it does not enforce)`;
 const INODES =
@@ -135,10 +138,7 @@ export const HOSTILE_ASSUMES: Readonly<Record<string, string>> = {
   "contains a thread bomb": PIDS,
   "does not let a fork bomb in one sandbox starve another": PIDS,
   "keeps a session usable after a fork bomb in one of its commands": PIDS,
-  "runs under a seccomp filter": SECCOMP,
-  "is refused the unshare syscall": SECCOMP,
-  "is refused the keyctl syscall": SECCOMP,
-  "is refused the bpf syscall": `${SECCOMP}, and the node's kernel.unprivileged_bpf_disabled`,
+  ...Object.fromEntries(SECCOMP_TESTS.map((name) => [name, SECCOMP])),
   "cannot reach the host, its loopback or the cloud metadata service": NO_NETWORK("egress"),
   "cannot resolve names": NO_NETWORK("DNS"),
 };

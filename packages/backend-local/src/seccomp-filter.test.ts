@@ -19,8 +19,10 @@ function verdict(program: Buffer, call: { nr: number; arch: number; args?: bigin
     const jumpFalse = program.readUInt8(pc * 8 + 3);
     const value = program.readUInt32LE(pc * 8 + 4);
     if (code === 0x20) accumulator = data.readUInt32LE(value);
+    else if (code === 0x54) accumulator = (accumulator & value) >>> 0;
     else if (code === 0x06) return value;
     else if (code === 0x15) pc += accumulator === value ? jumpTrue : jumpFalse;
+    else if (code === 0x25) pc += accumulator > value ? jumpTrue : jumpFalse;
     else if (code === 0x35) pc += accumulator >= value ? jumpTrue : jumpFalse;
     else if (code === 0x45) pc += (accumulator & value) !== 0 ? jumpTrue : jumpFalse;
     else throw new Error(`unexpected opcode ${code}`);

@@ -10,6 +10,7 @@ export * from "./remove-tree.js";
 export * from "./runner-outcome.js";
 export * from "./runner-protocol.js";
 export * from "./schemas.js";
+export * from "./seccomp-bpf.js";
 export * from "./session-kernels.js";
 export * from "./syscall-policy.js";
 export * from "./tree-remover.js";

@@ -1,3 +1,5 @@
+import { readFile } from "node:fs/promises";
+import { join, normalize } from "node:path";
 import type { Duplex } from "node:stream";
 import { Writable } from "node:stream";
 import type { V1Container, V1ContainerStatus, V1Pod, V1PodCondition, V1SeccompProfile } from "@kubernetes/client-node";
@@ -5,7 +7,7 @@ import type Dockerode from "dockerode";
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime, PodStream, StreamRequest, StreamSinks } from "./pod-runtime.js";
-import { admitPod, condition, DEADLINE_EXCEEDED, running, setPodStatus, skippedInit, terminated } from "./pod-status.js";
+import { admitPod, condition, DEADLINE_EXCEEDED, running, setPodStatus, skippedInit, terminated, waiting } from "./pod-status.js";
 import { parseQuantity } from "./quantity.js";
 
 /** Label on every Docker container the double starts (not `app=code-interpreter`, so the Docker backend's leftover checks ignore them). */
@@ -22,6 +24,8 @@ export interface DockerPodsOptions {
   podPidsLimit: number;
   /** Called whenever a pod's status changes. */
   touch: (record: PodRecord) => void;
+  /** Where `Localhost` seccomp profiles are read from, as a kubelet reads /var/lib/kubelet/seccomp. @default none: such pods fail to start */
+  seccompProfileRoot?: string;
 }
 
 /**
@@ -207,9 +211,17 @@ export class DockerPods implements PodRuntime {
   /** Creates the Docker container of a pod's container; undefined when the pod was deleted meanwhile. */
   private async create(record: PodRecord, spec: V1Container): Promise<string | undefined> {
     if (record.deleted) return undefined;
+    const seccomp = await this.seccompOption(record.pod, spec);
+    if (typeof seccomp !== "string" && seccomp !== undefined) {
+      // As a kubelet whose runtime cannot load the profile: the pod stays Pending with the reason.
+      this.update(record, "Pending", [condition("PodScheduled", "True")], {
+        containerStatuses: [waiting(spec, "CreateContainerError", seccomp.error)],
+      });
+      return undefined;
+    }
     record.containers.set(spec.name, "");
     const name = this.containerName(record, spec.name);
-    const creating = this.options.docker.createContainer(dockerSpec(record.pod, spec, name, this.options));
+    const creating = this.options.docker.createContainer(dockerSpec(record.pod, spec, name, this.options, seccomp));
     record.creating = creating;
     const created = await creating;
     record.containers.set(spec.name, created.id);
@@ -220,13 +232,41 @@ export class DockerPods implements PodRuntime {
     return created.id;
   }
 
+  /**
+   * The container's seccomp profile as a kubelet applies it: the runtime's
+   * default for `RuntimeDefault` (undefined: Docker's own), none when the pod
+   * names none (the kubelet's default without `--seccomp-default`) or
+   * `Unconfined`, and for `Localhost` the file under the seccomp root.
+   */
+  private async seccompOption(pod: V1Pod, container: V1Container): Promise<string | undefined | { error: string }> {
+    const profile: V1SeccompProfile | undefined = container.securityContext?.seccompProfile ?? pod.spec?.securityContext?.seccompProfile;
+    if (profile?.type === "RuntimeDefault") return undefined;
+    if (profile?.type !== "Localhost") return "seccomp=unconfined";
+    const root = this.options.seccompProfileRoot;
+    const relative = normalize(profile.localhostProfile ?? "");
+    if (!root || relative.startsWith("..") || relative.startsWith("/") || relative === ".") {
+      return { error: `cannot load seccomp profile ${JSON.stringify(profile.localhostProfile)}: no such profile on this node` };
+    }
+    try {
+      return `seccomp=${JSON.stringify(JSON.parse(await readFile(join(root, relative), "utf8")))}`;
+    } catch (error) {
+      return { error: `cannot load seccomp profile ${join(root, relative)}: ${(error as Error).message}` };
+    }
+  }
+
   private update(record: PodRecord, phase: string, conditions: V1PodCondition[], extra: Record<string, unknown> = {}): void {
     setPodStatus(record, this.options.touch, phase, conditions, extra);
   }
 }
 
 /** What Docker is asked to run for one container of a pod. */
-function dockerSpec(pod: V1Pod, container: V1Container, name: string, options: DockerPodsOptions): Dockerode.ContainerCreateOptions {
+function dockerSpec(
+  pod: V1Pod,
+  container: V1Container,
+  name: string,
+  options: DockerPodsOptions,
+  seccomp: string | undefined,
+): Dockerode.ContainerCreateOptions {
   const podContext = pod.spec?.securityContext ?? {};
   const context = container.securityContext ?? {};
   const uid = context.runAsUser ?? podContext.runAsUser;
@@ -268,7 +308,7 @@ function dockerSpec(pod: V1Pod, container: V1Container, name: string, options: D
       ReadonlyRootfs: context.readOnlyRootFilesystem === true,
       CapDrop: context.capabilities?.drop ?? [],
       CapAdd: context.capabilities?.add ?? [],
-      SecurityOpt: securityOptions(context.allowPrivilegeEscalation, context.seccompProfile ?? podContext.seccompProfile),
+      SecurityOpt: [...(context.allowPrivilegeEscalation === false ? ["no-new-privileges"] : []), ...(seccomp ? [seccomp] : [])],
       Privileged: context.privileged === true,
       GroupAdd: podContext.fsGroup === undefined ? [] : [String(podContext.fsGroup)],
       Tmpfs: tmpfs,
@@ -279,19 +319,6 @@ function dockerSpec(pod: V1Pod, container: V1Container, name: string, options: D
       LogConfig: { Type: "none", Config: {} },
     },
   };
-}
-
-/**
- * no-new-privileges, and the seccomp profile as a kubelet sets it: the
- * runtime's default for `RuntimeDefault`, none when the pod names none (the
- * kubelet's default without `--seccomp-default`) or `Unconfined`. The double
- * has no node profiles, so `Localhost` runs unconfined too.
- */
-function securityOptions(allowPrivilegeEscalation: boolean | undefined, seccomp: V1SeccompProfile | undefined): string[] {
-  return [
-    ...(allowPrivilegeEscalation === false ? ["no-new-privileges"] : []),
-    ...(seccomp?.type === "RuntimeDefault" ? [] : ["seccomp=unconfined"]),
-  ];
 }
 
 function sinkWriter(sink: (data: Buffer) => void): Writable {

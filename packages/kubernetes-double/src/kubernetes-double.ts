@@ -34,6 +34,11 @@ export interface KubernetesDoubleOptions {
   docker?: Dockerode;
   /** Extra labels on every Docker container the double starts, e.g. a test run id (Docker runtime). @default {} */
   labels?: Record<string, string>;
+  /**
+   * Docker runtime: the node's seccomp root, where `Localhost` profiles are read from as a kubelet reads
+   * /var/lib/kubelet/seccomp. @default none: pods naming a Localhost profile stay Pending (CreateContainerError)
+   */
+  seccompProfileRoot?: string;
   /** Processes per pod, like the kubelet's `podPidsLimit` (per sandbox with the process runtime). @default 256 */
   podPidsLimit?: number;
   /** Remote-command subprotocols offered, best first. @default v5 then v4 */
@@ -80,7 +85,9 @@ export class KubernetesDouble {
       touch: (record: PodRecord) => this.touch(record),
     };
     this.runtimeName = docker ? "docker" : "process";
-    this.runtime = docker ? new DockerPods({ ...common, docker, labels: options.labels ?? {} }) : new ProcessPods(common);
+    this.runtime = docker
+      ? new DockerPods({ ...common, docker, labels: options.labels ?? {}, seccompProfileRoot: options.seccompProfileRoot })
+      : new ProcessPods(common);
   }
 
   /**
