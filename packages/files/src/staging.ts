@@ -1,4 +1,5 @@
 import {
+  CodeInterpreterError,
   type FileInput,
   FileNotFoundError,
   InvalidRequestError,
@@ -49,9 +50,9 @@ export interface SavedOutputs {
 
 /**
  * Saves the files an execution made or changed (for `owner`). A file the store
- * refuses as too large is left out and listed in `skipped_files` (after
- * `skipped`, what the sandbox already left out), so the execution's output is
- * never lost for one file.
+ * does not keep (too large, storage full, the store failing) is left out and
+ * listed in `skipped_files` with the reason (after `skipped`, what the sandbox
+ * already left out), so the execution's output is never lost for a file.
  */
 export async function saveOutputs(
   store: FileStore,
@@ -65,11 +66,20 @@ export async function saveOutputs(
       const metadata = await store.save(file.content, file.path, owner);
       saved.files.push({ path: file.path, kind: "file", file_id: metadata.file_id });
     } catch (error) {
-      if (!PayloadTooLargeError.isInstance(error)) throw error;
-      saved.skipped_files.push({ path: file.path, reason: error.message });
+      // The code has run: its output matters more than one file the store would not take.
+      saved.skipped_files.push({ path: file.path, reason: whyNotSaved(error) });
     }
   }
   return saved;
+}
+
+/** Why the store did not keep a file, in words fit for the client (a system error's text names paths). */
+function whyNotSaved(error: unknown): string {
+  if (PayloadTooLargeError.isInstance(error)) return error.message;
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") return `the server's file storage is full (${code})`;
+  if (CodeInterpreterError.isInstance(error)) return `the file store could not keep it: ${error.message}`;
+  return "the file store could not keep it";
 }
 
 /** Saves the files an execution made or changed (for `owner`), returning them as the API lists them; see saveOutputs. */

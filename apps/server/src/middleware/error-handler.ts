@@ -23,9 +23,28 @@ const STATUS: [check: (error: unknown) => boolean, status: ContentfulStatusCode]
   [(e) => BackendUnavailableError.isInstance(e), 503],
 ];
 
+/**
+ * The server's own storage failing under a request (the file store's or a
+ * sandbox's state directory): out of capacity (503) with what to do, never the
+ * system error's text (it names paths).
+ */
+const STORAGE_ERRORS: Record<string, string> = {
+  ENOSPC: "The server's storage is full (ENOSPC); free space under FILE_STORAGE_DIR or the state directories",
+  EDQUOT: "The server's storage quota is used up (EDQUOT); free space under FILE_STORAGE_DIR or the state directories",
+  EROFS: "The server's storage is read-only (EROFS); give FILE_STORAGE_DIR and the state directories a writable filesystem",
+  EMFILE: "The server has too many files open (EMFILE); retry later, or raise its open-file limit",
+  ENFILE: "The system has too many files open (ENFILE); retry later",
+};
+
+function storageError(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return typeof code === "string" ? STORAGE_ERRORS[code] : undefined;
+}
+
 /** HTTP status of an error this project throws; 500 for anything else. */
 export function statusOf(error: unknown): ContentfulStatusCode {
   if (error instanceof HTTPException) return error.status as ContentfulStatusCode;
+  if (!CodeInterpreterError.isInstance(error) && storageError(error)) return 503;
   return STATUS.find(([check]) => check(error))?.[1] ?? 500;
 }
 
@@ -38,7 +57,8 @@ export function statusOf(error: unknown): ContentfulStatusCode {
 export function describeError(error: unknown): { status: ContentfulStatusCode; detail: string } {
   const status = statusOf(error);
   if (status === 500) return { status, detail: "Internal server error" };
-  const detail = CodeInterpreterError.isInstance(error) || error instanceof HTTPException ? error.message : "Request failed";
+  const detail =
+    CodeInterpreterError.isInstance(error) || error instanceof HTTPException ? error.message : (storageError(error) ?? "Request failed");
   return { status, detail };
 }
 
@@ -47,6 +67,8 @@ export function createErrorHandler(logger: Logger) {
   return function errorHandler(error: Error, c: Context): Response {
     const { status, detail } = describeError(error);
     if (status === 500) logger.error({ method: c.req.method, path: c.req.path, err: error }, "unhandled error");
+    else if (status === 503 && !CodeInterpreterError.isInstance(error))
+      logger.error({ method: c.req.method, path: c.req.path, err: error }, "storage failed");
     if (TooManyRequestsError.isInstance(error)) c.header("Retry-After", String(error.retryAfterSeconds));
     return c.json({ detail }, status);
   };
