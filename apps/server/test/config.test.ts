@@ -18,6 +18,13 @@ describe("loadConfig", () => {
     expect(config).toMatchObject({ PORT: 9000, MEMORY_LIMIT_MB: 1024, KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN: false });
   });
 
+  it("reads the sandbox pods' seccomp profile as localhost/<file> or runtime/default", () => {
+    expect(loadConfig({ KUBERNETES_EXECUTOR_SECCOMP_PROFILE: "localhost/code-interpreter.json" })).toMatchObject({
+      KUBERNETES_EXECUTOR_SECCOMP_PROFILE: "localhost/code-interpreter.json",
+    });
+    expect(() => loadConfig({ KUBERNETES_EXECUTOR_SECCOMP_PROFILE: "unconfined" })).toThrow(/KUBERNETES_EXECUTOR_SECCOMP_PROFILE/);
+  });
+
   it("names every bad variable in one error", () => {
     let error: unknown;
     try {

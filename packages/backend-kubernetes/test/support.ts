@@ -144,7 +144,8 @@ export const HOSTILE_ASSUMES: Readonly<Record<string, string>> = {
 };
 
 const NO_SIZE = "the double's process pods bind each emptyDir to a host directory with no sizeLimit";
-const NO_SECCOMP = "the double's process pods are bubblewrap sandboxes without a seccomp filter (seccompProfile is not realised)";
+const PROCESS_SECCOMP =
+  "the double's process runtime compiling deploy/seccomp/code-interpreter.json, the pods' Localhost profile, into bubblewrap's seccomp filter; on a cluster the runtime loads the file installed on the nodes (deploy/README.md)";
 
 /**
  * Hostile tests the Kubernetes backend fails on the double's process pods:
@@ -156,9 +157,6 @@ export const HOSTILE_PROCESS_GAPS: Readonly<Record<string, string>> = {
   "stops a disk fill of /workspace at its size": NO_SIZE,
   "stops a disk fill of /tmp at its size": NO_SIZE,
   "stops /dev/shm at a size": "bubblewrap's /dev/shm has no size (a container runtime gives each container 64 MiB)",
-  "runs under a seccomp filter": NO_SECCOMP,
-  "is refused the unshare syscall": NO_SECCOMP,
-  "is refused the keyctl syscall": NO_SECCOMP,
 };
 
 /** Hostile tests that pass on the double's process pods only because the double stands in for something outside the backend. */
@@ -167,7 +165,7 @@ export const HOSTILE_PROCESS_ASSUMES: Readonly<Record<string, string>> = {
   "contains a thread bomb": PIDS,
   "does not let a fork bomb in one sandbox starve another": PIDS,
   "keeps a session usable after a fork bomb in one of its commands": PIDS,
-  "is refused the bpf syscall": "the node's kernel.unprivileged_bpf_disabled (the process pods have no seccomp filter)",
+  ...Object.fromEntries(SECCOMP_TESTS.map((name) => [name, PROCESS_SECCOMP])),
   "does not let a daemon a session command detached outlive the command":
     "an exec in the double's process pods is a sandbox of its own, whose processes end with it; on a cluster an exec joins the container, where they stay (a gap on the Docker pods)",
   "cannot reach the host, its loopback or the cloud metadata service": NO_NETWORK("egress"),

@@ -1,14 +1,13 @@
-import { readFile } from "node:fs/promises";
-import { join, normalize } from "node:path";
 import type { Duplex } from "node:stream";
 import { Writable } from "node:stream";
-import type { V1Container, V1ContainerStatus, V1Pod, V1PodCondition, V1SeccompProfile } from "@kubernetes/client-node";
+import type { V1Container, V1ContainerStatus, V1Pod, V1PodCondition } from "@kubernetes/client-node";
 import type Dockerode from "dockerode";
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime, PodStream, StreamRequest, StreamSinks } from "./pod-runtime.js";
 import { admitPod, condition, DEADLINE_EXCEEDED, running, setPodStatus, skippedInit, terminated, waiting } from "./pod-status.js";
 import { parseQuantity } from "./quantity.js";
+import { containerSeccomp } from "./seccomp-profiles.js";
 
 /** Label on every Docker container the double starts (not `app=code-interpreter`, so the Docker backend's leftover checks ignore them). */
 export const DOUBLE_APP_LABEL = { key: "app", value: "code-interpreter-kubernetes-double" } as const;
@@ -232,26 +231,12 @@ export class DockerPods implements PodRuntime {
     return created.id;
   }
 
-  /**
-   * The container's seccomp profile as a kubelet applies it: the runtime's
-   * default for `RuntimeDefault` (undefined: Docker's own), none when the pod
-   * names none (the kubelet's default without `--seccomp-default`) or
-   * `Unconfined`, and for `Localhost` the file under the seccomp root.
-   */
+  /** The engine's security option for the container's seccomp profile; `RuntimeDefault` is the engine's own (no option). */
   private async seccompOption(pod: V1Pod, container: V1Container): Promise<string | undefined | { error: string }> {
-    const profile: V1SeccompProfile | undefined = container.securityContext?.seccompProfile ?? pod.spec?.securityContext?.seccompProfile;
-    if (profile?.type === "RuntimeDefault") return undefined;
-    if (profile?.type !== "Localhost") return "seccomp=unconfined";
-    const root = this.options.seccompProfileRoot;
-    const relative = normalize(profile.localhostProfile ?? "");
-    if (!root || relative.startsWith("..") || relative.startsWith("/") || relative === ".") {
-      return { error: `cannot load seccomp profile ${JSON.stringify(profile.localhostProfile)}: no such profile on this node` };
-    }
-    try {
-      return `seccomp=${JSON.stringify(JSON.parse(await readFile(join(root, relative), "utf8")))}`;
-    } catch (error) {
-      return { error: `cannot load seccomp profile ${join(root, relative)}: ${(error as Error).message}` };
-    }
+    const choice = await containerSeccomp(pod, container, this.options.seccompProfileRoot);
+    if (choice.kind === "error") return { error: choice.message };
+    if (choice.kind === "runtime-default") return undefined;
+    return choice.kind === "unconfined" ? "seccomp=unconfined" : `seccomp=${JSON.stringify(choice.profile)}`;
   }
 
   private update(record: PodRecord, phase: string, conditions: V1PodCondition[], extra: Record<string, unknown> = {}): void {

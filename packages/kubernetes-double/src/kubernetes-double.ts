@@ -35,8 +35,8 @@ export interface KubernetesDoubleOptions {
   /** Extra labels on every Docker container the double starts, e.g. a test run id (Docker runtime). @default {} */
   labels?: Record<string, string>;
   /**
-   * Docker runtime: the node's seccomp root, where `Localhost` profiles are read from as a kubelet reads
-   * /var/lib/kubelet/seccomp. @default none: pods naming a Localhost profile stay Pending (CreateContainerError)
+   * The node's seccomp root, where `Localhost` profiles are read from as a kubelet reads /var/lib/kubelet/seccomp
+   * (the process runtime compiles them into bubblewrap's filter). @default none: such pods stay Pending (CreateContainerError)
    */
   seccompProfileRoot?: string;
   /** Processes per pod, like the kubelet's `podPidsLimit` (per sandbox with the process runtime). @default 256 */
@@ -87,7 +87,7 @@ export class KubernetesDouble {
     this.runtimeName = docker ? "docker" : "process";
     this.runtime = docker
       ? new DockerPods({ ...common, docker, labels: options.labels ?? {}, seccompProfileRoot: options.seccompProfileRoot })
-      : new ProcessPods(common);
+      : new ProcessPods({ ...common, seccompProfileRoot: options.seccompProfileRoot });
   }
 
   /**

@@ -2,14 +2,19 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { chmod, chown, mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Writable } from "node:stream";
+import { type SeccompArchitecture, seccompBpf } from "@code-interpreter/core";
 import type { V1Container, V1ContainerStatus, V1PodCondition } from "@kubernetes/client-node";
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime, PodStream, StreamRequest, StreamSinks } from "./pod-runtime.js";
-import { admitPod, condition, DEADLINE_EXCEEDED, running, setPodStatus, skippedInit, terminated } from "./pod-status.js";
+import { admitPod, condition, DEADLINE_EXCEEDED, running, setPodStatus, skippedInit, terminated, waiting } from "./pod-status.js";
 import { parseQuantity } from "./quantity.js";
 import { removeTree } from "./remove-tree.js";
 import { groupFile, passwdFile, sandboxArgs } from "./sandbox-args.js";
+import { containerSeccomp } from "./seccomp-profiles.js";
+
+const SECCOMP_ARCHITECTURES: Partial<Record<NodeJS.Architecture, SeccompArchitecture>> = { x64: "x86_64", arm64: "aarch64" };
 
 export interface ProcessPodsOptions {
   instanceId: string;
@@ -19,6 +24,8 @@ export interface ProcessPodsOptions {
   touch: (record: PodRecord) => void;
   /** @default "bwrap" on PATH */
   bwrapPath?: string;
+  /** Where `Localhost` seccomp profiles are read from, as a kubelet reads /var/lib/kubelet/seccomp. @default none: such pods fail to start */
+  seccompProfileRoot?: string;
 }
 
 /** uid for containers whose securityContext names none: nobody. */
@@ -33,6 +40,8 @@ interface ProcessPod {
   volumes: Map<string, string>;
   /** Every sandbox of the pod (init, main, execs), killed with it. */
   processes: Set<ChildProcess>;
+  /** Container name → the seccomp BPF program of its Localhost profile; none: unconfined. */
+  seccomp: Map<string, Buffer>;
   main?: MainProcess;
 }
 
@@ -69,6 +78,12 @@ export class ProcessPods implements PodRuntime {
     if (!scheduled) return;
     const pod = await this.prepare(record);
     if (!pod) return;
+    const refused = await this.loadSeccomp(record, pod, [...(spec.initContainers ?? []), main]);
+    if (refused) {
+      // As a kubelet whose runtime cannot load the profile: the pod stays Pending with the reason.
+      this.update(record, "Pending", [scheduled], { containerStatuses: [waiting(main, "CreateContainerError", refused)] });
+      return;
+    }
     record.pod.status = { ...record.pod.status, startTime: timestamp() as unknown as Date, hostIP: "127.0.0.1" };
     this.armDeadline(record, pod);
     const initStatuses: V1ContainerStatus[] = [];
@@ -181,7 +196,7 @@ export class ProcessPods implements PodRuntime {
       const uid = context.runAsUser ?? DEFAULT_UID;
       const gid = context.runAsGroup ?? uid;
       const dir = await mkdtemp(join(root, `${record.pod.metadata?.namespace}_${record.pod.metadata?.name}-`));
-      const pod: ProcessPod = { dir, uid, gid, volumes: new Map(), processes: new Set() };
+      const pod: ProcessPod = { dir, uid, gid, volumes: new Map(), processes: new Set(), seccomp: new Map() };
       this.pods.set(record, pod);
       await chmod(dir, 0o711);
       await writeFile(join(dir, "passwd"), passwdFile(uid, gid), { mode: 0o644 });
@@ -200,7 +215,30 @@ export class ProcessPods implements PodRuntime {
     return record.deleted ? undefined : pod;
   }
 
+  /**
+   * Compiles each container's Localhost seccomp profile into the BPF program
+   * bubblewrap loads, as a runtime turns it into the container's filter.
+   * `RuntimeDefault` runs unconfined: this runtime has no default profile.
+   * Returns why a profile cannot be loaded, if one cannot.
+   */
+  private async loadSeccomp(record: PodRecord, pod: ProcessPod, containers: V1Container[]): Promise<string | undefined> {
+    for (const container of containers) {
+      const choice = await containerSeccomp(record.pod, container, this.options.seccompProfileRoot);
+      if (choice.kind === "error") return choice.message;
+      if (choice.kind !== "localhost") continue;
+      const arch = SECCOMP_ARCHITECTURES[process.arch];
+      if (!arch) return `cannot load a seccomp profile on ${process.arch}`;
+      try {
+        pod.seccomp.set(container.name, seccompBpf(choice.profile, arch));
+      } catch (error) {
+        return `cannot load seccomp profile ${container.securityContext?.seccompProfile?.localhostProfile}: ${(error as Error).message}`;
+      }
+    }
+    return undefined;
+  }
+
   private spawnSandbox(record: PodRecord, pod: ProcessPod, container: V1Container, command: string[], args: string[]): ChildProcess {
+    const seccomp = pod.seccomp.get(container.name);
     const binds = (container.volumeMounts ?? []).flatMap((mount) => {
       const source = pod.volumes.get(mount.name);
       return source ? [{ source, target: mount.mountPath }] : [];
@@ -218,15 +256,22 @@ export class ProcessPods implements PodRuntime {
       addressSpaceBytes: memory,
       processes: this.options.podPidsLimit,
       argv: [...command, ...args],
+      // The program reaches bubblewrap on fd 3.
+      seccompFd: seccomp ? 3 : undefined,
     });
     const root = process.getuid?.() === 0;
     const child = spawn(this.options.bwrapPath ?? "bwrap", argv, {
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe", ...(seccomp ? (["pipe"] as const) : [])],
       detached: true,
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
       ...(root ? { uid: pod.uid, gid: pod.gid } : {}),
     });
     for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.on("error", () => {});
+    if (seccomp) {
+      const filter = child.stdio[3] as Writable;
+      filter.on("error", () => {});
+      filter.end(seccomp);
+    }
     pod.processes.add(child);
     child.once("close", () => pod.processes.delete(child));
     child.once("error", () => pod.processes.delete(child));

@@ -17,6 +17,8 @@ export interface SandboxSpec {
   processes: number;
   /** The program and its arguments. */
   argv: string[];
+  /** An fd of the spawned bwrap carrying a seccomp BPF program (`--seccomp`). */
+  seccompFd?: number;
 }
 
 /** The host's Python: it applies the limits and then becomes the program. */
@@ -67,6 +69,7 @@ export function sandboxArgs(spec: SandboxSpec): string[] {
   if (spec.workingDir) args.push("--chdir", spec.workingDir);
   args.push("--clearenv");
   for (const [key, value] of Object.entries(spec.env)) args.push("--setenv", key, value);
+  if (spec.seccompFd !== undefined) args.push("--seccomp", String(spec.seccompFd));
   const limits = [String(Math.floor(spec.addressSpaceBytes ?? 0)), String(spec.processes)];
   return [...args, "--", HOST_PYTHON, "-I", "-S", "-c", LIMITS, ...limits, ...spec.argv];
 }

@@ -48,6 +48,7 @@ export function registerExec(program: Command, context: Context): void {
           const result = event.data;
           if (result.timed_out) warn(`[timed out after ${body.timeout_ms ?? 2000} ms]`);
           for (const created of result.files) note(output, `[file] ${created.path}  ${created.file_id}`);
+          for (const skipped of result.skipped_files ?? []) warn(`[file not kept] ${skipped.path}: ${skipped.reason}`);
           if (options.download) await download(client, output, result.files, options.download);
           process.exitCode = exitCodeOf(result);
         }
