@@ -110,6 +110,24 @@ describe("code-interpreter mcp (stdio, sandboxes in-process)", () => {
   });
 });
 
+describe("code-interpreter mcp when its sandboxes cannot start", () => {
+  it("still lists the tools, and every call answers why as a tool error", async () => {
+    const { client, stderr } = await spawnMcp(["mcp"], {
+      ...embeddedEnv("docker"),
+      PYTHON_EXECUTOR_DOCKER_IMAGE: "code-interpreter-no-such-image:0",
+    });
+    try {
+      expect((await client.listTools()).tools).toHaveLength(TOOLS.length);
+      const result = await call(client, "execute_python", { code: "print(1)" });
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toMatch(/docker|engine|code-interpreter-no-such-image/i);
+      expect(stderr()).toContain("the sandboxes cannot start");
+    } finally {
+      await client.close();
+    }
+  }, 120_000);
+});
+
 const docker = await probeDocker({ image: process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest" });
 if (!docker.ok && process.env.CI === "true") throw new Error(`the MCP figure test needs Docker and the executor image: ${docker.reason}`);
 
@@ -186,13 +204,19 @@ describe("the MCP Inspector's CLI mode against code-interpreter mcp", () => {
     // The Inspector keeps a catalog and secrets under HOME: a home of its own, removed with the test's directory.
     const env = { ...process.env, HOME: join(dir, "inspector-home"), MCP_CATALOG_PATH: join(dir, "inspector-home/mcp.json") };
     const serverEnv = Object.entries(embeddedEnv("local")).flatMap(([key, value]) => ["-e", `${key}=${value}`]);
-    const { stdout } = await promisify(execFile)(INSPECTOR, ["--cli", process.execPath, CLI, "mcp", ...serverEnv, ...args], {
+    const run = await promisify(execFile)(INSPECTOR, ["--cli", process.execPath, CLI, "mcp", ...serverEnv, ...args], {
       env,
       cwd: dir,
       timeout: 120_000,
       maxBuffer: 16 * 1024 * 1024,
+    }).catch((error: Error & { stdout?: string; stderr?: string }) => {
+      throw new Error(`the Inspector failed: ${error.message}\nstdout: ${error.stdout}\nstderr: ${error.stderr}`);
     });
-    return JSON.parse(stdout);
+    try {
+      return JSON.parse(run.stdout);
+    } catch {
+      throw new Error(`the Inspector printed no JSON:\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+    }
   };
 
   it("lists the tools with their input schemas", async () => {
@@ -205,6 +229,6 @@ describe("the MCP Inspector's CLI mode against code-interpreter mcp", () => {
   it("calls execute_python", async () => {
     const answer = await inspect("--method", "tools/call", "--tool-name", "execute_python", "--tool-arg", "code=print(sum(range(10)))");
     expect(answer.isError).toBeFalsy();
-    expect(answer.content[0]).toEqual({ type: "text", text: "45\n" });
+    expect(answer.content[0], JSON.stringify(answer)).toEqual({ type: "text", text: "45\n" });
   }, 150_000);
 });

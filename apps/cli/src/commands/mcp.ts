@@ -56,14 +56,19 @@ export function registerMcp(program: Command): void {
           throw error;
         }
         const logger = server.createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
-        const service = await server.openService(config, logger);
-        close = service.close;
+        // The protocol starts at once (an agent may give up on a slow handshake); tool calls wait for the sandboxes,
+        // and when they cannot start, every call says why.
+        const service = server.openService(config, logger);
+        service.then(
+          (running) => process.stderr.write(`code-interpreter mcp: sandboxes run in this process (backend: ${running.backend.name})\n`),
+          (error: Error) => process.stderr.write(`code-interpreter mcp: the sandboxes cannot start: ${error.message}\n`),
+        );
+        close = async () => (await service.catch(() => undefined))?.close();
         mcp = server.createMcpServer({
-          api: server.inProcessApi(service.app),
+          api: async (path, init) => server.inProcessApi((await service).app)(path, init),
           version: server.VERSION,
           defaultTimeoutMs: Math.min(30_000, config.MAX_EXEC_TIMEOUT_MS),
         });
-        process.stderr.write(`code-interpreter mcp: sandboxes run in this process (backend: ${service.backend.name})\n`);
       }
       let stopping = false;
       const stop = async () => {
