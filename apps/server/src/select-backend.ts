@@ -66,6 +66,7 @@ function dockerSettings(config: Config, logger: Logger): Partial<DockerBackendSe
     image: config.PYTHON_EXECUTOR_DOCKER_IMAGE,
     network: config.PYTHON_EXECUTOR_DOCKER_NETWORK,
     ...(config.PYTHON_EXECUTOR_DOCKER_RUNTIME ? { runtime: config.PYTHON_EXECUTOR_DOCKER_RUNTIME } : {}),
+    maxExecTimeoutMs: config.MAX_EXEC_TIMEOUT_MS,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     memoryLimitMb: config.MEMORY_LIMIT_MB,
     cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,

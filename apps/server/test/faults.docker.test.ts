@@ -135,6 +135,34 @@ describeIf("the server process on a Docker engine that fails", { timeout: 300_00
     expect(await mine()).toEqual([]);
   });
 
+  it("after SIGKILL during a one-shot execution, its container and the warm ones stop by themselves, and the next reaper pass removes them", async () => {
+    const first = await start({ SANDBOX_POOL_MIN: "1" });
+    const inFlight = postJson(`${first.url}/v1/execute`, { code: "import time\ntime.sleep(50)", timeout_ms: 60_000 }).catch(
+      (error: Error) => error,
+    );
+    await waitFor("the execution's container to run", async () =>
+      (await containers("exec")).some((c) => c.State === "running" && c.Labels["code-interpreter.warm"] !== "true"),
+    );
+    await waitFor("a warm container to wait", async () =>
+      (await containers("exec")).some((c) => c.State === "running" && c.Labels["code-interpreter.warm"] === "true"),
+    );
+    first.kill("SIGKILL");
+    expect(await first.exited).toBe("SIGKILL");
+    expect(await inFlight).toBeInstanceOf(Error);
+    // No server is left: each runner saw its connection close, ended its code and exited. The code
+    // would sleep 50 s more; this waits at most 20.
+    await waitFor(
+      "every one-shot container to stop",
+      async () => (await containers("exec")).every((c) => c.State !== "running"),
+      20_000,
+      500,
+    );
+    const second = await start({ SANDBOX_POOL_MAX: "0" });
+    await waitFor("the stopped containers to be reaped", async () => (await containers("exec")).length === 0, 20_000, 500);
+    second.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+  });
+
   it("after SIGKILL, a restarted server serves live sessions and reaps the dead one's one-shot containers", async () => {
     const first = await start({ SANDBOX_POOL_MIN: "0" });
     const session = (await postJson(`${first.url}/v1/sessions`, { ttl_seconds: 600 })).body.session_id as string;
@@ -153,9 +181,9 @@ describeIf("the server process on a Docker engine that fails", { timeout: 300_00
     // The test engine's image has bash but no coreutils: read the file with a builtin.
     const state = await postJson(`${second.url}/v1/sessions/${session}/bash`, { cmd: 'echo "$(< state.txt)"' });
     expect(state.body).toMatchObject({ stdout: "kept\n", exit_code: 0 });
-    // The dead server's one-shot and warm containers are orphans: the reaper removes them once they are
-    // past their deadline or stopped for a minute (it cannot tell them from another replica's sooner).
-    await waitFor("the orphaned one-shot containers to be reaped", async () => (await containers("exec")).length === 0, 200_000, 2000);
+    // The dead server's one-shot and warm containers stopped when their runners saw the connection
+    // drop; the reaper removes stopped ones at its next pass.
+    await waitFor("the orphaned one-shot containers to be reaped", async () => (await containers("exec")).length === 0, 60_000, 1000);
     expect((await containers("session")).map((c) => c.Names[0])).toEqual([`/${session}`]);
     expect((await fetch(`${second.url}/v1/sessions/${session}`, { method: "DELETE" })).status).toBe(204);
     second.kill("SIGTERM");

@@ -58,6 +58,22 @@ describe("the server process on the local backend", { timeout: 240_000 }, () => 
     expect(await allGone(pids)).toBe(true);
   });
 
+  it("after SIGKILL during a one-shot execution, nothing the server started keeps running", async () => {
+    const server = await start(await tempDir(), { SANDBOX_POOL_MIN: "1" });
+    const inFlight = postJson(`${server.url}/v1/execute`, { code: "import time\ntime.sleep(50)", timeout_ms: 60_000 }).catch(
+      (error: Error) => error,
+    );
+    const pids = await waitFor("the execution's sandbox and a warm one", async () => {
+      const found = await sandboxPids(server);
+      return found.length >= 2 ? found : undefined;
+    });
+    server.kill("SIGKILL");
+    expect(await server.exited).toBe("SIGKILL");
+    expect(await inFlight).toBeInstanceOf(Error);
+    // The code would sleep 50 s more; its sandbox (and the warm one) end with their connection.
+    await waitFor("the dead server's sandboxes to end", () => allGone(pids), 20_000, 200);
+  });
+
   it("after SIGKILL, a restarted server still serves live sessions and stored files, and reaps what expired", async () => {
     const dir = await tempDir();
     const first = await start(dir);

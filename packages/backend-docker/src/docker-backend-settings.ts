@@ -47,6 +47,8 @@ export interface DockerBackendSettings {
    * @default SANDBOX_POOL_MIN, SANDBOX_POOL_MAX, SANDBOX_POOL_IDLE_TIMEOUT_SEC, else 1, 4, 60 s
    */
   pool: { min: number; max: number; idleTimeoutMs: number } | false;
+  /** Longest timeout a request may ask for: bounds how long a warm sandbox may be in use (its deadline label). @default MAX_EXEC_TIMEOUT_MS, else 60 s */
+  maxExecTimeoutMs: number;
   /** Modules warm sandboxes import before a request arrives. @default SANDBOX_PRELOAD, else numpy, pandas, matplotlib */
   preload: readonly string[];
   /** Receives warnings (a container that could not be removed, …). @default console.warn */
@@ -63,9 +65,10 @@ export function defaultDockerBackendSettings(): Omit<DockerBackendSettings, "doc
     cpuTimeLimitSec: 30,
     cpus: 1,
     workspaceSizeMb: 256,
-    maxProcesses: 128,
-    sandboxUid: 65532,
     maxFileSizeMb: 100,
+    maxProcesses: 128,
+    maxExecTimeoutMs: 60_000,
+    sandboxUid: 65532,
     labels: {},
     pool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
     preload: DEFAULT_PRELOAD,

@@ -42,8 +42,12 @@ import { type SessionRecord, takeInventory } from "./session-records.js";
 const MB = 1024 * 1024;
 /** A warm sandbox is replaced after this long unused. */
 const WARM_MAX_AGE_SECONDS = 600;
-/** Lifetime label of warm sandboxes: their age limit plus the longest use (a crashed server's stop sooner: see reaper). */
-const WARM_LIFETIME_SECONDS = WARM_MAX_AGE_SECONDS + 3600;
+/**
+ * Deadline label of warm sandboxes: their age limit, then the longest use a request may make of
+ * one (MAX_EXEC_TIMEOUT_MS, the backstop and time to start). A crashed server's warm sandboxes
+ * stop long before it, when their runner sees the connection drop, and go at the reaper's next pass.
+ */
+const warmLifetimeSeconds = (maxExecTimeoutMs: number) => WARM_MAX_AGE_SECONDS + oneShotLifetime({ timeoutMs: maxExecTimeoutMs });
 
 /**
  * Runs each execution in a fresh, hardened container that is removed
@@ -76,7 +80,7 @@ export class DockerBackend implements Backend {
         // Preloading costs each warm container about a CPU-second: when refills cannot keep up, skip it.
         create: () =>
           startSandbox(settings, newExecName(), {
-            lifetimeSeconds: WARM_LIFETIME_SECONDS,
+            lifetimeSeconds: warmLifetimeSeconds(settings.maxExecTimeoutMs),
             env,
             preload: this.pool?.underPressure ? [] : settings.preload,
             warm: true,

@@ -1,4 +1,5 @@
 import type Dockerode from "dockerode";
+import type { ContainerInfo } from "dockerode";
 import { isGone } from "./engine-errors.js";
 import { expiry, type SessionRecord, takeInventory } from "./session-records.js";
 
@@ -7,11 +8,15 @@ const EXEC_ORPHAN_GRACE_SECONDS = 60;
 /** One-shot containers without a deadline label are orphans after this long. */
 const EXEC_ORPHAN_MAX_AGE_SECONDS = 600;
 /**
- * A one-shot container that is no longer running is done: its server removes
- * it at once, so one still there after this long was left by a server that is
- * gone (a warm sandbox's runner exits when its server's connection drops).
+ * A one-shot container whose runner has exited is done: its server removes it
+ * at once (after reading its exit status), so one still there this long after
+ * it stopped was left by a server that is gone. A runner exits as soon as its
+ * server's connection drops, so a crashed server's sandboxes stop by themselves
+ * and go at the next pass.
  */
-const EXEC_STOPPED_GRACE_SECONDS = 60;
+const EXEC_STOPPED_GRACE_SECONDS = 5;
+/** A one-shot container created but never started (its server died in between) is an orphan after this long. */
+const EXEC_CREATED_GRACE_SECONDS = 60;
 
 /** Removes a container; one already gone counts as removed. */
 export async function removeContainer(docker: Dockerode, id: string): Promise<void> {
@@ -57,10 +62,25 @@ export async function reap(docker: Dockerode, warn: (message: string) => void, n
   }
   for (const exec of inventory.execs) {
     const deadline = expiry(exec);
-    const stopped = exec.State !== "running" && exec.Created + EXEC_STOPPED_GRACE_SECONDS < now;
     const orphaned =
-      stopped || (deadline > 0 ? deadline + EXEC_ORPHAN_GRACE_SECONDS < now : exec.Created + EXEC_ORPHAN_MAX_AGE_SECONDS < now);
+      (await stoppedLongEnough(docker, exec, now)) ||
+      (deadline > 0 ? deadline + EXEC_ORPHAN_GRACE_SECONDS < now : exec.Created + EXEC_ORPHAN_MAX_AGE_SECONDS < now);
     if (orphaned) await attempt(`one-shot container ${exec.Id}`, () => removeContainer(docker, exec.Id));
   }
   return reaped;
+}
+
+/** A one-shot container that stopped a few seconds ago (or was created long ago and never started). */
+async function stoppedLongEnough(docker: Dockerode, exec: ContainerInfo, now: number): Promise<boolean> {
+  if (exec.State === "running" || exec.State === "paused" || exec.State === "restarting") return false;
+  if (exec.State === "created") return exec.Created + EXEC_CREATED_GRACE_SECONDS < now;
+  try {
+    const finishedAt = Date.parse((await docker.getContainer(exec.Id).inspect()).State.FinishedAt) / 1000;
+    // Never started, or a date the engine could not give: its age decides.
+    if (!Number.isFinite(finishedAt) || finishedAt <= 0) return exec.Created + EXEC_CREATED_GRACE_SECONDS < now;
+    return finishedAt + EXEC_STOPPED_GRACE_SECONDS < now;
+  } catch (error) {
+    if (isGone(error)) return false;
+    throw error;
+  }
 }

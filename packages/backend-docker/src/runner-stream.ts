@@ -85,9 +85,9 @@ export async function talkToRunner(options: RunnerStreamOptions): Promise<Runner
   const backstop = setTimeout(() => stop("backstop"), (request.timeoutMs ?? 0) + BACKSTOP_MS);
   try {
     if (options.signal?.aborted) onAbort();
+    // No half-close: the runner's stdin stays open until the answer, and the engine closes it when
+    // this connection drops (StdinOnce), which tells the runner its server is gone.
     stream.write(await encodeRunnerRequest(request));
-    // Half-close: the runner sees the end of its stdin, its output keeps coming.
-    stream.end();
     await ended;
   } finally {
     clearTimeout(backstop);

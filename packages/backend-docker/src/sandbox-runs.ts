@@ -57,7 +57,7 @@ export async function startSandbox(settings: DockerBackendSettings, name: string
 }
 
 /** Seconds a one-shot container may live: its timeout, the backstop and time to start. */
-export function oneShotLifetime(request: RunnerRequest): number {
+export function oneShotLifetime(request: Pick<RunnerRequest, "timeoutMs">): number {
   return Math.ceil(((request.timeoutMs ?? 0) + BACKSTOP_MS) / 1000) + START_ALLOWANCE_SECONDS;
 }
 

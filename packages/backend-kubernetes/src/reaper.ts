@@ -6,6 +6,8 @@ import { APP_SELECTOR, annotatedExpiry, hasEnded, latestExpiry, sessionRecord } 
 
 /** A one-shot pod this long past its own deadline belongs to a server that is gone. */
 const EXEC_ORPHAN_GRACE_SECONDS = 60;
+/** A one-shot pod whose runner ended this long ago is no longer its server's. */
+const EXEC_ENDED_GRACE_SECONDS = 5;
 
 /**
  * Deletes what no one needs any more, whoever left it: session pods past
@@ -49,6 +51,11 @@ function execOrphaned(pod: V1Pod, now: number): boolean {
   if (pod.metadata?.labels?.[WARM_LABEL_KEY] === "true" && hasEnded(pod.status?.phase ?? "")) return true;
   const deadline = Math.min(annotatedExpiry(pod) || Number.POSITIVE_INFINITY, latestExpiry(pod));
   if (deadline + EXEC_ORPHAN_GRACE_SECONDS < now) return true;
+  if (!hasEnded(pod.status?.phase ?? "")) return false;
+  // Its runner exited (it does as soon as its server's connection drops): a live server deletes
+  // its own pod right after reading its status, so one ended a few seconds ago is an orphan.
+  const finished = pod.status?.containerStatuses?.[0]?.state?.terminated?.finishedAt;
+  if (finished) return new Date(finished).getTime() / 1000 + EXEC_ENDED_GRACE_SECONDS < now;
   const created = pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp).getTime() / 1000 : now;
-  return hasEnded(pod.status?.phase ?? "") && created + EXEC_ORPHAN_GRACE_SECONDS < now;
+  return created + EXEC_ORPHAN_GRACE_SECONDS < now;
 }

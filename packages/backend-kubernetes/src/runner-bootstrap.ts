@@ -10,8 +10,14 @@ import { kernelArgv, loadRunnerSource, type RunnerLimits } from "@code-interpret
  * It reads fd 0 unbuffered, so not one byte past the source is taken from
  * the pipe: a kernel reads its requests from a duplicate of fd 0, and would
  * never see bytes left in a buffer of `sys.stdin`.
+ *
+ * A pod whose server died before attaching never gets its source: it exits
+ * after SOURCE_WAIT_SECONDS, rather than wait for its deadline.
  */
-const BOOTSTRAP = `import os
+const SOURCE_WAIT_SECONDS = 120;
+const BOOTSTRAP = `import os, select
+if not select.select([0], [], [], ${SOURCE_WAIT_SECONDS})[0]:
+    raise SystemExit(0)
 def _take(size):
     parts = []
     while size > 0:

@@ -111,7 +111,8 @@ export async function converse(sandbox: SandboxProcess, options: ConverseOptions
   child.stdout?.on("data", (chunk: Buffer) => decoder.push(chunk));
   try {
     if (options.signal?.aborted) onAbort();
-    child.stdin?.end(await encodeRunnerRequest(request));
+    // Stdin stays open until the answer: its end tells the runner this server is gone.
+    child.stdin?.write(await encodeRunnerRequest(request));
     const exit = await sandbox.exited;
     if (stopped === "abort") throw options.signal?.reason ?? new Error("aborted");
     const result = await decoder.finish({ maxBytes: options.maxSnapshotBytes });
@@ -133,6 +134,7 @@ export async function converse(sandbox: SandboxProcess, options: ConverseOptions
   } finally {
     clearTimeout(backstop);
     options.signal?.removeEventListener("abort", onAbort);
+    child.stdin?.end();
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGKILL");
       await sandbox.exited;

@@ -27,6 +27,8 @@ import time
 
 OUT = sys.stdout.buffer
 WRITE_LOCK = None
+# os._exit itself: a session cell gets one that sends its output first (see run_cell).
+REAL_EXIT = os._exit
 PRELOADED = False
 
 
@@ -91,12 +93,12 @@ def stage(root, reader):
         reader.read(1 << 16)
 
 
-class FrameWriter:
-    def __init__(self):
 # Bounds the result frame however many files a snapshot leaves out.
 MAX_SKIPPED_LISTED = 100
 
 
+class FrameWriter:
+    def __init__(self):
         self.buffer = bytearray()
 
     def write(self, data):
@@ -124,9 +126,9 @@ def snapshot(root, max_bytes, max_files=10000, skipped=None):
     total = 0
     files = 0
     cut = False
+    skipped = [] if skipped is None else skipped
     with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as archive:
         stack = [""]
-    skipped = [] if skipped is None else skipped
         while stack:
             relative = stack.pop()
             directory = os.path.join(root, relative) if relative else root
@@ -157,11 +159,11 @@ def snapshot(root, max_bytes, max_files=10000, skipped=None):
                         continue
                     if total + info.st_size > max_bytes or files >= max_files:
                         cut = True
-                        continue
-                    total += info.st_size
                         if len(skipped) < MAX_SKIPPED_LISTED:
                             why = "more than %d files" % max_files if files >= max_files else "over %d bytes" % max_bytes
                             skipped.append({"path": name, "reason": "the workspace's files add up to %s" % why})
+                        continue
+                    total += info.st_size
                     files += 1
                     member = tarfile.TarInfo(name)
                     member.size = info.st_size
@@ -211,6 +213,14 @@ def kill_everything(proc, kill_all):
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
             pass
+
+
+def hung_up(event):
+    """A poll event on the server's channel (registered with an empty mask, so
+    bytes waiting there are left alone) that says its end has closed."""
+    import select
+
+    return bool(event & (select.POLLHUP | select.POLLERR | select.POLLNVAL))
 
 
 def limit_setter(limits, new_session=True):
@@ -507,13 +517,22 @@ def kernel(limits):
             stdin_data = read_exact(requests, int(header.get("stdin_bytes", 0)))
             if header.get("cell"):
                 state["cells"] += 1
-                result = run_cell(header, stdin_data, module, devnull, state["cells"])
+                result = run_cell(header, stdin_data, module, devnull, state["cells"], requests.fileno())
         except Exception as error:
             result["error"] = "%s: %s" % (type(error).__name__, error)
         frame(b"x", json.dumps(result).encode())
 
 
-def run_cell(header, stdin_data, module, devnull, number):
+def end_kernel(pid):
+    for child in descendants(pid):
+        try:
+            os.kill(child, signal.SIGKILL)
+        except OSError:
+            pass
+    REAL_EXIT(1)
+
+
+def run_cell(header, stdin_data, module, devnull, number, requests_fd):
     import threading
     import traceback
 
@@ -537,6 +556,30 @@ def run_cell(header, stdin_data, module, devnull, number):
     threading.Thread(target=feed, daemon=True).start()
     fresh_stdio()
     state = {"done": False, "timed_out": False}
+    kernel_pid = os.getpid()
+
+    def exit_after_output(status):
+        """os._exit for the cell: what it wrote reaches the server, then its end, then the kernel goes."""
+        if os.getpid() != kernel_pid:
+            REAL_EXIT(status)  # a child the cell forked: it has no pumps of its own
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        for target in (0, 1, 2):
+            os.dup2(devnull, target)
+        for pump in pumps:
+            pump.thread.join(2)
+        import json
+
+        note = "\n[the Python session ended: the code called os._exit(%s), so its variables are gone]\n" % status
+        frame(b"e", note.encode())
+        result = {"exit_code": int(status) & 0xFF, "timed_out": False, "restarted": True, "duration_ms": int((time.monotonic() - started) * 1000)}
+        frame(b"x", json.dumps(result).encode())
+        REAL_EXIT(status)
+
+    os._exit = exit_after_output
     main_thread = threading.main_thread().ident
 
     def watchdog():
@@ -556,10 +599,26 @@ def run_cell(header, stdin_data, module, devnull, number):
         import json
 
         frame(b"x", json.dumps(result).encode())
-        os._exit(1)
+        REAL_EXIT(1)
 
-    timer = threading.Timer(int(header.get("timeout_ms", 30000)) / 1000.0, watchdog)
-    timer.daemon = True
+    def watch():
+        """Until the cell is done: at its timeout, the watchdog; if the server hangs up (it never ends a
+        kernel's input while it holds it), the kernel ends what the cell started and exits. Between
+        cells, the end of input ends the kernel anyway."""
+        import select
+
+        poller = select.poll()
+        poller.register(requests_fd, 0)
+        deadline = started + int(header.get("timeout_ms", 30000)) / 1000.0
+        while not state["done"]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return watchdog()
+            events = poller.poll(min(left, 0.5) * 1000)
+            if any(hung_up(event) for _fd, event in events):
+                end_kernel(kernel_pid)
+
+    timer = threading.Thread(target=watch, daemon=True)
     started = time.monotonic()
     timer.start()
     try:
@@ -572,8 +631,8 @@ def run_cell(header, stdin_data, module, devnull, number):
             status = execute(code, module)
     except KeyboardInterrupt:
         status = 1  # the interrupt landed between our own statements
+    os._exit = REAL_EXIT
     state["done"] = True
-    timer.cancel()
     duration_ms = int((time.monotonic() - started) * 1000)
     figures = collect_figures(number)
     for stream in (sys.stdout, sys.stderr):
@@ -684,6 +743,10 @@ def run(header, stdin_data):
     for fd in streams:
         os.set_blocking(fd, False)
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    if header.get("watch_input"):
+        # The server keeps our stdin open until it has the answer: its end means the server is gone,
+        # and no one will read the answer. End the code and exit, so the sandbox stops by itself.
+        poller.register(0, 0)
     deadline = started + timeout
     timed_out = False
     drain_until = None
@@ -702,7 +765,12 @@ def run(header, stdin_data):
         elif now >= drain_until:
             break  # an escaped process still holds a pipe: stop reading it
         wait_ms = 50 if drain_until else max(1, min(50, int((deadline - now) * 1000)))
-        for fd, _event in poller.poll(wait_ms):
+        for fd, event in poller.poll(wait_ms):
+            if fd == 0 and fd not in streams:
+                if hung_up(event):
+                    kill_everything(proc, kill_all)
+                    REAL_EXIT(1)
+                continue
             try:
                 chunk = os.read(fd, 1 << 16)
             except BlockingIOError:

@@ -104,7 +104,11 @@ export function kernelArgv(python = "python3", limits: RunnerLimits = {}): strin
 /** Modules a warm sandbox loads before its request arrives: the data stack. */
 export const DEFAULT_PRELOAD = ["numpy", "pandas", "matplotlib", "matplotlib.pyplot"] as const;
 
-/** The bytes to write to the runner's stdin. */
+/**
+ * The bytes to write to the runner's stdin. Keep its stdin open until the
+ * answer has come: the runner ends what it runs, and itself, when its input
+ * ends (a server that is gone leaves no sandbox running).
+ */
 export async function encodeRunnerRequest(request: RunnerRequest): Promise<Buffer> {
   const archive = request.files && request.files.length > 0 ? await packWorkspace(request.files) : Buffer.alloc(0);
   const stdin = Buffer.from(request.stdin ?? "", "utf8");
@@ -129,6 +133,9 @@ export async function encodeRunnerRequest(request: RunnerRequest): Promise<Buffe
     },
     tar_bytes: archive.length,
     stdin_bytes: stdin.length,
+    // The caller keeps the runner's stdin open until it has the answer: the runner takes its end
+    // as the server being gone, ends what it runs and exits, so no sandbox outlives its server.
+    watch_input: true,
   };
   return Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), archive, stdin]);
 }
@@ -223,6 +230,7 @@ export class RunnerResponseDecoder {
       durationMs: typeof result.duration_ms === "number" ? result.duration_ms : 0,
       snapshot: archive.length ? await unpackWorkspace(archive, options) : [],
       snapshotTruncated: result.snapshot_truncated === true,
+      ...skippedFilesOf(result.skipped_files),
       restarted: result.restarted === true,
     };
   }
@@ -230,7 +238,6 @@ export class RunnerResponseDecoder {
   /** What was collected so far, for a runner that never finished. */
   partialOutput(): { stdout: string; stderr: string } {
     return { stdout: this.output.stdout.collector.toString(), stderr: this.output.stderr.collector.toString() };
-      ...skippedFilesOf(result.skipped_files),
   }
 }
 

@@ -22,7 +22,8 @@ export function running(container: V1Container): V1ContainerStatus {
 }
 
 export function terminated(container: V1Container, exitCode: number, reason: string, message?: string): V1ContainerStatus {
-  return base(container, { terminated: { exitCode, reason, ...(message ? { message } : {}) } });
+  const finishedAt = timestamp() as unknown as Date;
+  return base(container, { terminated: { exitCode, reason, finishedAt, ...(message ? { message } : {}) } });
 }
 
 function base(container: V1Container, state: V1ContainerStatus["state"]): V1ContainerStatus {

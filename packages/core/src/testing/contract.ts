@@ -440,6 +440,15 @@ export function describeBackendContract(options: BackendContractOptions): void {
         expect(after).toMatchObject({ stdout: "False\n", exitCode: 0 });
       });
 
+      kernelTest("keeps what a call wrote just before os._exit, and says its interpreter ended", async (id) => {
+        await python(id, "kept = 1");
+        const ended = await python(id, "import os, sys\nprint('last words')\nsys.stderr.write('and errors\\n')\nos._exit(3)");
+        expect(ended).toMatchObject({ stdout: "last words\n", exitCode: 3 });
+        expect(ended.stderr).toContain("and errors\n");
+        expect(ended.stderr).toContain("os._exit(3)");
+        expect((await python(id, "'kept' in globals()")).stdout).toBe("False\n");
+      });
+
       kernelTest("returns matplotlib figures made in a call as PNG files", async (id, skip) => {
         const probe = await python(id, "import importlib.util\nimportlib.util.find_spec('matplotlib') is not None");
         // The local backend runs the host's Python, which may have no matplotlib: shown as skipped, with why.

@@ -1,0 +1,97 @@
+import { join } from "node:path";
+import { KubernetesDouble } from "@code-interpreter/kubernetes-double";
+import Dockerode from "dockerode";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { type ServerProcess, startServerProcess, waitFor } from "./support/server-process.js";
+import { stateDir } from "./support/temp-dirs.js";
+
+// The server as a real process on the Kubernetes backend, talking to the Kubernetes API double over
+// the wire (no cluster can run here); the double, in this test's process, runs pods on the local
+// Docker engine, and outlives the server these tests kill.
+const namespace = "code-interpreter-faults";
+const image = process.env.KUBERNETES_EXECUTOR_IMAGE || process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest";
+let reason: string | undefined;
+try {
+  const docker = new Dockerode();
+  await docker.ping();
+  await docker.getImage(image).inspect();
+} catch (error) {
+  reason = `the Kubernetes fault tests need a Docker engine and the executor image ${image} for the API double: ${(error as Error).message}`;
+}
+if (reason && process.env.CI === "true") throw new Error(reason);
+
+const double = reason ? undefined : await KubernetesDouble.start({ runtime: "docker", image });
+afterAll(() => double?.stop());
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+});
+
+async function start(env: Record<string, string> = {}): Promise<ServerProcess> {
+  const dir = await stateDir("ci-faults-kubernetes");
+  cleanups.push(() => dir.remove());
+  const kubeconfig = join(dir.path, "kubeconfig");
+  await double?.writeKubeconfig(kubeconfig, namespace);
+  const server = await startServerProcess({
+    env: {
+      EXECUTOR_BACKEND: "kubernetes",
+      KUBECONFIG: kubeconfig,
+      KUBERNETES_EXECUTOR_NAMESPACE: namespace,
+      KUBERNETES_EXECUTOR_IMAGE: image,
+      FILE_STORAGE_DIR: join(dir.path, "files"),
+      SANDBOX_PRELOAD: "none",
+      REAPER_INTERVAL_SEC: "1",
+      ...env,
+    },
+  });
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+const execPods = () => (double?.listPods(namespace) ?? []).filter((pod) => pod.metadata?.labels?.component === "exec");
+const isRunning = (pod: ReturnType<typeof execPods>[number]) => pod.status?.phase === "Running" || pod.status?.phase === "Pending";
+
+(reason ? describe.skip : describe)("the server process on the Kubernetes backend (API double)", { timeout: 300_000 }, () => {
+  it("after SIGKILL during a one-shot execution, its pod ends by itself, and the next reaper pass deletes it", async () => {
+    // No warm pool: a pod the server made and had not yet attached to when it died would wait for its
+    // source (see runner-bootstrap.ts); this test is about one whose runner runs code.
+    const first = await start({ SANDBOX_POOL_MAX: "0" });
+    const inFlight = fetch(`${first.url}/v1/execute/stream`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ code: "import time\nprint('started', flush=True)\ntime.sleep(50)", timeout_ms: 60_000 }),
+    });
+    const response = await inFlight;
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let received = "";
+    while (!received.includes("started")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended before the code started: ${received}`);
+      received += Buffer.from(value).toString("utf8");
+    }
+    first.kill("SIGKILL");
+    expect(await first.exited).toBe("SIGKILL");
+    await reader.read().catch(() => undefined);
+    // No server is left: each runner saw its connection close, ended its code and exited, which
+    // ends its pod. The code would sleep 50 s more; this waits at most 20.
+    await waitFor(
+      "every one-shot pod to end",
+      () => {
+        const running = execPods().filter(isRunning);
+        if (running.length)
+          throw new Error(
+            running
+              .map((pod) => `${pod.metadata?.name} ${pod.metadata?.labels?.["code-interpreter.warm"] ? "warm" : ""} ${pod.status?.phase}`)
+              .join(", "),
+          );
+        return true;
+      },
+      20_000,
+      500,
+    );
+    const second = await start({ SANDBOX_POOL_MAX: "0" });
+    await waitFor("the ended pod to be deleted", () => execPods().length === 0, 20_000, 500);
+    await second.stop();
+    expect(await double?.containers()).toEqual([]);
+  });
+});
