@@ -69,7 +69,7 @@ describe("seccompBpf", () => {
   }
 
   it("refuses what it cannot express, rather than loading a weaker filter", () => {
-    const rule = { names: ["bpf"], action: "SCMP_ACT_ERRNO", errnoRet: 1, args: [], comment: "" } as const;
+    const rule: OciSeccompProfile["syscalls"][number] = { names: ["bpf"], action: "SCMP_ACT_ERRNO", errnoRet: 1, args: [], comment: "" };
     expect(() => seccompBpf({ ...profile, defaultAction: "SCMP_ACT_ERRNO" as "SCMP_ACT_ALLOW" }, "x86_64")).toThrow(/defaultAction/);
     expect(() => seccompBpf({ ...profile, syscalls: [{ ...rule, names: ["no_such_call"] }] }, "x86_64")).toThrow(/no_such_call/);
     expect(() => seccompBpf({ ...profile, syscalls: [{ ...rule, action: "SCMP_ACT_KILL" as "SCMP_ACT_ERRNO" }] }, "x86_64")).toThrow(
