@@ -159,6 +159,11 @@ describe("MCP over Streamable HTTP at /mcp", () => {
     const badPath = await call(acme, "read_file", { session_id: sessions[0], path: "../etc/passwd" });
     expect(badPath.isError).toBe(true);
     expect(textOf(badPath)).toMatch(/'\.\.' is not allowed/);
+    await call(acme, "run_bash", { session_id: sessions[0], cmd: "head -c 11000000 /dev/zero > big.bin" });
+    const big = await call(acme, "read_file", { session_id: sessions[0], path: "big.bin" });
+    expect(big.isError).toBe(true);
+    expect(textOf(big)).toMatch(/11000000 bytes, more than read_file returns/);
+    await call(acme, "run_bash", { session_id: sessions[0], cmd: "rm big.bin" });
     const unnamed = await call(acme, "read_file", {});
     expect(unnamed.isError).toBe(true);
     const invalid = await call(acme, "execute_python", {});

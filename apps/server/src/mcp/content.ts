@@ -1,6 +1,6 @@
 import type { ExecuteResponse, SessionCommandResponse } from "@code-interpreter/core";
 import type { ContentBlock } from "@modelcontextprotocol/sdk/types.js";
-import { type ApiFetch, send } from "./api.js";
+import { ApiError, type ApiFetch, send } from "./api.js";
 
 /** Images larger than this are linked, not inlined: a model's context is not the place for them. */
 const MAX_INLINE_IMAGE_BYTES = 5 * 1024 * 1024;
@@ -64,17 +64,31 @@ export interface FileBytes {
   bytes: Uint8Array;
 }
 
-/** A stored or session file, read through the HTTP routes. */
+/** read_file and resources/read return at most this much: a model's context holds no more. */
+export const MAX_READ_BYTES = 10 * 1024 * 1024;
+
+/** A stored or session file, read through the HTTP routes; refused, unread, past MAX_READ_BYTES. */
 export async function readFile(api: ApiFetch, ref: FileRef, signal?: AbortSignal): Promise<FileBytes> {
-  if ("path" in ref) {
-    const route = `/v1/sessions/${encodeURIComponent(ref.sessionId)}/files/${ref.path.split("/").map(encodeURIComponent).join("/")}`;
-    return { name: ref.path, bytes: new Uint8Array(await (await send(api, "GET", route, undefined, signal)).arrayBuffer()) };
+  const route =
+    "path" in ref
+      ? `/v1/sessions/${encodeURIComponent(ref.sessionId)}/files/${ref.path.split("/").map(encodeURIComponent).join("/")}`
+      : `/v1/files/${encodeURIComponent(ref.fileId)}`;
+  const response = await send(api, "GET", route, undefined, signal);
+  const tooLarge = (size: number) =>
+    new ApiError(
+      413,
+      `The file has ${size} bytes, more than read_file returns (${MAX_READ_BYTES}); read a part of it with run_bash or execute_python`,
+    );
+  // Refused before reading when the answer says its size (stored files do).
+  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+  if (declared > MAX_READ_BYTES) {
+    await response.body?.cancel();
+    throw tooLarge(declared);
   }
-  const response = await send(api, "GET", `/v1/files/${encodeURIComponent(ref.fileId)}`, undefined, signal);
-  return {
-    name: filenameOf(response.headers.get("content-disposition")) ?? ref.fileId,
-    bytes: new Uint8Array(await response.arrayBuffer()),
-  };
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (bytes.length > MAX_READ_BYTES) throw tooLarge(bytes.length);
+  if ("path" in ref) return { name: ref.path, bytes };
+  return { name: filenameOf(response.headers.get("content-disposition")) ?? ref.fileId, bytes };
 }
 
 /** The file name of `attachment; filename="…"`, preferring the RFC 5987 `filename*` form. */

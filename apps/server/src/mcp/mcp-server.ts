@@ -9,7 +9,7 @@ export interface McpServerOptions extends ToolOptions {
 }
 
 const INSTRUCTIONS = [
-  "Runs Python and bash in isolated sandboxes without network access.",
+  "Runs Python and bash in isolated sandboxes (normally without network access).",
   "execute_python without session_id runs in a fresh sandbox each time.",
   "For work across several calls (variables, files), call create_session once and pass its session_id to",
   "execute_python, run_bash, upload_file, list_files and read_file; call delete_session when done.",

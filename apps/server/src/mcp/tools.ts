@@ -21,9 +21,6 @@ export interface ToolOptions {
   defaultTimeoutMs?: number;
 }
 
-/** read_file inlines at most this much: a model's context holds no more. */
-const MAX_READ_BYTES = 10 * 1024 * 1024;
-
 const sessionId = z
   .string()
   .min(1)
@@ -62,7 +59,7 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
     {
       title: "Run Python",
       description:
-        "Run Python 3 code in an isolated sandbox (no network) and get its stdout, stderr and exit code. " +
+        "Run Python 3 code in an isolated sandbox (normally without network access) and get its stdout, stderr and exit code. " +
         "A bare last expression is printed like in a REPL. Files the code writes are returned as resource links " +
         "(read them with read_file), images such as PNG files or matplotlib figures (plt.show()) also as images. " +
         "Without session_id every call starts from a fresh, empty /workspace. With session_id (from create_session) " +
@@ -105,7 +102,7 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
       title: "Run a shell command in a session",
       description:
         "Run a bash command (bash -c) in a session's /workspace and get its stdout, stderr and exit code: " +
-        "list or move files, inspect data, run scripts. Needs a session_id from create_session. No network.",
+        "list or move files, inspect data, run scripts. Needs a session_id from create_session.",
       inputSchema: {
         session_id: sessionId,
         cmd: z.string().min(1).describe("The command line, e.g. 'ls -la && head data.csv'"),
@@ -277,7 +274,7 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
       title: "Read a file",
       description:
         "Read a file: a session's workspace file (session_id and path), a stored file (file_id), or a resource link's uri. " +
-        "Text comes back as text, images as images, other binary data as base64.",
+        "Text comes back as text, images as images, other binary data as base64; files over 10 MiB are refused (read a part with run_bash).",
       inputSchema: {
         session_id: sessionId.optional(),
         path: z.string().min(1).optional().describe("With session_id: the path relative to /workspace"),
@@ -290,12 +287,6 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
       tool(async () => {
         const ref = fileRefOf({ session_id, path: filePath, file_id, uri });
         const { name, bytes } = await readFile(api, ref, extra.signal);
-        if (bytes.length > MAX_READ_BYTES) {
-          throw new ApiError(
-            413,
-            `The file has ${bytes.length} bytes, more than read_file returns (${MAX_READ_BYTES}); read a part with run_bash or execute_python`,
-          );
-        }
         return fileContent(bytes, name);
       }),
   );
