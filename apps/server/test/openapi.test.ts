@@ -24,7 +24,8 @@ const DOCUMENTATION_ROUTES = new Set(["GET /openapi.json", "GET /docs", "GET /do
  */
 const MCP_ROUTES = new Set(["POST /mcp", "GET /mcp", "DELETE /mcp"]);
 
-describe("GET /openapi.json", () => {
+// Generous: some tests run code on every documented route, which a loaded machine makes slow.
+describe("GET /openapi.json", { timeout: 60_000 }, () => {
   let test: TestApp;
   let document: Document;
   let sessionId: string;
