@@ -1,0 +1,47 @@
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { KubernetesDouble } from "@code-interpreter/kubernetes-double";
+import Dockerode from "dockerode";
+import { describeReplicas } from "./replicas.js";
+import { stateDir } from "./support/temp-dirs.js";
+
+// Two server processes on the kubernetes backend, both talking to one Kubernetes API (the double,
+// no cluster can run here; its pods are containers on the local Docker engine), and one object store.
+const image = process.env.KUBERNETES_EXECUTOR_IMAGE || process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest";
+
+await describeReplicas("kubernetes (API double)", async () => {
+  try {
+    const docker = new Dockerode();
+    await docker.ping();
+    await docker.getImage(image).inspect();
+  } catch (error) {
+    return `a Docker engine and the executor image ${image} for the API double: ${(error as Error).message}`;
+  }
+  const namespace = `replicas-${randomUUID().slice(0, 8)}`;
+  const double = await KubernetesDouble.start({ runtime: "docker", image, labels: { "code-interpreter.test-run": namespace } });
+  const dir = await stateDir("ci-replicas-kube");
+  const kubeconfig = join(dir.path, "kubeconfig");
+  await double.writeKubeconfig(kubeconfig, namespace);
+  return {
+    env: {
+      EXECUTOR_BACKEND: "kubernetes",
+      KUBECONFIG: kubeconfig,
+      KUBERNETES_EXECUTOR_NAMESPACE: namespace,
+      KUBERNETES_EXECUTOR_IMAGE: image,
+    },
+    // Through the double, an orphaned exec pod's runner does not see its server's connection drop (not even at the
+    // code's own timeout), so it goes when its lifetime ends (timeout + backstop + pod start allowance, 78 s here:
+    // the pod's activeDeadlineSeconds), at the next reaper pass of the surviving replica.
+    orphanWaitMs: 150_000,
+    sandboxes: async () => [
+      ...double.listPods(namespace).map((pod) => `${pod.metadata?.labels?.component} ${pod.metadata?.name}`),
+      ...(await double.containers()).map((name) => `container ${name}`),
+    ],
+    describe: async (sandbox) =>
+      JSON.stringify(double.listPods(namespace).find((pod) => sandbox.endsWith(` ${pod.metadata?.name}`))?.status ?? "gone"),
+    close: async () => {
+      await double.stop();
+      await dir.remove();
+    },
+  };
+});
