@@ -16,7 +16,7 @@ export function isLoopbackHost(host: string): boolean {
  */
 export function assertSafeExposure(config: Config, keys: KeyRing, logger: Logger): void {
   if (keys.size > 0) {
-    logger.info({ keys: keys.size }, "API keys configured: every /v1 request needs Authorization: Bearer <key>");
+    logger.info({ keys: keys.size }, "API keys configured: every /v1 and /mcp request needs Authorization: Bearer <key>");
     return;
   }
   if (isLoopbackHost(config.HOST)) {
