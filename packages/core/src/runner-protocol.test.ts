@@ -58,7 +58,7 @@ describe("the in-sandbox runner", () => {
 
   it("fails a write past fileSizeBytes with EFBIG in the code's own traceback", async () => {
     const result = await runRunner({
-      argv: ["python3", "-c", "print('before', flush=True)\nopen('big.bin', 'wb').write(b'x' * 4096)"],
+      argv: ["python3", "-c", "print('before', flush=True)\nopen('big.bin', 'wb').write(b'x' * 65536)"],
       timeoutMs: 10_000,
       limits: { fileSizeBytes: 1024 },
     });
