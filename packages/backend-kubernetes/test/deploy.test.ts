@@ -1,4 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { ociSeccompProfileJson } from "@code-interpreter/core";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
@@ -99,5 +101,54 @@ describe("deployment manifests", () => {
   it("list every manifest in the kustomization", () => {
     const kustomization = objects.find((object) => object.kind === "Kustomization");
     expect([...(kustomization?.resources ?? [])].sort()).toEqual(manifests.filter((name) => name !== "kustomization.yaml").sort());
+  });
+});
+
+// What `kubectl apply -k deploy/` would send, rendered by kubectl itself (Debian's kubernetes-client,
+// installed by scripts/test.d/55-kubectl.sh); without kubectl the tests below fail under CI=true.
+const kubectl = spawnSync("kubectl", ["kustomize", fileURLToPath(deployDir)], { encoding: "utf8", timeout: 60_000 });
+const kubectlMissing = kubectl.error ? `kubectl is not installed: ${kubectl.error.message}` : undefined;
+if (kubectlMissing && process.env.CI === "true") throw new Error(`the deploy/ rendering test needs ${kubectlMissing}`);
+// biome-ignore lint/suspicious/noExplicitAny: rendered manifests are free-form YAML, read field by field
+const rendered = kubectlMissing ? [] : parseAllDocuments(kubectl.stdout).map((document) => document.toJS() as Record<string, any>);
+
+describe.skipIf(kubectlMissing !== undefined)("deploy/ rendered by kubectl kustomize", () => {
+  const renderedKind = (kind: string) => rendered.filter((object) => object.kind === kind);
+  const deployment = () => renderedKind("Deployment")[0];
+  const server = () => deployment()?.spec.template.spec.containers[0];
+  const env = (name: string) => server()?.env.find((variable: { name: string }) => variable.name === name);
+
+  it("renders without errors, every manifest once", () => {
+    expect(kubectl.status, kubectl.stderr).toBe(0);
+    expect(rendered.map((object) => object.kind).sort()).toEqual(
+      ["Deployment", "NetworkPolicy", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount", "ServiceAccount"].sort(),
+    );
+  });
+
+  it("runs two replicas, and a disruption takes at most one", () => {
+    expect(deployment()?.spec.replicas).toBe(2);
+    const [budget] = renderedKind("PodDisruptionBudget");
+    expect(budget?.spec.minAvailable).toBe(1);
+    expect(budget?.spec.selector.matchLabels).toEqual(deployment()?.spec.selector.matchLabels);
+  });
+
+  it("rolls out one pod at a time and lets executions in flight finish before a pod goes", () => {
+    expect(deployment()?.spec.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    const maxExecSeconds = Number(env("MAX_EXEC_TIMEOUT_MS")?.value) / 1000;
+    const preStop = server()?.lifecycle.preStop.exec.command as string[];
+    const pauseSeconds = Number(/setTimeout\(\(\) => \{\}, (\d+)\)/.exec(preStop.at(-1) ?? "")?.[1]) / 1000;
+    expect(pauseSeconds).toBeGreaterThan(0);
+    // The server drains for MAX_EXEC_TIMEOUT_MS + 5 s after SIGTERM, which comes after the preStop pause.
+    expect(deployment()?.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(pauseSeconds + maxExecSeconds + 5);
+  });
+
+  it("keeps files in the object store, with its settings from the Secret code-interpreter-s3", () => {
+    expect(env("FILE_STORE")).toEqual({ name: "FILE_STORE", value: "s3" });
+    for (const name of ["S3_BUCKET", "S3_ENDPOINT", "S3_REGION", "S3_FORCE_PATH_STYLE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) {
+      expect(env(name)?.valueFrom.secretKeyRef, name).toMatchObject({ name: "code-interpreter-s3", key: name });
+    }
+    // Only the bucket is required: the rest has defaults or comes from the pod's identity.
+    expect(env("S3_BUCKET")?.valueFrom.secretKeyRef.optional).toBeUndefined();
+    expect(env("FILE_STORAGE_DIR")).toBeUndefined();
   });
 });
