@@ -62,9 +62,25 @@ export function describeError(error: unknown): { status: ContentfulStatusCode; d
   return { status, detail };
 }
 
+/** Status of a request whose client hung up before the answer (nginx's): not a server error. */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+/**
+ * Whether the client went away before its request was answered (mid-upload,
+ * mid-execution): what failed then is the client's connection, not the server.
+ */
+export function clientClosedRequest(c: Context): boolean {
+  if (c.req.raw.signal.aborted) return true;
+  const incoming = (c.env as { incoming?: { aborted?: boolean; complete?: boolean; socket?: { destroyed?: boolean } | null } } | undefined)
+    ?.incoming;
+  return incoming?.aborted === true || (incoming?.complete === false && incoming.socket?.destroyed === true);
+}
+
 /** The one place errors become responses: `{"detail": ...}`, never a stack trace. */
 export function createErrorHandler(logger: Logger) {
   return function errorHandler(error: Error, c: Context): Response {
+    // No one reads this answer; the request log shows 499 and no error is logged or counted.
+    if (clientClosedRequest(c)) return c.json({ detail: "Client closed the request" }, CLIENT_CLOSED_REQUEST as ContentfulStatusCode);
     const { status, detail } = describeError(error);
     if (status === 500) logger.error({ method: c.req.method, path: c.req.path, err: error }, "unhandled error");
     else if (status === 503 && !CodeInterpreterError.isInstance(error))

@@ -7,21 +7,29 @@ import type { Metrics } from "./metrics.js";
  * `metrics`, labelled with the interface (HTTP or MCP) they came through. Everything else passes straight through.
  */
 export function instrumentBackend(backend: Backend, metrics: Metrics): Backend {
-  const timed = async <T extends CommandResult>(kind: "execute" | "bash" | "python", run: () => Promise<T>): Promise<T> => {
+  const timed = async <T extends CommandResult>(
+    kind: "execute" | "bash" | "python",
+    signal: AbortSignal | undefined,
+    run: () => Promise<T>,
+  ): Promise<T> => {
     const started = performance.now();
     const api = currentInterface();
     let result: T | undefined;
     try {
       result = await run();
       return result;
+    } catch (error) {
+      // A backend stopped by an abort throws the signal's reason, which may be a string (the HTTP
+      // server's "Client connection prematurely closed."): the app's error handler only sees Errors.
+      throw error instanceof Error ? error : new Error(String(error), { cause: error });
     } finally {
-      metrics.observeExecution(kind, result, (performance.now() - started) / 1000, api);
+      metrics.observeExecution(kind, result, (performance.now() - started) / 1000, api, signal?.aborted === true);
       if (result?.sandboxWaitMs !== undefined) metrics.observeSandboxStart(result.sandboxWaitMs / 1000);
     }
   };
   const overrides: Partial<Backend> = {
-    execute: (options) => timed("execute", () => backend.execute(options)),
-    runInSession: (options) => timed(options.language, () => backend.runInSession(options)),
+    execute: (options) => timed("execute", options.signal, () => backend.execute(options)),
+    runInSession: (options) => timed(options.language, options.signal, () => backend.runInSession(options)),
   };
   return new Proxy(backend, {
     get(target, property) {

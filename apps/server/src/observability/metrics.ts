@@ -5,10 +5,11 @@ import type { ApiInterface } from "./interface.js";
 
 /**
  * How an execution ended, as counted by `code_interpreter_executions_total`:
- * exit status 0, another exit status, killed at its timeout, or not run to the
- * end because the service failed (backend unreachable, out of capacity, ...).
+ * exit status 0, another exit status, killed at its timeout, not run to the
+ * end because the service failed (backend unreachable, out of capacity, ...),
+ * or stopped because its client hung up (not a failure of the service).
  */
-export type ExecutionOutcome = "ok" | "error" | "timeout" | "failed";
+export type ExecutionOutcome = "ok" | "error" | "timeout" | "failed" | "aborted";
 
 /** Seconds: from a warm sandbox's few milliseconds to a stalled cell's full timeout. */
 const DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -16,7 +17,14 @@ const DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 export interface Metrics {
   registry: Registry;
   /** Counts and times one execution or session command, made through `api` (the HTTP API or MCP). */
-  observeExecution(kind: "execute" | "bash" | "python", result: CommandResult | undefined, seconds: number, api?: ApiInterface): void;
+  /** `clientGone`: the caller hung up, so a missing result is `aborted`, not `failed`. */
+  observeExecution(
+    kind: "execute" | "bash" | "python",
+    result: CommandResult | undefined,
+    seconds: number,
+    api?: ApiInterface,
+    clientGone?: boolean,
+  ): void;
   observeSandboxStart(seconds: number): void;
   observeReaped(count: number): void;
 }
@@ -34,7 +42,7 @@ export function createMetrics(options: { backend: Backend; store: FileStore }): 
   const backend = options.backend.name;
   const executions = new Counter({
     name: "code_interpreter_executions_total",
-    help: "Executions and session commands, by backend, kind, outcome (ok, error, timeout, failed) and interface (http, mcp).",
+    help: "Executions and session commands, by backend, kind, outcome (ok, error, timeout, failed, aborted by the client) and interface (http, mcp).",
     labelNames: ["backend", "kind", "outcome", "interface"] as const,
     registers: [registry],
   });
@@ -80,8 +88,16 @@ export function createMetrics(options: { backend: Backend; store: FileStore }): 
 
   return {
     registry,
-    observeExecution(kind, result, seconds, api = "http") {
-      const outcome: ExecutionOutcome = !result ? "failed" : result.timedOut ? "timeout" : result.exitCode === 0 ? "ok" : "error";
+    observeExecution(kind, result, seconds, api = "http", clientGone = false) {
+      const outcome: ExecutionOutcome = !result
+        ? clientGone
+          ? "aborted"
+          : "failed"
+        : result.timedOut
+          ? "timeout"
+          : result.exitCode === 0
+            ? "ok"
+            : "error";
       executions.inc({ backend, kind, outcome, interface: api });
       duration.observe({ backend, kind, interface: api }, seconds);
     },
