@@ -61,7 +61,8 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
       description:
         "Run Python 3 code in an isolated sandbox (normally without network access) and get its stdout, stderr and exit code. " +
         "A bare last expression is printed like in a REPL. Files the code writes are returned as resource links " +
-        "(read them with read_file), images such as PNG files or matplotlib figures (plt.show()) also as images. " +
+        "(read them with read_file); PNG images the code saves (plt.savefig('plot.png')) also come back as images, " +
+        "and in a session so do the matplotlib figures a call leaves open (plt.show()). " +
         "Without session_id every call starts from a fresh, empty /workspace. With session_id (from create_session) " +
         "variables, imports and files persist between calls, like a notebook.",
       inputSchema: {
