@@ -60,11 +60,12 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
       title: "Run Python",
       description:
         "Run Python 3 code in an isolated sandbox (normally without network access) and get its stdout, stderr and exit code. " +
-        "A bare last expression is printed like in a REPL. Files the code writes are returned as resource links " +
-        "(read them with read_file); PNG images the code saves (plt.savefig('plot.png')) also come back as images, " +
-        "and in a session so do the matplotlib figures a call leaves open (plt.show()). " +
-        "Without session_id every call starts from a fresh, empty /workspace. With session_id (from create_session) " +
-        "variables, imports and files persist between calls, like a notebook.",
+        "A bare last expression is printed like in a REPL. " +
+        "Without session_id every call starts from a fresh, empty /workspace, and the files the code writes come back " +
+        "as resource links (read them with read_file), PNG images (plt.savefig('plot.png')) also as images. " +
+        "With session_id (from create_session) variables, imports and files persist between calls, like a notebook; " +
+        "files stay in the session's /workspace (list_files, read_file) and the matplotlib figures a call leaves open " +
+        "(plt.show()) come back as images.",
       inputSchema: {
         code: z.string().min(1).describe("The Python code to run, in /workspace"),
         session_id: sessionId.optional(),
