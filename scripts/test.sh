@@ -17,6 +17,8 @@ pnpm exec vitest run
 node bench/src/bench.ts --backend local --quick --count 3 --seconds 1
 # A short load run: a burst above capacity answers only 200 or 429/503, and a soak stays flat.
 node bench/src/load.ts --quick
+# An 8 MB upload and download through each file store next to a raw SDK PUT/GET (the Swift node of test.d/50-swift.sh).
+node bench/src/file-stores.ts --quick
 if timeout 20 docker info >/dev/null 2>&1; then
   node bench/src/bench.ts --backend docker --quick --count 3 --seconds 1
   node bench/src/bench.ts --backend kubernetes --quick --count 3 --seconds 1

@@ -43,8 +43,13 @@ export interface S3FileStoreOptions extends FileStoreLimits {
   forcePathStyle?: boolean;
   /** Explicit credentials; by default the SDK's chain (AWS_ACCESS_KEY_ID…, AWS_PROFILE, ~/.aws, web identity, instance roles). */
   credentials?: S3ClientConfig["credentials"];
-  /** Uploads larger than this go as multipart, in parts of this size (at most `2 ×` it in memory per upload). @default 8 MiB */
+  /**
+   * Uploads larger than this go as multipart, in parts of this size; an upload holds at most
+   * `uploadConcurrency + 1` parts in memory. @default 16 MiB (at least 5 MiB, S3's minimum)
+   */
   partSizeBytes?: number;
+  /** Parts of one upload sent at once. @default 2 (with 16 MiB parts, 1.5× a raw PUT on Swift here; 1 part at a time was 4.5×) */
+  uploadConcurrency?: number;
 }
 
 const MB = 1024 * 1024;
@@ -63,13 +68,14 @@ const LIST_CONCURRENCY = 16;
  * UTF-8 name), the tenant, upload time and expiry its user metadata
  * (`x-amz-meta-tenant`, `-upload-time`, `-expires-at`, unix seconds).
  * Uploads stream through the SDK's Upload: one PUT below `partSizeBytes`,
- * multipart above it. Downloads stream the GET's body.
+ * multipart above it, never more than a few parts in memory. Downloads stream the GET's body.
  */
 export class S3FileStore implements FileStore {
   readonly kind = "s3";
   readonly limits: FileStoreLimits;
   private readonly prefix: string;
   private readonly partSize: number;
+  private readonly uploadConcurrency: number;
 
   constructor(
     readonly options: S3FileStoreOptions,
@@ -78,7 +84,8 @@ export class S3FileStore implements FileStore {
     this.limits = { maxFileBytes: options.maxFileBytes, ttlSeconds: options.ttlSeconds };
     this.prefix = options.prefix ?? "";
     // S3 refuses parts under 5 MiB (but the last).
-    this.partSize = Math.max(5 * MB, options.partSizeBytes ?? 8 * MB);
+    this.partSize = Math.max(5 * MB, options.partSizeBytes ?? 16 * MB);
+    this.uploadConcurrency = Math.max(1, options.uploadConcurrency ?? 2);
   }
 
   async save(source: FileSource, filename: string, owner: FileAccess): Promise<StoredFile> {
@@ -102,7 +109,7 @@ export class S3FileStore implements FileStore {
     const upload = new Upload({
       client: this.client,
       partSize: this.partSize,
-      queueSize: 1,
+      queueSize: this.uploadConcurrency,
       leavePartsOnError: false,
       params: {
         Bucket: this.options.bucket,
