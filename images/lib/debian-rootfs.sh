@@ -54,12 +54,34 @@ debootstrap_rootfs() {
   fi
   rootfs_log "debootstrap $suite from $mirror (packages: ${packages:-none beyond minbase})"
   mkdir -p "$rootfs"
-  debootstrap --variant=minbase ${packages:+--include="$packages"} "$suite" "$rootfs" "$mirror" >"$rootfs.debootstrap.log" 2>&1 || {
+  # Its output goes to a log; its phases, and a count every 25 packages, to stderr as it goes.
+  debootstrap --variant=minbase ${packages:+--include="$packages"} "$suite" "$rootfs" "$mirror" 2>&1 |
+    tee "$rootfs.debootstrap.log" | debootstrap_progress >&2
+  [ "${PIPESTATUS[0]}" = 0 ] || {
     tail -n 30 "$rootfs.debootstrap.log" >&2
     [ -f "$rootfs/debootstrap/debootstrap.log" ] && tail -n 30 "$rootfs/debootstrap/debootstrap.log" >&2
     return 1
   }
   rm -f "$rootfs.debootstrap.log"
+}
+
+# debootstrap's "I:" lines on stdin, shortened as they come: per-package lines become a count every 25.
+debootstrap_progress() {
+  local line verb
+  declare -A count=()
+  while IFS= read -r line; do
+    case $line in
+      "I: "*) ;;
+      *) continue ;;
+    esac
+    if [[ $line =~ ^I:\ (Retrieving|Validating|Extracting|Unpacking|Configuring)\ [^\ ]+(\ [^\ ]+|\.\.\.)?$ ]]; then
+      verb=${BASH_REMATCH[1],,}
+      count[$verb]=$((${count[$verb]:-0} + 1))
+      [ $((count[$verb] % 25)) != 0 ] || echo "    $verb: ${count[$verb]} packages"
+    else
+      echo "    ${line#I: }"
+    fi
+  done
 }
 
 # unmount_rootfs ROOTFS: debootstrap may leave /proc or /sys mounted in the rootfs when interrupted.

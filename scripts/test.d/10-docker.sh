@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes the Docker backend testable: the Docker Engine (from Debian packages)
-# running, and the executor image built offline. Quick when all is there.
+# running, and the executor image imported from the prepared sandbox
+# environment (05-rootfs.sh). Quick when all is there.
 # Under CI=true any failure fails the run; elsewhere it warns and the Docker
 # tests skip themselves.
 set -euo pipefail
@@ -31,6 +32,6 @@ if ! as_root timeout 20 docker info >/dev/null 2>&1; then
 fi
 
 image=${PYTHON_EXECUTOR_DOCKER_IMAGE:-code-interpreter-executor:latest}
-docker image inspect "$image" >/dev/null 2>&1 && exit 0
-log "Building the executor image $image (offline, about two minutes)"
-as_root env PYTHON_EXECUTOR_DOCKER_IMAGE="$image" bash images/executor/build-offline.sh || give_up "could not build the executor image $image"
+# Imports the sandbox environment 05-rootfs.sh prepared (no second debootstrap); nothing to do when the image's label is current.
+as_root env PYTHON_EXECUTOR_DOCKER_IMAGE="$image" ${LOCAL_ROOTFS:+LOCAL_ROOTFS="$LOCAL_ROOTFS"} bash images/executor/build-offline.sh ||
+  give_up "could not build the executor image $image"

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -28,12 +28,37 @@ describe("code-interpreter doctor", () => {
   it("finds the local sandbox and the docker backend ready here, as a plain check list when piped", async () => {
     const run = await runCli(["doctor"], { env: cleanEnv() });
     expect(run.stdout).toMatch(/^ {2}ok +Node\.js: v\d+/m);
-    for (const check of ["bubblewrap", "user namespace sandbox", "python3", "sandboxed execution", "Docker engine", "executor image"]) {
+    for (const check of [
+      "bubblewrap",
+      "user namespace sandbox",
+      "sandbox environment",
+      "python3",
+      "sandboxed execution",
+      "Docker engine",
+      "executor image",
+      "image environment",
+    ]) {
       expect(run.stdout).toMatch(new RegExp(`^ {2}ok +${check}:`, "m"));
     }
     expect(run.stdout).toContain("auto: ready; the server will use docker");
     expect(run.stdout).not.toContain("\u001b[");
     expect(run.code).toBe(0);
+  });
+
+  it("names a missing or stale sandbox environment and the command that prepares it", async () => {
+    const missing = join(home, "no-rootfs");
+    const absent = await runCli(["doctor", "--backend", "local"], { env: cleanEnv({ LOCAL_ROOTFS: missing }) });
+    expect(absent.code).toBe(1);
+    expect(absent.stdout).toMatch(new RegExp(`^ {2}FAIL sandbox environment: not prepared at ${missing}`, "m"));
+    expect(absent.stdout).toMatch(new RegExp(`fix: sudo LOCAL_ROOTFS=${missing} bash .*images/environment/prepare-rootfs\\.sh`));
+    const stale = join(home, "stale-rootfs");
+    await mkdir(join(stale, "etc/code-interpreter"), { recursive: true });
+    await writeFile(join(stale, "etc/code-interpreter/environment.json"), JSON.stringify({ hash: "0000000000000000", modules: {} }));
+    const old = await runCli(["doctor", "--backend", "local"], { env: cleanEnv({ LOCAL_ROOTFS: stale }) });
+    expect(old.code).toBe(1);
+    expect(old.stdout).toMatch(
+      /^ {2}FAIL sandbox environment: .* is stale: built from environment 0000000000000000, the declaration is now [0-9a-f]{16}/m,
+    );
   });
 
   it("names the missing executor image and the command that builds it", async () => {

@@ -85,6 +85,8 @@ export const ConfigSchema = z.object({
   LOCAL_SANDBOX: z.enum(["auto", "require", "off"]).default("auto"),
   LOCAL_STATE_DIR: z.string().min(1).default(join(tmpdir(), "code-interpreter-local")),
   LOCAL_PYTHON: z.string().min(1).default("/usr/bin/python3"),
+  /** The local sandboxes' root filesystem (`host`: this host's /usr); unset: the prepared one for this environment's hash. */
+  LOCAL_ROOTFS: z.string().min(1).optional(),
   /** API keys, `tenant=key,…` (a key may be `sha256:<hex>`). With no keys at all the server is one tenant and stays on loopback. */
   API_KEYS: z.string().optional(),
   /** Keys that see every tenant's sessions and files, and /metrics; same form as API_KEYS. */

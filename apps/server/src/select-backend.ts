@@ -40,6 +40,7 @@ function localSettings(config: Config, logger: Logger): Partial<LocalBackendSett
     preload: config.SANDBOX_PRELOAD,
     stateDir: config.LOCAL_STATE_DIR,
     python: config.LOCAL_PYTHON,
+    ...(config.LOCAL_ROOTFS ? { rootfs: config.LOCAL_ROOTFS } : {}),
     sandbox: config.LOCAL_SANDBOX,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     memoryLimitMb: config.MEMORY_LIMIT_MB,

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { APP_LABEL } from "@code-interpreter/core";
+import { APP_LABEL, defaultRootfs, PREPARE_ROOTFS_SCRIPT } from "@code-interpreter/core";
 import { SYSCALL_TESTS } from "@code-interpreter/core/testing";
 import { KubernetesDouble, type KubernetesDoubleOptions } from "@code-interpreter/kubernetes-double";
 import Dockerode from "dockerode";
@@ -42,12 +42,17 @@ export async function dockerAvailable(): Promise<boolean> {
 
 /**
  * Whether the double's process runtime can run pods here (bubblewrap and
- * the host's /usr/bin/python3). Under CI=true their absence fails the file.
+ * the prepared sandbox environment, which its pods run in as the executor
+ * image's containers do). Under CI=true their absence fails the file.
  */
 export function bwrapAvailable(): boolean {
   const bwrap = spawnSync("bwrap", ["--version"]);
   const reason =
-    bwrap.status !== 0 ? "bubblewrap (bwrap) is needed" : !existsSync("/usr/bin/python3") ? "/usr/bin/python3 is needed" : undefined;
+    bwrap.status !== 0
+      ? "bubblewrap (bwrap) is needed"
+      : !existsSync(join(defaultRootfs(), "usr/bin/python3"))
+        ? `the sandbox environment prepared at ${defaultRootfs()} (sudo bash ${PREPARE_ROOTFS_SCRIPT}) is needed`
+        : undefined;
   if (!reason) return true;
   if (process.env.CI === "true") throw new Error(`${reason} to run pods in the Kubernetes double's process runtime`);
   console.warn(`Skipping Kubernetes process-runtime tests: ${reason}`);
@@ -56,7 +61,8 @@ export function bwrapAvailable(): boolean {
 
 /** A double whose containers carry this run's label (checked at the end of the run). */
 export function startDouble(options: KubernetesDoubleOptions = {}): Promise<KubernetesDouble> {
-  return KubernetesDouble.start({ ...options, labels: { [TEST_RUN_LABEL]: inject("kubernetesTestRun") } });
+  // Process pods run in the same root filesystem the executor image is made from.
+  return KubernetesDouble.start({ rootfs: defaultRootfs(), ...options, labels: { [TEST_RUN_LABEL]: inject("kubernetesTestRun") } });
 }
 
 /** Backend settings for tests: the double, the test namespace and image, short start timeouts. */

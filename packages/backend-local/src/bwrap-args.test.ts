@@ -23,6 +23,19 @@ describe("bwrapArgs", () => {
     expect(hardened).toEqual(expect.arrayContaining(["--unshare-user", "--disable-userns", "--as-pid-1"]));
     expect(after(hardened, "--seccomp")).toEqual(["5"]);
   });
+
+  it("binds the prepared root filesystem as / and nothing of the host's when given one", () => {
+    const args = bwrapArgs({ ...base, rootfs: "/var/cache/code-interpreter/rootfs/abc" });
+    expect(after(args, "--ro-bind")).toEqual(["/var/cache/code-interpreter/rootfs/abc"]);
+    expect(args.slice(args.indexOf("--ro-bind"), args.indexOf("--ro-bind") + 3)).toEqual([
+      "--ro-bind",
+      "/var/cache/code-interpreter/rootfs/abc",
+      "/",
+    ]);
+    expect(args).not.toContain("--ro-bind-try");
+    // Without one, the host's /usr.
+    expect(after(bwrapArgs(base), "--ro-bind")).toContain("/usr");
+  });
 });
 
 describe("bwrapAccepts", () => {

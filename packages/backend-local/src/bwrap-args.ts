@@ -15,6 +15,8 @@ export interface BwrapOptions {
   groupFd: number;
   /** The runner's environment, on top of PATH. */
   env?: Record<string, string>;
+  /** Root filesystem bound read-only as `/`; without it, the host's /usr and a few /etc files. */
+  rootfs?: string;
   /** This bubblewrap has `--disable-userns` (0.8 and later). */
   disableUserns?: boolean;
   /**
@@ -49,7 +51,7 @@ const ETC_FILES = [
 /**
  * bubblewrap arguments: every namespace unshared (no network, own pids, ipc,
  * uts, cgroup, user; no nested user namespaces where bubblewrap can refuse
- * them), the host read-only and only in part, size-limited tmpfs /tmp and
+ * them), the prepared root filesystem (or the host, only in part) read-only, size-limited tmpfs /tmp and
  * /dev/shm (and /workspace for one-shot runs), no capabilities, killed with
  * its parent.
  */
@@ -70,14 +72,17 @@ export function bwrapArgs(options: BwrapOptions): string[] {
     "--hostname",
     options.name,
   ];
-  for (const dir of SYSTEM_DIRS) {
-    if (!existsSync(dir)) continue;
-    const stats = lstatSync(dir);
-    // usrmerge: /bin -> usr/bin and friends stay symlinks inside too.
-    if (stats.isSymbolicLink()) args.push("--symlink", `usr${dir}`, dir);
-    else args.push("--ro-bind", dir, dir);
+  if (options.rootfs) args.push("--ro-bind", options.rootfs, "/");
+  else {
+    for (const dir of SYSTEM_DIRS) {
+      if (!existsSync(dir)) continue;
+      const stats = lstatSync(dir);
+      // usrmerge: /bin -> usr/bin and friends stay symlinks inside too.
+      if (stats.isSymbolicLink()) args.push("--symlink", `usr${dir}`, dir);
+      else args.push("--ro-bind", dir, dir);
+    }
+    for (const path of ETC_FILES) args.push("--ro-bind-try", path, path);
   }
-  for (const path of ETC_FILES) args.push("--ro-bind-try", path, path);
   args.push("--ro-bind-data", String(options.passwdFd), "/etc/passwd");
   args.push("--ro-bind-data", String(options.groupFd), "/etc/group");
   args.push("--proc", "/proc", "--dev", "/dev");

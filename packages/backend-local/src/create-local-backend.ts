@@ -1,14 +1,17 @@
 import { execFileSync } from "node:child_process";
 import { chmod, mkdir, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { BackendUnavailableError } from "@code-interpreter/core";
+import { BackendUnavailableError, PREPARE_ROOTFS_SCRIPT, readRootfsManifest, sandboxEnvironment } from "@code-interpreter/core";
 import { LocalBackend } from "./local-backend.js";
 import { defaultLocalBackendSettings, type LocalBackendSettings } from "./local-backend-settings.js";
 
 /**
- * Builds a local backend, checking that bubblewrap works here. Without it,
- * `sandbox: "require"` throws; `auto` warns that code is not isolated and runs
- * it with rlimits only.
+ * Builds a local backend, checking that bubblewrap works here and that the
+ * sandbox environment (the root filesystem every sandbox runs in) is
+ * prepared. Without bubblewrap, `sandbox: "require"` throws; `auto` warns
+ * that code is not isolated and runs it with rlimits only, on this host's
+ * Python. Without the prepared root filesystem it throws, saying how to
+ * prepare it: code never silently runs on whatever this host has installed.
  */
 export async function createLocalBackend(overrides: Partial<LocalBackendSettings> = {}): Promise<LocalBackend> {
   const settings = { ...defaultLocalBackendSettings(), ...overrides };
@@ -21,13 +24,15 @@ export async function createLocalBackend(overrides: Partial<LocalBackendSettings
     settings.warn("LOCAL_SANDBOX=off: code runs WITHOUT isolation (rlimits only). Never expose this server.");
     return new LocalBackend(settings, "none");
   }
-  const problem = await probeBwrap(settings);
+  const missing = bwrapMissing(settings);
+  if (!missing) await checkRootfs(settings);
+  const problem = missing ?? (await probeBwrap(settings));
   if (!problem) return new LocalBackend(settings, "bwrap");
   if (settings.sandbox === "require") {
     throw new BackendUnavailableError({ message: `bubblewrap sandbox unavailable (LOCAL_SANDBOX=require): ${problem}` });
   }
   settings.warn(
-    `WARNING: bubblewrap is not usable (${problem}); code runs WITHOUT isolation (rlimits only). ` +
+    `WARNING: bubblewrap is not usable (${problem}); code runs WITHOUT isolation (rlimits only), on this host's Python rather than the sandbox environment. ` +
       "Install bubblewrap (apt-get install bubblewrap) or set LOCAL_SANDBOX=require to refuse to start.",
   );
   return new LocalBackend(settings, "none");
@@ -49,12 +54,41 @@ async function assertSearchable(dir: string, uid: number): Promise<void> {
   }
 }
 
-async function probeBwrap(settings: LocalBackendSettings): Promise<string | undefined> {
+function bwrapMissing(settings: LocalBackendSettings): string | undefined {
   try {
     execFileSync(settings.bwrapPath, ["--version"], { stdio: "ignore" });
+    return undefined;
   } catch {
     return `${settings.bwrapPath} not found`;
   }
+}
+
+/**
+ * The root filesystem is prepared (its manifest is what a finished build
+ * writes last); one built from another declaration only warns, since
+ * LOCAL_ROOTFS then names it on purpose.
+ */
+async function checkRootfs(settings: LocalBackendSettings): Promise<void> {
+  if (settings.rootfs === "host") {
+    settings.warn("LOCAL_ROOTFS=host: sandboxes run this host's /usr, not the declared sandbox environment (packages may be missing).");
+    return;
+  }
+  const prepare = `sudo bash ${PREPARE_ROOTFS_SCRIPT} (from a code-interpreter checkout; scripts/start.sh runs it)`;
+  const manifest = await readRootfsManifest(settings.rootfs);
+  if (!manifest) {
+    throw new BackendUnavailableError({
+      message: `the sandbox environment is not prepared at ${settings.rootfs}: prepare it with ${prepare}, point LOCAL_ROOTFS at a prepared one, or set LOCAL_ROOTFS=host to run this host's Python instead`,
+    });
+  }
+  const declared = sandboxEnvironment();
+  if (manifest.hash !== declared.hash) {
+    settings.warn(
+      `the sandbox environment at ${settings.rootfs} was built from another declaration (${manifest.hash}, this one is ${declared.hash}); rebuild it with LOCAL_ROOTFS=${settings.rootfs} ${prepare}`,
+    );
+  }
+}
+
+async function probeBwrap(settings: LocalBackendSettings): Promise<string | undefined> {
   const probe = new LocalBackend(settings, "bwrap");
   try {
     const result = await probe.execute({ code: "print('ok')", timeoutMs: 10_000, lastLineInteractive: false, files: [] });

@@ -1,6 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_PRELOAD } from "@code-interpreter/core";
+import { DEFAULT_PRELOAD, defaultRootfs } from "@code-interpreter/core";
 
 /** How the local backend isolates code. */
 export type LocalSandboxMode = "auto" | "require" | "off";
@@ -9,7 +9,15 @@ export type LocalSandboxMode = "auto" | "require" | "off";
 export interface LocalBackendSettings {
   /** Sessions' workspaces live here. @default LOCAL_STATE_DIR, else `<tmpdir>/code-interpreter-local` */
   stateDir: string;
-  /** Python that runs the code; must be under /usr so the sandbox can see it. @default LOCAL_PYTHON, else /usr/bin/python3 */
+  /**
+   * The Debian root filesystem bound read-only as every sandbox's `/`: the
+   * sandbox environment prepared from the declaration
+   * (images/environment/prepare-rootfs.sh), the same the executor image is
+   * made from. `host` binds this host's /usr instead (whatever it has installed).
+   * @default LOCAL_ROOTFS, else /var/cache/code-interpreter/rootfs/<environment hash>
+   */
+  rootfs: string;
+  /** Python that runs the code, a path inside the sandbox. @default LOCAL_PYTHON, else /usr/bin/python3 */
   python: string;
   /** bubblewrap binary. @default LOCAL_BWRAP_PATH, else `bwrap` from PATH */
   bwrapPath: string;
@@ -49,6 +57,7 @@ export interface LocalBackendSettings {
 export function defaultLocalBackendSettings(): LocalBackendSettings {
   return {
     stateDir: join(tmpdir(), "code-interpreter-local"),
+    rootfs: defaultRootfs(),
     python: "/usr/bin/python3",
     bwrapPath: "bwrap",
     sandbox: "auto",

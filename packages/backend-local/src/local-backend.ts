@@ -19,6 +19,7 @@ import {
   kernelArgv,
   newExecName,
   newSessionId,
+  PREPARE_ROOTFS_SCRIPT,
   PythonKernel,
   planExecution,
   planPythonCell,
@@ -78,6 +79,8 @@ export class LocalBackend implements Backend {
   /** Removes workspaces off the event loop, at any depth; retries what failed, with backoff. */
   private readonly remover: TreeRemover;
   private readonly runAs: number | undefined;
+  /** The sandboxes' root filesystem; undefined: the host's /usr (LOCAL_ROOTFS=host, or no bubblewrap). */
+  private readonly rootfs: string | undefined;
   /** Warm one-shot sandboxes (bubblewrap only: without it a workspace is a host directory made per run). */
   private readonly pool: WarmPool<SandboxProcess> | undefined;
   private closed = false;
@@ -91,6 +94,7 @@ export class LocalBackend implements Backend {
     readonly isolation: Isolation,
   ) {
     this.sessionsDir = join(settings.stateDir, "sessions");
+    this.rootfs = isolation === "bwrap" && settings.rootfs !== "host" ? settings.rootfs : undefined;
     this.trashDir = join(settings.stateDir, "trash");
     this.remover = new TreeRemover({ warn: settings.warn });
     // As root, the sandbox itself runs as the unprivileged uid, not just inside a user namespace.
@@ -224,11 +228,16 @@ export class LocalBackend implements Backend {
     return result.snapshot;
   }
 
-  /** The Python, bubblewrap and state directory it needs are still there (for `GET /health`). */
+  /** The root filesystem and its Python, bubblewrap and the state directory it needs are still there (for `GET /health`). */
   async health(): Promise<BackendHealth> {
     const problems: string[] = [];
-    await access(this.settings.python, constants.X_OK).catch(() =>
-      problems.push(`${this.settings.python} is not executable (LOCAL_PYTHON)`),
+    const python = join(this.rootfs ?? "/", this.settings.python);
+    await access(python, constants.X_OK).catch(() =>
+      problems.push(
+        this.rootfs
+          ? `the sandbox environment at ${this.rootfs} has no ${this.settings.python} (LOCAL_ROOTFS); prepare it: sudo bash ${PREPARE_ROOTFS_SCRIPT}`
+          : `${python} is not executable (LOCAL_PYTHON)`,
+      ),
     );
     await access(this.sessionsDir, constants.W_OK).catch(() => problems.push(`${this.sessionsDir} is not writable (LOCAL_STATE_DIR)`));
     if (this.isolation === "bwrap") {
@@ -294,6 +303,7 @@ export class LocalBackend implements Backend {
       ...options,
       isolation: this.isolation,
       bwrapPath: this.settings.bwrapPath,
+      rootfs: this.rootfs,
       python: this.settings.python,
       runAs: this.runAs,
       uid: this.settings.sandboxUid,
@@ -464,9 +474,12 @@ export class LocalBackend implements Backend {
   }
 }
 
-/** OpenBLAS settings this host needs to run numpy correctly (see OPENBLAS_CORETYPE). */
+/**
+ * OpenBLAS settings this host needs to run numpy correctly (see OPENBLAS_CORETYPE), and two malloc arenas:
+ * RLIMIT_AS counts address space, and glibc reserves 64 MB more for each thread's arena.
+ */
 function passthroughEnv(): Record<string, string> {
-  const env: Record<string, string> = { OPENBLAS_NUM_THREADS: "1" };
+  const env: Record<string, string> = { OPENBLAS_NUM_THREADS: "1", MALLOC_ARENA_MAX: "2" };
   for (const key of ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]) {
     const value = process.env[key];
     if (value) env[key] = value;

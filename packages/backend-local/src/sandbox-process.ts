@@ -18,6 +18,8 @@ export type Isolation = "bwrap" | "none";
 export interface SandboxSpawnOptions {
   isolation: Isolation;
   bwrapPath: string;
+  /** Root filesystem of the sandbox (bubblewrap only); undefined: the host's /usr. */
+  rootfs?: string;
   python: string;
   /** Spawn as this uid/gid (only when the server runs as root). */
   runAs?: number;
@@ -161,6 +163,7 @@ function commandLine(options: SandboxSpawnOptions): [string, string[]] {
     groupFd: 4,
     seccompFd: SECCOMP_PROGRAM ? 5 : undefined,
     env: options.env,
+    rootfs: options.rootfs,
     disableUserns: bwrapAccepts(options.bwrapPath, ["--unshare-user", "--disable-userns"], options.runAs),
     asPid1: options.argv === undefined && bwrapAccepts(options.bwrapPath, ["--as-pid-1"], options.runAs),
   });

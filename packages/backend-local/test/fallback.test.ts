@@ -40,3 +40,39 @@ describe("without bubblewrap", () => {
     }
   });
 });
+
+describe("without the prepared sandbox environment", () => {
+  it("refuses to start rather than run the host's Python, saying how to prepare it", async () => {
+    const rootfs = join(stateDir, "not-prepared");
+    await expect(createLocalBackend({ stateDir, rootfs, sandbox: "auto", pool: false, warn: () => {} })).rejects.toSatisfy(
+      (error: Error) =>
+        BackendUnavailableError.isInstance(error) &&
+        error.message.includes(`not prepared at ${rootfs}`) &&
+        error.message.includes("images/environment/prepare-rootfs.sh") &&
+        error.message.includes("LOCAL_ROOTFS=host"),
+    );
+  });
+
+  it("runs the host's /usr only when LOCAL_ROOTFS=host asks for it, and warns", async () => {
+    const warnings: string[] = [];
+    const backend = await createLocalBackend({
+      stateDir,
+      rootfs: "host",
+      sandbox: "require",
+      pool: false,
+      warn: (message) => warnings.push(message),
+    });
+    try {
+      expect(warnings.join("\n")).toContain("LOCAL_ROOTFS=host");
+      const result = await backend.execute({
+        code: "import os\nprint(os.path.exists('/etc/code-interpreter'))",
+        timeoutMs: 10_000,
+        lastLineInteractive: false,
+        files: [],
+      });
+      expect(result).toMatchObject({ stdout: "False\n", exitCode: 0 });
+    } finally {
+      await backend.close();
+    }
+  });
+});

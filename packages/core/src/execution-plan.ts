@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { CommandResult, ExecuteOptions, ExecutionResult, SessionCommandOptions } from "./backend.js";
+import { sandboxEnvironment } from "./environment.js";
 import { pythonArgv } from "./python-command.js";
 import type { RunnerLimits, RunnerRequest, RunnerResult } from "./runner-protocol.js";
 import { MAIN_FILE } from "./workspace-path.js";
@@ -8,16 +9,8 @@ import { changedFiles, type WorkspaceFileContent } from "./workspace-tar.js";
 /** Where code runs in every sandbox. */
 export const WORKSPACE_DIR = "/workspace";
 
-/** The environment code sees: nothing of the server's. */
-export const SANDBOX_ENV: Readonly<Record<string, string>> = {
-  PATH: "/usr/local/bin:/usr/bin:/bin",
-  HOME: "/tmp",
-  LANG: "C.UTF-8",
-  PYTHONUNBUFFERED: "1",
-  PYTHONDONTWRITEBYTECODE: "1",
-  MPLBACKEND: "Agg",
-  MPLCONFIGDIR: "/tmp/.matplotlib",
-};
+/** The environment code sees: the declared one (environment/environment.conf), nothing of the server's. */
+export const SANDBOX_ENV: Readonly<Record<string, string>> = Object.freeze(sandboxEnvironment().env);
 
 /** Settings every backend shares for the runner requests it sends. */
 export interface RunnerPlanSettings {

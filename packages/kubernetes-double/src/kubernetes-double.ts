@@ -35,6 +35,11 @@ export interface KubernetesDoubleOptions {
   /** Extra labels on every Docker container the double starts, e.g. a test run id (Docker runtime). @default {} */
   labels?: Record<string, string>;
   /**
+   * Process runtime: the root filesystem standing in for the image, bound read-only as every container's `/`
+   * (e.g. the prepared sandbox environment, which the executor image is made from). @default the host's /usr
+   */
+  rootfs?: string;
+  /**
    * The node's seccomp root, where `Localhost` profiles are read from as a kubelet reads /var/lib/kubelet/seccomp
    * (the process runtime compiles them into bubblewrap's filter). @default none: such pods stay Pending (CreateContainerError)
    */
@@ -87,7 +92,7 @@ export class KubernetesDouble {
     this.runtimeName = docker ? "docker" : "process";
     this.runtime = docker
       ? new DockerPods({ ...common, docker, labels: options.labels ?? {}, seccompProfileRoot: options.seccompProfileRoot })
-      : new ProcessPods({ ...common, seccompProfileRoot: options.seccompProfileRoot });
+      : new ProcessPods({ ...common, rootfs: options.rootfs, seccompProfileRoot: options.seccompProfileRoot });
   }
 
   /**

@@ -24,6 +24,8 @@ export interface ProcessPodsOptions {
   touch: (record: PodRecord) => void;
   /** @default "bwrap" on PATH */
   bwrapPath?: string;
+  /** Root filesystem of every container (standing in for the image), bound read-only as `/`. @default the host's /usr */
+  rootfs?: string;
   /** Where `Localhost` seccomp profiles are read from, as a kubelet reads /var/lib/kubelet/seccomp. @default none: such pods fail to start */
   seccompProfileRoot?: string;
 }
@@ -56,8 +58,9 @@ interface MainProcess {
 
 /**
  * Runs each pod's containers as bubblewrap sandboxes on this host: the
- * image is ignored (programs come from the host's /usr, Python is
- * /usr/bin/python3), the uid and gid come from the securityContext, each
+ * image is ignored (programs come from `rootfs`, e.g. the prepared sandbox
+ * environment the executor image is made from, else the host's /usr; Python
+ * is /usr/bin/python3 there), the uid and gid come from the securityContext, each
  * emptyDir is a host directory of the pod bound at its mountPath, the
  * memory limit becomes RLIMIT_AS and the pids limit RLIMIT_NPROC. An exec is
  * a new sandbox with the same directories bound: it shares the pod's files,
@@ -243,7 +246,8 @@ export class ProcessPods implements PodRuntime {
       const source = pod.volumes.get(mount.name);
       return source ? [{ source, target: mount.mountPath }] : [];
     });
-    const env: Record<string, string> = { PATH: "/usr/bin:/bin", HOME: "/tmp", LANG: "C.UTF-8" };
+    // The memory limit becomes RLIMIT_AS, which (unlike a cgroup) counts the 64 MB glibc reserves per thread's arena.
+    const env: Record<string, string> = { PATH: "/usr/bin:/bin", HOME: "/tmp", LANG: "C.UTF-8", MALLOC_ARENA_MAX: "2" };
     for (const variable of container.env ?? []) env[variable.name] = variable.value ?? "";
     const memory = parseQuantity(container.resources?.limits?.memory);
     const argv = sandboxArgs({
@@ -256,6 +260,7 @@ export class ProcessPods implements PodRuntime {
       addressSpaceBytes: memory,
       processes: this.options.podPidsLimit,
       argv: [...command, ...args],
+      rootfs: this.options.rootfs,
       // The program reaches bubblewrap on fd 3.
       seccompFd: seccomp ? 3 : undefined,
     });

@@ -17,11 +17,13 @@ export interface SandboxSpec {
   processes: number;
   /** The program and its arguments. */
   argv: string[];
+  /** A root filesystem bound read-only as `/` (the image's contents); without it, the host's /usr and a few /etc files. */
+  rootfs?: string;
   /** An fd of the spawned bwrap carrying a seccomp BPF program (`--seccomp`). */
   seccompFd?: number;
 }
 
-/** The host's Python: it applies the limits and then becomes the program. */
+/** The sandbox's Python (the root filesystem's, else the host's): it applies the limits and then becomes the program. */
 export const HOST_PYTHON = "/usr/bin/python3";
 
 const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
@@ -49,19 +51,22 @@ os.execvp(sys.argv[3], sys.argv[3:])`;
 /**
  * bubblewrap arguments for a container of a pod: every namespace unshared
  * (no network, own pids), no capabilities, killed with its parent, the
- * host's /usr (and the usrmerge links) and a few /etc files read-only, the
- * root read-only, the emptyDirs bound read-write.
+ * root filesystem (or the host's /usr, the usrmerge links and a few /etc
+ * files) read-only, the emptyDirs bound read-write.
  */
 export function sandboxArgs(spec: SandboxSpec): string[] {
   // --as-pid-1: the program is its sandbox's pid 1, as a container's command is, so the kernel
   // shields it from signals its own descendants send (kill -1 included).
   const args = ["--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", spec.hostname];
-  for (const dir of SYSTEM_DIRS) {
-    if (!existsSync(dir)) continue;
-    if (lstatSync(dir).isSymbolicLink()) args.push("--symlink", `usr${dir}`, dir);
-    else args.push("--ro-bind", dir, dir);
+  if (spec.rootfs) args.push("--ro-bind", spec.rootfs, "/");
+  else {
+    for (const dir of SYSTEM_DIRS) {
+      if (!existsSync(dir)) continue;
+      if (lstatSync(dir).isSymbolicLink()) args.push("--symlink", `usr${dir}`, dir);
+      else args.push("--ro-bind", dir, dir);
+    }
+    for (const path of ETC_FILES) args.push("--ro-bind-try", path, path);
   }
-  for (const path of ETC_FILES) args.push("--ro-bind-try", path, path);
   args.push("--ro-bind", spec.passwdFile, "/etc/passwd", "--ro-bind", spec.groupFile, "/etc/group");
   args.push("--proc", "/proc", "--dev", "/dev");
   for (const bind of spec.binds) args.push("--bind", bind.source, bind.target);

@@ -1,3 +1,4 @@
+import { dirname, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { type CheckGroup, type CheckResult, ready } from "../doctor/check.js";
 import { checkDocker } from "../doctor/docker-checks.js";
@@ -41,8 +42,10 @@ async function diagnose(backend: Choice): Promise<{ groups: CheckGroup[]; verdic
     const readyNow = nodeOk && ready(results);
     return { groups: [nodeGroup, { title: "kubernetes backend", results }], readyNow, verdict: verdictOf("kubernetes", readyNow) };
   }
-  const local = backend === "docker" ? undefined : await checkLocal();
-  const docker = backend === "local" ? undefined : await checkDocker(process.env, findBuildScript());
+  const script = findBuildScript();
+  const checkout = script ? resolve(dirname(script), "..", "..") : undefined;
+  const local = backend === "docker" ? undefined : await checkLocal(process.env, checkout);
+  const docker = backend === "local" ? undefined : await checkDocker(process.env, script);
   const groups = [nodeGroup];
   if (local) groups.push({ title: "local backend (bubblewrap)", results: local });
   if (docker) groups.push({ title: "docker backend", results: docker });

@@ -3,20 +3,24 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type CheckResult, fail, ok } from "./check.js";
+import { defaultRootfs } from "@code-interpreter/core";
+import { type CheckResult, fail, ok, warn } from "./check.js";
+import { checkRootfs, prepareFix } from "./environment-checks.js";
 
 /** Settings the local backend reads from the environment, as the server passes them. */
 function localSettings(env: NodeJS.ProcessEnv) {
-  return { bwrap: env.LOCAL_BWRAP_PATH || "bwrap", python: env.LOCAL_PYTHON || "/usr/bin/python3" };
+  return { bwrap: env.LOCAL_BWRAP_PATH || "bwrap", python: env.LOCAL_PYTHON || "/usr/bin/python3", rootfs: defaultRootfs(env) };
 }
 
 /**
  * The local backend: bubblewrap installed, able to make a user-namespace
- * sandbox, the host's Python, and then a real execution through the
- * backend's own probe (createLocalBackend with LOCAL_SANDBOX=require).
+ * sandbox, the sandbox environment prepared and current (or, with
+ * LOCAL_ROOTFS=host, the host's Python), and then a real execution through
+ * the backend's own probe (createLocalBackend with LOCAL_SANDBOX=require).
+ * `checkout` is the code-interpreter checkout this CLI runs from, if any.
  */
-export async function checkLocal(env: NodeJS.ProcessEnv = process.env): Promise<CheckResult[]> {
-  const { bwrap, python } = localSettings(env);
+export async function checkLocal(env: NodeJS.ProcessEnv = process.env, checkout?: string): Promise<CheckResult[]> {
+  const { bwrap, python, rootfs } = localSettings(env);
   const results: CheckResult[] = [];
 
   const version = spawnSync(bwrap, ["--version"], { encoding: "utf8" });
@@ -46,6 +50,20 @@ export async function checkLocal(env: NodeJS.ProcessEnv = process.env): Promise<
       );
   }
 
+  if (rootfs !== "host") {
+    const { result, manifest } = await checkRootfs(rootfs, checkout);
+    results.push(result);
+    if (manifest) results.push(ok("python3", `${python} in the sandbox environment: Python ${manifest.python}`));
+    if (results.every((check) => check.status === "ok")) results.push(await checkExecution(bwrap, python, rootfs));
+    return results;
+  }
+  results.push(
+    warn(
+      "sandbox environment",
+      "LOCAL_ROOTFS=host: sandboxes run this host's /usr, not the declared environment (pandas, matplotlib… only if the host has them)",
+      `unset LOCAL_ROOTFS and prepare the environment: ${prepareFix(checkout)}`,
+    ),
+  );
   const pythonVersion = spawnSync(python, ["--version"], { encoding: "utf8" });
   if (pythonVersion.error || pythonVersion.status !== 0) {
     results.push(
@@ -59,18 +77,21 @@ export async function checkLocal(env: NodeJS.ProcessEnv = process.env): Promise<
     results.push(ok("python3", `${python}: ${pythonVersion.stdout.trim() || pythonVersion.stderr.trim()}`));
   }
 
-  if (results.every((result) => result.status === "ok")) results.push(await checkExecution(bwrap, python));
+  if (results.every((result) => result.status !== "fail")) results.push(await checkExecution(bwrap, python, rootfs));
   return results;
 }
 
 /** Runs `print('ok')` in a real sandbox, through the backend's own probe. */
-async function checkExecution(bwrapPath: string, python: string): Promise<CheckResult> {
+async function checkExecution(bwrapPath: string, python: string, rootfs: string): Promise<CheckResult> {
   const { createLocalBackend } = await import("@code-interpreter/backend-local");
   const stateDir = await mkdtemp(join(tmpdir(), "code-interpreter-doctor-"));
   try {
-    const backend = await createLocalBackend({ stateDir, bwrapPath, python, sandbox: "require", pool: false, warn: () => {} });
+    const backend = await createLocalBackend({ stateDir, bwrapPath, python, rootfs, sandbox: "require", pool: false, warn: () => {} });
     await backend.close();
-    return ok("sandboxed execution", "ran Python in a bubblewrap sandbox as uid 65532");
+    return ok(
+      "sandboxed execution",
+      `ran Python in a bubblewrap sandbox as uid 65532${rootfs === "host" ? "" : ", in the sandbox environment"}`,
+    );
   } catch (error) {
     return fail(
       "sandboxed execution",

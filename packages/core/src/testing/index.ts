@@ -1,4 +1,5 @@
 export { type BackendContractOptions, type ContractSettings, describeBackendContract } from "./contract.js";
+export { describeSandboxEnvironment } from "./environment.js";
 export {
   describeHostileSuite,
   HOSTILE_MARKER,
