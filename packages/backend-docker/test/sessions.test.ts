@@ -56,6 +56,30 @@ describe.skipIf(!(await dockerAvailable()))("docker sessions", { timeout: 60_000
     }
   });
 
+  it("lets two replicas' reapers remove the same expired sessions at once, both without a failure", async () => {
+    const warnings: string[] = [];
+    const other = await createDockerBackend({ ...testSettings(labels), warn: (message) => warnings.push(message) });
+    const mine = await createDockerBackend({ ...testSettings(labels), warn: (message) => warnings.push(message) });
+    const expired = { ...labels, app: "code-interpreter", component: "session", "code-interpreter.expires-at": String(unixNow() - 10) };
+    const ids = [newSessionId(), newSessionId(), newSessionId()];
+    try {
+      for (const id of ids) await foreignContainer(id, expired);
+      // Each may find a container the other is already removing (404, or 409 "removal in progress"): that is done, not failed.
+      const [fromOther, fromMine] = await Promise.all([other.reapExpiredSessions(), mine.reapExpiredSessions()]);
+      expect([...fromOther, ...fromMine]).toEqual(expect.arrayContaining(ids));
+      for (const id of ids) expect(await exists(id)).toBe(false);
+      expect(warnings).toEqual([]);
+    } finally {
+      await Promise.all([other.close(), mine.close()]);
+      for (const id of ids) {
+        await docker
+          .getContainer(id)
+          .remove({ force: true })
+          .catch(() => {});
+      }
+    }
+  });
+
   it("reaps one-shot containers long past their deadline and leaves running ones alone", async () => {
     const stale = newExecName();
     const current = newExecName();

@@ -51,6 +51,22 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes reaper and foreign pods"
     expect(exists(live)).toBe(true);
   });
 
+  it("lets two replicas' reapers delete the same expired session pods at once, both without a failure", async () => {
+    const other = await createTestBackend(double, { warn: (message) => warnings.push(message), sessionMaxLifetimeSeconds: 120 });
+    try {
+      const ids = [newSessionId(), newSessionId(), newSessionId()];
+      for (const id of ids) await foreignPod(id, session, unixNow() - 10);
+      warnings.length = 0;
+      // The one that loses the race for a pod gets a 404 for it: that counts as deleted, not as a failure.
+      const [fromOther, fromMine] = await Promise.all([other.reapExpiredSessions(), backend.reapExpiredSessions()]);
+      expect([...fromOther, ...fromMine]).toEqual(expect.arrayContaining(ids));
+      for (const id of ids) expect(exists(id)).toBe(false);
+      expect(warnings).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("deletes one-shot pods long past their deadline and leaves current ones alone", async () => {
     const stale = newExecName();
     const current = newExecName();
