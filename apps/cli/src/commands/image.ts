@@ -17,9 +17,9 @@ export function registerImage(program: Command, output: () => Output): void {
     .command("image")
     .description("the sandbox image of the docker backend")
     .command("build")
-    .description("build the executor image from Debian packages, with no registry (skipped when it exists)")
+    .description("build the executor image from the sandbox environment, with no registry (skipped when its environment label is current)")
     .option("--image <name>", "image name (PYTHON_EXECUTOR_DOCKER_IMAGE, default code-interpreter-executor:latest)")
-    .option("--force", "rebuild even when the image exists")
+    .option("--force", "rebuild even when the image is current")
     .action(async (options: { image?: string; force?: boolean }) => {
       const script = findBuildScript();
       if (!script) {
