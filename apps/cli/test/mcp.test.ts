@@ -30,7 +30,6 @@ function embeddedEnv(backend: string): Record<string, string> {
     FILE_STORAGE_DIR: join(dir, `files-${backend}`),
     SANDBOX_POOL_MAX: "0",
     LOG_LEVEL: "warn",
-    ...(process.env.LOCAL_ROOTFS ? { LOCAL_ROOTFS: process.env.LOCAL_ROOTFS } : {}),
   };
 }
 
@@ -76,7 +75,7 @@ describe("code-interpreter mcp (stdio, sandboxes in-process)", () => {
   beforeAll(async () => {
     ({ client, stderr } = await spawnMcp(["mcp"], embeddedEnv("local")));
   }, 120_000);
-  afterAll(() => client?.close());
+  afterAll(() => client?.close(), 120_000);
 
   it("lists the tools", async () => {
     const { tools } = await client.listTools();
@@ -137,7 +136,7 @@ describe.runIf(docker.ok)("code-interpreter mcp on the docker backend", () => {
   beforeAll(async () => {
     ({ client } = await spawnMcp(["mcp", "--backend", "docker"], embeddedEnv("docker")));
   }, 120_000);
-  afterAll(() => client?.close());
+  afterAll(() => client?.close(), 120_000);
 
   it("answers a matplotlib figure as a PNG image and a resource link", async () => {
     const sessionId = sessionIdOf(await call(client, "create_session"));
@@ -173,7 +172,7 @@ describe("code-interpreter mcp --url (forwarding to a server)", () => {
       createLogger({ level: "silent", format: "plain" }),
     );
   }, 120_000);
-  afterAll(() => server?.close());
+  afterAll(() => server?.close(), 120_000);
 
   it("forwards calls with the API key, and the server's refusals come back as tool errors", async () => {
     const acme = await spawnMcp(["mcp", "--url", server.url, "--api-key", ACME], {});

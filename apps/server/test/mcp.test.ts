@@ -39,7 +39,8 @@ function sessionIdOf(result: CallToolResult): string {
   return id;
 }
 
-describe("MCP over Streamable HTTP at /mcp", () => {
+// Generous timeouts: a busy two-core machine, sandboxes in a prepared root filesystem.
+describe("MCP over Streamable HTTP at /mcp", { timeout: 120_000 }, () => {
   let server: LiveServer;
   let acme: Client;
   let globex: Client;
@@ -49,17 +50,16 @@ describe("MCP over Streamable HTTP at /mcp", () => {
     server = await startLiveServer({
       API_KEYS: `acme=${ACME},globex=${GLOBEX}`,
       ADMIN_API_KEYS: `ops=${OPS}`,
-      ...(process.env.LOCAL_ROOTFS ? { LOCAL_ROOTFS: process.env.LOCAL_ROOTFS } : {}),
     });
     acme = await connect(server.url, ACME);
     globex = await connect(server.url, GLOBEX);
-  });
+  }, 120_000);
   afterAll(async () => {
     for (const id of sessions) await call(acme, "delete_session", { session_id: id }).catch(() => {});
     await acme?.close();
     await globex?.close();
     await server?.stop();
-  });
+  }, 120_000);
 
   it("lists the tools, each with a description and a JSON Schema of its input", async () => {
     const { tools } = await acme.listTools();
@@ -225,12 +225,12 @@ describe("MCP over Streamable HTTP at /mcp", () => {
   });
 });
 
-describe("MCP calls share the HTTP API's limits", () => {
+describe("MCP calls share the HTTP API's limits", { timeout: 120_000 }, () => {
   let test: TestApp;
   beforeAll(async () => {
     test = await createTestApp({ API_KEYS: `acme=${ACME}`, TENANT_MAX_SESSIONS: "1" });
-  });
-  afterAll(() => test?.close());
+  }, 120_000);
+  afterAll(() => test?.close(), 120_000);
 
   it("refuses a session past the tenant's quota, counting the one made over HTTP, as a tool error", async () => {
     const created = await test.app.request("/v1/sessions", {
@@ -269,7 +269,7 @@ describe.runIf(docker.ok)("MCP at /mcp on the docker backend", () => {
   afterAll(async () => {
     await client?.close();
     await server?.stop();
-  });
+  }, 120_000);
 
   it("answers a matplotlib figure as a PNG image, in a session and in a one-shot run", async () => {
     const sessionId = sessionIdOf(await call(client, "create_session"));
