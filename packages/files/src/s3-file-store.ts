@@ -12,7 +12,7 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { BackendUnavailableError, FileNotFoundError, PayloadTooLargeError } from "@code-interpreter/core";
+import { BackendUnavailableError, FileNotFoundError } from "@code-interpreter/core";
 import {
   ALL_TENANTS,
   cleanFilename,
@@ -94,16 +94,22 @@ export class S3FileStore implements FileStore {
     const name = cleanFilename(filename);
     let size = 0;
     let tooLarge = false;
+    let sourceError: unknown;
     const { maxFileBytes } = this.limits;
     async function* counted(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of source instanceof Uint8Array ? [source] : source) {
-        size += chunk.length;
-        if (size > maxFileBytes) {
-          tooLarge = true;
-          if (!(source instanceof Uint8Array)) (source as Readable).destroy?.();
-          throw fileTooLarge(maxFileBytes);
+      try {
+        for await (const chunk of source instanceof Uint8Array ? [source] : source) {
+          size += chunk.length;
+          if (size > maxFileBytes) {
+            tooLarge = true;
+            if (!(source instanceof Uint8Array)) (source as Readable).destroy?.();
+            throw fileTooLarge(maxFileBytes);
+          }
+          yield chunk;
         }
-        yield chunk;
+      } catch (error) {
+        sourceError ??= error;
+        throw error;
       }
     }
     const upload = new Upload({
@@ -130,7 +136,8 @@ export class S3FileStore implements FileStore {
       // Nothing of a refused or failed upload may stay: the SDK aborts a multipart upload, a single PUT never completed.
       await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.key(fileId) })).catch(() => {});
       if (tooLarge) throw fileTooLarge(maxFileBytes);
-      if (PayloadTooLargeError.isInstance(error)) throw error;
+      // The upload itself failed (a client that went away, say): not the store's fault.
+      if (sourceError !== undefined) throw sourceError;
       throw this.unavailable(error);
     }
     return {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { afterAll, describe, it } from "vitest";
 import { DirectoryFileStore, S3FileStore } from "../src/index.js";
 import {
@@ -52,7 +53,12 @@ if ("store" in found) {
         ...limits,
       }),
     reopen: async (store, limits) => new S3FileStore({ ...(store as S3FileStore).options, ...limits }),
-    leftovers: (store) => listKeys(client, bucket.bucket, (store as S3FileStore).options.prefix),
+    // Objects, and multipart uploads never completed nor aborted (their parts would stay in the store).
+    leftovers: async (store) => {
+      const prefix = (store as S3FileStore).options.prefix;
+      const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket.bucket, Prefix: prefix }));
+      return [...(await listKeys(client, bucket.bucket, prefix)), ...(uploads.Uploads ?? []).map((upload) => `upload of ${upload.Key}`)];
+    },
   });
 } else {
   describe.skip(`file store contract: s3 (${found.reason})`, () => {

@@ -132,6 +132,17 @@ export function describeFileStoreContract(name: string, options: FileStoreContra
       expect(await options.leftovers(store)).toEqual([]);
     });
 
+    it("keeps nothing of an upload whose client goes away, and passes its error on", async () => {
+      const store = await open({ maxFileBytes: 12 * MB });
+      async function* broken(): AsyncGenerator<Buffer> {
+        yield* pattern(6 * MB);
+        throw new Error("client went away");
+      }
+      await expect(store.save(Readable.from(broken()), "cut.bin", ALL_TENANTS)).rejects.toThrow("client went away");
+      expect(await store.list(ALL_TENANTS)).toEqual([]);
+      expect(await options.leftovers(store)).toEqual([]);
+    });
+
     it("deletes files and then answers not found", async () => {
       const store = await open();
       const saved = await store.save(Buffer.from("x"), "x", ALL_TENANTS);
