@@ -44,11 +44,12 @@ export interface ApiOperation {
   responses: Record<number, ApiResponse>;
 }
 
-/** Answer of `GET /health` when the backend cannot run code. */
+/** Answer of `GET /health` when the backend cannot run code, or the file store does not answer (each present only when failing). */
 export const DegradedHealthResponseSchema = z.object({
   status: z.literal("degraded"),
   version: z.string(),
-  backend: z.object({ name: z.string(), ok: z.literal(false), detail: z.string().optional() }),
+  backend: z.object({ name: z.string(), ok: z.literal(false), detail: z.string().optional() }).optional(),
+  file_store: z.object({ name: z.string(), ok: z.literal(false), detail: z.string().optional() }).optional(),
 });
 
 export const SessionFileListResponseSchema = z.object({
@@ -112,7 +113,10 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       tag: "health",
       responses: {
         200: { description: "The server and its backend are ready", schema: HealthResponseSchema },
-        503: { description: "The backend cannot run code; `backend.detail` says why", schema: DegradedHealthResponseSchema },
+        503: {
+          description: "The backend cannot run code (`backend.detail` says why) or the file store does not answer (`file_store.detail`)",
+          schema: DegradedHealthResponseSchema,
+        },
       },
     },
     {
