@@ -30,6 +30,8 @@ function embeddedEnv(backend: string): Record<string, string> {
     FILE_STORAGE_DIR: join(dir, `files-${backend}`),
     SANDBOX_POOL_MAX: "0",
     LOG_LEVEL: "warn",
+    // The Inspector gives its servers only what -e names: a developer's choice of sandbox root filesystem too.
+    ...(process.env.LOCAL_ROOTFS ? { LOCAL_ROOTFS: process.env.LOCAL_ROOTFS } : {}),
   };
 }
 
@@ -196,37 +198,60 @@ describe("code-interpreter mcp --url (forwarding to a server)", () => {
       await Promise.all([acme.client.close(), globex.client.close(), stranger.client.close()]);
     }
   }, 180_000);
+  it("serves the Inspector over Streamable HTTP at /mcp with the same key", async () => {
+    const target = [`${server.url}/mcp`];
+    const listed = await inspect(target, ["--header", `Authorization: Bearer ${ACME}`, "--method", "tools/list"]);
+    expect(listed.tools.map((tool: { name: string }) => tool.name).sort()).toEqual(TOOLS);
+    const called = await inspect(target, [
+      "--header",
+      `Authorization: Bearer ${ACME}`,
+      "--method",
+      "tools/call",
+      "--tool-name",
+      "execute_python",
+      "--tool-arg",
+      "code=6*7",
+    ]);
+    expect(called.content[0], JSON.stringify(called)).toEqual({ type: "text", text: "42\n" });
+  }, 150_000);
 });
 
+/** Runs the MCP Inspector's CLI mode as users do (`mcp-inspector --cli <server> --method …`) and parses its JSON answer. */
+async function inspect(target: string[], args: string[]) {
+  // The Inspector keeps a catalog and secrets under HOME: a home of its own, removed with the test's directory.
+  const env = { ...process.env, HOME: join(dir, "inspector-home"), MCP_CATALOG_PATH: join(dir, "inspector-home/mcp.json") };
+  const run = await promisify(execFile)(INSPECTOR, ["--cli", ...target, ...args], {
+    env,
+    cwd: dir,
+    timeout: 120_000,
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((error: Error & { stdout?: string; stderr?: string }) => {
+    throw new Error(`the Inspector failed: ${error.message}\nstdout: ${error.stdout}\nstderr: ${error.stderr}`);
+  });
+  try {
+    return JSON.parse(run.stdout);
+  } catch {
+    throw new Error(`the Inspector printed no JSON:\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+  }
+}
+
 describe("the MCP Inspector's CLI mode against code-interpreter mcp", () => {
-  const inspect = async (...args: string[]) => {
-    // The Inspector keeps a catalog and secrets under HOME: a home of its own, removed with the test's directory.
-    const env = { ...process.env, HOME: join(dir, "inspector-home"), MCP_CATALOG_PATH: join(dir, "inspector-home/mcp.json") };
-    const serverEnv = Object.entries(embeddedEnv("local")).flatMap(([key, value]) => ["-e", `${key}=${value}`]);
-    const run = await promisify(execFile)(INSPECTOR, ["--cli", process.execPath, CLI, "mcp", ...serverEnv, ...args], {
-      env,
-      cwd: dir,
-      timeout: 120_000,
-      maxBuffer: 16 * 1024 * 1024,
-    }).catch((error: Error & { stdout?: string; stderr?: string }) => {
-      throw new Error(`the Inspector failed: ${error.message}\nstdout: ${error.stdout}\nstderr: ${error.stderr}`);
-    });
-    try {
-      return JSON.parse(run.stdout);
-    } catch {
-      throw new Error(`the Inspector printed no JSON:\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
-    }
-  };
+  // Its stdio servers get only the variables given with -e, as in a user's config.
+  const stdio = (...args: string[]) =>
+    inspect(
+      [process.execPath, CLI, "mcp"],
+      [...Object.entries(embeddedEnv("local")).flatMap(([key, value]) => ["-e", `${key}=${value}`]), ...args],
+    );
 
   it("lists the tools with their input schemas", async () => {
-    const answer = await inspect("--method", "tools/list");
+    const answer = await stdio("--method", "tools/list");
     expect(answer.tools.map((tool: { name: string }) => tool.name).sort()).toEqual(TOOLS);
     const bash = answer.tools.find((tool: { name: string }) => tool.name === "run_bash");
     expect(bash.inputSchema.required).toEqual(["session_id", "cmd"]);
   }, 150_000);
 
   it("calls execute_python", async () => {
-    const answer = await inspect("--method", "tools/call", "--tool-name", "execute_python", "--tool-arg", "code=print(sum(range(10)))");
+    const answer = await stdio("--method", "tools/call", "--tool-name", "execute_python", "--tool-arg", "code=print(sum(range(10)))");
     expect(answer.isError).toBeFalsy();
     expect(answer.content[0], JSON.stringify(answer)).toEqual({ type: "text", text: "45\n" });
   }, 150_000);
