@@ -164,7 +164,9 @@ describeIf("the server process on a Docker engine that fails", { timeout: 300_00
   });
 
   it("after SIGKILL, a restarted server serves live sessions and reaps the dead one's one-shot containers", async () => {
-    const first = await start({ SANDBOX_POOL_MIN: "0" });
+    // No pool: the start-up trial sandbox counts as demand, so a pool would hand this execution a warm
+    // container, which the wait below cannot tell from idle ones (the test above covers warm containers).
+    const first = await start({ SANDBOX_POOL_MAX: "0" });
     const session = (await postJson(`${first.url}/v1/sessions`, { ttl_seconds: 600 })).body.session_id as string;
     expect((await postJson(`${first.url}/v1/sessions/${session}/bash`, { cmd: "echo kept > state.txt" })).status).toBe(200);
     const inFlight = postJson(`${first.url}/v1/execute`, { code: "import time\ntime.sleep(3)", timeout_ms: 5000 }).catch(
