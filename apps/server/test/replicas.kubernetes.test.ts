@@ -29,10 +29,6 @@ await describeReplicas("kubernetes (API double)", async () => {
       KUBERNETES_EXECUTOR_NAMESPACE: namespace,
       KUBERNETES_EXECUTOR_IMAGE: image,
     },
-    // Through the double, an orphaned exec pod's runner does not see its server's connection drop (not even at the
-    // code's own timeout), so it goes when its lifetime ends (timeout + backstop + pod start allowance, 78 s here:
-    // the pod's activeDeadlineSeconds), at the next reaper pass of the surviving replica.
-    orphanWaitMs: 150_000,
     sandboxes: async () => [
       ...double.listPods(namespace).map((pod) => `${pod.metadata?.labels?.component} ${pod.metadata?.name}`),
       ...(await double.containers()).map((name) => `container ${name}`),

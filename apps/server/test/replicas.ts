@@ -18,11 +18,6 @@ export interface ReplicaEngine {
   env: Record<string, string>;
   /** This run's sandboxes still on the engine, as `<component> <name>` (containers, pods). */
   sandboxes(): Promise<string[]>;
-  /**
-   * How long a killed replica's running sandbox may take to go. @default 60 s: its runner stops when the
-   * replica's connection drops, and the next reaper pass after a few seconds' grace removes it.
-   */
-  orphanWaitMs?: number;
   /** What the engine says about one sandbox, for failure messages. */
   describe?(sandbox: string): Promise<string>;
   close(): Promise<void>;
@@ -134,33 +129,45 @@ export async function describeReplicas(name: string, setUp: () => Promise<Replic
       const output = executed.body.files.find((entry: { path: string }) => entry.path === "result.txt");
       expect(await (await fetch(`${a.url}/v1/files/${output.file_id}`)).text()).toBe("from b");
 
-      // SIGKILL A in the middle of an execution: B keeps serving, and A's orphaned sandbox is reaped. Its runner
-      // stops when A's connection drops (docker) or, at the latest, at the code's own 8 s timeout (what the API
-      // double shows today), and a stopped sandbox goes at B's next reaper pass after a few seconds' grace.
+      // SIGKILL A in the middle of an execution (its code has printed, so it runs): B keeps serving, and A's
+      // orphaned sandbox is reaped. Its runner stops when A's connection drops (or at the latest at the code's
+      // own timeout), and a stopped sandbox goes at B's next reaper pass after a few seconds' grace.
       const before = new Set(await engine.sandboxes());
-      const running = postJson(`${a.url}/v1/execute`, {
-        code: "import time\nprint('started', flush=True)\ntime.sleep(60)",
-        timeout_ms: 8000,
-      }).catch((error: Error) => error);
-      const orphan = await waitFor(
-        "A's execution sandbox",
-        async () => (await engine.sandboxes()).find((entry) => entry.startsWith("exec ") && !before.has(entry)),
-        60_000,
-      );
+      const stream = await fetch(`${a.url}/v1/execute/stream`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ code: "import time\nprint('started', flush=True)\ntime.sleep(60)", timeout_ms: 30_000 }),
+      });
+      expect(stream.status).toBe(200);
+      const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+      let seen = "";
+      while (!seen.includes("started")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`A's stream ended before the code printed: ${seen}`);
+        seen += new TextDecoder().decode(value);
+      }
+      const orphan = (await engine.sandboxes()).find((entry) => entry.startsWith("exec ") && !before.has(entry));
+      expect(orphan).toBeDefined();
       a.kill("SIGKILL");
       expect(await a.exited).toBe("SIGKILL");
-      expect(await running).toBeInstanceOf(Error);
+      // A's client sees its stream cut, never a result.
+      try {
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) seen += new TextDecoder().decode(chunk.value);
+      } catch {
+        // the connection was reset: as expected
+      }
+      expect(seen).not.toContain("event: result");
       const afterKill = await postJson(`${b.url}/v1/execute`, { code: "print(6 * 7)" });
       expect(afterKill.body).toMatchObject({ stdout: "42\n", exit_code: 0 });
       expect((await postJson(`${b.url}/v1/sessions/${sessionId}/bash`, { cmd: "read -r line < out.txt; echo $line" })).body.stdout).toBe(
         "made-by-b\n",
       );
       await waitFor(
-        `B's reaper to remove A's orphan ${orphan}`,
-        async () => !(await engine.sandboxes()).includes(orphan),
-        engine.orphanWaitMs ?? ORPHAN_WAIT_MS,
+        `B's reaper to remove A's orphan ${orphan as string}`,
+        async () => !(await engine.sandboxes()).includes(orphan as string),
+        ORPHAN_WAIT_MS,
       ).catch(async (error) => {
-        throw new Error(`${error.message}; on the engine: ${await engine.describe?.(orphan)}\nB: ${b.output().slice(-2000)}`);
+        throw new Error(`${error.message}; on the engine: ${await engine.describe?.(orphan as string)}\nB: ${b.output().slice(-2000)}`);
       });
 
       // Delete the session and the files through B: nothing is left on the engine or in the bucket.
