@@ -23,12 +23,30 @@ async function runRunner(
   const child = spawn(python as string, args, { cwd: dir });
   const decoder = new RunnerResponseDecoder(full.maxOutputBytes, onOutput);
   child.stdout.on("data", (chunk: Buffer) => decoder.push(chunk));
-  child.stdin.end(await encodeRunnerRequest(full));
+  // Stdin stays open until the answer, as a server keeps it: its end would tell the runner we are gone.
+  child.stdin.write(await encodeRunnerRequest(full));
   await new Promise((resolve) => child.on("close", resolve));
+  child.stdin.end();
   return decoder.finish();
 }
 
-describe("the in-sandbox runner", () => {
+describe("the in-sandbox runner", { timeout: 30_000 }, () => {
+  it("ends the command and exits when its server hangs up (the end of its stdin)", async () => {
+    const [python, ...args] = runnerArgv("python3");
+    const child = spawn(python as string, args, { cwd: dir });
+    const decoder = new RunnerResponseDecoder(1 << 20);
+    child.stdout.on("data", (chunk: Buffer) => decoder.push(chunk));
+    const code = "import time\nprint('started', flush=True)\ntime.sleep(60)";
+    child.stdin.write(await encodeRunnerRequest({ argv: ["python3", "-c", code], cwd: dir, maxOutputBytes: 1 << 20, timeoutMs: 60_000 }));
+    while (!decoder.partialOutput().stdout.includes("started")) await new Promise((resolve) => setTimeout(resolve, 20));
+    const started = Date.now();
+    child.stdin.end();
+    await new Promise((resolve) => child.on("close", resolve));
+    // Well before the code's 60 s: it went with the runner.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(await decoder.finish()).toBeUndefined();
+  });
+
   it("stages files, runs the command with stdin, and snapshots the workspace", async () => {
     const result = await runRunner({
       argv: ["python3", "-c", "import sys; d = open('in/x.txt').read(); open('out.txt', 'w').write(d + sys.stdin.read())"],

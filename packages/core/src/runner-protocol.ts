@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
 import { BackendUnavailableError } from "./errors.js";
 import { OutputCollector } from "./truncate-output.js";
-import { packWorkspace, unpackWorkspace, type WorkspaceFileContent } from "./workspace-tar.js";
+import { packWorkspace, type WorkspaceFileContent, WorkspaceUnpacker } from "./workspace-tar.js";
 
 /** Resource limits the runner applies to the command it starts (setrlimit). */
 export interface RunnerLimits {
@@ -152,7 +152,8 @@ const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 export class RunnerResponseDecoder {
   private pending: Buffer = Buffer.alloc(0);
   private readonly output: Record<OutputChunk["stream"], { collector: OutputCollector; decoder: StringDecoder }>;
-  private readonly snapshotChunks: Buffer[] = [];
+  /** The snapshot, unpacked as its frames arrive: never held whole. */
+  private readonly snapshot = new WorkspaceUnpacker();
   private result: Record<string, unknown> | undefined;
   private corrupt: string | undefined;
 
@@ -192,7 +193,7 @@ export class RunnerResponseDecoder {
       const text = kept.length ? decoder.write(kept) : "";
       if (text && this.onOutput) this.onOutput({ stream, data: text });
     } else if (kind === "f") {
-      this.snapshotChunks.push(Buffer.from(payload));
+      this.snapshot.write(payload);
     } else {
       try {
         this.result = JSON.parse(payload.toString("utf8")) as Record<string, unknown>;
@@ -221,14 +222,13 @@ export class RunnerResponseDecoder {
       if (rest && this.onOutput) this.onOutput({ stream: stream as OutputChunk["stream"], data: rest });
       if (result[`${stream}_truncated`] === true) collector.markTruncated();
     }
-    const archive = Buffer.concat(this.snapshotChunks);
     return {
       stdout: this.output.stdout.collector.toString(),
       stderr: this.output.stderr.collector.toString(),
       exitCode: typeof result.exit_code === "number" ? result.exit_code : null,
       timedOut: result.timed_out === true,
       durationMs: typeof result.duration_ms === "number" ? result.duration_ms : 0,
-      snapshot: archive.length ? await unpackWorkspace(archive, options) : [],
+      snapshot: await this.snapshot.finish(options),
       snapshotTruncated: result.snapshot_truncated === true,
       ...skippedFilesOf(result.skipped_files),
       restarted: result.restarted === true,

@@ -77,6 +77,74 @@ export async function unpackWorkspace(archive: Buffer, options: UnpackOptions = 
   return files;
 }
 
+/**
+ * Reads a workspace tar as it arrives, file by file, with the same rules as
+ * unpackWorkspace: the archive itself is never held whole, and each file owns
+ * its bytes (none keeps a larger buffer alive).
+ */
+export class WorkspaceUnpacker {
+  private readonly extract = tar.extract();
+  private readonly files: WorkspaceFileContent[] = [];
+  private readonly done: Promise<void>;
+  private total = 0;
+  private written = false;
+  private failure: Error | undefined;
+
+  constructor() {
+    this.done = new Promise<void>((resolve) => {
+      this.extract.on("entry", (header, stream, next) => {
+        const chunks: Buffer[] = [];
+        stream.on("data", (chunk: Buffer) => {
+          if (header.type === "file") chunks.push(chunk);
+        });
+        stream.on("end", () => {
+          if (header.type === "file") {
+            try {
+              const content = Buffer.concat(chunks);
+              this.total += content.length;
+              this.files.push({ path: validateSnapshotPath(header.name), content });
+            } catch (error) {
+              this.fail(error as Error);
+              return;
+            }
+          }
+          next();
+        });
+        stream.on("error", (error: Error) => this.fail(error));
+      });
+      this.extract.on("finish", resolve);
+      this.extract.on("close", resolve);
+      this.extract.on("error", (error: Error) => {
+        this.failure ??= error;
+        resolve();
+      });
+    });
+  }
+
+  /** Feeds the next bytes of the archive. */
+  write(chunk: Buffer): void {
+    if (this.failure) return;
+    this.written = true;
+    this.extract.write(chunk);
+  }
+
+  /** The files, once the archive has ended; throws for an invalid archive or one over `maxBytes`. */
+  async finish(options: UnpackOptions = {}): Promise<WorkspaceFileContent[]> {
+    if (!this.written) return [];
+    this.extract.end();
+    await this.done;
+    if (this.failure) throw this.failure;
+    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    if (this.total > maxBytes) throw new InvalidRequestError({ message: `workspace snapshot is larger than ${maxBytes} bytes` });
+    return this.files;
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    this.extract.destroy(error);
+  }
+}
+
 function validateSnapshotPath(name: string): string {
   // __main__.py may come back from a snapshot; only staging refuses it.
   const stripped = name.replace(/^\.\//, "");
