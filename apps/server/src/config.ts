@@ -19,6 +19,8 @@ export const ConfigSchema = z.object({
   MAX_FILE_SIZE_MB: integer(1, 100),
   /** Largest JSON request body (code, stdin), in MB. */
   MAX_REQUEST_BODY_MB: integer(1, 10),
+  /** Binary rich-result data (image/png, image/jpeg, application/pdf) above this many bytes goes to the file store as `{file_id}`; smaller stays inline base64. */
+  RICH_RESULT_INLINE_MAX_BYTES: integer(0, 256 * 1024),
   /** How long a client may take to send a whole request (headers at most 60 s of it); past it, 408. */
   REQUEST_TIMEOUT_MS: integer(1000, 120_000),
   FILE_STORAGE_DIR: z.string().min(1).default(join(tmpdir(), "code-interpreter-files")),

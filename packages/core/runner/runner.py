@@ -7,6 +7,7 @@
 #   out: frames of  type(1 byte) + length(4 bytes, big-endian) + payload
 #          o / e  a chunk of the command's stdout / stderr
 #          f      a chunk of the workspace snapshot (tar)
+#          d      a rich result (JSON MIME bundle) the code displayed, as it is made
 #          x      the JSON result, always the last frame
 #
 # It runs under the same uid as the code it starts, so it trusts nothing it
@@ -278,7 +279,7 @@ def resource_const(name):
 class ForkedCode:
     """The code run in a fork of this (preloaded) runner, looking like a Popen."""
 
-    def __init__(self, header, inline, apply_limits):
+    def __init__(self, header, inline, apply_limits, results_w):
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -289,13 +290,14 @@ class ForkedCode:
                 os.dup2(in_r, 0)
                 os.dup2(out_w, 1)
                 os.dup2(err_w, 2)
-                os.closerange(3, 65536)
+                os.dup2(results_w, 3)
+                os.closerange(4, 65536)
                 set_dumpable(1)
                 os.chdir(header["cwd"])
                 apply_limits()
                 os.environ.clear()
                 os.environ.update(header.get("env") or {})
-                code = run_main(inline["file"], inline.get("show_last", True), fresh=True)
+                code = run_main(inline["file"], inline.get("show_last", True), fresh=True, results_fd=3)
             finally:
                 os._exit(code)
         os.close(in_r)
@@ -341,6 +343,9 @@ def compile_code(source, show_last, name="__main__.py"):
     try:
         tree = ast.parse(source, name)
     except (SyntaxError, ValueError):
+        tree = None
+    if tree is None:
+        # Outside the except clause: the error Python reports carries no context with our frames.
         return compile(source, name, "exec")
     if show_last and tree.body and isinstance(tree.body[-1], ast.Expr):
         last = tree.body[-1]
@@ -363,23 +368,30 @@ def main_module():
 def execute(code, module):
     """Runs compiled code in the module; returns its exit status. Tracebacks
     leave this function out."""
-    import traceback
-
     try:
         exec(code, module.__dict__)
     except SystemExit as error:
         return exit_status(error.code)
     except BaseException as error:
-        traceback.print_exception(type(error), error, error.__traceback__.tb_next)
+        report_error(error, error.__traceback__.tb_next)
         return 1
     return 0
 
 
-def run_main(path, show_last, fresh=False):
-    """Runs the file like `python3 __main__.py` would, named __main__.py.
-    Returns the exit code."""
+def report_error(error, tb):
+    """Prints the traceback as Python would and hands {name, value, traceback} to the rich results."""
     import traceback
 
+    text = "".join(traceback.format_exception(type(error), error, tb))
+    sys.stderr.write(text)
+    RICH.error(error, text)
+
+
+def run_main(path, show_last, fresh=False, results_fd=None):
+    """Runs the file like `python3 __main__.py` would, named __main__.py.
+    Returns the exit code. Rich results go to `results_fd` when given."""
+    if results_fd is not None:
+        RICH.start(pipe_sender(results_fd))
     if fresh:
         fresh_stdio()
         sys.path.insert(0, os.getcwd())
@@ -389,9 +401,10 @@ def run_main(path, show_last, fresh=False):
     try:
         code = compile_code(source, show_last)
     except SyntaxError as error:
-        traceback.print_exception(type(error), error, None)
+        report_error(error, None)
         return 1
     status = execute(code, main_module())
+    RICH.flush_figures()
     return finish(status) if fresh else status
 
 
@@ -441,7 +454,7 @@ def preload(modules):
             __import__(name)
         except Exception:
             pass  # an image without it still serves requests
-    import ast, io, traceback, types  # noqa: E401,F401  what running code needs, loaded too
+    import ast, base64, io, json, traceback, types  # noqa: E401,F401  what running code needs, loaded too
 
     PRELOADED = True
 
@@ -534,7 +547,6 @@ def end_kernel(pid):
 
 def run_cell(header, stdin_data, module, devnull, number, requests_fd):
     import threading
-    import traceback
 
     cell = header["cell"]
     limit = int(header.get("max_output_bytes", 1 << 20))
@@ -621,11 +633,13 @@ def run_cell(header, stdin_data, module, devnull, number, requests_fd):
     timer = threading.Thread(target=watch, daemon=True)
     started = time.monotonic()
     timer.start()
+    # Display bundles go to the server as they are made; the exception comes with the result.
+    RICH.start(lambda kind, payload: kind == b"d" and frame(kind, payload), number)
     try:
         try:
             code = compile_code(cell["code"], cell.get("show_last", True))
         except SyntaxError as error:
-            traceback.print_exception(type(error), error, None)
+            report_error(error, None)
             status = 1
         else:
             status = execute(code, module)
@@ -634,7 +648,13 @@ def run_cell(header, stdin_data, module, devnull, number, requests_fd):
     os._exit = REAL_EXIT
     state["done"] = True
     duration_ms = int((time.monotonic() - started) * 1000)
-    figures = collect_figures(number)
+    # Open figures: image/png results, and files as before.
+    try:
+        RICH.flush_figures(keep_files=True)
+    except KeyboardInterrupt:
+        pass
+    figures, exception = RICH.figure_files, RICH.exception
+    RICH.stop()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -652,32 +672,17 @@ def run_cell(header, stdin_data, module, devnull, number, requests_fd):
         pump.thread.join(2)
     if figures:
         send_files(figures)
-    return {
+    result = {
         "exit_code": None if state["timed_out"] else status,
         "timed_out": state["timed_out"],
         "duration_ms": duration_ms,
         "stdout_truncated": pumps[0].truncated,
         "stderr_truncated": pumps[1].truncated,
+        "execution_count": number,
     }
-
-
-def collect_figures(number):
-    """Open matplotlib figures as PNG files, then closed: a cell's plots come back as files."""
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is None:
-        return []
-    import io
-
-    files = []
-    try:
-        for index, num in enumerate(pyplot.get_fignums(), start=1):
-            buffer = io.BytesIO()
-            pyplot.figure(num).savefig(buffer, format="png")
-            files.append(("figure-%d-%d.png" % (number, index), buffer.getvalue()))
-        pyplot.close("all")
-    except Exception as error:
-        print("could not save the figures: %s" % error, file=sys.stderr)
-    return files
+    if exception is not None:
+        result["exception"] = exception
+    return result
 
 
 def send_files(files):
@@ -696,6 +701,355 @@ def send_files(files):
     writer.close()
 
 
+# Rich results, like a notebook's: objects shown with display(), the value of a bare
+# last expression (is_main_result) and open matplotlib figures become MIME bundles
+# {is_main_result, data: {mime: value}}, in display order; an exception becomes
+# {name, value, traceback}. Binary data is base64. The code's stdout stays as it was.
+MIME_METHODS = (
+    ("text/html", "_repr_html_"),
+    ("text/markdown", "_repr_markdown_"),
+    ("text/latex", "_repr_latex_"),
+    ("image/png", "_repr_png_"),
+    ("image/jpeg", "_repr_jpeg_"),
+    ("image/svg+xml", "_repr_svg_"),
+    ("application/json", "_repr_json_"),
+    ("application/pdf", "_repr_pdf_"),
+)
+RICH_MIME = ("text/plain",) + tuple(mime for mime, _ in MIME_METHODS)
+BINARY_MIME = ("image/png", "image/jpeg", "application/pdf")
+# One bundle must fit a frame (the server reads at most 16 MiB): larger data is left out.
+MAX_BUNDLE_BYTES = 12 << 20
+# Bounds what one run can send however often it calls display().
+MAX_RESULTS = 200
+MAX_RESULTS_BYTES = 48 << 20
+
+
+def safe_repr(value):
+    try:
+        return repr(value)
+    except Exception as error:
+        return "<%s object (repr failed: %s)>" % (type(value).__name__, error)
+
+
+def mime_bundle(value):
+    """{mime: data} of an object, from its _repr_mimebundle_ and _repr_*_ methods, as IPython's formatter reads them."""
+    import base64
+    import json
+
+    data = {}
+    if not isinstance(value, type):
+        method = getattr(value, "_repr_mimebundle_", None)
+        if callable(method):
+            try:
+                got = method(include=None, exclude=None)
+            except TypeError:
+                try:
+                    got = method()
+                except Exception:
+                    got = None
+            except Exception:
+                got = None
+            if isinstance(got, tuple):
+                got = got[0]
+            if isinstance(got, dict):
+                data.update(got)
+        for mime, name in MIME_METHODS:
+            method = getattr(value, name, None)
+            if mime in data or not callable(method):
+                continue
+            try:
+                got = method()
+            except Exception:
+                continue
+            if isinstance(got, tuple):
+                got = got[0]
+            if got is not None:
+                data[mime] = got
+        figure_type = getattr(sys.modules.get("matplotlib.figure"), "Figure", None)
+        if figure_type is not None and isinstance(value, figure_type) and "image/png" not in data:
+            data["image/png"] = figure_png(value)
+            RICH.shown_figures.add(id(value))
+    if "text/plain" not in data:
+        data["text/plain"] = safe_repr(value)
+    bundle = {}
+    for mime, item in data.items():
+        if mime not in RICH_MIME:
+            continue
+        if mime in BINARY_MIME:
+            if isinstance(item, (bytes, bytearray)):
+                item = base64.b64encode(bytes(item)).decode("ascii")
+            elif not isinstance(item, str):
+                continue
+        elif mime == "application/json":
+            try:
+                json.dumps(item)
+            except (TypeError, ValueError):
+                continue
+        elif isinstance(item, (bytes, bytearray)):
+            item = bytes(item).decode("utf-8", "replace")
+        elif not isinstance(item, str):
+            continue
+        bundle[mime] = item
+    return bundle
+
+
+def figure_png(figure):
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def figure_chart(figure):
+    """A structured description of a simple plot (one axes of lines, bars, points or a pie), or None."""
+    try:
+        axes = figure.get_axes()
+        if len(axes) != 1:
+            return None
+        ax = axes[0]
+        base = {"title": ax.get_title() or None, "x_label": ax.get_xlabel() or None, "y_label": ax.get_ylabel() or None}
+        wedges = [patch for patch in ax.patches if type(patch).__name__ == "Wedge"]
+        if wedges:
+            labels = [text.get_text() for text in ax.texts]
+            sizes = [abs(w.theta2 - w.theta1) / 360.0 for w in wedges]
+            return dict(base, type="pie", series=[{"label": None, "labels": labels[: len(wedges)], "values": sizes}])
+        bars = [patch for patch in ax.patches if type(patch).__name__ == "Rectangle"]
+        if bars and not ax.lines and not ax.collections:
+            labels = [tick.get_text() for tick in ax.get_xticklabels()]
+            series = [{"label": None, "x": [float(b.get_x() + b.get_width() / 2) for b in bars], "y": [float(b.get_height()) for b in bars]}]
+            return dict(base, type="bar", x_tick_labels=labels, series=series)
+        if ax.lines and not bars and not ax.collections:
+            series = []
+            for line in ax.lines:
+                label = line.get_label()
+                series.append({"label": None if label.startswith("_") else label, "x": [float(v) for v in line.get_xdata()], "y": [float(v) for v in line.get_ydata()]})
+            return dict(base, type="line", series=series)
+        if ax.collections and not ax.lines and not bars:
+            series = []
+            for collection in ax.collections:
+                offsets = collection.get_offsets()
+                label = collection.get_label()
+                series.append({"label": None if label.startswith("_") else label, "x": [float(p[0]) for p in offsets], "y": [float(p[1]) for p in offsets]})
+            return dict(base, type="scatter", series=series)
+    except Exception:
+        return None
+    return None
+
+
+class RichResults:
+    """The display machinery of the run in progress: bundles go to `send` as they are made."""
+
+    def __init__(self):
+        self.send = None
+        self.count = 0
+        self.bytes = 0
+        self.shown_figures = set()
+        self.figure_files = []
+        self.exception = None
+        self.installed = False
+        self.number = 0
+
+    def start(self, send, number=0):
+        self.send, self.count, self.bytes, self.number = send, 0, 0, number
+        self.shown_figures, self.figure_files, self.exception = set(), [], None
+        self.install()
+
+    def stop(self):
+        self.send = None
+
+    def show(self, value, main=False, chart=None):
+        if self.send is None or self.count >= MAX_RESULTS:
+            return
+        try:
+            data = mime_bundle(value)
+        except Exception as error:
+            data = {"text/plain": "<display failed: %s>" % error}
+        self.emit(data, main, chart)
+
+    def emit(self, data, main=False, chart=None):
+        import json
+
+        settle_output()
+
+        result = {"is_main_result": bool(main), "data": data}
+        if chart:
+            result["chart"] = chart
+        try:
+            payload = json.dumps(result).encode()
+        except (TypeError, ValueError):
+            payload = json.dumps({"is_main_result": bool(main), "data": {"text/plain": data.get("text/plain", "")}}).encode()
+        if len(payload) > MAX_BUNDLE_BYTES:
+            note = "%s\n[left out: this result's data is over %d bytes]" % (data.get("text/plain", ""), MAX_BUNDLE_BYTES)
+            payload = json.dumps({"is_main_result": bool(main), "data": {"text/plain": note}}).encode()
+        if self.bytes + len(payload) > MAX_RESULTS_BYTES:
+            return
+        self.count += 1
+        self.bytes += len(payload)
+        self.send(b"d", payload)
+
+    def error(self, error, text):
+        self.exception = {"name": type(error).__name__, "value": safe_str(error), "traceback": text}
+        if self.send is not None:
+            import json
+
+            self.send(b"r", json.dumps(self.exception).encode())
+
+    def flush_figures(self, keep_files=False):
+        """Open figures become image/png results (and, in a session, files), then closed, as a notebook shows them."""
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is None or self.send is None:
+            return
+        try:
+            for num in pyplot.get_fignums():
+                figure = pyplot.figure(num)
+                png = figure_png(figure)
+                if keep_files:
+                    self.figure_files.append(("figure-%d-%d.png" % (self.number, len(self.figure_files) + 1), png))
+                if id(figure) not in self.shown_figures:
+                    import base64
+
+                    data = {"text/plain": safe_repr(figure), "image/png": base64.b64encode(png).decode("ascii")}
+                    self.emit(data, chart=figure_chart(figure))
+            pyplot.close("all")
+        except Exception as error:
+            print("could not save the figures: %s" % error, file=sys.stderr)
+
+    def install(self):
+        """display() as a builtin, the REPL's displayhook, and IPython's display() and pyplot.show() routed here."""
+        if self.installed:
+            return
+        import builtins
+
+        self.installed = True
+        builtins.display = display
+        sys.displayhook = displayhook
+        patches = {"IPython.core.display_functions": patch_ipython, "matplotlib.pyplot": patch_pyplot}
+        for name, patch in patches.items():
+            if name in sys.modules:
+                patch(sys.modules[name])
+        sys.meta_path.insert(0, AfterImport(patches))
+
+
+def settle_output(*fds):
+    """Lets what the code printed (and `fds`) reach the runner before what it makes next, so
+    output and results arrive in the order they were made (bounded: output nobody reads is not waited for)."""
+    import fcntl
+    import termios
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    waited = 0
+    pending = bytearray(4)
+    while waited < 50:
+        try:
+            busy = 0
+            for fd in (1, 2) + fds:
+                fcntl.ioctl(fd, termios.FIONREAD, pending)
+                busy += struct.unpack("i", bytes(pending))[0]
+        except OSError:
+            return
+        if not busy:
+            break
+        time.sleep(0.002)
+        waited += 1
+    time.sleep(0.001)  # the reader between taking the bytes and framing them
+
+
+def safe_str(value):
+    try:
+        return str(value)
+    except Exception:
+        return ""
+
+
+RICH = RichResults()
+
+
+def display(*objects, **options):
+    """IPython's display(), notebook style: each object becomes a result. `raw=True` takes objects as {mime: data}."""
+    raw = options.get("raw", False)
+    for value in objects:
+        if raw and isinstance(value, dict):
+            RICH.emit({mime: data for mime, data in value.items() if mime in RICH_MIME})
+        else:
+            RICH.show(value)
+
+
+def displayhook(value):
+    """The REPL's: the repr to stdout as before, and the value as the main result."""
+    if value is None:
+        return
+    sys.__displayhook__(value)
+    RICH.show(value, main=True)
+
+
+def patch_ipython(module):
+    module.display = display
+
+
+def patch_pyplot(module):
+    original = module.show
+
+    def show(*args, **kwargs):
+        if RICH.send is None:
+            return original(*args, **kwargs)
+        RICH.flush_figures(keep_files=RICH.number > 0)
+
+    module.show = show
+
+
+class AfterImport:
+    """Patches a module right after it is first imported (IPython's display, pyplot's show), so importing neither costs a run anything."""
+
+    def __init__(self, patches):
+        self.patches = patches
+
+    def find_spec(self, name, path=None, target=None):
+        patch = self.patches.get(name)
+        if patch is None:
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def run(module):
+            exec_module(module)
+            try:
+                patch(module)
+            except Exception:
+                pass
+
+        spec.loader.exec_module = run
+        return spec
+
+
+def pipe_sender(fd):
+    """Sends results from the code's process to the runner over a pipe, framed like the runner's own output."""
+
+    def send(kind, payload):
+        data = kind + struct.pack(">I", len(payload)) + payload
+        while data:
+            try:
+                written = os.write(fd, data)
+            except OSError:
+                return
+            data = data[written:]
+        settle_output(fd)
+
+    return send
+
+
 def run(header, stdin_data):
     argv = header["argv"]
     cwd = header["cwd"]
@@ -707,21 +1061,34 @@ def run(header, stdin_data):
 
     started = time.monotonic()
     inline = header.get("inline")
+    # Python run by the runner itself sends its rich results back over this pipe.
+    results_r, results_w = os.pipe()
     if inline and PRELOADED:
-        proc = ForkedCode(header, inline, limit_setter(header.get("limits")))
+        proc = ForkedCode(header, inline, limit_setter(header.get("limits")), results_w)
     else:
         import subprocess
 
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=header.get("env") or {},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=limit_setter(header.get("limits")),
-            close_fds=True,
-        )
+        if "--run-main" in argv:
+            argv = argv + ["--results-fd", str(results_w)]
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=header.get("env") or {},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                preexec_fn=limit_setter(header.get("limits")),
+                close_fds=True,
+                pass_fds=(results_w,),
+            )
+        except FileNotFoundError:
+            # The sandbox lacks the language's interpreter (an image older than the environment declaration).
+            os.close(results_r)
+            os.close(results_w)
+            return {"missing_command": argv[0]}
+    os.close(results_w)
+    results = ResultsReader(results_r)
 
     def feed():
         try:
@@ -736,7 +1103,7 @@ def run(header, stdin_data):
                 pass
 
     threading.Thread(target=feed, daemon=True).start()
-    streams = {proc.stdout.fileno(): (b"o", "stdout"), proc.stderr.fileno(): (b"e", "stderr")}
+    streams = {proc.stdout.fileno(): (b"o", "stdout"), proc.stderr.fileno(): (b"e", "stderr"), results_r: (b"d", "results")}
     sent = {"stdout": 0, "stderr": 0}
     truncated = {"stdout": False, "stderr": False}
     poller = select.poll()
@@ -784,6 +1151,9 @@ def run(header, stdin_data):
                 poller.unregister(fd)
                 del streams[fd]
                 continue
+            if fd == results_r:
+                results.push(chunk)
+                continue
             room = max_output - sent[name]
             if len(chunk) > room:
                 truncated[name] = True
@@ -792,6 +1162,7 @@ def run(header, stdin_data):
                 sent[name] += len(chunk)
                 frame(kind, chunk)
     code = proc.wait()
+    os.close(results_r)
     duration_ms = int((time.monotonic() - started) * 1000)
     if timed_out:
         exit_code = None
@@ -799,13 +1170,53 @@ def run(header, stdin_data):
         exit_code = 128 - code
     else:
         exit_code = code
-    return {
+    result = {
         "exit_code": exit_code,
         "timed_out": timed_out,
         "duration_ms": duration_ms,
         "stdout_truncated": truncated["stdout"],
         "stderr_truncated": truncated["stderr"],
     }
+    if results.exception is not None:
+        result["exception"] = results.exception
+    return result
+
+
+class ResultsReader:
+    """Reads the code's results pipe: display bundles go on to the server as they come, the exception is kept.
+    The code could write anything there, so sizes are bounded and what does not parse is dropped."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.pending = b""
+        self.exception = None
+        self.sent = 0
+        self.broken = False
+
+    def push(self, chunk):
+        import json
+
+        if self.broken:
+            return
+        self.pending += chunk
+        while len(self.pending) >= 5:
+            kind = self.pending[:1]
+            (length,) = struct.unpack(">I", self.pending[1:5])
+            if kind not in (b"d", b"r") or length > MAX_BUNDLE_BYTES + (1 << 16):
+                self.broken, self.pending = True, b""
+                return
+            if len(self.pending) < 5 + length:
+                return
+            payload = self.pending[5 : 5 + length]
+            self.pending = self.pending[5 + length :]
+            if kind == b"r":
+                try:
+                    self.exception = json.loads(payload)
+                except ValueError:
+                    pass
+            elif self.sent + len(payload) <= MAX_RESULTS_BYTES:
+                self.sent += len(payload)
+                frame(b"d", payload)
 
 
 def main():
@@ -856,7 +1267,8 @@ def main():
 
 
 if len(sys.argv) > 3 and sys.argv[1] == "--run-main":
-    sys.exit(run_main(sys.argv[2], sys.argv[3] == "1"))
+    results_fd = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--results-fd" else None
+    sys.exit(run_main(sys.argv[2], sys.argv[3] == "1", results_fd=results_fd))
 if len(sys.argv) > 2 and sys.argv[1] == "--kernel":
     import json
 

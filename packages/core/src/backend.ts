@@ -1,4 +1,4 @@
-import type { OutputChunk } from "./runner-protocol.js";
+import type { CodeError, OutputListener, RichResult } from "./rich-results.js";
 import type { WorkspaceFileContent } from "./workspace-tar.js";
 
 /** Version of the Backend interface; the server refuses a backend built for another one. */
@@ -9,18 +9,22 @@ export interface BackendCapabilities {
   sessions: boolean;
   /** Python in a session keeps its variables between calls (a kernel per session). */
   statefulPython?: boolean;
+  /** Languages its sandboxes run; the server refuses others with 422. @default all of LANGUAGES (the declared environment has them) */
+  languages?: readonly ("python" | "bash" | "javascript")[];
 }
 
-/** A one-shot execution of Python code in a fresh sandbox. */
+/** A one-shot execution of code in a fresh sandbox. */
 export interface ExecuteOptions {
   code: string;
+  /** `python` runs as `__main__.py`; `bash` and `javascript` (Node.js) run from a script in /tmp. @default "python" */
+  language?: "python" | "bash" | "javascript";
   stdin?: string | null;
   timeoutMs: number;
   lastLineInteractive: boolean;
   /** Files to place in `/workspace` first (paths already validated). */
   files: readonly WorkspaceFileContent[];
-  /** Called with output as it arrives. */
-  onOutput?: (chunk: OutputChunk) => void;
+  /** Called with output as it arrives (and, through its `onDisplay`, with each rich result). */
+  onOutput?: OutputListener;
   /** Aborting stops the execution and removes its sandbox. */
   signal?: AbortSignal;
 }
@@ -38,6 +42,12 @@ export interface CommandResult {
   skippedFiles?: { path: string; reason: string }[];
   /** How long the command waited for its sandbox to be ready: near 0 when a warm one was taken (for metrics). */
   sandboxWaitMs?: number;
+  /** What Python code displayed, in display order, like a notebook's outputs (empty for bash and JavaScript). */
+  results?: RichResult[];
+  /** The exception Python code raised (null when none did). */
+  error?: CodeError | null;
+  /** In a session with a Python kernel: the number of this cell, counting from 1. */
+  executionCount?: number;
 }
 
 /** Outcome of a one-shot execution: also the workspace files that are new or changed. */
@@ -64,14 +74,14 @@ export interface CreateSessionOptions {
 
 export interface SessionCommandOptions {
   sessionId: string;
-  language: "bash" | "python";
-  /** bash: the command for `bash -c`; python: the code. */
+  language: "bash" | "python" | "javascript";
+  /** bash: the command for `bash -c`; python and javascript: the code. */
   code: string;
   stdin?: string | null;
   timeoutMs: number;
   /** python only. @default true */
   lastLineInteractive?: boolean;
-  onOutput?: (chunk: OutputChunk) => void;
+  onOutput?: OutputListener;
   signal?: AbortSignal;
 }
 

@@ -21,8 +21,40 @@ export interface RunnerPlanSettings {
   maxSnapshotBytes?: number;
 }
 
+/** Languages code can be written in; every sandbox environment has their interpreters (environment/environment.conf). */
+export const LANGUAGES = ["python", "bash", "javascript"] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+/** The command that runs a script of a language other than Python. */
+function scriptArgv(language: Exclude<Language, "python">, path: string): string[] {
+  return language === "javascript" ? ["node", path] : ["bash", path];
+}
+
+/** Where a non-Python script goes: /tmp, so the workspace holds only what the code writes. */
+function scriptPath(language: Exclude<Language, "python">): string {
+  return `/tmp/.code-interpreter-${randomUUID()}.${language === "javascript" ? "js" : "sh"}`;
+}
+
 /** The runner request for a one-shot execution: stage, run, kill everything, snapshot. */
 export function planExecution(options: ExecuteOptions, settings: RunnerPlanSettings): RunnerRequest {
+  const language = options.language ?? "python";
+  if (language !== "python") {
+    const path = scriptPath(language);
+    return {
+      argv: scriptArgv(language, path),
+      script: { path, content: options.code },
+      cwd: WORKSPACE_DIR,
+      env: { ...SANDBOX_ENV, ...settings.env },
+      files: [...options.files],
+      stdin: options.stdin ?? null,
+      timeoutMs: options.timeoutMs,
+      maxOutputBytes: settings.maxOutputBytes,
+      limits: settings.limits,
+      killAll: true,
+      snapshot: true,
+      maxSnapshotBytes: settings.maxSnapshotBytes,
+    };
+  }
   return {
     argv: pythonArgv({ python: settings.python, lastLineInteractive: options.lastLineInteractive }),
     inline: { file: MAIN_FILE, showLast: options.lastLineInteractive },
@@ -42,13 +74,16 @@ export function planExecution(options: ExecuteOptions, settings: RunnerPlanSetti
 /** The runner request for a command in a session. */
 export function planSessionCommand(options: SessionCommandOptions, settings: RunnerPlanSettings): RunnerRequest {
   const python = options.language === "python";
-  const script = `/tmp/.code-interpreter-${randomUUID()}.py`;
+  const javascript = options.language === "javascript";
+  const script = python ? `/tmp/.code-interpreter-${randomUUID()}.py` : scriptPath("javascript");
   return {
     argv: python
       ? pythonArgv({ python: settings.python, lastLineInteractive: options.lastLineInteractive ?? true, file: script })
-      : ["bash", "-c", options.code],
+      : javascript
+        ? scriptArgv("javascript", script)
+        : ["bash", "-c", options.code],
     // The code goes to /tmp, not the workspace, so a session's own __main__.py is left alone.
-    script: python ? { path: script, content: options.code } : undefined,
+    script: python || javascript ? { path: script, content: options.code } : undefined,
     cwd: WORKSPACE_DIR,
     env: { ...SANDBOX_ENV, ...settings.env },
     stdin: options.stdin ?? null,
@@ -93,8 +128,9 @@ export function planPythonCell(options: SessionCommandOptions, settings: RunnerP
   };
 }
 
-/** The staged inputs plus the code itself as `__main__.py`. */
-export function inputsWithCode(options: Pick<ExecuteOptions, "code" | "files">): WorkspaceFileContent[] {
+/** The staged inputs plus, for Python, the code itself as `__main__.py`. */
+export function inputsWithCode(options: Pick<ExecuteOptions, "code" | "files" | "language">): WorkspaceFileContent[] {
+  if ((options.language ?? "python") !== "python") return [...options.files];
   return [...options.files, { path: MAIN_FILE, content: Buffer.from(options.code) }];
 }
 
@@ -108,7 +144,6 @@ export function executionResult(options: ExecuteOptions, result: RunnerResult, d
 
 export function commandResult(result: RunnerResult, durationMs: number): CommandResult {
   return {
-    ...(result.skippedFiles?.length ? { skippedFiles: result.skippedFiles } : {}),
     stdout: result.stdout,
     stderr: result.stderr,
     exitCode: result.timedOut ? null : result.exitCode,
@@ -116,5 +151,9 @@ export function commandResult(result: RunnerResult, durationMs: number): Command
     durationMs,
     // A cell's figures come back as files; a bash command has none.
     ...(result.snapshot.length > 0 ? { files: result.snapshot } : {}),
+    ...(result.skippedFiles?.length ? { skippedFiles: result.skippedFiles } : {}),
+    results: result.results ?? [],
+    error: result.error ?? null,
+    ...(result.executionCount === undefined ? {} : { executionCount: result.executionCount }),
   };
 }

@@ -7,6 +7,7 @@ export * from "./names.js";
 export * from "./python-command.js";
 export * from "./python-kernel.js";
 export * from "./remove-tree.js";
+export * from "./rich-results.js";
 export * from "./runner-outcome.js";
 export * from "./runner-protocol.js";
 export * from "./schemas.js";

@@ -154,7 +154,7 @@ describe.each([
     expect(result?.stdout).toBe("7\n");
   });
 
-  it("reports exceptions with a traceback of the code only, and exit codes", async () => {
+  it("reports exceptions with a traceback of the code only, and exit codes", { timeout: 30_000 }, async () => {
     const failed = await run("def f():\n    raise KeyError('k')\nf()");
     expect(failed?.exitCode).toBe(1);
     expect(failed?.stderr).toMatch(/^Traceback \(most recent call last\):\n {2}File "__main__.py", line 3/);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
-import { BackendUnavailableError } from "./errors.js";
+import { BackendUnavailableError, InvalidRequestError } from "./errors.js";
+import { type CodeError, type OutputListener, parseCodeError, parseRichResult, type RichResult } from "./rich-results.js";
 import { OutputCollector } from "./truncate-output.js";
 import { packWorkspace, type WorkspaceFileContent, WorkspaceUnpacker } from "./workspace-tar.js";
 
@@ -54,6 +55,12 @@ export interface RunnerResult {
   skippedFiles?: { path: string; reason: string }[];
   /** A kernel whose cell would not stop ended itself (its variables are gone). */
   restarted?: boolean;
+  /** What Python code displayed, in order (empty for other commands). */
+  results?: RichResult[];
+  /** The exception Python code raised, or null. */
+  error?: CodeError | null;
+  /** A session kernel's count of the cells it ran, this one included. */
+  executionCount?: number;
 }
 
 /** Chunk of output as it arrives, for streaming. */
@@ -156,10 +163,11 @@ export class RunnerResponseDecoder {
   private readonly snapshot = new WorkspaceUnpacker();
   private result: Record<string, unknown> | undefined;
   private corrupt: string | undefined;
+  private readonly results: RichResult[] = [];
 
   constructor(
     maxOutputBytes: number,
-    private readonly onOutput?: (chunk: OutputChunk) => void,
+    private readonly onOutput?: OutputListener,
   ) {
     this.output = {
       stdout: { collector: new OutputCollector(maxOutputBytes), decoder: new StringDecoder("utf8") },
@@ -174,7 +182,7 @@ export class RunnerResponseDecoder {
     while (this.pending.length >= HEADER_BYTES) {
       const kind = String.fromCharCode(this.pending[0] ?? 0);
       const length = this.pending.readUInt32BE(1);
-      if (length > MAX_FRAME_BYTES || !"oefx".includes(kind)) {
+      if (length > MAX_FRAME_BYTES || !"oefdx".includes(kind)) {
         this.corrupt = `the sandbox runner sent an unreadable frame (type ${JSON.stringify(kind)})`;
         return;
       }
@@ -194,6 +202,17 @@ export class RunnerResponseDecoder {
       if (text && this.onOutput) this.onOutput({ stream, data: text });
     } else if (kind === "f") {
       this.snapshot.write(payload);
+    } else if (kind === "d") {
+      let parsed: RichResult | undefined;
+      try {
+        parsed = parseRichResult(JSON.parse(payload.toString("utf8")));
+      } catch {
+        parsed = undefined; // a result that does not parse is left out, like any the code could forge
+      }
+      if (parsed) {
+        this.results.push(parsed);
+        this.onOutput?.onDisplay?.(parsed);
+      }
     } else {
       try {
         this.result = JSON.parse(payload.toString("utf8")) as Record<string, unknown>;
@@ -217,6 +236,11 @@ export class RunnerResponseDecoder {
     const result = this.result;
     if (!result) return undefined;
     if (typeof result.error === "string") throw new BackendUnavailableError({ message: `the sandbox runner failed: ${result.error}` });
+    if (typeof result.missing_command === "string") {
+      throw new InvalidRequestError({
+        message: `this backend's sandbox has no ${JSON.stringify(result.missing_command)}, so it cannot run that language; its image predates the environment declaration (rebuild it). Languages it has: python, bash`,
+      });
+    }
     for (const [stream, { collector, decoder }] of Object.entries(this.output)) {
       const rest = decoder.end();
       if (rest && this.onOutput) this.onOutput({ stream: stream as OutputChunk["stream"], data: rest });
@@ -232,6 +256,9 @@ export class RunnerResponseDecoder {
       snapshotTruncated: result.snapshot_truncated === true,
       ...skippedFilesOf(result.skipped_files),
       restarted: result.restarted === true,
+      results: this.results,
+      error: parseCodeError(result.exception),
+      ...(typeof result.execution_count === "number" ? { executionCount: result.execution_count } : {}),
     };
   }
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LANGUAGES } from "./execution-plan.js";
 
 /** A file from the store to place in the sandbox workspace before the code runs. */
 export const FileInputSchema = z.object({
@@ -28,6 +29,51 @@ export type SkippedFile = z.infer<typeof SkippedFileSchema>;
  */
 const skippedFilesField = z.array(SkippedFileSchema).optional();
 
+/** Binary data of a rich result that was stored instead of inlined (over RICH_RESULT_INLINE_MAX_BYTES). */
+export const StoredDataSchema = z.object({ file_id: z.string() });
+
+/**
+ * One rich result, like a notebook's output: what `display()` showed, an open
+ * figure, or (`is_main_result`) the value of a bare last expression. `data` is
+ * keyed by MIME type; `text/plain` is always there; binary types are base64 or
+ * `{file_id}` of the stored bytes; `application/json` is JSON.
+ */
+export const RichResultSchema = z.object({
+  is_main_result: z.boolean(),
+  data: z
+    .object({
+      "text/plain": z.string(),
+      "text/html": z.string().optional(),
+      "text/markdown": z.string().optional(),
+      "text/latex": z.string().optional(),
+      "image/png": z.union([z.string(), StoredDataSchema]).optional(),
+      "image/jpeg": z.union([z.string(), StoredDataSchema]).optional(),
+      "image/svg+xml": z.string().optional(),
+      "application/json": z.unknown().optional(),
+      "application/pdf": z.union([z.string(), StoredDataSchema]).optional(),
+    })
+    .catchall(z.unknown()),
+  /** A simple matplotlib plot described: type (line, bar, scatter, pie), title, axis labels, series. */
+  chart: z.record(z.string(), z.unknown()).optional(),
+});
+export type RichResultJson = z.infer<typeof RichResultSchema>;
+
+/** The exception the code raised: class name, message, and a traceback of the user's code only. */
+export const CodeErrorSchema = z.object({
+  name: z.string(),
+  value: z.string(),
+  traceback: z.string(),
+});
+export type CodeErrorJson = z.infer<typeof CodeErrorSchema>;
+
+/** `results` and `error`, after today's fields: onyx clients read what they always did. */
+const richFields = {
+  results: z.array(RichResultSchema),
+  error: CodeErrorSchema.nullable(),
+};
+
+const languageField = z.enum(LANGUAGES, { error: `language must be one of: ${LANGUAGES.join(", ")}` }).default("python");
+
 /** Limits the server applies to request fields; they come from the configuration. */
 export interface RequestLimits {
   /** Largest accepted `timeout_ms`. @default MAX_EXEC_TIMEOUT_MS */
@@ -52,6 +98,8 @@ export function createExecuteRequestSchema(limits: RequestLimits) {
     timeout_ms: timeoutField(limits.maxExecTimeoutMs, 2000),
     last_line_interactive: z.boolean().default(true),
     files: z.array(FileInputSchema).default([]),
+    /** `python` (default), `bash` or `javascript` (Node.js). */
+    language: languageField,
   });
 }
 export type ExecuteRequest = z.infer<ReturnType<typeof createExecuteRequestSchema>>;
@@ -70,6 +118,9 @@ export type SessionCommandResponse = z.infer<typeof SessionCommandResponseSchema
 export const SessionPythonResponseSchema = SessionCommandResponseSchema.extend({
   files: z.array(WorkspaceFileSchema),
   skipped_files: skippedFilesField,
+  ...richFields,
+  /** The number of this cell in the session's Python kernel, counting from 1 (null where there is no kernel, or for bash and JavaScript). */
+  execution_count: z.int().nullable(),
 });
 export type SessionPythonResponse = z.infer<typeof SessionPythonResponseSchema>;
 
@@ -77,6 +128,7 @@ export type SessionPythonResponse = z.infer<typeof SessionPythonResponseSchema>;
 export const ExecuteResponseSchema = SessionCommandResponseSchema.extend({
   files: z.array(WorkspaceFileSchema),
   skipped_files: skippedFilesField,
+  ...richFields,
 });
 export type ExecuteResponse = z.infer<typeof ExecuteResponseSchema>;
 
@@ -87,6 +139,9 @@ export const StreamOutputEventSchema = z.object({
 });
 export type StreamOutputEvent = z.infer<typeof StreamOutputEventSchema>;
 export const StreamResultEventSchema = ExecuteResponseSchema.omit({ stdout: true, stderr: true });
+/** `display` events: one per rich result, as soon as the code shows it, before `result`. */
+export const StreamDisplayEventSchema = RichResultSchema;
+export type StreamDisplayEvent = z.infer<typeof StreamDisplayEventSchema>;
 export type StreamResultEvent = z.infer<typeof StreamResultEventSchema>;
 export const StreamErrorEventSchema = z.object({ message: z.string() });
 export type StreamErrorEvent = z.infer<typeof StreamErrorEventSchema>;

@@ -8,7 +8,7 @@ import type { Metrics } from "./metrics.js";
  */
 export function instrumentBackend(backend: Backend, metrics: Metrics): Backend {
   const timed = async <T extends CommandResult>(
-    kind: "execute" | "bash" | "python",
+    kind: "execute" | "bash" | "python" | "javascript",
     signal: AbortSignal | undefined,
     run: () => Promise<T>,
   ): Promise<T> => {

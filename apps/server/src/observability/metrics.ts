@@ -19,7 +19,7 @@ export interface Metrics {
   /** Counts and times one execution or session command, made through `api` (the HTTP API or MCP). */
   /** `clientGone`: the caller hung up, so a missing result is `aborted`, not `failed`. */
   observeExecution(
-    kind: "execute" | "bash" | "python",
+    kind: "execute" | "bash" | "python" | "javascript",
     result: CommandResult | undefined,
     seconds: number,
     api?: ApiInterface,

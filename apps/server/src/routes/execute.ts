@@ -5,7 +5,9 @@ import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
 import { withExecutionSlot } from "../execution-slots.js";
 import { readJsonBody } from "../middleware/json-body.js";
+import { assertLanguage } from "./languages.js";
 import { saveResultFiles } from "./result-files.js";
+import { richResultMapper } from "./rich-results.js";
 import { streamExecution } from "./sse.js";
 
 /** `POST /v1/execute` and `POST /v1/execute/stream`. */
@@ -15,17 +17,19 @@ export function executeRoutes(server: ServerContext) {
 
   const prepare = async (c: Context) => {
     const body = await readJsonBody(c, schema, maxBody);
+    assertLanguage(server, body.language);
     const files = await resolveFileInputs(server.store, body.files, accessOf(c).view);
     return { body, files };
   };
 
-  const toResponse = async (c: Context, result: ExecutionResult): Promise<ExecuteResponse> => ({
+  const toResponse = async (c: Context, result: ExecutionResult, rich = richResultMapper(server, c)): Promise<ExecuteResponse> => ({
     stdout: result.stdout,
     stderr: result.stderr,
     exit_code: result.exitCode,
     timed_out: result.timedOut,
     duration_ms: result.durationMs,
     ...(await saveResultFiles(server, c, result)),
+    ...(await rich.fields(result)),
   });
 
   return new Hono()
@@ -34,6 +38,7 @@ export function executeRoutes(server: ServerContext) {
       const result = await withExecutionSlot(server, c, () =>
         server.backend.execute({
           code: body.code,
+          language: body.language,
           stdin: body.stdin,
           timeoutMs: body.timeout_ms,
           lastLineInteractive: body.last_line_interactive,
@@ -46,24 +51,32 @@ export function executeRoutes(server: ServerContext) {
     .post("/v1/execute/stream", async (c) => {
       // Everything that can be refused is refused before the stream starts, with a status code.
       const { body, files } = await prepare(c);
-      return streamExecution(c, server, async (onOutput, signal) => {
-        const {
-          stdout: _stdout,
-          stderr: _stderr,
-          ...rest
-        } = await toResponse(
-          c,
-          await server.backend.execute({
-            code: body.code,
-            stdin: body.stdin,
-            timeoutMs: body.timeout_ms,
-            lastLineInteractive: body.last_line_interactive,
-            files,
-            onOutput,
-            signal,
-          }),
-        );
-        return rest;
-      });
+      const rich = richResultMapper(server, c);
+      return streamExecution(
+        c,
+        server,
+        async (onOutput, signal) => {
+          const {
+            stdout: _stdout,
+            stderr: _stderr,
+            ...rest
+          } = await toResponse(
+            c,
+            await server.backend.execute({
+              code: body.code,
+              language: body.language,
+              stdin: body.stdin,
+              timeoutMs: body.timeout_ms,
+              lastLineInteractive: body.last_line_interactive,
+              files,
+              onOutput,
+              signal,
+            }),
+            rich,
+          );
+          return rest;
+        },
+        rich.one,
+      );
     });
 }

@@ -15,7 +15,9 @@ import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
 import { withExecutionSlot } from "../execution-slots.js";
 import { readJsonBody } from "../middleware/json-body.js";
+import { assertLanguage } from "./languages.js";
 import { saveResultFiles } from "./result-files.js";
+import { richResultMapper } from "./rich-results.js";
 import { streamExecution } from "./sse.js";
 
 /** `/v1/sessions`: create, list, keepalive, delete, bash, python, and reading the session's files. */
@@ -36,9 +38,11 @@ export function sessionRoutes(server: ServerContext) {
     duration_ms: result.durationMs,
   });
   // Python answers also carry the figures a cell made, saved like an execution's files.
-  const pythonJson = async (c: Context, result: CommandResult) => ({
+  const pythonJson = async (c: Context, result: CommandResult, rich = richResultMapper(server, c)) => ({
     ...commandJson(result),
     ...(await saveResultFiles(server, c, result)),
+    ...(await rich.fields(result)),
+    execution_count: result.executionCount ?? null,
   });
   /** The session id of the path, once the caller is known to own that session. */
   const owned = async (c: Context) => {
@@ -48,9 +52,10 @@ export function sessionRoutes(server: ServerContext) {
   };
   const python = async (c: Context) => {
     const body = await readJsonBody(c, pythonSchema, maxBody);
+    assertLanguage(server, body.language);
     return {
       sessionId: await owned(c),
-      language: "python" as const,
+      language: body.language,
       code: body.code,
       stdin: body.stdin,
       timeoutMs: body.timeout_ms,
@@ -106,14 +111,20 @@ export function sessionRoutes(server: ServerContext) {
     .post("/v1/sessions/:sessionId/python/stream", async (c) => {
       const options = await python(c);
       await backend.getSession(options.sessionId);
-      return streamExecution(c, server, async (onOutput, signal) => {
-        const {
-          stdout: _stdout,
-          stderr: _stderr,
-          ...rest
-        } = await pythonJson(c, await backend.runInSession({ ...options, onOutput, signal }));
-        return rest;
-      });
+      const rich = richResultMapper(server, c);
+      return streamExecution(
+        c,
+        server,
+        async (onOutput, signal) => {
+          const {
+            stdout: _stdout,
+            stderr: _stderr,
+            ...rest
+          } = await pythonJson(c, await backend.runInSession({ ...options, onOutput, signal }), rich);
+          return rest;
+        },
+        rich.one,
+      );
     })
     .get("/v1/sessions/:sessionId/files", async (c) => {
       const files = await backend.readSessionFiles(await owned(c));

@@ -1,4 +1,4 @@
-import type { OutputChunk } from "@code-interpreter/core";
+import { type OutputListener, type RichResult, withDisplay } from "@code-interpreter/core";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { ServerContext } from "../context.js";
@@ -6,15 +6,17 @@ import { acquireExecutionSlot } from "../execution-slots.js";
 import { describeError } from "../middleware/error-handler.js";
 
 /**
- * Answers with server-sent events: `output` chunks while `run` works, then one
- * `result` (what `run` returns) or one `error`. A client that goes away aborts
+ * Answers with server-sent events: `output` chunks while `run` works, a
+ * `display` event per rich result as soon as it is shown (its JSON from
+ * `displayJson`), then one `result` (what `run` returns) or one `error`. A client that goes away aborts
  * the signal, which stops the execution and removes its sandbox. The
  * execution holds a concurrency slot until the stream ends.
  */
 export function streamExecution(
   c: Context,
   server: ServerContext,
-  run: (onOutput: (chunk: OutputChunk) => void, signal: AbortSignal) => Promise<object>,
+  run: (onOutput: OutputListener, signal: AbortSignal) => Promise<object>,
+  displayJson?: (result: RichResult) => Promise<object>,
 ): Response {
   const release = acquireExecutionSlot(server, c);
   c.header("Cache-Control", "no-cache");
@@ -25,11 +27,18 @@ export function streamExecution(
     // Events go out in order even though output arrives from a synchronous callback.
     let pending = Promise.resolve();
     const send = (event: string, data: unknown) => {
-      pending = pending.then(() => (stream.aborted ? undefined : stream.writeSSE({ event, data: JSON.stringify(data) })));
+      pending = pending.then(async () => {
+        const value = await data;
+        if (!stream.aborted) await stream.writeSSE({ event, data: JSON.stringify(value) });
+      });
       return pending;
     };
+    const onOutput = withDisplay(
+      (chunk) => void send("output", chunk),
+      (result) => void send("display", displayJson ? displayJson(result) : result),
+    );
     try {
-      const result = await run((chunk) => void send("output", chunk), controller.signal);
+      const result = await run(onOutput, controller.signal);
       await send("result", result);
     } catch (error) {
       if (controller.signal.aborted) return;

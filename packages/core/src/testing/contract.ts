@@ -4,6 +4,7 @@ import { SessionNotFoundError } from "../errors.js";
 import type { OutputChunk } from "../runner-protocol.js";
 import { TRUNCATION_SUFFIX } from "../truncate-output.js";
 import { describeSandboxEnvironment } from "./environment.js";
+import { describeRichResults } from "./rich-results.js";
 
 /** Settings the suite needs the backend under test to be built with. */
 export interface ContractSettings {
@@ -478,6 +479,7 @@ export function describeBackendContract(options: BackendContractOptions): void {
     });
 
     describeSandboxEnvironment(run);
+    describeRichResults(run, () => backend);
 
     options.additionalTests?.(() => backend);
   });

@@ -9,3 +9,4 @@ export {
   markedHostProcesses,
   SYSCALL_TESTS,
 } from "./hostile.js";
+export { describeRichResults, pngSize } from "./rich-results.js";
