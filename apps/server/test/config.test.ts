@@ -25,6 +25,28 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ KUBERNETES_EXECUTOR_SECCOMP_PROFILE: "unconfined" })).toThrow(/KUBERNETES_EXECUTOR_SECCOMP_PROFILE/);
   });
 
+  it("keeps files in a directory by default, in S3 with FILE_STORE=s3 and its settings, and refuses s3 without a bucket", () => {
+    expect(loadConfig({})).toMatchObject({ FILE_STORE: "dir", S3_FORCE_PATH_STYLE: false, S3_PREFIX: "" });
+    expect(
+      loadConfig({
+        FILE_STORE: "s3",
+        S3_BUCKET: "files",
+        S3_ENDPOINT: "http://127.0.0.1:9000",
+        S3_FORCE_PATH_STYLE: "true",
+        S3_PREFIX: "ci/",
+      }),
+    ).toMatchObject({
+      FILE_STORE: "s3",
+      S3_BUCKET: "files",
+      S3_ENDPOINT: "http://127.0.0.1:9000",
+      S3_FORCE_PATH_STYLE: true,
+      S3_PREFIX: "ci/",
+    });
+    expect(() => loadConfig({ FILE_STORE: "s3" })).toThrow("S3_BUCKET: required with FILE_STORE=s3");
+    expect(() => loadConfig({ FILE_STORE: "s3", S3_BUCKET: "files", S3_ENDPOINT: "not a url" })).toThrow(/S3_ENDPOINT/);
+    expect(() => loadConfig({ FILE_STORE: "nfs" })).toThrow(/FILE_STORE/);
+  });
+
   it("names every bad variable in one error", () => {
     let error: unknown;
     try {
