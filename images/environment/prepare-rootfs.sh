@@ -29,6 +29,11 @@ fail() { printf 'prepare-rootfs: %s\n' "$*" >&2; exit 1; }
 print_path=0
 [ "${1:-}" = --print-path ] && print_path=1
 
+# One reading of the declaration for the whole build, even if it is edited meanwhile.
+snapshot=$(mktemp)
+trap 'rm -f "$snapshot"' EXIT
+cp "$ENVIRONMENT_FILE" "$snapshot"
+ENVIRONMENT_FILE=$snapshot
 hash=$(environment_hash)
 target=$(environment_rootfs)
 done_() {
@@ -57,7 +62,7 @@ workdir=$(mktemp -d "$parent/.build-$hash.XXXXXX")
 rootfs=$workdir/rootfs
 cleanup() {
   unmount_rootfs "$workdir"
-  rm -rf --one-file-system "$workdir"
+  rm -rf --one-file-system "$workdir" "$snapshot"
 }
 trap cleanup EXIT
 
