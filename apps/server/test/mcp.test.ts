@@ -1,7 +1,5 @@
 import { probeDocker } from "@code-interpreter/backend-docker";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type CallToolResult, Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, json, type LiveServer, startLiveServer, type TestApp } from "./fixture.js";
 
@@ -11,9 +9,15 @@ const OPS = "ops-admin-key-0123456789";
 
 const TOOLS = ["create_session", "delete_session", "execute_python", "list_files", "list_sessions", "read_file", "run_bash", "upload_file"];
 
-/** An MCP client of the SDK, connected to `/mcp` of the server at `url` (or of `app`, without a port) with `key`. */
-async function connect(url: string, key?: string, app?: TestApp["app"]): Promise<Client> {
-  const client = new Client({ name: "code-interpreter-test", version: "0.0.0" });
+/**
+ * An MCP client of the SDK, connected to `/mcp` of the server at `url` (or of `app`, without a port) with `key`.
+ * It speaks the 2026-07-28 revision (pinned: no fallback), or with `era: "legacy"` the 2025 `initialize` handshake.
+ */
+async function connect(url: string, key?: string, app?: TestApp["app"], era: "modern" | "legacy" = "modern"): Promise<Client> {
+  const client = new Client(
+    { name: "code-interpreter-test", version: "0.0.0" },
+    era === "modern" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {},
+  );
   const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
   const fetch = app ? { fetch: async (input: string | URL | Request, init?: RequestInit) => app.request(input, init) } : {};
   await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", url), { requestInit: { headers }, ...fetch }));
@@ -22,7 +26,7 @@ async function connect(url: string, key?: string, app?: TestApp["app"]): Promise
 
 /** Calls a tool; the answer typed as a tool result. */
 async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 })) as CallToolResult;
+  return client.callTool({ name, arguments: args }, { timeout: 120_000 });
 }
 
 /** The text blocks of a result, joined. */
@@ -71,6 +75,35 @@ describe("MCP over Streamable HTTP at /mcp", { timeout: 120_000 }, () => {
     const execute = tools.find((tool) => tool.name === "execute_python");
     expect(execute?.inputSchema.required).toEqual(["code"]);
     expect(Object.keys(execute?.inputSchema.properties ?? {})).toEqual(expect.arrayContaining(["code", "session_id", "timeout_ms"]));
+  });
+
+  it("speaks the 2026-07-28 revision without protocol sessions, and serves 2025-era clients per request too", async () => {
+    expect(acme.getProtocolEra()).toBe("modern");
+    const legacy = await connect(server.url, ACME, undefined, "legacy");
+    try {
+      expect(legacy.getProtocolEra()).toBe("legacy");
+      expect((await legacy.listTools()).tools.map((tool) => tool.name).sort()).toEqual(TOOLS);
+      expect(textOf(await call(legacy, "execute_python", { code: "6*7" }))).toContain("42");
+    } finally {
+      await legacy.close();
+    }
+    // A 2025 handshake is answered without an Mcp-Session-Id: nothing ties the client to this replica.
+    const initialize = await fetch(new URL("/mcp", server.url), {
+      method: "POST",
+      headers: { authorization: `Bearer ${ACME}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "curl", version: "0" } },
+      }),
+    });
+    expect(initialize.status).toBe(200);
+    expect(initialize.headers.get("mcp-session-id")).toBeNull();
+    // The 2025 leg answers as an SSE stream with one message, as 2025-era clients accept.
+    const body = await initialize.text();
+    const message = JSON.parse(/^data: (.*)$/m.exec(body)?.[1] ?? body) as { result: { serverInfo: { name: string } } };
+    expect(message.result.serverInfo.name).toBe("code-interpreter");
   });
 
   it("runs Python and answers with stdout, stderr and the exit code as text", async () => {

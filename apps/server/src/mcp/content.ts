@@ -1,5 +1,5 @@
 import type { ExecuteResponse, SessionCommandResponse } from "@code-interpreter/core";
-import type { ContentBlock } from "@modelcontextprotocol/sdk/types.js";
+import type { ContentBlock } from "@modelcontextprotocol/server";
 import { ApiError, type ApiFetch, send } from "./api.js";
 
 /** Images larger than this are linked, not inlined: a model's context is not the place for them. */

@@ -1,4 +1,4 @@
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { McpServer } from "@modelcontextprotocol/server";
 import { registerFileResources } from "./resources.js";
 import { registerTools, type ToolOptions } from "./tools.js";
 
@@ -18,8 +18,9 @@ const INSTRUCTIONS = [
 
 /**
  * An MCP server with the code-interpreter tools, transport-independent: the
- * `/mcp` route connects one to a Streamable HTTP transport per request,
- * `code-interpreter mcp` one to stdio.
+ * SDK's serving entries build one per HTTP request at `/mcp`
+ * (`createMcpHandler`) and one per stdio connection for `code-interpreter mcp`
+ * (`serveStdio`).
  */
 export function createMcpServer(options: McpServerOptions): McpServer {
   const server = new McpServer({ name: "code-interpreter", version: options.version }, { instructions: INSTRUCTIONS });

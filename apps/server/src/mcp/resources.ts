@@ -1,6 +1,11 @@
-import type { ReadResourceTemplateCallback } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import {
+  type McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+  type ReadResourceTemplateCallback,
+  ResourceNotFoundError,
+  ResourceTemplate,
+} from "@modelcontextprotocol/server";
 import { ApiError, type ApiFetch } from "./api.js";
 import { asText, isImageType, mimeTypeOf, parseFileUri, readFile } from "./content.js";
 
@@ -10,11 +15,11 @@ import { asText, isImageType, mimeTypeOf, parseFileUri, readFile } from "./conte
  * read_file, so the caller sees only its own tenant's files.
  */
 export function registerFileResources(server: McpServer, api: ApiFetch): void {
-  const read: ReadResourceTemplateCallback = async (uri, _variables, extra) => {
+  const read: ReadResourceTemplateCallback = async (uri, _variables, ctx) => {
     const ref = parseFileUri(uri.href);
-    if (!ref) throw new McpError(ErrorCode.InvalidParams, `${uri.href} is not a code-interpreter:// file link`);
+    if (!ref) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `${uri.href} is not a code-interpreter:// file link`);
     try {
-      const { name, bytes } = await readFile(api, ref, extra.signal);
+      const { name, bytes } = await readFile(api, ref, ctx.mcpReq.signal);
       const mimeType = mimeTypeOf(name);
       const text = isImageType(mimeType) ? undefined : asText(bytes);
       return {
@@ -23,8 +28,10 @@ export function registerFileResources(server: McpServer, api: ApiFetch): void {
         ],
       };
     } catch (error) {
-      // Resources have no tool-error form: a refusal is a JSON-RPC error carrying the reason.
-      if (error instanceof ApiError) throw new McpError(ErrorCode.InvalidParams, error.message);
+      // Resources have no tool-error form: a refusal is a JSON-RPC error carrying the reason
+      // (a missing file is the spec's resource-not-found, -32602 with the uri).
+      if (error instanceof ApiError && error.status === 404) throw new ResourceNotFoundError(uri.href, error.message);
+      if (error instanceof ApiError) throw new ProtocolError(ProtocolErrorCode.InvalidParams, error.message);
       throw error;
     }
   };

@@ -8,8 +8,7 @@ import type {
   SessionResponse,
 } from "@code-interpreter/core";
 import { CodeInterpreterError, validateWorkspacePath } from "@code-interpreter/core";
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { CallToolResult, ContentBlock } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, ContentBlock, McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { ApiError, type ApiFetch, send, sendJson } from "./api.js";
 import { commandContent, executionContent, type FileRef, fileContent, fileLink, parseFileUri, readFile } from "./content.js";
@@ -66,15 +65,15 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
         "With session_id (from create_session) variables, imports and files persist between calls, like a notebook; " +
         "files stay in the session's /workspace (list_files, read_file) and the matplotlib figures a call leaves open " +
         "(plt.show()) come back as images.",
-      inputSchema: {
+      inputSchema: z.object({
         code: z.string().min(1).describe("The Python code to run, in /workspace"),
         session_id: sessionId.optional(),
         timeout_ms: timeoutMs,
         files: stagedFiles,
-      },
+      }),
       annotations: { openWorldHint: false },
     },
-    ({ code, session_id, timeout_ms, files }, extra) =>
+    ({ code, session_id, timeout_ms, files }, ctx) =>
       tool(async () => {
         if (session_id === undefined) {
           const response = await sendJson<ExecuteResponse>(
@@ -82,9 +81,9 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
             "POST",
             "/v1/execute",
             { code, timeout_ms: timeout(timeout_ms), files },
-            extra.signal,
+            ctx.mcpReq.signal,
           );
-          return executionContent(api, response, extra.signal);
+          return executionContent(api, response, ctx.mcpReq.signal);
         }
         if (files?.length) throw new ApiError(422, "files are staged only without session_id; put files into a session with upload_file");
         const response = await sendJson<SessionPythonResponse>(
@@ -92,9 +91,9 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
           "POST",
           `${path(session_id)}/python`,
           { code, timeout_ms: timeout(timeout_ms) },
-          extra.signal,
+          ctx.mcpReq.signal,
         );
-        return executionContent(api, response, extra.signal);
+        return executionContent(api, response, ctx.mcpReq.signal);
       }),
   );
 
@@ -105,14 +104,14 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
       description:
         "Run a bash command (bash -c) in a session's /workspace and get its stdout, stderr and exit code: " +
         "list or move files, inspect data, run scripts. Needs a session_id from create_session.",
-      inputSchema: {
+      inputSchema: z.object({
         session_id: sessionId,
         cmd: z.string().min(1).describe("The command line, e.g. 'ls -la && head data.csv'"),
         timeout_ms: timeoutMs,
-      },
+      }),
       annotations: { openWorldHint: false },
     },
-    ({ session_id, cmd, timeout_ms }, extra) =>
+    ({ session_id, cmd, timeout_ms }, ctx) =>
       tool(async () =>
         commandContent(
           await sendJson<SessionCommandResponse>(
@@ -120,7 +119,7 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
             "POST",
             `${path(session_id)}/bash`,
             { cmd, timeout_ms: timeout(timeout_ms) },
-            extra.signal,
+            ctx.mcpReq.signal,
           ),
         ),
       ),
@@ -134,15 +133,15 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
         "Start a sandbox session: a /workspace and a Python process that persist between execute_python, run_bash, " +
         "upload_file, list_files and read_file calls that pass its session_id. Sessions expire after ttl_seconds " +
         "(the server's default when left out); delete_session ends one early.",
-      inputSchema: {
+      inputSchema: z.object({
         ttl_seconds: z.number().int().positive().optional().describe("Seconds until the session expires (capped by the server)"),
         files: stagedFiles,
-      },
+      }),
       annotations: { openWorldHint: false },
     },
-    ({ ttl_seconds, files }, extra) =>
+    ({ ttl_seconds, files }, ctx) =>
       tool(async () => {
-        const session = await sendJson<SessionResponse>(api, "POST", "/v1/sessions", { ttl_seconds, files }, extra.signal);
+        const session = await sendJson<SessionResponse>(api, "POST", "/v1/sessions", { ttl_seconds, files }, ctx.mcpReq.signal);
         return [
           {
             type: "text",
@@ -157,12 +156,12 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
     {
       title: "Delete a session",
       description: "End a session now: its sandbox, /workspace files and Python state are removed.",
-      inputSchema: { session_id: sessionId },
+      inputSchema: z.object({ session_id: sessionId }),
       annotations: { destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
-    ({ session_id }, extra) =>
+    ({ session_id }, ctx) =>
       tool(async () => {
-        await send(api, "DELETE", path(session_id), undefined, extra.signal);
+        await send(api, "DELETE", path(session_id), undefined, ctx.mcpReq.signal);
         return [{ type: "text", text: `Deleted session ${session_id}.` }];
       }),
   );
@@ -172,12 +171,12 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
     {
       title: "List sessions",
       description: "List your live sessions with their expiry times.",
-      inputSchema: {},
+      inputSchema: z.object({}),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    (_arguments, extra) =>
+    (_arguments, ctx) =>
       tool(async () => {
-        const { sessions } = await sendJson<SessionListResponse>(api, "GET", "/v1/sessions", undefined, extra.signal);
+        const { sessions } = await sendJson<SessionListResponse>(api, "GET", "/v1/sessions", undefined, ctx.mcpReq.signal);
         const lines = sessions.map((session) => `${session.session_id}  expires ${expiry(session.expires_at)}`);
         return [{ type: "text", text: lines.length ? lines.join("\n") : "No sessions." }];
       }),
@@ -191,7 +190,7 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
         "Put a file where code can read it. With session_id: writes it into that session's /workspace at path. " +
         "Without: stores it and returns a file_id; pass files: [{path, file_id}] to execute_python or create_session " +
         "to place it in /workspace. Text goes as is (encoding 'text'); binary data as base64 (encoding 'base64').",
-      inputSchema: {
+      inputSchema: z.object({
         path: z
           .string()
           .min(1)
@@ -199,17 +198,17 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
         content: z.string().describe("The file's content: text, or base64 when encoding is 'base64'"),
         encoding: z.enum(["text", "base64"]).default("text").describe("How content is given"),
         session_id: sessionId.optional(),
-      },
+      }),
       annotations: { openWorldHint: false },
     },
-    ({ path: filePath, content, encoding, session_id }, extra) =>
+    ({ path: filePath, content, encoding, session_id }, ctx) =>
       tool(async () => {
         const bytes = decode(content, encoding);
         if (session_id === undefined) {
           const name = filePath.split("/").filter(Boolean).pop() ?? filePath;
           const form = new FormData();
           form.append("file", new Blob([new Uint8Array(bytes)]), name);
-          const stored = await sendJson<FileUploadResponse>(api, "POST", "/v1/files", form, extra.signal);
+          const stored = await sendJson<FileUploadResponse>(api, "POST", "/v1/files", form, ctx.mcpReq.signal);
           return [
             {
               type: "text",
@@ -219,7 +218,7 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
           ];
         }
         const relative = workspacePath(filePath);
-        await writeIntoSession(api, session_id, relative, bytes, timeout(undefined), extra.signal);
+        await writeIntoSession(api, session_id, relative, bytes, timeout(undefined), ctx.mcpReq.signal);
         return [
           { type: "text", text: `Wrote ${bytes.length} bytes to /workspace/${relative} in session ${session_id}.` },
           fileLink({ sessionId: session_id, path: relative }, relative, `/workspace/${relative} in session ${session_id}`, bytes.length),
@@ -235,13 +234,13 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
         "With session_id: the files in that session's /workspace (what code has written there so far). " +
         "Without: your stored files (uploads and files earlier one-shot runs produced) with their file_ids. " +
         "Each comes with a resource link; read it with read_file.",
-      inputSchema: { session_id: sessionId.optional() },
+      inputSchema: z.object({ session_id: sessionId.optional() }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    ({ session_id }, extra) =>
+    ({ session_id }, ctx) =>
       tool(async () => {
         if (session_id === undefined) {
-          const { files } = await sendJson<FileListResponse>(api, "GET", "/v1/files", undefined, extra.signal);
+          const { files } = await sendJson<FileListResponse>(api, "GET", "/v1/files", undefined, ctx.mcpReq.signal);
           if (!files.length) return [{ type: "text", text: "No stored files." }];
           return [
             { type: "text", text: files.map((file) => `${file.file_id}  ${file.filename}  ${file.size_bytes} bytes`).join("\n") },
@@ -253,7 +252,7 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
           "GET",
           `${path(session_id)}/files`,
           undefined,
-          extra.signal,
+          ctx.mcpReq.signal,
         );
         if (!files.length) return [{ type: "text", text: `No files in /workspace of session ${session_id}.` }];
         return [
@@ -277,18 +276,18 @@ export function registerTools(server: McpServer, options: ToolOptions): void {
       description:
         "Read a file: a session's workspace file (session_id and path), a stored file (file_id), or a resource link's uri. " +
         "Text comes back as text, images as images, other binary data as base64; files over 10 MiB are refused (read a part with run_bash).",
-      inputSchema: {
+      inputSchema: z.object({
         session_id: sessionId.optional(),
         path: z.string().min(1).optional().describe("With session_id: the path relative to /workspace"),
         file_id: z.string().min(1).optional().describe("A stored file's id"),
         uri: z.string().min(1).optional().describe("A code-interpreter:// uri from a resource link"),
-      },
+      }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    ({ session_id, path: filePath, file_id, uri }, extra) =>
+    ({ session_id, path: filePath, file_id, uri }, ctx) =>
       tool(async () => {
         const ref = fileRefOf({ session_id, path: filePath, file_id, uri });
-        const { name, bytes } = await readFile(api, ref, extra.signal);
+        const { name, bytes } = await readFile(api, ref, ctx.mcpReq.signal);
         return fileContent(bytes, name);
       }),
   );
