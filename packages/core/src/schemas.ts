@@ -68,11 +68,14 @@ export type CodeErrorJson = z.infer<typeof CodeErrorSchema>;
 
 /** `results` and `error`, after today's fields: onyx clients read what they always did. */
 const richFields = {
-  results: z.array(RichResultSchema),
-  error: CodeErrorSchema.nullable(),
+  results: z.array(RichResultSchema).describe("What the code displayed, in order, like a notebook's outputs (MIME bundles)"),
+  error: CodeErrorSchema.nullable().describe("The exception the code raised, or null"),
 };
 
-const languageField = z.enum(LANGUAGES, { error: `language must be one of: ${LANGUAGES.join(", ")}` }).default("python");
+const languageEnum = z
+  .enum(LANGUAGES, { error: `language must be one of: ${LANGUAGES.join(", ")}` })
+  .describe("python (default), bash, or javascript (Node.js)");
+const languageField = languageEnum.default("python");
 
 /** Limits the server applies to request fields; they come from the configuration. */
 export interface RequestLimits {
@@ -120,7 +123,7 @@ export const SessionPythonResponseSchema = SessionCommandResponseSchema.extend({
   skipped_files: skippedFilesField,
   ...richFields,
   /** The number of this cell in the session's Python kernel, counting from 1 (null where there is no kernel, or for bash and JavaScript). */
-  execution_count: z.int().nullable(),
+  execution_count: z.int().nullable().describe("This cell's number in the session's Python kernel, counting from 1"),
 });
 export type SessionPythonResponse = z.infer<typeof SessionPythonResponseSchema>;
 
@@ -166,6 +169,8 @@ export type FileListResponse = z.infer<typeof FileListResponseSchema>;
 export const SessionCreateRequestSchema = z.object({
   ttl_seconds: z.int("ttl_seconds must be an integer").min(1, "ttl_seconds must be at least 1").optional(),
   files: z.array(FileInputSchema).default([]),
+  /** Checked at creation (422 when the backend lacks it); each `/python` call names its own. */
+  language: languageEnum.optional(),
 });
 export type SessionCreateRequest = z.infer<typeof SessionCreateRequestSchema>;
 

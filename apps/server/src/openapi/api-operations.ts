@@ -1,4 +1,5 @@
 import {
+  CodeErrorSchema,
   createExecuteRequestSchema,
   createSessionBashRequestSchema,
   createSessionPythonRequestSchema,
@@ -8,12 +9,14 @@ import {
   FileUploadResponseSchema,
   HealthResponseSchema,
   type RequestLimits,
+  RichResultSchema,
   SessionCommandResponseSchema,
   SessionCreateRequestSchema,
   SessionKeepaliveRequestSchema,
   SessionListResponseSchema,
   SessionPythonResponseSchema,
   SessionResponseSchema,
+  StreamDisplayEventSchema,
   StreamErrorEventSchema,
   StreamOutputEventSchema,
   StreamResultEventSchema,
@@ -62,7 +65,10 @@ export function namedSchemas(limits: RequestLimits): Record<string, z.ZodType> {
     ExecuteRequest: createExecuteRequestSchema(limits),
     ExecuteResponse: ExecuteResponseSchema,
     StreamOutputEvent: StreamOutputEventSchema,
+    StreamDisplayEvent: StreamDisplayEventSchema,
     StreamResultEvent: StreamResultEventSchema,
+    RichResult: RichResultSchema,
+    CodeError: CodeErrorSchema,
     StreamErrorEvent: StreamErrorEventSchema,
     FileUploadResponse: FileUploadResponseSchema,
     FileListResponse: FileListResponseSchema,
@@ -92,8 +98,8 @@ const unavailable = error("The backend is unreachable or out of capacity");
 const noSessions = error("The backend has no sessions");
 const stream: ApiResponse = {
   description:
-    "Server-sent events: `output` events (StreamOutputEvent) while the code runs, then exactly one `result` " +
-    "(StreamResultEvent) or `error` (StreamErrorEvent).",
+    "Server-sent events: `output` events (StreamOutputEvent) while the code runs, a `display` event (StreamDisplayEvent, " +
+    "a RichResult) for each result as soon as the code shows it, then exactly one `result` (StreamResultEvent) or `error` (StreamErrorEvent).",
   mediaType: "text/event-stream",
 };
 const binary = (description: string): ApiResponse => ({ description, mediaType: "application/octet-stream" });
@@ -123,12 +129,16 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       method: "post",
       path: "/v1/execute",
       operationId: "execute",
-      summary: "Run Python once in a fresh sandbox",
+      summary: "Run code once in a fresh sandbox (Python by default; `language` bash or javascript)",
       tag: "execute",
       body: schemas.ExecuteRequest,
       example: { code: "print(1 + 1)" },
       responses: {
-        200: { description: "The code ran (whatever its exit code) or timed out", schema: ExecuteResponseSchema },
+        200: {
+          description:
+            "The code ran (whatever its exit code) or timed out; `results` holds what it displayed (MIME bundles), `error` the exception it raised",
+          schema: ExecuteResponseSchema,
+        },
         404: error("A file_id in `files` is unknown"),
         413: error("The request body is too large"),
         422: invalid,
@@ -140,7 +150,7 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       method: "post",
       path: "/v1/execute/stream",
       operationId: "executeStream",
-      summary: "Run Python once, streaming its output as server-sent events",
+      summary: "Run code once, streaming its output and display events as server-sent events",
       tag: "execute",
       body: schemas.ExecuteRequest,
       example: { code: "print(1 + 1)" },
@@ -261,7 +271,11 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       body: schemas.SessionPythonRequest,
       example: { code: "x = 41\nx + 1" },
       responses: {
-        200: { description: "The cell ran or timed out; `files` holds its matplotlib figures", schema: SessionPythonResponseSchema },
+        200: {
+          description:
+            "The cell ran or timed out; `files` holds its matplotlib figures, `results` what it displayed, `error` its exception, `execution_count` its number",
+          schema: SessionPythonResponseSchema,
+        },
         404: sessionMissing,
         422: invalid,
         429: tooMany,

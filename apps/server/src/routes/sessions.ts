@@ -66,6 +66,7 @@ export function sessionRoutes(server: ServerContext) {
   return new Hono()
     .post("/v1/sessions", async (c) => {
       const body = await readJsonBody(c, SessionCreateRequestSchema, maxBody);
+      if (body.language) assertLanguage(server, body.language);
       const { owner, view } = accessOf(c);
       const files = await resolveFileInputs(server.store, body.files, view);
       await server.tenancy.assertRoomForSession(c);
