@@ -45,8 +45,8 @@ function localSettings(config: Config, logger: Logger): Partial<LocalBackendSett
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     memoryLimitMb: config.MEMORY_LIMIT_MB,
     cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,
-    warn: (message) => logger.warn(message),
     maxFileSizeMb: config.MAX_FILE_SIZE_MB,
+    warn: (message) => logger.warn(message),
   };
 }
 
@@ -71,9 +71,9 @@ function dockerSettings(config: Config, logger: Logger): Partial<DockerBackendSe
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     memoryLimitMb: config.MEMORY_LIMIT_MB,
     cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,
+    maxFileSizeMb: config.MAX_FILE_SIZE_MB,
     warn: (message) => logger.warn(message),
   };
-    maxFileSizeMb: config.MAX_FILE_SIZE_MB,
 }
 
 function kubernetesSettings(config: Config, logger: Logger): Partial<KubernetesBackendSettings> & { ownerDeployment?: string } {
@@ -84,14 +84,14 @@ function kubernetesSettings(config: Config, logger: Logger): Partial<KubernetesB
     image: config.KUBERNETES_EXECUTOR_IMAGE ?? config.PYTHON_EXECUTOR_DOCKER_IMAGE,
     serviceAccountName: config.KUBERNETES_EXECUTOR_SERVICE_ACCOUNT,
     runtimeClassName: config.KUBERNETES_EXECUTOR_RUNTIME_CLASS,
+    seccompProfile: parseSeccompProfile(config.KUBERNETES_EXECUTOR_SECCOMP_PROFILE),
     netAdminLockdown: config.KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN,
     ownerDeployment: config.KUBERNETES_EXECUTOR_OWNER_DEPLOYMENT,
-    seccompProfile: parseSeccompProfile(config.KUBERNETES_EXECUTOR_SECCOMP_PROFILE),
     sessionMaxLifetimeSeconds: config.SESSION_MAX_LIFETIME_SECONDS,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     memoryLimitMb: config.MEMORY_LIMIT_MB,
     cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,
+    maxFileSizeMb: config.MAX_FILE_SIZE_MB,
     warn: (message) => logger.warn(message),
   };
 }
-    maxFileSizeMb: config.MAX_FILE_SIZE_MB,

@@ -74,6 +74,12 @@ export interface KubernetesBackendSettings {
   cpus: number;
   /** CPU request of each pod, in cores. @default 0.25 */
   cpuRequest: number;
+  /**
+   * Largest file the code may write (RLIMIT_FSIZE, capped at the workspace's size): a bigger
+   * write fails with EFBIG in the code's own traceback, and no output is too large to keep.
+   * @default MAX_FILE_SIZE_MB, else 100
+   */
+  maxFileSizeMb: number;
   /** Size limit of each of the emptyDir `/workspace` and `/tmp`. @default 256 */
   workspaceSizeMb: number;
   /** ephemeral-storage request and limit of each pod (logs, writable layers). @default 512 */
@@ -105,12 +111,6 @@ export interface KubernetesBackendSettings {
 /** The defaults; the server maps its environment onto these. */
 export function defaultKubernetesBackendSettings(): Omit<KubernetesBackendSettings, "kubeConfig" | "namespace"> {
   return {
-  /**
-   * Largest file the code may write (RLIMIT_FSIZE, capped at the workspace's size): a bigger
-   * write fails with EFBIG in the code's own traceback, and no output is too large to keep.
-   * @default MAX_FILE_SIZE_MB, else 100
-   */
-  maxFileSizeMb: number;
     image: DEFAULT_EXECUTOR_IMAGE,
     serviceAccountName: undefined,
     runtimeClassName: undefined,
@@ -124,6 +124,7 @@ export function defaultKubernetesBackendSettings(): Omit<KubernetesBackendSettin
     cpus: 1,
     cpuRequest: 0.25,
     workspaceSizeMb: 256,
+    maxFileSizeMb: 100,
     ephemeralStorageMb: 512,
     sandboxUid: 65532,
     sessionMaxLifetimeSeconds: 86_400,
@@ -135,4 +136,3 @@ export function defaultKubernetesBackendSettings(): Omit<KubernetesBackendSettin
     warn: (message) => console.warn(message),
   };
 }
-    maxFileSizeMb: 100,

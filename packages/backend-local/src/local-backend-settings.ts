@@ -29,6 +29,12 @@ export interface LocalBackendSettings {
   memoryLimitMb: number;
   /** @default CPU_TIME_LIMIT_SEC, else 30 */
   cpuTimeLimitSec: number;
+  /**
+   * Largest file the code may write (RLIMIT_FSIZE, capped at the workspace's size): a bigger
+   * write fails with EFBIG in the code's own traceback, and no output is too large to keep.
+   * @default MAX_FILE_SIZE_MB, else 100
+   */
+  maxFileSizeMb: number;
   /** Size of the tmpfs `/workspace` of one-shot executions and of `/tmp`. @default 256 */
   workspaceSizeMb: number;
   /** Processes and threads the code may have at once. @default 128 */
@@ -37,12 +43,6 @@ export interface LocalBackendSettings {
   sandboxUid: number;
   /**
    * Sandboxes started ahead of demand, each used once: `min` kept warm, up to
-  /**
-   * Largest file the code may write (RLIMIT_FSIZE, capped at the workspace's size): a bigger
-   * write fails with EFBIG in the code's own traceback, and no output is too large to keep.
-   * @default MAX_FILE_SIZE_MB, else 100
-   */
-  maxFileSizeMb: number;
    * `max` under load, back to `min` after `idleTimeoutMs` without requests;
    * `false` starts one per request.
    * @default SANDBOX_POOL_MIN, SANDBOX_POOL_MAX, SANDBOX_POOL_IDLE_TIMEOUT_SEC, else 1, 4, 60 s
@@ -65,6 +65,7 @@ export function defaultLocalBackendSettings(): LocalBackendSettings {
     memoryLimitMb: 512,
     cpuTimeLimitSec: 30,
     workspaceSizeMb: 256,
+    maxFileSizeMb: 100,
     maxProcesses: 128,
     sandboxUid: 65532,
     pool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
@@ -72,4 +73,3 @@ export function defaultLocalBackendSettings(): LocalBackendSettings {
     warn: (message) => console.warn(message),
   };
 }
-    maxFileSizeMb: 100,
