@@ -5,9 +5,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { probeDocker } from "@code-interpreter/backend-docker";
 import { createLogger, loadConfig, type RunningServer, startServer } from "@code-interpreter/server";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type CallToolResult, Client } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI } from "./run-cli.js";
 
@@ -35,8 +34,16 @@ function embeddedEnv(backend: string): Record<string, string> {
   };
 }
 
-/** The SDK's client, talking to the built CLI's `mcp` command over stdio. */
-async function spawnMcp(args: string[], env: Record<string, string>): Promise<{ client: Client; stderr: () => string }> {
+/**
+ * The SDK's client, talking to the built CLI's `mcp` command over stdio: in the 2026-07-28 revision by default
+ * (pinned; the SDK first probes it on a short-lived second copy of the command), or with `era: "legacy"` the 2025
+ * `initialize` handshake that most desktop agents still open with.
+ */
+async function spawnMcp(
+  args: string[],
+  env: Record<string, string>,
+  era: "modern" | "legacy" = "modern",
+): Promise<{ client: Client; stderr: () => string }> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -49,13 +56,17 @@ async function spawnMcp(args: string[], env: Record<string, string>): Promise<{ 
   transport.stderr?.on("data", (chunk) => {
     stderr += chunk;
   });
-  const client = new Client({ name: "code-interpreter-cli-test", version: "0.0.0" });
+  const client = new Client(
+    { name: "code-interpreter-cli-test", version: "0.0.0" },
+    era === "modern" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {},
+  );
   await client.connect(transport);
+  expect(client.getProtocolEra()).toBe(era);
   return { client, stderr: () => stderr };
 }
 
 async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 })) as CallToolResult;
+  return client.callTool({ name, arguments: args }, { timeout: 120_000 });
 }
 
 function textOf(result: CallToolResult): string {
@@ -104,6 +115,16 @@ describe("code-interpreter mcp (stdio, sandboxes in-process)", () => {
     const gone = await call(client, "run_bash", { session_id: sessionId, cmd: "true" });
     expect(gone.isError).toBe(true);
     expect(textOf(gone)).toMatch(/not found/i);
+  }, 120_000);
+
+  it("serves a 2025-era client (the initialize handshake) as well", async () => {
+    const legacy = await spawnMcp(["mcp"], { ...embeddedEnv("local"), LOCAL_STATE_DIR: join(dir, "state-legacy") }, "legacy");
+    try {
+      expect((await legacy.client.listTools()).tools.map((tool) => tool.name).sort()).toEqual(TOOLS);
+      expect(textOf(await call(legacy.client, "execute_python", { code: "print(2 + 3)" }))).toContain("5\n");
+    } finally {
+      await legacy.client.close();
+    }
   }, 120_000);
 
   it("keeps standard output for the protocol: the start-up note goes to standard error", () => {
@@ -213,6 +234,16 @@ describe("code-interpreter mcp --url (forwarding to a server)", () => {
       "code=6*7",
     ]);
     expect(called.content[0], JSON.stringify(called)).toEqual({ type: "text", text: "42\n" });
+    // The Inspector opens with the 2025 handshake unless told otherwise; in the 2026-07-28 revision too.
+    const modern = await inspect(target, [
+      "--protocol-era",
+      "modern",
+      "--header",
+      `Authorization: Bearer ${ACME}`,
+      "--method",
+      "tools/list",
+    ]);
+    expect(modern.tools.map((tool: { name: string }) => tool.name).sort()).toEqual(TOOLS);
   }, 150_000);
 });
 
@@ -254,5 +285,20 @@ describe("the MCP Inspector's CLI mode against code-interpreter mcp", () => {
     const answer = await stdio("--method", "tools/call", "--tool-name", "execute_python", "--tool-arg", "code=print(sum(range(10)))");
     expect(answer.isError).toBeFalsy();
     expect(answer.content[0], JSON.stringify(answer)).toEqual({ type: "text", text: "45\n" });
+  }, 150_000);
+
+  it("calls execute_python in the 2026-07-28 revision", async () => {
+    const answer = await stdio(
+      "--protocol-era",
+      "modern",
+      "--method",
+      "tools/call",
+      "--tool-name",
+      "execute_python",
+      "--tool-arg",
+      "code=6*7",
+    );
+    expect(answer.isError).toBeFalsy();
+    expect(answer.content[0], JSON.stringify(answer)).toEqual({ type: "text", text: "42\n" });
   }, 150_000);
 });

@@ -1,3 +1,4 @@
+import type { ApiFetch } from "@code-interpreter/server";
 import { type Command, Option } from "commander";
 
 interface McpOptions {
@@ -34,12 +35,13 @@ export function registerMcp(program: Command): void {
       console.log = console.info = console.debug = console.error;
       const global = program.opts<{ url: string; apiKey?: string }>();
       const forward = program.getOptionValueSource("url") === "cli" || Boolean(process.env.CODE_INTERPRETER_URL);
-      const { StdioServerTransport } = await import("@modelcontextprotocol/sdk/server/stdio.js");
+      const { serveStdio } = await import("@modelcontextprotocol/server/stdio");
       const server = await import("@code-interpreter/server");
       let close = async () => {};
-      let mcp: ReturnType<typeof server.createMcpServer>;
+      let createServer: () => ReturnType<typeof server.createMcpServer>;
       if (forward) {
-        mcp = server.createMcpServer({ api: server.remoteApi(global.url, global.apiKey), version: server.VERSION });
+        const api = server.remoteApi(global.url, global.apiKey);
+        createServer = () => server.createMcpServer({ api, version: server.VERSION });
         process.stderr.write(`code-interpreter mcp: forwarding tool calls to ${global.url}\n`);
       } else {
         const env = { ...process.env };
@@ -56,25 +58,35 @@ export function registerMcp(program: Command): void {
           throw error;
         }
         const logger = server.createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
-        // The protocol starts at once (an agent may give up on a slow handshake); tool calls wait for the sandboxes,
-        // and when they cannot start, every call says why.
-        const service = server.openService(config, logger);
-        service.then(
-          (running) => process.stderr.write(`code-interpreter mcp: sandboxes run in this process (backend: ${running.backend.name})\n`),
-          (error: Error) => process.stderr.write(`code-interpreter mcp: the sandboxes cannot start: ${error.message}\n`),
-        );
-        close = async () => (await service.catch(() => undefined))?.close();
-        mcp = server.createMcpServer({
-          api: async (path, init) => server.inProcessApi((await service).app)(path, init),
-          version: server.VERSION,
-          defaultTimeoutMs: Math.min(30_000, config.MAX_EXEC_TIMEOUT_MS),
-        });
+        // The protocol starts at once (an agent may give up on a slow handshake); the sandboxes start with the first
+        // tool call, which waits for them, and when they cannot start, every call says why. Not before: a 2026-07-28
+        // client spawns this command once more just to discover the protocol revision (the SDK's stdio probe) and
+        // ends that copy within a second, and an agent that only lists the tools needs no sandboxes either.
+        let service: ReturnType<typeof server.openService> | undefined;
+        const open = () => {
+          if (service) return service;
+          service = server.openService(config, logger);
+          service.then(
+            (running) => process.stderr.write(`code-interpreter mcp: sandboxes run in this process (backend: ${running.backend.name})\n`),
+            (error: Error) => process.stderr.write(`code-interpreter mcp: the sandboxes cannot start: ${error.message}\n`),
+          );
+          return service;
+        };
+        close = async () => (await service?.catch(() => undefined))?.close();
+        const defaultTimeoutMs = Math.min(30_000, config.MAX_EXEC_TIMEOUT_MS);
+        const api: ApiFetch = async (path, init) => server.inProcessApi((await open()).app)(path, init);
+        createServer = () => server.createMcpServer({ api, version: server.VERSION, defaultTimeoutMs });
       }
+      // The SDK's stdio entry serves the connection in the era its client opens with (2026-07-28, or a
+      // 2025-era initialize), from one server the factory builds for it (and one for a discovery probe).
+      const connection = serveStdio(createServer, {
+        onerror: (error) => process.stderr.write(`code-interpreter mcp: ${error.message}\n`),
+      });
       let stopping = false;
       const stop = async () => {
         if (stopping) return;
         stopping = true;
-        await mcp.close().catch(() => {});
+        await connection.close().catch(() => {});
         await close();
         process.exit(0);
       };
@@ -82,6 +94,5 @@ export function registerMcp(program: Command): void {
       process.stdin.once("end", () => void stop());
       process.once("SIGINT", () => void stop());
       process.once("SIGTERM", () => void stop());
-      await mcp.connect(new StdioServerTransport());
     });
 }
