@@ -71,7 +71,7 @@ export class CodeInterpreterClient {
   }
 
   /**
-   * `POST /v1/execute/stream`: the same, as `output` events while it runs,
+   * `POST /v1/execute/stream`: the same, as `output` and `display` events while it runs,
    * then one `result` or `error`. Leaving the loop early stops the execution.
    */
   executeStream(request: ExecuteRequest, options?: CallOptions): AsyncGenerator<StreamEvent> {
@@ -177,7 +177,7 @@ export class CodeInterpreterClient {
       const response = await this.#send(call, "POST", path, { json: request });
       let finished = false;
       for await (const event of readExecutionEvents(response.body as ReadableStream<Uint8Array>)) {
-        finished ||= event.type !== "output";
+        finished ||= event.type === "result" || event.type === "error";
         yield event;
       }
       if (!finished) {

@@ -48,7 +48,7 @@ export async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenera
 /** The typed events of an execution stream; other event names are skipped. */
 export async function* readExecutionEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamEvent> {
   for await (const raw of readEvents(body)) {
-    if (raw.event === "output" || raw.event === "result" || raw.event === "error") {
+    if (raw.event === "output" || raw.event === "display" || raw.event === "result" || raw.event === "error") {
       yield { type: raw.event, data: JSON.parse(raw.data) } as StreamEvent;
     }
   }

@@ -4,6 +4,7 @@ import type {
   createSessionPythonRequestSchema,
   SessionCreateRequestSchema,
   SessionKeepaliveRequestSchema,
+  StreamDisplayEvent,
   StreamErrorEvent,
   StreamOutputEvent,
   StreamResultEvent,
@@ -23,9 +24,10 @@ export type BashRequest = Input<ReturnType<typeof createSessionBashRequestSchema
 /** `POST /v1/sessions/{id}/python` body: execute's, without `files`. */
 export type PythonRequest = Input<ReturnType<typeof createSessionPythonRequestSchema>>;
 
-/** One event of a streamed execution: `output` chunks, then exactly one `result` or `error`. */
+/** One event of a streamed execution: `output` chunks and a `display` per rich result, then exactly one `result` or `error`. */
 export type StreamEvent =
   | { type: "output"; data: StreamOutputEvent }
+  | { type: "display"; data: StreamDisplayEvent }
   | { type: "result"; data: StreamResultEvent }
   | { type: "error"; data: StreamErrorEvent };
 

@@ -3,6 +3,7 @@ import { dirname, join, resolve, sep } from "node:path";
 import type { CodeInterpreterClient, ExecuteRequest } from "@code-interpreter/client";
 import type { Command } from "commander";
 import { note, type Output, TIMEOUT_EXIT, warn } from "../output.js";
+import { RichResultPrinter } from "../rich-output.js";
 import { type Context, collect, integer, readSource, uploadInputs } from "./shared.js";
 
 interface ExecOptions {
@@ -11,19 +12,27 @@ interface ExecOptions {
   lastLine: boolean;
   file: string[];
   download?: string;
+  language: "python" | "bash" | "javascript";
+  results: string;
 }
 
-/** `exec <file|->`: runs Python, streaming its output; exits with the code's exit code. */
+/** `exec <file|->`: runs code (Python by default), streaming its output and rich results; exits with the code's exit code. */
 export function registerExec(program: Command, context: Context): void {
   program
     .command("exec")
-    .description("run a Python file (or - for stdin) in a fresh sandbox")
-    .argument("<file>", "Python file to run, or - to read it from stdin")
+    .description("run a Python file (or - for stdin) in a fresh sandbox; --language for bash or JavaScript")
+    .argument("<file>", "file to run, or - to read it from stdin")
     .option("--stdin <text>", "text to give the code on its stdin")
     .option("-t, --timeout <ms>", "timeout in milliseconds", integer)
     .option("--no-last-line", "do not print the value of a bare last expression")
     .option("-f, --file <local[:path]>", "upload a local file and place it in the workspace (repeatable)", collect, [])
     .option("-d, --download <dir>", "save the files the code created or changed into this directory")
+    .option("-l, --language <language>", "python, bash or javascript", "python")
+    .option(
+      "--results <dir>",
+      "save the images the code displays (plots, PNG, SVG, JPEG, PDF) into this directory",
+      "code-interpreter-results",
+    )
     .action(async (file: string, options: ExecOptions) => {
       const { client, output } = context();
       const body: ExecuteRequest = {
@@ -31,7 +40,9 @@ export function registerExec(program: Command, context: Context): void {
         stdin: options.stdin ?? null,
         last_line_interactive: options.lastLine,
         files: await uploadInputs(client, output, options.file),
+        language: options.language,
       };
+      const rich = new RichResultPrinter(client, output, options.results);
       if (options.timeout !== undefined) body.timeout_ms = options.timeout;
 
       if (output.json) {
@@ -43,6 +54,7 @@ export function registerExec(program: Command, context: Context): void {
       }
       for await (const event of client.executeStream(body)) {
         if (event.type === "output") (event.data.stream === "stdout" ? process.stdout : process.stderr).write(event.data.data);
+        else if (event.type === "display") await rich.show(event.data);
         else if (event.type === "error") throw new Error(event.data.message);
         else {
           const result = event.data;

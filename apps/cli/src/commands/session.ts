@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { confirm, type Output, print, TIMEOUT_EXIT, table, warn } from "../output.js";
+import { RichResultPrinter } from "../rich-output.js";
 import { type Context, collect, integer, readSource, uploadInputs } from "./shared.js";
 
 /** `session create|ls|rm|bash|python`. */
@@ -54,10 +55,16 @@ export function registerSession(program: Command, context: Context): void {
     .argument("<session_id>")
     .argument("<file>")
     .option("-t, --timeout <ms>", "timeout in milliseconds", integer)
-    .action(async (sessionId: string, file: string, options: { timeout?: number }) => {
+    .option("--results <dir>", "save the images the code displays into this directory", "code-interpreter-results")
+    .action(async (sessionId: string, file: string, options: { timeout?: number; results: string }) => {
       const { client, output } = context();
       const code = await readSource(file);
-      report(output, await client.runPython(sessionId, { code, ...(options.timeout ? { timeout_ms: options.timeout } : {}) }));
+      const result = await client.runPython(sessionId, { code, ...(options.timeout ? { timeout_ms: options.timeout } : {}) });
+      report(output, result);
+      if (!output.json) {
+        const rich = new RichResultPrinter(client, output, options.results);
+        for (const item of result.results ?? []) await rich.show(item);
+      }
     });
 }
 
