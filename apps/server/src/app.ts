@@ -19,6 +19,7 @@ import { fileRoutes } from "./routes/files.js";
 import { healthRoutes } from "./routes/health.js";
 import { mcpRoutes } from "./routes/mcp.js";
 import { metricsRoutes } from "./routes/metrics.js";
+import { resultsPageRoutes } from "./routes/results-page.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { VERSION } from "./version.js";
 
@@ -58,6 +59,8 @@ export function createApp(options: AppOptions) {
   app.use(authenticate(keys));
   app.route("/", healthRoutes(server));
   app.route("/", metricsRoutes(server));
+  // Before the /docs assets: /docs/results is this page, not an asset.
+  app.route("/", resultsPageRoutes());
   app.route("/", docsRoutes(server));
   app.route("/", executeRoutes(server));
   app.route("/", fileRoutes(server));
