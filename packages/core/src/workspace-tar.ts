@@ -94,8 +94,8 @@ export class WorkspaceUnpacker {
     this.done = new Promise<void>((resolve) => {
       this.extract.on("entry", (header, stream, next) => {
         const chunks: Buffer[] = [];
-        stream.on("data", (chunk: Buffer) => {
-          if (header.type === "file") chunks.push(chunk);
+        stream.on("data", (chunk) => {
+          if (header.type === "file") chunks.push(chunk as Buffer);
         });
         stream.on("end", () => {
           if (header.type === "file") {
@@ -131,7 +131,8 @@ export class WorkspaceUnpacker {
   /** The files, once the archive has ended; throws for an invalid archive or one over `maxBytes`. */
   async finish(options: UnpackOptions = {}): Promise<WorkspaceFileContent[]> {
     if (!this.written) return [];
-    this.extract.end();
+    // streamx's typings want an argument that Node's end() does not.
+    (this.extract as unknown as { end(): void }).end();
     await this.done;
     if (this.failure) throw this.failure;
     const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
