@@ -100,6 +100,7 @@ describe("MCP over Streamable HTTP at /mcp", { timeout: 120_000 }, () => {
     });
     expect(initialize.status).toBe(200);
     expect(initialize.headers.get("mcp-session-id")).toBeNull();
+    expect(initialize.headers.get("x-request-id")).toMatch(/^[\w-]+$/);
     // The 2025 leg answers as an SSE stream with one message, as 2025-era clients accept.
     const body = await initialize.text();
     const message = JSON.parse(/^data: (.*)$/m.exec(body)?.[1] ?? body) as { result: { serverInfo: { name: string } } };

@@ -56,13 +56,18 @@ export function mcpRoutes(server: ServerContext, app: FetchableApp) {
       // The caller as the authentication in front established it (the SDK's handler verifies no token itself),
       // handed to the factory for the tools' in-process calls. The key is sent again with each of them.
       const principal = principalOf(c);
+      const requestId = c.get("requestId" as never) as string | undefined;
       const authInfo: AuthInfo = {
         token: /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "",
         clientId: principal?.tenant ?? "anonymous",
         scopes: principal?.admin ? ["admin"] : [],
-        extra: { requestId: c.get("requestId" as never) as string | undefined },
+        extra: { requestId },
       };
-      return handler.fetch(c.req.raw, { authInfo });
+      const response = await handler.fetch(c.req.raw, { authInfo });
+      // Hono adds the headers its middleware prepared (X-Request-Id) to the answers it builds, not to one returned as is.
+      const answer = new Response(response.body, response);
+      if (requestId) answer.headers.set("X-Request-Id", requestId);
+      return answer;
     })
     .get("/mcp", methodNotAllowed)
     .delete("/mcp", methodNotAllowed);
