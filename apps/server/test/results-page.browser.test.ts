@@ -70,7 +70,7 @@ describe.skipIf(!available)("/docs/results in a headless Chromium", () => {
     expect(await page.locator("#stdout").textContent()).toBe("largest: Lima\n");
     const traceback = await page.locator("pre.rich-error").textContent();
     expect(traceback).toContain("ValueError");
-    expect(traceback).toContain('File "__main__.py", line 15');
+    expect(traceback).toContain('File "__main__.py", line 14');
 
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, "rich-results.png"), fullPage: true });
