@@ -94,7 +94,12 @@ export function describeRichResults(run: Run, getBackend: () => Backend): void {
     it("streams each display as it is shown, before the execution ends", async () => {
       const seen: string[] = [];
       const onOutput = withDisplay(
-        (chunk) => seen.push(`${chunk.stream}:${chunk.data}`),
+        // print() may arrive as "out" then "\n": one entry per run of output.
+        (chunk) => {
+          const last = seen.length - 1;
+          if (seen[last]?.startsWith(`${chunk.stream}:`)) seen[last] += chunk.data;
+          else seen.push(`${chunk.stream}:${chunk.data}`);
+        },
         (result) => seen.push(`display:${result.data["text/plain"]}`),
       );
       const result = await run("import time\ndisplay('first')\nprint('out', flush=True)\ntime.sleep(0.2)\ndisplay('second')", { onOutput });
