@@ -22,6 +22,8 @@ async function start(): Promise<{ server: ServerProcess; dir: string }> {
       FILE_STORAGE_DIR: join(dir.path, "files"),
       SANDBOX_POOL_MAX: "0",
       REAPER_INTERVAL_SEC: "1",
+      // Making 200,000 files takes the better part of a minute on a busy machine.
+      MAX_EXEC_TIMEOUT_MS: "300000",
     },
   });
   cleanups.push(() => server.stop());
@@ -32,7 +34,7 @@ async function sessionWith(server: ServerProcess, python: string): Promise<strin
   const created = await postJson(`${server.url}/v1/sessions`, { ttl_seconds: 600 });
   expect(created.status).toBe(201);
   const id = created.body.session_id as string;
-  const made = await postJson(`${server.url}/v1/sessions/${id}/bash`, { cmd: `python3 -c '${python}'`, timeout_ms: 60_000 });
+  const made = await postJson(`${server.url}/v1/sessions/${id}/bash`, { cmd: `python3 -c '${python}'`, timeout_ms: 240_000 });
   expect(made.body, JSON.stringify(made.body)).toMatchObject({ exit_code: 0, timed_out: false });
   return id;
 }
