@@ -200,10 +200,13 @@ function hostileKinds(): Record<string, () => Promise<string>> {
     },
     "abandoned upload": async () => {
       const controller = new AbortController();
+      let chunks = 0;
       const body = new ReadableStream<Uint8Array>({
         async pull(stream) {
           await sleep(5);
-          stream.enqueue(new Uint8Array(256 * 1024).fill(1));
+          // Over once the client has hung up (fetch need not cancel its body), and bounded anyway.
+          if (controller.signal.aborted || chunks++ >= 400) stream.close();
+          else stream.enqueue(new Uint8Array(256 * 1024).fill(1));
         },
       });
       const answer = fetch(`${url}/v1/files`, {
