@@ -53,15 +53,13 @@ describe.skipIf(!available)("/docs/results in a headless Chromium", () => {
     expect(await frame.locator("table.dataframe tbody tr").count()).toBe(3);
 
     // The figure decoded by the browser at figsize * dpi, and the SVG at its own size.
-    const sizes = await page
-      .locator("img.rich-image")
-      .evaluateAll((images) =>
-        (images as HTMLImageElement[]).map((image) => ({
-          mime: image.dataset.mime,
-          width: image.naturalWidth,
-          height: image.naturalHeight,
-        })),
-      );
+    const sizes = await page.locator("img.rich-image").evaluateAll((images) =>
+      (images as unknown as { dataset: { mime?: string }; naturalWidth: number; naturalHeight: number }[]).map((image) => ({
+        mime: image.dataset.mime,
+        width: image.naturalWidth,
+        height: image.naturalHeight,
+      })),
+    );
     expect(sizes).toEqual([
       { mime: "image/png", width: 400, height: 250 },
       { mime: "image/svg+xml", width: 120, height: 20 },
