@@ -16,7 +16,15 @@ type Schema = {
 type Document = any;
 
 /** Routes that serve the documentation itself rather than the API. */
-const DOCUMENTATION_ROUTES = new Set(["GET /openapi.json", "GET /docs", "GET /docs/init.js", "GET /docs/:asset"]);
+const DOCUMENTATION_ROUTES = new Set([
+  "GET /openapi.json",
+  "GET /docs",
+  "GET /docs/init.js",
+  "GET /docs/:asset",
+  // The rich results example page and its script.
+  "GET /docs/results",
+  "GET /docs/results.js",
+]);
 /**
  * MCP's Streamable HTTP endpoint: JSON-RPC described by the MCP specification
  * and by its own `tools/list`, not by OpenAPI (its tools call the documented
