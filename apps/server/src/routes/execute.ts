@@ -1,4 +1,4 @@
-import { createExecuteRequestSchema, type ExecuteResponse, type ExecutionResult } from "@code-interpreter/core";
+import { createExecuteRequestSchema, type ExecuteOptions, type ExecuteResponse, type ExecutionResult } from "@code-interpreter/core";
 import { resolveFileInputs } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
 import { accessOf } from "../auth/authenticate.js";
@@ -15,11 +15,18 @@ export function executeRoutes(server: ServerContext) {
   const schema = createExecuteRequestSchema({ maxExecTimeoutMs: server.config.MAX_EXEC_TIMEOUT_MS });
   const maxBody = server.config.MAX_REQUEST_BODY_MB * 1024 * 1024;
 
-  const prepare = async (c: Context) => {
+  /** The request as the backend takes it, everything refusable refused first (422, 404). */
+  const prepare = async (c: Context): Promise<ExecuteOptions> => {
     const body = await readJsonBody(c, schema, maxBody);
     assertLanguage(server, body.language);
-    const files = await resolveFileInputs(server.store, body.files, accessOf(c).view);
-    return { body, files };
+    return {
+      code: body.code,
+      language: body.language,
+      stdin: body.stdin,
+      timeoutMs: body.timeout_ms,
+      lastLineInteractive: body.last_line_interactive,
+      files: await resolveFileInputs(server.store, body.files, accessOf(c).view),
+    };
   };
 
   const toResponse = async (c: Context, result: ExecutionResult, rich = richResultMapper(server, c)): Promise<ExecuteResponse> => ({
@@ -34,48 +41,18 @@ export function executeRoutes(server: ServerContext) {
 
   return new Hono()
     .post("/v1/execute", async (c) => {
-      const { body, files } = await prepare(c);
-      const result = await withExecutionSlot(server, c, () =>
-        server.backend.execute({
-          code: body.code,
-          language: body.language,
-          stdin: body.stdin,
-          timeoutMs: body.timeout_ms,
-          lastLineInteractive: body.last_line_interactive,
-          files,
-          signal: c.req.raw.signal,
-        }),
-      );
+      const options = await prepare(c);
+      const result = await withExecutionSlot(server, c, () => server.backend.execute({ ...options, signal: c.req.raw.signal }));
       return c.json(await toResponse(c, result));
     })
     .post("/v1/execute/stream", async (c) => {
       // Everything that can be refused is refused before the stream starts, with a status code.
-      const { body, files } = await prepare(c);
+      const options = await prepare(c);
       const rich = richResultMapper(server, c);
       return streamExecution(
         c,
         server,
-        async (onOutput, signal) => {
-          const {
-            stdout: _stdout,
-            stderr: _stderr,
-            ...rest
-          } = await toResponse(
-            c,
-            await server.backend.execute({
-              code: body.code,
-              language: body.language,
-              stdin: body.stdin,
-              timeoutMs: body.timeout_ms,
-              lastLineInteractive: body.last_line_interactive,
-              files,
-              onOutput,
-              signal,
-            }),
-            rich,
-          );
-          return rest;
-        },
+        async (onOutput, signal) => toResponse(c, await server.backend.execute({ ...options, onOutput, signal }), rich),
         rich.one,
       );
     });

@@ -116,14 +116,7 @@ export function sessionRoutes(server: ServerContext) {
       return streamExecution(
         c,
         server,
-        async (onOutput, signal) => {
-          const {
-            stdout: _stdout,
-            stderr: _stderr,
-            ...rest
-          } = await pythonJson(c, await backend.runInSession({ ...options, onOutput, signal }), rich);
-          return rest;
-        },
+        async (onOutput, signal) => pythonJson(c, await backend.runInSession({ ...options, onOutput, signal }), rich),
         rich.one,
       );
     })

@@ -8,14 +8,15 @@ import { describeError } from "../middleware/error-handler.js";
 /**
  * Answers with server-sent events: `output` chunks while `run` works, a
  * `display` event per rich result as soon as it is shown (its JSON from
- * `displayJson`), then one `result` (what `run` returns) or one `error`. A client that goes away aborts
+ * `displayJson`), then one `result` (the answer `run` returns, less the
+ * `stdout` and `stderr` already streamed) or one `error`. A client that goes away aborts
  * the signal, which stops the execution and removes its sandbox. The
  * execution holds a concurrency slot until the stream ends.
  */
 export function streamExecution(
   c: Context,
   server: ServerContext,
-  run: (onOutput: OutputListener, signal: AbortSignal) => Promise<object>,
+  run: (onOutput: OutputListener, signal: AbortSignal) => Promise<{ stdout: string; stderr: string }>,
   displayJson?: (result: RichResult) => Promise<object>,
 ): Response {
   const release = acquireExecutionSlot(server, c);
@@ -38,7 +39,7 @@ export function streamExecution(
       (result) => void send("display", displayJson ? displayJson(result) : result),
     );
     try {
-      const result = await run(onOutput, controller.signal);
+      const { stdout: _stdout, stderr: _stderr, ...result } = await run(onOutput, controller.signal);
       await send("result", result);
     } catch (error) {
       if (controller.signal.aborted) return;
