@@ -1,50 +1,10 @@
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
-import { type Browser, chromium } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LiveServer, startLiveServer } from "./fixture.js";
+import { expect, it } from "vitest";
+import { describeInChromium } from "./support/browser.js";
 
-/** Debian's chromium; CHROMIUM_PATH overrides it. */
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-/** Where the screenshot is kept for people to look at (gitignored). */
-const ARTIFACTS = join(import.meta.dirname, "..", "test-results");
-
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI === "true")
-  throw new Error(`The rich results page test needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
-if (!available) console.warn(`Skipping the rich results page test: no Chromium at ${CHROMIUM}`);
-
-describe.skipIf(!available)("/docs/results in a headless Chromium", () => {
-  let server: LiveServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startLiveServer();
-    // --no-sandbox: Chromium's own sandbox refuses to run as root, which CI is.
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
+describeInChromium("/docs/results", ({ server, openPage, screenshot }) => {
   it("renders a DataFrame as a table, a plot and an SVG as images, JSON, and the exception", { timeout: 120_000 }, async () => {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 1800 } });
-    const offSite: string[] = [];
-    await page.route("**/*", (route) => {
-      const url = route.request().url();
-      if (url.startsWith(server.url) || url.startsWith("data:") || url.startsWith("blob:")) return route.continue();
-      offSite.push(url);
-      return route.abort();
-    });
-    const errors: string[] = [];
-    page.on("pageerror", (error) => errors.push(error.message));
-    page.on("console", (message) => {
-      if (message.type() === "error") errors.push(message.text());
-    });
-
-    await page.goto(`${server.url}/docs/results`);
+    const { page, offSite, errors, consoleErrors } = await openPage({ width: 1100, height: 1800 });
+    await page.goto(`${server().url}/docs/results`);
     await page.locator("body[data-done=true]").waitFor({ timeout: 90_000 });
 
     // The DataFrame's HTML, rendered in its frame as a real table.
@@ -70,9 +30,8 @@ describe.skipIf(!available)("/docs/results in a headless Chromium", () => {
     expect(traceback).toContain("ValueError");
     expect(traceback).toContain('File "__main__.py", line 14');
 
-    await mkdir(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, "rich-results.png"), fullPage: true });
+    await screenshot(page, "rich-results.png");
     expect(offSite).toEqual([]);
-    expect(errors).toEqual([]);
+    expect([...errors, ...consoleErrors]).toEqual([]);
   });
 });
