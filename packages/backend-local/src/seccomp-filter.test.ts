@@ -1,34 +1,11 @@
 import { ERRNO, SYSCALL_NUMBERS, SYSCALL_POLICY } from "@code-interpreter/core";
+import { seccompVerdict } from "@code-interpreter/core/testing";
 import { describe, expect, it } from "vitest";
 import { seccompProgram, seccompSupported } from "./seccomp-filter.js";
 
 const ALLOW = 0x7fff0000;
 const errno = (value: number) => 0x00050000 | value;
 const AUDIT = { x64: 0xc000003e, arm64: 0xc00000b7 } as const;
-
-/** Runs a classic BPF seccomp program as the kernel would, on one call. */
-function verdict(program: Buffer, call: { nr: number; arch: number; args?: bigint[] }): number {
-  const data = Buffer.alloc(64);
-  data.writeUInt32LE(call.nr, 0);
-  data.writeUInt32LE(call.arch, 4);
-  for (const [index, value] of (call.args ?? []).entries()) data.writeBigUInt64LE(value, 16 + 8 * index);
-  let accumulator = 0;
-  for (let pc = 0; pc < program.length / 8; pc++) {
-    const code = program.readUInt16LE(pc * 8);
-    const jumpTrue = program.readUInt8(pc * 8 + 2);
-    const jumpFalse = program.readUInt8(pc * 8 + 3);
-    const value = program.readUInt32LE(pc * 8 + 4);
-    if (code === 0x20) accumulator = data.readUInt32LE(value);
-    else if (code === 0x54) accumulator = (accumulator & value) >>> 0;
-    else if (code === 0x06) return value;
-    else if (code === 0x15) pc += accumulator === value ? jumpTrue : jumpFalse;
-    else if (code === 0x25) pc += accumulator > value ? jumpTrue : jumpFalse;
-    else if (code === 0x35) pc += accumulator >= value ? jumpTrue : jumpFalse;
-    else if (code === 0x45) pc += (accumulator & value) !== 0 ? jumpTrue : jumpFalse;
-    else throw new Error(`unexpected opcode ${code}`);
-  }
-  throw new Error("ran off the end of the program");
-}
 
 describe("seccomp filter", () => {
   for (const [arch, table] of [
@@ -37,7 +14,7 @@ describe("seccomp filter", () => {
   ] as const) {
     describe(`on ${arch}`, () => {
       const program = seccompProgram(arch) as Buffer;
-      const run = (name: string, args: bigint[] = []) => verdict(program, { nr: table[name] as number, arch: AUDIT[arch], args });
+      const run = (name: string, args: bigint[] = []) => seccompVerdict(program, { nr: table[name] as number, arch: AUDIT[arch], args });
 
       it("refuses every unconditional denial of the policy with its errno", () => {
         for (const denial of SYSCALL_POLICY.filter((candidate) => !candidate.when)) {
@@ -63,14 +40,14 @@ describe("seccomp filter", () => {
 
       it("allows everything else, and refuses another ABI", () => {
         // read, write, openat on x86_64; getcwd, fcntl, write on aarch64: all outside the policy.
-        for (const nr of [0, 1, 17, 25, 64, 257]) expect(verdict(program, { nr, arch: AUDIT[arch] })).toBe(ALLOW);
-        expect(verdict(program, { nr: 1, arch: 0x40000003 })).toBe(errno(ERRNO.EPERM));
+        for (const nr of [0, 1, 17, 25, 64, 257]) expect(seccompVerdict(program, { nr, arch: AUDIT[arch] })).toBe(ALLOW);
+        expect(seccompVerdict(program, { nr: 1, arch: 0x40000003 })).toBe(errno(ERRNO.EPERM));
       });
     });
   }
 
   it("refuses the x32 ABI on x64", () => {
-    expect(verdict(seccompProgram("x64") as Buffer, { nr: 0x40000000 + 41, arch: AUDIT.x64 })).toBe(errno(ERRNO.EPERM));
+    expect(seccompVerdict(seccompProgram("x64") as Buffer, { nr: 0x40000000 + 41, arch: AUDIT.x64 })).toBe(errno(ERRNO.EPERM));
   });
 
   it("has none for an architecture whose syscall numbers it does not know", () => {

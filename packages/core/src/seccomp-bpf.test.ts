@@ -1,32 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { seccompBpf } from "./seccomp-bpf.js";
 import { type OciSeccompProfile, ociSeccompProfile, SYSCALL_NUMBERS } from "./syscall-policy.js";
+import { seccompVerdict } from "./testing/seccomp-verdict.js";
 
 const ALLOW = 0x7fff0000;
 const AUDIT = { x86_64: 0xc000003e, aarch64: 0xc00000b7 } as const;
-
-/** Runs a classic BPF seccomp program as the kernel would, on one call. */
-function bpfVerdict(program: Buffer, call: { nr: number; arch: number; args?: bigint[] }): number {
-  const data = Buffer.alloc(64);
-  data.writeUInt32LE(call.nr, 0);
-  data.writeUInt32LE(call.arch, 4);
-  for (const [index, value] of (call.args ?? []).entries()) data.writeBigUInt64LE(value, 16 + 8 * index);
-  let accumulator = 0;
-  for (let pc = 0; pc < program.length / 8; pc++) {
-    const code = program.readUInt16LE(pc * 8);
-    const jumpTrue = program.readUInt8(pc * 8 + 2);
-    const jumpFalse = program.readUInt8(pc * 8 + 3);
-    const value = program.readUInt32LE(pc * 8 + 4);
-    if (code === 0x20) accumulator = data.readUInt32LE(value);
-    else if (code === 0x54) accumulator = (accumulator & value) >>> 0;
-    else if (code === 0x06) return value;
-    else if (code === 0x15) pc += accumulator === value ? jumpTrue : jumpFalse;
-    else if (code === 0x25) pc += accumulator > value ? jumpTrue : jumpFalse;
-    else if (code === 0x35) pc += accumulator >= value ? jumpTrue : jumpFalse;
-    else throw new Error(`unexpected opcode ${code}`);
-  }
-  throw new Error("ran off the end of the program");
-}
 
 /** What libseccomp makes of the profile: the first rule whose conditions all hold decides, else allow. */
 function ociVerdict(profile: OciSeccompProfile, name: string, args: bigint[]): number {
@@ -60,11 +38,11 @@ describe("seccompBpf", () => {
         const nr = SYSCALL_NUMBERS[arch][name] as number;
         for (const first of samples) {
           const args = [first, 1n, 0n];
-          expect(bpfVerdict(program, { nr, arch: AUDIT[arch], args }), `${name}(${first})`).toBe(ociVerdict(profile, name, args));
+          expect(seccompVerdict(program, { nr, arch: AUDIT[arch], args }), `${name}(${first})`).toBe(ociVerdict(profile, name, args));
         }
       }
-      expect(bpfVerdict(program, { nr: 1, arch: AUDIT[arch] })).toBe(ALLOW);
-      expect(bpfVerdict(program, { nr: 1, arch: 0x40000003 })).toBe(0x00050001);
+      expect(seccompVerdict(program, { nr: 1, arch: AUDIT[arch] })).toBe(ALLOW);
+      expect(seccompVerdict(program, { nr: 1, arch: 0x40000003 })).toBe(0x00050001);
     });
   }
 

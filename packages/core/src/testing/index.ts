@@ -10,3 +10,4 @@ export {
   SYSCALL_TESTS,
 } from "./hostile.js";
 export { describeRichResults, pngSize } from "./rich-results.js";
+export { type SeccompCall, seccompVerdict } from "./seccomp-verdict.js";
