@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { KubernetesDouble } from "@code-interpreter/kubernetes-double";
-import Dockerode from "dockerode";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { DOUBLE_IMAGE, doubleUnavailable } from "./support/double-needs.js";
 import { type ServerProcess, startServerProcess, waitFor } from "./support/server-process.js";
 import { stateDir } from "./support/temp-dirs.js";
 
@@ -9,15 +9,9 @@ import { stateDir } from "./support/temp-dirs.js";
 // the wire (no cluster can run here); the double, in this test's process, runs pods on the local
 // Docker engine, and outlives the server these tests kill.
 const namespace = "code-interpreter-faults";
-const image = process.env.KUBERNETES_EXECUTOR_IMAGE || process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest";
-let reason: string | undefined;
-try {
-  const docker = new Dockerode();
-  await docker.ping();
-  await docker.getImage(image).inspect();
-} catch (error) {
-  reason = `the Kubernetes fault tests need a Docker engine and the executor image ${image} for the API double: ${(error as Error).message}`;
-}
+const image = DOUBLE_IMAGE;
+const unavailable = await doubleUnavailable();
+const reason = unavailable && `the Kubernetes fault tests need ${unavailable}`;
 if (reason && process.env.CI === "true") throw new Error(reason);
 
 const double = reason ? undefined : await KubernetesDouble.start({ runtime: "docker", image });

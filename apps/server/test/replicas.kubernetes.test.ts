@@ -1,22 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { KubernetesDouble } from "@code-interpreter/kubernetes-double";
-import Dockerode from "dockerode";
 import { describeReplicas } from "./replicas.js";
+import { DOUBLE_IMAGE, doubleUnavailable } from "./support/double-needs.js";
 import { stateDir } from "./support/temp-dirs.js";
 
 // Two server processes on the kubernetes backend, both talking to one Kubernetes API (the double,
 // no cluster can run here; its pods are containers on the local Docker engine), and one object store.
-const image = process.env.KUBERNETES_EXECUTOR_IMAGE || process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest";
+const image = DOUBLE_IMAGE;
 
 await describeReplicas("kubernetes (API double)", async () => {
-  try {
-    const docker = new Dockerode();
-    await docker.ping();
-    await docker.getImage(image).inspect();
-  } catch (error) {
-    return `a Docker engine and the executor image ${image} for the API double: ${(error as Error).message}`;
-  }
+  const unavailable = await doubleUnavailable();
+  if (unavailable) return unavailable;
   const namespace = `replicas-${randomUUID().slice(0, 8)}`;
   const double = await KubernetesDouble.start({ runtime: "docker", image, labels: { "code-interpreter.test-run": namespace } });
   const dir = await stateDir("ci-replicas-kube");

@@ -1,21 +1,15 @@
 import { createKubernetesBackend } from "@code-interpreter/backend-kubernetes";
 import { KubernetesDouble } from "@code-interpreter/kubernetes-double";
-import Dockerode from "dockerode";
 import { afterAll, describe, it } from "vitest";
 import { describeRoutes } from "./routes.js";
+import { DOUBLE_IMAGE, doubleUnavailable } from "./support/double-needs.js";
 
 // The routes on the Kubernetes backend, through the real client against the Kubernetes API
 // double (no cluster can run here); the double runs the pods on the local Docker engine.
 const namespace = "code-interpreter-routes";
-const image = process.env.KUBERNETES_EXECUTOR_IMAGE || process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest";
-let reason: string | undefined;
-try {
-  const docker = new Dockerode();
-  await docker.ping();
-  await docker.getImage(image).inspect();
-} catch (error) {
-  reason = `the Kubernetes route tests need a Docker engine and the executor image ${image} for the API double: ${(error as Error).message}`;
-}
+const image = DOUBLE_IMAGE;
+const unavailable = await doubleUnavailable();
+const reason = unavailable && `the Kubernetes route tests need ${unavailable}`;
 if (reason && process.env.CI === "true") throw new Error(reason);
 
 if (!reason) {
