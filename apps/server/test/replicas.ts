@@ -9,7 +9,7 @@ import {
   testStoreEnv,
 } from "@code-interpreter/files/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { postJson, type ServerProcess, startServerProcess, waitFor } from "./support/server-process.js";
+import { postJson, type ServerProcess, startServerProcess, streamUntilPrinted, waitFor } from "./support/server-process.js";
 import { stateDir } from "./support/temp-dirs.js";
 
 /** What the replicas share besides the object store: the sandbox engine, as each test file sets it up. */
@@ -133,30 +133,13 @@ export async function describeReplicas(name: string, setUp: () => Promise<Replic
       // orphaned sandbox is reaped. Its runner stops when A's connection drops (or at the latest at the code's
       // own timeout), and a stopped sandbox goes at B's next reaper pass after a few seconds' grace.
       const before = new Set(await engine.sandboxes());
-      const stream = await fetch(`${a.url}/v1/execute/stream`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ code: "import time\nprint('started', flush=True)\ntime.sleep(60)", timeout_ms: 30_000 }),
-      });
-      expect(stream.status).toBe(200);
-      const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
-      let seen = "";
-      while (!seen.includes("started")) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`A's stream ended before the code printed: ${seen}`);
-        seen += new TextDecoder().decode(value);
-      }
+      const started = await streamUntilPrinted(a.url, "import time\nprint('started', flush=True)\ntime.sleep(60)", "started");
       const orphan = (await engine.sandboxes()).find((entry) => entry.startsWith("exec ") && !before.has(entry));
       expect(orphan).toBeDefined();
       a.kill("SIGKILL");
       expect(await a.exited).toBe("SIGKILL");
       // A's client sees its stream cut, never a result.
-      try {
-        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) seen += new TextDecoder().decode(chunk.value);
-      } catch {
-        // the connection was reset: as expected
-      }
-      expect(seen).not.toContain("event: result");
+      expect(started.seen + (await started.rest())).not.toContain("event: result");
       const afterKill = await postJson(`${b.url}/v1/execute`, { code: "print(6 * 7)" });
       expect(afterKill.body).toMatchObject({ stdout: "42\n", exit_code: 0 });
       expect((await postJson(`${b.url}/v1/sessions/${sessionId}/bash`, { cmd: "read -r line < out.txt; echo $line" })).body.stdout).toBe(

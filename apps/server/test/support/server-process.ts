@@ -93,10 +93,10 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   };
 }
 
-/** Polls `check` until it returns a truthy value, failing with `what` after `timeoutMs`. */
 /** What waitFor resolves with: the check's first truthy value. */
 type Truthy<T> = Exclude<T, false | null | undefined | 0 | "">;
 
+/** Polls `check` until it returns a truthy value, failing with `what` after `timeoutMs`. */
 export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 60_000, intervalMs = 200): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -136,4 +136,46 @@ export async function postJson(url: string, body: unknown, init: RequestInit = {
     json = text;
   }
   return { status: response.status, headers: response.headers, body: json };
+}
+
+/** A streamed execution whose code has started: it printed its first line. */
+export interface StartedStream {
+  /** What the stream has sent so far. */
+  seen: string;
+  /** The rest of the stream, until it ends or its connection breaks. */
+  rest(): Promise<string>;
+}
+
+/**
+ * Starts `code` through `/v1/execute/stream` and resolves once it has printed `marker`:
+ * from then on the code is surely running in its sandbox (not waiting for one).
+ */
+export async function streamUntilPrinted(serverUrl: string, code: string, marker: string, timeoutMs = 30_000): Promise<StartedStream> {
+  const stream = await fetch(`${serverUrl}/v1/execute/stream`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ code, timeout_ms: timeoutMs }),
+  });
+  if (stream.status !== 200) throw new Error(`the stream answered ${stream.status}: ${await stream.text()}`);
+  const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let seen = "";
+  while (!seen.includes(marker)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the stream ended before the code printed ${marker}: ${seen}`);
+    seen += decoder.decode(value, { stream: true });
+  }
+  return {
+    seen,
+    rest: async () => {
+      let rest = "";
+      try {
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+          rest += decoder.decode(chunk.value, { stream: true });
+      } catch {
+        // the connection was reset
+      }
+      return rest;
+    },
+  };
 }
