@@ -1,4 +1,3 @@
-import { Readable } from "node:stream";
 import tar from "tar-stream";
 import { InvalidRequestError } from "./errors.js";
 import { validateWorkspacePath } from "./workspace-path.js";
@@ -42,39 +41,9 @@ export interface UnpackOptions {
  * the workspace makes the whole archive invalid.
  */
 export async function unpackWorkspace(archive: Buffer, options: UnpackOptions = {}): Promise<WorkspaceFileContent[]> {
-  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-  const extract = tar.extract();
-  const files: WorkspaceFileContent[] = [];
-  let total = 0;
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on("entry", (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on("data", (chunk) => {
-        if (header.type === "file") chunks.push(chunk as Buffer);
-      });
-      stream.on("end", () => {
-        if (header.type === "file") {
-          try {
-            const content = Buffer.concat(chunks);
-            total += content.length;
-            if (total > maxBytes) throw new InvalidRequestError({ message: `workspace snapshot is larger than ${maxBytes} bytes` });
-            files.push({ path: validateSnapshotPath(header.name), content });
-          } catch (error) {
-            extract.destroy(error as Error);
-            return;
-          }
-        }
-        next();
-      });
-      stream.on("error", reject);
-    });
-    extract.on("finish", resolve);
-    extract.on("close", resolve);
-    extract.on("error", reject);
-  });
-  Readable.from([archive]).pipe(extract);
-  await done;
-  return files;
+  const unpacker = new WorkspaceUnpacker();
+  unpacker.write(archive);
+  return unpacker.finish(options);
 }
 
 /**
