@@ -17,3 +17,11 @@ give_up() {
   log "${SKIPPED:-Some tests} will be skipped: $*"
   exit 0
 }
+
+# Installs Debian packages (lists updated first), waiting for another apt or dpkg to
+# finish instead of failing on its lock. Fails without apt-get or root.
+apt_install() {
+  command -v apt-get >/dev/null || return 1
+  as_root apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@" >/dev/null
+}

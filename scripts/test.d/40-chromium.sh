@@ -6,15 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 . scripts/lib/common.sh
+SETUP_NAME="chromium setup" SKIPPED="The /docs browser tests"
 
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] && exit 0
 log "Installing chromium from Debian packages (for the /docs browser test)"
-if command -v apt-get >/dev/null && as_root apt-get update -qq &&
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; then
-  exit 0
-fi
-if [ "${CI:-}" = true ]; then
-  echo "chromium setup: could not install chromium" >&2
-  exit 1
-fi
-log "The /docs browser test will be skipped: chromium could not be installed"
+apt_install chromium || give_up "could not install chromium"

@@ -7,15 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 . scripts/lib/common.sh
+SETUP_NAME="crun setup" SKIPPED="The engine-refusal test"
 
 command -v crun >/dev/null && exit 0
 log "Installing crun from Debian packages (for the engine-refusal test)"
-if command -v apt-get >/dev/null && as_root apt-get update -qq &&
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq crun >/dev/null; then
-  exit 0
-fi
-if [ "${CI:-}" = true ]; then
-  echo "crun setup: could not install crun" >&2
-  exit 1
-fi
-log "The engine-refusal test will be skipped: crun could not be installed"
+apt_install crun || give_up "could not install crun"
