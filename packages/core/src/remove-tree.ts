@@ -3,7 +3,9 @@ import { lstat, rm } from "node:fs/promises";
 import { CodeInterpreterError } from "./errors.js";
 
 /** A directory tree that could not be removed (the message quotes what `rm` said). */
-export class TreeRemovalError extends CodeInterpreterError {}
+export class TreeRemovalError extends CodeInterpreterError {
+  static override readonly code: string = "TreeRemovalError";
+}
 
 /**
  * Removes a directory tree that sandboxed code may have shaped: any depth
