@@ -7,6 +7,7 @@ import { KeyRing } from "./auth/key-ring.js";
 import { Tenancy } from "./auth/tenancy.js";
 import type { Config } from "./config.js";
 import type { ServerContext } from "./context.js";
+import type { Env } from "./env.js";
 import { ConcurrencyLimit } from "./middleware/concurrency-limit.js";
 import { createErrorHandler } from "./middleware/error-handler.js";
 import { requestLog } from "./middleware/request-log.js";
@@ -52,7 +53,7 @@ export function createApp(options: AppOptions) {
     }),
     version: VERSION,
   };
-  const app = new Hono();
+  const app = new Hono<Env>();
   // Every answer carries X-Request-Id (the caller's, when it sent a sane one), also in the log line.
   app.use(requestId());
   app.use(requestLog({ logger: server.logger, backend: server.backend.name }));

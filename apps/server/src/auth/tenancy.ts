@@ -1,6 +1,7 @@
 import { type Backend, type SessionInfo, SessionNotFoundError, TooManyRequestsError } from "@code-interpreter/core";
 import type { FileStore } from "@code-interpreter/files";
 import type { Context } from "hono";
+import type { Env } from "../env.js";
 import { ConcurrencyLimit } from "../middleware/concurrency-limit.js";
 import { accessOf, principalOf } from "./authenticate.js";
 
@@ -32,7 +33,7 @@ export class Tenancy {
   ) {}
 
   /** The session, if the caller may use it; SessionNotFoundError otherwise. */
-  async session(c: Context, sessionId: string): Promise<SessionInfo> {
+  async session(c: Context<Env>, sessionId: string): Promise<SessionInfo> {
     const session = await this.backend.getSession(sessionId);
     this.remember(session.id, session.tenant);
     this.assertVisible(c, sessionId, session.tenant);
@@ -40,7 +41,7 @@ export class Tenancy {
   }
 
   /** Throws SessionNotFoundError unless the caller may use the session (cheap after the first call). */
-  async assertOwns(c: Context, sessionId: string): Promise<void> {
+  async assertOwns(c: Context<Env>, sessionId: string): Promise<void> {
     const { view } = accessOf(c);
     if (view.tenant === undefined) return;
     if (!this.owners.has(sessionId)) await this.session(c, sessionId);
@@ -48,13 +49,13 @@ export class Tenancy {
   }
 
   /** The sessions the caller may see. */
-  visible(c: Context, sessions: SessionInfo[]): SessionInfo[] {
+  visible(c: Context<Env>, sessions: SessionInfo[]): SessionInfo[] {
     const { view } = accessOf(c);
     return view.tenant === undefined ? sessions : sessions.filter((session) => session.tenant === view.tenant);
   }
 
   /** Takes one of the caller's execution slots; the release must be called when the execution ends. */
-  acquireExecution(c: Context): () => void {
+  acquireExecution(c: Context<Env>): () => void {
     const tenant = principalOf(c)?.tenant;
     if (tenant === undefined) return () => {};
     let limit = this.executions.get(tenant);
@@ -66,7 +67,7 @@ export class Tenancy {
   }
 
   /** 429 when the caller already has TENANT_MAX_SESSIONS live sessions. */
-  async assertRoomForSession(c: Context): Promise<void> {
+  async assertRoomForSession(c: Context<Env>): Promise<void> {
     const tenant = principalOf(c)?.tenant;
     if (tenant === undefined) return;
     const live = (await this.backend.listSessions()).filter((session) => session.tenant === tenant).length;
@@ -79,7 +80,7 @@ export class Tenancy {
   }
 
   /** 429 when the caller's stored files already take TENANT_MAX_STORED_MB. */
-  async assertRoomForFiles(c: Context): Promise<void> {
+  async assertRoomForFiles(c: Context<Env>): Promise<void> {
     const tenant = principalOf(c)?.tenant;
     if (tenant === undefined) return;
     const stored = await this.store.totalBytes({ tenant });
@@ -101,7 +102,7 @@ export class Tenancy {
     this.owners.set(sessionId, tenant);
   }
 
-  private assertVisible(c: Context, sessionId: string, tenant: string | undefined): void {
+  private assertVisible(c: Context<Env>, sessionId: string, tenant: string | undefined): void {
     const { view } = accessOf(c);
     if (view.tenant !== undefined && tenant !== view.tenant) {
       throw new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} not found` });

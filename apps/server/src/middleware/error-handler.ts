@@ -11,6 +11,7 @@ import {
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Env } from "../env.js";
 import type { Logger } from "../observability/logger.js";
 
 const STATUS: [check: (error: unknown) => boolean, status: ContentfulStatusCode][] = [
@@ -69,7 +70,7 @@ export const CLIENT_CLOSED_REQUEST = 499;
  * Whether the client went away before its request was answered (mid-upload,
  * mid-execution): what failed then is the client's connection, not the server.
  */
-export function clientClosedRequest(c: Context): boolean {
+export function clientClosedRequest(c: Context<Env>): boolean {
   if (c.req.raw.signal.aborted) return true;
   const incoming = (c.env as { incoming?: { aborted?: boolean; complete?: boolean; socket?: { destroyed?: boolean } | null } } | undefined)
     ?.incoming;
@@ -78,7 +79,7 @@ export function clientClosedRequest(c: Context): boolean {
 
 /** The one place errors become responses: `{"detail": ...}`, never a stack trace. */
 export function createErrorHandler(logger: Logger) {
-  return function errorHandler(error: Error, c: Context): Response {
+  return function errorHandler(error: Error, c: Context<Env>): Response {
     // No one reads this answer; the request log shows 499 and no error is logged or counted.
     if (clientClosedRequest(c)) return c.json({ detail: "Client closed the request" }, CLIENT_CLOSED_REQUEST as ContentfulStatusCode);
     const { status, detail } = describeError(error);

@@ -1,13 +1,14 @@
 import { InvalidRequestError, PayloadTooLargeError } from "@code-interpreter/core";
 import type { Context } from "hono";
 import type { z } from "zod";
+import type { Env } from "../env.js";
 
 /**
  * Reads a JSON body of at most `maxBytes` (refused from Content-Length before
  * reading, or as soon as the stream passes it) and validates it. Bad JSON,
  * the wrong content type and invalid fields are 422s naming the field.
  */
-export async function readJsonBody<T extends z.ZodType>(c: Context, schema: T, maxBytes: number): Promise<z.infer<T>> {
+export async function readJsonBody<T extends z.ZodType>(c: Context<Env>, schema: T, maxBytes: number): Promise<z.infer<T>> {
   const type = c.req.header("content-type") ?? "";
   if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
     throw new InvalidRequestError({ message: `Content-Type must be application/json, not ${JSON.stringify(type)}` });

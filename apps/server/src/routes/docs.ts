@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Hono } from "hono";
 import type { ServerContext } from "../context.js";
+import type { Env } from "../env.js";
 import { createOpenApiDocument } from "../openapi/openapi-document.js";
 
 /** The only files of swagger-ui-dist the page needs; nothing else of the package is served. */
@@ -58,7 +59,7 @@ export function docsRoutes(server: ServerContext) {
       "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'",
     "X-Content-Type-Options": "nosniff",
   };
-  return new Hono()
+  return new Hono<Env>()
     .get("/openapi.json", (c) => c.json(document))
     .get("/docs", (c) => c.html(PAGE, 200, security))
     .get("/docs/init.js", (c) => c.body(INIT, 200, { "Content-Type": "text/javascript; charset=utf-8", ...security }))

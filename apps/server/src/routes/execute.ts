@@ -3,6 +3,7 @@ import { resolveFileInputs } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
 import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
+import type { Env } from "../env.js";
 import { withExecutionSlot } from "../execution-slots.js";
 import { readJsonBody } from "../middleware/json-body.js";
 import { assertLanguage } from "./languages.js";
@@ -16,7 +17,7 @@ export function executeRoutes(server: ServerContext) {
   const maxBody = server.config.MAX_REQUEST_BODY_MB * 1024 * 1024;
 
   /** The request as the backend takes it, everything refusable refused first (422, 404). */
-  const prepare = async (c: Context): Promise<ExecuteOptions> => {
+  const prepare = async (c: Context<Env>): Promise<ExecuteOptions> => {
     const body = await readJsonBody(c, schema, maxBody);
     assertLanguage(server, body.language);
     return {
@@ -29,7 +30,7 @@ export function executeRoutes(server: ServerContext) {
     };
   };
 
-  const toResponse = async (c: Context, result: ExecutionResult, rich = richResultMapper(server, c)): Promise<ExecuteResponse> => ({
+  const toResponse = async (c: Context<Env>, result: ExecutionResult, rich = richResultMapper(server, c)): Promise<ExecuteResponse> => ({
     stdout: result.stdout,
     stderr: result.stderr,
     exit_code: result.exitCode,
@@ -39,7 +40,7 @@ export function executeRoutes(server: ServerContext) {
     ...(await rich.fields(result)),
   });
 
-  return new Hono()
+  return new Hono<Env>()
     .post("/v1/execute", async (c) => {
       const options = await prepare(c);
       const result = await withExecutionSlot(server, c, () => server.backend.execute({ ...options, signal: c.req.raw.signal }));

@@ -5,6 +5,7 @@ import busboy from "busboy";
 import { Hono } from "hono";
 import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
+import type { Env } from "../env.js";
 
 /** Room for the multipart framing around the file itself. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
@@ -16,7 +17,7 @@ export function fileRoutes(server: ServerContext) {
   const tooLarge = (cause?: unknown) =>
     new PayloadTooLargeError({ message: `File size exceeds maximum of ${server.config.MAX_FILE_SIZE_MB} MB (MAX_FILE_SIZE_MB)`, cause });
 
-  return new Hono()
+  return new Hono<Env>()
     .post("/v1/files", async (c) => {
       const type = c.req.header("content-type") ?? "";
       if (!/^multipart\/form-data\b/i.test(type)) {
@@ -33,7 +34,7 @@ export function fileRoutes(server: ServerContext) {
       const body = c.req.raw.body;
       if (!body) throw new InvalidRequestError({ message: "multipart field 'file' is required" });
       await server.tenancy.assertRoomForFiles(c);
-      const metadata = await saveMultipartFile(server, type, Readable.fromWeb(body as never), maxFileBytes, accessOf(c).owner).catch(
+      const metadata = await saveMultipartFile(server, type, Readable.fromWeb(body), maxFileBytes, accessOf(c).owner).catch(
         (error: unknown) => {
           // The store's own wording differs by store; the answer is onyx's either way.
           throw PayloadTooLargeError.isInstance(error) ? tooLarge(error) : error;

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { ServerContext } from "../context.js";
+import type { Env } from "../env.js";
 
 /**
  * `GET /health`: the version clients gate session features on, and whether
@@ -9,7 +10,7 @@ import type { ServerContext } from "../context.js";
  * and so does a file store that does not answer (`"file_store":{name, ok, detail}`).
  */
 export function healthRoutes(server: ServerContext) {
-  return new Hono().get("/health", async (c) => {
+  return new Hono<Env>().get("/health", async (c) => {
     const [health, files] = await Promise.all([backendHealth(server), fileStoreHealth(server)]);
     if (health.ok && files.ok) return c.json({ status: "ok", version: server.version });
     return c.json(

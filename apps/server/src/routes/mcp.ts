@@ -2,6 +2,7 @@ import { type AuthInfo, createMcpHandler } from "@modelcontextprotocol/server";
 import { type Context, Hono } from "hono";
 import { principalOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
+import type { Env } from "../env.js";
 import { type FetchableApp, inProcessApi } from "../mcp/api.js";
 import { createMcpServer } from "../mcp/mcp-server.js";
 
@@ -33,7 +34,7 @@ export function mcpRoutes(server: ServerContext, app: FetchableApp) {
     },
   );
   // Stateless: no server-initiated stream (GET) and no MCP session to end (DELETE).
-  const methodNotAllowed = (c: Context) =>
+  const methodNotAllowed = (c: Context<Env>) =>
     c.json(
       {
         jsonrpc: "2.0",
@@ -44,9 +45,9 @@ export function mcpRoutes(server: ServerContext, app: FetchableApp) {
       { Allow: "POST" },
     );
 
-  return new Hono()
+  return new Hono<Env>()
     .post("/mcp", async (c) => {
-      c.set("interface" as never, "mcp" as never);
+      c.set("interface", "mcp");
       // A web page must not reach a server on loopback through DNS rebinding: the SDK's handler checks no
       // Origin itself (the MCP spec asks servers to), so it is checked here.
       const origin = c.req.header("origin");
@@ -56,7 +57,7 @@ export function mcpRoutes(server: ServerContext, app: FetchableApp) {
       // The caller as the authentication in front established it (the SDK's handler verifies no token itself),
       // handed to the factory for the tools' in-process calls. The key is sent again with each of them.
       const principal = principalOf(c);
-      const requestId = c.get("requestId" as never) as string | undefined;
+      const requestId = c.get("requestId");
       const authInfo: AuthInfo = {
         token: /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "",
         clientId: principal?.tenant ?? "anonymous",

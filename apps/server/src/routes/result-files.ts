@@ -3,6 +3,7 @@ import { saveOutputs } from "@code-interpreter/files";
 import type { Context } from "hono";
 import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
+import type { Env } from "../env.js";
 
 /**
  * The `files` of an execution or session Python answer, saved to the store,
@@ -12,7 +13,7 @@ import type { ServerContext } from "../context.js";
  */
 export async function saveResultFiles(
   server: ServerContext,
-  c: Context,
+  c: Context<Env>,
   result: CommandResult,
 ): Promise<{ files: WorkspaceFile[]; skipped_files?: SkippedFile[] }> {
   const { files, skipped_files } = await saveOutputs(server.store, result.files ?? [], accessOf(c).owner, result.skippedFiles);

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { Env } from "../env.js";
 
 const EXAMPLE = `import pandas as pd
 import matplotlib.pyplot as plt
@@ -135,7 +136,7 @@ export function resultsPageRoutes() {
       "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'",
     "X-Content-Type-Options": "nosniff",
   };
-  return new Hono()
+  return new Hono<Env>()
     .get("/docs/results", (c) => c.html(PAGE, 200, security))
     .get("/docs/results.js", (c) => c.body(SCRIPT, 200, { "Content-Type": "text/javascript; charset=utf-8", ...security }));
 }

@@ -2,6 +2,7 @@ import { BINARY_MIME_TYPES, type CodeErrorJson, type CommandResult, type RichRes
 import type { Context } from "hono";
 import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
+import type { Env } from "../env.js";
 
 const EXTENSIONS: Record<string, string> = { "image/png": "png", "image/jpeg": "jpg", "application/pdf": "pdf" };
 
@@ -11,7 +12,7 @@ const EXTENSIONS: Record<string, string> = { "image/png": "png", "image/jpeg": "
  * One per request: a result streamed as a `display` event and listed again in
  * the final answer is stored once.
  */
-export function richResultMapper(server: ServerContext, c: Context) {
+export function richResultMapper(server: ServerContext, c: Context<Env>) {
   const mapped = new WeakMap<RichResult, Promise<RichResultJson>>();
   let stored = 0;
 
@@ -32,7 +33,7 @@ export function richResultMapper(server: ServerContext, c: Context) {
   const map = async (result: RichResult): Promise<RichResultJson> => {
     const data: Record<string, unknown> = {};
     for (const [mime, value] of Object.entries(result.data)) {
-      data[mime] = BINARY_MIME_TYPES.includes(mime as never) && typeof value === "string" ? await store(mime, value) : value;
+      data[mime] = (BINARY_MIME_TYPES as readonly string[]).includes(mime) && typeof value === "string" ? await store(mime, value) : value;
     }
     return {
       is_main_result: result.isMainResult,

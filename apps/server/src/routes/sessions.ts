@@ -13,6 +13,7 @@ import { resolveFileInputs } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
 import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
+import type { Env } from "../env.js";
 import { withExecutionSlot } from "../execution-slots.js";
 import { readJsonBody } from "../middleware/json-body.js";
 import { assertLanguage } from "./languages.js";
@@ -38,19 +39,19 @@ export function sessionRoutes(server: ServerContext) {
     duration_ms: result.durationMs,
   });
   // Python answers also carry the figures a cell made, saved like an execution's files.
-  const pythonJson = async (c: Context, result: CommandResult, rich = richResultMapper(server, c)) => ({
+  const pythonJson = async (c: Context<Env>, result: CommandResult, rich = richResultMapper(server, c)) => ({
     ...commandJson(result),
     ...(await saveResultFiles(server, c, result)),
     ...(await rich.fields(result)),
     execution_count: result.executionCount ?? null,
   });
   /** The session id of the path, once the caller is known to own that session. */
-  const owned = async (c: Context) => {
+  const owned = async (c: Context<Env>) => {
     const sessionId = c.req.param("sessionId") ?? "";
     await server.tenancy.assertOwns(c, sessionId);
     return sessionId;
   };
-  const python = async (c: Context) => {
+  const python = async (c: Context<Env>) => {
     const body = await readJsonBody(c, pythonSchema, maxBody);
     assertLanguage(server, body.language);
     return {
@@ -63,7 +64,7 @@ export function sessionRoutes(server: ServerContext) {
     };
   };
 
-  return new Hono()
+  return new Hono<Env>()
     .post("/v1/sessions", async (c) => {
       const body = await readJsonBody(c, SessionCreateRequestSchema, maxBody);
       if (body.language) assertLanguage(server, body.language);

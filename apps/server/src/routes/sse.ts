@@ -2,6 +2,7 @@ import { type OutputListener, type RichResult, withDisplay } from "@code-interpr
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { ServerContext } from "../context.js";
+import type { Env } from "../env.js";
 import { acquireExecutionSlot } from "../execution-slots.js";
 import { describeError } from "../middleware/error-handler.js";
 
@@ -14,7 +15,7 @@ import { describeError } from "../middleware/error-handler.js";
  * execution holds a concurrency slot until the stream ends.
  */
 export function streamExecution(
-  c: Context,
+  c: Context<Env>,
   server: ServerContext,
   run: (onOutput: OutputListener, signal: AbortSignal) => Promise<{ stdout: string; stderr: string }>,
   displayJson?: (result: RichResult) => Promise<object>,
