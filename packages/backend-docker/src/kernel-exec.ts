@@ -1,6 +1,6 @@
 import type { Duplex } from "node:stream";
 import { Writable } from "node:stream";
-import { KERNEL_MARKER, PythonKernel, WORKSPACE_DIR } from "@code-interpreter/core";
+import { KERNEL_MARKER, kernelOverTransport, type PythonKernel, WORKSPACE_DIR } from "@code-interpreter/core";
 import type { DockerBackendSettings } from "./docker-backend-settings.js";
 
 /**
@@ -40,7 +40,7 @@ export async function startKernel(
     // The kernel's own stderr (not the code's, which travels framed): nothing to keep.
     new Writable({ write: (_chunk, _encoding, callback) => callback() }),
   );
-  return new PythonKernel(
+  return kernelOverTransport(
     {
       write: (data) => stream.write(data),
       onData: (listener) => listeners.push(listener),

@@ -1,5 +1,5 @@
 import { PassThrough, Writable } from "node:stream";
-import { KERNEL_MARKER, PythonKernel, type RunnerLimits } from "@code-interpreter/core";
+import { KERNEL_MARKER, kernelOverTransport, type PythonKernel, type RunnerLimits } from "@code-interpreter/core";
 import type { KubeApi, StreamSocket } from "./kube-api.js";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 import { EXECUTOR_CONTAINER } from "./pod-spec.js";
@@ -43,7 +43,7 @@ export async function startKernel(
     stdin.destroy();
     socket.terminate();
   };
-  return new PythonKernel(
+  return kernelOverTransport(
     {
       write: (data) => stdin.write(data),
       onData: (listener) => listeners.push(listener),

@@ -20,7 +20,8 @@ import {
   newExecName,
   newSessionId,
   PREPARE_ROOTFS_SCRIPT,
-  PythonKernel,
+  kernelOverTransport,
+  type PythonKernel,
   planExecution,
   planPythonCell,
   planSessionCommand,
@@ -343,7 +344,7 @@ export class LocalBackend implements Backend {
     });
     this.running.set(sandbox.child, sessionId);
     void sandbox.exited.then(() => this.running.delete(sandbox.child));
-    const kernel = new PythonKernel(
+    const kernel = kernelOverTransport(
       {
         write: (data) => sandbox.child.stdin?.write(data),
         onData: (listener) => sandbox.child.stdout?.on("data", listener),

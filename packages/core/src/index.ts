@@ -1,4 +1,5 @@
 export * from "./backend.js";
+export * from "./engine/index.js";
 export * from "./environment.js";
 export * from "./errors.js";
 export * from "./execution-plan.js";
@@ -10,6 +11,7 @@ export * from "./remove-tree.js";
 export * from "./rich-results.js";
 export * from "./runner-outcome.js";
 export * from "./runner-protocol.js";
+export * from "./sandbox-settings.js";
 export * from "./schemas.js";
 export * from "./seccomp-bpf.js";
 export * from "./session-kernels.js";

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { processChannel } from "./engine/runner-channel.js";
 import { PythonKernel } from "./python-kernel.js";
 import { kernelArgv } from "./runner-protocol.js";
 
@@ -12,14 +13,9 @@ let kernel: PythonKernel;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "ci-kernel-"));
   const [python, ...args] = kernelArgv("python3");
-  const child = spawn(python as string, args, { cwd: dir, stdio: ["pipe", "pipe", "inherit"] });
-  kernel = new PythonKernel({
-    write: (data) => child.stdin.write(data),
-    onData: (listener) => child.stdout.on("data", listener),
-    onClose: (listener) => child.once("close", listener),
-    kill: async () => {
-      child.kill("SIGKILL");
-    },
+  const child = spawn(python as string, args, { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+  kernel = new PythonKernel(processChannel(child), async () => {
+    child.kill("SIGKILL");
   });
 });
 afterEach(async () => {

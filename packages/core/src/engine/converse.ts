@@ -1,0 +1,75 @@
+import type { OutputListener } from "../rich-results.js";
+import type { RunnerOutcome } from "../runner-outcome.js";
+import { encodeRunnerRequest, type OutputChunk, type RunnerRequest, RunnerResponseDecoder } from "../runner-protocol.js";
+import { backstopMs, CLOSE_GRACE_MS } from "./deadlines.js";
+import type { RunnerChannel } from "./runner-channel.js";
+
+export interface ConverseOptions {
+  request: RunnerRequest;
+  onOutput?: OutputListener | ((chunk: OutputChunk) => void);
+  signal?: AbortSignal;
+  /** The most a workspace snapshot may unpack to. */
+  maxSnapshotBytes?: number;
+  /**
+   * Stops the code for good, past the backstop or on abort: kills the
+   * sandbox, or the kernel. Where nothing can be killed (an exec the API cannot
+   * stop), hanging up is all there is and the runner's own timeout ends it.
+   */
+  stop: () => Promise<void>;
+}
+
+/**
+ * The one exchange with a runner: sends the request and reads the framed
+ * answer as it comes, until the result frame (always the last) or the end of
+ * the connection. The backstop and the abort signal stop the code; a
+ * connection that cannot report its own end after that is cut after a grace.
+ * The channel stays open (a session's kernel takes the next request on it);
+ * a one-shot sandbox's caller hangs up.
+ */
+export async function converse(channel: RunnerChannel, options: ConverseOptions): Promise<RunnerOutcome> {
+  const { request } = options;
+  const decoder = new RunnerResponseDecoder(request.maxOutputBytes, options.onOutput as OutputListener | undefined);
+  let stopped: RunnerOutcome["stopped"];
+  let over = () => {};
+  const finished = new Promise<void>((resolve) => {
+    over = resolve;
+  });
+  const unlisten = channel.listen((chunk) => {
+    decoder.push(chunk);
+    if (decoder.done) over();
+  });
+  void channel.closed.then(() => over());
+  let grace: NodeJS.Timeout | undefined;
+  const stop = (why: "backstop" | "abort") => {
+    if (stopped) return;
+    stopped = why;
+    options.stop().catch(() => {});
+    // Past the grace the conversation is over, even when the connection cannot report its own end.
+    grace = setTimeout(() => {
+      channel.hangUp();
+      over();
+    }, CLOSE_GRACE_MS);
+    grace.unref();
+  };
+  const onAbort = () => stop("abort");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const backstop = setTimeout(() => stop("backstop"), backstopMs(request.timeoutMs));
+  try {
+    if (options.signal?.aborted) {
+      onAbort();
+      over();
+    } else if (!channel.ended) channel.write(await encodeRunnerRequest(request));
+    await finished;
+  } finally {
+    clearTimeout(backstop);
+    clearTimeout(grace);
+    options.signal?.removeEventListener("abort", onAbort);
+    unlisten();
+  }
+  return {
+    result: stopped === "abort" ? undefined : await decoder.finish({ maxBytes: options.maxSnapshotBytes }),
+    stopped,
+    partial: decoder.partialOutput(),
+    diagnostics: channel.diagnostics(),
+  };
+}

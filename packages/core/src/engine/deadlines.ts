@@ -1,0 +1,50 @@
+/**
+ * Every deadline of a sandbox, in one place. A request's `timeoutMs` is
+ * validated by the server (MAX_EXEC_TIMEOUT_MS) and enforced by the runner
+ * inside the sandbox, which kills the code's process tree when it runs out.
+ * Everything here is a backstop behind that, derived from the same number:
+ *
+ * - the server stops waiting for the runner `BACKSTOP_MS` after the timeout
+ *   (`converse` stops the sandbox and answers "timed out");
+ * - a stopped sandbox's connection gets `CLOSE_GRACE_MS` to report its end;
+ * - a one-shot sandbox's own lifetime (its deadline label, the kubelet's
+ *   `activeDeadlineSeconds`) covers its start, the timeout and the backstop,
+ *   so a reaper removes it only once no server can still be using it;
+ * - a warm sandbox lives `WARM_MAX_AGE_SECONDS` unused, plus the longest use.
+ */
+
+/** Time past the code's own timeout before the server gives up on the runner and stops the sandbox. */
+export const BACKSTOP_MS = 10_000;
+
+/** After stopping a sandbox, how long its connection may take to close before the server cuts it. */
+export const CLOSE_GRACE_MS = 5_000;
+
+/** A warm sandbox is replaced after this long unused. */
+export const WARM_MAX_AGE_SECONDS = 600;
+
+/** Seconds a sandbox may take to start, on top of its use, before a reaper may take it. */
+export const START_ALLOWANCE_SECONDS = 60;
+
+/** How long the server waits for the runner's answer to a request with this timeout. */
+export function backstopMs(timeoutMs: number | undefined): number {
+  return (timeoutMs ?? 0) + BACKSTOP_MS;
+}
+
+/** Seconds from now a request needs its sandbox to live: its timeout and the backstop. */
+export function useSeconds(timeoutMs: number | undefined): number {
+  return Math.ceil(backstopMs(timeoutMs) / 1000);
+}
+
+/** Seconds a fresh one-shot sandbox may live: the time it may take to start, then its use. */
+export function oneShotLifetimeSeconds(timeoutMs: number | undefined, startSeconds = START_ALLOWANCE_SECONDS): number {
+  return useSeconds(timeoutMs) + startSeconds;
+}
+
+/**
+ * Seconds a warm sandbox may live: its age limit unused, then the longest use
+ * a request may make of it (MAX_EXEC_TIMEOUT_MS and the backstop), and time to start.
+ * A crashed server's warm sandboxes stop long before it: their runner sees its connection drop.
+ */
+export function warmLifetimeSeconds(maxExecTimeoutMs: number, startSeconds = START_ALLOWANCE_SECONDS): number {
+  return WARM_MAX_AGE_SECONDS + oneShotLifetimeSeconds(maxExecTimeoutMs, startSeconds);
+}

@@ -1,0 +1,128 @@
+import type { BackendCapabilities, BackendHealth } from "../backend.js";
+import type { RunnerPlanSettings } from "../execution-plan.js";
+import type { RunnerRequest } from "../runner-protocol.js";
+import type { SandboxLimits } from "./limits.js";
+import type { RunnerChannel } from "./runner-channel.js";
+
+/** A runner waiting for one request on `channel`: in a one-shot sandbox, or opened in a session's sandbox. */
+export interface RunnerHandle {
+  readonly channel: RunnerChannel;
+  /**
+   * Stops the code for good, past the backstop or on abort: kills the
+   * sandbox. Where the platform cannot kill it (an exec), it hangs up and the
+   * runner's own timeout ends the code.
+   */
+  stop(): Promise<void>;
+  /** How the sandbox ended, asked only when the runner gave no answer: `exit 137`, and whether memory ran out. */
+  exit?(): Promise<{ exit: string; outOfMemory?: boolean }>;
+  /** Request fields this runner needs set (without bubblewrap: the host directory that is its workspace). */
+  requestOverrides?: Partial<RunnerRequest>;
+}
+
+/** A one-shot sandbox, started, its runner waiting for the request. */
+export interface OneShotSandbox extends RunnerHandle {
+  /** `code-exec-<uuid>`: also its container's, pod's or process's name. */
+  readonly name: string;
+  /** Unix seconds when the platform stops it at the latest (a warm one too near it is not taken); none: no such limit. */
+  readonly deadline?: number;
+  /** Made ahead of demand by the warm pool. */
+  readonly warm: boolean;
+  /** Removes it, whatever its state; one already gone counts as removed. */
+  remove(): Promise<void>;
+}
+
+/** A runner opened in a session's sandbox for one request. */
+export interface SessionRunner extends RunnerHandle {
+  /** After the answer: hangs up, and waits for the runner where that matters. @default hangs up the channel */
+  close?(): Promise<void>;
+}
+
+/** A session's Python kernel: a runner that keeps its variables between requests on one channel. */
+export interface KernelHandle {
+  readonly channel: RunnerChannel;
+  /** Kills the kernel process for good (the channel is hung up first). */
+  kill(): Promise<void>;
+  /** Request fields its cells need set (see RunnerHandle). */
+  requestOverrides?: Partial<RunnerRequest>;
+}
+
+export interface StartSandboxOptions {
+  /** Seconds it may live, its start included: its deadline. */
+  lifetimeSeconds: number;
+  /** Made ahead of demand: its runner preloads modules and waits. */
+  warm: boolean;
+  /** Modules the runner imports before its request comes (empty for a fresh one). */
+  preload: readonly string[];
+  /** The code's environment, which preloaded modules read from the start. */
+  env: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** A session as its sandbox (or its record) describes it; a driver may add what it needs. */
+export interface SessionRecord {
+  /** `code-session-<uuid>`. */
+  id: string;
+  /** Unix seconds; past it the session is gone. */
+  expiresAt: number;
+  tenant?: string;
+  /** Its sandbox has stopped for good, and its workspace with it. */
+  ended: boolean;
+}
+
+/**
+ * What a backend must do on its platform: create, start, attach to, list by
+ * label and remove sandboxes, and open runners in them. Everything else — the
+ * conversation with the runner, deadlines, warm pools, session queueing,
+ * kernels, expiry, the delete race, health and close — is the SandboxEngine's,
+ * written once. A driver keeps all state on the platform (names, labels,
+ * annotations, files), so a restarted server or another replica finds it.
+ */
+export interface SandboxDriver<Session extends SessionRecord = SessionRecord, Sandbox extends OneShotSandbox = OneShotSandbox> {
+  /** Short name: `local`, `docker`, `kubernetes`. */
+  readonly name: string;
+  readonly capabilities: BackendCapabilities;
+  readonly limits: SandboxLimits;
+  /** What runner requests are planned with (python, rlimits, env). */
+  readonly plan: RunnerPlanSettings & { maxSnapshotBytes: number };
+  /** Warm one-shot sandboxes; false: one is started per request. */
+  readonly pool: { min: number; max: number; idleTimeoutMs: number } | false;
+  /** Modules warm sandboxes preload. */
+  readonly preload: readonly string[];
+  /** The longest timeout a request may have (MAX_EXEC_TIMEOUT_MS): how long a warm sandbox must be usable. */
+  readonly maxExecTimeoutMs: number;
+  /** Seconds a sandbox may take to start. @default START_ALLOWANCE_SECONDS */
+  readonly startSeconds?: number;
+  warn(message: string): void;
+
+  /** Creates and starts a one-shot sandbox with its runner attached; removes what it made if that fails. */
+  start(options: StartSandboxOptions): Promise<Sandbox>;
+  /** A warm sandbox was taken by a request that needs it until `expiresAt`: its platform record says so from now on. */
+  claim?(sandbox: Sandbox, expiresAt: number): Promise<void>;
+
+  /** Creates a session's sandbox and waits until it can run commands; removes what it made if that fails. */
+  createSession(session: { id: string; expiresAt: number; tenant?: string }, signal?: AbortSignal): Promise<Session>;
+  /** The session of ours with this (well-formed) id, or undefined. */
+  findSession(id: string): Promise<Session | undefined>;
+  listSessions(): Promise<Session[]>;
+  /** Moves the expiry; returns the one that holds (a platform may cap it). */
+  extendSession(session: Session, expiresAt: number): Promise<number>;
+  /** Removes the session's sandbox and records; false when it was already gone. */
+  removeSession(session: Session): Promise<boolean>;
+  /** Opens a runner in the session's sandbox (waiting for it to run, if it is starting). */
+  openRunner(session: Session, signal?: AbortSignal): Promise<SessionRunner>;
+  /** Starts the session's Python kernel. */
+  startKernel(session: Session): Promise<KernelHandle>;
+
+  /**
+   * Removes expired and ended sessions and orphaned sandboxes, whoever left
+   * them; calls `beforeRemove` with a session's id before removing it (the
+   * engine stops its work). Returns the ids of the sessions removed.
+   */
+  reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]>;
+  /** Whether sandboxes can be made right now; `detail` says what is wrong and what to do. */
+  health(): Promise<BackendHealth>;
+  /** Turns a platform error into the project's (a 503 naming the cause, a session that vanished). @default as is */
+  translateError?(error: unknown): unknown;
+  /** Releases what the driver holds, after the engine has stopped its work. */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,6 @@
+export * from "./converse.js";
+export * from "./deadlines.js";
+export * from "./driver.js";
+export * from "./limits.js";
+export * from "./runner-channel.js";
+export * from "./sandbox-engine.js";

@@ -1,0 +1,80 @@
+import type { RunnerPlanSettings } from "../execution-plan.js";
+import type { RunnerLimits } from "../runner-protocol.js";
+
+const MB = 1024 * 1024;
+
+/** The size and resource limits of every sandbox of a backend, in the units they are enforced in. */
+export interface SandboxLimits {
+  /** Each of stdout and stderr is cut beyond this (MAX_OUTPUT_BYTES). */
+  maxOutputBytes: number;
+  /** Size of the tmpfs `/workspace` and `/tmp`, and the most a workspace snapshot reads. */
+  workspaceBytes: number;
+  /** Largest file code may write (RLIMIT_FSIZE): MAX_FILE_SIZE_MB, capped at the workspace's size. */
+  fileSizeBytes: number;
+  /** Memory of the sandbox (a cgroup), or of the code's address space where there is none. */
+  memoryBytes: number;
+  /** CPU time of each command (RLIMIT_CPU). */
+  cpuSeconds: number;
+  /** Processes and threads at once (a pids cgroup, or RLIMIT_NPROC where there is none). */
+  processes: number;
+  /** CPUs the sandbox may use at once. */
+  cpus: number;
+  /** Open files of the code (RLIMIT_NOFILE). */
+  openFiles: number;
+}
+
+/** The settings SandboxLimits are derived from (every backend has them). */
+export interface SandboxLimitSettings {
+  maxOutputBytes: number;
+  memoryLimitMb: number;
+  cpuTimeLimitSec: number;
+  maxFileSizeMb: number;
+  workspaceSizeMb: number;
+  maxProcesses: number;
+  /** @default 1 */
+  cpus?: number;
+}
+
+export function sandboxLimits(settings: SandboxLimitSettings): SandboxLimits {
+  return {
+    maxOutputBytes: settings.maxOutputBytes,
+    workspaceBytes: settings.workspaceSizeMb * MB,
+    fileSizeBytes: Math.min(settings.maxFileSizeMb, settings.workspaceSizeMb) * MB,
+    memoryBytes: settings.memoryLimitMb * MB,
+    cpuSeconds: settings.cpuTimeLimitSec,
+    processes: settings.maxProcesses,
+    cpus: settings.cpus ?? 1,
+    openFiles: 1024,
+  };
+}
+
+/**
+ * The limits the runner sets with setrlimit. Memory and processes are a
+ * cgroup's job where the sandbox has one (`cgroup: true`): RLIMIT_AS breaks
+ * programs that reserve address space, and RLIMIT_NPROC counts every process
+ * of the uid on the host, not the sandbox's.
+ */
+export function runnerLimits(limits: SandboxLimits, options: { cgroup: boolean }): RunnerLimits {
+  return {
+    cpuSeconds: limits.cpuSeconds,
+    fileSizeBytes: limits.fileSizeBytes,
+    openFiles: limits.openFiles,
+    ...(options.cgroup ? {} : { addressSpaceBytes: limits.memoryBytes, processes: limits.processes }),
+  };
+}
+
+/** What every runner request of a backend is planned with. */
+export function runnerPlan(
+  limits: SandboxLimits,
+  options: { cgroup: boolean; python?: string; env?: Record<string, string> },
+): RunnerPlanSettings & { limits: RunnerLimits; maxSnapshotBytes: number } {
+  return {
+    python: options.python ?? "python3",
+    maxOutputBytes: limits.maxOutputBytes,
+    limits: runnerLimits(limits, options),
+    // BLAS starts a thread per CPU it sees; the sandbox may use only its share.
+    env: { OPENBLAS_NUM_THREADS: String(Math.max(1, Math.ceil(limits.cpus))), ...options.env },
+    // The runner must stop where the server's reading stops, or a big workspace fails the whole request.
+    maxSnapshotBytes: limits.workspaceBytes,
+  };
+}

@@ -1,0 +1,102 @@
+/** The runner's own stderr (not the code's, which travels framed) kept for an error message. */
+const MAX_DIAGNOSTIC_BYTES = 64 * 1024;
+
+/** How a driver reaches the runner in a sandbox: its stdin, and a way to hang up. */
+export interface RunnerLine {
+  /** Sends bytes to the runner's stdin. */
+  write(data: Buffer): void;
+  /** Drops the connection (ends the runner's stdin, closes the stream or socket); must not throw. */
+  hangUp(): void;
+}
+
+/**
+ * The server's end of a connection to a runner: an attach or exec stream, a
+ * WebSocket, or a child process's pipes. The driver feeds it what the runner
+ * writes (`data`: the framed answer; `diagnostic`: the runner's own stderr)
+ * and tells it when the connection ended; `converse` reads from it.
+ * Answer bytes that arrive with no conversation under way wait for the next.
+ */
+export class RunnerChannel {
+  private listener: ((chunk: Buffer) => void) | undefined;
+  private early: Buffer[] = [];
+  private readonly diagnosticChunks: Buffer[] = [];
+  private diagnosticBytes = 0;
+  private isEnded = false;
+  private resolveClosed!: () => void;
+  /** Resolves once the connection has ended, for whatever reason. */
+  readonly closed = new Promise<void>((resolve) => {
+    this.resolveClosed = resolve;
+  });
+
+  constructor(private readonly line: RunnerLine) {}
+
+  /** From the driver: bytes of the runner's framed answer. */
+  data(chunk: Buffer): void {
+    if (this.listener) this.listener(chunk);
+    else this.early.push(chunk);
+  }
+
+  /** From the driver: the runner's own stderr, or the platform's reason for an end (kept up to 64 KiB). */
+  diagnostic(chunk: Buffer | string): void {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    if (this.diagnosticBytes < MAX_DIAGNOSTIC_BYTES) this.diagnosticChunks.push(bytes);
+    this.diagnosticBytes += bytes.length;
+  }
+
+  /** From the driver: the connection ended (closed, broken, or the process exited). Idempotent. */
+  end(): void {
+    if (this.isEnded) return;
+    this.isEnded = true;
+    this.resolveClosed();
+  }
+
+  /** True once the connection has ended: nothing more will come, and nothing can be sent. */
+  get ended(): boolean {
+    return this.isEnded;
+  }
+
+  /** What the runner wrote to its own stderr, trimmed. */
+  diagnostics(): string {
+    return Buffer.concat(this.diagnosticChunks).toString("utf8").trim();
+  }
+
+  write(data: Buffer): void {
+    this.line.write(data);
+  }
+
+  /** Routes answer bytes to `listener` (first those that came early) until the returned function is called. */
+  listen(listener: (chunk: Buffer) => void): () => void {
+    this.listener = listener;
+    const early = this.early;
+    this.early = [];
+    for (const chunk of early) listener(chunk);
+    return () => {
+      if (this.listener === listener) this.listener = undefined;
+    };
+  }
+
+  /** Hangs up: a runner still waiting for a request sees the end of its input and exits. */
+  hangUp(): void {
+    this.line.hangUp();
+    this.end();
+  }
+}
+
+/** The pipes of a child process the runner runs in (directly, or inside bubblewrap) as its channel. */
+export function processChannel(child: {
+  stdin: NodeJS.WritableStream | null;
+  stdout: NodeJS.ReadableStream | null;
+  stderr: NodeJS.ReadableStream | null;
+  once(event: "close", listener: () => void): unknown;
+}): RunnerChannel {
+  // A runner may exit before reading all of its input: that is its answer, not ours to crash on.
+  child.stdin?.on("error", () => {});
+  const channel = new RunnerChannel({
+    write: (data) => void child.stdin?.write(data),
+    hangUp: () => void child.stdin?.end(),
+  });
+  child.stdout?.on("data", (chunk: Buffer) => channel.data(chunk));
+  child.stderr?.on("data", (chunk: Buffer) => channel.diagnostic(chunk));
+  child.once("close", () => channel.end());
+  return channel;
+}

@@ -1,0 +1,394 @@
+import {
+  BACKEND_SPECIFICATION_VERSION,
+  type Backend,
+  type BackendCapabilities,
+  type BackendHealth,
+  type CommandResult,
+  type CreateSessionOptions,
+  type ExecuteOptions,
+  type ExecutionResult,
+  type SessionCommandOptions,
+  type SessionInfo,
+} from "../backend.js";
+import { BackendUnavailableError, SessionNotFoundError } from "../errors.js";
+import {
+  commandResult,
+  executionResult,
+  planExecution,
+  planPythonCell,
+  planSessionCommand,
+  SANDBOX_ENV,
+  WORKSPACE_DIR,
+} from "../execution-plan.js";
+import { KeyedQueue } from "../keyed-queue.js";
+import { isSessionId, newSessionId, sessionInfo, unixNow } from "../names.js";
+import { PythonKernel } from "../python-kernel.js";
+import type { OutputListener } from "../rich-results.js";
+import { answerlessResult } from "../runner-outcome.js";
+import type { OutputChunk, RunnerRequest, RunnerResult } from "../runner-protocol.js";
+import { SessionKernels } from "../session-kernels.js";
+import { WarmPool } from "../warm-pool.js";
+import type { WorkspaceFileContent } from "../workspace-tar.js";
+import { converse } from "./converse.js";
+import { oneShotLifetimeSeconds, START_ALLOWANCE_SECONDS, useSeconds, WARM_MAX_AGE_SECONDS, warmLifetimeSeconds } from "./deadlines.js";
+import type { OneShotSandbox, RunnerHandle, SandboxDriver, SessionRecord } from "./driver.js";
+
+/** After a session's command failed, how often and how far apart its sandbox is looked at again (another replica's removal takes a moment to show). */
+const LIVENESS_CHECKS = 3;
+const LIVENESS_PAUSE_MS = 300;
+
+interface Conversation {
+  request: RunnerRequest;
+  onOutput?: OutputListener | ((chunk: OutputChunk) => void);
+  signal?: AbortSignal;
+}
+
+/**
+ * The Backend, written once over a SandboxDriver: one-shot executions in
+ * fresh (or warm) sandboxes that are removed afterwards, and sessions whose
+ * commands run one at a time, with a Python kernel each. A backend package is
+ * a driver; `new SandboxEngine(driver)` is its Backend.
+ */
+export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbox extends OneShotSandbox = OneShotSandbox>
+  implements Backend
+{
+  readonly specificationVersion = BACKEND_SPECIFICATION_VERSION;
+  readonly name: string;
+  readonly capabilities: BackendCapabilities;
+  private readonly pool: WarmPool<Sandbox> | undefined;
+  /** Work under way (for close). */
+  private readonly pending = new Set<Promise<unknown>>();
+  /** Stops for what runs now: one-shot sandboxes by name, session runners by session id. */
+  private readonly running = new Map<string, Set<() => Promise<void>>>();
+  /** Removals of finished one-shot sandboxes, still under way: the answer does not wait for them. */
+  private readonly removals = new Set<Promise<void>>();
+  private readonly kernels = new SessionKernels();
+  private readonly sessionQueue = new KeyedQueue();
+  /** Sessions being removed right now: their commands fail on purpose. */
+  private readonly removing = new Set<string>();
+  private closed = false;
+
+  constructor(readonly driver: SandboxDriver<Session, Sandbox>) {
+    this.name = driver.name;
+    this.capabilities = driver.capabilities;
+    if (driver.pool) {
+      const lifetimeSeconds = warmLifetimeSeconds(driver.maxExecTimeoutMs, this.startSeconds);
+      this.pool = new WarmPool<Sandbox>({
+        ...driver.pool,
+        // Preloading costs each warm sandbox about a CPU-second: when refills cannot keep up, skip it.
+        create: () =>
+          driver.start({ lifetimeSeconds, warm: true, preload: this.pool?.underPressure ? [] : driver.preload, env: this.sandboxEnv() }),
+        destroy: (sandbox) => this.discard(sandbox),
+        maxAgeMs: WARM_MAX_AGE_SECONDS * 1000,
+        onError: (error) => driver.warn(`could not start a warm sandbox: ${(error as Error).message}`),
+      });
+    }
+  }
+
+  /** Warm sandboxes ready for a request right now (0 without a pool): for metrics and tests. */
+  get warmCount(): number {
+    return this.pool?.size ?? 0;
+  }
+
+  execute(options: ExecuteOptions): Promise<ExecutionResult> {
+    return this.track(async () => {
+      const started = Date.now();
+      const request = planExecution(options, this.driver.plan);
+      options.signal?.throwIfAborted();
+      let sandbox = this.takeWarm(useSeconds(request.timeoutMs));
+      try {
+        sandbox ??= await this.driver.start({
+          lifetimeSeconds: oneShotLifetimeSeconds(request.timeoutMs, this.startSeconds),
+          warm: false,
+          preload: [],
+          env: request.env ?? {},
+          signal: options.signal,
+        });
+        const sandboxWaitMs = Date.now() - started;
+        const result = await this.runOneShot(sandbox, { request, onOutput: options.onOutput, signal: options.signal });
+        return { ...executionResult(options, result, Date.now() - started), sandboxWaitMs };
+      } finally {
+        this.pool?.release();
+      }
+    });
+  }
+
+  createSession(options: CreateSessionOptions): Promise<SessionInfo> {
+    return this.track(async () => {
+      const id = newSessionId();
+      const session = await this.driver.createSession(
+        { id, expiresAt: unixNow() + options.ttlSeconds, tenant: options.tenant },
+        options.signal,
+      );
+      try {
+        if (options.files.length > 0) {
+          await this.talk(session, {
+            request: { cwd: WORKSPACE_DIR, files: options.files, maxOutputBytes: this.driver.limits.maxOutputBytes },
+            signal: options.signal,
+          });
+        }
+      } catch (error) {
+        await this.driver.removeSession(session).catch(() => {});
+        throw error;
+      }
+      return sessionInfo(session);
+    });
+  }
+
+  getSession(sessionId: string): Promise<SessionInfo> {
+    return this.translate(async () => sessionInfo(await this.findSession(sessionId)));
+  }
+
+  listSessions(): Promise<SessionInfo[]> {
+    return this.translate(async () => (await this.driver.listSessions()).map(sessionInfo));
+  }
+
+  extendSession(sessionId: string, ttlSeconds: number): Promise<SessionInfo> {
+    return this.translate(async () => {
+      const session = await this.liveSession(sessionId);
+      const expiresAt = await this.driver.extendSession(session, unixNow() + ttlSeconds);
+      return sessionInfo({ ...session, expiresAt });
+    });
+  }
+
+  deleteSession(sessionId: string): Promise<void> {
+    return this.translate(async () => {
+      const session = await this.findSession(sessionId);
+      if (!(await this.removeSession(session))) throw notFound(sessionId);
+    });
+  }
+
+  /** Commands of one session run one at a time, in arrival order, so they never interleave in its workspace. */
+  runInSession(options: SessionCommandOptions): Promise<CommandResult> {
+    return this.sessionQueue.run(options.sessionId, async () => {
+      try {
+        return await this.track(() => this.runInLiveSession(options));
+      } catch (error) {
+        if (SessionNotFoundError.isInstance(error) || (await this.stillUsable(options.sessionId))) throw error;
+        // Deleted or reaped while it ran, which killed its sandbox: say so rather than "the sandbox failed".
+        throw new SessionNotFoundError({
+          message: `Session ${JSON.stringify(options.sessionId)} was deleted while the command ran`,
+          cause: error,
+        });
+      }
+    });
+  }
+
+  readSessionFiles(sessionId: string): Promise<WorkspaceFileContent[]> {
+    return this.track(async () => {
+      const session = await this.liveSession(sessionId);
+      const { maxOutputBytes, workspaceBytes } = this.driver.limits;
+      const request = { cwd: WORKSPACE_DIR, snapshot: true, maxOutputBytes, maxSnapshotBytes: workspaceBytes };
+      return (await this.talk(session, { request })).snapshot;
+    });
+  }
+
+  health(): Promise<BackendHealth> {
+    return this.driver.health();
+  }
+
+  reapExpiredSessions(): Promise<string[]> {
+    return this.translate(() => this.driver.reap(unixNow(), (sessionId) => this.stopSessionWork(sessionId)));
+  }
+
+  /** Resolves when the sandboxes of finished executions have been removed (they go after the answer). */
+  async whenIdle(): Promise<void> {
+    while (this.removals.size > 0) await Promise.allSettled([...this.removals]);
+  }
+
+  /** Stops what runs and removes one-shot and warm sandboxes; sessions stay for the next server. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pool?.close();
+    // Kernels end with their connections; the sessions' files stay for the next server.
+    this.kernels.forgetAll();
+    const stops = [...this.running.values()].flatMap((set) => [...set]);
+    await Promise.all(stops.map((stop) => stop().catch(() => {})));
+    await Promise.allSettled([...this.pending]);
+    await this.whenIdle();
+    await this.driver.close?.();
+  }
+
+  private get startSeconds(): number {
+    return this.driver.startSeconds ?? START_ALLOWANCE_SECONDS;
+  }
+
+  /** The code's environment, which warm sandboxes start with (preloaded modules read it). */
+  private sandboxEnv(): Record<string, string> {
+    return { ...SANDBOX_ENV, ...this.driver.plan.env };
+  }
+
+  /**
+   * A warm sandbox that can serve a request needing `seconds` more, or
+   * undefined (then a fresh one is started). One that cannot — its connection
+   * broke (the engine restarted), or its deadline is too near — is removed.
+   */
+  private takeWarm(seconds: number): Sandbox | undefined {
+    const sandbox = this.pool?.take();
+    if (!sandbox) return undefined;
+    if (!sandbox.channel.ended && (sandbox.deadline === undefined || sandbox.deadline - unixNow() > seconds)) return sandbox;
+    this.background(this.discard(sandbox));
+    return undefined;
+  }
+
+  /** Has the one conversation with a one-shot sandbox, then removes it (in the background). */
+  private async runOneShot(sandbox: Sandbox, conversation: Conversation): Promise<RunnerResult> {
+    const claimed = sandbox.warm ? this.driver.claim?.(sandbox, unixNow() + useSeconds(conversation.request.timeoutMs)) : undefined;
+    const release = this.register(sandbox.name, () => sandbox.stop());
+    try {
+      return await this.converseWith(sandbox, conversation);
+    } finally {
+      release();
+      this.background(
+        (async () => {
+          await claimed?.catch(() => {});
+          await this.discard(sandbox);
+        })().catch((error: Error) => this.driver.warn(`could not remove ${sandbox.name}: ${error.message}`)),
+      );
+    }
+  }
+
+  /** One request to a session's sandbox, on a runner opened for it. */
+  private async talk(session: Session, conversation: Conversation): Promise<RunnerResult> {
+    const runner = await this.driver.openRunner(session, conversation.signal);
+    const release = this.register(session.id, () => runner.stop());
+    try {
+      return await this.converseWith(runner, conversation);
+    } finally {
+      release();
+      await (runner.close?.() ?? runner.channel.hangUp());
+    }
+  }
+
+  /** The exchange, and the answer for a runner that gave none. */
+  private async converseWith(runner: RunnerHandle, { request, onOutput, signal }: Conversation): Promise<RunnerResult> {
+    const planned = runner.requestOverrides ? { ...request, ...runner.requestOverrides } : request;
+    const outcome = await converse(runner.channel, {
+      request: planned,
+      onOutput,
+      signal,
+      maxSnapshotBytes: this.driver.limits.workspaceBytes,
+      stop: () => runner.stop(),
+    });
+    if (outcome.stopped === "abort") throw signal?.reason ?? new Error("aborted");
+    if (outcome.result) return outcome.result;
+    // Past the backstop the sandbox is being stopped: how it ended says nothing.
+    const ending = outcome.stopped || !runner.exit ? { exit: "no answer" } : await runner.exit().catch(() => ({ exit: "unknown" }));
+    return answerlessResult(outcome, planned, ending.exit, "outOfMemory" in ending && ending.outOfMemory === true);
+  }
+
+  private async runInLiveSession(options: SessionCommandOptions): Promise<CommandResult> {
+    const session = await this.liveSession(options.sessionId);
+    const started = Date.now();
+    if (options.language === "python") {
+      const kernel = await this.kernels.get(session.id, () => this.startKernel(session));
+      const result = await kernel.run(planPythonCell(options, this.driver.plan), { onOutput: options.onOutput, signal: options.signal });
+      return commandResult(result, Date.now() - started);
+    }
+    const request = planSessionCommand(options, this.driver.plan);
+    const result = await this.talk(session, { request, onOutput: options.onOutput, signal: options.signal });
+    return commandResult(result, Date.now() - started);
+  }
+
+  private async startKernel(session: Session): Promise<PythonKernel> {
+    const handle = await this.driver.startKernel(session);
+    const kernel = new PythonKernel(handle.channel, () => handle.kill(), {
+      maxSnapshotBytes: this.driver.limits.workspaceBytes,
+      requestOverrides: handle.requestOverrides,
+    });
+    return kernel;
+  }
+
+  /** A session of ours by id: anything else is "not found". */
+  private async findSession(sessionId: string): Promise<Session> {
+    if (!isSessionId(sessionId)) throw notFound(sessionId);
+    const session = await this.driver.findSession(sessionId);
+    if (!session) throw notFound(sessionId);
+    return session;
+  }
+
+  /** A session that can run commands; an expired or ended one is removed on the spot. */
+  private async liveSession(sessionId: string): Promise<Session> {
+    const session = await this.findSession(sessionId);
+    if (session.expiresAt <= unixNow() || session.ended) {
+      await this.removeSession(session);
+      throw new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} has expired` });
+    }
+    return session;
+  }
+
+  /** Stops the session's work, then removes it; false when it was already gone. */
+  private async removeSession(session: Session): Promise<boolean> {
+    this.removing.add(session.id);
+    try {
+      await this.stopSessionWork(session.id);
+      return await this.driver.removeSession(session);
+    } finally {
+      this.removing.delete(session.id);
+    }
+  }
+
+  /** Forgets the session's kernel and stops its running commands (its sandbox is about to go). */
+  private async stopSessionWork(sessionId: string): Promise<void> {
+    this.kernels.forget(sessionId);
+    const stops = [...(this.running.get(sessionId) ?? [])];
+    await Promise.all(stops.map((stop) => stop().catch(() => {})));
+  }
+
+  /**
+   * Whether a session can still take commands after one failed: not being
+   * removed here, not expired, and its sandbox still there a moment later.
+   */
+  private async stillUsable(sessionId: string): Promise<boolean> {
+    for (let check = 0; check < LIVENESS_CHECKS; check++) {
+      if (this.removing.has(sessionId)) return false;
+      const session = await this.driver.findSession(sessionId).catch(() => undefined);
+      if (!session || session.ended || session.expiresAt <= unixNow()) return false;
+      if (check < LIVENESS_CHECKS - 1) await new Promise((resolve) => setTimeout(resolve, LIVENESS_PAUSE_MS));
+    }
+    return true;
+  }
+
+  /** Remembers how to stop what runs under `key` until the returned function is called. */
+  private register(key: string, stop: () => Promise<void>): () => void {
+    const stops = this.running.get(key) ?? new Set();
+    stops.add(stop);
+    this.running.set(key, stops);
+    return () => {
+      stops.delete(stop);
+      if (stops.size === 0 && this.running.get(key) === stops) this.running.delete(key);
+    };
+  }
+
+  private async discard(sandbox: Sandbox): Promise<void> {
+    sandbox.channel.hangUp();
+    await sandbox.remove();
+  }
+
+  private background(removal: Promise<void>): void {
+    this.removals.add(removal);
+    void removal.finally(() => this.removals.delete(removal));
+  }
+
+  /** Runs an operation, refusing new work after close() and translating platform errors. */
+  private track<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new BackendUnavailableError({ message: `the ${this.name} backend is shutting down` }));
+    const promise = this.translate(operation);
+    this.pending.add(promise);
+    const forget = () => this.pending.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  private async translate<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw this.driver.translateError ? this.driver.translateError(error) : error;
+    }
+  }
+}
+
+function notFound(sessionId: string): SessionNotFoundError {
+  return new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} not found` });
+}
