@@ -1,11 +1,14 @@
 import { onCleanup } from "./cleanup.ts";
-import { dockerRun, engineCycleRate, rawBwrap, withRunningContainer } from "./floors.ts";
+import { bwrap, dockerRun, dockerRunThenExec, engineCycleRate, rawBwrap, withRunningContainer } from "./floors.ts";
 import { kubernetesFloors, type PodCyclePhases } from "./kubernetes-floors.ts";
 import type { KubernetesTarget } from "./kubernetes-target.ts";
-import { type Latency, latency, sequential } from "./stats.ts";
+import { type Latency, latency, selfTimed, sequential } from "./stats.ts";
 
 /** `import pandas` and use it: one-shot, raw floor and session. */
 export const PANDAS = "import pandas\npandas.DataFrame({'a': [1]}).sum()";
+
+/** The first command of "create to first result" (ComputeSDK's method), as the raw floors run it. */
+export const ECHO_HI = ["bash", "-c", "echo hi"];
 
 /** The raw floors of one backend, measured in this run, and the targets the issue sets against them. */
 export interface BackendFloors {
@@ -20,30 +23,41 @@ export interface BackendFloors {
   cycleRate?: () => Promise<{ perSecond: number }>;
   /** Where a raw pod cycle's time goes (kubernetes): create until Running, the exec, the delete. */
   podCycle?: { start: Latency; exec: Latency; remove: Latency };
+  /** A fresh sandbox started and {@link ECHO_HI} run in it, without the service: the floor of create to first result. */
+  firstResult: Latency;
+  /** What `firstResult` measures, for the table. */
+  firstResultName: string;
   /** What `cycleRate` measures, for the table. */
   cycleName?: string;
-  targets: { print?: string; pandas?: string; python?: string; rate?: string };
+  targets: { print?: string; pandas?: string; python?: string; bash?: string; rate?: string };
 }
 
 export interface FloorOptions {
   image: string;
   count: number;
   seconds: number;
+  /** Samples of the create-to-first-result floor. */
+  firstResultCount: number;
   kubernetes?: KubernetesTarget;
 }
 
 /** Measures the floors of `backend` now, on this machine. */
 export async function measureFloors(backend: string, options: FloorOptions): Promise<BackendFloors> {
-  const { image, count, seconds } = options;
+  const { image, count, seconds, firstResultCount } = options;
   const oneLine = PANDAS.replace("\n", ";");
   if (backend === "docker") {
     return {
       print: latency(await sequential(Math.min(count, 15), dockerRun(image, "print(1)"))),
       pandas: latency(await sequential(Math.min(count, 10), dockerRun(image, oneLine))),
-      execPython: await withRunningContainer(image, async (exec) => latency(await sequential(count, exec("1+1")))),
+      ...(await withRunningContainer(image, async (exec) => ({
+        execPython: latency(await sequential(count, exec(["python3", "-c", "1+1"]))),
+        execBash: latency(await sequential(count, exec(["bash", "-c", "true"]))),
+      }))),
+      firstResult: latency(await selfTimed(firstResultCount, dockerRunThenExec(image, ECHO_HI))),
+      firstResultName: "docker run -d + docker exec",
       cycleRate: () => engineCycleRate(image, 16, seconds),
       cycleName: "engine create+start+remove",
-      targets: { print: "≤ 0.15", pandas: "≤ 0.3", python: "≤ 0.2", rate: "≥ 0.8" },
+      targets: { print: "≤ 0.15", pandas: "≤ 0.3", python: "≤ 0.2", bash: "≤ 0.2", rate: "≥ 0.8" },
     };
   }
   if (backend === "kubernetes") {
@@ -58,6 +72,8 @@ export async function measureFloors(backend: string, options: FloorOptions): Pro
     return {
       print: latency(await sequential(Math.min(count, 15), floors.podCycle("print(1)", phases))),
       pandas: latency(await sequential(Math.min(count, 10), floors.podCycle(oneLine))),
+      firstResult: latency(await selfTimed(firstResultCount, floors.podToFirstResult(ECHO_HI))),
+      firstResultName: "raw pod create→Running + exec",
       podCycle: { start: latency(phases.start), exec: latency(phases.exec), remove: latency(phases.remove) },
       execPython,
       execBash,
@@ -67,5 +83,10 @@ export async function measureFloors(backend: string, options: FloorOptions): Pro
       targets: { print: "≤ 0.15", pandas: "≤ 0.3", python: "≤ 0.2", rate: "≥ 0.8" },
     };
   }
-  return { print: latency(await sequential(count, rawBwrap("print(1)"))), targets: { print: "≤ 2" } };
+  return {
+    print: latency(await sequential(count, rawBwrap("print(1)"))),
+    firstResult: latency(await sequential(firstResultCount, bwrap(ECHO_HI))),
+    firstResultName: "bwrap + bash",
+    targets: { print: "≤ 2" },
+  };
 }

@@ -1,15 +1,20 @@
 // Benchmark: latency and throughput of a code-interpreter server on loopback,
 // next to the raw floors measured in the same run. Usage:
 //   node bench/src/bench.ts --backend docker|local|kubernetes [--quick] [--seconds N] [--count N] [--pause-ms N] [--time-limit S]
+//     [--first-result N] [--stagger-ms N] [--burst-rounds N]
 // "Sequential" requests come one after another with a pause (an agent's think
 // time, default 250 ms); "back-to-back" ones with none, which measures how fast
 // the warm pool refills rather than how fast a request is served.
+// "Create to first result" follows ComputeSDK's sandbox benchmark: create a
+// session, run `echo hi`, time until its result arrives (sequential, staggered
+// and bursts of 16), next to the raw floor of the same on a fresh sandbox.
 // With kubernetes, the server and the floors talk to the Kubernetes API double
 // (pods as Docker containers on this machine): no cluster can run here.
 import { parseArgs } from "node:util";
 import { api } from "./api.ts";
 import { measureFloors, PANDAS } from "./backend-floors.ts";
 import { cleanUp, cleanUpOnSignals, onCleanup } from "./cleanup.ts";
+import { burstMode, type FirstResultFigures, type FirstResultPlan, sequentialMode, staggeredMode } from "./first-result.ts";
 import { type KubernetesTarget, startKubernetesTarget } from "./kubernetes-target.ts";
 import { rssMb, startServer } from "./server.ts";
 import { type Latency, latency, sequential, sustained, time } from "./stats.ts";
@@ -23,6 +28,9 @@ const { values: args } = parseArgs({
     image: { type: "string", default: process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest" },
     "pause-ms": { type: "string", default: "250" },
     "time-limit": { type: "string" },
+    "first-result": { type: "string" },
+    "stagger-ms": { type: "string", default: "200" },
+    "burst-rounds": { type: "string" },
   },
 });
 const backend = args.backend as string;
@@ -31,6 +39,19 @@ const count = Number(args.count ?? (args.quick ? 5 : 40));
 const seconds = Number(args.seconds ?? (args.quick ? 2 : 10));
 const image = args.image as string;
 const pauseMs = Number(args["pause-ms"]);
+// Create to first result: ComputeSDK ran 100 iterations; --quick keeps CI short.
+const firstResultCount = Number(args["first-result"] ?? (args.quick ? 10 : 100));
+const plan: FirstResultPlan = {
+  sequential: firstResultCount,
+  staggered: firstResultCount,
+  staggerMs: Number(args["stagger-ms"]),
+  burst: 16,
+  burstRounds: Number(args["burst-rounds"] ?? (args.quick ? 1 : 3)),
+};
+for (const [name, value] of Object.entries(plan))
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number ≥ 0, not ${value}`);
+/** Samples of the create-to-first-result floor (a fresh container or pod each). */
+const firstResultFloorCount = Math.max(1, Math.min(firstResultCount, args.quick ? 5 : 20));
 const NOTE =
   backend === "kubernetes"
     ? "kubernetes: against the Kubernetes API double (packages/kubernetes-double) on this one machine, pods as Docker containers — not a cluster"
@@ -50,6 +71,9 @@ const began = performance.now();
 const phase = (name: string) => console.error(`[${((performance.now() - began) / 1000).toFixed(1)} s] ${name}`);
 const figures: Record<string, unknown> = { backend, count, seconds, ...(NOTE ? { note: NOTE } : {}) };
 const rows: [string, string, string, string][] = [];
+/** The issue's targets for this backend, printed after the table: reported, never failing the run. */
+const targets: { name: string; value: string; target: string; met: boolean; by?: string }[] = [];
+const tail = (v: Latency) => `p50 ${v.p50.toFixed(0)} p95 ${v.p95.toFixed(0)} p99 ${v.p99.toFixed(0)} max ${v.max.toFixed(0)}`;
 const row = (name: string, value: Latency | number, floor?: Latency | number, target?: string) => {
   const p50 = (v: Latency | number) => (typeof v === "number" ? v : v.p50);
   const show = (v: Latency | number) =>
@@ -76,7 +100,9 @@ try {
   // Kubernetes floors come first, on a quiet machine: once the server runs, its warm pool
   // refills (and preloads, a CPU-second a pod) in the background, which would slow them.
   if (kubernetes) phase("floors");
-  const early = kubernetes ? await measureFloors(backend, { image, count, seconds, kubernetes }) : undefined;
+  const early = kubernetes
+    ? await measureFloors(backend, { image, count, seconds, firstResultCount: firstResultFloorCount, kubernetes })
+    : undefined;
   phase(`starting the server (${backend})`);
   const server = await startServer(backend, kubernetes?.env ?? {});
   onCleanup(server.stop);
@@ -95,7 +121,7 @@ try {
 
   // Floors, measured now on this machine.
   if (!early) phase("floors");
-  const floors = early ?? (await measureFloors(backend, { image, count, seconds }));
+  const floors = early ?? (await measureFloors(backend, { image, count, seconds, firstResultCount: firstResultFloorCount }));
 
   phase("one-shot");
   row(
@@ -123,7 +149,18 @@ try {
   row("session delete", latency(deletes));
   const session = await client.createSession();
   try {
-    row("session bash true", latency(await sequential(count, () => client.bash(session, "true"))), floors.execBash);
+    const bashTrue = latency(await sequential(count, () => client.bash(session, "true")));
+    row("session bash true", bashTrue, floors.execBash, floors.targets.bash);
+    if (backend === "docker" && floors.execBash) {
+      const ratio = bashTrue.p50 / floors.execBash.p50;
+      targets.push({
+        name: "docker session bash true p50 / raw docker exec bash -c true p50",
+        value: `${ratio.toFixed(2)}× (${bashTrue.p50.toFixed(0)} / ${floors.execBash.p50.toFixed(0)} ms)`,
+        target: "≤ 0.2×",
+        met: ratio <= 0.2,
+        by: `${(ratio / 0.2).toFixed(1)}× over`,
+      });
+    }
     row(
       "session python 1+1",
       latency(await sequential(count, () => client.python(session, "1+1"))),
@@ -133,6 +170,65 @@ try {
     if (hasPandas) row("session python pandas", latency(await sequential(Math.min(count, 20), () => client.python(session, PANDAS))));
   } finally {
     await client.deleteSession(session);
+  }
+
+  phase(
+    `create to first result: ${plan.sequential} sequential, ${plan.staggered} staggered ${plan.staggerMs} ms apart, ${plan.burstRounds} burst(s) of ${plan.burst}`,
+  );
+  const modes: [string, number, () => Promise<FirstResultFigures>][] = [
+    ["sequential", plan.sequential, () => sequentialMode(client, plan.sequential)],
+    [`staggered ${plan.staggerMs} ms`, plan.staggered, () => staggeredMode(client, plan.staggered, plan.staggerMs)],
+    [`burst of ${plan.burst}`, plan.burstRounds, () => burstMode(client, plan.burst, plan.burstRounds)],
+  ];
+  const firstResults: Record<string, FirstResultFigures> = {};
+  for (const [mode, iterations, measure] of modes) {
+    if (iterations === 0) continue; // --first-result 0 or --burst-rounds 0 leaves it out
+    if (mode !== "sequential") phase(`create to first result: ${mode}`);
+    const result = await measure();
+    firstResults[mode] = result;
+    const name = `create→first result, ${mode}`;
+    const ratio = result.latency.p50 / floors.firstResult.p50;
+    figures[name] = { ...result, floor: floors.firstResult, ratio };
+    rows.push([
+      name,
+      `${tail(result.latency)}, ${result.errors} errors`,
+      mode === "sequential" ? `${tail(floors.firstResult)} ${floors.firstResultName}` : "",
+      `${ratio.toFixed(2)}×`,
+    ]);
+    if (result.firstError) console.error(`create to first result, ${mode}: first error: ${result.firstError}`);
+  }
+  figures.floor_first_result = { name: floors.firstResultName, latency: floors.firstResult };
+  const sequentialFirst = firstResults.sequential?.latency;
+  const burstErrors = firstResults[`burst of ${plan.burst}`]?.errors;
+  const ms = (value: number, limit: number) => ({
+    value: `${value.toFixed(0)} ms`,
+    target: `≤ ${limit} ms`,
+    met: value <= limit,
+    by: `${(value - limit).toFixed(0)} ms over`,
+  });
+  if (sequentialFirst && backend === "docker") {
+    targets.push({ name: "docker create→first result, sequential median", ...ms(sequentialFirst.p50, 50) });
+    targets.push({ name: "docker create→first result, sequential P95", ...ms(sequentialFirst.p95, 150) });
+    if (burstErrors !== undefined)
+      targets.push({
+        name: `docker create→first result, burst of ${plan.burst}: errors`,
+        value: String(burstErrors),
+        target: "0",
+        met: burstErrors === 0,
+        by: `${burstErrors} errors`,
+      });
+  }
+  if (sequentialFirst && backend === "local")
+    targets.push({ name: "local create→first result, sequential median", ...ms(sequentialFirst.p50, 15) });
+  if (sequentialFirst && backend === "kubernetes") {
+    const ratio = sequentialFirst.p50 / floors.firstResult.p50;
+    targets.push({
+      name: `kubernetes create→first result median / ${floors.firstResultName} median`,
+      value: `${ratio.toFixed(2)}× (${sequentialFirst.p50.toFixed(0)} / ${floors.firstResult.p50.toFixed(0)} ms)`,
+      target: "≤ 0.2×",
+      met: ratio <= 0.2,
+      by: `${(ratio / 0.2).toFixed(1)}× over`,
+    });
   }
 
   if (floors.podCycle) {
@@ -175,4 +271,15 @@ const widths = [0, 1, 2, 3].map((i) =>
 if (NOTE) console.log(NOTE);
 for (const r of [["metric", "server (ms)", "floor (ms)", "ratio"], ...rows])
   console.log(r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  "));
+if (targets.length > 0) {
+  console.log("");
+  console.log("issue 17 targets (reported, not asserted)");
+  const width = Math.max(...targets.map((t) => t.name.length));
+  const valueWidth = Math.max(...targets.map((t) => t.value.length));
+  for (const t of targets)
+    console.log(
+      `${t.name.padEnd(width)}  ${t.value.padEnd(valueWidth)}  target ${t.target.padEnd(7)}  ${t.met ? "met" : `missed (${t.by})`}`,
+    );
+}
+figures.targets = targets;
 console.log(JSON.stringify(figures));

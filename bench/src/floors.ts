@@ -10,11 +10,8 @@ export function dockerRun(image: string, code: string) {
   return () => run("docker", ["run", "--rm", "--network", "none", image, "python3", "-c", code]);
 }
 
-/** `docker exec` into one running container. */
-export async function withRunningContainer<T>(
-  image: string,
-  body: (exec: (code: string) => () => Promise<unknown>) => Promise<T>,
-): Promise<T> {
+/** `docker run -d` of a container that waits to be exec'd into (removed with `docker rm -f`). */
+async function runDetached(image: string): Promise<string> {
   const { stdout } = await run("docker", [
     "run",
     "-d",
@@ -27,12 +24,39 @@ export async function withRunningContainer<T>(
     "sleep",
     "600",
   ]);
-  const id = stdout.trim();
+  return stdout.trim();
+}
+
+/** `docker exec` into one running container: `exec(argv)` makes a call that runs `argv` in it. */
+export async function withRunningContainer<T>(
+  image: string,
+  body: (exec: (argv: string[]) => () => Promise<unknown>) => Promise<T>,
+): Promise<T> {
+  const id = await runDetached(image);
   try {
-    return await body((code) => () => run("docker", ["exec", id, "python3", "-c", code]));
+    return await body((argv) => () => run("docker", ["exec", id, ...argv]));
   } finally {
     await run("docker", ["rm", "-f", id]).catch(() => {});
   }
+}
+
+/**
+ * The raw floor of a session's create to first result: `docker run -d`, then
+ * `docker exec <id> <argv>`, timed until the exec has returned; the
+ * `docker rm -f` after it is not timed (as the session's delete is not).
+ */
+export function dockerRunThenExec(image: string, argv: string[]) {
+  return async () => {
+    const started = performance.now();
+    let id: string | undefined;
+    try {
+      id = await runDetached(image);
+      await run("docker", ["exec", id, ...argv]);
+      return performance.now() - started;
+    } finally {
+      if (id) await run("docker", ["rm", "-f", id]).catch(() => {});
+    }
+  };
 }
 
 /** The engine's own create + start + wait + remove of `python3 -c 'print(1)'`, over the Engine API. */
@@ -56,6 +80,11 @@ export async function engineCycleRate(image: string, concurrency: number, second
 
 /** A bare bubblewrap sandbox (host read-only, nothing shared) running python3. */
 export function rawBwrap(code: string, python = "/usr/bin/python3") {
+  return bwrap([python, "-c", code]);
+}
+
+/** A bare bubblewrap sandbox (host read-only, nothing shared) running `argv`. */
+export function bwrap(argv: string[]) {
   return () =>
     run("bwrap", [
       "--unshare-all",
@@ -69,9 +98,7 @@ export function rawBwrap(code: string, python = "/usr/bin/python3") {
       "/dev",
       "--tmpfs",
       "/tmp",
-      python,
-      "-c",
-      code,
+      ...argv,
     ]);
 }
 

@@ -83,6 +83,22 @@ export function kubernetesFloors(kubeConfig: KubeConfig, namespace: string, imag
      * delete it (grace period 0). With `phases`, each part's time is added to it.
      */
     podCycle: (code: string, phases?: PodCyclePhases) => () => cycle(code, phases),
+    /**
+     * The raw floor of a session's create to first result: create a pod, wait
+     * until Running, exec `command`; resolves to the milliseconds that took.
+     * The delete after it is not timed (as the session's delete is not).
+     */
+    podToFirstResult: (command: string[]) => () =>
+      track(async () => {
+        const started = performance.now();
+        const pod = await createRunning();
+        try {
+          await run(pod, command);
+          return performance.now() - started;
+        } finally {
+          await remove(pod);
+        }
+      }),
     /** Pod cycles of `print(1)` from `concurrency` loops for `seconds`. */
     podCycleRate: (concurrency: number, seconds: number) =>
       sustained(
