@@ -1,5 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEFAULT_EXECUTOR_IMAGE } from "@code-interpreter/core";
 import { z } from "zod";
 
 const integer = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
@@ -40,7 +41,7 @@ export const ConfigSchema = z.object({
     .transform((value) => value === "true" || value === "1"),
   /** Prepended to every object key (e.g. `files/`), so several deployments can share a bucket. */
   S3_PREFIX: z.string().default(""),
-  PYTHON_EXECUTOR_DOCKER_IMAGE: z.string().min(1).default("code-interpreter-executor:latest"),
+  PYTHON_EXECUTOR_DOCKER_IMAGE: z.string().min(1).default(DEFAULT_EXECUTOR_IMAGE),
   PYTHON_EXECUTOR_DOCKER_NETWORK: z.string().min(1).default("none"),
   /** OCI runtime of sandbox containers, e.g. `runsc` (gVisor) or `kata-runtime`; the engine's default when unset. */
   PYTHON_EXECUTOR_DOCKER_RUNTIME: z.string().optional(),

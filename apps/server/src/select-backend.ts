@@ -1,7 +1,7 @@
 import { createDockerBackend, type DockerBackendSettings, probeDocker } from "@code-interpreter/backend-docker";
 import { createKubernetesBackend, type KubernetesBackendSettings, parseSeccompProfile } from "@code-interpreter/backend-kubernetes";
 import { createLocalBackend, type LocalBackendSettings } from "@code-interpreter/backend-local";
-import { type Backend, BackendUnavailableError } from "@code-interpreter/core";
+import { type Backend, BackendUnavailableError, type SandboxSettings } from "@code-interpreter/core";
 import type { Config } from "./config.js";
 import type { Logger } from "./observability/logger.js";
 
@@ -34,14 +34,11 @@ export async function selectBackend(config: Config, logger: Logger): Promise<Bac
   }
 }
 
-function localSettings(config: Config, logger: Logger): Partial<LocalBackendSettings> {
+/** What every backend takes from the same variables: limits, the warm pool, preloads, warnings. */
+function sandboxSettings(config: Config, logger: Logger): Partial<SandboxSettings> {
   return {
     pool: poolSettings(config),
     preload: config.SANDBOX_PRELOAD,
-    stateDir: config.LOCAL_STATE_DIR,
-    python: config.LOCAL_PYTHON,
-    ...(config.LOCAL_ROOTFS ? { rootfs: config.LOCAL_ROOTFS } : {}),
-    sandbox: config.LOCAL_SANDBOX,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     memoryLimitMb: config.MEMORY_LIMIT_MB,
     cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,
@@ -50,7 +47,7 @@ function localSettings(config: Config, logger: Logger): Partial<LocalBackendSett
   };
 }
 
-/** The warm pool settings both pooling backends share; off when SANDBOX_POOL_MAX is 0. */
+/** The warm pool settings every backend shares; off when SANDBOX_POOL_MAX is 0. */
 function poolSettings(config: Config) {
   if (config.SANDBOX_POOL_MAX === 0) return false as const;
   return {
@@ -60,26 +57,29 @@ function poolSettings(config: Config) {
   };
 }
 
+function localSettings(config: Config, logger: Logger): Partial<LocalBackendSettings> {
+  return {
+    ...sandboxSettings(config, logger),
+    stateDir: config.LOCAL_STATE_DIR,
+    python: config.LOCAL_PYTHON,
+    ...(config.LOCAL_ROOTFS ? { rootfs: config.LOCAL_ROOTFS } : {}),
+    sandbox: config.LOCAL_SANDBOX,
+  };
+}
+
 function dockerSettings(config: Config, logger: Logger): Partial<DockerBackendSettings> {
   return {
-    pool: poolSettings(config),
-    preload: config.SANDBOX_PRELOAD,
+    ...sandboxSettings(config, logger),
     image: config.PYTHON_EXECUTOR_DOCKER_IMAGE,
     network: config.PYTHON_EXECUTOR_DOCKER_NETWORK,
     ...(config.PYTHON_EXECUTOR_DOCKER_RUNTIME ? { runtime: config.PYTHON_EXECUTOR_DOCKER_RUNTIME } : {}),
     maxExecTimeoutMs: config.MAX_EXEC_TIMEOUT_MS,
-    maxOutputBytes: config.MAX_OUTPUT_BYTES,
-    memoryLimitMb: config.MEMORY_LIMIT_MB,
-    cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,
-    maxFileSizeMb: config.MAX_FILE_SIZE_MB,
-    warn: (message) => logger.warn(message),
   };
 }
 
 function kubernetesSettings(config: Config, logger: Logger): Partial<KubernetesBackendSettings> & { ownerDeployment?: string } {
   return {
-    pool: poolSettings(config),
-    preload: config.SANDBOX_PRELOAD,
+    ...sandboxSettings(config, logger),
     namespace: config.KUBERNETES_EXECUTOR_NAMESPACE,
     image: config.KUBERNETES_EXECUTOR_IMAGE ?? config.PYTHON_EXECUTOR_DOCKER_IMAGE,
     serviceAccountName: config.KUBERNETES_EXECUTOR_SERVICE_ACCOUNT,
@@ -88,10 +88,5 @@ function kubernetesSettings(config: Config, logger: Logger): Partial<KubernetesB
     netAdminLockdown: config.KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN,
     ownerDeployment: config.KUBERNETES_EXECUTOR_OWNER_DEPLOYMENT,
     sessionMaxLifetimeSeconds: config.SESSION_MAX_LIFETIME_SECONDS,
-    maxOutputBytes: config.MAX_OUTPUT_BYTES,
-    memoryLimitMb: config.MEMORY_LIMIT_MB,
-    cpuTimeLimitSec: config.CPU_TIME_LIMIT_SEC,
-    maxFileSizeMb: config.MAX_FILE_SIZE_MB,
-    warn: (message) => logger.warn(message),
   };
 }

@@ -4,6 +4,7 @@ import {
   COMPONENT_LABEL_KEY,
   EXPIRES_AT_KEY,
   ociSeccompProfile,
+  sandboxByteLimits,
   sandboxLabels,
   sessionInitArgv,
   TENANT_KEY,
@@ -39,6 +40,7 @@ export function hardenedHostConfig(settings: DockerBackendSettings): HostConfig 
   // Docker mounts tmpfs noexec by default; code may run what it writes, as on the other backends.
   // nr_inodes: empty files cost no size, only kernel memory; one inode per KiB of size bounds them too.
   const tmpfs = `rw,exec,nosuid,nodev,size=${settings.workspaceSizeMb}m,nr_inodes=${settings.workspaceSizeMb * 1024}`;
+  const { memoryBytes } = sandboxByteLimits(settings);
   return {
     NetworkMode: settings.network,
     CapDrop: ["ALL"],
@@ -48,8 +50,8 @@ export function hardenedHostConfig(settings: DockerBackendSettings): HostConfig 
       [WORKSPACE_DIR]: `${tmpfs},mode=0755,uid=${uid},gid=${uid}`,
       "/tmp": `${tmpfs},mode=1777`,
     },
-    Memory: settings.memoryLimitMb * MB,
-    MemorySwap: settings.memoryLimitMb * MB,
+    Memory: memoryBytes,
+    MemorySwap: memoryBytes,
     NanoCpus: Math.round(settings.cpus * 1e9),
     PidsLimit: settings.maxProcesses,
     ShmSize: 64 * MB,
