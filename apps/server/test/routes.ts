@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { type Backend, BackendUnavailableError, NotSupportedError } from "@code-interpreter/core";
+import { type Backend, BackendUnavailableError, NotSupportedError, type OutputListener } from "@code-interpreter/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
 import { type BackendFactory, createTestApp, json, postJson, type RequestTarget } from "./fixture.js";
@@ -447,23 +447,34 @@ export function describeRoutes(
       });
 
       it.runIf(!options.createServer)("answers an unexpected failure with a bare 500, never a stack trace", async () => {
-        const broken = await createTestApp(
-          {},
-          (backend) =>
-            override(backend, {
-              execute: async () => {
-                throw new TypeError("secret internal detail at /srv/app.js:1");
-              },
-            }),
-          createBackend,
-        );
+        // Fails the way a bug would: a TypeError, after the code's first output has gone out.
+        const failing = async (request: { onOutput?: OutputListener }): Promise<never> => {
+          request.onOutput?.({ stream: "stdout", data: "started\n" });
+          throw new TypeError("secret internal detail at /srv/app.js:1");
+        };
+        const broken = await createTestApp({}, (backend) => override(backend, { execute: failing, runInSession: failing }), createBackend);
         try {
           const response = await postJson(broken.app, "/v1/execute", { code: "1" });
           expect(response.status).toBe(500);
           expect(await json(response)).toEqual({ detail: "Internal server error" });
           // A stream's error event says no more than an answer would.
-          const events = parseEvents(await (await postJson(broken.app, "/v1/execute/stream", { code: "1" })).text());
-          expect(events).toEqual([{ event: "error", data: { message: "Internal server error" } }]);
+          const failed = [
+            { event: "output", data: { stream: "stdout", data: "started\n" } },
+            { event: "error", data: { message: "Internal server error" } },
+          ];
+          const stream = await postJson(broken.app, "/v1/execute/stream", { code: "1" });
+          expect(stream.status).toBe(200);
+          expect(parseEvents(await stream.text())).toEqual(failed);
+          const { session_id } = await json(await postJson(broken.app, "/v1/sessions", {}));
+          try {
+            const python = await postJson(broken.app, `/v1/sessions/${session_id}/python`, { code: "1" });
+            expect(python.status).toBe(500);
+            expect(await json(python)).toEqual({ detail: "Internal server error" });
+            const sessionStream = await postJson(broken.app, `/v1/sessions/${session_id}/python/stream`, { code: "1" });
+            expect(parseEvents(await sessionStream.text())).toEqual(failed);
+          } finally {
+            await broken.app.request(`/v1/sessions/${session_id}`, { method: "DELETE" });
+          }
         } finally {
           await broken.close();
         }

@@ -1,4 +1,4 @@
-import { createExecuteRequestSchema, type ExecuteOptions, type ExecuteResponse, type ExecutionResult } from "@code-interpreter/core";
+import { createExecuteRequestSchema, type ExecuteOptions } from "@code-interpreter/core";
 import { resolveFileInputs } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
 import { accessOf } from "../auth/authenticate.js";
@@ -7,7 +7,7 @@ import type { Env } from "../env.js";
 import { withExecutionSlot } from "../execution-slots.js";
 import { readJsonBody } from "../middleware/json-body.js";
 import { assertLanguage } from "./languages.js";
-import { saveResultFiles } from "./result-files.js";
+import { codeOptions, executionJson } from "./mappers.js";
 import { richResultMapper } from "./rich-results.js";
 import { streamExecution } from "./sse.js";
 
@@ -20,31 +20,14 @@ export function executeRoutes(server: ServerContext) {
   const prepare = async (c: Context<Env>): Promise<ExecuteOptions> => {
     const body = await readJsonBody(c, schema, maxBody);
     assertLanguage(server, body.language);
-    return {
-      code: body.code,
-      language: body.language,
-      stdin: body.stdin,
-      timeoutMs: body.timeout_ms,
-      lastLineInteractive: body.last_line_interactive,
-      files: await resolveFileInputs(server.store, body.files, accessOf(c).view),
-    };
+    return { ...codeOptions(body), files: await resolveFileInputs(server.store, body.files, accessOf(c).view) };
   };
-
-  const toResponse = async (c: Context<Env>, result: ExecutionResult, rich = richResultMapper(server, c)): Promise<ExecuteResponse> => ({
-    stdout: result.stdout,
-    stderr: result.stderr,
-    exit_code: result.exitCode,
-    timed_out: result.timedOut,
-    duration_ms: result.durationMs,
-    ...(await saveResultFiles(server, c, result)),
-    ...(await rich.fields(result)),
-  });
 
   return new Hono<Env>()
     .post("/v1/execute", async (c) => {
       const options = await prepare(c);
       const result = await withExecutionSlot(server, c, () => server.backend.execute({ ...options, signal: c.req.raw.signal }));
-      return c.json(await toResponse(c, result));
+      return c.json(await executionJson(server, c, result));
     })
     .post("/v1/execute/stream", async (c) => {
       // Everything that can be refused is refused before the stream starts, with a status code.
@@ -53,7 +36,7 @@ export function executeRoutes(server: ServerContext) {
       return streamExecution(
         c,
         server,
-        async (onOutput, signal) => toResponse(c, await server.backend.execute({ ...options, onOutput, signal }), rich),
+        async (onOutput, signal) => executionJson(server, c, await server.backend.execute({ ...options, onOutput, signal }), rich),
         rich.one,
       );
     });

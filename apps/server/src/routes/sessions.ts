@@ -1,11 +1,8 @@
 import {
-  type CommandResult,
   createSessionBashRequestSchema,
   createSessionPythonRequestSchema,
   FileNotFoundError,
-  type SessionCommandResponse,
   SessionCreateRequestSchema,
-  type SessionInfo,
   SessionKeepaliveRequestSchema,
   validateWorkspacePath,
 } from "@code-interpreter/core";
@@ -17,7 +14,7 @@ import type { Env } from "../env.js";
 import { withExecutionSlot } from "../execution-slots.js";
 import { readJsonBody } from "../middleware/json-body.js";
 import { assertLanguage } from "./languages.js";
-import { saveResultFiles } from "./result-files.js";
+import { codeOptions, commandJson, sessionJson, sessionPythonJson } from "./mappers.js";
 import { richResultMapper } from "./rich-results.js";
 import { streamExecution } from "./sse.js";
 
@@ -30,21 +27,6 @@ export function sessionRoutes(server: ServerContext) {
   const maxBody = config.MAX_REQUEST_BODY_MB * 1024 * 1024;
   const ttl = (requested: number | undefined) =>
     Math.min(requested ?? config.SESSION_DEFAULT_TTL_SECONDS, config.SESSION_MAX_LIFETIME_SECONDS);
-  const sessionJson = (session: SessionInfo) => ({ session_id: session.id, expires_at: session.expiresAt });
-  const commandJson = (result: CommandResult): SessionCommandResponse => ({
-    stdout: result.stdout,
-    stderr: result.stderr,
-    exit_code: result.exitCode,
-    timed_out: result.timedOut,
-    duration_ms: result.durationMs,
-  });
-  // Python answers also carry the figures a cell made, saved like an execution's files.
-  const pythonJson = async (c: Context<Env>, result: CommandResult, rich = richResultMapper(server, c)) => ({
-    ...commandJson(result),
-    ...(await saveResultFiles(server, c, result)),
-    ...(await rich.fields(result)),
-    execution_count: result.executionCount ?? null,
-  });
   /** The session id of the path, once the caller is known to own that session. */
   const owned = async (c: Context<Env>) => {
     const sessionId = c.req.param("sessionId") ?? "";
@@ -54,14 +36,7 @@ export function sessionRoutes(server: ServerContext) {
   const python = async (c: Context<Env>) => {
     const body = await readJsonBody(c, pythonSchema, maxBody);
     assertLanguage(server, body.language);
-    return {
-      sessionId: await owned(c),
-      language: body.language,
-      code: body.code,
-      stdin: body.stdin,
-      timeoutMs: body.timeout_ms,
-      lastLineInteractive: body.last_line_interactive,
-    };
+    return { ...codeOptions(body), sessionId: await owned(c) };
   };
 
   return new Hono<Env>()
@@ -108,7 +83,7 @@ export function sessionRoutes(server: ServerContext) {
     .post("/v1/sessions/:sessionId/python", async (c) => {
       const options = await python(c);
       const result = await withExecutionSlot(server, c, () => backend.runInSession({ ...options, signal: c.req.raw.signal }));
-      return c.json(await pythonJson(c, result));
+      return c.json(await sessionPythonJson(server, c, result));
     })
     .post("/v1/sessions/:sessionId/python/stream", async (c) => {
       const options = await python(c);
@@ -117,7 +92,7 @@ export function sessionRoutes(server: ServerContext) {
       return streamExecution(
         c,
         server,
-        async (onOutput, signal) => pythonJson(c, await backend.runInSession({ ...options, onOutput, signal }), rich),
+        async (onOutput, signal) => sessionPythonJson(server, c, await backend.runInSession({ ...options, onOutput, signal }), rich),
         rich.one,
       );
     })
