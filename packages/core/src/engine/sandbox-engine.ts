@@ -95,7 +95,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       const started = Date.now();
       const request = planExecution(options, this.driver.plan);
       options.signal?.throwIfAborted();
-      let sandbox = this.takeWarm(useSeconds(request.timeoutMs));
+      // A request that needs longer than warm sandboxes are kept usable for leaves them be.
+      const pool = useSeconds(request.timeoutMs) <= useSeconds(this.driver.maxExecTimeoutMs) ? this.pool : undefined;
+      let sandbox = pool && this.takeWarm(useSeconds(request.timeoutMs));
       try {
         sandbox ??= await this.driver.start({
           lifetimeSeconds: oneShotLifetimeSeconds(request.timeoutMs, this.startSeconds),
@@ -108,7 +110,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         const result = await this.runOneShot(sandbox, { request, onOutput: options.onOutput, signal: options.signal });
         return { ...executionResult(options, result, Date.now() - started), sandboxWaitMs };
       } finally {
-        this.pool?.release();
+        pool?.release();
       }
     });
   }
