@@ -1,7 +1,7 @@
 import type Dockerode from "dockerode";
 import type { ContainerInfo } from "dockerode";
 import { isGone } from "./engine-errors.js";
-import { expiry, type SessionRecord, takeInventory } from "./session-records.js";
+import { type DockerSession, expiry, takeInventory } from "./session-records.js";
 
 /** A one-shot container this long past its own deadline belongs to a server that is gone. */
 const EXEC_ORPHAN_GRACE_SECONDS = 60;
@@ -28,7 +28,7 @@ export async function removeContainer(docker: Dockerode, id: string): Promise<vo
 }
 
 /** Removes a session's container and its keepalive records. */
-export async function removeSession(docker: Dockerode, session: Pick<SessionRecord, "containerId" | "keepalives">): Promise<void> {
+export async function removeSession(docker: Dockerode, session: Pick<DockerSession, "containerId" | "keepalives">): Promise<void> {
   await removeContainer(docker, session.containerId);
   await Promise.all(session.keepalives.map((id) => removeContainer(docker, id)));
 }
@@ -38,9 +38,14 @@ export async function removeSession(docker: Dockerode, session: Pick<SessionReco
  * expiry or whose container stopped (its tmpfs workspace is gone with it),
  * keepalive records of vanished sessions, and one-shot containers well past
  * their deadline. One failed removal does not stop the others.
- * Returns the ids of the sessions removed.
+ * `beforeRemove` is told a session's id before it goes. Returns the ids of the sessions removed.
  */
-export async function reap(docker: Dockerode, warn: (message: string) => void, now: number): Promise<string[]> {
+export async function reap(
+  docker: Dockerode,
+  warn: (message: string) => void,
+  now: number,
+  beforeRemove: (sessionId: string) => Promise<void> = async () => {},
+): Promise<string[]> {
   const inventory = await takeInventory(docker);
   const reaped: string[] = [];
   const attempt = async (what: string, remove: () => Promise<void>) => {
@@ -55,6 +60,7 @@ export async function reap(docker: Dockerode, warn: (message: string) => void, n
   for (const session of inventory.sessions.values()) {
     const stopped = session.state === "exited" || session.state === "dead";
     if (session.expiresAt > now && !stopped) continue;
+    await beforeRemove(session.id).catch(() => {});
     if (await attempt(`session ${session.id}`, () => removeSession(docker, session))) reaped.push(session.id);
   }
   for (const keepalive of inventory.orphanKeepalives) {

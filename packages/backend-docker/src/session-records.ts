@@ -1,25 +1,25 @@
-import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, TENANT_KEY } from "@code-interpreter/core";
+import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, type SessionRecord, TENANT_KEY } from "@code-interpreter/core";
 import type Dockerode from "dockerode";
 import type { ContainerInfo } from "dockerode";
 import { KEEPALIVE_AT_KEY, KEEPALIVE_COMPONENT, SESSION_LABEL_KEY } from "./container-spec.js";
 
-/** A session as its containers describe it. */
-export interface SessionRecord {
-  id: string;
+/**
+ * A session as its containers describe it: `expiresAt` is the newest
+ * keepalive record's expiry, else the one the container was created with;
+ * `tenant` is the container's label. One whose container is not running is
+ * `ended`: its tmpfs workspace is gone.
+ */
+export interface DockerSession extends SessionRecord {
   containerId: string;
-  /** The newest keepalive record's expiry, else the one the container was created with. */
-  expiresAt: number;
   /** Docker state: `running`, `created`, `exited`, … */
   state: string;
   /** Keepalive records of this session, by container id. */
   keepalives: string[];
-  /** The session container's tenant label. */
-  tenant?: string;
 }
 
 /** Everything this service made on the engine, sorted into sessions, orphans and one-shot containers. */
 export interface Inventory {
-  sessions: Map<string, SessionRecord>;
+  sessions: Map<string, DockerSession>;
   /** Keepalive records whose session is gone. */
   orphanKeepalives: ContainerInfo[];
   execs: ContainerInfo[];
@@ -28,7 +28,7 @@ export interface Inventory {
 /** Lists every container labelled as ours (running or not), in one call. */
 export async function takeInventory(docker: Dockerode): Promise<Inventory> {
   const containers = await docker.listContainers({ all: true, filters: { label: [`${APP_LABEL.key}=${APP_LABEL.value}`] } });
-  const sessions = new Map<string, SessionRecord>();
+  const sessions = new Map<string, DockerSession>();
   const keepalives: ContainerInfo[] = [];
   const execs: ContainerInfo[] = [];
   for (const container of containers) {
@@ -43,6 +43,7 @@ export async function takeInventory(docker: Dockerode): Promise<Inventory> {
         containerId: container.Id,
         expiresAt: expiry(container),
         state: container.State,
+        ended: container.State !== "running",
         keepalives: [],
         tenant: container.Labels[TENANT_KEY],
       });

@@ -1,0 +1,164 @@
+import type { Duplex } from "node:stream";
+import {
+  type BackendHealth,
+  type KernelHandle,
+  kernelArgv,
+  newExecName,
+  type OneShotSandbox,
+  runnerArgv,
+  runnerPlan,
+  SANDBOX_ENV,
+  type SandboxDriver,
+  type SandboxLimits,
+  type SessionRunner,
+  type StartSandboxOptions,
+  sandboxLimits,
+  unixNow,
+} from "@code-interpreter/core";
+import { execContainerSpec, keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.js";
+import type { DockerBackendSettings } from "./docker-backend-settings.js";
+import { streamChannel } from "./docker-channel.js";
+import { toBackendError } from "./engine-errors.js";
+import { execAttached, killKernel } from "./kernel-exec.js";
+import { probeDocker } from "./probe-docker.js";
+import { reap, removeContainer, removeSession } from "./reaper.js";
+import { type DockerSession, takeInventory } from "./session-records.js";
+
+/**
+ * Sandboxes on a Docker Engine: a one-shot sandbox is a fresh, hardened
+ * container whose main process is the runner, attached before it starts; a
+ * session is a long-lived container that runners and the kernel reach by
+ * exec. All state lives on the containers (names and labels; a keepalive
+ * record carries a moved expiry, since labels cannot change), so a restarted
+ * server or a second replica finds and reaps what another left.
+ */
+export class DockerDriver implements SandboxDriver<DockerSession> {
+  readonly name = "docker";
+  readonly capabilities = { sessions: true, statefulPython: true };
+  readonly limits: SandboxLimits;
+  readonly plan: SandboxDriver["plan"];
+  private readonly user: string;
+
+  constructor(readonly settings: DockerBackendSettings) {
+    this.limits = sandboxLimits(settings);
+    this.plan = runnerPlan(this.limits, { cgroup: true });
+    this.user = `${settings.sandboxUid}:${settings.sandboxUid}`;
+  }
+
+  get pool(): DockerBackendSettings["pool"] {
+    return this.settings.pool;
+  }
+
+  get preload(): readonly string[] {
+    return this.settings.preload;
+  }
+
+  get maxExecTimeoutMs(): number {
+    return this.settings.maxExecTimeoutMs;
+  }
+
+  warn(message: string): void {
+    this.settings.warn(message);
+  }
+
+  async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
+    const { docker } = this.settings;
+    const name = newExecName();
+    const deadline = unixNow() + options.lifetimeSeconds;
+    try {
+      const runner = runnerArgv("python3", { preload: options.preload });
+      const spec = execContainerSpec(this.settings, name, runner, deadline, { env: options.env, warm: options.warm });
+      const container = await docker.createContainer(spec);
+      // Attach before start, so no output is missed and stdin is there when the runner reads it.
+      const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
+      await container.start();
+      return {
+        name,
+        deadline,
+        warm: options.warm,
+        channel: streamChannel(docker, stream),
+        stop: async () => {
+          await container.kill();
+        },
+        exit: async () => {
+          const state = (await container.inspect()).State;
+          return { exit: `exit ${state.ExitCode}`, outOfMemory: state.OOMKilled };
+        },
+        // The name is enough: even a create whose answer was lost is cleaned up.
+        remove: () => removeContainer(docker, name),
+      };
+    } catch (error) {
+      await removeContainer(docker, name).catch(() => {});
+      throw error;
+    }
+  }
+
+  async createSession(session: { id: string; expiresAt: number; tenant?: string }): Promise<DockerSession> {
+    const { docker } = this.settings;
+    const container = await docker.createContainer(sessionContainerSpec(this.settings, session.id, session.expiresAt, session.tenant));
+    try {
+      await container.start();
+    } catch (error) {
+      await removeContainer(docker, container.id).catch(() => {});
+      throw error;
+    }
+    return { ...session, containerId: container.id, state: "running", ended: false, keepalives: [] };
+  }
+
+  async findSession(id: string): Promise<DockerSession | undefined> {
+    return (await takeInventory(this.settings.docker)).sessions.get(id);
+  }
+
+  async listSessions(): Promise<DockerSession[]> {
+    return [...(await takeInventory(this.settings.docker)).sessions.values()];
+  }
+
+  /** Labels cannot change, so the new expiry goes on a keepalive record; older records are removed. */
+  async extendSession(session: DockerSession, expiresAt: number): Promise<number> {
+    const { docker } = this.settings;
+    await docker.createContainer(keepaliveContainerSpec(this.settings, session.id, expiresAt));
+    await Promise.all(session.keepalives.map((id) => removeContainer(docker, id).catch(() => {})));
+    return expiresAt;
+  }
+
+  async removeSession(session: DockerSession): Promise<boolean> {
+    await removeSession(this.settings.docker, session);
+    return true;
+  }
+
+  async openRunner(session: DockerSession): Promise<SessionRunner> {
+    const { exec, channel } = await execAttached(this.settings.docker, session.containerId, this.user, runnerArgv("python3"));
+    return {
+      channel,
+      // The Engine API cannot kill an exec: hanging up stops the wait, and the runner's own timeout ends the command.
+      stop: async () => channel.hangUp(),
+      exit: async () => ({ exit: `exit ${(await exec.inspect()).ExitCode ?? "unknown"}` }),
+    };
+  }
+
+  /**
+   * The kernel runs by exec and keeps its stream open: each cell is a write
+   * and a read, with no exec of its own. It ends when the stream closes (a
+   * server that goes away takes its kernels with it; the files stay).
+   */
+  async startKernel(session: DockerSession): Promise<KernelHandle> {
+    const { docker } = this.settings;
+    const env = { ...SANDBOX_ENV, ...this.plan.env };
+    const { channel } = await execAttached(docker, session.containerId, this.user, kernelArgv("python3", this.plan.limits), env);
+    return { channel, kill: () => killKernel(docker, session.containerId, this.user) };
+  }
+
+  reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
+    return reap(this.settings.docker, this.settings.warn, now, beforeRemove);
+  }
+
+  /** The engine answers and the executor image is there; otherwise what to do about it. */
+  async health(): Promise<BackendHealth> {
+    const probe = await probeDocker(this.settings);
+    return probe.ok ? { ok: true } : { ok: false, detail: probe.reason };
+  }
+
+  translateError(error: unknown): unknown {
+    return toBackendError(error, this.settings.docker, this.settings.image, this.settings.runtime);
+  }
+}
