@@ -1,7 +1,6 @@
 import type { RunnerPlanSettings } from "../execution-plan.js";
 import type { RunnerLimits } from "../runner-protocol.js";
-
-const MB = 1024 * 1024;
+import { type SandboxSettings, sandboxByteLimits } from "../sandbox-settings.js";
 
 /** The size and resource limits of every sandbox of a backend, in the units they are enforced in. */
 export interface SandboxLimits {
@@ -23,24 +22,19 @@ export interface SandboxLimits {
   openFiles: number;
 }
 
-/** The settings SandboxLimits are derived from (every backend has them). */
-export interface SandboxLimitSettings {
-  maxOutputBytes: number;
-  memoryLimitMb: number;
-  cpuTimeLimitSec: number;
-  maxFileSizeMb: number;
-  workspaceSizeMb: number;
-  maxProcesses: number;
+/** The settings SandboxLimits are derived from. */
+export type SandboxLimitSettings = Pick<
+  SandboxSettings,
+  "maxOutputBytes" | "memoryLimitMb" | "cpuTimeLimitSec" | "maxFileSizeMb" | "workspaceSizeMb" | "maxProcesses"
+> & {
   /** @default 1 */
   cpus?: number;
-}
+};
 
 export function sandboxLimits(settings: SandboxLimitSettings): SandboxLimits {
   return {
+    ...sandboxByteLimits(settings),
     maxOutputBytes: settings.maxOutputBytes,
-    workspaceBytes: settings.workspaceSizeMb * MB,
-    fileSizeBytes: Math.min(settings.maxFileSizeMb, settings.workspaceSizeMb) * MB,
-    memoryBytes: settings.memoryLimitMb * MB,
     cpuSeconds: settings.cpuTimeLimitSec,
     processes: settings.maxProcesses,
     cpus: settings.cpus ?? 1,
