@@ -9,7 +9,8 @@ import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/observability/logger.js";
 import { json, localBackend, postJson } from "./fixture.js";
 
-describe("observability", () => {
+// Real executions on a shared, busy machine: room beyond vitest's 5 s default.
+describe("observability", { timeout: 60_000 }, () => {
   let dir: string;
   let app: ReturnType<typeof createApp>;
   let close = async () => {};
