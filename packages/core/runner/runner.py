@@ -1219,21 +1219,10 @@ class ResultsReader:
                 frame(b"d", payload)
 
 
-def main():
-    global WRITE_LOCK
+def answer(source, header):
+    """Answers one request read from `source`: stages its files, runs its command, takes its snapshot."""
     import json
-    import threading
 
-    WRITE_LOCK = threading.Lock()
-    # Same uid as the user's code: keep it out of /proc/<pid>/fd.
-    set_dumpable(0)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    shield(True)
-    source = sys.stdin.buffer
-    line = source.readline()
-    if not line:
-        return  # a warm sandbox given up before use: nothing to do
-    header = json.loads(line)
     cwd = header["cwd"]
     tar_bytes = int(header.get("tar_bytes", 0))
     result = {}
@@ -1266,6 +1255,44 @@ def main():
     frame(b"x", json.dumps(result).encode())
 
 
+def start_runner():
+    global WRITE_LOCK
+    import threading
+
+    WRITE_LOCK = threading.Lock()
+    # Same uid as the user's code: keep it out of /proc/<pid>/fd.
+    set_dumpable(0)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    shield(True)
+
+
+def main():
+    import json
+
+    start_runner()
+    source = sys.stdin.buffer
+    line = source.readline()
+    if not line:
+        return  # a warm sandbox given up before use: nothing to do
+    answer(source, json.loads(line))
+
+
+def serve():
+    """A session's command runner: requests one after another on stdin, each
+    answered as main() answers one, until the server hangs up. Commands start
+    as fresh processes (nothing stays between them but the workspace), so the
+    session pays for no exec per command."""
+    import json
+
+    start_runner()
+    source = sys.stdin.buffer
+    while True:
+        line = source.readline()
+        if not line:
+            return
+        answer(source, json.loads(line))
+
+
 if len(sys.argv) > 3 and sys.argv[1] == "--run-main":
     results_fd = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--results-fd" else None
     sys.exit(run_main(sys.argv[2], sys.argv[3] == "1", results_fd=results_fd))
@@ -1273,6 +1300,9 @@ if len(sys.argv) > 2 and sys.argv[1] == "--kernel":
     import json
 
     kernel(json.loads(sys.argv[2]))
+    sys.exit(0)
+if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+    serve()
     sys.exit(0)
 if len(sys.argv) > 2 and sys.argv[1] == "--preload":
     preload([name for name in sys.argv[2].split(",") if name])

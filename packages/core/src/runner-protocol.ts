@@ -108,6 +108,19 @@ export function kernelArgv(python = "python3", limits: RunnerLimits = {}): strin
   return [python, "-c", loadRunnerSource(), "--kernel", json, KERNEL_MARKER];
 }
 
+/** Marks a session's command runner's command line (see `serveArgv`), so a backend can find and stop it. */
+export const SERVE_MARKER = "code-interpreter-serve";
+
+/**
+ * argv that starts a session's command runner: requests one after another on
+ * stdin, each answered as a one-shot runner answers its one (each command a
+ * fresh process), until its input ends. One per session, kept open, so a
+ * command costs a write and a read instead of an exec.
+ */
+export function serveArgv(python = "python3"): string[] {
+  return [python, "-I", "-c", loadRunnerSource(), "--serve", SERVE_MARKER];
+}
+
 /** Modules a warm sandbox loads before its request arrives: the data stack. */
 export const DEFAULT_PRELOAD = ["numpy", "pandas", "matplotlib", "matplotlib.pyplot"] as const;
 
