@@ -1,5 +1,6 @@
 export { type AppOptions, createApp } from "./app.js";
 export { type Config, ConfigError, ConfigSchema, loadConfig } from "./config.js";
+export type { Env } from "./env.js";
 export {
   ApiError,
   type ApiFetch,
