@@ -285,6 +285,10 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     if (options.language === "python") {
       const kernel = await this.kernels.get(session.id, () => this.startKernel(session));
       const result = await kernel.run(planPythonCell(options, this.driver.plan), { onOutput: options.onOutput, signal: options.signal });
+      // A kernel that ended with its sandbox (the session deleted or reaped meanwhile) is no restart: runInSession says so.
+      if (result.restarted && !(await this.stillUsable(session.id))) {
+        throw new BackendUnavailableError({ message: "the Python session's interpreter ended with its sandbox" });
+      }
       return commandResult(result, Date.now() - started);
     }
     const request = planSessionCommand(options, this.driver.plan);
