@@ -1,4 +1,8 @@
-const marker = Symbol.for("code-interpreter.client-error");
+const PREFIX = "code-interpreter.client-error";
+const marker = Symbol.for(PREFIX);
+
+/** The marker of the class whose `code` is `code`: one symbol shared by every installed copy of the client. */
+const classMarker = (code: string) => Symbol.for(`${PREFIX}.${code}`);
 
 interface ClientErrorOptions {
   message: string;
@@ -10,11 +14,15 @@ interface ClientErrorOptions {
 }
 
 /**
- * Base of every error the client throws. Checks go through the `Symbol.for`
- * marker and the error's name rather than `instanceof`, so they work when two
- * copies of this package are installed side by side.
+ * Base of every error the client throws. Each class names itself with a
+ * static `code`, which becomes its errors' `name` and, as a `Symbol.for`
+ * marker on each error, what `isInstance` checks: unlike `instanceof` it
+ * works when two copies of this package are installed side by side, and
+ * unlike the class name it survives minification (a bundled web app).
  */
 export class CodeInterpreterClientError extends Error {
+  /** What tells this class apart, in every copy of the client: its errors' `name` and the key of their marker. Every subclass declares its own. */
+  static readonly code: string = "CodeInterpreterClientError";
   readonly [marker] = true;
   /** HTTP status of the answer; 0 when no answer came. */
   readonly status: number;
@@ -23,28 +31,36 @@ export class CodeInterpreterClientError extends Error {
 
   constructor({ message, status, detail, cause }: ClientErrorOptions) {
     super(message, cause === undefined ? undefined : { cause });
-    this.name = new.target.name;
+    const type = new.target as typeof CodeInterpreterClientError;
+    this.name = type.code;
+    // One marker per class it is an instance of, so a subclass's errors also pass its parents' isInstance.
+    for (let klass = type; klass !== CodeInterpreterClientError && typeof klass?.code === "string"; klass = Object.getPrototypeOf(klass)) {
+      (this as unknown as Record<symbol, boolean>)[classMarker(klass.code)] = true;
+    }
     this.status = status;
     this.detail = detail ?? message;
   }
 
-  /** True for an error of this class made by any installed copy of the client. */
+  /** True for an error of this class (or a subclass) made by any installed copy of the client. */
   static isInstance<T extends typeof CodeInterpreterClientError>(this: T, error: unknown): error is InstanceType<T> {
-    if (typeof error !== "object" || error === null || (error as Record<symbol, unknown>)[marker] !== true) {
-      return false;
-    }
-    return this.name === "CodeInterpreterClientError" || (error as Error).name === this.name;
+    if (typeof error !== "object" || error === null || (error as Record<symbol, unknown>)[marker] !== true) return false;
+    return this.code === CodeInterpreterClientError.code || (error as Record<symbol, unknown>)[classMarker(this.code)] === true;
   }
 }
 
 /** 404: no such file, session, or session file. */
-export class NotFoundError extends CodeInterpreterClientError {}
+export class NotFoundError extends CodeInterpreterClientError {
+  static override readonly code: string = "NotFoundError";
+}
 
 /** 422: the request was refused; `detail` names the field. */
-export class InvalidRequestError extends CodeInterpreterClientError {}
+export class InvalidRequestError extends CodeInterpreterClientError {
+  static override readonly code: string = "InvalidRequestError";
+}
 
 /** 429: the server runs MAX_CONCURRENT_EXECUTIONS already; retry after `retryAfterSeconds`. */
 export class RateLimitedError extends CodeInterpreterClientError {
+  static override readonly code: string = "RateLimitedError";
   /** From the `Retry-After` header; 1 when the server sent none. */
   readonly retryAfterSeconds: number;
 
@@ -55,10 +71,14 @@ export class RateLimitedError extends CodeInterpreterClientError {
 }
 
 /** No complete answer within the client's timeout (`timeoutMs`); status 0. */
-export class TimeoutError extends CodeInterpreterClientError {}
+export class TimeoutError extends CodeInterpreterClientError {
+  static override readonly code: string = "TimeoutError";
+}
 
 /** The server could not be reached at all (refused, DNS, reset); status 0. */
-export class ConnectionError extends CodeInterpreterClientError {}
+export class ConnectionError extends CodeInterpreterClientError {
+  static override readonly code: string = "ConnectionError";
+}
 
 /** The error an error answer stands for: a subclass where one fits, else the base class. */
 export function errorForResponse(status: number, detail: string, retryAfter: string | null): CodeInterpreterClientError {
