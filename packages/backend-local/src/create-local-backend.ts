@@ -89,7 +89,8 @@ async function checkRootfs(settings: LocalBackendSettings): Promise<void> {
 }
 
 async function probeBwrap(settings: LocalBackendSettings): Promise<string | undefined> {
-  const probe = new LocalBackend(settings, "bwrap");
+  // No warm pool: the probe runs once.
+  const probe = new LocalBackend({ ...settings, pool: false }, "bwrap");
   try {
     const result = await probe.execute({ code: "print('ok')", timeoutMs: 10_000, lastLineInteractive: false, files: [] });
     if (result.stdout !== "ok\n") return `a test run printed ${JSON.stringify(result.stdout + result.stderr)}`;

@@ -1,13 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import {
-  BackendUnavailableError,
-  encodeRunnerRequest,
-  type OutputChunk,
-  type RunnerRequest,
-  RunnerResponseDecoder,
-  type RunnerResult,
-  runnerArgv,
-} from "@code-interpreter/core";
+import { processChannel, type RunnerChannel, runnerArgv } from "@code-interpreter/core";
 import { bwrapAccepts, bwrapArgs, groupFile, passwdFile } from "./bwrap-args.js";
 import { seccompProgram } from "./seccomp-filter.js";
 
@@ -38,24 +30,15 @@ export interface SandboxSpawnOptions {
 
 /** A started sandbox whose runner waits for its request on stdin. */
 export interface SandboxProcess {
-  name: string;
-  child: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  diagnostics(): string;
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly channel: RunnerChannel;
+  /** How it ended (`exit 1`, `exit SIGKILL`), once it has. */
+  readonly exited: Promise<string>;
+  /** Kills it (bubblewrap takes everything in the sandbox with it) and waits for its end. */
+  kill(): Promise<string>;
 }
 
-export interface ConverseOptions {
-  request: RunnerRequest;
-  onOutput?: (chunk: OutputChunk) => void;
-  signal?: AbortSignal;
-  maxSnapshotBytes?: number;
-  /** Live sandboxes, by child process: this one is in it while it works. */
-  registry?: Map<ChildProcess, string>;
-}
-
-/** Time past the code's own timeout before the server stops waiting for the runner. */
-const BACKSTOP_MS = 10_000;
-const MAX_DIAGNOSTIC_BYTES = 64 * 1024;
 /** The sandbox's seccomp filter; undefined on an architecture without one. */
 const SECCOMP_PROGRAM = seccompProgram();
 
@@ -69,86 +52,27 @@ export function spawnSandbox(options: SandboxSpawnOptions): SandboxProcess {
     cwd: options.isolation === "none" ? options.workspaceDir : undefined,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...(options.isolation === "none" ? options.env : {}) },
   });
-  const diagnostics: Buffer[] = [];
-  let diagnosticBytes = 0;
-  child.stderr?.on("data", (chunk: Buffer) => {
-    if (diagnosticBytes < MAX_DIAGNOSTIC_BYTES) diagnostics.push(chunk);
-    diagnosticBytes += chunk.length;
-  });
-  // The sandbox may exit before reading all of its input; that is its answer, not ours to crash on.
+  const channel = processChannel(child);
   // Fds 3-5 carry /etc/passwd, /etc/group and the seccomp filter into bubblewrap.
   const inputs = child.stdio as unknown as (NodeJS.WritableStream | null | undefined)[];
-  for (const stream of [child.stdin, inputs[3], inputs[4], inputs[5]]) stream?.on("error", () => {});
+  for (const stream of [inputs[3], inputs[4], inputs[5]]) stream?.on("error", () => {});
   inputs[3]?.end(passwdFile(options.uid));
   inputs[4]?.end(groupFile(options.uid));
   inputs[5]?.end(options.isolation === "bwrap" ? (SECCOMP_PROGRAM ?? "") : "");
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+  const exited = new Promise<string>((resolve) => {
     child.once("error", (error) => {
       // Could not even start it (ENOENT, EACCES): that is the reason the answer gives.
-      diagnostics.push(Buffer.from(`could not start ${command}: ${error.message}`));
-      resolve({ code: null, signal: null });
+      channel.diagnostic(`could not start ${command}: ${error.message}`);
+      channel.end();
+      resolve("not started");
     });
-    child.once("close", (code, signal) => resolve({ code, signal }));
+    child.once("close", (code, signal) => resolve(`exit ${code ?? signal}`));
   });
-  return { name: options.name, child, exited, diagnostics: () => Buffer.concat(diagnostics).toString("utf8").trim() };
-}
-
-/**
- * Sends a sandbox its request and reads the framed answer. The sandbox (and
- * everything in it) is gone when this settles, whatever happened.
- */
-export async function converse(sandbox: SandboxProcess, options: ConverseOptions): Promise<RunnerResult> {
-  const { request } = options;
-  const { child } = sandbox;
-  options.registry?.set(child, sandbox.name);
-  const decoder = new RunnerResponseDecoder(request.maxOutputBytes, options.onOutput);
-  let stopped: "backstop" | "abort" | undefined;
-  const kill = (why: "backstop" | "abort") => {
-    stopped ??= why;
-    child.kill("SIGKILL");
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    return exited;
   };
-  const onAbort = () => kill("abort");
-  options.signal?.addEventListener("abort", onAbort, { once: true });
-  const backstop = setTimeout(() => kill("backstop"), (request.timeoutMs ?? 0) + BACKSTOP_MS);
-  child.stdout?.on("data", (chunk: Buffer) => decoder.push(chunk));
-  try {
-    if (options.signal?.aborted) onAbort();
-    // Stdin stays open until the answer: its end tells the runner this server is gone.
-    child.stdin?.write(await encodeRunnerRequest(request));
-    const exit = await sandbox.exited;
-    if (stopped === "abort") throw options.signal?.reason ?? new Error("aborted");
-    const result = await decoder.finish({ maxBytes: options.maxSnapshotBytes });
-    if (result) return result;
-    if (stopped === "backstop") {
-      return {
-        ...decoder.partialOutput(),
-        exitCode: null,
-        timedOut: true,
-        durationMs: request.timeoutMs ?? 0,
-        snapshot: [],
-        snapshotTruncated: false,
-      };
-    }
-    const detail = sandbox.diagnostics();
-    throw new BackendUnavailableError({
-      message: `the sandbox ended without an answer (exit ${exit.code ?? exit.signal})${detail ? `: ${detail}` : ""}`,
-    });
-  } finally {
-    clearTimeout(backstop);
-    options.signal?.removeEventListener("abort", onAbort);
-    child.stdin?.end();
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await sandbox.exited;
-    }
-    options.registry?.delete(child);
-  }
-}
-
-/** Stops a sandbox that was never used. */
-export async function discard(sandbox: SandboxProcess): Promise<void> {
-  sandbox.child.kill("SIGKILL");
-  await sandbox.exited;
+  return { name: options.name, child, channel, exited, kill };
 }
 
 function commandLine(options: SandboxSpawnOptions): [string, string[]] {

@@ -3,23 +3,27 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeBackendContract } from "@code-interpreter/core/testing";
 import { afterAll } from "vitest";
-import { createLocalBackend } from "../src/index.js";
+import { createLocalBackend, type LocalBackend } from "../src/index.js";
 import { listSandboxProcesses } from "../src/testing/index.js";
 
 const stateDir = await mkdtemp(join(tmpdir(), "ci-local-contract-"));
 afterAll(() => rm(stateDir, { recursive: true, force: true }));
+// One-shot sandboxes are removed after their answer: leftovers are what remains once that is done.
+let backend: LocalBackend | undefined;
 
 describeBackendContract({
   name: "local",
-  createBackend: (settings) =>
-    createLocalBackend({
+  createBackend: async (settings) => {
+    backend = await createLocalBackend({
       stateDir,
       sandbox: process.env.CI === "true" ? "require" : "auto",
       maxOutputBytes: settings.maxOutputBytes,
       memoryLimitMb: settings.memoryLimitMb,
-    }),
-  listLeftovers: async () => [
-    ...(await listSandboxProcesses()),
-    ...(await readdir(join(stateDir, "sessions"))).map((name) => `session dir ${name}`),
-  ],
+    });
+    return backend;
+  },
+  listLeftovers: async () => {
+    await backend?.whenIdle();
+    return [...(await listSandboxProcesses()), ...(await readdir(join(stateDir, "sessions"))).map((name) => `session dir ${name}`)];
+  },
 });

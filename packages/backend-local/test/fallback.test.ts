@@ -33,7 +33,8 @@ describe("without bubblewrap", () => {
       expect(result.files.map((file) => [file.path, file.content.toString()])).toEqual([["out.txt", "made"]]);
       const slow = await backend.execute({ code: "import time\ntime.sleep(30)", timeoutMs: 500, lastLineInteractive: false, files: [] });
       expect(slow).toMatchObject({ timedOut: true, exitCode: null });
-      // Nothing of the one-shot workspaces stays on disk.
+      // Nothing of the one-shot workspaces stays on disk (once their removal, after the answer, is done).
+      await backend.whenIdle();
       expect(await readdir(join(stateDir, "exec")).catch(() => [])).toEqual([]);
     } finally {
       await backend.close();

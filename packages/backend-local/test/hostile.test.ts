@@ -3,28 +3,32 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeHostileSuite, SYSCALL_TESTS } from "@code-interpreter/core/testing";
 import { afterAll } from "vitest";
-import { createLocalBackend } from "../src/index.js";
+import { createLocalBackend, type LocalBackend } from "../src/index.js";
 import { seccompSupported } from "../src/seccomp-filter.js";
 import { listSandboxProcesses } from "../src/testing/index.js";
 
 const stateDir = await mkdtemp(join(tmpdir(), "ci-local-hostile-"));
 afterAll(() => rm(stateDir, { recursive: true, force: true }));
+// One-shot sandboxes are removed after their answer: leftovers are what remains once that is done.
+let backend: LocalBackend | undefined;
 
 describeHostileSuite({
   name: "local",
-  createBackend: (settings) =>
-    createLocalBackend({
+  createBackend: async (settings) => {
+    backend = await createLocalBackend({
       stateDir,
       sandbox: process.env.CI === "true" ? "require" : "auto",
       ...settings,
       // Warm sandboxes take the production path (code forked from a preloaded runner) without the data stack's start-up cost.
       pool: { min: 1, max: 2, idleTimeoutMs: 60_000 },
       preload: ["json"],
-    }),
-  listLeftovers: async () => [
-    ...(await listSandboxProcesses()),
-    ...(await readdir(join(stateDir, "sessions"))).map((name) => `session dir ${name}`),
-  ],
+    });
+    return backend;
+  },
+  listLeftovers: async () => {
+    await backend?.whenIdle();
+    return [...(await listSandboxProcesses()), ...(await readdir(join(stateDir, "sessions"))).map((name) => `session dir ${name}`)];
+  },
   sameHost: true,
   // Documented in this package's README under "What it cannot enforce".
   gaps: {

@@ -2,7 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 
 /**
  * Sandboxes (bubblewrap, or the runner itself without it) that a process
- * started and that are still running, as `pid name`: for tests that check
+ * started and that are still running (zombies are not), as `pid name`: for tests that check
  * nothing is left behind. Warm sandboxes waiting in the pool are left out
  * unless `includeWarm`: they are not leftovers while the backend runs.
  */
@@ -13,7 +13,9 @@ export async function listSandboxProcesses(options: { parentPid?: number; includ
     if (!/^\d+$/.test(pid)) continue;
     try {
       const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== parentPid) continue;
+      const [state, parent] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // A zombie has ended (a sandbox killed after its answer, not yet collected by its parent).
+      if (Number(parent) !== parentPid || state === "Z") continue;
       const argv = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
       const program = argv[0]?.split("/").at(-1);
       if (program !== "bwrap" && !program?.startsWith("python")) continue;

@@ -1,0 +1,240 @@
+import { execFile } from "node:child_process";
+import { constants } from "node:fs";
+import { access, chown, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import {
+  type BackendHealth,
+  type KernelHandle,
+  kernelArgv,
+  newExecName,
+  type OneShotSandbox,
+  PREPARE_ROOTFS_SCRIPT,
+  type RunnerHandle,
+  type RunnerRequest,
+  runnerPlan,
+  SANDBOX_ENV,
+  type SandboxDriver,
+  type SandboxLimits,
+  type SessionRunner,
+  type StartSandboxOptions,
+  sandboxLimits,
+} from "@code-interpreter/core";
+import type { LocalBackendSettings } from "./local-backend-settings.js";
+import { type Isolation, type SandboxProcess, type SandboxSpawnOptions, spawnSandbox } from "./sandbox-process.js";
+import { type LocalSession, SessionRecords } from "./session-records.js";
+import { Trash } from "./trash.js";
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Sandboxes on this host: a one-shot sandbox is a fresh bubblewrap process
+ * with the runner in it (without bubblewrap, the runner itself on a host
+ * directory); a session is a directory on disk (its record and workspace)
+ * that each command mounts into a fresh sandbox, and its kernel into a
+ * long-lived one. Sessions outlive a server restart; sandboxes die with it.
+ */
+export class LocalDriver implements SandboxDriver<LocalSession> {
+  readonly name = "local";
+  readonly capabilities = { sessions: true, statefulPython: true };
+  readonly limits: SandboxLimits;
+  readonly plan: SandboxDriver["plan"];
+  /** Warm one-shot sandboxes: bubblewrap only (without it a one-shot workspace is a host directory made per run). */
+  readonly pool: LocalBackendSettings["pool"];
+  /** Local sandboxes have no deadline of their own: a warm one serves any timeout. */
+  readonly maxExecTimeoutMs = Number.POSITIVE_INFINITY;
+  private readonly records: SessionRecords;
+  private readonly trash: Trash;
+  /** Every sandbox process of this driver, until it has exited: a session's are stopped before it goes, all on close. */
+  private readonly sandboxes = new Set<SandboxProcess>();
+  private readonly runAs: number | undefined;
+  /** The sandboxes' root filesystem; undefined: the host's /usr (LOCAL_ROOTFS=host, or no bubblewrap). */
+  private readonly rootfs: string | undefined;
+
+  constructor(
+    readonly settings: LocalBackendSettings,
+    readonly isolation: Isolation,
+  ) {
+    this.limits = sandboxLimits(settings);
+    this.plan = runnerPlan(this.limits, { cgroup: false, python: settings.python, env: passthroughEnv() });
+    this.pool = isolation === "bwrap" ? settings.pool : false;
+    this.records = new SessionRecords(join(settings.stateDir, "sessions"));
+    this.trash = new Trash(join(settings.stateDir, "trash"), settings.warn);
+    // As root, the sandbox itself runs as the unprivileged uid, not just inside a user namespace.
+    this.runAs = process.getuid?.() === 0 ? settings.sandboxUid : undefined;
+    this.rootfs = isolation === "bwrap" && settings.rootfs !== "host" ? settings.rootfs : undefined;
+  }
+
+  get preload(): readonly string[] {
+    return this.settings.preload;
+  }
+
+  warn(message: string): void {
+    this.settings.warn(message);
+  }
+
+  async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
+    options.signal?.throwIfAborted();
+    const name = newExecName();
+    // Without bubblewrap the workspace is a host directory of its own.
+    const workspaceDir = this.isolation === "none" ? join(this.settings.stateDir, "exec", name) : undefined;
+    if (workspaceDir) await this.makeWorkspace(workspaceDir);
+    const sandbox = this.spawn({ name, workspaceDir, preload: options.preload, env: options.env });
+    return {
+      ...this.runner(sandbox, workspaceDir),
+      name,
+      warm: options.warm,
+      remove: async () => {
+        await sandbox.kill();
+        if (workspaceDir) await this.trash.remove(workspaceDir);
+      },
+    };
+  }
+
+  async createSession(session: { id: string; expiresAt: number; tenant?: string }): Promise<LocalSession> {
+    const created: LocalSession = { ...session, createdAt: Math.floor(Date.now() / 1000), ended: false };
+    await this.makeWorkspace(this.records.workspaceDir(session.id));
+    await this.records.write(created).catch(async (error) => {
+      await this.trash.remove(this.records.dir(session.id));
+      throw error;
+    });
+    return created;
+  }
+
+  findSession(id: string): Promise<LocalSession | undefined> {
+    return this.records.read(id);
+  }
+
+  listSessions(): Promise<LocalSession[]> {
+    return this.records.list();
+  }
+
+  async extendSession(session: LocalSession, expiresAt: number): Promise<number> {
+    await this.records.write({ ...session, expiresAt });
+    return expiresAt;
+  }
+
+  /** Kills the session's sandboxes (its kernel too), then moves its directory into the trash. */
+  async removeSession(session: LocalSession): Promise<boolean> {
+    await Promise.all([...this.sandboxes].filter((sandbox) => sandbox.name === session.id).map((sandbox) => sandbox.kill()));
+    return this.trash.discard(this.records.dir(session.id), session.id);
+  }
+
+  async openRunner(session: LocalSession, signal?: AbortSignal): Promise<SessionRunner> {
+    signal?.throwIfAborted();
+    const workspaceDir = this.records.workspaceDir(session.id);
+    const sandbox = this.spawn({ name: session.id, workspaceDir, env: this.sandboxEnv() });
+    return {
+      ...this.runner(sandbox, workspaceDir),
+      // Its runner has answered; nothing of the command may stay.
+      close: async () => {
+        sandbox.channel.hangUp();
+        await sandbox.kill();
+      },
+    };
+  }
+
+  async startKernel(session: LocalSession): Promise<KernelHandle> {
+    const workspaceDir = this.records.workspaceDir(session.id);
+    const argv = kernelArgv(this.settings.python, this.plan.limits);
+    const sandbox = this.spawn({ name: session.id, workspaceDir, argv, env: this.sandboxEnv() });
+    const { channel, requestOverrides } = this.runner(sandbox, workspaceDir);
+    return { channel, requestOverrides, kill: async () => void (await sandbox.kill()) };
+  }
+
+  async reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
+    await this.trash.empty();
+    const reaped: string[] = [];
+    for (const session of await this.records.list()) {
+      if (session.expiresAt > now) continue;
+      try {
+        await beforeRemove(session.id);
+        await this.removeSession(session);
+        reaped.push(session.id);
+      } catch (error) {
+        this.warn(`could not reap session ${session.id}: ${(error as Error).message}`);
+      }
+    }
+    return reaped;
+  }
+
+  /** The root filesystem and its Python, bubblewrap and the state directory it needs are still there (for `GET /health`). */
+  async health(): Promise<BackendHealth> {
+    const { python, bwrapPath } = this.settings;
+    const problems: string[] = [];
+    const path = join(this.rootfs ?? "/", python);
+    await access(path, constants.X_OK).catch(() =>
+      problems.push(
+        this.rootfs
+          ? `the sandbox environment at ${this.rootfs} has no ${python} (LOCAL_ROOTFS); prepare it: sudo bash ${PREPARE_ROOTFS_SCRIPT}`
+          : `${path} is not executable (LOCAL_PYTHON)`,
+      ),
+    );
+    const { sessionsDir } = this.records;
+    await access(sessionsDir, constants.W_OK).catch(() => problems.push(`${sessionsDir} is not writable (LOCAL_STATE_DIR)`));
+    if (this.isolation === "bwrap") {
+      await execFileAsync(bwrapPath, ["--version"]).catch(() =>
+        problems.push(`${bwrapPath} does not run; install bubblewrap (apt-get install bubblewrap)`),
+      );
+    }
+    return problems.length === 0 ? { ok: true } : { ok: false, detail: problems.join("; ") };
+  }
+
+  /** No sandbox of this server outlives it (kernels included: their sessions' files stay for the next one). */
+  async close(): Promise<void> {
+    await Promise.all([...this.sandboxes].map((sandbox) => sandbox.kill()));
+  }
+
+  /** The runner of a sandbox: without bubblewrap, the host directory is its cwd, and it must not kill everything it can. */
+  private runner(sandbox: SandboxProcess, workspaceDir: string | undefined): RunnerHandle {
+    const requestOverrides: Partial<RunnerRequest> | undefined =
+      this.isolation === "none" && workspaceDir ? { cwd: workspaceDir, killAll: false } : undefined;
+    return {
+      channel: sandbox.channel,
+      stop: async () => void (await sandbox.kill()),
+      exit: async () => ({ exit: await sandbox.exited }),
+      requestOverrides,
+    };
+  }
+
+  /** Starts a sandbox, and keeps it in mind until it has exited. */
+  private spawn(options: Pick<SandboxSpawnOptions, "name" | "workspaceDir" | "preload" | "argv" | "env">): SandboxProcess {
+    const sandbox = spawnSandbox({
+      ...options,
+      isolation: this.isolation,
+      bwrapPath: this.settings.bwrapPath,
+      rootfs: this.rootfs,
+      python: this.settings.python,
+      runAs: this.runAs,
+      uid: this.settings.sandboxUid,
+      tmpfsBytes: this.limits.workspaceBytes,
+    });
+    this.sandboxes.add(sandbox);
+    void sandbox.exited.then(() => this.sandboxes.delete(sandbox));
+    return sandbox;
+  }
+
+  /** The code's environment, which a sandbox starts with (a kernel's cells get no other). */
+  private sandboxEnv(): Record<string, string> {
+    return { ...SANDBOX_ENV, ...this.plan.env };
+  }
+
+  private async makeWorkspace(dir: string): Promise<void> {
+    // Parents stay traversable for the sandbox uid; the workspace is its own.
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+    if (this.runAs !== undefined) await chown(dir, this.runAs, this.runAs);
+  }
+}
+
+/**
+ * OpenBLAS settings this host needs to run numpy correctly (see OPENBLAS_CORETYPE), and two malloc arenas:
+ * RLIMIT_AS counts address space, and glibc reserves 64 MB more for each thread's arena.
+ */
+function passthroughEnv(): Record<string, string> {
+  const env: Record<string, string> = { MALLOC_ARENA_MAX: "2" };
+  for (const key of ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]) {
+    const value = process.env[key];
+    if (value) env[key] = value;
+  }
+  return env;
+}
