@@ -9,6 +9,7 @@ export {
   parseSeccompProfile,
   type SandboxSeccompProfile,
 } from "./kubernetes-backend-settings.js";
+export { KubernetesDriver } from "./kubernetes-driver.js";
 export { defaultNamespace, loadKubeConfig } from "./load-kube-config.js";
 export {
   EXECUTOR_CONTAINER,
@@ -20,3 +21,4 @@ export {
   WARM_LABEL_KEY,
 } from "./pod-spec.js";
 export { type PermissionRule, REQUIRED_PERMISSIONS } from "./required-permissions.js";
+export type { KubernetesSession } from "./session-records.js";

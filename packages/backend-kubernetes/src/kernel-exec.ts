@@ -1,9 +1,9 @@
-import { PassThrough, Writable } from "node:stream";
-import { KERNEL_MARKER, kernelOverTransport, type PythonKernel, type RunnerLimits } from "@code-interpreter/core";
+import { PassThrough } from "node:stream";
+import { KERNEL_MARKER, type KernelHandle, type RunnerLimits } from "@code-interpreter/core";
 import type { KubeApi, StreamSocket } from "./kube-api.js";
-import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
+import { podChannel, sink } from "./pod-channel.js";
 import { EXECUTOR_CONTAINER } from "./pod-spec.js";
-import { bootstrapPreamble, kernelBootstrapArgv } from "./runner-bootstrap.js";
+import { kernelBootstrapArgv } from "./runner-bootstrap.js";
 
 /** How long the exec that stops a kernel may take before the server stops waiting for it. */
 const KILL_WAIT_MS = 10_000;
@@ -11,57 +11,22 @@ const KILL_WAIT_MS = 10_000;
 /**
  * Starts a session's Python kernel by exec in its pod and keeps the exec's
  * WebSocket open: each cell is then a write and a read, with no exec of its
- * own. The kernel gets the runner's source first (the bootstrap), then the
- * requests. It runs with the pod's environment (the code's: see
- * `sandboxEnv`), since an exec cannot set one. A server that goes away takes
- * its kernels with it (their stdin ends); the files stay in the pod.
+ * own. It runs with the pod's environment (the code's: see `sandboxEnv`),
+ * since an exec cannot set one. A server that goes away takes its kernels
+ * with it (their stdin ends); the files stay in the pod.
  */
-export async function startKernel(
-  api: KubeApi,
-  settings: KubernetesBackendSettings,
-  pod: string,
-  limits: RunnerLimits,
-): Promise<PythonKernel> {
-  const stdin = new PassThrough();
-  const listeners: ((chunk: Buffer) => void)[] = [];
-  const socket = await api.exec(
-    pod,
-    EXECUTOR_CONTAINER,
-    kernelBootstrapArgv("python3", limits),
-    {
-      stdin,
-      stdout: sink((chunk) => {
-        for (const listener of listeners) listener(chunk);
-      }),
-      // The kernel's own stderr (not the code's, which travels framed): nothing to keep.
-      stderr: sink(() => {}),
+export async function startKernel(api: KubeApi, pod: string, limits: RunnerLimits): Promise<KernelHandle> {
+  const argv = kernelBootstrapArgv("python3", limits);
+  const channel = await podChannel((streams) => api.exec(pod, EXECUTOR_CONTAINER, argv, streams, () => {}));
+  return {
+    channel,
+    // The API cannot kill an exec (and the kubelet lets one run on after its client hangs up): find
+    // the kernel by its marker, inside the pod's container, and kill it there.
+    kill: async () => {
+      channel.hangUp();
+      await killKernels(api, pod);
     },
-    () => {},
-  );
-  stdin.write(bootstrapPreamble());
-  const hangUp = () => {
-    stdin.destroy();
-    socket.terminate();
   };
-  return kernelOverTransport(
-    {
-      write: (data) => stdin.write(data),
-      onData: (listener) => listeners.push(listener),
-      onClose: (listener) => {
-        if (socket.readyState === socket.CLOSED) return listener();
-        socket.once("close", listener);
-        socket.once("error", listener);
-      },
-      // The API cannot kill an exec (and the kubelet lets one run on after its client hangs up): find
-      // the kernel by its marker, inside the pod's container, and kill it there.
-      kill: async () => {
-        hangUp();
-        await killKernels(api, pod);
-      },
-      close: hangUp,
-    },
-    { maxSnapshotBytes: settings.workspaceSizeMb * 1024 * 1024 },
-  );
 }
 
 /**
@@ -112,13 +77,4 @@ async function killKernels(api: KubeApi, pod: string): Promise<void> {
     stdin.destroy();
     socket?.terminate();
   }
-}
-
-function sink(take: (chunk: Buffer) => void): Writable {
-  return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      take(chunk);
-      callback();
-    },
-  });
 }

@@ -18,9 +18,15 @@ const EXEC_ENDED_GRACE_SECONDS = 5;
  * runner saw the end of its input, so the server holding it is gone (or will
  * drop it). A pod that vanishes between
  * the list and the delete counts as gone; one failed delete does not stop the
- * others. Returns the ids of the sessions removed.
+ * others. `beforeRemove` is called with a session's id before its pod is
+ * deleted. Returns the ids of the sessions removed.
  */
-export async function reap(api: KubeApi, warn: (message: string) => void, now: number): Promise<string[]> {
+export async function reap(
+  api: KubeApi,
+  warn: (message: string) => void,
+  now: number,
+  beforeRemove: (sessionId: string) => Promise<void>,
+): Promise<string[]> {
   const pods = await api.listPods(APP_SELECTOR);
   const reaped: string[] = [];
   const attempt = async (name: string) => {
@@ -38,8 +44,9 @@ export async function reap(api: KubeApi, warn: (message: string) => void, now: n
     if (component === "session") {
       const session = sessionRecord(pod);
       if (!session) continue;
-      const expired = Math.min(session.expiresAt, session.latestExpiry) <= now || hasEnded(session.phase);
-      if (expired && (await attempt(name))) reaped.push(name);
+      if (session.expiresAt > now && !session.ended) continue;
+      await beforeRemove(name);
+      if (await attempt(name)) reaped.push(name);
     } else if (component === "exec" && execOrphaned(pod, now)) {
       await attempt(name);
     }

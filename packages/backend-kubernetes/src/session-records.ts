@@ -1,17 +1,16 @@
-import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, TENANT_KEY } from "@code-interpreter/core";
+import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, type SessionRecord, TENANT_KEY } from "@code-interpreter/core";
 import type { V1Pod } from "@kubernetes/client-node";
 
-/** A session as its pod describes it. */
-export interface SessionRecord {
-  id: string;
-  /** The `code-interpreter.expires-at` annotation; a missing or bad one counts as expired. */
-  expiresAt: number;
+/**
+ * A session as its pod describes it. `expiresAt` is the
+ * `code-interpreter.expires-at` annotation (a missing or bad one counts as
+ * expired), capped at `latestExpiry`; `ended` when the pod has stopped.
+ */
+export interface KubernetesSession extends SessionRecord {
   /** Pending, Running, Succeeded, Failed, Unknown. */
   phase: string;
   /** The latest expiry the kubelet allows: start + activeDeadlineSeconds. */
   latestExpiry: number;
-  /** The `code-interpreter.tenant` annotation. */
-  tenant?: string;
 }
 
 /** Label selector of every pod this service makes. */
@@ -20,16 +19,20 @@ export const APP_SELECTOR = `${APP_LABEL.key}=${APP_LABEL.value}`;
 export const SESSION_SELECTOR = `${APP_SELECTOR},${COMPONENT_LABEL_KEY}=session`;
 
 /** The pod as a session of ours, or undefined when it is not one: wrong name, or missing our labels. */
-export function sessionRecord(pod: V1Pod): SessionRecord | undefined {
+export function sessionRecord(pod: V1Pod): KubernetesSession | undefined {
   const id = pod.metadata?.name ?? "";
   const labels = pod.metadata?.labels ?? {};
   if (!isSessionId(id) || labels[APP_LABEL.key] !== APP_LABEL.value || labels[COMPONENT_LABEL_KEY] !== "session") return undefined;
+  const phase = pod.status?.phase ?? "Unknown";
+  const latest = latestExpiry(pod);
+  const tenant = pod.metadata?.annotations?.[TENANT_KEY];
   return {
     id,
-    expiresAt: annotatedExpiry(pod),
-    phase: pod.status?.phase ?? "Unknown",
-    latestExpiry: latestExpiry(pod),
-    tenant: pod.metadata?.annotations?.[TENANT_KEY],
+    expiresAt: Math.min(annotatedExpiry(pod), latest),
+    phase,
+    latestExpiry: latest,
+    ended: hasEnded(phase),
+    ...(tenant === undefined ? {} : { tenant }),
   };
 }
 

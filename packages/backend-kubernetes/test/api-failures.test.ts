@@ -28,6 +28,8 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes API failures", { timeout
     double.faults.failNext({ verb: "DELETE", path: "/pods/code-exec-", status: 409 });
     const result = await backend.execute(hello);
     expect(result.stdout).toBe("hello\n");
+    // The pod is deleted after the answer, in the background.
+    await backend.whenIdle();
     expect(double.faults.pending()).toBe(0);
     const deletes = double.requests.filter((request) => request.verb === "DELETE").map((request) => request.status);
     expect(deletes).toEqual([500, 409, 200]);

@@ -61,6 +61,8 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes warm pool", { timeout: 9
     const warm = await pooled();
     const first = await run(backend, WHERE);
     expect(first).toMatchObject({ stdout: `${warm}\nTrue\n`, exitCode: 0 });
+    // The pod is deleted after the answer, in the background.
+    await backend.whenIdle();
     expect(double.pod(namespace, warm)).toBeUndefined();
     const next = await pooled();
     expect(next).not.toBe(warm);
@@ -87,6 +89,7 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes warm pool", { timeout: 9
     expect(result.stdout).toMatch(/^code-exec-[0-9a-f-]{36}\nFalse\n$/);
     expect(result.stdout).not.toContain(warm);
     expect(double.pod(namespace, warm)?.metadata?.labels?.[WARM_LABEL_KEY]).toBe("true");
+    await backend.whenIdle();
     expect(await leftovers(double)).toEqual([]);
   });
 

@@ -76,8 +76,13 @@ export function testSettings(double: KubernetesDouble, extra: TestOverrides = {}
 /** The warm pool the contract suites run with. */
 export const TEST_POOL = { min: 1, max: 2, idleTimeoutMs: 60_000 } as const;
 
-export function createTestBackend(double: KubernetesDouble, extra: TestOverrides = {}): Promise<KubernetesBackend> {
-  return createKubernetesBackend(testSettings(double, extra));
+/** Every backend the tests made: their finished executions' pods go after the answer, in the background. */
+const backends = new Set<KubernetesBackend>();
+
+export async function createTestBackend(double: KubernetesDouble, extra: TestOverrides = {}): Promise<KubernetesBackend> {
+  const backend = await createKubernetesBackend(testSettings(double, extra));
+  backends.add(backend);
+  return backend;
 }
 
 /**
@@ -85,8 +90,12 @@ export function createTestBackend(double: KubernetesDouble, extra: TestOverrides
  * it still has, by name. Warm pods waiting in a pool, and their containers,
  * are left out unless `includeWarm`: they are not leftovers while the
  * backend runs (close() deletes them; `stopDouble` counts everything).
+ * Pods of finished executions, which the backends delete after the answer,
+ * are waited for first.
  */
 export async function leftovers(double: KubernetesDouble, options: { includeWarm?: boolean } = {}): Promise<string[]> {
+  // A one-shot pod whose deletion is still under way is not a leftover.
+  await Promise.all([...backends].map((backend) => backend.whenIdle()));
   const ours = double.listPods(namespace).filter((pod) => pod.metadata?.labels?.[APP_LABEL.key] === APP_LABEL.value);
   const waiting = ours.filter(
     (pod) => !options.includeWarm && pod.metadata?.labels?.[WARM_LABEL_KEY] === "true" && !hasEnded(pod.status?.phase ?? ""),

@@ -1,0 +1,210 @@
+import {
+  type BackendHealth,
+  EXPIRES_AT_KEY,
+  type KernelHandle,
+  newExecName,
+  type OneShotSandbox,
+  runnerPlan,
+  type SandboxDriver,
+  type SandboxLimits,
+  type SessionRunner,
+  type StartSandboxOptions,
+  sandboxLimits,
+  unixNow,
+  WARM_MAX_AGE_SECONDS,
+} from "@code-interpreter/core";
+import { isNotFound } from "./api-errors.js";
+import { executorTermination } from "./container-exit.js";
+import { startKernel } from "./kernel-exec.js";
+import { KubeApi } from "./kube-api.js";
+import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
+import { podChannel } from "./pod-channel.js";
+import { EXECUTOR_CONTAINER, execPodSpec, sessionPodSpec, WARM_LABEL_KEY } from "./pod-spec.js";
+import { waitForRunning } from "./pod-startup.js";
+import { reap } from "./reaper.js";
+import { bootstrapArgv } from "./runner-bootstrap.js";
+import { type KubernetesSession, SESSION_SELECTOR, sessionRecord } from "./session-records.js";
+
+/** The longest use of a warm pod (a request's timeout and the backstop): one whose timeout needs more gets a fresh pod. */
+const WARM_USE_MS = 3_600_000;
+
+/**
+ * Sandboxes as pods: a one-shot sandbox is a fresh, hardened pod whose main
+ * process is the runner, attached once it runs; a session is a long-lived
+ * pod that runners and the kernel reach by exec. The runner is sent its
+ * source first (runner-bootstrap.ts): an exec's command line travels in the
+ * URL. All state lives on the pods (names, labels, annotations), so a
+ * restarted server or a second replica finds and reaps what another left.
+ */
+export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
+  readonly name = "kubernetes";
+  readonly capabilities = { sessions: true, statefulPython: true };
+  readonly limits: SandboxLimits;
+  readonly plan: SandboxDriver["plan"];
+  readonly startSeconds: number;
+  readonly maxExecTimeoutMs = WARM_USE_MS;
+  readonly api: KubeApi;
+
+  constructor(readonly settings: KubernetesBackendSettings) {
+    // Memory is the pod's limit. Processes are the kubelet's podPidsLimit, a node setting this server
+    // cannot see (RLIMIT_NPROC would count every process of the uid on the node): none is set here.
+    this.limits = sandboxLimits({ ...settings, maxProcesses: Number.POSITIVE_INFINITY });
+    this.plan = runnerPlan(this.limits, { cgroup: true });
+    this.startSeconds = Math.ceil(settings.podStartTimeoutMs / 1000);
+    this.api = new KubeApi(settings.kubeConfig, settings.namespace, settings.apiTimeoutMs);
+  }
+
+  get pool(): KubernetesBackendSettings["pool"] {
+    return this.settings.pool;
+  }
+
+  get preload(): readonly string[] {
+    return this.settings.preload;
+  }
+
+  warn(message: string): void {
+    this.settings.warn(message);
+  }
+
+  /**
+   * Creates a one-shot pod with the bootstrapped runner as its main process,
+   * waits for it to run and attaches to it; deletes it if any of that fails.
+   *
+   * Attach rather than exec into a sleeping pod: the runner is then alone in
+   * its container's pid namespace as pid 1, so after the code it can kill
+   * every other process there (`killAll`), exactly as on Docker; and the pod
+   * ends by itself when the runner does — also when the server that attached
+   * goes away (`stdinOnce`: the runner sees the end of its input).
+   *
+   * Until a warm pod is used its expiry annotation is its age limit: the
+   * reaper takes one an earlier server left soon after, while the kubelet's
+   * deadline leaves room for the longest use. The pod's environment is the
+   * pod spec's (`sandboxEnv`), which the engine's `env` equals.
+   */
+  async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
+    const { api } = this;
+    const name = newExecName();
+    const now = unixNow();
+    const deadline = now + options.lifetimeSeconds;
+    const expiresAt = options.warm ? now + WARM_MAX_AGE_SECONDS + this.startSeconds : deadline;
+    const runner = bootstrapArgv("python3", { preload: options.preload });
+    const spec = execPodSpec(this.settings, name, runner, { seconds: options.lifetimeSeconds, at: expiresAt }, { warm: options.warm });
+    try {
+      options.signal?.throwIfAborted();
+      await api.createPod(spec);
+      await waitForRunning(api, name, this.settings.podStartTimeoutMs, options.signal);
+      const channel = await podChannel((streams) => api.attach(name, EXECUTOR_CONTAINER, streams));
+      return {
+        name,
+        deadline,
+        warm: options.warm,
+        channel,
+        // Nobody waits for more output once it is stopped: hang up, and the pod goes.
+        stop: async () => {
+          channel.hangUp();
+          await api.deletePod(name);
+        },
+        exit: async () => {
+          const terminated = await executorTermination(api, name);
+          return { exit: `exit ${terminated?.exitCode ?? "unknown"}`, outOfMemory: terminated?.reason === "OOMKilled" };
+        },
+        remove: async () => {
+          await api.deletePod(name);
+        },
+      };
+    } catch (error) {
+      // The name is enough: even a create whose answer was lost is cleaned up.
+      await api.deletePod(name).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** A taken warm pod loses its warm label and its expiry moves to the request's end: to the reaper it is an ordinary one-shot pod. */
+  async claim(sandbox: OneShotSandbox, expiresAt: number): Promise<void> {
+    try {
+      await this.api.patchMetadata(sandbox.name, {
+        labels: { [WARM_LABEL_KEY]: null },
+        annotations: { [EXPIRES_AT_KEY]: String(expiresAt) },
+      });
+    } catch (error) {
+      if (!isNotFound(error)) this.warn(`could not mark the warm pod ${sandbox.name} as taken: ${(error as Error).message}`);
+    }
+  }
+
+  /** `activeDeadlineSeconds` caps a session's life at sessionMaxLifetimeSeconds, and its expiry with it. */
+  async createSession(session: { id: string; expiresAt: number; tenant?: string }, signal?: AbortSignal): Promise<KubernetesSession> {
+    const expiresAt = Math.min(session.expiresAt, unixNow() + this.settings.sessionMaxLifetimeSeconds);
+    await this.api.createPod(sessionPodSpec(this.settings, session.id, expiresAt, session.tenant));
+    try {
+      const pod = await waitForRunning(this.api, session.id, this.settings.podStartTimeoutMs, signal);
+      const record = sessionRecord(pod);
+      if (!record) throw new Error(`the session pod ${session.id} lost its labels`);
+      return record;
+    } catch (error) {
+      await this.api.deletePod(session.id).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** The exact name, with our labels; anything else is not one of ours. */
+  async findSession(id: string): Promise<KubernetesSession | undefined> {
+    const pod = await this.api.readPod(id);
+    return pod && sessionRecord(pod);
+  }
+
+  async listSessions(): Promise<KubernetesSession[]> {
+    const pods = await this.api.listPods(SESSION_SELECTOR);
+    return pods.flatMap((pod) => sessionRecord(pod) ?? []);
+  }
+
+  /**
+   * Moves the expiry annotation. The kubelet still stops the pod at its
+   * `activeDeadlineSeconds` (which cannot be raised on a running pod), so the
+   * new expiry is capped there and the answer says so.
+   */
+  async extendSession(session: KubernetesSession, expiresAt: number): Promise<number> {
+    const capped = Math.min(expiresAt, session.latestExpiry);
+    await this.api.patchAnnotations(session.id, { [EXPIRES_AT_KEY]: String(capped) });
+    return capped;
+  }
+
+  removeSession(session: KubernetesSession): Promise<boolean> {
+    return this.api.deletePod(session.id);
+  }
+
+  /** Runs the bootstrapped runner by exec in the session's pod, once it runs. */
+  async openRunner(session: KubernetesSession, signal?: AbortSignal): Promise<SessionRunner> {
+    await this.running(session, signal);
+    const argv = bootstrapArgv("python3");
+    const channel = await podChannel((streams, onStatus) => this.api.exec(session.id, EXECUTOR_CONTAINER, argv, streams, onStatus));
+    // The API cannot kill an exec: hanging up stops the wait, and the runner's own timeout ends the command.
+    return { channel, stop: async () => channel.hangUp() };
+  }
+
+  async startKernel(session: KubernetesSession): Promise<KernelHandle> {
+    await this.running(session);
+    return startKernel(this.api, session.id, this.plan.limits ?? {});
+  }
+
+  reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
+    return reap(this.api, this.settings.warn, now, beforeRemove);
+  }
+
+  /**
+   * The API answers and pods can be listed in the namespace; otherwise what
+   * to do about it (the API's address, the Role, the namespace).
+   */
+  async health(): Promise<BackendHealth> {
+    try {
+      await this.api.listPods(SESSION_SELECTOR);
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, detail: `cannot list pods in the namespace ${this.settings.namespace}: ${(error as Error).message}` };
+    }
+  }
+
+  /** A session pod still starting (Pending) is waited for. */
+  private async running(session: KubernetesSession, signal?: AbortSignal): Promise<void> {
+    if (session.phase !== "Running") await waitForRunning(this.api, session.id, this.settings.podStartTimeoutMs, signal);
+  }
+}
