@@ -77,15 +77,24 @@ export function clientClosedRequest(c: Context<Env>): boolean {
   return incoming?.aborted === true || (incoming?.complete === false && incoming.socket?.destroyed === true);
 }
 
+/**
+ * describeError, and a log line for what needs an operator (a bug, the
+ * server's storage failing): the same for an answer and a stream's `error` event.
+ */
+export function reportError(logger: Logger, c: Context<Env>, error: unknown): { status: ContentfulStatusCode; detail: string } {
+  const described = describeError(error);
+  if (described.status === 500) logger.error({ method: c.req.method, path: c.req.path, err: error }, "unhandled error");
+  else if (described.status === 503 && !CodeInterpreterError.isInstance(error))
+    logger.error({ method: c.req.method, path: c.req.path, err: error }, "storage failed");
+  return described;
+}
+
 /** The one place errors become responses: `{"detail": ...}`, never a stack trace. */
 export function createErrorHandler(logger: Logger) {
   return function errorHandler(error: Error, c: Context<Env>): Response {
     // No one reads this answer; the request log shows 499 and no error is logged or counted.
     if (clientClosedRequest(c)) return c.json({ detail: "Client closed the request" }, CLIENT_CLOSED_REQUEST as ContentfulStatusCode);
-    const { status, detail } = describeError(error);
-    if (status === 500) logger.error({ method: c.req.method, path: c.req.path, err: error }, "unhandled error");
-    else if (status === 503 && !CodeInterpreterError.isInstance(error))
-      logger.error({ method: c.req.method, path: c.req.path, err: error }, "storage failed");
+    const { status, detail } = reportError(logger, c, error);
     if (TooManyRequestsError.isInstance(error)) c.header("Retry-After", String(error.retryAfterSeconds));
     return c.json({ detail }, status);
   };

@@ -4,7 +4,7 @@ import { streamSSE } from "hono/streaming";
 import type { ServerContext } from "../context.js";
 import type { Env } from "../env.js";
 import { acquireExecutionSlot } from "../execution-slots.js";
-import { describeError } from "../middleware/error-handler.js";
+import { reportError } from "../middleware/error-handler.js";
 
 /**
  * Answers with server-sent events: `output` chunks while `run` works, a
@@ -44,10 +44,8 @@ export function streamExecution(
       await send("result", result);
     } catch (error) {
       if (controller.signal.aborted) return;
-      // The same message an answer would carry: only errors we throw on purpose show theirs.
-      const { status, detail } = describeError(error);
-      if (status === 500) server.logger.error({ err: error }, "stream failed");
-      await send("error", { message: detail });
+      // The same message (and log line) an answer would carry: only errors we throw on purpose show theirs.
+      await send("error", { message: reportError(server.logger, c, error).detail });
     } finally {
       release();
     }
