@@ -1,6 +1,7 @@
 import type { Duplex } from "node:stream";
 import {
   type BackendHealth,
+  KERNEL_MARKER,
   type KernelHandle,
   kernelArgv,
   newExecName,
@@ -10,16 +11,18 @@ import {
   SANDBOX_ENV,
   type SandboxDriver,
   type SandboxLimits,
+  SERVE_MARKER,
   type SessionRunner,
   type StartSandboxOptions,
   sandboxLimits,
+  serveArgv,
   unixNow,
 } from "@code-interpreter/core";
 import { execContainerSpec, keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.js";
 import type { DockerBackendSettings } from "./docker-backend-settings.js";
 import { streamChannel } from "./docker-channel.js";
 import { toBackendError } from "./engine-errors.js";
-import { execAttached, killKernel } from "./kernel-exec.js";
+import { execAttached, killMarked } from "./kernel-exec.js";
 import { probeDocker } from "./probe-docker.js";
 import { reap, removeContainer, removeSession } from "./reaper.js";
 import { type DockerSession, takeInventory } from "./session-records.js";
@@ -145,7 +148,14 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
     const { docker } = this.settings;
     const env = { ...SANDBOX_ENV, ...this.plan.env };
     const { channel } = await execAttached(docker, session.containerId, this.user, kernelArgv("python3", this.plan.limits), env);
-    return { channel, kill: () => killKernel(docker, session.containerId, this.user) };
+    return { channel, kill: () => killMarked(docker, session.containerId, this.user, KERNEL_MARKER) };
+  }
+
+  /** The command runner runs by exec and keeps its stream open, like the kernel: a command is a write and a read. */
+  async startCommandRunner(session: DockerSession): Promise<KernelHandle> {
+    const { docker } = this.settings;
+    const { channel } = await execAttached(docker, session.containerId, this.user, serveArgv("python3"));
+    return { channel, kill: () => killMarked(docker, session.containerId, this.user, SERVE_MARKER) };
   }
 
   reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {

@@ -1,5 +1,5 @@
 import type { Duplex } from "node:stream";
-import { KERNEL_MARKER, type RunnerChannel, WORKSPACE_DIR } from "@code-interpreter/core";
+import { type RunnerChannel, WORKSPACE_DIR } from "@code-interpreter/core";
 import type Dockerode from "dockerode";
 import { streamChannel } from "./docker-channel.js";
 
@@ -26,12 +26,13 @@ export async function execAttached(
 }
 
 /**
- * Kills a session's Python kernel inside its container, found by its marker:
- * the Engine API cannot kill an exec.
+ * Kills a session's long-lived runner (its Python kernel or its command
+ * runner) inside its container, found by its marker: the Engine API cannot
+ * kill an exec.
  */
-export async function killKernel(docker: Dockerode, containerId: string, user: string): Promise<void> {
+export async function killMarked(docker: Dockerode, containerId: string, user: string, marker: string): Promise<void> {
   const killer = await docker.getContainer(containerId).exec({
-    Cmd: ["pkill", "-9", "-f", KERNEL_MARKER],
+    Cmd: ["pkill", "-9", "-f", marker],
     User: user,
     AttachStdout: true,
     AttachStderr: true,

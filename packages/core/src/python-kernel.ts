@@ -2,60 +2,67 @@ import { converse } from "./engine/converse.js";
 import { RunnerChannel } from "./engine/runner-channel.js";
 import { BackendUnavailableError } from "./errors.js";
 import type { OutputListener } from "./rich-results.js";
+import type { RunnerOutcome } from "./runner-outcome.js";
 import type { OutputChunk, RunnerRequest, RunnerResult } from "./runner-protocol.js";
 
+type Output = OutputListener | ((chunk: OutputChunk) => void);
+
+export interface PersistentRunnerOptions {
+  /** The most a workspace snapshot may unpack to. */
+  maxSnapshotBytes?: number;
+  /** Request fields its requests need set (see RunnerHandle). */
+  requestOverrides?: Partial<RunnerRequest>;
+  /** The answer for a request during which the process ended without answering (it is stopped first). */
+  whenLost: (outcome: RunnerOutcome, request: RunnerRequest) => RunnerResult;
+}
+
 /**
- * The server's side of a session's Python kernel: sends it one request at a
- * time (in order) over its channel and reads each framed answer. A kernel
- * that ends, would not stop, or is stopped is dead: the engine starts a new
- * one for the next cell.
+ * A long-lived runner process of a session, taking one request at a time (in
+ * order) over its channel: the Python kernel, or the command runner. One that
+ * ends, would not stop, or is stopped is dead: the engine starts a new one for
+ * the next request.
  */
-export class PythonKernel {
+export class PersistentRunner {
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
   constructor(
     private readonly channel: RunnerChannel,
-    /** Stops the kernel process for good (the channel is hung up first). */
+    /** Stops the process for good (the channel is hung up first). */
     private readonly kill: () => Promise<void>,
-    private readonly options: { maxSnapshotBytes?: number; requestOverrides?: Partial<RunnerRequest> } = {},
+    private readonly options: PersistentRunnerOptions,
   ) {}
 
-  /** False once the kernel has ended; its variables are gone with it. */
+  /** False once the process has ended (a kernel's variables are gone with it). */
   get alive(): boolean {
     return !this.stopped && !this.channel.ended;
   }
 
-  /** Runs one request (a `cell`) after those before it. */
-  run(
-    request: RunnerRequest,
-    options: { onOutput?: OutputListener | ((chunk: OutputChunk) => void); signal?: AbortSignal } = {},
-  ): Promise<RunnerResult> {
+  /** Runs one request after those before it. */
+  run(request: RunnerRequest, options: { onOutput?: Output; signal?: AbortSignal } = {}): Promise<RunnerResult> {
     const next = this.queue.then(() => this.runNow(request, options));
     this.queue = next.catch(() => {});
     return next;
   }
 
-  /** Forgets the kernel without stopping it: for a sandbox that is being removed. */
+  /** Forgets the process without stopping it: for a sandbox that is being removed. */
   dispose(): void {
     this.stopped = true;
     this.channel.hangUp();
   }
 
-  /** Stops the kernel. */
+  /** Stops the process. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.channel.hangUp();
     await this.kill().catch(() => {});
   }
 
-  private async runNow(
-    request: RunnerRequest,
-    options: { onOutput?: OutputListener | ((chunk: OutputChunk) => void); signal?: AbortSignal },
-  ): Promise<RunnerResult> {
-    if (!this.alive) throw new BackendUnavailableError({ message: "the Python session's interpreter has ended" });
+  private async runNow(request: RunnerRequest, options: { onOutput?: Output; signal?: AbortSignal }): Promise<RunnerResult> {
+    if (!this.alive) throw new BackendUnavailableError({ message: "the session's runner has ended" });
+    const planned = this.options.requestOverrides ? { ...request, ...this.options.requestOverrides } : request;
     const outcome = await converse(this.channel, {
-      request: this.options.requestOverrides ? { ...request, ...this.options.requestOverrides } : request,
+      request: planned,
       ...options,
       maxSnapshotBytes: this.options.maxSnapshotBytes,
       stop: () => this.stop(),
@@ -65,20 +72,31 @@ export class PythonKernel {
       if (outcome.result.restarted) await this.stop();
       return outcome.result;
     }
-    // The kernel went away mid-cell: stopped by the backstop, killed for memory, or crashed.
+    // It went away mid-request: stopped by the backstop, killed for memory, or crashed.
     await this.stop();
-    const note = "\n[the Python session was restarted: its interpreter ended during this code, so its variables are gone]\n";
-    return {
-      stdout: outcome.partial.stdout,
-      stderr: outcome.partial.stderr + note,
-      exitCode: null,
-      timedOut: outcome.stopped === "backstop",
-      durationMs: request.timeoutMs ?? 0,
-      snapshot: [],
-      snapshotTruncated: false,
-      restarted: true,
-    };
+    return this.options.whenLost(outcome, planned);
   }
+}
+
+/** A session's Python kernel: its variables stay between cells; one lost mid-cell is restarted, and the answer says so. */
+export class PythonKernel extends PersistentRunner {
+  constructor(channel: RunnerChannel, kill: () => Promise<void>, options: Omit<PersistentRunnerOptions, "whenLost"> = {}) {
+    super(channel, kill, { ...options, whenLost: restartedAnswer });
+  }
+}
+
+function restartedAnswer(outcome: RunnerOutcome, request: RunnerRequest): RunnerResult {
+  const note = "\n[the Python session was restarted: its interpreter ended during this code, so its variables are gone]\n";
+  return {
+    stdout: outcome.partial.stdout,
+    stderr: outcome.partial.stderr + note,
+    exitCode: null,
+    timedOut: outcome.stopped === "backstop",
+    durationMs: request.timeoutMs ?? 0,
+    snapshot: [],
+    snapshotTruncated: false,
+    restarted: true,
+  };
 }
 
 /**

@@ -1,14 +1,14 @@
-import type { PythonKernel } from "./python-kernel.js";
+import type { PersistentRunner } from "./python-kernel.js";
 
 /**
  * The Python kernels of a backend's sessions, by session id: started on first
  * use, started again when the last one died, disposed when forgotten.
  */
-export class SessionKernels {
-  private readonly kernels = new Map<string, Promise<PythonKernel>>();
+export class SessionKernels<K extends Pick<PersistentRunner, "alive" | "dispose"> = PersistentRunner> {
+  private readonly kernels = new Map<string, Promise<K>>();
 
   /** The session's live kernel, or a new one from `start`. */
-  async get(sessionId: string, start: () => Promise<PythonKernel>): Promise<PythonKernel> {
+  async get(sessionId: string, start: () => Promise<K>): Promise<K> {
     const existing = this.kernels.get(sessionId);
     if (existing && (await existing.then((kernel) => kernel.alive).catch(() => false))) return existing;
     const starting = start();

@@ -110,8 +110,14 @@ export interface SandboxDriver<Session extends SessionRecord = SessionRecord, Sa
   removeSession(session: Session): Promise<boolean>;
   /** Opens a runner in the session's sandbox (waiting for it to run, if it is starting). */
   openRunner(session: Session, signal?: AbortSignal): Promise<SessionRunner>;
-  /** Starts the session's Python kernel. */
+  /** Starts the session's Python kernel (`kernelArgv`). */
   startKernel(session: Session): Promise<KernelHandle>;
+  /**
+   * Starts the session's command runner (`serveArgv`): one process, kept open,
+   * that answers every command, file read and staging of the session, so none
+   * pays for an exec of its own. Without it each one opens a runner (`openRunner`).
+   */
+  startCommandRunner?(session: Session): Promise<KernelHandle>;
 
   /**
    * Removes expired and ended sessions and orphaned sandboxes, whoever left

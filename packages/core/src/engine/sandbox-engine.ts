@@ -22,7 +22,7 @@ import {
 } from "../execution-plan.js";
 import { KeyedQueue } from "../keyed-queue.js";
 import { isSessionId, newSessionId, sessionInfo, unixNow } from "../names.js";
-import { PythonKernel } from "../python-kernel.js";
+import { PersistentRunner, PythonKernel } from "../python-kernel.js";
 import type { OutputListener } from "../rich-results.js";
 import { answerlessResult } from "../runner-outcome.js";
 import type { OutputChunk, RunnerRequest, RunnerResult } from "../runner-protocol.js";
@@ -63,6 +63,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   /** Removals of finished one-shot sandboxes, still under way: the answer does not wait for them. */
   private readonly removals = new Set<Promise<void>>();
   private readonly kernels = new SessionKernels();
+  /** Command runners of sessions, by session id (see SandboxDriver.startCommandRunner). */
+  private readonly commandRunners = new SessionKernels();
   private readonly sessionQueue = new KeyedQueue();
   /** Sessions being removed right now: their commands fail on purpose. */
   private readonly removing = new Set<string>();
@@ -204,6 +206,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     await this.pool?.close();
     // Kernels end with their connections; the sessions' files stay for the next server.
     this.kernels.forgetAll();
+    this.commandRunners.forgetAll();
     const stops = [...this.running.values()].flatMap((set) => [...set]);
     await Promise.all(stops.map((stop) => stop().catch(() => {})));
     await Promise.allSettled([...this.pending]);
@@ -250,8 +253,12 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     }
   }
 
-  /** One request to a session's sandbox, on a runner opened for it. */
+  /** One request to a session's sandbox: to its command runner, or on a runner opened for it. */
   private async talk(session: Session, conversation: Conversation): Promise<RunnerResult> {
+    if (this.driver.startCommandRunner) {
+      const runner = await this.commandRunners.get(session.id, () => this.startCommandRunner(session));
+      return runner.run(conversation.request, { onOutput: conversation.onOutput, signal: conversation.signal });
+    }
     const runner = await this.driver.openRunner(session, conversation.signal);
     const release = this.register(session.id, () => runner.stop());
     try {
@@ -260,6 +267,16 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       release();
       await (runner.close?.() ?? runner.channel.hangUp());
     }
+  }
+
+  private async startCommandRunner(session: Session): Promise<PersistentRunner> {
+    const handle = await (this.driver.startCommandRunner as NonNullable<SandboxDriver<Session, Sandbox>["startCommandRunner"]>)(session);
+    return new PersistentRunner(handle.channel, () => handle.kill(), {
+      maxSnapshotBytes: this.driver.limits.workspaceBytes,
+      requestOverrides: handle.requestOverrides,
+      // A command may end its own runner (same uid): that command has no answer; the next starts a new runner.
+      whenLost: (outcome, request) => answerlessResult(outcome, request, "its runner ended"),
+    });
   }
 
   /** The exchange, and the answer for a runner that gave none. */
@@ -337,6 +354,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   /** Forgets the session's kernel and stops its running commands (its sandbox is about to go). */
   private async stopSessionWork(sessionId: string): Promise<void> {
     this.kernels.forget(sessionId);
+    this.commandRunners.forget(sessionId);
     const stops = [...(this.running.get(sessionId) ?? [])];
     await Promise.all(stops.map((stop) => stop().catch(() => {})));
   }
