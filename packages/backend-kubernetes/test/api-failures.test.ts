@@ -79,4 +79,30 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes API failures", { timeout
     double.faults.failNext({ verb: "GET", path: "/pods", status: 403 });
     await expect(createTestBackend(double)).rejects.toThrow(/refused the server's credentials \(403/);
   });
+
+  it("is healthy when the API answers and pods can be listed in the namespace", async () => {
+    expect(await backend.health()).toEqual({ ok: true });
+  });
+
+  it("is not healthy when the API refuses the server's credentials, and says to apply the Role", async () => {
+    double.faults.failNext({ verb: "GET", path: "/pods", status: 403 });
+    const health = await backend.health();
+    expect(health.ok).toBe(false);
+    expect(health.detail).toContain(`cannot list pods in the namespace ${namespace}`);
+    expect(health.detail).toMatch(/refused the server's credentials \(403.*apply the Role in deploy\//);
+  });
+
+  it("is not healthy when the API does not answer, and names its address", async () => {
+    const other = await startDouble();
+    const stranded = await createTestBackend(other);
+    const url = other.url;
+    try {
+      await stopDouble(other);
+      const health = await stranded.health();
+      expect(health.ok).toBe(false);
+      expect(health.detail).toContain(`the Kubernetes API does not answer at ${url}`);
+    } finally {
+      await stranded.close();
+    }
+  });
 });

@@ -7,6 +7,23 @@ import { createTestBackend, dockerAvailable, image, leftovers, namespace, startD
 
 const notFound = (error: unknown) => SessionNotFoundError.isInstance(error);
 
+const deletedWhileRunning = (error: unknown) =>
+  SessionNotFoundError.isInstance(error) && (error as Error).message.includes("was deleted while the command ran");
+
+/** A session command that prints `started` once it runs, and then sleeps; resolves `started` when that arrives. */
+function sleeper(backend: KubernetesBackend, sessionId: string, language: "bash" | "python") {
+  let printed = () => {};
+  const started = new Promise<void>((resolve) => {
+    printed = resolve;
+  });
+  const code = language === "bash" ? "echo started; sleep 30" : "import time\nprint('started', flush=True)\ntime.sleep(30)";
+  const onOutput = (chunk: { data: string }) => chunk.data.includes("started") && printed();
+  const command = backend.runInSession({ sessionId, language, code, timeoutMs: 40_000, onOutput });
+  // Settled here too, so a failure before `started` is not an unhandled rejection.
+  command.catch(() => {});
+  return { command, started: Promise.race([started, command.then(() => {})]) };
+}
+
 describe.skipIf(!(await dockerAvailable()))("kubernetes reaper and foreign pods", { timeout: 60_000 }, () => {
   let double: KubernetesDouble;
   let backend: KubernetesBackend;
@@ -153,5 +170,34 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes reaper and foreign pods"
       notFound,
     );
     expect(exists(created.id)).toBe(false);
+  });
+
+  it.each(["bash", "python"] as const)(
+    "answers SessionNotFoundError when a session is deleted while its %s command runs",
+    async (language) => {
+      const session = await backend.createSession({ ttlSeconds: 300, files: [] });
+      const { command, started } = sleeper(backend, session.id, language);
+      await started;
+      await backend.deleteSession(session.id);
+      await expect(command).rejects.toSatisfy(deletedWhileRunning);
+      expect(double.pod(namespace, session.id)).toBeUndefined();
+      await expect(backend.runInSession({ sessionId: session.id, language: "bash", code: "true", timeoutMs: 5000 })).rejects.toSatisfy(
+        (error) => SessionNotFoundError.isInstance(error),
+      );
+    },
+  );
+
+  it("answers SessionNotFoundError when a session expires and is reaped while its command runs", async () => {
+    const session = await backend.createSession({ ttlSeconds: 2, files: [] });
+    const { command, started } = sleeper(backend, session.id, "bash");
+    await started;
+    let reaped: string[] = [];
+    for (let attempt = 0; attempt < 60 && !reaped.includes(session.id); attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      reaped = await backend.reapExpiredSessions();
+    }
+    expect(reaped).toContain(session.id);
+    await expect(command).rejects.toSatisfy(deletedWhileRunning);
+    await expect(backend.getSession(session.id)).rejects.toSatisfy((error) => SessionNotFoundError.isInstance(error));
   });
 });
