@@ -1,5 +1,5 @@
 import { converse } from "./engine/converse.js";
-import { RunnerChannel } from "./engine/runner-channel.js";
+import type { RunnerChannel } from "./engine/runner-channel.js";
 import { BackendUnavailableError } from "./errors.js";
 import type { OutputListener } from "./rich-results.js";
 import type { RunnerOutcome } from "./runner-outcome.js";
@@ -97,24 +97,4 @@ function restartedAnswer(outcome: RunnerOutcome, request: RunnerRequest): Runner
     snapshotTruncated: false,
     restarted: true,
   };
-}
-
-/**
- * @deprecated Transitional, for drivers not yet ported to RunnerChannel: the
- * old callback transport of a kernel. Removed once every backend is a driver.
- */
-export interface KernelTransport {
-  write(data: Buffer): void;
-  onData(listener: (chunk: Buffer) => void): void;
-  onClose(listener: () => void): void;
-  kill(): Promise<void>;
-  close?(): void;
-}
-
-/** @deprecated See KernelTransport. */
-export function kernelOverTransport(transport: KernelTransport, options: { maxSnapshotBytes?: number } = {}): PythonKernel {
-  const channel = new RunnerChannel({ write: (data) => transport.write(data), hangUp: () => transport.close?.() });
-  transport.onData((chunk) => channel.data(chunk));
-  transport.onClose(() => channel.end());
-  return new PythonKernel(channel, () => transport.kill(), options);
 }
