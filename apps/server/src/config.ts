@@ -69,6 +69,9 @@ export const ConfigSchema = z.object({
   SANDBOX_POOL_MIN: integer(0, 1),
   SANDBOX_POOL_MAX: integer(0, 4),
   SANDBOX_POOL_IDLE_TIMEOUT_SEC: integer(1, 60),
+  /** Warm session sandboxes kept ready (every backend); SESSION_POOL_MAX=0 turns the session pool off. */
+  SESSION_POOL_MIN: integer(0, 1),
+  SESSION_POOL_MAX: integer(0, 4),
   /** Modules warm sandboxes import before a request arrives (comma-separated; "none" for none). */
   SANDBOX_PRELOAD: z
     .string()

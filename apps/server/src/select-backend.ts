@@ -37,7 +37,8 @@ export async function selectBackend(config: Config, logger: Logger): Promise<Bac
 /** What every backend takes from the same variables: limits, the warm pool, preloads, warnings. */
 function sandboxSettings(config: Config, logger: Logger): Partial<SandboxSettings> {
   return {
-    pool: poolSettings(config),
+    pool: poolSettings(config, config.SANDBOX_POOL_MIN, config.SANDBOX_POOL_MAX),
+    sessionPool: poolSettings(config, config.SESSION_POOL_MIN, config.SESSION_POOL_MAX),
     preload: config.SANDBOX_PRELOAD,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     memoryLimitMb: config.MEMORY_LIMIT_MB,
@@ -47,12 +48,12 @@ function sandboxSettings(config: Config, logger: Logger): Partial<SandboxSetting
   };
 }
 
-/** The warm pool settings every backend shares; off when SANDBOX_POOL_MAX is 0. */
-function poolSettings(config: Config) {
-  if (config.SANDBOX_POOL_MAX === 0) return false as const;
+/** A warm pool's settings (one-shot sandboxes, or sessions'); off when its maximum is 0. */
+function poolSettings(config: Config, min: number, max: number) {
+  if (max === 0) return false as const;
   return {
-    min: Math.min(config.SANDBOX_POOL_MIN, config.SANDBOX_POOL_MAX),
-    max: config.SANDBOX_POOL_MAX,
+    min: Math.min(min, max),
+    max,
     idleTimeoutMs: config.SANDBOX_POOL_IDLE_TIMEOUT_SEC * 1000,
   };
 }

@@ -109,12 +109,17 @@ export function execContainerSpec(
   };
 }
 
-/** A session container: a small reaper as main process; commands run in it by exec. */
+/**
+ * A session container: a small reaper as main process; commands run in it by
+ * exec. A `warm` one waits in the session pool under its future session id:
+ * it becomes that session when a keepalive record claims it (labels cannot change).
+ */
 export function sessionContainerSpec(
   settings: DockerBackendSettings,
   id: string,
   expiresAt: number,
   tenant?: string,
+  warm = false,
 ): ContainerCreateOptions {
   return {
     name: id,
@@ -127,6 +132,7 @@ export function sessionContainerSpec(
       ...sandboxLabels("session"),
       [EXPIRES_AT_KEY]: String(expiresAt),
       ...(tenant === undefined ? {} : { [TENANT_KEY]: tenant }),
+      ...(warm ? { [WARM_LABEL_KEY]: "true" } : {}),
     }),
     Tty: false,
     HostConfig: hardenedHostConfig(settings),
@@ -135,9 +141,15 @@ export function sessionContainerSpec(
 
 /**
  * A keepalive record: a container that is created and never started, whose
- * labels carry a session's new expiry (Docker labels cannot change).
+ * labels carry a session's new expiry (Docker labels cannot change), and its
+ * tenant: the first record of a warm session container is its claim.
  */
-export function keepaliveContainerSpec(settings: DockerBackendSettings, sessionId: string, expiresAt: number): ContainerCreateOptions {
+export function keepaliveContainerSpec(
+  settings: DockerBackendSettings,
+  sessionId: string,
+  expiresAt: number,
+  tenant?: string,
+): ContainerCreateOptions {
   const now = Date.now();
   return {
     name: `${sessionId}-keepalive-${randomUUID().slice(0, 8)}`,
@@ -151,6 +163,7 @@ export function keepaliveContainerSpec(settings: DockerBackendSettings, sessionI
       [SESSION_LABEL_KEY]: sessionId,
       [EXPIRES_AT_KEY]: String(expiresAt),
       [KEEPALIVE_AT_KEY]: String(now),
+      ...(tenant === undefined ? {} : { [TENANT_KEY]: tenant }),
     }),
     HostConfig: hardenedHostConfig(settings),
   };

@@ -96,16 +96,29 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
     }
   }
 
-  async createSession(session: { id: string; expiresAt: number; tenant?: string }): Promise<DockerSession> {
+  get sessionPool(): DockerBackendSettings["sessionPool"] {
+    return this.settings.sessionPool;
+  }
+
+  async createSession(session: { id: string; expiresAt: number; tenant?: string; warm?: boolean }): Promise<DockerSession> {
     const { docker } = this.settings;
-    const container = await docker.createContainer(sessionContainerSpec(this.settings, session.id, session.expiresAt, session.tenant));
+    const { id, expiresAt, tenant, warm = false } = session;
+    const container = await docker.createContainer(sessionContainerSpec(this.settings, id, expiresAt, tenant, warm));
     try {
       await container.start();
     } catch (error) {
       await removeContainer(docker, container.id).catch(() => {});
       throw error;
     }
-    return { ...session, containerId: container.id, state: "running", ended: false, keepalives: [] };
+    return { id, expiresAt, tenant, warm, containerId: container.id, state: "running", ended: false, keepalives: [] };
+  }
+
+  /** The first keepalive record of a warm session container claims it, with the session's expiry and tenant. */
+  async claimSession(session: DockerSession, claim: { expiresAt: number; tenant?: string }): Promise<DockerSession> {
+    const record = await this.settings.docker.createContainer(
+      keepaliveContainerSpec(this.settings, session.id, claim.expiresAt, claim.tenant),
+    );
+    return { ...session, ...claim, keepalives: [record.id] };
   }
 
   async findSession(id: string): Promise<DockerSession | undefined> {
@@ -119,7 +132,7 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   /** Labels cannot change, so the new expiry goes on a keepalive record; older records are removed. */
   async extendSession(session: DockerSession, expiresAt: number): Promise<number> {
     const { docker } = this.settings;
-    await docker.createContainer(keepaliveContainerSpec(this.settings, session.id, expiresAt));
+    await docker.createContainer(keepaliveContainerSpec(this.settings, session.id, expiresAt, session.tenant));
     await Promise.all(session.keepalives.map((id) => removeContainer(docker, id).catch(() => {})));
     return expiresAt;
   }

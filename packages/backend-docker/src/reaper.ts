@@ -63,6 +63,11 @@ export async function reap(
     await beforeRemove(session.id).catch(() => {});
     if (await attempt(`session ${session.id}`, () => removeSession(docker, session))) reaped.push(session.id);
   }
+  // A warm session container's label is its age limit; one a crashed server left waits no longer.
+  for (const warm of inventory.unclaimed) {
+    if (warm.expiresAt > now && !warm.ended) continue;
+    await attempt(`warm session container ${warm.id}`, () => removeSession(docker, warm));
+  }
   for (const keepalive of inventory.orphanKeepalives) {
     await attempt(`keepalive record ${keepalive.Id}`, () => removeContainer(docker, keepalive.Id));
   }

@@ -1,7 +1,7 @@
 import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, type SessionRecord, TENANT_KEY } from "@code-interpreter/core";
 import type Dockerode from "dockerode";
 import type { ContainerInfo } from "dockerode";
-import { KEEPALIVE_AT_KEY, KEEPALIVE_COMPONENT, SESSION_LABEL_KEY } from "./container-spec.js";
+import { KEEPALIVE_AT_KEY, KEEPALIVE_COMPONENT, SESSION_LABEL_KEY, WARM_LABEL_KEY } from "./container-spec.js";
 
 /**
  * A session as its containers describe it: `expiresAt` is the newest
@@ -15,6 +15,8 @@ export interface DockerSession extends SessionRecord {
   state: string;
   /** Keepalive records of this session, by container id. */
   keepalives: string[];
+  /** Made ahead of demand for the session pool: a session only once a keepalive record claims it. */
+  warm: boolean;
 }
 
 /** Everything this service made on the engine, sorted into sessions, orphans and one-shot containers. */
@@ -22,6 +24,8 @@ export interface Inventory {
   sessions: Map<string, DockerSession>;
   /** Keepalive records whose session is gone. */
   orphanKeepalives: ContainerInfo[];
+  /** Warm session containers no one has claimed (yet): no sessions, removed past their expiry label. */
+  unclaimed: DockerSession[];
   execs: ContainerInfo[];
 }
 
@@ -46,6 +50,7 @@ export async function takeInventory(docker: Dockerode): Promise<Inventory> {
         ended: container.State !== "running",
         keepalives: [],
         tenant: container.Labels[TENANT_KEY],
+        warm: container.Labels[WARM_LABEL_KEY] === "true",
       });
     }
   }
@@ -62,9 +67,13 @@ export async function takeInventory(docker: Dockerode): Promise<Inventory> {
     if (Number.isFinite(at) && at >= (newest.get(session.id) ?? -1)) {
       newest.set(session.id, at);
       session.expiresAt = expiry(keepalive);
+      // A claimed warm container was made without a tenant: its records carry it.
+      session.tenant = session.tenant ?? keepalive.Labels[TENANT_KEY];
     }
   }
-  return { sessions, orphanKeepalives, execs };
+  const unclaimed = [...sessions.values()].filter((session) => session.warm && session.keepalives.length === 0);
+  for (const session of unclaimed) sessions.delete(session.id);
+  return { sessions, orphanKeepalives, execs, unclaimed };
 }
 
 /** The container's name without Docker's leading slash. */

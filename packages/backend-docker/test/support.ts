@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import Dockerode from "dockerode";
 import { inject } from "vitest";
-import { DEFAULT_EXECUTOR_IMAGE, type DockerBackendSettings, probeDocker, WARM_LABEL_KEY } from "../src/index.js";
+import { DEFAULT_EXECUTOR_IMAGE, type DockerBackendSettings, probeDocker, SESSION_LABEL_KEY, WARM_LABEL_KEY } from "../src/index.js";
 
 /** Label on every container a test run creates, checked by the global teardown. */
 export const TEST_RUN_LABEL = "code-interpreter.test-run";
@@ -35,7 +35,8 @@ export function testSettings(labels: Record<string, string>): Partial<DockerBack
 
 /**
  * Names and states of the containers carrying these labels. Warm sandboxes
- * waiting in the pool are left out unless `includeWarm`: they are not
+ * waiting in a pool (one-shot containers, and session containers no keepalive
+ * record has claimed) are left out unless `includeWarm`: they are not
  * leftovers while the backend runs (close() removes them, and the global
  * teardown counts everything).
  */
@@ -44,11 +45,17 @@ export async function containersLabelled(labels: Record<string, string>, options
     all: true,
     filters: { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) },
   });
+  const claimed = new Set(containers.map((container) => container.Labels[SESSION_LABEL_KEY]).filter(Boolean));
+  const name = (container: (typeof containers)[number]) => container.Names[0]?.replace(/^\//, "") ?? "";
   return containers
     .filter(
-      (container) => options.includeWarm || container.Labels[WARM_LABEL_KEY] !== "true" || ["exited", "dead"].includes(container.State),
+      (container) =>
+        options.includeWarm ||
+        container.Labels[WARM_LABEL_KEY] !== "true" ||
+        claimed.has(name(container)) ||
+        ["exited", "dead"].includes(container.State),
     )
-    .map((container) => `${container.Names[0]?.replace(/^\//, "")} (${container.State})`);
+    .map((container) => `${name(container)} (${container.State})`);
 }
 
 /** Force-removes every container carrying these labels. */

@@ -43,6 +43,13 @@ export interface SandboxSettings {
    * @default SANDBOX_POOL_MIN, SANDBOX_POOL_MAX, SANDBOX_POOL_IDLE_TIMEOUT_SEC, else 1, 4, 60 s
    */
   pool: SandboxPoolSettings | false;
+  /**
+   * Session sandboxes started ahead of demand, their command runner and
+   * Python kernel already running: creating a session claims one. Sized like
+   * `pool`; `false` creates each session's sandbox when it is asked for.
+   * @default SESSION_POOL_MIN, SESSION_POOL_MAX, SANDBOX_POOL_IDLE_TIMEOUT_SEC, else 1, 4, 60 s
+   */
+  sessionPool: SandboxPoolSettings | false;
   /** Modules warm sandboxes import before a request arrives (missing ones are skipped). @default SANDBOX_PRELOAD, else numpy, pandas, matplotlib, matplotlib.pyplot */
   preload: readonly string[];
   /** Receives warnings (a sandbox that could not be removed, missing bubblewrap, …). @default console.warn */
@@ -70,6 +77,7 @@ export function defaultSandboxSettings(): SandboxSettings {
     maxProcesses: 128,
     sandboxUid: 65532,
     pool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
+    sessionPool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
     preload: DEFAULT_PRELOAD,
     warn: (message) => console.warn(message),
   };

@@ -19,6 +19,12 @@ export class SessionKernels<K extends Pick<PersistentRunner, "alive" | "dispose"
     return starting;
   }
 
+  /** Takes one started elsewhere (a warm session's) as the session's. */
+  adopt(sessionId: string, kernel: Promise<K>): void {
+    this.forget(sessionId);
+    this.kernels.set(sessionId, kernel);
+  }
+
   /** Disposes of the session's kernel, if it has one. */
   forget(sessionId: string): void {
     void this.kernels.get(sessionId)?.then(

@@ -86,6 +86,12 @@ export interface SandboxDriver<Session extends SessionRecord = SessionRecord, Sa
   readonly plan: RunnerPlanSettings & { maxSnapshotBytes: number };
   /** Warm one-shot sandboxes; false: one is started per request. */
   readonly pool: { min: number; max: number; idleTimeoutMs: number } | false;
+  /**
+   * Warm session sandboxes, their command runner and kernel started: a
+   * session is made by claiming one (`claimSession`). False or absent: each
+   * session's sandbox is created when it is asked for.
+   */
+  readonly sessionPool?: { min: number; max: number; idleTimeoutMs: number } | false;
   /** Modules warm sandboxes preload. */
   readonly preload: readonly string[];
   /** The longest timeout a request may have (MAX_EXEC_TIMEOUT_MS): how long a warm sandbox must be usable. */
@@ -99,8 +105,19 @@ export interface SandboxDriver<Session extends SessionRecord = SessionRecord, Sa
   /** A warm sandbox was taken by a request that needs it until `expiresAt`: its platform record says so from now on. */
   claim?(sandbox: Sandbox, expiresAt: number): Promise<void>;
 
-  /** Creates a session's sandbox and waits until it can run commands; removes what it made if that fails. */
-  createSession(session: { id: string; expiresAt: number; tenant?: string }, signal?: AbortSignal): Promise<Session>;
+  /**
+   * Creates a session's sandbox and waits until it can run commands; removes
+   * what it made if that fails. A `warm` one is made ahead of demand for the
+   * session pool: it is no session (not found, not listed) until it is
+   * claimed, and a reaper removes it once `expiresAt` has passed.
+   */
+  createSession(session: { id: string; expiresAt: number; tenant?: string; warm?: boolean }, signal?: AbortSignal): Promise<Session>;
+  /**
+   * Makes a warm session sandbox the session it was made for: from now on
+   * its records carry this expiry and tenant, where any replica (also after
+   * a restart) reads them and nothing inside the sandbox can write them.
+   */
+  claimSession?(session: Session, claim: { expiresAt: number; tenant?: string }): Promise<Session>;
   /** The session of ours with this (well-formed) id, or undefined. */
   findSession(id: string): Promise<Session | undefined>;
   listSessions(): Promise<Session[]>;

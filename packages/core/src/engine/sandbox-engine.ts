@@ -37,6 +37,13 @@ import type { OneShotSandbox, RunnerHandle, SandboxDriver, SessionRecord } from 
 const LIVENESS_CHECKS = 3;
 const LIVENESS_PAUSE_MS = 300;
 
+/** A session sandbox made ahead of demand, its command runner and kernel started. */
+interface WarmSession<Session> {
+  session: Session;
+  commands: Promise<PersistentRunner>;
+  kernel: Promise<PythonKernel>;
+}
+
 interface Conversation {
   request: RunnerRequest;
   onOutput?: OutputListener | ((chunk: OutputChunk) => void);
@@ -56,6 +63,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   readonly name: string;
   readonly capabilities: BackendCapabilities;
   private readonly pool: WarmPool<Sandbox> | undefined;
+  private readonly sessionPool: WarmPool<WarmSession<Session>> | undefined;
   /** Work under way (for close). */
   private readonly pending = new Set<Promise<unknown>>();
   /** Stops for what runs now: one-shot sandboxes by name, session runners by session id. */
@@ -85,11 +93,25 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         onError: (error) => driver.warn(`could not start a warm sandbox: ${(error as Error).message}`),
       });
     }
+    if (driver.sessionPool && driver.claimSession && driver.startCommandRunner) {
+      this.sessionPool = new WarmPool<WarmSession<Session>>({
+        ...driver.sessionPool,
+        create: () => this.startWarmSession(),
+        destroy: (warm) => this.discardWarmSession(warm),
+        maxAgeMs: WARM_MAX_AGE_SECONDS * 1000,
+        onError: (error) => driver.warn(`could not start a warm session: ${(error as Error).message}`),
+      });
+    }
   }
 
   /** Warm sandboxes ready for a request right now (0 without a pool): for metrics and tests. */
   get warmCount(): number {
     return this.pool?.size ?? 0;
+  }
+
+  /** Warm session sandboxes ready for a session right now (0 without a session pool). */
+  get warmSessionCount(): number {
+    return this.sessionPool?.size ?? 0;
   }
 
   execute(options: ExecuteOptions): Promise<ExecutionResult> {
@@ -119,11 +141,10 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
 
   createSession(options: CreateSessionOptions): Promise<SessionInfo> {
     return this.track(async () => {
-      const id = newSessionId();
-      const session = await this.driver.createSession(
-        { id, expiresAt: unixNow() + options.ttlSeconds, tenant: options.tenant },
-        options.signal,
-      );
+      const expiresAt = unixNow() + options.ttlSeconds;
+      const session =
+        (await this.claimWarmSession(expiresAt, options.tenant)) ??
+        (await this.driver.createSession({ id: newSessionId(), expiresAt, tenant: options.tenant }, options.signal));
       try {
         if (options.files.length > 0) {
           await this.talk(session, {
@@ -203,7 +224,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   /** Stops what runs and removes one-shot and warm sandboxes; sessions stay for the next server. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.pool?.close();
+    await Promise.all([this.pool?.close(), this.sessionPool?.close()]);
     // Kernels end with their connections; the sessions' files stay for the next server.
     this.kernels.forgetAll();
     this.commandRunners.forgetAll();
@@ -234,6 +255,62 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     if (!sandbox.channel.ended && (sandbox.deadline === undefined || sandbox.deadline - unixNow() > seconds)) return sandbox;
     this.background(this.discard(sandbox));
     return undefined;
+  }
+
+  /**
+   * A warm session sandbox made the new session, its runners adopted, or
+   * undefined (then one is created): none waits, its runner ended, or the
+   * claim failed (that sandbox is removed; the session is made afresh).
+   */
+  private async claimWarmSession(expiresAt: number, tenant: string | undefined): Promise<Session | undefined> {
+    const warm = this.sessionPool?.take();
+    try {
+      if (!warm) return undefined;
+      if (
+        await warm.commands.then(
+          (runner) => runner.alive,
+          () => false,
+        )
+      ) {
+        const claim = this.driver.claimSession as NonNullable<SandboxDriver<Session, Sandbox>["claimSession"]>;
+        const session = await claim.call(this.driver, warm.session, { expiresAt, tenant }).catch((error: Error) => {
+          this.driver.warn(`could not claim the warm session ${warm.session.id}: ${error.message}`);
+          return undefined;
+        });
+        if (session) {
+          this.commandRunners.adopt(session.id, warm.commands);
+          this.kernels.adopt(session.id, warm.kernel);
+          return session;
+        }
+      }
+      this.background(this.discardWarmSession(warm).catch(() => {}));
+      return undefined;
+    } finally {
+      this.sessionPool?.release();
+    }
+  }
+
+  private async startWarmSession(): Promise<WarmSession<Session>> {
+    const id = newSessionId();
+    const session = await this.driver.createSession({ id, expiresAt: unixNow() + WARM_MAX_AGE_SECONDS + this.startSeconds, warm: true });
+    const commands = this.startCommandRunner(session);
+    const kernel = this.startKernel(session);
+    try {
+      await Promise.all([commands, kernel]);
+    } catch (error) {
+      await this.discardWarmSession({ session, commands, kernel });
+      throw error;
+    }
+    return { session, commands, kernel };
+  }
+
+  private async discardWarmSession(warm: WarmSession<Session>): Promise<void> {
+    for (const runner of [warm.commands, warm.kernel])
+      void runner.then(
+        (started) => started.dispose(),
+        () => {},
+      );
+    await this.driver.removeSession(warm.session);
   }
 
   /** Has the one conversation with a one-shot sandbox, then removes it (in the background). */
