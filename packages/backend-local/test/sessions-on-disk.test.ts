@@ -1,0 +1,102 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { createLocalBackend, type LocalBackend } from "../src/index.js";
+import { listSandboxProcesses } from "../src/testing/index.js";
+
+const stateDir = await mkdtemp(join(tmpdir(), "ci-local-sessions-"));
+afterAll(() => rm(stateDir, { recursive: true, force: true }));
+
+const open = () => createLocalBackend({ stateDir, sandbox: process.env.CI === "true" ? "require" : "auto", pool: false, warn: () => {} });
+const bash = (backend: LocalBackend, sessionId: string, code: string) =>
+  backend.runInSession({ sessionId, language: "bash", code, timeoutMs: 10_000 });
+
+describe("local sessions on disk", { timeout: 120_000 }, () => {
+  it("outlive the server: a new backend finds the session, its expiry, tenant and files, but not its variables", async () => {
+    const first = await open();
+    const session = await first.createSession({ ttlSeconds: 600, tenant: "acme", files: [] });
+    await first.runInSession({
+      sessionId: session.id,
+      language: "python",
+      code: "x = 1\nopen('kept.txt', 'w').write('kept')",
+      timeoutMs: 10_000,
+    });
+    await first.close();
+    expect(await listSandboxProcesses()).toEqual([]);
+
+    const second = await open();
+    try {
+      expect(await second.getSession(session.id)).toEqual(session);
+      expect((await bash(second, session.id, "cat kept.txt")).stdout).toBe("kept");
+      const cell = await second.runInSession({ sessionId: session.id, language: "python", code: "x", timeoutMs: 10_000 });
+      expect(cell.stderr).toContain("NameError");
+      await second.deleteSession(session.id);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("keeps session.json in the format every earlier server wrote", async () => {
+    const backend = await open();
+    try {
+      const session = await backend.createSession({ ttlSeconds: 60, tenant: "t1", files: [] });
+      const record = JSON.parse(await readFile(join(stateDir, "sessions", session.id, "session.json"), "utf8"));
+      expect(record).toEqual({ id: session.id, created_at: expect.any(Number), expires_at: session.expiresAt, tenant: "t1" });
+      await backend.deleteSession(session.id);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it("reaps what a crashed server left: a session directory without its record, and the trash", async () => {
+    const orphan = "code-session-00000000-0000-4000-8000-000000000000";
+    await mkdir(join(stateDir, "sessions", orphan, "workspace"), { recursive: true });
+    await mkdir(join(stateDir, "trash", `${orphan}.1`, "deep", "er"), { recursive: true });
+    await writeFile(join(stateDir, "trash", `${orphan}.1`, "deep", "er", "file"), "x");
+    const backend = await open();
+    try {
+      expect((await backend.listSessions()).map((session) => session.id)).toContain(orphan);
+      expect(await backend.reapExpiredSessions()).toContain(orphan);
+      expect(await readdir(join(stateDir, "sessions"))).toEqual([]);
+      expect(await readdir(join(stateDir, "trash"))).toEqual([]);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it("stops a session's kernel, mid-cell, when the session is deleted", async () => {
+    const backend = await open();
+    try {
+      const session = await backend.createSession({ ttlSeconds: 60, files: [] });
+      const cell = backend.runInSession({
+        sessionId: session.id,
+        language: "python",
+        code: "import time\ntime.sleep(30)",
+        timeoutMs: 60_000,
+      });
+      const deadline = Date.now() + 30_000;
+      while ((await listSandboxProcesses()).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      await backend.deleteSession(session.id);
+      await cell.catch(() => {});
+      expect(await listSandboxProcesses()).toEqual([]);
+      await expect(backend.getSession(session.id)).rejects.toThrow(/not found/);
+    } finally {
+      await backend.close();
+    }
+  });
+  it("answers a command whose session is deleted while it runs with 'was deleted while the command ran'", async () => {
+    const backend = await open();
+    try {
+      const session = await backend.createSession({ ttlSeconds: 60, files: [] });
+      const command = bash(backend, session.id, "sleep 30");
+      const deadline = Date.now() + 30_000;
+      while ((await listSandboxProcesses()).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      await backend.deleteSession(session.id);
+      await expect(command).rejects.toThrow(`Session "${session.id}" was deleted while the command ran`);
+      expect(await listSandboxProcesses()).toEqual([]);
+    } finally {
+      await backend.close();
+    }
+  });
+});
