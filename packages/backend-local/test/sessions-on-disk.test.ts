@@ -78,7 +78,7 @@ describe("local sessions on disk", { timeout: 120_000 }, () => {
       const deadline = Date.now() + 30_000;
       while ((await listSandboxProcesses()).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
       await backend.deleteSession(session.id);
-      await cell.catch(() => {});
+      await expect(cell).rejects.toThrow(`Session "${session.id}" was deleted while the command ran`);
       expect(await listSandboxProcesses()).toEqual([]);
       await expect(backend.getSession(session.id)).rejects.toThrow(/not found/);
     } finally {
