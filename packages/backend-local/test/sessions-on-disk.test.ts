@@ -65,36 +65,21 @@ describe("local sessions on disk", { timeout: 120_000 }, () => {
     }
   });
 
-  it("stops a session's kernel, mid-cell, when the session is deleted", async () => {
+  it.each([
+    ["bash", "sleep 30"],
+    ["python", "import time\ntime.sleep(30)"],
+  ] as const)("stops a %s command of a session deleted while it runs, and says so", async (language, code) => {
     const backend = await open();
     try {
       const session = await backend.createSession({ ttlSeconds: 60, files: [] });
-      const cell = backend.runInSession({
-        sessionId: session.id,
-        language: "python",
-        code: "import time\ntime.sleep(30)",
-        timeoutMs: 60_000,
-      });
-      const deadline = Date.now() + 30_000;
-      while ((await listSandboxProcesses()).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-      await backend.deleteSession(session.id);
-      await expect(cell).rejects.toThrow(`Session "${session.id}" was deleted while the command ran`);
-      expect(await listSandboxProcesses()).toEqual([]);
-      await expect(backend.getSession(session.id)).rejects.toThrow(/not found/);
-    } finally {
-      await backend.close();
-    }
-  });
-  it("answers a command whose session is deleted while it runs with 'was deleted while the command ran'", async () => {
-    const backend = await open();
-    try {
-      const session = await backend.createSession({ ttlSeconds: 60, files: [] });
-      const command = bash(backend, session.id, "sleep 30");
+      // Python runs in the session's kernel: deleting the session stops it mid-cell.
+      const command = backend.runInSession({ sessionId: session.id, language, code, timeoutMs: 60_000 });
       const deadline = Date.now() + 30_000;
       while ((await listSandboxProcesses()).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
       await backend.deleteSession(session.id);
       await expect(command).rejects.toThrow(`Session "${session.id}" was deleted while the command ran`);
       expect(await listSandboxProcesses()).toEqual([]);
+      await expect(backend.getSession(session.id)).rejects.toThrow(/not found/);
     } finally {
       await backend.close();
     }
