@@ -12,6 +12,8 @@ export interface PersistentRunnerOptions {
   maxSnapshotBytes?: number;
   /** Request fields its requests need set (see RunnerHandle). */
   requestOverrides?: Partial<RunnerRequest>;
+  /** It takes one request only (see KernelHandle.singleUse). */
+  singleUse?: boolean;
   /** The answer for a request during which the process ended without answering (it is stopped first). */
   whenLost: (outcome: RunnerOutcome, request: RunnerRequest) => RunnerResult;
 }
@@ -32,6 +34,11 @@ export class PersistentRunner {
     private readonly kill: () => Promise<void>,
     private readonly options: PersistentRunnerOptions,
   ) {}
+
+  /** It takes one request only: its owner replaces it after that. */
+  get singleUse(): boolean {
+    return this.options.singleUse === true;
+  }
 
   /** False once the process has ended (a kernel's variables are gone with it). */
   get alive(): boolean {

@@ -44,6 +44,12 @@ export interface KernelHandle {
   kill(): Promise<void>;
   /** Request fields its cells need set (see RunnerHandle). */
   requestOverrides?: Partial<RunnerRequest>;
+  /**
+   * A command runner that takes one request, then goes with its sandbox (so
+   * nothing a command leaves behind outlives it): the engine starts the next
+   * one as soon as the request is answered, ready before the next command.
+   */
+  singleUse?: boolean;
 }
 
 export interface StartSandboxOptions {

@@ -334,7 +334,11 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   private async talk(session: Session, conversation: Conversation): Promise<RunnerResult> {
     if (this.driver.startCommandRunner) {
       const runner = await this.commandRunners.get(session.id, () => this.startCommandRunner(session));
-      return runner.run(conversation.request, { onOutput: conversation.onOutput, signal: conversation.signal });
+      try {
+        return await runner.run(conversation.request, { onOutput: conversation.onOutput, signal: conversation.signal });
+      } finally {
+        if (runner.singleUse) this.replaceCommandRunner(session);
+      }
     }
     const runner = await this.driver.openRunner(session, conversation.signal);
     const release = this.register(session.id, () => runner.stop());
@@ -346,11 +350,21 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     }
   }
 
+  /** A single-use command runner has answered: it goes, and the next one starts now, ready before the next command. */
+  private replaceCommandRunner(session: Session): void {
+    this.commandRunners.forget(session.id);
+    if (this.closed || this.removing.has(session.id)) return;
+    const next = this.startCommandRunner(session);
+    next.catch(() => {});
+    this.commandRunners.adopt(session.id, next);
+  }
+
   private async startCommandRunner(session: Session): Promise<PersistentRunner> {
     const handle = await (this.driver.startCommandRunner as NonNullable<SandboxDriver<Session, Sandbox>["startCommandRunner"]>)(session);
     return new PersistentRunner(handle.channel, () => handle.kill(), {
       maxSnapshotBytes: this.driver.limits.workspaceBytes,
       requestOverrides: handle.requestOverrides,
+      singleUse: handle.singleUse,
       // A command may end its own runner (same uid): that command has no answer; the next starts a new runner.
       whenLost: (outcome, request) => answerlessResult(outcome, request, "its runner ended"),
     });
