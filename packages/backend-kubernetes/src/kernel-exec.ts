@@ -1,7 +1,6 @@
-import { PassThrough } from "node:stream";
 import { KERNEL_MARKER, type KernelHandle, type RunnerLimits } from "@code-interpreter/core";
-import type { KubeApi, StreamSocket } from "./kube-api.js";
-import { podChannel, sink } from "./pod-channel.js";
+import type { KubeApi } from "./kube-api.js";
+import { podChannel } from "./pod-channel.js";
 import { EXECUTOR_CONTAINER } from "./pod-spec.js";
 import { kernelBootstrapArgv } from "./runner-bootstrap.js";
 
@@ -51,30 +50,13 @@ for entry in os.listdir("/proc"):
 };
 
 async function killKernels(api: KubeApi, pod: string): Promise<void> {
-  const stdin = new PassThrough();
-  let socket: StreamSocket | undefined;
-  try {
-    socket = await api.exec(
-      pod,
-      EXECUTOR_CONTAINER,
-      ["python3", "-I", "-c", killerSource()],
-      { stdin, stdout: sink(() => {}), stderr: sink(() => {}) },
-      () => {},
-    );
-    const open = socket;
-    await new Promise<void>((resolve) => {
-      if (open.readyState === open.CLOSED) return resolve();
-      const timer = setTimeout(resolve, KILL_WAIT_MS);
-      timer.unref();
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      open.once("close", done);
-      open.once("error", done);
-    });
-  } finally {
-    stdin.destroy();
-    socket?.terminate();
-  }
+  const argv = ["python3", "-I", "-c", killerSource()];
+  const channel = await podChannel((streams) => api.exec(pod, EXECUTOR_CONTAINER, argv, streams, () => {}), { bootstrap: false });
+  let timer: NodeJS.Timeout | undefined;
+  const patience = new Promise((resolve) => {
+    timer = setTimeout(resolve, KILL_WAIT_MS);
+  });
+  await Promise.race([channel.closed, patience]);
+  clearTimeout(timer);
+  channel.hangUp();
 }

@@ -17,14 +17,14 @@ export type OpenPodStreams = (streams: PodStreams, onStatus: (status: V1Status) 
 /**
  * An exec or attach WebSocket to a bootstrapped runner (or kernel) as its
  * channel, sent the runner's source before anything else (see
- * runner-bootstrap.ts). A failed exec's status (other than the command's
+ * runner-bootstrap.ts) unless `bootstrap` is false. A failed exec's status (other than the command's
  * own non-zero exit) is kept as a diagnostic.
  *
  * Stdin is never ended: on the v4 protocol the client ends stdin by closing
  * the whole socket, and the runner needs no end of input anyway (its header
  * says how many bytes follow). Hanging up terminates the socket.
  */
-export async function podChannel(open: OpenPodStreams): Promise<RunnerChannel> {
+export async function podChannel(open: OpenPodStreams, options: { bootstrap?: boolean } = {}): Promise<RunnerChannel> {
   const stdin = new PassThrough();
   let socket: StreamSocket | undefined;
   const channel = new RunnerChannel({
@@ -49,12 +49,11 @@ export async function podChannel(open: OpenPodStreams): Promise<RunnerChannel> {
   socket.once("close", end);
   // A broken connection ends the conversation like a closed one: the runner's answer decides.
   socket.once("error", end);
-  stdin.write(bootstrapPreamble());
+  if (options.bootstrap !== false) stdin.write(bootstrapPreamble());
   return channel;
 }
 
-/** A Writable that hands each chunk to `take`. */
-export function sink(take: (chunk: Buffer) => void): Writable {
+function sink(take: (chunk: Buffer) => void): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
       take(chunk);
