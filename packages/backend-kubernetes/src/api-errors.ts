@@ -37,7 +37,10 @@ export function toBackendError(error: unknown, server: string): unknown {
   if (status === undefined) {
     const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
     const detail = typeof cause?.code === "string" ? cause.code : (error as Error)?.message;
-    return new BackendUnavailableError({ message: `the Kubernetes API does not answer at ${server} (${detail})`, cause: error });
+    return new BackendUnavailableError({
+      message: `the Kubernetes API does not answer at ${server} (${detail}); check that the cluster is up and that the kubeconfig (KUBECONFIG, or the pod's service account) names its API server`,
+      cause: error,
+    });
   }
   if (status >= 500 || status === 429) {
     return new BackendUnavailableError({ message: `the Kubernetes API answered ${status}: ${apiMessage(error)}`, cause: error });

@@ -101,6 +101,7 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes API failures", { timeout
       const health = await stranded.health();
       expect(health.ok).toBe(false);
       expect(health.detail).toContain(`the Kubernetes API does not answer at ${url}`);
+      expect(health.detail).toContain("check that the cluster is up");
     } finally {
       await stranded.close();
     }
