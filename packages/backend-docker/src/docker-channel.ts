@@ -1,6 +1,5 @@
 import type { Duplex } from "node:stream";
-import { Writable } from "node:stream";
-import { RunnerChannel } from "@code-interpreter/core";
+import { channelWritables, RunnerChannel } from "@code-interpreter/core";
 import type Dockerode from "dockerode";
 
 /**
@@ -11,11 +10,8 @@ import type Dockerode from "dockerode";
  */
 export function streamChannel(docker: Dockerode, stream: Duplex): RunnerChannel {
   const channel = new RunnerChannel({ write: (data) => void stream.write(data), hangUp: () => stream.destroy() });
-  docker.modem.demuxStream(
-    stream,
-    sink((chunk) => channel.data(chunk)),
-    sink((chunk) => channel.diagnostic(chunk)),
-  );
+  const { stdout, stderr } = channelWritables(channel);
+  docker.modem.demuxStream(stream, stdout, stderr);
   const end = () => channel.end();
   stream.once("end", end);
   stream.once("close", end);
@@ -24,13 +20,4 @@ export function streamChannel(docker: Dockerode, stream: Duplex): RunnerChannel 
   // Already over (its engine went away before anyone spoke): those events will not come again.
   if (stream.destroyed || stream.readableEnded) end();
   return channel;
-}
-
-function sink(take: (chunk: Buffer) => void): Writable {
-  return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      take(chunk);
-      callback();
-    },
-  });
 }

@@ -1,5 +1,5 @@
-import { PassThrough, type Readable, Writable } from "node:stream";
-import { RunnerChannel } from "@code-interpreter/core";
+import { PassThrough, type Readable, type Writable } from "node:stream";
+import { channelWritables, RunnerChannel } from "@code-interpreter/core";
 import type { V1Status } from "@kubernetes/client-node";
 import type { StreamSocket } from "./kube-api.js";
 import { bootstrapPreamble } from "./runner-bootstrap.js";
@@ -34,7 +34,7 @@ export async function podChannel(open: OpenPodStreams, options: { bootstrap?: bo
       socket?.terminate();
     },
   });
-  const streams = { stdin, stdout: sink((chunk) => channel.data(chunk)), stderr: sink((chunk) => channel.diagnostic(chunk)) };
+  const streams = { stdin, ...channelWritables(channel) };
   try {
     socket = await open(streams, (status) => {
       if (status.status === "Success" || status.reason === "NonZeroExitCode") return;
@@ -51,13 +51,4 @@ export async function podChannel(open: OpenPodStreams, options: { bootstrap?: bo
   socket.once("error", end);
   if (options.bootstrap !== false) stdin.write(bootstrapPreamble());
   return channel;
-}
-
-function sink(take: (chunk: Buffer) => void): Writable {
-  return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      take(chunk);
-      callback();
-    },
-  });
 }

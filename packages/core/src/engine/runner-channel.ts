@@ -1,3 +1,5 @@
+import { Writable } from "node:stream";
+
 /** The runner's own stderr (not the code's, which travels framed) kept for an error message. */
 const MAX_DIAGNOSTIC_BYTES = 64 * 1024;
 
@@ -80,6 +82,22 @@ export class RunnerChannel {
     this.line.hangUp();
     this.end();
   }
+}
+
+/**
+ * Writable streams that feed the channel, for clients that write what a
+ * connection carries into streams (an exec's stdout and stderr, a demuxed
+ * attach): `stdout` takes the runner's framed answer, `stderr` its diagnostics.
+ */
+export function channelWritables(channel: RunnerChannel): { stdout: Writable; stderr: Writable } {
+  const sink = (take: (chunk: Buffer) => void) =>
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        take(chunk);
+        callback();
+      },
+    });
+  return { stdout: sink((chunk) => channel.data(chunk)), stderr: sink((chunk) => channel.diagnostic(chunk)) };
 }
 
 /** The pipes of a child process the runner runs in (directly, or inside bubblewrap) as its channel. */
