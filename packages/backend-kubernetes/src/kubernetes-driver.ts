@@ -1,6 +1,7 @@
 import {
   type BackendHealth,
   EXPIRES_AT_KEY,
+  KERNEL_MARKER,
   type KernelHandle,
   newExecName,
   type OneShotSandbox,
@@ -15,14 +16,14 @@ import {
 } from "@code-interpreter/core";
 import { isNotFound } from "./api-errors.js";
 import { executorTermination } from "./container-exit.js";
-import { startKernel } from "./kernel-exec.js";
+import { startMarked } from "./kernel-exec.js";
 import { KubeApi } from "./kube-api.js";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 import { podChannel } from "./pod-channel.js";
 import { EXECUTOR_CONTAINER, execPodSpec, sessionPodSpec, WARM_LABEL_KEY } from "./pod-spec.js";
 import { waitForRunning } from "./pod-startup.js";
 import { reap } from "./reaper.js";
-import { bootstrapArgv } from "./runner-bootstrap.js";
+import { bootstrapArgv, kernelBootstrapArgv } from "./runner-bootstrap.js";
 import { type KubernetesSession, SESSION_SELECTOR, sessionRecord } from "./session-records.js";
 
 /** The longest use of a warm pod (a request's timeout and the backstop): one whose timeout needs more gets a fresh pod. */
@@ -183,7 +184,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
 
   async startKernel(session: KubernetesSession): Promise<KernelHandle> {
     await this.running(session);
-    return startKernel(this.api, session.id, this.plan.limits ?? {});
+    return startMarked(this.api, session.id, kernelBootstrapArgv("python3", this.plan.limits), KERNEL_MARKER);
   }
 
   reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
