@@ -22,32 +22,52 @@ export interface FirstResultFigures {
   firstError?: string;
 }
 
-/** One iteration may take this long before it counts as an error. */
+/** The timed part of an iteration (create and `echo hi`), and the delete after it, may each take this long before they count as an error. */
 const ITERATION_TIMEOUT_MS = 60_000;
 
-/** Creates a session, runs `echo hi`, checks its answer; resolves to the milliseconds until the answer arrived. */
+/** `work`, failing with `what` past {@link ITERATION_TIMEOUT_MS} (the request is left to end on its own). */
+function within<T>(what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} within ${ITERATION_TIMEOUT_MS / 1000} s`)), ITERATION_TIMEOUT_MS);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Creates a session, runs `echo hi`, checks its answer, deletes the session;
+ * resolves to the milliseconds until the answer arrived (the delete is not
+ * timed, but a delete that fails or does not answer makes the iteration an error).
+ */
 async function once(client: ReturnType<typeof api>): Promise<number> {
   const started = performance.now();
   let id: string | undefined;
+  let ms = Number.NaN;
+  let failure: unknown;
   try {
-    id = await client.createSession();
-    const result = await client.bash(id, "echo hi");
-    if (result.stdout !== "hi\n") throw new Error(`echo hi answered ${JSON.stringify(result)}`);
-    return performance.now() - started;
-  } finally {
-    if (id) await client.deleteSession(id).catch(() => {});
+    ms = await within(
+      "no result",
+      (async () => {
+        id = await client.createSession();
+        const result = await client.bash(id, "echo hi");
+        if (result.stdout !== "hi\n") throw new Error(`echo hi answered ${JSON.stringify(result)}`);
+        return performance.now() - started;
+      })(),
+    );
+  } catch (error) {
+    failure = error;
   }
-}
-
-/** {@link once}, failing past {@link ITERATION_TIMEOUT_MS} (the request is left to end on its own). */
-function bounded(client: ReturnType<typeof api>): Promise<number> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    once(client),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no result within ${ITERATION_TIMEOUT_MS / 1000} s`)), ITERATION_TIMEOUT_MS);
-    }),
-  ]).finally(() => clearTimeout(timer));
+  if (id) {
+    try {
+      await within("no answer to the session's delete", client.deleteSession(id));
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  if (failure) throw failure;
+  return ms;
 }
 
 async function collect(runs: Promise<number>[]): Promise<FirstResultFigures> {
@@ -61,7 +81,7 @@ async function collect(runs: Promise<number>[]): Promise<FirstResultFigures> {
 export async function sequentialMode(client: ReturnType<typeof api>, count: number): Promise<FirstResultFigures> {
   const runs: Promise<number>[] = [];
   for (let i = 0; i < count; i++) {
-    const run = bounded(client);
+    const run = once(client);
     runs.push(run);
     await run.catch(() => {});
   }
@@ -73,7 +93,7 @@ export async function staggeredMode(client: ReturnType<typeof api>, count: numbe
   const runs: Promise<number>[] = [];
   for (let i = 0; i < count; i++) {
     if (i > 0) await new Promise((resolve) => setTimeout(resolve, staggerMs));
-    const run = bounded(client);
+    const run = once(client);
     void run.catch(() => {}); // collected below
     runs.push(run);
   }
@@ -84,7 +104,7 @@ export async function staggeredMode(client: ReturnType<typeof api>, count: numbe
 export async function burstMode(client: ReturnType<typeof api>, size: number, rounds: number): Promise<FirstResultFigures> {
   const runs: Promise<number>[] = [];
   for (let round = 0; round < rounds; round++) {
-    const these = Array.from({ length: size }, () => bounded(client));
+    const these = Array.from({ length: size }, () => once(client));
     runs.push(...these);
     await Promise.allSettled(these);
   }
