@@ -195,7 +195,7 @@ export class RunnerResponseDecoder {
     while (this.pending.length >= HEADER_BYTES) {
       const kind = String.fromCharCode(this.pending[0] ?? 0);
       const length = this.pending.readUInt32BE(1);
-      if (length > MAX_FRAME_BYTES || !"oefdx".includes(kind)) {
+      if (length > MAX_FRAME_BYTES || !"oefdxr".includes(kind)) {
         this.corrupt = `the sandbox runner sent an unreadable frame (type ${JSON.stringify(kind)})`;
         return;
       }
@@ -207,6 +207,7 @@ export class RunnerResponseDecoder {
   }
 
   private handle(kind: string, payload: Buffer): void {
+    if (kind === "r") return; // a preloaded runner's "ready" (RunnerChannel takes it first; a bare decoder skips it)
     if (kind === "o" || kind === "e") {
       const stream = kind === "o" ? "stdout" : "stderr";
       const { collector, decoder } = this.output[stream];

@@ -1,5 +1,8 @@
 import { Writable } from "node:stream";
 
+/** What a preloading runner writes first once its modules are loaded. */
+const READY_FRAME = Buffer.from([0x72, 0, 0, 0, 0]);
+
 /** The runner's own stderr (not the code's, which travels framed) kept for an error message. */
 const MAX_DIAGNOSTIC_BYTES = 64 * 1024;
 
@@ -21,6 +24,17 @@ export interface RunnerLine {
 export class RunnerChannel {
   private listener: ((chunk: Buffer) => void) | undefined;
   private early: Buffer[] = [];
+  /** The first bytes, until it is known whether they open with the ready frame. */
+  private opening: Buffer | undefined = Buffer.alloc(0);
+  private resolveReady!: () => void;
+  /**
+   * Resolves when a warm runner reports that its preload is done (its first
+   * frame, "r" and empty), or the connection ends: a warm sandbox is handed
+   * out ready, not still importing.
+   */
+  readonly ready = new Promise<void>((resolve) => {
+    this.resolveReady = resolve;
+  });
   private readonly diagnosticChunks: Buffer[] = [];
   private diagnosticBytes = 0;
   private isEnded = false;
@@ -34,6 +48,20 @@ export class RunnerChannel {
 
   /** From the driver: bytes of the runner's framed answer. */
   data(chunk: Buffer): void {
+    if (this.opening) {
+      // A runner writes an "r" frame only first, once its preload is done: the ready signal.
+      const opening = Buffer.concat([this.opening, chunk]);
+      if (opening.length < READY_FRAME.length && READY_FRAME.subarray(0, opening.length).equals(opening)) {
+        this.opening = opening;
+        return;
+      }
+      this.opening = undefined;
+      if (opening.subarray(0, READY_FRAME.length).equals(READY_FRAME)) {
+        this.resolveReady();
+        chunk = opening.subarray(READY_FRAME.length);
+        if (chunk.length === 0) return;
+      } else chunk = opening;
+    }
     if (this.listener) this.listener(chunk);
     else this.early.push(chunk);
   }
@@ -50,6 +78,7 @@ export class RunnerChannel {
     if (this.isEnded) return;
     this.isEnded = true;
     this.resolveClosed();
+    this.resolveReady();
   }
 
   /** True once the connection has ended: nothing more will come, and nothing can be sent. */

@@ -86,8 +86,14 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       this.pool = new WarmPool<Sandbox>({
         ...driver.pool,
         // Preloading costs each warm sandbox about a CPU-second: when refills cannot keep up, skip it.
-        create: () =>
-          driver.start({ lifetimeSeconds, warm: true, preload: this.pool?.underPressure ? [] : driver.preload, env: this.sandboxEnv() }),
+        create: async () => {
+          const preload = this.pool?.underPressure ? [] : driver.preload;
+          const sandbox = await driver.start({ lifetimeSeconds, warm: true, preload, env: this.sandboxEnv() });
+          // Handed out once its preload is done: a request never waits for imports it may not need, and the
+          // pool's create time (and so its size and pressure) is the real one.
+          if (preload.length > 0) await sandbox.channel.ready;
+          return sandbox;
+        },
         destroy: (sandbox) => this.discard(sandbox),
         maxAgeMs: WARM_MAX_AGE_SECONDS * 1000,
         onError: (error) => driver.warn(`could not start a warm sandbox: ${(error as Error).message}`),
