@@ -1093,10 +1093,10 @@ def run(header, stdin_data):
     os.close(results_w)
     results = ResultsReader(results_r)
 
-    def feed():
+    def feed(data):
         try:
-            if stdin_data:
-                proc.stdin.write(stdin_data)
+            if data:
+                proc.stdin.write(data)
         except OSError:
             pass
         finally:
@@ -1106,22 +1106,17 @@ def run(header, stdin_data):
                 pass
 
     if not stdin_data:
-        feed()  # nothing to write: close it now, with no thread (a fork bomb may leave none to start)
+        feed(b"")  # nothing to write: close it now, with no thread (a fork bomb may leave none to start)
     else:
         try:
-            threading.Thread(target=feed, daemon=True).start()
+            threading.Thread(target=feed, args=(stdin_data,), daemon=True).start()
         except RuntimeError:
             # No thread to be had (the sandbox is at its process limit): write what the pipe takes now.
             try:
                 os.set_blocking(proc.stdin.fileno(), False)
-                proc.stdin.write(stdin_data[: 1 << 16])
             except OSError:
                 pass
-            finally:
-                try:
-                    proc.stdin.close()
-                except OSError:
-                    pass
+            feed(stdin_data[: 1 << 16])
     streams = {proc.stdout.fileno(): (b"o", "stdout"), proc.stderr.fileno(): (b"e", "stderr"), results_r: (b"d", "results")}
     sent = {"stdout": 0, "stderr": 0}
     truncated = {"stdout": False, "stderr": False}
