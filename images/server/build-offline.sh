@@ -93,6 +93,8 @@ chown -R 0:0 "$rootfs/app"
 
 log "Importing $image"
 previous=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+# glibc malloc settings that give the memory freed Buffers used back to the system (as
+# `code-interpreter serve` sets them: apps/cli/src/commands/malloc-settings.ts; measured in bench/README.md).
 healthcheck='fetch(`http://127.0.0.1:${process.env.PORT||8000}/health`).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))'
 tar --numeric-owner -C "$rootfs" -c . | docker import \
   --change "USER $uid:$uid" \
@@ -103,6 +105,9 @@ tar --numeric-owner -C "$rootfs" -c . | docker import \
   --change 'ENV PORT=8000' \
   --change 'ENV EXECUTOR_BACKEND=docker' \
   --change 'ENV FILE_STORAGE_DIR=/var/lib/code-interpreter/files' \
+  --change 'ENV MALLOC_ARENA_MAX=2' \
+  --change 'ENV MALLOC_MMAP_THRESHOLD_=16384' \
+  --change 'ENV MALLOC_TRIM_THRESHOLD_=131072' \
   --change 'EXPOSE 8000' \
   --change "HEALTHCHECK --interval=30s --timeout=5s --start-period=10s CMD [\"node\", \"-e\", \"$healthcheck\"]" \
   --change 'LABEL org.opencontainers.image.title=code-interpreter-server' \

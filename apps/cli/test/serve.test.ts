@@ -1,0 +1,82 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MALLOC_SETTINGS } from "../src/commands/malloc-settings.js";
+import { CLI } from "./run-cli.js";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ci-cli-serve-"));
+  await chmod(dir, 0o711);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/**
+ * Starts `code-interpreter serve` on a free port, waits until it listens and answers /health,
+ * and returns the environment its process runs with (after any re-exec: the pid stays the same).
+ */
+async function serveEnvironment(env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
+  const {
+    MALLOC_ARENA_MAX: _a,
+    MALLOC_MMAP_THRESHOLD_: _m,
+    MALLOC_TRIM_THRESHOLD_: _t,
+    CODE_INTERPRETER_MALLOC: _o,
+    ...inherited
+  } = process.env;
+  const child: ChildProcess = spawn(process.execPath, [CLI, "serve", "--port", "0", "--backend", "local"], {
+    env: {
+      ...inherited,
+      LOG_LEVEL: "warn",
+      SANDBOX_POOL_MIN: "0",
+      LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
+      FILE_STORAGE_DIR: join(dir, "files"),
+      LOCAL_STATE_DIR: join(dir, "local"),
+      ...env,
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  try {
+    let stderr = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr?.on("data", (chunk) => {
+        stderr += chunk;
+        const match = /listening on (http:\/\/\S+)/.exec(stderr);
+        if (match) resolve(match[1] as string);
+      });
+      child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+    });
+    expect((await fetch(`${url}/health`)).ok).toBe(true);
+    const environ = await readFile(`/proc/${child.pid}/environ`, "utf8");
+    return Object.fromEntries(
+      environ
+        .split("\0")
+        .filter(Boolean)
+        .map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+    );
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+  }
+}
+
+describe.runIf(process.platform === "linux")("code-interpreter serve", () => {
+  it("runs the server with glibc's malloc settings that give freed memory back", async () => {
+    expect(await serveEnvironment({})).toMatchObject(MALLOC_SETTINGS);
+  }, 60_000);
+
+  it("leaves malloc settings the user chose alone", async () => {
+    const environment = await serveEnvironment({ MALLOC_ARENA_MAX: "4" });
+    expect(environment.MALLOC_ARENA_MAX).toBe("4");
+    expect(environment.MALLOC_MMAP_THRESHOLD_).toBeUndefined();
+  }, 60_000);
+
+  it("sets none with CODE_INTERPRETER_MALLOC=default", async () => {
+    const environment = await serveEnvironment({ CODE_INTERPRETER_MALLOC: "default" });
+    for (const name of Object.keys(MALLOC_SETTINGS)) expect(environment[name]).toBeUndefined();
+  }, 60_000);
+});
