@@ -131,8 +131,12 @@ export interface SandboxDriver<Session extends SessionRecord = SessionRecord, Sa
   extendSession(session: Session, expiresAt: number): Promise<number>;
   /** Removes the session's sandbox and records; false when it was already gone. */
   removeSession(session: Session): Promise<boolean>;
-  /** Opens a runner in the session's sandbox (waiting for it to run, if it is starting). */
-  openRunner(session: Session, signal?: AbortSignal): Promise<SessionRunner>;
+  /**
+   * Opens a runner in the session's sandbox (waiting for it to run, if it is
+   * starting), for one request. Used only when the driver has no
+   * `startCommandRunner`; it needs one of the two.
+   */
+  openRunner?(session: Session, signal?: AbortSignal): Promise<SessionRunner>;
   /** Starts the session's Python kernel (`kernelArgv`). */
   startKernel(session: Session): Promise<KernelHandle>;
   /**

@@ -81,6 +81,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   constructor(readonly driver: SandboxDriver<Session, Sandbox>) {
     this.name = driver.name;
     this.capabilities = driver.capabilities;
+    if (!driver.startCommandRunner && !driver.openRunner) {
+      throw new Error(`the ${driver.name} driver runs no session commands: it needs startCommandRunner or openRunner`);
+    }
     if (driver.pool) {
       const lifetimeSeconds = warmLifetimeSeconds(driver.maxExecTimeoutMs, this.startSeconds);
       this.pool = new WarmPool<Sandbox>({
@@ -346,7 +349,10 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         if (runner.singleUse) this.replaceCommandRunner(session);
       }
     }
-    const runner = await this.driver.openRunner(session, conversation.signal);
+    const runner = await (this.driver.openRunner as NonNullable<SandboxDriver<Session, Sandbox>["openRunner"]>)(
+      session,
+      conversation.signal,
+    );
     const release = this.register(session.id, () => runner.stop());
     try {
       return await this.converseWith(runner, conversation);
