@@ -63,14 +63,19 @@ export class KubeApi {
     return this.patchMetadata(name, { annotations });
   }
 
-  /** Merges labels and annotations into a pod's metadata (merge patch: `null` removes a key). */
+  /**
+   * Merges labels and annotations into a pod's metadata (merge patch: `null`
+   * removes a key), and `spec` fields a running pod may change (a lower
+   * activeDeadlineSeconds), in one request.
+   */
   patchMetadata(
     name: string,
     metadata: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> },
+    spec?: { activeDeadlineSeconds?: number },
   ): Promise<V1Pod> {
     return this.call(() =>
       this.core.patchNamespacedPod(
-        { name, namespace: this.namespace, body: { metadata } },
+        { name, namespace: this.namespace, body: spec ? { metadata, spec } : { metadata } },
         setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
       ),
     );

@@ -8,8 +8,9 @@ import { type KubernetesSession, SESSION_SELECTOR } from "./session-records.js";
 /**
  * The Kubernetes backend: core's SandboxEngine over a KubernetesDriver. Each
  * execution runs in a fresh, hardened pod that is deleted afterwards (or one
- * of a pool started ahead of demand); each session in a long-lived pod that
- * commands reach by exec, with a Python kernel kept open by exec.
+ * of a pool started ahead of demand); each session in a long-lived pod (or
+ * one of a session pool started ahead of demand) whose command runner and
+ * Python kernel are each one exec kept open.
  */
 export class KubernetesBackend extends SandboxEngine<KubernetesSession> {
   readonly api: KubeApi;

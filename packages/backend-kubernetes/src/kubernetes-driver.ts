@@ -8,9 +8,10 @@ import {
   runnerPlan,
   type SandboxDriver,
   type SandboxLimits,
-  type SessionRunner,
+  SERVE_MARKER,
   type StartSandboxOptions,
   sandboxLimits,
+  TENANT_KEY,
   unixNow,
   WARM_MAX_AGE_SECONDS,
 } from "@code-interpreter/core";
@@ -23,16 +24,19 @@ import { podChannel } from "./pod-channel.js";
 import { EXECUTOR_CONTAINER, execPodSpec, sessionPodSpec, WARM_LABEL_KEY } from "./pod-spec.js";
 import { waitForRunning } from "./pod-startup.js";
 import { reap } from "./reaper.js";
-import { bootstrapArgv, kernelBootstrapArgv } from "./runner-bootstrap.js";
-import { type KubernetesSession, SESSION_SELECTOR, sessionRecord } from "./session-records.js";
+import { bootstrapArgv, kernelBootstrapArgv, serveBootstrapArgv } from "./runner-bootstrap.js";
+import { isClaimed, type KubernetesSession, SESSION_SELECTOR, sessionRecord } from "./session-records.js";
 
+/** A warm session pod this near its warm expiry is not claimed: a reaper may take it meanwhile. */
+const CLAIM_MARGIN_SECONDS = 5;
 /** The longest use of a warm pod (a request's timeout and the backstop): one whose timeout needs more gets a fresh pod. */
 const WARM_USE_MS = 3_600_000;
 
 /**
  * Sandboxes as pods: a one-shot sandbox is a fresh, hardened pod whose main
  * process is the runner, attached once it runs; a session is a long-lived
- * pod that runners and the kernel reach by exec. The runner is sent its
+ * pod (made ahead of demand for the session pool, and claimed) whose command
+ * runner and kernel are each one exec kept open. The runner is sent its
  * source first (runner-bootstrap.ts): an exec's command line travels in the
  * URL. All state lives on the pods (names, labels, annotations), so a
  * restarted server or a second replica finds and reaps what another left.
@@ -132,10 +136,30 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
     }
   }
 
-  /** `activeDeadlineSeconds` caps a session's life at sessionMaxLifetimeSeconds, and its expiry with it. */
-  async createSession(session: { id: string; expiresAt: number; tenant?: string }, signal?: AbortSignal): Promise<KubernetesSession> {
-    const expiresAt = Math.min(session.expiresAt, unixNow() + this.settings.sessionMaxLifetimeSeconds);
-    await this.api.createPod(sessionPodSpec(this.settings, session.id, expiresAt, session.tenant));
+  get sessionPool(): KubernetesBackendSettings["sessionPool"] {
+    return this.settings.sessionPool;
+  }
+
+  /**
+   * `activeDeadlineSeconds` caps a session's life at sessionMaxLifetimeSeconds,
+   * and its expiry with it. A `warm` pod (session pool) waits labelled warm
+   * until its claim or its `expiresAt`; its deadline leaves room for that wait
+   * plus a whole session's lifetime, and its claim lowers it.
+   */
+  async createSession(
+    session: { id: string; expiresAt: number; tenant?: string; warm?: boolean },
+    signal?: AbortSignal,
+  ): Promise<KubernetesSession> {
+    const now = unixNow();
+    const spec = session.warm
+      ? sessionPodSpec(this.settings, session.id, session.expiresAt, session.tenant, { warmSeconds: session.expiresAt - now })
+      : sessionPodSpec(
+          this.settings,
+          session.id,
+          Math.min(session.expiresAt, now + this.settings.sessionMaxLifetimeSeconds),
+          session.tenant,
+        );
+    await this.api.createPod(spec);
     try {
       const pod = await waitForRunning(this.api, session.id, this.settings.podStartTimeoutMs, signal);
       const record = sessionRecord(pod);
@@ -147,15 +171,45 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
     }
   }
 
-  /** The exact name, with our labels; anything else is not one of ours. */
+  /**
+   * Makes a warm session pod the session, in one patch: the warm label goes,
+   * the expiry and tenant annotations are set (on the pod object, which code
+   * inside it cannot reach: it has no service account token), and
+   * activeDeadlineSeconds comes down to a session's whole lifetime from now.
+   * One too near its warm expiry is not taken (a reaper may be deleting it).
+   */
+  async claimSession(session: KubernetesSession, claim: { expiresAt: number; tenant?: string }): Promise<KubernetesSession> {
+    const now = unixNow();
+    if (session.expiresAt <= now + CLAIM_MARGIN_SECONDS) throw new Error(`the warm session pod ${session.id} is about to expire`);
+    const latest = now + this.settings.sessionMaxLifetimeSeconds;
+    const deadline = Math.ceil(latest - session.startedAt);
+    const lower = deadline < session.latestExpiry - session.startedAt ? { activeDeadlineSeconds: deadline } : undefined;
+    const pod = await this.api.patchMetadata(
+      session.id,
+      {
+        labels: { [WARM_LABEL_KEY]: null },
+        annotations: {
+          [EXPIRES_AT_KEY]: String(Math.min(claim.expiresAt, latest)),
+          ...(claim.tenant === undefined ? {} : { [TENANT_KEY]: claim.tenant }),
+        },
+      },
+      lower,
+    );
+    const record = sessionRecord(pod);
+    if (!isClaimed(record)) throw new Error(`the session pod ${session.id} lost its labels`);
+    return record;
+  }
+
+  /** The exact name, with our labels and claimed; anything else is not one of our sessions. */
   async findSession(id: string): Promise<KubernetesSession | undefined> {
     const pod = await this.api.readPod(id);
-    return pod && sessionRecord(pod);
+    const record = pod && sessionRecord(pod);
+    return isClaimed(record) ? record : undefined;
   }
 
   async listSessions(): Promise<KubernetesSession[]> {
     const pods = await this.api.listPods(SESSION_SELECTOR);
-    return pods.flatMap((pod) => sessionRecord(pod) ?? []);
+    return pods.map((pod) => sessionRecord(pod)).filter(isClaimed);
   }
 
   /**
@@ -173,18 +227,19 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
     return this.api.deletePod(session.id);
   }
 
-  /** Runs the bootstrapped runner by exec in the session's pod, once it runs. */
-  async openRunner(session: KubernetesSession, signal?: AbortSignal): Promise<SessionRunner> {
-    await this.running(session, signal);
-    const argv = bootstrapArgv("python3");
-    const channel = await podChannel((streams, onStatus) => this.api.exec(session.id, EXECUTOR_CONTAINER, argv, streams, onStatus));
-    // The API cannot kill an exec: hanging up stops the wait, and the runner's own timeout ends the command.
-    return { channel, stop: async () => channel.hangUp() };
-  }
-
   async startKernel(session: KubernetesSession): Promise<KernelHandle> {
     await this.running(session);
     return startMarked(this.api, session.id, kernelBootstrapArgv("python3", this.plan.limits), KERNEL_MARKER);
+  }
+
+  /**
+   * The command runner, by exec, kept open like the kernel: a command is a
+   * write and a read. It lives as long as the session's pod (whose pids limit
+   * bounds what its commands leave running), and is killed by its marker.
+   */
+  async startCommandRunner(session: KubernetesSession): Promise<KernelHandle> {
+    await this.running(session);
+    return startMarked(this.api, session.id, serveBootstrapArgv("python3"), SERVE_MARKER);
   }
 
   reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
@@ -205,7 +260,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
   }
 
   /** A session pod still starting (Pending) is waited for. */
-  private async running(session: KubernetesSession, signal?: AbortSignal): Promise<void> {
-    if (session.phase !== "Running") await waitForRunning(this.api, session.id, this.settings.podStartTimeoutMs, signal);
+  private async running(session: KubernetesSession): Promise<void> {
+    if (session.phase !== "Running") await waitForRunning(this.api, session.id, this.settings.podStartTimeoutMs);
   }
 }

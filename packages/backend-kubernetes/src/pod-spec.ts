@@ -4,7 +4,11 @@ import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js
 
 /** Name of the container that runs code in every sandbox pod. */
 export const EXECUTOR_CONTAINER = "executor";
-/** Label of one-shot pods made ahead of demand (warm pool): `true` while they wait, and kept while used. */
+/**
+ * Label of pods made ahead of demand: one-shot pods of the warm pool (`true`
+ * while they wait, and kept while used), and session pods of the session pool
+ * (`true` until claimed: no session until then).
+ */
 export const WARM_LABEL_KEY = "code-interpreter.warm";
 /** Name of the egress lockdown init container. */
 export const LOCKDOWN_CONTAINER = "network-lockdown";
@@ -70,19 +74,33 @@ export function execPodSpec(
   return pod;
 }
 
-/** A session pod: a small reaper as main process; commands reach it by exec of the runner. */
-export function sessionPodSpec(settings: KubernetesBackendSettings, id: string, expiresAt: number, tenant?: string): V1Pod {
+/**
+ * A session pod: a small reaper as main process; its command runner and
+ * kernel reach it by exec. A warm one (`warmSeconds`: how long it may wait to
+ * be claimed, `expiresAt` its end) is made for the session pool under its
+ * future session id, labelled warm until its claim.
+ */
+export function sessionPodSpec(
+  settings: KubernetesBackendSettings,
+  id: string,
+  expiresAt: number,
+  tenant?: string,
+  options: { warmSeconds?: number } = {},
+): V1Pod {
   // activeDeadlineSeconds can only be lowered on a running pod, so it is the longest a session may
-  // live, not its TTL: keepalives move the annotation, and the reaper enforces it.
+  // live, not its TTL: keepalives move the annotation, and the reaper enforces it. A warm pod's
+  // leaves room for its wait too; its claim lowers it to the session's whole lifetime from then.
+  const warmSeconds = Math.max(0, Math.ceil(options.warmSeconds ?? 0));
   const pod = sandboxPod(
     settings,
     id,
     "session",
-    { seconds: settings.sessionMaxLifetimeSeconds, at: expiresAt },
+    { seconds: settings.sessionMaxLifetimeSeconds + warmSeconds, at: expiresAt },
     { command: sessionInitArgv() },
   );
   // An annotation, not a label: tenant names need not fit label value rules.
   if (tenant !== undefined && pod.metadata?.annotations) pod.metadata.annotations[TENANT_KEY] = tenant;
+  if (options.warmSeconds !== undefined && pod.metadata?.labels) pod.metadata.labels[WARM_LABEL_KEY] = "true";
   return pod;
 }
 

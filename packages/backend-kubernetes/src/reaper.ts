@@ -16,7 +16,9 @@ const EXEC_ENDED_GRACE_SECONDS = 5;
  * pool (labelled `code-interpreter.warm=true`) are one-shot pods whose
  * expiry is their age limit; one that has ended is deleted at once: its
  * runner saw the end of its input, so the server holding it is gone (or will
- * drop it). A pod that vanishes between
+ * drop it). Warm session pods (session pool, labelled warm until claimed)
+ * are no sessions: one past its expiry annotation (its age limit) or ended
+ * is deleted without `beforeRemove`. A pod that vanishes between
  * the list and the delete counts as gone; one failed delete does not stop the
  * others. `beforeRemove` is called with a session's id before its pod is
  * deleted. Returns the ids of the sessions removed.
@@ -45,6 +47,10 @@ export async function reap(
       const session = sessionRecord(pod);
       if (!session) continue;
       if (session.expiresAt > now && !session.ended) continue;
+      if (session.warm) {
+        await attempt(name);
+        continue;
+      }
       await beforeRemove(name);
       if (await attempt(name)) reaped.push(name);
     } else if (component === "exec" && execOrphaned(pod, now)) {

@@ -1,4 +1,4 @@
-import { kernelArgv, loadRunnerSource, type RunnerLimits } from "@code-interpreter/core";
+import { kernelArgv, loadRunnerSource, type RunnerLimits, serveArgv } from "@code-interpreter/core";
 
 /**
  * Starts the runner without putting its source on the command line: it
@@ -47,6 +47,13 @@ export function bootstrapArgv(python = "python3", options: { preload?: readonly 
  */
 export function kernelBootstrapArgv(python = "python3", limits: RunnerLimits = {}): string[] {
   return [python, "-c", BOOTSTRAP, ...kernelArgv(python, limits).slice(3)];
+}
+
+/** argv of a bootstrapped command runner: core's `serveArgv` (`--serve` and its marker) with the bootstrap for source. */
+export function serveBootstrapArgv(python = "python3"): string[] {
+  const argv = serveArgv(python);
+  // What follows the source: `--serve` and the marker.
+  return [python, "-I", "-c", BOOTSTRAP, ...argv.slice(argv.indexOf("--serve"))];
 }
 
 /** What goes to the bootstrap's stdin before the runner request. */

@@ -1,5 +1,6 @@
 import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, type SessionRecord, TENANT_KEY } from "@code-interpreter/core";
 import type { V1Pod } from "@kubernetes/client-node";
+import { WARM_LABEL_KEY } from "./pod-spec.js";
 
 /**
  * A session as its pod describes it. `expiresAt` is the
@@ -11,6 +12,10 @@ export interface KubernetesSession extends SessionRecord {
   phase: string;
   /** The latest expiry the kubelet allows: start + activeDeadlineSeconds. */
   latestExpiry: number;
+  /** Unix seconds the kubelet counts activeDeadlineSeconds from (start, or creation). */
+  startedAt: number;
+  /** Made ahead of demand for the session pool and not claimed: no session (not found, not listed). */
+  warm: boolean;
 }
 
 /** Label selector of every pod this service makes. */
@@ -18,7 +23,11 @@ export const APP_SELECTOR = `${APP_LABEL.key}=${APP_LABEL.value}`;
 /** Label selector of session pods. */
 export const SESSION_SELECTOR = `${APP_SELECTOR},${COMPONENT_LABEL_KEY}=session`;
 
-/** The pod as a session of ours, or undefined when it is not one: wrong name, or missing our labels. */
+/**
+ * The pod as a session of ours, or undefined when it is not one: wrong name,
+ * or missing our labels. A warm one (`warm`) is no session yet: callers that
+ * look for sessions skip it (see `isClaimed`).
+ */
 export function sessionRecord(pod: V1Pod): KubernetesSession | undefined {
   const id = pod.metadata?.name ?? "";
   const labels = pod.metadata?.labels ?? {};
@@ -31,6 +40,8 @@ export function sessionRecord(pod: V1Pod): KubernetesSession | undefined {
     expiresAt: Math.min(annotatedExpiry(pod), latest),
     phase,
     latestExpiry: latest,
+    startedAt: startedAt(pod),
+    warm: labels[WARM_LABEL_KEY] === "true",
     ended: hasEnded(phase),
     ...(tenant === undefined ? {} : { tenant }),
   };
@@ -42,13 +53,22 @@ export function annotatedExpiry(pod: V1Pod): number {
   return Number.isFinite(value) ? value : 0;
 }
 
+/** A session pod's record that is a session: one of ours, not waiting in the session pool. */
+export function isClaimed(session: KubernetesSession | undefined): session is KubernetesSession {
+  return session !== undefined && !session.warm;
+}
+
 /** When the kubelet stops the pod: start (or creation) plus activeDeadlineSeconds; Infinity without one. */
 export function latestExpiry(pod: V1Pod): number {
   const seconds = pod.spec?.activeDeadlineSeconds;
   if (!seconds) return Number.POSITIVE_INFINITY;
+  return startedAt(pod) + seconds;
+}
+
+/** Unix seconds the kubelet counts activeDeadlineSeconds from: the pod's start, or its creation before that. */
+function startedAt(pod: V1Pod): number {
   const start = pod.status?.startTime ?? pod.metadata?.creationTimestamp;
-  const startSeconds = start ? Math.floor(new Date(start).getTime() / 1000) : Math.floor(Date.now() / 1000);
-  return startSeconds + seconds;
+  return start ? Math.floor(new Date(start).getTime() / 1000) : Math.floor(Date.now() / 1000);
 }
 
 /** A pod that has stopped for good (restartPolicy Never): its memory-backed workspace is gone. */
