@@ -12,7 +12,6 @@ import {
   type SandboxDriver,
   type SandboxLimits,
   SERVE_MARKER,
-  type SessionRunner,
   type StartSandboxOptions,
   sandboxLimits,
   serveArgv,
@@ -140,16 +139,6 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   async removeSession(session: DockerSession): Promise<boolean> {
     await removeSession(this.settings.docker, session);
     return true;
-  }
-
-  async openRunner(session: DockerSession): Promise<SessionRunner> {
-    const { exec, channel } = await execAttached(this.settings.docker, session.containerId, this.user, runnerArgv("python3"));
-    return {
-      channel,
-      // The Engine API cannot kill an exec: hanging up stops the wait, and the runner's own timeout ends the command.
-      stop: async () => channel.hangUp(),
-      exit: async () => ({ exit: `exit ${(await exec.inspect()).ExitCode ?? "unknown"}` }),
-    };
   }
 
   /**
