@@ -16,9 +16,10 @@ import {
   SANDBOX_ENV,
   type SandboxDriver,
   type SandboxLimits,
-  type SessionRunner,
   type StartSandboxOptions,
   sandboxLimits,
+  serveArgv,
+  unixNow,
 } from "@code-interpreter/core";
 import type { LocalBackendSettings } from "./local-backend-settings.js";
 import { type Isolation, type SandboxProcess, type SandboxSpawnOptions, spawnSandbox } from "./sandbox-process.js";
@@ -31,7 +32,8 @@ const execFileAsync = promisify(execFile);
  * Sandboxes on this host: a one-shot sandbox is a fresh bubblewrap process
  * with the runner in it (without bubblewrap, the runner itself on a host
  * directory); a session is a directory on disk (its record and workspace)
- * that each command mounts into a fresh sandbox, and its kernel into a
+ * that each command mounts into a fresh sandbox (a single-use command
+ * runner, started before the command comes), and its kernel into a
  * long-lived one. Sessions outlive a server restart; sandboxes die with it.
  */
 export class LocalDriver implements SandboxDriver<LocalSession> {
@@ -41,6 +43,8 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   readonly plan: SandboxDriver["plan"];
   /** Warm one-shot sandboxes: bubblewrap only (without it a one-shot workspace is a host directory made per run). */
   readonly pool: LocalBackendSettings["pool"];
+  /** Warm sessions: a directory marked warm, its command runner and kernel started (see SessionRecords.makeWarm). */
+  readonly sessionPool: LocalBackendSettings["sessionPool"];
   /** Local sandboxes have no deadline of their own: a warm one serves any timeout. */
   readonly maxExecTimeoutMs = Number.POSITIVE_INFINITY;
   private readonly records: SessionRecords;
@@ -58,6 +62,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     this.limits = sandboxLimits(settings);
     this.plan = runnerPlan(this.limits, { cgroup: false, python: settings.python, env: passthroughEnv() });
     this.pool = isolation === "bwrap" ? settings.pool : false;
+    this.sessionPool = settings.sessionPool;
     this.records = new SessionRecords(join(settings.stateDir, "sessions"));
     this.trash = new Trash(join(settings.stateDir, "trash"), settings.warn);
     // As root, the sandbox itself runs as the unprivileged uid, not just inside a user namespace.
@@ -91,14 +96,26 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     };
   }
 
-  async createSession(session: { id: string; expiresAt: number; tenant?: string }): Promise<LocalSession> {
-    const created: LocalSession = { ...session, createdAt: Math.floor(Date.now() / 1000), ended: false };
-    await this.makeWorkspace(this.records.workspaceDir(session.id));
-    await this.records.write(created).catch(async (error) => {
-      await this.trash.remove(this.records.dir(session.id));
+  /** A session directory with its record; a warm one has the warm marker instead (no session until claimed). */
+  async createSession(session: { id: string; expiresAt: number; tenant?: string; warm?: boolean }): Promise<LocalSession> {
+    const { id, expiresAt, tenant, warm = false } = session;
+    const created: LocalSession = { id, expiresAt, tenant, createdAt: unixNow(), ended: false };
+    try {
+      if (warm) await this.records.makeWarm({ id, expiresAt });
+      await this.makeWorkspace(this.records.workspaceDir(id));
+      if (!warm) await this.records.write(created);
+    } catch (error) {
+      await this.trash.remove(this.records.dir(id));
       throw error;
-    });
+    }
     return created;
+  }
+
+  /** The warm session's record is written (outside every sandbox's reach): from now on it is a session, for any server on this state directory. */
+  async claimSession(session: LocalSession, claim: { expiresAt: number; tenant?: string }): Promise<LocalSession> {
+    const claimed: LocalSession = { id: session.id, expiresAt: claim.expiresAt, tenant: claim.tenant, createdAt: unixNow(), ended: false };
+    await this.records.claim(claimed);
+    return claimed;
   }
 
   findSession(id: string): Promise<LocalSession | undefined> {
@@ -114,38 +131,51 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     return expiresAt;
   }
 
-  /** Kills the session's sandboxes (its kernel too), then moves its directory into the trash. */
+  /**
+   * Moves the session's directory into the trash, kills its sandboxes (its
+   * kernel and command runner, also one being started), then removes the
+   * directory. Moved first: a sandbox started from then on finds no
+   * workspace to mount and ends at once, so none outlives the session.
+   */
   async removeSession(session: LocalSession): Promise<boolean> {
+    const trashed = await this.trash.move(this.records.dir(session.id), session.id);
     await Promise.all([...this.sandboxes].filter((sandbox) => sandbox.name === session.id).map((sandbox) => sandbox.kill()));
-    return this.trash.discard(this.records.dir(session.id), session.id);
+    if (trashed === undefined) return false;
+    await this.trash.remove(trashed);
+    return true;
   }
 
-  async openRunner(session: LocalSession, signal?: AbortSignal): Promise<SessionRunner> {
-    signal?.throwIfAborted();
-    const workspaceDir = this.records.workspaceDir(session.id);
-    const sandbox = this.spawn({ name: session.id, workspaceDir, env: this.sandboxEnv() });
-    return {
-      ...this.runner(sandbox, workspaceDir),
-      // Its runner has answered; nothing of the command may stay.
-      close: async () => {
-        sandbox.channel.hangUp();
-        await sandbox.kill();
-      },
-    };
+  /** Local sessions have a command runner each (startCommandRunner); no runner is opened per command. */
+  openRunner(): never {
+    throw new Error("the local driver has a command runner per session: openRunner is not used");
   }
 
   async startKernel(session: LocalSession): Promise<KernelHandle> {
-    const workspaceDir = this.records.workspaceDir(session.id);
-    const argv = kernelArgv(this.settings.python, this.plan.limits);
-    const sandbox = this.spawn({ name: session.id, workspaceDir, argv, env: this.sandboxEnv() });
-    const { channel, requestOverrides } = this.runner(sandbox, workspaceDir);
-    return { channel, requestOverrides, kill: async () => void (await sandbox.kill()) };
+    return this.sessionSandbox(session, kernelArgv(this.settings.python, this.plan.limits), { kernel: true });
   }
 
+  /**
+   * The session's command runner (`serveArgv`) as the main process of a
+   * fresh sandbox on its workspace: single-use, so the sandbox, and whatever
+   * the command left running in it, ends when the engine hangs up after the
+   * answer; the engine starts the next one right away, ready for the next command.
+   */
+  async startCommandRunner(session: LocalSession): Promise<KernelHandle> {
+    return { ...this.sessionSandbox(session, serveArgv(this.settings.python)), singleUse: true };
+  }
+
+  /** Removes expired sessions, and warm session directories past their age limit (a crashed server's too). */
   async reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
     await this.trash.empty();
     const reaped: string[] = [];
-    for (const session of await this.records.list()) {
+    const { sessions, unclaimed } = await this.records.inventory();
+    for (const warm of unclaimed) {
+      if (warm.expiresAt > now) continue;
+      await this.removeSession({ ...warm, createdAt: 0, ended: false }).catch((error: Error) =>
+        this.warn(`could not reap warm session ${warm.id}: ${error.message}`),
+      );
+    }
+    for (const session of sessions) {
       if (session.expiresAt > now) continue;
       try {
         await beforeRemove(session.id);
@@ -185,6 +215,14 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     await Promise.all([...this.sandboxes].map((sandbox) => sandbox.kill()));
   }
 
+  /** A sandbox of the session on its workspace, running `argv`, with its channel kept open (a kernel, a command runner). */
+  private sessionSandbox(session: LocalSession, argv: string[], options: { kernel?: boolean } = {}): KernelHandle {
+    const workspaceDir = this.records.workspaceDir(session.id);
+    const sandbox = this.spawn({ name: session.id, workspaceDir, argv, kernel: options.kernel, env: this.sandboxEnv() });
+    const { channel, requestOverrides } = this.runner(sandbox, workspaceDir);
+    return { channel, requestOverrides, kill: async () => void (await sandbox.kill()) };
+  }
+
   /** The runner of a sandbox: without bubblewrap, the host directory is its cwd, and it must not kill everything it can. */
   private runner(sandbox: SandboxProcess, workspaceDir: string | undefined): RunnerHandle {
     const requestOverrides: Partial<RunnerRequest> | undefined =
@@ -198,7 +236,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   }
 
   /** Starts a sandbox, and keeps it in mind until it has exited. */
-  private spawn(options: Pick<SandboxSpawnOptions, "name" | "workspaceDir" | "preload" | "argv" | "env">): SandboxProcess {
+  private spawn(options: Pick<SandboxSpawnOptions, "name" | "workspaceDir" | "preload" | "argv" | "kernel" | "env">): SandboxProcess {
     const sandbox = spawnSandbox({
       ...options,
       isolation: this.isolation,

@@ -24,8 +24,10 @@ export interface SandboxSpawnOptions {
   env?: Record<string, string>;
   /** Modules the runner imports before its request comes (a warm sandbox). */
   preload?: readonly string[];
-  /** What to run instead of the runner (a session's Python kernel). */
+  /** What to run instead of a one-shot runner: a session's command runner (`serveArgv`) or Python kernel (`kernelArgv`). */
   argv?: string[];
+  /** It is a session's Python kernel, which must not be the sandbox's pid 1 (see BwrapOptions.asPid1); a runner is. */
+  kernel?: boolean;
 }
 
 /** A started sandbox whose runner waits for its request on stdin. */
@@ -50,6 +52,9 @@ export function spawnSandbox(options: SandboxSpawnOptions): SandboxProcess {
     uid: options.runAs,
     gid: options.runAs,
     cwd: options.isolation === "none" ? options.workspaceDir : undefined,
+    // A process group of its own, killed whole: bubblewrap's child waits for its parent's go-ahead before
+    // it can die with it, and one whose parent was killed in that moment would wait forever (holding the pipes).
+    detached: true,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...(options.isolation === "none" ? options.env : {}) },
   });
   const channel = processChannel(child);
@@ -69,7 +74,13 @@ export function spawnSandbox(options: SandboxSpawnOptions): SandboxProcess {
     child.once("close", (code, signal) => resolve(`exit ${code ?? signal}`));
   });
   const kill = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(-(child.pid as number), "SIGKILL");
+      } catch {
+        child.kill("SIGKILL"); // not started, or its group is gone
+      }
+    }
     return exited;
   };
   return { name: options.name, child, channel, exited, kill };
@@ -89,7 +100,7 @@ function commandLine(options: SandboxSpawnOptions): [string, string[]] {
     env: options.env,
     rootfs: options.rootfs,
     disableUserns: bwrapAccepts(options.bwrapPath, ["--unshare-user", "--disable-userns"], options.runAs),
-    asPid1: options.argv === undefined && bwrapAccepts(options.bwrapPath, ["--as-pid-1"], options.runAs),
+    asPid1: !options.kernel && bwrapAccepts(options.bwrapPath, ["--as-pid-1"], options.runAs),
   });
   return [options.bwrapPath, [...sandbox, "--", ...runner]];
 }

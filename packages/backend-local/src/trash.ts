@@ -18,21 +18,20 @@ export class Trash {
     this.remover = new TreeRemover({ warn });
   }
 
-  /** Moves the directory into the trash and removes it; false when it was already gone. */
-  async discard(path: string, name: string): Promise<boolean> {
+  /** Moves the directory into the trash (to `remove` later): its path, or undefined when it was already gone. */
+  async move(path: string, name: string): Promise<string | undefined> {
     const trashed = join(this.dir, `${name}.${Date.now()}`);
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     try {
       await rename(path, trashed);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
     }
-    await this.remover.remove(trashed);
-    return true;
+    return trashed;
   }
 
-  /** Removes a directory in place (a one-shot workspace nobody lists). */
+  /** Removes a directory in place (a one-shot workspace nobody lists, or one `move` put here). */
   async remove(path: string): Promise<void> {
     await this.remover.remove(path);
   }

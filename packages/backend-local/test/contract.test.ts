@@ -1,14 +1,15 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeBackendContract } from "@code-interpreter/core/testing";
 import { afterAll } from "vitest";
 import { createLocalBackend, type LocalBackend } from "../src/index.js";
-import { listSandboxProcesses } from "../src/testing/index.js";
+import { listSandboxProcesses, listSessionDirs } from "../src/testing/index.js";
 
 const stateDir = await mkdtemp(join(tmpdir(), "ci-local-contract-"));
 afterAll(() => rm(stateDir, { recursive: true, force: true }));
-// One-shot sandboxes are removed after their answer: leftovers are what remains once that is done.
+// One-shot sandboxes are removed after their answer: leftovers are what remains once that is done
+// (warm sandboxes and session directories, waiting in their pools, are not).
 let backend: LocalBackend | undefined;
 
 describeBackendContract({
@@ -24,6 +25,6 @@ describeBackendContract({
   },
   listLeftovers: async () => {
     await backend?.whenIdle();
-    return [...(await listSandboxProcesses()), ...(await readdir(join(stateDir, "sessions"))).map((name) => `session dir ${name}`)];
+    return [...(await listSandboxProcesses()), ...(await listSessionDirs(stateDir)).map((name) => `session dir ${name}`)];
   },
 });

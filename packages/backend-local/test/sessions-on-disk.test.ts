@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createLocalBackend, type LocalBackend } from "../src/index.js";
-import { listSandboxProcesses } from "../src/testing/index.js";
+import { listSandboxProcesses, listSessionDirs } from "../src/testing/index.js";
 
 const stateDir = await mkdtemp(join(tmpdir(), "ci-local-sessions-"));
 afterAll(() => rm(stateDir, { recursive: true, force: true }));
@@ -58,7 +58,8 @@ describe("local sessions on disk", { timeout: 120_000 }, () => {
     try {
       expect((await backend.listSessions()).map((session) => session.id)).toContain(orphan);
       expect(await backend.reapExpiredSessions()).toContain(orphan);
-      expect(await readdir(join(stateDir, "sessions"))).toEqual([]);
+      // A warm session directory waiting in the session pool is no leftover.
+      expect(await listSessionDirs(stateDir)).toEqual([]);
       expect(await readdir(join(stateDir, "trash"))).toEqual([]);
     } finally {
       await backend.close();
@@ -66,16 +67,26 @@ describe("local sessions on disk", { timeout: 120_000 }, () => {
   });
 
   it.each([
-    ["bash", "sleep 30"],
-    ["python", "import time\ntime.sleep(30)"],
+    ["bash", "echo started; sleep 30"],
+    ["python", "import time\nprint('started')\ntime.sleep(30)"],
   ] as const)("stops a %s command of a session deleted while it runs, and says so", async (language, code) => {
     const backend = await open();
     try {
       const session = await backend.createSession({ ttlSeconds: 60, files: [] });
       // Python runs in the session's kernel: deleting the session stops it mid-cell.
-      const command = backend.runInSession({ sessionId: session.id, language, code, timeoutMs: 60_000 });
+      let started = false;
+      const command = backend.runInSession({
+        sessionId: session.id,
+        language,
+        code,
+        timeoutMs: 60_000,
+        onOutput: () => {
+          started = true;
+        },
+      });
+      // Its sandbox (and the session's kernel) may have been started ahead: the command has started once it prints.
       const deadline = Date.now() + 30_000;
-      while ((await listSandboxProcesses()).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      while (!started && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
       await backend.deleteSession(session.id);
       await expect(command).rejects.toThrow(`Session "${session.id}" was deleted while the command ran`);
       expect(await listSandboxProcesses()).toEqual([]);

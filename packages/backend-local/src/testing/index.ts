@@ -1,10 +1,14 @@
-import { readdir, readFile } from "node:fs/promises";
+import { access, readdir, readFile, readlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { WORKSPACE_DIR } from "@code-interpreter/core";
+import { SESSION_RECORD, WARM_MARKER } from "../session-records.js";
 
 /**
  * Sandboxes (bubblewrap, or the runner itself without it) that a process
  * started and that are still running (zombies are not), as `pid name`: for tests that check
- * nothing is left behind. Warm sandboxes waiting in the pool are left out
- * unless `includeWarm`: they are not leftovers while the backend runs.
+ * nothing is left behind. Warm sandboxes waiting in a pool (one-shot ones,
+ * and those of session directories nobody has claimed) are left out unless
+ * `includeWarm`: they are not leftovers while the backend runs.
  */
 export async function listSandboxProcesses(options: { parentPid?: number; includeWarm?: boolean } = {}): Promise<string[]> {
   const parentPid = options.parentPid ?? process.pid;
@@ -20,6 +24,7 @@ export async function listSandboxProcesses(options: { parentPid?: number; includ
       const program = argv[0]?.split("/").at(-1);
       if (program !== "bwrap" && !program?.startsWith("python")) continue;
       if (!options.includeWarm && argv.includes("--preload")) continue;
+      if (!options.includeWarm && (await isUnclaimedWarm(await workspaceOf(pid, argv)))) continue;
       const hostname = argv.indexOf("--hostname");
       found.push(`${pid} ${hostname >= 0 ? argv[hostname + 1] : program}`);
     } catch {
@@ -27,4 +32,38 @@ export async function listSandboxProcesses(options: { parentPid?: number; includ
     }
   }
   return found;
+}
+
+/**
+ * The names in `<stateDir>/sessions`, as leftovers: session directories
+ * (also one being removed), but not the warm ones waiting unclaimed in a
+ * session pool (unless `includeWarm`).
+ */
+export async function listSessionDirs(stateDir: string, options: { includeWarm?: boolean } = {}): Promise<string[]> {
+  const sessionsDir = join(stateDir, "sessions");
+  const names = await readdir(sessionsDir).catch(() => []);
+  const found: string[] = [];
+  for (const name of names) {
+    if (options.includeWarm || !(await isUnclaimedWarm(join(sessionsDir, name, "workspace")))) found.push(name);
+  }
+  return found;
+}
+
+/** The host directory a sandbox has as its workspace: bubblewrap's `--bind <dir> /workspace`, or the runner's cwd without it. */
+async function workspaceOf(pid: string, argv: string[]): Promise<string | undefined> {
+  const bind = argv.findIndex((arg, index) => arg === "--bind" && argv[index + 2] === WORKSPACE_DIR);
+  if (bind >= 0) return argv[bind + 1];
+  return argv[0]?.split("/").at(-1) === "bwrap" ? undefined : readlink(`/proc/${pid}/cwd`).catch(() => undefined);
+}
+
+/** A session directory marked warm and not (yet) claimed: it has the warm marker and no record. */
+async function isUnclaimedWarm(workspaceDir: string | undefined): Promise<boolean> {
+  if (!workspaceDir) return false;
+  const dir = dirname(workspaceDir);
+  const exists = (name: string) =>
+    access(join(dir, name)).then(
+      () => true,
+      () => false,
+    );
+  return (await exists(WARM_MARKER)) && !(await exists(SESSION_RECORD));
 }
