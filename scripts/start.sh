@@ -10,6 +10,6 @@ case "${EXECUTOR_BACKEND:-auto}:${LOCAL_ROOTFS:-}" in
   docker:* | kubernetes:* | *:host) ;;
   *) bash scripts/prepare-environment.sh ;;
 esac
-# `serve` sets glibc's malloc settings for the server (re-executing itself once; see
-# apps/cli/src/commands/malloc-settings.ts): CODE_INTERPRETER_MALLOC=default keeps glibc's defaults.
+# `serve` sets glibc's malloc settings and V8's semi-space size for the server (re-executing itself
+# once; see apps/cli/src/commands/memory-settings.ts): CODE_INTERPRETER_MEMORY=default keeps the defaults.
 exec node apps/cli/dist/cli.js serve "$@"

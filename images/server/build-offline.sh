@@ -93,8 +93,8 @@ chown -R 0:0 "$rootfs/app"
 
 log "Importing $image"
 previous=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
-# glibc malloc settings that give the memory freed Buffers used back to the system (as
-# `code-interpreter serve` sets them: apps/cli/src/commands/malloc-settings.ts; measured in bench/README.md).
+# glibc malloc settings and V8's semi-space size that give freed memory back to the system (as
+# `code-interpreter serve` sets them: apps/cli/src/commands/memory-settings.ts; measured in bench/README.md).
 healthcheck='fetch(`http://127.0.0.1:${process.env.PORT||8000}/health`).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))'
 tar --numeric-owner -C "$rootfs" -c . | docker import \
   --change "USER $uid:$uid" \
@@ -112,7 +112,7 @@ tar --numeric-owner -C "$rootfs" -c . | docker import \
   --change "HEALTHCHECK --interval=30s --timeout=5s --start-period=10s CMD [\"node\", \"-e\", \"$healthcheck\"]" \
   --change 'LABEL org.opencontainers.image.title=code-interpreter-server' \
   --change "LABEL $hash_label=$hash" \
-  --change 'CMD ["node", "dist/main.js"]' \
+  --change 'CMD ["node", "--max-semi-space-size=16", "dist/main.js"]' \
   - "$image" >/dev/null
 # The image it replaces would stay behind untagged; a container still using it keeps it (rm fails, harmlessly).
 [ -z "$previous" ] || [ "$previous" = "$(docker image inspect --format '{{.Id}}' "$image")" ] || docker image rm "$previous" >/dev/null 2>&1 || true

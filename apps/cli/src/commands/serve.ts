@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import { reexecWithMallocSettings } from "./malloc-settings.js";
+import { reexecWithMemorySettings } from "./memory-settings.js";
 
 interface ServeOptions {
   host?: string;
@@ -16,8 +16,8 @@ export function registerServe(program: Command): void {
     .option("-p, --port <port>", "port to listen on (PORT, default 8000)")
     .addOption(new Option("-b, --backend <name>", "backend (EXECUTOR_BACKEND)").choices(["auto", "local", "docker", "kubernetes"]))
     .action(async (options: ServeOptions) => {
-      // Before anything else: it may replace this process with one that has glibc's malloc settings.
-      reexecWithMallocSettings();
+      // Before anything else: it may replace this process with one that has the memory settings.
+      reexecWithMemorySettings();
       const { ConfigError, loadConfig, startServer } = await import("@code-interpreter/server");
       const env = { ...process.env };
       if (options.host) env.HOST = options.host;
