@@ -27,7 +27,11 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes warm pool", { timeout: 9
   let double: KubernetesDouble;
   let backend: KubernetesBackend;
   let ownerUid = "";
-  const warmPods = () => double.listPods(namespace).filter((pod) => pod.metadata?.labels?.[WARM_LABEL_KEY] === "true");
+  // One-shot warm pods: the session pool's warm session pods (session-pool.test.ts) carry the label too.
+  const warmPods = () =>
+    double
+      .listPods(namespace)
+      .filter((pod) => pod.metadata?.labels?.component === "exec" && pod.metadata?.labels?.[WARM_LABEL_KEY] === "true");
   /** The name of the warm pod the pool holds, once it holds exactly one. */
   const pooled = () =>
     waitFor("a warm pod in the pool", () => {
@@ -99,8 +103,9 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes warm pool", { timeout: 9
     try {
       await double.writeKubeconfig(join(dir, "kubeconfig"), namespace);
       // A server in its own process (the built package), with a warm pod, killed without a chance to clean up.
+      // No session pool: a warm session pod does not end with its server (it waits out its age limit, then is reaped).
       const script = `import { createKubernetesBackend } from ${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)};
-const backend = await createKubernetesBackend({ namespace: ${JSON.stringify(namespace)}, image: ${JSON.stringify(image)}, pool: { min: 1, max: 1, idleTimeoutMs: 60000 } });
+const backend = await createKubernetesBackend({ namespace: ${JSON.stringify(namespace)}, image: ${JSON.stringify(image)}, pool: { min: 1, max: 1, idleTimeoutMs: 60000 }, sessionPool: false });
 while (backend.warmPodCount === 0) await new Promise((resolve) => setTimeout(resolve, 50));
 console.log("ready");
 setInterval(() => {}, 1000);`;
