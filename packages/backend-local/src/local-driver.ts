@@ -145,11 +145,6 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     return true;
   }
 
-  /** Local sessions have a command runner each (startCommandRunner); no runner is opened per command. */
-  openRunner(): never {
-    throw new Error("the local driver has a command runner per session: openRunner is not used");
-  }
-
   async startKernel(session: LocalSession): Promise<KernelHandle> {
     return this.sessionSandbox(session, kernelArgv(this.settings.python, this.plan.limits), { kernel: true });
   }
