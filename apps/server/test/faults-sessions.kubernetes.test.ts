@@ -27,6 +27,8 @@ if (!reason) {
         image: DOUBLE_IMAGE,
         maxOutputBytes: config.MAX_OUTPUT_BYTES,
         pool: false,
+        // Warm session pods would count as leftovers too; the backend's own suites cover the session pool.
+        sessionPool: false,
       }),
     // One-shot pods go just after the answer: give them a moment before calling them leftovers.
     async () => {

@@ -29,8 +29,9 @@ if (!reason) {
         maxOutputBytes: config.MAX_OUTPUT_BYTES,
         maxFileSizeMb: config.MAX_FILE_SIZE_MB,
         sessionMaxLifetimeSeconds: config.SESSION_MAX_LIFETIME_SECONDS,
-        // Warm pods would count as leftovers here; the backend's own suites cover the pool.
+        // Warm pods would count as leftovers here; the backend's own suites cover the pools.
         pool: false,
+        sessionPool: false,
       }),
     leftovers,
   );
