@@ -11,6 +11,8 @@ import type { LocalSession } from "./session-records.js";
  * so sessions outlive a server restart.
  */
 export class LocalBackend extends SandboxEngine<LocalSession> {
+  declare readonly driver: LocalDriver;
+
   constructor(
     readonly settings: LocalBackendSettings,
     /** How sandboxes are made; see createLocalBackend, which probes for bubblewrap. */

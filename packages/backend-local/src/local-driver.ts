@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import {
   type BackendHealth,
+  isSessionId,
   type KernelHandle,
   kernelArgv,
   newExecName,
@@ -51,6 +52,8 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   private readonly trash: Trash;
   /** Every sandbox process of this driver, until it has exited: a session's are stopped before it goes, all on close. */
   private readonly sandboxes = new Set<SandboxProcess>();
+  /** Warm one-shot sandboxes not taken yet, by name (see waitingWarm). */
+  private readonly warm = new Set<string>();
   private readonly runAs: number | undefined;
   /** The sandboxes' root filesystem; undefined: the host's /usr (LOCAL_ROOTFS=host, or no bubblewrap). */
   private readonly rootfs: string | undefined;
@@ -85,6 +88,10 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     const workspaceDir = this.isolation === "none" ? join(this.settings.stateDir, "exec", name) : undefined;
     if (workspaceDir) await this.makeWorkspace(workspaceDir);
     const sandbox = this.spawn({ name, workspaceDir, preload: options.preload, env: options.env });
+    if (options.warm) {
+      this.warm.add(name);
+      void sandbox.exited.then(() => this.warm.delete(name));
+    }
     return {
       ...this.runner(sandbox, workspaceDir),
       name,
@@ -94,6 +101,20 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
         if (workspaceDir) await this.trash.remove(workspaceDir);
       },
     };
+  }
+
+  /** A warm one-shot sandbox was taken: local sandboxes keep no record of it, but it no longer waits. */
+  async claim(sandbox: OneShotSandbox): Promise<void> {
+    this.warm.delete(sandbox.name);
+  }
+
+  /**
+   * Names of the warm one-shot sandboxes waiting in the pool, not taken:
+   * for tests that list leftovers (under pressure a warm sandbox preloads
+   * nothing, so its command line does not tell it apart).
+   */
+  waitingWarm(): string[] {
+    return [...this.warm];
   }
 
   /** A session directory with its record; a warm one has the warm marker instead (no session until claimed). */
@@ -159,9 +180,14 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     return { ...this.sessionSandbox(session, serveArgv(this.settings.python)), singleUse: true };
   }
 
-  /** Removes expired sessions, and warm session directories past their age limit (a crashed server's too). */
+  /**
+   * Removes expired sessions, and warm session directories past their age
+   * limit (a crashed server's too); ends this server's sandboxes of sessions
+   * another server removed (a command runner started ahead, a kernel).
+   */
   async reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
     await this.trash.empty();
+    await this.endOrphanedSandboxes();
     const reaped: string[] = [];
     const { sessions, unclaimed } = await this.records.inventory();
     for (const warm of unclaimed) {
@@ -208,6 +234,20 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   /** No sandbox of this server outlives it (kernels included: their sessions' files stay for the next one). */
   async close(): Promise<void> {
     await Promise.all([...this.sandboxes].map((sandbox) => sandbox.kill()));
+  }
+
+  /** Kills session sandboxes whose directory is gone: each was started once it existed, so its session was removed. */
+  private async endOrphanedSandboxes(): Promise<void> {
+    const sessionSandboxes = [...this.sandboxes].filter((sandbox) => isSessionId(sandbox.name));
+    await Promise.all(
+      sessionSandboxes.map(async (sandbox) => {
+        const gone = await access(this.records.dir(sandbox.name)).then(
+          () => false,
+          () => true,
+        );
+        if (gone) await sandbox.kill();
+      }),
+    );
   }
 
   /** A sandbox of the session on its workspace, running `argv`, with its channel kept open (a kernel, a command runner). */

@@ -25,6 +25,9 @@ describeBackendContract({
   },
   listLeftovers: async () => {
     await backend?.whenIdle();
-    return [...(await listSandboxProcesses()), ...(await listSessionDirs(stateDir)).map((name) => `session dir ${name}`)];
+    return [
+      ...(await listSandboxProcesses({ waiting: backend?.driver.waitingWarm() })),
+      ...(await listSessionDirs(stateDir)).map((name) => `session dir ${name}`),
+    ];
   },
 });

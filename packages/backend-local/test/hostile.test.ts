@@ -28,7 +28,10 @@ describeHostileSuite({
   },
   listLeftovers: async () => {
     await backend?.whenIdle();
-    return [...(await listSandboxProcesses()), ...(await listSessionDirs(stateDir)).map((name) => `session dir ${name}`)];
+    return [
+      ...(await listSandboxProcesses({ waiting: backend?.driver.waitingWarm() })),
+      ...(await listSessionDirs(stateDir)).map((name) => `session dir ${name}`),
+    ];
   },
   sameHost: true,
   // Documented in this package's README under "What it cannot enforce".

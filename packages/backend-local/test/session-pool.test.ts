@@ -89,6 +89,8 @@ describe("local session pool", { timeout: 120_000 }, () => {
       );
       await backend.deleteSession(session.id);
       expect(await listSessionDirs(stateDir)).toEqual([]);
+      // The other server's command runner, started ahead for the next command, ends at its next reap.
+      await other.reapExpiredSessions();
       expect(await listSandboxProcesses()).toEqual([]);
     } finally {
       await other?.close();

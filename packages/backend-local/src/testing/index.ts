@@ -10,7 +10,14 @@ import { SESSION_RECORD, WARM_MARKER } from "../session-records.js";
  * and those of session directories nobody has claimed) are left out unless
  * `includeWarm`: they are not leftovers while the backend runs.
  */
-export async function listSandboxProcesses(options: { parentPid?: number; includeWarm?: boolean } = {}): Promise<string[]> {
+export async function listSandboxProcesses(
+  options: {
+    parentPid?: number;
+    includeWarm?: boolean;
+    /** Names of warm sandboxes the backend holds untaken (`backend.driver.waitingWarm()`), left out too. */
+    waiting?: readonly string[];
+  } = {},
+): Promise<string[]> {
   const parentPid = options.parentPid ?? process.pid;
   const found: string[] = [];
   for (const pid of await readdir("/proc")) {
@@ -26,7 +33,9 @@ export async function listSandboxProcesses(options: { parentPid?: number; includ
       if (!options.includeWarm && argv.includes("--preload")) continue;
       if (!options.includeWarm && (await isUnclaimedWarm(await workspaceOf(pid, argv)))) continue;
       const hostname = argv.indexOf("--hostname");
-      found.push(`${pid} ${hostname >= 0 ? argv[hostname + 1] : program}`);
+      const name = hostname >= 0 ? argv[hostname + 1] : undefined;
+      if (!options.includeWarm && name !== undefined && options.waiting?.includes(name)) continue;
+      found.push(`${pid} ${name ?? program}`);
     } catch {
       // the process ended while we looked
     }
