@@ -1300,6 +1300,7 @@ def serve():
     as fresh processes (nothing stays between them but the workspace), so the
     session pays for no exec per command."""
     import json
+    import select, subprocess  # noqa: E401,F401  what every command needs, loaded before one waits (~10-50 ms)
 
     start_runner()
     source = sys.stdin.buffer
