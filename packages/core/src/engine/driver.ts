@@ -4,7 +4,7 @@ import type { RunnerRequest } from "../runner-protocol.js";
 import type { SandboxLimits } from "./limits.js";
 import type { RunnerChannel } from "./runner-channel.js";
 
-/** A runner waiting for one request on `channel`: in a one-shot sandbox, or opened in a session's sandbox. */
+/** A runner waiting for one request on `channel`: a one-shot sandbox's. */
 export interface RunnerHandle {
   readonly channel: RunnerChannel;
   /**
@@ -31,16 +31,13 @@ export interface OneShotSandbox extends RunnerHandle {
   remove(): Promise<void>;
 }
 
-/** A runner opened in a session's sandbox for one request. */
-export interface SessionRunner extends RunnerHandle {
-  /** After the answer: hangs up, and waits for the runner where that matters. @default hangs up the channel */
-  close?(): Promise<void>;
-}
-
-/** A session's Python kernel: a runner that keeps its variables between requests on one channel. */
+/**
+ * A session's long-lived runner, its channel kept open: the Python kernel
+ * (its variables stay between requests) or the command runner.
+ */
 export interface KernelHandle {
   readonly channel: RunnerChannel;
-  /** Kills the kernel process for good (the channel is hung up first). */
+  /** Kills the process for good (the channel is hung up first). */
   kill(): Promise<void>;
   /** Request fields its cells need set (see RunnerHandle). */
   requestOverrides?: Partial<RunnerRequest>;
@@ -131,20 +128,15 @@ export interface SandboxDriver<Session extends SessionRecord = SessionRecord, Sa
   extendSession(session: Session, expiresAt: number): Promise<number>;
   /** Removes the session's sandbox and records; false when it was already gone. */
   removeSession(session: Session): Promise<boolean>;
-  /**
-   * Opens a runner in the session's sandbox (waiting for it to run, if it is
-   * starting), for one request. Used only when the driver has no
-   * `startCommandRunner`; it needs one of the two.
-   */
-  openRunner?(session: Session, signal?: AbortSignal): Promise<SessionRunner>;
   /** Starts the session's Python kernel (`kernelArgv`). */
   startKernel(session: Session): Promise<KernelHandle>;
   /**
-   * Starts the session's command runner (`serveArgv`): one process, kept open,
-   * that answers every command, file read and staging of the session, so none
-   * pays for an exec of its own. Without it each one opens a runner (`openRunner`).
+   * Starts the session's command runner (`serveArgv`), waiting for its sandbox
+   * to run if it is starting: one process, kept open (or single-use, started
+   * ahead), that answers every command, file read and staging of the session,
+   * so none pays for an exec of its own.
    */
-  startCommandRunner?(session: Session): Promise<KernelHandle>;
+  startCommandRunner(session: Session): Promise<KernelHandle>;
 
   /**
    * Removes expired and ended sessions and orphaned sandboxes, whoever left

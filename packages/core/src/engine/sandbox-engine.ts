@@ -66,8 +66,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   private readonly sessionPool: WarmPool<WarmSession<Session>> | undefined;
   /** Work under way (for close). */
   private readonly pending = new Set<Promise<unknown>>();
-  /** Stops for what runs now: one-shot sandboxes by name, session runners by session id. */
-  private readonly running = new Map<string, Set<() => Promise<void>>>();
+  /** One-shot sandboxes in use, each with its stop (for close). */
+  private readonly running = new Set<Sandbox>();
   /** Removals of finished one-shot sandboxes, still under way: the answer does not wait for them. */
   private readonly removals = new Set<Promise<void>>();
   private readonly kernels = new SessionKernels();
@@ -81,9 +81,6 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   constructor(readonly driver: SandboxDriver<Session, Sandbox>) {
     this.name = driver.name;
     this.capabilities = driver.capabilities;
-    if (!driver.startCommandRunner && !driver.openRunner) {
-      throw new Error(`the ${driver.name} driver runs no session commands: it needs startCommandRunner or openRunner`);
-    }
     if (driver.pool) {
       const lifetimeSeconds = warmLifetimeSeconds(driver.maxExecTimeoutMs, this.startSeconds);
       this.pool = new WarmPool<Sandbox>({
@@ -102,7 +99,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         onError: (error) => driver.warn(`could not start a warm sandbox: ${(error as Error).message}`),
       });
     }
-    if (driver.sessionPool && driver.claimSession && driver.startCommandRunner) {
+    if (driver.sessionPool && driver.claimSession) {
       this.sessionPool = new WarmPool<WarmSession<Session>>({
         ...driver.sessionPool,
         create: () => this.startWarmSession(),
@@ -237,8 +234,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     // Kernels end with their connections; the sessions' files stay for the next server.
     this.kernels.forgetAll();
     this.commandRunners.forgetAll();
-    const stops = [...this.running.values()].flatMap((set) => [...set]);
-    await Promise.all(stops.map((stop) => stop().catch(() => {})));
+    await Promise.all([...this.running].map((sandbox) => sandbox.stop().catch(() => {})));
     await Promise.allSettled([...this.pending]);
     await this.whenIdle();
     await this.driver.close?.();
@@ -325,11 +321,11 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   /** Has the one conversation with a one-shot sandbox, then removes it (in the background). */
   private async runOneShot(sandbox: Sandbox, conversation: Conversation): Promise<RunnerResult> {
     const claimed = sandbox.warm ? this.driver.claim?.(sandbox, unixNow() + useSeconds(conversation.request.timeoutMs)) : undefined;
-    const release = this.register(sandbox.name, () => sandbox.stop());
+    this.running.add(sandbox);
     try {
       return await this.converseWith(sandbox, conversation);
     } finally {
-      release();
+      this.running.delete(sandbox);
       this.background(
         (async () => {
           await claimed?.catch(() => {});
@@ -339,26 +335,13 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     }
   }
 
-  /** One request to a session's sandbox: to its command runner, or on a runner opened for it. */
+  /** One request to a session's sandbox, on its command runner. */
   private async talk(session: Session, conversation: Conversation): Promise<RunnerResult> {
-    if (this.driver.startCommandRunner) {
-      const runner = await this.commandRunners.get(session.id, () => this.startCommandRunner(session));
-      try {
-        return await runner.run(conversation.request, { onOutput: conversation.onOutput, signal: conversation.signal });
-      } finally {
-        if (runner.singleUse) this.replaceCommandRunner(session);
-      }
-    }
-    const runner = await (this.driver.openRunner as NonNullable<SandboxDriver<Session, Sandbox>["openRunner"]>)(
-      session,
-      conversation.signal,
-    );
-    const release = this.register(session.id, () => runner.stop());
+    const runner = await this.commandRunners.get(session.id, () => this.startCommandRunner(session));
     try {
-      return await this.converseWith(runner, conversation);
+      return await runner.run(conversation.request, { onOutput: conversation.onOutput, signal: conversation.signal });
     } finally {
-      release();
-      await (runner.close?.() ?? runner.channel.hangUp());
+      if (runner.singleUse) this.replaceCommandRunner(session);
     }
   }
 
@@ -372,7 +355,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   }
 
   private async startCommandRunner(session: Session): Promise<PersistentRunner> {
-    const handle = await (this.driver.startCommandRunner as NonNullable<SandboxDriver<Session, Sandbox>["startCommandRunner"]>)(session);
+    const handle = await this.driver.startCommandRunner(session);
     return new PersistentRunner(handle.channel, () => handle.kill(), {
       maxSnapshotBytes: this.driver.limits.workspaceBytes,
       requestOverrides: handle.requestOverrides,
@@ -454,12 +437,10 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     }
   }
 
-  /** Forgets the session's kernel and stops its running commands (its sandbox is about to go). */
+  /** Lets go of the session's kernel and command runner, ending what they run (its sandbox is about to go). */
   private async stopSessionWork(sessionId: string): Promise<void> {
     this.kernels.forget(sessionId);
     this.commandRunners.forget(sessionId);
-    const stops = [...(this.running.get(sessionId) ?? [])];
-    await Promise.all(stops.map((stop) => stop().catch(() => {})));
   }
 
   /**
@@ -474,17 +455,6 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       if (check < LIVENESS_CHECKS - 1) await new Promise((resolve) => setTimeout(resolve, LIVENESS_PAUSE_MS));
     }
     return true;
-  }
-
-  /** Remembers how to stop what runs under `key` until the returned function is called. */
-  private register(key: string, stop: () => Promise<void>): () => void {
-    const stops = this.running.get(key) ?? new Set();
-    stops.add(stop);
-    this.running.set(key, stops);
-    return () => {
-      stops.delete(stop);
-      if (stops.size === 0 && this.running.get(key) === stops) this.running.delete(key);
-    };
   }
 
   private async discard(sandbox: Sandbox): Promise<void> {
