@@ -10,7 +10,12 @@ if (bwrapAvailable()) {
   describeBackendContract({
     name: "kubernetes (process pods)",
     createBackend: (settings) =>
-      createTestBackend(double, { maxOutputBytes: settings.maxOutputBytes, memoryLimitMb: settings.memoryLimitMb, pool: TEST_POOL }),
+      createTestBackend(double, {
+        maxOutputBytes: settings.maxOutputBytes,
+        memoryLimitMb: settings.memoryLimitMb,
+        pool: TEST_POOL,
+        sessionPool: TEST_POOL,
+      }),
     listLeftovers: () => leftovers(double),
     additionalTests: () => {
       it("runs on the double's process runtime", () => {

@@ -9,7 +9,12 @@ if (await dockerAvailable()) {
   describeBackendContract({
     name: "kubernetes",
     createBackend: (settings) =>
-      createTestBackend(double, { maxOutputBytes: settings.maxOutputBytes, memoryLimitMb: settings.memoryLimitMb, pool: TEST_POOL }),
+      createTestBackend(double, {
+        maxOutputBytes: settings.maxOutputBytes,
+        memoryLimitMb: settings.memoryLimitMb,
+        pool: TEST_POOL,
+        sessionPool: TEST_POOL,
+      }),
     listLeftovers: () => leftovers(double),
   });
 } else {

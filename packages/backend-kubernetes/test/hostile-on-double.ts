@@ -34,6 +34,7 @@ export async function describeHostileOnDouble(options: {
         workspaceSizeMb: settings.workspaceSizeMb,
         // Warm pods take the production path (code sent to a preloaded runner) without the data stack's start-up cost.
         pool: { min: 1, max: 2, idleTimeoutMs: 60_000 },
+        sessionPool: { min: 1, max: 2, idleTimeoutMs: 60_000 },
         preload: ["json"],
         // As deploy/README.md asks: the sandbox's own profile, installed on the nodes, not the runtime's default.
         seccompProfile: { type: "Localhost", localhostProfile: LOCALHOST_SECCOMP_PROFILE },

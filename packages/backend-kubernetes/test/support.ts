@@ -70,10 +70,19 @@ export type TestOverrides = Partial<KubernetesBackendSettings> & { ownerDeployme
 
 /** Without a warm pool unless `extra` asks for one: pods then come and go only as each test makes them. */
 export function testSettings(double: KubernetesDouble, extra: TestOverrides = {}): TestOverrides {
-  return { kubeConfig: double.kubeConfig(namespace), namespace, image, podStartTimeoutMs: 30_000, pool: false, ...extra };
+  // No warm pools unless a test asks (the contract and hostile suites do): a pool's pods come and go between a test's own.
+  return {
+    kubeConfig: double.kubeConfig(namespace),
+    namespace,
+    image,
+    podStartTimeoutMs: 30_000,
+    pool: false,
+    sessionPool: false,
+    ...extra,
+  };
 }
 
-/** The warm pool the contract suites run with. */
+/** The warm pools (one-shot and session) the contract and hostile suites run with. */
 export const TEST_POOL = { min: 1, max: 2, idleTimeoutMs: 60_000 } as const;
 
 /** Every backend the tests made: their finished executions' pods go after the answer, in the background. */
