@@ -30,7 +30,15 @@ import { SessionKernels } from "../session-kernels.js";
 import { WarmPool } from "../warm-pool.js";
 import type { WorkspaceFileContent } from "../workspace-tar.js";
 import { converse } from "./converse.js";
-import { oneShotLifetimeSeconds, START_ALLOWANCE_SECONDS, useSeconds, WARM_MAX_AGE_SECONDS, warmLifetimeSeconds } from "./deadlines.js";
+import {
+  oneShotLifetimeSeconds,
+  START_ALLOWANCE_SECONDS,
+  useSeconds,
+  WARM_MAX_AGE_SECONDS,
+  WARM_SESSION_MAX_AGE_SECONDS,
+  warmLifetimeSeconds,
+  warmSessionExpiry,
+} from "./deadlines.js";
 import type { OneShotSandbox, RunnerHandle, SandboxDriver, SessionRecord } from "./driver.js";
 
 /** After a session's command failed, how often and how far apart its sandbox is looked at again (another replica's removal takes a moment to show). */
@@ -104,7 +112,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         ...driver.sessionPool,
         create: () => this.startWarmSession(),
         destroy: (warm) => this.discardWarmSession(warm),
-        maxAgeMs: WARM_MAX_AGE_SECONDS * 1000,
+        maxAgeMs: WARM_SESSION_MAX_AGE_SECONDS * 1000,
         onError: (error) => driver.warn(`could not start a warm session: ${(error as Error).message}`),
       });
     }
@@ -297,7 +305,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
 
   private async startWarmSession(): Promise<WarmSession<Session>> {
     const id = newSessionId();
-    const session = await this.driver.createSession({ id, expiresAt: unixNow() + WARM_MAX_AGE_SECONDS + this.startSeconds, warm: true });
+    const session = await this.driver.createSession({ id, expiresAt: warmSessionExpiry(unixNow(), this.startSeconds), warm: true });
     const commands = this.startCommandRunner(session);
     const kernel = this.startKernel(session);
     try {
