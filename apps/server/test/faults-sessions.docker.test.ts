@@ -18,7 +18,7 @@ const ours = () =>
 if (probe.ok) {
   describeSessionFaults(
     "docker",
-    (config) => createDockerBackend({ docker, image, labels, maxOutputBytes: config.MAX_OUTPUT_BYTES, pool: false }),
+    (config) => createDockerBackend({ docker, image, labels, maxOutputBytes: config.MAX_OUTPUT_BYTES, pool: false, sessionPool: false }),
     // One-shot containers go just after the answer: give them a moment before calling them leftovers.
     async () => {
       for (let i = 0; i < 50 && (await ours()).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));

@@ -40,6 +40,9 @@ async function start(env: Record<string, string> = {}): Promise<ServerProcess> {
       FILE_STORAGE_DIR: join(dir.path, "files"),
       SANDBOX_PRELOAD: "none",
       REAPER_INTERVAL_SEC: "1",
+      // No session pool: a killed server's warm session containers outlive it until their age limit
+      // (about two minutes), and these tests look for nothing left; backend-docker's tests cover the pool.
+      SESSION_POOL_MAX: "0",
       ...env,
     },
   });

@@ -36,7 +36,7 @@ async function start(env: Record<string, string> = {}): Promise<ServerProcess> {
       SANDBOX_PRELOAD: "none",
       REAPER_INTERVAL_SEC: "1",
       // No session pool: a killed server's warm session pod does not end with it (it waits out its age
-      // limit, ~11 minutes, before a reaper deletes it), and these tests look for nothing left.
+      // limit, about two minutes, before a reaper deletes it), and these tests look for nothing left.
       SESSION_POOL_MAX: "0",
       ...env,
     },

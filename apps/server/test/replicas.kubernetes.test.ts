@@ -23,9 +23,6 @@ await describeReplicas("kubernetes (API double)", async () => {
       KUBECONFIG: kubeconfig,
       KUBERNETES_EXECUTOR_NAMESPACE: namespace,
       KUBERNETES_EXECUTOR_IMAGE: image,
-      // No session pool: a killed replica's warm session pod does not end with it (it waits out its
-      // age limit, ~11 minutes, before a reaper deletes it); backend-kubernetes's tests cover the pool.
-      SESSION_POOL_MAX: "0",
     },
     sandboxes: async () => [
       ...double.listPods(namespace).map((pod) => `${pod.metadata?.labels?.component} ${pod.metadata?.name}`),
