@@ -181,6 +181,8 @@ export const HOSTILE_PROCESS_GAPS: Readonly<Record<string, string>> = {
   "stops a disk fill of /workspace at its size": NO_SIZE,
   "stops a disk fill of /tmp at its size": NO_SIZE,
   "stops /dev/shm at a size": "bubblewrap's /dev/shm has no size (a container runtime gives each container 64 MiB)",
+  "does not let a daemon a session command detached outlive the command":
+    "processes a session command detaches (setsid, double fork) stay beside the session's command runner, one long-lived exec, until the session ends (as in a cluster's pod)",
 };
 
 /** Hostile tests that pass on the double's process pods only because the double stands in for something outside the backend. */
@@ -190,8 +192,6 @@ export const HOSTILE_PROCESS_ASSUMES: Readonly<Record<string, string>> = {
   "does not let a fork bomb in one sandbox starve another": PIDS,
   "keeps a session usable after a fork bomb in one of its commands": PIDS,
   ...Object.fromEntries(SECCOMP_TESTS.map((name) => [name, PROCESS_SECCOMP])),
-  "does not let a daemon a session command detached outlive the command":
-    "an exec in the double's process pods is a sandbox of its own, whose processes end with it; on a cluster an exec joins the container, where they stay (a gap on the Docker pods)",
   "cannot reach the host, its loopback or the cloud metadata service": NO_NETWORK("egress"),
   "cannot resolve names": NO_NETWORK("DNS"),
 };

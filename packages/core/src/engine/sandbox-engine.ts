@@ -227,7 +227,19 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   }
 
   reapExpiredSessions(): Promise<string[]> {
-    return this.translate(() => this.driver.reap(unixNow(), (sessionId) => this.stopSessionWork(sessionId)));
+    return this.translate(async () => {
+      // Sessions being reaped count as being removed until the pass is over: no runner is started for them meanwhile.
+      const reaping: string[] = [];
+      try {
+        return await this.driver.reap(unixNow(), async (sessionId) => {
+          reaping.push(sessionId);
+          this.removing.add(sessionId);
+          await this.stopSessionWork(sessionId);
+        });
+      } finally {
+        for (const sessionId of reaping) this.removing.delete(sessionId);
+      }
+    });
   }
 
   /** Resolves when the sandboxes of finished executions have been removed (they go after the answer). */
