@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describeBackendContract } from "@code-interpreter/core/testing";
 import { afterAll } from "vitest";
 import { createLocalBackend, type LocalBackend } from "../src/index.js";
-import { listSandboxProcesses, listSessionDirs } from "../src/testing/index.js";
+import { localLeftovers } from "../src/testing/index.js";
 
 const stateDir = await mkdtemp(join(tmpdir(), "ci-local-contract-"));
 afterAll(() => rm(stateDir, { recursive: true, force: true }));
@@ -23,11 +23,5 @@ describeBackendContract({
     });
     return backend;
   },
-  listLeftovers: async () => {
-    await backend?.whenIdle();
-    return [
-      ...(await listSandboxProcesses({ waiting: backend?.driver.waitingWarm() })),
-      ...(await listSessionDirs(stateDir)).map((name) => `session dir ${name}`),
-    ];
-  },
+  listLeftovers: () => localLeftovers(backend, stateDir),
 });

@@ -5,7 +5,7 @@ import { describeHostileSuite, SYSCALL_TESTS } from "@code-interpreter/core/test
 import { afterAll } from "vitest";
 import { createLocalBackend, type LocalBackend } from "../src/index.js";
 import { seccompSupported } from "../src/seccomp-filter.js";
-import { listSandboxProcesses, listSessionDirs } from "../src/testing/index.js";
+import { localLeftovers } from "../src/testing/index.js";
 
 const stateDir = await mkdtemp(join(tmpdir(), "ci-local-hostile-"));
 afterAll(() => rm(stateDir, { recursive: true, force: true }));
@@ -26,13 +26,7 @@ describeHostileSuite({
     });
     return backend;
   },
-  listLeftovers: async () => {
-    await backend?.whenIdle();
-    return [
-      ...(await listSandboxProcesses({ waiting: backend?.driver.waitingWarm() })),
-      ...(await listSessionDirs(stateDir)).map((name) => `session dir ${name}`),
-    ];
-  },
+  listLeftovers: () => localLeftovers(backend, stateDir),
   sameHost: true,
   // Documented in this package's README under "What it cannot enforce".
   gaps: {

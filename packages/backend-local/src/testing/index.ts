@@ -1,6 +1,7 @@
 import { access, readdir, readFile, readlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { WORKSPACE_DIR } from "@code-interpreter/core";
+import type { LocalBackend } from "../local-backend.js";
 import { SESSION_RECORD, WARM_MARKER } from "../session-records.js";
 
 /**
@@ -75,4 +76,17 @@ async function isUnclaimedWarm(workspaceDir: string | undefined): Promise<boolea
       () => false,
     );
   return (await exists(WARM_MARKER)) && !(await exists(SESSION_RECORD));
+}
+
+/**
+ * What a local backend left that it should not have: sandbox processes and
+ * session directories (warm ones it still holds are not leftovers), once the
+ * removal of finished one-shot sandboxes is done.
+ */
+export async function localLeftovers(backend: LocalBackend | undefined, stateDir: string): Promise<string[]> {
+  await backend?.whenIdle();
+  return [
+    ...(await listSandboxProcesses({ waiting: backend?.driver.waitingWarm() })),
+    ...(await listSessionDirs(stateDir)).map((name) => `session dir ${name}`),
+  ];
 }
