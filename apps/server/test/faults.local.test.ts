@@ -20,6 +20,8 @@ async function start(dir: string, env: Record<string, string> = {}): Promise<Ser
       FILE_STORAGE_DIR: join(dir, "files"),
       SANDBOX_PRELOAD: "none",
       REAPER_INTERVAL_SEC: "1",
+      // These tests count every sandbox as a leftover; backend-local's suites cover the session pool.
+      SESSION_POOL_MAX: "0",
       ...env,
     },
   });

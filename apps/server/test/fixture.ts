@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLocalBackend } from "@code-interpreter/backend-local";
+import { createLocalBackend, type LocalBackend } from "@code-interpreter/backend-local";
 import { listSandboxProcesses } from "@code-interpreter/backend-local/testing";
 import type { Backend } from "@code-interpreter/core";
 import type { FileStore } from "@code-interpreter/files";
@@ -24,14 +24,20 @@ export interface TestApp {
 export type BackendFactory = (config: Config) => Promise<Backend>;
 
 /** The real local backend, as the server builds it. */
-export const localBackend: BackendFactory = (config) =>
-  createLocalBackend({
+/** The local backends the tests made: their untaken warm sandboxes are no leftovers. */
+const localBackends = new Set<LocalBackend>();
+
+export const localBackend: BackendFactory = async (config) => {
+  const backend = await createLocalBackend({
     stateDir: config.LOCAL_STATE_DIR,
     sandbox: config.LOCAL_SANDBOX,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     maxFileSizeMb: config.MAX_FILE_SIZE_MB,
     warn: () => {},
   });
+  localBackends.add(backend);
+  return backend;
+};
 
 /** The real app on a real backend (local unless given), with its own temporary directories. */
 export async function createTestApp(
@@ -46,6 +52,8 @@ export async function createTestApp(
     LOCAL_STATE_DIR: join(dir, "local"),
     LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
     LOG_LEVEL: "silent",
+    // These tests count every sandbox as a leftover: no warm sessions unless a test asks (the backends' suites cover the pool).
+    SESSION_POOL_MAX: "0",
     ...env,
   });
   const real = await createBackend(config).catch(async (error) => {
@@ -92,7 +100,11 @@ export function postJson(app: RequestTarget, path: string, body: unknown) {
 }
 
 /** Sandboxes (bwrap children of this process) still running, warm ones left out. */
-export const runningSandboxes = () => listSandboxProcesses();
+export const runningSandboxes = async () => {
+  // Finished one-shot sandboxes go just after the answer; warm ones still waiting (under pool pressure they preload nothing) are no leftovers.
+  await Promise.all([...localBackends].map((backend) => backend.whenIdle()));
+  return listSandboxProcesses({ waiting: [...localBackends].flatMap((backend) => backend.driver.waitingWarm()) });
+};
 
 /** A real server (startServer) on the local backend, on a free loopback port, with its own temporary directories. */
 export interface LiveServer extends RunningServer {

@@ -21,6 +21,7 @@ async function start(): Promise<{ server: ServerProcess; dir: string }> {
       LOCAL_STATE_DIR: join(dir.path, "local"),
       FILE_STORAGE_DIR: join(dir.path, "files"),
       SANDBOX_POOL_MAX: "0",
+      SESSION_POOL_MAX: "0",
       REAPER_INTERVAL_SEC: "1",
       // Making 200,000 files takes the better part of a minute on a busy machine.
       MAX_EXEC_TIMEOUT_MS: "300000",

@@ -14,6 +14,7 @@ describe("sandbox settings", () => {
       maxProcesses: 128,
       sandboxUid: 65532,
       pool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
+      sessionPool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
       preload: DEFAULT_PRELOAD,
     });
     expect(typeof warn).toBe("function");
