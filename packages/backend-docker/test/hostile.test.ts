@@ -26,11 +26,6 @@ if (await dockerAvailable()) {
       return containersLabelled(labels);
     },
     sameHost: true,
-    // Documented in this package's README under "What it cannot enforce".
-    gaps: {
-      "does not let a daemon a session command detached outlive the command":
-        "processes a session command detaches (setsid, double fork) stay in the session container until the session ends",
-    },
   });
 } else {
   describe.skip("docker backend against hostile code (no Docker engine or executor image)", () => {

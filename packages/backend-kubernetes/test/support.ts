@@ -149,8 +149,6 @@ const INODES =
 export const HOSTILE_GAPS: Readonly<Record<string, string>> = {
   "limits the inodes of /workspace": INODES,
   "limits the inodes of /tmp": INODES,
-  "does not let a daemon a session command detached outlive the command":
-    "processes a session command detaches (setsid, double fork) stay in the session pod until the session ends",
 };
 
 /**
@@ -181,8 +179,6 @@ export const HOSTILE_PROCESS_GAPS: Readonly<Record<string, string>> = {
   "stops a disk fill of /workspace at its size": NO_SIZE,
   "stops a disk fill of /tmp at its size": NO_SIZE,
   "stops /dev/shm at a size": "bubblewrap's /dev/shm has no size (a container runtime gives each container 64 MiB)",
-  "does not let a daemon a session command detached outlive the command":
-    "processes a session command detaches (setsid, double fork) stay beside the session's command runner, one long-lived exec, until the session ends (as in a cluster's pod)",
 };
 
 /** Hostile tests that pass on the double's process pods only because the double stands in for something outside the backend. */

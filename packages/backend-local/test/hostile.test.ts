@@ -38,7 +38,5 @@ describeHostileSuite({
         }),
     "limits the inodes of /workspace": "bubblewrap cannot set nr_inodes on its tmpfs, so files are bounded only by the timeout",
     "limits the inodes of /tmp": "bubblewrap cannot set nr_inodes on its tmpfs, so files are bounded only by the timeout",
-    "does not let a daemon a session command detached outlive the command":
-      "a daemon a session's Python cell detaches lives in the session's kernel sandbox until the kernel stops",
   },
 });

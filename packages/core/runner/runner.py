@@ -195,6 +195,35 @@ def descendants(root_pid):
     return found
 
 
+# Set in a session's command runner and kernel (see become_subreaper): what the code left behind is then
+# among our own descendants, not only among the finished command's.
+SUBREAPER = False
+
+
+def become_subreaper():
+    """Orphans of what we start (a daemon's setsid and double fork) become our
+    children rather than the container init's, so a command's daemons are
+    still found, and ended, with the command."""
+    global SUBREAPER
+    try:
+        import ctypes
+
+        SUBREAPER = ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except Exception:
+        pass
+
+
+def reap_orphans():
+    """Collects the exit status of the orphans a subreaper killed, so none stays a zombie."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def kill_everything(proc, kill_all):
     if kill_all:
         # Alone in this pid namespace with the code: take every process but us.
@@ -204,7 +233,7 @@ def kill_everything(proc, kill_all):
             pass
         return
     for _ in range(3):
-        targets = [proc.pid] + descendants(proc.pid)
+        targets = [proc.pid] + descendants(os.getpid() if SUBREAPER else proc.pid)
         for pid in targets:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -504,6 +533,7 @@ def kernel(limits):
 
     WRITE_LOCK = threading.Lock()
     set_dumpable(0)
+    become_subreaper()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # CPU seconds add up over a session's cells: the timeout bounds each cell instead.
     limit_setter({key: value for key, value in limits.items() if key != "cpu_seconds"}, new_session=False)()
@@ -663,12 +693,14 @@ def run_cell(header, stdin_data, module, devnull, number, requests_fd):
             stream.flush()
         except Exception:
             pass
-    # What the cell started and left running goes, so nothing holds its pipes.
-    for pid in descendants(os.getpid()):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    # What the cell started and left running goes, so nothing holds its pipes (daemons too: we are their subreaper).
+    for _ in range(3):
+        for pid in descendants(os.getpid()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    reap_orphans()
     for target in (0, 1, 2):
         os.dup2(devnull, target)
     for pump in pumps:
@@ -1303,12 +1335,14 @@ def serve():
     import select, subprocess  # noqa: E401,F401  what every command needs, loaded before one waits (~10-50 ms)
 
     start_runner()
+    become_subreaper()
     source = sys.stdin.buffer
     while True:
         line = source.readline()
         if not line:
             return
         answer(source, json.loads(line))
+        reap_orphans()
 
 
 if len(sys.argv) > 3 and sys.argv[1] == "--run-main":

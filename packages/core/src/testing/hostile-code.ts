@@ -508,7 +508,7 @@ print("spawned")
 `;
 
 /** A daemon by the book: fork, setsid, fork again, stdio to /dev/null. */
-export const DAEMONISE = `import os
+export const DAEMONISE = `import os, time
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
@@ -518,6 +518,18 @@ if os.fork() == 0:
         os.execvp("bash", ${STRAY})
     os._exit(0)
 os.wait()
+# Until the daemon is running, so it has really outlived its parents when the cell ends.
+def running():
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            if b"${HOSTILE_MARKER}" in open("/proc/%s/cmdline" % pid, "rb").read():
+                return True
+        except OSError:
+            pass
+for _ in range(200):
+    if running():
+        break
+    time.sleep(0.05)
 print("daemonised")
 `;
 

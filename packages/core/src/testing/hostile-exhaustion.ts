@@ -146,7 +146,10 @@ export function describeExhaustion({ hostile, run, bash, withSession, backend, s
         expect(python.stdout).toBe("daemonised\n");
         const detached = await bash(
           id,
-          `setsid bash -c 'exec -a ${code.HOSTILE_MARKER} sleep 300' </dev/null >/dev/null 2>&1 & echo detached`,
+          // Waits until the daemon has left the command's session, so the command ends with it detached.
+          `setsid bash -c 'exec -a ${code.HOSTILE_MARKER} sleep 300' </dev/null >/dev/null 2>&1 &
+          for i in $(seq 200); do grep -q ${code.HOSTILE_MARKER.replace("stray", "[s]tray")} /proc/[0-9]*/cmdline 2>/dev/null && break; sleep 0.05; done
+          echo detached`,
         );
         expect(detached.stdout).toBe("detached\n");
         // Looked for from bash and from the session's Python, which may live in different sandboxes.
