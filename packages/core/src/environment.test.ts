@@ -20,7 +20,8 @@ describe("the sandbox environment declaration", () => {
     expect(SANDBOX_ENV).toEqual(environment.env);
   });
 
-  it("has the hash, suite, packages and root filesystem path the build scripts compute", () => {
+  // Five bash runs of the build scripts' parser: seconds on a loaded machine, so no 5 s default.
+  it("has the hash, suite, packages and root filesystem path the build scripts compute", { timeout: 60_000 }, () => {
     const environment = sandboxEnvironment({});
     expect(shell("environment_hash")).toBe(environment.hash);
     expect(shell("environment_suite")).toBe(environment.suite);
