@@ -1,5 +1,5 @@
 import type { CodeError, OutputListener, RichResult } from "./rich-results.js";
-import type { WorkspaceFileContent } from "./workspace-tar.js";
+import type { WorkspaceFileContent, WorkspaceFileSink } from "./workspace-tar.js";
 
 /** Version of the Backend interface; the server refuses a backend built for another one. */
 export const BACKEND_SPECIFICATION_VERSION = "v1";
@@ -27,6 +27,14 @@ export interface ExecuteOptions {
   onOutput?: OutputListener;
   /** Aborting stops the execution and removes its sandbox. */
   signal?: AbortSignal;
+  /**
+   * Takes the new and changed files one at a time as the sandbox's snapshot
+   * arrives, in the order they come; the next is read once its promise
+   * settles, so no more than one file is held. The result's `files` are then
+   * empty. A backend that cannot stream them ignores it and returns `files`,
+   * so a caller handles both.
+   */
+  onFile?: WorkspaceFileSink;
 }
 
 /** Outcome of a command: output cut at the output limit, `exitCode` null on timeout. */

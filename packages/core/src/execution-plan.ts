@@ -4,7 +4,7 @@ import { sandboxEnvironment } from "./environment.js";
 import { pythonArgv } from "./python-command.js";
 import type { RunnerLimits, RunnerRequest, RunnerResult } from "./runner-protocol.js";
 import { MAIN_FILE } from "./workspace-path.js";
-import { changedFiles, type WorkspaceFileContent } from "./workspace-tar.js";
+import { changedFiles, type WorkspaceFileContent, type WorkspaceFileSink } from "./workspace-tar.js";
 
 /** Where code runs in every sandbox. */
 export const WORKSPACE_DIR = "/workspace";
@@ -132,6 +132,18 @@ export function planPythonCell(options: SessionCommandOptions, settings: RunnerP
 export function inputsWithCode(options: Pick<ExecuteOptions, "code" | "files" | "language">): WorkspaceFileContent[] {
   if ((options.language ?? "python") !== "python") return [...options.files];
   return [...options.files, { path: MAIN_FILE, content: Buffer.from(options.code) }];
+}
+
+/** `onFile`, handed only the files of the snapshot that are new or changed (an execution's outputs), in the order they come. */
+export function changedFileSink(
+  options: Pick<ExecuteOptions, "code" | "files" | "language">,
+  onFile: WorkspaceFileSink,
+): WorkspaceFileSink {
+  const inputs = new Map(inputsWithCode(options).map((file) => [file.path, file.content]));
+  return (file) => {
+    const input = inputs.get(file.path);
+    if (input === undefined || !input.equals(file.content)) return onFile(file);
+  };
 }
 
 /** Turns the runner's answer into the execution result: only new or changed files come back. */

@@ -3,7 +3,7 @@ import { StringDecoder } from "node:string_decoder";
 import { BackendUnavailableError, InvalidRequestError } from "./errors.js";
 import { type CodeError, type OutputListener, parseCodeError, parseRichResult, type RichResult } from "./rich-results.js";
 import { OutputCollector } from "./truncate-output.js";
-import { packWorkspace, type WorkspaceFileContent, WorkspaceUnpacker } from "./workspace-tar.js";
+import { packWorkspace, type UnpackOptions, type WorkspaceFileContent, WorkspaceUnpacker } from "./workspace-tar.js";
 
 /** Resource limits the runner applies to the command it starts (setrlimit). */
 export interface RunnerLimits {
@@ -167,13 +167,14 @@ const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /**
  * Decodes the runner's stdout as it arrives. Output frames are handed to
  * `onOutput` at once (decoded per stream, so split characters survive) and
- * collected up to `maxOutputBytes`.
+ * collected up to `maxOutputBytes`. The snapshot is unpacked as its frames
+ * arrive, under `snapshot`'s rules (its size cap, and a taker for its files).
  */
 export class RunnerResponseDecoder {
   private pending: Buffer = Buffer.alloc(0);
   private readonly output: Record<OutputChunk["stream"], { collector: OutputCollector; decoder: StringDecoder }>;
   /** The snapshot, unpacked as its frames arrive: never held whole. */
-  private readonly snapshot = new WorkspaceUnpacker();
+  private readonly snapshot: WorkspaceUnpacker;
   private result: Record<string, unknown> | undefined;
   private corrupt: string | undefined;
   private readonly results: RichResult[] = [];
@@ -181,33 +182,46 @@ export class RunnerResponseDecoder {
   constructor(
     maxOutputBytes: number,
     private readonly onOutput?: OutputListener,
+    snapshot: UnpackOptions = {},
   ) {
+    this.snapshot = new WorkspaceUnpacker(snapshot);
     this.output = {
       stdout: { collector: new OutputCollector(maxOutputBytes), decoder: new StringDecoder("utf8") },
       stderr: { collector: new OutputCollector(maxOutputBytes), decoder: new StringDecoder("utf8") },
     };
   }
 
-  /** Feeds bytes read from the runner. */
-  push(chunk: Buffer): void {
-    if (this.corrupt || this.result) return;
+  /**
+   * Feeds bytes read from the runner. False when the snapshot's taker is
+   * behind: read no more until `whenDrained` resolves.
+   */
+  push(chunk: Buffer): boolean {
+    if (this.corrupt || this.result) return true;
+    let flowing = true;
     this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     while (this.pending.length >= HEADER_BYTES) {
       const kind = String.fromCharCode(this.pending[0] ?? 0);
       const length = this.pending.readUInt32BE(1);
       if (length > MAX_FRAME_BYTES || !"oefdxr".includes(kind)) {
         this.corrupt = `the sandbox runner sent an unreadable frame (type ${JSON.stringify(kind)})`;
-        return;
+        return true;
       }
-      if (this.pending.length < HEADER_BYTES + length) return;
+      if (this.pending.length < HEADER_BYTES + length) break;
       const payload = this.pending.subarray(HEADER_BYTES, HEADER_BYTES + length);
       this.pending = this.pending.subarray(HEADER_BYTES + length);
-      this.handle(kind, payload);
+      if (!this.handle(kind, payload)) flowing = false;
     }
+    return flowing;
   }
 
-  private handle(kind: string, payload: Buffer): void {
-    if (kind === "r") return; // a preloaded runner's "ready" (RunnerChannel takes it first; a bare decoder skips it)
+  /** Resolves when the snapshot's taker has caught up. */
+  whenDrained(): Promise<void> {
+    return this.snapshot.whenDrained();
+  }
+
+  /** Handles one frame; false when the snapshot asks for a pause. */
+  private handle(kind: string, payload: Buffer): boolean {
+    if (kind === "r") return true; // a preloaded runner's "ready" (RunnerChannel takes it first; a bare decoder skips it)
     if (kind === "o" || kind === "e") {
       const stream = kind === "o" ? "stdout" : "stderr";
       const { collector, decoder } = this.output[stream];
@@ -215,7 +229,7 @@ export class RunnerResponseDecoder {
       const text = kept.length ? decoder.write(kept) : "";
       if (text && this.onOutput) this.onOutput({ stream, data: text });
     } else if (kind === "f") {
-      this.snapshot.write(payload);
+      return this.snapshot.write(payload);
     } else if (kind === "d") {
       let parsed: RichResult | undefined;
       try {
@@ -234,6 +248,7 @@ export class RunnerResponseDecoder {
         this.corrupt = "the sandbox runner sent an unreadable result";
       }
     }
+    return true;
   }
 
   /** True once the final result frame has arrived. */
@@ -245,7 +260,7 @@ export class RunnerResponseDecoder {
    * The runner's result, or undefined when it did not finish (killed, or the
    * code tampered with it); throws with the runner's own error message.
    */
-  async finish(options: { maxBytes?: number } = {}): Promise<RunnerResult | undefined> {
+  async finish(): Promise<RunnerResult | undefined> {
     if (this.corrupt) throw new BackendUnavailableError({ message: this.corrupt });
     const result = this.result;
     if (!result) return undefined;
@@ -266,7 +281,7 @@ export class RunnerResponseDecoder {
       exitCode: typeof result.exit_code === "number" ? result.exit_code : null,
       timedOut: result.timed_out === true,
       durationMs: typeof result.duration_ms === "number" ? result.duration_ms : 0,
-      snapshot: await this.snapshot.finish(options),
+      snapshot: await this.snapshot.finish(),
       snapshotTruncated: result.snapshot_truncated === true,
       ...skippedFilesOf(result.skipped_files),
       restarted: result.restarted === true,

@@ -30,10 +30,23 @@ export async function packWorkspace(files: readonly WorkspaceFileContent[]): Pro
   return Buffer.concat(chunks);
 }
 
+/**
+ * Takes a snapshot's files one at a time, as they are unpacked: the next file
+ * is read only once the promise it returns settles, so a slow taker (a file
+ * store) holds the sandbox's output back instead of letting it pile up here.
+ * A taker that throws makes the whole snapshot fail.
+ */
+export type WorkspaceFileSink = (file: WorkspaceFileContent) => Promise<void> | void;
+
 export interface UnpackOptions {
   /** Refuse archives whose files add up to more than this. */
   maxBytes?: number;
+  /** Hand each file here instead of collecting them: `finish` then returns none, and at most one file is held. */
+  onFile?: WorkspaceFileSink;
 }
+
+/** Archive bytes read ahead of the file being unpacked before `write` asks the caller to wait. */
+const READ_AHEAD_BYTES = 1024 * 1024;
 
 /**
  * Reads the regular files out of a workspace tar. Symlinks, hardlinks, fifos,
@@ -41,25 +54,29 @@ export interface UnpackOptions {
  * the workspace makes the whole archive invalid.
  */
 export async function unpackWorkspace(archive: Buffer, options: UnpackOptions = {}): Promise<WorkspaceFileContent[]> {
-  const unpacker = new WorkspaceUnpacker();
+  const unpacker = new WorkspaceUnpacker(options);
   unpacker.write(archive);
-  return unpacker.finish(options);
+  return unpacker.finish();
 }
 
 /**
  * Reads a workspace tar as it arrives, file by file, with the same rules as
  * unpackWorkspace: the archive itself is never held whole, and each file owns
- * its bytes (none keeps a larger buffer alive).
+ * its bytes (none keeps a larger buffer alive). With `onFile`, no more than
+ * one file and READ_AHEAD_BYTES of the archive are held, as long as the
+ * caller waits (`whenDrained`) each time `write` returns false.
  */
 export class WorkspaceUnpacker {
-  private readonly extract = tar.extract();
+  private readonly extract = tar.extract({ highWaterMark: READ_AHEAD_BYTES } as never);
   private readonly files: WorkspaceFileContent[] = [];
   private readonly done: Promise<void>;
+  private readonly maxBytes: number;
   private total = 0;
   private written = false;
   private failure: Error | undefined;
 
-  constructor() {
+  constructor(private readonly options: UnpackOptions = {}) {
+    this.maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
     this.done = new Promise<void>((resolve) => {
       this.extract.on("entry", (header, stream, next) => {
         const chunks: Buffer[] = [];
@@ -67,17 +84,29 @@ export class WorkspaceUnpacker {
           if (header.type === "file") chunks.push(chunk as Buffer);
         });
         stream.on("end", () => {
-          if (header.type === "file") {
-            try {
-              const content = Buffer.concat(chunks);
-              this.total += content.length;
-              this.files.push({ path: validateSnapshotPath(header.name), content });
-            } catch (error) {
-              this.fail(error as Error);
-              return;
+          if (header.type !== "file") return next();
+          let file: WorkspaceFileContent;
+          try {
+            file = { path: validateSnapshotPath(header.name), content: Buffer.concat(chunks) };
+            this.total += file.content.length;
+            // Checked as it grows: a taker is never handed a file of a snapshot that will be refused.
+            if (this.total > this.maxBytes) {
+              throw new InvalidRequestError({ message: `workspace snapshot is larger than ${this.maxBytes} bytes` });
             }
+          } catch (error) {
+            this.fail(error as Error);
+            return;
           }
-          next();
+          if (!this.options.onFile) {
+            this.files.push(file);
+            return next();
+          }
+          Promise.resolve()
+            .then(() => this.options.onFile?.(file))
+            .then(
+              () => next(),
+              (error: Error) => this.fail(error),
+            );
         });
         stream.on("error", (error: Error) => this.fail(error));
       });
@@ -90,22 +119,34 @@ export class WorkspaceUnpacker {
     });
   }
 
-  /** Feeds the next bytes of the archive. */
-  write(chunk: Buffer): void {
-    if (this.failure) return;
+  /** Feeds the next bytes of the archive; false when the caller should wait for `whenDrained` before the next. */
+  write(chunk: Buffer): boolean {
+    if (this.failure) return true;
     this.written = true;
-    this.extract.write(chunk);
+    return this.extract.write(chunk);
   }
 
-  /** The files, once the archive has ended; throws for an invalid archive or one over `maxBytes`. */
-  async finish(options: UnpackOptions = {}): Promise<WorkspaceFileContent[]> {
+  /** Resolves once what was written has been taken in (or the archive has failed): time for more. */
+  whenDrained(): Promise<void> {
+    if (this.failure || this.extract.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const settle = () => {
+        this.extract.off("drain", settle);
+        this.extract.off("close", settle);
+        resolve();
+      };
+      this.extract.on("drain", settle);
+      this.extract.on("close", settle);
+    });
+  }
+
+  /** The files (none with `onFile`), once the archive has ended; throws for an invalid archive or one over `maxBytes`. */
+  async finish(): Promise<WorkspaceFileContent[]> {
     if (!this.written) return [];
     // streamx's typings want an argument that Node's end() does not.
     (this.extract as unknown as { end(): void }).end();
     await this.done;
     if (this.failure) throw this.failure;
-    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-    if (this.total > maxBytes) throw new InvalidRequestError({ message: `workspace snapshot is larger than ${maxBytes} bytes` });
     return this.files;
   }
 

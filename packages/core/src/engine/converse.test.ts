@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type RunnerRequest, serveArgv } from "../runner-protocol.js";
 import { converse } from "./converse.js";
 import { processChannel, type RunnerChannel } from "./runner-channel.js";
@@ -64,5 +64,37 @@ describe("a session's command runner over one channel", () => {
     await pending;
     expect(await exited).not.toBeNull();
     expect(await alive(pid)).toBe(false);
+  });
+
+  it("holds a large snapshot back in the sandbox while its taker is behind, and hands over every file", async () => {
+    const MiB = 1024 * 1024;
+    let bytesRead = 0;
+    const data = channel.data.bind(channel);
+    vi.spyOn(channel, "data").mockImplementation((chunk: Buffer) => {
+      bytesRead += chunk.length;
+      data(chunk);
+    });
+    const taken: string[] = [];
+    let readWhileFirstHeld = 0;
+    const made = await bash("for i in $(seq 10 25); do head -c 1048576 /dev/urandom > f$i; done");
+    expect(made.result?.exitCode).toBe(0);
+    const snapshot = await converse(channel, {
+      request: { cwd: dir, snapshot: true, maxOutputBytes: 1 << 20, timeoutMs: 30_000 },
+      maxSnapshotBytes: 64 * MiB,
+      onFile: async (file) => {
+        if (taken.length === 0) {
+          await sleep(300);
+          readWhileFirstHeld = bytesRead;
+        }
+        expect(file.content.length).toBe(MiB);
+        taken.push(file.path);
+      },
+      stop: async () => kill(),
+    });
+    expect(snapshot.result?.snapshot).toEqual([]);
+    expect(taken.sort()).toEqual(Array.from({ length: 16 }, (_, i) => `f${i + 10}`));
+    // 16 MiB were waiting; while the first file was held, little more than the read-ahead came in.
+    expect(readWhileFirstHeld).toBeLessThan(4 * MiB);
+    expect(bytesRead).toBeGreaterThan(16 * MiB);
   });
 });

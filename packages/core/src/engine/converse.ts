@@ -1,6 +1,7 @@
 import type { OutputListener } from "../rich-results.js";
 import type { RunnerOutcome } from "../runner-outcome.js";
 import { encodeRunnerRequest, type OutputChunk, type RunnerRequest, RunnerResponseDecoder } from "../runner-protocol.js";
+import type { WorkspaceFileSink } from "../workspace-tar.js";
 import { backstopMs, CLOSE_GRACE_MS } from "./deadlines.js";
 import type { RunnerChannel } from "./runner-channel.js";
 
@@ -10,6 +11,8 @@ export interface ConverseOptions {
   signal?: AbortSignal;
   /** The most a workspace snapshot may unpack to. */
   maxSnapshotBytes?: number;
+  /** Takes the snapshot's files one by one as they arrive (the result's snapshot is then empty). */
+  onFile?: WorkspaceFileSink;
   /**
    * Stops the code for good, past the backstop or on abort: kills the
    * sandbox, or the kernel. Where nothing can be killed (an exec the API cannot
@@ -24,18 +27,31 @@ export interface ConverseOptions {
  * the connection. The backstop and the abort signal stop the code; a
  * connection that cannot report its own end after that is cut after a grace.
  * The channel stays open (a session's kernel takes the next request on it);
- * a one-shot sandbox's caller hangs up.
+ * a one-shot sandbox's caller hangs up. While the snapshot's taker is
+ * behind, the channel is paused: a large snapshot waits in the sandbox, not
+ * in the server's memory.
  */
 export async function converse(channel: RunnerChannel, options: ConverseOptions): Promise<RunnerOutcome> {
   const { request } = options;
-  const decoder = new RunnerResponseDecoder(request.maxOutputBytes, options.onOutput as OutputListener | undefined);
+  const decoder = new RunnerResponseDecoder(request.maxOutputBytes, options.onOutput as OutputListener | undefined, {
+    maxBytes: options.maxSnapshotBytes,
+    onFile: options.onFile,
+  });
   let stopped: RunnerOutcome["stopped"];
   let over = () => {};
   const finished = new Promise<void>((resolve) => {
     over = resolve;
   });
+  let paused = false;
   const unlisten = channel.listen((chunk) => {
-    decoder.push(chunk);
+    if (!decoder.push(chunk) && !paused) {
+      paused = true;
+      channel.pause();
+      void decoder.whenDrained().then(() => {
+        paused = false;
+        channel.resume();
+      });
+    }
     if (decoder.done) over();
   });
   void channel.closed.then(() => over());
@@ -67,7 +83,7 @@ export async function converse(channel: RunnerChannel, options: ConverseOptions)
     unlisten();
   }
   return {
-    result: stopped === "abort" ? undefined : await decoder.finish({ maxBytes: options.maxSnapshotBytes }),
+    result: stopped === "abort" ? undefined : await decoder.finish(),
     stopped,
     partial: decoder.partialOutput(),
     diagnostics: channel.diagnostics(),

@@ -12,6 +12,13 @@ export interface RunnerLine {
   write(data: Buffer): void;
   /** Drops the connection (ends the runner's stdin, closes the stream or socket); must not throw. */
   hangUp(): void;
+  /**
+   * Stops reading from the runner until `resume`, so that what it writes
+   * waits in the connection (and then in the runner) rather than in the
+   * server's memory. A line without it keeps reading.
+   */
+  pause?(): void;
+  resume?(): void;
 }
 
 /**
@@ -106,6 +113,15 @@ export class RunnerChannel {
     };
   }
 
+  /** Reads nothing more from the runner until `resume` (where the line can hold back). */
+  pause(): void {
+    this.line.pause?.();
+  }
+
+  resume(): void {
+    this.line.resume?.();
+  }
+
   /** Hangs up: a runner still waiting for a request sees the end of its input and exits. */
   hangUp(): void {
     this.line.hangUp();
@@ -141,6 +157,8 @@ export function processChannel(child: {
   const channel = new RunnerChannel({
     write: (data) => void child.stdin?.write(data),
     hangUp: () => void child.stdin?.end(),
+    pause: () => void child.stdout?.pause(),
+    resume: () => void child.stdout?.resume(),
   });
   child.stdout?.on("data", (chunk: Buffer) => channel.data(chunk));
   child.stderr?.on("data", (chunk: Buffer) => channel.diagnostic(chunk));

@@ -12,6 +12,7 @@ import {
 } from "../backend.js";
 import { BackendUnavailableError, SessionNotFoundError } from "../errors.js";
 import {
+  changedFileSink,
   commandResult,
   executionResult,
   planExecution,
@@ -28,7 +29,7 @@ import { answerlessResult } from "../runner-outcome.js";
 import type { OutputChunk, RunnerRequest, RunnerResult } from "../runner-protocol.js";
 import { SessionKernels } from "../session-kernels.js";
 import { WarmPool } from "../warm-pool.js";
-import type { WorkspaceFileContent } from "../workspace-tar.js";
+import type { WorkspaceFileContent, WorkspaceFileSink } from "../workspace-tar.js";
 import { converse } from "./converse.js";
 import {
   oneShotLifetimeSeconds,
@@ -56,6 +57,7 @@ interface Conversation {
   request: RunnerRequest;
   onOutput?: OutputListener | ((chunk: OutputChunk) => void);
   signal?: AbortSignal;
+  onFile?: WorkspaceFileSink;
 }
 
 /**
@@ -145,7 +147,12 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
           signal: options.signal,
         });
         const sandboxWaitMs = Date.now() - started;
-        const result = await this.runOneShot(sandbox, { request, onOutput: options.onOutput, signal: options.signal });
+        const result = await this.runOneShot(sandbox, {
+          request,
+          onOutput: options.onOutput,
+          signal: options.signal,
+          onFile: options.onFile && changedFileSink(options, options.onFile),
+        });
         return { ...executionResult(options, result, Date.now() - started), sandboxWaitMs };
       } finally {
         pool?.release();
@@ -386,12 +393,13 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   }
 
   /** The exchange, and the answer for a runner that gave none. */
-  private async converseWith(runner: RunnerHandle, { request, onOutput, signal }: Conversation): Promise<RunnerResult> {
+  private async converseWith(runner: RunnerHandle, { request, onOutput, signal, onFile }: Conversation): Promise<RunnerResult> {
     const planned = runner.requestOverrides ? { ...request, ...runner.requestOverrides } : request;
     const outcome = await converse(runner.channel, {
       request: planned,
       onOutput,
       signal,
+      onFile,
       maxSnapshotBytes: this.driver.limits.workspaceBytes,
       stop: () => runner.stop(),
     });

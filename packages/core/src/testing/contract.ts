@@ -174,6 +174,35 @@ export function describeBackendContract(options: BackendContractOptions): void {
         ]);
       });
 
+      it("hands new and modified files to onFile one at a time as they arrive, and returns none itself", async () => {
+        const taken: [string, string][] = [];
+        let busy = false;
+        let overlapped = false;
+        const result = await run(
+          "import os\nos.makedirs('out', exist_ok=True)\nfor i in range(20): open(f'out/{i:02}.txt', 'w').write(str(i) * 1000)\nopen('edit.txt', 'a').write('+more')",
+          {
+            files: [
+              { path: "edit.txt", content: text("base") },
+              { path: "keep.txt", content: text("same") },
+            ],
+            onFile: async (file) => {
+              overlapped ||= busy;
+              busy = true;
+              await new Promise((resolve) => setTimeout(resolve, 5));
+              taken.push([file.path, file.content.toString()]);
+              busy = false;
+            },
+          },
+        );
+        expect(result.exitCode).toBe(0);
+        expect(result.files).toEqual([]);
+        expect(overlapped).toBe(false);
+        expect(taken.sort()).toEqual([
+          ["edit.txt", "base+more"],
+          ...Array.from({ length: 20 }, (_, i): [string, string] => [`out/${String(i).padStart(2, "0")}.txt`, String(i).repeat(1000)]),
+        ]);
+      });
+
       it("round-trips binary files byte for byte", async () => {
         const bytes = Buffer.from(Array.from({ length: 256 * 4 }, (_, i) => i % 256));
         const result = await run(
