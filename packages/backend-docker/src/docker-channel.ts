@@ -9,7 +9,13 @@ import type Dockerode from "dockerode";
  * then sees the end of its input (StdinOnce) and exits.
  */
 export function streamChannel(docker: Dockerode, stream: Duplex): RunnerChannel {
-  const channel = new RunnerChannel({ write: (data) => void stream.write(data), hangUp: () => stream.destroy() });
+  const channel = new RunnerChannel({
+    write: (data) => void stream.write(data),
+    hangUp: () => stream.destroy(),
+    // The demuxer reads on "data": a paused stream leaves the rest in the socket and the container.
+    pause: () => void stream.pause(),
+    resume: () => void stream.resume(),
+  });
   const { stdout, stderr } = channelWritables(channel);
   docker.modem.demuxStream(stream, stdout, stderr);
   const end = () => channel.end();

@@ -33,6 +33,9 @@ export async function podChannel(open: OpenPodStreams, options: { bootstrap?: bo
       stdin.destroy();
       socket?.terminate();
     },
+    // A paused WebSocket stops reading its TCP socket: the rest waits in the pod.
+    pause: () => socket?.pause(),
+    resume: () => socket?.resume(),
   });
   const streams = { stdin, ...channelWritables(channel) };
   try {
