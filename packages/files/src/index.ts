@@ -9,4 +9,4 @@ export {
 } from "./file-store.js";
 export { FileStore, type OpenFileStoreOptions, openFileStore } from "./open-file-store.js";
 export { createS3Client, S3FileStore, type S3FileStoreOptions } from "./s3-file-store.js";
-export { resolveFileInputs, type SavedOutputs, saveOutputFiles, saveOutputs } from "./staging.js";
+export { OutputSaver, resolveFileInputs, type SavedOutputs, saveOutputFiles, saveOutputs } from "./staging.js";

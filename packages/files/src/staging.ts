@@ -60,17 +60,61 @@ export async function saveOutputs(
   owner: FileAccess,
   skipped: readonly SkippedFile[] = [],
 ): Promise<SavedOutputs> {
-  const saved: SavedOutputs = { files: [], skipped_files: [...skipped] };
-  for (const file of files) {
+  return new OutputSaver(store, owner).finish(files, skipped);
+}
+
+/**
+ * Saves an execution's outputs as they arrive (its `onFile`), one at a time,
+ * so a snapshot is never held whole, with saveOutputs' rules. `finish` saves
+ * whatever came in the result instead (a backend that does not stream) and
+ * lists them all by path; `discard` deletes what was saved, for an execution
+ * that failed or was abandoned, including a save still under way.
+ */
+export class OutputSaver {
+  private readonly saved: { path: string; fileId: string }[] = [];
+  private readonly skipped: SkippedFile[] = [];
+  private discarded = false;
+
+  constructor(
+    private readonly store: FileStore,
+    private readonly owner: FileAccess,
+  ) {}
+
+  /** Saves one output (never throws: a file the store refuses is listed as skipped). */
+  readonly save = async (file: WorkspaceFileContent): Promise<void> => {
+    if (this.discarded) return;
     try {
-      const metadata = await store.save(file.content, file.path, owner);
-      saved.files.push({ path: file.path, kind: "file", file_id: metadata.file_id });
+      const metadata = await this.store.save(file.content, file.path, this.owner);
+      const saved = { path: file.path, fileId: metadata.file_id };
+      if (this.discarded) await this.remove(saved);
+      else this.saved.push(saved);
     } catch (error) {
       // The code has run: its output matters more than one file the store would not take.
-      saved.skipped_files.push({ path: file.path, reason: whyNotSaved(error) });
+      this.skipped.push({ path: file.path, reason: whyNotSaved(error) });
     }
+  };
+
+  /** Saves `files` too, and lists everything saved by path, after `skipped` (what the sandbox left out). */
+  async finish(files: readonly WorkspaceFileContent[] = [], skipped: readonly SkippedFile[] = []): Promise<SavedOutputs> {
+    for (const file of files) await this.save(file);
+    const saved = [...this.saved].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return {
+      files: saved.map(({ path, fileId }) => ({ path, kind: "file", file_id: fileId })),
+      skipped_files: [...skipped, ...this.skipped],
+    };
   }
-  return saved;
+
+  /** Deletes what was saved; a save that completes later deletes its file at once. */
+  async discard(): Promise<void> {
+    this.discarded = true;
+    const saved = this.saved.splice(0);
+    await Promise.all(saved.map((file) => this.remove(file)));
+  }
+
+  private async remove(file: { fileId: string }): Promise<void> {
+    // Gone already (expired, deleted) is as good as deleted.
+    await this.store.delete(file.fileId, this.owner).catch(() => {});
+  }
 }
 
 /** Why the store did not keep a file, in words fit for the client (a system error's text names paths). */
