@@ -261,6 +261,58 @@ export function describeRoutes(
       );
     });
 
+    describe("outputs are stored as the snapshot arrives", () => {
+      const MANY =
+        "import os\nos.makedirs('out', exist_ok=True)\nfor i in reversed(range(30)): open(f'out/{i:02}.txt', 'w').write(str(i))\nopen('big.bin', 'wb').write(os.urandom(512 * 1024))";
+      const names = ["big.bin", ...Array.from({ length: 30 }, (_, i) => `out/${String(i).padStart(2, "0")}.txt`)];
+
+      it("stores each output and lists them all by path, on execute and stream", async () => {
+        const body = await json(await postJson(t.app, "/v1/execute", { code: MANY, timeout_ms: 15_000 }));
+        expect(body.exit_code).toBe(0);
+        expect(body.files.map((file: { path: string }) => file.path)).toEqual(names);
+        expect(await (await t.app.request(`/v1/files/${body.files[7].file_id}`)).text()).toBe("6");
+        const big = await t.app.request(`/v1/files/${body.files[0].file_id}`);
+        expect((await big.arrayBuffer()).byteLength).toBe(512 * 1024);
+
+        const events = parseEvents(await (await postJson(t.app, "/v1/execute/stream", { code: MANY, timeout_ms: 15_000 })).text());
+        const result = events.find((event) => event.event === "result")?.data as { files: { path: string }[] } | undefined;
+        expect(result?.files.map((file) => file.path)).toEqual(names);
+      });
+
+      it.runIf(!options.createServer)("keeps none of the outputs of an execution that fails after some were stored", async () => {
+        let stored = 0;
+        const failing = await createTestApp(
+          {},
+          (backend) =>
+            override(backend, {
+              // The sandbox answered and its files were stored, then the backend failed (its engine went away, say).
+              execute: async (request) => {
+                await backend.execute({
+                  ...request,
+                  onFile: async (file) => {
+                    await request.onFile?.(file);
+                    stored += 1;
+                  },
+                });
+                throw new BackendUnavailableError({ message: "the engine went away" });
+              },
+            }),
+          createBackend,
+        );
+        try {
+          const before = await json(await failing.app.request("/v1/files"));
+          const response = await postJson(failing.app, "/v1/execute", { code: MANY, timeout_ms: 15_000 });
+          expect(response.status).toBe(503);
+          const events = parseEvents(await (await postJson(failing.app, "/v1/execute/stream", { code: MANY, timeout_ms: 15_000 })).text());
+          expect(events.at(-1)?.event).toBe("error");
+          expect(stored).toBe(2 * names.length);
+          expect(await json(await failing.app.request("/v1/files"))).toEqual(before);
+        } finally {
+          await failing.close();
+        }
+      });
+    });
+
     describe("POST /v1/execute/stream", () => {
       it("sends output events, then one result", async () => {
         const response = await postJson(t.app, "/v1/execute/stream", {

@@ -1,5 +1,5 @@
-import { createExecuteRequestSchema, type ExecuteOptions } from "@code-interpreter/core";
-import { resolveFileInputs } from "@code-interpreter/files";
+import { createExecuteRequestSchema, type ExecuteOptions, type ExecutionResult } from "@code-interpreter/core";
+import { OutputSaver, resolveFileInputs } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
 import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
@@ -23,20 +23,37 @@ export function executeRoutes(server: ServerContext) {
     return { ...codeOptions(body), files: await resolveFileInputs(server.store, body.files, accessOf(c).view) };
   };
 
+  /**
+   * Runs it with its outputs stored as the snapshot arrives, one file at a
+   * time (a large snapshot is never held whole); if it fails or is abandoned,
+   * none of them is kept.
+   */
+  const execute = async (options: ExecuteOptions, outputs: OutputSaver): Promise<ExecutionResult> => {
+    try {
+      return await server.backend.execute({ ...options, onFile: outputs.save });
+    } catch (error) {
+      await outputs.discard();
+      throw error;
+    }
+  };
+  const saver = (c: Context<Env>) => new OutputSaver(server.store, accessOf(c).owner);
+
   return new Hono<Env>()
     .post("/v1/execute", async (c) => {
       const options = await prepare(c);
-      const result = await withExecutionSlot(server, c, () => server.backend.execute({ ...options, signal: c.req.raw.signal }));
-      return c.json(await executionJson(server, c, result));
+      const outputs = saver(c);
+      const result = await withExecutionSlot(server, c, () => execute({ ...options, signal: c.req.raw.signal }, outputs));
+      return c.json(await executionJson(server, c, result, undefined, outputs));
     })
     .post("/v1/execute/stream", async (c) => {
       // Everything that can be refused is refused before the stream starts, with a status code.
       const options = await prepare(c);
       const rich = richResultMapper(server, c);
+      const outputs = saver(c);
       return streamExecution(
         c,
         server,
-        async (onOutput, signal) => executionJson(server, c, await server.backend.execute({ ...options, onOutput, signal }), rich),
+        async (onOutput, signal) => executionJson(server, c, await execute({ ...options, onOutput, signal }, outputs), rich, outputs),
         rich.one,
       );
     });

@@ -7,7 +7,7 @@ import type {
   SessionPythonResponse,
   SessionResponse,
 } from "@code-interpreter/core";
-import { saveOutputs } from "@code-interpreter/files";
+import { OutputSaver } from "@code-interpreter/files";
 import type { Context } from "hono";
 import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
@@ -49,15 +49,17 @@ export function commandJson(result: CommandResult): SessionCommandResponse {
  * files it made (saved to the store) with `skipped_files` only when one was
  * left out (so every other answer stays onyx's exactly), then its rich
  * `results` and `error`. `rich` is the request's mapper when a stream has
- * already stored some of the results.
+ * already stored some of the results; `outputs` the saver that has already
+ * stored the files that came as the snapshot arrived.
  */
 export async function executionJson(
   server: ServerContext,
   c: Context<Env>,
   result: CommandResult,
   rich = richResultMapper(server, c),
+  outputs = new OutputSaver(server.store, accessOf(c).owner),
 ): Promise<ExecuteResponse> {
-  const { files, skipped_files } = await saveOutputs(server.store, result.files ?? [], accessOf(c).owner, result.skippedFiles);
+  const { files, skipped_files } = await outputs.finish(result.files ?? [], result.skippedFiles);
   return {
     ...commandJson(result),
     ...(skipped_files.length ? { files, skipped_files } : { files }),
