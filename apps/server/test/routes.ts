@@ -430,6 +430,8 @@ export function describeRoutes(
         expect(files.files.map((f: { path: string }) => f.path).sort()).toEqual(["data.csv", "kept.txt"]);
         const kept = await t.app.request(`/v1/sessions/${session_id}/files/kept.txt`);
         expect(await kept.text()).toBe("state\n");
+        expect(files.files.find((f: { path: string }) => f.path === "kept.txt")).toEqual({ path: "kept.txt", kind: "file", size_bytes: 6 });
+        expect((await t.app.request(`/v1/sessions/${session_id}/files/absent.txt`)).status).toBe(404);
 
         const keepalive = await postJson(t.app, `/v1/sessions/${session_id}/keepalive`, { ttl_seconds: 300 });
         expect((await json(keepalive)).expires_at).toBeGreaterThan(expires_at);

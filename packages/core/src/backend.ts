@@ -120,8 +120,13 @@ export interface Backend {
   /** Throws SessionNotFoundError for an unknown id or one that is not a session of ours. */
   deleteSession(sessionId: string): Promise<void>;
   runInSession(options: SessionCommandOptions): Promise<CommandResult>;
-  /** Regular files in the session's workspace (for the session file routes). */
-  readSessionFiles(sessionId: string): Promise<WorkspaceFileContent[]>;
+  /**
+   * Regular files in the session's workspace (for the session file routes).
+   * With `onFile` they are handed over one at a time as they arrive (as
+   * ExecuteOptions.onFile) and none is returned, so the workspace is never
+   * held whole.
+   */
+  readSessionFiles(sessionId: string, options?: { onFile?: WorkspaceFileSink }): Promise<WorkspaceFileContent[]>;
 
   /**
    * Whether the backend can run code right now (engine reachable, image present, …);

@@ -4,8 +4,11 @@ import { BackendUnavailableError } from "./errors.js";
 import type { OutputListener } from "./rich-results.js";
 import type { RunnerOutcome } from "./runner-outcome.js";
 import type { OutputChunk, RunnerRequest, RunnerResult } from "./runner-protocol.js";
+import type { WorkspaceFileSink } from "./workspace-tar.js";
 
 type Output = OutputListener | ((chunk: OutputChunk) => void);
+/** How a caller takes one request's answer as it comes: its output, and its snapshot's files (see converse). */
+type RunOptions = { onOutput?: Output; signal?: AbortSignal; onFile?: WorkspaceFileSink };
 
 export interface PersistentRunnerOptions {
   /** The most a workspace snapshot may unpack to. */
@@ -46,7 +49,7 @@ export class PersistentRunner {
   }
 
   /** Runs one request after those before it. */
-  run(request: RunnerRequest, options: { onOutput?: Output; signal?: AbortSignal } = {}): Promise<RunnerResult> {
+  run(request: RunnerRequest, options: RunOptions = {}): Promise<RunnerResult> {
     const next = this.queue.then(() => this.runNow(request, options));
     this.queue = next.catch(() => {});
     return next;
@@ -65,7 +68,7 @@ export class PersistentRunner {
     await this.kill().catch(() => {});
   }
 
-  private async runNow(request: RunnerRequest, options: { onOutput?: Output; signal?: AbortSignal }): Promise<RunnerResult> {
+  private async runNow(request: RunnerRequest, options: RunOptions): Promise<RunnerResult> {
     if (!this.alive) throw new BackendUnavailableError({ message: "the session's runner has ended" });
     const planned = this.options.requestOverrides ? { ...request, ...this.options.requestOverrides } : request;
     const outcome = await converse(this.channel, {

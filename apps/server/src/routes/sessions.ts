@@ -5,6 +5,7 @@ import {
   SessionCreateRequestSchema,
   SessionKeepaliveRequestSchema,
   validateWorkspacePath,
+  type WorkspaceFileContent,
 } from "@code-interpreter/core";
 import { resolveFileInputs } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
@@ -97,14 +98,24 @@ export function sessionRoutes(server: ServerContext) {
       );
     })
     .get("/v1/sessions/:sessionId/files", async (c) => {
-      const files = await backend.readSessionFiles(await owned(c));
-      return c.json({ files: files.map((file) => ({ path: file.path, kind: "file", size_bytes: file.content.length })) });
+      // Only names and sizes are kept, one file's bytes at a time: a large workspace is never held whole.
+      const files: { path: string; kind: "file"; size_bytes: number }[] = [];
+      const listed = await backend.readSessionFiles(await owned(c), {
+        onFile: (file) => void files.push({ path: file.path, kind: "file", size_bytes: file.content.length }),
+      });
+      for (const file of listed) files.push({ path: file.path, kind: "file", size_bytes: file.content.length });
+      return c.json({ files });
     })
     .get("/v1/sessions/:sessionId/files/*", async (c) => {
       const sessionId = await owned(c);
       const prefix = `/v1/sessions/${sessionId}/files/`;
       const path = validateWorkspacePath(decodeURIComponent(c.req.path.slice(prefix.length)));
-      const file = (await backend.readSessionFiles(sessionId)).find((entry) => entry.path === path);
+      // Only the file asked for is kept as the workspace goes by (a backend that cannot stream returns them all).
+      let file: WorkspaceFileContent | undefined;
+      const keep = (entry: WorkspaceFileContent) => {
+        if (entry.path === path) file = entry;
+      };
+      for (const entry of await backend.readSessionFiles(sessionId, { onFile: keep })) keep(entry);
       if (!file) throw new FileNotFoundError({ message: `No file ${JSON.stringify(path)} in session ${sessionId}` });
       return c.body(new Uint8Array(file.content), 200, { "Content-Type": "application/octet-stream" });
     });

@@ -220,12 +220,12 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     });
   }
 
-  readSessionFiles(sessionId: string): Promise<WorkspaceFileContent[]> {
+  readSessionFiles(sessionId: string, options: { onFile?: WorkspaceFileSink } = {}): Promise<WorkspaceFileContent[]> {
     return this.track(async () => {
       const session = await this.liveSession(sessionId);
       const { maxOutputBytes, workspaceBytes } = this.driver.limits;
       const request = { cwd: WORKSPACE_DIR, snapshot: true, maxOutputBytes, maxSnapshotBytes: workspaceBytes };
-      return (await this.talk(session, { request })).snapshot;
+      return (await this.talk(session, { request, onFile: options.onFile })).snapshot;
     });
   }
 
@@ -366,7 +366,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   private async talk(session: Session, conversation: Conversation): Promise<RunnerResult> {
     const runner = await this.commandRunners.get(session.id, () => this.startCommandRunner(session));
     try {
-      return await runner.run(conversation.request, { onOutput: conversation.onOutput, signal: conversation.signal });
+      const { onOutput, signal, onFile } = conversation;
+      return await runner.run(conversation.request, { onOutput, signal, onFile });
     } finally {
       if (runner.singleUse) this.replaceCommandRunner(session);
     }

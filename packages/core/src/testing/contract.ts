@@ -308,6 +308,13 @@ export function describeBackendContract(options: BackendContractOptions): void {
           expect(python).toMatchObject({ stdout: "20\n", exitCode: 0 });
           const files = await backend.readSessionFiles(session.id);
           expect(files.map((f) => f.path).sort()).toEqual(["counter", "d/f"]);
+          // Handed over one at a time instead, none returned: what the session file routes use.
+          const taken: [string, string][] = [];
+          expect(await backend.readSessionFiles(session.id, { onFile: (f) => void taken.push([f.path, f.content.toString()]) })).toEqual([]);
+          expect(taken.sort()).toEqual([
+            ["counter", "2\n"],
+            ["d/f", "hi\n"],
+          ]);
         } finally {
           await backend.deleteSession(session.id);
         }
