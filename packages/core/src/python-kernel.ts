@@ -30,6 +30,7 @@ export interface PersistentRunnerOptions {
 export class PersistentRunner {
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  private stopping: Promise<void> | undefined;
 
   constructor(
     private readonly channel: RunnerChannel,
@@ -61,11 +62,21 @@ export class PersistentRunner {
     this.channel.hangUp();
   }
 
-  /** Stops the process. */
-  async stop(): Promise<void> {
+  /** Stops the process (once: later calls wait for the same stop). */
+  stop(): Promise<void> {
     this.stopped = true;
     this.channel.hangUp();
-    await this.kill().catch(() => {});
+    this.stopping ??= this.kill().catch(() => {});
+    return this.stopping;
+  }
+
+  /**
+   * Resolves once a stop under way is done (at once when none is). A kill by
+   * marker that is still running when the next runner starts would take the
+   * next one with it.
+   */
+  whenStopped(): Promise<void> {
+    return this.stopping ?? Promise.resolve();
   }
 
   private async runNow(request: RunnerRequest, options: RunOptions): Promise<RunnerResult> {

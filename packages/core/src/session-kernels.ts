@@ -1,16 +1,25 @@
 import type { PersistentRunner } from "./python-kernel.js";
 
+/** The longest a new kernel waits for the last one's stop; past it, a platform that does not answer is not waited for. */
+const STOP_WAIT_MS = 10_000;
+
 /**
  * The Python kernels of a backend's sessions, by session id: started on first
  * use, started again when the last one died, disposed when forgotten.
  */
-export class SessionKernels<K extends Pick<PersistentRunner, "alive" | "dispose"> = PersistentRunner> {
+export class SessionKernels<K extends Pick<PersistentRunner, "alive" | "dispose" | "whenStopped"> = PersistentRunner> {
   private readonly kernels = new Map<string, Promise<K>>();
 
-  /** The session's live kernel, or a new one from `start`. */
+  /**
+   * The session's live kernel, or a new one from `start` once the last one's
+   * stop is done (an abort does not wait for it; the new one must not start
+   * while a kill by marker is still looking for the old one).
+   */
   async get(sessionId: string, start: () => Promise<K>): Promise<K> {
     const existing = this.kernels.get(sessionId);
-    if (existing && (await existing.then((kernel) => kernel.alive).catch(() => false))) return existing;
+    const previous = await existing?.catch(() => undefined);
+    if (existing && previous?.alive) return existing;
+    if (previous) await Promise.race([previous.whenStopped(), new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref())]);
     const starting = start();
     this.kernels.set(sessionId, starting);
     starting.catch(() => {
