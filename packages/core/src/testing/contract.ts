@@ -3,6 +3,7 @@ import type { Backend, ExecuteOptions, ExecutionResult } from "../backend.js";
 import { SessionNotFoundError } from "../errors.js";
 import type { OutputChunk } from "../runner-protocol.js";
 import { TRUNCATION_SUFFIX } from "../truncate-output.js";
+import type { WorkspaceFileContent } from "../workspace-tar.js";
 import { describeSandboxEnvironment } from "./environment.js";
 import { describeRichResults } from "./rich-results.js";
 
@@ -310,7 +311,8 @@ export function describeBackendContract(options: BackendContractOptions): void {
           expect(files.map((f) => f.path).sort()).toEqual(["counter", "d/f"]);
           // Handed over one at a time instead, none returned: what the session file routes use.
           const taken: [string, string][] = [];
-          expect(await backend.readSessionFiles(session.id, { onFile: (f) => void taken.push([f.path, f.content.toString()]) })).toEqual([]);
+          const onFile = (f: WorkspaceFileContent) => void taken.push([f.path, f.content.toString()]);
+          expect(await backend.readSessionFiles(session.id, { onFile })).toEqual([]);
           expect(taken.sort()).toEqual([
             ["counter", "2\n"],
             ["d/f", "hi\n"],
