@@ -29,10 +29,10 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /**
    * Takes the new and changed files one at a time as the sandbox's snapshot
-   * arrives, in the order they come; the next is read once its promise
-   * settles, so no more than one file is held. The result's `files` are then
-   * empty. A backend that cannot stream them ignores it and returns `files`,
-   * so a caller handles both.
+   * arrives, in the order they come, each with its bytes as they arrive; the
+   * next is read once its promise settles, so no file is held whole. The
+   * result's `files` are then empty. A backend that cannot stream them
+   * ignores it and returns `files`, so a caller handles both.
    */
   onFile?: WorkspaceFileSink;
 }

@@ -4,7 +4,7 @@ import { sandboxEnvironment } from "./environment.js";
 import { pythonArgv } from "./python-command.js";
 import type { RunnerLimits, RunnerRequest, RunnerResult } from "./runner-protocol.js";
 import { MAIN_FILE } from "./workspace-path.js";
-import { changedFiles, type WorkspaceFileContent, type WorkspaceFileSink } from "./workspace-tar.js";
+import { changedFiles, contentOf, readContent, type WorkspaceFileContent, type WorkspaceFileSink } from "./workspace-tar.js";
 
 /** Where code runs in every sandbox. */
 export const WORKSPACE_DIR = "/workspace";
@@ -140,9 +140,12 @@ export function changedFileSink(
   onFile: WorkspaceFileSink,
 ): WorkspaceFileSink {
   const inputs = new Map(inputsWithCode(options).map((file) => [file.path, file.content]));
-  return (file) => {
+  return async (file) => {
     const input = inputs.get(file.path);
-    if (input === undefined || !input.equals(file.content)) return onFile(file);
+    if (input === undefined || input.length !== file.size) return onFile(file);
+    // As large as the input, which is in memory anyway: read it to compare.
+    const content = await readContent(file.content);
+    if (!content.equals(input)) return onFile({ ...file, content: contentOf(content) });
   };
 }
 

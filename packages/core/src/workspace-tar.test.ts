@@ -1,6 +1,6 @@
 import tar from "tar-stream";
 import { describe, expect, it } from "vitest";
-import { changedFiles, packWorkspace, unpackWorkspace, type WorkspaceFileContent, WorkspaceUnpacker } from "./workspace-tar.js";
+import { changedFiles, packWorkspace, readContent, unpackWorkspace, type WorkspaceFileStream, WorkspaceUnpacker } from "./workspace-tar.js";
 
 describe("workspace tar", () => {
   it("round-trips files byte for byte", async () => {
@@ -45,20 +45,44 @@ describe("workspace tar", () => {
     const taken: string[] = [];
     let busy = 0;
     let overlapped = false;
-    const onFile = async (file: WorkspaceFileContent) => {
+    const onFile = async (file: WorkspaceFileStream) => {
       overlapped ||= busy > 0;
       busy += 1;
       await new Promise((resolve) => setTimeout(resolve, 20));
-      taken.push(`${file.path}:${file.content.length}`);
+      const content = await readContent(file.content);
+      taken.push(`${file.path}:${file.size}:${content.toString() === file.path[0]?.repeat(1000)}`);
       busy -= 1;
     };
     expect(await unpackWorkspace(await packWorkspace(files), { onFile })).toEqual([]);
-    expect(taken).toEqual(["a.txt:1000", "b.txt:1000", "c.txt:1000"]);
+    expect(taken).toEqual(["a.txt:1000:true", "b.txt:1000:true", "c.txt:1000:true"]);
     expect(overlapped).toBe(false);
   });
 
-  it("asks the writer to wait while onFile is behind, then takes the rest", async () => {
-    const files = Array.from({ length: 6 }, (_, i) => ({ path: `f${i}`, content: Buffer.alloc(1024 * 1024, i) }));
+  it("goes on to the next file whether onFile read all of one, part of it or none", async () => {
+    const files = ["skip", "part", "all"].map((path) => ({ path, content: Buffer.alloc(300 * 1024, path) }));
+    const taken: string[] = [];
+    await unpackWorkspace(await packWorkspace(files), {
+      onFile: async (file) => {
+        if (file.path === "skip") return void taken.push("skip");
+        if (file.path === "part") {
+          for await (const chunk of file.content) {
+            taken.push(`part:${chunk.length > 0}`);
+            break;
+          }
+          return;
+        }
+        taken.push(`all:${(await readContent(file.content)).equals(files[2]?.content as Buffer)}`);
+      },
+    });
+    expect(taken).toEqual(["skip", "part:true", "all:true"]);
+  });
+
+  it("asks the writer to wait while onFile is behind, even in the middle of a file, then takes the rest", async () => {
+    const MiB = 1024 * 1024;
+    const files = [
+      { path: "big", content: Buffer.alloc(6 * MiB, 7) },
+      { path: "after", content: Buffer.from("z") },
+    ];
     const archive = await packWorkspace(files);
     let release = () => {};
     const held = new Promise<void>((resolve) => {
@@ -67,12 +91,17 @@ describe("workspace tar", () => {
     const taken: string[] = [];
     const unpacker = new WorkspaceUnpacker({
       onFile: async (file) => {
-        await held;
-        taken.push(file.path);
+        let size = 0;
+        for await (const chunk of file.content) {
+          // A store that stalls after the first chunk.
+          if (size === 0) await held;
+          size += chunk.length;
+        }
+        taken.push(`${file.path}:${size}`);
       },
     });
-    // Fed as a runner's frames would come. While the first file's taker holds, the unpacker must stay
-    // refused (never drained): what it has accepted is all the memory the snapshot takes meanwhile.
+    // Fed as a runner's frames would come. While the taker stalls, the unpacker must stay refused
+    // (never drained): what it has accepted is all the memory the snapshot takes meanwhile.
     const chunk = 64 * 1024;
     let accepted = 0;
     let stuck = false;
@@ -86,14 +115,14 @@ describe("workspace tar", () => {
     }
     expect(stuck).toBe(true);
     expect(taken).toEqual([]);
-    expect(accepted).toBeLessThan(3 * 1024 * 1024); // of 6 MiB: one file being taken, and 1 MiB read ahead
+    expect(accepted).toBeLessThan(2 * MiB); // of a 6 MiB file: 1 MiB read ahead and a few chunks
     release();
     await unpacker.whenDrained();
     for (; accepted < archive.length; accepted += chunk) {
       if (!unpacker.write(archive.subarray(accepted, accepted + chunk))) await unpacker.whenDrained();
     }
     expect(await unpacker.finish()).toEqual([]);
-    expect(taken).toEqual(files.map((file) => file.path));
+    expect(taken).toEqual([`big:${6 * MiB}`, "after:1"]);
   });
 
   it("never hands onFile a file of a snapshot over its limit, and fails when onFile does", async () => {

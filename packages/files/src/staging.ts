@@ -9,7 +9,7 @@ import {
   type WorkspaceFile,
   type WorkspaceFileContent,
 } from "@code-interpreter/core";
-import type { FileAccess, FileStore } from "./file-store.js";
+import type { FileAccess, FileSource, FileStore } from "./file-store.js";
 
 /**
  * Turns `[{path, file_id}]` into the files to stage: paths validated (422),
@@ -65,7 +65,7 @@ export async function saveOutputs(
 
 /**
  * Saves an execution's outputs as they arrive (its `onFile`), one at a time,
- * so a snapshot is never held whole, with saveOutputs' rules. `finish` saves
+ * so a snapshot is never held whole, with saveOutputs' rules (no file is held whole). `finish` saves
  * whatever came in the result instead (a backend that does not stream) and
  * lists them all by path; `discard` deletes what was saved, for an execution
  * that failed or was abandoned, including a save still under way.
@@ -80,8 +80,11 @@ export class OutputSaver {
     private readonly owner: FileAccess,
   ) {}
 
-  /** Saves one output (never throws: a file the store refuses is listed as skipped). */
-  readonly save = async (file: WorkspaceFileContent): Promise<void> => {
+  /**
+   * Saves one output, whole or as its bytes arrive (a snapshot's
+   * WorkspaceFileStream); never throws: a file the store refuses is listed as skipped.
+   */
+  readonly save = async (file: { path: string; content: FileSource }): Promise<void> => {
     if (this.discarded) return;
     try {
       const metadata = await this.store.save(file.content, file.path, this.owner);

@@ -2,10 +2,12 @@ import {
   createSessionBashRequestSchema,
   createSessionPythonRequestSchema,
   FileNotFoundError,
+  readContent,
   SessionCreateRequestSchema,
   SessionKeepaliveRequestSchema,
   validateWorkspacePath,
   type WorkspaceFileContent,
+  type WorkspaceFileStream,
 } from "@code-interpreter/core";
 import { resolveFileInputs } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
@@ -98,10 +100,10 @@ export function sessionRoutes(server: ServerContext) {
       );
     })
     .get("/v1/sessions/:sessionId/files", async (c) => {
-      // Only names and sizes are kept, one file's bytes at a time: a large workspace is never held whole.
+      // Only names and sizes are kept (a file's bytes are skipped as they come): a large workspace is never held.
       const files: { path: string; kind: "file"; size_bytes: number }[] = [];
       const listed = await backend.readSessionFiles(await owned(c), {
-        onFile: (file) => void files.push({ path: file.path, kind: "file", size_bytes: file.content.length }),
+        onFile: (file) => void files.push({ path: file.path, kind: "file", size_bytes: file.size }),
       });
       for (const file of listed) files.push({ path: file.path, kind: "file", size_bytes: file.content.length });
       return c.json({ files });
@@ -112,10 +114,10 @@ export function sessionRoutes(server: ServerContext) {
       const path = validateWorkspacePath(decodeURIComponent(c.req.path.slice(prefix.length)));
       // Only the file asked for is kept as the workspace goes by (a backend that cannot stream returns them all).
       let file: WorkspaceFileContent | undefined;
-      const keep = (entry: WorkspaceFileContent) => {
-        if (entry.path === path) file = entry;
+      const onFile = async (entry: WorkspaceFileStream) => {
+        if (entry.path === path) file = { path, content: await readContent(entry.content) };
       };
-      for (const entry of await backend.readSessionFiles(sessionId, { onFile: keep })) keep(entry);
+      for (const entry of await backend.readSessionFiles(sessionId, { onFile })) if (entry.path === path) file = entry;
       if (!file) throw new FileNotFoundError({ message: `No file ${JSON.stringify(path)} in session ${sessionId}` });
       return c.body(new Uint8Array(file.content), 200, { "Content-Type": "application/octet-stream" });
     });

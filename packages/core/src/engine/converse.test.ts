@@ -66,7 +66,7 @@ describe("a session's command runner over one channel", () => {
     expect(await alive(pid)).toBe(false);
   });
 
-  it("holds a large snapshot back in the sandbox while its taker is behind, and hands over every file", async () => {
+  it("holds a large snapshot back in the sandbox while its taker is behind, even within a file, and hands over every byte", async () => {
     const MiB = 1024 * 1024;
     let bytesRead = 0;
     const data = channel.data.bind(channel);
@@ -74,27 +74,38 @@ describe("a session's command runner over one channel", () => {
       bytesRead += chunk.length;
       data(chunk);
     });
-    const taken: string[] = [];
-    let readWhileFirstHeld = 0;
-    const made = await bash("for i in $(seq 10 25); do head -c 1048576 /dev/urandom > f$i; done");
+    const made = await bash("head -c 25165824 /dev/urandom > big; for i in 1 2 3 4; do head -c 1048576 /dev/urandom > f$i; done");
     expect(made.result?.exitCode).toBe(0);
+    const taken: [string, number][] = [];
+    let readWhileHeld = 0;
     const snapshot = await converse(channel, {
       request: { cwd: dir, snapshot: true, maxOutputBytes: 1 << 20, timeoutMs: 30_000 },
       maxSnapshotBytes: 64 * MiB,
       onFile: async (file) => {
-        if (taken.length === 0) {
-          await sleep(300);
-          readWhileFirstHeld = bytesRead;
+        let size = 0;
+        for await (const chunk of file.content) {
+          // A store that stalls after the first chunk of the 24 MiB file.
+          if (file.path === "big" && size === 0) {
+            await sleep(300);
+            readWhileHeld = bytesRead;
+          }
+          size += chunk.length;
         }
-        expect(file.content.length).toBe(MiB);
-        taken.push(file.path);
+        expect(size).toBe(file.size);
+        taken.push([file.path, size]);
       },
       stop: async () => kill(),
     });
     expect(snapshot.result?.snapshot).toEqual([]);
-    expect(taken.sort()).toEqual(Array.from({ length: 16 }, (_, i) => `f${i + 10}`));
-    // 16 MiB were waiting; while the first file was held, little more than the read-ahead came in.
-    expect(readWhileFirstHeld).toBeLessThan(4 * MiB);
-    expect(bytesRead).toBeGreaterThan(16 * MiB);
+    expect(taken.sort()).toEqual([
+      ["big", 24 * MiB],
+      ["f1", MiB],
+      ["f2", MiB],
+      ["f3", MiB],
+      ["f4", MiB],
+    ]);
+    // 28 MiB were waiting; while the store stalled, little more than the read-ahead came in.
+    expect(readWhileHeld).toBeLessThan(6 * MiB);
+    expect(bytesRead).toBeGreaterThan(28 * MiB);
   });
 });

@@ -3,7 +3,7 @@ import type { Backend, ExecuteOptions, ExecutionResult } from "../backend.js";
 import { SessionNotFoundError } from "../errors.js";
 import type { OutputChunk } from "../runner-protocol.js";
 import { TRUNCATION_SUFFIX } from "../truncate-output.js";
-import type { WorkspaceFileContent } from "../workspace-tar.js";
+import { readContent, type WorkspaceFileStream } from "../workspace-tar.js";
 import { describeSandboxEnvironment } from "./environment.js";
 import { describeRichResults } from "./rich-results.js";
 
@@ -190,7 +190,9 @@ export function describeBackendContract(options: BackendContractOptions): void {
               overlapped ||= busy;
               busy = true;
               await new Promise((resolve) => setTimeout(resolve, 5));
-              taken.push([file.path, file.content.toString()]);
+              const content = await readContent(file.content);
+              expect(content.length).toBe(file.size);
+              taken.push([file.path, content.toString()]);
               busy = false;
             },
           },
@@ -311,7 +313,7 @@ export function describeBackendContract(options: BackendContractOptions): void {
           expect(files.map((f) => f.path).sort()).toEqual(["counter", "d/f"]);
           // Handed over one at a time instead, none returned: what the session file routes use.
           const taken: [string, string][] = [];
-          const onFile = (f: WorkspaceFileContent) => void taken.push([f.path, f.content.toString()]);
+          const onFile = async (f: WorkspaceFileStream) => void taken.push([f.path, (await readContent(f.content)).toString()]);
           expect(await backend.readSessionFiles(session.id, { onFile })).toEqual([]);
           expect(taken.sort()).toEqual([
             ["counter", "2\n"],
