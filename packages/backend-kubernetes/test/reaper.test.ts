@@ -188,9 +188,11 @@ describe.skipIf(!(await dockerAvailable()))("kubernetes reaper and foreign pods"
   );
 
   it("answers SessionNotFoundError when a session expires and is reaped while its command runs", async () => {
-    const session = await backend.createSession({ ttlSeconds: 2, files: [] });
+    const session = await backend.createSession({ ttlSeconds: 300, files: [] });
     const { command, started } = sleeper(backend, session.id, "bash");
     await started;
+    // Expires now that its command runs (a short TTL from the start could run out before the command began, under load).
+    await backend.extendSession(session.id, 0);
     let reaped: string[] = [];
     for (let attempt = 0; attempt < 60 && !reaped.includes(session.id); attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 500));
