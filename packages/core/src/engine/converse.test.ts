@@ -108,4 +108,19 @@ describe("a session's command runner over one channel", () => {
     expect(readWhileHeld).toBeLessThan(6 * MiB);
     expect(bytesRead).toBeGreaterThan(28 * MiB);
   });
+
+  it("ends at the backstop and its grace when the snapshot's taker hangs (a stalled store)", async () => {
+    let stops = 0;
+    const outcome = await converse(channel, {
+      request: { argv: ["bash", "-c", "echo hi > out"], cwd: dir, snapshot: true, maxOutputBytes: 1 << 20, timeoutMs: 200 },
+      onFile: () => new Promise<void>(() => {}),
+      stop: async () => {
+        stops += 1;
+        kill();
+      },
+    });
+    expect(outcome.stopped).toBe("backstop");
+    expect(outcome.result).toBeUndefined();
+    expect(stops).toBe(1);
+  });
 });

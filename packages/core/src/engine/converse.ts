@@ -38,6 +38,7 @@ export async function converse(channel: RunnerChannel, options: ConverseOptions)
     onFile: options.onFile,
   });
   let stopped: RunnerOutcome["stopped"];
+  let result: RunnerOutcome["result"];
   let over = () => {};
   const finished = new Promise<void>((resolve) => {
     over = resolve;
@@ -56,14 +57,21 @@ export async function converse(channel: RunnerChannel, options: ConverseOptions)
   });
   void channel.closed.then(() => over());
   let grace: NodeJS.Timeout | undefined;
+  let cut = () => {};
+  const cutOff = new Promise<undefined>((resolve) => {
+    cut = () => resolve(undefined);
+  });
   const stop = (why: "backstop" | "abort") => {
     if (stopped) return;
     stopped = why;
     options.stop().catch(() => {});
+    // An abort wants no answer; a backstop takes what has come within the grace.
+    if (why === "abort") cut();
     // Past the grace the conversation is over, even when the connection cannot report its own end.
     grace = setTimeout(() => {
       channel.hangUp();
       over();
+      cut();
     }, CLOSE_GRACE_MS);
     grace.unref();
   };
@@ -76,6 +84,13 @@ export async function converse(channel: RunnerChannel, options: ConverseOptions)
       over();
     } else if (!channel.ended) channel.write(await encodeRunnerRequest(request));
     await finished;
+    if (!stopped || stopped === "backstop") {
+      // Handing the snapshot's files over is part of the exchange: a taker that hangs (a stalled store)
+      // is bounded by the backstop and its grace like the code is, and the answer is then what has come.
+      const answer = decoder.finish();
+      answer.catch(() => {});
+      result = await Promise.race([answer, cutOff]);
+    }
   } finally {
     clearTimeout(backstop);
     clearTimeout(grace);
@@ -83,7 +98,7 @@ export async function converse(channel: RunnerChannel, options: ConverseOptions)
     unlisten();
   }
   return {
-    result: stopped === "abort" ? undefined : await decoder.finish(),
+    result: stopped === "abort" ? undefined : result,
     stopped,
     partial: decoder.partialOutput(),
     diagnostics: channel.diagnostics(),
