@@ -64,11 +64,12 @@ export async function saveOutputs(
 }
 
 /**
- * Saves an execution's outputs as they arrive (its `onFile`), one at a time,
- * so a snapshot is never held whole, with saveOutputs' rules (no file is held whole). `finish` saves
- * whatever came in the result instead (a backend that does not stream) and
- * lists them all by path; `discard` deletes what was saved, for an execution
- * that failed or was abandoned, including a save still under way.
+ * Saves an execution's outputs as they arrive (its `onFile`), one file at a
+ * time and each as its bytes come, with saveOutputs' rules: neither the
+ * snapshot nor any file in it is held whole. `finish` also saves what came in
+ * the result (a backend that does not stream) and lists them all by path;
+ * `discard` deletes what was saved, for an execution that failed or was
+ * abandoned, including a save still under way.
  */
 export class OutputSaver {
   private readonly saved: { path: string; fileId: string }[] = [];
