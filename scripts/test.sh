@@ -8,10 +8,14 @@ for extra in scripts/test.d/*.sh; do
   [ -e "$extra" ] && bash "$extra"
 done
 pnpm run lint
+# Every tracked Python file (the runner's package, the hostile suite's programs) with pyflakes.
+bash scripts/lint-python.sh
 pnpm run typecheck
 # Every publishable package packs cleanly (publint, attw), and a release would go through (dry run).
 SKIP_BUILD=1 bash scripts/check-packages.sh
 bash scripts/release.sh --dry-run
+# The runner's Python modules, each tested directly (pytest).
+bash scripts/test-python.sh
 pnpm exec vitest run
 # A short benchmark run, only to prove it works (its figures mean nothing at this size).
 node bench/src/bench.ts --backend local --quick --count 3 --seconds 1

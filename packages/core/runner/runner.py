@@ -1468,7 +1468,8 @@ def preload(modules):
             __import__(name)
         except Exception:
             pass  # an image without it still serves requests
-    import ast, base64, io, json, traceback, types  # noqa: E401,F401  what running code needs, loaded too
+    for name in ("ast", "base64", "io", "json", "traceback", "types"):
+        __import__(name)  # what running code needs, loaded too
 
     Channel().ready()
 
@@ -1496,7 +1497,9 @@ def serve():
     as fresh processes (nothing stays between them but the workspace), so the
     session pays for no exec per command."""
     import json
-    import select, subprocess  # noqa: E401,F401  what every command needs, loaded before one waits (~10-50 ms)
+
+    for name in ("select", "subprocess"):
+        __import__(name)  # what every command needs, loaded before one waits (~10-50 ms)
 
     from .oneshot import answer
     from .processes import become_subreaper, reap_orphans
