@@ -1,10 +1,10 @@
 import type { Duplex } from "node:stream";
 import type { BackendHealth } from "@code-interpreter/core";
 import {
-  DECLARED_ENV_VARIABLES,
   type OneShotSandbox,
   type PersistentRunnerHandle,
   runnerPlan,
+  SANDBOX_ENV,
   type SandboxDriver,
   type SandboxLimits,
   type StartSandboxOptions,
@@ -143,7 +143,7 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
    */
   async startKernel(session: DockerSession): Promise<PersistentRunnerHandle> {
     const { docker } = this.settings;
-    const env = { ...DECLARED_ENV_VARIABLES, ...this.plan.env };
+    const env = { ...SANDBOX_ENV, ...this.plan.env };
     const { channel } = await execAttached(docker, session.containerId, this.user, kernelArgv("python3", this.plan.limits), env);
     return { channel, kill: () => killMarked(docker, session.containerId, this.user, KERNEL_MARKER) };
   }

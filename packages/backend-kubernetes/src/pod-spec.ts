@@ -1,4 +1,4 @@
-import { DECLARED_ENV_VARIABLES, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core/engine";
+import { SANDBOX_ENV, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core/engine";
 import { EXPIRES_AT_KEY, sandboxLabels, TENANT_KEY } from "@code-interpreter/core/sandbox";
 import type { V1Container, V1Pod, V1SecurityContext } from "@kubernetes/client-node";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
@@ -56,7 +56,7 @@ export function restrictedSecurityContext(settings: KubernetesBackendSettings): 
  * kernel need from the start, since modules read it when imported.
  */
 export function sandboxEnv(settings: KubernetesBackendSettings): Record<string, string> {
-  return { ...DECLARED_ENV_VARIABLES, OPENBLAS_NUM_THREADS: String(Math.max(1, Math.ceil(settings.cpus))) };
+  return { ...SANDBOX_ENV, OPENBLAS_NUM_THREADS: String(Math.max(1, Math.ceil(settings.cpus))) };
 }
 
 /**

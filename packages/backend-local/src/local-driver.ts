@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { BackendHealth } from "@code-interpreter/core";
 import {
-  DECLARED_ENV_VARIABLES,
   type OneShotSandbox,
   type PersistentRunnerHandle,
   type RunnerHandle,
   runnerPlan,
+  SANDBOX_ENV,
   type SandboxDriver,
   type SandboxLimits,
   type StartSandboxOptions,
@@ -248,7 +248,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   /** A sandbox of the session on its workspace, running `argv`, with its channel kept open (a kernel, a command runner). */
   private sessionSandbox(session: LocalSession, argv: string[], options: { kernel?: boolean } = {}): PersistentRunnerHandle {
     const workspaceDir = this.records.workspaceDir(session.id);
-    const sandbox = this.spawn({ name: session.id, workspaceDir, argv, kernel: options.kernel, env: this.codeEnvVariables() });
+    const sandbox = this.spawn({ name: session.id, workspaceDir, argv, kernel: options.kernel, env: this.sandboxEnv() });
     const { channel, requestOverrides } = this.runner(sandbox, workspaceDir);
     return { channel, requestOverrides, kill: async () => void (await sandbox.kill()) };
   }
@@ -283,8 +283,8 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   }
 
   /** The code's environment, which a sandbox starts with (a kernel's cells get no other). */
-  private codeEnvVariables(): Record<string, string> {
-    return { ...DECLARED_ENV_VARIABLES, ...this.plan.env };
+  private sandboxEnv(): Record<string, string> {
+    return { ...SANDBOX_ENV, ...this.plan.env };
   }
 
   private async makeWorkspace(dir: string): Promise<void> {

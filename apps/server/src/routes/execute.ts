@@ -8,7 +8,7 @@ import { withExecutionSlot } from "../execution-slots.js";
 import { readJsonBody } from "../middleware/json-body.js";
 import { assertLanguage } from "./languages.js";
 import { codeOptions, executionJson } from "./mappers.js";
-import { richResultMapper } from "./rich-result-mapper.js";
+import { richResultMapper } from "./rich-results.js";
 import { streamExecution } from "./sse.js";
 
 /** `POST /v1/execute` and `POST /v1/execute/stream`. */

@@ -12,7 +12,7 @@ import type { Context } from "hono";
 import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
 import type { Env } from "../env.js";
-import { richResultMapper } from "./rich-result-mapper.js";
+import { richResultMapper } from "./rich-results.js";
 
 // Between the API's JSON and the backend's types, for every route: the one place that decides the
 // fields of an answer and their order (onyx's first, ours after).

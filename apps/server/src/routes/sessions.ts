@@ -17,7 +17,7 @@ import { withExecutionSlot } from "../execution-slots.js";
 import { readJsonBody } from "../middleware/json-body.js";
 import { assertLanguage } from "./languages.js";
 import { codeOptions, commandJson, sessionJson, sessionPythonJson } from "./mappers.js";
-import { richResultMapper } from "./rich-result-mapper.js";
+import { richResultMapper } from "./rich-results.js";
 import { streamExecution } from "./sse.js";
 
 /** `/v1/sessions`: create, list, keepalive, delete, bash, python, and reading the session's files. */

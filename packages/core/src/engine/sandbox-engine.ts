@@ -31,11 +31,11 @@ import { answerlessResult } from "./exchange-outcome.js";
 import {
   changedFileSink,
   commandResult,
-  DECLARED_ENV_VARIABLES,
   executionResult,
   planExecution,
   planPythonCell,
   planSessionCommand,
+  SANDBOX_ENV,
   WORKSPACE_DIR,
 } from "./execution-plan.js";
 import { KeyedQueue } from "./keyed-queue.js";
@@ -97,7 +97,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         // Preloading costs each warm sandbox about a CPU-second: when refills cannot keep up, skip it.
         create: async () => {
           const preload = this.pool?.underPressure ? [] : driver.preload;
-          const sandbox = await driver.start({ lifetimeSeconds, warm: true, preload, env: this.codeEnvVariables() });
+          const sandbox = await driver.start({ lifetimeSeconds, warm: true, preload, env: this.sandboxEnv() });
           // Handed out once its preload is done: a request never waits for imports it may not need, and the
           // pool's create time (and so its size and pressure) is the real one.
           if (preload.length > 0) await sandbox.channel.ready;
@@ -270,9 +270,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     return this.driver.startSeconds ?? START_ALLOWANCE_SECONDS;
   }
 
-  /** The environment variables of the code, which warm sandboxes start with (preloaded modules read them). */
-  private codeEnvVariables(): Record<string, string> {
-    return { ...DECLARED_ENV_VARIABLES, ...this.driver.plan.env };
+  /** The code's environment, which warm sandboxes start with (preloaded modules read it). */
+  private sandboxEnv(): Record<string, string> {
+    return { ...SANDBOX_ENV, ...this.driver.plan.env };
   }
 
   /**
