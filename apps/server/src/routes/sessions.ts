@@ -2,13 +2,12 @@ import {
   createSessionBashRequestSchema,
   createSessionPythonRequestSchema,
   FileNotFoundError,
-  readContent,
   SessionCreateRequestSchema,
   SessionKeepaliveRequestSchema,
-  validateWorkspacePath,
   type WorkspaceFileContent,
   type WorkspaceFileStream,
 } from "@code-interpreter/core";
+import { readContent, validateWorkspacePath } from "@code-interpreter/core/workspace";
 import { resolveFileInputs } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
 import { accessOf } from "../auth/authenticate.js";
@@ -95,7 +94,7 @@ export function sessionRoutes(server: ServerContext) {
       return streamExecution(
         c,
         server,
-        async (onOutput, signal) => sessionPythonJson(server, c, await backend.runInSession({ ...options, onOutput, signal }), rich),
+        async (callbacks, signal) => sessionPythonJson(server, c, await backend.runInSession({ ...options, ...callbacks, signal }), rich),
         rich.one,
       );
     })
