@@ -12,20 +12,27 @@ import { Upload } from "@aws-sdk/lib-storage";
 import type { FileSource } from "./file-store.js";
 import { assertRecordName, type RecordOptions, type RecordStore, recordSource } from "./record-store.js";
 
+/** Without conditional PUTs, how long a writer lets racing PUTs land before it reads back whose mark won. */
+const SETTLE_MS = 250;
 /** Objects inspected at once by the purge. */
 const PURGE_CONCURRENCY = 16;
 
 /**
  * Records as objects under `<prefix>records/<name>`, with their expiry (unix
- * milliseconds) and writer in user metadata. Create-if-absent is a PUT with
- * `If-None-Match: *` after a HEAD that found nothing, then a HEAD that checks
- * this writer's mark won: a store that honours the condition refuses the
- * second writer (412), one that ignores it still leaves only the winner
- * believing it created the record unless both PUTs land between the other's
- * PUT and HEAD. Records written with `ifAbsent` are small and sent in one PUT;
- * others stream through the SDK's Upload.
+ * milliseconds) and writer in user metadata. Create-if-absent is a HEAD that
+ * finds nothing, then a PUT with `If-None-Match: *` (AWS S3, MinIO, Ceph): the
+ * store refuses every writer but the first (412). A store that does not
+ * implement conditional PUTs (501: Swift's S3 layer) gets a plain PUT, a
+ * short settle, and a HEAD: with last-writer-wins only the writer whose mark
+ * is on the object has created it. That leaves one gap: a writer whose HEAD
+ * came before the first PUT landed and whose own PUT lands more than the
+ * settle time after it also wins. Records written with `ifAbsent` are small
+ * and sent in one PUT; others stream through the SDK's Upload.
  */
 export class S3RecordStore implements RecordStore {
+  /** Whether the store honours `If-None-Match: *` on PUT; learnt from its first 501. */
+  private conditionalPuts = true;
+
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
@@ -52,14 +59,32 @@ export class S3RecordStore implements RecordStore {
     const source = recordSource(value);
     const chunks: Uint8Array[] = [];
     for await (const chunk of source instanceof Uint8Array ? [source] : source) chunks.push(chunk);
-    try {
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: Buffer.concat(chunks), Metadata: metadata, IfNoneMatch: "*" }),
+    const put = (conditional: boolean) =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: Buffer.concat(chunks),
+          Metadata: metadata,
+          ...(conditional ? { IfNoneMatch: "*" } : {}),
+        }),
       );
+    try {
+      if (this.conditionalPuts) {
+        await put(true);
+        return true;
+      }
     } catch (error) {
       if (statusOf(error) === 412 || statusOf(error) === 409) return false;
-      throw this.unavailable(error);
+      if (statusOf(error) !== 501) throw this.unavailable(error);
+      // The store refuses conditional PUTs (Swift's S3 layer): settle it by reading back instead, from now on.
+      this.conditionalPuts = false;
     }
+    await put(false).catch((error) => {
+      throw this.unavailable(error);
+    });
+    // Last writer wins: once every racing PUT has landed, only one writer finds its own mark.
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     return (await this.metadataOf(key))?.writer === writer;
   }
 
