@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { link, mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import type { FileSource } from "./file-store.js";
+import type { FileSource } from "./record-store.js";
 import { assertRecordName, type RecordOptions, type RecordStore, recordSource } from "./record-store.js";
 
 /** The header line every record file starts with: its expiry, in unix milliseconds. */

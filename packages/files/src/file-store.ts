@@ -1,7 +1,9 @@
 import { basename } from "node:path";
 import type { Readable } from "node:stream";
 import { type FileMetadata, FileNotFoundError, PayloadTooLargeError } from "@code-interpreter/core";
-import type { RecordStore } from "./record-store.js";
+import type { FileSource, RecordStore } from "./record-store.js";
+
+export type { FileSource } from "./record-store.js";
 
 /** A stored file's metadata, with the tenant that stored it (kept out of API answers). */
 export interface StoredFile extends FileMetadata {
@@ -35,9 +37,6 @@ export interface FileStoreHealth {
   ok: boolean;
   detail?: string;
 }
-
-/** What a file's bytes can be given as. */
-export type FileSource = AsyncIterable<Uint8Array> | Uint8Array;
 
 /**
  * Where uploaded files and execution outputs live: a directory on this host

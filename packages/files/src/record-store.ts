@@ -1,6 +1,8 @@
 import type { Readable } from "node:stream";
 import { InvalidRequestError } from "@code-interpreter/core";
-import type { FileSource } from "./file-store.js";
+
+/** What a file's or a record's bytes can be given as. */
+export type FileSource = AsyncIterable<Uint8Array> | Uint8Array;
 
 /** How long a record lives, and whether it may replace one of the same name. */
 export interface RecordOptions {

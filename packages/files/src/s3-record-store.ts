@@ -9,7 +9,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import type { FileSource } from "./file-store.js";
+import type { FileSource } from "./record-store.js";
 import { assertRecordName, type RecordOptions, type RecordStore, recordSource } from "./record-store.js";
 
 /** Without conditional PUTs, how long a writer lets racing PUTs land before it reads back whose mark won. */
