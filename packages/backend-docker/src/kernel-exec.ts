@@ -1,5 +1,5 @@
 import type { Duplex } from "node:stream";
-import { type RunnerChannel, WORKSPACE_DIR } from "@code-interpreter/core";
+import { killByMarkerArgv, type RunnerChannel, WORKSPACE_DIR } from "@code-interpreter/core";
 import type Dockerode from "dockerode";
 import { streamChannel } from "./docker-channel.js";
 
@@ -32,7 +32,7 @@ export async function execAttached(
  */
 export async function killMarked(docker: Dockerode, containerId: string, user: string, marker: string): Promise<void> {
   const killer = await docker.getContainer(containerId).exec({
-    Cmd: ["pkill", "-9", "-f", marker],
+    Cmd: killByMarkerArgv(marker),
     User: user,
     AttachStdout: true,
     AttachStderr: true,

@@ -1,6 +1,13 @@
-import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, type SessionRecord, TENANT_KEY } from "@code-interpreter/core";
+import {
+  APP_LABEL,
+  COMPONENT_LABEL_KEY,
+  EXPIRES_AT_KEY,
+  isSessionId,
+  type SessionRecord,
+  TENANT_KEY,
+  WARM_LABEL_KEY,
+} from "@code-interpreter/core";
 import type { V1Pod } from "@kubernetes/client-node";
-import { WARM_LABEL_KEY } from "./pod-spec.js";
 
 /**
  * A session as its pod describes it. `expiresAt` is the
