@@ -1,6 +1,20 @@
 export { type BackendContractOptions, type ContractSettings, describeBackendContract } from "./contract.js";
 export { describeSandboxEnvironment } from "./environment.js";
 export {
+  deferred,
+  type FakeAnswer,
+  FakeClock,
+  FakeDriver,
+  type FakeDriverOptions,
+  FakeHold,
+  type FakeOneShot,
+  type FakeOperation,
+  type FakeResponder,
+  type FakeSandboxRecord,
+  type FakeSession,
+} from "./fake-driver.js";
+export { FakeRunner, type FakeRunnerKind, type FakeRunnerRequest } from "./fake-runner.js";
+export {
   describeHostileSuite,
   HOSTILE_MARKER,
   HOSTILE_SETTINGS,
