@@ -1,4 +1,4 @@
-import { type ReapSubject, reapVerdict } from "@code-interpreter/core";
+import { type ReapSubject, reapVerdict } from "@code-interpreter/core/engine";
 import type Dockerode from "dockerode";
 import type { ContainerInfo } from "dockerode";
 import { WARM_LABEL_KEY } from "./container-spec.js";

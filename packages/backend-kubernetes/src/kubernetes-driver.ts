@@ -1,19 +1,14 @@
-import {
-  type BackendHealth,
-  type CreateSessionSandboxOptions,
-  EXPIRES_AT_KEY,
-  KERNEL_MARKER,
-  type KernelHandle,
-  newExecName,
-  type OneShotSandbox,
-  type SandboxDriver,
-  SERVE_MARKER,
-  type StartSandboxOptions,
-  type StartSessionRunnerOptions,
-  TENANT_KEY,
-  unixNow,
-  WARM_LABEL_KEY,
-} from "@code-interpreter/core";
+import type { BackendHealth } from "@code-interpreter/core";
+import type {
+  CreateSessionSandboxOptions,
+  OneShotSandbox,
+  PersistentRunnerHandle,
+  SandboxDriver,
+  StartSandboxOptions,
+  StartSessionRunnerOptions,
+} from "@code-interpreter/core/engine";
+import { KERNEL_MARKER, SERVE_MARKER } from "@code-interpreter/core/runner";
+import { EXPIRES_AT_KEY, newExecName, TENANT_KEY, unixNow, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import { isNotFound } from "./api-errors.js";
 import { executorTermination } from "./container-exit.js";
 import { startMarked } from "./kernel-exec.js";
@@ -190,7 +185,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
   }
 
   /** The kernel runs with the pod's environment (an exec cannot set one): the engine's, given at its creation. */
-  async startKernel(session: KubernetesSession, options: StartSessionRunnerOptions): Promise<KernelHandle> {
+  async startKernel(session: KubernetesSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
     await this.running(session);
     return startMarked(this.api, session.id, kernelBootstrapArgv("python3", options.limits), KERNEL_MARKER);
   }
@@ -200,7 +195,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
    * write and a read. It lives as long as the session's pod (whose pids limit
    * bounds what its commands leave running), and is killed by its marker.
    */
-  async startCommandRunner(session: KubernetesSession): Promise<KernelHandle> {
+  async startCommandRunner(session: KubernetesSession): Promise<PersistentRunnerHandle> {
     await this.running(session);
     return startMarked(this.api, session.id, serveBootstrapArgv("python3"), SERVE_MARKER);
   }

@@ -1,13 +1,5 @@
-import {
-  cpuEnv,
-  EXPIRES_AT_KEY,
-  SANDBOX_ENV,
-  sandboxLabels,
-  sessionInitArgv,
-  TENANT_KEY,
-  WARM_LABEL_KEY,
-  WORKSPACE_DIR,
-} from "@code-interpreter/core";
+import { cpuEnv, SANDBOX_ENV, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core/engine";
+import { EXPIRES_AT_KEY, sandboxLabels, TENANT_KEY, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import type { V1Container, V1Pod, V1SecurityContext } from "@kubernetes/client-node";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 

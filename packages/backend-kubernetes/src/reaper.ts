@@ -1,4 +1,5 @@
-import { COMPONENT_LABEL_KEY, type ReapSubject, reapVerdict, WARM_LABEL_KEY } from "@code-interpreter/core";
+import { type ReapSubject, reapVerdict } from "@code-interpreter/core/engine";
+import { COMPONENT_LABEL_KEY, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeApi } from "./kube-api.js";
 import { APP_SELECTOR, annotatedExpiry, hasEnded, latestExpiry, sessionRecord } from "./session-records.js";

@@ -1,4 +1,5 @@
-import { newExecName, newSessionId, SessionNotFoundError, unixNow } from "@code-interpreter/core";
+import { SessionNotFoundError } from "@code-interpreter/core";
+import { newExecName, newSessionId, unixNow } from "@code-interpreter/core/sandbox";
 import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import Dockerode from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-import { SandboxEngine, type SandboxEngineOptions, sandboxLimits } from "@code-interpreter/core";
+import { SandboxEngine, type SandboxEngineOptions, sandboxLimits } from "@code-interpreter/core/engine";
 import type { LocalBackendSettings } from "./local-backend-settings.js";
 import { LocalDriver, passthroughEnv } from "./local-driver.js";
 import type { Isolation } from "./sandbox-process.js";

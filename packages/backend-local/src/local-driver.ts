@@ -3,25 +3,19 @@ import { constants } from "node:fs";
 import { access, chown, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { BackendHealth } from "@code-interpreter/core";
 import {
-  type BackendHealth,
   type CreateSessionSandboxOptions,
-  isSessionId,
-  type KernelHandle,
-  kernelArgv,
-  newExecName,
   type OneShotSandbox,
-  PREPARE_ROOTFS_SCRIPT,
+  type PersistentRunnerHandle,
   type RunnerHandle,
-  type RunnerRequest,
   reapVerdict,
   type SandboxDriver,
   type StartSandboxOptions,
   type StartSessionRunnerOptions,
-  sandboxByteLimits,
-  serveArgv,
-  unixNow,
-} from "@code-interpreter/core";
+} from "@code-interpreter/core/engine";
+import { kernelArgv, type RunnerRequest, serveArgv } from "@code-interpreter/core/runner";
+import { isSessionId, newExecName, PREPARE_ROOTFS_SCRIPT, sandboxByteLimits, unixNow } from "@code-interpreter/core/sandbox";
 import type { LocalBackendSettings } from "./local-backend-settings.js";
 import { type Isolation, type SandboxProcess, type SandboxSpawnOptions, spawnSandbox } from "./sandbox-process.js";
 import { type LocalSession, SessionRecords } from "./session-records.js";
@@ -149,7 +143,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     return true;
   }
 
-  async startKernel(session: LocalSession, options: StartSessionRunnerOptions): Promise<KernelHandle> {
+  async startKernel(session: LocalSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
     return this.sessionSandbox(session, kernelArgv(this.settings.python, options.limits), { kernel: true, env: options.env });
   }
 
@@ -159,7 +153,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
    * the command left running in it, ends when the engine hangs up after the
    * answer; the engine starts the next one right away, ready for the next command.
    */
-  async startCommandRunner(session: LocalSession, options: StartSessionRunnerOptions): Promise<KernelHandle> {
+  async startCommandRunner(session: LocalSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
     return { ...this.sessionSandbox(session, serveArgv(this.settings.python), { env: options.env }), singleUse: true };
   }
 
@@ -234,7 +228,11 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   }
 
   /** A sandbox of the session on its workspace, running `argv`, with its channel kept open (a kernel, a command runner). */
-  private sessionSandbox(session: LocalSession, argv: string[], options: { kernel?: boolean; env: Record<string, string> }): KernelHandle {
+  private sessionSandbox(
+    session: LocalSession,
+    argv: string[],
+    options: { kernel?: boolean; env: Record<string, string> },
+  ): PersistentRunnerHandle {
     const workspaceDir = this.records.workspaceDir(session.id);
     const sandbox = this.spawn({ name: session.id, workspaceDir, argv, kernel: options.kernel, env: options.env });
     const { channel, requestOverrides } = this.runner(sandbox, workspaceDir);

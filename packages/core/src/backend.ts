@@ -1,5 +1,9 @@
-import type { CodeError, OutputListener, RichResult } from "./rich-results.js";
-import type { WorkspaceFileContent, WorkspaceFileSink } from "./workspace-tar.js";
+import type { CodeError, OutputListener, RichResult } from "./output.js";
+import type { WorkspaceFileContent, WorkspaceFileSink } from "./workspace/workspace-tar.js";
+
+/** Languages code can be written in; every sandbox environment has their interpreters (environment/environment.conf). */
+export const LANGUAGES = ["python", "bash", "javascript"] as const;
+export type Language = (typeof LANGUAGES)[number];
 
 /** Version of the Backend interface; the server refuses a backend built for another one. */
 export const BACKEND_SPECIFICATION_VERSION = "v1";

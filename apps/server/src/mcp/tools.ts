@@ -7,7 +7,8 @@ import type {
   SessionPythonResponse,
   SessionResponse,
 } from "@code-interpreter/core";
-import { CodeInterpreterError, validateWorkspacePath } from "@code-interpreter/core";
+import { CodeInterpreterError } from "@code-interpreter/core";
+import { validateWorkspacePath } from "@code-interpreter/core/workspace";
 import type { CallToolResult, ContentBlock, McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { ApiError, type ApiFetch, send, sendJson } from "./api.js";

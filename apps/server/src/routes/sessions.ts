@@ -2,13 +2,12 @@ import {
   createSessionBashRequestSchema,
   createSessionPythonRequestSchema,
   FileNotFoundError,
-  readContent,
   SessionCreateRequestSchema,
   SessionKeepaliveRequestSchema,
-  validateWorkspacePath,
   type WorkspaceFileContent,
   type WorkspaceFileStream,
 } from "@code-interpreter/core";
+import { readContent, validateWorkspacePath } from "@code-interpreter/core/workspace";
 import { resolveFileInputs } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
 import { accessOf } from "../auth/authenticate.js";

@@ -11,27 +11,10 @@ import {
   type SessionInfo,
 } from "../backend.js";
 import { BackendUnavailableError, SessionNotFoundError } from "../errors.js";
-import {
-  changedFileSink,
-  commandResult,
-  executionResult,
-  planExecution,
-  planPythonCell,
-  planSessionCommand,
-  type RunnerPlanSettings,
-  SANDBOX_ENV,
-  WORKSPACE_DIR,
-} from "../execution-plan.js";
-import { KeyedQueue } from "../keyed-queue.js";
-import { isSessionId, newSessionId, sessionInfo } from "../names.js";
-import { PersistentRunner, PythonKernel } from "../python-kernel.js";
-import type { OutputListener } from "../rich-results.js";
-import { answerlessResult } from "../runner-outcome.js";
-import type { OutputChunk, RunnerLimits, RunnerRequest, RunnerResult } from "../runner-protocol.js";
-import { SessionKernels } from "../session-kernels.js";
-import { WarmPool } from "../warm-pool.js";
-import type { WorkspaceFileContent, WorkspaceFileSink } from "../workspace-tar.js";
-import { converse } from "./converse.js";
+import type { OutputChunk, OutputListener } from "../output.js";
+import type { RunnerLimits, RunnerRequest, RunnerResult } from "../runner/runner-protocol.js";
+import { isSessionId, newSessionId, sessionInfo } from "../sandbox/names.js";
+import type { WorkspaceFileContent, WorkspaceFileSink } from "../workspace/workspace-tar.js";
 import {
   claimable,
   oneShotLifetimeSeconds,
@@ -45,7 +28,24 @@ import {
   warmSessionExpiry,
 } from "./deadlines.js";
 import type { OneShotSandbox, RunnerHandle, SandboxDriver, SessionRecord, StartSessionRunnerOptions } from "./driver.js";
+import { exchange } from "./exchange.js";
+import { answerlessResult } from "./exchange-outcome.js";
+import {
+  changedFileSink,
+  commandResult,
+  executionResult,
+  planExecution,
+  planPythonCell,
+  planSessionCommand,
+  type RunnerPlanSettings,
+  SANDBOX_ENV,
+  WORKSPACE_DIR,
+} from "./execution-plan.js";
+import { KeyedQueue } from "./keyed-queue.js";
 import { runnerPlan, type SandboxLimits } from "./limits.js";
+import { PersistentRunner, PythonKernel } from "./persistent-runner.js";
+import { SessionRunners } from "./session-runners.js";
+import { WarmPool } from "./warm-pool.js";
 
 /** After a session's command failed, how often and how far apart its sandbox is looked at again (another replica's removal takes a moment to show). */
 const LIVENESS_CHECKS = 3;
@@ -116,7 +116,7 @@ interface WarmSession<Session> {
   kernel: Promise<PythonKernel>;
 }
 
-interface Conversation {
+interface RunnerExchange {
   request: RunnerRequest;
   onOutput?: OutputListener | ((chunk: OutputChunk) => void);
   signal?: AbortSignal;
@@ -144,9 +144,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   private readonly running = new Set<Sandbox>();
   /** Removals of finished one-shot sandboxes, still under way: the answer does not wait for them. */
   private readonly removals = new Set<Promise<void>>();
-  private readonly kernels = new SessionKernels();
+  private readonly kernels = new SessionRunners();
   /** Command runners of sessions, by session id (see SandboxDriver.startCommandRunner). */
-  private readonly commandRunners = new SessionKernels();
+  private readonly commandRunners = new SessionRunners();
   private readonly sessionQueue = new KeyedQueue();
   /** Sessions being removed right now: their commands fail on purpose. */
   private readonly removing = new Set<string>();
@@ -231,7 +231,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
           signal: options.signal,
         });
         const sandboxWaitMs = this.clock.now() - started;
-        const result = await this.runOneShot(sandbox, {
+        const result = await this.exchangeOnce(sandbox, {
           request,
           onOutput: options.onOutput,
           signal: options.signal,
@@ -255,7 +255,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         ));
       try {
         if (options.files.length > 0) {
-          await this.talk(session, {
+          await this.exchangeOnCommandRunner(session, {
             request: { cwd: WORKSPACE_DIR, files: options.files, maxOutputBytes: this.limits.maxOutputBytes },
             signal: options.signal,
           });
@@ -315,7 +315,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       const session = await this.liveSession(sessionId);
       const { maxOutputBytes, workspaceBytes } = this.limits;
       const request = { cwd: WORKSPACE_DIR, snapshot: true, maxOutputBytes, maxSnapshotBytes: workspaceBytes };
-      return (await this.talk(session, { request, onFile: options.onFile })).snapshot;
+      return (await this.exchangeOnCommandRunner(session, { request, onFile: options.onFile })).snapshot;
     });
   }
 
@@ -446,12 +446,12 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     await this.driver.removeSession(warm.session);
   }
 
-  /** Has the one conversation with a one-shot sandbox, then removes it (in the background). */
-  private async runOneShot(sandbox: Sandbox, conversation: Conversation): Promise<RunnerResult> {
-    const claimed = sandbox.warm ? this.driver.claim?.(sandbox, this.unixNow() + useSeconds(conversation.request.timeoutMs)) : undefined;
+  /** Has the one exchange with a one-shot sandbox, then removes it (in the background). */
+  private async exchangeOnce(sandbox: Sandbox, runnerExchange: RunnerExchange): Promise<RunnerResult> {
+    const claimed = sandbox.warm ? this.driver.claim?.(sandbox, this.unixNow() + useSeconds(runnerExchange.request.timeoutMs)) : undefined;
     this.running.add(sandbox);
     try {
-      return await this.converseWith(sandbox, conversation);
+      return await this.exchangeWith(sandbox, runnerExchange);
     } finally {
       this.running.delete(sandbox);
       this.background(
@@ -464,11 +464,11 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   }
 
   /** One request to a session's sandbox, on its command runner. */
-  private async talk(session: Session, conversation: Conversation): Promise<RunnerResult> {
+  private async exchangeOnCommandRunner(session: Session, runnerExchange: RunnerExchange): Promise<RunnerResult> {
     const runner = await this.commandRunners.get(session.id, () => this.startCommandRunner(session));
     try {
-      const { onOutput, signal, onFile } = conversation;
-      return await runner.run(conversation.request, { onOutput, signal, onFile });
+      const { onOutput, signal, onFile } = runnerExchange;
+      return await runner.exchange(runnerExchange.request, { onOutput, signal, onFile });
     } finally {
       if (runner.singleUse) this.replaceCommandRunner(session);
     }
@@ -495,9 +495,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   }
 
   /** The exchange, and the answer for a runner that gave none. */
-  private async converseWith(runner: RunnerHandle, { request, onOutput, signal, onFile }: Conversation): Promise<RunnerResult> {
+  private async exchangeWith(runner: RunnerHandle, { request, onOutput, signal, onFile }: RunnerExchange): Promise<RunnerResult> {
     const planned = runner.requestOverrides ? { ...request, ...runner.requestOverrides } : request;
-    const outcome = await converse(runner.channel, {
+    const outcome = await exchange(runner.channel, {
       request: planned,
       onOutput,
       signal,
@@ -517,7 +517,10 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     const started = this.clock.now();
     if (options.language === "python") {
       const kernel = await this.kernels.get(session.id, () => this.startKernel(session));
-      const result = await kernel.run(planPythonCell(options, this.plan), { onOutput: options.onOutput, signal: options.signal });
+      const result = await kernel.exchange(planPythonCell(options, this.plan), {
+        onOutput: options.onOutput,
+        signal: options.signal,
+      });
       // A kernel that ended with its sandbox (the session deleted or reaped meanwhile) is no restart: runInSession says so.
       if (result.restarted && !(await this.stillUsable(session.id))) {
         throw new BackendUnavailableError({ message: "the Python session's interpreter ended with its sandbox" });
@@ -525,7 +528,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       return commandResult(result, this.clock.now() - started);
     }
     const request = planSessionCommand(options, this.plan);
-    const result = await this.talk(session, { request, onOutput: options.onOutput, signal: options.signal });
+    const result = await this.exchangeOnCommandRunner(session, { request, onOutput: options.onOutput, signal: options.signal });
     return commandResult(result, this.clock.now() - started);
   }
 

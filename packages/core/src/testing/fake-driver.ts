@@ -1,8 +1,8 @@
 import type { BackendHealth } from "../backend.js";
 import type {
   CreateSessionSandboxOptions,
-  KernelHandle,
   OneShotSandbox,
+  PersistentRunnerHandle,
   SandboxDriver,
   SessionRecord,
   StartSandboxOptions,
@@ -10,7 +10,7 @@ import type {
 } from "../engine/driver.js";
 import { type ReapSubject, reapVerdict } from "../engine/reap-verdict.js";
 import type { EngineClock } from "../engine/sandbox-engine.js";
-import { newExecName } from "../names.js";
+import { newExecName } from "../sandbox/names.js";
 import { type FakeAnswer, type FakeResponder, FakeRunner, type FakeRunnerKind } from "./fake-runner.js";
 
 /**
@@ -270,12 +270,12 @@ export class FakeDriver implements SandboxDriver<FakeSession, FakeOneShot> {
     return true;
   }
 
-  async startKernel(session: FakeSession, options: StartSessionRunnerOptions): Promise<KernelHandle> {
+  async startKernel(session: FakeSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
     await this.pass("startKernel", session.id, options);
     return this.sessionRunner(session, "kernel");
   }
 
-  async startCommandRunner(session: FakeSession, options: StartSessionRunnerOptions): Promise<KernelHandle> {
+  async startCommandRunner(session: FakeSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
     await this.pass("startCommandRunner", session.id, options);
     return { ...this.sessionRunner(session, "commands"), ...(this.singleUse ? { singleUse: true } : {}) };
   }
@@ -343,7 +343,7 @@ export class FakeDriver implements SandboxDriver<FakeSession, FakeOneShot> {
     return runner;
   }
 
-  private sessionRunner(session: FakeSession, kind: "kernel" | "commands"): KernelHandle {
+  private sessionRunner(session: FakeSession, kind: "kernel" | "commands"): PersistentRunnerHandle {
     const record = this.record(session.id);
     if (record.state !== "running") throw new Error(`the session sandbox ${session.id} is ${record.state}`);
     const runner = this.startRunner(record, kind);

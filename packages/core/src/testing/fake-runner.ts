@@ -1,5 +1,5 @@
-import { RunnerChannel } from "../engine/runner-channel.js";
-import { packWorkspace, unpackWorkspace, type WorkspaceFileContent } from "../workspace-tar.js";
+import { RunnerChannel } from "../runner/runner-channel.js";
+import { packWorkspace, unpackWorkspace, type WorkspaceFileContent } from "../workspace/workspace-tar.js";
 
 /** The ready frame a preloading runner writes first (see RunnerChannel). */
 const READY_FRAME = Buffer.from([0x72, 0, 0, 0, 0]);

@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { TRUNCATION_SUFFIX } from "../truncate-output.js";
+import { TRUNCATION_SUFFIX } from "../output.js";
 import * as code from "./hostile-code.js";
 import type { HostileContext } from "./hostile-context.js";
 
