@@ -65,6 +65,7 @@ export {
   type ExecutionResult,
   LANGUAGES,
   type Language,
+  type RunCallbacks,
   type SessionCommandOptions,
   type SessionInfo,
 } from "./backend.js";
@@ -81,14 +82,13 @@ export {
 export {
   BINARY_MIME_TYPES,
   type CodeError,
+  type OutputCallbacks,
   type OutputChunk,
-  type OutputListener,
   RICH_MIME_TYPES,
   type RichChart,
   type RichMimeType,
   type RichResult,
   TRUNCATION_SUFFIX,
   truncateOutput,
-  withDisplay,
 } from "./output.js";
 export type { WorkspaceFileContent, WorkspaceFileSink, WorkspaceFileStream } from "./workspace/workspace-tar.js";

@@ -50,16 +50,22 @@ export interface CodeError {
 }
 
 /**
- * What backends call with output: a function taking stdout/stderr chunks which
- * may carry `onDisplay`, called with each rich result as soon as the runner
- * sends it. Backends hand it to the runner's decoder unchanged, so display
- * events stream on every backend without code of their own.
+ * What takes a run's output as it comes, one callback per kind (in e2b's
+ * manner), each optional: stdout and stderr as they arrive (decoded, cut at
+ * the output limit like the answer's), and each rich result as soon as the
+ * code shows it. The runner's decoder calls them, so every backend streams
+ * without code of its own.
  */
-export type OutputListener = ((chunk: OutputChunk) => void) & { onDisplay?: (result: RichResult) => void };
+export interface OutputCallbacks {
+  onStdout?: (data: string) => void;
+  onStderr?: (data: string) => void;
+  /** A rich result (`display(obj)`, a figure, a bare last expression), before the run ends. */
+  onResult?: (result: RichResult) => void;
+}
 
-/** An output listener that also hears rich results. */
-export function withDisplay(onOutput: (chunk: OutputChunk) => void, onDisplay: (result: RichResult) => void): OutputListener {
-  return Object.assign((chunk: OutputChunk) => onOutput(chunk), { onDisplay });
+/** Only the output callbacks of a larger options object. */
+export function outputCallbacks({ onStdout, onStderr, onResult }: OutputCallbacks): OutputCallbacks {
+  return { onStdout, onStderr, onResult };
 }
 
 /** Appended to stdout or stderr when it was cut at MAX_OUTPUT_BYTES. */

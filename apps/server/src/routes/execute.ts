@@ -53,7 +53,7 @@ export function executeRoutes(server: ServerContext) {
       return streamExecution(
         c,
         server,
-        async (onOutput, signal) => executionJson(server, c, await execute({ ...options, onOutput, signal }, outputs), rich, outputs),
+        async (callbacks, signal) => executionJson(server, c, await execute({ ...options, ...callbacks, signal }, outputs), rich, outputs),
         rich.one,
       );
     });

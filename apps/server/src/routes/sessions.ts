@@ -94,7 +94,7 @@ export function sessionRoutes(server: ServerContext) {
       return streamExecution(
         c,
         server,
-        async (onOutput, signal) => sessionPythonJson(server, c, await backend.runInSession({ ...options, onOutput, signal }), rich),
+        async (callbacks, signal) => sessionPythonJson(server, c, await backend.runInSession({ ...options, ...callbacks, signal }), rich),
         rich.one,
       );
     })

@@ -1,4 +1,4 @@
-import { type OutputListener, type RichResult, withDisplay } from "@code-interpreter/core";
+import type { OutputCallbacks, RichResult } from "@code-interpreter/core";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { ServerContext } from "../context.js";
@@ -17,7 +17,7 @@ import { reportError } from "../middleware/error-handler.js";
 export function streamExecution(
   c: Context<Env>,
   server: ServerContext,
-  run: (onOutput: OutputListener, signal: AbortSignal) => Promise<{ stdout: string; stderr: string }>,
+  run: (callbacks: OutputCallbacks, signal: AbortSignal) => Promise<{ stdout: string; stderr: string }>,
   displayJson?: (result: RichResult) => Promise<object>,
 ): Response {
   const release = acquireExecutionSlot(server, c);
@@ -35,12 +35,13 @@ export function streamExecution(
       });
       return pending;
     };
-    const onOutput = withDisplay(
-      (chunk) => void send("output", chunk),
-      (result) => void send("display", displayJson ? displayJson(result) : result),
-    );
+    const callbacks: OutputCallbacks = {
+      onStdout: (data) => void send("output", { stream: "stdout", data }),
+      onStderr: (data) => void send("output", { stream: "stderr", data }),
+      onResult: (result) => void send("display", displayJson ? displayJson(result) : result),
+    };
     try {
-      const { stdout: _stdout, stderr: _stderr, ...result } = await run(onOutput, controller.signal);
+      const { stdout: _stdout, stderr: _stderr, ...result } = await run(callbacks, controller.signal);
       await send("result", result);
     } catch (error) {
       if (controller.signal.aborted) return;

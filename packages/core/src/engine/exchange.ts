@@ -1,18 +1,16 @@
-import type { OutputChunk, OutputListener } from "../output.js";
+import type { RunCallbacks } from "../backend.js";
+import { outputCallbacks } from "../output.js";
 import type { RunnerChannel } from "../runner/runner-channel.js";
 import { encodeRunnerRequest, type RunnerRequest, RunnerResponseDecoder } from "../runner/runner-protocol.js";
-import type { WorkspaceFileSink } from "../workspace/workspace-tar.js";
 import { backstopMs, CLOSE_GRACE_MS } from "./deadlines.js";
 import type { ExchangeOutcome } from "./exchange-outcome.js";
 
-export interface ExchangeOptions {
+/** One exchange: the request, what takes the answer as it comes (`onFile`: the snapshot's files, one by one; the result's snapshot is then empty), and how to stop it. */
+export interface ExchangeOptions extends RunCallbacks {
   request: RunnerRequest;
-  onOutput?: OutputListener | ((chunk: OutputChunk) => void);
   signal?: AbortSignal;
   /** The most a workspace snapshot may unpack to. */
   maxSnapshotBytes?: number;
-  /** Takes the snapshot's files one by one as they arrive (the result's snapshot is then empty). */
-  onFile?: WorkspaceFileSink;
   /**
    * Stops the code for good, past the backstop or on abort: kills the
    * sandbox, or the kernel. Where nothing can be killed (an exec the API cannot
@@ -33,7 +31,7 @@ export interface ExchangeOptions {
  */
 export async function exchange(channel: RunnerChannel, options: ExchangeOptions): Promise<ExchangeOutcome> {
   const { request } = options;
-  const decoder = new RunnerResponseDecoder(request.maxOutputBytes, options.onOutput as OutputListener | undefined, {
+  const decoder = new RunnerResponseDecoder(request.maxOutputBytes, outputCallbacks(options), {
     maxBytes: options.maxSnapshotBytes,
     onFile: options.onFile,
   });

@@ -1,14 +1,12 @@
+import type { RunCallbacks } from "../backend.js";
 import { BackendUnavailableError } from "../errors.js";
-import type { OutputChunk, OutputListener } from "../output.js";
 import type { RunnerChannel } from "../runner/runner-channel.js";
 import type { RunnerRequest, RunnerResult } from "../runner/runner-protocol.js";
-import type { WorkspaceFileSink } from "../workspace/workspace-tar.js";
 import { exchange } from "./exchange.js";
 import type { ExchangeOutcome } from "./exchange-outcome.js";
 
-type Output = OutputListener | ((chunk: OutputChunk) => void);
 /** How a caller takes one request's answer as it comes: its output, and its snapshot's files (see exchange). */
-type RunOptions = { onOutput?: Output; signal?: AbortSignal; onFile?: WorkspaceFileSink };
+type RunOptions = RunCallbacks & { signal?: AbortSignal };
 
 export interface PersistentRunnerOptions {
   /** The most a workspace snapshot may unpack to. */

@@ -7,11 +7,12 @@ import {
   type CreateSessionOptions,
   type ExecuteOptions,
   type ExecutionResult,
+  type RunCallbacks,
   type SessionCommandOptions,
   type SessionInfo,
 } from "../backend.js";
 import { BackendUnavailableError, SessionNotFoundError } from "../errors.js";
-import type { OutputChunk, OutputListener } from "../output.js";
+import { outputCallbacks } from "../output.js";
 import type { RunnerLimits, RunnerRequest, RunnerResult } from "../runner/runner-protocol.js";
 import { isSessionId, newSessionId, sessionInfo } from "../sandbox/names.js";
 import type { WorkspaceFileContent, WorkspaceFileSink } from "../workspace/workspace-tar.js";
@@ -116,11 +117,9 @@ interface WarmSession<Session> {
   kernel: Promise<PythonKernel>;
 }
 
-interface RunnerExchange {
+interface RunnerExchange extends RunCallbacks {
   request: RunnerRequest;
-  onOutput?: OutputListener | ((chunk: OutputChunk) => void);
   signal?: AbortSignal;
-  onFile?: WorkspaceFileSink;
 }
 
 /**
@@ -233,7 +232,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         const sandboxWaitMs = this.clock.now() - started;
         const result = await this.exchangeOnce(sandbox, {
           request,
-          onOutput: options.onOutput,
+          ...outputCallbacks(options),
           signal: options.signal,
           onFile: options.onFile && changedFileSink(options, options.onFile),
         });
@@ -467,8 +466,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   private async exchangeOnCommandRunner(session: Session, runnerExchange: RunnerExchange): Promise<RunnerResult> {
     const runner = await this.commandRunners.get(session.id, () => this.startCommandRunner(session));
     try {
-      const { onOutput, signal, onFile } = runnerExchange;
-      return await runner.exchange(runnerExchange.request, { onOutput, signal, onFile });
+      const { request, ...callbacks } = runnerExchange;
+      return await runner.exchange(request, callbacks);
     } finally {
       if (runner.singleUse) this.replaceCommandRunner(session);
     }
@@ -495,13 +494,12 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   }
 
   /** The exchange, and the answer for a runner that gave none. */
-  private async exchangeWith(runner: RunnerHandle, { request, onOutput, signal, onFile }: RunnerExchange): Promise<RunnerResult> {
+  private async exchangeWith(runner: RunnerHandle, { request, signal, ...callbacks }: RunnerExchange): Promise<RunnerResult> {
     const planned = runner.requestOverrides ? { ...request, ...runner.requestOverrides } : request;
     const outcome = await exchange(runner.channel, {
       request: planned,
-      onOutput,
+      ...callbacks,
       signal,
-      onFile,
       maxSnapshotBytes: this.limits.workspaceBytes,
       stop: () => runner.stop(),
     });
@@ -518,7 +516,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     if (options.language === "python") {
       const kernel = await this.kernels.get(session.id, () => this.startKernel(session));
       const result = await kernel.exchange(planPythonCell(options, this.plan), {
-        onOutput: options.onOutput,
+        ...outputCallbacks(options),
         signal: options.signal,
       });
       // A kernel that ended with its sandbox (the session deleted or reaped meanwhile) is no restart: runInSession says so.
@@ -528,7 +526,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       return commandResult(result, this.clock.now() - started);
     }
     const request = planSessionCommand(options, this.plan);
-    const result = await this.exchangeOnCommandRunner(session, { request, onOutput: options.onOutput, signal: options.signal });
+    const result = await this.exchangeOnCommandRunner(session, { request, ...outputCallbacks(options), signal: options.signal });
     return commandResult(result, this.clock.now() - started);
   }
 

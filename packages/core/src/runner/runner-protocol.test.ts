@@ -22,7 +22,10 @@ async function runRunner(
   const full = { maxOutputBytes: 1 << 20, ...request, cwd: dir };
   const [python, ...args] = runnerArgv("python3", { preload });
   const child = spawn(python as string, args, { cwd: dir });
-  const decoder = new RunnerResponseDecoder(full.maxOutputBytes, onOutput);
+  const decoder = new RunnerResponseDecoder(
+    full.maxOutputBytes,
+    onOutput && { onStdout: (data) => onOutput({ stream: "stdout", data }), onStderr: (data) => onOutput({ stream: "stderr", data }) },
+  );
   child.stdout.on("data", (chunk: Buffer) => decoder.push(chunk));
   // Stdin stays open until the answer, as a server keeps it: its end would tell the runner we are gone.
   child.stdin.write(await encodeRunnerRequest(full));

@@ -1,6 +1,6 @@
 import { StringDecoder } from "node:string_decoder";
 import { BackendUnavailableError, InvalidRequestError } from "../errors.js";
-import { type CodeError, type OutputChunk, OutputCollector, type OutputListener, type RichResult } from "../output.js";
+import { type CodeError, type OutputCallbacks, type OutputChunk, OutputCollector, type RichResult } from "../output.js";
 import { packWorkspace, type UnpackOptions, type WorkspaceFileContent, WorkspaceUnpacker } from "../workspace/workspace-tar.js";
 import { parseCodeError, parseRichResult } from "./rich-result-parsing.js";
 
@@ -104,7 +104,7 @@ const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 /**
  * Decodes the runner's stdout as it arrives. Output frames are handed to
- * `onOutput` at once (decoded per stream, so split characters survive) and
+ * `onStdout` or `onStderr` at once, rich results to `onResult`, (decoded per stream, so split characters survive) and
  * collected up to `maxOutputBytes`. The snapshot is unpacked as its frames
  * arrive, under `snapshot`'s rules (its size cap, and a taker for its files).
  */
@@ -119,7 +119,7 @@ export class RunnerResponseDecoder {
 
   constructor(
     maxOutputBytes: number,
-    private readonly onOutput?: OutputListener,
+    private readonly callbacks: OutputCallbacks = {},
     snapshot: UnpackOptions = {},
   ) {
     this.snapshot = new WorkspaceUnpacker(snapshot);
@@ -165,7 +165,7 @@ export class RunnerResponseDecoder {
       const { collector, decoder } = this.output[stream];
       const kept = collector.push(payload);
       const text = kept.length ? decoder.write(kept) : "";
-      if (text && this.onOutput) this.onOutput({ stream, data: text });
+      if (text) this.emit(stream, text);
     } else if (kind === "f") {
       return this.snapshot.write(payload);
     } else if (kind === "d") {
@@ -177,7 +177,7 @@ export class RunnerResponseDecoder {
       }
       if (parsed) {
         this.results.push(parsed);
-        this.onOutput?.onDisplay?.(parsed);
+        this.callbacks.onResult?.(parsed);
       }
     } else {
       try {
@@ -187,6 +187,10 @@ export class RunnerResponseDecoder {
       }
     }
     return true;
+  }
+
+  private emit(stream: OutputChunk["stream"], data: string): void {
+    (stream === "stdout" ? this.callbacks.onStdout : this.callbacks.onStderr)?.(data);
   }
 
   /** True once the final result frame has arrived. */
@@ -210,7 +214,7 @@ export class RunnerResponseDecoder {
     }
     for (const [stream, { collector, decoder }] of Object.entries(this.output)) {
       const rest = decoder.end();
-      if (rest && this.onOutput) this.onOutput({ stream: stream as OutputChunk["stream"], data: rest });
+      if (rest) this.emit(stream as OutputChunk["stream"], rest);
       if (result[`${stream}_truncated`] === true) collector.markTruncated();
     }
     return {

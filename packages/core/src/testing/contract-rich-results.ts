@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Backend, ExecuteOptions, ExecutionResult } from "../backend.js";
-import { type RichResult, withDisplay } from "../output.js";
+import type { OutputChunk, RichResult } from "../output.js";
 
 type Run = (code: string, extra?: Partial<ExecuteOptions>) => Promise<ExecutionResult>;
 
@@ -93,16 +93,17 @@ export function describeRichResults(run: Run, getBackend: () => Backend): void {
 
     it("streams each display as it is shown, before the execution ends", async () => {
       const seen: string[] = [];
-      const onOutput = withDisplay(
-        // print() may arrive as "out" then "\n": one entry per run of output.
-        (chunk) => {
-          const last = seen.length - 1;
-          if (seen[last]?.startsWith(`${chunk.stream}:`)) seen[last] += chunk.data;
-          else seen.push(`${chunk.stream}:${chunk.data}`);
-        },
-        (result) => seen.push(`display:${result.data["text/plain"]}`),
-      );
-      const result = await run("import time\ndisplay('first')\nprint('out', flush=True)\ntime.sleep(0.2)\ndisplay('second')", { onOutput });
+      // print() may arrive as "out" then "\n": one entry per run of output.
+      const output = (stream: OutputChunk["stream"]) => (data: string) => {
+        const last = seen.length - 1;
+        if (seen[last]?.startsWith(`${stream}:`)) seen[last] += data;
+        else seen.push(`${stream}:${data}`);
+      };
+      const result = await run("import time\ndisplay('first')\nprint('out', flush=True)\ntime.sleep(0.2)\ndisplay('second')", {
+        onStdout: output("stdout"),
+        onStderr: output("stderr"),
+        onResult: (result) => seen.push(`display:${result.data["text/plain"]}`),
+      });
       expect(result.exitCode).toBe(0);
       expect(seen).toEqual(["display:'first'", "stdout:out\n", "display:'second'"]);
     });

@@ -131,7 +131,8 @@ export function describeBackendContract(options: BackendContractOptions): void {
       it("streams output while the code runs", async () => {
         const chunks: OutputChunk[] = [];
         const result = await run("import sys, time\nprint('one')\ntime.sleep(0.3)\nprint('two', file=sys.stderr)", {
-          onOutput: (chunk) => chunks.push(chunk),
+          onStdout: (data) => chunks.push({ stream: "stdout", data }),
+          onStderr: (data) => chunks.push({ stream: "stderr", data }),
         });
         expect(result.exitCode).toBe(0);
         expect(
