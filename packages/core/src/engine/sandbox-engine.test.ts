@@ -119,6 +119,30 @@ describe("SandboxEngine: one-shot executions", () => {
     expect(driver.sandboxes.get(warm as string)?.state).toBe("removed");
   });
 
+  it("does not hand out a warm sandbox whose runner died while it waited", async () => {
+    const { driver, engine } = setUp({}, { pool: { min: 1, max: 1, idleTimeoutMs: 60_000 } });
+    await until(() => engine.warmCount === 1);
+    const [warm] = driver.liveSandboxes();
+    driver.endSandbox(warm as string);
+    expect((await engine.execute(execution())).exitCode).toBe(0);
+    expect(driver.calls.filter((call) => call.operation === "claim")).toEqual([]);
+    await engine.whenIdle();
+    expect(driver.sandboxes.get(warm as string)?.state).toBe("removed");
+  });
+
+  it("an execution aborted while its sandbox starts leaves nothing behind", async () => {
+    const { driver, engine } = setUp();
+    const starting = driver.hold("start");
+    const abort = new AbortController();
+    const running = engine.execute({ ...execution(), signal: abort.signal });
+    await starting.reached;
+    abort.abort(new Error("the client went away"));
+    starting.release();
+    await expect(running).rejects.toThrow(/the client went away/);
+    await engine.whenIdle();
+    expect(driver.liveSandboxes()).toEqual([]);
+  });
+
   it("removes a warm sandbox still being made when closed, and makes no more", async () => {
     const driver = new FakeDriver();
     // Held before the engine exists: its pool starts refilling at once.
@@ -273,6 +297,19 @@ describe("SandboxEngine: races", () => {
     await reaping;
     expect(driver.runnersOf(id, "commands")).toHaveLength(2);
     expect(driver.liveRunners()).toEqual([]);
+  });
+
+  it("two deletes of one session at once: one removes it, the other is told it was not found", async () => {
+    const { driver, engine } = setUp();
+    const { id } = await engine.createSession({ ttlSeconds: 60, files: [] });
+    const removing = driver.hold("removeSession");
+    const first = engine.deleteSession(id);
+    await removing.reached;
+    const second = engine.deleteSession(id);
+    await expect(second).resolves.toBeUndefined();
+    removing.release();
+    await expect(first).rejects.toThrow(SessionNotFoundError);
+    expect(driver.sandboxes.get(id)?.state).toBe("removed");
   });
 
   it("a warm session is claimed with the session's expiry and tenant, its runners adopted", async () => {
