@@ -46,8 +46,13 @@ export async function reap(
       return false;
     }
   };
-  for (const session of [...inventory.sessions.values(), ...inventory.unclaimed]) {
-    const verdict = reapVerdict({ kind: "session", expiresAt: session.expiresAt, ended: session.ended, warm: session.warm }, now);
+  // A claimed warm container keeps its warm label (labels cannot change): what makes it a session is its keepalive record.
+  const sessions = [
+    ...[...inventory.sessions.values()].map((session) => ({ session, warm: false })),
+    ...inventory.unclaimed.map((session) => ({ session, warm: true })),
+  ];
+  for (const { session, warm } of sessions) {
+    const verdict = reapVerdict({ kind: "session", expiresAt: session.expiresAt, ended: session.ended, warm }, now);
     if (!verdict.remove) continue;
     if (verdict.session) await beforeRemove(session.id).catch(() => {});
     const what = verdict.session ? `session ${session.id}` : `warm session container ${session.id}`;
