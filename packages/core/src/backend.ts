@@ -14,7 +14,7 @@ export interface BackendCapabilities {
   /** Python in a session keeps its variables between calls (a kernel per session). */
   statefulPython?: boolean;
   /** Languages its sandboxes run; the server refuses others with 422. @default all of LANGUAGES (the declared environment has them) */
-  languages?: readonly ("python" | "bash" | "javascript")[];
+  languages?: readonly Language[];
 }
 
 /**
@@ -36,7 +36,7 @@ export interface RunCallbacks extends OutputCallbacks {
 export interface ExecuteOptions extends RunCallbacks {
   code: string;
   /** `python` runs as `__main__.py`; `bash` and `javascript` (Node.js) run from a script in /tmp. @default "python" */
-  language?: "python" | "bash" | "javascript";
+  language?: Language;
   stdin?: string | null;
   timeoutMs: number;
   lastLineInteractive: boolean;
@@ -92,7 +92,7 @@ export interface CreateSessionOptions {
 /** A command in a session; its output goes to its callbacks as it comes. */
 export interface SessionCommandOptions extends OutputCallbacks {
   sessionId: string;
-  language: "bash" | "python" | "javascript";
+  language: Language;
   /** bash: the command for `bash -c`; python and javascript: the code. */
   code: string;
   stdin?: string | null;

@@ -1,3 +1,7 @@
+// What a run gives back besides its exit: its output as it comes (chunks, the
+// callbacks that take them), the rich results and error it shows, and output cut
+// at its limit.
+
 /** Chunk of output as it arrives, for streaming. */
 export interface OutputChunk {
   stream: "stdout" | "stderr";

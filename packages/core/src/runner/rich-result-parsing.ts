@@ -1,3 +1,6 @@
+// Rich results and the code's error as the runner sends them (JSON in its "d" frames and
+// its result): kept only where well-formed, since the sandbox is not trusted.
+
 import type { CodeError, RichChart, RichResult } from "../output.js";
 import { RICH_MIME_TYPES } from "../output.js";
 

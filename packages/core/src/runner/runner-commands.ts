@@ -1,3 +1,6 @@
+// The commands that start the in-sandbox runner (one-shot, kernel, command runner,
+// Python code), each carrying the runner's source, read once from the package.
+
 import { readFileSync } from "node:fs";
 import { packageFile } from "../package-file.js";
 import { MAIN_FILE } from "../workspace/workspace-path.js";
