@@ -143,6 +143,7 @@ export class FakeDriver implements SandboxDriver<FakeSession, FakeOneShot> {
   readonly sandboxes = new Map<string, FakeSandboxRecord>();
   /** Every runner it ever started. */
   readonly runners: FakeRunner[] = [];
+  /** Answers every runner request; replace it to hold answers or fail them. */
   respond: FakeResponder;
   readonly claimSession?: SandboxDriver<FakeSession, FakeOneShot>["claimSession"];
   closed = false;

@@ -85,7 +85,7 @@ export class FakeRunner {
     return !this.channel.ended;
   }
 
-  /** Resolves with the next request it receives (or the one it has, if none came after the last `nextRequest`). */
+  /** Resolves with the next request it receives from now on. */
   nextRequest(): Promise<FakeRunnerRequest> {
     return new Promise((resolve) => this.arrivals.push(resolve));
   }
