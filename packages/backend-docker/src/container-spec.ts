@@ -8,6 +8,7 @@ import {
   sandboxByteLimits,
   sandboxLabels,
   TENANT_KEY,
+  WARM_LABEL_KEY,
 } from "@code-interpreter/core/sandbox";
 import type { ContainerCreateOptions, HostConfig } from "dockerode";
 import type { DockerBackendSettings } from "./docker-backend-settings.js";
@@ -70,8 +71,8 @@ export function containerLabels(settings: DockerBackendSettings, own: Record<str
   return { ...settings.labels, ...own };
 }
 
-/** Label of one-shot containers made ahead of demand (warm): not leftovers while they wait. */
-export const WARM_LABEL_KEY = "code-interpreter.warm";
+/** Defined once in core: containers made ahead of demand (warm) carry it; re-exported here as before. */
+export { WARM_LABEL_KEY };
 
 /**
  * A one-shot container: the runner is its main process and reads the request

@@ -1,5 +1,5 @@
 import { BackendUnavailableError } from "@code-interpreter/core";
-import { SandboxEngine } from "@code-interpreter/core/engine";
+import { SandboxEngine, type SandboxEngineOptions, sandboxLimits } from "@code-interpreter/core/engine";
 import Dockerode from "dockerode";
 import { type DockerBackendSettings, defaultDockerBackendSettings } from "./docker-backend-settings.js";
 import { DockerDriver } from "./docker-driver.js";
@@ -9,8 +9,21 @@ import type { DockerSession } from "./session-records.js";
 /** The Docker backend: core's sandbox engine over the Docker driver. */
 export class DockerBackend extends SandboxEngine<DockerSession> {
   constructor(readonly settings: DockerBackendSettings) {
-    super(new DockerDriver(settings));
+    super(new DockerDriver(settings), dockerEngineOptions(settings));
   }
+}
+
+/** The engine's configuration from the backend's settings: each container has a cgroup for memory and processes. */
+export function dockerEngineOptions(settings: DockerBackendSettings): SandboxEngineOptions {
+  return {
+    limits: sandboxLimits(settings),
+    cgroup: true,
+    pool: settings.pool,
+    sessionPool: settings.sessionPool,
+    preload: settings.preload,
+    maxExecTimeoutMs: settings.maxExecTimeoutMs,
+    warn: settings.warn,
+  };
 }
 
 /**

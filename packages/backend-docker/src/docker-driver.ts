@@ -1,14 +1,12 @@
 import type { Duplex } from "node:stream";
 import type { BackendHealth } from "@code-interpreter/core";
-import {
-  type OneShotSandbox,
-  type PersistentRunnerHandle,
-  runnerPlan,
-  SANDBOX_ENV,
-  type SandboxDriver,
-  type SandboxLimits,
-  type StartSandboxOptions,
-  sandboxLimits,
+import type {
+  CreateSessionSandboxOptions,
+  OneShotSandbox,
+  PersistentRunnerHandle,
+  SandboxDriver,
+  StartSandboxOptions,
+  StartSessionRunnerOptions,
 } from "@code-interpreter/core/engine";
 import { KERNEL_MARKER, kernelArgv, runnerArgv, SERVE_MARKER, serveArgv } from "@code-interpreter/core/runner";
 import { newExecName, unixNow } from "@code-interpreter/core/sandbox";
@@ -32,30 +30,10 @@ import { type DockerSession, takeInventory } from "./session-records.js";
 export class DockerDriver implements SandboxDriver<DockerSession> {
   readonly name = "docker";
   readonly capabilities = { sessions: true, statefulPython: true };
-  readonly limits: SandboxLimits;
-  readonly plan: SandboxDriver["plan"];
   private readonly user: string;
 
   constructor(readonly settings: DockerBackendSettings) {
-    this.limits = sandboxLimits(settings);
-    this.plan = runnerPlan(this.limits, { cgroup: true });
     this.user = `${settings.sandboxUid}:${settings.sandboxUid}`;
-  }
-
-  get pool(): DockerBackendSettings["pool"] {
-    return this.settings.pool;
-  }
-
-  get preload(): readonly string[] {
-    return this.settings.preload;
-  }
-
-  get maxExecTimeoutMs(): number {
-    return this.settings.maxExecTimeoutMs;
-  }
-
-  warn(message: string): void {
-    this.settings.warn(message);
   }
 
   async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
@@ -90,11 +68,7 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
     }
   }
 
-  get sessionPool(): DockerBackendSettings["sessionPool"] {
-    return this.settings.sessionPool;
-  }
-
-  async createSession(session: { id: string; expiresAt: number; tenant?: string; warm?: boolean }): Promise<DockerSession> {
+  async createSession(session: CreateSessionSandboxOptions): Promise<DockerSession> {
     const { docker } = this.settings;
     const { id, expiresAt, tenant, warm = false } = session;
     const container = await docker.createContainer(sessionContainerSpec(this.settings, id, expiresAt, tenant, warm));
@@ -141,10 +115,10 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
    * and a read, with no exec of its own. It ends when the stream closes (a
    * server that goes away takes its kernels with it; the files stay).
    */
-  async startKernel(session: DockerSession): Promise<PersistentRunnerHandle> {
+  async startKernel(session: DockerSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
     const { docker } = this.settings;
-    const env = { ...SANDBOX_ENV, ...this.plan.env };
-    const { channel } = await execAttached(docker, session.containerId, this.user, kernelArgv("python3", this.plan.limits), env);
+    const argv = kernelArgv("python3", options.limits);
+    const { channel } = await execAttached(docker, session.containerId, this.user, argv, options.env);
     return { channel, kill: () => killMarked(docker, session.containerId, this.user, KERNEL_MARKER) };
   }
 

@@ -1,5 +1,5 @@
 import type { Duplex } from "node:stream";
-import { WORKSPACE_DIR } from "@code-interpreter/core/engine";
+import { killByMarkerArgv, WORKSPACE_DIR } from "@code-interpreter/core/engine";
 import type { RunnerChannel } from "@code-interpreter/core/runner";
 import type Dockerode from "dockerode";
 import { streamChannel } from "./docker-channel.js";
@@ -33,7 +33,7 @@ export async function execAttached(
  */
 export async function killMarked(docker: Dockerode, containerId: string, user: string, marker: string): Promise<void> {
   const killer = await docker.getContainer(containerId).exec({
-    Cmd: ["pkill", "-9", "-f", marker],
+    Cmd: killByMarkerArgv(marker),
     User: user,
     AttachStdout: true,
     AttachStderr: true,

@@ -1,22 +1,9 @@
+import { type ReapSubject, reapVerdict } from "@code-interpreter/core/engine";
 import type Dockerode from "dockerode";
 import type { ContainerInfo } from "dockerode";
+import { WARM_LABEL_KEY } from "./container-spec.js";
 import { isGone } from "./engine-errors.js";
 import { type DockerSession, expiry, takeInventory } from "./session-records.js";
-
-/** A one-shot container this long past its own deadline belongs to a server that is gone. */
-const EXEC_ORPHAN_GRACE_SECONDS = 60;
-/** One-shot containers without a deadline label are orphans after this long. */
-const EXEC_ORPHAN_MAX_AGE_SECONDS = 600;
-/**
- * A one-shot container whose runner has exited is done: its server removes it
- * at once (after reading its exit status), so one still there this long after
- * it stopped was left by a server that is gone. A runner exits as soon as its
- * server's connection drops, so a crashed server's sandboxes stop by themselves
- * and go at the next pass.
- */
-const EXEC_STOPPED_GRACE_SECONDS = 5;
-/** A one-shot container created but never started (its server died in between) is an orphan after this long. */
-const EXEC_CREATED_GRACE_SECONDS = 60;
 
 /** Removes a container; one already gone counts as removed. */
 export async function removeContainer(docker: Dockerode, id: string): Promise<void> {
@@ -34,11 +21,13 @@ export async function removeSession(docker: Dockerode, session: Pick<DockerSessi
 }
 
 /**
- * Removes what no one needs any more, whoever left it: sessions past their
- * expiry or whose container stopped (its tmpfs workspace is gone with it),
- * keepalive records of vanished sessions, and one-shot containers well past
- * their deadline. One failed removal does not stop the others.
- * `beforeRemove` is told a session's id before it goes. Returns the ids of the sessions removed.
+ * Removes what no one needs any more, whoever left it, as core's
+ * `reapVerdict` decides: sessions past their expiry or whose container
+ * stopped (its tmpfs workspace is gone with it), warm session containers
+ * past their age limit, and one-shot containers well past their deadline or
+ * stopped; and keepalive records of vanished sessions. One failed removal
+ * does not stop the others. `beforeRemove` is told a session's id before it
+ * goes. Returns the ids of the sessions removed.
  */
 export async function reap(
   docker: Dockerode,
@@ -57,41 +46,45 @@ export async function reap(
       return false;
     }
   };
-  for (const session of inventory.sessions.values()) {
-    const stopped = session.state === "exited" || session.state === "dead";
-    if (session.expiresAt > now && !stopped) continue;
-    await beforeRemove(session.id).catch(() => {});
-    if (await attempt(`session ${session.id}`, () => removeSession(docker, session))) reaped.push(session.id);
-  }
-  // A warm session container's label is its age limit; one a crashed server left waits no longer.
-  for (const warm of inventory.unclaimed) {
-    if (warm.expiresAt > now && !warm.ended) continue;
-    await attempt(`warm session container ${warm.id}`, () => removeSession(docker, warm));
+  // A claimed warm container keeps its warm label (labels cannot change): what makes it a session is its keepalive record.
+  const sessions = [
+    ...[...inventory.sessions.values()].map((session) => ({ session, warm: false })),
+    ...inventory.unclaimed.map((session) => ({ session, warm: true })),
+  ];
+  for (const { session, warm } of sessions) {
+    const verdict = reapVerdict({ kind: "session", expiresAt: session.expiresAt, ended: session.ended, warm }, now);
+    if (!verdict.remove) continue;
+    if (verdict.session) await beforeRemove(session.id).catch(() => {});
+    const what = verdict.session ? `session ${session.id}` : `warm session container ${session.id}`;
+    if ((await attempt(what, () => removeSession(docker, session))) && verdict.session) reaped.push(session.id);
   }
   for (const keepalive of inventory.orphanKeepalives) {
     await attempt(`keepalive record ${keepalive.Id}`, () => removeContainer(docker, keepalive.Id));
   }
   for (const exec of inventory.execs) {
-    const deadline = expiry(exec);
-    const orphaned =
-      (await stoppedLongEnough(docker, exec, now)) ||
-      (deadline > 0 ? deadline + EXEC_ORPHAN_GRACE_SECONDS < now : exec.Created + EXEC_ORPHAN_MAX_AGE_SECONDS < now);
-    if (orphaned) await attempt(`one-shot container ${exec.Id}`, () => removeContainer(docker, exec.Id));
+    const subject = await oneShotSubject(docker, exec);
+    if (subject && reapVerdict(subject, now).remove) await attempt(`one-shot container ${exec.Id}`, () => removeContainer(docker, exec.Id));
   }
   return reaped;
 }
 
-/** A one-shot container that stopped a few seconds ago (or was created long ago and never started). */
-async function stoppedLongEnough(docker: Dockerode, exec: ContainerInfo, now: number): Promise<boolean> {
-  if (exec.State === "running" || exec.State === "paused" || exec.State === "restarting") return false;
-  if (exec.State === "created") return exec.Created + EXEC_CREATED_GRACE_SECONDS < now;
+/** A one-shot container as the verdict reads it; undefined when it vanished meanwhile. */
+async function oneShotSubject(docker: Dockerode, exec: ContainerInfo): Promise<ReapSubject | undefined> {
+  const deadline = expiry(exec);
+  const subject = {
+    kind: "one-shot" as const,
+    deadline: deadline > 0 ? deadline : undefined,
+    createdAt: exec.Created,
+    warm: exec.Labels[WARM_LABEL_KEY] === "true",
+  };
+  if (exec.State === "running" || exec.State === "paused" || exec.State === "restarting") return { ...subject, state: "running" };
+  if (exec.State === "created") return { ...subject, state: "created" };
   try {
     const finishedAt = Date.parse((await docker.getContainer(exec.Id).inspect()).State.FinishedAt) / 1000;
     // Never started, or a date the engine could not give: its age decides.
-    if (!Number.isFinite(finishedAt) || finishedAt <= 0) return exec.Created + EXEC_CREATED_GRACE_SECONDS < now;
-    return finishedAt + EXEC_STOPPED_GRACE_SECONDS < now;
+    return { ...subject, state: "ended", ...(Number.isFinite(finishedAt) && finishedAt > 0 ? { endedAt: finishedAt } : {}) };
   } catch (error) {
-    if (isGone(error)) return false;
+    if (isGone(error)) return undefined;
     throw error;
   }
 }

@@ -1,8 +1,8 @@
 import type { SessionRecord } from "@code-interpreter/core/engine";
-import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, TENANT_KEY } from "@code-interpreter/core/sandbox";
+import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, TENANT_KEY, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import type Dockerode from "dockerode";
 import type { ContainerInfo } from "dockerode";
-import { KEEPALIVE_AT_KEY, KEEPALIVE_COMPONENT, SESSION_LABEL_KEY, WARM_LABEL_KEY } from "./container-spec.js";
+import { KEEPALIVE_AT_KEY, KEEPALIVE_COMPONENT, SESSION_LABEL_KEY } from "./container-spec.js";
 
 /**
  * A session as its containers describe it: `expiresAt` is the newest

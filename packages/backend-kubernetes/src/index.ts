@@ -1,5 +1,5 @@
 export { apiMessage, apiStatus, toBackendError } from "./api-errors.js";
-export { createKubernetesBackend, KubernetesBackend } from "./kubernetes-backend.js";
+export { createKubernetesBackend, KubernetesBackend, kubernetesEngineOptions } from "./kubernetes-backend.js";
 export {
   DEFAULT_EXECUTOR_IMAGE,
   defaultKubernetesBackendSettings,

@@ -1,5 +1,5 @@
 import { BackendUnavailableError } from "@code-interpreter/core";
-import { SandboxEngine } from "@code-interpreter/core/engine";
+import { SandboxEngine, type SandboxEngineOptions, sandboxLimits } from "@code-interpreter/core/engine";
 import { KubeApi } from "./kube-api.js";
 import { defaultKubernetesBackendSettings, type KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 import { KubernetesDriver } from "./kubernetes-driver.js";
@@ -18,7 +18,7 @@ export class KubernetesBackend extends SandboxEngine<KubernetesSession> {
 
   constructor(readonly settings: KubernetesBackendSettings) {
     const driver = new KubernetesDriver(settings);
-    super(driver);
+    super(driver, kubernetesEngineOptions(settings));
     this.api = driver.api;
   }
 
@@ -26,6 +26,26 @@ export class KubernetesBackend extends SandboxEngine<KubernetesSession> {
   get warmPodCount(): number {
     return this.warmCount;
   }
+}
+
+/** The longest use of a warm pod (a request's timeout and the backstop): one whose timeout needs more gets a fresh pod. */
+const WARM_USE_MS = 3_600_000;
+
+/** The engine's configuration from the backend's settings. */
+export function kubernetesEngineOptions(settings: KubernetesBackendSettings): SandboxEngineOptions {
+  return {
+    // Memory is the pod's limit. Processes are the kubelet's podPidsLimit, a node setting this server
+    // cannot see (RLIMIT_NPROC would count every process of the uid on the node): none is set here.
+    limits: sandboxLimits({ ...settings, maxProcesses: Number.POSITIVE_INFINITY }),
+    cgroup: true,
+    pool: settings.pool,
+    sessionPool: settings.sessionPool,
+    preload: settings.preload,
+    maxExecTimeoutMs: WARM_USE_MS,
+    startSeconds: Math.ceil(settings.podStartTimeoutMs / 1000),
+    sessionMaxLifetimeSeconds: settings.sessionMaxLifetimeSeconds,
+    warn: settings.warn,
+  };
 }
 
 /**

@@ -1,32 +1,25 @@
 import type { BackendHealth } from "@code-interpreter/core";
-import {
-  type OneShotSandbox,
-  type PersistentRunnerHandle,
-  runnerPlan,
-  type SandboxDriver,
-  type SandboxLimits,
-  type StartSandboxOptions,
-  sandboxLimits,
-  WARM_MAX_AGE_SECONDS,
+import type {
+  CreateSessionSandboxOptions,
+  OneShotSandbox,
+  PersistentRunnerHandle,
+  SandboxDriver,
+  StartSandboxOptions,
+  StartSessionRunnerOptions,
 } from "@code-interpreter/core/engine";
 import { KERNEL_MARKER, SERVE_MARKER } from "@code-interpreter/core/runner";
-import { EXPIRES_AT_KEY, newExecName, TENANT_KEY, unixNow } from "@code-interpreter/core/sandbox";
+import { EXPIRES_AT_KEY, newExecName, TENANT_KEY, unixNow, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import { isNotFound } from "./api-errors.js";
 import { executorTermination } from "./container-exit.js";
 import { startMarked } from "./kernel-exec.js";
 import { KubeApi } from "./kube-api.js";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 import { podChannel } from "./pod-channel.js";
-import { EXECUTOR_CONTAINER, execPodSpec, sessionPodSpec, WARM_LABEL_KEY } from "./pod-spec.js";
+import { EXECUTOR_CONTAINER, execPodSpec, sessionPodSpec } from "./pod-spec.js";
 import { waitForRunning } from "./pod-startup.js";
 import { reap } from "./reaper.js";
 import { bootstrapArgv, kernelBootstrapArgv, serveBootstrapArgv } from "./runner-bootstrap.js";
 import { isClaimed, type KubernetesSession, SESSION_SELECTOR, sessionRecord } from "./session-records.js";
-
-/** A warm session pod this near its warm expiry is not claimed: a reaper may take it meanwhile. */
-const CLAIM_MARGIN_SECONDS = 5;
-/** The longest use of a warm pod (a request's timeout and the backstop): one whose timeout needs more gets a fresh pod. */
-const WARM_USE_MS = 3_600_000;
 
 /**
  * Sandboxes as pods: a one-shot sandbox is a fresh, hardened pod whose main
@@ -40,31 +33,10 @@ const WARM_USE_MS = 3_600_000;
 export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
   readonly name = "kubernetes";
   readonly capabilities = { sessions: true, statefulPython: true };
-  readonly limits: SandboxLimits;
-  readonly plan: SandboxDriver["plan"];
-  readonly startSeconds: number;
-  readonly maxExecTimeoutMs = WARM_USE_MS;
   readonly api: KubeApi;
 
   constructor(readonly settings: KubernetesBackendSettings) {
-    // Memory is the pod's limit. Processes are the kubelet's podPidsLimit, a node setting this server
-    // cannot see (RLIMIT_NPROC would count every process of the uid on the node): none is set here.
-    this.limits = sandboxLimits({ ...settings, maxProcesses: Number.POSITIVE_INFINITY });
-    this.plan = runnerPlan(this.limits, { cgroup: true });
-    this.startSeconds = Math.ceil(settings.podStartTimeoutMs / 1000);
     this.api = new KubeApi(settings.kubeConfig, settings.namespace, settings.apiTimeoutMs);
-  }
-
-  get pool(): KubernetesBackendSettings["pool"] {
-    return this.settings.pool;
-  }
-
-  get preload(): readonly string[] {
-    return this.settings.preload;
-  }
-
-  warn(message: string): void {
-    this.settings.warn(message);
   }
 
   /**
@@ -77,19 +49,23 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
    * ends by itself when the runner does — also when the server that attached
    * goes away (`stdinOnce`: the runner sees the end of its input).
    *
-   * Until a warm pod is used its expiry annotation is its age limit: the
-   * reaper takes one an earlier server left soon after, while the kubelet's
-   * deadline leaves room for the longest use. The pod's environment is the
-   * pod spec's (`sandboxEnv`), which the engine's `env` equals.
+   * Until a warm pod is used its expiry annotation is its age limit (the
+   * engine's `expiresAt`): the reaper takes one an earlier server left soon
+   * after, while the kubelet's deadline leaves room for the longest use. The
+   * pod's environment is the engine's `env`.
    */
   async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
     const { api } = this;
     const name = newExecName();
-    const now = unixNow();
-    const deadline = now + options.lifetimeSeconds;
-    const expiresAt = options.warm ? now + WARM_MAX_AGE_SECONDS + this.startSeconds : deadline;
+    const deadline = unixNow() + options.lifetimeSeconds;
     const runner = bootstrapArgv("python3", { preload: options.preload });
-    const spec = execPodSpec(this.settings, name, runner, { seconds: options.lifetimeSeconds, at: expiresAt }, { warm: options.warm });
+    const spec = execPodSpec(
+      this.settings,
+      name,
+      runner,
+      { seconds: options.lifetimeSeconds, at: options.expiresAt },
+      { warm: options.warm, env: options.env },
+    );
     try {
       options.signal?.throwIfAborted();
       await api.createPod(spec);
@@ -128,33 +104,19 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
         annotations: { [EXPIRES_AT_KEY]: String(expiresAt) },
       });
     } catch (error) {
-      if (!isNotFound(error)) this.warn(`could not mark the warm pod ${sandbox.name} as taken: ${(error as Error).message}`);
+      if (!isNotFound(error)) this.settings.warn(`could not mark the warm pod ${sandbox.name} as taken: ${(error as Error).message}`);
     }
   }
 
-  get sessionPool(): KubernetesBackendSettings["sessionPool"] {
-    return this.settings.sessionPool;
-  }
-
   /**
-   * `activeDeadlineSeconds` caps a session's life at sessionMaxLifetimeSeconds,
-   * and its expiry with it. A `warm` pod (session pool) waits labelled warm
+   * `activeDeadlineSeconds` caps a session's life at sessionMaxLifetimeSeconds
+   * (the engine caps its expiry there too). A `warm` pod (session pool) waits labelled warm
    * until its claim or its `expiresAt`; its deadline leaves room for that wait
    * plus a whole session's lifetime, and its claim lowers it.
    */
-  async createSession(
-    session: { id: string; expiresAt: number; tenant?: string; warm?: boolean },
-    signal?: AbortSignal,
-  ): Promise<KubernetesSession> {
-    const now = unixNow();
-    const spec = session.warm
-      ? sessionPodSpec(this.settings, session.id, session.expiresAt, session.tenant, { warmSeconds: session.expiresAt - now })
-      : sessionPodSpec(
-          this.settings,
-          session.id,
-          Math.min(session.expiresAt, now + this.settings.sessionMaxLifetimeSeconds),
-          session.tenant,
-        );
+  async createSession(session: CreateSessionSandboxOptions, signal?: AbortSignal): Promise<KubernetesSession> {
+    const warmSeconds = session.warm ? { warmSeconds: session.expiresAt - unixNow() } : {};
+    const spec = sessionPodSpec(this.settings, session.id, session.expiresAt, session.tenant, { ...warmSeconds, env: session.env });
     await this.api.createPod(spec);
     try {
       const pod = await waitForRunning(this.api, session.id, this.settings.podStartTimeoutMs, signal);
@@ -172,12 +134,11 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
    * the expiry and tenant annotations are set (on the pod object, which code
    * inside it cannot reach: it has no service account token), and
    * activeDeadlineSeconds comes down to a session's whole lifetime from now.
-   * One too near its warm expiry is not taken (a reaper may be deleting it).
+   * (The engine takes no warm pod too near its warm expiry, and caps the
+   * session's expiry at its lifetime.)
    */
   async claimSession(session: KubernetesSession, claim: { expiresAt: number; tenant?: string }): Promise<KubernetesSession> {
-    const now = unixNow();
-    if (session.expiresAt <= now + CLAIM_MARGIN_SECONDS) throw new Error(`the warm session pod ${session.id} is about to expire`);
-    const latest = now + this.settings.sessionMaxLifetimeSeconds;
+    const latest = unixNow() + this.settings.sessionMaxLifetimeSeconds;
     const deadline = Math.ceil(latest - session.startedAt);
     const lower = deadline < session.latestExpiry - session.startedAt ? { activeDeadlineSeconds: deadline } : undefined;
     const pod = await this.api.patchMetadata(
@@ -185,7 +146,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
       {
         labels: { [WARM_LABEL_KEY]: null },
         annotations: {
-          [EXPIRES_AT_KEY]: String(Math.min(claim.expiresAt, latest)),
+          [EXPIRES_AT_KEY]: String(claim.expiresAt),
           ...(claim.tenant === undefined ? {} : { [TENANT_KEY]: claim.tenant }),
         },
       },
@@ -223,9 +184,10 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
     return this.api.deletePod(session.id);
   }
 
-  async startKernel(session: KubernetesSession): Promise<PersistentRunnerHandle> {
+  /** The kernel runs with the pod's environment (an exec cannot set one): the engine's, given at its creation. */
+  async startKernel(session: KubernetesSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
     await this.running(session);
-    return startMarked(this.api, session.id, kernelBootstrapArgv("python3", this.plan.limits), KERNEL_MARKER);
+    return startMarked(this.api, session.id, kernelBootstrapArgv("python3", options.limits), KERNEL_MARKER);
   }
 
   /**

@@ -1,16 +1,12 @@
-import { SANDBOX_ENV, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core/engine";
-import { EXPIRES_AT_KEY, sandboxLabels, TENANT_KEY } from "@code-interpreter/core/sandbox";
+import { cpuEnv, SANDBOX_ENV, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core/engine";
+import { EXPIRES_AT_KEY, sandboxLabels, TENANT_KEY, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import type { V1Container, V1Pod, V1SecurityContext } from "@kubernetes/client-node";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 
 /** Name of the container that runs code in every sandbox pod. */
 export const EXECUTOR_CONTAINER = "executor";
-/**
- * Label of pods made ahead of demand: one-shot pods of the warm pool (`true`
- * while they wait, and kept while used), and session pods of the session pool
- * (`true` until claimed: no session until then).
- */
-export const WARM_LABEL_KEY = "code-interpreter.warm";
+/** Defined once in core: pods made ahead of demand carry it; re-exported here as before. */
+export { WARM_LABEL_KEY };
 /** Name of the egress lockdown init container. */
 export const LOCKDOWN_CONTAINER = "network-lockdown";
 
@@ -53,10 +49,12 @@ export function restrictedSecurityContext(settings: KubernetesBackendSettings): 
 /**
  * The environment of every sandbox container: the code's (requests set it
  * again for each command), which a preloading runner and a session's Python
- * kernel need from the start, since modules read it when imported.
+ * kernel need from the start, since modules read it when imported. The
+ * engine passes it (`env`); this is the same, from the settings, for a spec
+ * made without one.
  */
 export function sandboxEnv(settings: KubernetesBackendSettings): Record<string, string> {
-  return { ...SANDBOX_ENV, OPENBLAS_NUM_THREADS: String(Math.max(1, Math.ceil(settings.cpus))) };
+  return { ...SANDBOX_ENV, ...cpuEnv(settings.cpus) };
 }
 
 /**
@@ -68,9 +66,9 @@ export function execPodSpec(
   name: string,
   runner: string[],
   deadline: { seconds: number; at: number },
-  options: { warm?: boolean } = {},
+  options: { warm?: boolean; env?: Record<string, string> } = {},
 ): V1Pod {
-  const pod = sandboxPod(settings, name, "exec", deadline, { command: runner, stdin: true, stdinOnce: true });
+  const pod = sandboxPod(settings, name, "exec", deadline, { command: runner, stdin: true, stdinOnce: true }, options.env);
   if (options.warm && pod.metadata?.labels) pod.metadata.labels[WARM_LABEL_KEY] = "true";
   return pod;
 }
@@ -86,7 +84,7 @@ export function sessionPodSpec(
   id: string,
   expiresAt: number,
   tenant?: string,
-  options: { warmSeconds?: number } = {},
+  options: { warmSeconds?: number; env?: Record<string, string> } = {},
 ): V1Pod {
   // activeDeadlineSeconds can only be lowered on a running pod, so it is the longest a session may
   // live, not its TTL: keepalives move the annotation, and the reaper enforces it. A warm pod's
@@ -98,6 +96,7 @@ export function sessionPodSpec(
     "session",
     { seconds: settings.sessionMaxLifetimeSeconds + warmSeconds, at: expiresAt },
     { command: sessionInitArgv() },
+    options.env,
   );
   // An annotation, not a label: tenant names need not fit label value rules.
   if (tenant !== undefined && pod.metadata?.annotations) pod.metadata.annotations[TENANT_KEY] = tenant;
@@ -111,6 +110,7 @@ function sandboxPod(
   component: "exec" | "session",
   deadline: { seconds: number; at: number },
   main: Pick<V1Container, "command" | "stdin" | "stdinOnce">,
+  env: Record<string, string> = sandboxEnv(settings),
 ): V1Pod {
   const uid = settings.sandboxUid;
   const emptyDir = { medium: "Memory", sizeLimit: `${settings.workspaceSizeMb}Mi` };
@@ -157,7 +157,7 @@ function sandboxPod(
           imagePullPolicy: "IfNotPresent",
           ...main,
           tty: false,
-          env: Object.entries(sandboxEnv(settings)).map(([name, value]) => ({ name, value })),
+          env: Object.entries(env).map(([name, value]) => ({ name, value })),
           workingDir: WORKSPACE_DIR,
           securityContext: restrictedSecurityContext(settings),
           resources,

@@ -1,7 +1,6 @@
 import type { SessionRecord } from "@code-interpreter/core/engine";
-import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, TENANT_KEY } from "@code-interpreter/core/sandbox";
+import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, TENANT_KEY, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import type { V1Pod } from "@kubernetes/client-node";
-import { WARM_LABEL_KEY } from "./pod-spec.js";
 
 /**
  * A session as its pod describes it. `expiresAt` is the

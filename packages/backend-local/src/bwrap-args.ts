@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, lstatSync } from "node:fs";
 import { WORKSPACE_DIR } from "@code-interpreter/core/engine";
+import { bwrapRootArgs, groupFile, passwdFile } from "./bwrap-root.js";
 
 /** What one sandbox gets. */
 export interface BwrapOptions {
@@ -29,25 +29,6 @@ export interface BwrapOptions {
   seccompFd?: number;
 }
 
-// Read-only views of the host: the system's programs and libraries, and the
-// few files under /etc that Python, bash and the data stack read.
-const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
-const ETC_FILES = [
-  "/etc/alternatives",
-  "/etc/ld.so.cache",
-  "/etc/ld.so.conf",
-  "/etc/ld.so.conf.d",
-  "/etc/localtime",
-  "/etc/python3",
-  "/etc/python3.11",
-  "/etc/python3.12",
-  "/etc/python3.13",
-  "/etc/matplotlibrc",
-  "/etc/fonts",
-  "/etc/ssl",
-  "/etc/mime.types",
-];
-
 /**
  * bubblewrap arguments: every namespace unshared (no network, own pids, ipc,
  * uts, cgroup, user; no nested user namespaces where bubblewrap can refuse
@@ -72,17 +53,7 @@ export function bwrapArgs(options: BwrapOptions): string[] {
     "--hostname",
     options.name,
   ];
-  if (options.rootfs) args.push("--ro-bind", options.rootfs, "/");
-  else {
-    for (const dir of SYSTEM_DIRS) {
-      if (!existsSync(dir)) continue;
-      const stats = lstatSync(dir);
-      // usrmerge: /bin -> usr/bin and friends stay symlinks inside too.
-      if (stats.isSymbolicLink()) args.push("--symlink", `usr${dir}`, dir);
-      else args.push("--ro-bind", dir, dir);
-    }
-    for (const path of ETC_FILES) args.push("--ro-bind-try", path, path);
-  }
+  args.push(...bwrapRootArgs(options.rootfs));
   args.push("--ro-bind-data", String(options.passwdFd), "/etc/passwd");
   args.push("--ro-bind-data", String(options.groupFd), "/etc/group");
   args.push("--proc", "/proc", "--dev", "/dev");
@@ -127,10 +98,4 @@ export function bwrapAccepts(bwrapPath: string, options: readonly string[], uid?
   return result;
 }
 
-export function passwdFile(uid: number): string {
-  return `sandbox:x:${uid}:${uid}:sandbox:/tmp:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
-}
-
-export function groupFile(uid: number): string {
-  return `sandbox:x:${uid}:\nnogroup:x:65534:\n`;
-}
+export { groupFile, passwdFile };

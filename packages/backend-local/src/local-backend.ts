@@ -1,6 +1,6 @@
-import { SandboxEngine } from "@code-interpreter/core/engine";
+import { SandboxEngine, type SandboxEngineOptions, sandboxLimits } from "@code-interpreter/core/engine";
 import type { LocalBackendSettings } from "./local-backend-settings.js";
-import { LocalDriver } from "./local-driver.js";
+import { LocalDriver, passthroughEnv } from "./local-driver.js";
 import type { Isolation } from "./sandbox-process.js";
 import type { LocalSession } from "./session-records.js";
 
@@ -18,6 +18,26 @@ export class LocalBackend extends SandboxEngine<LocalSession> {
     /** How sandboxes are made; see createLocalBackend, which probes for bubblewrap. */
     readonly isolation: Isolation,
   ) {
-    super(new LocalDriver(settings, isolation));
+    super(new LocalDriver(settings, isolation), localEngineOptions(settings, isolation));
   }
+}
+
+/**
+ * The engine's configuration from the backend's settings. There is no
+ * cgroup: memory and processes are rlimits. Local sandboxes have no deadline
+ * of their own, so a warm one serves any timeout; warm one-shot sandboxes
+ * need bubblewrap (without it a one-shot workspace is a host directory made
+ * per run).
+ */
+export function localEngineOptions(settings: LocalBackendSettings, isolation: Isolation): SandboxEngineOptions {
+  return {
+    limits: sandboxLimits(settings),
+    cgroup: false,
+    python: settings.python,
+    env: passthroughEnv(),
+    pool: isolation === "bwrap" ? settings.pool : false,
+    sessionPool: settings.sessionPool,
+    preload: settings.preload,
+    warn: settings.warn,
+  };
 }

@@ -5,18 +5,17 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { BackendHealth } from "@code-interpreter/core";
 import {
+  type CreateSessionSandboxOptions,
   type OneShotSandbox,
   type PersistentRunnerHandle,
   type RunnerHandle,
-  runnerPlan,
-  SANDBOX_ENV,
+  reapVerdict,
   type SandboxDriver,
-  type SandboxLimits,
   type StartSandboxOptions,
-  sandboxLimits,
+  type StartSessionRunnerOptions,
 } from "@code-interpreter/core/engine";
 import { kernelArgv, type RunnerRequest, serveArgv } from "@code-interpreter/core/runner";
-import { isSessionId, newExecName, PREPARE_ROOTFS_SCRIPT, unixNow } from "@code-interpreter/core/sandbox";
+import { isSessionId, newExecName, PREPARE_ROOTFS_SCRIPT, sandboxByteLimits, unixNow } from "@code-interpreter/core/sandbox";
 import type { LocalBackendSettings } from "./local-backend-settings.js";
 import { type Isolation, type SandboxProcess, type SandboxSpawnOptions, spawnSandbox } from "./sandbox-process.js";
 import { type LocalSession, SessionRecords } from "./session-records.js";
@@ -35,14 +34,8 @@ const execFileAsync = promisify(execFile);
 export class LocalDriver implements SandboxDriver<LocalSession> {
   readonly name = "local";
   readonly capabilities = { sessions: true, statefulPython: true };
-  readonly limits: SandboxLimits;
-  readonly plan: SandboxDriver["plan"];
-  /** Warm one-shot sandboxes: bubblewrap only (without it a one-shot workspace is a host directory made per run). */
-  readonly pool: LocalBackendSettings["pool"];
-  /** Warm sessions: a directory marked warm, its command runner and kernel started (see SessionRecords.makeWarm). */
-  readonly sessionPool: LocalBackendSettings["sessionPool"];
-  /** Local sandboxes have no deadline of their own: a warm one serves any timeout. */
-  readonly maxExecTimeoutMs = Number.POSITIVE_INFINITY;
+  /** Size of each sandbox's tmpfs `/workspace` and `/tmp`. */
+  private readonly workspaceBytes: number;
   private readonly records: SessionRecords;
   private readonly trash: Trash;
   /** Every sandbox process of this driver, until it has exited: a session's are stopped before it goes, all on close. */
@@ -57,23 +50,12 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     readonly settings: LocalBackendSettings,
     readonly isolation: Isolation,
   ) {
-    this.limits = sandboxLimits(settings);
-    this.plan = runnerPlan(this.limits, { cgroup: false, python: settings.python, env: passthroughEnv() });
-    this.pool = isolation === "bwrap" ? settings.pool : false;
-    this.sessionPool = settings.sessionPool;
+    this.workspaceBytes = sandboxByteLimits(settings).workspaceBytes;
     this.records = new SessionRecords(join(settings.stateDir, "sessions"));
     this.trash = new Trash(join(settings.stateDir, "trash"), settings.warn);
     // As root, the sandbox itself runs as the unprivileged uid, not just inside a user namespace.
     this.runAs = process.getuid?.() === 0 ? settings.sandboxUid : undefined;
     this.rootfs = isolation === "bwrap" && settings.rootfs !== "host" ? settings.rootfs : undefined;
-  }
-
-  get preload(): readonly string[] {
-    return this.settings.preload;
-  }
-
-  warn(message: string): void {
-    this.settings.warn(message);
   }
 
   async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
@@ -113,7 +95,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   }
 
   /** A session directory with its record; a warm one has the warm marker instead (no session until claimed). */
-  async createSession(session: { id: string; expiresAt: number; tenant?: string; warm?: boolean }): Promise<LocalSession> {
+  async createSession(session: CreateSessionSandboxOptions): Promise<LocalSession> {
     const { id, expiresAt, tenant, warm = false } = session;
     const created: LocalSession = { id, expiresAt, tenant, createdAt: unixNow(), ended: false };
     try {
@@ -161,8 +143,8 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     return true;
   }
 
-  async startKernel(session: LocalSession): Promise<PersistentRunnerHandle> {
-    return this.sessionSandbox(session, kernelArgv(this.settings.python, this.plan.limits), { kernel: true });
+  async startKernel(session: LocalSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
+    return this.sessionSandbox(session, kernelArgv(this.settings.python, options.limits), { kernel: true, env: options.env });
   }
 
   /**
@@ -171,8 +153,8 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
    * the command left running in it, ends when the engine hangs up after the
    * answer; the engine starts the next one right away, ready for the next command.
    */
-  async startCommandRunner(session: LocalSession): Promise<PersistentRunnerHandle> {
-    return { ...this.sessionSandbox(session, serveArgv(this.settings.python)), singleUse: true };
+  async startCommandRunner(session: LocalSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
+    return { ...this.sessionSandbox(session, serveArgv(this.settings.python), { env: options.env }), singleUse: true };
   }
 
   /**
@@ -186,19 +168,19 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     const reaped: string[] = [];
     const { sessions, unclaimed } = await this.records.inventory();
     for (const warm of unclaimed) {
-      if (warm.expiresAt > now) continue;
+      if (!reapVerdict({ kind: "session", expiresAt: warm.expiresAt, ended: false, warm: true }, now).remove) continue;
       await this.removeSession({ ...warm, createdAt: 0, ended: false }).catch((error: Error) =>
-        this.warn(`could not reap warm session ${warm.id}: ${error.message}`),
+        this.settings.warn(`could not reap warm session ${warm.id}: ${error.message}`),
       );
     }
     for (const session of sessions) {
-      if (session.expiresAt > now) continue;
+      if (!reapVerdict({ kind: "session", expiresAt: session.expiresAt, ended: session.ended, warm: false }, now).remove) continue;
       try {
         await beforeRemove(session.id);
         await this.removeSession(session);
         reaped.push(session.id);
       } catch (error) {
-        this.warn(`could not reap session ${session.id}: ${(error as Error).message}`);
+        this.settings.warn(`could not reap session ${session.id}: ${(error as Error).message}`);
       }
     }
     return reaped;
@@ -246,9 +228,13 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   }
 
   /** A sandbox of the session on its workspace, running `argv`, with its channel kept open (a kernel, a command runner). */
-  private sessionSandbox(session: LocalSession, argv: string[], options: { kernel?: boolean } = {}): PersistentRunnerHandle {
+  private sessionSandbox(
+    session: LocalSession,
+    argv: string[],
+    options: { kernel?: boolean; env: Record<string, string> },
+  ): PersistentRunnerHandle {
     const workspaceDir = this.records.workspaceDir(session.id);
-    const sandbox = this.spawn({ name: session.id, workspaceDir, argv, kernel: options.kernel, env: this.sandboxEnv() });
+    const sandbox = this.spawn({ name: session.id, workspaceDir, argv, kernel: options.kernel, env: options.env });
     const { channel, requestOverrides } = this.runner(sandbox, workspaceDir);
     return { channel, requestOverrides, kill: async () => void (await sandbox.kill()) };
   }
@@ -275,16 +261,11 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
       python: this.settings.python,
       runAs: this.runAs,
       uid: this.settings.sandboxUid,
-      tmpfsBytes: this.limits.workspaceBytes,
+      tmpfsBytes: this.workspaceBytes,
     });
     this.sandboxes.add(sandbox);
     void sandbox.exited.then(() => this.sandboxes.delete(sandbox));
     return sandbox;
-  }
-
-  /** The code's environment, which a sandbox starts with (a kernel's cells get no other). */
-  private sandboxEnv(): Record<string, string> {
-    return { ...SANDBOX_ENV, ...this.plan.env };
   }
 
   private async makeWorkspace(dir: string): Promise<void> {
@@ -298,7 +279,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
  * OpenBLAS settings this host needs to run numpy correctly (see OPENBLAS_CORETYPE), and two malloc arenas:
  * RLIMIT_AS counts address space, and glibc reserves 64 MB more for each thread's arena.
  */
-function passthroughEnv(): Record<string, string> {
+export function passthroughEnv(): Record<string, string> {
   const env: Record<string, string> = { MALLOC_ARENA_MAX: "2" };
   for (const key of ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]) {
     const value = process.env[key];

@@ -4,13 +4,13 @@ import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { type SeccompArchitecture, seccompBpf } from "@code-interpreter/core/policy";
+import { removeTree } from "@code-interpreter/core/workspace";
 import type { V1Container, V1ContainerStatus, V1PodCondition } from "@kubernetes/client-node";
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime, PodStream, StreamRequest, StreamSinks } from "./pod-runtime.js";
 import { admitPod, condition, DEADLINE_EXCEEDED, running, setPodStatus, skippedInit, terminated, waiting } from "./pod-status.js";
 import { parseQuantity } from "./quantity.js";
-import { removeTree } from "./remove-tree.js";
 import { groupFile, passwdFile, sandboxArgs } from "./sandbox-args.js";
 import { containerSeccomp } from "./seccomp-profiles.js";
 

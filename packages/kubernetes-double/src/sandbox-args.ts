@@ -1,4 +1,4 @@
-import { existsSync, lstatSync } from "node:fs";
+import { bwrapRootArgs, groupFile, passwdFile } from "@code-interpreter/backend-local/bwrap";
 
 /** One bubblewrap sandbox standing in for a container of a pod. */
 export interface SandboxSpec {
@@ -26,20 +26,6 @@ export interface SandboxSpec {
 /** The sandbox's Python (the root filesystem's, else the host's): it applies the limits and then becomes the program. */
 export const HOST_PYTHON = "/usr/bin/python3";
 
-const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
-const ETC_FILES = [
-  "/etc/alternatives",
-  "/etc/ld.so.cache",
-  "/etc/ld.so.conf",
-  "/etc/ld.so.conf.d",
-  "/etc/localtime",
-  "/etc/python3",
-  "/etc/python3.11",
-  "/etc/python3.12",
-  "/etc/python3.13",
-  "/etc/ssl",
-  "/etc/mime.types",
-];
 /** Sets the limits a cgroup would have imposed, then execs the program (looked up on PATH). */
 const LIMITS = `import os, resource, sys
 address_space, processes = int(sys.argv[1]), int(sys.argv[2])
@@ -52,21 +38,14 @@ os.execvp(sys.argv[3], sys.argv[3:])`;
  * bubblewrap arguments for a container of a pod: every namespace unshared
  * (no network, own pids), no capabilities, killed with its parent, the
  * root filesystem (or the host's /usr, the usrmerge links and a few /etc
- * files) read-only, the emptyDirs bound read-write.
+ * files: backend-local's `bwrapRootArgs`) read-only, the emptyDirs bound read-write.
  */
 export function sandboxArgs(spec: SandboxSpec): string[] {
   // --as-pid-1: the program is its sandbox's pid 1, as a container's command is, so the kernel
   // shields it from signals its own descendants send (kill -1 included).
   const args = ["--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", spec.hostname];
-  if (spec.rootfs) args.push("--ro-bind", spec.rootfs, "/");
-  else {
-    for (const dir of SYSTEM_DIRS) {
-      if (!existsSync(dir)) continue;
-      if (lstatSync(dir).isSymbolicLink()) args.push("--symlink", `usr${dir}`, dir);
-      else args.push("--ro-bind", dir, dir);
-    }
-    for (const path of ETC_FILES) args.push("--ro-bind-try", path, path);
-  }
+  // The same root view as backend-local's sandboxes (its /etc files included), from one list.
+  args.push(...bwrapRootArgs(spec.rootfs));
   args.push("--ro-bind", spec.passwdFile, "/etc/passwd", "--ro-bind", spec.groupFile, "/etc/group");
   args.push("--proc", "/proc", "--dev", "/dev");
   for (const bind of spec.binds) args.push("--bind", bind.source, bind.target);
@@ -79,10 +58,4 @@ export function sandboxArgs(spec: SandboxSpec): string[] {
   return [...args, "--", HOST_PYTHON, "-I", "-S", "-c", LIMITS, ...limits, ...spec.argv];
 }
 
-export function passwdFile(uid: number, gid: number): string {
-  return `sandbox:x:${uid}:${gid}:sandbox:/tmp:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
-}
-
-export function groupFile(gid: number): string {
-  return `sandbox:x:${gid}:\nnogroup:x:65534:\n`;
-}
+export { groupFile, passwdFile };

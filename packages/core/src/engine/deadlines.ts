@@ -60,3 +60,25 @@ export function oneShotLifetimeSeconds(timeoutMs: number | undefined, startSecon
 export function warmLifetimeSeconds(maxExecTimeoutMs: number, startSeconds = START_ALLOWANCE_SECONDS): number {
   return WARM_MAX_AGE_SECONDS + oneShotLifetimeSeconds(maxExecTimeoutMs, startSeconds);
 }
+
+/** A warm sandbox this near its expiry is not claimed: a reaper may be removing it meanwhile. */
+export const CLAIM_MARGIN_SECONDS = 5;
+
+/** Whether a warm sandbox expiring at `expiresAt` may still be claimed at `now` (unix seconds). */
+export function claimable(expiresAt: number, now: number): boolean {
+  return expiresAt > now + CLAIM_MARGIN_SECONDS;
+}
+
+/**
+ * The expiry of a warm one-shot sandbox made now, until a request takes it:
+ * its age limit and time to start (a reaper then takes one an earlier server
+ * left); a claim moves it to the request's end.
+ */
+export function warmExpiry(now: number, startSeconds = START_ALLOWANCE_SECONDS): number {
+  return now + WARM_MAX_AGE_SECONDS + startSeconds;
+}
+
+/** A session's expiry for a TTL asked for now, capped at the longest a session may live (SESSION_MAX_LIFETIME_SECONDS). */
+export function sessionExpiry(now: number, ttlSeconds: number, maxLifetimeSeconds = Number.POSITIVE_INFINITY): number {
+  return now + Math.min(ttlSeconds, maxLifetimeSeconds);
+}

@@ -1,8 +1,6 @@
 import type { BackendCapabilities, BackendHealth } from "../backend.js";
 import type { RunnerChannel } from "../runner/runner-channel.js";
-import type { RunnerRequest } from "../runner/runner-protocol.js";
-import type { RunnerPlanSettings } from "./execution-plan.js";
-import type { SandboxLimits } from "./limits.js";
+import type { RunnerLimits, RunnerRequest } from "../runner/runner-protocol.js";
 
 /** A runner waiting for one request on `channel`: a one-shot sandbox's. */
 export interface RunnerHandle {
@@ -52,6 +50,11 @@ export interface PersistentRunnerHandle {
 export interface StartSandboxOptions {
   /** Seconds it may live, its start included: its deadline. */
   lifetimeSeconds: number;
+  /**
+   * Unix seconds until which a reaper leaves it be: its deadline, or for a
+   * warm one its age limit (a claim moves it to the request's end).
+   */
+  expiresAt: number;
   /** Made ahead of demand: its runner preloads modules and waits. */
   warm: boolean;
   /** Modules the runner imports before its request comes (empty for a fresh one). */
@@ -59,6 +62,31 @@ export interface StartSandboxOptions {
   /** The code's environment, which preloaded modules read from the start. */
   env: Record<string, string>;
   signal?: AbortSignal;
+}
+
+/** What a session's sandbox is made with. */
+export interface CreateSessionSandboxOptions {
+  /** `code-session-<uuid>`. */
+  id: string;
+  /** Unix seconds; for a warm one, its age limit. */
+  expiresAt: number;
+  tenant?: string;
+  /** Made ahead of demand for the session pool: no session until claimed. */
+  warm?: boolean;
+  /**
+   * The code's environment, which its kernel and commands start with
+   * (modules read it when imported). The engine always passes it; a driver
+   * called without it (a test) uses the declared one.
+   */
+  env?: Record<string, string>;
+}
+
+/** What a session's kernel or command runner is started with. */
+export interface StartSessionRunnerOptions {
+  /** The code's environment (see CreateSessionSandboxOptions.env). */
+  env: Record<string, string>;
+  /** The limits the runner sets on itself (`kernelArgv`): the engine's plan. */
+  limits: RunnerLimits;
 }
 
 /** A session as its sandbox (or its record) describes it; a driver may add what it needs. */
@@ -73,35 +101,20 @@ export interface SessionRecord {
 }
 
 /**
- * What a backend must do on its platform: create, start, attach to, list by
- * label and remove sandboxes, and open runners in them. Everything else — the
- * conversation with the runner, deadlines, warm pools, session queueing,
- * kernels, expiry, the delete race, health and close — is the SandboxEngine's,
- * written once. A driver keeps all state on the platform (names, labels,
- * annotations, files), so a restarted server or another replica finds it.
+ * What a backend must do on its platform, and nothing else: create, start,
+ * attach to, list by label, claim and remove sandboxes, and open runners in
+ * them. Everything else — the conversation with the runner, deadlines and
+ * expiry, limits and the code's environment, warm pools, session queueing,
+ * kernels, the delete race, reap verdicts (`reapVerdict`), health and close —
+ * is the SandboxEngine's, written once, configured by the engine's own
+ * options (SandboxEngineOptions), never through the driver. A driver keeps all
+ * state on the platform (names, labels, annotations, files), so a restarted
+ * server or another replica finds it.
  */
 export interface SandboxDriver<Session extends SessionRecord = SessionRecord, Sandbox extends OneShotSandbox = OneShotSandbox> {
   /** Short name: `local`, `docker`, `kubernetes`. */
   readonly name: string;
   readonly capabilities: BackendCapabilities;
-  readonly limits: SandboxLimits;
-  /** What runner requests are planned with (python, rlimits, env). */
-  readonly plan: RunnerPlanSettings & { maxSnapshotBytes: number };
-  /** Warm one-shot sandboxes; false: one is started per request. */
-  readonly pool: { min: number; max: number; idleTimeoutMs: number } | false;
-  /**
-   * Warm session sandboxes, their command runner and kernel started: a
-   * session is made by claiming one (`claimSession`). False or absent: each
-   * session's sandbox is created when it is asked for.
-   */
-  readonly sessionPool?: { min: number; max: number; idleTimeoutMs: number } | false;
-  /** Modules warm sandboxes preload. */
-  readonly preload: readonly string[];
-  /** The longest timeout a request may have (MAX_EXEC_TIMEOUT_MS): how long a warm sandbox must be usable. */
-  readonly maxExecTimeoutMs: number;
-  /** Seconds a sandbox may take to start. @default START_ALLOWANCE_SECONDS */
-  readonly startSeconds?: number;
-  warn(message: string): void;
 
   /** Creates and starts a one-shot sandbox with its runner attached; removes what it made if that fails. */
   start(options: StartSandboxOptions): Promise<Sandbox>;
@@ -114,7 +127,7 @@ export interface SandboxDriver<Session extends SessionRecord = SessionRecord, Sa
    * session pool: it is no session (not found, not listed) until it is
    * claimed, and a reaper removes it once `expiresAt` has passed.
    */
-  createSession(session: { id: string; expiresAt: number; tenant?: string; warm?: boolean }, signal?: AbortSignal): Promise<Session>;
+  createSession(session: CreateSessionSandboxOptions, signal?: AbortSignal): Promise<Session>;
   /**
    * Makes a warm session sandbox the session it was made for: from now on
    * its records carry this expiry and tenant, where any replica (also after
@@ -129,19 +142,20 @@ export interface SandboxDriver<Session extends SessionRecord = SessionRecord, Sa
   /** Removes the session's sandbox and records; false when it was already gone. */
   removeSession(session: Session): Promise<boolean>;
   /** Starts the session's Python kernel (`kernelArgv`). */
-  startKernel(session: Session): Promise<PersistentRunnerHandle>;
+  startKernel(session: Session, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle>;
   /**
    * Starts the session's command runner (`serveArgv`), waiting for its sandbox
    * to run if it is starting: one process, kept open (or single-use, started
    * ahead), that answers every command, file read and staging of the session,
    * so none pays for an exec of its own.
    */
-  startCommandRunner(session: Session): Promise<PersistentRunnerHandle>;
+  startCommandRunner(session: Session, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle>;
 
   /**
    * Removes expired and ended sessions and orphaned sandboxes, whoever left
-   * them; calls `beforeRemove` with a session's id before removing it (the
-   * engine stops its work). Returns the ids of the sessions removed.
+   * them, as `reapVerdict` decides for each; calls `beforeRemove` with a
+   * session's id before removing it (the engine stops its work). Returns the
+   * ids of the sessions removed.
    */
   reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]>;
   /** Whether sandboxes can be made right now; `detail` says what is wrong and what to do. */

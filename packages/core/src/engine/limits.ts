@@ -57,6 +57,11 @@ export function runnerLimits(limits: SandboxLimits, options: { cgroup: boolean }
   };
 }
 
+/** The code's environment for a sandbox's share of CPUs: BLAS starts a thread per CPU it sees, and may use only its share. */
+export function cpuEnv(cpus: number): Record<string, string> {
+  return { OPENBLAS_NUM_THREADS: String(Math.max(1, Math.ceil(cpus))) };
+}
+
 /** What every runner request of a backend is planned with. */
 export function runnerPlan(
   limits: SandboxLimits,
@@ -66,8 +71,7 @@ export function runnerPlan(
     python: options.python ?? "python3",
     maxOutputBytes: limits.maxOutputBytes,
     limits: runnerLimits(limits, options),
-    // BLAS starts a thread per CPU it sees; the sandbox may use only its share.
-    env: { OPENBLAS_NUM_THREADS: String(Math.max(1, Math.ceil(limits.cpus))), ...options.env },
+    env: { ...cpuEnv(limits.cpus), ...options.env },
     // The runner must stop where the server's reading stops, or a big workspace fails the whole request.
     maxSnapshotBytes: limits.workspaceBytes,
   };

@@ -13,19 +13,22 @@ import {
 } from "../backend.js";
 import { BackendUnavailableError, SessionNotFoundError } from "../errors.js";
 import { outputCallbacks } from "../output.js";
-import type { RunnerRequest, RunnerResult } from "../runner/runner-protocol.js";
-import { isSessionId, newSessionId, sessionInfo, unixNow } from "../sandbox/names.js";
+import type { RunnerLimits, RunnerRequest, RunnerResult } from "../runner/runner-protocol.js";
+import { isSessionId, newSessionId, sessionInfo } from "../sandbox/names.js";
 import type { WorkspaceFileContent, WorkspaceFileSink } from "../workspace/workspace-tar.js";
 import {
+  claimable,
   oneShotLifetimeSeconds,
   START_ALLOWANCE_SECONDS,
+  sessionExpiry,
   useSeconds,
   WARM_MAX_AGE_SECONDS,
   WARM_SESSION_MAX_AGE_SECONDS,
+  warmExpiry,
   warmLifetimeSeconds,
   warmSessionExpiry,
 } from "./deadlines.js";
-import type { OneShotSandbox, RunnerHandle, SandboxDriver, SessionRecord } from "./driver.js";
+import type { OneShotSandbox, RunnerHandle, SandboxDriver, SessionRecord, StartSessionRunnerOptions } from "./driver.js";
 import { exchange } from "./exchange.js";
 import { answerlessResult } from "./exchange-outcome.js";
 import {
@@ -35,10 +38,12 @@ import {
   planExecution,
   planPythonCell,
   planSessionCommand,
+  type RunnerPlanSettings,
   SANDBOX_ENV,
   WORKSPACE_DIR,
 } from "./execution-plan.js";
 import { KeyedQueue } from "./keyed-queue.js";
+import { runnerPlan, type SandboxLimits } from "./limits.js";
 import { PersistentRunner, PythonKernel } from "./persistent-runner.js";
 import { SessionRunners } from "./session-runners.js";
 import { WarmPool } from "./warm-pool.js";
@@ -46,6 +51,64 @@ import { WarmPool } from "./warm-pool.js";
 /** After a session's command failed, how often and how far apart its sandbox is looked at again (another replica's removal takes a moment to show). */
 const LIVENESS_CHECKS = 3;
 const LIVENESS_PAUSE_MS = 300;
+
+/** Where the engine reads the time and waits: the system's, or a test's. */
+export interface EngineClock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Resolves after `ms` milliseconds. */
+  wait(ms: number): Promise<void>;
+}
+
+/** The system's clock. */
+export const SYSTEM_CLOCK: EngineClock = {
+  now: () => Date.now(),
+  wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** How many warm sandboxes (or sessions) a pool keeps: between `min` and `max`, by recent demand. */
+export interface WarmPoolSettings {
+  min: number;
+  max: number;
+  /** With no request for this long, the pool shrinks back to `min`. */
+  idleTimeoutMs: number;
+}
+
+/** The engine's configuration: everything that is not a platform operation (those are the driver's). */
+export interface SandboxEngineOptions {
+  /** The size and resource limits of every sandbox (`sandboxLimits`). */
+  limits: SandboxLimits;
+  /** The platform bounds memory and processes with a cgroup; otherwise the runner sets rlimits for them. */
+  cgroup: boolean;
+  /** The sandbox's Python. @default "python3" */
+  python?: string;
+  /** Added to the code's environment (the declared one, and OPENBLAS_NUM_THREADS from `limits.cpus`). */
+  env?: Record<string, string>;
+  /** Warm one-shot sandboxes; false or absent: one is started per request. */
+  pool?: WarmPoolSettings | false;
+  /**
+   * Warm session sandboxes, their command runner and kernel started: a
+   * session is made by claiming one (the driver's `claimSession`). False or
+   * absent: each session's sandbox is created when it is asked for.
+   */
+  sessionPool?: WarmPoolSettings | false;
+  /** Modules warm sandboxes preload. @default none */
+  preload?: readonly string[];
+  /**
+   * The longest timeout a request may have (MAX_EXEC_TIMEOUT_MS): how long a
+   * warm sandbox must be usable. Infinity: the platform sets its sandboxes no
+   * deadline, so a warm one serves any timeout. @default Infinity
+   */
+  maxExecTimeoutMs?: number;
+  /** Seconds a sandbox may take to start. @default START_ALLOWANCE_SECONDS */
+  startSeconds?: number;
+  /** The longest a session may live, its TTL capped there (SESSION_MAX_LIFETIME_SECONDS). @default no cap */
+  sessionMaxLifetimeSeconds?: number;
+  /** Told what went wrong in the background (a warm sandbox that would not start, a removal that failed). @default console.warn */
+  warn?: (message: string) => void;
+  /** @default SYSTEM_CLOCK */
+  clock?: EngineClock;
+}
 
 /** A session sandbox made ahead of demand, its command runner and kernel started. */
 interface WarmSession<Session> {
@@ -63,7 +126,8 @@ interface RunnerExchange extends RunCallbacks {
  * The Backend, written once over a SandboxDriver: one-shot executions in
  * fresh (or warm) sandboxes that are removed afterwards, and sessions whose
  * commands run one at a time, with a Python kernel each. A backend package is
- * a driver; `new SandboxEngine(driver)` is its Backend.
+ * a driver; `new SandboxEngine(driver, options)` is its Backend, configured by
+ * `options` (limits, pools, deadlines), never by the driver.
  */
 export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbox extends OneShotSandbox = OneShotSandbox>
   implements Backend
@@ -86,18 +150,36 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   /** Sessions being removed right now: their commands fail on purpose. */
   private readonly removing = new Set<string>();
   private closed = false;
+  /** What every runner request is planned with (python, rlimits, env). */
+  private readonly plan: RunnerPlanSettings & { limits: RunnerLimits; maxSnapshotBytes: number };
+  private readonly limits: SandboxLimits;
+  private readonly maxExecTimeoutMs: number;
+  private readonly startSeconds: number;
+  private readonly clock: EngineClock;
+  private readonly warn: (message: string) => void;
 
-  constructor(readonly driver: SandboxDriver<Session, Sandbox>) {
+  constructor(
+    readonly driver: SandboxDriver<Session, Sandbox>,
+    private readonly options: SandboxEngineOptions,
+  ) {
     this.name = driver.name;
     this.capabilities = driver.capabilities;
-    if (driver.pool) {
-      const lifetimeSeconds = warmLifetimeSeconds(driver.maxExecTimeoutMs, this.startSeconds);
+    this.limits = options.limits;
+    this.plan = runnerPlan(options.limits, { cgroup: options.cgroup, python: options.python, env: options.env });
+    this.maxExecTimeoutMs = options.maxExecTimeoutMs ?? Number.POSITIVE_INFINITY;
+    this.startSeconds = options.startSeconds ?? START_ALLOWANCE_SECONDS;
+    this.clock = options.clock ?? SYSTEM_CLOCK;
+    this.warn = options.warn ?? ((message) => console.warn(message));
+    const preloadModules = options.preload ?? [];
+    if (options.pool) {
+      const lifetimeSeconds = warmLifetimeSeconds(this.maxExecTimeoutMs, this.startSeconds);
       this.pool = new WarmPool<Sandbox>({
-        ...driver.pool,
+        ...options.pool,
         // Preloading costs each warm sandbox about a CPU-second: when refills cannot keep up, skip it.
         create: async () => {
-          const preload = this.pool?.underPressure ? [] : driver.preload;
-          const sandbox = await driver.start({ lifetimeSeconds, warm: true, preload, env: this.sandboxEnv() });
+          const preload = this.pool?.underPressure ? [] : preloadModules;
+          const expiresAt = warmExpiry(this.unixNow(), this.startSeconds);
+          const sandbox = await driver.start({ lifetimeSeconds, expiresAt, warm: true, preload, env: this.sandboxEnv() });
           // Handed out once its preload is done: a request never waits for imports it may not need, and the
           // pool's create time (and so its size and pressure) is the real one.
           if (preload.length > 0) await sandbox.channel.ready;
@@ -105,16 +187,16 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         },
         destroy: (sandbox) => this.discard(sandbox),
         maxAgeMs: WARM_MAX_AGE_SECONDS * 1000,
-        onError: (error) => driver.warn(`could not start a warm sandbox: ${(error as Error).message}`),
+        onError: (error) => this.warn(`could not start a warm sandbox: ${(error as Error).message}`),
       });
     }
-    if (driver.sessionPool && driver.claimSession) {
+    if (options.sessionPool && driver.claimSession) {
       this.sessionPool = new WarmPool<WarmSession<Session>>({
-        ...driver.sessionPool,
+        ...options.sessionPool,
         create: () => this.startWarmSession(),
         destroy: (warm) => this.discardWarmSession(warm),
         maxAgeMs: WARM_SESSION_MAX_AGE_SECONDS * 1000,
-        onError: (error) => driver.warn(`could not start a warm session: ${(error as Error).message}`),
+        onError: (error) => this.warn(`could not start a warm session: ${(error as Error).message}`),
       });
     }
   }
@@ -131,28 +213,30 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
 
   execute(options: ExecuteOptions): Promise<ExecutionResult> {
     return this.track(async () => {
-      const started = Date.now();
-      const request = planExecution(options, this.driver.plan);
+      const started = this.clock.now();
+      const request = planExecution(options, this.plan);
       options.signal?.throwIfAborted();
       // A request that needs longer than warm sandboxes are kept usable for leaves them be.
-      const pool = useSeconds(request.timeoutMs) <= useSeconds(this.driver.maxExecTimeoutMs) ? this.pool : undefined;
+      const pool = useSeconds(request.timeoutMs) <= useSeconds(this.maxExecTimeoutMs) ? this.pool : undefined;
       let sandbox = pool && this.takeWarm(useSeconds(request.timeoutMs));
       try {
+        const lifetimeSeconds = oneShotLifetimeSeconds(request.timeoutMs, this.startSeconds);
         sandbox ??= await this.driver.start({
-          lifetimeSeconds: oneShotLifetimeSeconds(request.timeoutMs, this.startSeconds),
+          lifetimeSeconds,
+          expiresAt: this.unixNow() + lifetimeSeconds,
           warm: false,
           preload: [],
           env: request.env ?? {},
           signal: options.signal,
         });
-        const sandboxWaitMs = Date.now() - started;
+        const sandboxWaitMs = this.clock.now() - started;
         const result = await this.exchangeOnce(sandbox, {
           request,
           ...outputCallbacks(options),
           signal: options.signal,
           onFile: options.onFile && changedFileSink(options, options.onFile),
         });
-        return { ...executionResult(options, result, Date.now() - started), sandboxWaitMs };
+        return { ...executionResult(options, result, this.clock.now() - started), sandboxWaitMs };
       } finally {
         pool?.release();
       }
@@ -161,14 +245,17 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
 
   createSession(options: CreateSessionOptions): Promise<SessionInfo> {
     return this.track(async () => {
-      const expiresAt = unixNow() + options.ttlSeconds;
+      const expiresAt = sessionExpiry(this.unixNow(), options.ttlSeconds, this.options.sessionMaxLifetimeSeconds);
       const session =
         (await this.claimWarmSession(expiresAt, options.tenant)) ??
-        (await this.driver.createSession({ id: newSessionId(), expiresAt, tenant: options.tenant }, options.signal));
+        (await this.driver.createSession(
+          { id: newSessionId(), expiresAt, tenant: options.tenant, env: this.sandboxEnv() },
+          options.signal,
+        ));
       try {
         if (options.files.length > 0) {
           await this.exchangeOnCommandRunner(session, {
-            request: { cwd: WORKSPACE_DIR, files: options.files, maxOutputBytes: this.driver.limits.maxOutputBytes },
+            request: { cwd: WORKSPACE_DIR, files: options.files, maxOutputBytes: this.limits.maxOutputBytes },
             signal: options.signal,
           });
         }
@@ -191,7 +278,10 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   extendSession(sessionId: string, ttlSeconds: number): Promise<SessionInfo> {
     return this.translate(async () => {
       const session = await this.liveSession(sessionId);
-      const expiresAt = await this.driver.extendSession(session, unixNow() + ttlSeconds);
+      const expiresAt = await this.driver.extendSession(
+        session,
+        sessionExpiry(this.unixNow(), ttlSeconds, this.options.sessionMaxLifetimeSeconds),
+      );
       return sessionInfo({ ...session, expiresAt });
     });
   }
@@ -222,7 +312,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   readSessionFiles(sessionId: string, options: { onFile?: WorkspaceFileSink } = {}): Promise<WorkspaceFileContent[]> {
     return this.track(async () => {
       const session = await this.liveSession(sessionId);
-      const { maxOutputBytes, workspaceBytes } = this.driver.limits;
+      const { maxOutputBytes, workspaceBytes } = this.limits;
       const request = { cwd: WORKSPACE_DIR, snapshot: true, maxOutputBytes, maxSnapshotBytes: workspaceBytes };
       return (await this.exchangeOnCommandRunner(session, { request, onFile: options.onFile })).snapshot;
     });
@@ -237,7 +327,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       // Sessions being reaped count as being removed until the pass is over: no runner is started for them meanwhile.
       const reaping: string[] = [];
       try {
-        return await this.driver.reap(unixNow(), async (sessionId) => {
+        return await this.driver.reap(this.unixNow(), async (sessionId) => {
           reaping.push(sessionId);
           this.removing.add(sessionId);
           await this.stopSessionWork(sessionId);
@@ -266,13 +356,19 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     await this.driver.close?.();
   }
 
-  private get startSeconds(): number {
-    return this.driver.startSeconds ?? START_ALLOWANCE_SECONDS;
+  /** Now, in unix seconds, on the engine's clock. */
+  private unixNow(): number {
+    return Math.floor(this.clock.now() / 1000);
   }
 
-  /** The code's environment, which warm sandboxes start with (preloaded modules read it). */
+  /** The code's environment, which sandboxes start with (preloaded modules and kernels read it when they import). */
   private sandboxEnv(): Record<string, string> {
-    return { ...SANDBOX_ENV, ...this.driver.plan.env };
+    return { ...SANDBOX_ENV, ...this.plan.env };
+  }
+
+  /** What a session's kernel or command runner is started with. */
+  private sessionRunnerOptions(): StartSessionRunnerOptions {
+    return { env: this.sandboxEnv(), limits: this.plan.limits };
   }
 
   /**
@@ -283,29 +379,29 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   private takeWarm(seconds: number): Sandbox | undefined {
     const sandbox = this.pool?.take();
     if (!sandbox) return undefined;
-    if (!sandbox.channel.ended && (sandbox.deadline === undefined || sandbox.deadline - unixNow() > seconds)) return sandbox;
+    if (!sandbox.channel.ended && (sandbox.deadline === undefined || sandbox.deadline - this.unixNow() > seconds)) return sandbox;
     this.background(this.discard(sandbox));
     return undefined;
   }
 
   /**
    * A warm session sandbox made the new session, its runners adopted, or
-   * undefined (then one is created): none waits, its runner ended, or the
-   * claim failed (that sandbox is removed; the session is made afresh).
+   * undefined (then one is created): none waits, its runner ended, it is too
+   * near its warm expiry (a reaper may be removing it), or the claim failed
+   * (that sandbox is removed; the session is made afresh).
    */
   private async claimWarmSession(expiresAt: number, tenant: string | undefined): Promise<Session | undefined> {
     const warm = this.sessionPool?.take();
     try {
       if (!warm) return undefined;
-      if (
-        await warm.commands.then(
-          (runner) => runner.alive,
-          () => false,
-        )
-      ) {
+      const alive = await warm.commands.then(
+        (runner) => runner.alive,
+        () => false,
+      );
+      if (alive && claimable(warm.session.expiresAt, this.unixNow())) {
         const claim = this.driver.claimSession as NonNullable<SandboxDriver<Session, Sandbox>["claimSession"]>;
         const session = await claim.call(this.driver, warm.session, { expiresAt, tenant }).catch((error: Error) => {
-          this.driver.warn(`could not claim the warm session ${warm.session.id}: ${error.message}`);
+          this.warn(`could not claim the warm session ${warm.session.id}: ${error.message}`);
           return undefined;
         });
         if (session) {
@@ -323,7 +419,12 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
 
   private async startWarmSession(): Promise<WarmSession<Session>> {
     const id = newSessionId();
-    const session = await this.driver.createSession({ id, expiresAt: warmSessionExpiry(unixNow(), this.startSeconds), warm: true });
+    const session = await this.driver.createSession({
+      id,
+      expiresAt: warmSessionExpiry(this.unixNow(), this.startSeconds),
+      warm: true,
+      env: this.sandboxEnv(),
+    });
     const commands = this.startCommandRunner(session);
     const kernel = this.startKernel(session);
     try {
@@ -346,7 +447,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
 
   /** Has the one exchange with a one-shot sandbox, then removes it (in the background). */
   private async exchangeOnce(sandbox: Sandbox, runnerExchange: RunnerExchange): Promise<RunnerResult> {
-    const claimed = sandbox.warm ? this.driver.claim?.(sandbox, unixNow() + useSeconds(runnerExchange.request.timeoutMs)) : undefined;
+    const claimed = sandbox.warm ? this.driver.claim?.(sandbox, this.unixNow() + useSeconds(runnerExchange.request.timeoutMs)) : undefined;
     this.running.add(sandbox);
     try {
       return await this.exchangeWith(sandbox, runnerExchange);
@@ -356,7 +457,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         (async () => {
           await claimed?.catch(() => {});
           await this.discard(sandbox);
-        })().catch((error: Error) => this.driver.warn(`could not remove ${sandbox.name}: ${error.message}`)),
+        })().catch((error: Error) => this.warn(`could not remove ${sandbox.name}: ${error.message}`)),
       );
     }
   }
@@ -382,9 +483,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   }
 
   private async startCommandRunner(session: Session): Promise<PersistentRunner> {
-    const handle = await this.driver.startCommandRunner(session);
+    const handle = await this.driver.startCommandRunner(session, this.sessionRunnerOptions());
     return new PersistentRunner(handle.channel, () => handle.kill(), {
-      maxSnapshotBytes: this.driver.limits.workspaceBytes,
+      maxSnapshotBytes: this.limits.workspaceBytes,
       requestOverrides: handle.requestOverrides,
       singleUse: handle.singleUse,
       // A command may end its own runner (same uid): that command has no answer; the next starts a new runner.
@@ -399,7 +500,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       request: planned,
       ...callbacks,
       signal,
-      maxSnapshotBytes: this.driver.limits.workspaceBytes,
+      maxSnapshotBytes: this.limits.workspaceBytes,
       stop: () => runner.stop(),
     });
     if (outcome.stopped === "abort") throw signal?.reason ?? new Error("aborted");
@@ -411,10 +512,10 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
 
   private async runInLiveSession(options: SessionCommandOptions): Promise<CommandResult> {
     const session = await this.liveSession(options.sessionId);
-    const started = Date.now();
+    const started = this.clock.now();
     if (options.language === "python") {
       const kernel = await this.kernels.get(session.id, () => this.startKernel(session));
-      const result = await kernel.exchange(planPythonCell(options, this.driver.plan), {
+      const result = await kernel.exchange(planPythonCell(options, this.plan), {
         ...outputCallbacks(options),
         signal: options.signal,
       });
@@ -422,17 +523,17 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       if (result.restarted && !(await this.stillUsable(session.id))) {
         throw new BackendUnavailableError({ message: "the Python session's interpreter ended with its sandbox" });
       }
-      return commandResult(result, Date.now() - started);
+      return commandResult(result, this.clock.now() - started);
     }
-    const request = planSessionCommand(options, this.driver.plan);
+    const request = planSessionCommand(options, this.plan);
     const result = await this.exchangeOnCommandRunner(session, { request, ...outputCallbacks(options), signal: options.signal });
-    return commandResult(result, Date.now() - started);
+    return commandResult(result, this.clock.now() - started);
   }
 
   private async startKernel(session: Session): Promise<PythonKernel> {
-    const handle = await this.driver.startKernel(session);
+    const handle = await this.driver.startKernel(session, this.sessionRunnerOptions());
     const kernel = new PythonKernel(handle.channel, () => handle.kill(), {
-      maxSnapshotBytes: this.driver.limits.workspaceBytes,
+      maxSnapshotBytes: this.limits.workspaceBytes,
       requestOverrides: handle.requestOverrides,
     });
     return kernel;
@@ -449,7 +550,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   /** A session that can run commands; an expired or ended one is removed on the spot. */
   private async liveSession(sessionId: string): Promise<Session> {
     const session = await this.findSession(sessionId);
-    if (session.expiresAt <= unixNow() || session.ended) {
+    if (session.expiresAt <= this.unixNow() || session.ended) {
       await this.removeSession(session);
       throw new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} has expired` });
     }
@@ -481,8 +582,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     for (let check = 0; check < LIVENESS_CHECKS; check++) {
       if (this.removing.has(sessionId)) return false;
       const session = await this.driver.findSession(sessionId).catch(() => undefined);
-      if (!session || session.ended || session.expiresAt <= unixNow()) return false;
-      if (check < LIVENESS_CHECKS - 1) await new Promise((resolve) => setTimeout(resolve, LIVENESS_PAUSE_MS));
+      if (!session || session.ended || session.expiresAt <= this.unixNow()) return false;
+      if (check < LIVENESS_CHECKS - 1) await this.clock.wait(LIVENESS_PAUSE_MS);
     }
     return true;
   }

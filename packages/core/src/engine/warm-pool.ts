@@ -1,5 +1,7 @@
 /** Requests within this window set the request rate the pool plans for. */
 const RATE_WINDOW_MS = 10_000;
+/** The longest close() waits for sandboxes still being created. */
+const CLOSE_WAIT_MS = 10_000;
 
 /** Settings of a warm pool. */
 export interface WarmPoolOptions<T> {
@@ -43,6 +45,8 @@ export class WarmPool<T> {
   /** When requests found no warm sandbox. */
   private readonly recentMisses: number[] = [];
   private pausedUntil = 0;
+  /** Creations under way, each settled once its sandbox is in the pool (or destroyed, after close). */
+  private readonly creations = new Set<Promise<void>>();
   private closed = false;
   private readonly timer: NodeJS.Timeout;
   private readonly options: Required<Omit<WarmPoolOptions<T>, "onError">> & Pick<WarmPoolOptions<T>, "onError">;
@@ -109,8 +113,15 @@ export class WarmPool<T> {
     clearInterval(this.timer);
     const items = this.idle.splice(0).map((entry) => entry.item);
     await Promise.allSettled(items.map((item) => this.options.destroy(item)));
-    // Sandboxes still being created are destroyed as they arrive (see refill).
-    for (let i = 0; i < 500 && this.creating > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Sandboxes still being created are destroyed as they arrive (see refill): wait for those, but not
+    // forever for a platform that does not answer.
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      timer.unref();
+    });
+    await Promise.race([Promise.allSettled([...this.creations]), giveUp]);
+    clearTimeout(timer);
   }
 
   private target(): number {
@@ -153,7 +164,7 @@ export class WarmPool<T> {
     ) {
       this.creating++;
       const started = Date.now();
-      this.options
+      const creation = this.options
         .create()
         .then(
           (item) => {
@@ -171,8 +182,10 @@ export class WarmPool<T> {
         .catch(() => {})
         .finally(() => {
           this.creating--;
+          this.creations.delete(creation);
           this.refill();
         });
+      this.creations.add(creation);
     }
   }
 }

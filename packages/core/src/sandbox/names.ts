@@ -8,6 +8,12 @@ export const COMPONENT_LABEL_KEY = "component";
 export const EXPIRES_AT_KEY = "code-interpreter.expires-at";
 /** Label (Docker) or annotation (Kubernetes) naming the tenant a session belongs to. */
 export const TENANT_KEY = "code-interpreter.tenant";
+/**
+ * Label (Docker) or pod label (Kubernetes) of sandboxes made ahead of demand:
+ * one-shot sandboxes of the warm pool, and session sandboxes of the session
+ * pool (`true` until claimed: no session until then).
+ */
+export const WARM_LABEL_KEY = "code-interpreter.warm";
 export const EXEC_PREFIX = "code-exec-";
 export const SESSION_PREFIX = "code-session-";
 

@@ -2,6 +2,20 @@ export { type BackendContractOptions, type ContractSettings, describeBackendCont
 export { describeSandboxEnvironment } from "./contract-environment.js";
 export { describeRichResults, pngSize } from "./contract-rich-results.js";
 export {
+  deferred,
+  type FakeAnswer,
+  FakeClock,
+  FakeDriver,
+  type FakeDriverOptions,
+  FakeHold,
+  type FakeOneShot,
+  type FakeOperation,
+  type FakeResponder,
+  type FakeSandboxRecord,
+  type FakeSession,
+} from "./fake-driver.js";
+export { FakeRunner, type FakeRunnerKind, type FakeRunnerRequest } from "./fake-runner.js";
+export {
   describeHostileSuite,
   HOSTILE_MARKER,
   HOSTILE_SETTINGS,
