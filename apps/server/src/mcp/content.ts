@@ -160,6 +160,7 @@ export async function executionContent(api: ApiFetch, response: ExecutionAnswer,
     error?.traceback && response.stderr.includes(error.traceback) ? response.stderr.replace(error.traceback, "") : response.stderr;
   const content = outputContent(response.stdout, stderr);
   for (const [index, result] of (response.results ?? []).entries()) content.push(...(await richContent(api, result, index, signal)));
+  const shown = new Set(content.flatMap((block) => (block.type === "image" ? [block.data] : [])));
   if (error) content.push({ type: "text", text: `[error] ${error.name}: ${error.value}\n${error.traceback.trimEnd()}` });
   content.push(endedContent(response));
   for (const file of response.files ?? []) {
@@ -169,7 +170,9 @@ export async function executionContent(api: ApiFetch, response: ExecutionAnswer,
     const mimeType = mimeTypeOf(file.path);
     if (!isImageType(mimeType)) continue;
     const { bytes } = await readFile(api, ref, signal);
-    if (bytes.length <= MAX_INLINE_IMAGE_BYTES) content.push({ type: "image", data: Buffer.from(bytes).toString("base64"), mimeType });
+    const data = Buffer.from(bytes).toString("base64");
+    // A session keeps its figures as files too (figure-<cell>-<n>.png): the same bytes are shown once.
+    if (bytes.length <= MAX_INLINE_IMAGE_BYTES && !shown.has(data)) content.push({ type: "image", data, mimeType });
   }
   // Outputs the server could not keep are named, so the agent knows they exist and why they are missing.
   const skipped = response.skipped_files ?? [];

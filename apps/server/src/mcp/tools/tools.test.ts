@@ -94,6 +94,23 @@ describe("execute_python shows what the HTTP answer shows", () => {
     expect(JSON.stringify(result.content)).not.toContain("<Figure");
   });
 
+  it("shows a session figure once, though the session also keeps it as a file", async () => {
+    const { api } = scriptedApi({
+      "POST /v1/sessions/code-session-1/python": () =>
+        Response.json(
+          answer({
+            files: [{ path: "figure-1-1.png", kind: "file", file_id: "figure-file" }],
+            results: [{ is_main_result: false, data: { "text/plain": "<Figure>", "image/png": PNG } }],
+            execution_count: 1,
+          }),
+        ),
+      "GET /v1/files/figure-file": () => new Response(Buffer.from(PNG, "base64")),
+    });
+    const result = await call(await connect(api), "execute_python", { session_id: "code-session-1", code: "plt.show()" });
+    expect(result.content.filter((block) => block.type === "image")).toHaveLength(1);
+    expect(result.content).toContainEqual(expect.objectContaining({ type: "resource_link", name: "figure-1-1.png" }));
+  });
+
   it("answers a DataFrame as its text table and its HTML as an embedded text/html resource", async () => {
     const table = "   a  b\n0  1  2";
     const html = "<table><tr><td>1</td></tr></table>";
