@@ -8,14 +8,18 @@ import { Tenancy } from "./auth/tenancy.js";
 import type { Config } from "./config.js";
 import type { ServerContext } from "./context.js";
 import type { Env } from "./env.js";
+import { ExecutionSlots } from "./execution-slots.js";
+import { Executions } from "./executions/executions.js";
 import { ConcurrencyLimit } from "./middleware/concurrency-limit.js";
 import { createErrorHandler } from "./middleware/error-handler.js";
+import { idempotency } from "./middleware/idempotency.js";
 import { requestLog } from "./middleware/request-log.js";
 import { instrumentBackend } from "./observability/instrument-backend.js";
 import type { Logger } from "./observability/logger.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { docsRoutes } from "./routes/docs.js";
 import { executeRoutes } from "./routes/execute.js";
+import { executionRoutes } from "./routes/executions.js";
 import { fileRoutes } from "./routes/files.js";
 import { healthRoutes } from "./routes/health.js";
 import { mcpRoutes } from "./routes/mcp.js";
@@ -33,6 +37,8 @@ export interface AppOptions {
   metrics?: Metrics;
   /** The API keys; read from the configuration when left out. */
   keys?: KeyRing;
+  /** Executions as resources; made here when left out (the caller then cannot close it: its timers do not hold the process). */
+  executions?: (slots: ExecutionSlots) => Executions;
 }
 
 /** The HTTP API as a Hono app; `app.request(...)` works without a port. */
@@ -40,17 +46,32 @@ export function createApp(options: AppOptions) {
   const metrics = options.metrics ?? createMetrics({ backend: options.backend, store: options.store });
   const { config } = options;
   const keys = options.keys ?? KeyRing.load(config);
+  const backend = instrumentBackend(options.backend, metrics);
+  // Tenancy reads sessions through the same (instrumented) backend as every route.
+  const tenancy = new Tenancy(backend, options.store, {
+    maxConcurrentExecutions: config.TENANT_MAX_CONCURRENT_EXECUTIONS,
+    maxSessions: config.TENANT_MAX_SESSIONS,
+    maxStoredBytes: config.TENANT_MAX_STORED_MB * 1024 * 1024,
+  });
+  const limit = new ConcurrencyLimit(config.MAX_CONCURRENT_EXECUTIONS);
+  const slots = new ExecutionSlots(limit, tenancy);
+  const executions =
+    options.executions?.(slots) ??
+    new Executions({
+      records: options.store.records,
+      slots,
+      logger: options.logger,
+      resultTtlSeconds: config.EXECUTION_RESULT_TTL_SECONDS,
+    });
   const server: ServerContext = {
     ...options,
-    backend: instrumentBackend(options.backend, metrics),
+    backend,
     metrics,
     keys,
-    limit: new ConcurrencyLimit(config.MAX_CONCURRENT_EXECUTIONS),
-    tenancy: new Tenancy(options.backend, options.store, {
-      maxConcurrentExecutions: config.TENANT_MAX_CONCURRENT_EXECUTIONS,
-      maxSessions: config.TENANT_MAX_SESSIONS,
-      maxStoredBytes: config.TENANT_MAX_STORED_MB * 1024 * 1024,
-    }),
+    limit,
+    slots,
+    executions,
+    tenancy,
     version: VERSION,
   };
   const app = new Hono<Env>();
@@ -63,7 +84,9 @@ export function createApp(options: AppOptions) {
   // Before the /docs assets: /docs/results is this page, not an asset.
   app.route("/", resultsPageRoutes());
   app.route("/", docsRoutes(server));
+  app.use(idempotency(server));
   app.route("/", executeRoutes(server));
+  app.route("/", executionRoutes(server));
   app.route("/", fileRoutes(server));
   app.route("/", sessionRoutes(server));
   // MCP tools call the routes above in-process, through the whole app (auth, limits, logs).

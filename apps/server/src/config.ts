@@ -14,6 +14,12 @@ export const ConfigSchema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
   MAX_EXEC_TIMEOUT_MS: integer(1, 60_000),
+  /** Largest `timeout_ms` of a background execution (`background: true`), which no client waits on; at least MAX_EXEC_TIMEOUT_MS. */
+  MAX_BACKGROUND_TIMEOUT_MS: integer(1, 3_600_000),
+  /** How long a background (or resumable) execution's status, result and output stay readable after it ends. */
+  EXECUTION_RESULT_TTL_SECONDS: integer(1, 86_400),
+  /** How long the first answer to a request with an `Idempotency-Key` is kept for its repeats. */
+  IDEMPOTENCY_TTL_SECONDS: integer(1, 86_400),
   MAX_OUTPUT_BYTES: integer(1, 1024 * 1024),
   CPU_TIME_LIMIT_SEC: integer(1, 30),
   MEMORY_LIMIT_MB: integer(16, 512),
@@ -129,6 +135,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = ConfigSchema.safeParse(present);
   if (parsed.success && parsed.data.FILE_STORE === "s3" && !parsed.data.S3_BUCKET) {
     throw new ConfigError(["S3_BUCKET: required with FILE_STORE=s3 (the bucket files are kept in)"]);
+  }
+  if (parsed.success && parsed.data.MAX_BACKGROUND_TIMEOUT_MS < parsed.data.MAX_EXEC_TIMEOUT_MS) {
+    throw new ConfigError([
+      `MAX_BACKGROUND_TIMEOUT_MS=${parsed.data.MAX_BACKGROUND_TIMEOUT_MS}: must be at least MAX_EXEC_TIMEOUT_MS (${parsed.data.MAX_EXEC_TIMEOUT_MS})`,
+    ]);
   }
   if (parsed.success) return parsed.data;
   throw new ConfigError(

@@ -3,6 +3,8 @@ import type { FileStore } from "@code-interpreter/files";
 import type { KeyRing } from "./auth/key-ring.js";
 import type { Tenancy } from "./auth/tenancy.js";
 import type { Config } from "./config.js";
+import type { ExecutionSlots } from "./execution-slots.js";
+import type { Executions } from "./executions/executions.js";
 import type { ConcurrencyLimit } from "./middleware/concurrency-limit.js";
 import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
@@ -14,6 +16,10 @@ export interface ServerContext {
   config: Config;
   logger: Logger;
   limit: ConcurrencyLimit;
+  /** The one place executions take their slot (server and tenant limits). */
+  slots: ExecutionSlots;
+  /** Background and resumable executions. */
+  executions: Executions;
   metrics: Metrics;
   tenancy: Tenancy;
   keys: KeyRing;

@@ -9,5 +9,7 @@ export interface Env {
     principal?: Principal;
     /** Set by `/mcp` on its own request; the requests its tools make say so through `runAsInterface`. */
     interface?: ApiInterface;
+    /** Set by `idempotency` on a request with an Idempotency-Key: its work finishes even if the client leaves, so a repeat gets its answer. */
+    detached?: boolean;
   };
 }

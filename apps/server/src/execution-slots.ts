@@ -1,32 +1,46 @@
-import type { Context } from "hono";
-import type { ServerContext } from "./context.js";
-import type { Env } from "./env.js";
+import type { Tenancy } from "./auth/tenancy.js";
+import type { ConcurrencyLimit } from "./middleware/concurrency-limit.js";
 
 /**
- * Takes an execution slot of the caller's tenant (TENANT_MAX_CONCURRENT_EXECUTIONS)
- * and one of the server's (MAX_CONCURRENT_EXECUTIONS), or throws the 429 of
- * whichever is full. The release gives back both.
+ * The one place executions take their slot: every foreground execution,
+ * stream and background execution holds one of its tenant's
+ * (TENANT_MAX_CONCURRENT_EXECUTIONS) and one of the server's
+ * (MAX_CONCURRENT_EXECUTIONS) until it ends. When either is full the
+ * acquisition throws the 429 (with Retry-After) before anything starts.
  */
-export function acquireExecutionSlot(server: ServerContext, c: Context<Env>): () => void {
-  const releaseTenant = server.tenancy.acquireExecution(c);
-  try {
-    const releaseServer = server.limit.acquire();
-    return () => {
-      releaseServer();
-      releaseTenant();
-    };
-  } catch (error) {
-    releaseTenant();
-    throw error;
-  }
-}
+export class ExecutionSlots {
+  constructor(
+    private readonly server: ConcurrencyLimit,
+    private readonly tenancy: Tenancy,
+  ) {}
 
-/** Runs `work` holding an execution slot (see acquireExecutionSlot). */
-export async function withExecutionSlot<T>(server: ServerContext, c: Context<Env>, work: () => Promise<T>): Promise<T> {
-  const release = acquireExecutionSlot(server, c);
-  try {
-    return await work();
-  } finally {
-    release();
+  /** Executions holding a slot of the server's. */
+  get running(): number {
+    return this.server.running;
+  }
+
+  /** Takes both slots, or throws TooManyRequestsError; the release (idempotent) gives back both. */
+  acquire(tenant: string | undefined): () => void {
+    const releaseTenant = this.tenancy.acquireExecution(tenant);
+    try {
+      const releaseServer = this.server.acquire();
+      return () => {
+        releaseServer();
+        releaseTenant();
+      };
+    } catch (error) {
+      releaseTenant();
+      throw error;
+    }
+  }
+
+  /** Runs `work` holding the slots. */
+  async run<T>(tenant: string | undefined, work: () => Promise<T>): Promise<T> {
+    const release = this.acquire(tenant);
+    try {
+      return await work();
+    } finally {
+      release();
+    }
   }
 }

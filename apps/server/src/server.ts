@@ -6,6 +6,7 @@ import { createApp } from "./app.js";
 import { assertSafeExposure } from "./auth/exposure.js";
 import { KeyRing } from "./auth/key-ring.js";
 import { type Config, loadConfig } from "./config.js";
+import { Executions } from "./executions/executions.js";
 import { openConfiguredFileStore } from "./file-store.js";
 import { answerClientErrors, requestTimeouts } from "./middleware/client-errors.js";
 import { drain } from "./middleware/drain.js";
@@ -50,6 +51,7 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
     try {
       const sessions = await backend.reapExpiredSessions();
       metrics.observeReaped(sessions.length);
+      // Expired files, and expired records (idempotent answers, executions' results and events).
       const files = await store.purgeExpired();
       if (sessions.length || files) logger.info({ sessions: sessions.length, files }, "reaped");
     } catch (error) {
@@ -59,12 +61,26 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
   await reap();
   const reaper = setInterval(reap, config.REAPER_INTERVAL_SEC * 1000);
   reaper.unref();
-  const app = createApp({ backend, store, config, logger, metrics, keys });
+  let executions: Executions | undefined;
+  const app = createApp({
+    backend,
+    store,
+    config,
+    logger,
+    metrics,
+    keys,
+    executions: (slots) => {
+      executions = new Executions({ records: store.records, slots, logger, resultTtlSeconds: config.EXECUTION_RESULT_TTL_SECONDS });
+      return executions;
+    },
+  });
   return {
     app,
     backend,
     close: async () => {
       clearInterval(reaper);
+      // Background executions still running end `failed` (the server stopped), recorded before their sandboxes go.
+      await executions?.close();
       await backend.close();
       await store.close();
     },

@@ -18,10 +18,14 @@ import type {
   CreateSessionRequest,
   DownloadedFile,
   ExecuteRequest,
+  Execution,
+  ExecutionAccepted,
+  ExecutionStreamOptions,
   KeepaliveRequest,
   PythonRequest,
   SessionFile,
   StreamEvent,
+  StreamOptions,
   UploadOptions,
 } from "./types.js";
 
@@ -72,10 +76,55 @@ export class CodeInterpreterClient {
 
   /**
    * `POST /v1/execute/stream`: the same, as `output` and `display` events while it runs,
-   * then one `result` or `error`. Leaving the loop early stops the execution.
+   * then one `result` or `error`. Leaving the loop early stops the execution. The
+   * stream is resumable (it sends an Idempotency-Key): after a dropped connection it
+   * reconnects by itself (`maxReconnects`) and continues after the last event seen.
    */
-  executeStream(request: ExecuteRequest, options?: CallOptions): AsyncGenerator<StreamEvent> {
+  executeStream(request: ExecuteRequest, options?: StreamOptions): AsyncGenerator<StreamEvent> {
     return this.#stream("/v1/execute/stream", request, options);
+  }
+
+  /** `POST /v1/execute` with `background: true`: answers at once with the execution to collect later. */
+  submitExecution(request: ExecuteRequest, options?: CallOptions): Promise<ExecutionAccepted> {
+    return this.#json("POST", "/v1/execute", { json: { ...request, background: true } }, options);
+  }
+
+  /** `POST /v1/sessions/{id}/bash` with `background: true`. */
+  submitBash(sessionId: string, request: BashRequest, options?: CallOptions): Promise<ExecutionAccepted> {
+    return this.#json("POST", `${sessionPath(sessionId)}/bash`, { json: { ...request, background: true } }, options);
+  }
+
+  /** `POST /v1/sessions/{id}/python` with `background: true`. */
+  submitPython(sessionId: string, request: PythonRequest, options?: CallOptions): Promise<ExecutionAccepted> {
+    return this.#json("POST", `${sessionPath(sessionId)}/python`, { json: { ...request, background: true } }, options);
+  }
+
+  /** `GET /v1/executions/{id}`: status, and the answer once done. */
+  getExecution(executionId: string, options?: CallOptions): Promise<Execution> {
+    return this.#json("GET", executionPath(executionId), undefined, options);
+  }
+
+  /** `DELETE /v1/executions/{id}`: cancels a running execution, forgets a finished one. */
+  deleteExecution(executionId: string, options?: CallOptions): Promise<void> {
+    return this.#call("DELETE", executionPath(executionId), undefined, options, discard);
+  }
+
+  /** Polls `getExecution` until the execution is no longer running. */
+  async waitForExecution(executionId: string, options: CallOptions & { pollIntervalMs?: number } = {}): Promise<Execution> {
+    for (let delay = 250; ; delay = Math.min(delay * 2, options.pollIntervalMs ?? 2000)) {
+      const execution = await this.getExecution(executionId, options);
+      if (execution.status !== "running") return execution;
+      await sleep(delay, options.signal);
+    }
+  }
+
+  /**
+   * `GET /v1/executions/{id}/stream`: its events from the start (or after
+   * `lastEventId`), then live until the result or error; reconnects by
+   * itself after a dropped connection. Leaving the loop does not cancel the execution.
+   */
+  async *streamExecution(executionId: string, options: ExecutionStreamOptions = {}): AsyncGenerator<StreamEvent> {
+    yield* this.#resume(executionId, options.lastEventId, options, false);
   }
 
   /** `POST /v1/files`: stores a file (multipart field `file`); 413 past MAX_FILE_SIZE_MB. */
@@ -150,7 +199,7 @@ export class CodeInterpreterClient {
   }
 
   /** `POST /v1/sessions/{id}/python/stream`: like `executeStream`, in the session. */
-  streamPython(sessionId: string, request: PythonRequest, options?: CallOptions): AsyncGenerator<StreamEvent> {
+  streamPython(sessionId: string, request: PythonRequest, options?: StreamOptions): AsyncGenerator<StreamEvent> {
     return this.#stream(`${sessionPath(sessionId)}/python/stream`, request, options);
   }
 
@@ -171,22 +220,80 @@ export class CodeInterpreterClient {
     return this.#call(method, path, body, options, (response) => response.json() as Promise<T>);
   }
 
-  async *#stream(path: string, request: object, options: CallOptions = {}): AsyncGenerator<StreamEvent> {
+  /** A resumable stream: POST with an Idempotency-Key, then (after a drop) the execution's own stream from the last id seen. */
+  async *#stream(path: string, request: object, options: StreamOptions = {}): AsyncGenerator<StreamEvent> {
     const call = this.#begin(options);
+    const key = options.idempotencyKey ?? globalThis.crypto.randomUUID();
+    let executionId: string | undefined;
+    let finished = false;
     try {
-      const response = await this.#send(call, "POST", path, { json: request });
-      let finished = false;
-      for await (const event of readExecutionEvents(response.body as ReadableStream<Uint8Array>)) {
+      let response: Response;
+      try {
+        response = await this.#send(call, "POST", path, { json: request }, { "idempotency-key": key });
+      } catch (error) {
+        throw call.translate(error);
+      }
+      executionId = response.headers.get("x-execution-id") ?? undefined;
+      let lastId: string | undefined;
+      try {
+        for await (const event of readExecutionEvents(response.body as ReadableStream<Uint8Array>)) {
+          lastId = event.id ?? lastId;
+          finished ||= event.type === "result" || event.type === "error";
+          yield event;
+        }
+      } catch (error) {
+        // A server too old to resume (no execution id), or the caller's abort or timeout: the error, as before.
+        if (!executionId || call.signal.aborted) throw call.translate(error);
+      }
+      if (finished) return;
+      if (!executionId) {
+        throw new CodeInterpreterClientError({ message: "the stream ended before a result or error event", status: response.status });
+      }
+      for await (const event of this.#resume(executionId, lastId, options, true)) {
         finished ||= event.type === "result" || event.type === "error";
         yield event;
       }
-      if (!finished) {
-        throw new CodeInterpreterClientError({ message: "the stream ended before a result or error event", status: response.status });
-      }
-    } catch (error) {
-      throw call.translate(error);
     } finally {
       call.done();
+      // Leaving the loop early stops the execution, as leaving a stream always did.
+      if (!finished && executionId) await this.deleteExecution(executionId, { timeoutMs: 5000 }).catch(() => {});
+    }
+  }
+
+  /** The execution's stream after `lastId`, reconnecting (up to `maxReconnects`, backing off) after each dropped connection. */
+  async *#resume(
+    executionId: string,
+    lastId: string | undefined,
+    options: StreamOptions,
+    reconnecting: boolean,
+  ): AsyncGenerator<StreamEvent> {
+    const maxReconnects = options.maxReconnects ?? 5;
+    let attempts = reconnecting ? 1 : 0;
+    for (;;) {
+      if (attempts > 0) {
+        if (attempts > maxReconnects) {
+          throw new ConnectionError({ message: `the stream of ${executionId} dropped ${maxReconnects} times; giving up`, status: 0 });
+        }
+        await sleep(Math.min(250 * 2 ** (attempts - 1), 4000), options.signal);
+      }
+      const call = this.#begin(options);
+      try {
+        const headers: Record<string, string> = lastId === undefined ? {} : { "last-event-id": lastId };
+        const response = await this.#send(call, "GET", `${executionPath(executionId)}/stream`, undefined, headers);
+        attempts = 0;
+        for await (const event of readExecutionEvents(response.body as ReadableStream<Uint8Array>)) {
+          lastId = event.id ?? lastId;
+          yield event;
+          if (event.type === "result" || event.type === "error") return;
+        }
+      } catch (error) {
+        const translated = call.translate(error);
+        // Only a dropped or refused connection is worth another try; an answer (404, 422), a timeout or an abort is final.
+        if (!ConnectionError.isInstance(translated)) throw translated;
+      } finally {
+        call.done();
+      }
+      attempts++;
     }
   }
 
@@ -198,8 +305,9 @@ export class CodeInterpreterClient {
     read: (response: Response) => Promise<T>,
   ): Promise<T> {
     const call = this.#begin(options);
+    const headers: Record<string, string> = options.idempotencyKey ? { "idempotency-key": options.idempotencyKey } : {};
     try {
-      return await read(await this.#send(call, method, path, body));
+      return await read(await this.#send(call, method, path, body, headers));
     } catch (error) {
       throw call.translate(error);
     } finally {
@@ -229,8 +337,14 @@ export class CodeInterpreterClient {
     };
   }
 
-  async #send(call: { signal: AbortSignal }, method: string, path: string, body: Body): Promise<Response> {
-    const headers: Record<string, string> = { accept: "application/json", ...this.#options.headers };
+  async #send(
+    call: { signal: AbortSignal },
+    method: string,
+    path: string,
+    body: Body,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept: "application/json", ...this.#options.headers, ...extraHeaders };
     if (this.#options.apiKey) headers.authorization = `Bearer ${this.#options.apiKey}`;
     const init: RequestInit & { duplex?: "half" } = { method, headers, signal: call.signal };
     if (body && "json" in body) {
@@ -256,6 +370,25 @@ export function createCodeInterpreterClient(options: ClientOptions = {}): CodeIn
 
 function sessionPath(sessionId: string): string {
   return `/v1/sessions/${encodeURIComponent(sessionId)}`;
+}
+
+function executionPath(executionId: string): string {
+  return `/v1/executions/${encodeURIComponent(executionId)}`;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
 }
 
 async function discard(response: Response): Promise<void> {

@@ -30,9 +30,13 @@ export type {
   CreateSessionRequest,
   DownloadedFile,
   ExecuteRequest,
+  Execution,
+  ExecutionAccepted,
+  ExecutionStreamOptions,
   KeepaliveRequest,
   PythonRequest,
   SessionFile,
   StreamEvent,
+  StreamOptions,
   UploadOptions,
 } from "./types.js";

@@ -4,6 +4,8 @@ import type { StreamEvent } from "./types.js";
 export interface RawEvent {
   event: string;
   data: string;
+  /** The event's `id:` field, when it had one (resumable streams). */
+  id?: string;
 }
 
 /** Splits a `text/event-stream` body into events (`event:` and `data:` fields; comments ignored). */
@@ -13,6 +15,7 @@ export async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenera
   let buffer = "";
   let event = "message";
   let data: string[] = [];
+  let id: string | undefined;
   try {
     while (true) {
       const { done, value } = await reader.read();
@@ -24,15 +27,17 @@ export async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenera
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + (buffer.startsWith("\r\n", newline) ? 2 : 1));
         if (line === "") {
-          if (data.length > 0) yield { event, data: data.join("\n") };
+          if (data.length > 0) yield { event, data: data.join("\n"), ...(id === undefined ? {} : { id }) };
           event = "message";
           data = [];
+          id = undefined;
         } else if (!line.startsWith(":")) {
           const colon = line.indexOf(":");
           const field = colon === -1 ? line : line.slice(0, colon);
           const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
           if (field === "event") event = value;
           else if (field === "data") data.push(value);
+          else if (field === "id") id = value;
         }
         newline = buffer.search(/\r\n|\r|\n/);
       }
@@ -49,7 +54,7 @@ export async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenera
 export async function* readExecutionEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamEvent> {
   for await (const raw of readEvents(body)) {
     if (raw.event === "output" || raw.event === "display" || raw.event === "result" || raw.event === "error") {
-      yield { type: raw.event, data: JSON.parse(raw.data) } as StreamEvent;
+      yield { type: raw.event, data: JSON.parse(raw.data), ...(raw.id === undefined ? {} : { id: raw.id }) } as StreamEvent;
     }
   }
 }

@@ -25,11 +25,37 @@ export type BashRequest = Input<ReturnType<typeof createSessionBashRequestSchema
 export type PythonRequest = Input<ReturnType<typeof createSessionPythonRequestSchema>>;
 
 /** One event of a streamed execution: `output` chunks and a `display` per rich result, then exactly one `result` or `error`. */
-export type StreamEvent =
+export type StreamEvent = (
   | { type: "output"; data: StreamOutputEvent }
   | { type: "display"; data: StreamDisplayEvent }
   | { type: "result"; data: StreamResultEvent }
-  | { type: "error"; data: StreamErrorEvent };
+  | { type: "error"; data: StreamErrorEvent }
+) & {
+  /** The event's id (1, 2, …): what a reconnect sends as Last-Event-ID. */
+  id?: string;
+};
+
+/** `202` of a background execution. */
+export interface ExecutionAccepted {
+  execution_id: string;
+  /** `/v1/executions/{execution_id}` */
+  status_url: string;
+}
+
+/** `GET /v1/executions/{execution_id}`. */
+export interface Execution {
+  execution_id: string;
+  status: "running" | "completed" | "failed" | "cancelled";
+  kind: "execute" | "session_bash" | "session_python";
+  session_id?: string;
+  /** Unix seconds. */
+  created_at: number;
+  finished_at?: number;
+  /** When completed: the answer the foreground route gives (a timeout is completed with `timed_out: true`). */
+  result?: Record<string, unknown>;
+  /** When failed or cancelled: why. */
+  error?: { detail: string };
+}
 
 /** One entry of `GET /v1/sessions/{id}/files`. */
 export interface SessionFile {
@@ -51,6 +77,23 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Milliseconds for the whole call, body included; 0 for none. @default the client's `timeoutMs` */
   timeoutMs?: number;
+  /**
+   * Sent as `Idempotency-Key` on the calls that run code or create sessions: a retry with the same key and
+   * body gets the first answer instead of running again. Streams make one up when none is given, so they can resume.
+   */
+  idempotencyKey?: string;
+}
+
+/** Options of the stream calls. */
+export interface StreamOptions extends CallOptions {
+  /** Reconnects after a dropped connection before giving up (each resumes after the last event seen). @default 5 */
+  maxReconnects?: number;
+}
+
+/** Options of `streamExecution`. */
+export interface ExecutionStreamOptions extends StreamOptions {
+  /** Resume after this event id (Last-Event-ID); from the start when left out. */
+  lastEventId?: string;
 }
 
 /** Options of `uploadFile`. */

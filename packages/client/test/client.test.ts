@@ -165,7 +165,8 @@ describe("errors", () => {
     expect(error).toMatchObject({ status: 422, detail: expect.stringContaining("timeout_ms") });
   });
 
-  it("throws RateLimitedError with Retry-After while every execution slot is taken", async () => {
+  // A second server's start-up and close (its sandbox killed) take seconds on a loaded machine.
+  it("throws RateLimitedError with Retry-After while every execution slot is taken", { timeout: 30_000 }, async () => {
     // One slot, so a second execution while one runs is refused.
     const limited = await startTestServer("limited", { MAX_CONCURRENT_EXECUTIONS: "1" });
     const client = createCodeInterpreterClient({ baseUrl: limited.url });
@@ -225,7 +226,7 @@ describe("errors", () => {
       }
     })().catch((caught: unknown) => caught);
     // Output may arrive in more than one chunk: the loop stops at the first.
-    expect(seen).toEqual([{ type: "output", data: { stream: "stdout", data: expect.stringMatching(/^go/) } }]);
+    expect(seen).toEqual([{ type: "output", data: { stream: "stdout", data: expect.stringMatching(/^go/) }, id: "1" }]);
     expect((error as Error).name).toBe("AbortError");
   });
 
@@ -250,5 +251,64 @@ describe("options", () => {
     });
     await recording.health();
     expect(seen).toEqual([{ url: `${server.url}/health`, authorization: "Bearer secret-key" }]);
+  });
+});
+
+describe("durable requests", () => {
+  it("sends an idempotency key: the repeat is the first answer, not a second run", async () => {
+    const idempotencyKey = crypto.randomUUID();
+    const first = await client.execute({ code: "import random\nprint(random.random())" }, { idempotencyKey });
+    const again = await client.execute({ code: "import random\nprint(random.random())" }, { idempotencyKey });
+    expect(again).toEqual(first);
+    await expect(client.execute({ code: "print(2)" }, { idempotencyKey })).rejects.toSatisfy((e) => InvalidRequestError.isInstance(e));
+  });
+
+  it("submits a background execution, waits for it, streams it from an event id, and deletes it", async () => {
+    const accepted = await client.submitExecution({ code: "print('a')\nprint('b')" });
+    expect(accepted.status_url).toBe(`/v1/executions/${accepted.execution_id}`);
+    const done = await client.waitForExecution(accepted.execution_id);
+    expect(done).toMatchObject({ status: "completed", result: { stdout: "a\nb\n" } });
+    const events = await collect(client.streamExecution(accepted.execution_id));
+    expect(events.at(-1)?.type).toBe("result");
+    const tail = await collect(client.streamExecution(accepted.execution_id, { lastEventId: events[0]?.id as string }));
+    expect(tail.map((event) => event.id)).toEqual(events.slice(1).map((event) => event.id));
+    await client.deleteExecution(accepted.execution_id);
+    await expect(client.getExecution(accepted.execution_id)).rejects.toSatisfy((e) => NotFoundError.isInstance(e));
+  });
+
+  it("reconnects a stream whose connection drops and yields every event exactly once", async () => {
+    // The one double here: a network that cuts the first stream after two events (what a proxy's idle timeout does).
+    let cut = false;
+    const flaky = createCodeInterpreterClient({
+      baseUrl: server.url,
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (cut || !String(input).endsWith("/v1/execute/stream")) return response;
+        cut = true;
+        const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+        let events = 0;
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            const { done, value } = await reader.read();
+            if (done) return controller.close();
+            const text = new TextDecoder().decode(value);
+            events += text.split("\n\n").length - 1;
+            controller.enqueue(value);
+            if (events >= 2) {
+              await reader.cancel();
+              controller.error(new TypeError("terminated"));
+            }
+          },
+        });
+        return new Response(body, { status: response.status, headers: response.headers });
+      },
+    });
+    const code = "import time\nfor i in range(6):\n    print(i, flush=True)\n    time.sleep(0.3)";
+    const events = await collect(flaky.executeStream({ code, timeout_ms: 15_000 }));
+    expect(cut).toBe(true);
+    expect(events.map((event) => Number(event.id))).toEqual(events.map((_, index) => index + 1));
+    expect(events.at(-1)?.type).toBe("result");
+    const stdout = events.map((event) => (event.type === "output" ? event.data.data : "")).join("");
+    expect(stdout).toBe("0\n1\n2\n3\n4\n5\n");
   });
 });

@@ -3,6 +3,7 @@ import { access, constants, mkdir, open, readdir, readFile, rename, rm, stat } f
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { FileNotFoundError } from "@code-interpreter/core";
+import { DirectoryRecordStore } from "./directory-record-store.js";
 import {
   cleanFilename,
   FILE_ID,
@@ -34,7 +35,11 @@ export interface DirectoryFileStoreOptions extends FileStoreLimits {
 export class DirectoryFileStore implements FileStore {
   readonly kind = "dir";
 
-  private constructor(readonly options: DirectoryFileStoreOptions) {}
+  readonly records: DirectoryRecordStore;
+
+  private constructor(readonly options: DirectoryFileStoreOptions) {
+    this.records = new DirectoryRecordStore(options.dir);
+  }
 
   get limits(): FileStoreLimits {
     return { maxFileBytes: this.options.maxFileBytes, ttlSeconds: this.options.ttlSeconds };
@@ -43,6 +48,7 @@ export class DirectoryFileStore implements FileStore {
   static async open(options: DirectoryFileStoreOptions): Promise<DirectoryFileStore> {
     await mkdir(join(options.dir, "tmp"), { recursive: true, mode: 0o700 });
     const store = new DirectoryFileStore(options);
+    await store.records.open();
     await store.clearTemporaries();
     return store;
   }
@@ -152,7 +158,7 @@ export class DirectoryFileStore implements FileStore {
       await this.remove(fileId);
       purged++;
     }
-    return purged;
+    return purged + (await this.records.purgeExpired());
   }
 
   async totalBytes(access: FileAccess): Promise<number> {

@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import type { Readable } from "node:stream";
 import { type FileMetadata, FileNotFoundError, PayloadTooLargeError } from "@code-interpreter/core";
+import type { RecordStore } from "./record-store.js";
 
 /** A stored file's metadata, with the tenant that stored it (kept out of API answers). */
 export interface StoredFile extends FileMetadata {
@@ -64,8 +65,10 @@ export interface FileStore {
   list(access: FileAccess): Promise<StoredFile[]>;
   /** Deletes a file; FileNotFoundError if the caller sees none. */
   delete(fileId: string, access: FileAccess): Promise<void>;
-  /** Deletes expired files (and what interrupted uploads left) and returns how many files. */
+  /** Deletes expired files (and what interrupted uploads left) and expired records, and returns how many of both. */
   purgeExpired(): Promise<number>;
+  /** The server's own records (idempotency, executions), in the same place as the files but never among them. */
+  readonly records: RecordStore;
   /** Bytes of the stored files the caller may see. */
   totalBytes(access: FileAccess): Promise<number>;
   /** Whether the store answers (a cheap probe, for /health). */

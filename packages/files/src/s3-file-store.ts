@@ -28,6 +28,7 @@ import {
   mayAccess,
   type StoredFile,
 } from "./file-store.js";
+import { S3RecordStore } from "./s3-record-store.js";
 
 /** Settings of an S3 store. */
 export interface S3FileStoreOptions extends FileStoreLimits {
@@ -73,6 +74,7 @@ const LIST_CONCURRENCY = 16;
 export class S3FileStore implements FileStore {
   readonly kind = "s3";
   readonly limits: FileStoreLimits;
+  readonly records: S3RecordStore;
   private readonly prefix: string;
   private readonly partSize: number;
   private readonly uploadConcurrency: number;
@@ -86,6 +88,7 @@ export class S3FileStore implements FileStore {
     // S3 refuses parts under 5 MiB (but the last).
     this.partSize = Math.max(5 * MB, options.partSizeBytes ?? 16 * MB);
     this.uploadConcurrency = Math.max(1, options.uploadConcurrency ?? 2);
+    this.records = new S3RecordStore(client, options.bucket, this.prefix, (error) => this.unavailable(error));
   }
 
   async save(source: FileSource, filename: string, owner: FileAccess): Promise<StoredFile> {
@@ -226,7 +229,7 @@ export class S3FileStore implements FileStore {
       }
     });
     await this.abortAbandonedUploads().catch(() => {});
-    return purged;
+    return purged + (await this.records.purgeExpired());
   }
 
   async totalBytes(access: FileAccess): Promise<number> {

@@ -28,7 +28,8 @@ describeFileStoreContract("directory", {
   reopen: (store, limits) => DirectoryFileStore.open({ dir: (store as DirectoryFileStore).options.dir, ...limits }),
   leftovers: async (store) => {
     const dir = (store as DirectoryFileStore).options.dir;
-    return [...(await readdir(dir)).filter((name) => name !== "tmp"), ...(await readdir(join(dir, "tmp")))];
+    const names = (await readdir(dir)).filter((name) => name !== "tmp" && name !== "records");
+    return [...names, ...(await readdir(join(dir, "tmp"))), ...(await readdir(join(dir, "records")))];
   },
 });
 

@@ -54,9 +54,8 @@ export class Tenancy {
     return view.tenant === undefined ? sessions : sessions.filter((session) => session.tenant === view.tenant);
   }
 
-  /** Takes one of the caller's execution slots; the release must be called when the execution ends. */
-  acquireExecution(c: Context<Env>): () => void {
-    const tenant = principalOf(c)?.tenant;
+  /** Takes one of `tenant`'s execution slots (none to take without a tenant); the release must be called when the execution ends. */
+  acquireExecution(tenant: string | undefined): () => void {
     if (tenant === undefined) return () => {};
     let limit = this.executions.get(tenant);
     if (!limit) {

@@ -5,10 +5,15 @@ import type { Env } from "../env.js";
 
 /**
  * Reads a JSON body of at most `maxBytes` (refused from Content-Length before
- * reading, or as soon as the stream passes it) and validates it. Bad JSON,
+ * reading, or as soon as the stream passes it) and validates it (with the
+ * schema `schema(json)` picks, when it is a function). Bad JSON,
  * the wrong content type and invalid fields are 422s naming the field.
  */
-export async function readJsonBody<T extends z.ZodType>(c: Context<Env>, schema: T, maxBytes: number): Promise<z.infer<T>> {
+export async function readJsonBody<T extends z.ZodType>(
+  c: Context<Env>,
+  schema: T | ((json: unknown) => T),
+  maxBytes: number,
+): Promise<z.infer<T>> {
   const type = c.req.header("content-type") ?? "";
   if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
     throw new InvalidRequestError({ message: `Content-Type must be application/json, not ${JSON.stringify(type)}` });
@@ -31,7 +36,7 @@ export async function readJsonBody<T extends z.ZodType>(c: Context<Env>, schema:
   } catch {
     throw new InvalidRequestError({ message: size === 0 ? "Request body is required (JSON)" : "Request body is not valid JSON" });
   }
-  const parsed = schema.safeParse(json);
+  const parsed = (typeof schema === "function" ? schema(json) : schema).safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue?.path.join(".") ?? "";

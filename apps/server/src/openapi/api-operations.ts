@@ -39,7 +39,9 @@ export interface ApiOperation {
   path: string;
   operationId: string;
   summary: string;
-  tag: "health" | "execute" | "files" | "sessions" | "operations";
+  tag: "health" | "execute" | "executions" | "files" | "sessions" | "operations";
+  /** Request headers the route reads, with what they do. */
+  requestHeaders?: Record<string, string>;
   /** JSON request body schema, or a multipart upload of the field `file`. */
   body?: z.ZodType | "multipart";
   /** An example body "try it" starts from. */
@@ -59,10 +61,42 @@ export const SessionFileListResponseSchema = z.object({
   files: z.array(z.object({ path: z.string(), kind: z.literal("file"), size_bytes: z.int() })),
 });
 
+/** `background` on the routes that run code. */
+const backgroundField = z
+  .boolean()
+  .default(false)
+  .describe(
+    "Run in the background: answer 202 `{execution_id, status_url}` at once and collect the answer from GET /v1/executions/{execution_id}. " +
+      "`timeout_ms` may then go up to MAX_BACKGROUND_TIMEOUT_MS; the execution ends at its own timeout, not when the client leaves",
+  );
+
+/** `202` of a background execution. */
+export const BackgroundAcceptedSchema = z.object({
+  execution_id: z.string().describe("`exec-<uuid>`"),
+  status_url: z.string().describe("`/v1/executions/{execution_id}`"),
+});
+
+/** `GET /v1/executions/{execution_id}`. */
+export const ExecutionResponseSchema = z.object({
+  execution_id: z.string(),
+  status: z.enum(["running", "completed", "failed", "cancelled"]),
+  kind: z.enum(["execute", "session_bash", "session_python"]),
+  session_id: z.string().optional(),
+  created_at: z.int().describe("Unix seconds"),
+  finished_at: z.int().optional().describe("Unix seconds"),
+  result: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe(
+      "When completed: the answer the foreground route gives (ExecuteResponse, SessionCommandResponse or SessionPythonResponse); a timeout is completed with `timed_out: true`",
+    ),
+  error: z.object({ detail: z.string() }).optional().describe("When failed or cancelled: why"),
+});
+
 /** Named schemas for `components.schemas`, so the document says `$ref` instead of repeating them. */
 export function namedSchemas(limits: RequestLimits): Record<string, z.ZodType> {
   return {
-    ExecuteRequest: createExecuteRequestSchema(limits),
+    ExecuteRequest: createExecuteRequestSchema(limits).extend({ background: backgroundField }),
     ExecuteResponse: ExecuteResponseSchema,
     StreamOutputEvent: StreamOutputEventSchema,
     StreamDisplayEvent: StreamDisplayEventSchema,
@@ -76,11 +110,13 @@ export function namedSchemas(limits: RequestLimits): Record<string, z.ZodType> {
     SessionResponse: SessionResponseSchema,
     SessionListResponse: SessionListResponseSchema,
     SessionKeepaliveRequest: SessionKeepaliveRequestSchema,
-    SessionBashRequest: createSessionBashRequestSchema(limits),
+    SessionBashRequest: createSessionBashRequestSchema(limits).extend({ background: backgroundField }),
     SessionCommandResponse: SessionCommandResponseSchema,
-    SessionPythonRequest: createSessionPythonRequestSchema(limits),
+    SessionPythonRequest: createSessionPythonRequestSchema(limits).extend({ background: backgroundField }),
     SessionPythonResponse: SessionPythonResponseSchema,
     SessionFileListResponse: SessionFileListResponseSchema,
+    BackgroundAccepted: BackgroundAcceptedSchema,
+    ExecutionResponse: ExecutionResponseSchema,
     HealthResponse: HealthResponseSchema,
     DegradedHealthResponse: DegradedHealthResponseSchema,
     Error: ErrorResponseSchema,
@@ -99,9 +135,22 @@ const noSessions = error("The backend has no sessions");
 const stream: ApiResponse = {
   description:
     "Server-sent events: `output` events (StreamOutputEvent) while the code runs, a `display` event (StreamDisplayEvent, " +
-    "a RichResult) for each result as soon as the code shows it, then exactly one `result` (StreamResultEvent) or `error` (StreamErrorEvent).",
+    "a RichResult) for each result as soon as the code shows it, then exactly one `result` (StreamResultEvent) or `error` (StreamErrorEvent). " +
+    "Every event has an `id` (1, 2, …). With an Idempotency-Key the stream is resumable: `X-Execution-Id` names its execution, which outlives " +
+    "the client up to its own timeout; GET /v1/executions/{execution_id}/stream with Last-Event-ID continues it.",
   mediaType: "text/event-stream",
+  headers: { "X-Execution-Id": "The execution, when the request carried an Idempotency-Key (resumable)" },
 };
+const accepted: ApiResponse = {
+  description: "`background: true`: the execution is recorded and runs; collect it from `status_url`",
+  schema: BackgroundAcceptedSchema,
+};
+const idempotencyKey = {
+  "Idempotency-Key":
+    "A key (1-255 visible ASCII characters, per tenant) that makes a retry safe: a repeat with the same body within IDEMPOTENCY_TTL_SECONDS gets " +
+    "the first answer (header `Idempotent-Replayed: true`) without running anything again, waiting while the first still runs; another body is 422",
+};
+const executionMissing = error("No such execution (unknown, expired, or another tenant's)");
 const binary = (description: string): ApiResponse => ({ description, mediaType: "application/octet-stream" });
 
 /**
@@ -133,7 +182,9 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       tag: "execute",
       body: schemas.ExecuteRequest,
       example: { code: "print(1 + 1)" },
+      requestHeaders: idempotencyKey,
       responses: {
+        202: accepted,
         200: {
           description:
             "The code ran (whatever its exit code) or timed out; `results` holds what it displayed (MIME bundles), `error` the exception it raised",
@@ -154,6 +205,7 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       tag: "execute",
       body: schemas.ExecuteRequest,
       example: { code: "print(1 + 1)" },
+      requestHeaders: idempotencyKey,
       responses: { 200: stream, 404: error("A file_id in `files` is unknown"), 413: error("Too large"), 422: invalid, 429: tooMany },
     },
     {
@@ -204,6 +256,7 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       tag: "sessions",
       body: schemas.SessionCreateRequest,
       example: { ttl_seconds: 600 },
+      requestHeaders: idempotencyKey,
       responses: {
         201: { description: "Started", schema: SessionResponseSchema },
         404: error("A file_id in `files` is unknown"),
@@ -255,7 +308,9 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       tag: "sessions",
       body: schemas.SessionBashRequest,
       example: { cmd: "ls -la" },
+      requestHeaders: idempotencyKey,
       responses: {
+        202: accepted,
         200: { description: "The command ran or timed out", schema: SessionCommandResponseSchema },
         404: sessionMissing,
         422: invalid,
@@ -270,7 +325,9 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       tag: "sessions",
       body: schemas.SessionPythonRequest,
       example: { code: "x = 41\nx + 1" },
+      requestHeaders: idempotencyKey,
       responses: {
+        202: accepted,
         200: {
           description:
             "The cell ran or timed out; `files` holds its matplotlib figures, `results` what it displayed, `error` its exception, `execution_count` its number",
@@ -289,6 +346,7 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       tag: "sessions",
       body: schemas.SessionPythonRequest,
       example: { code: "print('hello')" },
+      requestHeaders: idempotencyKey,
       responses: { 200: stream, 404: sessionMissing, 422: invalid, 429: tooMany },
     },
     {
@@ -306,6 +364,37 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       summary: "Download a file from a session's /workspace (path relative to it)",
       tag: "sessions",
       responses: { 200: binary("The file's bytes"), 404: error("No such session or file"), 422: invalid },
+    },
+    {
+      method: "get",
+      path: "/v1/executions/:executionId",
+      operationId: "getExecution",
+      summary: "A background (or resumable) execution's status, and its answer once done",
+      tag: "executions",
+      responses: { 200: { description: "The execution", schema: ExecutionResponseSchema }, 404: executionMissing },
+    },
+    {
+      method: "delete",
+      path: "/v1/executions/:executionId",
+      operationId: "deleteExecution",
+      summary: "Cancel a running execution (it ends `cancelled`), or forget a finished one",
+      tag: "executions",
+      responses: { 204: { description: "Cancelled or forgotten" }, 404: executionMissing },
+    },
+    {
+      method: "get",
+      path: "/v1/executions/:executionId/stream",
+      operationId: "streamExecution",
+      summary: "An execution's events from the start (or after Last-Event-ID), then live until its result or error",
+      tag: "executions",
+      requestHeaders: {
+        "Last-Event-ID": "The id of the last event received: the stream continues after it, with no gap and no duplicate",
+      },
+      responses: {
+        200: { ...stream, headers: { "X-Execution-Id": "The execution" } },
+        404: executionMissing,
+        422: error("Last-Event-ID is not an event id"),
+      },
     },
     {
       method: "get",

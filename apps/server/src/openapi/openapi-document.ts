@@ -71,6 +71,7 @@ export function createOpenApiDocument(options: OpenApiDocumentOptions) {
       { name: "execute", description: "One-shot executions, each in a fresh sandbox" },
       { name: "files", description: "The file store: inputs for executions and the files they produce" },
       { name: "sessions", description: "Sandboxes that persist between commands" },
+      { name: "executions", description: "Background and resumable executions: status, answer, cancel, and their event streams" },
       { name: "health" },
       { name: "operations" },
     ],
@@ -90,15 +91,19 @@ function toJsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
 function parameters(operation: ApiOperation) {
   const names = [...operation.path.matchAll(/:(\w+)/g)].map((match) => snakeCase(match[1] as string));
   if (operation.path.endsWith("*")) names.push("path");
-  if (names.length === 0) return {};
+  const headers = Object.entries(operation.requestHeaders ?? {});
+  if (names.length === 0 && headers.length === 0) return {};
   return {
-    parameters: names.map((name) => ({
-      name,
-      in: "path",
-      required: true,
-      schema: { type: "string" },
-      ...(name === "path" ? { description: "Path relative to /workspace; may contain `/`" } : {}),
-    })),
+    parameters: [
+      ...names.map((name) => ({
+        name,
+        in: "path",
+        required: true,
+        schema: { type: "string" },
+        ...(name === "path" ? { description: "Path relative to /workspace; may contain `/`" } : {}),
+      })),
+      ...headers.map(([name, description]) => ({ name, in: "header", required: false, description, schema: { type: "string" } })),
+    ],
   };
 }
 

@@ -1,21 +1,19 @@
 import type {
+  CodeErrorJson,
   CommandResult,
   ExecuteResponse,
+  RichResultJson,
   SessionCommandResponse,
   SessionInfo,
   SessionPythonRequest,
   SessionPythonResponse,
   SessionResponse,
 } from "@code-interpreter/core";
-import { OutputSaver } from "@code-interpreter/files";
-import type { Context } from "hono";
-import { accessOf } from "../auth/authenticate.js";
-import type { ServerContext } from "../context.js";
-import type { Env } from "../env.js";
-import { richResultMapper } from "./rich-results.js";
+import type { SavedOutputs } from "@code-interpreter/files";
 
 // Between the API's JSON and the backend's types, for every route: the one place that decides the
-// fields of an answer and their order (onyx's first, ours after).
+// fields of an answer and their order (onyx's first, ours after). Pure: what needs the store
+// (saving outputs, storing rich results) is done by the caller and handed in.
 
 /** The code to run as the backend takes it, from the fields execute's and session python's bodies share. */
 export function codeOptions(body: SessionPythonRequest) {
@@ -44,35 +42,27 @@ export function commandJson(result: CommandResult): SessionCommandResponse {
   };
 }
 
+/** An answer's rich fields, as the rich-result mapper made them. */
+export interface RichFields {
+  results: RichResultJson[];
+  error: CodeErrorJson | null;
+}
+
 /**
  * The answer to an execution (and its stream's `result`): commandJson, the
- * files it made (saved to the store) with `skipped_files` only when one was
- * left out (so every other answer stays onyx's exactly), then its rich
- * `results` and `error`. `rich` is the request's mapper when a stream has
- * already stored some of the results; `outputs` the saver that has already
- * stored the files that came as the snapshot arrived.
+ * files it made (already saved) with `skipped_files` only when one was left
+ * out (so every other answer stays onyx's exactly), then its rich `results` and `error`.
  */
-export async function executionJson(
-  server: ServerContext,
-  c: Context<Env>,
-  result: CommandResult,
-  rich = richResultMapper(server, c),
-  outputs = new OutputSaver(server.store, accessOf(c).owner),
-): Promise<ExecuteResponse> {
-  const { files, skipped_files } = await outputs.finish(result.files ?? [], result.skippedFiles);
+export function executionJson(result: CommandResult, saved: SavedOutputs, rich: RichFields): ExecuteResponse {
+  const { files, skipped_files } = saved;
   return {
     ...commandJson(result),
     ...(skipped_files.length ? { files, skipped_files } : { files }),
-    ...(await rich.fields(result)),
+    ...rich,
   };
 }
 
 /** Session python's answer: an execution's, and the cell's number in the session's kernel. */
-export async function sessionPythonJson(
-  server: ServerContext,
-  c: Context<Env>,
-  result: CommandResult,
-  rich = richResultMapper(server, c),
-): Promise<SessionPythonResponse> {
-  return { ...(await executionJson(server, c, result, rich)), execution_count: result.executionCount ?? null };
+export function sessionPythonJson(result: CommandResult, saved: SavedOutputs, rich: RichFields): SessionPythonResponse {
+  return { ...executionJson(result, saved, rich), execution_count: result.executionCount ?? null };
 }

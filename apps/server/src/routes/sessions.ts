@@ -2,6 +2,7 @@ import {
   createSessionBashRequestSchema,
   createSessionPythonRequestSchema,
   FileNotFoundError,
+  InvalidRequestError,
   readContent,
   SessionCreateRequestSchema,
   SessionKeepaliveRequestSchema,
@@ -9,24 +10,24 @@ import {
   type WorkspaceFileContent,
   type WorkspaceFileStream,
 } from "@code-interpreter/core";
-import { resolveFileInputs } from "@code-interpreter/files";
+import { OutputSaver, resolveFileInputs } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
 import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
 import type { Env } from "../env.js";
-import { withExecutionSlot } from "../execution-slots.js";
 import { readJsonBody } from "../middleware/json-body.js";
+import { BACKGROUND_STREAM } from "./execute.js";
 import { assertLanguage } from "./languages.js";
 import { codeOptions, commandJson, sessionJson, sessionPythonJson } from "./mappers.js";
+import { runSchemas } from "./request-schemas.js";
 import { richResultMapper } from "./rich-results.js";
-import { streamExecution } from "./sse.js";
+import { answerCode, type RunnableCode, requestSignal, streamCode } from "./run-modes.js";
 
 /** `/v1/sessions`: create, list, keepalive, delete, bash, python, and reading the session's files. */
 export function sessionRoutes(server: ServerContext) {
   const { config, backend } = server;
-  const limits = { maxExecTimeoutMs: config.MAX_EXEC_TIMEOUT_MS };
-  const bashSchema = createSessionBashRequestSchema(limits);
-  const pythonSchema = createSessionPythonRequestSchema(limits);
+  const bashSchema = runSchemas(config, createSessionBashRequestSchema, 30_000);
+  const pythonSchema = runSchemas(config, createSessionPythonRequestSchema, 30_000);
   const maxBody = config.MAX_REQUEST_BODY_MB * 1024 * 1024;
   const ttl = (requested: number | undefined) =>
     Math.min(requested ?? config.SESSION_DEFAULT_TTL_SECONDS, config.SESSION_MAX_LIFETIME_SECONDS);
@@ -36,10 +37,31 @@ export function sessionRoutes(server: ServerContext) {
     await server.tenancy.assertOwns(c, sessionId);
     return sessionId;
   };
-  const python = async (c: Context<Env>) => {
+  /** A session python request, ready to run: its answer saves the figures it made and stores its rich results. */
+  const python = async (c: Context<Env>): Promise<{ code: RunnableCode; background: boolean }> => {
     const body = await readJsonBody(c, pythonSchema, maxBody);
     assertLanguage(server, body.language);
-    return { ...codeOptions(body), sessionId: await owned(c) };
+    const options = { ...codeOptions(body), sessionId: await owned(c) };
+    const rich = richResultMapper(server, c);
+    const { owner } = accessOf(c);
+    return {
+      background: body.background,
+      code: {
+        kind: "session_python",
+        sessionId: options.sessionId,
+        timeoutMs: body.timeout_ms,
+        displayJson: rich.one,
+        run: async (listener, signal) => {
+          const result = await backend.runInSession({
+            ...options,
+            ...(listener ? { onOutput: listener } : {}),
+            ...(signal ? { signal } : {}),
+          });
+          const saved = await new OutputSaver(server.store, owner).finish(result.files ?? [], result.skippedFiles);
+          return sessionPythonJson(result, saved, await rich.fields(result));
+        },
+      },
+    };
   };
 
   return new Hono<Env>()
@@ -52,7 +74,7 @@ export function sessionRoutes(server: ServerContext) {
       const session = await backend.createSession({
         ttlSeconds: ttl(body.ttl_seconds),
         files,
-        signal: c.req.raw.signal,
+        ...(requestSignal(c) ? { signal: requestSignal(c) } : {}),
         ...(owner.tenant === undefined ? {} : { tenant: owner.tenant }),
       });
       return c.json(sessionJson(session), 201);
@@ -72,32 +94,32 @@ export function sessionRoutes(server: ServerContext) {
     .post("/v1/sessions/:sessionId/bash", async (c) => {
       const body = await readJsonBody(c, bashSchema, maxBody);
       const sessionId = await owned(c);
-      const result = await withExecutionSlot(server, c, () =>
-        backend.runInSession({
-          sessionId,
-          language: "bash",
-          code: body.cmd,
-          timeoutMs: body.timeout_ms,
-          signal: c.req.raw.signal,
-        }),
-      );
-      return c.json(commandJson(result));
+      const code: RunnableCode = {
+        kind: "session_bash",
+        sessionId,
+        timeoutMs: body.timeout_ms,
+        run: async (_listener, signal) =>
+          commandJson(
+            await backend.runInSession({
+              sessionId,
+              language: "bash",
+              code: body.cmd,
+              timeoutMs: body.timeout_ms,
+              ...(signal ? { signal } : {}),
+            }),
+          ),
+      };
+      return answerCode(c, server, code, body.background);
     })
     .post("/v1/sessions/:sessionId/python", async (c) => {
-      const options = await python(c);
-      const result = await withExecutionSlot(server, c, () => backend.runInSession({ ...options, signal: c.req.raw.signal }));
-      return c.json(await sessionPythonJson(server, c, result));
+      const { code, background } = await python(c);
+      return answerCode(c, server, code, background);
     })
     .post("/v1/sessions/:sessionId/python/stream", async (c) => {
-      const options = await python(c);
-      await backend.getSession(options.sessionId);
-      const rich = richResultMapper(server, c);
-      return streamExecution(
-        c,
-        server,
-        async (onOutput, signal) => sessionPythonJson(server, c, await backend.runInSession({ ...options, onOutput, signal }), rich),
-        rich.one,
-      );
+      const { code, background } = await python(c);
+      if (background) throw new InvalidRequestError({ message: BACKGROUND_STREAM });
+      await backend.getSession(code.sessionId as string);
+      return streamCode(c, server, code);
     })
     .get("/v1/sessions/:sessionId/files", async (c) => {
       // Only names and sizes are kept (a file's bytes are skipped as they come): a large workspace is never held.

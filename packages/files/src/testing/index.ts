@@ -245,6 +245,81 @@ export function describeFileStoreContract(name: string, options: FileStoreContra
       expect((await store.metadata(listed[0]?.file_id ?? "", ALL_TENANTS)).filename).toBe("plot.png");
     });
 
+    it("keeps records apart from files: round-trip, streams, list by prefix, delete", async () => {
+      const store = await open();
+      expect(await store.records.put("exec/a/status", '{"n":1}', { ttlSeconds: 60 })).toBe(true);
+      expect(await store.records.put("exec/a/events/000001", Buffer.from([0, 1, 2]), { ttlSeconds: 60 })).toBe(true);
+      expect(await store.records.put("other", Readable.from([Buffer.from("str"), Buffer.from("eam")]), { ttlSeconds: 60 })).toBe(true);
+      expect((await store.records.get("exec/a/status"))?.toString()).toBe('{"n":1}');
+      expect((await store.records.get("exec/a/events/000001"))?.equals(Buffer.from([0, 1, 2]))).toBe(true);
+      expect((await collect((await store.records.stream("other")) as Readable)).toString()).toBe("stream");
+      expect(await store.records.list("exec/a/")).toEqual(["exec/a/events/000001", "exec/a/status"]);
+      // Overwritten without ifAbsent.
+      expect(await store.records.put("exec/a/status", '{"n":2}', { ttlSeconds: 60 })).toBe(true);
+      expect((await store.records.get("exec/a/status"))?.toString()).toBe('{"n":2}');
+      // Never files: not listed, not counted, not purged while fresh.
+      expect(await store.list(ALL_TENANTS)).toEqual([]);
+      expect(await store.totalBytes(ALL_TENANTS)).toBe(0);
+      expect(await store.purgeExpired()).toBe(0);
+      expect(await store.records.get("missing")).toBeUndefined();
+      expect(await store.records.stream("missing")).toBeUndefined();
+      for (const name of await store.records.list("")) await store.records.delete(name);
+      await store.records.delete("missing");
+      expect(await store.records.get("exec/a/status")).toBeUndefined();
+      expect(await options.leftovers(store)).toEqual([]);
+      for (const bad of ["", "../x", "a/../b", "a//b", "a b", "/abs"]) {
+        await expect(store.records.put(bad, "x", { ttlSeconds: 60 })).rejects.toSatisfy((e) => InvalidRequestError.isInstance(e));
+      }
+    });
+
+    it("creates a record only when absent, once among concurrent writers and replicas", async () => {
+      const a = await open();
+      const b = await reopen(a);
+      const attempts = await Promise.all(
+        Array.from({ length: 6 }, (_, index) =>
+          (index % 2 ? a : b).records.put("claim", `writer-${index}`, { ttlSeconds: 60, ifAbsent: true }),
+        ),
+      );
+      expect(attempts.filter(Boolean)).toHaveLength(1);
+      const winner = attempts.indexOf(true);
+      expect((await b.records.get("claim"))?.toString()).toBe(`writer-${winner}`);
+      expect(await a.records.put("claim", "late", { ttlSeconds: 60, ifAbsent: true })).toBe(false);
+      expect((await a.records.get("claim"))?.toString()).toBe(`writer-${winner}`);
+      await a.records.delete("claim");
+      expect(await options.leftovers(a)).toEqual([]);
+    });
+
+    it("expires records, lets ifAbsent replace an expired one, and the reaper purges them", async () => {
+      const store = await open();
+      await store.records.put("old", "x", { ttlSeconds: 0 });
+      expect(await store.records.get("old")).toBeUndefined();
+      expect(await store.records.stream("old")).toBeUndefined();
+      expect(await store.records.put("old", "new", { ttlSeconds: 60, ifAbsent: true })).toBe(true);
+      expect((await store.records.get("old"))?.toString()).toBe("new");
+      await store.records.put("older", "y", { ttlSeconds: 0 });
+      await store.records.put("oldest", "z", { ttlSeconds: 0 });
+      expect(await store.purgeExpired()).toBe(2);
+      expect(await store.records.list("")).toEqual(["old"]);
+      await store.records.delete("old");
+      expect(await options.leftovers(store)).toEqual([]);
+    });
+
+    it("streams a large record in and out without changing a byte", async () => {
+      const size = 6 * MB + 321;
+      const store = await open();
+      await store.records.put("big", Readable.from(pattern(size)), { ttlSeconds: 60 });
+      const hash = createHash("sha256");
+      let received = 0;
+      for await (const chunk of (await store.records.stream("big")) as Readable) {
+        hash.update(chunk as Uint8Array);
+        received += (chunk as Uint8Array).length;
+      }
+      expect(received).toBe(size);
+      expect(hash.digest("hex")).toBe(digest(pattern(size)));
+      await store.records.delete("big");
+      expect(await options.leftovers(store)).toEqual([]);
+    });
+
     it("reports itself healthy", async () => {
       const store = await open();
       expect(await store.health()).toEqual({ ok: true });
