@@ -135,6 +135,15 @@ describe("code-interpreter mcp (stdio, sandboxes in-process)", () => {
     expect(messages.at(-1)).toContain("step 2");
   }, 120_000);
 
+  it("runs in the background and collects the result with get_execution", async () => {
+    const started = await call(client, "execute_python", { code: `import time\ntime.sleep(3)\n${FIGURE}`, background: true });
+    const executionId = /exec-[0-9a-f-]+/.exec(textOf(started))?.[0] as string;
+    expect(executionId, textOf(started)).toBeTruthy();
+    const done = await call(client, "get_execution", { execution_id: executionId, wait_seconds: 60 });
+    expect(done.isError).toBeFalsy();
+    expect(pngImagesOf(done).filter(isPng)).toHaveLength(1);
+  }, 120_000);
+
   it("serves a 2025-era client (the initialize handshake) as well", async () => {
     const legacy = await spawnMcp(["mcp"], embeddedEnv("local", "legacy"), "legacy");
     try {

@@ -227,6 +227,27 @@ describe("MCP over Streamable HTTP at /mcp", { timeout: 120_000 }, () => {
     expect(messages.every((message, index) => index === 0 || message.startsWith(messages[index - 1] as string))).toBe(true);
   });
 
+  it("runs in the background and collects the same content with get_execution; other tenants cannot", async () => {
+    const started = await call(acme, "execute_python", { code: `import time\ntime.sleep(5)\n${FIGURE}`, background: true });
+    expect(started.isError).toBeFalsy();
+    const executionId = /exec-[0-9a-f-]+/.exec(textOf(started))?.[0] as string;
+    expect(executionId).toBeTruthy();
+    expect(textOf(await call(acme, "get_execution", { execution_id: executionId }))).toMatch(/is still running \(\d+ s so far\)/);
+    const foreign = await call(globex, "get_execution", { execution_id: executionId });
+    expect(foreign.isError).toBe(true);
+    expect(textOf(foreign)).toMatch(/not found/i);
+    const done = await call(acme, "get_execution", { execution_id: executionId, wait_seconds: 60 });
+    expect(done.isError).toBeFalsy();
+    expect(pngImagesOf(done).filter(isPng)).toHaveLength(1);
+    expect(textOf(done)).toMatch(/\[exit code 0, \d+ ms\]/);
+
+    const sessionId = sessionIdOf(await call(acme, "create_session"));
+    sessions.push(sessionId);
+    const bash = await call(acme, "run_bash", { session_id: sessionId, cmd: "sleep 1; echo from-the-background", background: true });
+    const bashId = /exec-[0-9a-f-]+/.exec(textOf(bash))?.[0] as string;
+    expect(textOf(await call(acme, "get_execution", { execution_id: bashId, wait_seconds: 60 }))).toContain("from-the-background\n");
+  });
+
   it("shows the figure, the table and the error to the MCP Inspector's CLI too", async () => {
     const home = join(server.dir, "inspector-home");
     await mkdir(home, { recursive: true });

@@ -5,9 +5,8 @@ import type { ApiFetch } from "../api.js";
 import { createMcpServer } from "../mcp-server.js";
 import { TOOLS } from "./index.js";
 
-// The tools are tested here against a scripted HTTP API (the real routes are tested in test/mcp.test.ts, and in
-// apps/cli/test, against a real server). The executions routes come from another branch (EXECUTIONS-API.md):
-// these tests hold the tools to that contract until they land.
+// The tools are tested here against a scripted HTTP API, to pin down how each answer maps onto MCP content
+// (including the executions contract's every status); test/mcp.test.ts and apps/cli/test run them against a real server.
 
 const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 const TRACEBACK =
