@@ -9,7 +9,7 @@
 #     a package without `exports` (a bin-only CLI) has no types to check
 #   - our own rules: LICENSE and README.md in the tarball, no `workspace:`
 #     specifier left in the packed package.json, the files a package reads at
-#     run time (core's runner.py) present, and the registry metadata
+#     run time (core's runner.py, its hostile programs) present, and the registry metadata
 #     (repository = the root's with the package's directory, public access).
 # Checks every package, then fails if any had a problem.
 #
@@ -41,7 +41,7 @@ mapfile -t packages < <(pnpm ls -r --depth -1 --json | node -e '
 # Files a package needs at run time beyond what its exports point at.
 required_files() {
   case $1 in
-    @code-interpreter/core) echo runner/runner.py ;;
+    @code-interpreter/core) echo runner/runner.py testing/hostile/fork_bomb.py testing/hostile/syscall_numbers.py ;;
   esac
 }
 

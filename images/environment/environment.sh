@@ -18,7 +18,7 @@ environment_values() { sed -n "s/^$1 //p" "$ENVIRONMENT_FILE"; }
 environment_suite() { echo "${DEBIAN_SUITE:-$(environment_values suite | head -n1)}"; }
 
 # The environment's version: the first 16 hex digits of sha256(declaration, "suite=<suite>\n").
-# packages/core/src/environment.ts computes the same.
+# packages/core/src/sandbox/environment.ts computes the same.
 environment_hash() {
   { cat "$ENVIRONMENT_FILE"; printf 'suite=%s\n' "$(environment_suite)"; } | sha256sum | cut -c1-16
 }

@@ -1,7 +1,16 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/testing/index.ts"],
+  // One entry per subpath export (package.json `exports`); each lands at dist/<folder>/index.js.
+  entry: [
+    "src/index.ts",
+    "src/engine/index.ts",
+    "src/policy/index.ts",
+    "src/runner/index.ts",
+    "src/sandbox/index.ts",
+    "src/testing/index.ts",
+    "src/workspace/index.ts",
+  ],
   format: ["esm"],
   dts: true,
   sourcemap: true,

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { registerCompletion } from "./commands/completion.js";
 import { registerDoctor } from "./commands/doctor.js";
 import { registerExec } from "./commands/exec.js";
+import { registerExecutions } from "./commands/executions/index.js";
 import { registerFiles } from "./commands/files.js";
 import { registerImage } from "./commands/image.js";
 import { registerMcp } from "./commands/mcp.js";
@@ -42,6 +43,7 @@ export function createProgram(): Command {
   };
   registerServe(program);
   registerExec(program, context);
+  registerExecutions(program, context);
   registerFiles(program, context);
   registerSession(program, context);
   registerImage(program, output);

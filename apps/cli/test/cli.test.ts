@@ -136,3 +136,27 @@ describe("errors", () => {
     expect(stderr).toContain("code-interpreter serve");
   });
 });
+
+// Each step starts the CLI as a process: seconds apiece on a loaded machine.
+describe("code-interpreter exec --background and executions", { timeout: 60_000 }, () => {
+  it("starts code in the background, shows it, follows its output, and removes it", async () => {
+    await writeFile(join(dir, "slow.py"), "import time\nprint('first', flush=True)\ntime.sleep(1)\nprint('second')\n");
+    const started = await cli(["exec", "--background", "-t", "20000", "slow.py"]);
+    expect(started.code).toBe(0);
+    const executionId = started.stdout.trim();
+    expect(executionId).toMatch(/^exec-/);
+    const logs = await cli(["executions", "logs", executionId]);
+    expect(logs).toMatchObject({ stdout: "first\nsecond\n", code: 0 });
+    const shown = await cli(["--json", "executions", "get", executionId]);
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      execution_id: executionId,
+      status: "completed",
+      result: { stdout: "first\nsecond\n" },
+    });
+    expect((await cli(["executions", "get", executionId])).stdout).toContain(`${executionId}  completed  execute`);
+    expect(await cli(["executions", "rm", executionId])).toMatchObject({ stdout: `deleted ${executionId}\n`, code: 0 });
+    const gone = await cli(["executions", "get", executionId]);
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toContain("not found");
+  });
+});

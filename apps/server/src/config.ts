@@ -1,6 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_EXECUTOR_IMAGE } from "@code-interpreter/core";
+import { DEFAULT_EXECUTOR_IMAGE } from "@code-interpreter/core/sandbox";
 import { z } from "zod";
 
 const integer = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);

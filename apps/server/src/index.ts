@@ -1,6 +1,8 @@
 export { type AppOptions, createApp } from "./app.js";
 export { type Config, ConfigError, ConfigSchema, loadConfig } from "./config.js";
 export type { Env } from "./env.js";
+export { ExecutionSlots } from "./execution-slots.js";
+export { type ExecutionSpec, Executions, type ExecutionsOptions } from "./executions/executions.js";
 export {
   ApiError,
   type ApiFetch,

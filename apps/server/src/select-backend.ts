@@ -1,7 +1,8 @@
 import { createDockerBackend, type DockerBackendSettings, probeDocker } from "@code-interpreter/backend-docker";
 import { createKubernetesBackend, type KubernetesBackendSettings, parseSeccompProfile } from "@code-interpreter/backend-kubernetes";
 import { createLocalBackend, type LocalBackendSettings } from "@code-interpreter/backend-local";
-import { type Backend, BackendUnavailableError, type SandboxSettings } from "@code-interpreter/core";
+import { type Backend, BackendUnavailableError } from "@code-interpreter/core";
+import type { SandboxSettings } from "@code-interpreter/core/sandbox";
 import type { Config } from "./config.js";
 import type { Logger } from "./observability/logger.js";
 

@@ -13,6 +13,18 @@ describe("loadConfig", () => {
     });
   });
 
+  it("defaults the durable-request settings and refuses a background limit below MAX_EXEC_TIMEOUT_MS", () => {
+    expect(loadConfig({})).toMatchObject({
+      MAX_BACKGROUND_TIMEOUT_MS: 3_600_000,
+      EXECUTION_RESULT_TTL_SECONDS: 86_400,
+      IDEMPOTENCY_TTL_SECONDS: 86_400,
+    });
+    expect(() => loadConfig({ MAX_EXEC_TIMEOUT_MS: "120000", MAX_BACKGROUND_TIMEOUT_MS: "60000" })).toThrow(
+      /MAX_BACKGROUND_TIMEOUT_MS=60000: must be at least MAX_EXEC_TIMEOUT_MS \(120000\)/,
+    );
+    expect(() => loadConfig({ IDEMPOTENCY_TTL_SECONDS: "0" })).toThrow(/IDEMPOTENCY_TTL_SECONDS/);
+  });
+
   it("parses numbers and booleans from strings", () => {
     const config = loadConfig({ PORT: "9000", MEMORY_LIMIT_MB: "1024", KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN: "false" });
     expect(config).toMatchObject({ PORT: 9000, MEMORY_LIMIT_MB: 1024, KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN: false });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createTestBucket, findTestObjectStore, testStoreEnv } from "@code-interpreter/files/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LiveServer, startLiveServer } from "./fixture.js";
+import { json, type LiveServer, startLiveServer } from "./fixture.js";
 import { readSse } from "./support/sse.js";
 
 // Two replicas (two servers on their own ports, each its own local backend and memory) sharing one
@@ -20,7 +20,7 @@ const post = (url: string, body: unknown, headers: Record<string, string> = {}, 
 async function settled(url: string, timeoutMs: number) {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const status = await (await fetch(url)).json();
+    const status = await json(await fetch(url));
     if (status.status !== "running" || Date.now() > until) return status;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
@@ -59,7 +59,7 @@ if ("store" in found) {
       expect((await post(`${b.url}/v1/execute`, { code: "print(2)" }, key)).status).toBe(422);
       // A session created on A with a key is the same session when the create is repeated on B.
       const sessionKey = { "Idempotency-Key": randomUUID() };
-      const created = await (await post(`${a.url}/v1/sessions`, { ttl_seconds: 120 }, sessionKey)).json();
+      const created = await json(await post(`${a.url}/v1/sessions`, { ttl_seconds: 120 }, sessionKey));
       expect(await (await post(`${b.url}/v1/sessions`, { ttl_seconds: 120 }, sessionKey)).json()).toEqual(created);
       // (Each replica here has its own local backend: the session lives on A's.)
       expect((await fetch(`${a.url}/v1/sessions/${created.session_id}`, { method: "DELETE" })).status).toBe(204);
@@ -70,7 +70,7 @@ if ("store" in found) {
       const code = "import time\nprint('started', flush=True)\ntime.sleep(60)\nprint('finished')";
       const accepted = await post(`${a.url}/v1/execute`, { code, timeout_ms: 120_000, background: true }, {}, client.signal);
       expect(accepted.status).toBe(202);
-      const { execution_id } = await accepted.json();
+      const { execution_id } = await json(accepted);
       client.abort();
       expect(await (await fetch(`${b.url}/v1/executions/${execution_id}`)).json()).toMatchObject({ status: "running", kind: "execute" });
       // B follows the stream from the store: the first event replayed, the rest as A writes it.
@@ -88,9 +88,9 @@ if ("store" in found) {
     });
 
     it("cancels from B an execution running on A, and joins A's resumable stream from B", async () => {
-      const { execution_id } = await (
-        await post(`${a.url}/v1/execute`, { code: "import time\ntime.sleep(50)", timeout_ms: 60_000, background: true })
-      ).json();
+      const { execution_id } = await json(
+        await post(`${a.url}/v1/execute`, { code: "import time\ntime.sleep(50)", timeout_ms: 60_000, background: true }),
+      );
       expect((await fetch(`${b.url}/v1/executions/${execution_id}`, { method: "DELETE" })).status).toBe(204);
       expect(await settled(`${a.url}/v1/executions/${execution_id}`, 20_000)).toMatchObject({ status: "cancelled" });
 

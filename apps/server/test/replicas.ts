@@ -167,6 +167,46 @@ export async function describeReplicas(name: string, setUp: () => Promise<Replic
       expect(b.output()).not.toMatch(/reaper failed|could not (delete|remove)/);
     });
 
+    it("answers on B a repeat of an idempotent request made on A, and collects on B a background execution A runs", async () => {
+      const [a, b] = await Promise.all([startReplica(), startReplica()]);
+      const key = { "idempotency-key": randomUUID(), "content-type": "application/json" };
+      const body = JSON.stringify({ code: "import random\nprint(random.random())" });
+      const first = await fetch(`${a.url}/v1/execute`, { method: "POST", headers: key, body });
+      const firstText = await first.text();
+      expect(first.status, firstText).toBe(200);
+      const repeat = await fetch(`${b.url}/v1/execute`, { method: "POST", headers: key, body });
+      expect(repeat.headers.get("idempotent-replayed")).toBe("true");
+      expect(await repeat.text()).toBe(firstText);
+      const other = await fetch(`${b.url}/v1/execute`, { method: "POST", headers: key, body: JSON.stringify({ code: "print(2)" }) });
+      expect(other.status).toBe(422);
+
+      // Submitted on A by a client that leaves at once; B reports it running, then its answer.
+      const client = new AbortController();
+      const submitted = await postJson(
+        `${a.url}/v1/execute`,
+        {
+          code: "import time\nprint('started', flush=True)\ntime.sleep(5)\nprint('finished')",
+          timeout_ms: 60_000,
+          background: true,
+        },
+        { signal: client.signal },
+      );
+      client.abort();
+      expect(submitted.status).toBe(202);
+      const id = submitted.body.execution_id as string;
+      let status: { status: string; result?: { stdout: string } } = { status: "running" };
+      await waitFor(
+        "the background execution to finish, seen from B",
+        async () => {
+          status = (await (await fetch(`${b.url}/v1/executions/${id}`)).json()) as typeof status;
+          return status.status !== "running";
+        },
+        60_000,
+      );
+      expect(status).toMatchObject({ status: "completed", result: { stdout: "started\nfinished\n" } });
+      expect((await fetch(`${b.url}/v1/executions/${id}`, { method: "DELETE" })).status).toBe(204);
+    });
+
     it("lets the reapers of both replicas remove the same expired session without fighting", async () => {
       const [a, b] = await Promise.all([startReplica(), startReplica()]);
       const created = await postJson(`${a.url}/v1/sessions`, { ttl_seconds: 3 });

@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { type Backend, BackendUnavailableError, NotSupportedError, type OutputListener } from "@code-interpreter/core";
+import { type Backend, BackendUnavailableError, NotSupportedError, type OutputCallbacks } from "@code-interpreter/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
 import { type BackendFactory, createTestApp, json, postJson, type RequestTarget } from "./fixture.js";
@@ -502,8 +502,8 @@ export function describeRoutes(
 
       it.runIf(!options.createServer)("answers an unexpected failure with a bare 500, never a stack trace", async () => {
         // Fails the way a bug would: a TypeError, after the code's first output has gone out.
-        const failing = async (request: { onOutput?: OutputListener }): Promise<never> => {
-          request.onOutput?.({ stream: "stdout", data: "started\n" });
+        const failing = async (request: OutputCallbacks): Promise<never> => {
+          request.onStdout?.("started\n");
           throw new TypeError("secret internal detail at /srv/app.js:1");
         };
         const broken = await createTestApp({}, (backend) => override(backend, { execute: failing, runInSession: failing }), createBackend);

@@ -1,4 +1,4 @@
-import { ociSeccompProfile } from "@code-interpreter/core";
+import { ociSeccompProfile } from "@code-interpreter/core/policy";
 import Dockerode from "dockerode";
 import { describe, expect, it } from "vitest";
 import {

@@ -1,15 +1,14 @@
 import { randomUUID } from "node:crypto";
+import { sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core/engine";
+import { ociSeccompProfile } from "@code-interpreter/core/policy";
 import {
   APP_LABEL,
   COMPONENT_LABEL_KEY,
   EXPIRES_AT_KEY,
-  ociSeccompProfile,
   sandboxByteLimits,
   sandboxLabels,
-  sessionInitArgv,
   TENANT_KEY,
-  WORKSPACE_DIR,
-} from "@code-interpreter/core";
+} from "@code-interpreter/core/sandbox";
 import type { ContainerCreateOptions, HostConfig } from "dockerode";
 import type { DockerBackendSettings } from "./docker-backend-settings.js";
 

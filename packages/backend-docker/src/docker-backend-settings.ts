@@ -1,4 +1,4 @@
-import { type ContainerSandboxSettings, DEFAULT_EXECUTOR_IMAGE, defaultContainerSandboxSettings } from "@code-interpreter/core";
+import { type ContainerSandboxSettings, DEFAULT_EXECUTOR_IMAGE, defaultContainerSandboxSettings } from "@code-interpreter/core/sandbox";
 import type Dockerode from "dockerode";
 
 /** Kept here too: the name the CLI and tests import from this package. */

@@ -1,4 +1,5 @@
-import { BackendUnavailableError, SandboxEngine } from "@code-interpreter/core";
+import { BackendUnavailableError } from "@code-interpreter/core";
+import { SandboxEngine } from "@code-interpreter/core/engine";
 import Dockerode from "dockerode";
 import { type DockerBackendSettings, defaultDockerBackendSettings } from "./docker-backend-settings.js";
 import { DockerDriver } from "./docker-driver.js";

@@ -1,5 +1,5 @@
 import type { Duplex } from "node:stream";
-import { channelWritables, RunnerChannel } from "@code-interpreter/core";
+import { channelWritables, RunnerChannel } from "@code-interpreter/core/runner";
 import type Dockerode from "dockerode";
 
 /**

@@ -1,22 +1,17 @@
 import type { Duplex } from "node:stream";
+import type { BackendHealth } from "@code-interpreter/core";
 import {
-  type BackendHealth,
-  KERNEL_MARKER,
-  type KernelHandle,
-  kernelArgv,
-  newExecName,
   type OneShotSandbox,
-  runnerArgv,
+  type PersistentRunnerHandle,
   runnerPlan,
   SANDBOX_ENV,
   type SandboxDriver,
   type SandboxLimits,
-  SERVE_MARKER,
   type StartSandboxOptions,
   sandboxLimits,
-  serveArgv,
-  unixNow,
-} from "@code-interpreter/core";
+} from "@code-interpreter/core/engine";
+import { KERNEL_MARKER, kernelArgv, runnerArgv, SERVE_MARKER, serveArgv } from "@code-interpreter/core/runner";
+import { newExecName, unixNow } from "@code-interpreter/core/sandbox";
 import { execContainerSpec, keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.js";
 import type { DockerBackendSettings } from "./docker-backend-settings.js";
 import { streamChannel } from "./docker-channel.js";
@@ -146,7 +141,7 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
    * and a read, with no exec of its own. It ends when the stream closes (a
    * server that goes away takes its kernels with it; the files stay).
    */
-  async startKernel(session: DockerSession): Promise<KernelHandle> {
+  async startKernel(session: DockerSession): Promise<PersistentRunnerHandle> {
     const { docker } = this.settings;
     const env = { ...SANDBOX_ENV, ...this.plan.env };
     const { channel } = await execAttached(docker, session.containerId, this.user, kernelArgv("python3", this.plan.limits), env);
@@ -154,7 +149,7 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   }
 
   /** The command runner runs by exec and keeps its stream open, like the kernel: a command is a write and a read. */
-  async startCommandRunner(session: DockerSession): Promise<KernelHandle> {
+  async startCommandRunner(session: DockerSession): Promise<PersistentRunnerHandle> {
     const { docker } = this.settings;
     const { channel } = await execAttached(docker, session.containerId, this.user, serveArgv("python3"));
     return { channel, kill: () => killMarked(docker, session.containerId, this.user, SERVE_MARKER) };

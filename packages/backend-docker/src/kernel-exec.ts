@@ -1,5 +1,6 @@
 import type { Duplex } from "node:stream";
-import { type RunnerChannel, WORKSPACE_DIR } from "@code-interpreter/core";
+import { WORKSPACE_DIR } from "@code-interpreter/core/engine";
+import type { RunnerChannel } from "@code-interpreter/core/runner";
 import type Dockerode from "dockerode";
 import { streamChannel } from "./docker-channel.js";
 

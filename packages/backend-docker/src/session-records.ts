@@ -1,4 +1,5 @@
-import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, type SessionRecord, TENANT_KEY } from "@code-interpreter/core";
+import type { SessionRecord } from "@code-interpreter/core/engine";
+import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, TENANT_KEY } from "@code-interpreter/core/sandbox";
 import type Dockerode from "dockerode";
 import type { ContainerInfo } from "dockerode";
 import { KEEPALIVE_AT_KEY, KEEPALIVE_COMPONENT, SESSION_LABEL_KEY, WARM_LABEL_KEY } from "./container-spec.js";

@@ -73,7 +73,7 @@ describe.skipIf(!(await dockerAvailable()))("docker hardening", { timeout: 60_00
       timeoutMs: 10_000,
       lastLineInteractive: false,
       files: [],
-      onOutput: async () => {
+      onStdout: async () => {
         inspected ??= docker
           .listContainers({
             filters: { label: [`code-interpreter.test-file=${labels["code-interpreter.test-file"]}`], name: ["code-exec-"] },

@@ -1,4 +1,5 @@
-import { newExecName, newSessionId, SessionNotFoundError, unixNow } from "@code-interpreter/core";
+import { SessionNotFoundError } from "@code-interpreter/core";
+import { newExecName, newSessionId, unixNow } from "@code-interpreter/core/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDockerBackend, type DockerBackend } from "../src/index.js";
 import { containersLabelled, docker, dockerAvailable, fileLabels, image, removeLabelled, testSettings } from "./support.js";

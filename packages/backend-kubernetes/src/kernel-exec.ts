@@ -1,4 +1,4 @@
-import type { KernelHandle } from "@code-interpreter/core";
+import type { PersistentRunnerHandle } from "@code-interpreter/core/engine";
 import type { KubeApi } from "./kube-api.js";
 import { podChannel } from "./pod-channel.js";
 import { EXECUTOR_CONTAINER } from "./pod-spec.js";
@@ -14,7 +14,7 @@ const KILL_WAIT_MS = 10_000;
  * set one. A server that goes away takes these with it (their stdin ends);
  * the files stay in the pod. `marker` is on its command line.
  */
-export async function startMarked(api: KubeApi, pod: string, argv: string[], marker: string): Promise<KernelHandle> {
+export async function startMarked(api: KubeApi, pod: string, argv: string[], marker: string): Promise<PersistentRunnerHandle> {
   const channel = await podChannel((streams) => api.exec(pod, EXECUTOR_CONTAINER, argv, streams, () => {}));
   return {
     channel,

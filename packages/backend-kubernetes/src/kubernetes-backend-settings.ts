@@ -1,4 +1,4 @@
-import { type ContainerSandboxSettings, DEFAULT_EXECUTOR_IMAGE, defaultContainerSandboxSettings } from "@code-interpreter/core";
+import { type ContainerSandboxSettings, DEFAULT_EXECUTOR_IMAGE, defaultContainerSandboxSettings } from "@code-interpreter/core/sandbox";
 import type { KubeConfig } from "@kubernetes/client-node";
 
 /** Kept here too: the name tests and tools import from this package. */

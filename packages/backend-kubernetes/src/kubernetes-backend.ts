@@ -1,4 +1,5 @@
-import { BackendUnavailableError, SandboxEngine } from "@code-interpreter/core";
+import { BackendUnavailableError } from "@code-interpreter/core";
+import { SandboxEngine } from "@code-interpreter/core/engine";
 import { KubeApi } from "./kube-api.js";
 import { defaultKubernetesBackendSettings, type KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 import { KubernetesDriver } from "./kubernetes-driver.js";

@@ -1,20 +1,16 @@
+import type { BackendHealth } from "@code-interpreter/core";
 import {
-  type BackendHealth,
-  EXPIRES_AT_KEY,
-  KERNEL_MARKER,
-  type KernelHandle,
-  newExecName,
   type OneShotSandbox,
+  type PersistentRunnerHandle,
   runnerPlan,
   type SandboxDriver,
   type SandboxLimits,
-  SERVE_MARKER,
   type StartSandboxOptions,
   sandboxLimits,
-  TENANT_KEY,
-  unixNow,
   WARM_MAX_AGE_SECONDS,
-} from "@code-interpreter/core";
+} from "@code-interpreter/core/engine";
+import { KERNEL_MARKER, SERVE_MARKER } from "@code-interpreter/core/runner";
+import { EXPIRES_AT_KEY, newExecName, TENANT_KEY, unixNow } from "@code-interpreter/core/sandbox";
 import { isNotFound } from "./api-errors.js";
 import { executorTermination } from "./container-exit.js";
 import { startMarked } from "./kernel-exec.js";
@@ -227,7 +223,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
     return this.api.deletePod(session.id);
   }
 
-  async startKernel(session: KubernetesSession): Promise<KernelHandle> {
+  async startKernel(session: KubernetesSession): Promise<PersistentRunnerHandle> {
     await this.running(session);
     return startMarked(this.api, session.id, kernelBootstrapArgv("python3", this.plan.limits), KERNEL_MARKER);
   }
@@ -237,7 +233,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
    * write and a read. It lives as long as the session's pod (whose pids limit
    * bounds what its commands leave running), and is killed by its marker.
    */
-  async startCommandRunner(session: KubernetesSession): Promise<KernelHandle> {
+  async startCommandRunner(session: KubernetesSession): Promise<PersistentRunnerHandle> {
     await this.running(session);
     return startMarked(this.api, session.id, serveBootstrapArgv("python3"), SERVE_MARKER);
   }

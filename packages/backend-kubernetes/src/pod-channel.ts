@@ -1,5 +1,5 @@
 import { PassThrough, type Readable, type Writable } from "node:stream";
-import { channelWritables, RunnerChannel } from "@code-interpreter/core";
+import { channelWritables, RunnerChannel } from "@code-interpreter/core/runner";
 import type { V1Status } from "@kubernetes/client-node";
 import type { StreamSocket } from "./kube-api.js";
 import { bootstrapPreamble } from "./runner-bootstrap.js";

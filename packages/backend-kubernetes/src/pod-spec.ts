@@ -1,4 +1,5 @@
-import { EXPIRES_AT_KEY, SANDBOX_ENV, sandboxLabels, sessionInitArgv, TENANT_KEY, WORKSPACE_DIR } from "@code-interpreter/core";
+import { SANDBOX_ENV, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core/engine";
+import { EXPIRES_AT_KEY, sandboxLabels, TENANT_KEY } from "@code-interpreter/core/sandbox";
 import type { V1Container, V1Pod, V1SecurityContext } from "@kubernetes/client-node";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 

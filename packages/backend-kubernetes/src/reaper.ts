@@ -1,4 +1,4 @@
-import { COMPONENT_LABEL_KEY } from "@code-interpreter/core";
+import { COMPONENT_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeApi } from "./kube-api.js";
 import { WARM_LABEL_KEY } from "./pod-spec.js";

@@ -1,4 +1,4 @@
-import { kernelArgv, loadRunnerSource, type RunnerLimits, serveArgv } from "@code-interpreter/core";
+import { kernelArgv, loadRunnerSource, type RunnerLimits, serveArgv } from "@code-interpreter/core/runner";
 
 /**
  * Starts the runner without putting its source on the command line: it

@@ -1,4 +1,5 @@
-import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, type SessionRecord, TENANT_KEY } from "@code-interpreter/core";
+import type { SessionRecord } from "@code-interpreter/core/engine";
+import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, TENANT_KEY } from "@code-interpreter/core/sandbox";
 import type { V1Pod } from "@kubernetes/client-node";
 import { WARM_LABEL_KEY } from "./pod-spec.js";
 

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { ociSeccompProfileJson } from "@code-interpreter/core";
+import { ociSeccompProfileJson } from "@code-interpreter/core/policy";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { LOCALHOST_SECCOMP_PROFILE, REQUIRED_PERMISSIONS } from "../src/index.js";

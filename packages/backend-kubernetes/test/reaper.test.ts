@@ -1,4 +1,5 @@
-import { newExecName, newSessionId, SessionNotFoundError, unixNow } from "@code-interpreter/core";
+import { SessionNotFoundError } from "@code-interpreter/core";
+import { newExecName, newSessionId, unixNow } from "@code-interpreter/core/sandbox";
 import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import Dockerode from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -17,8 +18,8 @@ function sleeper(backend: KubernetesBackend, sessionId: string, language: "bash"
     printed = resolve;
   });
   const code = language === "bash" ? "echo started; sleep 30" : "import time\nprint('started', flush=True)\ntime.sleep(30)";
-  const onOutput = (chunk: { data: string }) => chunk.data.includes("started") && printed();
-  const command = backend.runInSession({ sessionId, language, code, timeoutMs: 40_000, onOutput });
+  const onStdout = (data: string) => data.includes("started") && printed();
+  const command = backend.runInSession({ sessionId, language, code, timeoutMs: 40_000, onStdout });
   // Settled here too, so a failure before `started` is not an unhandled rejection.
   command.catch(() => {});
   return { command, started: Promise.race([started, command.then(() => {})]) };

@@ -1,4 +1,5 @@
-import { type Backend, newSessionId, type SessionInfo, SessionNotFoundError, unixNow } from "@code-interpreter/core";
+import { type Backend, type SessionInfo, SessionNotFoundError } from "@code-interpreter/core";
+import { newSessionId, unixNow } from "@code-interpreter/core/sandbox";
 import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { type KubernetesBackend, WARM_LABEL_KEY } from "../src/index.js";

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { APP_LABEL, defaultRootfs, PREPARE_ROOTFS_SCRIPT } from "@code-interpreter/core";
+import { APP_LABEL, defaultRootfs, PREPARE_ROOTFS_SCRIPT } from "@code-interpreter/core/sandbox";
 import { SYSCALL_TESTS } from "@code-interpreter/core/testing";
 import { KubernetesDouble, type KubernetesDoubleOptions } from "@code-interpreter/kubernetes-double";
 import Dockerode from "dockerode";

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, lstatSync } from "node:fs";
-import { WORKSPACE_DIR } from "@code-interpreter/core";
+import { WORKSPACE_DIR } from "@code-interpreter/core/engine";
 
 /** What one sandbox gets. */
 export interface BwrapOptions {

@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { chmod, mkdir, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { BackendUnavailableError, PREPARE_ROOTFS_SCRIPT, readRootfsManifest, sandboxEnvironment } from "@code-interpreter/core";
+import { BackendUnavailableError } from "@code-interpreter/core";
+import { PREPARE_ROOTFS_SCRIPT, readRootfsManifest, sandboxEnvironment } from "@code-interpreter/core/sandbox";
 import { LocalBackend } from "./local-backend.js";
 import { defaultLocalBackendSettings, type LocalBackendSettings } from "./local-backend-settings.js";
 

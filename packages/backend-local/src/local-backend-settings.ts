@@ -1,6 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { defaultRootfs, defaultSandboxSettings, type SandboxSettings } from "@code-interpreter/core";
+import { defaultRootfs, defaultSandboxSettings, type SandboxSettings } from "@code-interpreter/core/sandbox";
 
 /** How the local backend isolates code. */
 export type LocalSandboxMode = "auto" | "require" | "off";

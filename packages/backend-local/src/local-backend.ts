@@ -1,4 +1,4 @@
-import { SandboxEngine } from "@code-interpreter/core";
+import { SandboxEngine } from "@code-interpreter/core/engine";
 import type { LocalBackendSettings } from "./local-backend-settings.js";
 import { LocalDriver } from "./local-driver.js";
 import type { Isolation } from "./sandbox-process.js";

@@ -3,25 +3,20 @@ import { constants } from "node:fs";
 import { access, chown, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { BackendHealth } from "@code-interpreter/core";
 import {
-  type BackendHealth,
-  isSessionId,
-  type KernelHandle,
-  kernelArgv,
-  newExecName,
   type OneShotSandbox,
-  PREPARE_ROOTFS_SCRIPT,
+  type PersistentRunnerHandle,
   type RunnerHandle,
-  type RunnerRequest,
   runnerPlan,
   SANDBOX_ENV,
   type SandboxDriver,
   type SandboxLimits,
   type StartSandboxOptions,
   sandboxLimits,
-  serveArgv,
-  unixNow,
-} from "@code-interpreter/core";
+} from "@code-interpreter/core/engine";
+import { kernelArgv, type RunnerRequest, serveArgv } from "@code-interpreter/core/runner";
+import { isSessionId, newExecName, PREPARE_ROOTFS_SCRIPT, unixNow } from "@code-interpreter/core/sandbox";
 import type { LocalBackendSettings } from "./local-backend-settings.js";
 import { type Isolation, type SandboxProcess, type SandboxSpawnOptions, spawnSandbox } from "./sandbox-process.js";
 import { type LocalSession, SessionRecords } from "./session-records.js";
@@ -166,7 +161,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     return true;
   }
 
-  async startKernel(session: LocalSession): Promise<KernelHandle> {
+  async startKernel(session: LocalSession): Promise<PersistentRunnerHandle> {
     return this.sessionSandbox(session, kernelArgv(this.settings.python, this.plan.limits), { kernel: true });
   }
 
@@ -176,7 +171,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
    * the command left running in it, ends when the engine hangs up after the
    * answer; the engine starts the next one right away, ready for the next command.
    */
-  async startCommandRunner(session: LocalSession): Promise<KernelHandle> {
+  async startCommandRunner(session: LocalSession): Promise<PersistentRunnerHandle> {
     return { ...this.sessionSandbox(session, serveArgv(this.settings.python)), singleUse: true };
   }
 
@@ -251,7 +246,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   }
 
   /** A sandbox of the session on its workspace, running `argv`, with its channel kept open (a kernel, a command runner). */
-  private sessionSandbox(session: LocalSession, argv: string[], options: { kernel?: boolean } = {}): KernelHandle {
+  private sessionSandbox(session: LocalSession, argv: string[], options: { kernel?: boolean } = {}): PersistentRunnerHandle {
     const workspaceDir = this.records.workspaceDir(session.id);
     const sandbox = this.spawn({ name: session.id, workspaceDir, argv, kernel: options.kernel, env: this.sandboxEnv() });
     const { channel, requestOverrides } = this.runner(sandbox, workspaceDir);

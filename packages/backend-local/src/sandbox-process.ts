@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { processChannel, type RunnerChannel, runnerArgv } from "@code-interpreter/core";
+import { processChannel, type RunnerChannel, runnerArgv } from "@code-interpreter/core/runner";
 import { bwrapAccepts, bwrapArgs, groupFile, passwdFile } from "./bwrap-args.js";
 import { seccompProgram } from "./seccomp-filter.js";
 

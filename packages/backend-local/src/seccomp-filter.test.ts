@@ -1,4 +1,4 @@
-import { ERRNO, SYSCALL_NUMBERS, SYSCALL_POLICY } from "@code-interpreter/core";
+import { ERRNO, SYSCALL_NUMBERS, SYSCALL_POLICY } from "@code-interpreter/core/policy";
 import { seccompVerdict } from "@code-interpreter/core/testing";
 import { describe, expect, it } from "vitest";
 import { seccompProgram, seccompSupported } from "./seccomp-filter.js";

@@ -4,7 +4,7 @@
  * OCI profile the Docker and Kubernetes backends load, so every backend
  * refuses the same calls with the same errno, argument conditions included.
  */
-import { ociSeccompProfile, type SeccompArchitecture, seccompBpf } from "@code-interpreter/core";
+import { ociSeccompProfile, type SeccompArchitecture, seccompBpf } from "@code-interpreter/core/policy";
 
 const ARCHITECTURES: Partial<Record<NodeJS.Architecture, SeccompArchitecture>> = { x64: "x86_64", arm64: "aarch64" };
 

@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { isSessionId, type SessionRecord } from "@code-interpreter/core";
+import type { SessionRecord } from "@code-interpreter/core/engine";
+import { isSessionId } from "@code-interpreter/core/sandbox";
 
 /** A local session: a directory `<stateDir>/sessions/<id>` with its record (session.json) and its workspace. */
 export interface LocalSession extends SessionRecord {

@@ -1,6 +1,6 @@
 import { mkdir, readdir, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { TreeRemover } from "@code-interpreter/core";
+import { TreeRemover } from "@code-interpreter/core/workspace";
 
 /**
  * Where removed directories wait for their removal, on the same file system

@@ -1,7 +1,8 @@
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Backend, newSessionId, unixNow } from "@code-interpreter/core";
+import type { Backend } from "@code-interpreter/core";
+import { newSessionId, unixNow } from "@code-interpreter/core/sandbox";
 import { afterAll, describe, expect, it } from "vitest";
 import { createLocalBackend, type LocalBackend, type LocalBackendSettings, LocalDriver } from "../src/index.js";
 import { listSandboxProcesses, listSessionDirs } from "../src/testing/index.js";

@@ -80,7 +80,7 @@ describe("local sessions on disk", { timeout: 120_000 }, () => {
         language,
         code,
         timeoutMs: 60_000,
-        onOutput: () => {
+        onStdout: () => {
           started = true;
         },
       });

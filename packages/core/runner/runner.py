@@ -1,745 +1,55 @@
-# The in-sandbox runner. It is started inside the sandbox (bubblewrap, a
-# container or a pod) with its stdin and stdout attached to the server, and
-# speaks one request per process:
+# GENERATED FILE, do not edit: packages/core/scripts/bundle-runner.ts makes it from the
+# Python package packages/core/runner/code_interpreter_runner/ (edit that instead).
+# Regenerate with `pnpm --filter @code-interpreter/core run bundle:runner` (core's build runs it too);
+# a test in core fails while this file is not what the package makes.
 #
-#   in:  one JSON header line, then `tar_bytes` of tar (files to stage into the
-#        workspace), then `stdin_bytes` of stdin for the command
-#   out: frames of  type(1 byte) + length(4 bytes, big-endian) + payload
-#          o / e  a chunk of the command's stdout / stderr
-#          f      a chunk of the workspace snapshot (tar)
-#          d      a rich result (JSON MIME bundle) the code displayed, as it is made
-#          x      the JSON result, always the last frame
-#
-# It runs under the same uid as the code it starts, so it trusts nothing it
-# reads back from the workspace and hides itself from /proc (not dumpable).
-#
-#   python3 -I -c <runner> --preload numpy,pandas   imports those first and
-#        runs Python code (header "inline") in a fork of itself, so the code
-#        finds them loaded: how warm sandboxes serve a request in milliseconds
-#   python3 -c <runner> --run-main FILE 1|0          runs FILE as __main__,
-#        showing a bare last expression like the REPL when the flag is 1
-#
-# Modules are imported where they are used: every one costs start-up time.
-import os
-import signal
-import struct
+# The sandboxes receive this one source text (`python3 -c`, or over stdin on Kubernetes):
+# it installs each module below from its source, dependencies first, and runs the
+# package's __main__ with the command line.
 import sys
-import time
 
-OUT = sys.stdout.buffer
-WRITE_LOCK = None
-# os._exit itself: a session cell gets one that sends its output first (see run_cell).
-REAL_EXIT = os._exit
-PRELOADED = False
 
+def _install(name, source):
+    module = type(sys)(name)
+    package, _, leaf = name.rpartition(".")
+    if not package:
+        module.__path__ = []  # the package: its modules come from here, never from a disk
+        package = name
+    module.__package__ = package
+    sys.modules[name] = module
+    if package != name:
+        setattr(sys.modules[package], leaf, module)
+    path = name.replace(".", "/") + ("/__init__.py" if package == name else ".py")
+    exec(compile(source, path, "exec"), module.__dict__)
+
+_install("code_interpreter_runner", r'''"""The in-sandbox runner. It is started inside the sandbox (bubblewrap, a
+container or a pod) with its stdin and stdout attached to the server, and
+speaks one request per process:
+
+  in:  one JSON header line, then `tar_bytes` of tar (files to stage into the
+       workspace), then `stdin_bytes` of stdin for the command
+  out: frames of  type(1 byte) + length(4 bytes, big-endian) + payload
+         o / e  a chunk of the command's stdout / stderr
+         f      a chunk of the workspace snapshot (tar)
+         d      a rich result (JSON MIME bundle) the code displayed, as it is made
+         x      the JSON result, always the last frame
+
+It runs under the same uid as the code it starts, so it trusts nothing it
+reads back from the workspace and hides itself from /proc (not dumpable).
+
+The sandboxes receive it as one source text, `runner.py` beside this package,
+which packages/core/scripts/bundle-runner.ts makes from these modules; its
+command lines (the five modes) are read in `__main__`.
+
+Modules are imported where they are used: every one costs start-up time.
+"""
+''')
+_install("code_interpreter_runner.display", r'''"""Rich results, like a notebook's: an object becomes a MIME bundle {mime: data}
+read from its _repr_mimebundle_ and _repr_*_ methods as IPython's formatter reads
+them, and a simple matplotlib figure also a structured chart. Binary data is
+base64. (results.py collects the bundles of a run and sends them.)"""
+import sys
 
-def frame(kind, payload):
-    with WRITE_LOCK:
-        OUT.write(kind + struct.pack(">I", len(payload)) + payload)
-        OUT.flush()
-
-
-def read_exact(stream, size):
-    data = b""
-    while len(data) < size:
-        chunk = stream.read(size - len(data))
-        if not chunk:
-            raise EOFError("request ended early")
-        data += chunk
-    return data
-
-
-def safe_join(root, name):
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if not parts or ".." in parts or name.startswith("/"):
-        raise ValueError("unsafe path in archive: %r" % name)
-    return os.path.join(root, *parts)
-
-
-class LimitedReader:
-    """Reads exactly `size` bytes of the request stream, no more."""
-
-    def __init__(self, stream, size):
-        self.stream = stream
-        self.remaining = size
-
-    def read(self, size=-1):
-        if size < 0 or size > self.remaining:
-            size = self.remaining
-        data = self.stream.read(size) if size else b""
-        if size and not data:
-            raise EOFError("request ended early")
-        self.remaining -= len(data)
-        return data
-
-
-def stage(root, reader):
-    import tarfile
-
-    with tarfile.open(fileobj=reader, mode="r|") as archive:
-        for member in archive:
-            if not member.isfile():
-                continue
-            target = safe_join(root, member.name)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            source = archive.extractfile(member)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-            with os.fdopen(fd, "wb") as out:
-                while True:
-                    chunk = source.read(1 << 16)
-                    if not chunk:
-                        break
-                    out.write(chunk)
-    while reader.remaining:
-        reader.read(1 << 16)
-
-
-# Bounds the result frame however many files a snapshot leaves out.
-MAX_SKIPPED_LISTED = 100
-
-
-class FrameWriter:
-    def __init__(self):
-        self.buffer = bytearray()
-
-    def write(self, data):
-        self.buffer += data
-        while len(self.buffer) >= 1 << 16:
-            frame(b"f", bytes(self.buffer[: 1 << 16]))
-            del self.buffer[: 1 << 16]
-        return len(data)
-
-    def close(self):
-        if self.buffer:
-            frame(b"f", bytes(self.buffer))
-            self.buffer = bytearray()
-
-
-def snapshot(root, max_bytes, max_files=10000, skipped=None):
-    """Tar of the regular files under root. Links, fifos, sockets, devices and
-    names that are not UTF-8 are skipped; nothing is followed. Returns True when max_bytes or
-    max_files (which bounds the tar headers the server holds) cut it short; the files left
-    out that way go to `skipped` as {path, reason} (at most MAX_SKIPPED_LISTED of them)."""
-    import stat
-    import tarfile
-
-    writer = FrameWriter()
-    total = 0
-    files = 0
-    cut = False
-    skipped = [] if skipped is None else skipped
-    with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as archive:
-        stack = [""]
-        while stack:
-            relative = stack.pop()
-            directory = os.path.join(root, relative) if relative else root
-            try:
-                entries = sorted(os.scandir(directory), key=lambda e: e.name)
-            except OSError:
-                continue
-            for entry in entries:
-                name = relative + "/" + entry.name if relative else entry.name
-                try:
-                    # A name that is not UTF-8 cannot be sent as it is: two would come back as one.
-                    entry.name.encode("utf-8")
-                    info = entry.stat(follow_symlinks=False)
-                except (OSError, UnicodeEncodeError):
-                    continue
-                if stat.S_ISDIR(info.st_mode):
-                    stack.append(name)
-                    continue
-                if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-                    continue
-                try:
-                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-                except OSError:
-                    continue
-                with os.fdopen(fd, "rb") as handle:
-                    info = os.fstat(fd)
-                    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-                        continue
-                    if total + info.st_size > max_bytes or files >= max_files:
-                        cut = True
-                        if len(skipped) < MAX_SKIPPED_LISTED:
-                            why = "more than %d files" % max_files if files >= max_files else "over %d bytes" % max_bytes
-                            skipped.append({"path": name, "reason": "the workspace's files add up to %s" % why})
-                        continue
-                    total += info.st_size
-                    files += 1
-                    member = tarfile.TarInfo(name)
-                    member.size = info.st_size
-                    member.mode = 0o644
-                    member.mtime = int(info.st_mtime)
-                    archive.addfile(member, handle)
-    writer.close()
-    return cut
-
-
-def descendants(root_pid):
-    children = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name, "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(name))
-        except (OSError, IndexError, ValueError):
-            continue
-    found, queue = [], [root_pid]
-    while queue:
-        pid = queue.pop()
-        for child in children.get(pid, []):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
-# Set in a session's command runner and kernel (see become_subreaper): what the code left behind is then
-# among our own descendants, not only among the finished command's.
-SUBREAPER = False
-
-
-def become_subreaper():
-    """Orphans of what we start (a daemon's setsid and double fork) become our
-    children rather than the container init's, so a command's daemons are
-    still found, and ended, with the command."""
-    global SUBREAPER
-    try:
-        import ctypes
-
-        SUBREAPER = ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
-    except Exception:
-        pass
-
-
-def reap_orphans():
-    """Collects the exit status of the orphans a subreaper killed, so none stays a zombie."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def kill_everything(proc, kill_all):
-    if kill_all:
-        # Alone in this pid namespace with the code: take every process but us.
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-        return
-    for _ in range(3):
-        targets = [proc.pid] + descendants(os.getpid() if SUBREAPER else proc.pid)
-        for pid in targets:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-def hung_up(event):
-    """A poll event on the server's channel (registered with an empty mask, so
-    bytes waiting there are left alone) that says its end has closed."""
-    import select
-
-    return bool(event & (select.POLLHUP | select.POLLERR | select.POLLNVAL))
-
-
-def limit_setter(limits, new_session=True):
-    pairs = []
-    names = {
-        "cpu_seconds": resource_const("RLIMIT_CPU"),
-        "address_space_bytes": resource_const("RLIMIT_AS"),
-        "processes": resource_const("RLIMIT_NPROC"),
-        "file_size_bytes": resource_const("RLIMIT_FSIZE"),
-        "open_files": resource_const("RLIMIT_NOFILE"),
-    }
-    for key, value in (limits or {}).items():
-        if value is not None and key in names:
-            pairs.append((names[key], int(value)))
-
-    def apply():
-        import resource
-
-        shield(False)
-        if new_session:
-            os.setsid()
-        for which, value in pairs:
-            try:
-                resource.setrlimit(which, (value, value))
-            except (ValueError, OSError):
-                pass
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-
-    return apply
-
-
-# Signals that would end or stop the runner. It ignores them, so code that
-# signals its parent (or pid 1, which the runner is in a one-shot sandbox)
-# still gets its answer; the code gets the defaults back.
-SHIELDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGTSTP", "SIGTTIN", "SIGTTOU")
-
-
-def shield(on):
-    for name in SHIELDED:
-        number = getattr(signal, name, None)
-        if number is None:
-            continue
-        if on:
-            signal.signal(number, signal.SIG_IGN)
-        else:
-            signal.signal(number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL)
-
-
-def resource_const(name):
-    import resource
-
-    return getattr(resource, name)
-
-
-class ForkedCode:
-    """The code run in a fork of this (preloaded) runner, looking like a Popen."""
-
-    def __init__(self, header, inline, apply_limits, results_w):
-        in_r, in_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                os.dup2(in_r, 0)
-                os.dup2(out_w, 1)
-                os.dup2(err_w, 2)
-                os.dup2(results_w, 3)
-                os.closerange(4, 65536)
-                set_dumpable(1)
-                os.chdir(header["cwd"])
-                apply_limits()
-                os.environ.clear()
-                os.environ.update(header.get("env") or {})
-                code = run_main(inline["file"], inline.get("show_last", True), fresh=True, results_fd=3)
-            finally:
-                os._exit(code)
-        os.close(in_r)
-        os.close(out_w)
-        os.close(err_w)
-        self.pid = pid
-        self.returncode = None
-        self.stdin = os.fdopen(in_w, "wb", 0)
-        self.stdout = os.fdopen(out_r, "rb", 0)
-        self.stderr = os.fdopen(err_r, "rb", 0)
-
-    def poll(self):
-        if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self):
-        if self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-
-def fresh_stdio():
-    """sys.stdin/stdout/stderr on fds 0-2 as `python3 -u` makes them:
-    unbuffered, so output streams as it happens."""
-    import io
-
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
-        io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
-    )
-
-
-def compile_code(source, show_last, name="__main__.py"):
-    """Compiles code as `name`; with show_last a bare last expression goes to
-    sys.displayhook like in the REPL. Raises SyntaxError as Python reports it."""
-    import ast
-
-    try:
-        tree = ast.parse(source, name)
-    except (SyntaxError, ValueError):
-        tree = None
-    if tree is None:
-        # Outside the except clause: the error Python reports carries no context with our frames.
-        return compile(source, name, "exec")
-    if show_last and tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = tree.body[-1]
-        show = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("sys")], []), "displayhook", ast.Load())
-        tree.body[-1] = ast.copy_location(ast.Expr(ast.Call(show, [last.value], [])), last)
-        ast.fix_missing_locations(tree)
-    return compile(tree, name, "exec")
-
-
-def main_module():
-    import types
-
-    module = types.ModuleType("__main__")
-    module.__file__ = "__main__.py"
-    sys.modules["__main__"] = module
-    sys.argv = ["__main__.py"]
-    return module
-
-
-def execute(code, module):
-    """Runs compiled code in the module; returns its exit status. Tracebacks
-    leave this function out."""
-    try:
-        exec(code, module.__dict__)
-    except SystemExit as error:
-        return exit_status(error.code)
-    except BaseException as error:
-        report_error(error, error.__traceback__.tb_next)
-        return 1
-    return 0
-
-
-def report_error(error, tb):
-    """Prints the traceback as Python would and hands {name, value, traceback} to the rich results."""
-    import traceback
-
-    text = "".join(traceback.format_exception(type(error), error, tb))
-    sys.stderr.write(text)
-    RICH.error(error, text)
-
-
-def run_main(path, show_last, fresh=False, results_fd=None):
-    """Runs the file like `python3 __main__.py` would, named __main__.py.
-    Returns the exit code. Rich results go to `results_fd` when given."""
-    if results_fd is not None:
-        RICH.start(pipe_sender(results_fd))
-    if fresh:
-        fresh_stdio()
-        sys.path.insert(0, os.getcwd())
-        sys.dont_write_bytecode = True
-    with open(path, "rb") as handle:
-        source = handle.read()
-    try:
-        code = compile_code(source, show_last)
-    except SyntaxError as error:
-        report_error(error, None)
-        return 1
-    status = execute(code, main_module())
-    RICH.flush_figures()
-    return finish(status) if fresh else status
-
-
-def exit_status(code):
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code & 0xFF
-    print(code, file=sys.stderr)
-    return 1
-
-
-def finish(status):
-    """What the interpreter does on the way out, for code run in a fork."""
-    try:
-        import threading
-
-        threading._shutdown()
-        import atexit
-
-        atexit._run_exitfuncs()
-    except SystemExit as error:
-        status = exit_status(error.code)
-    except BaseException:
-        pass
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    return status
-
-
-def set_dumpable(value):
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(4, value, 0, 0, 0)  # PR_SET_DUMPABLE
-    except Exception:
-        pass
-
-
-def preload(modules):
-    global PRELOADED
-    for name in modules:
-        try:
-            __import__(name)
-        except Exception:
-            pass  # an image without it still serves requests
-    import ast, base64, io, json, traceback, types  # noqa: E401,F401  what running code needs, loaded too
-
-    PRELOADED = True
-    # Tells the server this warm sandbox is ready: an empty "r" frame, only ever first (see RunnerChannel).
-    OUT.write(b"r\0\0\0\0")
-    OUT.flush()
-
-
-class Pump:
-    """Reads one of the code's output pipes and sends it as frames, up to the limit."""
-
-    def __init__(self, fd, kind, limit):
-        import threading
-
-        self.fd, self.kind, self.limit = fd, kind, limit
-        self.sent = 0
-        self.truncated = False
-        self.thread = threading.Thread(target=self.pump, daemon=True)
-        self.thread.start()
-
-    def pump(self):
-        while True:
-            try:
-                chunk = os.read(self.fd, 1 << 16)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
-            room = self.limit - self.sent
-            if len(chunk) > room:
-                self.truncated = True
-                chunk = chunk[:room]
-            if chunk:
-                self.sent += len(chunk)
-                frame(self.kind, chunk)
-        os.close(self.fd)
-
-
-def kernel(limits):
-    """A Python session: requests one after another on stdin, each answered
-    as main() answers one, with the code ("cell") run in this process so that
-    its variables, imports and functions stay for the next request. A cell
-    past its timeout is interrupted (KeyboardInterrupt); one that will not
-    stop ends the kernel, which says so: the server starts a new one."""
-    global WRITE_LOCK, OUT
-    import json
-    import threading
-
-    WRITE_LOCK = threading.Lock()
-    set_dumpable(0)
-    become_subreaper()
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    # CPU seconds add up over a session's cells: the timeout bounds each cell instead.
-    limit_setter({key: value for key, value in limits.items() if key != "cpu_seconds"}, new_session=False)()
-    # The channel to the server moves off fds 0-2, which each cell's stdio takes.
-    requests = os.fdopen(os.dup(0), "rb")
-    OUT = os.fdopen(os.dup(1), "wb")
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    fresh_stdio()
-    sys.dont_write_bytecode = True
-    module = main_module()
-    state = {"cells": 0}
-    while True:
-        line = requests.readline()
-        if not line:
-            return
-        header = json.loads(line)
-        result = {}
-        try:
-            if header.get("cwd") and os.getcwd() != header["cwd"]:
-                os.chdir(header["cwd"])
-                sys.path.insert(0, header["cwd"])
-            tar_bytes = int(header.get("tar_bytes", 0))
-            if tar_bytes:
-                stage(header["cwd"], LimitedReader(requests, tar_bytes))
-            stdin_data = read_exact(requests, int(header.get("stdin_bytes", 0)))
-            if header.get("cell"):
-                state["cells"] += 1
-                result = run_cell(header, stdin_data, module, devnull, state["cells"], requests.fileno())
-        except Exception as error:
-            result["error"] = "%s: %s" % (type(error).__name__, error)
-        frame(b"x", json.dumps(result).encode())
-
-
-def end_kernel(pid):
-    for child in descendants(pid):
-        try:
-            os.kill(child, signal.SIGKILL)
-        except OSError:
-            pass
-    REAL_EXIT(1)
-
-
-def run_cell(header, stdin_data, module, devnull, number, requests_fd):
-    import threading
-
-    cell = header["cell"]
-    limit = int(header.get("max_output_bytes", 1 << 20))
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    for source, target in ((in_r, 0), (out_w, 1), (err_w, 2)):
-        os.dup2(source, target)
-        os.close(source)
-    pumps = [Pump(out_r, b"o", limit), Pump(err_r, b"e", limit)]
-
-    def feed():
-        try:
-            os.write(in_w, stdin_data)
-        except OSError:
-            pass
-        os.close(in_w)
-
-    threading.Thread(target=feed, daemon=True).start()
-    fresh_stdio()
-    state = {"done": False, "timed_out": False}
-    kernel_pid = os.getpid()
-
-    def exit_after_output(status):
-        """os._exit for the cell: what it wrote reaches the server, then its end, then the kernel goes."""
-        if os.getpid() != kernel_pid:
-            REAL_EXIT(status)  # a child the cell forked: it has no pumps of its own
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:
-                pass
-        for target in (0, 1, 2):
-            os.dup2(devnull, target)
-        for pump in pumps:
-            pump.thread.join(2)
-        import json
-
-        note = "\n[the Python session ended: the code called os._exit(%s), so its variables are gone]\n" % status
-        frame(b"e", note.encode())
-        result = {"exit_code": int(status) & 0xFF, "timed_out": False, "restarted": True, "duration_ms": int((time.monotonic() - started) * 1000)}
-        frame(b"x", json.dumps(result).encode())
-        REAL_EXIT(status)
-
-    os._exit = exit_after_output
-    main_thread = threading.main_thread().ident
-
-    def watchdog():
-        if state["done"]:
-            return
-        state["timed_out"] = True
-        signal.pthread_kill(main_thread, signal.SIGINT)
-        give_up = time.monotonic() + 2
-        while time.monotonic() < give_up:
-            time.sleep(0.02)
-            if state["done"]:
-                return
-        # It would not stop: the interpreter goes, and the server starts a new one.
-        message = "\n[the Python session was restarted: the code did not stop when interrupted at its timeout, so its variables are gone]\n"
-        frame(b"e", message.encode())
-        result = {"exit_code": None, "timed_out": True, "restarted": True, "duration_ms": int((time.monotonic() - started) * 1000)}
-        import json
-
-        frame(b"x", json.dumps(result).encode())
-        REAL_EXIT(1)
-
-    def watch():
-        """Until the cell is done: at its timeout, the watchdog; if the server hangs up (it never ends a
-        kernel's input while it holds it), the kernel ends what the cell started and exits. Between
-        cells, the end of input ends the kernel anyway."""
-        import select
-
-        poller = select.poll()
-        poller.register(requests_fd, 0)
-        deadline = started + int(header["timeout_ms"]) / 1000.0  # always sent (encodeRunnerRequest); the server owns every deadline
-        while not state["done"]:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return watchdog()
-            events = poller.poll(min(left, 0.5) * 1000)
-            if any(hung_up(event) for _fd, event in events):
-                end_kernel(kernel_pid)
-
-    timer = threading.Thread(target=watch, daemon=True)
-    started = time.monotonic()
-    timer.start()
-    # Display bundles go to the server as they are made; the exception comes with the result.
-    RICH.start(lambda kind, payload: kind == b"d" and frame(kind, payload), number)
-    try:
-        try:
-            code = compile_code(cell["code"], cell.get("show_last", True))
-        except SyntaxError as error:
-            report_error(error, None)
-            status = 1
-        else:
-            status = execute(code, module)
-    except KeyboardInterrupt:
-        status = 1  # the interrupt landed between our own statements
-    os._exit = REAL_EXIT
-    state["done"] = True
-    duration_ms = int((time.monotonic() - started) * 1000)
-    # Open figures: image/png results, and files as before.
-    try:
-        RICH.flush_figures(keep_files=True)
-    except KeyboardInterrupt:
-        pass
-    figures, exception = RICH.figure_files, RICH.exception
-    RICH.stop()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    # What the cell started and left running goes, so nothing holds its pipes (daemons too: we are their subreaper).
-    for _ in range(3):
-        for pid in descendants(os.getpid()):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-    reap_orphans()
-    for target in (0, 1, 2):
-        os.dup2(devnull, target)
-    for pump in pumps:
-        pump.thread.join(2)
-    if figures:
-        send_files(figures)
-    result = {
-        "exit_code": None if state["timed_out"] else status,
-        "timed_out": state["timed_out"],
-        "duration_ms": duration_ms,
-        "stdout_truncated": pumps[0].truncated,
-        "stderr_truncated": pumps[1].truncated,
-        "execution_count": number,
-    }
-    if exception is not None:
-        result["exception"] = exception
-    return result
-
-
-def send_files(files):
-    import tarfile
-
-    writer = FrameWriter()
-    with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as archive:
-        for name, content in files:
-            import io
-
-            member = tarfile.TarInfo(name)
-            member.size = len(content)
-            member.mode = 0o644
-            member.mtime = int(time.time())
-            archive.addfile(member, io.BytesIO(content))
-    writer.close()
-
-
-# Rich results, like a notebook's: objects shown with display(), the value of a bare
-# last expression (is_main_result) and open matplotlib figures become MIME bundles
-# {is_main_result, data: {mime: value}}, in display order; an exception becomes
-# {name, value, traceback}. Binary data is base64. The code's stdout stays as it was.
 MIME_METHODS = (
     ("text/html", "_repr_html_"),
     ("text/markdown", "_repr_markdown_"),
@@ -752,11 +62,6 @@ MIME_METHODS = (
 )
 RICH_MIME = ("text/plain",) + tuple(mime for mime, _ in MIME_METHODS)
 BINARY_MIME = ("image/png", "image/jpeg", "application/pdf")
-# One bundle must fit a frame (the server reads at most 16 MiB): larger data is left out.
-MAX_BUNDLE_BYTES = 12 << 20
-# Bounds what one run can send however often it calls display().
-MAX_RESULTS = 200
-MAX_RESULTS_BYTES = 48 << 20
 
 
 def safe_repr(value):
@@ -766,8 +71,16 @@ def safe_repr(value):
         return "<%s object (repr failed: %s)>" % (type(value).__name__, error)
 
 
-def mime_bundle(value):
-    """{mime: data} of an object, from its _repr_mimebundle_ and _repr_*_ methods, as IPython's formatter reads them."""
+def safe_str(value):
+    try:
+        return str(value)
+    except Exception:
+        return ""
+
+
+def mime_bundle(value, shown_figures=None):
+    """{mime: data} of an object, from its _repr_mimebundle_ and _repr_*_ methods, as IPython's formatter
+    reads them. A matplotlib figure gets its PNG, and its id goes to `shown_figures` (it is not shown again)."""
     import base64
     import json
 
@@ -803,7 +116,8 @@ def mime_bundle(value):
         figure_type = getattr(sys.modules.get("matplotlib.figure"), "Figure", None)
         if figure_type is not None and isinstance(value, figure_type) and "image/png" not in data:
             data["image/png"] = figure_png(value)
-            RICH.shown_figures.add(id(value))
+            if shown_figures is not None:
+                shown_figures.add(id(value))
     if "text/plain" not in data:
         data["text/plain"] = safe_repr(value)
     bundle = {}
@@ -870,6 +184,276 @@ def figure_chart(figure):
     except Exception:
         return None
     return None
+''')
+_install("code_interpreter_runner.processes", r'''"""Process control: finding and killing what the code started, rlimits, and
+the signals the runner shields itself from."""
+import os
+import signal
+
+# os._exit itself, taken before a session cell replaces it with one that sends its output first (see kernel).
+REAL_EXIT = os._exit
+
+# Signals that would end or stop the runner. It ignores them, so code that
+# signals its parent (or pid 1, which the runner is in a one-shot sandbox)
+# still gets its answer; the code gets the defaults back.
+SHIELDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGTSTP", "SIGTTIN", "SIGTTOU")
+
+# The request's limit names and the rlimits they set.
+RLIMITS = {
+    "cpu_seconds": "RLIMIT_CPU",
+    "address_space_bytes": "RLIMIT_AS",
+    "processes": "RLIMIT_NPROC",
+    "file_size_bytes": "RLIMIT_FSIZE",
+    "open_files": "RLIMIT_NOFILE",
+}
+
+
+def descendants(root_pid):
+    """Every process below root_pid, read from /proc."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(name))
+        except (OSError, IndexError, ValueError):
+            continue
+    found, queue = [], [root_pid]
+    while queue:
+        pid = queue.pop()
+        for child in children.get(pid, []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def kill_all(pids):
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def become_subreaper():
+    """Orphans of what we start (a daemon's setsid and double fork) become our
+    children rather than the container init's, so a command's daemons are
+    still found, and ended, with the command. True when it took."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except Exception:
+        return False
+
+
+def reap_orphans():
+    """Collects the exit status of the orphans a subreaper killed, so none stays a zombie."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def kill_everything(proc, everything, subreaper=False):
+    """Ends proc and what it started: with `everything`, every process but us (alone in this pid
+    namespace with the code); with `subreaper`, all our descendants (orphans included)."""
+    if everything:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        return
+    for _ in range(3):
+        kill_all([proc.pid] + descendants(os.getpid() if subreaper else proc.pid))
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def hung_up(event):
+    """A poll event on the server's channel (registered with an empty mask, so
+    bytes waiting there are left alone) that says its end has closed."""
+    import select
+
+    return bool(event & (select.POLLHUP | select.POLLERR | select.POLLNVAL))
+
+
+def rlimit_pairs(limits):
+    """(resource, value) of the request's limits that are set."""
+    import resource
+
+    return [(getattr(resource, RLIMITS[key]), int(value)) for key, value in (limits or {}).items() if value is not None and key in RLIMITS]
+
+
+def limit_setter(limits, new_session=True):
+    """What a child runs before the code (preexec_fn): signals back to their defaults, its own session, the limits."""
+    pairs = rlimit_pairs(limits)
+
+    def apply():
+        import resource
+
+        shield(False)
+        if new_session:
+            os.setsid()
+        for which, value in pairs:
+            try:
+                resource.setrlimit(which, (value, value))
+            except (ValueError, OSError):
+                pass
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+    return apply
+
+
+def shield(on):
+    """Ignores the SHIELDED signals (on) or gives them their defaults back."""
+    for name in SHIELDED:
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        if on:
+            signal.signal(number, signal.SIG_IGN)
+        else:
+            signal.signal(number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL)
+
+
+def set_dumpable(value):
+    """Same uid as the user's code: not dumpable keeps us out of its /proc/<pid>/fd."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(4, value, 0, 0, 0)  # PR_SET_DUMPABLE
+    except Exception:
+        pass
+''')
+_install("code_interpreter_runner.wire", r'''"""The framing of what the runner sends (one type byte, a big-endian uint32
+length, the payload) and exact reads of what it is sent."""
+import struct
+import sys
+
+HEADER_BYTES = 5
+
+
+def encode_frame(kind, payload):
+    """One frame: `kind` (one byte) and the payload's length before it."""
+    return kind + struct.pack(">I", len(payload)) + payload
+
+
+def frame_header(pending):
+    """(kind, length) of the frame at the start of `pending`, or None while its header is incomplete."""
+    if len(pending) < HEADER_BYTES:
+        return None
+    (length,) = struct.unpack(">I", pending[1:HEADER_BYTES])
+    return pending[:1], length
+
+
+class Channel:
+    """The runner's answer stream to the server. Frames are written whole,
+    under a lock once `open` has made one (threads share the stream)."""
+
+    def __init__(self, out=None):
+        self.out = sys.stdout.buffer if out is None else out
+        self.lock = None
+
+    def open(self, out=None):
+        """Ready to send from several threads; `out` moves the stream elsewhere (a kernel's copy of fd 1)."""
+        import threading
+
+        self.lock = threading.Lock()
+        if out is not None:
+            self.out = out
+        return self
+
+    def frame(self, kind, payload):
+        with self.lock:
+            self.out.write(encode_frame(kind, payload))
+            self.out.flush()
+
+    def ready(self):
+        """Tells the server a warm sandbox is ready: an empty "r" frame, only ever first (see RunnerChannel)."""
+        self.out.write(encode_frame(b"r", b""))
+        self.out.flush()
+
+    def flush(self):
+        self.out.flush()
+
+
+class FrameWriter:
+    """A file-like object (for tarfile) that sends what is written as frames of `kind`, 64 KiB each."""
+
+    def __init__(self, channel, kind=b"f", size=1 << 16):
+        self.channel, self.kind, self.size = channel, kind, size
+        self.buffer = bytearray()
+
+    def write(self, data):
+        self.buffer += data
+        while len(self.buffer) >= self.size:
+            self.channel.frame(self.kind, bytes(self.buffer[: self.size]))
+            del self.buffer[: self.size]
+        return len(data)
+
+    def close(self):
+        if self.buffer:
+            self.channel.frame(self.kind, bytes(self.buffer))
+            self.buffer = bytearray()
+
+
+def read_exact(stream, size):
+    data = b""
+    while len(data) < size:
+        chunk = stream.read(size - len(data))
+        if not chunk:
+            raise EOFError("request ended early")
+        data += chunk
+    return data
+
+
+class LimitedReader:
+    """Reads exactly `size` bytes of the request stream, no more."""
+
+    def __init__(self, stream, size):
+        self.stream = stream
+        self.remaining = size
+
+    def read(self, size=-1):
+        if size < 0 or size > self.remaining:
+            size = self.remaining
+        data = self.stream.read(size) if size else b""
+        if size and not data:
+            raise EOFError("request ended early")
+        self.remaining -= len(data)
+        return data
+
+    def drain(self):
+        """Reads what is left, so the next request starts where it should."""
+        while self.remaining:
+            self.read(1 << 16)
+''')
+_install("code_interpreter_runner.results", r'''"""The rich results of the run in progress: objects shown with display(), the
+value of a bare last expression (is_main_result) and open matplotlib figures
+become bundles {is_main_result, data: {mime: value}, chart?}, in display
+order, and an exception becomes {name, value, traceback}. The code's stdout
+stays as it was. Code run in its own process sends them to the runner over a
+pipe (`pipe_sender`), read there by a ResultsReader."""
+import os
+import sys
+import time
+
+from .display import RICH_MIME, figure_chart, figure_png, mime_bundle, safe_repr, safe_str
+from .wire import encode_frame, frame_header
+
+# One bundle must fit a frame (the server reads at most 16 MiB): larger data is left out.
+MAX_BUNDLE_BYTES = 12 << 20
+# Bounds what one run can send however often it calls display().
+MAX_RESULTS = 200
+MAX_RESULTS_BYTES = 48 << 20
 
 
 class RichResults:
@@ -897,7 +481,7 @@ class RichResults:
         if self.send is None or self.count >= MAX_RESULTS:
             return
         try:
-            data = mime_bundle(value)
+            data = mime_bundle(value, self.shown_figures)
         except Exception as error:
             data = {"text/plain": "<display failed: %s>" % error}
         self.emit(data, main, chart)
@@ -970,6 +554,7 @@ def settle_output(*fds):
     """Lets what the code printed (and `fds`) reach the runner before what it makes next, so
     output and results arrive in the order they were made (bounded: output nobody reads is not waited for)."""
     import fcntl
+    import struct
     import termios
 
     for stream in (sys.stdout, sys.stderr):
@@ -994,13 +579,7 @@ def settle_output(*fds):
     time.sleep(0.001)  # the reader between taking the bytes and framing them
 
 
-def safe_str(value):
-    try:
-        return str(value)
-    except Exception:
-        return ""
-
-
+# The one collector: display(), the displayhook and the patched pyplot.show() are handed to the code and find it here.
 RICH = RichResults()
 
 
@@ -1073,7 +652,7 @@ def pipe_sender(fd):
     """Sends results from the code's process to the runner over a pipe, framed like the runner's own output."""
 
     def send(kind, payload):
-        data = kind + struct.pack(">I", len(payload)) + payload
+        data = encode_frame(kind, payload)
         while data:
             try:
                 written = os.write(fd, data)
@@ -1085,45 +664,259 @@ def pipe_sender(fd):
     return send
 
 
-def run(header, stdin_data):
-    argv = header["argv"]
-    cwd = header["cwd"]
-    max_output = int(header.get("max_output_bytes", 1 << 20))
-    timeout = header["timeout_ms"] / 1000.0
-    kill_all = bool(header.get("kill_all"))
-    import select
-    import threading
+class ResultsReader:
+    """Reads the code's results pipe: display bundles go on to the server as they come, the exception is kept.
+    The code could write anything there, so sizes are bounded and what does not parse is dropped."""
 
-    started = time.monotonic()
-    inline = header.get("inline")
-    # Python run by the runner itself sends its rich results back over this pipe.
-    results_r, results_w = os.pipe()
-    if inline and PRELOADED:
-        proc = ForkedCode(header, inline, limit_setter(header.get("limits")), results_w)
-    else:
-        import subprocess
+    def __init__(self, channel, fd):
+        self.channel = channel
+        self.fd = fd
+        self.pending = b""
+        self.exception = None
+        self.sent = 0
+        self.broken = False
 
-        if "--run-main" in argv:
-            argv = argv + ["--results-fd", str(results_w)]
+    def push(self, chunk):
+        import json
+
+        if self.broken:
+            return
+        self.pending += chunk
+        while True:
+            header = frame_header(self.pending)
+            if header is None:
+                return
+            kind, length = header
+            if kind not in (b"d", b"r") or length > MAX_BUNDLE_BYTES + (1 << 16):
+                self.broken, self.pending = True, b""
+                return
+            if len(self.pending) < 5 + length:
+                return
+            payload = self.pending[5 : 5 + length]
+            self.pending = self.pending[5 + length :]
+            if kind == b"r":
+                try:
+                    self.exception = json.loads(payload)
+                except ValueError:
+                    pass
+            elif self.sent + len(payload) <= MAX_RESULTS_BYTES:
+                self.sent += len(payload)
+                self.channel.frame(b"d", payload)
+''')
+_install("code_interpreter_runner.code", r'''"""Running the user's Python code as `python3 __main__.py` would, named
+__main__.py, with a bare last expression shown like the REPL shows it
+(last-line-interactive), its rich results collected, and its traceback free
+of the runner's frames."""
+import os
+import sys
+
+from .results import RICH, pipe_sender
+
+
+def fresh_stdio():
+    """sys.stdin/stdout/stderr on fds 0-2 as `python3 -u` makes them:
+    unbuffered, so output streams as it happens."""
+    import io
+
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
+    )
+
+
+def compile_code(source, show_last, name="__main__.py"):
+    """Compiles code as `name`; with show_last a bare last expression goes to
+    sys.displayhook like in the REPL. Raises SyntaxError as Python reports it."""
+    import ast
+
+    try:
+        tree = ast.parse(source, name)
+    except (SyntaxError, ValueError):
+        tree = None
+    if tree is None:
+        # Outside the except clause: the error Python reports carries no context with our frames.
+        return compile(source, name, "exec")
+    if show_last and tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = tree.body[-1]
+        show = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("sys")], []), "displayhook", ast.Load())
+        tree.body[-1] = ast.copy_location(ast.Expr(ast.Call(show, [last.value], [])), last)
+        ast.fix_missing_locations(tree)
+    return compile(tree, name, "exec")
+
+
+def main_module():
+    """A fresh __main__ for the code (the runner's own names stay out of its sight)."""
+    import types
+
+    module = types.ModuleType("__main__")
+    module.__file__ = "__main__.py"
+    sys.modules["__main__"] = module
+    sys.argv = ["__main__.py"]
+    return module
+
+
+def execute(code, module):
+    """Runs compiled code in the module; returns its exit status. Tracebacks
+    leave this function out."""
+    try:
+        exec(code, module.__dict__)
+    except SystemExit as error:
+        return exit_status(error.code)
+    except BaseException as error:
+        report_error(error, error.__traceback__.tb_next)
+        return 1
+    return 0
+
+
+def report_error(error, tb):
+    """Prints the traceback as Python would and hands {name, value, traceback} to the rich results."""
+    import traceback
+
+    text = "".join(traceback.format_exception(type(error), error, tb))
+    sys.stderr.write(text)
+    RICH.error(error, text)
+
+
+def run_main(path, show_last, fresh=False, results_fd=None):
+    """Runs the file like `python3 __main__.py` would, named __main__.py.
+    Returns the exit code. Rich results go to `results_fd` when given;
+    `fresh` is for a fork of the runner: new stdio, and the interpreter's exit done by hand."""
+    if results_fd is not None:
+        RICH.start(pipe_sender(results_fd))
+    if fresh:
+        fresh_stdio()
+        sys.path.insert(0, os.getcwd())
+        sys.dont_write_bytecode = True
+    with open(path, "rb") as handle:
+        source = handle.read()
+    try:
+        code = compile_code(source, show_last)
+    except SyntaxError as error:
+        report_error(error, None)
+        return 1
+    status = execute(code, main_module())
+    RICH.flush_figures()
+    return finish(status) if fresh else status
+
+
+def exit_status(code):
+    """The exit status SystemExit(code) gives, as the interpreter computes it (a message goes to stderr)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def finish(status):
+    """What the interpreter does on the way out, for code run in a fork."""
+    try:
+        import threading
+
+        threading._shutdown()
+        import atexit
+
+        atexit._run_exitfuncs()
+    except SystemExit as error:
+        status = exit_status(error.code)
+    except BaseException:
+        pass
+    for stream in (sys.stdout, sys.stderr):
         try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=header.get("env") or {},
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                preexec_fn=limit_setter(header.get("limits")),
-                close_fds=True,
-                pass_fds=(results_w,),
-            )
-        except FileNotFoundError:
-            # The sandbox lacks the language's interpreter (an image older than the environment declaration).
-            os.close(results_r)
-            os.close(results_w)
-            return {"missing_command": argv[0]}
-    os.close(results_w)
-    results = ResultsReader(results_r)
+            stream.flush()
+        except Exception:
+            pass
+    return status
+''')
+_install("code_interpreter_runner.launch", r'''"""Starting what a request runs: its command as a child process, or, in a
+runner that preloaded the data stack, its Python code in a fork of the runner
+(ForkedCode), which finds those modules already loaded."""
+import os
+
+from .code import run_main
+from .processes import limit_setter, set_dumpable
+
+
+class ForkedCode:
+    """The code run in a fork of this (preloaded) runner, looking like a Popen."""
+
+    def __init__(self, header, inline, apply_limits, results_w):
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.dup2(in_r, 0)
+                os.dup2(out_w, 1)
+                os.dup2(err_w, 2)
+                os.dup2(results_w, 3)
+                os.closerange(4, 65536)
+                set_dumpable(1)
+                os.chdir(header["cwd"])
+                apply_limits()
+                os.environ.clear()
+                os.environ.update(header.get("env") or {})
+                code = run_main(inline["file"], inline.get("show_last", True), fresh=True, results_fd=3)
+            finally:
+                os._exit(code)
+        os.close(in_r)
+        os.close(out_w)
+        os.close(err_w)
+        self.pid = pid
+        self.returncode = None
+        self.stdin = os.fdopen(in_w, "wb", 0)
+        self.stdout = os.fdopen(out_r, "rb", 0)
+        self.stderr = os.fdopen(err_r, "rb", 0)
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self):
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+def start(header, results_w, preloaded):
+    """The request's process (a Popen, or a ForkedCode for inline code in a preloaded runner), with
+    `results_w` open in it for rich results; None when its command does not exist in this sandbox."""
+    inline = header.get("inline")
+    if inline and preloaded:
+        return ForkedCode(header, inline, limit_setter(header.get("limits")), results_w)
+    import subprocess
+
+    argv = header["argv"]
+    if "--run-main" in argv:
+        argv = argv + ["--results-fd", str(results_w)]
+    try:
+        return subprocess.Popen(
+            argv,
+            cwd=header["cwd"],
+            env=header.get("env") or {},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=limit_setter(header.get("limits")),
+            close_fds=True,
+            pass_fds=(results_w,),
+        )
+    except FileNotFoundError:
+        # The sandbox lacks the language's interpreter (an image older than the environment declaration).
+        return None
+
+
+def feed_stdin(proc, data):
+    """Writes the request's stdin to the process and closes it, in a thread unless there is nothing to write."""
+    import threading
 
     def feed(data):
         try:
@@ -1137,18 +930,392 @@ def run(header, stdin_data):
             except OSError:
                 pass
 
-    if not stdin_data:
+    if not data:
         feed(b"")  # nothing to write: close it now, with no thread (a fork bomb may leave none to start)
-    else:
+        return
+    try:
+        threading.Thread(target=feed, args=(data,), daemon=True).start()
+    except RuntimeError:
+        # No thread to be had (the sandbox is at its process limit): write what the pipe takes now.
         try:
-            threading.Thread(target=feed, args=(stdin_data,), daemon=True).start()
-        except RuntimeError:
-            # No thread to be had (the sandbox is at its process limit): write what the pipe takes now.
+            os.set_blocking(proc.stdin.fileno(), False)
+        except OSError:
+            pass
+        feed(data[: 1 << 16])
+''')
+_install("code_interpreter_runner.workspace", r'''"""The workspace in and out: files staged from the request's tar, and the
+snapshot of what the code left, sent back as tar frames."""
+import os
+import time
+
+from .wire import FrameWriter
+
+# Bounds the result frame however many files a snapshot leaves out.
+MAX_SKIPPED_LISTED = 100
+
+
+def safe_join(root, name):
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts or name.startswith("/"):
+        raise ValueError("unsafe path in archive: %r" % name)
+    return os.path.join(root, *parts)
+
+
+def stage(root, reader):
+    """Writes the regular files of the tar `reader` (a LimitedReader) under root, following no link."""
+    import tarfile
+
+    with tarfile.open(fileobj=reader, mode="r|") as archive:
+        for member in archive:
+            if not member.isfile():
+                continue
+            target = safe_join(root, member.name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            source = archive.extractfile(member)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "wb") as out:
+                while True:
+                    chunk = source.read(1 << 16)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+    reader.drain()
+
+
+def snapshot(channel, root, max_bytes, max_files=10000, skipped=None):
+    """Tar of the regular files under root, sent as "f" frames. Links, fifos, sockets, devices and
+    names that are not UTF-8 are skipped; nothing is followed. Returns True when max_bytes or
+    max_files (which bounds the tar headers the server holds) cut it short; the files left
+    out that way go to `skipped` as {path, reason} (at most MAX_SKIPPED_LISTED of them)."""
+    import stat
+    import tarfile
+
+    writer = FrameWriter(channel)
+    total = 0
+    files = 0
+    cut = False
+    skipped = [] if skipped is None else skipped
+    with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as archive:
+        stack = [""]
+        while stack:
+            relative = stack.pop()
+            directory = os.path.join(root, relative) if relative else root
             try:
-                os.set_blocking(proc.stdin.fileno(), False)
+                entries = sorted(os.scandir(directory), key=lambda e: e.name)
             except OSError:
+                continue
+            for entry in entries:
+                name = relative + "/" + entry.name if relative else entry.name
+                try:
+                    # A name that is not UTF-8 cannot be sent as it is: two would come back as one.
+                    entry.name.encode("utf-8")
+                    info = entry.stat(follow_symlinks=False)
+                except (OSError, UnicodeEncodeError):
+                    continue
+                if stat.S_ISDIR(info.st_mode):
+                    stack.append(name)
+                    continue
+                if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+                    continue
+                try:
+                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                except OSError:
+                    continue
+                with os.fdopen(fd, "rb") as handle:
+                    info = os.fstat(fd)
+                    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+                        continue
+                    if total + info.st_size > max_bytes or files >= max_files:
+                        cut = True
+                        if len(skipped) < MAX_SKIPPED_LISTED:
+                            why = "more than %d files" % max_files if files >= max_files else "over %d bytes" % max_bytes
+                            skipped.append({"path": name, "reason": "the workspace's files add up to %s" % why})
+                        continue
+                    total += info.st_size
+                    files += 1
+                    member = tarfile.TarInfo(name)
+                    member.size = info.st_size
+                    member.mode = 0o644
+                    member.mtime = int(info.st_mtime)
+                    archive.addfile(member, handle)
+    writer.close()
+    return cut
+
+
+def send_files(channel, files):
+    """Sends (name, content) pairs as a tar in "f" frames: a session cell's figures."""
+    import io
+    import tarfile
+
+    writer = FrameWriter(channel)
+    with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as archive:
+        for name, content in files:
+            member = tarfile.TarInfo(name)
+            member.size = len(content)
+            member.mode = 0o644
+            member.mtime = int(time.time())
+            archive.addfile(member, io.BytesIO(content))
+    writer.close()
+''')
+_install("code_interpreter_runner.kernel", r'''"""A Python session's kernel: requests one after another on stdin, each
+answered as a one-shot runner answers one, with the code ("cell") run in
+this process so that its variables, imports and functions stay for the next
+request. A cell past its timeout is interrupted (KeyboardInterrupt); one that
+will not stop ends the kernel, which says so: the server starts a new one."""
+import os
+import signal
+import sys
+import time
+
+from .code import compile_code, execute, fresh_stdio, main_module, report_error
+from .processes import REAL_EXIT, become_subreaper, descendants, hung_up, kill_all, limit_setter, reap_orphans, set_dumpable
+from .results import RICH
+from .wire import Channel, LimitedReader, read_exact
+from .workspace import send_files, stage
+
+
+class Pump:
+    """Reads one of the code's output pipes and sends it as frames, up to the limit."""
+
+    def __init__(self, channel, fd, kind, limit):
+        import threading
+
+        self.channel, self.fd, self.kind, self.limit = channel, fd, kind, limit
+        self.sent = 0
+        self.truncated = False
+        self.thread = threading.Thread(target=self.pump, daemon=True)
+        self.thread.start()
+
+    def pump(self):
+        while True:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            room = self.limit - self.sent
+            if len(chunk) > room:
+                self.truncated = True
+                chunk = chunk[:room]
+            if chunk:
+                self.sent += len(chunk)
+                self.channel.frame(self.kind, chunk)
+        os.close(self.fd)
+
+
+def kernel(limits):
+    """Serves cells until the server ends its input."""
+    import json
+
+    set_dumpable(0)
+    become_subreaper()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # CPU seconds add up over a session's cells: the timeout bounds each cell instead.
+    limit_setter({key: value for key, value in limits.items() if key != "cpu_seconds"}, new_session=False)()
+    # The channel to the server moves off fds 0-2, which each cell's stdio takes.
+    requests = os.fdopen(os.dup(0), "rb")
+    channel = Channel().open(os.fdopen(os.dup(1), "wb"))
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    fresh_stdio()
+    sys.dont_write_bytecode = True
+    module = main_module()
+    cells = 0
+    while True:
+        line = requests.readline()
+        if not line:
+            return
+        header = json.loads(line)
+        result = {}
+        try:
+            if header.get("cwd") and os.getcwd() != header["cwd"]:
+                os.chdir(header["cwd"])
+                sys.path.insert(0, header["cwd"])
+            tar_bytes = int(header.get("tar_bytes", 0))
+            if tar_bytes:
+                stage(header["cwd"], LimitedReader(requests, tar_bytes))
+            stdin_data = read_exact(requests, int(header.get("stdin_bytes", 0)))
+            if header.get("cell"):
+                cells += 1
+                result = run_cell(channel, header, stdin_data, module, devnull, cells, requests.fileno())
+        except Exception as error:
+            result["error"] = "%s: %s" % (type(error).__name__, error)
+        channel.frame(b"x", json.dumps(result).encode())
+
+
+def end_kernel(pid):
+    kill_all(descendants(pid))
+    REAL_EXIT(1)
+
+
+def run_cell(channel, header, stdin_data, module, devnull, number, requests_fd):
+    """Runs one cell in this process, its stdio on fresh pipes relayed as frames; returns the result fields."""
+    import json
+    import threading
+
+    cell = header["cell"]
+    limit = int(header.get("max_output_bytes", 1 << 20))
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    for source, target in ((in_r, 0), (out_w, 1), (err_w, 2)):
+        os.dup2(source, target)
+        os.close(source)
+    pumps = [Pump(channel, out_r, b"o", limit), Pump(channel, err_r, b"e", limit)]
+
+    def feed():
+        try:
+            os.write(in_w, stdin_data)
+        except OSError:
+            pass
+        os.close(in_w)
+
+    threading.Thread(target=feed, daemon=True).start()
+    fresh_stdio()
+    state = {"done": False, "timed_out": False}
+    kernel_pid = os.getpid()
+
+    def exit_after_output(status):
+        """os._exit for the cell: what it wrote reaches the server, then its end, then the kernel goes."""
+        if os.getpid() != kernel_pid:
+            REAL_EXIT(status)  # a child the cell forked: it has no pumps of its own
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
                 pass
-            feed(stdin_data[: 1 << 16])
+        for target in (0, 1, 2):
+            os.dup2(devnull, target)
+        for pump in pumps:
+            pump.thread.join(2)
+        note = "\n[the Python session ended: the code called os._exit(%s), so its variables are gone]\n" % status
+        channel.frame(b"e", note.encode())
+        result = {"exit_code": int(status) & 0xFF, "timed_out": False, "restarted": True, "duration_ms": int((time.monotonic() - started) * 1000)}
+        channel.frame(b"x", json.dumps(result).encode())
+        REAL_EXIT(status)
+
+    os._exit = exit_after_output
+    main_thread = threading.main_thread().ident
+
+    def watchdog():
+        if state["done"]:
+            return
+        state["timed_out"] = True
+        signal.pthread_kill(main_thread, signal.SIGINT)
+        give_up = time.monotonic() + 2
+        while time.monotonic() < give_up:
+            time.sleep(0.02)
+            if state["done"]:
+                return
+        # It would not stop: the interpreter goes, and the server starts a new one.
+        message = "\n[the Python session was restarted: the code did not stop when interrupted at its timeout, so its variables are gone]\n"
+        channel.frame(b"e", message.encode())
+        result = {"exit_code": None, "timed_out": True, "restarted": True, "duration_ms": int((time.monotonic() - started) * 1000)}
+        channel.frame(b"x", json.dumps(result).encode())
+        REAL_EXIT(1)
+
+    def watch():
+        """Until the cell is done: at its timeout, the watchdog; if the server hangs up (it never ends a
+        kernel's input while it holds it), the kernel ends what the cell started and exits. Between
+        cells, the end of input ends the kernel anyway."""
+        import select
+
+        poller = select.poll()
+        poller.register(requests_fd, 0)
+        deadline = started + int(header["timeout_ms"]) / 1000.0  # always sent (encodeRunnerRequest); the server owns every deadline
+        while not state["done"]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return watchdog()
+            events = poller.poll(min(left, 0.5) * 1000)
+            if any(hung_up(event) for _fd, event in events):
+                end_kernel(kernel_pid)
+
+    timer = threading.Thread(target=watch, daemon=True)
+    started = time.monotonic()
+    timer.start()
+    # Display bundles go to the server as they are made; the exception comes with the result.
+    RICH.start(lambda kind, payload: kind == b"d" and channel.frame(kind, payload), number)
+    try:
+        try:
+            code = compile_code(cell["code"], cell.get("show_last", True))
+        except SyntaxError as error:
+            report_error(error, None)
+            status = 1
+        else:
+            status = execute(code, module)
+    except KeyboardInterrupt:
+        status = 1  # the interrupt landed between our own statements
+    os._exit = REAL_EXIT
+    state["done"] = True
+    duration_ms = int((time.monotonic() - started) * 1000)
+    # Open figures: image/png results, and files as before.
+    try:
+        RICH.flush_figures(keep_files=True)
+    except KeyboardInterrupt:
+        pass
+    figures, exception = RICH.figure_files, RICH.exception
+    RICH.stop()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    # What the cell started and left running goes, so nothing holds its pipes (daemons too: we are their subreaper).
+    for _ in range(3):
+        kill_all(descendants(os.getpid()))
+    reap_orphans()
+    for target in (0, 1, 2):
+        os.dup2(devnull, target)
+    for pump in pumps:
+        pump.thread.join(2)
+    if figures:
+        send_files(channel, figures)
+    result = {
+        "exit_code": None if state["timed_out"] else status,
+        "timed_out": state["timed_out"],
+        "duration_ms": duration_ms,
+        "stdout_truncated": pumps[0].truncated,
+        "stderr_truncated": pumps[1].truncated,
+        "execution_count": number,
+    }
+    if exception is not None:
+        result["exception"] = exception
+    return result
+''')
+_install("code_interpreter_runner.oneshot", r'''"""Answering one request: stage its files, run its command while relaying its
+output as frames (the poll loop, with its timeout and the server's hang-up),
+take the workspace's snapshot, and send the JSON result last."""
+import os
+import time
+
+from .launch import feed_stdin, start
+from .processes import REAL_EXIT, hung_up, kill_everything
+from .results import ResultsReader
+from .wire import LimitedReader, read_exact
+from .workspace import snapshot, stage
+
+
+def run(channel, header, stdin_data, preloaded=False, subreaper=False):
+    """Runs the request's command (or inline code) to its end or its timeout; returns the result fields."""
+    max_output = int(header.get("max_output_bytes", 1 << 20))
+    timeout = header["timeout_ms"] / 1000.0
+    kill_all = bool(header.get("kill_all"))
+    import select
+
+    started = time.monotonic()
+    # Python run by the runner itself sends its rich results back over this pipe.
+    results_r, results_w = os.pipe()
+    proc = start(header, results_w, preloaded)
+    if proc is None:
+        os.close(results_r)
+        os.close(results_w)
+        return {"missing_command": header["argv"][0]}
+    os.close(results_w)
+    results = ResultsReader(channel, results_r)
+    feed_stdin(proc, stdin_data)
     streams = {proc.stdout.fileno(): (b"o", "stdout"), proc.stderr.fileno(): (b"e", "stderr"), results_r: (b"d", "results")}
     sent = {"stdout": 0, "stderr": 0}
     truncated = {"stdout": False, "stderr": False}
@@ -1169,11 +1336,11 @@ def run(header, stdin_data):
             if proc.poll() is not None:
                 # The code is done: whatever it left running (daemons,
                 # children holding the pipes open) goes with it.
-                kill_everything(proc, kill_all)
+                kill_everything(proc, kill_all, subreaper)
                 drain_until = now + 2
             elif now >= deadline:
                 timed_out = True
-                kill_everything(proc, kill_all)
+                kill_everything(proc, kill_all, subreaper)
                 drain_until = now + 2
         elif now >= drain_until:
             break  # an escaped process still holds a pipe: stop reading it
@@ -1181,7 +1348,7 @@ def run(header, stdin_data):
         for fd, event in poller.poll(wait_ms):
             if fd == 0 and fd not in streams:
                 if hung_up(event):
-                    kill_everything(proc, kill_all)
+                    kill_everything(proc, kill_all, subreaper)
                     REAL_EXIT(1)
                 continue
             try:
@@ -1206,7 +1373,7 @@ def run(header, stdin_data):
                 chunk = chunk[:room]
             if chunk:
                 sent[name] += len(chunk)
-                frame(kind, chunk)
+                channel.frame(kind, chunk)
     code = proc.wait()
     os.close(results_r)
     duration_ms = int((time.monotonic() - started) * 1000)
@@ -1228,44 +1395,7 @@ def run(header, stdin_data):
     return result
 
 
-class ResultsReader:
-    """Reads the code's results pipe: display bundles go on to the server as they come, the exception is kept.
-    The code could write anything there, so sizes are bounded and what does not parse is dropped."""
-
-    def __init__(self, fd):
-        self.fd = fd
-        self.pending = b""
-        self.exception = None
-        self.sent = 0
-        self.broken = False
-
-    def push(self, chunk):
-        import json
-
-        if self.broken:
-            return
-        self.pending += chunk
-        while len(self.pending) >= 5:
-            kind = self.pending[:1]
-            (length,) = struct.unpack(">I", self.pending[1:5])
-            if kind not in (b"d", b"r") or length > MAX_BUNDLE_BYTES + (1 << 16):
-                self.broken, self.pending = True, b""
-                return
-            if len(self.pending) < 5 + length:
-                return
-            payload = self.pending[5 : 5 + length]
-            self.pending = self.pending[5 + length :]
-            if kind == b"r":
-                try:
-                    self.exception = json.loads(payload)
-                except ValueError:
-                    pass
-            elif self.sent + len(payload) <= MAX_RESULTS_BYTES:
-                self.sent += len(payload)
-                frame(b"d", payload)
-
-
-def answer(source, header):
+def answer(channel, source, header, preloaded=False, subreaper=False):
     """Answers one request read from `source`: stages its files, runs its command, takes its snapshot."""
     import json
 
@@ -1283,7 +1413,7 @@ def answer(source, header):
                 handle.write(script["content"].encode("utf-8", "surrogatepass"))
         if header.get("argv"):
             try:
-                result = run(header, stdin_data)
+                result = run(channel, header, stdin_data, preloaded, subreaper)
             finally:
                 if script:
                     try:
@@ -1293,69 +1423,122 @@ def answer(source, header):
         if header.get("snapshot"):
             limits = (int(header.get("max_snapshot_bytes", 1 << 30)), int(header.get("max_snapshot_files", 10000)))
             skipped = []
-            result["snapshot_truncated"] = snapshot(cwd, *limits, skipped=skipped)
+            result["snapshot_truncated"] = snapshot(channel, cwd, *limits, skipped=skipped)
             if skipped:
                 result["skipped_files"] = skipped
     except Exception as error:  # reported to the server, which answers with an error
         result["error"] = "%s: %s" % (type(error).__name__, error)
-    frame(b"x", json.dumps(result).encode())
+    channel.frame(b"x", json.dumps(result).encode())
+''')
+_install("code_interpreter_runner.__main__", r'''"""The runner's command lines (the modes), after `python3 [-I] -c <runner>`:
+
+  (none)                      one request on stdin, answered, then exit
+  --preload numpy,pandas      imports those first, says it is ready, then as above,
+                              running Python code (header "inline") in a fork of itself
+                              so the code finds them loaded: how warm sandboxes serve
+                              a request in milliseconds
+  --serve MARKER              a session's command runner: requests until stdin ends
+  --kernel LIMITS MARKER      a session's Python kernel (kernel.py)
+  --run-main FILE 1|0 [--results-fd FD]
+                              runs FILE as __main__, showing a bare last expression
+                              like the REPL when the flag is 1
+"""
+import os
+import signal
+import sys
+
+from .wire import Channel
 
 
 def start_runner():
-    global WRITE_LOCK
-    import threading
+    """What every runner does first: its channel, out of /proc's sight (same uid as the code), and shielded."""
+    from .processes import set_dumpable, shield
 
-    WRITE_LOCK = threading.Lock()
-    # Same uid as the user's code: keep it out of /proc/<pid>/fd.
+    channel = Channel().open()
     set_dumpable(0)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     shield(True)
+    return channel
 
 
-def main():
+def preload(modules):
+    """Imports the modules (and what running code needs) before a request comes: a warm sandbox."""
+    for name in modules:
+        try:
+            __import__(name)
+        except Exception:
+            pass  # an image without it still serves requests
+    for name in ("ast", "base64", "io", "json", "traceback", "types"):
+        __import__(name)  # what running code needs, loaded too
+
+    Channel().ready()
+
+
+def one_shot(preloaded=False):
+    """Answers the one request on stdin."""
     import json
 
-    start_runner()
+    from .oneshot import answer
+
+    channel = start_runner()
     source = sys.stdin.buffer
     line = source.readline()
     if not line:
         return  # a warm sandbox given up before use: nothing to do
-    answer(source, json.loads(line))
+    answer(channel, source, json.loads(line), preloaded)
     # The answer is out: skip the interpreter's teardown (~200 ms with the data stack loaded), so the sandbox ends at once.
-    OUT.flush()
+    channel.flush()
     os._exit(0)
 
 
 def serve():
     """A session's command runner: requests one after another on stdin, each
-    answered as main() answers one, until the server hangs up. Commands start
+    answered as one_shot() answers one, until the server hangs up. Commands start
     as fresh processes (nothing stays between them but the workspace), so the
     session pays for no exec per command."""
     import json
-    import select, subprocess  # noqa: E401,F401  what every command needs, loaded before one waits (~10-50 ms)
 
-    start_runner()
-    become_subreaper()
+    for name in ("select", "subprocess"):
+        __import__(name)  # what every command needs, loaded before one waits (~10-50 ms)
+
+    from .oneshot import answer
+    from .processes import become_subreaper, reap_orphans
+
+    channel = start_runner()
+    subreaper = become_subreaper()
     source = sys.stdin.buffer
     while True:
         line = source.readline()
         if not line:
             return
-        answer(source, json.loads(line))
+        answer(channel, source, json.loads(line), subreaper=subreaper)
         reap_orphans()
 
 
-if len(sys.argv) > 3 and sys.argv[1] == "--run-main":
-    results_fd = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--results-fd" else None
-    sys.exit(run_main(sys.argv[2], sys.argv[3] == "1", results_fd=results_fd))
-if len(sys.argv) > 2 and sys.argv[1] == "--kernel":
-    import json
+def main(argv):
+    """Runs the mode argv (sys.argv: argv[0] is "-c" or this file) names."""
+    if len(argv) > 3 and argv[1] == "--run-main":
+        from .code import run_main
 
-    kernel(json.loads(sys.argv[2]))
-    sys.exit(0)
-if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-    serve()
-    sys.exit(0)
-if len(sys.argv) > 2 and sys.argv[1] == "--preload":
-    preload([name for name in sys.argv[2].split(",") if name])
-main()
+        results_fd = int(argv[5]) if len(argv) > 5 and argv[4] == "--results-fd" else None
+        sys.exit(run_main(argv[2], argv[3] == "1", results_fd=results_fd))
+    if len(argv) > 2 and argv[1] == "--kernel":
+        import json
+
+        from .kernel import kernel
+
+        kernel(json.loads(argv[2]))
+        sys.exit(0)
+    if len(argv) > 1 and argv[1] == "--serve":
+        serve()
+        sys.exit(0)
+    preloaded = len(argv) > 2 and argv[1] == "--preload"
+    if preloaded:
+        preload([name for name in argv[2].split(",") if name])
+    one_shot(preloaded)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
+''')
+sys.modules["code_interpreter_runner.__main__"].main(sys.argv)

@@ -1,5 +1,9 @@
-import type { CodeError, OutputListener, RichResult } from "./rich-results.js";
-import type { WorkspaceFileContent, WorkspaceFileSink } from "./workspace-tar.js";
+import type { CodeError, OutputCallbacks, RichResult } from "./output.js";
+import type { WorkspaceFileContent, WorkspaceFileSink } from "./workspace/workspace-tar.js";
+
+/** Languages code can be written in; every sandbox environment has their interpreters (environment/environment.conf). */
+export const LANGUAGES = ["python", "bash", "javascript"] as const;
+export type Language = (typeof LANGUAGES)[number];
 
 /** Version of the Backend interface; the server refuses a backend built for another one. */
 export const BACKEND_SPECIFICATION_VERSION = "v1";
@@ -13,20 +17,11 @@ export interface BackendCapabilities {
   languages?: readonly ("python" | "bash" | "javascript")[];
 }
 
-/** A one-shot execution of code in a fresh sandbox. */
-export interface ExecuteOptions {
-  code: string;
-  /** `python` runs as `__main__.py`; `bash` and `javascript` (Node.js) run from a script in /tmp. @default "python" */
-  language?: "python" | "bash" | "javascript";
-  stdin?: string | null;
-  timeoutMs: number;
-  lastLineInteractive: boolean;
-  /** Files to place in `/workspace` first (paths already validated). */
-  files: readonly WorkspaceFileContent[];
-  /** Called with output as it arrives (and, through its `onDisplay`, with each rich result). */
-  onOutput?: OutputListener;
-  /** Aborting stops the execution and removes its sandbox. */
-  signal?: AbortSignal;
+/**
+ * What comes back from a run, as it comes: stdout, stderr and rich results
+ * (OutputCallbacks), and the files it wrote.
+ */
+export interface RunCallbacks extends OutputCallbacks {
   /**
    * Takes the new and changed files one at a time as the sandbox's snapshot
    * arrives, in the order they come, each with its bytes as they arrive; the
@@ -35,6 +30,20 @@ export interface ExecuteOptions {
    * ignores it and returns `files`, so a caller handles both.
    */
   onFile?: WorkspaceFileSink;
+}
+
+/** A one-shot execution of code in a fresh sandbox; what it gives back as it runs goes to its callbacks. */
+export interface ExecuteOptions extends RunCallbacks {
+  code: string;
+  /** `python` runs as `__main__.py`; `bash` and `javascript` (Node.js) run from a script in /tmp. @default "python" */
+  language?: "python" | "bash" | "javascript";
+  stdin?: string | null;
+  timeoutMs: number;
+  lastLineInteractive: boolean;
+  /** Files to place in `/workspace` first (paths already validated). */
+  files: readonly WorkspaceFileContent[];
+  /** Aborting stops the execution and removes its sandbox. */
+  signal?: AbortSignal;
 }
 
 /** Outcome of a command: output cut at the output limit, `exitCode` null on timeout. */
@@ -80,7 +89,8 @@ export interface CreateSessionOptions {
   signal?: AbortSignal;
 }
 
-export interface SessionCommandOptions {
+/** A command in a session; its output goes to its callbacks as it comes. */
+export interface SessionCommandOptions extends OutputCallbacks {
   sessionId: string;
   language: "bash" | "python" | "javascript";
   /** bash: the command for `bash -c`; python and javascript: the code. */
@@ -89,7 +99,6 @@ export interface SessionCommandOptions {
   timeoutMs: number;
   /** python only. @default true */
   lastLineInteractive?: boolean;
-  onOutput?: OutputListener;
   signal?: AbortSignal;
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import * as engine from "./engine/index.js";
 import * as core from "./index.js";
 import {
   BackendUnavailableError,
@@ -10,8 +11,13 @@ import {
   SessionNotFoundError,
   TooManyRequestsError,
 } from "./index.js";
+import * as policy from "./policy/index.js";
+import * as runner from "./runner/index.js";
+import * as sandbox from "./sandbox/index.js";
+import * as workspace from "./workspace/index.js";
 
-const errorClasses = Object.values(core).filter(
+/** Every error class the package exports, from its root and its subpaths. */
+const errorClasses = [...new Set([core, engine, policy, runner, sandbox, workspace].flatMap((entry) => Object.values(entry)))].filter(
   (value): value is typeof CodeInterpreterError =>
     typeof value === "function" && (value === CodeInterpreterError || value.prototype instanceof CodeInterpreterError),
 );

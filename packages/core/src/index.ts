@@ -1,23 +1,94 @@
-export * from "./backend.js";
-export * from "./engine/index.js";
-export * from "./environment.js";
-export * from "./errors.js";
-export * from "./execution-plan.js";
-export * from "./keyed-queue.js";
-export * from "./names.js";
-export * from "./python-command.js";
-export * from "./python-kernel.js";
-export * from "./remove-tree.js";
-export * from "./rich-results.js";
-export * from "./runner-outcome.js";
-export * from "./runner-protocol.js";
-export * from "./sandbox-settings.js";
-export * from "./schemas.js";
-export * from "./seccomp-bpf.js";
-export * from "./session-kernels.js";
-export * from "./syscall-policy.js";
-export * from "./tree-remover.js";
-export * from "./truncate-output.js";
-export * from "./warm-pool.js";
-export * from "./workspace-path.js";
-export * from "./workspace-tar.js";
+// The public contract: what a user of any backend, or of the HTTP API, needs.
+// The engine, the runner protocol, workspace helpers, the syscall policy and the
+// sandbox's settings have subpaths of their own (`@code-interpreter/core/engine`, …).
+
+export {
+  type CodeErrorJson,
+  CodeErrorSchema,
+  createExecuteRequestSchema,
+  createSessionBashRequestSchema,
+  createSessionPythonRequestSchema,
+  type ErrorResponse,
+  ErrorResponseSchema,
+  type ExecuteRequest,
+  type ExecuteResponse,
+  ExecuteResponseSchema,
+  type FileInput,
+  FileInputSchema,
+  type FileListResponse,
+  FileListResponseSchema,
+  type FileMetadata,
+  FileMetadataSchema,
+  type FileUploadResponse,
+  FileUploadResponseSchema,
+  type HealthResponse,
+  HealthResponseSchema,
+  type RequestLimits,
+  type RichResultJson,
+  RichResultSchema,
+  type SessionBashRequest,
+  type SessionCommandResponse,
+  SessionCommandResponseSchema,
+  type SessionCreateRequest,
+  SessionCreateRequestSchema,
+  type SessionKeepaliveRequest,
+  SessionKeepaliveRequestSchema,
+  type SessionListResponse,
+  SessionListResponseSchema,
+  type SessionPythonRequest,
+  type SessionPythonResponse,
+  SessionPythonResponseSchema,
+  type SessionResponse,
+  SessionResponseSchema,
+  type SkippedFile,
+  SkippedFileSchema,
+  StoredDataSchema,
+  type StreamDisplayEvent,
+  StreamDisplayEventSchema,
+  type StreamErrorEvent,
+  StreamErrorEventSchema,
+  type StreamOutputEvent,
+  StreamOutputEventSchema,
+  type StreamResultEvent,
+  StreamResultEventSchema,
+  type WorkspaceFile,
+  WorkspaceFileSchema,
+} from "./api/schemas.js";
+export {
+  BACKEND_SPECIFICATION_VERSION,
+  type Backend,
+  type BackendCapabilities,
+  type BackendHealth,
+  type CommandResult,
+  type CreateSessionOptions,
+  type ExecuteOptions,
+  type ExecutionResult,
+  LANGUAGES,
+  type Language,
+  type RunCallbacks,
+  type SessionCommandOptions,
+  type SessionInfo,
+} from "./backend.js";
+export {
+  BackendUnavailableError,
+  CodeInterpreterError,
+  FileNotFoundError,
+  InvalidRequestError,
+  NotSupportedError,
+  PayloadTooLargeError,
+  SessionNotFoundError,
+  TooManyRequestsError,
+} from "./errors.js";
+export {
+  BINARY_MIME_TYPES,
+  type CodeError,
+  type OutputCallbacks,
+  type OutputChunk,
+  RICH_MIME_TYPES,
+  type RichChart,
+  type RichMimeType,
+  type RichResult,
+  TRUNCATION_SUFFIX,
+  truncateOutput,
+} from "./output.js";
+export type { WorkspaceFileContent, WorkspaceFileSink, WorkspaceFileStream } from "./workspace/workspace-tar.js";

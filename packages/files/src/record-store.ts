@@ -33,7 +33,7 @@ export interface RecordStore {
   delete(name: string): Promise<void>;
   /** Names of the records that start with `prefix`, sorted (expired ones the purge has not reached may be among them). */
   list(prefix: string): Promise<string[]>;
-  /** Deletes expired records and returns how many. */
+  /** Deletes expired records and returns how many (the S3 store does the work at most every five minutes: it HEADs each record). */
   purgeExpired(): Promise<number>;
 }
 

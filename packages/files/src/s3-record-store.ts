@@ -14,6 +14,11 @@ import { assertRecordName, type RecordOptions, type RecordStore, recordSource } 
 
 /** Without conditional PUTs, how long a writer lets racing PUTs land before it reads back whose mark won. */
 const SETTLE_MS = 250;
+/**
+ * The purge HEADs every record (their expiry is in their metadata), so it runs at most this often per
+ * store: reads already treat an expired record as absent, the purge only frees the space.
+ */
+const PURGE_INTERVAL_MS = 5 * 60 * 1000;
 /** Objects inspected at once by the purge. */
 const PURGE_CONCURRENCY = 16;
 
@@ -32,6 +37,7 @@ const PURGE_CONCURRENCY = 16;
 export class S3RecordStore implements RecordStore {
   /** Whether the store honours `If-None-Match: *` on PUT; learnt from its first 501. */
   private conditionalPuts = true;
+  private lastPurge = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly client: S3Client,
@@ -137,6 +143,8 @@ export class S3RecordStore implements RecordStore {
   }
 
   async purgeExpired(): Promise<number> {
+    if (Date.now() - this.lastPurge < PURGE_INTERVAL_MS) return 0;
+    this.lastPurge = Date.now();
     const names = await this.list("");
     let purged = 0;
     for (let index = 0; index < names.length; index += PURGE_CONCURRENCY) {

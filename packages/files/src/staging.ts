@@ -5,10 +5,10 @@ import {
   InvalidRequestError,
   PayloadTooLargeError,
   type SkippedFile,
-  validateWorkspacePath,
   type WorkspaceFile,
   type WorkspaceFileContent,
 } from "@code-interpreter/core";
+import { validateWorkspacePath } from "@code-interpreter/core/workspace";
 import type { FileAccess, FileSource, FileStore } from "./file-store.js";
 
 /**

@@ -3,7 +3,7 @@ import { chmod, chown, mkdir, mkdtemp, readdir, writeFile } from "node:fs/promis
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
-import { type SeccompArchitecture, seccompBpf } from "@code-interpreter/core";
+import { type SeccompArchitecture, seccompBpf } from "@code-interpreter/core/policy";
 import type { V1Container, V1ContainerStatus, V1PodCondition } from "@kubernetes/client-node";
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join, normalize } from "node:path";
-import type { OciSeccompProfile } from "@code-interpreter/core";
+import type { OciSeccompProfile } from "@code-interpreter/core/policy";
 import type { V1Container, V1Pod, V1SeccompProfile } from "@kubernetes/client-node";
 
 /** What a kubelet makes of a container's `seccompProfile`. */

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type { CodeInterpreterClient, ExecuteRequest } from "@code-interpreter/client";
 import type { Command } from "commander";
-import { note, type Output, TIMEOUT_EXIT, warn } from "../output.js";
+import { note, type Output, print, TIMEOUT_EXIT, warn } from "../output.js";
 import { RichResultPrinter } from "../rich-output.js";
 import { type Context, collect, integer, readSource, uploadInputs } from "./shared.js";
 
@@ -14,6 +14,7 @@ interface ExecOptions {
   download?: string;
   language: "python" | "bash" | "javascript";
   results: string;
+  background: boolean;
 }
 
 /** `exec <file|->`: runs code (Python by default), streaming its output and rich results; exits with the code's exit code. */
@@ -28,6 +29,7 @@ export function registerExec(program: Command, context: Context): void {
     .option("-f, --file <local[:path]>", "upload a local file and place it in the workspace (repeatable)", collect, [])
     .option("-d, --download <dir>", "save the files the code created or changed into this directory")
     .option("-l, --language <language>", "python, bash or javascript", "python")
+    .option("--background", "start it in the background and print its execution id (see `executions get|logs|rm`)", false)
     .option(
       "--results <dir>",
       "save the images the code displays (plots, PNG, SVG, JPEG, PDF) into this directory",
@@ -45,6 +47,11 @@ export function registerExec(program: Command, context: Context): void {
       const rich = new RichResultPrinter(client, output, options.results);
       if (options.timeout !== undefined) body.timeout_ms = options.timeout;
 
+      if (options.background) {
+        const accepted = await client.submitExecution(body);
+        print(output, accepted, accepted.execution_id);
+        return;
+      }
       if (output.json) {
         const result = await client.execute(body);
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -52,6 +59,7 @@ export function registerExec(program: Command, context: Context): void {
         process.exitCode = exitCodeOf(result);
         return;
       }
+      // The stream resumes by itself after a dropped connection (the client's reconnects).
       for await (const event of client.executeStream(body)) {
         if (event.type === "output") (event.data.stream === "stdout" ? process.stdout : process.stderr).write(event.data.data);
         else if (event.type === "display") await rich.show(event.data);

@@ -5,7 +5,7 @@ import {
   PREPARE_ROOTFS_SCRIPT,
   readRootfsManifest,
   sandboxEnvironment,
-} from "@code-interpreter/core";
+} from "@code-interpreter/core/sandbox";
 import { type CheckResult, fail, ok, warn } from "./check.js";
 
 /** How to prepare the local sandbox environment, from a checkout when this CLI runs from one. */

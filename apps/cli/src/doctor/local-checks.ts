@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { defaultRootfs } from "@code-interpreter/core";
+import { defaultRootfs } from "@code-interpreter/core/sandbox";
 import { type CheckResult, fail, ok, warn } from "./check.js";
 import { checkRootfs, prepareFix } from "./environment-checks.js";
 

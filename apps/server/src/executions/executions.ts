@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type OutputListener, SessionNotFoundError, withDisplay } from "@code-interpreter/core";
+import { type OutputCallbacks, type RichResult, SessionNotFoundError } from "@code-interpreter/core";
 import type { FileAccess, RecordStore } from "@code-interpreter/files";
 import type { ExecutionSlots } from "../execution-slots.js";
 import type { Logger } from "../observability/logger.js";
@@ -46,12 +46,12 @@ export interface ExecutionSpec {
   timeoutMs: number;
   /** Whether the status and events go to the store (background and resumable executions), visible on every replica. */
   persisted: boolean;
-  /** Runs the code; its output goes to `listener`, and it stops when `signal` aborts. Resolves with the route's whole answer. */
-  run(listener: OutputListener, signal: AbortSignal): Promise<{ stdout?: string; stderr?: string } & object>;
+  /** Runs the code; its output goes to `callbacks`, and it stops when `signal` aborts. Resolves with the route's whole answer. */
+  run(callbacks: OutputCallbacks, signal: AbortSignal): Promise<{ stdout?: string; stderr?: string } & object>;
   /** The message a client is told for an error (and its log line). */
   describe(error: unknown): string;
   /** Display events' JSON (rich results stored as the route stores them). */
-  displayJson?: (result: Parameters<NonNullable<OutputListener["onDisplay"]>>[0]) => Promise<object> | object;
+  displayJson?: (result: RichResult) => Promise<object> | object;
 }
 
 /**
@@ -149,13 +149,14 @@ export class Executions {
   }
 
   private async runToEnd(execution: LiveExecution, spec: ExecutionSpec, stored: StoredExecution, release: () => void) {
-    const listener = withDisplay(
-      (chunk) => void execution.emit("output", chunk),
-      (result) => void execution.emit("display", spec.displayJson ? spec.displayJson(result) : result),
-    );
+    const callbacks: OutputCallbacks = {
+      onStdout: (data) => void execution.emit("output", { stream: "stdout", data }),
+      onStderr: (data) => void execution.emit("output", { stream: "stderr", data }),
+      onResult: (result) => void execution.emit("display", spec.displayJson ? spec.displayJson(result) : result),
+    };
     let final: StoredExecution;
     try {
-      const answer = await spec.run(listener, execution.signal);
+      const answer = await spec.run(callbacks, execution.signal);
       const { stdout: _stdout, stderr: _stderr, ...rest } = answer;
       await execution.emit("result", rest);
       final = { ...stored, status: "completed", result: answer };

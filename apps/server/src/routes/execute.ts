@@ -35,12 +35,12 @@ export function executeRoutes(server: ServerContext) {
         displayJson: rich.one,
         // Outputs are stored as the snapshot arrives, one file at a time (a large snapshot is never held
         // whole); if the execution fails or is abandoned, none of them is kept.
-        run: async (listener, signal) => {
+        run: async (callbacks, signal) => {
           const outputs = new OutputSaver(server.store, owner);
           try {
             const result = await server.backend.execute({
               ...options,
-              ...(listener ? { onOutput: listener } : {}),
+              ...callbacks,
               ...(signal ? { signal } : {}),
               onFile: outputs.save,
             });

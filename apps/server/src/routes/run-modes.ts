@@ -1,4 +1,4 @@
-import type { OutputListener, RichResult } from "@code-interpreter/core";
+import type { OutputCallbacks, RichResult } from "@code-interpreter/core";
 import type { Context } from "hono";
 import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
@@ -12,8 +12,8 @@ export interface RunnableCode {
   kind: ExecutionKind;
   sessionId?: string;
   timeoutMs: number;
-  /** Runs the code and resolves with the route's whole answer; output goes to `listener` when one is given. */
-  run(listener: OutputListener | undefined, signal: AbortSignal | undefined): Promise<{ stdout?: string; stderr?: string } & object>;
+  /** Runs the code and resolves with the route's whole answer; output goes to `callbacks` when they are given. */
+  run(callbacks: OutputCallbacks | undefined, signal: AbortSignal | undefined): Promise<{ stdout?: string; stderr?: string } & object>;
   /** `display` events' JSON. */
   displayJson?: (result: RichResult) => Promise<object>;
 }
@@ -35,7 +35,7 @@ export async function answerCode(c: Context<Env>, server: ServerContext, code: R
       ...code,
       owner: accessOf(c).owner,
       persisted: true,
-      run: (listener, signal) => code.run(listener, signal),
+      run: (callbacks, signal) => code.run(callbacks, signal),
       describe: (error) => reportError(server.logger, c, error).detail,
     });
     return c.json({ execution_id: execution.id, status_url: `/v1/executions/${execution.id}` }, 202);

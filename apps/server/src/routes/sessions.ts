@@ -3,13 +3,12 @@ import {
   createSessionPythonRequestSchema,
   FileNotFoundError,
   InvalidRequestError,
-  readContent,
   SessionCreateRequestSchema,
   SessionKeepaliveRequestSchema,
-  validateWorkspacePath,
   type WorkspaceFileContent,
   type WorkspaceFileStream,
 } from "@code-interpreter/core";
+import { readContent, validateWorkspacePath } from "@code-interpreter/core/workspace";
 import { OutputSaver, resolveFileInputs } from "@code-interpreter/files";
 import { type Context, Hono } from "hono";
 import { accessOf } from "../auth/authenticate.js";
@@ -51,10 +50,10 @@ export function sessionRoutes(server: ServerContext) {
         sessionId: options.sessionId,
         timeoutMs: body.timeout_ms,
         displayJson: rich.one,
-        run: async (listener, signal) => {
+        run: async (callbacks, signal) => {
           const result = await backend.runInSession({
             ...options,
-            ...(listener ? { onOutput: listener } : {}),
+            ...callbacks,
             ...(signal ? { signal } : {}),
           });
           const saved = await new OutputSaver(server.store, owner).finish(result.files ?? [], result.skippedFiles);
@@ -98,7 +97,7 @@ export function sessionRoutes(server: ServerContext) {
         kind: "session_bash",
         sessionId,
         timeoutMs: body.timeout_ms,
-        run: async (_listener, signal) =>
+        run: async (_callbacks, signal) =>
           commandJson(
             await backend.runInSession({
               sessionId,

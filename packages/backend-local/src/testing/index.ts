@@ -1,6 +1,6 @@
 import { access, readdir, readFile, readlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { WORKSPACE_DIR } from "@code-interpreter/core";
+import { WORKSPACE_DIR } from "@code-interpreter/core/engine";
 import type { LocalBackend } from "../local-backend.js";
 import { SESSION_RECORD, WARM_MARKER } from "../session-records.js";
 

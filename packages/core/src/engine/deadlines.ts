@@ -5,7 +5,7 @@
  * Everything here is a backstop behind that, derived from the same number:
  *
  * - the server stops waiting for the runner `BACKSTOP_MS` after the timeout
- *   (`converse` stops the sandbox and answers "timed out");
+ *   (`exchange` stops the sandbox and answers "timed out");
  * - a stopped sandbox's connection gets `CLOSE_GRACE_MS` to report its end;
  * - a one-shot sandbox's own lifetime (its deadline label, the kubelet's
  *   `activeDeadlineSeconds`) covers its start, the timeout and the backstop,

@@ -1,8 +1,8 @@
 import type { BackendCapabilities, BackendHealth } from "../backend.js";
-import type { RunnerPlanSettings } from "../execution-plan.js";
-import type { RunnerRequest } from "../runner-protocol.js";
+import type { RunnerChannel } from "../runner/runner-channel.js";
+import type { RunnerRequest } from "../runner/runner-protocol.js";
+import type { RunnerPlanSettings } from "./execution-plan.js";
 import type { SandboxLimits } from "./limits.js";
-import type { RunnerChannel } from "./runner-channel.js";
 
 /** A runner waiting for one request on `channel`: a one-shot sandbox's. */
 export interface RunnerHandle {
@@ -35,7 +35,7 @@ export interface OneShotSandbox extends RunnerHandle {
  * A session's long-lived runner, its channel kept open: the Python kernel
  * (its variables stay between requests) or the command runner.
  */
-export interface KernelHandle {
+export interface PersistentRunnerHandle {
   readonly channel: RunnerChannel;
   /** Kills the process for good (the channel is hung up first). */
   kill(): Promise<void>;
@@ -129,14 +129,14 @@ export interface SandboxDriver<Session extends SessionRecord = SessionRecord, Sa
   /** Removes the session's sandbox and records; false when it was already gone. */
   removeSession(session: Session): Promise<boolean>;
   /** Starts the session's Python kernel (`kernelArgv`). */
-  startKernel(session: Session): Promise<KernelHandle>;
+  startKernel(session: Session): Promise<PersistentRunnerHandle>;
   /**
    * Starts the session's command runner (`serveArgv`), waiting for its sandbox
    * to run if it is starting: one process, kept open (or single-use, started
    * ahead), that answers every command, file read and staging of the session,
    * so none pays for an exec of its own.
    */
-  startCommandRunner(session: Session): Promise<KernelHandle>;
+  startCommandRunner(session: Session): Promise<PersistentRunnerHandle>;
 
   /**
    * Removes expired and ended sessions and orphaned sandboxes, whoever left

@@ -1,6 +1,12 @@
-export * from "./converse.js";
+// The sandbox engine every backend runs on, and the driver interface a backend implements.
 export * from "./deadlines.js";
 export * from "./driver.js";
+export * from "./exchange.js";
+export * from "./exchange-outcome.js";
+export * from "./execution-plan.js";
+export * from "./keyed-queue.js";
 export * from "./limits.js";
-export * from "./runner-channel.js";
+export * from "./persistent-runner.js";
 export * from "./sandbox-engine.js";
+export * from "./session-runners.js";
+export * from "./warm-pool.js";

@@ -1,6 +1,6 @@
-import type { RunnerPlanSettings } from "../execution-plan.js";
-import type { RunnerLimits } from "../runner-protocol.js";
-import { type SandboxSettings, sandboxByteLimits } from "../sandbox-settings.js";
+import type { RunnerLimits } from "../runner/runner-protocol.js";
+import { type SandboxSettings, sandboxByteLimits } from "../sandbox/sandbox-settings.js";
+import type { RunnerPlanSettings } from "./execution-plan.js";
 
 /** The size and resource limits of every sandbox of a backend, in the units they are enforced in. */
 export interface SandboxLimits {

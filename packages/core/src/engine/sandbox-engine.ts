@@ -7,30 +7,15 @@ import {
   type CreateSessionOptions,
   type ExecuteOptions,
   type ExecutionResult,
+  type RunCallbacks,
   type SessionCommandOptions,
   type SessionInfo,
 } from "../backend.js";
 import { BackendUnavailableError, SessionNotFoundError } from "../errors.js";
-import {
-  changedFileSink,
-  commandResult,
-  executionResult,
-  planExecution,
-  planPythonCell,
-  planSessionCommand,
-  SANDBOX_ENV,
-  WORKSPACE_DIR,
-} from "../execution-plan.js";
-import { KeyedQueue } from "../keyed-queue.js";
-import { isSessionId, newSessionId, sessionInfo, unixNow } from "../names.js";
-import { PersistentRunner, PythonKernel } from "../python-kernel.js";
-import type { OutputListener } from "../rich-results.js";
-import { answerlessResult } from "../runner-outcome.js";
-import type { OutputChunk, RunnerRequest, RunnerResult } from "../runner-protocol.js";
-import { SessionKernels } from "../session-kernels.js";
-import { WarmPool } from "../warm-pool.js";
-import type { WorkspaceFileContent, WorkspaceFileSink } from "../workspace-tar.js";
-import { converse } from "./converse.js";
+import { outputCallbacks } from "../output.js";
+import type { RunnerRequest, RunnerResult } from "../runner/runner-protocol.js";
+import { isSessionId, newSessionId, sessionInfo, unixNow } from "../sandbox/names.js";
+import type { WorkspaceFileContent, WorkspaceFileSink } from "../workspace/workspace-tar.js";
 import {
   oneShotLifetimeSeconds,
   START_ALLOWANCE_SECONDS,
@@ -41,6 +26,22 @@ import {
   warmSessionExpiry,
 } from "./deadlines.js";
 import type { OneShotSandbox, RunnerHandle, SandboxDriver, SessionRecord } from "./driver.js";
+import { exchange } from "./exchange.js";
+import { answerlessResult } from "./exchange-outcome.js";
+import {
+  changedFileSink,
+  commandResult,
+  executionResult,
+  planExecution,
+  planPythonCell,
+  planSessionCommand,
+  SANDBOX_ENV,
+  WORKSPACE_DIR,
+} from "./execution-plan.js";
+import { KeyedQueue } from "./keyed-queue.js";
+import { PersistentRunner, PythonKernel } from "./persistent-runner.js";
+import { SessionRunners } from "./session-runners.js";
+import { WarmPool } from "./warm-pool.js";
 
 /** After a session's command failed, how often and how far apart its sandbox is looked at again (another replica's removal takes a moment to show). */
 const LIVENESS_CHECKS = 3;
@@ -53,11 +54,9 @@ interface WarmSession<Session> {
   kernel: Promise<PythonKernel>;
 }
 
-interface Conversation {
+interface RunnerExchange extends RunCallbacks {
   request: RunnerRequest;
-  onOutput?: OutputListener | ((chunk: OutputChunk) => void);
   signal?: AbortSignal;
-  onFile?: WorkspaceFileSink;
 }
 
 /**
@@ -80,9 +79,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   private readonly running = new Set<Sandbox>();
   /** Removals of finished one-shot sandboxes, still under way: the answer does not wait for them. */
   private readonly removals = new Set<Promise<void>>();
-  private readonly kernels = new SessionKernels();
+  private readonly kernels = new SessionRunners();
   /** Command runners of sessions, by session id (see SandboxDriver.startCommandRunner). */
-  private readonly commandRunners = new SessionKernels();
+  private readonly commandRunners = new SessionRunners();
   private readonly sessionQueue = new KeyedQueue();
   /** Sessions being removed right now: their commands fail on purpose. */
   private readonly removing = new Set<string>();
@@ -147,9 +146,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
           signal: options.signal,
         });
         const sandboxWaitMs = Date.now() - started;
-        const result = await this.runOneShot(sandbox, {
+        const result = await this.exchangeOnce(sandbox, {
           request,
-          onOutput: options.onOutput,
+          ...outputCallbacks(options),
           signal: options.signal,
           onFile: options.onFile && changedFileSink(options, options.onFile),
         });
@@ -168,7 +167,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         (await this.driver.createSession({ id: newSessionId(), expiresAt, tenant: options.tenant }, options.signal));
       try {
         if (options.files.length > 0) {
-          await this.talk(session, {
+          await this.exchangeOnCommandRunner(session, {
             request: { cwd: WORKSPACE_DIR, files: options.files, maxOutputBytes: this.driver.limits.maxOutputBytes },
             signal: options.signal,
           });
@@ -225,7 +224,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       const session = await this.liveSession(sessionId);
       const { maxOutputBytes, workspaceBytes } = this.driver.limits;
       const request = { cwd: WORKSPACE_DIR, snapshot: true, maxOutputBytes, maxSnapshotBytes: workspaceBytes };
-      return (await this.talk(session, { request, onFile: options.onFile })).snapshot;
+      return (await this.exchangeOnCommandRunner(session, { request, onFile: options.onFile })).snapshot;
     });
   }
 
@@ -345,12 +344,12 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     await this.driver.removeSession(warm.session);
   }
 
-  /** Has the one conversation with a one-shot sandbox, then removes it (in the background). */
-  private async runOneShot(sandbox: Sandbox, conversation: Conversation): Promise<RunnerResult> {
-    const claimed = sandbox.warm ? this.driver.claim?.(sandbox, unixNow() + useSeconds(conversation.request.timeoutMs)) : undefined;
+  /** Has the one exchange with a one-shot sandbox, then removes it (in the background). */
+  private async exchangeOnce(sandbox: Sandbox, runnerExchange: RunnerExchange): Promise<RunnerResult> {
+    const claimed = sandbox.warm ? this.driver.claim?.(sandbox, unixNow() + useSeconds(runnerExchange.request.timeoutMs)) : undefined;
     this.running.add(sandbox);
     try {
-      return await this.converseWith(sandbox, conversation);
+      return await this.exchangeWith(sandbox, runnerExchange);
     } finally {
       this.running.delete(sandbox);
       this.background(
@@ -363,11 +362,11 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   }
 
   /** One request to a session's sandbox, on its command runner. */
-  private async talk(session: Session, conversation: Conversation): Promise<RunnerResult> {
+  private async exchangeOnCommandRunner(session: Session, runnerExchange: RunnerExchange): Promise<RunnerResult> {
     const runner = await this.commandRunners.get(session.id, () => this.startCommandRunner(session));
     try {
-      const { onOutput, signal, onFile } = conversation;
-      return await runner.run(conversation.request, { onOutput, signal, onFile });
+      const { request, ...callbacks } = runnerExchange;
+      return await runner.exchange(request, callbacks);
     } finally {
       if (runner.singleUse) this.replaceCommandRunner(session);
     }
@@ -394,13 +393,12 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   }
 
   /** The exchange, and the answer for a runner that gave none. */
-  private async converseWith(runner: RunnerHandle, { request, onOutput, signal, onFile }: Conversation): Promise<RunnerResult> {
+  private async exchangeWith(runner: RunnerHandle, { request, signal, ...callbacks }: RunnerExchange): Promise<RunnerResult> {
     const planned = runner.requestOverrides ? { ...request, ...runner.requestOverrides } : request;
-    const outcome = await converse(runner.channel, {
+    const outcome = await exchange(runner.channel, {
       request: planned,
-      onOutput,
+      ...callbacks,
       signal,
-      onFile,
       maxSnapshotBytes: this.driver.limits.workspaceBytes,
       stop: () => runner.stop(),
     });
@@ -416,7 +414,10 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     const started = Date.now();
     if (options.language === "python") {
       const kernel = await this.kernels.get(session.id, () => this.startKernel(session));
-      const result = await kernel.run(planPythonCell(options, this.driver.plan), { onOutput: options.onOutput, signal: options.signal });
+      const result = await kernel.exchange(planPythonCell(options, this.driver.plan), {
+        ...outputCallbacks(options),
+        signal: options.signal,
+      });
       // A kernel that ended with its sandbox (the session deleted or reaped meanwhile) is no restart: runInSession says so.
       if (result.restarted && !(await this.stillUsable(session.id))) {
         throw new BackendUnavailableError({ message: "the Python session's interpreter ended with its sandbox" });
@@ -424,7 +425,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       return commandResult(result, Date.now() - started);
     }
     const request = planSessionCommand(options, this.driver.plan);
-    const result = await this.talk(session, { request, onOutput: options.onOutput, signal: options.signal });
+    const result = await this.exchangeOnCommandRunner(session, { request, ...outputCallbacks(options), signal: options.signal });
     return commandResult(result, Date.now() - started);
   }
 

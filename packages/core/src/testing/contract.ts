@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Backend, ExecuteOptions, ExecutionResult } from "../backend.js";
 import { SessionNotFoundError } from "../errors.js";
-import type { OutputChunk } from "../runner-protocol.js";
-import { TRUNCATION_SUFFIX } from "../truncate-output.js";
-import { readContent, type WorkspaceFileStream } from "../workspace-tar.js";
-import { describeSandboxEnvironment } from "./environment.js";
-import { describeRichResults } from "./rich-results.js";
+import { type OutputChunk, TRUNCATION_SUFFIX } from "../output.js";
+import { readContent, type WorkspaceFileStream } from "../workspace/workspace-tar.js";
+import { describeSandboxEnvironment } from "./contract-environment.js";
+import { describeRichResults } from "./contract-rich-results.js";
 
 /** Settings the suite needs the backend under test to be built with. */
 export interface ContractSettings {
@@ -132,7 +131,8 @@ export function describeBackendContract(options: BackendContractOptions): void {
       it("streams output while the code runs", async () => {
         const chunks: OutputChunk[] = [];
         const result = await run("import sys, time\nprint('one')\ntime.sleep(0.3)\nprint('two', file=sys.stderr)", {
-          onOutput: (chunk) => chunks.push(chunk),
+          onStdout: (data) => chunks.push({ stream: "stdout", data }),
+          onStderr: (data) => chunks.push({ stream: "stderr", data }),
         });
         expect(result.exitCode).toBe(0);
         expect(

@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { TRUNCATION_SUFFIX } from "../truncate-output.js";
+import { TRUNCATION_SUFFIX } from "../output.js";
 import * as code from "./hostile-code.js";
 import type { HostileContext } from "./hostile-context.js";
 
@@ -87,8 +87,11 @@ export function describeExhaustion({ hostile, run, bash, withSession, backend, s
       let streamed = 0;
       const result = await run(code.FLOOD(stream, kind, 32), {
         timeoutMs: 20_000,
-        onOutput: (chunk) => {
-          streamed += chunk.data.length;
+        onStdout: (data) => {
+          streamed += data.length;
+        },
+        onStderr: (data) => {
+          streamed += data.length;
         },
       });
       // Streaming stops at the limit too.
@@ -128,8 +131,8 @@ export function describeExhaustion({ hostile, run, bash, withSession, backend, s
     });
     const bomb = run(code.ANNOUNCED_FORK_BOMB, {
       timeoutMs: 6000,
-      onOutput: (chunk) => {
-        if (chunk.data.includes("bombing")) started();
+      onStdout: (data) => {
+        if (data.includes("bombing")) started();
       },
     });
     await Promise.race([bombing, bomb]);

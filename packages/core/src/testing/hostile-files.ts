@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { expect } from "vitest";
-import { validateWorkspacePath } from "../workspace-path.js";
+import { validateWorkspacePath } from "../workspace/workspace-path.js";
 import * as code from "./hostile-code.js";
 import { type HostileContext, MAX_SNAPSHOT_FILES } from "./hostile-context.js";
 

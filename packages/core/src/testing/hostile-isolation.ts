@@ -130,8 +130,8 @@ export function describeIsolation({ hostile, run, bash, withSession, backend, se
     const first = run(code.LEAVE_TRACES(tag), {
       timeoutMs: 30_000,
       signal: controller.signal,
-      onOutput: (chunk) => {
-        if (chunk.data.includes("traces left")) ready();
+      onStdout: (data) => {
+        if (data.includes("traces left")) ready();
       },
     });
     try {

@@ -1,5 +1,6 @@
 export { type BackendContractOptions, type ContractSettings, describeBackendContract } from "./contract.js";
-export { describeSandboxEnvironment } from "./environment.js";
+export { describeSandboxEnvironment } from "./contract-environment.js";
+export { describeRichResults, pngSize } from "./contract-rich-results.js";
 export {
   describeHostileSuite,
   HOSTILE_MARKER,
@@ -9,5 +10,4 @@ export {
   markedHostProcesses,
   SYSCALL_TESTS,
 } from "./hostile.js";
-export { describeRichResults, pngSize } from "./rich-results.js";
 export { type SeccompCall, seccompVerdict } from "./seccomp-verdict.js";

@@ -1,4 +1,4 @@
-import { validateWorkspacePath } from "@code-interpreter/core";
+import { validateWorkspacePath } from "@code-interpreter/core/workspace";
 import { z } from "zod";
 
 /** The `session_id` input every session tool takes. */

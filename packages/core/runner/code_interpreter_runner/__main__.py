@@ -1,0 +1,110 @@
+"""The runner's command lines (the modes), after `python3 [-I] -c <runner>`:
+
+  (none)                      one request on stdin, answered, then exit
+  --preload numpy,pandas      imports those first, says it is ready, then as above,
+                              running Python code (header "inline") in a fork of itself
+                              so the code finds them loaded: how warm sandboxes serve
+                              a request in milliseconds
+  --serve MARKER              a session's command runner: requests until stdin ends
+  --kernel LIMITS MARKER      a session's Python kernel (kernel.py)
+  --run-main FILE 1|0 [--results-fd FD]
+                              runs FILE as __main__, showing a bare last expression
+                              like the REPL when the flag is 1
+"""
+import os
+import signal
+import sys
+
+from .wire import Channel
+
+
+def start_runner():
+    """What every runner does first: its channel, out of /proc's sight (same uid as the code), and shielded."""
+    from .processes import set_dumpable, shield
+
+    channel = Channel().open()
+    set_dumpable(0)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    shield(True)
+    return channel
+
+
+def preload(modules):
+    """Imports the modules (and what running code needs) before a request comes: a warm sandbox."""
+    for name in modules:
+        try:
+            __import__(name)
+        except Exception:
+            pass  # an image without it still serves requests
+    for name in ("ast", "base64", "io", "json", "traceback", "types"):
+        __import__(name)  # what running code needs, loaded too
+
+    Channel().ready()
+
+
+def one_shot(preloaded=False):
+    """Answers the one request on stdin."""
+    import json
+
+    from .oneshot import answer
+
+    channel = start_runner()
+    source = sys.stdin.buffer
+    line = source.readline()
+    if not line:
+        return  # a warm sandbox given up before use: nothing to do
+    answer(channel, source, json.loads(line), preloaded)
+    # The answer is out: skip the interpreter's teardown (~200 ms with the data stack loaded), so the sandbox ends at once.
+    channel.flush()
+    os._exit(0)
+
+
+def serve():
+    """A session's command runner: requests one after another on stdin, each
+    answered as one_shot() answers one, until the server hangs up. Commands start
+    as fresh processes (nothing stays between them but the workspace), so the
+    session pays for no exec per command."""
+    import json
+
+    for name in ("select", "subprocess"):
+        __import__(name)  # what every command needs, loaded before one waits (~10-50 ms)
+
+    from .oneshot import answer
+    from .processes import become_subreaper, reap_orphans
+
+    channel = start_runner()
+    subreaper = become_subreaper()
+    source = sys.stdin.buffer
+    while True:
+        line = source.readline()
+        if not line:
+            return
+        answer(channel, source, json.loads(line), subreaper=subreaper)
+        reap_orphans()
+
+
+def main(argv):
+    """Runs the mode argv (sys.argv: argv[0] is "-c" or this file) names."""
+    if len(argv) > 3 and argv[1] == "--run-main":
+        from .code import run_main
+
+        results_fd = int(argv[5]) if len(argv) > 5 and argv[4] == "--results-fd" else None
+        sys.exit(run_main(argv[2], argv[3] == "1", results_fd=results_fd))
+    if len(argv) > 2 and argv[1] == "--kernel":
+        import json
+
+        from .kernel import kernel
+
+        kernel(json.loads(argv[2]))
+        sys.exit(0)
+    if len(argv) > 1 and argv[1] == "--serve":
+        serve()
+        sys.exit(0)
+    preloaded = len(argv) > 2 and argv[1] == "--preload"
+    if preloaded:
+        preload([name for name in argv[2].split(",") if name])
+    one_shot(preloaded)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

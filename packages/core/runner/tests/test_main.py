@@ -1,0 +1,53 @@
+import json
+import subprocess
+import sys
+
+from conftest import RUNNER_DIR, run_runner, split_frames
+
+
+def one_request(args, cwd, argv):
+    header = {"argv": argv, "cwd": str(cwd), "env": {"PATH": "/usr/bin:/bin"}, "timeout_ms": 20000, "max_output_bytes": 1 << 20, "tar_bytes": 0, "stdin_bytes": 0}
+    done = run_runner(args, stdin=json.dumps(header).encode() + b"\n", cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    return split_frames(done.stdout)
+
+
+def test_one_shot_answers_its_one_request_and_exits(tmp_path):
+    frames = one_request([], tmp_path, ["echo", "hi"])
+    assert b"".join(payload for kind, payload in frames if kind == b"o") == b"hi\n"
+    assert json.loads(frames[-1][1])["exit_code"] == 0
+
+
+def test_preload_says_it_is_ready_first_then_runs_inline_code_in_a_fork(tmp_path):
+    (tmp_path / "__main__.py").write_text("import sys\nprint('json' in sys.modules)\n")
+    header = {"argv": ["unused"], "inline": {"file": "__main__.py", "show_last": True}, "cwd": str(tmp_path), "env": {}, "timeout_ms": 20000, "max_output_bytes": 1000}
+    done = run_runner(["--preload", "json,no_such_module"], stdin=json.dumps(header).encode() + b"\n", cwd=tmp_path)
+    frames = split_frames(done.stdout)
+    assert frames[0] == (b"r", b"")
+    assert b"".join(payload for kind, payload in frames if kind == b"o") == b"True\n"
+    assert json.loads(frames[-1][1])["exit_code"] == 0
+
+
+def test_a_warm_runner_given_up_before_use_exits_quietly(tmp_path):
+    done = run_runner(["--preload", "json"], cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, b"r\x00\x00\x00\x00")
+
+
+def test_serve_answers_requests_until_its_input_ends(tmp_path):
+    requests = b""
+    for word in ("one", "two"):
+        header = {"argv": ["echo", word], "cwd": str(tmp_path), "env": {"PATH": "/usr/bin:/bin"}, "timeout_ms": 20000, "max_output_bytes": 1000}
+        requests += json.dumps(header).encode() + b"\n"
+    done = run_runner(["--serve", "marker"], stdin=requests, cwd=tmp_path)
+    frames = split_frames(done.stdout)
+    assert [payload for kind, payload in frames if kind == b"o"] == [b"one\n", b"two\n"]
+    assert [kind for kind, _ in frames].count(b"x") == 2
+    assert done.returncode == 0
+
+
+def test_the_bundle_runs_the_same_modes(tmp_path):
+    with open(RUNNER_DIR + "/runner.py") as handle:
+        bundle = handle.read()
+    (tmp_path / "__main__.py").write_text("6 * 7\n")
+    done = subprocess.run([sys.executable, "-I", "-c", bundle, "--run-main", "__main__.py", "1"], cwd=tmp_path, capture_output=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, b"42\n")

@@ -1,0 +1,222 @@
+import { z } from "zod";
+import { LANGUAGES } from "../backend.js";
+
+/** A file from the store to place in the sandbox workspace before the code runs. */
+export const FileInputSchema = z.object({
+  path: z.string().min(1, "path must not be empty"),
+  file_id: z.string().min(1, "file_id must not be empty"),
+});
+export type FileInput = z.infer<typeof FileInputSchema>;
+
+/** A workspace entry returned after an execution, saved to the file store. */
+export const WorkspaceFileSchema = z.object({
+  path: z.string(),
+  kind: z.enum(["file", "directory"]),
+  file_id: z.string().nullable(),
+});
+export type WorkspaceFile = z.infer<typeof WorkspaceFileSchema>;
+
+/** An output file left out of `files`, and why (e.g. over MAX_FILE_SIZE_MB). */
+export const SkippedFileSchema = z.object({
+  path: z.string(),
+  reason: z.string(),
+});
+export type SkippedFile = z.infer<typeof SkippedFileSchema>;
+
+/**
+ * `skipped_files`: present only when an output was left out, so answers
+ * without one stay byte for byte what onyx sends.
+ */
+const skippedFilesField = z.array(SkippedFileSchema).optional();
+
+/** Binary data of a rich result that was stored instead of inlined (over RICH_RESULT_INLINE_MAX_BYTES). */
+export const StoredDataSchema = z.object({ file_id: z.string() });
+
+/**
+ * One rich result, like a notebook's output: what `display()` showed, an open
+ * figure, or (`is_main_result`) the value of a bare last expression. `data` is
+ * keyed by MIME type; `text/plain` is always there; binary types are base64 or
+ * `{file_id}` of the stored bytes; `application/json` is JSON.
+ */
+export const RichResultSchema = z.object({
+  is_main_result: z.boolean(),
+  data: z
+    .object({
+      "text/plain": z.string(),
+      "text/html": z.string().optional(),
+      "text/markdown": z.string().optional(),
+      "text/latex": z.string().optional(),
+      "image/png": z.union([z.string(), StoredDataSchema]).optional(),
+      "image/jpeg": z.union([z.string(), StoredDataSchema]).optional(),
+      "image/svg+xml": z.string().optional(),
+      "application/json": z.unknown().optional(),
+      "application/pdf": z.union([z.string(), StoredDataSchema]).optional(),
+    })
+    .catchall(z.unknown()),
+  /** A simple matplotlib plot described: type (line, bar, scatter, pie), title, axis labels, series. */
+  chart: z.record(z.string(), z.unknown()).optional(),
+});
+export type RichResultJson = z.infer<typeof RichResultSchema>;
+
+/** The exception the code raised: class name, message, and a traceback of the user's code only. */
+export const CodeErrorSchema = z.object({
+  name: z.string(),
+  value: z.string(),
+  traceback: z.string(),
+});
+export type CodeErrorJson = z.infer<typeof CodeErrorSchema>;
+
+/** `results` and `error`, after today's fields: onyx clients read what they always did. */
+const richFields = {
+  results: z.array(RichResultSchema).describe("What the code displayed, in order, like a notebook's outputs (MIME bundles)"),
+  error: CodeErrorSchema.nullable().describe("The exception the code raised, or null"),
+};
+
+const languageEnum = z
+  .enum(LANGUAGES, { error: `language must be one of: ${LANGUAGES.join(", ")}` })
+  .describe("python (default), bash, or javascript (Node.js)");
+const languageField = languageEnum.default("python");
+
+/** Limits the server applies to request fields; they come from the configuration. */
+export interface RequestLimits {
+  /** Largest accepted `timeout_ms`. @default MAX_EXEC_TIMEOUT_MS */
+  maxExecTimeoutMs: number;
+}
+
+const timeoutField = (maxMs: number, defaultMs: number) =>
+  z
+    .int("timeout_ms must be an integer")
+    .min(1, "timeout_ms must be at least 1")
+    .max(maxMs, `timeout_ms exceeds maximum of ${maxMs} ms (MAX_EXEC_TIMEOUT_MS)`)
+    .default(Math.min(defaultMs, maxMs));
+
+/** `POST /v1/execute` and `/v1/execute/stream` request body. */
+export function createExecuteRequestSchema(limits: RequestLimits) {
+  return z.object({
+    code: z.string(),
+    stdin: z
+      .string()
+      .nullish()
+      .transform((value) => value ?? null),
+    timeout_ms: timeoutField(limits.maxExecTimeoutMs, 2000),
+    last_line_interactive: z.boolean().default(true),
+    files: z.array(FileInputSchema).default([]),
+    /** `python` (default), `bash` or `javascript` (Node.js). */
+    language: languageField,
+  });
+}
+export type ExecuteRequest = z.infer<ReturnType<typeof createExecuteRequestSchema>>;
+
+/** What running code answers: in a session, and (with `files`) in one-shot executions. */
+export const SessionCommandResponseSchema = z.object({
+  stdout: z.string(),
+  stderr: z.string(),
+  exit_code: z.int().nullable(),
+  timed_out: z.boolean(),
+  duration_ms: z.int(),
+});
+export type SessionCommandResponse = z.infer<typeof SessionCommandResponseSchema>;
+
+/** `POST /v1/sessions/{id}/python` response body: also the figures the code made, as stored files. */
+export const SessionPythonResponseSchema = SessionCommandResponseSchema.extend({
+  files: z.array(WorkspaceFileSchema),
+  skipped_files: skippedFilesField,
+  ...richFields,
+  /** The number of this cell in the session's Python kernel, counting from 1 (null where there is no kernel, or for bash and JavaScript). */
+  execution_count: z.int().nullable().describe("This cell's number in the session's Python kernel, counting from 1"),
+});
+export type SessionPythonResponse = z.infer<typeof SessionPythonResponseSchema>;
+
+/** `POST /v1/execute` response body. */
+export const ExecuteResponseSchema = SessionCommandResponseSchema.extend({
+  files: z.array(WorkspaceFileSchema),
+  skipped_files: skippedFilesField,
+  ...richFields,
+});
+export type ExecuteResponse = z.infer<typeof ExecuteResponseSchema>;
+
+/** Server-sent events of `POST /v1/execute/stream`. */
+export const StreamOutputEventSchema = z.object({
+  stream: z.enum(["stdout", "stderr"]),
+  data: z.string(),
+});
+export type StreamOutputEvent = z.infer<typeof StreamOutputEventSchema>;
+export const StreamResultEventSchema = ExecuteResponseSchema.omit({ stdout: true, stderr: true });
+/** `display` events: one per rich result, as soon as the code shows it, before `result`. */
+export const StreamDisplayEventSchema = RichResultSchema;
+export type StreamDisplayEvent = z.infer<typeof StreamDisplayEventSchema>;
+export type StreamResultEvent = z.infer<typeof StreamResultEventSchema>;
+export const StreamErrorEventSchema = z.object({ message: z.string() });
+export type StreamErrorEvent = z.infer<typeof StreamErrorEventSchema>;
+
+/** `POST /v1/files` response body. */
+export const FileUploadResponseSchema = z.object({
+  file_id: z.string(),
+  filename: z.string(),
+  size_bytes: z.int(),
+});
+export type FileUploadResponse = z.infer<typeof FileUploadResponseSchema>;
+
+/** One entry of `GET /v1/files`; `upload_time` is ISO 8601. */
+export const FileMetadataSchema = FileUploadResponseSchema.extend({
+  upload_time: z.string(),
+});
+export type FileMetadata = z.infer<typeof FileMetadataSchema>;
+export const FileListResponseSchema = z.object({ files: z.array(FileMetadataSchema) });
+export type FileListResponse = z.infer<typeof FileListResponseSchema>;
+
+/** `POST /v1/sessions` request body. */
+export const SessionCreateRequestSchema = z.object({
+  ttl_seconds: z.int("ttl_seconds must be an integer").min(1, "ttl_seconds must be at least 1").optional(),
+  files: z.array(FileInputSchema).default([]),
+  /** Checked at creation (422 when the backend lacks it); each `/python` call names its own. */
+  language: languageEnum.optional(),
+});
+export type SessionCreateRequest = z.infer<typeof SessionCreateRequestSchema>;
+
+/** `POST /v1/sessions` and keepalive response body; `expires_at` is unix seconds. */
+export const SessionResponseSchema = z.object({
+  session_id: z.string(),
+  expires_at: z.int(),
+});
+export type SessionResponse = z.infer<typeof SessionResponseSchema>;
+
+/** `GET /v1/sessions` response body (an extension). */
+export const SessionListResponseSchema = z.object({ sessions: z.array(SessionResponseSchema) });
+export type SessionListResponse = z.infer<typeof SessionListResponseSchema>;
+
+/** `POST /v1/sessions/{id}/keepalive` request body. */
+export const SessionKeepaliveRequestSchema = z.object({
+  ttl_seconds: z.int("ttl_seconds must be an integer").min(1, "ttl_seconds must be at least 1").optional(),
+});
+export type SessionKeepaliveRequest = z.infer<typeof SessionKeepaliveRequestSchema>;
+
+/** `POST /v1/sessions/{id}/bash` request body. */
+export function createSessionBashRequestSchema(limits: RequestLimits) {
+  return z.object({
+    cmd: z.string(),
+    timeout_ms: timeoutField(limits.maxExecTimeoutMs, 30_000),
+  });
+}
+export type SessionBashRequest = z.infer<ReturnType<typeof createSessionBashRequestSchema>>;
+
+/** `POST /v1/sessions/{id}/python` request body (the later onyx route): execute's, without files. */
+export function createSessionPythonRequestSchema(limits: RequestLimits) {
+  return createExecuteRequestSchema(limits)
+    .omit({ files: true })
+    .extend({
+      timeout_ms: timeoutField(limits.maxExecTimeoutMs, 30_000),
+    });
+}
+export type SessionPythonRequest = z.infer<ReturnType<typeof createSessionPythonRequestSchema>>;
+
+/** `GET /health` response body. */
+export const HealthResponseSchema = z.object({
+  status: z.literal("ok"),
+  version: z.string(),
+});
+export type HealthResponse = z.infer<typeof HealthResponseSchema>;
+
+/** Every error answer: a message a person can act on. */
+export const ErrorResponseSchema = z.object({ detail: z.string() });
+export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;

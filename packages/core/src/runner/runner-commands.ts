@@ -1,0 +1,69 @@
+import { readFileSync } from "node:fs";
+import { packageFile } from "../package-file.js";
+import { MAIN_FILE } from "../workspace/workspace-path.js";
+import type { RunnerLimits } from "./runner-protocol.js";
+
+let runnerSource: string | undefined;
+
+/** The runner's Python source (shipped in this package's `runner/` folder). */
+export function loadRunnerSource(): string {
+  runnerSource ??= readFileSync(packageFile("runner/runner.py"), "utf8");
+  return runnerSource;
+}
+
+/**
+ * argv that starts the runner with the sandbox's python; the request goes to
+ * its stdin. With `preload` it imports those modules before it reads the
+ * request (a warm sandbox) and runs Python code in a fork of itself; it must
+ * then be started with the environment the code will have, since modules read
+ * it when they are imported.
+ */
+export function runnerArgv(python = "python3", options: { preload?: readonly string[] } = {}): string[] {
+  const argv = [python, "-I", "-c", loadRunnerSource()];
+  return options.preload?.length ? [...argv, "--preload", options.preload.join(",")] : argv;
+}
+
+/** Marks a kernel's command line, so a backend can find and stop it (e.g. `pkill -f`). */
+export const KERNEL_MARKER = "code-interpreter-kernel";
+
+/**
+ * argv that starts a Python kernel: requests one after another on stdin, the
+ * code of each run in the kernel itself so its variables stay. Not isolated
+ * mode: the code needs the normal module search path. `limits` apply to the
+ * kernel (CPU time excepted: each cell's timeout bounds it).
+ */
+export function kernelArgv(python = "python3", limits: RunnerLimits = {}): string[] {
+  const json = JSON.stringify({
+    address_space_bytes: limits.addressSpaceBytes,
+    processes: limits.processes,
+    file_size_bytes: limits.fileSizeBytes,
+    open_files: limits.openFiles,
+  });
+  return [python, "-c", loadRunnerSource(), "--kernel", json, KERNEL_MARKER];
+}
+
+/** Marks a session's command runner's command line (see `serveArgv`), so a backend can find and stop it. */
+export const SERVE_MARKER = "code-interpreter-serve";
+
+/**
+ * argv that starts a session's command runner: requests one after another on
+ * stdin, each answered as a one-shot runner answers its one (each command a
+ * fresh process), until its input ends. One per session, kept open, so a
+ * command costs a write and a read instead of an exec.
+ */
+export function serveArgv(python = "python3"): string[] {
+  return [python, "-I", "-c", loadRunnerSource(), "--serve", SERVE_MARKER];
+}
+
+/**
+ * The argv that runs Python code in `/workspace`: the runner's `--run-main`
+ * mode runs the file as `__main__.py`, with last-line-interactive shows a bare
+ * last expression like the REPL (`sys.displayhook`: repr, nothing for None),
+ * and sends what the code displays as rich results. Code that does not parse
+ * is reported by Python as usual, and tracebacks leave the wrapper out.
+ */
+export function pythonArgv(options: { python?: string; lastLineInteractive: boolean; file?: string }): string[] {
+  const python = options.python ?? "python3";
+  const file = options.file ?? MAIN_FILE;
+  return [python, "-c", loadRunnerSource(), "--run-main", file, options.lastLineInteractive ? "1" : "0"];
+}

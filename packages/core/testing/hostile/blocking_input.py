@@ -1,0 +1,2 @@
+answer = input("? ")
+print("got", repr(answer))
