@@ -30,9 +30,10 @@ export async function containersLabelled(labels: Labels, options: ContainersLabe
   return options.ignore ? containers.filter((container) => !options.ignore?.(container)) : containers;
 }
 
-/** Force-removes every container carrying all of `labels`; returns the names of those it found. */
-export async function removeLabelled(labels: Labels, engine: Dockerode = docker): Promise<string[]> {
-  const containers = await containersLabelled(labels, { engine });
+/** Force-removes every container carrying all of `labels` (less those `ignore` keeps); returns the names of those it found. */
+export async function removeLabelled(labels: Labels, options: ContainersLabelledOptions = {}): Promise<string[]> {
+  const engine = options.engine ?? docker;
+  const containers = await containersLabelled(labels, options);
   await Promise.all(
     containers.map((container) =>
       engine
