@@ -8,31 +8,19 @@ import {
   isPng,
   type ProtocolEra,
   pngImagesOf,
+  RICH_CODE,
   sessionIdOf,
   spawnStdio,
+  TOOL_NAMES,
   textOf,
 } from "@code-interpreter/test-support/mcp";
 import type { Client } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI } from "./run-cli.js";
 
-const TOOLS = [
-  "create_session",
-  "delete_session",
-  "execute_python",
-  "get_execution",
-  "list_files",
-  "list_sessions",
-  "read_file",
-  "run_bash",
-  "upload_file",
-];
+const TOOLS = TOOL_NAMES;
 
-/** Code whose answers carry rich results: a figure, a table, an error, and output that comes over time. */
-const FIGURE = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()";
-const DATAFRAME = "import pandas as pd\ndisplay(pd.DataFrame({'name': ['ada', 'bob'], 'score': [3, 5]}))";
-const ERROR = "def ratio(a, b):\n    return a / b\nprint('before')\nratio(1, 0)";
-const PROGRESS = "import time\nfor step in range(3):\n    print(f'step {step}', flush=True)\n    time.sleep(0.5)";
+const { figure: FIGURE, dataFrame: DATAFRAME, error: ERROR, progress: PROGRESS } = RICH_CODE;
 
 let dir: string;
 let removeDir: () => Promise<void>;
@@ -112,7 +100,7 @@ describe("code-interpreter mcp (stdio, sandboxes in-process)", () => {
       const figure = await call(client, "execute_python", { session_id: sessionId, code: FIGURE });
       expect(pngImagesOf(figure).filter(isPng)).toHaveLength(1);
       const table = await call(client, "execute_python", { session_id: sessionId, code: DATAFRAME });
-      expect(textOf(table)).toMatch(/name\s+score\n0\s+ada\s+3\n1\s+bob\s+5/);
+      expect(textOf(table)).toMatch(RICH_CODE.dataFrameText);
       expect(table.content).toContainEqual(
         expect.objectContaining({
           type: "resource",

@@ -8,7 +8,9 @@ import {
   isPng,
   type ProtocolEra,
   pngImagesOf,
+  RICH_CODE,
   sessionIdOf,
+  TOOL_NAMES,
   textOf,
 } from "@code-interpreter/test-support/mcp";
 import type { Client } from "@modelcontextprotocol/client";
@@ -19,23 +21,9 @@ const ACME = "acme-key-0123456789";
 const GLOBEX = "globex-key-0123456789";
 const OPS = "ops-admin-key-0123456789";
 
-const TOOLS = [
-  "create_session",
-  "delete_session",
-  "execute_python",
-  "get_execution",
-  "list_files",
-  "list_sessions",
-  "read_file",
-  "run_bash",
-  "upload_file",
-];
+const TOOLS = TOOL_NAMES;
 
-/** Code whose answers carry rich results: a figure, a table, an error, and output that comes over time. */
-const FIGURE = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()";
-const DATAFRAME = "import pandas as pd\ndisplay(pd.DataFrame({'name': ['ada', 'bob'], 'score': [3, 5]}))";
-const ERROR = "def ratio(a, b):\n    return a / b\nprint('before')\nratio(1, 0)";
-const PROGRESS = "import time\nfor step in range(3):\n    print(f'step {step}', flush=True)\n    time.sleep(0.5)";
+const { figure: FIGURE, dataFrame: DATAFRAME, error: ERROR, progress: PROGRESS } = RICH_CODE;
 
 /** An MCP client connected to `/mcp` of the server at `url` (or of `app`, without a port) with `key`. */
 function connect(url: string, key?: string, app?: TestApp["app"], era: ProtocolEra = "modern"): Promise<Client> {
@@ -203,7 +191,7 @@ describe("MCP over Streamable HTTP at /mcp", { timeout: 120_000 }, () => {
   it("answers a DataFrame as its text table, with its HTML as an embedded text/html resource", async () => {
     const result = await call(acme, "execute_python", { code: DATAFRAME });
     expect(result.isError).toBeFalsy();
-    expect(textOf(result)).toMatch(/name\s+score\n0\s+ada\s+3\n1\s+bob\s+5/);
+    expect(textOf(result)).toMatch(RICH_CODE.dataFrameText);
     const html = result.content.find((block) => block.type === "resource");
     expect(html).toMatchObject({ resource: { mimeType: "text/html", text: expect.stringContaining("<table") } });
   });

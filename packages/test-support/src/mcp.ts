@@ -152,3 +152,26 @@ function parsed(text: string | undefined): { isError?: unknown } | undefined {
     return undefined;
   }
 }
+
+/** The tools both transports list, sorted by name. */
+export const TOOL_NAMES = [
+  "create_session",
+  "delete_session",
+  "execute_python",
+  "get_execution",
+  "list_files",
+  "list_sessions",
+  "read_file",
+  "run_bash",
+  "upload_file",
+];
+
+/** Code whose answers carry rich results: a figure, a table, an error, and output that comes over time. */
+export const RICH_CODE = {
+  figure: "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
+  dataFrame: "import pandas as pd\ndisplay(pd.DataFrame({'name': ['ada', 'bob'], 'score': [3, 5]}))",
+  /** The table RICH_CODE.dataFrame shows, as text. */
+  dataFrameText: /name\s+score\n0\s+ada\s+3\n1\s+bob\s+5/,
+  error: "def ratio(a, b):\n    return a / b\nprint('before')\nratio(1, 0)",
+  progress: "import time\nfor step in range(3):\n    print(f'step {step}', flush=True)\n    time.sleep(0.5)",
+};
