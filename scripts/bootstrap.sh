@@ -36,3 +36,5 @@ log "Installing dependencies (pnpm install --frozen-lockfile)"
 CI=true pnpm install --frozen-lockfile --reporter=silent
 log "Building"
 pnpm run build >/dev/null
+# The CLI on PATH (and `pnpm exec code-interpreter` in the checkout, through the root package.json).
+bash scripts/install-cli.sh

@@ -2,6 +2,7 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubernetesDouble } from "@code-interpreter/kubernetes-double";
+import { removeLabelled } from "@code-interpreter/test-support";
 import type { KubeConfig } from "@kubernetes/client-node";
 import Dockerode from "dockerode";
 
@@ -84,17 +85,11 @@ async function removeLeftovers(docker: Dockerode): Promise<void> {
 
 /** Force-removes the benchmark's double containers whose labels match; returns how many. */
 async function removeContainers(docker: Dockerode, matches: (labels: Record<string, string>) => boolean): Promise<number> {
-  const found = await docker.listContainers({ all: true, filters: { label: [`${BENCH_LABEL}=kubernetes`] } });
-  const doomed = found.filter((container) => matches(container.Labels));
-  await Promise.all(
-    doomed.map((container) =>
-      docker
-        .getContainer(container.Id)
-        .remove({ force: true })
-        .catch(() => {}),
-    ),
-  );
-  return doomed.length;
+  const removed = await removeLabelled([`${BENCH_LABEL}=kubernetes`], {
+    engine: docker,
+    ignore: (container) => !matches(container.Labels),
+  });
+  return removed.length;
 }
 
 function alive(pid: number): boolean {

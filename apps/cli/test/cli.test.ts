@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { createLogger, loadConfig, type RunningServer, startServer } from "@code-interpreter/server";
+import { serverEnv } from "@code-interpreter/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, type Run, runCli } from "./run-cli.js";
 
@@ -13,16 +14,7 @@ let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "ci-cli-"));
   await chmod(dir, 0o711);
-  server = await startServer(
-    loadConfig({
-      PORT: "0",
-      EXECUTOR_BACKEND: "local",
-      LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
-      FILE_STORAGE_DIR: join(dir, "files"),
-      LOCAL_STATE_DIR: join(dir, "local"),
-    }),
-    createLogger({ level: "silent", format: "plain" }),
-  );
+  server = await startServer(loadConfig(serverEnv(dir, { PORT: "0" })), createLogger({ level: "silent", format: "plain" }));
 });
 afterAll(async () => {
   await server?.close();

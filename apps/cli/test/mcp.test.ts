@@ -1,85 +1,56 @@
-import { execFile } from "node:child_process";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { probeDocker } from "@code-interpreter/backend-docker";
 import { createLogger, loadConfig, type RunningServer, startServer } from "@code-interpreter/server";
-import { type CallToolResult, Client } from "@modelcontextprotocol/client";
-import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { dockerAvailable, serverEnv, stateDir } from "@code-interpreter/test-support";
+import {
+  callTool as call,
+  inspect as inspectIn,
+  isPng,
+  type ProtocolEra,
+  pngImagesOf,
+  RICH_CODE,
+  sessionIdOf,
+  spawnStdio,
+  TOOL_NAMES,
+  textOf,
+} from "@code-interpreter/test-support/mcp";
+import type { Client } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI } from "./run-cli.js";
 
-const TOOLS = ["create_session", "delete_session", "execute_python", "list_files", "list_sessions", "read_file", "run_bash", "upload_file"];
-const INSPECTOR = join(import.meta.dirname, "../node_modules/.bin/mcp-inspector");
+const TOOLS = TOOL_NAMES;
+
+const { figure: FIGURE, dataFrame: DATAFRAME, error: ERROR, progress: PROGRESS } = RICH_CODE;
 
 let dir: string;
+let removeDir: () => Promise<void>;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "ci-cli-mcp-"));
-  await chmod(dir, 0o711); // the sandbox uid reaches session workspaces below it
+  // The sandbox uid reaches session workspaces below it.
+  ({ path: dir, remove: removeDir } = await stateDir("ci-cli-mcp"));
 });
-afterAll(() => rm(dir, { recursive: true, force: true }));
+afterAll(() => removeDir?.());
 
-/** What `code-interpreter mcp` needs to keep its state below the test's directory, on `backend`. */
-function embeddedEnv(backend: string): Record<string, string> {
-  return {
+/** What `code-interpreter mcp` needs to keep its state below the test's directory (in `name`), on `backend`. */
+function embeddedEnv(backend: string, name = backend): Record<string, string> {
+  return serverEnv(join(dir, name), {
     EXECUTOR_BACKEND: backend,
-    LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
-    LOCAL_STATE_DIR: join(dir, `state-${backend}`),
-    FILE_STORAGE_DIR: join(dir, `files-${backend}`),
     SANDBOX_POOL_MAX: "0",
     LOG_LEVEL: "warn",
     // The Inspector gives its servers only what -e names: a developer's choice of sandbox root filesystem too.
     ...(process.env.LOCAL_ROOTFS ? { LOCAL_ROOTFS: process.env.LOCAL_ROOTFS } : {}),
-  };
-}
-
-/**
- * The SDK's client, talking to the built CLI's `mcp` command over stdio: in the 2026-07-28 revision by default
- * (pinned; the SDK first probes it on a short-lived second copy of the command), or with `era: "legacy"` the 2025
- * `initialize` handshake that most desktop agents still open with.
- */
-async function spawnMcp(
-  args: string[],
-  env: Record<string, string>,
-  era: "modern" | "legacy" = "modern",
-): Promise<{ client: Client; stderr: () => string }> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, ...args],
-    env: { ...inherited, ...env },
-    cwd: dir,
-    stderr: "pipe",
   });
-  let stderr = "";
-  transport.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const client = new Client(
-    { name: "code-interpreter-cli-test", version: "0.0.0" },
-    era === "modern" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {},
-  );
-  await client.connect(transport);
-  expect(client.getProtocolEra()).toBe(era);
-  return { client, stderr: () => stderr };
 }
 
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return client.callTool({ name, arguments: args }, { timeout: 120_000 });
+/** The built CLI's `mcp` command over stdio, as an agent starts it. */
+async function spawnMcp(args: string[], env: Record<string, string>, era: ProtocolEra = "modern") {
+  return spawnStdio({ command: process.execPath, args: [CLI, ...args], env, cwd: dir, era });
 }
 
-function textOf(result: CallToolResult): string {
-  return result.content
-    .filter((block) => block.type === "text")
-    .map((block) => block.text)
-    .join("\n");
-}
-
-function sessionIdOf(result: CallToolResult): string {
-  const id = /code-session-[0-9a-f-]+/.exec(textOf(result))?.[0];
-  if (!id) throw new Error(`no session id in ${textOf(result)}`);
-  return id;
+/** The MCP Inspector's CLI mode, with a home of its own below the test's directory. */
+async function inspect(target: string[], args: string[]) {
+  const home = join(dir, "inspector-home");
+  await mkdir(home, { recursive: true });
+  return inspectIn(target, args, { home, cwd: dir });
 }
 
 describe("code-interpreter mcp (stdio, sandboxes in-process)", () => {
@@ -117,8 +88,52 @@ describe("code-interpreter mcp (stdio, sandboxes in-process)", () => {
     expect(textOf(gone)).toMatch(/not found/i);
   }, 120_000);
 
+  it("answers plt.show() in a one-shot run as image content", async () => {
+    const shown = await call(client, "execute_python", { code: FIGURE });
+    expect(shown.isError).toBeFalsy();
+    expect(pngImagesOf(shown).filter(isPng), JSON.stringify(shown.content).slice(0, 500)).toHaveLength(1);
+  }, 120_000);
+
+  it("answers a session's figure as image content, a DataFrame as its table and HTML, an error as a tool error", async () => {
+    const sessionId = sessionIdOf(await call(client, "create_session"));
+    try {
+      const figure = await call(client, "execute_python", { session_id: sessionId, code: FIGURE });
+      expect(pngImagesOf(figure).filter(isPng)).toHaveLength(1);
+      const table = await call(client, "execute_python", { session_id: sessionId, code: DATAFRAME });
+      expect(textOf(table)).toMatch(RICH_CODE.dataFrameText);
+      expect(table.content).toContainEqual(
+        expect.objectContaining({
+          type: "resource",
+          resource: expect.objectContaining({ mimeType: "text/html", text: expect.stringContaining("<table") }),
+        }),
+      );
+      const failed = await call(client, "execute_python", { session_id: sessionId, code: ERROR });
+      expect(failed.isError).toBe(true);
+      expect(textOf(failed)).toContain("[error] ZeroDivisionError: division by zero");
+      expect(textOf(failed)).toMatch(/line 2, in ratio/);
+    } finally {
+      await call(client, "delete_session", { session_id: sessionId });
+    }
+  }, 180_000);
+
+  it("sends progress notifications with the output so far", async () => {
+    const messages: string[] = [];
+    const result = await call(client, "execute_python", { code: PROGRESS }, ({ message }) => messages.push(message ?? ""));
+    expect(textOf(result)).toContain("step 0\nstep 1\nstep 2\n");
+    expect(messages.at(-1)).toContain("step 2");
+  }, 120_000);
+
+  it("runs in the background and collects the result with get_execution", async () => {
+    const started = await call(client, "execute_python", { code: `import time\ntime.sleep(3)\n${FIGURE}`, background: true });
+    const executionId = /exec-[0-9a-f-]+/.exec(textOf(started))?.[0] as string;
+    expect(executionId, textOf(started)).toBeTruthy();
+    const done = await call(client, "get_execution", { execution_id: executionId, wait_seconds: 60 });
+    expect(done.isError).toBeFalsy();
+    expect(pngImagesOf(done).filter(isPng)).toHaveLength(1);
+  }, 120_000);
+
   it("serves a 2025-era client (the initialize handshake) as well", async () => {
-    const legacy = await spawnMcp(["mcp"], { ...embeddedEnv("local"), LOCAL_STATE_DIR: join(dir, "state-legacy") }, "legacy");
+    const legacy = await spawnMcp(["mcp"], embeddedEnv("local", "legacy"), "legacy");
     try {
       expect((await legacy.client.listTools()).tools.map((tool) => tool.name).sort()).toEqual(TOOLS);
       expect(textOf(await call(legacy.client, "execute_python", { code: "print(2 + 3)" }))).toContain("5\n");
@@ -150,11 +165,13 @@ describe("code-interpreter mcp when its sandboxes cannot start", () => {
   }, 120_000);
 });
 
-const docker = await probeDocker({ image: process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest" });
-if (!docker.ok && process.env.CI === "true") throw new Error(`the MCP figure test needs Docker and the executor image: ${docker.reason}`);
+const docker = await dockerAvailable({
+  image: process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest",
+  purpose: "the MCP tests on the docker backend",
+});
 
 // The executor image has matplotlib; the local sandbox has it once it runs in the prepared root filesystem.
-describe.runIf(docker.ok)("code-interpreter mcp on the docker backend", () => {
+describe.runIf(docker)("code-interpreter mcp on the docker backend", () => {
   let client: Client;
   beforeAll(async () => {
     ({ client } = await spawnMcp(["mcp", "--backend", "docker"], embeddedEnv("docker")));
@@ -188,8 +205,7 @@ describe("code-interpreter mcp --url (forwarding to a server)", () => {
     server = await startServer(
       loadConfig({
         PORT: "0",
-        ...embeddedEnv("local"),
-        LOCAL_STATE_DIR: join(dir, "server-state"),
+        ...embeddedEnv("local", "server"),
         API_KEYS: `acme=${ACME},globex=${GLOBEX}`,
       }),
       createLogger({ level: "silent", format: "plain" }),
@@ -247,25 +263,6 @@ describe("code-interpreter mcp --url (forwarding to a server)", () => {
   }, 150_000);
 });
 
-/** Runs the MCP Inspector's CLI mode as users do (`mcp-inspector --cli <server> --method …`) and parses its JSON answer. */
-async function inspect(target: string[], args: string[]) {
-  // The Inspector keeps a catalog and secrets under HOME: a home of its own, removed with the test's directory.
-  const env = { ...process.env, HOME: join(dir, "inspector-home"), MCP_CATALOG_PATH: join(dir, "inspector-home/mcp.json") };
-  const run = await promisify(execFile)(INSPECTOR, ["--cli", ...target, ...args], {
-    env,
-    cwd: dir,
-    timeout: 120_000,
-    maxBuffer: 16 * 1024 * 1024,
-  }).catch((error: Error & { stdout?: string; stderr?: string }) => {
-    throw new Error(`the Inspector failed: ${error.message}\nstdout: ${error.stdout}\nstderr: ${error.stderr}`);
-  });
-  try {
-    return JSON.parse(run.stdout);
-  } catch {
-    throw new Error(`the Inspector printed no JSON:\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
-  }
-}
-
 describe("the MCP Inspector's CLI mode against code-interpreter mcp", () => {
   // Its stdio servers get only the variables given with -e, as in a user's config.
   const stdio = (...args: string[]) =>
@@ -285,6 +282,21 @@ describe("the MCP Inspector's CLI mode against code-interpreter mcp", () => {
     const answer = await stdio("--method", "tools/call", "--tool-name", "execute_python", "--tool-arg", "code=print(sum(range(10)))");
     expect(answer.isError).toBeFalsy();
     expect(answer.content[0], JSON.stringify(answer)).toEqual({ type: "text", text: "45\n" });
+  }, 150_000);
+
+  it("sees a figure as image content and an error as a tool error", async () => {
+    const figure = await stdio(
+      "--method",
+      "tools/call",
+      "--tool-name",
+      "execute_python",
+      "--tool-arg",
+      `code=${FIGURE.replaceAll("\n", "; ")}`,
+    );
+    expect(figure.content).toContainEqual(expect.objectContaining({ type: "image", mimeType: "image/png" }));
+    const error = await stdio("--method", "tools/call", "--tool-name", "execute_python", "--tool-arg", "code=1/0");
+    expect(error.isError).toBe(true);
+    expect(JSON.stringify(error.content)).toContain("ZeroDivisionError: division by zero");
   }, 150_000);
 
   it("calls execute_python in the 2026-07-28 revision", async () => {

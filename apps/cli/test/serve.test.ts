@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { serverEnv } from "@code-interpreter/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MALLOC_SETTINGS, SEMI_SPACE_FLAG } from "../src/commands/memory-settings.js";
 import { CLI } from "./run-cli.js";
@@ -29,15 +30,7 @@ async function serveEnvironment(env: NodeJS.ProcessEnv): Promise<{ environment: 
     ...inherited
   } = process.env;
   const child: ChildProcess = spawn(process.execPath, [CLI, "serve", "--port", "0", "--backend", "local"], {
-    env: {
-      ...inherited,
-      LOG_LEVEL: "warn",
-      SANDBOX_POOL_MIN: "0",
-      LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
-      FILE_STORAGE_DIR: join(dir, "files"),
-      LOCAL_STATE_DIR: join(dir, "local"),
-      ...env,
-    },
+    env: { ...inherited, ...serverEnv(dir, { LOG_LEVEL: "warn", SANDBOX_POOL_MIN: "0" }), ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));

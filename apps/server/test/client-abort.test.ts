@@ -1,5 +1,5 @@
 import { connect } from "node:net";
-import { join } from "node:path";
+import { serverEnv } from "@code-interpreter/test-support";
 import { afterEach, describe, expect, it } from "vitest";
 import { postJson, type ServerProcess, startServerProcess, waitFor } from "./support/server-process.js";
 import { stateDir } from "./support/temp-dirs.js";
@@ -14,13 +14,7 @@ async function start(): Promise<ServerProcess> {
   const dir = await stateDir("ci-client-abort");
   cleanups.push(() => dir.remove());
   const server = await startServerProcess({
-    env: {
-      EXECUTOR_BACKEND: "local",
-      LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
-      LOCAL_STATE_DIR: join(dir.path, "local"),
-      FILE_STORAGE_DIR: join(dir.path, "files"),
-      SANDBOX_POOL_MAX: "0",
-    },
+    env: serverEnv(dir.path, { SANDBOX_POOL_MAX: "0" }),
   });
   cleanups.push(() => server.stop());
   return server;

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createDockerBackend, probeDocker } from "@code-interpreter/backend-docker";
+import { containersLabelled } from "@code-interpreter/test-support";
 import Dockerode from "dockerode";
 import { afterAll, describe, it } from "vitest";
 import { describeSessionFaults } from "./support/session-faults.js";
@@ -12,8 +13,7 @@ const probe = await probeDocker({ docker, image });
 if (!probe.ok && process.env.CI === "true")
   throw new Error(`the Docker fault tests need a Docker engine and the executor image: ${probe.reason}`);
 
-const ours = () =>
-  docker.listContainers({ all: true, filters: { label: [`code-interpreter.test-run=${labels["code-interpreter.test-run"]}`] } });
+const ours = () => containersLabelled(labels, { engine: docker });
 
 if (probe.ok) {
   describeSessionFaults(

@@ -1,6 +1,7 @@
 import { connect } from "node:net";
 import { join } from "node:path";
 import { listSandboxProcesses } from "@code-interpreter/backend-local/testing";
+import { serverEnv } from "@code-interpreter/test-support";
 import { afterEach, describe, expect, it } from "vitest";
 import { postJson, type ServerProcess, startServerProcess, waitFor } from "./support/server-process.js";
 import { isRunning, stateDir } from "./support/temp-dirs.js";
@@ -13,17 +14,13 @@ afterEach(async () => {
 
 async function start(dir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const server = await startServerProcess({
-    env: {
-      EXECUTOR_BACKEND: "local",
-      LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
-      LOCAL_STATE_DIR: join(dir, "local"),
-      FILE_STORAGE_DIR: join(dir, "files"),
+    env: serverEnv(dir, {
       SANDBOX_PRELOAD: "none",
       REAPER_INTERVAL_SEC: "1",
       // These tests count every sandbox as a leftover; backend-local's suites cover the session pool.
       SESSION_POOL_MAX: "0",
       ...env,
-    },
+    }),
   });
   cleanups.push(() => server.stop());
   return server;

@@ -5,6 +5,7 @@ import { createLocalBackend, type LocalBackend } from "@code-interpreter/backend
 import { listSandboxProcesses } from "@code-interpreter/backend-local/testing";
 import type { Backend } from "@code-interpreter/core";
 import type { FileStore } from "@code-interpreter/files";
+import { serverEnv } from "@code-interpreter/test-support";
 import { createApp } from "../src/app.js";
 import { type Config, loadConfig } from "../src/config.js";
 import { openConfiguredFileStore } from "../src/file-store.js";
@@ -47,15 +48,14 @@ export async function createTestApp(
 ): Promise<TestApp> {
   const dir = await mkdtemp(join(tmpdir(), "ci-server-test-"));
   await chmod(dir, 0o711); // the sandbox uid reaches session workspaces below it
-  const config = loadConfig({
-    FILE_STORAGE_DIR: join(dir, "files"),
-    LOCAL_STATE_DIR: join(dir, "local"),
-    LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
-    LOG_LEVEL: "silent",
-    // These tests count every sandbox as a leftover: no warm sessions unless a test asks (the backends' suites cover the pool).
-    SESSION_POOL_MAX: "0",
-    ...env,
-  });
+  const config = loadConfig(
+    serverEnv(dir, {
+      LOG_LEVEL: "silent",
+      // These tests count every sandbox as a leftover: no warm sessions unless a test asks (the backends' suites cover the pool).
+      SESSION_POOL_MAX: "0",
+      ...env,
+    }),
+  );
   const real = await createBackend(config).catch(async (error) => {
     await rm(dir, { recursive: true, force: true });
     throw error;
@@ -115,14 +115,7 @@ export interface LiveServer extends RunningServer {
 
 /** The environment of a live test server whose state lives below `dir`; `env` adds to or overrides it. */
 export function liveServerEnv(dir: string, env: Record<string, string> = {}): Record<string, string> {
-  return {
-    PORT: "0",
-    EXECUTOR_BACKEND: "local",
-    LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
-    FILE_STORAGE_DIR: join(dir, "files"),
-    LOCAL_STATE_DIR: join(dir, "local"),
-    ...env,
-  };
+  return serverEnv(dir, { PORT: "0", ...env });
 }
 
 /** Starts a live test server; `stop()` (also when start-up fails) leaves nothing behind. */

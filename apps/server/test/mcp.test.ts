@@ -1,5 +1,19 @@
-import { probeDocker } from "@code-interpreter/backend-docker";
-import { type CallToolResult, Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { dockerAvailable } from "@code-interpreter/test-support";
+import {
+  callTool as call,
+  connectHttp,
+  inspect,
+  isPng,
+  type ProtocolEra,
+  pngImagesOf,
+  RICH_CODE,
+  sessionIdOf,
+  TOOL_NAMES,
+  textOf,
+} from "@code-interpreter/test-support/mcp";
+import type { Client } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, json, type LiveServer, startLiveServer, type TestApp } from "./fixture.js";
 
@@ -7,40 +21,13 @@ const ACME = "acme-key-0123456789";
 const GLOBEX = "globex-key-0123456789";
 const OPS = "ops-admin-key-0123456789";
 
-const TOOLS = ["create_session", "delete_session", "execute_python", "list_files", "list_sessions", "read_file", "run_bash", "upload_file"];
+const TOOLS = TOOL_NAMES;
 
-/**
- * An MCP client of the SDK, connected to `/mcp` of the server at `url` (or of `app`, without a port) with `key`.
- * It speaks the 2026-07-28 revision (pinned: no fallback), or with `era: "legacy"` the 2025 `initialize` handshake.
- */
-async function connect(url: string, key?: string, app?: TestApp["app"], era: "modern" | "legacy" = "modern"): Promise<Client> {
-  const client = new Client(
-    { name: "code-interpreter-test", version: "0.0.0" },
-    era === "modern" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {},
-  );
-  const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
-  const fetch = app ? { fetch: async (input: string | URL | Request, init?: RequestInit) => app.request(input, init) } : {};
-  await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", url), { requestInit: { headers }, ...fetch }));
-  return client;
-}
+const { figure: FIGURE, dataFrame: DATAFRAME, error: ERROR, progress: PROGRESS } = RICH_CODE;
 
-/** Calls a tool; the answer typed as a tool result. */
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return client.callTool({ name, arguments: args }, { timeout: 120_000 });
-}
-
-/** The text blocks of a result, joined. */
-function textOf(result: CallToolResult): string {
-  return result.content
-    .filter((block) => block.type === "text")
-    .map((block) => block.text)
-    .join("\n");
-}
-
-function sessionIdOf(result: CallToolResult): string {
-  const id = /code-session-[0-9a-f-]+/.exec(textOf(result))?.[0];
-  if (!id) throw new Error(`no session id in ${textOf(result)}`);
-  return id;
+/** An MCP client connected to `/mcp` of the server at `url` (or of `app`, without a port) with `key`. */
+function connect(url: string, key?: string, app?: TestApp["app"], era: ProtocolEra = "modern"): Promise<Client> {
+  return connectHttp(url, { era, ...(key ? { apiKey: key } : {}), ...(app ? { fetch: (input, init) => app.request(input, init) } : {}) });
 }
 
 // Generous timeouts: a busy two-core machine, sandboxes in a prepared root filesystem.
@@ -183,6 +170,95 @@ describe("MCP over Streamable HTTP at /mcp", { timeout: 120_000 }, () => {
     expect((await acme.readResource({ uri: link.uri })).contents).toEqual([{ uri: link.uri, mimeType: "image/png", blob: png }]);
   });
 
+  it("answers plt.show() in a one-shot run as image content, as the HTTP answer's results carry it", async () => {
+    const shown = await call(acme, "execute_python", { code: FIGURE });
+    expect(shown.isError).toBeFalsy();
+    const images = pngImagesOf(shown);
+    expect(images.length, JSON.stringify(shown.content).slice(0, 500)).toBe(1);
+    expect(isPng(images[0] as Buffer)).toBe(true);
+    expect(textOf(shown)).not.toContain("<Figure");
+  });
+
+  it("answers a session's display() figure as image content", async () => {
+    const sessionId = sessionIdOf(await call(acme, "create_session"));
+    sessions.push(sessionId);
+    await call(acme, "execute_python", { session_id: sessionId, code: "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()" });
+    const displayed = await call(acme, "execute_python", { session_id: sessionId, code: "ax.bar(['a', 'b'], [3, 5])\ndisplay(fig)" });
+    expect(displayed.isError).toBeFalsy();
+    expect(pngImagesOf(displayed).filter(isPng).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("answers a DataFrame as its text table, with its HTML as an embedded text/html resource", async () => {
+    const result = await call(acme, "execute_python", { code: DATAFRAME });
+    expect(result.isError).toBeFalsy();
+    expect(textOf(result)).toMatch(RICH_CODE.dataFrameText);
+    const html = result.content.find((block) => block.type === "resource");
+    expect(html).toMatchObject({ resource: { mimeType: "text/html", text: expect.stringContaining("<table") } });
+  });
+
+  it("answers a Python error as a tool error with its name, value and the code's own traceback", async () => {
+    const result = await call(acme, "execute_python", { code: ERROR });
+    expect(result.isError).toBe(true);
+    const text = textOf(result);
+    expect(text).toContain("before\n");
+    expect(text).toContain("[error] ZeroDivisionError: division by zero");
+    expect(text).toMatch(/line 2, in ratio/);
+    expect(text).not.toMatch(/runner|site-packages/);
+  });
+
+  it("sends progress notifications with the output so far when the client asks for them", async () => {
+    const messages: string[] = [];
+    const result = await call(acme, "execute_python", { code: PROGRESS }, ({ message }) => messages.push(message ?? ""));
+    expect(textOf(result)).toContain("step 0\nstep 1\nstep 2\n");
+    expect(messages.length).toBeGreaterThanOrEqual(1);
+    expect(messages.at(-1)).toContain("step 2");
+    expect(messages.every((message, index) => index === 0 || message.startsWith(messages[index - 1] as string))).toBe(true);
+  });
+
+  it("runs in the background and collects the same content with get_execution; other tenants cannot", async () => {
+    const started = await call(acme, "execute_python", { code: `import time\ntime.sleep(5)\n${FIGURE}`, background: true });
+    expect(started.isError).toBeFalsy();
+    const executionId = /exec-[0-9a-f-]+/.exec(textOf(started))?.[0] as string;
+    expect(executionId).toBeTruthy();
+    expect(textOf(await call(acme, "get_execution", { execution_id: executionId }))).toMatch(/is still running \(\d+ s so far\)/);
+    const foreign = await call(globex, "get_execution", { execution_id: executionId });
+    expect(foreign.isError).toBe(true);
+    expect(textOf(foreign)).toMatch(/not found/i);
+    const done = await call(acme, "get_execution", { execution_id: executionId, wait_seconds: 60 });
+    expect(done.isError).toBeFalsy();
+    expect(pngImagesOf(done).filter(isPng)).toHaveLength(1);
+    expect(textOf(done)).toMatch(/\[exit code 0, \d+ ms\]/);
+
+    const sessionId = sessionIdOf(await call(acme, "create_session"));
+    sessions.push(sessionId);
+    const bash = await call(acme, "run_bash", { session_id: sessionId, cmd: "sleep 1; echo from-the-background", background: true });
+    const bashId = /exec-[0-9a-f-]+/.exec(textOf(bash))?.[0] as string;
+    expect(textOf(await call(acme, "get_execution", { execution_id: bashId, wait_seconds: 60 }))).toContain("from-the-background\n");
+  });
+
+  it("shows the figure, the table and the error to the MCP Inspector's CLI too", async () => {
+    const home = join(server.dir, "inspector-home");
+    await mkdir(home, { recursive: true });
+    const target = [
+      `${server.url}/mcp`,
+      "--header",
+      `Authorization: Bearer ${ACME}`,
+      "--method",
+      "tools/call",
+      "--tool-name",
+      "execute_python",
+    ];
+    const figure = await inspect(target, ["--tool-arg", `code=${FIGURE.replaceAll("\n", "; ")}`], { home });
+    expect(figure.content).toContainEqual(expect.objectContaining({ type: "image", mimeType: "image/png" }));
+    const table = await inspect(target, ["--tool-arg", `code=${DATAFRAME.replaceAll("\n", "; ")}`], { home });
+    expect(table.content).toContainEqual(
+      expect.objectContaining({ type: "resource", resource: expect.objectContaining({ mimeType: "text/html" }) }),
+    );
+    const error = await inspect(target, ["--tool-arg", "code=1/0"], { home });
+    expect(error.isError).toBe(true);
+    expect(JSON.stringify(error.content)).toContain("ZeroDivisionError");
+  }, 150_000);
+
   it("answers refusals as tool errors with the reason, never as protocol errors", async () => {
     const missing = await call(acme, "run_bash", { session_id: "code-session-00000000-0000-0000-0000-000000000000", cmd: "true" });
     expect(missing.isError).toBe(true);
@@ -289,11 +365,13 @@ describe("MCP calls share the HTTP API's limits", { timeout: 120_000 }, () => {
   });
 });
 
-const docker = await probeDocker({ image: process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest" });
-if (!docker.ok && process.env.CI === "true") throw new Error(`the MCP figure test needs Docker and the executor image: ${docker.reason}`);
+const docker = await dockerAvailable({
+  image: process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest",
+  purpose: "the MCP tests on the docker backend",
+});
 
 // The executor image has matplotlib; the local sandbox has it once it runs in the prepared root filesystem.
-describe.runIf(docker.ok)("MCP at /mcp on the docker backend", () => {
+describe.runIf(docker)("MCP at /mcp on the docker backend", () => {
   let server: LiveServer;
   let client: Client;
   beforeAll(async () => {

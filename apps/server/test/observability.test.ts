@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { FileStore } from "@code-interpreter/files";
+import { serverEnv } from "@code-interpreter/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
@@ -19,11 +20,7 @@ describe("observability", { timeout: 60_000 }, () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "ci-observability-"));
     await chmod(dir, 0o711); // the sandbox uid reaches session workspaces below it
-    const config = loadConfig({
-      FILE_STORAGE_DIR: join(dir, "files"),
-      LOCAL_STATE_DIR: join(dir, "local"),
-      LOCAL_SANDBOX: process.env.CI === "true" ? "require" : "auto",
-    });
+    const config = loadConfig(serverEnv(dir));
     const backend = await localBackend(config);
     const store = await FileStore.open({ dir: config.FILE_STORAGE_DIR, maxFileBytes: 1024 * 1024, ttlSeconds: 3600 });
     const destination = new PassThrough();

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { probeDocker } from "@code-interpreter/backend-docker";
+import { containerName, containersLabelled, removeLabelled } from "@code-interpreter/test-support";
 import Dockerode from "dockerode";
 import { afterAll, describe, it } from "vitest";
 import { loadConfig } from "../src/config.js";
@@ -124,10 +125,11 @@ async function listInContainer(container: Dockerode.Container, dir: string): Pro
  */
 async function leftovers(): Promise<string[]> {
   await Promise.all(servers.map((container) => container.stop({ t: 20 }).catch(() => {})));
-  const containers = await docker.listContainers({ all: true, filters: { label: ["app=code-interpreter"] } });
-  return containers
-    .filter((container) => container.Created >= startedAt && !container.Labels["code-interpreter.test-run"])
-    .map((container) => container.Names[0] ?? container.Id);
+  const containers = await containersLabelled(["app=code-interpreter"], {
+    engine: docker,
+    ignore: (container) => container.Created < startedAt || Boolean(container.Labels["code-interpreter.test-run"]),
+  });
+  return containers.map(containerName);
 }
 
 if (!missing) {
@@ -139,17 +141,7 @@ if (!missing) {
     leftovers,
     { createServer: startContainer },
   );
-  afterAll(async () => {
-    for (const container of await docker.listContainers({
-      all: true,
-      filters: { label: [`code-interpreter.test-run=${runLabel["code-interpreter.test-run"]}`] },
-    })) {
-      await docker
-        .getContainer(container.Id)
-        .remove({ force: true })
-        .catch(() => {});
-    }
-  });
+  afterAll(() => removeLabelled(runLabel, { engine: docker }));
 } else {
   describe.skip(`routes with the server in a container (${missing})`, () => {
     it("needs a Docker engine, the executor image and the server image", () => {});

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createDockerBackend, type DockerBackend, probeDocker, WARM_LABEL_KEY } from "@code-interpreter/backend-docker";
+import { containerName, containersLabelled, removeLabelled } from "@code-interpreter/test-support";
 import Dockerode from "dockerode";
 import { afterAll, describe, it } from "vitest";
 import { describeRoutes } from "./routes.js";
@@ -16,11 +17,11 @@ const backends: DockerBackend[] = [];
 // Warm sandboxes waiting in the pool are not leftovers; finished ones are removed just after the answer.
 const leftovers = async () => {
   await Promise.all(backends.map((backend) => backend.whenIdle()));
-  const containers = await docker.listContainers({
-    all: true,
-    filters: { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) },
+  const containers = await containersLabelled(labels, {
+    engine: docker,
+    ignore: (container) => container.Labels[WARM_LABEL_KEY] === "true",
   });
-  return containers.filter((container) => container.Labels[WARM_LABEL_KEY] !== "true").map((container) => container.Names[0]);
+  return containers.map(containerName);
 };
 
 if (probe.ok) {
@@ -39,17 +40,7 @@ if (probe.ok) {
     },
     leftovers,
   );
-  afterAll(async () => {
-    for (const container of await docker.listContainers({
-      all: true,
-      filters: { label: [`code-interpreter.test-run=${labels["code-interpreter.test-run"]}`] },
-    })) {
-      await docker
-        .getContainer(container.Id)
-        .remove({ force: true })
-        .catch(() => {});
-    }
-  });
+  afterAll(() => removeLabelled(labels, { engine: docker }));
 } else {
   describe.skip(`routes on the docker backend (${probe.reason})`, () => {
     it("needs a Docker engine and the executor image", () => {});

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import Dockerode from "dockerode";
+import { removeLabelled } from "@code-interpreter/test-support";
 import type { TestProject } from "vitest/node";
 
 const TEST_RUN_LABEL = "code-interpreter.test-run";
@@ -12,24 +12,14 @@ export default function setup(project: TestProject) {
   const runId = randomUUID();
   project.provide("dockerTestRun", runId);
   return async () => {
-    const docker = new Dockerode();
-    let left: Dockerode.ContainerInfo[];
+    let left: string[];
     try {
-      left = await docker.listContainers({ all: true, filters: { label: [`${TEST_RUN_LABEL}=${runId}`] } });
+      left = await removeLabelled({ [TEST_RUN_LABEL]: runId });
     } catch {
       return; // no engine: the tests were skipped (or failed under CI)
     }
-    await Promise.all(
-      left.map((container) =>
-        docker
-          .getContainer(container.Id)
-          .remove({ force: true })
-          .catch(() => {}),
-      ),
-    );
     if (left.length > 0) {
-      const names = left.map((container) => container.Names[0]?.replace(/^\//, "")).join(", ");
-      throw new Error(`the Docker backend tests left ${left.length} container(s) labelled app=code-interpreter behind: ${names}`);
+      throw new Error(`the Docker backend tests left ${left.length} container(s) labelled app=code-interpreter behind: ${left.join(", ")}`);
     }
   };
 }

@@ -1,7 +1,12 @@
 import { randomUUID } from "node:crypto";
+import {
+  dockerAvailable as available,
+  containersLabelled as listLabelled,
+  removeLabelled as removeContainers,
+} from "@code-interpreter/test-support";
 import Dockerode from "dockerode";
 import { inject } from "vitest";
-import { DEFAULT_EXECUTOR_IMAGE, type DockerBackendSettings, probeDocker, SESSION_LABEL_KEY, WARM_LABEL_KEY } from "../src/index.js";
+import { DEFAULT_EXECUTOR_IMAGE, type DockerBackendSettings, SESSION_LABEL_KEY, WARM_LABEL_KEY } from "../src/index.js";
 
 /** Label on every container a test run creates, checked by the global teardown. */
 export const TEST_RUN_LABEL = "code-interpreter.test-run";
@@ -11,17 +16,8 @@ export const TEST_FILE_LABEL = "code-interpreter.test-file";
 export const docker = new Dockerode();
 export const image = process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || DEFAULT_EXECUTOR_IMAGE;
 
-/**
- * Whether the engine and image are here. Under CI=true their absence fails the
- * file; locally the tests are skipped with the reason.
- */
-export async function dockerAvailable(): Promise<boolean> {
-  const probe = await probeDocker({ docker, image });
-  if (probe.ok) return true;
-  if (process.env.CI === "true") throw new Error(`Docker backend tests need a Docker engine and the executor image: ${probe.reason}`);
-  console.warn(`Skipping Docker backend tests: ${probe.reason}`);
-  return false;
-}
+/** Whether the engine and image are here (under CI=true their absence fails the file; locally the tests skip). */
+export const dockerAvailable = () => available({ image, purpose: "the Docker backend tests", engine: docker });
 
 /** Labels for this file's containers; the backend puts them on everything it creates. */
 export function fileLabels(): Record<string, string> {
@@ -41,10 +37,7 @@ export function testSettings(labels: Record<string, string>): Partial<DockerBack
  * teardown counts everything).
  */
 export async function containersLabelled(labels: Record<string, string>, options: { includeWarm?: boolean } = {}): Promise<string[]> {
-  const containers = await docker.listContainers({
-    all: true,
-    filters: { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) },
-  });
+  const containers = await listLabelled(labels, { engine: docker });
   const claimed = new Set(containers.map((container) => container.Labels[SESSION_LABEL_KEY]).filter(Boolean));
   const name = (container: (typeof containers)[number]) => container.Names[0]?.replace(/^\//, "") ?? "";
   return containers
@@ -59,20 +52,7 @@ export async function containersLabelled(labels: Record<string, string>, options
 }
 
 /** Force-removes every container carrying these labels. */
-export async function removeLabelled(labels: Record<string, string>): Promise<void> {
-  const containers = await docker.listContainers({
-    all: true,
-    filters: { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) },
-  });
-  await Promise.all(
-    containers.map((container) =>
-      docker
-        .getContainer(container.Id)
-        .remove({ force: true })
-        .catch(() => {}),
-    ),
-  );
-}
+export const removeLabelled = (labels: Record<string, string>) => removeContainers(labels, { engine: docker }).then(() => {});
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Dockerode from "dockerode";
+import { removeLabelled } from "@code-interpreter/test-support";
 import type { TestProject } from "vitest/node";
 import { TEST_RUN_LABEL } from "./labels.js";
 
@@ -40,22 +40,8 @@ export default function setup(project: TestProject) {
 
 /** Removes the run's containers still on the engine and returns their names. */
 async function leftoverContainers(runId: string): Promise<string[]> {
-  const docker = new Dockerode();
-  let left: Dockerode.ContainerInfo[];
-  try {
-    left = await docker.listContainers({ all: true, filters: { label: [`${TEST_RUN_LABEL}=${runId}`] } });
-  } catch {
-    return []; // no engine: the tests were skipped (or failed under CI)
-  }
-  await Promise.all(
-    left.map((container) =>
-      docker
-        .getContainer(container.Id)
-        .remove({ force: true })
-        .catch(() => {}),
-    ),
-  );
-  return left.map((container) => container.Names[0]?.replace(/^\//, "") ?? container.Id);
+  // No engine: the tests were skipped (or failed under CI).
+  return removeLabelled({ [TEST_RUN_LABEL]: runId }).catch(() => []);
 }
 
 declare module "vitest" {

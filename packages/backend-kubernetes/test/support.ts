@@ -3,10 +3,10 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { APP_LABEL, defaultRootfs, PREPARE_ROOTFS_SCRIPT } from "@code-interpreter/core/sandbox";
-import { SYSCALL_TESTS } from "@code-interpreter/core/testing";
+import { describeBackendContract, SYSCALL_TESTS } from "@code-interpreter/core/testing";
 import { KubernetesDouble, type KubernetesDoubleOptions } from "@code-interpreter/kubernetes-double";
-import Dockerode from "dockerode";
-import { inject } from "vitest";
+import { dockerAvailable as available } from "@code-interpreter/test-support";
+import { afterAll, describe, expect, inject, it } from "vitest";
 import {
   createKubernetesBackend,
   DEFAULT_EXECUTOR_IMAGE,
@@ -25,20 +25,7 @@ export const namespace = "code-interpreter-test";
  * image). Under CI=true their absence fails the file; locally the tests are
  * skipped with the reason.
  */
-export async function dockerAvailable(): Promise<boolean> {
-  const docker = new Dockerode();
-  let reason: string | undefined;
-  try {
-    await docker.ping();
-    await docker.getImage(image).inspect();
-  } catch (error) {
-    reason = `a Docker engine and the executor image ${image} are needed to run pods in the Kubernetes double (${(error as Error).message})`;
-  }
-  if (!reason) return true;
-  if (process.env.CI === "true") throw new Error(reason);
-  console.warn(`Skipping Kubernetes backend tests: ${reason}`);
-  return false;
-}
+export const dockerAvailable = () => available({ image, purpose: "the Kubernetes backend tests (pods on Docker in the double)" });
 
 /**
  * Whether the double's process runtime can run pods here (bubblewrap and
@@ -191,3 +178,36 @@ export const HOSTILE_PROCESS_ASSUMES: Readonly<Record<string, string>> = {
   "cannot reach the host, its loopback or the cloud metadata service": NO_NETWORK("egress"),
   "cannot resolve names": NO_NETWORK("DNS"),
 };
+
+/**
+ * The shared backend contract suite against the double, its pods on `runtime`: Docker containers
+ * (contract.test.ts) or bubblewrap sandboxes on this host (contract-process.test.ts). One suite, two runs,
+ * each in its own file so either can run alone; skipped (failing under CI=true) where its runtime is missing.
+ */
+export async function describeKubernetesContract(runtime: "docker" | "process"): Promise<void> {
+  const name = runtime === "docker" ? "kubernetes" : "kubernetes (process pods)";
+  if (!(runtime === "docker" ? await dockerAvailable() : bwrapAvailable())) {
+    describe.skip(`${name} backend contract (no ${runtime === "docker" ? "Docker engine or executor image" : "bubblewrap or sandbox environment"} for the double)`, () => {
+      it(`runs against the Kubernetes API double with pods on ${runtime}`, () => {});
+    });
+    return;
+  }
+  const double: KubernetesDouble = await startDouble({ runtime });
+  afterAll(() => stopDouble(double));
+  describeBackendContract({
+    name,
+    createBackend: (settings) =>
+      createTestBackend(double, {
+        maxOutputBytes: settings.maxOutputBytes,
+        memoryLimitMb: settings.memoryLimitMb,
+        pool: TEST_POOL,
+        sessionPool: TEST_POOL,
+      }),
+    listLeftovers: () => leftovers(double),
+    additionalTests: () => {
+      it(`runs on the double's ${runtime} runtime`, () => {
+        expect(double.runtimeName).toBe(runtime);
+      });
+    },
+  });
+}

@@ -1,5 +1,5 @@
-import type { ExecuteResponse, SessionCommandResponse } from "@code-interpreter/core";
-import type { ContentBlock } from "@modelcontextprotocol/server";
+import type { ExecuteResponse, RichResultJson, SessionCommandResponse } from "@code-interpreter/core";
+import type { CallToolResult, ContentBlock } from "@modelcontextprotocol/server";
 import { ApiError, type ApiFetch, send } from "./api.js";
 
 /** Images larger than this are linked, not inlined: a model's context is not the place for them. */
@@ -119,27 +119,50 @@ export function fileLink(ref: FileRef, name: string, description: string, size?:
 
 /** stdout, stderr and how the command ended, as text blocks (empty streams left out). */
 export function commandContent(response: SessionCommandResponse): ContentBlock[] {
+  return [...outputContent(response.stdout, response.stderr), endedContent(response)];
+}
+
+function outputContent(stdout: string, stderr: string): ContentBlock[] {
   const content: ContentBlock[] = [];
-  if (response.stdout) content.push({ type: "text", text: response.stdout });
-  if (response.stderr) content.push({ type: "text", text: `[stderr]\n${response.stderr}` });
-  const ended = response.timed_out
-    ? `[timed out after ${response.duration_ms} ms: the process was killed; pass a larger timeout_ms if it needs longer]`
-    : `[exit code ${response.exit_code}, ${response.duration_ms} ms]`;
-  content.push({ type: "text", text: ended });
+  if (stdout) content.push({ type: "text", text: stdout });
+  if (stderr) content.push({ type: "text", text: `[stderr]\n${stderr}` });
   return content;
 }
 
+function endedContent(response: SessionCommandResponse): ContentBlock {
+  const text = response.timed_out
+    ? `[timed out after ${response.duration_ms} ms: the process was killed; pass a larger timeout_ms if it needs longer]`
+    : `[exit code ${response.exit_code}, ${response.duration_ms} ms]`;
+  return { type: "text", text };
+}
+
+/** What running Python answers over HTTP (one-shot or in a session): the fields the MCP content is made of. */
+export type ExecutionAnswer = SessionCommandResponse & Partial<Pick<ExecuteResponse, "files" | "skipped_files" | "results" | "error">>;
+
 /**
- * An execution's answer as MCP content: its output, a resource link for
- * every file it produced (saved to the file store), and the images among
- * them (a PNG the code wrote, a matplotlib figure) inline.
+ * An execution's answer as an MCP tool result, showing what the HTTP answer
+ * shows: its output; each rich result (a figure from `plt.show()` or
+ * `display()` as `image` content, a table's text and its HTML as an embedded
+ * `text/html` resource); the Python error with its traceback, which makes
+ * the result a tool error (`isError`); a resource link for every file it
+ * produced, and the images among them inline.
  */
-export async function executionContent(
-  api: ApiFetch,
-  response: SessionCommandResponse & Pick<ExecuteResponse, "skipped_files"> & { files?: ExecuteResponse["files"] },
-  signal?: AbortSignal,
-): Promise<ContentBlock[]> {
-  const content = commandContent(response);
+export async function executionResult(api: ApiFetch, response: ExecutionAnswer, signal?: AbortSignal): Promise<CallToolResult> {
+  const content = await executionContent(api, response, signal);
+  return response.error ? { content, isError: true } : { content };
+}
+
+/** The content of `executionResult`. */
+export async function executionContent(api: ApiFetch, response: ExecutionAnswer, signal?: AbortSignal): Promise<ContentBlock[]> {
+  const { error } = response;
+  // The traceback is also on stderr (as Python prints it): shown once, in the error block.
+  const stderr =
+    error?.traceback && response.stderr.includes(error.traceback) ? response.stderr.replace(error.traceback, "") : response.stderr;
+  const content = outputContent(response.stdout, stderr);
+  for (const [index, result] of (response.results ?? []).entries()) content.push(...(await richContent(api, result, index, signal)));
+  const shown = new Set(content.flatMap((block) => (block.type === "image" ? [block.data] : [])));
+  if (error) content.push({ type: "text", text: `[error] ${error.name}: ${error.value}\n${error.traceback.trimEnd()}` });
+  content.push(endedContent(response));
   for (const file of response.files ?? []) {
     if (file.kind !== "file" || !file.file_id) continue;
     const ref = { fileId: file.file_id };
@@ -147,12 +170,47 @@ export async function executionContent(
     const mimeType = mimeTypeOf(file.path);
     if (!isImageType(mimeType)) continue;
     const { bytes } = await readFile(api, ref, signal);
-    if (bytes.length <= MAX_INLINE_IMAGE_BYTES) content.push({ type: "image", data: Buffer.from(bytes).toString("base64"), mimeType });
+    const data = Buffer.from(bytes).toString("base64");
+    // A session keeps its figures as files too (figure-<cell>-<n>.png): the same bytes are shown once.
+    if (bytes.length <= MAX_INLINE_IMAGE_BYTES && !shown.has(data)) content.push({ type: "image", data, mimeType });
   }
   // Outputs the server could not keep are named, so the agent knows they exist and why they are missing.
   const skipped = response.skipped_files ?? [];
   if (skipped.length) {
     content.push({ type: "text", text: `[files left out: ${skipped.map((file) => `${file.path} (${file.reason})`).join("; ")}]` });
+  }
+  return content;
+}
+
+/** The image types of a rich result that become `image` content, in the order they are preferred. */
+const RESULT_IMAGE_TYPES = ["image/png", "image/jpeg"] as const;
+
+/**
+ * One rich result as content: its image (inline base64, or fetched from the
+ * file store when it was stored as `{file_id}`), else its text (a bare last
+ * expression's text is already in stdout), and its HTML as an embedded
+ * resource for hosts that render it.
+ */
+async function richContent(api: ApiFetch, result: RichResultJson, index: number, signal?: AbortSignal): Promise<ContentBlock[]> {
+  const { data } = result;
+  for (const mimeType of RESULT_IMAGE_TYPES) {
+    const value = data[mimeType];
+    if (value === undefined) continue;
+    if (typeof value === "string") return [{ type: "image", data: value, mimeType }];
+    const { bytes } = await readFile(api, { fileId: value.file_id }, signal);
+    if (bytes.length <= MAX_INLINE_IMAGE_BYTES) return [{ type: "image", data: Buffer.from(bytes).toString("base64"), mimeType }];
+    return [
+      fileLink({ fileId: value.file_id }, `result-${index + 1}.${mimeType.slice(6)}`, "An image the code displayed, too large to inline"),
+    ];
+  }
+  const content: ContentBlock[] = [];
+  if (!result.is_main_result && data["text/plain"]) content.push({ type: "text", text: data["text/plain"] });
+  const html = data["text/html"];
+  if (typeof html === "string") {
+    content.push({
+      type: "resource",
+      resource: { uri: `code-interpreter://results/${index + 1}.html`, mimeType: "text/html", text: html },
+    });
   }
   return content;
 }

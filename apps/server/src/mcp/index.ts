@@ -1,3 +1,3 @@
 export { ApiError, type ApiFetch, type FetchableApp, inProcessApi, remoteApi } from "./api.js";
 export { createMcpServer, type McpServerOptions } from "./mcp-server.js";
-export type { ToolOptions } from "./tools.js";
+export type { ToolOptions } from "./tools/index.js";

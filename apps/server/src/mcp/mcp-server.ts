@@ -1,6 +1,6 @@
 import { McpServer } from "@modelcontextprotocol/server";
 import { registerFileResources } from "./resources.js";
-import { registerTools, type ToolOptions } from "./tools.js";
+import { registerTools, type ToolOptions } from "./tools/index.js";
 
 /** What an MCP server of ours needs: where the HTTP API is, and the version it reports. */
 export interface McpServerOptions extends ToolOptions {

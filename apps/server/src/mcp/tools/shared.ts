@@ -1,0 +1,51 @@
+import { validateWorkspacePath } from "@code-interpreter/core/workspace";
+import { z } from "zod";
+
+/** The `session_id` input every session tool takes. */
+export const sessionIdInput = z
+  .string()
+  .min(1)
+  .describe("A session id from create_session (code-session-…). The session's /workspace and Python variables persist between calls.");
+
+/** The `timeout_ms` input of the tools that run code. */
+export const timeoutInput = z
+  .number()
+  .int()
+  .positive()
+  .optional()
+  .describe("Milliseconds before the code is killed (default 30000; the server refuses more than its MAX_EXEC_TIMEOUT_MS).");
+
+/** The `background` input of the tools that run code. */
+export const backgroundInput = z
+  .boolean()
+  .optional()
+  .describe(
+    "Start the run and answer at once with an execution_id; collect the result with get_execution. " +
+      "For work longer than your tool-call timeout.",
+  );
+
+/** Stored files to place in /workspace before code runs. */
+export const stagedFilesInput = z
+  .array(
+    z.object({
+      path: z.string().min(1).describe("Where the file lands, relative to /workspace"),
+      file_id: z.string().min(1).describe("A file_id from upload_file (without session_id), list_files or an earlier run's output"),
+    }),
+  )
+  .optional()
+  .describe("Stored files to place in /workspace before the code runs.");
+
+/** The HTTP route of a session. */
+export function sessionPath(sessionId: string): string {
+  return `/v1/sessions/${encodeURIComponent(sessionId)}`;
+}
+
+/** A unix time as an ISO date without milliseconds. */
+export function isoTime(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** The path normalised as the HTTP routes do; the reason when they would refuse it. */
+export function workspacePath(filePath: string): string {
+  return validateWorkspacePath(filePath.replace(/^\/workspace\//, ""));
+}
