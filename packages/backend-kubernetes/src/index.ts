@@ -12,11 +12,11 @@ export {
 export { KubernetesDriver } from "./kubernetes-driver.js";
 export { defaultNamespace, loadKubeConfig } from "./load-kube-config.js";
 export {
+  codeEnvVariables,
   EXECUTOR_CONTAINER,
   execPodSpec,
   LOCKDOWN_CONTAINER,
   LOCKDOWN_SCRIPT,
-  sandboxEnv,
   sessionPodSpec,
   WARM_LABEL_KEY,
 } from "./pod-spec.js";

@@ -1,4 +1,4 @@
-import { cpuEnv, SANDBOX_ENV, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core/engine";
+import { cpuEnv, DECLARED_ENV_VARIABLES, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core/engine";
 import { EXPIRES_AT_KEY, sandboxLabels, TENANT_KEY, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import type { V1Container, V1Pod, V1SecurityContext } from "@kubernetes/client-node";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
@@ -53,8 +53,8 @@ export function restrictedSecurityContext(settings: KubernetesBackendSettings): 
  * engine passes it (`env`); this is the same, from the settings, for a spec
  * made without one.
  */
-export function sandboxEnv(settings: KubernetesBackendSettings): Record<string, string> {
-  return { ...SANDBOX_ENV, ...cpuEnv(settings.cpus) };
+export function codeEnvVariables(settings: KubernetesBackendSettings): Record<string, string> {
+  return { ...DECLARED_ENV_VARIABLES, ...cpuEnv(settings.cpus) };
 }
 
 /**
@@ -110,7 +110,7 @@ function sandboxPod(
   component: "exec" | "session",
   deadline: { seconds: number; at: number },
   main: Pick<V1Container, "command" | "stdin" | "stdinOnce">,
-  env: Record<string, string> = sandboxEnv(settings),
+  env: Record<string, string> = codeEnvVariables(settings),
 ): V1Pod {
   const uid = settings.sandboxUid;
   const emptyDir = { medium: "Memory", sizeLimit: `${settings.workspaceSizeMb}Mi` };

@@ -10,7 +10,7 @@ import { changedFiles, contentOf, readContent, type WorkspaceFileContent, type W
 export const WORKSPACE_DIR = "/workspace";
 
 /** The environment code sees: the declared one (environment/environment.conf), nothing of the server's. */
-export const SANDBOX_ENV: Readonly<Record<string, string>> = Object.freeze(sandboxEnvironment().env);
+export const DECLARED_ENV_VARIABLES: Readonly<Record<string, string>> = Object.freeze(sandboxEnvironment().env);
 
 /** Settings every backend shares for the runner requests it sends. */
 export interface RunnerPlanSettings {
@@ -40,7 +40,7 @@ export function planExecution(options: ExecuteOptions, settings: RunnerPlanSetti
       argv: scriptArgv(language, path),
       script: { path, content: options.code },
       cwd: WORKSPACE_DIR,
-      env: { ...SANDBOX_ENV, ...settings.env },
+      env: { ...DECLARED_ENV_VARIABLES, ...settings.env },
       files: [...options.files],
       stdin: options.stdin ?? null,
       timeoutMs: options.timeoutMs,
@@ -55,7 +55,7 @@ export function planExecution(options: ExecuteOptions, settings: RunnerPlanSetti
     argv: pythonArgv({ python: settings.python, lastLineInteractive: options.lastLineInteractive }),
     inline: { file: MAIN_FILE, showLast: options.lastLineInteractive },
     cwd: WORKSPACE_DIR,
-    env: { ...SANDBOX_ENV, ...settings.env },
+    env: { ...DECLARED_ENV_VARIABLES, ...settings.env },
     files: inputsWithCode(options),
     stdin: options.stdin ?? null,
     timeoutMs: options.timeoutMs,
@@ -81,7 +81,7 @@ export function planSessionCommand(options: SessionCommandOptions, settings: Run
     // The code goes to /tmp, not the workspace, so a session's own __main__.py is left alone.
     script: python || javascript ? { path: script, content: options.code } : undefined,
     cwd: WORKSPACE_DIR,
-    env: { ...SANDBOX_ENV, ...settings.env },
+    env: { ...DECLARED_ENV_VARIABLES, ...settings.env },
     stdin: options.stdin ?? null,
     timeoutMs: options.timeoutMs,
     maxOutputBytes: settings.maxOutputBytes,

@@ -34,12 +34,12 @@ import { answerlessResult } from "./exchange-outcome.js";
 import {
   changedFileSink,
   commandResult,
+  DECLARED_ENV_VARIABLES,
   executionResult,
   planExecution,
   planPythonCell,
   planSessionCommand,
   type RunnerPlanSettings,
-  SANDBOX_ENV,
   WORKSPACE_DIR,
 } from "./execution-plan.js";
 import { KeyedQueue } from "./keyed-queue.js";
@@ -179,7 +179,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         create: async () => {
           const preload = this.pool?.underPressure ? [] : preloadModules;
           const expiresAt = warmExpiry(this.unixNow(), this.startSeconds);
-          const sandbox = await driver.start({ lifetimeSeconds, expiresAt, warm: true, preload, env: this.sandboxEnv() });
+          const sandbox = await driver.start({ lifetimeSeconds, expiresAt, warm: true, preload, env: this.codeEnvVariables() });
           // Handed out once its preload is done: a request never waits for imports it may not need, and the
           // pool's create time (and so its size and pressure) is the real one.
           if (preload.length > 0) await sandbox.channel.ready;
@@ -249,7 +249,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       const session =
         (await this.claimWarmSession(expiresAt, options.tenant)) ??
         (await this.driver.createSession(
-          { id: newSessionId(), expiresAt, tenant: options.tenant, env: this.sandboxEnv() },
+          { id: newSessionId(), expiresAt, tenant: options.tenant, env: this.codeEnvVariables() },
           options.signal,
         ));
       try {
@@ -362,13 +362,13 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   }
 
   /** The code's environment, which sandboxes start with (preloaded modules and kernels read it when they import). */
-  private sandboxEnv(): Record<string, string> {
-    return { ...SANDBOX_ENV, ...this.plan.env };
+  private codeEnvVariables(): Record<string, string> {
+    return { ...DECLARED_ENV_VARIABLES, ...this.plan.env };
   }
 
   /** What a session's kernel or command runner is started with. */
   private sessionRunnerOptions(): StartSessionRunnerOptions {
-    return { env: this.sandboxEnv(), limits: this.plan.limits };
+    return { env: this.codeEnvVariables(), limits: this.plan.limits };
   }
 
   /**
@@ -423,7 +423,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       id,
       expiresAt: warmSessionExpiry(this.unixNow(), this.startSeconds),
       warm: true,
-      env: this.sandboxEnv(),
+      env: this.codeEnvVariables(),
     });
     const commands = this.startCommandRunner(session);
     const kernel = this.startKernel(session);

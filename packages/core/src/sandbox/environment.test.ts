@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { SANDBOX_ENV } from "../engine/execution-plan.js";
+import { DECLARED_ENV_VARIABLES } from "../engine/execution-plan.js";
 import { defaultRootfs, parseEnvironment, sandboxEnvironment } from "./environment.js";
 
 const environmentScript = fileURLToPath(new URL("../../../../images/environment/environment.sh", import.meta.url));
@@ -18,7 +18,7 @@ describe("the sandbox environment declaration", () => {
     expect(environment.packages).toEqual(expect.arrayContaining(["python3", "python3-pandas", "python3-matplotlib", "fonts-dejavu-core"]));
     expect(environment.modules).toEqual(expect.arrayContaining(["numpy", "pandas", "matplotlib", "openpyxl", "scipy"]));
     expect(environment.env.MPLBACKEND).toBe("Agg");
-    expect(SANDBOX_ENV).toEqual(environment.env);
+    expect(DECLARED_ENV_VARIABLES).toEqual(environment.env);
   });
 
   // Five bash runs of the build scripts' parser: seconds on a loaded machine, so no 5 s default.

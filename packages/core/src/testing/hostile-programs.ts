@@ -1,13 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { packageFile } from "../package-file.js";
 
 /** A value a hostile program takes: written into it as the Python literal. */
 export type HostileProgramValue = string | number | boolean | readonly HostileProgramValue[];
 
-// packages/core/testing/hostile: two folders up from src/testing/*.ts and from dist/testing/index.js (one from a dist chunk).
-const PROGRAMS_DIR = ["../../testing/hostile/", "../testing/hostile/"]
-  .map((path) => fileURLToPath(new URL(path, import.meta.url)))
-  .find((path) => existsSync(path));
+/** packages/core/testing/hostile, found from the package's root wherever this module was bundled. */
+const PROGRAMS_DIR = packageFile("testing/hostile");
 
 /** `name = value  # parameter`: a value the suite sets. */
 const PARAMETER_LINE = /^(\w+) = .*# parameter\b.*$/gm;
@@ -25,7 +23,7 @@ function pythonLiteral(value: HostileProgramValue): string {
 }
 
 function readProgram(name: string): string {
-  if (!PROGRAMS_DIR)
+  if (!existsSync(PROGRAMS_DIR))
     throw new Error("the hostile programs (packages/core/testing/hostile) are missing from this install of @code-interpreter/core");
   return readFileSync(`${PROGRAMS_DIR}/${name}.py`, "utf8");
 }
