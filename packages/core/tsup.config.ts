@@ -4,6 +4,7 @@ export default defineConfig({
   // One entry per subpath export (package.json `exports`); each lands at dist/<folder>/index.js.
   entry: [
     "src/index.ts",
+    "src/errors.ts", // dist/errors.js: the error families alone, for the client (imports nothing)
     "src/engine/index.ts",
     "src/policy/index.ts",
     "src/runner/index.ts",

@@ -1,8 +1,4 @@
-const PREFIX = "code-interpreter.client-error";
-const marker = Symbol.for(PREFIX);
-
-/** The marker of the class whose `code` is `code`: one symbol shared by every installed copy of the client. */
-const classMarker = (code: string) => Symbol.for(`${PREFIX}.${code}`);
+import { errorFamily } from "@code-interpreter/core/errors";
 
 interface ClientErrorOptions {
   message: string;
@@ -15,15 +11,14 @@ interface ClientErrorOptions {
 
 /**
  * Base of every error the client throws. Each class names itself with a
- * static `code`, which becomes its errors' `name` and, as a `Symbol.for`
- * marker on each error, what `isInstance` checks: unlike `instanceof` it
- * works when two copies of this package are installed side by side, and
- * unlike the class name it survives minification (a bundled web app).
+ * static `code`, which becomes its errors' `name` and the key of its marker,
+ * what `isInstance` checks: the same marking as core's errors (core's
+ * `errorFamily`), under the client's own prefix, so it works across two
+ * installed copies of the client and survives minification (a bundled web app).
  */
 export class CodeInterpreterClientError extends Error {
   /** What tells this class apart, in every copy of the client: its errors' `name` and the key of their marker. Every subclass declares its own. */
   static readonly code: string = "CodeInterpreterClientError";
-  readonly [marker] = true;
   /** HTTP status of the answer; 0 when no answer came. */
   readonly status: number;
   /** The server's `{"detail": …}` message (or the client's own, when no answer came). */
@@ -31,22 +26,18 @@ export class CodeInterpreterClientError extends Error {
 
   constructor({ message, status, detail, cause }: ClientErrorOptions) {
     super(message, cause === undefined ? undefined : { cause });
-    const type = new.target as typeof CodeInterpreterClientError;
-    this.name = type.code;
-    // One marker per class it is an instance of, so a subclass's errors also pass its parents' isInstance.
-    for (let klass = type; klass !== CodeInterpreterClientError && typeof klass?.code === "string"; klass = Object.getPrototypeOf(klass)) {
-      (this as unknown as Record<symbol, boolean>)[classMarker(klass.code)] = true;
-    }
+    family.mark(this, new.target as typeof CodeInterpreterClientError);
     this.status = status;
     this.detail = detail ?? message;
   }
 
   /** True for an error of this class (or a subclass) made by any installed copy of the client. */
   static isInstance<T extends typeof CodeInterpreterClientError>(this: T, error: unknown): error is InstanceType<T> {
-    if (typeof error !== "object" || error === null || (error as Record<symbol, unknown>)[marker] !== true) return false;
-    return this.code === CodeInterpreterClientError.code || (error as Record<symbol, unknown>)[classMarker(this.code)] === true;
+    return family.isInstance(error, this);
   }
 }
+
+const family = errorFamily("code-interpreter.client-error", CodeInterpreterClientError);
 
 /** 404: no such file, session, or session file. */
 export class NotFoundError extends CodeInterpreterClientError {

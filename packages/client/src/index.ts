@@ -24,19 +24,4 @@ export {
   RateLimitedError,
   TimeoutError,
 } from "./errors.js";
-export type {
-  BashRequest,
-  CallOptions,
-  CreateSessionRequest,
-  DownloadedFile,
-  ExecuteRequest,
-  Execution,
-  ExecutionAccepted,
-  ExecutionStreamOptions,
-  KeepaliveRequest,
-  PythonRequest,
-  SessionFile,
-  StreamEvent,
-  StreamOptions,
-  UploadOptions,
-} from "./types.js";
+export type * from "./types.js";
