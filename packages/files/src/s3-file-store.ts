@@ -28,6 +28,7 @@ import {
   mayAccess,
   type StoredFile,
 } from "./file-store.js";
+import { readBody, statusOf } from "./s3-objects.js";
 import { S3RecordStore } from "./s3-record-store.js";
 
 /** Settings of an S3 store. */
@@ -162,13 +163,7 @@ export class S3FileStore implements FileStore {
 
   async read(fileId: string, access: FileAccess): Promise<Buffer> {
     const { stream } = await this.stream(fileId, access);
-    const chunks: Buffer[] = [];
-    try {
-      for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
-    } catch (error) {
-      throw this.unavailable(error);
-    }
-    return Buffer.concat(chunks);
+    return readBody(stream, (error) => this.unavailable(error));
   }
 
   async stream(fileId: string, access: FileAccess): Promise<{ metadata: StoredFile; stream: Readable }> {
@@ -365,10 +360,6 @@ export function createS3Client(options: Pick<S3FileStoreOptions, "endpoint" | "r
     maxAttempts: 3,
     requestHandler: { connectionTimeout: 5000, requestTimeout: 120_000 },
   });
-}
-
-function statusOf(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 }
 
 function contentDisposition(filename: string): string {

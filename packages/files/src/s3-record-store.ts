@@ -11,6 +11,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import type { FileSource } from "./record-store.js";
 import { assertRecordName, type RecordOptions, type RecordStore, recordSource } from "./record-store.js";
+import { readBody, statusOf } from "./s3-objects.js";
 
 /** Without conditional PUTs, how long a writer lets racing PUTs land before it reads back whose mark won. */
 const SETTLE_MS = 250;
@@ -97,13 +98,7 @@ export class S3RecordStore implements RecordStore {
   async get(name: string): Promise<Buffer | undefined> {
     const stream = await this.stream(name);
     if (!stream) return undefined;
-    const chunks: Buffer[] = [];
-    try {
-      for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
-    } catch (error) {
-      throw this.unavailable(error);
-    }
-    return Buffer.concat(chunks);
+    return readBody(stream, (error) => this.unavailable(error));
   }
 
   async stream(name: string): Promise<Readable | undefined> {
@@ -176,8 +171,4 @@ export class S3RecordStore implements RecordStore {
 
 function expired(metadata: Record<string, string> | undefined): boolean {
   return Number(metadata?.["expires-at"] ?? 0) <= Date.now();
-}
-
-function statusOf(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 }

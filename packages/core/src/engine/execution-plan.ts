@@ -31,40 +31,39 @@ function scriptPath(language: Exclude<Language, "python">): string {
   return `/tmp/.code-interpreter-${randomUUID()}.${language === "javascript" ? "js" : "sh"}`;
 }
 
-/** The runner request for a one-shot execution: stage, run, kill everything, snapshot. */
-export function planExecution(options: ExecuteOptions, settings: RunnerPlanSettings): RunnerRequest {
-  const language = options.language ?? "python";
-  if (language !== "python") {
-    const path = scriptPath(language);
-    return {
-      argv: scriptArgv(language, path),
-      script: { path, content: options.code },
-      cwd: WORKSPACE_DIR,
-      env: { ...DECLARED_ENV_VARIABLES, ...settings.env },
-      files: [...options.files],
-      stdin: options.stdin ?? null,
-      timeoutMs: options.timeoutMs,
-      maxOutputBytes: settings.maxOutputBytes,
-      limits: settings.limits,
-      killAll: true,
-      snapshot: true,
-      maxSnapshotBytes: settings.maxSnapshotBytes,
-    };
-  }
+/** A non-Python program written to a file in /tmp and run from there. */
+function scriptCode(language: Exclude<Language, "python">, content: string): Pick<RunnerRequest, "argv" | "script"> {
+  const path = scriptPath(language);
+  return { argv: scriptArgv(language, path), script: { path, content } };
+}
+
+/** What every runner request takes from the run's options and the plan's settings alike. */
+function runSettings(
+  options: { stdin?: string | null; timeoutMs: number },
+  settings: RunnerPlanSettings,
+): Pick<RunnerRequest, "cwd" | "env" | "stdin" | "timeoutMs" | "maxOutputBytes" | "limits"> {
   return {
-    argv: pythonArgv({ python: settings.python, lastLineInteractive: options.lastLineInteractive }),
-    inline: { file: MAIN_FILE, showLast: options.lastLineInteractive },
     cwd: WORKSPACE_DIR,
     env: { ...DECLARED_ENV_VARIABLES, ...settings.env },
-    files: inputsWithCode(options),
     stdin: options.stdin ?? null,
     timeoutMs: options.timeoutMs,
     maxOutputBytes: settings.maxOutputBytes,
     limits: settings.limits,
-    killAll: true,
-    snapshot: true,
-    maxSnapshotBytes: settings.maxSnapshotBytes,
   };
+}
+
+/** The runner request for a one-shot execution: stage, run, kill everything, snapshot. */
+export function planExecution(options: ExecuteOptions, settings: RunnerPlanSettings): RunnerRequest {
+  const language = options.language ?? "python";
+  const code: Pick<RunnerRequest, "argv" | "inline" | "script" | "files"> =
+    language === "python"
+      ? {
+          argv: pythonArgv({ python: settings.python, lastLineInteractive: options.lastLineInteractive }),
+          inline: { file: MAIN_FILE, showLast: options.lastLineInteractive },
+          files: inputsWithCode(options),
+        }
+      : { ...scriptCode(language, options.code), files: [...options.files] };
+  return { ...code, ...runSettings(options, settings), killAll: true, snapshot: true, maxSnapshotBytes: settings.maxSnapshotBytes };
 }
 
 /** The runner request for a command in a session. */
@@ -80,12 +79,7 @@ export function planSessionCommand(options: SessionCommandOptions, settings: Run
         : ["bash", "-c", options.code],
     // The code goes to /tmp, not the workspace, so a session's own __main__.py is left alone.
     script: python || javascript ? { path: script, content: options.code } : undefined,
-    cwd: WORKSPACE_DIR,
-    env: { ...DECLARED_ENV_VARIABLES, ...settings.env },
-    stdin: options.stdin ?? null,
-    timeoutMs: options.timeoutMs,
-    maxOutputBytes: settings.maxOutputBytes,
-    limits: settings.limits,
+    ...runSettings(options, settings),
     killAll: false,
     snapshot: false,
   };
