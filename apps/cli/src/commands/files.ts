@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { confirm, print, table } from "../output.js";
-import { type Context, uploadLocalFile } from "./shared.js";
+import { type Context, registerRemove, uploadLocalFile } from "./shared.js";
 
 /** `files upload|ls|get|rm`. */
 export function registerFiles(program: Command, context: Context): void {
@@ -45,13 +45,5 @@ export function registerFiles(program: Command, context: Context): void {
       await writeFile(target, content);
       confirm(output, { file_id: fileId, path: target, size_bytes: content.length }, `saved ${target} (${content.length} bytes)`);
     });
-  files
-    .command("rm")
-    .description("delete a file")
-    .argument("<file_id>")
-    .action(async (fileId: string) => {
-      const { client, output } = context();
-      await client.deleteFile(fileId);
-      confirm(output, { deleted: fileId }, `deleted ${fileId}`);
-    });
+  registerRemove(files, context, { description: "delete a file", argument: "file_id", remove: (client, id) => client.deleteFile(id) });
 }

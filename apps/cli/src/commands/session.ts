@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { confirm, type Output, print, TIMEOUT_EXIT, table, warn } from "../output.js";
+import { type Output, print, TIMEOUT_EXIT, table, warn } from "../output.js";
 import { RichResultPrinter } from "../rich-output.js";
-import { type Context, collect, integer, readSource, uploadInputs } from "./shared.js";
+import { type Context, collect, integer, readSource, registerRemove, uploadInputs } from "./shared.js";
 
 /** `session create|ls|rm|bash|python`. */
 export function registerSession(program: Command, context: Context): void {
@@ -26,15 +26,11 @@ export function registerSession(program: Command, context: Context): void {
       const rows = [["SESSION_ID", "EXPIRES_AT"], ...sessions.map((s) => [s.session_id, new Date(s.expires_at * 1000).toISOString()])];
       print(output, { sessions }, sessions.length ? table(rows) : "no sessions");
     });
-  session
-    .command("rm")
-    .description("delete a session")
-    .argument("<session_id>")
-    .action(async (sessionId: string) => {
-      const { client, output } = context();
-      await client.deleteSession(sessionId);
-      confirm(output, { deleted: sessionId }, `deleted ${sessionId}`);
-    });
+  registerRemove(session, context, {
+    description: "delete a session",
+    argument: "session_id",
+    remove: (client, id) => client.deleteSession(id),
+  });
   session
     .command("bash")
     .description("run a bash command in the session's /workspace")

@@ -2,7 +2,8 @@ import { openAsBlob } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type { CodeInterpreterClient, FileUploadResponse } from "@code-interpreter/client";
-import type { Output } from "../output.js";
+import type { Command } from "commander";
+import { confirm, type Output } from "../output.js";
 import { createProgress, formatBytes } from "../progress.js";
 
 /** What a client command needs: the API client and how to print. */
@@ -62,4 +63,24 @@ export function integer(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed)) throw new Error(`not an integer: ${value}`);
   return parsed;
+}
+
+/** What an `rm <id>` command deletes: its help line, the id's argument name, and the client call. */
+export interface RemoveCommand {
+  description: string;
+  argument: string;
+  remove: (client: CodeInterpreterClient, id: string) => Promise<void>;
+}
+
+/** `<parent> rm <id>`: deletes one thing by its id and confirms it (`{"deleted": id}` as JSON). */
+export function registerRemove(parent: Command, context: Context, { description, argument, remove }: RemoveCommand): void {
+  parent
+    .command("rm")
+    .description(description)
+    .argument(`<${argument}>`)
+    .action(async (id: string) => {
+      const { client, output } = context();
+      await remove(client, id);
+      confirm(output, { deleted: id }, `deleted ${id}`);
+    });
 }
