@@ -23,6 +23,17 @@ export function requestSignal(c: Context<Env>): AbortSignal | undefined {
   return c.get("detached") ? undefined : c.req.raw.signal;
 }
 
+/** Records and starts the request's code as an execution of its owner; `persisted` keeps it past its client. */
+function startExecution(c: Context<Env>, server: ServerContext, code: RunnableCode, persisted: boolean) {
+  return server.executions.start({
+    ...code,
+    owner: accessOf(c).owner,
+    persisted,
+    run: (listener, signal) => code.run(listener, signal),
+    describe: (error) => reportError(server.logger, c, error).detail,
+  });
+}
+
 /**
  * Answers a route's code: with `background`, 202 `{execution_id, status_url}`
  * as soon as the execution is recorded; otherwise the answer, once it has
@@ -31,13 +42,7 @@ export function requestSignal(c: Context<Env>): AbortSignal | undefined {
  */
 export async function answerCode(c: Context<Env>, server: ServerContext, code: RunnableCode, background: boolean): Promise<Response> {
   if (background) {
-    const execution = await server.executions.start({
-      ...code,
-      owner: accessOf(c).owner,
-      persisted: true,
-      run: (callbacks, signal) => code.run(callbacks, signal),
-      describe: (error) => reportError(server.logger, c, error).detail,
-    });
+    const execution = await startExecution(c, server, code, true);
     return c.json({ execution_id: execution.id, status_url: `/v1/executions/${execution.id}` }, 202);
   }
   const answer = await server.slots.run(accessOf(c).owner.tenant, () => code.run(undefined, requestSignal(c)));
@@ -53,13 +58,7 @@ export async function answerCode(c: Context<Env>, server: ServerContext, code: R
  */
 export async function streamCode(c: Context<Env>, server: ServerContext, code: RunnableCode): Promise<Response> {
   const resumable = c.get("detached") === true;
-  const execution = await server.executions.start({
-    ...code,
-    owner: accessOf(c).owner,
-    persisted: resumable,
-    run: (listener, signal) => code.run(listener, signal),
-    describe: (error) => reportError(server.logger, c, error).detail,
-  });
+  const execution = await startExecution(c, server, code, resumable);
   if (resumable) c.header("X-Execution-Id", execution.id);
   return streamEvents(
     c,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { seccompVerdict } from "../testing/seccomp-verdict.js";
+import { ociSeccompErrno, seccompVerdict } from "../testing/seccomp-verdict.js";
 import { seccompBpf } from "./seccomp-bpf.js";
 import { type OciSeccompProfile, ociSeccompProfile, SYSCALL_NUMBERS } from "./syscall-policy.js";
 
@@ -8,17 +8,8 @@ const AUDIT = { x86_64: 0xc000003e, aarch64: 0xc00000b7 } as const;
 
 /** What libseccomp makes of the profile: the first rule whose conditions all hold decides, else allow. */
 function ociVerdict(profile: OciSeccompProfile, name: string, args: bigint[]): number {
-  for (const rule of profile.syscalls) {
-    if (!rule.names.includes(name)) continue;
-    const holds = rule.args.every((condition) => {
-      const value = args[condition.index] ?? 0n;
-      if (condition.op === "SCMP_CMP_EQ") return value === BigInt(condition.value);
-      if (condition.op === "SCMP_CMP_GT") return value > BigInt(condition.value);
-      return (value & BigInt(condition.value)) === BigInt(condition.valueTwo);
-    });
-    if (holds) return 0x00050000 | rule.errnoRet;
-  }
-  return ALLOW;
+  const errno = ociSeccompErrno(profile, name, args);
+  return errno === undefined ? ALLOW : 0x00050000 | errno;
 }
 
 describe("seccompBpf", () => {

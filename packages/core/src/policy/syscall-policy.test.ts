@@ -1,20 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { ociSeccompErrno } from "../testing/seccomp-verdict.js";
 import { ERRNO, type OciSeccompProfile, ociSeccompProfile, policySyscalls, SYSCALL_NUMBERS, SYSCALL_POLICY } from "./syscall-policy.js";
 
 /** The errno an OCI runtime's filter returns for this call, or "allow" (rules are ORed, a rule's conditions ANDed). */
 function ociVerdict(profile: OciSeccompProfile, name: string, args: bigint[]): number | "allow" {
-  for (const rule of profile.syscalls) {
-    if (!rule.names.includes(name)) continue;
-    const holds = rule.args.every((condition) => {
-      const value = args[condition.index] ?? 0n;
-      if (condition.op === "SCMP_CMP_EQ") return value === BigInt(condition.value);
-      if (condition.op === "SCMP_CMP_GT") return value > BigInt(condition.value);
-      return (value & BigInt(condition.value)) === BigInt(condition.valueTwo);
-    });
-    if (holds) return rule.errnoRet;
-  }
-  return "allow";
+  return ociSeccompErrno(profile, name, args) ?? "allow";
 }
 
 const HEADERS = {

@@ -1,3 +1,5 @@
+import type { OciSeccompProfile } from "../policy/syscall-policy.js";
+
 /** One system call as a seccomp filter sees it: its number, the audit architecture and up to six arguments. */
 export interface SeccompCall {
   nr: number;
@@ -32,4 +34,23 @@ export function seccompVerdict(program: Buffer, call: SeccompCall): number {
     else throw new Error(`unexpected opcode ${code}`);
   }
   throw new Error("ran off the end of the program");
+}
+
+/**
+ * The errno an OCI runtime's filter made from `profile` returns for this call,
+ * as libseccomp reads it: the first rule for the call whose conditions all
+ * hold decides (conditions ANDed); `undefined` when none does (the call is allowed).
+ */
+export function ociSeccompErrno(profile: OciSeccompProfile, name: string, args: bigint[]): number | undefined {
+  for (const rule of profile.syscalls) {
+    if (!rule.names.includes(name)) continue;
+    const holds = rule.args.every((condition) => {
+      const value = args[condition.index] ?? 0n;
+      if (condition.op === "SCMP_CMP_EQ") return value === BigInt(condition.value);
+      if (condition.op === "SCMP_CMP_GT") return value > BigInt(condition.value);
+      return (value & BigInt(condition.value)) === BigInt(condition.valueTwo);
+    });
+    if (holds) return rule.errnoRet;
+  }
+  return undefined;
 }
