@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { BackendUnavailableError, SessionNotFoundError } from "../errors.js";
-import { deferred, type FakeAnswer, FakeDriver, type FakeDriverOptions } from "../testing/fake-driver.js";
+import { deferred, type FakeAnswer, FakeDriver, type FakeDriverOptions, type FakeHold } from "../testing/fake-driver.js";
 import type { FakeRunnerRequest } from "../testing/fake-runner.js";
 import { WARM_SESSION_MAX_AGE_SECONDS } from "./deadlines.js";
 import { sandboxLimits } from "./limits.js";
@@ -52,6 +52,14 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 /** Runner answers a test gives when it likes: `next()` is the next request to arrive, `answer` ends it. */
+/** Closes the engine while `held` has the driver paused, then lets the driver go on; resolves once closed. */
+async function closeWhileHeld(engine: { close(): Promise<void> }, held: FakeHold): Promise<void> {
+  await held.reached;
+  const closing = engine.close();
+  held.release();
+  await closing;
+}
+
 function heldAnswers(driver: FakeDriver) {
   const waiting: { request: FakeRunnerRequest; answer: (answer: FakeAnswer) => void }[] = [];
   driver.respond = (request) => {
@@ -148,10 +156,7 @@ describe("SandboxEngine: one-shot executions", () => {
     // Held before the engine exists: its pool starts refilling at once.
     const starting = driver.hold("start");
     const { engine } = setUp(driver, { pool: { min: 1, max: 1, idleTimeoutMs: 60_000 } });
-    await starting.reached;
-    const closing = engine.close();
-    starting.release();
-    await closing;
+    await closeWhileHeld(engine, starting);
     expect(driver.liveSandboxes()).toEqual([]);
     expect(driver.liveRunners()).toEqual([]);
     expect(driver.calls.filter((call) => call.operation === "start")).toHaveLength(1);
@@ -236,28 +241,21 @@ describe("SandboxEngine: sessions", () => {
 });
 
 describe("SandboxEngine: races", () => {
-  it("a delete during a command ends the command as 'deleted', and leaves no runner", async () => {
+  it.each([
+    // A cell ends as 'deleted' too, not as a kernel restart.
+    { what: "bash command", request: (id: string) => bash(id, "sleep 100") },
+    { what: "Python cell", request: (id: string) => python(id, "while True: pass") },
+  ])("a delete during a $what ends it as 'deleted', and leaves no runner", async ({ request }) => {
     const { driver, engine } = setUp();
     const { id } = await engine.createSession({ ttlSeconds: 60, files: [] });
     const answers = heldAnswers(driver);
-    const command = engine.runInSession(bash(id, "sleep 100"));
+    const command = engine.runInSession(request(id));
     await answers.next();
     await engine.deleteSession(id);
     await expect(command).rejects.toThrow(SessionNotFoundError);
     await expect(command).rejects.toThrow(/deleted while the command ran/);
     expect(driver.liveRunners()).toEqual([]);
     expect(driver.liveSandboxes()).toEqual([]);
-  });
-
-  it("a delete during a Python cell ends the cell as 'deleted', not as a kernel restart", async () => {
-    const { driver, engine } = setUp();
-    const { id } = await engine.createSession({ ttlSeconds: 60, files: [] });
-    const answers = heldAnswers(driver);
-    const cell = engine.runInSession(python(id, "while True: pass"));
-    await answers.next();
-    await engine.deleteSession(id);
-    await expect(cell).rejects.toThrow(/deleted while the command ran/);
-    expect(driver.liveRunners()).toEqual([]);
   });
 
   it("a delete while the command runner is starting leaves that runner stopped", async () => {
@@ -380,10 +378,7 @@ describe("SandboxEngine: races", () => {
   it("a session pool refilling while the engine closes leaves no warm session behind", async () => {
     const { driver, engine } = setUp({}, { sessionPool: { min: 1, max: 1, idleTimeoutMs: 60_000 } });
     const starting = driver.hold("startKernel");
-    await starting.reached;
-    const closing = engine.close();
-    starting.release();
-    await closing;
+    await closeWhileHeld(engine, starting);
     expect(driver.liveSandboxes()).toEqual([]);
     expect(driver.liveRunners()).toEqual([]);
   });
