@@ -233,30 +233,30 @@ export function describeBackendContract(options: BackendContractOptions): void {
     });
 
     describe("isolation", () => {
-      it("runs as an unprivileged user in /workspace", async () => {
-        const result = await run("import os\nprint(os.getuid(), os.getcwd())");
-        expect(result.stdout).toBe("65532 /workspace\n");
-      });
-
-      it("cannot write outside the workspace and /tmp", async () => {
-        const result = await run(
-          "import os\nfor p in ['/etc/x', '/usr/x', '/x']:\n    try:\n        open(p, 'w')\n        print('wrote', p)\n    except OSError:\n        pass\nopen('/tmp/ok', 'w').write('fine')\nprint('done')",
-        );
-        expect(result.stdout).toBe("done\n");
-      });
-
-      it("has no network", async () => {
-        const result = await run(
-          "import socket\ns = socket.socket()\ns.settimeout(2)\ntry:\n    s.connect(('1.1.1.1', 80))\n    print('connected')\nexcept OSError as e:\n    print('blocked')",
-        );
-        expect(result.stdout).toBe("blocked\n");
-      });
-
-      it("contains a fork bomb", async () => {
-        const result = await run(
-          "import os\nn = 0\ntry:\n    while n < 100000:\n        if os.fork() == 0:\n            import time; time.sleep(30); os._exit(0)\n        n += 1\nexcept OSError:\n    print('limited')",
-        );
-        expect(result.stdout).toBe("limited\n");
+      // Each of these is a program whose whole stdout says whether the sandbox held.
+      it.each([
+        {
+          what: "runs as an unprivileged user in /workspace",
+          code: "import os\nprint(os.getuid(), os.getcwd())",
+          stdout: "65532 /workspace\n",
+        },
+        {
+          what: "cannot write outside the workspace and /tmp",
+          code: "import os\nfor p in ['/etc/x', '/usr/x', '/x']:\n    try:\n        open(p, 'w')\n        print('wrote', p)\n    except OSError:\n        pass\nopen('/tmp/ok', 'w').write('fine')\nprint('done')",
+          stdout: "done\n",
+        },
+        {
+          what: "has no network",
+          code: "import socket\ns = socket.socket()\ns.settimeout(2)\ntry:\n    s.connect(('1.1.1.1', 80))\n    print('connected')\nexcept OSError as e:\n    print('blocked')",
+          stdout: "blocked\n",
+        },
+        {
+          what: "contains a fork bomb",
+          code: "import os\nn = 0\ntry:\n    while n < 100000:\n        if os.fork() == 0:\n            import time; time.sleep(30); os._exit(0)\n        n += 1\nexcept OSError:\n    print('limited')",
+          stdout: "limited\n",
+        },
+      ])("$what", async ({ code, stdout }) => {
+        expect((await run(code)).stdout).toBe(stdout);
       });
 
       it("contains a memory bomb", async () => {
