@@ -42,6 +42,9 @@ export function describeBackendContract(options: BackendContractOptions): void {
       // 30 s: importing the data stack takes seconds on a loaded two-core machine; no passing test waits for it.
       backend.execute({ code, timeoutMs: 30_000, lastLineInteractive: false, files: [], ...extra });
     const text = (value: string) => Buffer.from(value);
+    /** A bash command in a session, 10 s unless said. */
+    const bashIn = (sessionId: string, code: string, timeoutMs = 10_000) =>
+      backend.runInSession({ sessionId, language: "bash", code, timeoutMs });
 
     beforeAll(async () => {
       backend = await options.createBackend(SETTINGS);
@@ -285,12 +288,7 @@ export function describeBackendContract(options: BackendContractOptions): void {
         try {
           expect(session.id).toMatch(/^code-session-[0-9a-f-]{36}$/);
           expect(session.expiresAt).toBeGreaterThan(Date.now() / 1000 + 250);
-          const result = await backend.runInSession({
-            sessionId: session.id,
-            language: "bash",
-            code: "cat in/data.txt; pwd; id -u",
-            timeoutMs: 10_000,
-          });
+          const result = await bashIn(session.id, "cat in/data.txt; pwd; id -u");
           expect(result).toMatchObject({ stdout: "staged/workspace\n65532\n", exitCode: 0, timedOut: false });
         } finally {
           await backend.deleteSession(session.id);
@@ -328,19 +326,9 @@ export function describeBackendContract(options: BackendContractOptions): void {
       sessionTest("reports exit codes, stderr and timeouts of session commands", async () => {
         const session = await backend.createSession({ ttlSeconds: 300, files: [] });
         try {
-          const failed = await backend.runInSession({
-            sessionId: session.id,
-            language: "bash",
-            code: "echo oops >&2; exit 4",
-            timeoutMs: 10_000,
-          });
+          const failed = await bashIn(session.id, "echo oops >&2; exit 4");
           expect(failed).toMatchObject({ stderr: "oops\n", exitCode: 4, timedOut: false });
-          const slow = await backend.runInSession({
-            sessionId: session.id,
-            language: "bash",
-            code: "echo begin; sleep 30",
-            timeoutMs: 1000,
-          });
+          const slow = await bashIn(session.id, "echo begin; sleep 30", 1000);
           expect(slow).toMatchObject({ stdout: "begin\n", exitCode: null, timedOut: true });
           const after = await backend.runInSession({ sessionId: session.id, language: "bash", code: "echo alive", timeoutMs: 10_000 });
           expect(after.stdout).toBe("alive\n");
@@ -381,13 +369,7 @@ export function describeBackendContract(options: BackendContractOptions): void {
       sessionTest("runs a session's concurrent commands one at a time, never interleaved", async () => {
         const session = await backend.createSession({ ttlSeconds: 300, files: [] });
         try {
-          const writer = (tag: string) =>
-            backend.runInSession({
-              sessionId: session.id,
-              language: "bash",
-              code: `for i in 1 2 3 4 5; do echo ${tag}$i >> log.txt; sleep 0.05; done`,
-              timeoutMs: 20_000,
-            });
+          const writer = (tag: string) => bashIn(session.id, `for i in 1 2 3 4 5; do echo ${tag}$i >> log.txt; sleep 0.05; done`, 20_000);
           const results = await Promise.all([writer("a"), writer("b"), writer("c")]);
           expect(results.map((result) => result.exitCode)).toEqual([0, 0, 0]);
           const log = await backend.runInSession({ sessionId: session.id, language: "bash", code: "cat log.txt", timeoutMs: 10_000 });
@@ -458,12 +440,7 @@ export function describeBackendContract(options: BackendContractOptions): void {
 
       kernelTest("shares the workspace with bash", async (id) => {
         await python(id, "open('from-python.txt', 'w').write('py')");
-        const bash = await backend.runInSession({
-          sessionId: id,
-          language: "bash",
-          code: "cat from-python.txt; echo sh > from-bash.txt",
-          timeoutMs: 10_000,
-        });
+        const bash = await bashIn(id, "cat from-python.txt; echo sh > from-bash.txt");
         expect(bash.stdout).toBe("py");
         expect((await python(id, "open('from-bash.txt').read()")).stdout).toBe("'sh\\n'\n");
       });
