@@ -4,6 +4,12 @@ import { DEFAULT_EXECUTOR_IMAGE } from "@code-interpreter/core/sandbox";
 import { z } from "zod";
 
 const integer = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
+/** A yes/no variable: `true`/`1` or `false`/`0`. */
+const flag = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0"])
+    .default(fallback ? "true" : "false")
+    .transform((value) => value === "true" || value === "1");
 
 /**
  * The server's configuration, from environment variables (onyx names where
@@ -41,10 +47,7 @@ export const ConfigSchema = z.object({
   /** Unset: the AWS SDK's own (AWS_REGION, ~/.aws/config). */
   S3_REGION: z.string().optional(),
   /** Path-style URLs (`endpoint/bucket/key`), which most stores but AWS need. */
-  S3_FORCE_PATH_STYLE: z
-    .enum(["true", "false", "1", "0"])
-    .default("false")
-    .transform((value) => value === "true" || value === "1"),
+  S3_FORCE_PATH_STYLE: flag(false),
   /** Prepended to every object key (e.g. `files/`), so several deployments can share a bucket. */
   S3_PREFIX: z.string().default(""),
   PYTHON_EXECUTOR_DOCKER_IMAGE: z.string().min(1).default(DEFAULT_EXECUTOR_IMAGE),
@@ -63,10 +66,7 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^(runtime\/default|localhost\/[^/].*)$/, "runtime/default or localhost/<file under the kubelet's seccomp root>")
     .optional(),
-  KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN: z
-    .enum(["true", "false", "1", "0"])
-    .default("true")
-    .transform((value) => value === "true" || value === "1"),
+  KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN: flag(true),
   SESSION_MAX_LIFETIME_SECONDS: integer(1, 86_400),
   /** TTL of a session created without ttl_seconds. */
   SESSION_DEFAULT_TTL_SECONDS: integer(1, 3600),
@@ -106,10 +106,7 @@ export const ConfigSchema = z.object({
   /** A JSON file `{"keys":[{"tenant","sha256","admin"?}]}` of hashed keys. */
   API_KEYS_FILE: z.string().optional(),
   /** Lets a server without API keys listen on a non-loopback HOST (anyone who reaches it can run code). */
-  ALLOW_UNAUTHENTICATED: z
-    .enum(["true", "false", "1", "0"])
-    .default("false")
-    .transform((value) => value === "true" || value === "1"),
+  ALLOW_UNAUTHENTICATED: flag(false),
   /** Per tenant (when API keys are configured): executions at once, live sessions, stored file bytes. */
   TENANT_MAX_CONCURRENT_EXECUTIONS: integer(1, 8),
   TENANT_MAX_SESSIONS: integer(1, 20),
