@@ -1,7 +1,9 @@
 import type {
+  BackgroundAccepted,
   createExecuteRequestSchema,
   createSessionBashRequestSchema,
   createSessionPythonRequestSchema,
+  ExecutionResponse,
   SessionCreateRequestSchema,
   SessionKeepaliveRequestSchema,
   StreamDisplayEvent,
@@ -35,27 +37,11 @@ export type StreamEvent = (
   id?: string;
 };
 
-/** `202` of a background execution. */
-export interface ExecutionAccepted {
-  execution_id: string;
-  /** `/v1/executions/{execution_id}` */
-  status_url: string;
-}
+/** `202` of a background execution: `execution_id`, and `status_url` (`/v1/executions/{execution_id}`). */
+export type ExecutionAccepted = BackgroundAccepted;
 
-/** `GET /v1/executions/{execution_id}`. */
-export interface Execution {
-  execution_id: string;
-  status: "running" | "completed" | "failed" | "cancelled";
-  kind: "execute" | "session_bash" | "session_python";
-  session_id?: string;
-  /** Unix seconds. */
-  created_at: number;
-  finished_at?: number;
-  /** When completed: the answer the foreground route gives (a timeout is completed with `timed_out: true`). */
-  result?: Record<string, unknown>;
-  /** When failed or cancelled: why. */
-  error?: { detail: string };
-}
+/** `GET /v1/executions/{execution_id}`: its status, and when completed the answer the foreground route gives. */
+export type Execution = ExecutionResponse;
 
 /** One entry of `GET /v1/sessions/{id}/files`. */
 export interface SessionFile {

@@ -3,6 +3,8 @@
 // sandbox's settings have subpaths of their own (`@code-interpreter/core/engine`, …).
 
 export {
+  type BackgroundAccepted,
+  BackgroundAcceptedSchema,
   type CodeErrorJson,
   CodeErrorSchema,
   createExecuteRequestSchema,
@@ -13,6 +15,8 @@ export {
   type ExecuteRequest,
   type ExecuteResponse,
   ExecuteResponseSchema,
+  type ExecutionResponse,
+  ExecutionResponseSchema,
   type FileInput,
   FileInputSchema,
   type FileListResponse,

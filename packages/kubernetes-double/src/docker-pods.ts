@@ -1,11 +1,11 @@
 import type { Duplex } from "node:stream";
 import { Writable } from "node:stream";
-import type { V1Container, V1ContainerStatus, V1Pod, V1PodCondition } from "@kubernetes/client-node";
+import type { V1Container, V1Pod, V1PodCondition } from "@kubernetes/client-node";
 import type Dockerode from "dockerode";
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime, PodStream, StreamRequest, StreamSinks } from "./pod-runtime.js";
-import { admitPod, condition, DEADLINE_EXCEEDED, running, setPodStatus, skippedInit, terminated, waiting } from "./pod-status.js";
+import { admitPod, condition, DEADLINE_EXCEEDED, runInitContainers, running, setPodStatus, terminated, waiting } from "./pod-status.js";
 import { parseQuantity } from "./quantity.js";
 import { containerSeccomp } from "./seccomp-profiles.js";
 
@@ -45,23 +45,12 @@ export class DockerPods implements PodRuntime {
     if (!scheduled) return;
     pod.status = { ...pod.status, startTime: timestamp() as unknown as Date, hostIP: "127.0.0.1" };
     this.armDeadline(record);
-    const initStatuses: V1ContainerStatus[] = [];
-    for (const init of spec.initContainers ?? []) {
-      const skipped = skippedInit(init);
-      if (skipped) {
-        // Pods here run with no network at all, so there is no egress to lock down.
-        initStatuses.push(skipped);
-        continue;
-      }
-      this.update(record, "Pending", [scheduled], { initContainerStatuses: [...initStatuses, running(init)] });
-      const exitCode = await this.runToEnd(record, init);
-      if (exitCode === undefined) return;
-      initStatuses.push(terminated(init, exitCode, exitCode === 0 ? "Completed" : "Error"));
-      if (exitCode !== 0) {
-        this.update(record, "Failed", [scheduled], { initContainerStatuses: initStatuses });
-        return;
-      }
-    }
+    const initStatuses = await runInitContainers(
+      spec,
+      (phase, statuses) => this.update(record, phase, [scheduled], { initContainerStatuses: statuses }),
+      (init) => this.runToEnd(record, init),
+    );
+    if (!initStatuses) return;
     const id = await this.create(record, main);
     if (id === undefined) return;
     const container = this.options.docker.getContainer(id);

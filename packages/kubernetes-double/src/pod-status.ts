@@ -1,4 +1,4 @@
-import type { V1Container, V1ContainerStatus, V1PodCondition } from "@kubernetes/client-node";
+import type { V1Container, V1ContainerStatus, V1PodCondition, V1PodSpec } from "@kubernetes/client-node";
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 
@@ -34,6 +34,38 @@ function base(container: V1Container, state: V1ContainerStatus["state"]): V1Cont
 export function skippedInit(container: V1Container): V1ContainerStatus | undefined {
   if (!container.securityContext?.capabilities?.add?.includes("NET_ADMIN")) return undefined;
   return terminated(container, 0, "SkippedByDouble", "NET_ADMIN init containers are recorded, not run, by the double");
+}
+
+/**
+ * Runs a pod's init containers in order, as a kubelet does: NET_ADMIN ones are
+ * recorded as skipped, every other one runs to its end (`run` answers its exit
+ * code, or undefined when the pod went meanwhile) with the pod Pending. Answers
+ * their statuses when all succeeded; undefined when one failed (the pod is
+ * reported Failed) or the pod went.
+ */
+export async function runInitContainers(
+  spec: V1PodSpec,
+  report: (phase: "Pending" | "Failed", statuses: V1ContainerStatus[]) => void,
+  run: (init: V1Container) => Promise<number | undefined>,
+): Promise<V1ContainerStatus[] | undefined> {
+  const statuses: V1ContainerStatus[] = [];
+  for (const init of spec.initContainers ?? []) {
+    const skipped = skippedInit(init);
+    if (skipped) {
+      // Pods here run with no network at all, so there is no egress to lock down.
+      statuses.push(skipped);
+      continue;
+    }
+    report("Pending", [...statuses, running(init)]);
+    const exitCode = await run(init);
+    if (exitCode === undefined) return undefined;
+    statuses.push(terminated(init, exitCode, exitCode === 0 ? "Completed" : "Error"));
+    if (exitCode !== 0) {
+      report("Failed", statuses);
+      return undefined;
+    }
+  }
+  return statuses;
 }
 
 export const DEADLINE_EXCEEDED = { reason: "DeadlineExceeded", message: "Pod was active on the node longer than the specified deadline" };

@@ -5,11 +5,11 @@ import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { type SeccompArchitecture, seccompBpf } from "@code-interpreter/core/policy";
 import { removeTree } from "@code-interpreter/core/workspace";
-import type { V1Container, V1ContainerStatus, V1PodCondition } from "@kubernetes/client-node";
+import type { V1Container, V1PodCondition } from "@kubernetes/client-node";
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime, PodStream, StreamRequest, StreamSinks } from "./pod-runtime.js";
-import { admitPod, condition, DEADLINE_EXCEEDED, running, setPodStatus, skippedInit, terminated, waiting } from "./pod-status.js";
+import { admitPod, condition, DEADLINE_EXCEEDED, runInitContainers, running, setPodStatus, terminated, waiting } from "./pod-status.js";
 import { parseQuantity } from "./quantity.js";
 import { groupFile, passwdFile, sandboxArgs } from "./sandbox-args.js";
 import { containerSeccomp } from "./seccomp-profiles.js";
@@ -89,27 +89,22 @@ export class ProcessPods implements PodRuntime {
     }
     record.pod.status = { ...record.pod.status, startTime: timestamp() as unknown as Date, hostIP: "127.0.0.1" };
     this.armDeadline(record, pod);
-    const initStatuses: V1ContainerStatus[] = [];
-    for (const init of spec.initContainers ?? []) {
-      const skipped = skippedInit(init);
-      if (skipped) {
-        initStatuses.push(skipped);
-        continue;
-      }
-      if (record.deleted) return;
-      this.update(record, "Pending", [scheduled], { initContainerStatuses: [...initStatuses, running(init)] });
-      const child = this.spawnSandbox(record, pod, init, init.command ?? [], init.args ?? []);
-      child.stdin?.end();
-      child.stdout?.resume();
-      child.stderr?.resume();
-      const exitCode = await exitOf(child);
-      if (record.deleted) return;
-      initStatuses.push(terminated(init, exitCode, exitCode === 0 ? "Completed" : "Error"));
-      if (exitCode !== 0) {
-        this.update(record, "Failed", [scheduled], { initContainerStatuses: initStatuses });
-        return;
-      }
-    }
+    const initStatuses = await runInitContainers(
+      spec,
+      (phase, statuses) => {
+        if (!record.deleted) this.update(record, phase, [scheduled], { initContainerStatuses: statuses });
+      },
+      async (init) => {
+        if (record.deleted) return undefined;
+        const child = this.spawnSandbox(record, pod, init, init.command ?? [], init.args ?? []);
+        child.stdin?.end();
+        child.stdout?.resume();
+        child.stderr?.resume();
+        const exitCode = await exitOf(child);
+        return record.deleted ? undefined : exitCode;
+      },
+    );
+    if (!initStatuses) return;
     if (record.deleted) return;
     const child = this.spawnSandbox(record, pod, main, main.command ?? [], main.args ?? []);
     const mainProcess: MainProcess = { child, exited: exitOf(child), stdinOnce: main.stdinOnce === true, pending: [] };

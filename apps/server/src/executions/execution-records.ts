@@ -1,10 +1,11 @@
+import type { ExecutionResponse } from "@code-interpreter/core";
 import type { RecordStore } from "@code-interpreter/files";
 
 /** What kind of request started an execution. */
-export type ExecutionKind = "execute" | "session_bash" | "session_python";
+export type ExecutionKind = ExecutionResponse["kind"];
 
 /** Where an execution stands. */
-export type ExecutionState = "running" | "completed" | "failed" | "cancelled";
+export type ExecutionState = ExecutionResponse["status"];
 
 /** One server-sent event of an execution, numbered from 1 in the order it happened. */
 export interface ExecutionEvent {
@@ -13,20 +14,8 @@ export interface ExecutionEvent {
   data: unknown;
 }
 
-/** `GET /v1/executions/{execution_id}`'s answer. */
-export interface ExecutionJson {
-  execution_id: string;
-  status: ExecutionState;
-  kind: ExecutionKind;
-  session_id?: string;
-  created_at: number;
-  finished_at?: number;
-  result?: object;
-  error?: { detail: string };
-}
-
 /** The status record: the answer, and what only the server reads. */
-export interface StoredExecution extends ExecutionJson {
+export interface StoredExecution extends ExecutionResponse {
   tenant?: string;
   /** Unix seconds after which a `running` execution's server must have stopped without finishing it. */
   deadline_at: number;
@@ -62,7 +51,7 @@ export async function readBatch(records: RecordStore, id: string, index: number)
 }
 
 /** The public answer of a status record. */
-export function publicExecution(stored: StoredExecution): ExecutionJson {
+export function publicExecution(stored: StoredExecution): ExecutionResponse {
   const { tenant: _tenant, deadline_at: _deadline, batches: _batches, ...json } = stored;
   return json;
 }

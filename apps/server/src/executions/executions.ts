@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { type OutputCallbacks, type RichResult, SessionNotFoundError } from "@code-interpreter/core";
+import { type ExecutionResponse, type OutputCallbacks, type RichResult, SessionNotFoundError } from "@code-interpreter/core";
 import type { FileAccess, RecordStore } from "@code-interpreter/files";
 import type { ExecutionSlots } from "../execution-slots.js";
 import type { Logger } from "../observability/logger.js";
 import {
   EXECUTION_ID,
   type ExecutionEvent,
-  type ExecutionJson,
   type ExecutionKind,
   executionRecords,
   isTerminal,
@@ -106,7 +105,7 @@ export class Executions {
   }
 
   /** The execution's status (and answer when done), if the caller may see it; 404 otherwise. */
-  async get(id: string, view: FileAccess): Promise<ExecutionJson> {
+  async get(id: string, view: FileAccess): Promise<ExecutionResponse> {
     return publicExecution(await this.stored(id, view));
   }
 

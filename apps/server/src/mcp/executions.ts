@@ -1,26 +1,7 @@
-import type { ExecuteResponse, SessionCommandResponse } from "@code-interpreter/core";
+import type { BackgroundAccepted, ExecuteResponse, ExecutionResponse } from "@code-interpreter/core";
 import type { CallToolResult, ContentBlock } from "@modelcontextprotocol/server";
 import { type ApiFetch, sendJson } from "./api.js";
 import { commandContent, executionResult } from "./content.js";
-
-/** `202` of a route run with `background: true`. */
-export interface ExecutionStarted {
-  execution_id: string;
-  status_url: string;
-}
-
-/** `GET /v1/executions/{execution_id}`. */
-export interface ExecutionStatus {
-  execution_id: string;
-  status: "running" | "completed" | "failed" | "cancelled";
-  kind: "execute" | "session_bash" | "session_python";
-  session_id?: string;
-  created_at: number;
-  finished_at?: number;
-  /** The answer the foreground route would have given, when completed. */
-  result?: ExecuteResponse | SessionCommandResponse;
-  error?: { detail: string };
-}
 
 /** Starts `route` with `background: true`; the content tells the agent how to collect the answer. */
 export async function startInBackground(
@@ -28,7 +9,7 @@ export async function startInBackground(
   route: string,
   body: object,
 ): Promise<ContentBlock[]> {
-  const started = await sendJson<ExecutionStarted>(call.api, "POST", route, { ...body, background: true }, call.signal);
+  const started = await sendJson<BackgroundAccepted>(call.api, "POST", route, { ...body, background: true }, call.signal);
   return [
     {
       type: "text",
@@ -38,7 +19,7 @@ export async function startInBackground(
 }
 
 /** An execution's status as a tool result: while running, a note; when done, what the foreground call would have answered. */
-export async function executionStatusResult(api: ApiFetch, status: ExecutionStatus, signal: AbortSignal): Promise<CallToolResult> {
+export async function executionStatusResult(api: ApiFetch, status: ExecutionResponse, signal: AbortSignal): Promise<CallToolResult> {
   const id = status.execution_id;
   switch (status.status) {
     case "running": {
@@ -50,7 +31,8 @@ export async function executionStatusResult(api: ApiFetch, status: ExecutionStat
       };
     }
     case "completed": {
-      const result = status.result ?? { stdout: "", stderr: "", exit_code: null, timed_out: false, duration_ms: 0 };
+      // The wire shape says only "an object": it is the foreground route's answer for this kind.
+      const result = (status.result ?? { stdout: "", stderr: "", exit_code: null, timed_out: false, duration_ms: 0 }) as ExecuteResponse;
       if (status.kind === "session_bash") return { content: commandContent(result) };
       return executionResult(api, result, signal);
     }

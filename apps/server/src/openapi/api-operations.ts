@@ -1,10 +1,12 @@
 import {
+  BackgroundAcceptedSchema,
   CodeErrorSchema,
   createExecuteRequestSchema,
   createSessionBashRequestSchema,
   createSessionPythonRequestSchema,
   ErrorResponseSchema,
   ExecuteResponseSchema,
+  ExecutionResponseSchema,
   FileListResponseSchema,
   FileUploadResponseSchema,
   HealthResponseSchema,
@@ -69,29 +71,6 @@ const backgroundField = z
     "Run in the background: answer 202 `{execution_id, status_url}` at once and collect the answer from GET /v1/executions/{execution_id}. " +
       "`timeout_ms` may then go up to MAX_BACKGROUND_TIMEOUT_MS; the execution ends at its own timeout, not when the client leaves",
   );
-
-/** `202` of a background execution. */
-export const BackgroundAcceptedSchema = z.object({
-  execution_id: z.string().describe("`exec-<uuid>`"),
-  status_url: z.string().describe("`/v1/executions/{execution_id}`"),
-});
-
-/** `GET /v1/executions/{execution_id}`. */
-export const ExecutionResponseSchema = z.object({
-  execution_id: z.string(),
-  status: z.enum(["running", "completed", "failed", "cancelled"]),
-  kind: z.enum(["execute", "session_bash", "session_python"]),
-  session_id: z.string().optional(),
-  created_at: z.int().describe("Unix seconds"),
-  finished_at: z.int().optional().describe("Unix seconds"),
-  result: z
-    .record(z.string(), z.unknown())
-    .optional()
-    .describe(
-      "When completed: the answer the foreground route gives (ExecuteResponse, SessionCommandResponse or SessionPythonResponse); a timeout is completed with `timed_out: true`",
-    ),
-  error: z.object({ detail: z.string() }).optional().describe("When failed or cancelled: why"),
-});
 
 /** Named schemas for `components.schemas`, so the document says `$ref` instead of repeating them. */
 export function namedSchemas(limits: RequestLimits): Record<string, z.ZodType> {

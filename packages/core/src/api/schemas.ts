@@ -149,6 +149,31 @@ export type StreamResultEvent = z.infer<typeof StreamResultEventSchema>;
 export const StreamErrorEventSchema = z.object({ message: z.string() });
 export type StreamErrorEvent = z.infer<typeof StreamErrorEventSchema>;
 
+/** `202` of a route run with `background: true`. */
+export const BackgroundAcceptedSchema = z.object({
+  execution_id: z.string().describe("`exec-<uuid>`"),
+  status_url: z.string().describe("`/v1/executions/{execution_id}`"),
+});
+export type BackgroundAccepted = z.infer<typeof BackgroundAcceptedSchema>;
+
+/** `GET /v1/executions/{execution_id}`. */
+export const ExecutionResponseSchema = z.object({
+  execution_id: z.string(),
+  status: z.enum(["running", "completed", "failed", "cancelled"]),
+  kind: z.enum(["execute", "session_bash", "session_python"]),
+  session_id: z.string().optional(),
+  created_at: z.int().describe("Unix seconds"),
+  finished_at: z.int().optional().describe("Unix seconds"),
+  result: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe(
+      "When completed: the answer the foreground route gives (ExecuteResponse, SessionCommandResponse or SessionPythonResponse); a timeout is completed with `timed_out: true`",
+    ),
+  error: z.object({ detail: z.string() }).optional().describe("When failed or cancelled: why"),
+});
+export type ExecutionResponse = z.infer<typeof ExecutionResponseSchema>;
+
 /** `POST /v1/files` response body. */
 export const FileUploadResponseSchema = z.object({
   file_id: z.string(),

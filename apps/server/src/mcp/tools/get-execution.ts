@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { ExecutionResponse } from "@code-interpreter/core";
 import { z } from "zod";
 import { sendJson } from "../api.js";
-import { type ExecutionStatus, executionStatusResult } from "../executions.js";
+import { executionStatusResult } from "../executions.js";
 import { defineTool } from "./define-tool.js";
 
 /** How often a waiting get_execution asks again. */
@@ -29,10 +30,10 @@ export const getExecution = defineTool({
   async handler({ execution_id, wait_seconds }, call) {
     const route = `/v1/executions/${encodeURIComponent(execution_id)}`;
     const deadline = Date.now() + (wait_seconds ?? 0) * 1000;
-    let status = await sendJson<ExecutionStatus>(call.api, "GET", route, undefined, call.signal);
+    let status = await sendJson<ExecutionResponse>(call.api, "GET", route, undefined, call.signal);
     while (status.status === "running" && Date.now() + POLL_INTERVAL_MS <= deadline) {
       await sleep(POLL_INTERVAL_MS, undefined, { signal: call.signal });
-      status = await sendJson<ExecutionStatus>(call.api, "GET", route, undefined, call.signal);
+      status = await sendJson<ExecutionResponse>(call.api, "GET", route, undefined, call.signal);
     }
     return executionStatusResult(call.api, status, call.signal);
   },
