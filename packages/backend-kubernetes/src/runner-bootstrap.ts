@@ -5,7 +5,7 @@ import { kernelArgv, loadRunnerSource, type RunnerLimits, serveArgv } from "@cod
  * reads a length line and that many bytes of source from stdin, then runs
  * them, leaving the rest of stdin (the requests) to the runner. An exec's
  * command travels in the URL, which the API server writes to its audit log
- * and proxies may cap at a few KiB; the runner is ~15 KiB.
+ * and proxies may cap at a few KiB; the runner bundle is about 56 KiB.
  *
  * It reads fd 0 unbuffered, so not one byte past the source is taken from
  * the pipe: a kernel reads its requests from a duplicate of fd 0, and would
