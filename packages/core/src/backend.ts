@@ -1,4 +1,5 @@
 import type { CodeError, OutputCallbacks, RichResult } from "./output.js";
+import type { SandboxRuntime } from "./sandbox/runtimes.js";
 import type { WorkspaceFileContent, WorkspaceFileSink } from "./workspace/workspace-tar.js";
 
 /** Languages code can be written in; every sandbox environment has their interpreters (environment/environment.conf). */
@@ -15,6 +16,8 @@ export interface BackendCapabilities {
   statefulPython?: boolean;
   /** Languages its sandboxes run; the server refuses others with 422. @default all of LANGUAGES (the declared environment has them) */
   languages?: readonly Language[];
+  /** The kernel its sandboxes run on (see SANDBOX_RUNTIMES). @default "default" */
+  runtime?: SandboxRuntime;
 }
 
 /**

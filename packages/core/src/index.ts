@@ -95,4 +95,5 @@ export {
   TRUNCATION_SUFFIX,
   truncateOutput,
 } from "./output.js";
+export { isSandboxRuntime, SANDBOX_RUNTIMES, type SandboxRuntime } from "./sandbox/runtimes.js";
 export type { WorkspaceFileContent, WorkspaceFileSink, WorkspaceFileStream } from "./workspace/workspace-tar.js";

@@ -2,4 +2,5 @@
 // declared software environment, and the names and labels that mark them ours.
 export * from "./environment.js";
 export * from "./names.js";
+export * from "./runtimes.js";
 export * from "./sandbox-settings.js";

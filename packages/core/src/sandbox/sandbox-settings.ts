@@ -1,3 +1,5 @@
+import type { SandboxRuntime } from "./runtimes.js";
+
 const MB = 1024 * 1024;
 
 /** Modules a warm sandbox loads before its request arrives: the data stack. */
@@ -51,6 +53,13 @@ export interface SandboxSettings {
    * @default SESSION_POOL_MIN, SESSION_POOL_MAX, SANDBOX_POOL_IDLE_TIMEOUT_SEC, else 1, 4, 60 s
    */
   sessionPool: SandboxPoolSettings | false;
+  /**
+   * The kernel sandboxes run on (SANDBOX_RUNTIMES): `gvisor` puts gVisor's
+   * runsc between the code and the host's kernel. One backend runs one
+   * runtime; a server offering two builds a backend for each.
+   * @default SANDBOX_RUNTIME, else `default`
+   */
+  sandboxRuntime: SandboxRuntime;
   /** Modules warm sandboxes import before a request arrives (missing ones are skipped). @default SANDBOX_PRELOAD, else numpy, pandas, matplotlib, matplotlib.pyplot */
   preload: readonly string[];
   /** Receives warnings (a sandbox that could not be removed, missing bubblewrap, …). @default console.warn */
@@ -79,6 +88,7 @@ export function defaultSandboxSettings(): SandboxSettings {
     sandboxUid: 65532,
     pool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
     sessionPool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
+    sandboxRuntime: "default",
     preload: DEFAULT_PRELOAD,
     warn: (message) => console.warn(message),
   };
