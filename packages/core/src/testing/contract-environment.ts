@@ -8,6 +8,7 @@ import {
   readRootfsManifest,
   sandboxEnvironment,
 } from "../sandbox/environment.js";
+import { describeAlways, type SectionDescribe } from "./suite-sections.js";
 
 type Run = (code: string, extra?: Partial<ExecuteOptions>) => Promise<ExecutionResult>;
 
@@ -37,75 +38,79 @@ print(json.dumps({"manifest": manifest, "python": platform.python_version(), "ve
  * filesystem holds, a non-interactive matplotlib, and fonts that render a
  * labelled plot without warnings. Run inside `describeBackendContract`.
  */
-export function describeSandboxEnvironment(run: Run): void {
+export function describeSandboxEnvironment(run: Run, section: SectionDescribe = describeAlways): void {
   const declared = sandboxEnvironment();
   const fix = `prepare it from the declaration: sudo bash ${PREPARE_ROOTFS_SCRIPT} (local backend), code-interpreter image build (executor image)`;
 
-  describe("sandbox environment", { timeout: 180_000 }, () => {
-    let report: { manifest: EnvironmentManifest | null; python: string; versions: Record<string, string> } | undefined;
-    const probe = async () => {
-      if (!report) {
-        const result = await run(probeCode(declared.modules), { timeoutMs: 120_000 });
-        expect(result, result.stderr).toMatchObject({ exitCode: 0, timedOut: false });
-        report = JSON.parse(result.stdout);
-      }
-      return report as NonNullable<typeof report>;
-    };
+  section(
+    "sandbox environment",
+    () => {
+      let report: { manifest: EnvironmentManifest | null; python: string; versions: Record<string, string> } | undefined;
+      const probe = async () => {
+        if (!report) {
+          const result = await run(probeCode(declared.modules), { timeoutMs: 120_000 });
+          expect(result, result.stderr).toMatchObject({ exitCode: 0, timedOut: false });
+          report = JSON.parse(result.stdout);
+        }
+        return report as NonNullable<typeof report>;
+      };
 
-    it("is built from this declaration", async () => {
-      const { manifest } = await probe();
-      expect(manifest, `no ${ENVIRONMENT_MANIFEST_PATH} in the sandbox: ${fix}`).not.toBeNull();
-      expect(manifest?.hash, `the sandbox's environment is stale: ${fix}`).toBe(declared.hash);
-      expect(manifest?.suite).toBe(declared.suite);
-      expect(Object.keys(manifest?.modules ?? {}).sort()).toEqual([...declared.modules].sort());
-      expect(Object.keys(manifest?.packages ?? {}).sort()).toEqual([...declared.packages].sort());
-    });
-
-    it("imports every declared module at the version the build recorded, on the recorded Python", async () => {
-      const { manifest, python, versions } = await probe();
-      expect(minor(python)).toBe(minor(manifest?.python));
-      expect(versions).toEqual(manifest?.modules);
-      for (const name of declared.modules) expect(versions[name], name).toMatch(/^\d+\.\d+/);
-    });
-
-    it("is the same environment as the local backend's root filesystem", async () => {
-      const reference = await readRootfsManifest(defaultRootfs());
-      if (!reference && process.env.CI !== "true") return; // Outside CI a machine may have only the image.
-      expect(reference, `no prepared root filesystem at ${defaultRootfs()}: ${fix}`).toBeDefined();
-      const { manifest, python, versions } = await probe();
-      expect(minor(python)).toBe(minor(reference?.python));
-      expect(versions).toEqual(reference?.modules);
-      expect(manifest?.packages).toEqual(reference?.packages);
-    });
-
-    it("has a non-interactive matplotlib backend", async () => {
-      const result = await run("import matplotlib\nimport matplotlib.pyplot as plt\nprint(matplotlib.get_backend().lower())", {
-        timeoutMs: 120_000,
+      it("is built from this declaration", async () => {
+        const { manifest } = await probe();
+        expect(manifest, `no ${ENVIRONMENT_MANIFEST_PATH} in the sandbox: ${fix}`).not.toBeNull();
+        expect(manifest?.hash, `the sandbox's environment is stale: ${fix}`).toBe(declared.hash);
+        expect(manifest?.suite).toBe(declared.suite);
+        expect(Object.keys(manifest?.modules ?? {}).sort()).toEqual([...declared.modules].sort());
+        expect(Object.keys(manifest?.packages ?? {}).sort()).toEqual([...declared.packages].sort());
       });
-      expect(result).toMatchObject({ stdout: "agg\n", stderr: "", exitCode: 0 });
-    });
 
-    it("has fonts that render a labelled plot without warnings", async () => {
-      const result = await run(
-        [
-          "import matplotlib.pyplot as plt",
-          "from matplotlib import font_manager",
-          "fig, ax = plt.subplots()",
-          "ax.plot([1, 2, 3], [4, 1, 9], label='sales')",
-          "ax.set_title('Sales per month – Ünïcode €')",
-          "ax.set_xlabel('month')",
-          "ax.set_ylabel('amount')",
-          "ax.legend()",
-          "fig.savefig('plot.png')",
-          "print(font_manager.findfont(font_manager.FontProperties(), fallback_to_default=False))",
-        ].join("\n"),
-        { timeoutMs: 120_000 },
-      );
-      expect(result.stderr).toBe("");
-      expect(result).toMatchObject({ exitCode: 0, timedOut: false });
-      expect(result.stdout).toMatch(/\.(ttf|otf)\n$/);
-      const png = result.files.find((file) => file.path === "plot.png");
-      expect(png?.content.subarray(0, 8).equals(PNG_MAGIC)).toBe(true);
-    });
-  });
+      it("imports every declared module at the version the build recorded, on the recorded Python", async () => {
+        const { manifest, python, versions } = await probe();
+        expect(minor(python)).toBe(minor(manifest?.python));
+        expect(versions).toEqual(manifest?.modules);
+        for (const name of declared.modules) expect(versions[name], name).toMatch(/^\d+\.\d+/);
+      });
+
+      it("is the same environment as the local backend's root filesystem", async () => {
+        const reference = await readRootfsManifest(defaultRootfs());
+        if (!reference && process.env.CI !== "true") return; // Outside CI a machine may have only the image.
+        expect(reference, `no prepared root filesystem at ${defaultRootfs()}: ${fix}`).toBeDefined();
+        const { manifest, python, versions } = await probe();
+        expect(minor(python)).toBe(minor(reference?.python));
+        expect(versions).toEqual(reference?.modules);
+        expect(manifest?.packages).toEqual(reference?.packages);
+      });
+
+      it("has a non-interactive matplotlib backend", async () => {
+        const result = await run("import matplotlib\nimport matplotlib.pyplot as plt\nprint(matplotlib.get_backend().lower())", {
+          timeoutMs: 120_000,
+        });
+        expect(result).toMatchObject({ stdout: "agg\n", stderr: "", exitCode: 0 });
+      });
+
+      it("has fonts that render a labelled plot without warnings", async () => {
+        const result = await run(
+          [
+            "import matplotlib.pyplot as plt",
+            "from matplotlib import font_manager",
+            "fig, ax = plt.subplots()",
+            "ax.plot([1, 2, 3], [4, 1, 9], label='sales')",
+            "ax.set_title('Sales per month – Ünïcode €')",
+            "ax.set_xlabel('month')",
+            "ax.set_ylabel('amount')",
+            "ax.legend()",
+            "fig.savefig('plot.png')",
+            "print(font_manager.findfont(font_manager.FontProperties(), fallback_to_default=False))",
+          ].join("\n"),
+          { timeoutMs: 120_000 },
+        );
+        expect(result.stderr).toBe("");
+        expect(result).toMatchObject({ exitCode: 0, timedOut: false });
+        expect(result.stdout).toMatch(/\.(ttf|otf)\n$/);
+        const png = result.files.find((file) => file.path === "plot.png");
+        expect(png?.content.subarray(0, 8).equals(PNG_MAGIC)).toBe(true);
+      });
+    },
+    { timeout: 180_000 },
+  );
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Backend, ExecuteOptions, ExecutionResult } from "../backend.js";
 import type { OutputChunk, RichResult } from "../output.js";
+import { describeAlways, type SectionDescribe } from "./suite-sections.js";
 
 type Run = (code: string, extra?: Partial<ExecuteOptions>) => Promise<ExecutionResult>;
 
@@ -19,10 +20,10 @@ const plain = (results: RichResult[] | undefined) => (results ?? []).map((result
  * Rich results on every backend: MIME bundles like a notebook's outputs,
  * structured errors, execution counts, and the other languages.
  */
-export function describeRichResults(run: Run, getBackend: () => Backend): void {
+export function describeRichResults(run: Run, getBackend: () => Backend, section: SectionDescribe = describeAlways): void {
   const interactive = (code: string, extra: Partial<ExecuteOptions> = {}) => run(code, { lastLineInteractive: true, ...extra });
 
-  describe("rich results", () => {
+  section("rich results", () => {
     it("gives a DataFrame as the main result with HTML and plain text, and keeps stdout as it was", async () => {
       const result = await interactive(
         'import pandas as pd\ndf = pd.DataFrame({"city": ["Oslo", "Lima"], "people": [709000, 10000000]})\ndf',
@@ -125,7 +126,7 @@ export function describeRichResults(run: Run, getBackend: () => Backend): void {
     });
   });
 
-  describe("rich results in a session", () => {
+  section("rich results in a session", () => {
     const session = (name: string, body: (sessionId: string) => Promise<void>) =>
       it(name, async (context) => {
         const backend = getBackend();

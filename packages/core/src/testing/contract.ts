@@ -5,6 +5,7 @@ import { type OutputChunk, TRUNCATION_SUFFIX } from "../output.js";
 import { readContent, type WorkspaceFileStream } from "../workspace/workspace-tar.js";
 import { describeSandboxEnvironment } from "./contract-environment.js";
 import { describeRichResults } from "./contract-rich-results.js";
+import { describeSection, type SuiteSections, unknownSections } from "./suite-sections.js";
 
 /** Settings the suite needs the backend under test to be built with. */
 export interface ContractSettings {
@@ -26,6 +27,13 @@ export interface BackendContractOptions {
   listLeftovers: () => Promise<string[]>;
   /** Extra tests that need the same backend. */
   additionalTests?: (getBackend: () => Backend) => void;
+  /**
+   * The sections to run (`execute`, `isolation`, `sessions`, `stateful Python
+   * sessions`, `cleanup`, `sandbox environment`, `rich results`, `rich
+   * results in a session`), the rest
+   * skipped with the reason. @default all
+   */
+  sections?: SuiteSections;
 }
 
 // 512 MB: the data stack's own peak (pyplot and a savefig reach ~330 MB of address space, which is what RLIMIT_AS counts).
@@ -37,6 +45,8 @@ const SETTINGS: ContractSettings = { maxOutputBytes: 4096, memoryLimitMb: 512 };
  */
 export function describeBackendContract(options: BackendContractOptions): void {
   describe(`${options.name} backend contract`, { timeout: 60_000 }, () => {
+    const used = new Set<string>();
+    const section = describeSection(options.sections, used);
     let backend: Backend;
     const run = (code: string, extra: Partial<ExecuteOptions> = {}): Promise<ExecutionResult> =>
       // 30 s: importing the data stack takes seconds on a loaded two-core machine; no passing test waits for it.
@@ -52,9 +62,10 @@ export function describeBackendContract(options: BackendContractOptions): void {
     afterAll(async () => {
       await backend?.close();
       expect(await options.listLeftovers()).toEqual([]);
+      expect(unknownSections(options.sections, used)).toEqual([]);
     });
 
-    describe("execute", () => {
+    section("execute", () => {
       it("runs hello world", async () => {
         const result = await run('print("hello world")');
         expect(result).toMatchObject({ stdout: "hello world\n", stderr: "", exitCode: 0, timedOut: false, files: [] });
@@ -235,7 +246,7 @@ export function describeBackendContract(options: BackendContractOptions): void {
       });
     });
 
-    describe("isolation", () => {
+    section("isolation", () => {
       // Each of these is a program whose whole stdout says whether the sandbox held.
       it.each([
         {
@@ -276,7 +287,7 @@ export function describeBackendContract(options: BackendContractOptions): void {
       });
     });
 
-    describe("sessions", () => {
+    section("sessions", () => {
       const sessionTest = (name: string, body: () => Promise<void>) =>
         it(name, async (context) => {
           if (!backend.capabilities.sessions) context.skip();
@@ -419,7 +430,7 @@ export function describeBackendContract(options: BackendContractOptions): void {
       });
     });
 
-    describe("stateful Python sessions", () => {
+    section("stateful Python sessions", () => {
       const kernelTest = (name: string, body: (sessionId: string, skip: (why: string) => void) => Promise<void>) =>
         it(name, async (context) => {
           if (!backend.capabilities.statefulPython) context.skip();
@@ -480,7 +491,7 @@ export function describeBackendContract(options: BackendContractOptions): void {
       });
     });
 
-    describe("cleanup", () => {
+    section("cleanup", () => {
       it("leaves no sandbox behind after executions", async () => {
         await run("print('x')");
         await run("import time\ntime.sleep(5)", { timeoutMs: 500 });
@@ -496,8 +507,8 @@ export function describeBackendContract(options: BackendContractOptions): void {
       });
     });
 
-    describeSandboxEnvironment(run);
-    describeRichResults(run, () => backend);
+    describeSandboxEnvironment(run, section);
+    describeRichResults(run, () => backend, section);
 
     options.additionalTests?.(() => backend);
   });

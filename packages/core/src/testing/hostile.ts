@@ -7,6 +7,7 @@ import type { HostileContext, HostileSettings, HostileTestOptions } from "./host
 import { describeExhaustion } from "./hostile-exhaustion.js";
 import { describeFiles } from "./hostile-files.js";
 import { describeIsolation } from "./hostile-isolation.js";
+import { describeSection, type SuiteSections, unknownSections } from "./suite-sections.js";
 
 export { HOSTILE_MARKER } from "./hostile-code.js";
 export { type HostileSettings, MAX_SNAPSHOT_FILES } from "./hostile-context.js";
@@ -39,6 +40,8 @@ export interface HostileSuiteOptions {
    * marked processes survive it. @default false
    */
   sameHost?: boolean;
+  /** The sections to run (`resource exhaustion`, `escape and isolation`, `files`), the rest skipped with the reason. @default all */
+  sections?: SuiteSections;
 }
 
 /** The settings the suite uses. */
@@ -59,6 +62,8 @@ export function describeHostileSuite(options: HostileSuiteOptions): void {
   const gaps = options.gaps ?? {};
   const assumes = options.assumes ?? {};
   const used = new Set<string>();
+  const sectionsUsed = new Set<string>();
+  const section = describeSection(options.sections, sectionsUsed);
 
   describe(`${options.name} backend against hostile code`, { timeout: 90_000 }, () => {
     let backend: Backend;
@@ -73,8 +78,9 @@ export function describeHostileSuite(options: HostileSuiteOptions): void {
       delete process.env[SECRET_NAME];
       await backend?.close();
       expect(await options.listLeftovers()).toEqual([]);
-      // A gap naming no test is a typo that would hide nothing: refuse it.
+      // A gap naming no test is a typo that would hide nothing: refuse it (a skipped section's tests are still declared).
       expect([...Object.keys(gaps), ...Object.keys(assumes)].filter((name) => !used.has(name))).toEqual([]);
+      expect(unknownSections(options.sections, sectionsUsed)).toEqual([]);
     });
 
     /** The backend still answers a trivial execution, and nothing of the test is left. */
@@ -122,9 +128,9 @@ export function describeHostileSuite(options: HostileSuiteOptions): void {
       backend.runInSession({ sessionId, language: "bash", code: command, timeoutMs });
 
     const context: HostileContext = { hostile, run, bash, withSession, backend: () => backend, settings, secret: SECRET };
-    describe("resource exhaustion", () => describeExhaustion(context));
-    describe("escape and isolation", () => describeIsolation(context));
-    describe("files", () => describeFiles(context));
+    section("resource exhaustion", () => describeExhaustion(context));
+    section("escape and isolation", () => describeIsolation(context));
+    section("files", () => describeFiles(context));
   });
 }
 

@@ -25,3 +25,4 @@ export {
   SYSCALL_TESTS,
 } from "./hostile.js";
 export { type SeccompCall, seccompVerdict } from "./seccomp-verdict.js";
+export { describeSection, gvisorSections, type SuiteSections } from "./suite-sections.js";
