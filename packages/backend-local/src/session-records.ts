@@ -55,6 +55,11 @@ export class SessionRecords {
     readonly runtime: SandboxRuntime = "default",
   ) {}
 
+  /** The runtime key of a record or marker: none for `default`, so its records stay as every earlier server wrote them. */
+  private runtimeField(): { [RUNTIME_LABEL_KEY]?: string } {
+    return this.runtime === "default" ? {} : { [RUNTIME_LABEL_KEY]: this.runtime };
+  }
+
   /** The session's directory. */
   dir(sessionId: string): string {
     return join(this.sessionsDir, sessionId);
@@ -73,7 +78,7 @@ export class SessionRecords {
     await mkdir(this.dir(warm.id), { mode: 0o711 });
     await writeAtomically(
       join(this.dir(warm.id), WARM_MARKER),
-      JSON.stringify({ id: warm.id, expires_at: warm.expiresAt, [RUNTIME_LABEL_KEY]: this.runtime }),
+      JSON.stringify({ id: warm.id, expires_at: warm.expiresAt, ...this.runtimeField() }),
     );
   }
 
@@ -90,7 +95,7 @@ export class SessionRecords {
       created_at: session.createdAt,
       expires_at: session.expiresAt,
       ...(session.tenant === undefined ? {} : { tenant: session.tenant }),
-      [RUNTIME_LABEL_KEY]: this.runtime,
+      ...this.runtimeField(),
     };
     await writeAtomically(this.recordPath(session.id), JSON.stringify(record));
   }

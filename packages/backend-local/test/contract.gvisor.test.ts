@@ -1,0 +1,36 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeBackendContract, gvisorSections } from "@code-interpreter/core/testing";
+import { afterAll, describe, it } from "vitest";
+import { createLocalBackend, type LocalBackend } from "../src/index.js";
+import { gvisorUnavailable, localLeftovers } from "../src/testing/index.js";
+
+// The backend contract with every sandbox under gVisor (runsc over the same root filesystem).
+// CI runs none of its sections (its budget goes to hostile.gvisor.test.ts; runtimes-side-by-side.gvisor.test.ts runs
+// one-shot, session and kernel sandboxes under gVisor there); GVISOR_SUITE=full runs every section.
+const unavailable = await gvisorUnavailable();
+const stateDir = await mkdtemp(join(tmpdir(), "ci-local-gvisor-contract-"));
+afterAll(() => rm(stateDir, { recursive: true, force: true }));
+let backend: LocalBackend | undefined;
+
+if (unavailable && process.env.CI !== "true") {
+  describe.skip(`local backend contract under gVisor [${unavailable}]`, () => {
+    it("needs runsc", () => {});
+  });
+} else {
+  describeBackendContract({
+    name: "local (gVisor)",
+    createBackend: async (settings) => {
+      backend = await createLocalBackend({
+        stateDir,
+        sandboxRuntime: "gvisor",
+        maxOutputBytes: settings.maxOutputBytes,
+        memoryLimitMb: settings.memoryLimitMb,
+      });
+      return backend;
+    },
+    listLeftovers: () => localLeftovers(backend, stateDir),
+    sections: gvisorSections([]),
+  });
+}
