@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
@@ -81,16 +82,24 @@ async function checkLocalGvisor(env: NodeJS.ProcessEnv): Promise<CheckResult> {
       warn: () => {},
       ...(env.LOCAL_ROOTFS ? { rootfs: env.LOCAL_ROOTFS } : {}),
     });
+    // gVisor's kernel answers /proc/version itself: the same text as the host's means the code ran on the host's kernel.
     const result = await withTimeout(
-      backend.execute({ code: "print(1)", timeoutMs: 60_000, lastLineInteractive: false, files: [] }),
+      backend.execute({ code: "print(open('/proc/version').read().strip())", timeoutMs: 60_000, lastLineInteractive: false, files: [] }),
       TRIAL_TIMEOUT_MS,
       "a gVisor sandbox",
     );
-    if (result.exitCode !== 0 || result.stdout !== "1\n") {
+    if (result.exitCode !== 0) {
       return fail(
         "runtime gvisor",
-        `${version}; print(1) in a gVisor sandbox ended ${result.exitCode}: ${result.stderr.trim().slice(-300)}`,
+        `${version}; Python in a gVisor sandbox ended ${result.exitCode}: ${result.stderr.trim().slice(-300)}`,
         runscFix,
+      );
+    }
+    if (result.stdout.trim() === readFileSync("/proc/version", "utf8").trim()) {
+      return fail(
+        "runtime gvisor",
+        `${version}; but the local backend ran the code on this host's kernel, not gVisor's`,
+        "upgrade @code-interpreter/backend-local to a version with the gvisor runtime",
       );
     }
     return ok("runtime gvisor", `${version}; ran Python in a gVisor sandbox`);
