@@ -122,6 +122,10 @@ export const ConfigSchema = z.object({
   LOCAL_PYTHON: z.string().min(1).default("/usr/bin/python3"),
   /** The local sandboxes' root filesystem (`host`: this host's /usr); unset: the prepared one for this environment's hash. */
   LOCAL_ROOTFS: z.string().min(1).optional(),
+  /** gVisor's runsc for the local backend's gvisor runtime; unset: `runsc` from PATH. */
+  LOCAL_RUNSC_PATH: z.string().min(1).optional(),
+  /** runsc's platform for the local backend's gvisor runtime (`kvm` hangs on some hosts). */
+  LOCAL_RUNSC_PLATFORM: z.string().min(1).default("ptrace"),
   /** API keys, `tenant=key,…` (a key may be `sha256:<hex>`). With no keys at all the server is one tenant and stays on loopback. */
   API_KEYS: z.string().optional(),
   /** Keys that see every tenant's sessions and files, and /metrics; same form as API_KEYS. */

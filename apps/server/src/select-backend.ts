@@ -111,6 +111,8 @@ function localSettings(config: Config, runtime: SandboxRuntime, logger: Logger):
     stateDir: config.LOCAL_STATE_DIR,
     python: config.LOCAL_PYTHON,
     ...(config.LOCAL_ROOTFS ? { rootfs: config.LOCAL_ROOTFS } : {}),
+    ...(config.LOCAL_RUNSC_PATH ? { runscPath: config.LOCAL_RUNSC_PATH } : {}),
+    runscPlatform: config.LOCAL_RUNSC_PLATFORM,
     sandbox: config.LOCAL_SANDBOX,
   };
 }

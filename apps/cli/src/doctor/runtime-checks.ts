@@ -77,6 +77,8 @@ async function checkLocalGvisor(env: NodeJS.ProcessEnv): Promise<CheckResult> {
       stateDir,
       sandbox: "require",
       sandboxRuntime: "gvisor",
+      runscPath: runsc,
+      ...(env.LOCAL_RUNSC_PLATFORM ? { runscPlatform: env.LOCAL_RUNSC_PLATFORM } : {}),
       pool: false,
       sessionPool: false,
       warn: () => {},
