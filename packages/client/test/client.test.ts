@@ -130,7 +130,7 @@ describe("sessions", () => {
     try {
       expect(created.session_id).toMatch(/^code-session-/);
       expect((await client.listSessions()).map((session) => session.session_id)).toContain(created.session_id);
-      expect(await client.getSession(created.session_id)).toEqual(created);
+      expect(await client.getSession(created.session_id)).toEqual({ ...created, runtime: "default" });
       const kept = await client.keepaliveSession(created.session_id, { ttl_seconds: 600 });
       expect(kept.expires_at).toBeGreaterThan(created.expires_at);
 
