@@ -1,5 +1,6 @@
 import { createCodeInterpreterClient } from "@code-interpreter/client";
 import { Command } from "commander";
+import { registerCapabilities } from "./commands/capabilities.js";
 import { registerCompletion } from "./commands/completion.js";
 import { registerDoctor } from "./commands/doctor.js";
 import { registerExec } from "./commands/exec.js";
@@ -46,6 +47,7 @@ export function createProgram(): Command {
   registerExecutions(program, context);
   registerFiles(program, context);
   registerSession(program, context);
+  registerCapabilities(program, context);
   registerImage(program, output);
   registerDoctor(program, output);
   registerMcp(program);

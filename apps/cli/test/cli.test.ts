@@ -63,6 +63,29 @@ describe("code-interpreter exec", () => {
   });
 });
 
+describe("sandbox runtimes", () => {
+  it("shows the runtimes the server offers with capabilities, as text and as JSON", async () => {
+    const text = await cli(["capabilities"]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^runtimes +default \(default\)$/m);
+    const asJson = await cli(["--json", "capabilities"]);
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ runtimes: ["default"], default_runtime: "default", backend: "local" });
+  });
+
+  it("asks for --runtime on exec and session create, and exits 2 with the server's reason for one it does not offer", async () => {
+    expect(await cli(["exec", "-", "--runtime", "default"], "print(1)")).toMatchObject({ stdout: "1\n", code: 0 });
+    const refused = await cli(["exec", "-", "--runtime", "gvisor"], "print(1)");
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('runtime "gvisor" is not offered by this server; it offers: default');
+    const session = await cli(["session", "create", "--runtime", "gvisor"]);
+    expect(session.code).toBe(2);
+    expect(session.stderr).toContain('runtime "gvisor" is not offered');
+    const unknown = await cli(["exec", "-", "--runtime", "kata"], "print(1)");
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain("Allowed choices are default, gvisor");
+  });
+});
+
 describe("code-interpreter files", () => {
   it("uploads, lists, downloads and removes a file", async () => {
     await writeFile(join(dir, "report.csv"), "a,b\n");

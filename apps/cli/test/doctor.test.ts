@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -6,6 +7,10 @@ import { join } from "node:path";
 import { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.js";
+
+/** Why gVisor cannot run here (runsc missing, or not root), or undefined. */
+const runscMissing =
+  spawnSync("runsc", ["--version"]).status !== 0 ? "runsc is not installed" : process.getuid?.() !== 0 ? "runsc needs root" : undefined;
 
 let home: string;
 beforeAll(async () => {
@@ -18,7 +23,15 @@ afterAll(async () => {
 /** The environment without anything that would point at a real cluster or colour the output. */
 function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, ...extra };
-  for (const key of ["KUBECONFIG", "KUBERNETES_SERVICE_HOST", "FORCE_COLOR", "EXECUTOR_BACKEND", "KUBERNETES_EXECUTOR_NAMESPACE"]) {
+  for (const key of [
+    "KUBECONFIG",
+    "KUBERNETES_SERVICE_HOST",
+    "FORCE_COLOR",
+    "EXECUTOR_BACKEND",
+    "KUBERNETES_EXECUTOR_NAMESPACE",
+    "SANDBOX_RUNTIME",
+    "SANDBOX_RUNTIMES",
+  ]) {
     if (!(key in extra)) delete env[key];
   }
   return env;
@@ -59,6 +72,24 @@ describe("code-interpreter doctor", () => {
     expect(old.stdout).toMatch(
       /^ {2}FAIL sandbox environment: .* is stale: built from environment 0000000000000000, the declaration is now [0-9a-f]{16}/m,
     );
+  });
+
+  it.skipIf(runscMissing && process.env.CI !== "true")(
+    `checks every runtime offered: gVisor's runsc version and a sandbox that really runs on gVisor${runscMissing ? ` [${runscMissing}]` : ""}`,
+    { timeout: 240_000 },
+    async () => {
+      const run = await runCli(["doctor", "--backend", "local"], { env: cleanEnv({ SANDBOX_RUNTIMES: "default,gvisor" }) });
+      expect(run.stdout).toContain("sandbox runtimes (SANDBOX_RUNTIMES: default, gvisor) on local");
+      expect(run.stdout).toMatch(/^ {2}ok +runtime default: /m);
+      expect(run.stdout).toMatch(/^ {2}ok +runtime gvisor: runsc version \S+; ran Python in a gVisor sandbox$/m);
+      expect(run.code).toBe(0);
+    },
+  );
+
+  it("names a runtime that is no runtime", { timeout: 120_000 }, async () => {
+    const run = await runCli(["doctor", "--backend", "local"], { env: cleanEnv({ SANDBOX_RUNTIMES: "default,kata" }) });
+    expect(run.stdout).toMatch(/^ {2}FAIL runtime kata: "kata" is not a sandbox runtime$/m);
+    expect(run.code).toBe(1);
   });
 
   it("names the missing executor image and the command that builds it", async () => {

@@ -17,6 +17,7 @@ import { requestLog } from "./middleware/request-log.js";
 import { instrumentBackend } from "./observability/instrument-backend.js";
 import type { Logger } from "./observability/logger.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
+import { capabilitiesRoutes } from "./routes/capabilities.js";
 import { docsRoutes } from "./routes/docs.js";
 import { executeRoutes } from "./routes/execute.js";
 import { executionRoutes } from "./routes/executions.js";
@@ -26,6 +27,7 @@ import { mcpRoutes } from "./routes/mcp.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { resultsPageRoutes } from "./routes/results-page.js";
 import { sessionRoutes } from "./routes/sessions.js";
+import { runtimeOffer } from "./runtime-router.js";
 import { VERSION } from "./version.js";
 
 export interface AppOptions {
@@ -72,6 +74,7 @@ export function createApp(options: AppOptions) {
     slots,
     executions,
     tenancy,
+    runtimes: runtimeOffer(options.backend),
     version: VERSION,
   };
   const app = new Hono<Env>();
@@ -80,6 +83,7 @@ export function createApp(options: AppOptions) {
   app.use(requestLog({ logger: server.logger, backend: server.backend.name }));
   app.use(authenticate(keys));
   app.route("/", healthRoutes(server));
+  app.route("/", capabilitiesRoutes(server));
   app.route("/", metricsRoutes(server));
   // Before the /docs assets: /docs/results is this page, not an asset.
   app.route("/", resultsPageRoutes());

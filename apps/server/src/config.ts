@@ -1,6 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_EXECUTOR_IMAGE } from "@code-interpreter/core/sandbox";
+import { DEFAULT_EXECUTOR_IMAGE, SANDBOX_RUNTIMES } from "@code-interpreter/core/sandbox";
 import { z } from "zod";
 
 const integer = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
@@ -17,6 +17,29 @@ const flag = (fallback: boolean) =>
  */
 export const ConfigSchema = z.object({
   EXECUTOR_BACKEND: z.enum(["auto", "local", "docker", "kubernetes"]).default("auto"),
+  /** The sandbox runtime of requests that name none: `default` (the host's kernel) or `gvisor` (runsc). */
+  SANDBOX_RUNTIME: z.enum(SANDBOX_RUNTIMES).default("default"),
+  /** The runtimes requests may ask for (`runtime`), comma-separated; must hold SANDBOX_RUNTIME. Unset: SANDBOX_RUNTIME alone. */
+  SANDBOX_RUNTIMES: z
+    .string()
+    .transform((value) => [
+      ...new Set(
+        value
+          .split(",")
+          .map((name) => name.trim())
+          .filter(Boolean),
+      ),
+    ])
+    .pipe(
+      z
+        .array(
+          z.enum(SANDBOX_RUNTIMES, {
+            error: (issue) => `${JSON.stringify(issue.input)} is not a sandbox runtime (${SANDBOX_RUNTIMES.join(", ")})`,
+          }),
+        )
+        .min(1, `name at least one of ${SANDBOX_RUNTIMES.join(", ")}`),
+    )
+    .optional(),
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
   MAX_EXEC_TIMEOUT_MS: integer(1, 60_000),
@@ -99,6 +122,10 @@ export const ConfigSchema = z.object({
   LOCAL_PYTHON: z.string().min(1).default("/usr/bin/python3"),
   /** The local sandboxes' root filesystem (`host`: this host's /usr); unset: the prepared one for this environment's hash. */
   LOCAL_ROOTFS: z.string().min(1).optional(),
+  /** gVisor's runsc for the local backend's gvisor runtime; unset: `runsc` from PATH. */
+  LOCAL_RUNSC_PATH: z.string().min(1).optional(),
+  /** runsc's platform for the local backend's gvisor runtime (`kvm` hangs on some hosts). */
+  LOCAL_RUNSC_PLATFORM: z.string().min(1).default("ptrace"),
   /** API keys, `tenant=key,…` (a key may be `sha256:<hex>`). With no keys at all the server is one tenant and stays on loopback. */
   API_KEYS: z.string().optional(),
   /** Keys that see every tenant's sessions and files, and /metrics; same form as API_KEYS. */
@@ -112,7 +139,10 @@ export const ConfigSchema = z.object({
   TENANT_MAX_SESSIONS: integer(1, 20),
   TENANT_MAX_STORED_MB: integer(1, 1024),
 });
-export type Config = z.infer<typeof ConfigSchema>;
+/** The configuration, with SANDBOX_RUNTIMES filled in (SANDBOX_RUNTIME alone when unset). */
+export type Config = Omit<z.infer<typeof ConfigSchema>, "SANDBOX_RUNTIMES"> & {
+  SANDBOX_RUNTIMES: z.infer<typeof ConfigSchema>["SANDBOX_RUNTIME"][];
+};
 
 /** A configuration that cannot be used; the message names every bad variable. */
 export class ConfigError extends Error {
@@ -138,7 +168,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `MAX_BACKGROUND_TIMEOUT_MS=${parsed.data.MAX_BACKGROUND_TIMEOUT_MS}: must be at least MAX_EXEC_TIMEOUT_MS (${parsed.data.MAX_EXEC_TIMEOUT_MS})`,
     ]);
   }
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    const runtimes = parsed.data.SANDBOX_RUNTIMES ?? [parsed.data.SANDBOX_RUNTIME];
+    if (!runtimes.includes(parsed.data.SANDBOX_RUNTIME)) {
+      throw new ConfigError([
+        `SANDBOX_RUNTIMES=${JSON.stringify(present.SANDBOX_RUNTIMES)}: must offer SANDBOX_RUNTIME (${parsed.data.SANDBOX_RUNTIME}), the runtime of requests that name none`,
+      ]);
+    }
+    return { ...parsed.data, SANDBOX_RUNTIMES: runtimes };
+  }
   throw new ConfigError(
     parsed.error.issues.map((issue) => {
       const key = String(issue.path[0]);

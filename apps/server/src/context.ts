@@ -8,6 +8,7 @@ import type { Executions } from "./executions/executions.js";
 import type { ConcurrencyLimit } from "./middleware/concurrency-limit.js";
 import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
+import type { RuntimeOffer } from "./runtime-router.js";
 
 /** What every route needs; built once by createApp. */
 export interface ServerContext {
@@ -23,5 +24,7 @@ export interface ServerContext {
   metrics: Metrics;
   tenancy: Tenancy;
   keys: KeyRing;
+  /** The sandbox runtimes requests may ask for, and the default. */
+  runtimes: RuntimeOffer;
   version: string;
 }

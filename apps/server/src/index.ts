@@ -13,6 +13,7 @@ export {
   remoteApi,
 } from "./mcp/index.js";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from "./observability/logger.js";
+export { type RuntimeOffer, RuntimeRouter, runtimeOffer } from "./runtime-router.js";
 export { selectBackend } from "./select-backend.js";
 export { openService, type RunningServer, type Service, startServer } from "./server.js";
 export { VERSION } from "./version.js";

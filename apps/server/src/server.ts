@@ -12,6 +12,7 @@ import { answerClientErrors, requestTimeouts } from "./middleware/client-errors.
 import { drain } from "./middleware/drain.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
+import { runtimeOffer } from "./runtime-router.js";
 import { selectBackend } from "./select-backend.js";
 import { trialSandbox } from "./trial-sandbox.js";
 
@@ -33,8 +34,9 @@ export interface Service {
 }
 
 /**
- * Picks the backend and runs one trial sandbox on it (trialSandbox: start-up
- * fails with the reason when it cannot run code), opens the file store, reaps
+ * Picks the backend (one per runtime offered, behind a RuntimeRouter) and runs
+ * a trial sandbox in every runtime (trialSandbox: start-up fails with the
+ * runtime and the reason when one cannot run code), opens the file store, reaps
  * once at start-up and then every REAPER_INTERVAL_SEC, and builds the app. startServer listens on top of
  * it; `code-interpreter mcp` serves it over stdio without a port.
  */
@@ -109,7 +111,7 @@ export async function startServer(
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info({ url, backend: backend.name }, "listening");
+  logger.info({ url, backend: backend.name, runtimes: runtimeOffer(backend).runtimes }, "listening");
 
   let closing: Promise<void> | undefined;
   return {

@@ -25,6 +25,22 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ IDEMPOTENCY_TTL_SECONDS: "0" })).toThrow(/IDEMPOTENCY_TTL_SECONDS/);
   });
 
+  it("offers the default runtime alone unless SANDBOX_RUNTIMES offers more, and refuses a list without SANDBOX_RUNTIME", () => {
+    expect(loadConfig({})).toMatchObject({ SANDBOX_RUNTIME: "default", SANDBOX_RUNTIMES: ["default"] });
+    expect(loadConfig({ SANDBOX_RUNTIME: "gvisor" })).toMatchObject({ SANDBOX_RUNTIME: "gvisor", SANDBOX_RUNTIMES: ["gvisor"] });
+    expect(loadConfig({ SANDBOX_RUNTIMES: " default , gvisor,default" })).toMatchObject({
+      SANDBOX_RUNTIME: "default",
+      SANDBOX_RUNTIMES: ["default", "gvisor"],
+    });
+    expect(() => loadConfig({ SANDBOX_RUNTIME: "gvisor", SANDBOX_RUNTIMES: "default" })).toThrow(
+      'SANDBOX_RUNTIMES="default": must offer SANDBOX_RUNTIME (gvisor), the runtime of requests that name none',
+    );
+    expect(() => loadConfig({ SANDBOX_RUNTIMES: "default,kata" })).toThrow(
+      'SANDBOX_RUNTIMES="default,kata": "kata" is not a sandbox runtime',
+    );
+    expect(() => loadConfig({ SANDBOX_RUNTIME: "runsc" })).toThrow(/SANDBOX_RUNTIME="runsc"/);
+  });
+
   it("parses numbers and booleans from strings", () => {
     const config = loadConfig({ PORT: "9000", MEMORY_LIMIT_MB: "1024", KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN: "false" });
     expect(config).toMatchObject({ PORT: 9000, MEMORY_LIMIT_MB: 1024, KUBERNETES_EXECUTOR_NET_ADMIN_LOCKDOWN: false });

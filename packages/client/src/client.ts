@@ -1,10 +1,12 @@
 import type {
+  CapabilitiesResponse,
   ExecuteResponse,
   FileListResponse,
   FileMetadata,
   FileUploadResponse,
   HealthResponse,
   SessionCommandResponse,
+  SessionDetail,
   SessionListResponse,
   SessionPythonResponse,
   SessionResponse,
@@ -69,7 +71,15 @@ export class CodeInterpreterClient {
     return this.#json("GET", "/health", undefined, options);
   }
 
-  /** `POST /v1/execute`: runs Python in a fresh sandbox and answers when it is done. */
+  /**
+   * `GET /v1/capabilities`: the sandbox runtimes the server offers and its default, the backend,
+   * languages, sessions, optional features and limits.
+   */
+  capabilities(options?: CallOptions): Promise<CapabilitiesResponse> {
+    return this.#json("GET", "/v1/capabilities", undefined, options);
+  }
+
+  /** `POST /v1/execute`: runs Python in a fresh sandbox (on `runtime`, or the server's default) and answers when it is done. */
   execute(request: ExecuteRequest, options?: CallOptions): Promise<ExecuteResponse> {
     return this.#json("POST", "/v1/execute", { json: request }, options);
   }
@@ -163,18 +173,18 @@ export class CodeInterpreterClient {
     return this.#call("DELETE", `/v1/files/${encodeURIComponent(fileId)}`, undefined, options, discard);
   }
 
-  /** `POST /v1/sessions`: a sandbox whose workspace persists between commands. */
+  /** `POST /v1/sessions`: a sandbox whose workspace persists between commands, on `runtime` (or the server's default). */
   createSession(request: CreateSessionRequest = {}, options?: CallOptions): Promise<SessionResponse> {
     return this.#json("POST", "/v1/sessions", { json: request }, options);
   }
 
-  /** `GET /v1/sessions`. */
-  async listSessions(options?: CallOptions): Promise<SessionResponse[]> {
+  /** `GET /v1/sessions`: each with its runtime. */
+  async listSessions(options?: CallOptions): Promise<SessionDetail[]> {
     return (await this.#json<SessionListResponse>("GET", "/v1/sessions", undefined, options)).sessions;
   }
 
-  /** `GET /v1/sessions/{id}`. */
-  getSession(sessionId: string, options?: CallOptions): Promise<SessionResponse> {
+  /** `GET /v1/sessions/{id}`: its expiry and runtime. */
+  getSession(sessionId: string, options?: CallOptions): Promise<SessionDetail> {
     return this.#json("GET", sessionPath(sessionId), undefined, options);
   }
 

@@ -1,4 +1,5 @@
 export type {
+  CapabilitiesResponse as Capabilities,
   CodeErrorJson as CodeError,
   ExecuteResponse,
   FileInput,
@@ -6,7 +7,9 @@ export type {
   FileUploadResponse,
   HealthResponse,
   RichResultJson as RichResult,
+  SandboxRuntime,
   SessionCommandResponse,
+  SessionDetail,
   SessionPythonResponse,
   SessionResponse,
   StreamDisplayEvent,

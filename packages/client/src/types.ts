@@ -15,9 +15,9 @@ import type {
 /** What a zod schema accepts (fields with defaults are optional), read from core's schemas without importing zod. */
 type Input<Schema> = Schema extends { _zod: { input: infer Accepted } } ? Accepted : never;
 
-/** `POST /v1/execute` body: `code`, and optionally `stdin`, `timeout_ms`, `last_line_interactive`, `files`. */
+/** `POST /v1/execute` body: `code`, and optionally `stdin`, `timeout_ms`, `last_line_interactive`, `files`, `language`, `runtime`. */
 export type ExecuteRequest = Input<ReturnType<typeof createExecuteRequestSchema>>;
-/** `POST /v1/sessions` body: optional `ttl_seconds` and `files`. */
+/** `POST /v1/sessions` body: optional `ttl_seconds`, `files`, `language` and `runtime`. */
 export type CreateSessionRequest = Input<typeof SessionCreateRequestSchema>;
 /** `POST /v1/sessions/{id}/keepalive` body: optional `ttl_seconds`. */
 export type KeepaliveRequest = Input<typeof SessionKeepaliveRequestSchema>;

@@ -59,6 +59,19 @@ describe("health and execute", () => {
     expect(await client.health()).toEqual({ status: "ok", version: expect.any(String) });
   });
 
+  it("reads the server's capabilities: its runtimes and default", async () => {
+    const capabilities = await client.capabilities();
+    expect(capabilities).toMatchObject({ backend: "local", runtimes: ["default"], default_runtime: "default", sessions: true });
+  });
+
+  it("asks for a runtime, and gets a 422 naming the offered ones when the server does not offer it", async () => {
+    expect((await client.execute({ code: "print(1)", runtime: "default" })).stdout).toBe("1\n");
+    const refused = await client.execute({ code: "print(1)", runtime: "gvisor" }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(InvalidRequestError);
+    expect((refused as InvalidRequestError).detail).toContain('runtime "gvisor" is not offered by this server; it offers: default');
+    await expect(client.createSession({ runtime: "gvisor" })).rejects.toBeInstanceOf(InvalidRequestError);
+  });
+
   it("executes code and answers with its output and exit code", async () => {
     const result = await client.execute({ code: "import sys\nprint('out')\nprint('err', file=sys.stderr)\n6*7" });
     expect(result).toMatchObject({ stdout: "out\n42\n", stderr: "err\n", exit_code: 0, timed_out: false, files: [] });
@@ -117,7 +130,7 @@ describe("sessions", () => {
     try {
       expect(created.session_id).toMatch(/^code-session-/);
       expect((await client.listSessions()).map((session) => session.session_id)).toContain(created.session_id);
-      expect(await client.getSession(created.session_id)).toEqual(created);
+      expect(await client.getSession(created.session_id)).toEqual({ ...created, runtime: "default" });
       const kept = await client.keepaliveSession(created.session_id, { ttl_seconds: 600 });
       expect(kept.expires_at).toBeGreaterThan(created.expires_at);
 

@@ -47,6 +47,12 @@ export interface ExecuteOptions extends RunCallbacks {
   files: readonly WorkspaceFileContent[];
   /** Aborting stops the execution and removes its sandbox. */
   signal?: AbortSignal;
+  /**
+   * The runtime to run on, where a server routes between one backend per
+   * runtime (its router picks the backend by it). A backend built for one
+   * runtime runs on that one. @default the server's SANDBOX_RUNTIME
+   */
+  runtime?: SandboxRuntime;
 }
 
 /** Outcome of a command: output cut at the output limit, `exitCode` null on timeout. */
@@ -82,6 +88,8 @@ export interface SessionInfo {
   expiresAt: number;
   /** Who the session belongs to, as given at creation (absent when none was). */
   tenant?: string;
+  /** The runtime its sandbox runs on, where the server routes between runtimes (absent otherwise). */
+  runtime?: SandboxRuntime;
 }
 
 export interface CreateSessionOptions {
@@ -90,6 +98,8 @@ export interface CreateSessionOptions {
   tenant?: string;
   files: readonly WorkspaceFileContent[];
   signal?: AbortSignal;
+  /** As ExecuteOptions.runtime: the runtime the session's sandbox runs on. */
+  runtime?: SandboxRuntime;
 }
 
 /** A command in a session; its output goes to its callbacks as it comes. */

@@ -5,6 +5,8 @@
 export {
   type BackgroundAccepted,
   BackgroundAcceptedSchema,
+  type CapabilitiesResponse,
+  CapabilitiesResponseSchema,
   type CodeErrorJson,
   CodeErrorSchema,
   createExecuteRequestSchema,
@@ -35,6 +37,8 @@ export {
   SessionCommandResponseSchema,
   type SessionCreateRequest,
   SessionCreateRequestSchema,
+  type SessionDetail,
+  SessionDetailSchema,
   type SessionKeepaliveRequest,
   SessionKeepaliveRequestSchema,
   type SessionListResponse,

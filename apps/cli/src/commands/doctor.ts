@@ -5,6 +5,7 @@ import { checkDocker } from "../doctor/docker-checks.js";
 import { checkKubernetes } from "../doctor/kubernetes-checks.js";
 import { checkLocal } from "../doctor/local-checks.js";
 import { checkNode } from "../doctor/node-checks.js";
+import { checkRuntimes, offeredRuntimes } from "../doctor/runtime-checks.js";
 import type { Output } from "../output.js";
 import { palette } from "../style.js";
 import { findBuildScript } from "./image.js";
@@ -12,8 +13,9 @@ import { findBuildScript } from "./image.js";
 type Choice = "auto" | "local" | "docker" | "kubernetes";
 
 /**
- * `doctor [--backend]`: checks what the chosen backend needs on this machine
- * and says how to fix what is missing; exits 0 when it is ready, 1 otherwise.
+ * `doctor [--backend]`: checks what the chosen backend needs on this machine,
+ * and each sandbox runtime offered (SANDBOX_RUNTIMES: whether it works, its
+ * version), and says how to fix what is missing; exits 0 when it is ready, 1 otherwise.
  */
 export function registerDoctor(program: Command, output: () => Output): void {
   program
@@ -34,6 +36,22 @@ export function registerDoctor(program: Command, output: () => Output): void {
 }
 
 async function diagnose(backend: Choice): Promise<{ groups: CheckGroup[]; verdict: string; readyNow: boolean }> {
+  const diagnosis = await diagnoseBackend(backend);
+  // The runtimes are checked on the backend the server would use (auto: docker when ready, else local).
+  const kind = backend !== "auto" ? backend : diagnosis.verdict.includes("use docker") ? "docker" : "local";
+  if (!diagnosis.readyNow) return diagnosis;
+  const { runtimes } = offeredRuntimes();
+  const results = await checkRuntimes(kind);
+  const readyNow = ready(results);
+  const title = `sandbox runtimes (SANDBOX_RUNTIMES: ${runtimes.join(", ")}) on ${kind}`;
+  return {
+    groups: [...diagnosis.groups, { title, results }],
+    readyNow,
+    verdict: readyNow ? diagnosis.verdict : `${kind}: a sandbox runtime offered is not ready; fix the checks marked above`,
+  };
+}
+
+async function diagnoseBackend(backend: Choice): Promise<{ groups: CheckGroup[]; verdict: string; readyNow: boolean }> {
   const node = checkNode();
   const nodeGroup: CheckGroup = { title: "Node.js", results: [node] };
   const nodeOk = node.status !== "fail";

@@ -4,7 +4,7 @@ import type { CodeInterpreterClient, ExecuteRequest } from "@code-interpreter/cl
 import type { Command } from "commander";
 import { note, type Output, print, TIMEOUT_EXIT, warn } from "../output.js";
 import { RichResultPrinter } from "../rich-output.js";
-import { type Context, collect, integer, readSource, uploadInputs } from "./shared.js";
+import { type Context, collect, integer, readSource, runtimeOption, uploadInputs } from "./shared.js";
 
 interface ExecOptions {
   stdin?: string;
@@ -13,6 +13,7 @@ interface ExecOptions {
   file: string[];
   download?: string;
   language: "python" | "bash" | "javascript";
+  runtime?: "default" | "gvisor";
   results: string;
   background: boolean;
 }
@@ -29,6 +30,7 @@ export function registerExec(program: Command, context: Context): void {
     .option("-f, --file <local[:path]>", "upload a local file and place it in the workspace (repeatable)", collect, [])
     .option("-d, --download <dir>", "save the files the code created or changed into this directory")
     .option("-l, --language <language>", "python, bash or javascript", "python")
+    .addOption(runtimeOption())
     .option("--background", "start it in the background and print its execution id (see `executions get|logs|rm`)", false)
     .option(
       "--results <dir>",
@@ -43,6 +45,7 @@ export function registerExec(program: Command, context: Context): void {
         last_line_interactive: options.lastLine,
         files: await uploadInputs(client, output, options.file),
         language: options.language,
+        ...(options.runtime ? { runtime: options.runtime } : {}),
       };
       const rich = new RichResultPrinter(client, output, options.results);
       if (options.timeout !== undefined) body.timeout_ms = options.timeout;

@@ -18,7 +18,7 @@ export function registerServe(program: Command): void {
     .action(async (options: ServeOptions) => {
       // Before anything else: it may replace this process with one that has the memory settings.
       reexecWithMemorySettings();
-      const { ConfigError, loadConfig, startServer } = await import("@code-interpreter/server");
+      const { ConfigError, loadConfig, runtimeOffer, startServer } = await import("@code-interpreter/server");
       const env = { ...process.env };
       if (options.host) env.HOST = options.host;
       if (options.port) env.PORT = options.port;
@@ -34,7 +34,8 @@ export function registerServe(program: Command): void {
         throw error;
       }
       const server = await startServer(config);
-      process.stderr.write(`code-interpreter listening on ${server.url} (backend: ${server.backend.name})\n`);
+      const runtimes = runtimeOffer(server.backend).runtimes.join(", ");
+      process.stderr.write(`code-interpreter listening on ${server.url} (backend: ${server.backend.name}, runtimes: ${runtimes})\n`);
       const stop = async (signal: string) => {
         process.stderr.write(`${signal}: shutting down\n`);
         await server.close();

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { type Output, print, TIMEOUT_EXIT, table, warn } from "../output.js";
 import { RichResultPrinter } from "../rich-output.js";
-import { type Context, collect, integer, readSource, registerRemove, uploadInputs } from "./shared.js";
+import { type Context, collect, integer, readSource, registerRemove, runtimeOption, uploadInputs } from "./shared.js";
 
 /** `session create|ls|rm|bash|python`. */
 export function registerSession(program: Command, context: Context): void {
@@ -11,10 +11,15 @@ export function registerSession(program: Command, context: Context): void {
     .description("start a session; prints its id")
     .option("--ttl <seconds>", "lifetime in seconds", integer)
     .option("-f, --file <local[:path]>", "upload a local file into the session's workspace (repeatable)", collect, [])
-    .action(async (options: { ttl?: number; file: string[] }) => {
+    .addOption(runtimeOption())
+    .action(async (options: { ttl?: number; file: string[]; runtime?: "default" | "gvisor" }) => {
       const { client, output } = context();
       const files = await uploadInputs(client, output, options.file);
-      const created = await client.createSession({ ...(options.ttl ? { ttl_seconds: options.ttl } : {}), files });
+      const created = await client.createSession({
+        ...(options.ttl ? { ttl_seconds: options.ttl } : {}),
+        files,
+        ...(options.runtime ? { runtime: options.runtime } : {}),
+      });
       print(output, created, created.session_id);
     });
   session
@@ -23,7 +28,10 @@ export function registerSession(program: Command, context: Context): void {
     .action(async () => {
       const { client, output } = context();
       const sessions = await client.listSessions();
-      const rows = [["SESSION_ID", "EXPIRES_AT"], ...sessions.map((s) => [s.session_id, new Date(s.expires_at * 1000).toISOString()])];
+      const rows = [
+        ["SESSION_ID", "EXPIRES_AT", "RUNTIME"],
+        ...sessions.map((s) => [s.session_id, new Date(s.expires_at * 1000).toISOString(), s.runtime ?? "default"]),
+      ];
       print(output, { sessions }, sessions.length ? table(rows) : "no sessions");
     });
   registerRemove(session, context, {

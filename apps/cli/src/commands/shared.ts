@@ -2,12 +2,18 @@ import { openAsBlob } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type { CodeInterpreterClient, FileUploadResponse } from "@code-interpreter/client";
-import type { Command } from "commander";
+import { SANDBOX_RUNTIMES } from "@code-interpreter/core/sandbox";
+import { type Command, Option } from "commander";
 import { confirm, type Output } from "../output.js";
 import { createProgress, formatBytes } from "../progress.js";
 
 /** What a client command needs: the API client and how to print. */
 export type Context = () => { client: CodeInterpreterClient; output: Output };
+
+/** `--runtime`: the sandbox runtime to ask for; the server's default (SANDBOX_RUNTIME) when left out. */
+export function runtimeOption(): Option {
+  return new Option("--runtime <runtime>", "sandbox runtime, among those the server offers (see `capabilities`)").choices(SANDBOX_RUNTIMES);
+}
 
 /** Reads a file argument, `-` meaning standard input. */
 export async function readSource(path: string): Promise<string> {

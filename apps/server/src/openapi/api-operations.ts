@@ -1,5 +1,6 @@
 import {
   BackgroundAcceptedSchema,
+  CapabilitiesResponseSchema,
   CodeErrorSchema,
   createExecuteRequestSchema,
   createSessionBashRequestSchema,
@@ -14,6 +15,7 @@ import {
   RichResultSchema,
   SessionCommandResponseSchema,
   SessionCreateRequestSchema,
+  SessionDetailSchema,
   SessionKeepaliveRequestSchema,
   SessionListResponseSchema,
   SessionPythonResponseSchema,
@@ -87,6 +89,7 @@ export function namedSchemas(limits: RequestLimits): Record<string, z.ZodType> {
     FileListResponse: FileListResponseSchema,
     SessionCreateRequest: SessionCreateRequestSchema,
     SessionResponse: SessionResponseSchema,
+    SessionDetail: SessionDetailSchema,
     SessionListResponse: SessionListResponseSchema,
     SessionKeepaliveRequest: SessionKeepaliveRequestSchema,
     SessionBashRequest: createSessionBashRequestSchema(limits).extend({ background: backgroundField }),
@@ -97,6 +100,7 @@ export function namedSchemas(limits: RequestLimits): Record<string, z.ZodType> {
     BackgroundAccepted: BackgroundAcceptedSchema,
     ExecutionResponse: ExecutionResponseSchema,
     HealthResponse: HealthResponseSchema,
+    CapabilitiesResponse: CapabilitiesResponseSchema,
     DegradedHealthResponse: DegradedHealthResponseSchema,
     Error: ErrorResponseSchema,
   };
@@ -108,6 +112,9 @@ const tooMany: ApiResponse = {
   headers: { "Retry-After": "Seconds to wait before retrying" },
 };
 const invalid = error("The request is invalid; `detail` names the field");
+const invalidOrRuntime = error(
+  "The request is invalid (`detail` names the field), or asks for a `runtime` this server does not offer (`detail` names those it does)",
+);
 const sessionMissing = error("No such session");
 const unavailable = error("The backend is unreachable or out of capacity");
 const noSessions = error("The backend has no sessions");
@@ -154,6 +161,14 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       },
     },
     {
+      method: "get",
+      path: "/v1/capabilities",
+      operationId: "getCapabilities",
+      summary: "What this server offers: sandbox runtimes and the default, backend, languages, sessions, optional features, limits",
+      tag: "health",
+      responses: { 200: { description: "The server's capabilities", schema: CapabilitiesResponseSchema } },
+    },
+    {
       method: "post",
       path: "/v1/execute",
       operationId: "execute",
@@ -171,7 +186,7 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
         },
         404: error("A file_id in `files` is unknown"),
         413: error("The request body is too large"),
-        422: invalid,
+        422: invalidOrRuntime,
         429: tooMany,
         503: unavailable,
       },
@@ -185,7 +200,13 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       body: schemas.ExecuteRequest,
       example: { code: "print(1 + 1)" },
       requestHeaders: idempotencyKey,
-      responses: { 200: stream, 404: error("A file_id in `files` is unknown"), 413: error("Too large"), 422: invalid, 429: tooMany },
+      responses: {
+        200: stream,
+        404: error("A file_id in `files` is unknown"),
+        413: error("Too large"),
+        422: invalidOrRuntime,
+        429: tooMany,
+      },
     },
     {
       method: "post",
@@ -239,7 +260,7 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       responses: {
         201: { description: "Started", schema: SessionResponseSchema },
         404: error("A file_id in `files` is unknown"),
-        422: invalid,
+        422: invalidOrRuntime,
         429: tooMany,
         501: noSessions,
         503: unavailable,
@@ -257,9 +278,9 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       method: "get",
       path: "/v1/sessions/:sessionId",
       operationId: "getSession",
-      summary: "A session's expiry",
+      summary: "A session's expiry and sandbox runtime",
       tag: "sessions",
-      responses: { 200: { description: "The session", schema: SessionResponseSchema }, 404: sessionMissing },
+      responses: { 200: { description: "The session", schema: SessionDetailSchema }, 404: sessionMissing },
     },
     {
       method: "delete",

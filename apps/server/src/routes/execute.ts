@@ -10,6 +10,7 @@ import { codeOptions, executionJson } from "./mappers.js";
 import { runSchemas } from "./request-schemas.js";
 import { richResultMapper } from "./rich-results.js";
 import { answerCode, type RunnableCode, streamCode } from "./run-modes.js";
+import { requestedRuntime } from "./runtimes.js";
 
 /** A stream is the foreground: a background execution is streamed from its own resource. */
 export const BACKGROUND_STREAM =
@@ -24,8 +25,9 @@ export function executeRoutes(server: ServerContext) {
   const prepare = async (c: Context<Env>): Promise<{ code: RunnableCode; background: boolean }> => {
     const body = await readJsonBody(c, schema, maxBody);
     assertLanguage(server, body.language);
+    const runtime = requestedRuntime(server, body.runtime);
     const { owner, view } = accessOf(c);
-    const options: ExecuteOptions = { ...codeOptions(body), files: await resolveFileInputs(server.store, body.files, view) };
+    const options: ExecuteOptions = { ...codeOptions(body), runtime, files: await resolveFileInputs(server.store, body.files, view) };
     const rich = richResultMapper(server, c);
     return {
       background: body.background,

@@ -4,6 +4,7 @@ import type {
   ExecuteResponse,
   RichResultJson,
   SessionCommandResponse,
+  SessionDetail,
   SessionInfo,
   SessionPythonRequest,
   SessionPythonResponse,
@@ -26,9 +27,14 @@ export function codeOptions(body: SessionPythonRequest) {
   };
 }
 
-/** A session as the API shows it. */
+/** A session as onyx's routes show it (create, keepalive). */
 export function sessionJson(session: SessionInfo): SessionResponse {
   return { session_id: session.id, expires_at: session.expiresAt };
+}
+
+/** A session as our own routes show it (list, get): also its runtime (`fallback` for a backend that does not say). */
+export function sessionDetailJson(session: SessionInfo, fallback: SessionDetail["runtime"]): SessionDetail {
+  return { ...sessionJson(session), runtime: session.runtime ?? fallback };
 }
 
 /** Session bash's whole answer, and how every answer to code that ran starts. */

@@ -17,10 +17,11 @@ import type { Env } from "../env.js";
 import { readJsonBody } from "../middleware/json-body.js";
 import { BACKGROUND_STREAM } from "./execute.js";
 import { assertLanguage } from "./languages.js";
-import { codeOptions, commandJson, sessionJson, sessionPythonJson } from "./mappers.js";
+import { codeOptions, commandJson, sessionDetailJson, sessionJson, sessionPythonJson } from "./mappers.js";
 import { runSchemas } from "./request-schemas.js";
 import { richResultMapper } from "./rich-results.js";
 import { answerCode, type RunnableCode, requestSignal, streamCode } from "./run-modes.js";
+import { requestedRuntime } from "./runtimes.js";
 
 /** `/v1/sessions`: create, list, keepalive, delete, bash, python, and reading the session's files. */
 export function sessionRoutes(server: ServerContext) {
@@ -67,19 +68,27 @@ export function sessionRoutes(server: ServerContext) {
     .post("/v1/sessions", async (c) => {
       const body = await readJsonBody(c, SessionCreateRequestSchema, maxBody);
       if (body.language) assertLanguage(server, body.language);
+      const runtime = requestedRuntime(server, body.runtime);
       const { owner, view } = accessOf(c);
       const files = await resolveFileInputs(server.store, body.files, view);
       await server.tenancy.assertRoomForSession(c);
       const session = await backend.createSession({
         ttlSeconds: ttl(body.ttl_seconds),
         files,
+        runtime,
         ...(requestSignal(c) ? { signal: requestSignal(c) } : {}),
         ...(owner.tenant === undefined ? {} : { tenant: owner.tenant }),
       });
       return c.json(sessionJson(session), 201);
     })
-    .get("/v1/sessions", async (c) => c.json({ sessions: server.tenancy.visible(c, await backend.listSessions()).map(sessionJson) }))
-    .get("/v1/sessions/:sessionId", async (c) => c.json(sessionJson(await server.tenancy.session(c, c.req.param("sessionId")))))
+    .get("/v1/sessions", async (c) => {
+      const sessions = server.tenancy.visible(c, await backend.listSessions());
+      return c.json({ sessions: sessions.map((session) => sessionDetailJson(session, server.runtimes.defaultRuntime)) });
+    })
+    .get("/v1/sessions/:sessionId", async (c) => {
+      const session = await server.tenancy.session(c, c.req.param("sessionId"));
+      return c.json(sessionDetailJson(session, server.runtimes.defaultRuntime));
+    })
     .delete("/v1/sessions/:sessionId", async (c) => {
       const sessionId = await owned(c);
       await backend.deleteSession(sessionId);

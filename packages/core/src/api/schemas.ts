@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { LANGUAGES } from "../backend.js";
+import { SANDBOX_RUNTIMES } from "../sandbox/runtimes.js";
 
 /** A file from the store to place in the sandbox workspace before the code runs. */
 export const FileInputSchema = z.object({
@@ -77,6 +78,17 @@ const languageEnum = z
   .describe("python (default), bash, or javascript (Node.js)");
 const languageField = languageEnum.default("python");
 
+/** `runtime` on the requests that start a sandbox: which kernel it runs on, among those the server offers (GET /v1/capabilities). */
+const runtimeField = z
+  .enum(SANDBOX_RUNTIMES, {
+    error: (issue) => `runtime ${JSON.stringify(issue.input)} is not a sandbox runtime; runtimes are: ${SANDBOX_RUNTIMES.join(", ")}`,
+  })
+  .optional()
+  .describe(
+    "The sandbox runtime: `default` (the host's kernel behind namespaces and a syscall policy) or `gvisor` (gVisor's user-space kernel in between). " +
+      "Only those the server offers (GET /v1/capabilities); another is 422. Left out: the server's default (SANDBOX_RUNTIME)",
+  );
+
 /** Limits the server applies to request fields; they come from the configuration. */
 export interface RequestLimits {
   /** Largest accepted `timeout_ms`. @default MAX_EXEC_TIMEOUT_MS */
@@ -103,6 +115,8 @@ export function createExecuteRequestSchema(limits: RequestLimits) {
     files: z.array(FileInputSchema).default([]),
     /** `python` (default), `bash` or `javascript` (Node.js). */
     language: languageField,
+    /** The sandbox runtime; the server's SANDBOX_RUNTIME when left out. */
+    runtime: runtimeField,
   });
 }
 export type ExecuteRequest = z.infer<ReturnType<typeof createExecuteRequestSchema>>;
@@ -196,6 +210,8 @@ export const SessionCreateRequestSchema = z.object({
   files: z.array(FileInputSchema).default([]),
   /** Checked at creation (422 when the backend lacks it); each `/python` call names its own. */
   language: languageEnum.optional(),
+  /** The runtime the session's sandbox runs on, for its whole life; the server's SANDBOX_RUNTIME when left out. */
+  runtime: runtimeField,
 });
 export type SessionCreateRequest = z.infer<typeof SessionCreateRequestSchema>;
 
@@ -206,8 +222,14 @@ export const SessionResponseSchema = z.object({
 });
 export type SessionResponse = z.infer<typeof SessionResponseSchema>;
 
+/** A session as `GET /v1/sessions` and `GET /v1/sessions/{id}` show it: also the runtime it runs on (extensions). */
+export const SessionDetailSchema = SessionResponseSchema.extend({
+  runtime: z.enum(SANDBOX_RUNTIMES).describe("The sandbox runtime the session runs on"),
+});
+export type SessionDetail = z.infer<typeof SessionDetailSchema>;
+
 /** `GET /v1/sessions` response body (an extension). */
-export const SessionListResponseSchema = z.object({ sessions: z.array(SessionResponseSchema) });
+export const SessionListResponseSchema = z.object({ sessions: z.array(SessionDetailSchema) });
 export type SessionListResponse = z.infer<typeof SessionListResponseSchema>;
 
 /** `POST /v1/sessions/{id}/keepalive` request body. */
@@ -228,7 +250,7 @@ export type SessionBashRequest = z.infer<ReturnType<typeof createSessionBashRequ
 /** `POST /v1/sessions/{id}/python` request body (the later onyx route): execute's, without files. */
 export function createSessionPythonRequestSchema(limits: RequestLimits) {
   return createExecuteRequestSchema(limits)
-    .omit({ files: true })
+    .omit({ files: true, runtime: true })
     .extend({
       timeout_ms: timeoutField(limits.maxExecTimeoutMs, 30_000),
     });
@@ -241,6 +263,37 @@ export const HealthResponseSchema = z.object({
   version: z.string(),
 });
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;
+
+/** `GET /v1/capabilities`: what this server offers, so a client can choose before it asks (an extension; `/health` stays onyx's). */
+export const CapabilitiesResponseSchema = z.object({
+  version: z.string().describe("The server's version (as /health)"),
+  backend: z.string().describe("The backend kind sandboxes run on: local, docker or kubernetes"),
+  runtimes: z.array(z.enum(SANDBOX_RUNTIMES)).describe("The sandbox runtimes a request may ask for (`runtime`), SANDBOX_RUNTIMES"),
+  default_runtime: z.enum(SANDBOX_RUNTIMES).describe("The runtime of a request that names none, SANDBOX_RUNTIME"),
+  languages: z.array(z.enum(LANGUAGES)).describe("The languages code may be written in (`language`)"),
+  sessions: z.boolean().describe("Whether sessions (POST /v1/sessions) are available"),
+  stateful_python: z.boolean().describe("Whether a session's Python keeps its variables between calls (a kernel per session)"),
+  features: z
+    .object({
+      background_executions: z.boolean().describe("`background: true` and GET /v1/executions/{execution_id}"),
+      idempotency_keys: z.boolean().describe("`Idempotency-Key` on the POST routes that run code or create sessions"),
+      resumable_streams: z.boolean().describe("Streams carry event ids; Last-Event-ID resumes them"),
+      rich_results: z.boolean().describe("`results` and `error` in answers, `display` events in streams"),
+      session_files: z.boolean().describe("GET /v1/sessions/{session_id}/files and …/files/{path}"),
+      mcp: z.boolean().describe("MCP over streamable HTTP at /mcp"),
+    })
+    .describe("Optional features beyond the onyx API"),
+  file_store: z.enum(["dir", "s3"]).describe("Where files are kept: a directory (one replica) or an S3 bucket (shared by replicas)"),
+  limits: z
+    .object({
+      max_exec_timeout_ms: z.int().describe("Largest `timeout_ms` (MAX_EXEC_TIMEOUT_MS)"),
+      max_background_timeout_ms: z.int().describe("Largest `timeout_ms` with `background: true` (MAX_BACKGROUND_TIMEOUT_MS)"),
+      max_file_size_mb: z.int().describe("Largest upload (MAX_FILE_SIZE_MB)"),
+      session_max_lifetime_seconds: z.int().describe("Largest session TTL (SESSION_MAX_LIFETIME_SECONDS)"),
+    })
+    .describe("Limits a request must stay within"),
+});
+export type CapabilitiesResponse = z.infer<typeof CapabilitiesResponseSchema>;
 
 /** Every error answer: a message a person can act on. */
 export const ErrorResponseSchema = z.object({ detail: z.string() });

@@ -2,7 +2,7 @@ import type { SessionResponse } from "@code-interpreter/core";
 import { z } from "zod";
 import { sendJson } from "../api.js";
 import { defineTool } from "./define-tool.js";
-import { isoTime, stagedFilesInput } from "./shared.js";
+import { isoTime, runtimeInput, stagedFilesInput } from "./shared.js";
 
 /** `create_session`: a sandbox whose /workspace and Python state persist between calls. */
 export const createSession = defineTool({
@@ -15,10 +15,11 @@ export const createSession = defineTool({
   inputSchema: z.object({
     ttl_seconds: z.number().int().positive().optional().describe("Seconds until the session expires (capped by the server)"),
     files: stagedFilesInput,
+    runtime: runtimeInput,
   }),
   annotations: { openWorldHint: false },
-  async handler({ ttl_seconds, files }, call) {
-    const session = await sendJson<SessionResponse>(call.api, "POST", "/v1/sessions", { ttl_seconds, files }, call.signal);
+  async handler({ ttl_seconds, files, runtime }, call) {
+    const session = await sendJson<SessionResponse>(call.api, "POST", "/v1/sessions", { ttl_seconds, files, runtime }, call.signal);
     return [
       {
         type: "text",

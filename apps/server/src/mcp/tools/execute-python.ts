@@ -5,7 +5,7 @@ import { executionResult } from "../content.js";
 import { startInBackground } from "../executions.js";
 import { runStreamed } from "../stream.js";
 import { defineTool, type ToolCall } from "./define-tool.js";
-import { backgroundInput, sessionIdInput, sessionPath, stagedFilesInput, timeoutInput } from "./shared.js";
+import { backgroundInput, runtimeInput, sessionIdInput, sessionPath, stagedFilesInput, timeoutInput } from "./shared.js";
 
 /** Progress notifications carry at most this much of the output (its end): enough to see where a run is. */
 const PROGRESS_TAIL_CHARS = 4000;
@@ -29,14 +29,21 @@ export const executePython = defineTool({
     timeout_ms: timeoutInput,
     files: stagedFilesInput,
     background: backgroundInput,
+    runtime: runtimeInput.describe(
+      "Without session_id: the sandbox runtime, default or gvisor (gVisor's user-space kernel in between, slower to start), among those " +
+        "the server offers; the server's default when left out. A session keeps the runtime it was created with (create_session).",
+    ),
   }),
   annotations: { openWorldHint: false },
-  async handler({ code, session_id, timeout_ms, files, background }, call) {
+  async handler({ code, session_id, timeout_ms, files, background, runtime }, call) {
     if (session_id !== undefined && files?.length) {
       throw new ApiError(422, "files are staged only without session_id; put files into a session with upload_file");
     }
+    if (session_id !== undefined && runtime !== undefined) {
+      throw new ApiError(422, "runtime is chosen when a session is created (create_session); leave it out with session_id");
+    }
     const route = session_id === undefined ? "/v1/execute" : `${sessionPath(session_id)}/python`;
-    const body = { code, timeout_ms: call.timeoutMs(timeout_ms), ...(session_id === undefined ? { files } : {}) };
+    const body = { code, timeout_ms: call.timeoutMs(timeout_ms), ...(session_id === undefined ? { files, runtime } : {}) };
     if (background) return startInBackground(call, route, body);
     const { progress } = call;
     const answer = progress

@@ -1,3 +1,4 @@
+import { SANDBOX_RUNTIMES } from "@code-interpreter/core/sandbox";
 import { validateWorkspacePath } from "@code-interpreter/core/workspace";
 import { z } from "zod";
 
@@ -22,6 +23,15 @@ export const backgroundInput = z
   .describe(
     "Start the run and answer at once with an execution_id; collect the result with get_execution. " +
       "For work longer than your tool-call timeout.",
+  );
+
+/** The `runtime` input of the tools that start a sandbox. */
+export const runtimeInput = z
+  .enum(SANDBOX_RUNTIMES)
+  .optional()
+  .describe(
+    "The sandbox runtime: default (the host's kernel behind namespaces) or gvisor (gVisor's user-space kernel in between, slower to start). " +
+      "Only those the server offers; the server's default when left out.",
   );
 
 /** Stored files to place in /workspace before code runs. */

@@ -69,6 +69,36 @@ describe("the tool list", () => {
   });
 });
 
+describe("the sandbox runtime", () => {
+  it("goes with execute_python and create_session to the HTTP API, and a session keeps its own", async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const { api } = scriptedApi({
+      "POST /v1/execute": ({ body }) => {
+        bodies.push(body ?? {});
+        return Response.json(answer({ stdout: "gVisor\n" }));
+      },
+      "POST /v1/sessions": ({ body }) => {
+        bodies.push(body ?? {});
+        return Response.json({ session_id: "code-session-1", expires_at: 1_900_000_000 }, { status: 201 });
+      },
+    });
+    const client = await connect(api);
+    expect((await call(client, "execute_python", { code: "print(1)", runtime: "gvisor" })).isError).toBeFalsy();
+    expect((await call(client, "create_session", { runtime: "gvisor" })).isError).toBeFalsy();
+    expect(bodies).toEqual([expect.objectContaining({ runtime: "gvisor" }), expect.objectContaining({ runtime: "gvisor" })]);
+    const refused = await call(client, "execute_python", { code: "1", session_id: "code-session-1", runtime: "gvisor" });
+    expect(refused.isError).toBe(true);
+    expect(JSON.stringify(refused.content)).toContain("runtime is chosen when a session is created");
+  });
+
+  it("that is no runtime is refused before any request", async () => {
+    const { api, seen } = scriptedApi({});
+    const refused = await call(await connect(api), "execute_python", { code: "1", runtime: "kata" });
+    expect(refused.isError).toBe(true);
+    expect(seen).toEqual([]);
+  });
+});
+
 describe("execute_python shows what the HTTP answer shows", () => {
   it("answers a figure as image content, inline or fetched by file_id", async () => {
     const { api } = scriptedApi({
