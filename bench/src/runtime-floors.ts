@@ -72,6 +72,9 @@ export function dockerRunCommand(image: string, runtime: SandboxRuntime): FloorC
     ...(runtime === "gvisor" ? ["--runtime", "runsc"] : []),
     "--label",
     "code-interpreter.bench=floor",
+    // A memory-backed /tmp, as the backends' workspaces are (the image's own layer is on disk).
+    "--tmpfs",
+    "/tmp",
     "--workdir",
     "/tmp",
     image,

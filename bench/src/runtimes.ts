@@ -1,6 +1,6 @@
 // Benchmark: the default sandbox runtime against gVisor, side by side, in one
 // run on one backend. Usage:
-//   node bench/src/runtimes.ts --backend local|docker [--quick] [--count N] [--loops N] [--time-limit S]
+//   node bench/src/runtimes.ts --backend local|docker [--quick] [--count N] [--loops N] [--pause-ms N] [--time-limit S]
 // It builds the backend (in this process, as a library user would) once per
 // runtime (`sandboxRuntime: "default"` and `"gvisor"`), each without pools and
 // with warm pools, checks that each runs on the kernel it claims (gVisor's
@@ -44,6 +44,7 @@ const { values: args } = parseArgs({
     count: { type: "string" },
     loops: { type: "string" },
     image: { type: "string", default: process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest" },
+    "pause-ms": { type: "string", default: "1000" },
     "time-limit": { type: "string" },
   },
 });
@@ -56,6 +57,13 @@ const loops = Number(args.loops ?? (args.quick ? 1 : 3));
 for (const [name, value] of Object.entries({ count, loops }))
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number ≥ 1, not ${value}`);
 const image = args.image as string;
+/**
+ * Untimed pause before each sample: a gVisor sandbox's teardown (the Sentry and gofer exiting,
+ * the container's removal) goes on after its answer and would otherwise slow the next sample,
+ * which is the other runtime's.
+ */
+const pauseMs = Number(args["pause-ms"]);
+if (!Number.isInteger(pauseMs) || pauseMs < 0) throw new Error(`--pause-ms must be a whole number ≥ 0, not ${args["pause-ms"]}`);
 const RUNTIMES = ["default", "gvisor"] as const satisfies readonly SandboxRuntime[];
 
 /** Work each sandbox runs. The loops time themselves, so start-up and the workspace snapshot stay out. */
@@ -122,6 +130,7 @@ async function sideBySide(
     for (const runtime of RUNTIMES) {
       if (available(runtime)) continue;
       await settle();
+      await sleep(pauseMs);
       samples[runtime].push(await sample(runtime));
     }
   const figure = (runtime: SandboxRuntime): Figure => {
