@@ -21,13 +21,14 @@ export async function createLocalBackend(overrides: Partial<LocalBackendSettings
   await chmod(settings.stateDir, 0o711);
   await chmod(join(settings.stateDir, "sessions"), 0o711);
   if (process.getuid?.() === 0) await assertSearchable(settings.stateDir, settings.sandboxUid);
+  if (settings.sandboxRuntime === "gvisor") return createGvisorBackend(settings);
   if (settings.sandbox === "off") {
     settings.warn("LOCAL_SANDBOX=off: code runs WITHOUT isolation (rlimits only). Never expose this server.");
     return new LocalBackend(settings, "none");
   }
   const missing = bwrapMissing(settings);
   if (!missing) await checkRootfs(settings);
-  const problem = missing ?? (await probeBwrap(settings));
+  const problem = missing ?? (await probe(settings, "bwrap"));
   if (!problem) return new LocalBackend(settings, "bwrap");
   if (settings.sandbox === "require") {
     throw new BackendUnavailableError({ message: `bubblewrap sandbox unavailable (LOCAL_SANDBOX=require): ${problem}` });
@@ -37,6 +38,35 @@ export async function createLocalBackend(overrides: Partial<LocalBackendSettings
       "Install bubblewrap (apt-get install bubblewrap) or set LOCAL_SANDBOX=require to refuse to start.",
   );
   return new LocalBackend(settings, "none");
+}
+
+/**
+ * A backend whose sandboxes run under gVisor: runsc must be there, the server
+ * must run as root (runsc makes the sandbox's namespaces and cgroup itself),
+ * the root filesystem must be prepared, and a test run must answer. Anything
+ * else is refused with the reason: there is no fallback to a weaker sandbox.
+ */
+async function createGvisorBackend(settings: LocalBackendSettings): Promise<LocalBackend> {
+  const refuse = (reason: string) =>
+    new BackendUnavailableError({ message: `gVisor sandbox unavailable (SANDBOX_RUNTIME=gvisor): ${reason}` });
+  if (settings.sandbox === "off") throw refuse("LOCAL_SANDBOX=off runs code without any sandbox; gVisor needs a sandbox");
+  if (settings.rootfs === "host") throw refuse("LOCAL_ROOTFS=host: gVisor sandboxes need the prepared root filesystem");
+  try {
+    execFileSync(settings.runscPath, ["--version"], { stdio: "ignore" });
+  } catch {
+    throw refuse(`${settings.runscPath} not found; install gVisor (apt-get install runsc) or set LOCAL_RUNSC_PATH`);
+  }
+  if (process.getuid?.() !== 0) {
+    throw refuse(
+      "the server does not run as root; runsc needs root to make its sandboxes (rootless runsc has no cgroup and no --network=none isolation here)",
+    );
+  }
+  await checkRootfs(settings);
+  await mkdir(join(settings.stateDir, "runsc", "bundles"), { recursive: true, mode: 0o711 });
+  await mkdir(join(settings.stateDir, "runsc", "state"), { recursive: true, mode: 0o700 });
+  const problem = await probe(settings, "gvisor");
+  if (problem) throw refuse(`a test sandbox failed (runsc --platform=${settings.runscPlatform}): ${problem}`);
+  return new LocalBackend(settings, "gvisor");
 }
 
 /** Fails with a clear message when a parent of the state directory keeps the sandbox uid out. */
@@ -89,11 +119,16 @@ async function checkRootfs(settings: LocalBackendSettings): Promise<void> {
   }
 }
 
-async function probeBwrap(settings: LocalBackendSettings): Promise<string | undefined> {
-  // No warm pool: the probe runs once.
-  const probe = new LocalBackend({ ...settings, pool: false }, "bwrap");
+async function probe(settings: LocalBackendSettings, isolation: "bwrap" | "gvisor"): Promise<string | undefined> {
+  // No warm pools: the probe runs once.
+  const probe = new LocalBackend({ ...settings, pool: false, sessionPool: false }, isolation);
   try {
-    const result = await probe.execute({ code: "print('ok')", timeoutMs: 10_000, lastLineInteractive: false, files: [] });
+    const result = await probe.execute({
+      code: "print('ok')",
+      timeoutMs: isolation === "gvisor" ? 30_000 : 10_000,
+      lastLineInteractive: false,
+      files: [],
+    });
     if (result.stdout !== "ok\n") return `a test run printed ${JSON.stringify(result.stdout + result.stderr)}`;
     return undefined;
   } catch (error) {

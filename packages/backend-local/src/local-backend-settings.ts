@@ -28,6 +28,10 @@ export interface LocalBackendSettings extends SandboxSettings {
   bwrapPath: string;
   /** `require` refuses to run without bubblewrap; `off` runs with rlimits only. @default LOCAL_SANDBOX, else auto */
   sandbox: LocalSandboxMode;
+  /** gVisor's runsc binary (`sandboxRuntime: "gvisor"`). @default LOCAL_RUNSC_PATH, else `runsc` from PATH */
+  runscPath: string;
+  /** runsc's platform: `ptrace` works everywhere (`kvm` hangs on some hosts). @default LOCAL_RUNSC_PLATFORM, else ptrace */
+  runscPlatform: string;
 }
 
 export function defaultLocalBackendSettings(): LocalBackendSettings {
@@ -38,5 +42,7 @@ export function defaultLocalBackendSettings(): LocalBackendSettings {
     python: "/usr/bin/python3",
     bwrapPath: "bwrap",
     sandbox: "auto",
+    runscPath: "runsc",
+    runscPlatform: "ptrace",
   };
 }

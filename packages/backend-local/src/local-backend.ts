@@ -26,7 +26,7 @@ export class LocalBackend extends SandboxEngine<LocalSession> {
  * The engine's configuration from the backend's settings. There is no
  * cgroup: memory and processes are rlimits. Local sandboxes have no deadline
  * of their own, so a warm one serves any timeout; warm one-shot sandboxes
- * need bubblewrap (without it a one-shot workspace is a host directory made
+ * need bubblewrap or gVisor (without it a one-shot workspace is a host directory made
  * per run).
  */
 export function localEngineOptions(settings: LocalBackendSettings, isolation: Isolation): SandboxEngineOptions {
@@ -35,7 +35,7 @@ export function localEngineOptions(settings: LocalBackendSettings, isolation: Is
     cgroup: false,
     python: settings.python,
     env: passthroughEnv(),
-    pool: isolation === "bwrap" ? settings.pool : false,
+    pool: isolation === "none" ? false : settings.pool,
     sessionPool: settings.sessionPool,
     preload: settings.preload,
     warn: settings.warn,

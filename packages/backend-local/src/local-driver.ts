@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { constants } from "node:fs";
-import { access, chown, mkdir } from "node:fs/promises";
+import { access, chown, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { BackendHealth } from "@code-interpreter/core";
@@ -15,9 +15,19 @@ import {
   type StartSessionRunnerOptions,
 } from "@code-interpreter/core/engine";
 import { kernelArgv, type RunnerRequest, serveArgv } from "@code-interpreter/core/runner";
-import { isSessionId, newExecName, PREPARE_ROOTFS_SCRIPT, sandboxByteLimits, unixNow } from "@code-interpreter/core/sandbox";
+import {
+  isOfRuntime,
+  isSessionId,
+  newExecName,
+  PREPARE_ROOTFS_SCRIPT,
+  RUNTIME_LABEL_KEY,
+  type SandboxRuntime,
+  sandboxByteLimits,
+  unixNow,
+} from "@code-interpreter/core/sandbox";
 import type { LocalBackendSettings } from "./local-backend-settings.js";
-import { type Isolation, type SandboxProcess, type SandboxSpawnOptions, spawnSandbox } from "./sandbox-process.js";
+import { type RunscOptions, runscGlobalArgs, SERVER_PID_ANNOTATION } from "./runsc-bundle.js";
+import { deleteContainer, type Isolation, type SandboxProcess, type SandboxSpawnOptions, spawnSandbox } from "./sandbox-process.js";
 import { type LocalSession, SessionRecords } from "./session-records.js";
 import { Trash } from "./trash.js";
 
@@ -26,14 +36,19 @@ const execFileAsync = promisify(execFile);
 /**
  * Sandboxes on this host: a one-shot sandbox is a fresh bubblewrap process
  * with the runner in it (without bubblewrap, the runner itself on a host
- * directory); a session is a directory on disk (its record and workspace)
+ * directory; with `sandboxRuntime: "gvisor"`, a runsc container over the same
+ * root filesystem, its bundle under `<stateDir>/runsc`); a session is a directory on disk (its record and workspace)
  * that each command mounts into a fresh sandbox (a single-use command
  * runner, started before the command comes), and its kernel into a
  * long-lived one. Sessions outlive a server restart; sandboxes die with it.
  */
 export class LocalDriver implements SandboxDriver<LocalSession> {
   readonly name = "local";
-  readonly capabilities = { sessions: true, statefulPython: true };
+  readonly capabilities: { sessions: true; statefulPython: true; runtime: SandboxRuntime };
+  /** The runtime of every sandbox and session record this driver makes, finds, lists and reaps. */
+  readonly runtime: SandboxRuntime;
+  /** gVisor: how runsc runs, and where its bundles go. */
+  private readonly runsc: (RunscOptions & { bundlesDir: string; memoryBytes: number }) | undefined;
   /** Size of each sandbox's tmpfs `/workspace` and `/tmp`. */
   private readonly workspaceBytes: number;
   private readonly records: SessionRecords;
@@ -50,12 +65,24 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     readonly settings: LocalBackendSettings,
     readonly isolation: Isolation,
   ) {
-    this.workspaceBytes = sandboxByteLimits(settings).workspaceBytes;
-    this.records = new SessionRecords(join(settings.stateDir, "sessions"));
+    const byteLimits = sandboxByteLimits(settings);
+    this.workspaceBytes = byteLimits.workspaceBytes;
+    this.runtime = isolation === "gvisor" ? "gvisor" : "default";
+    this.capabilities = { sessions: true, statefulPython: true, runtime: this.runtime };
+    this.records = new SessionRecords(join(settings.stateDir, "sessions"), this.runtime);
     this.trash = new Trash(join(settings.stateDir, "trash"), settings.warn);
     // As root, the sandbox itself runs as the unprivileged uid, not just inside a user namespace.
     this.runAs = process.getuid?.() === 0 ? settings.sandboxUid : undefined;
-    this.rootfs = isolation === "bwrap" && settings.rootfs !== "host" ? settings.rootfs : undefined;
+    this.rootfs = isolation !== "none" && settings.rootfs !== "host" ? settings.rootfs : undefined;
+    this.runsc =
+      isolation === "gvisor"
+        ? {
+            ...runscOptions(settings),
+            bundlesDir: join(settings.stateDir, "runsc", "bundles"),
+            // The whole sandbox, its user-space kernel included: the code's own bound is each process's RLIMIT_AS.
+            memoryBytes: byteLimits.memoryBytes + RUNSC_OVERHEAD_BYTES + settings.maxProcesses * RUNSC_PROCESS_OVERHEAD_BYTES,
+          }
+        : undefined;
   }
 
   async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
@@ -165,6 +192,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   async reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
     await this.trash.empty();
     await this.endOrphanedSandboxes();
+    await this.removeDeadServersContainers();
     const reaped: string[] = [];
     const { sessions, unclaimed } = await this.records.inventory();
     for (const warm of unclaimed) {
@@ -205,12 +233,54 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
         problems.push(`${bwrapPath} does not run; install bubblewrap (apt-get install bubblewrap)`),
       );
     }
+    if (this.runsc) {
+      const { runscPath } = this.runsc;
+      await execFileAsync(runscPath, ["--version"]).catch(() =>
+        problems.push(`${runscPath} does not run; install gVisor (apt-get install runsc) or set LOCAL_RUNSC_PATH`),
+      );
+    }
     return problems.length === 0 ? { ok: true } : { ok: false, detail: problems.join("; ") };
   }
 
   /** No sandbox of this server outlives it (kernels included: their sessions' files stay for the next one). */
   async close(): Promise<void> {
     await Promise.all([...this.sandboxes].map((sandbox) => sandbox.kill()));
+  }
+
+  /**
+   * gVisor: removes runsc containers (and bundles) of this state directory
+   * whose server has died (a crash leaves them running: their processes are
+   * not the server's children). Only those labelled with this runtime.
+   */
+  private async removeDeadServersContainers(): Promise<void> {
+    const runsc = this.runsc;
+    if (!runsc) return;
+    const ours = new Set([...this.sandboxes].map((sandbox) => sandbox.containerId));
+    for (const containerId of await readdir(runsc.bundlesDir).catch(() => [] as string[])) {
+      if (ours.has(containerId)) continue;
+      const spec = await readFile(join(runsc.bundlesDir, containerId, "config.json"), "utf8")
+        .then((text) => JSON.parse(text) as { annotations?: Record<string, string> })
+        .catch(() => undefined);
+      const annotations = spec?.annotations ?? {};
+      if (spec && !isOfRuntime(annotations[RUNTIME_LABEL_KEY], this.runtime)) continue;
+      const serverPid = Number(annotations[SERVER_PID_ANNOTATION]);
+      // This server's own are all in `ours`; one being written (no config yet) by a live server is left alone.
+      if (serverPid === process.pid || (spec === undefined && (await isRecent(join(runsc.bundlesDir, containerId))))) continue;
+      if (serverPid && isAlive(serverPid)) continue;
+      await deleteContainer(runsc, containerId);
+      await rm(join(runsc.bundlesDir, containerId), { recursive: true, force: true });
+    }
+    // Containers runsc still knows without a bundle (removed by hand, a crash mid-removal): of our runtime by their id's bundle path.
+    const listed = await execFileAsync(runsc.runscPath, [...runscGlobalArgs(runsc), "list", "--format=json"]).catch(() => undefined);
+    const containers = listed ? (JSON.parse(listed.stdout || "null") as { id: string; bundle: string; pid: number }[] | null) : null;
+    for (const container of containers ?? []) {
+      if (ours.has(container.id) || !container.bundle.startsWith(`${runsc.bundlesDir}/`)) continue;
+      const bundleGone = await access(container.bundle).then(
+        () => false,
+        () => true,
+      );
+      if (bundleGone) await deleteContainer(runsc, container.id);
+    }
   }
 
   /** Kills session sandboxes whose directory is gone: each was started once it existed, so its session was removed. */
@@ -225,6 +295,11 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
         if (gone) await sandbox.kill();
       }),
     );
+  }
+
+  /** gVisor: the runsc container ids of this driver's sandboxes still running (for tests that list leftovers). */
+  containers(): string[] {
+    return [...this.sandboxes].flatMap((sandbox) => (sandbox.containerId ? [sandbox.containerId] : []));
   }
 
   /** A sandbox of the session on its workspace, running `argv`, with its channel kept open (a kernel, a command runner). */
@@ -262,6 +337,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
       runAs: this.runAs,
       uid: this.settings.sandboxUid,
       tmpfsBytes: this.workspaceBytes,
+      runsc: this.runsc,
     });
     this.sandboxes.add(sandbox);
     void sandbox.exited.then(() => this.sandboxes.delete(sandbox));
@@ -286,4 +362,39 @@ export function passthroughEnv(): Record<string, string> {
     if (value) env[key] = value;
   }
   return env;
+}
+
+/**
+ * Memory a gVisor sandbox's user-space kernel and file proxy take beside the
+ * code's (about 60 MB for an idle runner); its memory cgroup is the code's
+ * limit plus this, plus RUNSC_PROCESS_OVERHEAD_BYTES per process allowed.
+ */
+const RUNSC_OVERHEAD_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Host memory each process in a gVisor sandbox costs on the ptrace platform
+ * (a stub process and the sentry's state for it): 128 sleeping forks of Python
+ * peaked at about 590 MB. Without it, a fork bomb that RLIMIT_NPROC stops
+ * would be killed by the memory cgroup instead of being answered.
+ */
+const RUNSC_PROCESS_OVERHEAD_BYTES = 8 * 1024 * 1024;
+
+/** runsc's binary, state directory and platform for a backend's settings. */
+export function runscOptions(settings: Pick<LocalBackendSettings, "runscPath" | "runscPlatform" | "stateDir">): RunscOptions {
+  return { runscPath: settings.runscPath, stateRoot: join(settings.stateDir, "runsc", "state"), platform: settings.runscPlatform };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Made in the last minute (a bundle a live server is still writing). */
+async function isRecent(path: string): Promise<boolean> {
+  const info = await stat(path).catch(() => undefined);
+  return info !== undefined && Date.now() - info.mtimeMs < 60_000;
 }

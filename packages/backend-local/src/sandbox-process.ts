@@ -1,10 +1,15 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { processChannel, type RunnerChannel, runnerArgv } from "@code-interpreter/core/runner";
 import { bwrapAccepts, bwrapArgs, groupFile, passwdFile } from "./bwrap-args.js";
+import { type RunscOptions, runscGlobalArgs, runscRunArgs, runscSpec } from "./runsc-bundle.js";
 import { seccompProgram } from "./seccomp-filter.js";
 
-/** How a sandbox is made: bubblewrap, or (with a warning) a plain child process. */
-export type Isolation = "bwrap" | "none";
+/** How a sandbox is made: bubblewrap, gVisor (runsc), or (with a warning) a plain child process. */
+export type Isolation = "bwrap" | "gvisor" | "none";
 
 /** How to start one sandbox with the runner in it. */
 export interface SandboxSpawnOptions {
@@ -28,11 +33,16 @@ export interface SandboxSpawnOptions {
   argv?: string[];
   /** It is a session's Python kernel, which must not be the sandbox's pid 1 (see BwrapOptions.asPid1); a runner is. */
   kernel?: boolean;
+  /** gVisor only: how runsc runs, and the directory its bundles go in. */
+  runsc?: RunscOptions & { bundlesDir: string; memoryBytes?: number };
 }
 
 /** A started sandbox whose runner waits for its request on stdin. */
 export interface SandboxProcess {
   readonly name: string;
+  /** gVisor only: the runsc container's id (`<name>-<random>`), and its bundle directory. */
+  readonly containerId?: string;
+  readonly bundleDir?: string;
   readonly child: ChildProcess;
   readonly channel: RunnerChannel;
   /** How it ended (`exit 1`, `exit SIGKILL`), once it has. */
@@ -46,6 +56,7 @@ const SECCOMP_PROGRAM = seccompProgram();
 
 /** Starts a sandbox with the runner in it, waiting for a request. */
 export function spawnSandbox(options: SandboxSpawnOptions): SandboxProcess {
+  if (options.isolation === "gvisor") return spawnRunsc(options);
   const [command, args] = commandLine(options);
   const child = spawn(command, args, {
     stdio: ["pipe", "pipe", "pipe", "pipe", "pipe", "pipe"],
@@ -103,4 +114,77 @@ function commandLine(options: SandboxSpawnOptions): [string, string[]] {
     asPid1: !options.kernel && bwrapAccepts(options.bwrapPath, ["--as-pid-1"], options.runAs),
   });
   return [options.bwrapPath, [...sandbox, "--", ...runner]];
+}
+
+/**
+ * A gVisor sandbox: its bundle (config.json, passwd and group files) in a
+ * directory of its own, and `runsc run` in the foreground, whose stdin and
+ * stdout are the runner's. Killed with `runsc delete --force` (the sandbox's
+ * processes are not in runsc's process group), then its bundle goes.
+ */
+function spawnRunsc(options: SandboxSpawnOptions): SandboxProcess {
+  const runsc = options.runsc;
+  if (!options.rootfs || !runsc) throw new Error("a gVisor sandbox needs the prepared root filesystem and runsc's settings");
+  const containerId = `${options.name}-${randomBytes(4).toString("hex")}`;
+  const bundleDir = join(runsc.bundlesDir, containerId);
+  mkdirSync(bundleDir, { recursive: true, mode: 0o711 });
+  const passwdPath = join(bundleDir, "passwd");
+  const groupPath = join(bundleDir, "group");
+  writeFileSync(passwdPath, passwdFile(options.uid), { mode: 0o644 });
+  writeFileSync(groupPath, groupFile(options.uid), { mode: 0o644 });
+  const spec = runscSpec({
+    name: options.name,
+    uid: options.uid,
+    rootfs: options.rootfs,
+    argv: options.argv ?? runnerArgv(options.python, { preload: options.preload }),
+    env: options.env,
+    workspaceDir: options.workspaceDir,
+    tmpfsBytes: options.tmpfsBytes,
+    passwdPath,
+    groupPath,
+    memoryBytes: runsc.memoryBytes,
+    serverPid: process.pid,
+  });
+  writeFileSync(join(bundleDir, "config.json"), JSON.stringify(spec, null, 2), { mode: 0o644 });
+  const child = spawn(runsc.runscPath, runscRunArgs(runsc, bundleDir, containerId), {
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8" },
+  });
+  const channel = processChannel(child);
+  const exited = new Promise<string>((resolve) => {
+    child.once("error", (error) => {
+      channel.diagnostic(`could not start ${runsc.runscPath}: ${error.message}`);
+      channel.end();
+      resolve("not started");
+    });
+    child.once("close", (code, signal) => resolve(`exit ${code ?? signal}`));
+  });
+  // `runsc run` deletes its container when the runner exits; the bundle is ours to remove.
+  const removed = exited.then(() => rm(bundleDir, { recursive: true, force: true }).catch(() => {}));
+  let killing: Promise<string> | undefined;
+  const kill = () => {
+    killing ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        await deleteContainer(runsc, containerId);
+        try {
+          process.kill(-(child.pid as number), "SIGKILL");
+        } catch {
+          child.kill("SIGKILL"); // not started, or its group is gone
+        }
+      }
+      const how = await exited;
+      await removed;
+      return how;
+    })();
+    return killing;
+  };
+  return { name: options.name, containerId, bundleDir, child, channel, exited, kill };
+}
+
+/** `runsc delete --force`: kills the container's sandbox (every process in it) and forgets it; quiet when it is gone already. */
+export function deleteContainer(runsc: RunscOptions, containerId: string): Promise<void> {
+  return new Promise((resolve) => {
+    execFile(runsc.runscPath, [...runscGlobalArgs(runsc), "delete", "--force", containerId], { timeout: 30_000 }, () => resolve());
+  });
 }

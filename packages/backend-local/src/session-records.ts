@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { SessionRecord } from "@code-interpreter/core/engine";
-import { isSessionId } from "@code-interpreter/core/sandbox";
+import { isOfRuntime, isSessionId, RUNTIME_LABEL_KEY, type SandboxRuntime } from "@code-interpreter/core/sandbox";
 
 /** A local session: a directory `<stateDir>/sessions/<id>` with its record (session.json) and its workspace. */
 export interface LocalSession extends SessionRecord {
@@ -33,11 +33,27 @@ interface StoredRecord {
   expires_at: number;
   created_at: number;
   tenant?: string;
+  /** The runtime its sandboxes run on; absent (records made before runtimes existed): `default`. */
+  [RUNTIME_LABEL_KEY]?: string;
 }
 
-/** The sessions' records on disk: what survives a server restart. */
+/** What a session directory holds, as read: a record or warm marker of this runtime, or of another one. */
+type DirectoryState =
+  | { kind: "session"; session: LocalSession }
+  | { kind: "warm"; warm: WarmSessionDir }
+  | { kind: "other runtime" }
+  | { kind: "none" };
+
+/**
+ * The sessions' records on disk: what survives a server restart. Each record
+ * and warm marker names its runtime: a backend sees only those of its own
+ * (two backends of one server, one per runtime, share the state directory).
+ */
 export class SessionRecords {
-  constructor(readonly sessionsDir: string) {}
+  constructor(
+    readonly sessionsDir: string,
+    readonly runtime: SandboxRuntime = "default",
+  ) {}
 
   /** The session's directory. */
   dir(sessionId: string): string {
@@ -55,7 +71,10 @@ export class SessionRecords {
    */
   async makeWarm(warm: WarmSessionDir): Promise<void> {
     await mkdir(this.dir(warm.id), { mode: 0o711 });
-    await writeAtomically(join(this.dir(warm.id), WARM_MARKER), JSON.stringify({ id: warm.id, expires_at: warm.expiresAt }));
+    await writeAtomically(
+      join(this.dir(warm.id), WARM_MARKER),
+      JSON.stringify({ id: warm.id, expires_at: warm.expiresAt, [RUNTIME_LABEL_KEY]: this.runtime }),
+    );
   }
 
   /** The warm directory becomes the session: its record first (from then on it is one), then the marker goes. */
@@ -71,19 +90,27 @@ export class SessionRecords {
       created_at: session.createdAt,
       expires_at: session.expiresAt,
       ...(session.tenant === undefined ? {} : { tenant: session.tenant }),
+      [RUNTIME_LABEL_KEY]: this.runtime,
     };
     await writeAtomically(this.recordPath(session.id), JSON.stringify(record));
   }
 
-  /** The session's record, or undefined when it has none (or none that reads). */
+  /** The session's record, or undefined when it has none (or none that reads, or one of another runtime). */
   async read(sessionId: string): Promise<LocalSession | undefined> {
     if (!isSessionId(sessionId)) return undefined;
+    const record = await this.readRecord(sessionId);
+    return record === undefined || record === "other runtime" ? undefined : record;
+  }
+
+  private async readRecord(sessionId: string): Promise<LocalSession | "other runtime" | undefined> {
     try {
       const record = JSON.parse(await readFile(this.recordPath(sessionId), "utf8")) as StoredRecord;
       if (record.id !== sessionId || typeof record.expires_at !== "number") return undefined;
+      if (!isOfRuntime(record[RUNTIME_LABEL_KEY], this.runtime)) return "other runtime";
       return { id: record.id, expiresAt: record.expires_at, createdAt: record.created_at, tenant: record.tenant, ended: false };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT" || error instanceof SyntaxError) return undefined;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR" || error instanceof SyntaxError) return undefined;
       throw error;
     }
   }
@@ -96,7 +123,8 @@ export class SessionRecords {
   /**
    * Every session directory: one with a record is a session; one with only
    * the warm marker waits in a session pool; one with neither is what a crash
-   * mid-create leaves, listed as an expired session.
+   * mid-create leaves, listed as an expired session. Directories of another
+   * runtime are not listed at all.
    */
   async inventory(): Promise<SessionsInventory> {
     let names: string[];
@@ -108,18 +136,31 @@ export class SessionRecords {
     }
     const inventory: SessionsInventory = { sessions: [], unclaimed: [] };
     for (const id of names.filter(isSessionId)) {
-      const session = await this.read(id);
-      const warm = session ? undefined : await this.readWarm(id);
-      if (warm) inventory.unclaimed.push(warm);
-      else inventory.sessions.push(session ?? { id, expiresAt: 0, createdAt: 0, ended: false });
+      const state = await this.state(id);
+      if (state.kind === "session") inventory.sessions.push(state.session);
+      else if (state.kind === "warm") inventory.unclaimed.push(state.warm);
+      else if (state.kind === "none") inventory.sessions.push({ id, expiresAt: 0, createdAt: 0, ended: false });
     }
     return inventory;
   }
 
+  private async state(sessionId: string): Promise<DirectoryState> {
+    const record = await this.readRecord(sessionId);
+    if (record === "other runtime") return { kind: "other runtime" };
+    if (record) return { kind: "session", session: record };
+    const warm = await this.readWarm(sessionId);
+    if (warm === "other runtime") return { kind: "other runtime" };
+    return warm ? { kind: "warm", warm } : { kind: "none" };
+  }
+
   /** The warm marker of a directory without a record; a crash before its expiry was written leaves it expired. */
-  private async readWarm(sessionId: string): Promise<WarmSessionDir | undefined> {
+  private async readWarm(sessionId: string): Promise<WarmSessionDir | "other runtime" | undefined> {
     try {
-      const marker = JSON.parse(await readFile(join(this.dir(sessionId), WARM_MARKER), "utf8")) as { expires_at?: unknown };
+      const marker = JSON.parse(await readFile(join(this.dir(sessionId), WARM_MARKER), "utf8")) as {
+        expires_at?: unknown;
+        [RUNTIME_LABEL_KEY]?: string;
+      };
+      if (!isOfRuntime(marker[RUNTIME_LABEL_KEY], this.runtime)) return "other runtime";
       return { id: sessionId, expiresAt: typeof marker.expires_at === "number" ? marker.expires_at : 0 };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BackendUnavailableError } from "@code-interpreter/core";
@@ -75,5 +75,32 @@ describe("without the prepared sandbox environment", () => {
     } finally {
       await backend.close();
     }
+  });
+});
+
+describe("with sandboxRuntime gvisor", () => {
+  const refusal = (reason: string) => (error: Error) =>
+    BackendUnavailableError.isInstance(error) && error.message.includes("SANDBOX_RUNTIME=gvisor") && error.message.includes(reason);
+
+  it("refuses to start without runsc, saying why, and never falls back to a weaker sandbox", async () => {
+    await expect(createLocalBackend({ stateDir, sandboxRuntime: "gvisor", runscPath: "/nonexistent/runsc" })).rejects.toSatisfy(
+      refusal("/nonexistent/runsc not found"),
+    );
+    await expect(createLocalBackend({ stateDir, sandboxRuntime: "gvisor", sandbox: "off" })).rejects.toSatisfy(
+      refusal("LOCAL_SANDBOX=off"),
+    );
+    await expect(createLocalBackend({ stateDir, sandboxRuntime: "gvisor", rootfs: "host" })).rejects.toSatisfy(
+      refusal("LOCAL_ROOTFS=host"),
+    );
+  });
+
+  it("refuses to start when runsc cannot start a sandbox, with runsc's reason", async () => {
+    // A runsc that is installed but cannot start a sandbox: only `--version` succeeds.
+    const broken = join(stateDir, "broken-runsc");
+    await writeFile(broken, '#!/bin/sh\n[ "$1" = "--version" ] && exit 0\necho "runsc: cannot start: platform unavailable" >&2\nexit 1\n');
+    await chmod(broken, 0o755);
+    const creating = createLocalBackend({ stateDir, sandboxRuntime: "gvisor", runscPath: broken });
+    if (process.getuid?.() !== 0) await expect(creating).rejects.toSatisfy(refusal("does not run as root"));
+    else await expect(creating).rejects.toSatisfy(refusal("a test sandbox failed"));
   });
 });

@@ -1,8 +1,15 @@
+import { execFile } from "node:child_process";
 import { access, readdir, readFile, readlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { promisify } from "node:util";
 import { WORKSPACE_DIR } from "@code-interpreter/core/engine";
+import { defaultRootfs, readRootfsManifest } from "@code-interpreter/core/sandbox";
 import type { LocalBackend } from "../local-backend.js";
+import { runscOptions } from "../local-driver.js";
+import { type OciSpec, runscGlobalArgs } from "../runsc-bundle.js";
 import { SESSION_RECORD, WARM_MARKER } from "../session-records.js";
+
+const execFileAsync = promisify(execFile);
 
 /**
  * Sandboxes (bubblewrap, or the runner itself without it) that a process
@@ -28,9 +35,16 @@ export async function listSandboxProcesses(
       const [state, parent] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       // A zombie has ended (a sandbox killed after its answer, not yet collected by its parent).
       if (Number(parent) !== parentPid || state === "Z") continue;
-      const argv = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
-      const program = argv[0]?.split("/").at(-1);
-      if (program !== "bwrap" && !program?.startsWith("python")) continue;
+      let argv = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
+      let program = argv[0]?.split("/").at(-1);
+      // A gVisor sandbox: `runsc … run --bundle <dir> <id>`, its runner's argv and mounts in the bundle's config.json.
+      if (program === "runsc") {
+        const runsc = await runscView(argv);
+        if (!runsc) continue;
+        argv = runsc.argv;
+        program = "runsc";
+      }
+      if (program !== "bwrap" && program !== "runsc" && !program?.startsWith("python")) continue;
       if (!options.includeWarm && argv.includes("--preload")) continue;
       if (!options.includeWarm && (await isUnclaimedWarm(await workspaceOf(pid, argv)))) continue;
       const hostname = argv.indexOf("--hostname");
@@ -42,6 +56,43 @@ export async function listSandboxProcesses(
     }
   }
   return found;
+}
+
+/**
+ * A runsc sandbox as bubblewrap's argv would show it: the runner's argv, with
+ * `--hostname <name>` and `--bind <workspace> /workspace` from its bundle's
+ * config.json. Undefined for a runsc command that runs no sandbox (kill, delete, list).
+ */
+async function runscView(argv: string[]): Promise<{ argv: string[] } | undefined> {
+  const bundle = argv.indexOf("--bundle");
+  if (argv.indexOf("run") < 0 || bundle < 0) return undefined;
+  const spec = JSON.parse(await readFile(join(argv[bundle + 1] as string, "config.json"), "utf8")) as OciSpec;
+  const workspace = spec.mounts.find((mount) => mount.destination === WORKSPACE_DIR && mount.type === "bind");
+  return {
+    argv: [
+      "runsc",
+      "--hostname",
+      spec.hostname,
+      ...(workspace ? ["--bind", workspace.source, WORKSPACE_DIR] : []),
+      "--",
+      ...spec.process.args,
+    ],
+  };
+}
+
+/**
+ * runsc containers still known in `<stateDir>/runsc/state` (`runsc list`):
+ * a sandbox whose `runsc run` was killed without its container.
+ */
+export async function listRunscContainers(stateDir: string, runscPath = "runsc"): Promise<string[]> {
+  const options = runscOptions({ stateDir, runscPath, runscPlatform: "ptrace" });
+  try {
+    const { stdout } = await execFileAsync(runscPath, [...runscGlobalArgs(options), "list", "--format=json"]);
+    const containers = JSON.parse(stdout || "null") as { id: string; status: string }[] | null;
+    return (containers ?? []).map((container) => `runsc container ${container.id} (${container.status})`);
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -63,7 +114,7 @@ export async function listSessionDirs(stateDir: string, options: { includeWarm?:
 async function workspaceOf(pid: string, argv: string[]): Promise<string | undefined> {
   const bind = argv.findIndex((arg, index) => arg === "--bind" && argv[index + 2] === WORKSPACE_DIR);
   if (bind >= 0) return argv[bind + 1];
-  return argv[0]?.split("/").at(-1) === "bwrap" ? undefined : readlink(`/proc/${pid}/cwd`).catch(() => undefined);
+  return ["bwrap", "runsc"].includes(argv[0]?.split("/").at(-1) ?? "") ? undefined : readlink(`/proc/${pid}/cwd`).catch(() => undefined);
 }
 
 /** A session directory marked warm and not (yet) claimed: it has the warm marker and no record. */
@@ -85,8 +136,25 @@ async function isUnclaimedWarm(workspaceDir: string | undefined): Promise<boolea
  */
 export async function localLeftovers(backend: LocalBackend | undefined, stateDir: string): Promise<string[]> {
   await backend?.whenIdle();
-  return [
-    ...(await listSandboxProcesses({ waiting: backend?.driver.waitingWarm() })),
-    ...(await listSessionDirs(stateDir)).map((name) => `session dir ${name}`),
-  ];
+  const processes = await listSandboxProcesses({ waiting: backend?.driver.waitingWarm() });
+  // Under gVisor, containers runsc still knows whose `runsc run` is gone.
+  const running = new Set((backend?.driver.containers() ?? []).map((id) => `runsc container ${id} `));
+  const containers = backend?.isolation === "gvisor" ? await listRunscContainers(stateDir, backend.settings.runscPath) : [];
+  const stray = containers.filter((container) => ![...running].some((prefix) => container.startsWith(prefix)));
+  return [...processes, ...stray, ...(await listSessionDirs(stateDir)).map((name) => `session dir ${name}`)];
+}
+
+/**
+ * Why gVisor sandboxes cannot run here (no runsc, not root, no prepared root
+ * filesystem), or undefined when they can: gVisor test files skip with this
+ * reason, and fail with it under CI=true.
+ */
+export async function gvisorUnavailable(settings: { runscPath?: string; rootfs?: string } = {}): Promise<string | undefined> {
+  const runscPath = settings.runscPath ?? "runsc";
+  const version = await execFileAsync(runscPath, ["--version"]).catch(() => undefined);
+  if (!version) return `${runscPath} is not installed (scripts/test.d/60-gvisor.sh installs it)`;
+  if (process.getuid?.() !== 0) return "runsc sandboxes need root";
+  const rootfs = settings.rootfs ?? defaultRootfs();
+  if (!(await readRootfsManifest(rootfs))) return `the sandbox environment is not prepared at ${rootfs}`;
+  return undefined;
 }
