@@ -47,6 +47,29 @@ describe("container specs", () => {
     expect(hardenedHostConfig(settings)).not.toHaveProperty("Runtime");
   });
 
+  it("run gvisor sandboxes on runsc, or on the name the operator registered gVisor under", () => {
+    expect(hardenedHostConfig({ ...settings, sandboxRuntime: "gvisor" }).Runtime).toBe("runsc");
+    expect(hardenedHostConfig({ ...settings, sandboxRuntime: "gvisor", runtime: "gvisor-ptrace" }).Runtime).toBe("gvisor-ptrace");
+  });
+
+  it("keep the pids cgroup a backstop above runsc's own threads under gVisor, the limit itself under the default runtime", () => {
+    expect(hardenedHostConfig(settings).PidsLimit).toBe(128);
+    // runsc needs ~38 host threads to start at all, and ~2 per task of the code (ptrace stubs).
+    expect(hardenedHostConfig({ ...settings, sandboxRuntime: "gvisor", maxProcesses: 64 }).PidsLimit).toBe(64 + 2 * 64);
+  });
+
+  it("label every container with its sandbox runtime", () => {
+    const gvisor = { ...settings, sandboxRuntime: "gvisor" as const };
+    for (const spec of [
+      execContainerSpec(gvisor, "code-exec-x", ["python3"], 1),
+      sessionContainerSpec(gvisor, "code-session-y", 1),
+      keepaliveContainerSpec(gvisor, "code-session-y", 1),
+    ]) {
+      expect(spec.Labels?.["code-interpreter.runtime"]).toBe("gvisor");
+    }
+    expect(execContainerSpec(settings, "code-exec-x", ["python3"], 1).Labels?.["code-interpreter.runtime"]).toBe("default");
+  });
+
   it("give network only when one is configured", () => {
     expect(hardenedHostConfig({ ...settings, network: "bridge" }).NetworkMode).toBe("bridge");
   });
@@ -61,7 +84,13 @@ describe("container specs", () => {
       StdinOnce: true,
       Tty: false,
     });
-    expect(exec.Labels).toEqual({ app: "code-interpreter", component: "exec", team: "data", "code-interpreter.expires-at": "1234" });
+    expect(exec.Labels).toEqual({
+      app: "code-interpreter",
+      component: "exec",
+      team: "data",
+      "code-interpreter.expires-at": "1234",
+      "code-interpreter.runtime": "default",
+    });
     const session = sessionContainerSpec(settings, "code-session-y", 99);
     expect(session.Labels).toMatchObject({ app: "code-interpreter", component: "session", "code-interpreter.expires-at": "99" });
     const keepalive = keepaliveContainerSpec(settings, "code-session-y", 500);

@@ -5,13 +5,14 @@ import {
   APP_LABEL,
   COMPONENT_LABEL_KEY,
   EXPIRES_AT_KEY,
+  RUNTIME_LABEL_KEY,
   sandboxByteLimits,
   sandboxLabels,
   TENANT_KEY,
   WARM_LABEL_KEY,
 } from "@code-interpreter/core/sandbox";
 import type { ContainerCreateOptions, HostConfig } from "dockerode";
-import type { DockerBackendSettings } from "./docker-backend-settings.js";
+import { type DockerBackendSettings, ociRuntime } from "./docker-backend-settings.js";
 
 const MB = 1024 * 1024;
 
@@ -29,6 +30,25 @@ export const SESSION_LABEL_KEY = "code-interpreter.session";
 export const KEEPALIVE_AT_KEY = "code-interpreter.keepalive-at";
 /** `component` of keepalive records. */
 export const KEEPALIVE_COMPONENT = "session-keepalive";
+
+/**
+ * Host threads and processes runsc needs besides one sandbox's own: its
+ * sentry, gofer and their Go runtimes (below about 38 a sandbox does not
+ * start: the container hangs in `created`).
+ */
+export const GVISOR_PIDS_BASE = 64;
+
+/**
+ * The container's pids cgroup. Under gVisor it counts runsc's host threads
+ * and the ptrace platform's stub processes (about two per task of the code),
+ * not the code's processes, and reaching it kills the whole sandbox: so it is
+ * only a backstop, set above what `maxProcesses` tasks need, and the runner's
+ * RLIMIT_NPROC, which gVisor's own kernel counts for this sandbox alone,
+ * makes fork fail with EAGAIN at `maxProcesses`.
+ */
+export function pidsLimit(settings: Pick<DockerBackendSettings, "maxProcesses" | "sandboxRuntime">): number {
+  return settings.sandboxRuntime === "gvisor" ? GVISOR_PIDS_BASE + 2 * settings.maxProcesses : settings.maxProcesses;
+}
 
 /**
  * The isolation every container gets: non-root, no capabilities, no new
@@ -53,7 +73,7 @@ export function hardenedHostConfig(settings: DockerBackendSettings): HostConfig 
     Memory: memoryBytes,
     MemorySwap: memoryBytes,
     NanoCpus: Math.round(settings.cpus * 1e9),
-    PidsLimit: settings.maxProcesses,
+    PidsLimit: pidsLimit(settings),
     ShmSize: 64 * MB,
     // A core dump would land in the workspace and come back as a "new file".
     Ulimits: [{ Name: "core", Soft: 0, Hard: 0 }],
@@ -62,13 +82,17 @@ export function hardenedHostConfig(settings: DockerBackendSettings): HostConfig 
     Init: false,
     Privileged: false,
     AutoRemove: false,
-    ...(settings.runtime ? { Runtime: settings.runtime } : {}),
+    ...(ociRuntime(settings) ? { Runtime: ociRuntime(settings) } : {}),
   };
 }
 
-/** Labels of a container: the operator's extra ones, then ours (which win). */
+/**
+ * Labels of a container: the operator's extra ones, then ours (which win),
+ * among them its sandbox runtime, so a backend of the other runtime on the
+ * same engine never takes it (see isOfRuntime).
+ */
 export function containerLabels(settings: DockerBackendSettings, own: Record<string, string>): Record<string, string> {
-  return { ...settings.labels, ...own };
+  return { ...settings.labels, ...own, [RUNTIME_LABEL_KEY]: settings.sandboxRuntime };
 }
 
 /** Defined once in core: containers made ahead of demand (warm) carry it; re-exported here as before. */

@@ -17,9 +17,10 @@ export interface DockerBackendSettings extends ContainerSandboxSettings {
   /** Docker network of sandboxes; anything but `none` gives code network access. @default PYTHON_EXECUTOR_DOCKER_NETWORK, else `none` */
   network: string;
   /**
-   * OCI runtime of sandbox containers, e.g. `runsc` (gVisor) or `kata-runtime`, which puts a
-   * second kernel boundary between code and the host; it must be registered with the engine.
-   * @default PYTHON_EXECUTOR_DOCKER_RUNTIME, else the engine's default (runc)
+   * OCI runtime of sandbox containers, as registered with the engine, e.g. `runsc` (gVisor) or
+   * `kata-runtime`, which puts a second kernel boundary between code and the host. With
+   * `sandboxRuntime: "gvisor"` it names the engine's gVisor runtime, `runsc` unless set.
+   * @default PYTHON_EXECUTOR_DOCKER_RUNTIME, else the engine's default (runc), or `runsc` for gvisor
    */
   runtime?: string;
   /** Longest timeout a request may ask for: bounds how long a warm sandbox may be in use (its deadline label). @default MAX_EXEC_TIMEOUT_MS, else 60 s */
@@ -33,4 +34,13 @@ export function defaultDockerBackendSettings(): Omit<DockerBackendSettings, "doc
     network: "none",
     maxExecTimeoutMs: 60_000,
   };
+}
+
+/** The engine's gVisor runtime unless `runtime` names another (the name in daemon.json). */
+export const GVISOR_OCI_RUNTIME = "runsc";
+
+/** The OCI runtime containers are created with: `runtime`, else `runsc` for gvisor, else none (the engine's default). */
+export function ociRuntime(settings: Partial<Pick<DockerBackendSettings, "runtime" | "sandboxRuntime">>): string | undefined {
+  if (settings.runtime) return settings.runtime;
+  return settings.sandboxRuntime === "gvisor" ? GVISOR_OCI_RUNTIME : undefined;
 }

@@ -13,11 +13,17 @@ export class DockerBackend extends SandboxEngine<DockerSession> {
   }
 }
 
-/** The engine's configuration from the backend's settings: each container has a cgroup for memory and processes. */
+/**
+ * The engine's configuration from the backend's settings: each container has
+ * a cgroup for memory and processes; under gVisor the pids cgroup counts
+ * runsc's threads, so the runner's RLIMIT_NPROC (in gVisor's kernel: this
+ * sandbox's processes only) bounds the code's processes.
+ */
 export function dockerEngineOptions(settings: DockerBackendSettings): SandboxEngineOptions {
   return {
     limits: sandboxLimits(settings),
     cgroup: true,
+    processRlimit: settings.sandboxRuntime === "gvisor",
     pool: settings.pool,
     sessionPool: settings.sessionPool,
     preload: settings.preload,

@@ -1,5 +1,5 @@
 import type { Duplex } from "node:stream";
-import type { BackendHealth } from "@code-interpreter/core";
+import type { BackendCapabilities, BackendHealth } from "@code-interpreter/core";
 import type {
   CreateSessionSandboxOptions,
   OneShotSandbox,
@@ -11,7 +11,7 @@ import type {
 import { KERNEL_MARKER, kernelArgv, runnerArgv, SERVE_MARKER, serveArgv } from "@code-interpreter/core/runner";
 import { newExecName, unixNow } from "@code-interpreter/core/sandbox";
 import { execContainerSpec, keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.js";
-import type { DockerBackendSettings } from "./docker-backend-settings.js";
+import { type DockerBackendSettings, ociRuntime } from "./docker-backend-settings.js";
 import { streamChannel } from "./docker-channel.js";
 import { toBackendError } from "./engine-errors.js";
 import { execAttached, killMarked } from "./kernel-exec.js";
@@ -29,11 +29,12 @@ import { type DockerSession, takeInventory } from "./session-records.js";
  */
 export class DockerDriver implements SandboxDriver<DockerSession> {
   readonly name = "docker";
-  readonly capabilities = { sessions: true, statefulPython: true };
+  readonly capabilities: BackendCapabilities;
   private readonly user: string;
 
   constructor(readonly settings: DockerBackendSettings) {
     this.user = `${settings.sandboxUid}:${settings.sandboxUid}`;
+    this.capabilities = { sessions: true, statefulPython: true, runtime: settings.sandboxRuntime };
   }
 
   async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
@@ -90,11 +91,11 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   }
 
   async findSession(id: string): Promise<DockerSession | undefined> {
-    return (await takeInventory(this.settings.docker)).sessions.get(id);
+    return (await takeInventory(this.settings.docker, this.settings.sandboxRuntime)).sessions.get(id);
   }
 
   async listSessions(): Promise<DockerSession[]> {
-    return [...(await takeInventory(this.settings.docker)).sessions.values()];
+    return [...(await takeInventory(this.settings.docker, this.settings.sandboxRuntime)).sessions.values()];
   }
 
   /** Labels cannot change, so the new expiry goes on a keepalive record; older records are removed. */
@@ -130,7 +131,7 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   }
 
   reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
-    return reap(this.settings.docker, this.settings.warn, now, beforeRemove);
+    return reap(this.settings.docker, this.settings.sandboxRuntime, this.settings.warn, now, beforeRemove);
   }
 
   /** The engine answers and the executor image is there; otherwise what to do about it. */
@@ -140,6 +141,6 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   }
 
   translateError(error: unknown): unknown {
-    return toBackendError(error, this.settings.docker, this.settings.image, this.settings.runtime);
+    return toBackendError(error, this.settings.docker, this.settings.image, ociRuntime(this.settings));
   }
 }

@@ -1,5 +1,18 @@
-export { KEEPALIVE_COMPONENT, SECCOMP_SECURITY_OPTION, SESSION_LABEL_KEY, WARM_LABEL_KEY } from "./container-spec.js";
+export {
+  GVISOR_PIDS_BASE,
+  KEEPALIVE_COMPONENT,
+  pidsLimit,
+  SECCOMP_SECURITY_OPTION,
+  SESSION_LABEL_KEY,
+  WARM_LABEL_KEY,
+} from "./container-spec.js";
 export { createDockerBackend, DockerBackend, dockerEngineOptions } from "./docker-backend.js";
-export { DEFAULT_EXECUTOR_IMAGE, type DockerBackendSettings, defaultDockerBackendSettings } from "./docker-backend-settings.js";
+export {
+  DEFAULT_EXECUTOR_IMAGE,
+  type DockerBackendSettings,
+  defaultDockerBackendSettings,
+  GVISOR_OCI_RUNTIME,
+  ociRuntime,
+} from "./docker-backend-settings.js";
 export { DockerDriver } from "./docker-driver.js";
 export { type DockerProbe, probeDocker } from "./probe-docker.js";

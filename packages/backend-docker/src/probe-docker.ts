@@ -1,5 +1,5 @@
 import Dockerode from "dockerode";
-import { type DockerBackendSettings, defaultDockerBackendSettings } from "./docker-backend-settings.js";
+import { type DockerBackendSettings, defaultDockerBackendSettings, ociRuntime } from "./docker-backend-settings.js";
 import { engineAddress, engineStatus, missingImageMessage } from "./engine-errors.js";
 
 const PING_TIMEOUT_MS = 5000;
@@ -13,7 +13,7 @@ export type DockerProbe = { ok: true } | { ok: false; reason: string };
  * EXECUTOR_BACKEND=auto and to explain why Docker is not usable.
  */
 export async function probeDocker(
-  settings: Partial<Pick<DockerBackendSettings, "docker" | "image" | "runtime">> = {},
+  settings: Partial<Pick<DockerBackendSettings, "docker" | "image" | "runtime" | "sandboxRuntime">> = {},
 ): Promise<DockerProbe> {
   const docker = settings.docker ?? new Dockerode();
   const image = settings.image ?? defaultDockerBackendSettings().image;
@@ -31,14 +31,20 @@ export async function probeDocker(
     if (engineStatus(error) === 404) return { ok: false, reason: missingImageMessage(image) };
     return { ok: false, reason: `could not inspect the executor image ${image}: ${(error as Error).message}` };
   }
-  if (settings.runtime) {
+  const runtime = ociRuntime(settings);
+  if (runtime) {
     const runtimes = Object.keys(((await docker.info()) as { Runtimes?: Record<string, unknown> }).Runtimes ?? {});
-    if (!runtimes.includes(settings.runtime)) {
+    if (!runtimes.includes(runtime)) {
+      const gvisor = settings.sandboxRuntime === "gvisor";
+      const named = gvisor
+        ? `gVisor's runtime ${runtime} (SANDBOX_RUNTIME=gvisor${settings.runtime ? ", PYTHON_EXECUTOR_DOCKER_RUNTIME" : ""})`
+        : `the runtime ${runtime} (PYTHON_EXECUTOR_DOCKER_RUNTIME)`;
+      const fix = gvisor
+        ? `install runsc and add it under "runtimes" in /etc/docker/daemon.json (scripts/test.d/60-gvisor.sh shows how), set PYTHON_EXECUTOR_DOCKER_RUNTIME to the name it is registered under, or do not offer gvisor`
+        : `install it and add it under "runtimes" in /etc/docker/daemon.json, or unset the variable`;
       return {
         ok: false,
-        reason:
-          `the runtime ${settings.runtime} (PYTHON_EXECUTOR_DOCKER_RUNTIME) is not registered with the Docker engine, which has ` +
-          `${runtimes.join(", ") || "none"}; install it and add it under "runtimes" in /etc/docker/daemon.json, or unset the variable`,
+        reason: `${named} is not registered with the Docker engine, which has ${runtimes.join(", ") || "none"}; ${fix}`,
       };
     }
   }

@@ -1,4 +1,5 @@
 import { type ReapSubject, reapVerdict } from "@code-interpreter/core/engine";
+import type { SandboxRuntime } from "@code-interpreter/core/sandbox";
 import type Dockerode from "dockerode";
 import type { ContainerInfo } from "dockerode";
 import { WARM_LABEL_KEY } from "./container-spec.js";
@@ -26,16 +27,17 @@ export async function removeSession(docker: Dockerode, session: Pick<DockerSessi
  * stopped (its tmpfs workspace is gone with it), warm session containers
  * past their age limit, and one-shot containers well past their deadline or
  * stopped; and keepalive records of vanished sessions. One failed removal
- * does not stop the others. `beforeRemove` is told a session's id before it
+ * does not stop the others. Only containers of `runtime` (see takeInventory). `beforeRemove` is told a session's id before it
  * goes. Returns the ids of the sessions removed.
  */
 export async function reap(
   docker: Dockerode,
+  runtime: SandboxRuntime,
   warn: (message: string) => void,
   now: number,
   beforeRemove: (sessionId: string) => Promise<void> = async () => {},
 ): Promise<string[]> {
-  const inventory = await takeInventory(docker);
+  const inventory = await takeInventory(docker, runtime);
   const reaped: string[] = [];
   const attempt = async (what: string, remove: () => Promise<void>) => {
     try {

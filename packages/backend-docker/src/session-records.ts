@@ -1,5 +1,15 @@
 import type { SessionRecord } from "@code-interpreter/core/engine";
-import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, TENANT_KEY, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
+import {
+  APP_LABEL,
+  COMPONENT_LABEL_KEY,
+  EXPIRES_AT_KEY,
+  isOfRuntime,
+  isSessionId,
+  RUNTIME_LABEL_KEY,
+  type SandboxRuntime,
+  TENANT_KEY,
+  WARM_LABEL_KEY,
+} from "@code-interpreter/core/sandbox";
 import type Dockerode from "dockerode";
 import type { ContainerInfo } from "dockerode";
 import { KEEPALIVE_AT_KEY, KEEPALIVE_COMPONENT, SESSION_LABEL_KEY } from "./container-spec.js";
@@ -30,9 +40,14 @@ export interface Inventory {
   execs: ContainerInfo[];
 }
 
-/** Lists every container labelled as ours (running or not), in one call. */
-export async function takeInventory(docker: Dockerode): Promise<Inventory> {
-  const containers = await docker.listContainers({ all: true, filters: { label: [`${APP_LABEL.key}=${APP_LABEL.value}`] } });
+/**
+ * Lists every container labelled as ours (running or not) in one call, and
+ * keeps those of `runtime` (no runtime label: `default`): a backend of the
+ * other runtime on the same engine owns the rest.
+ */
+export async function takeInventory(docker: Dockerode, runtime: SandboxRuntime): Promise<Inventory> {
+  const labelled = await docker.listContainers({ all: true, filters: { label: [`${APP_LABEL.key}=${APP_LABEL.value}`] } });
+  const containers = labelled.filter((container) => isOfRuntime(container.Labels[RUNTIME_LABEL_KEY], runtime));
   const sessions = new Map<string, DockerSession>();
   const keepalives: ContainerInfo[] = [];
   const execs: ContainerInfo[] = [];

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import {
   dockerAvailable as available,
+  available as availableUnless,
+  dockerMissing,
   containersLabelled as listLabelled,
   removeLabelled as removeContainers,
 } from "@code-interpreter/test-support";
@@ -18,6 +20,22 @@ export const image = process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || DEFAULT_EXECUTO
 
 /** Whether the engine and image are here (under CI=true their absence fails the file; locally the tests skip). */
 export const dockerAvailable = () => available({ image, purpose: "the Docker backend tests", engine: docker });
+
+/**
+ * Whether the engine, the image and gVisor's runtime (`runsc`, registered by
+ * scripts/test.d/60-gvisor.sh) are here: under CI=true their absence fails
+ * the file; locally the tests skip with the reason.
+ */
+export async function gvisorAvailable(purpose: string): Promise<boolean> {
+  let missing = await dockerMissing(image, docker);
+  if (!missing) {
+    const runtimes = Object.keys(((await docker.info()) as { Runtimes?: Record<string, unknown> }).Runtimes ?? {});
+    if (!runtimes.includes("runsc")) {
+      missing = `the engine has no runtime runsc (it has ${runtimes.join(", ")}): run scripts/test.d/60-gvisor.sh`;
+    }
+  }
+  return availableUnless(missing && `${purpose} need a Docker engine with gVisor (runsc) and the image ${image}: ${missing}`);
+}
 
 /** Labels for this file's containers; the backend puts them on everything it creates. */
 export function fileLabels(): Record<string, string> {

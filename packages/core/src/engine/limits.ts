@@ -46,14 +46,18 @@ export function sandboxLimits(settings: SandboxLimitSettings): SandboxLimits {
  * The limits the runner sets with setrlimit. Memory and processes are a
  * cgroup's job where the sandbox has one (`cgroup: true`): RLIMIT_AS breaks
  * programs that reserve address space, and RLIMIT_NPROC counts every process
- * of the uid on the host, not the sandbox's.
+ * of the uid on the host, not the sandbox's. `processRlimit`: the sandbox
+ * has its own kernel (gVisor), where RLIMIT_NPROC counts that sandbox's
+ * processes only, and its cgroup cannot bound them (it counts the runtime's
+ * own threads).
  */
-export function runnerLimits(limits: SandboxLimits, options: { cgroup: boolean }): RunnerLimits {
+export function runnerLimits(limits: SandboxLimits, options: { cgroup: boolean; processRlimit?: boolean }): RunnerLimits {
   return {
     cpuSeconds: limits.cpuSeconds,
     fileSizeBytes: limits.fileSizeBytes,
     openFiles: limits.openFiles,
-    ...(options.cgroup ? {} : { addressSpaceBytes: limits.memoryBytes, processes: limits.processes }),
+    ...(options.cgroup ? {} : { addressSpaceBytes: limits.memoryBytes }),
+    ...(options.cgroup && !options.processRlimit ? {} : { processes: limits.processes }),
   };
 }
 
@@ -65,7 +69,7 @@ export function cpuEnv(cpus: number): Record<string, string> {
 /** What every runner request of a backend is planned with. */
 export function runnerPlan(
   limits: SandboxLimits,
-  options: { cgroup: boolean; python?: string; env?: Record<string, string> },
+  options: { cgroup: boolean; processRlimit?: boolean; python?: string; env?: Record<string, string> },
 ): RunnerPlanSettings & { limits: RunnerLimits; maxSnapshotBytes: number } {
   return {
     python: options.python ?? "python3",

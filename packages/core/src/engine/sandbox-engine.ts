@@ -80,6 +80,12 @@ export interface SandboxEngineOptions {
   limits: SandboxLimits;
   /** The platform bounds memory and processes with a cgroup; otherwise the runner sets rlimits for them. */
   cgroup: boolean;
+  /**
+   * The runner bounds processes with RLIMIT_NPROC even where there is a
+   * cgroup: the sandbox has its own kernel (gVisor), so the rlimit counts
+   * only its processes. @default false
+   */
+  processRlimit?: boolean;
   /** The sandbox's Python. @default "python3" */
   python?: string;
   /** Added to the code's environment (the declared one, and OPENBLAS_NUM_THREADS from `limits.cpus`). */
@@ -165,7 +171,12 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     this.name = driver.name;
     this.capabilities = driver.capabilities;
     this.limits = options.limits;
-    this.plan = runnerPlan(options.limits, { cgroup: options.cgroup, python: options.python, env: options.env });
+    this.plan = runnerPlan(options.limits, {
+      cgroup: options.cgroup,
+      processRlimit: options.processRlimit,
+      python: options.python,
+      env: options.env,
+    });
     this.maxExecTimeoutMs = options.maxExecTimeoutMs ?? Number.POSITIVE_INFINITY;
     this.startSeconds = options.startSeconds ?? START_ALLOWANCE_SECONDS;
     this.clock = options.clock ?? SYSTEM_CLOCK;
