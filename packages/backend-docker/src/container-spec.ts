@@ -38,16 +38,20 @@ export const KEEPALIVE_COMPONENT = "session-keepalive";
  */
 export const GVISOR_PIDS_BASE = 64;
 
+/** Host threads runsc needs per task of the code at most (ptrace stubs, sentry threads); measured between 5 and 15. */
+export const GVISOR_PIDS_PER_TASK = 16;
+
 /**
  * The container's pids cgroup. Under gVisor it counts runsc's host threads
- * and the ptrace platform's stub processes (about two per task of the code),
- * not the code's processes, and reaching it kills the whole sandbox: so it is
- * only a backstop, set above what `maxProcesses` tasks need, and the runner's
- * RLIMIT_NPROC, which gVisor's own kernel counts for this sandbox alone,
- * makes fork fail with EAGAIN at `maxProcesses`.
+ * and the ptrace platform's stub processes (more than 5 per process of the
+ * code: 128 processes did not fit in 1000), not the code's processes, and
+ * reaching it kills the whole sandbox (exit 2): so it is only a backstop, set
+ * above what `maxProcesses` tasks need, and the runner's RLIMIT_NPROC, which
+ * gVisor's own kernel counts for this sandbox alone, makes fork fail with
+ * EAGAIN at `maxProcesses`.
  */
 export function pidsLimit(settings: Pick<DockerBackendSettings, "maxProcesses" | "sandboxRuntime">): number {
-  return settings.sandboxRuntime === "gvisor" ? GVISOR_PIDS_BASE + 2 * settings.maxProcesses : settings.maxProcesses;
+  return settings.sandboxRuntime === "gvisor" ? GVISOR_PIDS_BASE + GVISOR_PIDS_PER_TASK * settings.maxProcesses : settings.maxProcesses;
 }
 
 /**

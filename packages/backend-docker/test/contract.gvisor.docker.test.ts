@@ -25,7 +25,7 @@ if (await gvisorAvailable("the Docker backend's gVisor contract tests")) {
       await backend?.whenIdle();
       return containersLabelled(labels);
     },
-    sections: gvisorSections(["execute", "sessions", "stateful Python sessions", "cleanup"]),
+    sections: gvisorSections(["cleanup"]),
   });
 } else {
   describe.skip("docker (gvisor) backend contract (no Docker engine with runsc, or no executor image)", () => {
