@@ -7,5 +7,5 @@ import { describeKubernetesContract } from "./support.js";
 // slower); GVISOR_SUITE=full runs every section.
 await describeKubernetesContract("docker", {
   sandboxRuntime: "gvisor",
-  sections: gvisorSections(["execute", "sessions", "stateful Python sessions"]),
+  sections: gvisorSections(["sessions", "stateful Python sessions"]),
 });

@@ -15,7 +15,7 @@ if (await gvisorAvailable()) {
     podPidsLimit: GVISOR_POD_PIDS_LIMIT,
     gaps: GVISOR_HOSTILE_GAPS,
     assumes: GVISOR_HOSTILE_ASSUMES,
-    sections: gvisorSections(["escape and isolation"]),
+    sections: gvisorSections(["files"]),
   });
 } else {
   describe.skip("kubernetes backend against hostile code under gVisor (no Docker engine with runsc, or no executor image, for the double)", () => {
