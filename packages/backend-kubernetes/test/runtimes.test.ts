@@ -1,4 +1,4 @@
-import { BackendUnavailableError } from "@code-interpreter/core";
+import { BackendUnavailableError, SessionNotFoundError } from "@code-interpreter/core";
 import { newSessionId, RUNTIME_LABEL_KEY, unixNow } from "@code-interpreter/core/sandbox";
 import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import { NodeV1Api } from "@kubernetes/client-node";
@@ -75,8 +75,8 @@ describe.skipIf(!bwrapAvailable())("a default and a gVisor backend on one cluste
       await sessionPod(underGvisor, unixNow() + 600, "gvisor");
       expect((await standard.listSessions()).map((session) => session.id).sort()).toEqual([old, labelled].sort());
       expect((await gvisor.listSessions()).map((session) => session.id)).toEqual([underGvisor]);
-      await expect(standard.getSession(underGvisor)).rejects.toThrow(/not found/i);
-      await expect(gvisor.getSession(old)).rejects.toThrow(/not found/i);
+      await expect(standard.getSession(underGvisor)).rejects.toSatisfy(SessionNotFoundError.isInstance);
+      await expect(gvisor.getSession(old)).rejects.toSatisfy(SessionNotFoundError.isInstance);
       expect((await gvisor.getSession(underGvisor)).id).toBe(underGvisor);
 
       const [expiredDefault, expiredGvisor] = [newSessionId(), newSessionId()];
