@@ -75,8 +75,8 @@ describe.skipIf(!bwrapAvailable())("a default and a gVisor backend on one cluste
       await sessionPod(underGvisor, unixNow() + 600, "gvisor");
       expect((await standard.listSessions()).map((session) => session.id).sort()).toEqual([old, labelled].sort());
       expect((await gvisor.listSessions()).map((session) => session.id)).toEqual([underGvisor]);
-      await expect(standard.getSession(underGvisor)).rejects.toSatisfy(SessionNotFoundError.isInstance);
-      await expect(gvisor.getSession(old)).rejects.toSatisfy(SessionNotFoundError.isInstance);
+      await expect(standard.getSession(underGvisor)).rejects.toSatisfy((error) => SessionNotFoundError.isInstance(error));
+      await expect(gvisor.getSession(old)).rejects.toSatisfy((error) => SessionNotFoundError.isInstance(error));
       expect((await gvisor.getSession(underGvisor)).id).toBe(underGvisor);
 
       const [expiredDefault, expiredGvisor] = [newSessionId(), newSessionId()];
@@ -95,7 +95,7 @@ describe.skipIf(!bwrapAvailable())("a default and a gVisor backend on one cluste
     const gvisor = await createTestBackend(double, { sandboxRuntime: "gvisor" });
     try {
       const attempt = gvisor.createSession({ ttlSeconds: 60, files: [] });
-      await expect(attempt).rejects.toSatisfy(BackendUnavailableError.isInstance);
+      await expect(attempt).rejects.toSatisfy((error) => BackendUnavailableError.isInstance(error));
       await expect(attempt).rejects.toThrow(/RuntimeClass "gvisor" not found.*deploy\/runtimeclass\.yaml/);
       expect(double.listPods(namespace)).toEqual([]);
     } finally {
