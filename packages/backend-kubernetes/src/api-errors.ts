@@ -52,6 +52,13 @@ export function toBackendError(error: unknown, server: string): unknown {
       cause: error,
     });
   }
+  if (status === 403 && /RuntimeClass/.test(apiMessage(error))) {
+    // The RuntimeClass admission plugin refuses pods naming a RuntimeClass the cluster lacks.
+    return new BackendUnavailableError({
+      message: `the Kubernetes API refused the sandbox (${status}: ${apiMessage(error)}); create the RuntimeClass (deploy/runtimeclass.yaml for gVisor, on nodes with runsc) or set KUBERNETES_EXECUTOR_RUNTIME_CLASS to one that exists`,
+      cause: error,
+    });
+  }
   if (status === 401 || status === 403) {
     return new BackendUnavailableError({
       message: `the Kubernetes API refused the server's credentials (${status}: ${apiMessage(error)}); apply the Role in deploy/ to its service account`,

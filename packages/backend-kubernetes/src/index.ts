@@ -3,10 +3,12 @@ export { createKubernetesBackend, KubernetesBackend, kubernetesEngineOptions } f
 export {
   DEFAULT_EXECUTOR_IMAGE,
   defaultKubernetesBackendSettings,
+  GVISOR_RUNTIME_CLASS,
   type KubernetesBackendSettings,
   LOCALHOST_SECCOMP_PROFILE,
   type PodOwner,
   parseSeccompProfile,
+  podRuntimeClass,
   type SandboxSeccompProfile,
 } from "./kubernetes-backend-settings.js";
 export { KubernetesDriver } from "./kubernetes-driver.js";

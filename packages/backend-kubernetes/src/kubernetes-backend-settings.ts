@@ -55,7 +55,8 @@ export interface KubernetesBackendSettings extends Omit<ContainerSandboxSettings
   serviceAccountName: string | undefined;
   /**
    * RuntimeClass of sandbox pods, e.g. `gvisor` or `kata`: a second kernel boundary between code
-   * and the node. @default KUBERNETES_EXECUTOR_RUNTIME_CLASS, else the cluster's default runtime
+   * and the node. With `sandboxRuntime: "gvisor"` it names the cluster's gVisor RuntimeClass (deploy/runtimeclass.yaml).
+   * @default KUBERNETES_EXECUTOR_RUNTIME_CLASS, else `gvisor` when `sandboxRuntime` is `gvisor`, else the cluster's default runtime
    */
   runtimeClassName: string | undefined;
   /**
@@ -102,4 +103,13 @@ export function defaultKubernetesBackendSettings(): Omit<KubernetesBackendSettin
     podStartTimeoutMs: 60_000,
     apiTimeoutMs: 30_000,
   };
+}
+
+/** The RuntimeClass gVisor pods get when `runtimeClassName` is not set: the one deploy/runtimeclass.yaml makes. */
+export const GVISOR_RUNTIME_CLASS = "gvisor";
+
+/** The RuntimeClass sandbox pods name: the setting, else `gvisor` for the gVisor runtime, else none (the cluster's default). */
+export function podRuntimeClass(settings: Pick<KubernetesBackendSettings, "runtimeClassName" | "sandboxRuntime">): string | undefined {
+  if (settings.runtimeClassName) return settings.runtimeClassName;
+  return settings.sandboxRuntime === "gvisor" ? GVISOR_RUNTIME_CLASS : undefined;
 }

@@ -1,4 +1,4 @@
-import type { BackendHealth } from "@code-interpreter/core";
+import type { BackendCapabilities, BackendHealth } from "@code-interpreter/core";
 import type {
   CreateSessionSandboxOptions,
   OneShotSandbox,
@@ -19,7 +19,7 @@ import { EXECUTOR_CONTAINER, execPodSpec, sessionPodSpec } from "./pod-spec.js";
 import { waitForRunning } from "./pod-startup.js";
 import { reap } from "./reaper.js";
 import { bootstrapArgv, kernelBootstrapArgv, serveBootstrapArgv } from "./runner-bootstrap.js";
-import { isClaimed, type KubernetesSession, SESSION_SELECTOR, sessionRecord } from "./session-records.js";
+import { isClaimed, type KubernetesSession, podIsOfRuntime, SESSION_SELECTOR, sessionRecord } from "./session-records.js";
 
 /**
  * Sandboxes as pods: a one-shot sandbox is a fresh, hardened pod whose main
@@ -32,11 +32,12 @@ import { isClaimed, type KubernetesSession, SESSION_SELECTOR, sessionRecord } fr
  */
 export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
   readonly name = "kubernetes";
-  readonly capabilities = { sessions: true, statefulPython: true };
+  readonly capabilities: BackendCapabilities;
   readonly api: KubeApi;
 
   constructor(readonly settings: KubernetesBackendSettings) {
     this.api = new KubeApi(settings.kubeConfig, settings.namespace, settings.apiTimeoutMs);
+    this.capabilities = { sessions: true, statefulPython: true, runtime: settings.sandboxRuntime };
   }
 
   /**
@@ -157,15 +158,16 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
     return record;
   }
 
-  /** The exact name, with our labels and claimed; anything else is not one of our sessions. */
+  /** The exact name, with our labels, of our runtime and claimed; anything else is not one of our sessions. */
   async findSession(id: string): Promise<KubernetesSession | undefined> {
     const pod = await this.api.readPod(id);
-    const record = pod && sessionRecord(pod);
+    const record = pod && podIsOfRuntime(pod, this.settings.sandboxRuntime) ? sessionRecord(pod) : undefined;
     return isClaimed(record) ? record : undefined;
   }
 
   async listSessions(): Promise<KubernetesSession[]> {
-    const pods = await this.api.listPods(SESSION_SELECTOR);
+    // Filtered here, not by selector: a pod without the runtime label is `default`'s, which `!=` cannot say alone.
+    const pods = (await this.api.listPods(SESSION_SELECTOR)).filter((pod) => podIsOfRuntime(pod, this.settings.sandboxRuntime));
     return pods.map((pod) => sessionRecord(pod)).filter(isClaimed);
   }
 
@@ -201,7 +203,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
   }
 
   reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
-    return reap(this.api, this.settings.warn, now, beforeRemove);
+    return reap(this.api, this.settings.sandboxRuntime, this.settings.warn, now, beforeRemove);
   }
 
   /**

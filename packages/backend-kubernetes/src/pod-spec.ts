@@ -1,7 +1,7 @@
 import { cpuEnv, DECLARED_ENV_VARIABLES, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core/engine";
-import { EXPIRES_AT_KEY, sandboxLabels, TENANT_KEY, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
+import { EXPIRES_AT_KEY, RUNTIME_LABEL_KEY, sandboxLabels, TENANT_KEY, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import type { V1Container, V1Pod, V1SecurityContext } from "@kubernetes/client-node";
-import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
+import { type KubernetesBackendSettings, podRuntimeClass } from "./kubernetes-backend-settings.js";
 
 /** Name of the container that runs code in every sandbox pod. */
 export const EXECUTOR_CONTAINER = "executor";
@@ -127,7 +127,8 @@ function sandboxPod(
     kind: "Pod",
     metadata: {
       name,
-      labels: { ...settings.labels, ...sandboxLabels(component) },
+      // The runtime label lets a server's default and gVisor backends each find only their own pods.
+      labels: { ...settings.labels, ...sandboxLabels(component), [RUNTIME_LABEL_KEY]: settings.sandboxRuntime },
       annotations: { [EXPIRES_AT_KEY]: String(deadline.at) },
       ...(settings.owner ? { ownerReferences: [{ ...settings.owner, controller: false, blockOwnerDeletion: false }] } : {}),
     },
@@ -137,7 +138,7 @@ function sandboxPod(
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       ...(settings.serviceAccountName ? { serviceAccountName: settings.serviceAccountName } : {}),
-      ...(settings.runtimeClassName ? { runtimeClassName: settings.runtimeClassName } : {}),
+      ...(podRuntimeClass(settings) ? { runtimeClassName: podRuntimeClass(settings) } : {}),
       hostNetwork: false,
       hostPID: false,
       hostIPC: false,

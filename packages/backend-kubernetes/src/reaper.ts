@@ -1,8 +1,8 @@
 import { type ReapSubject, reapVerdict } from "@code-interpreter/core/engine";
-import { COMPONENT_LABEL_KEY, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
+import { COMPONENT_LABEL_KEY, type SandboxRuntime, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeApi } from "./kube-api.js";
-import { APP_SELECTOR, annotatedExpiry, hasEnded, latestExpiry, sessionRecord } from "./session-records.js";
+import { APP_SELECTOR, annotatedExpiry, hasEnded, latestExpiry, podIsOfRuntime, sessionRecord } from "./session-records.js";
 
 /**
  * Deletes what no one needs any more, whoever left it, as core's
@@ -13,15 +13,17 @@ import { APP_SELECTOR, annotatedExpiry, hasEnded, latestExpiry, sessionRecord } 
  * runner saw the end of its input, so the server holding it is gone). A pod
  * that vanishes between the list and the delete counts as gone; one failed
  * delete does not stop the others. `beforeRemove` is called with a session's
- * id before its pod is deleted. Returns the ids of the sessions removed.
+ * id before its pod is deleted. Only pods of `runtime` are touched: the other
+ * runtime's backend of the same server reaps its own. Returns the ids of the sessions removed.
  */
 export async function reap(
   api: KubeApi,
+  runtime: SandboxRuntime,
   warn: (message: string) => void,
   now: number,
   beforeRemove: (sessionId: string) => Promise<void>,
 ): Promise<string[]> {
-  const pods = await api.listPods(APP_SELECTOR);
+  const pods = (await api.listPods(APP_SELECTOR)).filter((pod) => podIsOfRuntime(pod, runtime));
   const reaped: string[] = [];
   const attempt = async (name: string) => {
     try {

@@ -1,5 +1,15 @@
 import type { SessionRecord } from "@code-interpreter/core/engine";
-import { APP_LABEL, COMPONENT_LABEL_KEY, EXPIRES_AT_KEY, isSessionId, TENANT_KEY, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
+import {
+  APP_LABEL,
+  COMPONENT_LABEL_KEY,
+  EXPIRES_AT_KEY,
+  isOfRuntime,
+  isSessionId,
+  RUNTIME_LABEL_KEY,
+  type SandboxRuntime,
+  TENANT_KEY,
+  WARM_LABEL_KEY,
+} from "@code-interpreter/core/sandbox";
 import type { V1Pod } from "@kubernetes/client-node";
 
 /**
@@ -22,6 +32,11 @@ export interface KubernetesSession extends SessionRecord {
 export const APP_SELECTOR = `${APP_LABEL.key}=${APP_LABEL.value}`;
 /** Label selector of session pods. */
 export const SESSION_SELECTOR = `${APP_SELECTOR},${COMPONENT_LABEL_KEY}=session`;
+
+/** Whether the pod runs on `runtime` (its runtime label; none, as on pods made before runtimes existed: `default`). */
+export function podIsOfRuntime(pod: V1Pod, runtime: SandboxRuntime): boolean {
+  return isOfRuntime(pod.metadata?.labels?.[RUNTIME_LABEL_KEY], runtime);
+}
 
 /**
  * The pod as a session of ours, or undefined when it is not one: wrong name,

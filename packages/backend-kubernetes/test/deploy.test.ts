@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { ociSeccompProfileJson } from "@code-interpreter/core/policy";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { LOCALHOST_SECCOMP_PROFILE, REQUIRED_PERMISSIONS } from "../src/index.js";
+import { GVISOR_RUNTIME_CLASS, LOCALHOST_SECCOMP_PROFILE, REQUIRED_PERMISSIONS } from "../src/index.js";
 
 const deployDir = new URL("../../../deploy/", import.meta.url);
 const manifests = readdirSync(deployDir).filter((name) => name.endsWith(".yaml"));
@@ -121,8 +121,26 @@ describe.skipIf(kubectlMissing !== undefined)("deploy/ rendered by kubectl kusto
   it("renders without errors, every manifest once", () => {
     expect(kubectl.status, kubectl.stderr).toBe(0);
     expect(rendered.map((object) => object.kind).sort()).toEqual(
-      ["Deployment", "NetworkPolicy", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount", "ServiceAccount"].sort(),
+      [
+        "Deployment",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Role",
+        "RoleBinding",
+        "RuntimeClass",
+        "Service",
+        "ServiceAccount",
+        "ServiceAccount",
+      ].sort(),
     );
+  });
+
+  it("makes the RuntimeClass a gVisor backend's pods name by default, with gVisor's runsc handler", () => {
+    const [runtimeClass, ...others] = renderedKind("RuntimeClass");
+    expect(others).toEqual([]);
+    expect(runtimeClass?.apiVersion).toBe("node.k8s.io/v1");
+    expect(runtimeClass?.metadata.name).toBe(GVISOR_RUNTIME_CLASS);
+    expect(runtimeClass?.handler).toBe("runsc");
   });
 
   it("runs two replicas, and a disruption takes at most one", () => {

@@ -1,8 +1,8 @@
 import { fileURLToPath } from "node:url";
-import { describeHostileSuite, HOSTILE_SETTINGS } from "@code-interpreter/core/testing";
+import { describeHostileSuite, HOSTILE_SETTINGS, type SuiteSections } from "@code-interpreter/core/testing";
 import { afterAll } from "vitest";
 import { LOCALHOST_SECCOMP_PROFILE } from "../src/index.js";
-import { createTestBackend, leftovers, startDouble, stopDouble } from "./support.js";
+import { applyRuntimeClass, createTestBackend, GVISOR_START_TIMEOUT_MS, leftovers, startDouble, stopDouble } from "./support.js";
 
 /** deploy/seccomp, standing in for a node's /var/lib/kubelet/seccomp with the shipped profile installed. */
 const SECCOMP_ROOT = fileURLToPath(new URL("../../../deploy/seccomp/", import.meta.url));
@@ -10,21 +10,28 @@ const SECCOMP_ROOT = fileURLToPath(new URL("../../../deploy/seccomp/", import.me
 /**
  * The hostile suite against the Kubernetes backend, through a double whose pods
  * run on `runtime`, with the Localhost seccomp profile deploy/ ships; `gaps`
- * and `assumes` say what that runtime cannot show.
+ * and `assumes` say what that runtime cannot show. With `sandboxRuntime: "gvisor"` the backend names
+ * deploy/runtimeclass.yaml's RuntimeClass and the double runs its pods under Docker's runsc;
+ * `podPidsLimit` then counts runsc's own threads too, as a node's pod cgroup does.
  */
 export async function describeHostileOnDouble(options: {
   name: string;
   runtime: "docker" | "process";
   gaps: Record<string, string>;
   assumes: Record<string, string>;
+  sandboxRuntime?: "default" | "gvisor";
+  podPidsLimit?: number;
+  sections?: SuiteSections;
 }): Promise<void> {
+  const gvisor = options.sandboxRuntime === "gvisor";
   // podPidsLimit is the kubelet setting the README asks nodes that run sandboxes to have.
   const double = await startDouble({
     runtime: options.runtime,
-    podPidsLimit: HOSTILE_SETTINGS.maxProcesses,
+    podPidsLimit: options.podPidsLimit ?? HOSTILE_SETTINGS.maxProcesses,
     seccompProfileRoot: SECCOMP_ROOT,
   });
   afterAll(() => stopDouble(double));
+  if (gvisor) await applyRuntimeClass(double);
   describeHostileSuite({
     name: options.name,
     createBackend: (settings) =>
@@ -38,10 +45,12 @@ export async function describeHostileOnDouble(options: {
         preload: ["json"],
         // As deploy/README.md asks: the sandbox's own profile, installed on the nodes, not the runtime's default.
         seccompProfile: { type: "Localhost", localhostProfile: LOCALHOST_SECCOMP_PROFILE },
+        ...(gvisor ? { sandboxRuntime: "gvisor", podStartTimeoutMs: GVISOR_START_TIMEOUT_MS } : {}),
       }),
     listLeftovers: () => leftovers(double),
     sameHost: true,
     gaps: options.gaps,
     assumes: options.assumes,
+    ...(options.sections ? { sections: options.sections } : {}),
   });
 }

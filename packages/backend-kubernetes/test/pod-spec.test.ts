@@ -1,3 +1,4 @@
+import { RUNTIME_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import type { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import { KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,10 +25,12 @@ describe.skipIf(!available)("kubernetes pod spec, as the API server stores it", 
   beforeAll(async () => {
     double = await startDouble();
     owner.uid = double.addDeployment(namespace, "code-interpreter").uid;
+    // A RuntimeClass of the node's default runtime: the API server admits only pods naming one that exists.
+    double.addRuntimeClass("sandboxed", "runc");
     backend = await createTestBackend(double, {
       ownerDeployment: "code-interpreter",
       serviceAccountName: "code-interpreter-sandbox",
-      runtimeClassName: "gvisor",
+      runtimeClassName: "sandboxed",
       memoryLimitMb: 300,
       cpus: 0.5,
       workspaceSizeMb: 64,
@@ -96,7 +99,7 @@ describe.skipIf(!available)("kubernetes pod spec, as the API server stores it", 
       enableServiceLinks: false,
       restartPolicy: "Never",
       serviceAccountName: "code-interpreter-sandbox",
-      runtimeClassName: "gvisor",
+      runtimeClassName: "sandboxed",
       hostNetwork: false,
       hostPID: false,
       hostIPC: false,
@@ -117,10 +120,10 @@ describe.skipIf(!available)("kubernetes pod spec, as the API server stores it", 
 
   it("names, labels and annotates session and one-shot pods", () => {
     expect(sessionPod.metadata?.name).toMatch(/^code-session-[0-9a-f-]{36}$/);
-    expect(sessionPod.metadata?.labels).toMatchObject({ app: "code-interpreter", component: "session" });
+    expect(sessionPod.metadata?.labels).toMatchObject({ app: "code-interpreter", component: "session", [RUNTIME_LABEL_KEY]: "default" });
     expect(Number(sessionPod.metadata?.annotations?.["code-interpreter.expires-at"])).toBeGreaterThan(Date.now() / 1000 + 500);
     expect(execPod?.metadata?.name).toMatch(/^code-exec-[0-9a-f-]{36}$/);
-    expect(execPod?.metadata?.labels).toMatchObject({ app: "code-interpreter", component: "exec" });
+    expect(execPod?.metadata?.labels).toMatchObject({ app: "code-interpreter", component: "exec", [RUNTIME_LABEL_KEY]: "default" });
   });
 
   it("sets activeDeadlineSeconds: the session's maximum lifetime, and a one-shot pod's whole budget", () => {

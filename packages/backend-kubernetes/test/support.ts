@@ -1,12 +1,16 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { APP_LABEL, defaultRootfs, PREPARE_ROOTFS_SCRIPT } from "@code-interpreter/core/sandbox";
-import { describeBackendContract, SYSCALL_TESTS } from "@code-interpreter/core/testing";
+import { describeBackendContract, type SuiteSections, SYSCALL_TESTS } from "@code-interpreter/core/testing";
 import { KubernetesDouble, type KubernetesDoubleOptions } from "@code-interpreter/kubernetes-double";
 import { dockerAvailable as available } from "@code-interpreter/test-support";
+import { NodeV1Api, type V1RuntimeClass } from "@kubernetes/client-node";
+import Dockerode from "dockerode";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { parse } from "yaml";
 import {
   createKubernetesBackend,
   DEFAULT_EXECUTOR_IMAGE,
@@ -26,6 +30,35 @@ export const namespace = "code-interpreter-test";
  * skipped with the reason.
  */
 export const dockerAvailable = () => available({ image, purpose: "the Kubernetes backend tests (pods on Docker in the double)" });
+
+/**
+ * Whether the double can run gVisor pods here: a Docker engine with the
+ * executor image and runsc registered as a runtime (scripts/test.d/60-gvisor.sh),
+ * which the double's docker runtime gives pods of a RuntimeClass with handler
+ * `runsc`. Under CI=true their absence fails the file; locally the tests are
+ * skipped with the reason.
+ */
+export async function gvisorAvailable(): Promise<boolean> {
+  if (!(await dockerAvailable())) return false;
+  const runtimes = await new Dockerode()
+    .info()
+    .then((info: { Runtimes?: Record<string, unknown> }) => Object.keys(info.Runtimes ?? {}))
+    .catch((): string[] => []);
+  if (runtimes.includes("runsc")) return true;
+  const reason = "the Docker engine has no runsc runtime (scripts/test.d/60-gvisor.sh installs and registers it)";
+  if (process.env.CI === "true") throw new Error(`${reason}: the Kubernetes double runs gVisor pods with it`);
+  console.warn(`Skipping Kubernetes gVisor tests: ${reason}`);
+  return false;
+}
+
+/** deploy/runtimeclass.yaml: the RuntimeClass an operator applies for gVisor, as the tests give it to the double. */
+export const RUNTIME_CLASS_MANIFEST = fileURLToPath(new URL("../../../deploy/runtimeclass.yaml", import.meta.url));
+
+/** Creates deploy/runtimeclass.yaml's RuntimeClass in the double through the real client, as `kubectl apply` would. */
+export async function applyRuntimeClass(double: KubernetesDouble): Promise<V1RuntimeClass> {
+  const manifest = parse(await readFile(RUNTIME_CLASS_MANIFEST, "utf8")) as V1RuntimeClass;
+  return double.kubeConfig(namespace).makeApiClient(NodeV1Api).createRuntimeClass({ body: manifest });
+}
 
 /**
  * Whether the double's process runtime can run pods here (bubblewrap and
@@ -183,17 +216,30 @@ export const HOSTILE_PROCESS_ASSUMES: Readonly<Record<string, string>> = {
  * The shared backend contract suite against the double, its pods on `runtime`: Docker containers
  * (contract.test.ts) or bubblewrap sandboxes on this host (contract-process.test.ts). One suite, two runs,
  * each in its own file so either can run alone; skipped (failing under CI=true) where its runtime is missing.
+ * With `sandboxRuntime: "gvisor"` (contract.gvisor.test.ts) the backend names deploy/runtimeclass.yaml's
+ * RuntimeClass, and the double runs its pods on Docker's runsc; `sections` picks what runs.
  */
-export async function describeKubernetesContract(runtime: "docker" | "process"): Promise<void> {
-  const name = runtime === "docker" ? "kubernetes" : "kubernetes (process pods)";
-  if (!(runtime === "docker" ? await dockerAvailable() : bwrapAvailable())) {
-    describe.skip(`${name} backend contract (no ${runtime === "docker" ? "Docker engine or executor image" : "bubblewrap or sandbox environment"} for the double)`, () => {
+export async function describeKubernetesContract(
+  runtime: "docker" | "process",
+  options: { sandboxRuntime?: "default" | "gvisor"; sections?: SuiteSections } = {},
+): Promise<void> {
+  const gvisor = options.sandboxRuntime === "gvisor";
+  const name = gvisor ? "kubernetes (gVisor pods)" : runtime === "docker" ? "kubernetes" : "kubernetes (process pods)";
+  const available = gvisor ? await gvisorAvailable() : runtime === "docker" ? await dockerAvailable() : bwrapAvailable();
+  if (!available) {
+    const missing = gvisor
+      ? "Docker engine with runsc and the executor image"
+      : runtime === "docker"
+        ? "Docker engine or executor image"
+        : "bubblewrap or sandbox environment";
+    describe.skip(`${name} backend contract (no ${missing} for the double)`, () => {
       it(`runs against the Kubernetes API double with pods on ${runtime}`, () => {});
     });
     return;
   }
   const double: KubernetesDouble = await startDouble({ runtime });
   afterAll(() => stopDouble(double));
+  if (gvisor) await applyRuntimeClass(double);
   describeBackendContract({
     name,
     createBackend: (settings) =>
@@ -202,12 +248,99 @@ export async function describeKubernetesContract(runtime: "docker" | "process"):
         memoryLimitMb: settings.memoryLimitMb,
         pool: TEST_POOL,
         sessionPool: TEST_POOL,
+        ...(gvisor ? { sandboxRuntime: "gvisor", podStartTimeoutMs: GVISOR_START_TIMEOUT_MS } : {}),
       }),
     listLeftovers: () => leftovers(double),
-    additionalTests: () => {
+    ...(options.sections ? { sections: options.sections } : {}),
+    additionalTests: (getBackend) => {
       it(`runs on the double's ${runtime} runtime`, () => {
         expect(double.runtimeName).toBe(runtime);
       });
+      if (gvisor) {
+        it("runs its pods under gVisor: the gvisor RuntimeClass, the runtime label, and gVisor's kernel seen from inside", async () => {
+          const backend = getBackend();
+          expect(backend.capabilities.runtime).toBe("gvisor");
+          const session = await backend.createSession({ ttlSeconds: 120, files: [] });
+          try {
+            const pod = double.pod(namespace, session.id);
+            expect(pod?.spec?.runtimeClassName).toBe("gvisor");
+            expect(pod?.metadata?.labels?.["code-interpreter.runtime"]).toBe("gvisor");
+            // gVisor's Sentry answers the kernel log with its own (fictional) boot messages, and no host kernel's.
+            const result = await backend.runInSession({
+              sessionId: session.id,
+              language: "bash",
+              code: "dmesg 2>&1 | head -3",
+              timeoutMs: 20_000,
+            });
+            expect(result.stdout).toMatch(/gVisor/i);
+          } finally {
+            await backend.deleteSession(session.id);
+          }
+        });
+      }
     },
   });
 }
+
+/** gVisor pods start more slowly (runsc's sandbox and gofer, ptrace platform): room for that on a loaded machine. */
+export const GVISOR_START_TIMEOUT_MS = 90_000;
+
+/**
+ * The double's pids limit for gVisor pods. Under runsc the pod's cgroup holds gVisor's own Sentry and
+ * gofer threads and, on the ptrace platform, host tasks backing the code's processes (about four per
+ * process, measured), not the code's processes themselves: a limit as low as the hostile suite's 64
+ * stops runsc from starting at all, as it would on a node whose podPidsLimit is that low.
+ */
+export const GVISOR_POD_PIDS_LIMIT = 256;
+
+const GVISOR_FORK_BOMB =
+  "under gVisor's ptrace platform every process of the code is backed by host tasks of runsc in the pod's cgroup, and the engine sets no RLIMIT_NPROC where a cgroup counts processes: a fork bomb exhausts podPidsLimit and runsc itself dies (exit 2), so the sandbox ends without an answer (503) instead of the code being refused a fork. The node is unharmed and nothing is left. gVisor counts RLIMIT_NPROC per sandbox (measured: 127 forks of 128), so setting it under gVisor would contain the bomb";
+const FORK_BOMB_TESTS = [
+  "contains a fork bomb",
+  "contains a thread bomb",
+  "does not let a fork bomb in one sandbox starve another",
+  "keeps a session usable after a fork bomb in one of its commands",
+];
+
+const GVISOR_SECCOMP =
+  "runsc does not apply the pod's seccomp profile (OCI profiles only with --oci-seccomp, which the runtime is not given): the code's syscalls go to gVisor's Sentry, which implements some of these (unshare, keyrings, ptrace, …) inside its own kernel or refuses them itself, and reports no seccomp filter; none reaches the node's kernel unfiltered (the Sentry runs under its own seccomp filter)";
+const GVISOR_PROC_STATUS =
+  "gVisor's /proc/self/status is its own kernel's: it shows gVisor's capability sets and no NoNewPrivs line (runsc release 20221219), so the check cannot read what the pod's securityContext set; those capabilities are gVisor's, not the node's";
+const GVISOR_SIGNALS =
+  "observed under gVisor on the double (runsc 20221219, ptrace): signalling every process and a detached daemon's end behave differently in gVisor's kernel than in Linux's (the runners rely on kill(-1) and a subreaper); not yet investigated further";
+const GVISOR_FILES =
+  "gVisor's Sentry keeps every file of its in-sandbox tmpfs in its own memory, counted against the pod's memory limit: 100,000 files and their snapshot exceed it and the sandbox is OOM-killed (exit 137), where runc's tmpfs pages are cheaper";
+
+/** The seccomp tests that fail under gVisor (the others are refused by gVisor's own kernel). */
+const GVISOR_SECCOMP_TESTS = [
+  "runs under a seccomp filter",
+  "is refused the unshare syscall",
+  "is refused the clone(CLONE_NEWUSER) syscall",
+  "is refused the process_vm_readv syscall",
+  "is refused the keyctl syscall",
+  "is refused the add_key syscall",
+  "is refused the io_uring_setup syscall",
+  "is refused the userfaultfd syscall",
+  "is refused the perf_event_open syscall",
+  "is refused the socket(AF_PACKET) syscall",
+  "is refused the socket(AF_NETLINK) syscall",
+  "is refused ptrace of a session's pid 1 and of its runner",
+];
+
+/** Hostile tests the Kubernetes backend fails with gVisor pods on the double, with why (from a GVISOR_SUITE=full run). */
+export const GVISOR_HOSTILE_GAPS: Readonly<Record<string, string>> = {
+  ...HOSTILE_GAPS,
+  ...Object.fromEntries(FORK_BOMB_TESTS.map((name) => [name, GVISOR_FORK_BOMB])),
+  ...Object.fromEntries(GVISOR_SECCOMP_TESTS.map((name) => [name, GVISOR_SECCOMP])),
+  "has no capabilities": GVISOR_PROC_STATUS,
+  "cannot gain privileges (no_new_privs)": GVISOR_PROC_STATUS,
+  "answers code that signals its runner and every process it can": GVISOR_SIGNALS,
+  "keeps a session usable after its code signals every process it can": GVISOR_SIGNALS,
+  "does not let a daemon a session command detached outlive the command": GVISOR_SIGNALS,
+  "answers for 100,000 small files with a bounded snapshot": GVISOR_FILES,
+};
+
+/** Hostile tests that pass with gVisor pods on the double only because the double stands in for something outside the backend. */
+export const GVISOR_HOSTILE_ASSUMES: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(HOSTILE_ASSUMES).filter(([name]) => !(name in GVISOR_HOSTILE_GAPS)),
+);

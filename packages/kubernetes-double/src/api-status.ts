@@ -12,6 +12,7 @@ export interface ApiStatus {
 
 const REASONS: Record<number, string> = {
   400: "BadRequest",
+  403: "Forbidden",
   404: "NotFound",
   405: "MethodNotAllowed",
   409: "AlreadyExists",

@@ -5,7 +5,18 @@ import type Dockerode from "dockerode";
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime, PodStream, StreamRequest, StreamSinks } from "./pod-runtime.js";
-import { admitPod, condition, DEADLINE_EXCEEDED, runInitContainers, running, setPodStatus, terminated, waiting } from "./pod-status.js";
+import {
+  admitPod,
+  condition,
+  DEADLINE_EXCEEDED,
+  DEFAULT_HANDLER,
+  refuseHandler,
+  runInitContainers,
+  running,
+  setPodStatus,
+  terminated,
+  waiting,
+} from "./pod-status.js";
 import { parseQuantity } from "./quantity.js";
 import { containerSeccomp } from "./seccomp-profiles.js";
 
@@ -33,6 +44,9 @@ export interface DockerPodsOptions {
  * resource limits as cgroup limits, no network, `activeDeadlineSeconds`.
  */
 export class DockerPods implements PodRuntime {
+  /** The runtimes the engine has registered, asked once. */
+  private runtimes: Promise<string[]> | undefined;
+
   constructor(private readonly options: DockerPodsOptions) {}
 
   /** Schedules, "pulls", runs the init containers, then the main container, and records how it ends. */
@@ -43,6 +57,8 @@ export class DockerPods implements PodRuntime {
     if (!spec || !main) return;
     const scheduled = await admitPod(record, faults, (image) => this.imagePresent(image), this.options.touch);
     if (!scheduled) return;
+    const handlerProblem = await this.handlerProblem(record.handler);
+    if (handlerProblem) return refuseHandler(record, this.options.touch, handlerProblem);
     pod.status = { ...pod.status, startTime: timestamp() as unknown as Date, hostIP: "127.0.0.1" };
     this.armDeadline(record);
     const initStatuses = await runInitContainers(
@@ -157,6 +173,22 @@ export class DockerPods implements PodRuntime {
     return `k8s-double-${this.options.instanceId.slice(0, 8)}-${record.pod.metadata?.name}-${container}`;
   }
 
+  /**
+   * Why the engine cannot run a pod of this RuntimeClass handler, or undefined when it can: `runc` (or
+   * none) is the engine's default runtime; any other handler must be a runtime registered with the
+   * engine under that name (`runsc`, as scripts/test.d/60-gvisor.sh registers it), as containerd
+   * needs a runtime configured for each handler.
+   */
+  private async handlerProblem(handler: string | undefined): Promise<string | undefined> {
+    if (handler === undefined || handler === DEFAULT_HANDLER) return undefined;
+    this.runtimes ??= this.options.docker
+      .info()
+      .then((info: { Runtimes?: Record<string, unknown> }) => Object.keys(info.Runtimes ?? {}))
+      .catch(() => []);
+    if ((await this.runtimes).includes(handler)) return undefined;
+    return `failed to create the pod sandbox: no runtime for "${handler}" is configured (the Docker engine has no runtime of that name)`;
+  }
+
   private async imagePresent(image: string): Promise<boolean> {
     try {
       await this.options.docker.getImage(image).inspect();
@@ -209,7 +241,7 @@ export class DockerPods implements PodRuntime {
     }
     record.containers.set(spec.name, "");
     const name = this.containerName(record, spec.name);
-    const creating = this.options.docker.createContainer(dockerSpec(record.pod, spec, name, this.options, seccomp));
+    const creating = this.options.docker.createContainer(dockerSpec(record, spec, name, this.options, seccomp));
     record.creating = creating;
     const created = await creating;
     record.containers.set(spec.name, created.id);
@@ -235,12 +267,13 @@ export class DockerPods implements PodRuntime {
 
 /** What Docker is asked to run for one container of a pod. */
 function dockerSpec(
-  pod: V1Pod,
+  record: PodRecord,
   container: V1Container,
   name: string,
   options: DockerPodsOptions,
   seccomp: string | undefined,
 ): Dockerode.ContainerCreateOptions {
+  const { pod, handler } = record;
   const podContext = pod.spec?.securityContext ?? {};
   const context = container.securityContext ?? {};
   const uid = context.runAsUser ?? podContext.runAsUser;
@@ -278,6 +311,8 @@ function dockerSpec(
     AttachStderr: true,
     Tty: container.tty === true,
     HostConfig: {
+      // A RuntimeClass handler is the engine's runtime of that name (runsc: gVisor), as containerd maps handlers to runtimes.
+      ...(handler === undefined || handler === DEFAULT_HANDLER ? {} : { Runtime: handler }),
       NetworkMode: "none",
       ReadonlyRootfs: context.readOnlyRootFilesystem === true,
       CapDrop: context.capabilities?.drop ?? [],

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
+import type { KubeConfig, V1Pod, V1RuntimeClass } from "@kubernetes/client-node";
 import Dockerode from "dockerode";
 import { WebSocketServer } from "ws";
 import { type ApiStatus, failure, podNotFound } from "./api-status.js";
@@ -13,12 +13,13 @@ import { matchesSelector } from "./label-selector.js";
 import { mergePatch } from "./merge-patch.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime } from "./pod-runtime.js";
-import { validatePod, validatePodUpdate } from "./pod-validation.js";
+import { DNS_LABEL, DNS_SUBDOMAIN, validatePod, validatePodUpdate } from "./pod-validation.js";
 import { ProcessPods } from "./process-pods.js";
 import { serveStream } from "./stream-endpoint.js";
 
 const POD_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?(?:\/(exec|attach))?$/;
 const DEPLOYMENT_PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)$/;
+const RUNTIME_CLASS_PATH = /^\/apis\/node\.k8s\.io\/v1\/runtimeclasses(?:\/([^/]+))?$/;
 const STREAM_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"] as const;
 
 export interface KubernetesDoubleOptions {
@@ -72,6 +73,8 @@ export class KubernetesDouble {
   readonly instanceId = randomUUID();
   private readonly pods = new Map<string, PodRecord>();
   private readonly deployments = new Map<string, Record<string, unknown>>();
+  /** RuntimeClass objects (cluster-scoped), by name. */
+  private readonly runtimeClasses = new Map<string, V1RuntimeClass>();
   private readonly running = new Set<Promise<unknown>>();
   private readonly sockets = new WebSocketServer({ noServer: true, handleProtocols: (offered) => this.pickProtocol(offered) });
   /** What runs the pods: `"docker"` or `"process"`. */
@@ -159,6 +162,15 @@ export class KubernetesDouble {
     return { apiVersion: "apps/v1", kind: "Deployment", name, uid };
   }
 
+  /**
+   * Adds a RuntimeClass, as `kubectl apply` of deploy/runtimeclass.yaml would: pods naming it run with its
+   * `handler` (`runc` is the node's default runtime; `runsc`, gVisor, needs the Docker runtime with runsc registered).
+   */
+  addRuntimeClass(name: string, handler: string): V1RuntimeClass {
+    const runtimeClass = this.storeRuntimeClass({ apiVersion: "node.k8s.io/v1", kind: "RuntimeClass", metadata: { name }, handler });
+    return structuredClone(runtimeClass);
+  }
+
   /** What this double's runtime still holds: Docker containers running or stopped, or sandboxes and pod directories. */
   containers(): Promise<string[]> {
     return this.runtime.leftovers();
@@ -192,6 +204,8 @@ export class KubernetesDouble {
         const found = this.deployments.get(`${deployment[1]}/${deployment[2]}`);
         return found ? answer(200, found) : answer(404, failure(404, `deployments.apps "${deployment[2]}" not found`));
       }
+      const runtimeClass = RUNTIME_CLASS_PATH.exec(url.pathname);
+      if (runtimeClass) return answer(...this.runtimeClassRoute(verb, runtimeClass[1], body));
       const match = POD_PATH.exec(url.pathname);
       if (!match) return answer(404, failure(404, "the server could not find the requested resource"));
       const [, namespace = "", name, sub] = match;
@@ -220,6 +234,15 @@ export class KubernetesDouble {
     if (pod.metadata?.namespace && pod.metadata.namespace !== namespace) {
       return [400, failure(400, "the namespace of the provided object does not match the namespace sent on the request")];
     }
+    const runtimeClassName = pod.spec?.runtimeClassName;
+    const runtimeClass = runtimeClassName === undefined ? undefined : this.runtimeClasses.get(runtimeClassName);
+    if (runtimeClassName !== undefined && !runtimeClass) {
+      // The RuntimeClass admission plugin's answer: the pod is never stored.
+      return [
+        403,
+        failure(403, `pods "${name}" is forbidden: pod rejected: RuntimeClass "${runtimeClassName}" not found`, { name, kind: "pods" }),
+      ];
+    }
     const key = `${namespace}/${name}`;
     if (this.pods.has(key)) return [409, failure(409, `pods "${name}" already exists`, { name, kind: "pods" })];
     const record: PodRecord = {
@@ -232,6 +255,7 @@ export class KubernetesDouble {
       },
       containers: new Map(),
       deleted: false,
+      ...(runtimeClass ? { handler: runtimeClass.handler } : {}),
     };
     this.pods.set(key, record);
     this.touch(record);
@@ -276,6 +300,59 @@ export class KubernetesDouble {
       return [200, structuredClone(record.pod)];
     }
     return [405, failure(405, "the server does not allow this method on the requested resource")];
+  }
+
+  /** `node.k8s.io/v1` RuntimeClass: list, read, create (cluster-scoped; `handler` required, immutable, never deleted here). */
+  private runtimeClassRoute(verb: string, name: string | undefined, body: unknown): [number, unknown] {
+    if (name !== undefined) {
+      if (verb !== "GET") return [405, failure(405, "the server does not allow this method on the requested resource")];
+      const found = this.runtimeClasses.get(name);
+      return found
+        ? [200, structuredClone(found)]
+        : [404, failure(404, `runtimeclasses.node.k8s.io "${name}" not found`, { name, kind: "runtimeclasses" })];
+    }
+    if (verb === "GET") {
+      const items = [...this.runtimeClasses.values()].map((item) => structuredClone(item));
+      return [
+        200,
+        { kind: "RuntimeClassList", apiVersion: "node.k8s.io/v1", metadata: { resourceVersion: String(this.resourceVersion) }, items },
+      ];
+    }
+    if (verb !== "POST") return [405, failure(405, "the server does not allow this method on the requested resource")];
+    const runtimeClass = (body ?? {}) as V1RuntimeClass;
+    const className = runtimeClass.metadata?.name ?? "";
+    const problems = [
+      ...(DNS_SUBDOMAIN.test(className) ? [] : [{ field: "metadata.name", message: `Invalid value: "${className}"` }]),
+      ...(typeof runtimeClass.handler === "string" && DNS_LABEL.test(runtimeClass.handler)
+        ? []
+        : [{ field: "handler", message: "Invalid value: a lowercase RFC 1123 label is required" }]),
+    ];
+    if (problems.length > 0) {
+      const message = `RuntimeClass.node.k8s.io "${className}" is invalid: ${problems.map((problem) => `${problem.field}: ${problem.message}`).join(", ")}`;
+      return [422, failure(422, message, { name: className, kind: "RuntimeClass" })];
+    }
+    if (this.runtimeClasses.has(className)) {
+      return [409, failure(409, `runtimeclasses.node.k8s.io "${className}" already exists`, { name: className, kind: "runtimeclasses" })];
+    }
+    return [201, structuredClone(this.storeRuntimeClass(runtimeClass))];
+  }
+
+  private storeRuntimeClass(runtimeClass: V1RuntimeClass): V1RuntimeClass {
+    const name = runtimeClass.metadata?.name ?? "";
+    const stored: V1RuntimeClass = {
+      ...runtimeClass,
+      apiVersion: "node.k8s.io/v1",
+      kind: "RuntimeClass",
+      metadata: {
+        ...runtimeClass.metadata,
+        name,
+        uid: randomUUID(),
+        resourceVersion: String(++this.resourceVersion),
+        creationTimestamp: timestamp() as unknown as Date,
+      },
+    };
+    this.runtimeClasses.set(name, stored);
+    return stored;
   }
 
   private upgrade(request: IncomingMessage, socket: Socket, head: Buffer): void {

@@ -11,6 +11,8 @@ export interface PodRecord {
   creating?: Promise<unknown>;
   /** The deletion under way: the pod stays listed, with a deletionTimestamp, until its containers are gone. */
   removing?: Promise<void>;
+  /** The container runtime handler of the pod's RuntimeClass (`runsc` for gVisor); undefined for the node's default (runc). */
+  handler?: string;
   deadlineTimer?: NodeJS.Timeout;
   deadlineExceeded?: boolean;
 }

@@ -112,3 +112,19 @@ export async function admitPod(
   }
   return scheduled;
 }
+
+/** The handler of the node's default runtime: a RuntimeClass naming it runs pods as if it had none. */
+export const DEFAULT_HANDLER = "runc";
+
+/**
+ * Leaves the pod Pending with its main container waiting on
+ * `CreateContainerConfigError`, as a kubelet does when the pod's RuntimeClass
+ * is missing or names a handler its container runtime has not configured.
+ */
+export function refuseHandler(record: PodRecord, touch: (record: PodRecord) => void, message: string): void {
+  const main = record.pod.spec?.containers[0];
+  if (!main) return;
+  setPodStatus(record, touch, "Pending", [condition("PodScheduled", "True")], {
+    containerStatuses: [waiting(main, "CreateContainerConfigError", message)],
+  });
+}

@@ -1,7 +1,9 @@
 import type { V1Pod } from "@kubernetes/client-node";
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** RFC 1123 subdomain: pod and RuntimeClass names. */
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+/** RFC 1123 label: container names, RuntimeClass handlers. */
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** What the API server would refuse in a new pod (422), as `field: message` causes; empty when valid. */
 export function validatePod(pod: V1Pod): { field: string; message: string }[] {

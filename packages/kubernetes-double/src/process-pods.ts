@@ -9,7 +9,18 @@ import type { V1Container, V1PodCondition } from "@kubernetes/client-node";
 import type { Faults } from "./faults.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime, PodStream, StreamRequest, StreamSinks } from "./pod-runtime.js";
-import { admitPod, condition, DEADLINE_EXCEEDED, runInitContainers, running, setPodStatus, terminated, waiting } from "./pod-status.js";
+import {
+  admitPod,
+  condition,
+  DEADLINE_EXCEEDED,
+  DEFAULT_HANDLER,
+  refuseHandler,
+  runInitContainers,
+  running,
+  setPodStatus,
+  terminated,
+  waiting,
+} from "./pod-status.js";
 import { parseQuantity } from "./quantity.js";
 import { groupFile, passwdFile, sandboxArgs } from "./sandbox-args.js";
 import { containerSeccomp } from "./seccomp-profiles.js";
@@ -79,6 +90,14 @@ export class ProcessPods implements PodRuntime {
     // The process runtime ignores images: only an injected pull failure stops a pod.
     const scheduled = await admitPod(record, faults, async () => true, this.options.touch);
     if (!scheduled) return;
+    if (record.handler !== undefined && record.handler !== DEFAULT_HANDLER) {
+      // gVisor and the like need an OCI runtime; these pods are bubblewrap sandboxes, so only runc's stand-in exists.
+      return refuseHandler(
+        record,
+        this.options.touch,
+        `the double's process runtime has no runtime handler "${record.handler}" (only ${DEFAULT_HANDLER}): run such pods on its docker runtime`,
+      );
+    }
     const pod = await this.prepare(record);
     if (!pod) return;
     const refused = await this.loadSeccomp(record, pod, [...(spec.initContainers ?? []), main]);
