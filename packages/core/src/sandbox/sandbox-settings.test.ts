@@ -14,6 +14,7 @@ describe("sandbox settings", () => {
       sandboxUid: 65532,
       pool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
       sessionPool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
+      sandboxRuntime: "default",
       preload: DEFAULT_PRELOAD,
     });
     expect(typeof warn).toBe("function");
