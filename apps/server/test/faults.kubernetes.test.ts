@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { DOUBLE_IMAGE, doubleUnavailable } from "./support/double-needs.js";
-import { type ServerProcess, startServerProcess, waitFor } from "./support/server-process.js";
+import { postJson, type ServerProcess, startServerProcess, waitFor } from "./support/server-process.js";
 import { stateDir } from "./support/temp-dirs.js";
 
 // The server as a real process on the Kubernetes backend, talking to the Kubernetes API double over
@@ -35,8 +35,7 @@ async function start(env: Record<string, string> = {}): Promise<ServerProcess> {
       FILE_STORAGE_DIR: join(dir.path, "files"),
       SANDBOX_PRELOAD: "none",
       REAPER_INTERVAL_SEC: "1",
-      // No session pool: a killed server's warm session pod does not end with it (it waits out its age
-      // limit, about two minutes, before a reaper deletes it), and these tests look for nothing left.
+      // No session pool unless a test asks for it.
       SESSION_POOL_MAX: "0",
       ...env,
     },
@@ -90,5 +89,44 @@ const isRunning = (pod: ReturnType<typeof execPods>[number]) => pod.status?.phas
     await waitFor("the ended pod to be deleted", () => execPods().length === 0, 20_000, 500);
     await second.stop();
     expect(await double?.containers()).toEqual([]);
+  });
+
+  it("after SIGKILL with both pools on, the dead server's warm pods end by themselves within the reaper interval + 10 s, and a restarted server deletes them as fast; its sessions stay", async () => {
+    const first = await start({ SANDBOX_POOL_MIN: "1", SESSION_POOL_MIN: "1", SESSION_POOL_MAX: "1" });
+    const session = (await postJson(`${first.url}/v1/sessions`, { ttl_seconds: 600 })).body.session_id as string;
+    expect((await postJson(`${first.url}/v1/sessions/${session}/bash`, { cmd: "echo kept > state.txt" })).status).toBe(200);
+    const warm = () =>
+      (double?.listPods(namespace) ?? []).filter(
+        (pod) => pod.metadata?.labels?.["code-interpreter.warm"] === "true" && pod.metadata?.name !== session,
+      );
+    // Both pools full and attached: a warm pod the server made and had not attached to yet when it died
+    // waits for its source until a reaper takes it (see runner-bootstrap.ts).
+    await waitFor("a warm one-shot and a warm session pod, both running", () => {
+      const pods = double?.listPods(namespace) ?? [];
+      const running = warm().filter((pod) => pod.status?.phase === "Running");
+      return (
+        pods.every((pod) => pod.status?.phase === "Running") &&
+        running.some((pod) => pod.metadata?.labels?.component === "exec") &&
+        running.some((pod) => pod.metadata?.labels?.component === "session")
+      );
+    });
+    // Attached once running: give the pools' last attach a moment.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    first.kill("SIGKILL");
+    const killedAt = Date.now();
+    expect(await first.exited).toBe("SIGKILL");
+    await waitFor("every warm pod to end", () => warm().every((pod) => !isRunning(pod)), 11_000, 250);
+    const endedAfterMs = Date.now() - killedAt;
+
+    const second = await start({ SANDBOX_POOL_MAX: "0" });
+    const startedAt = Date.now();
+    await waitFor("the ended warm pods to be deleted", () => warm().length === 0, 11_000, 250);
+    const deletedAfterMs = Date.now() - startedAt;
+    console.info(`kubernetes: warm pods ended ${endedAfterMs} ms after SIGKILL; deleted ${deletedAfterMs} ms after the restart`);
+    const state = await postJson(`${second.url}/v1/sessions/${session}/bash`, { cmd: "cat state.txt" });
+    expect(state.body).toMatchObject({ stdout: "kept\n", exit_code: 0 });
+    expect((double?.listPods(namespace) ?? []).map((pod) => pod.metadata?.name)).toEqual([session]);
+    expect((await fetch(`${second.url}/v1/sessions/${session}`, { method: "DELETE" })).status).toBe(204);
+    await second.stop();
   });
 });

@@ -1,3 +1,4 @@
+import { access, readdir } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { listSandboxProcesses } from "@code-interpreter/backend-local/testing";
@@ -17,7 +18,7 @@ async function start(dir: string, env: Record<string, string> = {}): Promise<Ser
     env: serverEnv(dir, {
       SANDBOX_PRELOAD: "none",
       REAPER_INTERVAL_SEC: "1",
-      // These tests count every sandbox as a leftover; backend-local's suites cover the session pool.
+      // These tests count every sandbox as a leftover: no session pool unless a test asks for it.
       SESSION_POOL_MAX: "0",
       ...env,
     }),
@@ -126,6 +127,61 @@ describe("the server process on the local backend", { timeout: 240_000 }, () => 
     });
 
     expect((await fetch(`${second.url}/v1/sessions/${live}`, { method: "DELETE" })).status).toBe(204);
+    second.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+  });
+
+  it("after SIGKILL with both pools on, the dead server's warm sandboxes end within the reaper interval + 10 s, and a restarted server removes its warm session directories as fast; its sessions stay", async () => {
+    const dir = await tempDir();
+    const sessionsDir = join(dir, "local", "sessions");
+    const first = await start(dir, { SANDBOX_POOL_MIN: "1", SESSION_POOL_MIN: "1", SESSION_POOL_MAX: "1" });
+    const session = (await postJson(`${first.url}/v1/sessions`, { ttl_seconds: 600 })).body.session_id as string;
+    expect((await postJson(`${first.url}/v1/sessions/${session}/bash`, { cmd: "echo kept > state.txt" })).status).toBe(200);
+    const warmDirs = async () => {
+      const names = await readdir(sessionsDir).catch(() => [] as string[]);
+      const marked = await Promise.all(
+        names.map((name) =>
+          access(join(sessionsDir, name, "warm.json")).then(
+            () => name,
+            () => undefined,
+          ),
+        ),
+      );
+      return marked.filter((name) => name !== undefined);
+    };
+    // The warm session's kernel and command runner, the warm one-shot sandbox, and the session's own.
+    const pids = await waitFor("a warm session and a warm one-shot sandbox", async () => {
+      const warm = await warmDirs();
+      const found = await listSandboxProcesses({ parentPid: first.pid, includeWarm: true });
+      const ofWarmSession = found.filter((entry) => warm.some((name) => entry.endsWith(` ${name}`)));
+      const oneShot = found.filter((entry) => / code-exec-/.test(entry));
+      return ofWarmSession.length >= 2 && oneShot.length >= 1 ? sandboxPids(first) : undefined;
+    });
+    const dead = await warmDirs();
+    first.kill("SIGKILL");
+    const killedAt = Date.now();
+    expect(await first.exited).toBe("SIGKILL");
+    await waitFor("the dead server's sandboxes to end", () => allGone(pids), 11_000, 200);
+    const endedAfterMs = Date.now() - killedAt;
+
+    const second = await start(dir, { SANDBOX_POOL_MAX: "0" });
+    const startedAt = Date.now();
+    await waitFor(
+      "the dead server's warm session directories to be removed",
+      async () => {
+        const left = await warmDirs();
+        return dead.every((name) => !left.includes(name));
+      },
+      11_000,
+      200,
+    );
+    const removedAfterMs = Date.now() - startedAt;
+    console.info(
+      `local: sandboxes ended ${endedAfterMs} ms after SIGKILL; warm directories removed ${removedAfterMs} ms after the restart`,
+    );
+    const state = await postJson(`${second.url}/v1/sessions/${session}/bash`, { cmd: "cat state.txt" });
+    expect(state.body).toMatchObject({ stdout: "kept\n", exit_code: 0 });
+    expect((await fetch(`${second.url}/v1/sessions/${session}`, { method: "DELETE" })).status).toBe(204);
     second.kill("SIGTERM");
     expect(await second.exited).toBe(0);
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core/engine";
+import { sessionInitArgv, WORKSPACE_DIR, warmSessionInitArgv } from "@code-interpreter/core/engine";
 import { ociSeccompProfile } from "@code-interpreter/core/policy";
 import {
   APP_LABEL,
@@ -140,7 +140,10 @@ export function execContainerSpec(
 /**
  * A session container: a small reaper as main process; commands run in it by
  * exec. A `warm` one waits in the session pool under its future session id:
- * it becomes that session when a keepalive record claims it (labels cannot change).
+ * it becomes that session when a keepalive record claims it (labels cannot
+ * change). Its init watches its stdin, which its server holds open by an
+ * attach until the claim: a server that dies first takes it along
+ * (`warmSessionInitArgv`).
  */
 export function sessionContainerSpec(
   settings: DockerBackendSettings,
@@ -152,7 +155,7 @@ export function sessionContainerSpec(
   return {
     name: id,
     Image: settings.image,
-    Cmd: sessionInitArgv(),
+    Cmd: warm ? warmSessionInitArgv() : sessionInitArgv(),
     Entrypoint: [],
     User: `${settings.sandboxUid}:${settings.sandboxUid}`,
     WorkingDir: WORKSPACE_DIR,
@@ -162,6 +165,7 @@ export function sessionContainerSpec(
       ...(tenant === undefined ? {} : { [TENANT_KEY]: tenant }),
       ...(warm ? { [WARM_LABEL_KEY]: "true" } : {}),
     }),
+    ...(warm ? { AttachStdin: true, AttachStdout: true, AttachStderr: true, OpenStdin: true, StdinOnce: true } : {}),
     Tty: false,
     HostConfig: hardenedHostConfig(settings),
   };

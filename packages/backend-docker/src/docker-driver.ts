@@ -1,4 +1,4 @@
-import type { Duplex } from "node:stream";
+import { type Duplex, PassThrough } from "node:stream";
 import type { BackendCapabilities, BackendHealth } from "@code-interpreter/core";
 import type {
   CreateSessionSandboxOptions,
@@ -8,8 +8,10 @@ import type {
   StartSandboxOptions,
   StartSessionRunnerOptions,
 } from "@code-interpreter/core/engine";
+import { claimWarmInit } from "@code-interpreter/core/engine";
 import { KERNEL_MARKER, kernelArgv, runnerArgv, SERVE_MARKER, serveArgv } from "@code-interpreter/core/runner";
 import { newExecName, unixNow } from "@code-interpreter/core/sandbox";
+import type Dockerode from "dockerode";
 import { execContainerSpec, keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.js";
 import { type DockerBackendSettings, ociRuntime } from "./docker-backend-settings.js";
 import { streamChannel } from "./docker-channel.js";
@@ -31,6 +33,8 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   readonly name = "docker";
   readonly capabilities: BackendCapabilities;
   private readonly user: string;
+  /** The attach to each warm session container's init, by session id, held until its claim (see warmSessionInitArgv). */
+  private readonly warmInits = new Map<string, { stream: Duplex; output: PassThrough }>();
 
   constructor(readonly settings: DockerBackendSettings) {
     this.user = `${settings.sandboxUid}:${settings.sandboxUid}`;
@@ -74,8 +78,11 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
     const { id, expiresAt, tenant, warm = false } = session;
     const container = await docker.createContainer(sessionContainerSpec(this.settings, id, expiresAt, tenant, warm));
     try {
+      // Attached before start, like a one-shot container: its init then watches this connection from the first moment.
+      if (warm) this.warmInits.set(id, await attachInit(docker, container));
       await container.start();
     } catch (error) {
+      this.hangUpInit(id);
       await removeContainer(docker, container.id).catch(() => {});
       throw error;
     }
@@ -83,11 +90,22 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   }
 
   /** The first keepalive record of a warm session container claims it, with the session's expiry and tenant. */
+  /**
+   * Its init takes the claim too (and from then on outlives its server, as
+   * sessions do); the attach to it is then closed.
+   */
   async claimSession(session: DockerSession, claim: { expiresAt: number; tenant?: string }): Promise<DockerSession> {
-    const record = await this.settings.docker.createContainer(
-      keepaliveContainerSpec(this.settings, session.id, claim.expiresAt, claim.tenant),
-    );
-    return { ...session, ...claim, keepalives: [record.id] };
+    const init = this.warmInits.get(session.id);
+    try {
+      if (!init) throw new Error("this server holds no connection to its init");
+      const [record] = await Promise.all([
+        this.settings.docker.createContainer(keepaliveContainerSpec(this.settings, session.id, claim.expiresAt, claim.tenant)),
+        claimWarmInit((data) => void init.stream.write(data), init.output),
+      ]);
+      return { ...session, ...claim, keepalives: [record.id] };
+    } finally {
+      this.hangUpInit(session.id);
+    }
   }
 
   async findSession(id: string): Promise<DockerSession | undefined> {
@@ -107,6 +125,7 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   }
 
   async removeSession(session: DockerSession): Promise<boolean> {
+    this.hangUpInit(session.id);
     await removeSession(this.settings.docker, session);
     return true;
   }
@@ -143,4 +162,23 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   translateError(error: unknown): unknown {
     return toBackendError(error, this.settings.docker, this.settings.image, ociRuntime(this.settings));
   }
+
+  /** Closes the attach to a warm session's init: unclaimed, it ends, and its container stops. */
+  private hangUpInit(sessionId: string): void {
+    this.warmInits.get(sessionId)?.stream.destroy();
+    this.warmInits.delete(sessionId);
+  }
+}
+
+/** Attaches to a (created) warm session container's init: its stdin, and its answers on `output`. */
+async function attachInit(docker: Dockerode, container: Dockerode.Container): Promise<{ stream: Duplex; output: PassThrough }> {
+  const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
+  const output = new PassThrough();
+  docker.modem.demuxStream(stream, output, new PassThrough().resume());
+  output.resume();
+  const end = () => output.destroy();
+  stream.once("end", end);
+  stream.once("close", end);
+  stream.once("error", end);
+  return { stream, output };
 }

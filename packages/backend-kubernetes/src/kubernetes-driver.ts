@@ -1,3 +1,4 @@
+import { PassThrough } from "node:stream";
 import type { BackendCapabilities, BackendHealth } from "@code-interpreter/core";
 import type {
   CreateSessionSandboxOptions,
@@ -7,12 +8,13 @@ import type {
   StartSandboxOptions,
   StartSessionRunnerOptions,
 } from "@code-interpreter/core/engine";
+import { claimWarmInit } from "@code-interpreter/core/engine";
 import { KERNEL_MARKER, SERVE_MARKER } from "@code-interpreter/core/runner";
 import { EXPIRES_AT_KEY, newExecName, TENANT_KEY, unixNow, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import { isNotFound } from "./api-errors.js";
 import { executorTermination } from "./container-exit.js";
 import { startMarked } from "./kernel-exec.js";
-import { KubeApi } from "./kube-api.js";
+import { KubeApi, type StreamSocket } from "./kube-api.js";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 import { podChannel } from "./pod-channel.js";
 import { EXECUTOR_CONTAINER, execPodSpec, sessionPodSpec } from "./pod-spec.js";
@@ -34,6 +36,8 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
   readonly name = "kubernetes";
   readonly capabilities: BackendCapabilities;
   readonly api: KubeApi;
+  /** The attach to each warm session pod's init, by session id, held until its claim (see warmSessionInitArgv). */
+  private readonly warmInits = new Map<string, WarmInit>();
 
   constructor(readonly settings: KubernetesBackendSettings) {
     this.api = new KubeApi(settings.kubeConfig, settings.namespace, settings.apiTimeoutMs);
@@ -123,8 +127,10 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
       const pod = await waitForRunning(this.api, session.id, this.settings.podStartTimeoutMs, signal);
       const record = sessionRecord(pod);
       if (!record) throw new Error(`the session pod ${session.id} lost its labels`);
+      if (session.warm) this.warmInits.set(session.id, await attachInit(this.api, session.id));
       return record;
     } catch (error) {
+      this.hangUpInit(session.id);
       await this.api.deletePod(session.id).catch(() => {});
       throw error;
     }
@@ -139,6 +145,20 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
    * session's expiry at its lifetime.)
    */
   async claimSession(session: KubernetesSession, claim: { expiresAt: number; tenant?: string }): Promise<KubernetesSession> {
+    const init = this.warmInits.get(session.id);
+    try {
+      if (!init) throw new Error("this server holds no connection to its init");
+      const [record] = await Promise.all([
+        this.claimPod(session, claim),
+        claimWarmInit((data) => void init.stdin.write(data), init.output),
+      ]);
+      return record;
+    } finally {
+      this.hangUpInit(session.id);
+    }
+  }
+
+  private async claimPod(session: KubernetesSession, claim: { expiresAt: number; tenant?: string }): Promise<KubernetesSession> {
     const latest = unixNow() + this.settings.sessionMaxLifetimeSeconds;
     const deadline = Math.ceil(latest - session.startedAt);
     const lower = deadline < session.latestExpiry - session.startedAt ? { activeDeadlineSeconds: deadline } : undefined;
@@ -183,6 +203,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
   }
 
   removeSession(session: KubernetesSession): Promise<boolean> {
+    this.hangUpInit(session.id);
     return this.api.deletePod(session.id);
   }
 
@@ -219,8 +240,41 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
     }
   }
 
+  /** Closes the attach to a warm session pod's init: unclaimed, it ends, and its pod with it. */
+  private hangUpInit(sessionId: string): void {
+    const init = this.warmInits.get(sessionId);
+    this.warmInits.delete(sessionId);
+    init?.stdin.destroy();
+    init?.socket.terminate();
+  }
+
   /** A session pod still starting (Pending) is waited for. */
   private async running(session: KubernetesSession): Promise<void> {
     if (session.phase !== "Running") await waitForRunning(this.api, session.id, this.settings.podStartTimeoutMs);
+  }
+}
+
+/** An attach to a warm session pod's init: its stdin, and its answers on `output`. */
+interface WarmInit {
+  stdin: PassThrough;
+  output: PassThrough;
+  socket: StreamSocket;
+}
+
+/** Attaches to a running warm session pod's init (`stdinOnce`: when this attach closes, its stdin ends). */
+async function attachInit(api: KubeApi, name: string): Promise<WarmInit> {
+  const stdin = new PassThrough();
+  const output = new PassThrough();
+  try {
+    const socket = await api.attach(name, EXECUTOR_CONTAINER, { stdin, stdout: output, stderr: new PassThrough().resume() });
+    output.resume();
+    const end = () => output.destroy();
+    if (socket.readyState === socket.CLOSED) end();
+    socket.once("close", end);
+    socket.once("error", end);
+    return { stdin, output, socket };
+  } catch (error) {
+    stdin.destroy();
+    throw error;
   }
 }

@@ -1,4 +1,4 @@
-import { cpuEnv, DECLARED_ENV_VARIABLES, sessionInitArgv, WORKSPACE_DIR } from "@code-interpreter/core/engine";
+import { cpuEnv, DECLARED_ENV_VARIABLES, sessionInitArgv, WORKSPACE_DIR, warmSessionInitArgv } from "@code-interpreter/core/engine";
 import { EXPIRES_AT_KEY, RUNTIME_LABEL_KEY, sandboxLabels, TENANT_KEY, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import type { V1Container, V1Pod, V1SecurityContext } from "@kubernetes/client-node";
 import { type KubernetesBackendSettings, podRuntimeClass } from "./kubernetes-backend-settings.js";
@@ -77,7 +77,9 @@ export function execPodSpec(
  * A session pod: a small reaper as main process; its command runner and
  * kernel reach it by exec. A warm one (`warmSeconds`: how long it may wait to
  * be claimed, `expiresAt` its end) is made for the session pool under its
- * future session id, labelled warm until its claim.
+ * future session id, labelled warm until its claim; its init watches its
+ * stdin, which the server holds by an attach until the claim, and ends with
+ * the pod when its server goes first (`warmSessionInitArgv`).
  */
 export function sessionPodSpec(
   settings: KubernetesBackendSettings,
@@ -95,7 +97,7 @@ export function sessionPodSpec(
     id,
     "session",
     { seconds: settings.sessionMaxLifetimeSeconds + warmSeconds, at: expiresAt },
-    { command: sessionInitArgv() },
+    options.warmSeconds !== undefined ? { command: warmSessionInitArgv(), stdin: true, stdinOnce: true } : { command: sessionInitArgv() },
     options.env,
   );
   // An annotation, not a label: tenant names need not fit label value rules.

@@ -186,8 +186,10 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
 
   /**
    * Removes expired sessions, and warm session directories past their age
-   * limit (a crashed server's too); ends this server's sandboxes of sessions
-   * another server removed (a command runner started ahead, a kernel).
+   * limit or whose server has died (their sandboxes died with it: bubblewrap's
+   * `--die-with-parent`, a runner's end of input); ends this server's
+   * sandboxes of sessions another server removed (a command runner started
+   * ahead, a kernel).
    */
   async reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
     await this.trash.empty();
@@ -196,7 +198,8 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     const reaped: string[] = [];
     const { sessions, unclaimed } = await this.records.inventory();
     for (const warm of unclaimed) {
-      if (!reapVerdict({ kind: "session", expiresAt: warm.expiresAt, ended: false, warm: true }, now).remove) continue;
+      const ended = warm.serverPid !== undefined && warm.serverPid !== process.pid && !isAlive(warm.serverPid);
+      if (!reapVerdict({ kind: "session", expiresAt: warm.expiresAt, ended, warm: true }, now).remove) continue;
       await this.removeSession({ ...warm, createdAt: 0, ended: false }).catch((error: Error) =>
         this.settings.warn(`could not reap warm session ${warm.id}: ${error.message}`),
       );

@@ -13,6 +13,8 @@ export interface LocalSession extends SessionRecord {
 export interface WarmSessionDir {
   id: string;
   expiresAt: number;
+  /** The pid of the server that made it (and holds it in its pool); absent in markers of earlier versions. */
+  serverPid?: number;
 }
 
 /** What the sessions directory holds: sessions, and warm directories nobody has claimed (yet). */
@@ -78,7 +80,7 @@ export class SessionRecords {
     await mkdir(this.dir(warm.id), { mode: 0o711 });
     await writeAtomically(
       join(this.dir(warm.id), WARM_MARKER),
-      JSON.stringify({ id: warm.id, expires_at: warm.expiresAt, ...this.runtimeField() }),
+      JSON.stringify({ id: warm.id, expires_at: warm.expiresAt, server_pid: process.pid, ...this.runtimeField() }),
     );
   }
 
@@ -163,10 +165,12 @@ export class SessionRecords {
     try {
       const marker = JSON.parse(await readFile(join(this.dir(sessionId), WARM_MARKER), "utf8")) as {
         expires_at?: unknown;
+        server_pid?: unknown;
         [RUNTIME_LABEL_KEY]?: string;
       };
       if (!isOfRuntime(marker[RUNTIME_LABEL_KEY], this.runtime)) return "other runtime";
-      return { id: sessionId, expiresAt: typeof marker.expires_at === "number" ? marker.expires_at : 0 };
+      const serverPid = typeof marker.server_pid === "number" ? { serverPid: marker.server_pid } : {};
+      return { id: sessionId, expiresAt: typeof marker.expires_at === "number" ? marker.expires_at : 0, ...serverPid };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
       if (error instanceof SyntaxError) return { id: sessionId, expiresAt: 0 };

@@ -12,3 +12,4 @@ export * from "./reap-verdict.js";
 export * from "./sandbox-engine.js";
 export * from "./session-runners.js";
 export * from "./warm-pool.js";
+export * from "./warm-session-init.js";

@@ -1,0 +1,37 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { describe, expect, it } from "vitest";
+import { claimWarmInit, warmSessionInitArgv } from "./warm-session-init.js";
+
+// The init runs here under the host's Python: what it does with its stdin does not depend on being pid 1.
+function startInit() {
+  const [python, ...args] = warmSessionInitArgv();
+  const child = spawn(python as string, args, { stdio: ["pipe", "pipe", "inherit"] });
+  const exited = once(child, "exit").then(([code]) => code as number | null);
+  return { child, exited };
+}
+
+describe("the warm session init", () => {
+  it("exits when its server's connection ends before a claim", async () => {
+    const { child, exited } = startInit();
+    child.stdin.end();
+    expect(await exited).toBe(0);
+  });
+
+  it("once claimed, answers and outlives its server's connection", async () => {
+    const { child, exited } = startInit();
+    await claimWarmInit((data) => child.stdin.write(data), child.stdout);
+    child.stdin.end();
+    const outcome = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("running"), 1500))]);
+    expect(outcome).toBe("running");
+    child.kill("SIGKILL");
+    await exited;
+  });
+
+  it("a claim fails when the init has ended", async () => {
+    const { child, exited } = startInit();
+    child.stdin.end();
+    await exited;
+    await expect(claimWarmInit(() => {}, child.stdout)).rejects.toThrow(/ended before/);
+  });
+});
