@@ -12,9 +12,9 @@
  *   so a reaper removes it only once no server can still be using it;
  * - a warm sandbox lives `WARM_MAX_AGE_SECONDS` unused, plus the longest use;
  * - a warm session sandbox is replaced after `WARM_SESSION_MAX_AGE_SECONDS`
- *   unused, and its expiry label lets a reaper take it soon after: unlike a
- *   one-shot's runner, a session's main process does not end when its server
- *   goes, so its expiry is all that bounds a crashed server's warm sessions.
+ *   unused, and its expiry label lets a reaper take it soon after; a crashed
+ *   server's warm sessions end long before (their init watches the server's
+ *   connection until the claim: `warmSessionInitArgv`).
  */
 
 /** Time past the code's own timeout before the server gives up on the runner and stops the sandbox. */
@@ -26,7 +26,7 @@ export const CLOSE_GRACE_MS = 5_000;
 /** A warm sandbox is replaced after this long unused. */
 export const WARM_MAX_AGE_SECONDS = 600;
 
-/** A warm session sandbox is replaced after this long unused (see above: it bounds what a crashed server leaves). */
+/** A warm session sandbox is replaced after this long unused. */
 export const WARM_SESSION_MAX_AGE_SECONDS = 60;
 
 /** The expiry of a warm session sandbox made now: its age limit, and time to start. */
