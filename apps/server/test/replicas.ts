@@ -77,8 +77,7 @@ export async function describeReplicas(name: string, setUp: () => Promise<Replic
           LOCAL_STATE_DIR: join(dir.path, "local"),
           SANDBOX_POOL_MIN: "0",
           SANDBOX_POOL_MAX: "0",
-          // No session pool: a killed replica's warm session sandboxes outlive it until their age limit
-          // (about two minutes), and this test looks for nothing left; the backends' own suites cover the pool.
+          // No session pool: this test counts sandboxes; faults.*.test.ts cover a killed server's warm ones.
           SESSION_POOL_MAX: "0",
           SANDBOX_PRELOAD: "none",
           REAPER_INTERVAL_SEC: String(REAPER_INTERVAL_SEC),
