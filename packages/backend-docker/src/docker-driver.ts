@@ -8,7 +8,7 @@ import type {
   StartSandboxOptions,
   StartSessionRunnerOptions,
 } from "@code-interpreter/core/engine";
-import { claimWarmInit } from "@code-interpreter/core/engine";
+import { claimWarmInit, WARM_ATTACHED_LINE } from "@code-interpreter/core/engine";
 import { KERNEL_MARKER, kernelArgv, runnerArgv, SERVE_MARKER, serveArgv } from "@code-interpreter/core/runner";
 import { newExecName, unixNow } from "@code-interpreter/core/sandbox";
 import type Dockerode from "dockerode";
@@ -81,6 +81,7 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
       // Attached before start, like a one-shot container: its init then watches this connection from the first moment.
       if (warm) this.warmInits.set(id, await attachInit(docker, container));
       await container.start();
+      this.warmInits.get(id)?.stream.write(WARM_ATTACHED_LINE);
     } catch (error) {
       this.hangUpInit(id);
       await removeContainer(docker, container.id).catch(() => {});

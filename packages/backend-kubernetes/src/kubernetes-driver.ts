@@ -8,7 +8,7 @@ import type {
   StartSandboxOptions,
   StartSessionRunnerOptions,
 } from "@code-interpreter/core/engine";
-import { claimWarmInit } from "@code-interpreter/core/engine";
+import { claimWarmInit, WARM_ATTACHED_LINE } from "@code-interpreter/core/engine";
 import { KERNEL_MARKER, SERVE_MARKER } from "@code-interpreter/core/runner";
 import { EXPIRES_AT_KEY, newExecName, TENANT_KEY, unixNow, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import { isNotFound } from "./api-errors.js";
@@ -267,6 +267,7 @@ async function attachInit(api: KubeApi, name: string): Promise<WarmInit> {
   const output = new PassThrough();
   try {
     const socket = await api.attach(name, EXECUTOR_CONTAINER, { stdin, stdout: output, stderr: new PassThrough().resume() });
+    stdin.write(WARM_ATTACHED_LINE);
     output.resume();
     const end = () => output.destroy();
     if (socket.readyState === socket.CLOSED) end();

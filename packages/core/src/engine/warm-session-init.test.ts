@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
-import { claimWarmInit, warmSessionInitArgv } from "./warm-session-init.js";
+import { claimWarmInit, WARM_ATTACHED_LINE, warmSessionInitArgv } from "./warm-session-init.js";
 
 // The init runs here under the host's Python: what it does with its stdin does not depend on being pid 1.
 function startInit() {
@@ -14,12 +14,13 @@ function startInit() {
 describe("the warm session init", () => {
   it("exits when its server's connection ends before a claim", async () => {
     const { child, exited } = startInit();
-    child.stdin.end();
+    child.stdin.end(WARM_ATTACHED_LINE);
     expect(await exited).toBe(0);
   });
 
   it("once claimed, answers and outlives its server's connection", async () => {
     const { child, exited } = startInit();
+    child.stdin.write(WARM_ATTACHED_LINE);
     await claimWarmInit((data) => child.stdin.write(data), child.stdout);
     child.stdin.end();
     const outcome = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("running"), 1500))]);

@@ -1,8 +1,19 @@
 import type { Readable } from "node:stream";
 import { sessionInitArgv } from "./execution-plan.js";
 
+/** What the server writes to a warm session sandbox's init once attached to it (see WARM_ATTACH_SECONDS). */
+export const WARM_ATTACHED_LINE = "attached\n";
+
 /** What the server writes to a warm session sandbox's init to claim it; the init answers with the same line. */
 export const WARM_CLAIM_LINE = "claimed\n";
+
+/**
+ * A warm session sandbox's init exits when no server has attached to it
+ * (WARM_ATTACHED_LINE) this long after it started: its server died between
+ * starting it and attaching (Kubernetes attaches once the pod runs), and
+ * nothing else would end it before its platform deadline.
+ */
+export const WARM_ATTACH_SECONDS = 60;
 
 /** How long a claim waits for the init's answer before it counts as failed (the engine then makes a fresh session). */
 export const WARM_CLAIM_TIMEOUT_MS = 5_000;
@@ -10,18 +21,21 @@ export const WARM_CLAIM_TIMEOUT_MS = 5_000;
 /**
  * Main process of a warm session sandbox (session pool): the session init
  * (`sessionInitArgv`), plus a watch on its stdin, which its server holds
- * open (an attach). Until the server claims it (WARM_CLAIM_LINE), the end of
- * that input means the server is gone: the init exits, and the sandbox stops
- * with it, also when no server ever comes back. Once claimed it is a session,
- * which outlives its server as every session does.
+ * open (an attach, announced by WARM_ATTACHED_LINE within
+ * WARM_ATTACH_SECONDS). Until the server claims it (WARM_CLAIM_LINE), the end
+ * of that input means the server is gone: the init exits, and the sandbox
+ * stops with it, also when no server ever comes back. Once claimed it is a
+ * session, which outlives its server as every session does.
  */
 export function warmSessionInitArgv(python = "python3"): string[] {
   const [, isolated, flag, init] = sessionInitArgv(python);
   return [python, isolated as string, flag as string, `${WARM_WATCH}${init}`];
 }
 
-const WARM_WATCH = `import os, sys, threading
+const WARM_WATCH = `import os, select, sys, threading
 def _watch_server():
+    if not select.select([0], [], [], ${WARM_ATTACH_SECONDS})[0] or sys.stdin.buffer.readline() != b"attached\\n":
+        os._exit(0)
     if sys.stdin.buffer.readline() != b"claimed\\n":
         os._exit(0)
     sys.stdout.write("claimed\\n")
