@@ -59,9 +59,8 @@ def one_shot(preloaded=False):
     try:
         source = sys.stdin.buffer
         line = source.readline()
-        if not line:
-            return  # a warm sandbox given up before use: nothing to do
-        answer(channel, source, json.loads(line), preloaded, parked=parked)
+        if line:  # else a warm sandbox given up before use: nothing to do
+            answer(channel, source, json.loads(line), preloaded, parked=parked)
     finally:
         if parked is not None:
             parked.dismiss()  # unused (a command, or no request): it ends before we do
