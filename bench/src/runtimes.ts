@@ -1,6 +1,6 @@
 // Benchmark: the default sandbox runtime against gVisor, side by side, in one
 // run on one backend. Usage:
-//   node bench/src/runtimes.ts --backend local|docker [--quick] [--count N] [--loops N] [--pause-ms N] [--time-limit S]
+//   node bench/src/runtimes.ts --backend local|docker [--quick] [--only print] [--count N] [--loops N] [--pause-ms N] [--time-limit S]
 // It builds the backend (in this process, as a library user would) once per
 // runtime (`sandboxRuntime: "default"` and `"gvisor"`), each without pools and
 // with warm pools, checks that each runs on the kernel it claims (gVisor's
@@ -41,6 +41,7 @@ const { values: args } = parseArgs({
   options: {
     backend: { type: "string", default: "local" },
     quick: { type: "boolean", default: false },
+    only: { type: "string" },
     count: { type: "string" },
     loops: { type: "string" },
     image: { type: "string", default: process.env.PYTHON_EXECUTOR_DOCKER_IMAGE || "code-interpreter-executor:latest" },
@@ -57,6 +58,9 @@ const loops = Number(args.loops ?? (args.quick ? 1 : 3));
 for (const [name, value] of Object.entries({ count, loops }))
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number ≥ 1, not ${value}`);
 const image = args.image as string;
+/** `--only print`: one-shot print(1) with a warm pool alone (issue 25's target), for a quick before/after. */
+const onlyPrint = args.only === "print";
+if (args.only !== undefined && !onlyPrint) throw new Error(`--only takes print, not ${args.only}`);
 /**
  * Untimed pause before each sample: a gVisor sandbox's teardown (the Sentry and gofer exiting,
  * the container's removal) goes on after its answer and would otherwise slow the next sample,
@@ -307,31 +311,33 @@ try {
   }
   const always = () => undefined;
   phase(`floors (${floorNames})`);
-  const kernels = await Promise.all(RUNTIMES.map((runtime) => runFloor(floor[runtime], CODE.procVersion)));
-  if (kernels[0]?.trim() !== hostKernel || kernels[1]?.trim() === hostKernel)
-    throw new Error(`the floors do not run the kernels they should: ${JSON.stringify(kernels)}`);
-  addRow({
-    name: "floor: print(1)",
-    note: floorNames,
-    figures: await sideBySide(count, (runtime) => time(() => runFloor(floor[runtime], CODE.print)), always),
-  });
-  addRow({
-    name: "floor: import pandas + use",
-    figures: await sideBySide(loops, (runtime) => time(() => runFloor(floor[runtime], CODE.pandas)), always),
-  });
-  addRow({
-    name: "floor: CPU loop (in-sandbox)",
-    figures: await sideBySide(loops, async (runtime) => printedMs(await runFloor(floor[runtime], CODE.cpu)), always),
-  });
-  addRow({
-    name: "floor: 10,000 files (in-sandbox)",
-    figures: await sideBySide(loops, async (runtime) => printedMs(await runFloor(floor[runtime], CODE.files)), always),
-  });
-  if (backendName === "local") {
-    phase("floor: memory of an idle sandbox with the data stack imported");
-    const memory: Partial<Record<SandboxRuntime, Figure>> = {};
-    for (const runtime of RUNTIMES) memory[runtime] = { kind: "memory", value: await localFloorMemory(floor[runtime]) };
-    addRow({ name: "floor: idle sandbox memory", figures: memory as Record<SandboxRuntime, Figure> });
+  if (!onlyPrint) {
+    const kernels = await Promise.all(RUNTIMES.map((runtime) => runFloor(floor[runtime], CODE.procVersion)));
+    if (kernels[0]?.trim() !== hostKernel || kernels[1]?.trim() === hostKernel)
+      throw new Error(`the floors do not run the kernels they should: ${JSON.stringify(kernels)}`);
+    addRow({
+      name: "floor: print(1)",
+      note: floorNames,
+      figures: await sideBySide(count, (runtime) => time(() => runFloor(floor[runtime], CODE.print)), always),
+    });
+    addRow({
+      name: "floor: import pandas + use",
+      figures: await sideBySide(loops, (runtime) => time(() => runFloor(floor[runtime], CODE.pandas)), always),
+    });
+    addRow({
+      name: "floor: CPU loop (in-sandbox)",
+      figures: await sideBySide(loops, async (runtime) => printedMs(await runFloor(floor[runtime], CODE.cpu)), always),
+    });
+    addRow({
+      name: "floor: 10,000 files (in-sandbox)",
+      figures: await sideBySide(loops, async (runtime) => printedMs(await runFloor(floor[runtime], CODE.files)), always),
+    });
+    if (backendName === "local") {
+      phase("floor: memory of an idle sandbox with the data stack imported");
+      const memory: Partial<Record<SandboxRuntime, Figure>> = {};
+      for (const runtime of RUNTIMES) memory[runtime] = { kind: "memory", value: await localFloorMemory(floor[runtime]) };
+      addRow({ name: "floor: idle sandbox memory", figures: memory as Record<SandboxRuntime, Figure> });
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -361,10 +367,11 @@ try {
   await settle();
 
   phase("one-shot print(1)");
-  addRow({
-    name: "one-shot print(1), no pool",
-    figures: await sideBySide(count, (runtime) => time(() => execute(coldOf(runtime), CODE.print)), available),
-  });
+  if (!onlyPrint)
+    addRow({
+      name: "one-shot print(1), no pool",
+      figures: await sideBySide(count, (runtime) => time(() => execute(coldOf(runtime), CODE.print)), available),
+    });
   // With a warm pool: each request finds a warm sandbox (sideBySide waits, untimed, until the
   // pool is full again, as an agent's think time long enough for the refill would). How long
   // the refill took after each request is shown too.
@@ -381,79 +388,81 @@ try {
     note: "issue 25: gvisor within 1.5× of default",
     figures: await sideBySide(count, warmSample(CODE.print), available),
   });
-  phase("one-shot import pandas");
-  addRow({
-    name: "one-shot import pandas + use, no pool",
-    figures: await sideBySide(loops, (runtime) => time(() => execute(coldOf(runtime), CODE.pandas)), available),
-  });
-  addRow({
-    name: "one-shot import pandas + use, warm pool",
-    note: "warm sandboxes preload the data stack",
-    figures: await sideBySide(loops, warmSample(CODE.pandas), available),
-  });
-  const refillFigures = (): Record<SandboxRuntime, Figure> => {
-    const figure = (runtime: SandboxRuntime): Figure =>
-      missing[runtime] ? { kind: "missing", reason: missing[runtime] } : { kind: "latency", value: latency(refills[runtime]) };
-    return { default: figure("default"), gvisor: figure("gvisor") };
-  };
-  addRow({
-    name: "  warm pool refill before a request",
-    note: "from a request's answer until the pool was warm again",
-    figures: refillFigures(),
-  });
+  if (!onlyPrint) {
+    phase("one-shot import pandas");
+    addRow({
+      name: "one-shot import pandas + use, no pool",
+      figures: await sideBySide(loops, (runtime) => time(() => execute(coldOf(runtime), CODE.pandas)), available),
+    });
+    addRow({
+      name: "one-shot import pandas + use, warm pool",
+      note: "warm sandboxes preload the data stack",
+      figures: await sideBySide(loops, warmSample(CODE.pandas), available),
+    });
+    const refillFigures = (): Record<SandboxRuntime, Figure> => {
+      const figure = (runtime: SandboxRuntime): Figure =>
+        missing[runtime] ? { kind: "missing", reason: missing[runtime] } : { kind: "latency", value: latency(refills[runtime]) };
+      return { default: figure("default"), gvisor: figure("gvisor") };
+    };
+    addRow({
+      name: "  warm pool refill before a request",
+      note: "from a request's answer until the pool was warm again",
+      figures: refillFigures(),
+    });
 
-  phase("session create to first result (echo hi)");
-  addRow({
-    name: "session create→first result, no pool",
-    figures: await sideBySide(count, (runtime) => createToFirstResult(coldOf(runtime)), available),
-  });
-  addRow({
-    name: "session create→first result, warm pool",
-    figures: await sideBySide(
-      count,
-      async (runtime) => {
-        await waitFor(() => warmOf(runtime).warmSessionCount >= 1);
-        return createToFirstResult(warmOf(runtime));
-      },
-      available,
-    ),
-  });
+    phase("session create to first result (echo hi)");
+    addRow({
+      name: "session create→first result, no pool",
+      figures: await sideBySide(count, (runtime) => createToFirstResult(coldOf(runtime)), available),
+    });
+    addRow({
+      name: "session create→first result, warm pool",
+      figures: await sideBySide(
+        count,
+        async (runtime) => {
+          await waitFor(() => warmOf(runtime).warmSessionCount >= 1);
+          return createToFirstResult(warmOf(runtime));
+        },
+        available,
+      ),
+    });
 
-  phase("CPU loop and 10,000 files");
-  addRow({
-    name: "CPU loop (in-sandbox)",
-    note: "pure Python, 20M iterations",
-    figures: await sideBySide(loops, async (runtime) => printedMs((await execute(coldOf(runtime), CODE.cpu)).stdout), available),
-  });
-  addRow({
-    name: "10,000 files (in-sandbox)",
-    note: "100 bytes each into /workspace",
-    figures: await sideBySide(loops, async (runtime) => printedMs((await execute(coldOf(runtime), CODE.files)).stdout), available),
-  });
+    phase("CPU loop and 10,000 files");
+    addRow({
+      name: "CPU loop (in-sandbox)",
+      note: "pure Python, 20M iterations",
+      figures: await sideBySide(loops, async (runtime) => printedMs((await execute(coldOf(runtime), CODE.cpu)).stdout), available),
+    });
+    addRow({
+      name: "10,000 files (in-sandbox)",
+      note: "100 bytes each into /workspace",
+      figures: await sideBySide(loops, async (runtime) => printedMs((await execute(coldOf(runtime), CODE.files)).stdout), available),
+    });
 
-  phase("closing the backends");
-  warmBackends.length = 0;
-  for (const backend of [...Object.values(cold), ...Object.values(warm)]) await close(backend);
+    phase("closing the backends");
+    warmBackends.length = 0;
+    for (const backend of [...Object.values(cold), ...Object.values(warm)]) await close(backend);
 
-  phase("memory of one idle warm sandbox (data stack preloaded)");
-  const memory: Partial<Record<SandboxRuntime, Figure>> = {};
-  for (const runtime of RUNTIMES) {
-    if (missing[runtime]) {
-      memory[runtime] = { kind: "missing", reason: missing[runtime] };
-      continue;
+    phase("memory of one idle warm sandbox (data stack preloaded)");
+    const memory: Partial<Record<SandboxRuntime, Figure>> = {};
+    for (const runtime of RUNTIMES) {
+      if (missing[runtime]) {
+        memory[runtime] = { kind: "missing", reason: missing[runtime] };
+        continue;
+      }
+      const backend = await build(runtime, "memory");
+      try {
+        memory[runtime] = { kind: "memory", value: await idleSandboxMemory(backend, runtime) };
+      } finally {
+        await close(backend);
+      }
     }
-    const backend = await build(runtime, "memory");
-    try {
-      memory[runtime] = { kind: "memory", value: await idleSandboxMemory(backend, runtime) };
-    } finally {
-      await close(backend);
-    }
+    addRow({
+      name: "idle sandbox memory",
+      note: backendName === "docker" ? "PSS of the cgroup's processes; cgroup as docker stats, and its peak" : "PSS of its processes",
+      figures: memory as Record<SandboxRuntime, Figure>,
+    });
   }
-  addRow({
-    name: "idle sandbox memory",
-    note: backendName === "docker" ? "PSS of the cgroup's processes; cgroup as docker stats, and its peak" : "PSS of its processes",
-    figures: memory as Record<SandboxRuntime, Figure>,
-  });
 } finally {
   phase("cleaning up");
   await cleanUp();

@@ -1,10 +1,11 @@
 """The runner's command lines (the modes), after `python3 [-I] -c <runner>`:
 
   (none)                      one request on stdin, answered, then exit
-  --preload numpy,pandas      imports those first, says it is ready, then as above,
-                              running Python code (header "inline") in a fork of itself
-                              so the code finds them loaded: how warm sandboxes serve
-                              a request in milliseconds
+  --preload numpy,pandas      imports those first, forks the child that will run the
+                              request's Python code (header "inline"; launch.ParkedCode),
+                              says it is ready, then as above: the code finds them loaded
+                              and the fork is paid before the request comes, which is
+                              how warm sandboxes serve a request in milliseconds
   --serve MARKER              a session's command runner: requests until stdin ends
   --kernel LIMITS MARKER      a session's Python kernel (kernel.py)
   --run-main FILE 1|0 [--results-fd FD]
@@ -36,24 +37,33 @@ def preload(modules):
             __import__(name)
         except Exception:
             pass  # an image without it still serves requests
-    for name in ("ast", "base64", "io", "json", "traceback", "types"):
-        __import__(name)  # what running code needs, loaded too
-
-    Channel().ready()
+    # What answering a request and running code need, loaded too: after the parked child's fork, every page
+    # written (an import writes many) is copied, which under gVisor costs a fault each.
+    for name in ("ast", "base64", "fcntl", "importlib.util", "io", "json", "resource", "select", "stat", "struct", "tarfile", "termios", "threading", "traceback", "types"):
+        __import__(name)
 
 
 def one_shot(preloaded=False):
-    """Answers the one request on stdin."""
+    """Answers the one request on stdin. Preloaded, the child that will run inline code is forked first (parked),
+    and only then is the sandbox said to be ready."""
     import json
 
+    from .launch import park
     from .oneshot import answer
 
     channel = start_runner()
-    source = sys.stdin.buffer
-    line = source.readline()
-    if not line:
-        return  # a warm sandbox given up before use: nothing to do
-    answer(channel, source, json.loads(line), preloaded)
+    parked = None
+    if preloaded:
+        parked = park()
+        channel.ready()
+    try:
+        source = sys.stdin.buffer
+        line = source.readline()
+        if line:  # else a warm sandbox given up before use: nothing to do
+            answer(channel, source, json.loads(line), preloaded, parked=parked)
+    finally:
+        if parked is not None:
+            parked.dismiss()  # unused (a command, or no request): it ends before we do
     # The answer is out: skip the interpreter's teardown (~200 ms with the data stack loaded), so the sandbox ends at once.
     channel.flush()
     os._exit(0)

@@ -1,44 +1,48 @@
 """Starting what a request runs: its command as a child process, or, in a
-runner that preloaded the data stack, its Python code in a fork of the runner
-(ForkedCode), which finds those modules already loaded."""
+runner that preloaded the data stack, its Python code in a fork of the runner,
+which finds those modules already loaded: a fork made before the request came
+(ParkedCode), else one made for it (ForkedCode)."""
 import os
 
 from .code import run_main
 from .processes import limit_setter, set_dumpable
 
+# The fds a child of the runner runs the code with: stdin, stdout, stderr, rich results.
+CODE_FDS = 4
 
-class ForkedCode:
-    """The code run in a fork of this (preloaded) runner, looking like a Popen."""
 
-    def __init__(self, header, inline, apply_limits, results_w):
-        in_r, in_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                os.dup2(in_r, 0)
-                os.dup2(out_w, 1)
-                os.dup2(err_w, 2)
-                os.dup2(results_w, 3)
-                os.closerange(4, 65536)
-                set_dumpable(1)
-                os.chdir(header["cwd"])
-                apply_limits()
-                os.environ.clear()
-                os.environ.update(header.get("env") or {})
-                code = run_main(inline["file"], inline.get("show_last", True), fresh=True, results_fd=3)
-            finally:
-                os._exit(code)
-        os.close(in_r)
-        os.close(out_w)
-        os.close(err_w)
-        self.pid = pid
-        self.returncode = None
-        self.stdin = os.fdopen(in_w, "wb", 0)
-        self.stdout = os.fdopen(out_r, "rb", 0)
-        self.stderr = os.fdopen(err_r, "rb", 0)
+def run_code(header, apply_limits):
+    """In a fork of the runner whose fds 0-3 are the code's own and every other fd is closed: runs the inline code as
+    the request says (never returns). Dumpable only now, with nothing of the runner's left open (its channel, its
+    request stream), so the code can read its own /proc entries but reach nothing of the runner's through them."""
+    code = 1
+    try:
+        set_dumpable(1)
+        os.chdir(header["cwd"])
+        apply_limits()
+        os.environ.clear()
+        os.environ.update(header.get("env") or {})
+        inline = header["inline"]
+        code = run_main(inline["file"], inline.get("show_last", True), fresh=True, results_fd=3)
+    finally:
+        os._exit(code)
+
+
+def take_fds(sources):
+    """Makes sources[i] the fd i, closing every other fd (sources may sit anywhere, even on each other's targets)."""
+    import fcntl
+
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in sources]  # out of the targets' way first
+    for target, fd in enumerate(high):
+        os.dup2(fd, target)
+    os.closerange(len(sources), 65536)
+
+
+class CodeProcess:
+    """A fork of this runner that runs the code, looking like a Popen (pid, stdin/stdout/stderr, poll, wait)."""
+
+    pid = None
+    returncode = None
 
     def poll(self):
         if self.returncode is None:
@@ -52,6 +56,148 @@ class ForkedCode:
             _, status = os.waitpid(self.pid, 0)
             self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
+
+    def keep_ends(self, in_w, out_r, err_r):
+        self.stdin = os.fdopen(in_w, "wb", 0)
+        self.stdout = os.fdopen(out_r, "rb", 0)
+        self.stderr = os.fdopen(err_r, "rb", 0)
+
+
+class ParkedCode(CodeProcess):
+    """A fork of this (preloaded) runner made while the sandbox warms up, before any request: forking an interpreter
+    with the data stack loaded costs ~130 ms under gVisor's ptrace platform (14 ms on runc), paid here off the request
+    path. It waits with only its own pipes open (the code's fds 0-3 and a control pipe, nothing of the server's
+    channel) until `release` sends it the request's header, then runs the code as ForkedCode does; `dismiss` ends it
+    unused (the request is a command, or there was none)."""
+
+    def __init__(self):
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        self.results_r, results_w = os.pipe()
+        control_r, self.control = os.pipe()
+        import gc
+        import sys
+
+        sys.stdout.flush()  # nothing of the runner's buffered output may be written from the fork
+        # Every page either process writes after the fork is copied then, and under gVisor each copy is a costly
+        # fault: the collector's passes over the preloaded objects would write to them all, so they are frozen.
+        gc.collect()
+        gc.freeze()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                take_fds((in_r, out_w, err_w, results_w, control_r))
+                header = read_to_end(CODE_FDS)
+                os.close(CODE_FDS)
+                if not header:
+                    os._exit(0)  # dismissed: no code to run
+                import json
+
+                header = json.loads(header)
+            except BaseException:
+                os._exit(1)
+            run_code(header, limit_setter(header.get("limits")))
+        for fd in (in_r, out_w, err_w, results_w, control_r):
+            os.close(fd)
+        self.pid = pid
+        self.keep_ends(in_w, out_r, err_r)
+
+    def release(self, header):
+        """Hands the request to the child, which runs its code; False when the child is no longer there to take it."""
+        import json
+        import signal
+
+        fields = {key: header.get(key) for key in ("cwd", "env", "limits", "inline")}
+        data = json.dumps(fields).encode()
+        # A child that died (killed from outside) must not take the runner down with SIGPIPE.
+        previous = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        try:
+            while data:
+                data = data[os.write(self.control, data) :]
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(self.control)
+            self.control = None
+            signal.signal(signal.SIGPIPE, previous)
+
+    def dismiss(self):
+        """Ends the child unused and closes its pipes, so nothing of it stays (idempotent)."""
+        import signal
+
+        if self.control is not None:
+            os.close(self.control)
+            self.control = None
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.wait()
+        for stream in (self.stdin, self.stdout, self.stderr):
+            stream.close()
+        if self.results_r is not None:
+            os.close(self.results_r)
+            self.results_r = None
+
+
+def read_to_end(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def park():
+    """A ParkedCode for the coming request, or None when no fork can be had now (the request then forks as before)."""
+    try:
+        return ParkedCode()
+    except OSError:
+        return None
+
+
+class ForkedCode(CodeProcess):
+    """The code run in a fork of this (preloaded) runner made for the request."""
+
+    def __init__(self, header, inline, apply_limits, results_w):
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                take_fds((in_r, out_w, err_w, results_w))
+            except BaseException:
+                os._exit(1)
+            run_code(header, apply_limits)
+        os.close(in_r)
+        os.close(out_w)
+        os.close(err_w)
+        self.pid = pid
+        self.keep_ends(in_w, out_r, err_r)
+
+
+def start_request(header, preloaded, parked=None):
+    """(process, the read end of its rich results' pipe) for the request, as `start`. With a `parked` child, inline
+    code runs in it; a command dismisses it first, so it is gone before the command starts."""
+    if parked is not None:
+        if preloaded and header.get("inline") and parked.returncode is None and parked.release(header):
+            results_r, parked.results_r = parked.results_r, None
+            return parked, results_r
+        parked.dismiss()
+    results_r, results_w = os.pipe()
+    try:
+        proc = start(header, results_w, preloaded)
+    finally:
+        os.close(results_w)
+    if proc is None:
+        os.close(results_r)
+        return None, None
+    return proc, results_r
 
 
 def start(header, results_w, preloaded):

@@ -4,29 +4,26 @@ take the workspace's snapshot, and send the JSON result last."""
 import os
 import time
 
-from .launch import feed_stdin, start
+from .launch import feed_stdin, start_request
 from .processes import REAL_EXIT, hung_up, kill_everything
 from .results import ResultsReader
 from .wire import LimitedReader, read_exact
 from .workspace import snapshot, stage
 
 
-def run(channel, header, stdin_data, preloaded=False, subreaper=False):
-    """Runs the request's command (or inline code) to its end or its timeout; returns the result fields."""
+def run(channel, header, stdin_data, preloaded=False, subreaper=False, parked=None):
+    """Runs the request's command (or inline code, in the `parked` child when there is one) to its end or its
+    timeout; returns the result fields."""
     max_output = int(header.get("max_output_bytes", 1 << 20))
     timeout = header["timeout_ms"] / 1000.0
     kill_all = bool(header.get("kill_all"))
     import select
 
     started = time.monotonic()
-    # Python run by the runner itself sends its rich results back over this pipe.
-    results_r, results_w = os.pipe()
-    proc = start(header, results_w, preloaded)
+    # Python run by the runner itself sends its rich results back over results_r's pipe.
+    proc, results_r = start_request(header, preloaded, parked)
     if proc is None:
-        os.close(results_r)
-        os.close(results_w)
         return {"missing_command": header["argv"][0]}
-    os.close(results_w)
     results = ResultsReader(channel, results_r)
     feed_stdin(proc, stdin_data)
     streams = {proc.stdout.fileno(): (b"o", "stdout"), proc.stderr.fileno(): (b"e", "stderr"), results_r: (b"d", "results")}
@@ -108,8 +105,9 @@ def run(channel, header, stdin_data, preloaded=False, subreaper=False):
     return result
 
 
-def answer(channel, source, header, preloaded=False, subreaper=False):
-    """Answers one request read from `source`: stages its files, runs its command, takes its snapshot."""
+def answer(channel, source, header, preloaded=False, subreaper=False, parked=None):
+    """Answers one request read from `source`: stages its files, runs its command (inline code in the `parked`
+    child when there is one: launch.ParkedCode), takes its snapshot."""
     import json
 
     cwd = header["cwd"]
@@ -126,7 +124,7 @@ def answer(channel, source, header, preloaded=False, subreaper=False):
                 handle.write(script["content"].encode("utf-8", "surrogatepass"))
         if header.get("argv"):
             try:
-                result = run(channel, header, stdin_data, preloaded, subreaper)
+                result = run(channel, header, stdin_data, preloaded, subreaper, parked)
             finally:
                 if script:
                     try:
