@@ -1,6 +1,7 @@
 import { SessionNotFoundError } from "@code-interpreter/core";
 import { newExecName, newSessionId, unixNow } from "@code-interpreter/core/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sessionContainerSpec } from "../src/container-spec.js";
 import { createDockerBackend, type DockerBackend } from "../src/index.js";
 import { containersLabelled, docker, dockerAvailable, fileLabels, image, removeLabelled, testSettings } from "./support.js";
 
@@ -79,6 +80,58 @@ describe.skipIf(!(await dockerAvailable()))("docker sessions", { timeout: 60_000
           .catch(() => {});
       }
     }
+  });
+
+  // Between a session container's create and its start, Docker lists it as `created`. A reaper that took that for
+  // "ended" removed warm session containers as the pool made them, and new sessions under their first command
+  // ("was deleted while the command ran", 404; or 503 "its runner ended").
+  it("leaves session containers that are created but not started yet to the server starting them", async () => {
+    const expiresAt = unixNow() + 300;
+    const starting = newSessionId();
+    const warm = newSessionId();
+    await docker.createContainer(sessionContainerSpec(backend.settings, starting, expiresAt));
+    await docker.createContainer(sessionContainerSpec(backend.settings, warm, expiresAt, undefined, true));
+    try {
+      expect(await backend.reapExpiredSessions()).not.toContain(starting);
+      expect(await exists(starting)).toBe(true);
+      expect(await exists(warm)).toBe(true);
+    } finally {
+      for (const id of [starting, warm]) {
+        await docker
+          .getContainer(id)
+          .remove({ force: true })
+          .catch(() => {});
+      }
+    }
+  });
+
+  it("keeps new sessions from the session pool whole while a reaper runs beside them", async () => {
+    const warnings: string[] = [];
+    const pooled = await createDockerBackend({
+      ...testSettings(labels),
+      sessionPool: { min: 1, max: 2, idleTimeoutMs: 60_000 },
+      warn: (message) => warnings.push(message),
+    });
+    let reaping = true;
+    // A reaper pass back to back, as replicas' reapers and short REAPER_INTERVAL_SEC make likely: each may list
+    // a warm session container the pool is creating right then.
+    const reaper = (async () => {
+      while (reaping) await pooled.reapExpiredSessions();
+    })();
+    try {
+      for (let round = 0; round < 4; round++) {
+        const session = await pooled.createSession({ ttlSeconds: 300, files: [] });
+        const result = await pooled.runInSession({ sessionId: session.id, language: "bash", code: "echo hi", timeoutMs: 10_000 });
+        expect(result.stdout).toBe("hi\n");
+        await pooled.deleteSession(session.id);
+      }
+      expect(warnings).toEqual([]);
+    } finally {
+      reaping = false;
+      await reaper;
+      await pooled.close();
+    }
+    expect(await containersLabelled(labels)).toEqual([]);
   });
 
   it("reaps one-shot containers long past their deadline and leaves running ones alone", async () => {
