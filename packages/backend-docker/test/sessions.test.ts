@@ -119,7 +119,7 @@ describe.skipIf(!(await dockerAvailable()))("docker sessions", { timeout: 60_000
       while (reaping) await pooled.reapExpiredSessions();
     })();
     try {
-      for (let round = 0; round < 4; round++) {
+      for (let round = 0; round < 3; round++) {
         const session = await pooled.createSession({ ttlSeconds: 300, files: [] });
         const result = await pooled.runInSession({ sessionId: session.id, language: "bash", code: "echo hi", timeoutMs: 10_000 });
         expect(result.stdout).toBe("hi\n");
