@@ -196,6 +196,8 @@ try {
       `${ratio.toFixed(2)}×`,
     ]);
     if (result.firstError) console.error(`create to first result, ${mode}: first error: ${result.firstError}`);
+    for (const [kind, times] of Object.entries(result.errorKinds ?? {}))
+      console.error(`create to first result, ${mode}: ${times}× ${kind}`);
   }
   figures.floor_first_result = { name: floors.firstResultName, latency: floors.firstResult };
   const sequentialFirst = firstResults.sequential?.latency;

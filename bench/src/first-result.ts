@@ -20,6 +20,8 @@ export interface FirstResultFigures {
   errors: number;
   /** The first error's message, to tell why without rerunning. */
   firstError?: string;
+  /** How many errors of each kind (their messages, session ids left out): a slow engine's timeouts apart from failures. */
+  errorKinds?: Record<string, number>;
 }
 
 /** The timed part of an iteration (create and `echo hi`), and the delete after it, may each take this long before they count as an error. */
@@ -74,7 +76,16 @@ async function collect(runs: Promise<number>[]): Promise<FirstResultFigures> {
   const settled = await Promise.allSettled(runs);
   const samples = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const failures = settled.flatMap((s) => (s.status === "rejected" ? [(s.reason as Error).message] : []));
-  return { latency: latency(samples), errors: failures.length, ...(failures[0] ? { firstError: failures[0] } : {}) };
+  const errorKinds: Record<string, number> = {};
+  for (const failure of failures) {
+    const kind = failure.replace(/code-session-[0-9a-f-]+/g, "code-session-…");
+    errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+  }
+  return {
+    latency: latency(samples),
+    errors: failures.length,
+    ...(failures[0] ? { firstError: failures[0], errorKinds } : {}),
+  };
 }
 
 /** One after another. */

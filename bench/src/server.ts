@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +27,8 @@ export async function startServer(backend: string, env: Record<string, string>):
     },
     stdio: ["ignore", "ignore", "pipe"],
   });
+  // BENCH_SERVER_LOG=<file>: the server's log (warnings: warm sandboxes that would not start, failed removals) goes there too.
+  if (process.env.BENCH_SERVER_LOG) child.stderr?.pipe(createWriteStream(process.env.BENCH_SERVER_LOG, { flags: "a" }));
   const started = new Promise<string>((resolve, reject) => {
     let seen = "";
     const timer = setTimeout(() => reject(new Error(`server did not start: ${seen}`)), 60_000);

@@ -87,7 +87,7 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
       await removeContainer(docker, container.id).catch(() => {});
       throw error;
     }
-    return { id, expiresAt, tenant, warm, containerId: container.id, state: "running", ended: false, keepalives: [] };
+    return { id, expiresAt, tenant, warm, containerId: container.id, state: "running", createdAt: unixNow(), ended: false, keepalives: [] };
   }
 
   /** The first keepalive record of a warm session container claims it, with the session's expiry and tenant. */

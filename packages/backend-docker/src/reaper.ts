@@ -54,7 +54,8 @@ export async function reap(
     ...inventory.unclaimed.map((session) => ({ session, warm: true })),
   ];
   for (const { session, warm } of sessions) {
-    const verdict = reapVerdict({ kind: "session", expiresAt: session.expiresAt, ended: session.ended, warm }, now);
+    const notStartedSince = session.state === "created" ? session.createdAt : undefined;
+    const verdict = reapVerdict({ kind: "session", expiresAt: session.expiresAt, ended: session.ended, warm, notStartedSince }, now);
     if (!verdict.remove) continue;
     if (verdict.session) await beforeRemove(session.id).catch(() => {});
     const what = verdict.session ? `session ${session.id}` : `warm session container ${session.id}`;

@@ -17,18 +17,28 @@ import { KEEPALIVE_AT_KEY, KEEPALIVE_COMPONENT, SESSION_LABEL_KEY } from "./cont
 /**
  * A session as its containers describe it: `expiresAt` is the newest
  * keepalive record's expiry, else the one the container was created with;
- * `tenant` is the container's label. One whose container is not running is
- * `ended`: its tmpfs workspace is gone.
+ * `tenant` is the container's label. One whose container has stopped (or is
+ * being removed) is `ended`: its tmpfs workspace is gone. One created but not
+ * started yet has not ended: its server is starting it.
  */
 export interface DockerSession extends SessionRecord {
   containerId: string;
   /** Docker state: `running`, `created`, `exited`, … */
   state: string;
+  /** When its container was created (unix seconds; 0 when unknown). */
+  createdAt: number;
   /** Keepalive records of this session, by container id. */
   keepalives: string[];
   /** Made ahead of demand for the session pool: a session only once a keepalive record claims it. */
   warm: boolean;
 }
+
+/**
+ * Docker states of a container that has stopped for good, or soon will.
+ * `created` is not among them: a container is in it between its create and
+ * its start, which a reaper listing at that moment must not take for ended.
+ */
+const ENDED_STATES = new Set(["exited", "dead", "removing"]);
 
 /** Everything this service made on the engine, sorted into sessions, orphans and one-shot containers. */
 export interface Inventory {
@@ -63,7 +73,8 @@ export async function takeInventory(docker: Dockerode, runtime: SandboxRuntime):
         containerId: container.Id,
         expiresAt: expiry(container),
         state: container.State,
-        ended: container.State !== "running",
+        createdAt: container.Created ?? 0,
+        ended: ENDED_STATES.has(container.State),
         keepalives: [],
         tenant: container.Labels[TENANT_KEY],
         warm: container.Labels[WARM_LABEL_KEY] === "true",

@@ -1,6 +1,7 @@
 import { SessionNotFoundError } from "@code-interpreter/core";
 import { newExecName, newSessionId, unixNow } from "@code-interpreter/core/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sessionContainerSpec } from "../src/container-spec.js";
 import { createDockerBackend, type DockerBackend } from "../src/index.js";
 import { containersLabelled, docker, dockerAvailable, fileLabels, image, removeLabelled, testSettings } from "./support.js";
 
@@ -73,6 +74,29 @@ describe.skipIf(!(await dockerAvailable()))("docker sessions", { timeout: 60_000
     } finally {
       await Promise.all([other.close(), mine.close()]);
       for (const id of ids) {
+        await docker
+          .getContainer(id)
+          .remove({ force: true })
+          .catch(() => {});
+      }
+    }
+  });
+
+  // Between a session container's create and its start, Docker lists it as `created`. A reaper that took that for
+  // "ended" removed warm session containers as the pool made them, and new sessions under their first command
+  // ("was deleted while the command ran", 404; or 503 "its runner ended").
+  it("leaves session containers that are created but not started yet to the server starting them", async () => {
+    const expiresAt = unixNow() + 300;
+    const starting = newSessionId();
+    const warm = newSessionId();
+    await docker.createContainer(sessionContainerSpec(backend.settings, starting, expiresAt));
+    await docker.createContainer(sessionContainerSpec(backend.settings, warm, expiresAt, undefined, true));
+    try {
+      expect(await backend.reapExpiredSessions()).not.toContain(starting);
+      expect(await exists(starting)).toBe(true);
+      expect(await exists(warm)).toBe(true);
+    } finally {
+      for (const id of [starting, warm]) {
         await docker
           .getContainer(id)
           .remove({ force: true })

@@ -1,6 +1,6 @@
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { SessionRecord } from "@code-interpreter/core/engine";
+import { CREATED_GRACE_SECONDS, type SessionRecord } from "@code-interpreter/core/engine";
 import { isOfRuntime, isSessionId, RUNTIME_LABEL_KEY, type SandboxRuntime } from "@code-interpreter/core/sandbox";
 
 /** A local session: a directory `<stateDir>/sessions/<id>` with its record (session.json) and its workspace. */
@@ -129,9 +129,10 @@ export class SessionRecords {
 
   /**
    * Every session directory: one with a record is a session; one with only
-   * the warm marker waits in a session pool; one with neither is what a crash
-   * mid-create leaves, listed as an expired session. Directories of another
-   * runtime are not listed at all.
+   * the warm marker waits in a session pool; one with neither, for longer
+   * than CREATED_GRACE_SECONDS, is what a crash mid-create leaves, listed as
+   * an expired session (a younger one is being made right now: a reaper
+   * must not take it). Directories of another runtime are not listed at all.
    */
   async inventory(): Promise<SessionsInventory> {
     let names: string[];
@@ -146,7 +147,9 @@ export class SessionRecords {
       const state = await this.state(id);
       if (state.kind === "session") inventory.sessions.push(state.session);
       else if (state.kind === "warm") inventory.unclaimed.push(state.warm);
-      else if (state.kind === "none") inventory.sessions.push({ id, expiresAt: 0, createdAt: 0, ended: false });
+      else if (state.kind === "none" && (await this.leftBehind(id))) {
+        inventory.sessions.push({ id, expiresAt: 0, createdAt: 0, ended: false });
+      }
     }
     return inventory;
   }
@@ -157,7 +160,21 @@ export class SessionRecords {
     if (record) return { kind: "session", session: record };
     const warm = await this.readWarm(sessionId);
     if (warm === "other runtime") return { kind: "other runtime" };
-    return warm ? { kind: "warm", warm } : { kind: "none" };
+    if (warm) return { kind: "warm", warm };
+    // A claim writes the record, then removes the marker: a marker gone since the record was read means a record now.
+    const claimed = await this.readRecord(sessionId);
+    if (claimed === "other runtime") return { kind: "other runtime" };
+    return claimed ? { kind: "session", session: claimed } : { kind: "none" };
+  }
+
+  /** Whether a directory with neither record nor marker was left by a crash: untouched for longer than a create takes. */
+  private async leftBehind(sessionId: string): Promise<boolean> {
+    try {
+      return (await stat(this.dir(sessionId))).mtimeMs / 1000 + CREATED_GRACE_SECONDS < Date.now() / 1000;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw error;
+    }
   }
 
   /** The warm marker of a directory without a record; a crash before its expiry was written leaves it expired. */

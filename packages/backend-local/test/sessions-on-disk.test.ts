@@ -1,6 +1,7 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { newSessionId } from "@code-interpreter/core/sandbox";
 import { afterAll, describe, expect, it } from "vitest";
 import { createLocalBackend, type LocalBackend } from "../src/index.js";
 import { listSandboxProcesses, listSessionDirs } from "../src/testing/index.js";
@@ -49,20 +50,29 @@ describe("local sessions on disk", { timeout: 120_000 }, () => {
     }
   });
 
-  it("reaps what a crashed server left: a session directory without its record, and the trash", async () => {
+  // A directory without its record that was touched lately is a session being made (or claimed) right now: a
+  // reaper that took it for a leftover removed new sessions under their first command ("was deleted while the command ran").
+  it("reaps what a crashed server left: a session directory without its record, and the trash; not a session being made", async () => {
     const orphan = "code-session-00000000-0000-4000-8000-000000000000";
+    const starting = newSessionId();
     await mkdir(join(stateDir, "sessions", orphan, "workspace"), { recursive: true });
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(join(stateDir, "sessions", orphan), anHourAgo, anHourAgo);
+    await mkdir(join(stateDir, "sessions", starting, "workspace"), { recursive: true });
     await mkdir(join(stateDir, "trash", `${orphan}.1`, "deep", "er"), { recursive: true });
     await writeFile(join(stateDir, "trash", `${orphan}.1`, "deep", "er", "file"), "x");
     const backend = await open();
     try {
       expect((await backend.listSessions()).map((session) => session.id)).toContain(orphan);
-      expect(await backend.reapExpiredSessions()).toContain(orphan);
+      const reaped = await backend.reapExpiredSessions();
+      expect(reaped).toContain(orphan);
+      expect(reaped).not.toContain(starting);
       // A warm session directory waiting in the session pool is no leftover.
-      expect(await listSessionDirs(stateDir)).toEqual([]);
+      expect(await listSessionDirs(stateDir)).toEqual([starting]);
       expect(await readdir(join(stateDir, "trash"))).toEqual([]);
     } finally {
       await backend.close();
+      await rm(join(stateDir, "sessions", starting), { recursive: true, force: true });
     }
   });
 

@@ -44,6 +44,31 @@ describe("reapVerdict", () => {
       session({ warm: true, ended: true }),
       { remove: true, session: false, reason: "its sandbox has ended" },
     ],
+    [
+      "a session sandbox created but not started yet stays: its server is starting it",
+      session({ notStartedSince: NOW - 1 }),
+      { remove: false, reason: "starting" },
+    ],
+    [
+      "a warm session sandbox created but not started yet stays",
+      session({ warm: true, notStartedSince: NOW - 1 }),
+      { remove: false, reason: "starting" },
+    ],
+    [
+      "a session sandbox never started long after its creation goes (its server died in between)",
+      session({ notStartedSince: NOW - 61 }),
+      { remove: true, session: true, reason: "created but never started" },
+    ],
+    [
+      "a warm session sandbox never started long after its creation goes, as no session",
+      session({ warm: true, notStartedSince: NOW - 61 }),
+      { remove: true, session: false, reason: "created but never started" },
+    ],
+    [
+      "a session sandbox not started yet but past its expiry goes",
+      session({ notStartedSince: NOW - 1, expiresAt: NOW }),
+      { remove: true, session: true, reason: "expired" },
+    ],
     ["a running one-shot sandbox before its deadline stays", oneShot({}), { remove: false, reason: "running" }],
     [
       "a running one-shot sandbox within the grace after its deadline stays",

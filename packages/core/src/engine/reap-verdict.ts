@@ -30,6 +30,12 @@ export type ReapSubject =
       ended: boolean;
       /** Made ahead of demand for the session pool and not claimed: no session yet. */
       warm: boolean;
+      /**
+       * Its sandbox was created at this time and has not started yet: a
+       * server is starting it right now (or died in between, which only its
+       * age tells). Absent: it has started (or the platform cannot say).
+       */
+      notStartedSince?: number;
     }
   | {
       kind: "one-shot";
@@ -58,8 +64,16 @@ export type ReapVerdict =
 export function reapVerdict(subject: ReapSubject, now: number): ReapVerdict {
   if (subject.kind === "session") {
     if (subject.ended) return { remove: true, reason: "its sandbox has ended", session: !subject.warm };
-    if (subject.expiresAt > now) return { remove: false, reason: subject.warm ? "warm, within its age limit" : "not expired" };
-    return { remove: true, reason: subject.warm ? "warm past its age limit" : "expired", session: !subject.warm };
+    if (subject.expiresAt <= now) {
+      return { remove: true, reason: subject.warm ? "warm past its age limit" : "expired", session: !subject.warm };
+    }
+    // Not started is not ended: the server that created it starts it in a moment, unless that server died in between.
+    if (subject.notStartedSince !== undefined) {
+      return subject.notStartedSince + CREATED_GRACE_SECONDS < now
+        ? { remove: true, reason: "created but never started", session: !subject.warm }
+        : { remove: false, reason: "starting" };
+    }
+    return { remove: false, reason: subject.warm ? "warm, within its age limit" : "not expired" };
   }
   const removal = (reason: string): ReapVerdict => ({ remove: true, reason, session: false });
   // Its runner saw the end of its input: the server that held it is gone (or dropped it).
