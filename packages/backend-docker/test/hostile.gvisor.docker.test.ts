@@ -5,6 +5,8 @@ import { containersLabelled, fileLabels, gvisorAvailable, removeLabelled, testSe
 
 const labels = fileLabels();
 
+const SOCKET_EPERM = "gVisor (--network=none) refuses the family itself with EPERM before the filter's EAFNOSUPPORT: refused all the same";
+
 // Measured with runsc 20221219 (ptrace platform, registered with --oci-seccomp) on cgroup v1; each reason is what the run showed.
 const GVISOR_GAPS: Record<string, string> = {
   "limits the inodes of /workspace": "gVisor's tmpfs ignores nr_inodes: empty files are bounded by the memory limit instead",
@@ -19,7 +21,11 @@ const GVISOR_GAPS: Record<string, string> = {
     "gVisor's tmpfs keeps each file's metadata in the sandbox's memory: 100,000 files exceed the memory limit and the sandbox is killed (137)",
   "has no capabilities": "gVisor's /proc/self/status has no CapAmb line (CapEff and CapPrm are 0)",
   "cannot gain privileges (no_new_privs)": "gVisor's /proc/self/status has no NoNewPrivs line (the engine sets it on runsc)",
-  "is refused the socket(AF_PACKET) syscall": "gVisor with --network=none answers EPERM, not EAFNOSUPPORT: refused all the same",
+  "is refused the socket(AF_VSOCK) syscall": SOCKET_EPERM,
+  "is refused the socket(AF_PACKET) syscall": SOCKET_EPERM,
+  "is refused the socket(AF_NETLINK) syscall": SOCKET_EPERM,
+  "is refused ptrace of a session's pid 1 and of its runner":
+    "runsc 20221219 applies the OCI seccomp profile to the container's first process only: a session's runner and kernel, started by docker exec, run without the filter (Seccomp: 0), and gVisor's own ptrace refuses with ESRCH, not the policy's EPERM",
 };
 afterAll(() => removeLabelled(labels));
 

@@ -327,6 +327,11 @@ const GVISOR_SIGNALS =
 const GVISOR_FILES =
   "gVisor's Sentry keeps every file of its in-sandbox tmpfs in its own memory, counted against the pod's memory limit: 100,000 files and their snapshot exceed it and the sandbox is OOM-killed (exit 137), where runc's tmpfs pages are cheaper";
 
+const GVISOR_SOCKET_EPERM =
+  "gVisor (--network=none) refuses the family itself with EPERM before the filter's EAFNOSUPPORT (measured on the double with the profile loaded): refused all the same";
+const GVISOR_EXEC_SECCOMP =
+  "runsc 20221219 applies the OCI seccomp profile to the pod container's first process only: a session's runner and kernel, started by exec, run without the filter (Seccomp: 0), and gVisor's own ptrace refuses with ESRCH, not the policy's EPERM";
+
 /** Hostile tests the Kubernetes backend fails with gVisor pods on the double, with why (from a GVISOR_SUITE=full run). */
 export const GVISOR_HOSTILE_GAPS: Readonly<Record<string, string>> = {
   ...HOSTILE_GAPS,
@@ -336,6 +341,10 @@ export const GVISOR_HOSTILE_GAPS: Readonly<Record<string, string>> = {
   "keeps a session usable after its code signals every process it can": GVISOR_SIGNALS,
   "does not let a daemon a session command detached outlive the command": GVISOR_SIGNALS,
   "answers for 100,000 small files with a bounded snapshot": GVISOR_FILES,
+  "is refused the socket(AF_VSOCK) syscall": GVISOR_SOCKET_EPERM,
+  "is refused the socket(AF_PACKET) syscall": GVISOR_SOCKET_EPERM,
+  "is refused the socket(AF_NETLINK) syscall": GVISOR_SOCKET_EPERM,
+  "is refused ptrace of a session's pid 1 and of its runner": GVISOR_EXEC_SECCOMP,
 };
 
 const GVISOR_SECCOMP =
