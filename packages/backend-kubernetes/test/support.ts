@@ -290,11 +290,12 @@ export async function describeKubernetesContract(
               timeoutMs: 20_000,
             });
             expect(result.stdout).toMatch(/gVisor/i);
-            // runsc (--oci-seccomp) loaded the profile, and threads still start under it (no clone3 rule).
+            // runsc (--oci-seccomp) loaded the profile into the pod's first process (exec'd ones go without: a
+            // hostile gap), and threads still start in the pod (no clone3 rule).
             const filtered = await backend.runInSession({
               sessionId: session.id,
               language: "python",
-              code: "import threading\nt = threading.Thread(target=print, args=('thread',))\nt.start()\nt.join()\nprint([l for l in open('/proc/self/status') if l.startswith('Seccomp:')][0].split()[1])",
+              code: "import threading\nt = threading.Thread(target=print, args=('thread',))\nt.start()\nt.join()\nprint([l for l in open('/proc/1/status') if l.startswith('Seccomp:')][0].split()[1])",
               timeoutMs: 20_000,
             });
             expect(filtered.stdout).toBe("thread\n2\n");
