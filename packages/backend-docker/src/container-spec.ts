@@ -40,7 +40,7 @@ export function seccompSecurityOption(settings: Pick<DockerBackendSettings, "san
 /**
  * The container's memory cgroup: the memory limit itself, or under gVisor also
  * room for gVisor's own kernel and each process's overhead (core's
- * gvisorMemoryBytes), where each process's RLIMIT_AS bounds the code's memory.
+ * gvisorMemoryBytes), so a fork bomb RLIMIT_NPROC holds is not OOM-killed first.
  */
 export function memoryCgroupBytes(
   settings: Pick<DockerBackendSettings, "sandboxRuntime" | "memoryLimitMb" | "maxProcesses" | "workspaceSizeMb" | "maxFileSizeMb">,

@@ -16,17 +16,16 @@ export class DockerBackend extends SandboxEngine<DockerSession> {
 /**
  * The engine's configuration from the backend's settings: each container has
  * a cgroup for memory and processes; under gVisor the pids cgroup counts
- * runsc's threads and the memory cgroup holds gVisor's kernel and each
- * process's overhead too, so the runner's RLIMIT_NPROC and RLIMIT_AS (in
- * gVisor's kernel: this sandbox's alone) bound the code, and the cgroups are
- * backstops.
+ * runsc's threads, so the runner's RLIMIT_NPROC (in gVisor's kernel: this
+ * sandbox's processes only) bounds the code's processes, and the memory
+ * cgroup also holds gVisor's kernel and each process's overhead
+ * (memoryCgroupBytes).
  */
 export function dockerEngineOptions(settings: DockerBackendSettings): SandboxEngineOptions {
   return {
     limits: sandboxLimits(settings),
     cgroup: true,
     processRlimit: settings.sandboxRuntime === "gvisor",
-    addressSpaceRlimit: settings.sandboxRuntime === "gvisor",
     pool: settings.pool,
     sessionPool: settings.sessionPool,
     preload: settings.preload,

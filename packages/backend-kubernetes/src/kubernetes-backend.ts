@@ -44,7 +44,6 @@ export function kubernetesEngineOptions(settings: KubernetesBackendSettings): Sa
     limits: sandboxLimits(gvisor ? settings : { ...settings, maxProcesses: Number.POSITIVE_INFINITY }),
     cgroup: true,
     processRlimit: gvisor,
-    addressSpaceRlimit: gvisor,
     pool: settings.pool,
     sessionPool: settings.sessionPool,
     preload: settings.preload,

@@ -191,8 +191,8 @@ const MI = 1024 * 1024;
 /**
  * The executor's memory request and limit: the memory limit itself, or under gVisor (where the pod's
  * cgroup also holds gVisor's kernel, and each process of the code costs host memory) the request adds
- * gVisor's own overhead and the limit also room for `maxProcesses` processes (core's gvisorMemoryBytes):
- * each process's RLIMIT_AS bounds the code there, and the limit is the backstop.
+ * gVisor's own overhead and the limit also room for `maxProcesses` processes (core's gvisorMemoryBytes),
+ * so a fork bomb RLIMIT_NPROC holds is not OOM-killed first.
  */
 export function podMemory(settings: Pick<KubernetesBackendSettings, "memoryLimitMb" | "maxProcesses" | "sandboxRuntime">): {
   request: string;

@@ -22,13 +22,6 @@ describe("runner limits", () => {
     expect(set).not.toHaveProperty("addressSpaceBytes");
   });
 
-  it("set RLIMIT_AS too where the cgroup is only a backstop (gVisor's own kernel and overhead share it)", () => {
-    expect(runnerLimits(limits, { cgroup: true, processRlimit: true, addressSpaceRlimit: true })).toMatchObject({
-      processes: 64,
-      addressSpaceBytes: 512 * 1024 * 1024,
-    });
-  });
-
   it("set both without a cgroup", () => {
     expect(runnerLimits(limits, { cgroup: false })).toMatchObject({ processes: 64, addressSpaceBytes: 512 * 1024 * 1024 });
   });

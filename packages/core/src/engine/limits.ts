@@ -49,19 +49,14 @@ export function sandboxLimits(settings: SandboxLimitSettings): SandboxLimits {
  * of the uid on the host, not the sandbox's. `processRlimit`: the sandbox
  * has its own kernel (gVisor), where RLIMIT_NPROC counts that sandbox's
  * processes only, and its cgroup cannot bound them (it counts the runtime's
- * own threads). `addressSpaceRlimit`: RLIMIT_AS bounds each process's memory
- * even where there is a cgroup, which is then only a backstop (gVisor's
- * cgroup also holds its own kernel and every process's overhead).
+ * own threads).
  */
-export function runnerLimits(
-  limits: SandboxLimits,
-  options: { cgroup: boolean; processRlimit?: boolean; addressSpaceRlimit?: boolean },
-): RunnerLimits {
+export function runnerLimits(limits: SandboxLimits, options: { cgroup: boolean; processRlimit?: boolean }): RunnerLimits {
   return {
     cpuSeconds: limits.cpuSeconds,
     fileSizeBytes: limits.fileSizeBytes,
     openFiles: limits.openFiles,
-    ...(options.cgroup && !options.addressSpaceRlimit ? {} : { addressSpaceBytes: limits.memoryBytes }),
+    ...(options.cgroup ? {} : { addressSpaceBytes: limits.memoryBytes }),
     ...(options.cgroup && !options.processRlimit ? {} : { processes: limits.processes }),
   };
 }
@@ -74,7 +69,7 @@ export function cpuEnv(cpus: number): Record<string, string> {
 /** What every runner request of a backend is planned with. */
 export function runnerPlan(
   limits: SandboxLimits,
-  options: { cgroup: boolean; processRlimit?: boolean; addressSpaceRlimit?: boolean; python?: string; env?: Record<string, string> },
+  options: { cgroup: boolean; processRlimit?: boolean; python?: string; env?: Record<string, string> },
 ): RunnerPlanSettings & { limits: RunnerLimits; maxSnapshotBytes: number } {
   return {
     python: options.python ?? "python3",

@@ -86,12 +86,6 @@ export interface SandboxEngineOptions {
    * only its processes. @default false
    */
   processRlimit?: boolean;
-  /**
-   * The runner bounds each process's memory with RLIMIT_AS even where there
-   * is a cgroup, which is then a backstop: under gVisor the cgroup also
-   * holds gVisor's kernel and each process's overhead. @default false
-   */
-  addressSpaceRlimit?: boolean;
   /** The sandbox's Python. @default "python3" */
   python?: string;
   /** Added to the code's environment (the declared one, and OPENBLAS_NUM_THREADS from `limits.cpus`). */
@@ -180,7 +174,6 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     this.plan = runnerPlan(options.limits, {
       cgroup: options.cgroup,
       processRlimit: options.processRlimit,
-      addressSpaceRlimit: options.addressSpaceRlimit,
       python: options.python,
       env: options.env,
     });

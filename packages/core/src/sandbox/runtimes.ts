@@ -50,8 +50,7 @@ export const GVISOR_PROCESS_OVERHEAD_BYTES = 8 * MB;
  * overhead, and room for every process RLIMIT_NPROC lets the code start.
  * Without that room a fork bomb that RLIMIT_NPROC holds (gVisor's kernel
  * counts it per sandbox) is killed by the memory cgroup first, and the
- * sandbox ends with no answer. The code's own bound is each process's
- * RLIMIT_AS, which gVisor's kernel enforces; this cgroup is the backstop.
+ * sandbox ends with no answer. The price: the code may use that room too.
  */
 export function gvisorMemoryBytes(memoryBytes: number, maxProcesses: number): number {
   return memoryBytes + GVISOR_OVERHEAD_BYTES + maxProcesses * GVISOR_PROCESS_OVERHEAD_BYTES;
