@@ -3,7 +3,9 @@
 # registered with the Docker engine as the runtime `runsc`. The ptrace platform,
 # because kvm hangs on machines like this one although /dev/kvm exists; and
 # --network=none, because the sandboxes have no network anyway and runsc's own
-# netstack setup fails without a veth to take over.
+# netstack setup fails without a veth to take over; and --oci-seccomp, without
+# which runsc ignores the container's seccomp profile (the sandbox's syscall
+# policy): the Docker backend refuses a runsc runtime that lacks it.
 # Under CI=true a failure fails the run; elsewhere the gVisor tests skip themselves.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,9 +20,10 @@ fi
 runsc_path=$(command -v runsc)
 platform=${GVISOR_PLATFORM:-ptrace}
 
-# Docker: add (or keep) the runtime in daemon.json, then have dockerd reload it (SIGHUP reloads runtimes).
+# Docker: add (or update) the runtime in daemon.json, then have dockerd reload it (SIGHUP reloads runtimes).
 timeout 20 docker info >/dev/null 2>&1 || exit 0 # no engine here: 10-docker.sh said why
-if timeout 20 docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; then exit 0; fi
+registered() { timeout 20 docker info --format '{{json .Runtimes.runsc}}' 2>/dev/null | grep -q -- '"--oci-seccomp"'; }
+if registered; then exit 0; fi
 log "Registering runsc with the Docker engine (/etc/docker/daemon.json)"
 as_root mkdir -p /etc/docker
 as_root env RUNSC="$runsc_path" PLATFORM="$platform" python3 - <<'PY' || give_up "could not write /etc/docker/daemon.json"
@@ -33,14 +36,14 @@ except FileNotFoundError:
     config = {}
 config.setdefault("runtimes", {})["runsc"] = {
     "path": os.environ["RUNSC"],
-    "runtimeArgs": [f"--platform={os.environ['PLATFORM']}", "--network=none"],
+    "runtimeArgs": [f"--platform={os.environ['PLATFORM']}", "--network=none", "--oci-seccomp"],
 }
 with open(path, "w") as f:
     json.dump(config, f, indent=2)
 PY
 as_root pkill -HUP -x dockerd || give_up "could not signal dockerd to reload its runtimes"
 for _ in $(seq 30); do
-  timeout 20 docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && exit 0
+  registered && exit 0
   sleep 1
 done
-give_up "dockerd did not take runsc as a runtime (see /var/log/dockerd.log)"
+give_up "dockerd did not take runsc (with --oci-seccomp) as a runtime (see /var/log/dockerd.log)"

@@ -1,8 +1,9 @@
-import { ociSeccompProfile } from "@code-interpreter/core/policy";
+import { GVISOR_SYSCALL_POLICY, ociSeccompProfile } from "@code-interpreter/core/policy";
 import Dockerode from "dockerode";
 import { describe, expect, it } from "vitest";
 import {
   execContainerSpec,
+  GVISOR_SECCOMP_SECURITY_OPTION,
   hardenedHostConfig,
   keepaliveContainerSpec,
   SECCOMP_SECURITY_OPTION,
@@ -40,6 +41,22 @@ describe("container specs", () => {
     for (const spec of [execContainerSpec(settings, "code-exec-x", ["python3"], 1), sessionContainerSpec(settings, "code-session-y", 1)]) {
       expect(spec.HostConfig?.SecurityOpt).toContain(SECCOMP_SECURITY_OPTION);
     }
+  });
+
+  it("pass gVisor sandboxes the policy without its clone3 rule, with which no thread starts under runsc", () => {
+    const gvisor = { ...settings, sandboxRuntime: "gvisor" as const };
+    expect(JSON.parse(GVISOR_SECCOMP_SECURITY_OPTION.slice("seccomp=".length))).toEqual(ociSeccompProfile(GVISOR_SYSCALL_POLICY));
+    for (const spec of [execContainerSpec(gvisor, "code-exec-x", ["python3"], 1), sessionContainerSpec(gvisor, "code-session-y", 1)]) {
+      expect(spec.HostConfig?.SecurityOpt).toEqual(["no-new-privileges", GVISOR_SECCOMP_SECURITY_OPTION]);
+    }
+  });
+
+  it("give a gVisor sandbox's memory cgroup room for gVisor's kernel and each process, the limit itself otherwise", () => {
+    const MB = 1024 * 1024;
+    expect(hardenedHostConfig({ ...settings, memoryLimitMb: 256 }).Memory).toBe(256 * MB);
+    const gvisor = hardenedHostConfig({ ...settings, sandboxRuntime: "gvisor", memoryLimitMb: 256, maxProcesses: 64 });
+    // 256 MB for gVisor's own kernel, 8 MB per process RLIMIT_NPROC allows (a forked Python took about 6.4 MB).
+    expect(gvisor).toMatchObject({ Memory: (256 + 256 + 8 * 64) * MB, MemorySwap: (256 + 256 + 8 * 64) * MB });
   });
 
   it("use the configured OCI runtime (gVisor, Kata) and the engine's default otherwise", () => {

@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { sessionInitArgv, WORKSPACE_DIR, warmSessionInitArgv } from "@code-interpreter/core/engine";
-import { ociSeccompProfile } from "@code-interpreter/core/policy";
+import { GVISOR_SYSCALL_POLICY, ociSeccompProfile } from "@code-interpreter/core/policy";
 import {
   APP_LABEL,
   COMPONENT_LABEL_KEY,
   EXPIRES_AT_KEY,
+  gvisorMemoryBytes,
   RUNTIME_LABEL_KEY,
   sandboxByteLimits,
   sandboxLabels,
@@ -23,6 +24,30 @@ const MB = 1024 * 1024;
  * and ptrace).
  */
 export const SECCOMP_SECURITY_OPTION = `seccomp=${JSON.stringify(ociSeccompProfile())}`;
+
+/**
+ * The policy as gVisor loads it (GVISOR_SYSCALL_POLICY: no clone3 rule, with which no
+ * thread starts under runsc 20221219). runsc applies it inside the sandbox only when
+ * registered with `--oci-seccomp`, which the backend checks at start-up (probe-docker.ts).
+ */
+export const GVISOR_SECCOMP_SECURITY_OPTION = `seccomp=${JSON.stringify(ociSeccompProfile(GVISOR_SYSCALL_POLICY))}`;
+
+/** The seccomp security option of a sandbox of this runtime. */
+export function seccompSecurityOption(settings: Pick<DockerBackendSettings, "sandboxRuntime">): string {
+  return settings.sandboxRuntime === "gvisor" ? GVISOR_SECCOMP_SECURITY_OPTION : SECCOMP_SECURITY_OPTION;
+}
+
+/**
+ * The container's memory cgroup: the memory limit itself, or under gVisor also
+ * room for gVisor's own kernel and each process's overhead (core's
+ * gvisorMemoryBytes), so a fork bomb RLIMIT_NPROC holds is not OOM-killed first.
+ */
+export function memoryCgroupBytes(
+  settings: Pick<DockerBackendSettings, "sandboxRuntime" | "memoryLimitMb" | "maxProcesses" | "workspaceSizeMb" | "maxFileSizeMb">,
+): number {
+  const { memoryBytes } = sandboxByteLimits(settings);
+  return settings.sandboxRuntime === "gvisor" ? gvisorMemoryBytes(memoryBytes, settings.maxProcesses) : memoryBytes;
+}
 
 /** Label tying a keepalive record to its session (see session-expiry.ts). */
 export const SESSION_LABEL_KEY = "code-interpreter.session";
@@ -57,18 +82,19 @@ export function pidsLimit(settings: Pick<DockerBackendSettings, "maxProcesses" |
 /**
  * The isolation every container gets: non-root, no capabilities, no new
  * privileges, the sandbox's seccomp profile, read-only root, size- and inode-limited tmpfs workspace and /tmp, memory
- * without swap, a CPU quota, a pids limit and no network unless configured.
+ * without swap (under gVisor with room for its kernel: memoryCgroupBytes), a CPU quota, a pids limit and no network
+ * unless configured.
  */
 export function hardenedHostConfig(settings: DockerBackendSettings): HostConfig {
   const uid = settings.sandboxUid;
   // Docker mounts tmpfs noexec by default; code may run what it writes, as on the other backends.
   // nr_inodes: empty files cost no size, only kernel memory; one inode per KiB of size bounds them too.
   const tmpfs = `rw,exec,nosuid,nodev,size=${settings.workspaceSizeMb}m,nr_inodes=${settings.workspaceSizeMb * 1024}`;
-  const { memoryBytes } = sandboxByteLimits(settings);
+  const memoryBytes = memoryCgroupBytes(settings);
   return {
     NetworkMode: settings.network,
     CapDrop: ["ALL"],
-    SecurityOpt: ["no-new-privileges", SECCOMP_SECURITY_OPTION],
+    SecurityOpt: ["no-new-privileges", seccompSecurityOption(settings)],
     ReadonlyRootfs: true,
     Tmpfs: {
       [WORKSPACE_DIR]: `${tmpfs},mode=0755,uid=${uid},gid=${uid}`,

@@ -17,7 +17,9 @@ export class DockerBackend extends SandboxEngine<DockerSession> {
  * The engine's configuration from the backend's settings: each container has
  * a cgroup for memory and processes; under gVisor the pids cgroup counts
  * runsc's threads, so the runner's RLIMIT_NPROC (in gVisor's kernel: this
- * sandbox's processes only) bounds the code's processes.
+ * sandbox's processes only) bounds the code's processes, and the memory
+ * cgroup also holds gVisor's kernel and each process's overhead
+ * (memoryCgroupBytes).
  */
 export function dockerEngineOptions(settings: DockerBackendSettings): SandboxEngineOptions {
   return {

@@ -1,7 +1,9 @@
 export {
   GVISOR_PIDS_BASE,
   GVISOR_PIDS_PER_TASK,
+  GVISOR_SECCOMP_SECURITY_OPTION,
   KEEPALIVE_COMPONENT,
+  memoryCgroupBytes,
   pidsLimit,
   SECCOMP_SECURITY_OPTION,
   SESSION_LABEL_KEY,
@@ -16,4 +18,4 @@ export {
   ociRuntime,
 } from "./docker-backend-settings.js";
 export { DockerDriver } from "./docker-driver.js";
-export { type DockerProbe, probeDocker } from "./probe-docker.js";
+export { type DockerProbe, missingOciSeccomp, probeDocker } from "./probe-docker.js";

@@ -33,7 +33,8 @@ export async function probeDocker(
   }
   const runtime = ociRuntime(settings);
   if (runtime) {
-    const runtimes = Object.keys(((await docker.info()) as { Runtimes?: Record<string, unknown> }).Runtimes ?? {});
+    const registered = ((await docker.info()) as { Runtimes?: Record<string, { runtimeArgs?: string[] }> }).Runtimes ?? {};
+    const runtimes = Object.keys(registered);
     if (!runtimes.includes(runtime)) {
       const gvisor = settings.sandboxRuntime === "gvisor";
       const named = gvisor
@@ -47,8 +48,29 @@ export async function probeDocker(
         reason: `${named} is not registered with the Docker engine, which has ${runtimes.join(", ") || "none"}; ${fix}`,
       };
     }
+    const missing = settings.sandboxRuntime === "gvisor" ? missingOciSeccomp(runtime, registered[runtime]?.runtimeArgs) : undefined;
+    if (missing) return { ok: false, reason: `${missing.problem}; ${missing.fix}` };
   }
   return { ok: true };
+}
+
+/**
+ * Why a registered gVisor runtime would run sandboxes without their seccomp
+ * profile, and the fix, or undefined: runsc applies a container's OCI
+ * seccomp profile only with `--oci-seccomp`; without it the sandbox's syscall
+ * policy is silently not loaded, so the backend refuses to start rather than
+ * run with less.
+ */
+export function missingOciSeccomp(
+  runtime: string,
+  runtimeArgs: readonly string[] | undefined,
+): { problem: string; fix: string } | undefined {
+  const args = runtimeArgs ?? [];
+  if (args.some((arg) => arg === "--oci-seccomp" || arg === "--oci-seccomp=true")) return undefined;
+  return {
+    problem: `gVisor's runtime ${runtime} is registered with the Docker engine without --oci-seccomp (its runtimeArgs: ${JSON.stringify(args)}), so runsc would not load the sandbox's seccomp profile`,
+    fix: `add "--oci-seccomp" to its "runtimeArgs" in /etc/docker/daemon.json (scripts/test.d/60-gvisor.sh shows how) and have the engine reload it (SIGHUP dockerd)`,
+  };
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -3,12 +3,14 @@ export { createKubernetesBackend, KubernetesBackend, kubernetesEngineOptions } f
 export {
   DEFAULT_EXECUTOR_IMAGE,
   defaultKubernetesBackendSettings,
+  GVISOR_LOCALHOST_SECCOMP_PROFILE,
   GVISOR_RUNTIME_CLASS,
   type KubernetesBackendSettings,
   LOCALHOST_SECCOMP_PROFILE,
   type PodOwner,
   parseSeccompProfile,
   podRuntimeClass,
+  podSeccompProfile,
   type SandboxSeccompProfile,
 } from "./kubernetes-backend-settings.js";
 export { KubernetesDriver } from "./kubernetes-driver.js";
@@ -19,6 +21,7 @@ export {
   execPodSpec,
   LOCKDOWN_CONTAINER,
   LOCKDOWN_SCRIPT,
+  podMemory,
   sessionPodSpec,
   WARM_LABEL_KEY,
 } from "./pod-spec.js";

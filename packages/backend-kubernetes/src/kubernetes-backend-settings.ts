@@ -19,6 +19,13 @@ export type SandboxSeccompProfile = { type: "RuntimeDefault" } | { type: "Localh
 export const LOCALHOST_SECCOMP_PROFILE = "code-interpreter.json";
 
 /**
+ * The same policy as gVisor loads it (core's GVISOR_SYSCALL_POLICY: no clone3 rule, with which no thread
+ * starts under runsc 20221219), installed beside it from deploy/seccomp/. gVisor pods name it wherever the
+ * settings name LOCALHOST_SECCOMP_PROFILE (see podSeccompProfile).
+ */
+export const GVISOR_LOCALHOST_SECCOMP_PROFILE = "code-interpreter-gvisor.json";
+
+/**
  * Reads KUBERNETES_EXECUTOR_SECCOMP_PROFILE: `runtime/default` (or unset) for
  * RuntimeDefault, `localhost/<file>` for a profile under the kubelet's
  * seccomp root. Anything else is refused, naming the variable.
@@ -42,11 +49,12 @@ export function parseSeccompProfile(value: string | undefined): SandboxSeccompPr
  * limit of each of the emptyDir `/workspace` and `/tmp`, `sandboxUid` as its
  * uid, gid and fsGroup; warm pods hold their resource requests on the cluster.
  * `image` defaults to KUBERNETES_EXECUTOR_IMAGE, else PYTHON_EXECUTOR_DOCKER_IMAGE,
- * else `code-interpreter-executor:latest`. There is no `maxProcesses`: processes
- * are the kubelet's podPidsLimit, as RLIMIT_NPROC would count every process of
- * the uid on the node, across pods.
+ * else `code-interpreter-executor:latest`. `maxProcesses` holds under gVisor only
+ * (RLIMIT_NPROC, which gVisor's kernel counts per pod); on the default runtime
+ * processes are the kubelet's podPidsLimit, as RLIMIT_NPROC would count every
+ * process of the uid on the node, across pods.
  */
-export interface KubernetesBackendSettings extends Omit<ContainerSandboxSettings, "maxProcesses"> {
+export interface KubernetesBackendSettings extends ContainerSandboxSettings {
   /** API client configuration. @default in-cluster service account when KUBERNETES_SERVICE_HOST is set, else the default kubeconfig */
   kubeConfig: KubeConfig;
   /** Namespace of every sandbox pod. @default KUBERNETES_EXECUTOR_NAMESPACE, else the pod's own namespace, else the kubeconfig context's, else `default` */
@@ -88,9 +96,8 @@ export interface KubernetesBackendSettings extends Omit<ContainerSandboxSettings
 
 /** The defaults; the server maps its environment onto these. */
 export function defaultKubernetesBackendSettings(): Omit<KubernetesBackendSettings, "kubeConfig" | "namespace"> {
-  const { maxProcesses: _podPidsLimit, ...shared } = defaultContainerSandboxSettings();
   return {
-    ...shared,
+    ...defaultContainerSandboxSettings(),
     serviceAccountName: undefined,
     runtimeClassName: undefined,
     seccompProfile: { type: "RuntimeDefault" },
@@ -107,6 +114,20 @@ export function defaultKubernetesBackendSettings(): Omit<KubernetesBackendSettin
 
 /** The RuntimeClass gVisor pods get when `runtimeClassName` is not set: the one deploy/runtimeclass.yaml makes. */
 export const GVISOR_RUNTIME_CLASS = "gvisor";
+
+/**
+ * The seccomp profile of a sandbox pod: the settings', but under gVisor the shipped profile's gVisor
+ * variant (GVISOR_LOCALHOST_SECCOMP_PROFILE) where they name the shipped one, so one setting serves a
+ * server's default and gVisor backends alike. runsc loads it only when its handler runs with
+ * `--oci-seccomp` (deploy/README.md).
+ */
+export function podSeccompProfile(settings: Pick<KubernetesBackendSettings, "seccompProfile" | "sandboxRuntime">): SandboxSeccompProfile {
+  const profile = settings.seccompProfile;
+  if (settings.sandboxRuntime === "gvisor" && profile.type === "Localhost" && profile.localhostProfile === LOCALHOST_SECCOMP_PROFILE) {
+    return { type: "Localhost", localhostProfile: GVISOR_LOCALHOST_SECCOMP_PROFILE };
+  }
+  return { ...profile };
+}
 
 /** The RuntimeClass sandbox pods name: the setting, else `gvisor` for the gVisor runtime, else none (the cluster's default). */
 export function podRuntimeClass(settings: Pick<KubernetesBackendSettings, "runtimeClassName" | "sandboxRuntime">): string | undefined {

@@ -31,13 +31,19 @@ export class KubernetesBackend extends SandboxEngine<KubernetesSession> {
 /** The longest use of a warm pod (a request's timeout and the backstop): one whose timeout needs more gets a fresh pod. */
 const WARM_USE_MS = 3_600_000;
 
-/** The engine's configuration from the backend's settings. */
+/**
+ * The engine's configuration from the backend's settings. Memory is the pod's limit. Processes are
+ * the kubelet's podPidsLimit, a node setting this server cannot see (RLIMIT_NPROC would count every
+ * process of the uid on the node): none is set here. Under gVisor the pod's cgroups count gVisor's own
+ * threads and memory too, while its kernel counts RLIMIT_NPROC and RLIMIT_AS per pod: the runner sets
+ * those (`maxProcesses`, `memoryLimitMb`), and the pod's limits are backstops (podMemory).
+ */
 export function kubernetesEngineOptions(settings: KubernetesBackendSettings): SandboxEngineOptions {
+  const gvisor = settings.sandboxRuntime === "gvisor";
   return {
-    // Memory is the pod's limit. Processes are the kubelet's podPidsLimit, a node setting this server
-    // cannot see (RLIMIT_NPROC would count every process of the uid on the node): none is set here.
-    limits: sandboxLimits({ ...settings, maxProcesses: Number.POSITIVE_INFINITY }),
+    limits: sandboxLimits(gvisor ? settings : { ...settings, maxProcesses: Number.POSITIVE_INFINITY }),
     cgroup: true,
+    processRlimit: gvisor,
     pool: settings.pool,
     sessionPool: settings.sessionPool,
     preload: settings.preload,

@@ -1,7 +1,15 @@
 import { cpuEnv, DECLARED_ENV_VARIABLES, sessionInitArgv, WORKSPACE_DIR, warmSessionInitArgv } from "@code-interpreter/core/engine";
-import { EXPIRES_AT_KEY, RUNTIME_LABEL_KEY, sandboxLabels, TENANT_KEY, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
+import {
+  EXPIRES_AT_KEY,
+  GVISOR_OVERHEAD_BYTES,
+  gvisorMemoryBytes,
+  RUNTIME_LABEL_KEY,
+  sandboxLabels,
+  TENANT_KEY,
+  WARM_LABEL_KEY,
+} from "@code-interpreter/core/sandbox";
 import type { V1Container, V1Pod, V1SecurityContext } from "@kubernetes/client-node";
-import { type KubernetesBackendSettings, podRuntimeClass } from "./kubernetes-backend-settings.js";
+import { type KubernetesBackendSettings, podRuntimeClass, podSeccompProfile } from "./kubernetes-backend-settings.js";
 
 /** Name of the container that runs code in every sandbox pod. */
 export const EXECUTOR_CONTAINER = "executor";
@@ -42,7 +50,7 @@ export function restrictedSecurityContext(settings: KubernetesBackendSettings): 
     privileged: false,
     readOnlyRootFilesystem: true,
     capabilities: { drop: ["ALL"] },
-    seccompProfile: { ...settings.seccompProfile },
+    seccompProfile: podSeccompProfile(settings),
   };
 }
 
@@ -116,13 +124,14 @@ function sandboxPod(
 ): V1Pod {
   const uid = settings.sandboxUid;
   const emptyDir = { medium: "Memory", sizeLimit: `${settings.workspaceSizeMb}Mi` };
+  const memory = podMemory(settings);
   const resources = {
     requests: {
       cpu: String(settings.cpuRequest),
-      memory: `${settings.memoryLimitMb}Mi`,
+      memory: memory.request,
       "ephemeral-storage": `${settings.ephemeralStorageMb}Mi`,
     },
-    limits: { cpu: String(settings.cpus), memory: `${settings.memoryLimitMb}Mi`, "ephemeral-storage": `${settings.ephemeralStorageMb}Mi` },
+    limits: { cpu: String(settings.cpus), memory: memory.limit, "ephemeral-storage": `${settings.ephemeralStorageMb}Mi` },
   };
   return {
     apiVersion: "v1",
@@ -150,7 +159,7 @@ function sandboxPod(
         runAsUser: uid,
         runAsGroup: uid,
         fsGroup: uid,
-        seccompProfile: { ...settings.seccompProfile },
+        seccompProfile: podSeccompProfile(settings),
       },
       ...(settings.netAdminLockdown ? { initContainers: [lockdownContainer(settings)] } : {}),
       containers: [
@@ -176,6 +185,26 @@ function sandboxPod(
         ...(settings.netAdminLockdown ? [{ name: "lockdown-run", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } }] : []),
       ],
     },
+  };
+}
+
+const MI = 1024 * 1024;
+
+/**
+ * The executor's memory request and limit: the memory limit itself, or under gVisor (where the pod's
+ * cgroup also holds gVisor's kernel, and each process of the code costs host memory) the request adds
+ * gVisor's own overhead and the limit also room for `maxProcesses` processes (core's gvisorMemoryBytes),
+ * so a fork bomb RLIMIT_NPROC holds is not OOM-killed first.
+ */
+export function podMemory(settings: Pick<KubernetesBackendSettings, "memoryLimitMb" | "maxProcesses" | "sandboxRuntime">): {
+  request: string;
+  limit: string;
+} {
+  if (settings.sandboxRuntime !== "gvisor") return { request: `${settings.memoryLimitMb}Mi`, limit: `${settings.memoryLimitMb}Mi` };
+  const memoryBytes = settings.memoryLimitMb * MI;
+  return {
+    request: `${Math.ceil((memoryBytes + GVISOR_OVERHEAD_BYTES) / MI)}Mi`,
+    limit: `${Math.ceil(gvisorMemoryBytes(memoryBytes, settings.maxProcesses) / MI)}Mi`,
   };
 }
 

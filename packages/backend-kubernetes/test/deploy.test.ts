@@ -1,10 +1,12 @@
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ociSeccompProfileJson } from "@code-interpreter/core/policy";
+import { GVISOR_SYSCALL_POLICY, ociSeccompProfileJson } from "@code-interpreter/core/policy";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { GVISOR_RUNTIME_CLASS, LOCALHOST_SECCOMP_PROFILE, REQUIRED_PERMISSIONS } from "../src/index.js";
+import { GVISOR_LOCALHOST_SECCOMP_PROFILE, GVISOR_RUNTIME_CLASS, LOCALHOST_SECCOMP_PROFILE, REQUIRED_PERMISSIONS } from "../src/index.js";
 
 const deployDir = new URL("../../../deploy/", import.meta.url);
 const manifests = readdirSync(deployDir).filter((name) => name.endsWith(".yaml"));
@@ -75,17 +77,21 @@ describe("deployment manifests", () => {
     });
   });
 
-  it("ship the nodes' Localhost seccomp profile exactly as the syscall policy generates it", () => {
-    // If this fails after a policy change, regenerate the file: see deploy/README.md ("The sandbox's seccomp profile").
+  it("ship the nodes' Localhost seccomp profiles exactly as the syscall policy generates them, the default's and gVisor's", () => {
+    // If this fails after a policy change, regenerate the files: see deploy/README.md ("The sandbox's seccomp profile").
     const shipped = readFileSync(new URL(`seccomp/${LOCALHOST_SECCOMP_PROFILE}`, deployDir), "utf8");
     expect(shipped).toBe(ociSeccompProfileJson());
+    const gvisor = readFileSync(new URL(`seccomp/${GVISOR_LOCALHOST_SECCOMP_PROFILE}`, deployDir), "utf8");
+    expect(gvisor).toBe(ociSeccompProfileJson(GVISOR_SYSCALL_POLICY));
   });
 
   it("install that profile on every node, where the kubelet reads Localhost profiles", () => {
     const seccompDir = new URL("seccomp/", deployDir);
     const kustomization = parseAllDocuments(readFileSync(new URL("kustomization.yaml", seccompDir), "utf8"))[0]?.toJS();
     const daemonSet = parseAllDocuments(readFileSync(new URL("install-daemonset.yaml", seccompDir), "utf8"))[0]?.toJS();
-    expect(kustomization.configMapGenerator).toEqual([{ name: "code-interpreter-seccomp", files: [LOCALHOST_SECCOMP_PROFILE] }]);
+    expect(kustomization.configMapGenerator).toEqual([
+      { name: "code-interpreter-seccomp", files: [LOCALHOST_SECCOMP_PROFILE, GVISOR_LOCALHOST_SECCOMP_PROFILE] },
+    ]);
     expect(kustomization.resources).toEqual(["install-daemonset.yaml"]);
     expect(daemonSet.kind).toBe("DaemonSet");
     const spec = daemonSet.spec.template.spec;
@@ -94,7 +100,16 @@ describe("deployment manifests", () => {
       { name: "kubelet-seccomp", hostPath: { path: "/var/lib/kubelet/seccomp", type: "DirectoryOrCreate" } },
     ]);
     const install = spec.initContainers[0];
-    expect(install.command.at(-1)).toContain(`/seccomp/${LOCALHOST_SECCOMP_PROFILE}`);
+    // The install command itself, with a scratch directory for the kubelet's: it installs every profile, and nothing else.
+    const target = mkdtempSync(join(tmpdir(), "ci-seccomp-install-"));
+    try {
+      const command = install.command.at(-1).replaceAll("/seccomp/", `${target}/`).replaceAll("/profile/", fileURLToPath(seccompDir));
+      const installed = spawnSync("sh", ["-c", command], { encoding: "utf8" });
+      expect(installed.status, installed.stderr).toBe(0);
+      expect(readdirSync(target).sort()).toEqual([GVISOR_LOCALHOST_SECCOMP_PROFILE, LOCALHOST_SECCOMP_PROFILE]);
+    } finally {
+      rmSync(target, { recursive: true, force: true });
+    }
     expect(install.volumeMounts.find((mount: { name: string }) => mount.name === "kubelet-seccomp").mountPath).toBe("/seccomp");
   });
 

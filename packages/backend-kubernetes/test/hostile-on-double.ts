@@ -1,18 +1,23 @@
-import { fileURLToPath } from "node:url";
 import { describeHostileSuite, HOSTILE_SETTINGS, type SuiteSections } from "@code-interpreter/core/testing";
 import { afterAll } from "vitest";
 import { LOCALHOST_SECCOMP_PROFILE } from "../src/index.js";
-import { applyRuntimeClass, createTestBackend, GVISOR_START_TIMEOUT_MS, leftovers, startDouble, stopDouble } from "./support.js";
-
-/** deploy/seccomp, standing in for a node's /var/lib/kubelet/seccomp with the shipped profile installed. */
-const SECCOMP_ROOT = fileURLToPath(new URL("../../../deploy/seccomp/", import.meta.url));
+import {
+  applyRuntimeClass,
+  createTestBackend,
+  GVISOR_START_TIMEOUT_MS,
+  leftovers,
+  SECCOMP_ROOT,
+  startDouble,
+  stopDouble,
+} from "./support.js";
 
 /**
  * The hostile suite against the Kubernetes backend, through a double whose pods
  * run on `runtime`, with the Localhost seccomp profile deploy/ ships; `gaps`
  * and `assumes` say what that runtime cannot show. With `sandboxRuntime: "gvisor"` the backend names
- * deploy/runtimeclass.yaml's RuntimeClass and the double runs its pods under Docker's runsc;
- * `podPidsLimit` then counts runsc's own threads too, as a node's pod cgroup does.
+ * deploy/runtimeclass.yaml's RuntimeClass and the double runs its pods under Docker's runsc (with
+ * `--oci-seccomp`, so the profile holds there too); `podPidsLimit` then counts runsc's own threads
+ * too, as a node's pod cgroup does.
  */
 export async function describeHostileOnDouble(options: {
   name: string;
@@ -39,11 +44,14 @@ export async function describeHostileOnDouble(options: {
         maxOutputBytes: settings.maxOutputBytes,
         memoryLimitMb: settings.memoryLimitMb,
         workspaceSizeMb: settings.workspaceSizeMb,
+        // RLIMIT_NPROC under gVisor (its kernel counts it per pod); the default runtime leaves processes to podPidsLimit.
+        maxProcesses: settings.maxProcesses,
         // Warm pods take the production path (code sent to a preloaded runner) without the data stack's start-up cost.
         pool: { min: 1, max: 2, idleTimeoutMs: 60_000 },
         sessionPool: { min: 1, max: 2, idleTimeoutMs: 60_000 },
         preload: ["json"],
-        // As deploy/README.md asks: the sandbox's own profile, installed on the nodes, not the runtime's default.
+        // As deploy/README.md asks: the sandbox's own profile, installed on the nodes, not the runtime's default
+        // (gVisor pods get its gVisor variant, code-interpreter-gvisor.json).
         seccompProfile: { type: "Localhost", localhostProfile: LOCALHOST_SECCOMP_PROFILE },
         ...(gvisor ? { sandboxRuntime: "gvisor", podStartTimeoutMs: GVISOR_START_TIMEOUT_MS } : {}),
       }),

@@ -5,8 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   defaultKubernetesBackendSettings,
   execPodSpec,
+  GVISOR_LOCALHOST_SECCOMP_PROFILE,
   type KubernetesBackend,
   type KubernetesBackendSettings,
+  kubernetesEngineOptions,
   LOCALHOST_SECCOMP_PROFILE,
   parseSeccompProfile,
   sessionPodSpec,
@@ -179,6 +181,20 @@ describe("the seccomp profile of sandbox pods", () => {
     }
   });
 
+  it("is the shipped profile's gVisor variant (no clone3 rule) for gVisor pods, and any other profile as configured", () => {
+    const localhost = { type: "Localhost", localhostProfile: LOCALHOST_SECCOMP_PROFILE } as const;
+    const gvisor = (profile: KubernetesBackendSettings["seccompProfile"]) => ({ ...settings(profile), sandboxRuntime: "gvisor" as const });
+    const pod = sessionPodSpec(gvisor(localhost), "code-session-x", 1);
+    const expected = { type: "Localhost", localhostProfile: GVISOR_LOCALHOST_SECCOMP_PROFILE };
+    expect(pod.spec?.securityContext?.seccompProfile).toEqual(expected);
+    expect(pod.spec?.containers[0]?.securityContext?.seccompProfile).toEqual(expected);
+    const own = { type: "Localhost", localhostProfile: "mine.json" } as const;
+    expect(sessionPodSpec(gvisor(own), "code-session-x", 1).spec?.securityContext?.seccompProfile).toEqual(own);
+    expect(sessionPodSpec(gvisor({ type: "RuntimeDefault" }), "code-session-x", 1).spec?.securityContext?.seccompProfile).toEqual({
+      type: "RuntimeDefault",
+    });
+  });
+
   it("falls back to RuntimeDefault, and reads KUBERNETES_EXECUTOR_SECCOMP_PROFILE", () => {
     expect(defaultKubernetesBackendSettings().seccompProfile).toEqual({ type: "RuntimeDefault" });
     expect(parseSeccompProfile(undefined)).toEqual({ type: "RuntimeDefault" });
@@ -190,5 +206,30 @@ describe("the seccomp profile of sandbox pods", () => {
     for (const bad of ["localhost/", "localhost//etc/x.json", "localhost/../x.json", "unconfined", "RuntimeDefault"]) {
       expect(() => parseSeccompProfile(bad), bad).toThrow(/KUBERNETES_EXECUTOR_SECCOMP_PROFILE/);
     }
+  });
+});
+
+describe("the memory of sandbox pods", () => {
+  const settings = (extra: Partial<KubernetesBackendSettings>): KubernetesBackendSettings => ({
+    ...defaultKubernetesBackendSettings(),
+    kubeConfig: new KubeConfig(),
+    namespace,
+    ...extra,
+  });
+
+  it("is the memory limit on the default runtime, and under gVisor leaves room for gVisor's kernel and every process", () => {
+    const resources = (extra: Partial<KubernetesBackendSettings>) =>
+      execPodSpec(settings({ memoryLimitMb: 256, maxProcesses: 64, ...extra }), "code-exec-x", ["python3"], { seconds: 60, at: 1 }).spec
+        ?.containers[0]?.resources;
+    expect(resources({})).toMatchObject({ requests: { memory: "256Mi" }, limits: { memory: "256Mi" } });
+    // 256 Mi for gVisor's own kernel; the limit also 8 Mi per process RLIMIT_NPROC allows.
+    expect(resources({ sandboxRuntime: "gvisor" })).toMatchObject({ requests: { memory: "512Mi" }, limits: { memory: "1024Mi" } });
+  });
+
+  it("has the runner bound the number of processes under gVisor only, where its kernel counts them per pod", () => {
+    const gvisor = kubernetesEngineOptions(settings({ memoryLimitMb: 256, maxProcesses: 64, sandboxRuntime: "gvisor" }));
+    expect(gvisor).toMatchObject({ processRlimit: true, limits: { processes: 64 } });
+    const plain = kubernetesEngineOptions(settings({ memoryLimitMb: 256, maxProcesses: 64 }));
+    expect(plain).toMatchObject({ processRlimit: false, limits: { processes: Number.POSITIVE_INFINITY } });
   });
 });

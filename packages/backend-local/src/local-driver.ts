@@ -16,6 +16,7 @@ import {
 } from "@code-interpreter/core/engine";
 import { kernelArgv, type RunnerRequest, serveArgv } from "@code-interpreter/core/runner";
 import {
+  gvisorMemoryBytes,
   isOfRuntime,
   isSessionId,
   newExecName,
@@ -80,7 +81,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
             ...runscOptions(settings),
             bundlesDir: join(settings.stateDir, "runsc", "bundles"),
             // The whole sandbox, its user-space kernel included: the code's own bound is each process's RLIMIT_AS.
-            memoryBytes: byteLimits.memoryBytes + RUNSC_OVERHEAD_BYTES + settings.maxProcesses * RUNSC_PROCESS_OVERHEAD_BYTES,
+            memoryBytes: gvisorMemoryBytes(byteLimits.memoryBytes, settings.maxProcesses),
           }
         : undefined;
   }
@@ -366,21 +367,6 @@ export function passthroughEnv(): Record<string, string> {
   }
   return env;
 }
-
-/**
- * Memory a gVisor sandbox's user-space kernel and file proxy take beside the
- * code's (about 60 MB for an idle runner); its memory cgroup is the code's
- * limit plus this, plus RUNSC_PROCESS_OVERHEAD_BYTES per process allowed.
- */
-const RUNSC_OVERHEAD_BYTES = 256 * 1024 * 1024;
-
-/**
- * Host memory each process in a gVisor sandbox costs on the ptrace platform
- * (a stub process and the sentry's state for it): 128 sleeping forks of Python
- * peaked at about 590 MB. Without it, a fork bomb that RLIMIT_NPROC stops
- * would be killed by the memory cgroup instead of being answered.
- */
-const RUNSC_PROCESS_OVERHEAD_BYTES = 8 * 1024 * 1024;
 
 /** runsc's binary, state directory and platform for a backend's settings. */
 export function runscOptions(settings: Pick<LocalBackendSettings, "runscPath" | "runscPlatform" | "stateDir">): RunscOptions {

@@ -1,5 +1,5 @@
 import { WORKSPACE_DIR } from "@code-interpreter/core/engine";
-import { type OciSeccompProfile, ociSeccompProfile, SYSCALL_POLICY } from "@code-interpreter/core/policy";
+import { GVISOR_SYSCALL_POLICY, type OciSeccompProfile, ociSeccompProfile } from "@code-interpreter/core/policy";
 import { RUNTIME_LABEL_KEY } from "@code-interpreter/core/sandbox";
 
 /** Annotation on a runsc container naming the pid of the server that started it (the reaper removes those of dead servers). */
@@ -116,13 +116,8 @@ export function runscSpec(options: RunscBundleOptions): OciSpec {
   };
 }
 
-/**
- * The shared syscall policy as gVisor loads it: without its clone3 rule.
- * runsc 20221219 has no clone3 (it answers ENOSYS itself), but with the rule
- * loaded no thread can start in the sandbox (glibc's fallback to clone then
- * fails too), so Python's threading and OpenBLAS would break.
- */
-const GVISOR_SECCOMP_PROFILE: OciSeccompProfile = ociSeccompProfile(SYSCALL_POLICY.filter((denial) => !denial.names.includes("clone3")));
+/** The shared syscall policy as gVisor loads it: without its clone3 rule (see GVISOR_SYSCALL_POLICY). */
+const GVISOR_SECCOMP_PROFILE: OciSeccompProfile = ociSeccompProfile(GVISOR_SYSCALL_POLICY);
 
 /** How runsc is run: its binary, its state directory and its platform. */
 export interface RunscOptions {

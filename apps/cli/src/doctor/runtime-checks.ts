@@ -120,10 +120,10 @@ const runscFix =
 async function checkDockerGvisor(env: NodeJS.ProcessEnv): Promise<CheckResult> {
   // As the server: PYTHON_EXECUTOR_DOCKER_RUNTIME names gVisor's runtime when gvisor is offered.
   const name = env.PYTHON_EXECUTOR_DOCKER_RUNTIME || "runsc";
-  let registered: Record<string, { path?: string }>;
+  let registered: Record<string, { path?: string; runtimeArgs?: string[] }>;
   try {
     const info = (await withTimeout(engineInfo(env), API_TIMEOUT_MS, "the Docker engine")) as {
-      Runtimes?: Record<string, { path?: string }>;
+      Runtimes?: Record<string, { path?: string; runtimeArgs?: string[] }>;
     };
     registered = info.Runtimes ?? {};
   } catch (error) {
@@ -134,11 +134,15 @@ async function checkDockerGvisor(env: NodeJS.ProcessEnv): Promise<CheckResult> {
     return fail(
       "runtime gvisor",
       `the Docker engine has no runtime ${name}; it has: ${Object.keys(registered).join(", ") || "none"}`,
-      `install runsc and register it in /etc/docker/daemon.json ("runtimes": {"${name}": {"path": "/usr/bin/runsc", "runtimeArgs": ["--platform=ptrace", "--network=none"]}}), then restart the engine`,
+      `install runsc and register it in /etc/docker/daemon.json ("runtimes": {"${name}": {"path": "/usr/bin/runsc", "runtimeArgs": ["--platform=ptrace", "--network=none", "--oci-seccomp"]}}), then restart the engine`,
     );
   }
   const path = runtime.path ?? name;
   const { version } = runscVersion(path);
+  // The server refuses such a runtime at start-up (the sandbox's seccomp profile would not be loaded): so does doctor.
+  const { missingOciSeccomp } = await import("@code-interpreter/backend-docker");
+  const missing = missingOciSeccomp(name, runtime.runtimeArgs);
+  if (missing) return fail("runtime gvisor", `${missing.problem}${version ? ` (${version})` : ""}`, missing.fix);
   return ok("runtime gvisor", `the Docker engine runs ${name} (${path})${version ? `: ${version}` : ""}`);
 }
 

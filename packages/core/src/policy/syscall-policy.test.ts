@@ -1,7 +1,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ociSeccompErrno } from "../testing/seccomp-verdict.js";
-import { ERRNO, type OciSeccompProfile, ociSeccompProfile, policySyscalls, SYSCALL_NUMBERS, SYSCALL_POLICY } from "./syscall-policy.js";
+import {
+  ERRNO,
+  GVISOR_SYSCALL_POLICY,
+  type OciSeccompProfile,
+  ociSeccompProfile,
+  policySyscalls,
+  SYSCALL_NUMBERS,
+  SYSCALL_POLICY,
+} from "./syscall-policy.js";
 
 /** The errno an OCI runtime's filter returns for this call, or "allow" (rules are ORed, a rule's conditions ANDed). */
 function ociVerdict(profile: OciSeccompProfile, name: string, args: bigint[]): number | "allow" {
@@ -100,6 +108,16 @@ describe("the sandbox syscall policy", () => {
       for (const name of ["read", "write", "openat", "mmap", "execve", "wait4", "futex", "connect", "bind"]) {
         expect(ociVerdict(profile, name, [0n])).toBe("allow");
       }
+    });
+  });
+
+  describe("as gVisor loads it", () => {
+    const profile = ociSeccompProfile(GVISOR_SYSCALL_POLICY);
+
+    it("leaves clone3 to gVisor's kernel, and refuses everything else the policy does", () => {
+      expect(ociVerdict(profile, "clone3", [])).toBe("allow");
+      expect(ociVerdict(profile, "clone", [0x10000000n | 0x11n])).toBe(ERRNO.EPERM);
+      expect(policySyscalls(GVISOR_SYSCALL_POLICY)).toEqual(policySyscalls().filter((name) => name !== "clone3"));
     });
   });
 });

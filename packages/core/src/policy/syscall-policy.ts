@@ -90,6 +90,15 @@ export const SYSCALL_POLICY: readonly SyscallDenial[] = [
   { names: ["settimeofday", "clock_settime", "adjtimex", "clock_adjtime"], errno: "EPERM", why: "the host's clock" },
 ];
 
+/**
+ * The policy as a gVisor sandbox loads it (runsc `--oci-seccomp`, applied by
+ * gVisor's own kernel): without the clone3 rule. runsc 20221219 has no clone3
+ * (it answers ENOSYS itself), but with the rule loaded no thread can start in
+ * the sandbox (glibc's fallback to clone then fails too), so Python's
+ * threading and OpenBLAS would break. clone's namespace flags stay refused.
+ */
+export const GVISOR_SYSCALL_POLICY: readonly SyscallDenial[] = SYSCALL_POLICY.filter((denial) => !denial.names.includes("clone3"));
+
 /** Every syscall the policy names, in policy order. */
 export function policySyscalls(policy: readonly SyscallDenial[] = SYSCALL_POLICY): string[] {
   return policy.flatMap((denial) => denial.names);
