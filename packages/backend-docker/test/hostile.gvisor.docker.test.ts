@@ -17,8 +17,6 @@ const GVISOR_GAPS: Record<string, string> = {
     "kill(-1) inside gVisor also ends the session's init: the session is gone",
   "does not let a daemon a session command detached outlive the command":
     "this gVisor does not re-parent orphans to a PR_SET_CHILD_SUBREAPER: a detached daemon outlives its command until the session ends",
-  "answers for 100,000 small files with a bounded snapshot":
-    "gVisor's tmpfs keeps each file's metadata in the sandbox's memory: 100,000 files exceed the memory limit and the sandbox is killed (137)",
   "has no capabilities": "gVisor's /proc/self/status has no CapAmb line (CapEff and CapPrm are 0)",
   "cannot gain privileges (no_new_privs)": "gVisor's /proc/self/status has no NoNewPrivs line (the engine sets it on runsc)",
   "is refused the socket(AF_VSOCK) syscall": SOCKET_EPERM,

@@ -325,9 +325,6 @@ const GVISOR_PROC_STATUS =
   "gVisor's /proc/self/status is its own kernel's: it shows gVisor's capability sets and no NoNewPrivs line (runsc release 20221219), so the check cannot read what the pod's securityContext set; those capabilities are gVisor's, not the node's";
 const GVISOR_SIGNALS =
   "observed under gVisor on the double (runsc 20221219, ptrace): signalling every process and a detached daemon's end behave differently in gVisor's kernel than in Linux's (the runners rely on kill(-1) and a subreaper); not yet investigated further";
-const GVISOR_FILES =
-  "gVisor's Sentry keeps every file of its in-sandbox tmpfs in its own memory, counted against the pod's memory limit: 100,000 files and their snapshot exceed it and the sandbox is OOM-killed (exit 137), where runc's tmpfs pages are cheaper";
-
 const GVISOR_SOCKET_EPERM =
   "gVisor (--network=none) refuses the family itself with EPERM before the filter's EAFNOSUPPORT (measured on the double with the profile loaded): refused all the same";
 const GVISOR_EXEC_SECCOMP =
@@ -341,7 +338,6 @@ export const GVISOR_HOSTILE_GAPS: Readonly<Record<string, string>> = {
   "answers code that signals its runner and every process it can": GVISOR_SIGNALS,
   "keeps a session usable after its code signals every process it can": GVISOR_SIGNALS,
   "does not let a daemon a session command detached outlive the command": GVISOR_SIGNALS,
-  "answers for 100,000 small files with a bounded snapshot": GVISOR_FILES,
   "is refused the socket(AF_VSOCK) syscall": GVISOR_SOCKET_EPERM,
   "is refused the socket(AF_PACKET) syscall": GVISOR_SOCKET_EPERM,
   "is refused the socket(AF_NETLINK) syscall": GVISOR_SOCKET_EPERM,
