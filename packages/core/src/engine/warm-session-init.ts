@@ -34,11 +34,11 @@ export function warmSessionInitArgv(python = "python3"): string[] {
 
 const WARM_WATCH = `import os, select, sys, threading
 def _watch_server():
-    if not select.select([0], [], [], ${WARM_ATTACH_SECONDS})[0] or sys.stdin.buffer.readline() != b"attached\\n":
+    if not select.select([0], [], [], ${WARM_ATTACH_SECONDS})[0] or sys.stdin.buffer.readline() != b${JSON.stringify(WARM_ATTACHED_LINE)}:
         os._exit(0)
-    if sys.stdin.buffer.readline() != b"claimed\\n":
+    if sys.stdin.buffer.readline() != b${JSON.stringify(WARM_CLAIM_LINE)}:
         os._exit(0)
-    sys.stdout.write("claimed\\n")
+    sys.stdout.write(${JSON.stringify(WARM_CLAIM_LINE)})
     sys.stdout.flush()
 threading.Thread(target=_watch_server, daemon=True).start()
 `;
