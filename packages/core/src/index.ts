@@ -88,6 +88,17 @@ export {
   TooManyRequestsError,
 } from "./errors.js";
 export {
+  EGRESS_CA_BUNDLE_NAME,
+  EGRESS_MOUNT_PATH,
+  EGRESS_SANDBOX_PORT,
+  EGRESS_SOCKET_NAME,
+  type EgressAttachment,
+  type EgressGateway,
+  type EgressRequest,
+  type NetworkAttempt,
+  type NetworkPolicy,
+} from "./network/egress.js";
+export {
   BINARY_MIME_TYPES,
   type CodeError,
   type OutputCallbacks,
