@@ -18,6 +18,8 @@ export interface BackendCapabilities {
   languages?: readonly Language[];
   /** The kernel its sandboxes run on (see SANDBOX_RUNTIMES). @default "default" */
   runtime?: SandboxRuntime;
+  /** Sandboxes can be given a way out through the egress proxy (issue 22's `network`). */
+  egress?: boolean;
 }
 
 /**

@@ -61,7 +61,15 @@ export interface StartSandboxOptions {
   preload: readonly string[];
   /** The code's environment, which preloaded modules read from the start. */
   env: Record<string, string>;
+  /** Its way out (issue 22): bind `hostDirectory` read-only at EGRESS_MOUNT_PATH and start the forwarder. Never for a warm one. */
+  egress?: SandboxEgress;
   signal?: AbortSignal;
+}
+
+/** What a driver gives a sandbox that may reach the egress proxy (see `EgressAttachment`). */
+export interface SandboxEgress {
+  /** Host directory with the proxy's socket for this sandbox and the CA bundle. */
+  hostDirectory: string;
 }
 
 /** What a session's sandbox is made with. */
@@ -79,6 +87,8 @@ export interface CreateSessionSandboxOptions {
    * called without it (a test) uses the declared one.
    */
   env?: Record<string, string>;
+  /** Its way out (see StartSandboxOptions.egress); never for a warm one. */
+  egress?: SandboxEgress;
 }
 
 /** What a session's kernel or command runner is started with. */
