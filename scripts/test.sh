@@ -3,39 +3,77 @@
 # whole vitest suite against the real sandboxes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
-# The S3 store that test.d/50-swift.sh starts is stopped when the run ends, pass or fail, unless it
-# was already up (a developer's own, kept for their next run): a test run leaves nothing running.
+. scripts/lib/common.sh
+
+# Each step's wall time, logged as it ends and listed again at the end: CI's budget is 40 minutes.
+timings=""
+step() {
+  local name=$1 start=$SECONDS
+  shift
+  "$@"
+  timings+=$(printf '%6d s  %s' $((SECONDS - start)) "$name")$'\n'
+  log "$name: $((SECONDS - start)) s"
+}
+
+# A test run leaves nothing running: the static checks' background job, and the S3 store that
+# test.d/50-swift.sh starts (unless it was already up: a developer's own, kept for their next run).
+static_pid=""
 swift_state=${SWIFT_STATE_DIR:-/tmp/code-interpreter-swift}
-if ! curl -fsS --max-time 5 "http://127.0.0.1:${SWIFT_PROXY_PORT:-18080}/healthcheck" >/dev/null 2>&1; then
-  stop_swift() {
+stop_swift=0
+curl -fsS --max-time 5 "http://127.0.0.1:${SWIFT_PROXY_PORT:-18080}/healthcheck" >/dev/null 2>&1 || stop_swift=1
+finish() {
+  [ -n "$static_pid" ] && kill "$static_pid" 2>/dev/null || true
+  if [ "$stop_swift" = 1 ]; then
     for pidfile in "$swift_state"/run/*.pid; do
       [ -e "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done
-  }
-  trap stop_swift EXIT
-fi
+  fi
+  [ -n "$timings" ] && printf '\nWall time per step:\n%s  %6d s  in all\n' "$timings" "$SECONDS" >&2
+  return 0
+}
+trap finish EXIT
+
+step bootstrap bash scripts/bootstrap.sh
+
+# The static checks need no sandbox, so they run beside the machine's set-up and the test
+# suite (which mostly waits on sandboxes: a whole run used about a quarter of two cores), and
+# are waited for after it. Their output is shown then, in one piece.
+static_log=$(mktemp "${TMPDIR:-/tmp}/static-checks.XXXXXX")
+(
+  set -e
+  step lint pnpm run lint
+  # Every tracked Python file (the runner's package, the hostile suite's programs) with pyflakes.
+  step "lint (python)" bash scripts/lint-python.sh
+  step typecheck pnpm run typecheck
+  # A release would go through (dry run): it versions and builds a clone, and checks every
+  # publishable package's tarball (publint, attw: scripts/check-packages.sh) before `publish --dry-run`.
+  step "release (dry run)" bash scripts/release.sh --dry-run
+  # The runner's Python modules, each tested directly (pytest).
+  step pytest bash scripts/test-python.sh
+) >"$static_log" 2>&1 &
+static_pid=$!
+
 for extra in scripts/test.d/*.sh; do
-  [ -e "$extra" ] && bash "$extra"
+  [ -e "$extra" ] && step "set-up: ${extra##*/}" bash "$extra"
 done
-pnpm run lint
-# Every tracked Python file (the runner's package, the hostile suite's programs) with pyflakes.
-bash scripts/lint-python.sh
-pnpm run typecheck
-# Every publishable package packs cleanly (publint, attw), and a release would go through (dry run).
-SKIP_BUILD=1 bash scripts/check-packages.sh
-bash scripts/release.sh --dry-run
-# The runner's Python modules, each tested directly (pytest).
-bash scripts/test-python.sh
-pnpm exec vitest run
+step vitest pnpm exec vitest run
+
+log "The static checks (started after the bootstrap):"
+static_status=0
+wait "$static_pid" || static_status=$?
+static_pid=""
+cat "$static_log" >&2
+rm -f "$static_log"
+[ "$static_status" = 0 ] || { log "The static checks failed (exit $static_status): see above"; exit "$static_status"; }
+
 # A short benchmark run, only to prove it works (its figures mean nothing at this size).
-node bench/src/bench.ts --backend local --quick --count 3 --seconds 1
+step "bench (local)" node bench/src/bench.ts --backend local --quick --count 3 --seconds 1
 # A short load run: a burst above capacity answers only 200 or 429/503, and a soak stays flat.
-node bench/src/load.ts --quick
+step "load (local)" node bench/src/load.ts --quick
 # An 8 MB upload and download through each file store next to a raw SDK PUT/GET (the Swift node of test.d/50-swift.sh).
-node bench/src/file-stores.ts --quick
+step "file stores" node bench/src/file-stores.ts --quick
 if timeout 20 docker info >/dev/null 2>&1; then
-  node bench/src/bench.ts --backend docker --quick --count 3 --seconds 1
-  node bench/src/bench.ts --backend kubernetes --quick --count 3 --seconds 1
-  node bench/src/load.ts --backend docker --quick
+  step "bench (docker)" node bench/src/bench.ts --backend docker --quick --count 3 --seconds 1
+  step "bench (kubernetes)" node bench/src/bench.ts --backend kubernetes --quick --count 3 --seconds 1
+  step "load (docker)" node bench/src/load.ts --backend docker --quick
 fi
