@@ -28,7 +28,7 @@ finish() {
       [ -e "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done
   fi
-  [ -n "$timings" ] && printf '\nWall time per step:\n%s  %6d s  in all\n' "$timings" "$SECONDS" >&2
+  [ -n "$timings" ] && printf '\nWall time per step:\n%s%6d s  in all\n' "$timings" "$SECONDS" >&2
   return 0
 }
 trap finish EXIT
