@@ -46,6 +46,7 @@ const SETTINGS: ContractSettings = { maxOutputBytes: 4096, memoryLimitMb: 512 };
 export function describeBackendContract(options: BackendContractOptions): void {
   describe(`${options.name} backend contract`, { timeout: 60_000 }, () => {
     const used = new Set<string>();
+    if (options.sections?.tests) throw new Error("the contract suite runs whole sections: SuiteSections.tests is the hostile suite's");
     const section = describeSection(options.sections, used);
     let backend: Backend;
     const run = (code: string, extra: Partial<ExecuteOptions> = {}): Promise<ExecutionResult> =>

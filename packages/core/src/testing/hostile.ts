@@ -7,7 +7,7 @@ import type { HostileContext, HostileSettings, HostileTestOptions } from "./host
 import { describeExhaustion } from "./hostile-exhaustion.js";
 import { describeFiles } from "./hostile-files.js";
 import { describeIsolation } from "./hostile-isolation.js";
-import { describeSection, type SuiteSections, unknownSections } from "./suite-sections.js";
+import { describeSection, type SuiteSections, testLeftOut, unknownSections } from "./suite-sections.js";
 
 export { HOSTILE_MARKER } from "./hostile-code.js";
 export { type HostileSettings, MAX_SNAPSHOT_FILES } from "./hostile-context.js";
@@ -81,6 +81,7 @@ export function describeHostileSuite(options: HostileSuiteOptions): void {
       // A gap naming no test is a typo that would hide nothing: refuse it (a skipped section's tests are still declared).
       expect([...Object.keys(gaps), ...Object.keys(assumes)].filter((name) => !used.has(name))).toEqual([]);
       expect(unknownSections(options.sections, sectionsUsed)).toEqual([]);
+      expect((options.sections?.tests ?? []).filter((name) => !used.has(name))).toEqual([]);
     });
 
     /** The backend still answers a trivial execution, and nothing of the test is left. */
@@ -97,6 +98,10 @@ export function describeHostileSuite(options: HostileSuiteOptions): void {
       const assumed = assumes[name];
       const title =
         reason !== undefined ? `${name} [known gap: ${reason}]` : assumed !== undefined ? `${name} [assumes: ${assumed}]` : name;
+      if (testLeftOut(options.sections, name)) {
+        it.skip(`${title} [${options.sections?.reason}]`, async () => {});
+        return;
+      }
       it(title, { timeout: testOptions.timeout }, async (context) => {
         if (testOptions.sessions && !backend.capabilities.sessions) context.skip("the backend has no sessions");
         if (reason === undefined) {

@@ -10,6 +10,12 @@ export interface SuiteSections {
   run: readonly string[];
   /** Why the others do not run here, and how to run them. */
   reason: string;
+  /**
+   * Within those sections, only these tests (by name), the rest skipped with
+   * `reason`. Only the hostile suite, whose tests are declared through one
+   * wrapper, takes it; the contract suite refuses it. @default every test
+   */
+  tests?: readonly string[];
 }
 
 /** `describe` for a section of a suite: skipped, titled with the reason, when `sections` leaves it out. */
@@ -32,12 +38,17 @@ export function unknownSections(sections: SuiteSections | undefined, used: Reado
   return (sections?.run ?? []).filter((title) => !used.has(title));
 }
 
+/** Whether a test of a section that runs is left out by `sections.tests` (see SuiteSections.tests). */
+export function testLeftOut(sections: SuiteSections | undefined, name: string): boolean {
+  return sections?.tests !== undefined && !sections.tests.includes(name);
+}
+
 /**
  * The subset a gVisor test file runs: every section with `GVISOR_SUITE=full`
  * (the documented full run), else `subset`, named in the file, so CI stays in
  * its budget (gVisor's ptrace platform makes each sandbox seconds slower).
  */
-export function gvisorSections(subset: readonly string[]): SuiteSections | undefined {
+export function gvisorSections(subset: readonly string[], tests?: readonly string[]): SuiteSections | undefined {
   if (process.env.GVISOR_SUITE === "full") return undefined;
-  return { run: subset, reason: "not in CI's gVisor subset; GVISOR_SUITE=full runs it" };
+  return { run: subset, reason: "not in CI's gVisor subset; GVISOR_SUITE=full runs it", ...(tests ? { tests } : {}) };
 }
