@@ -105,7 +105,8 @@ export class SandboxProxy implements EgressAttachment {
   private rules: Rules;
   private readonly attempts: NetworkAttempt[] = [];
   private readonly clientSockets = new Set<Socket>();
-  private readonly overLimit = new WeakSet<Socket>();
+  /** Client connections within the connection bound; the others are answered with a refusal. */
+  private readonly admitted = new Set<Socket>();
   private readonly connections = new Set<OpenConnection>();
   private readonly budget: ByteBudget;
   private readonly server: Server;
@@ -131,6 +132,12 @@ export class SandboxProxy implements EgressAttachment {
     this.server.on("request", (request: IncomingMessage, response: ServerResponse) => void this.onForward(request, response));
     this.server.on("connect", (request: IncomingMessage, socket: Socket, head: Buffer) => void this.onConnect(request, socket, head));
     this.server.on("clientError", (_error, socket: Socket) => socket.destroy());
+    this.server.on("upgrade", (request: IncomingMessage, socket: Socket) => {
+      const target = parseTarget(request.headers.host ?? "", 80);
+      const reason = "the egress proxy does not forward protocol upgrades over plain HTTP; use wss:// or https:// (CONNECT)";
+      if (target.kind !== "invalid") this.record(target.host, target.port, false, reason);
+      refuseSocket(socket, 403, reason);
+    });
     this.interceptServer = createServer();
     this.interceptServer.on("request", (request: IncomingMessage, response: ServerResponse) => void this.onIntercepted(request, response));
     this.interceptServer.on("clientError", (_error, socket: Socket) => socket.destroy());
@@ -192,8 +199,17 @@ export class SandboxProxy implements EgressAttachment {
 
   private onClient(socket: Socket): void {
     this.clientSockets.add(socket);
-    if (this.clientSockets.size > this.settings.maxConnections) this.overLimit.add(socket);
-    socket.once("close", () => this.clientSockets.delete(socket));
+    this.admit(socket);
+    socket.once("close", () => {
+      this.clientSockets.delete(socket);
+      this.admitted.delete(socket);
+    });
+  }
+
+  /** True when `socket` counts within the connection bound (it is admitted once there is room). */
+  private admit(socket: Socket): boolean {
+    if (!this.admitted.has(socket) && this.admitted.size < this.settings.maxConnections && !socket.destroyed) this.admitted.add(socket);
+    return this.admitted.has(socket);
   }
 
   private track(route: Route, close: () => void): OpenConnection {
@@ -236,7 +252,7 @@ export class SandboxProxy implements EgressAttachment {
     const { host, port } = target;
     const refuse = (reason: string): Authorisation => ({ allowed: false, reason, host, port });
     if (target.kind === "ipv6") return refuse(`${host}:${port}: IPv6 literal destinations are not supported; ask for the host by name`);
-    if (this.overLimit.has(socket)) {
+    if (!this.admit(socket)) {
       return refuse(`${host}:${port} refused: the sandbox has more than ${this.settings.maxConnections} egress connections open`);
     }
     if (this.budget.exhausted)
@@ -407,6 +423,7 @@ export class SandboxProxy implements EgressAttachment {
         if (peek.kind === "incomplete") return;
         socket.pause();
         socket.off("data", onData);
+        socket.off("end", onEnd);
         if (peek.kind === "malformed") {
           settle(false, `${label}: the tunnel's TLS ClientHello is malformed (${peek.reason})`);
           this.untrack(connection);
@@ -422,7 +439,10 @@ export class SandboxProxy implements EgressAttachment {
         up.write(seen);
         pipeline(socket, up, upstream, () => this.untrack(connection));
       };
+      // A client that leaves before its first byte: nothing to relay (the socket is half-open otherwise).
+      const onEnd = () => this.untrack(connection);
       socket.on("data", onData);
+      socket.once("end", onEnd);
       if (seen.length > 0) inspect();
     });
   }
@@ -442,8 +462,14 @@ export class SandboxProxy implements EgressAttachment {
       (secret.header ?? "Authorization").toLowerCase(),
       (secret.format ?? "{value}").replaceAll("{value}", secret.value),
     ]);
+    if (head.length > 0) {
+      // TLS would be read from the socket's handle, past these bytes; a client waits for the answer first anyway.
+      const reason = `${route.host}:${route.port}: the client sent data before the proxy answered CONNECT`;
+      this.record(route.host, route.port, false, reason);
+      refuseSocket(socket, 403, reason);
+      return;
+    }
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-    if (head.length > 0) socket.unshift(head);
     const names = secrets.map(([name]) => name).join(", ");
     let outcome: "pending" | "secure" | "refused" = "pending";
     const tlsSocket = new TLSSocket(socket, {
