@@ -2,13 +2,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
-import { getCACertificates, rootCertificates } from "node:tls";
+import { createSecureContext, getCACertificates, rootCertificates, type SecureContext } from "node:tls";
 import type { EgressAttachment, EgressGateway, EgressRequest } from "@code-interpreter/core";
 import { EGRESS_CA_BUNDLE_NAME, EGRESS_MOUNT_PATH, EGRESS_SANDBOX_PORT } from "@code-interpreter/core";
 import { InvalidRequestError } from "@code-interpreter/core/errors";
 import { type IpAddress, parseIpAddress } from "./addresses.js";
 import { CertificateAuthority } from "./certificate-authority.js";
-import { type EgressOptions, EgressSettingsError } from "./egress-options.js";
+import { type EgressOptions, EgressSettingsError, secretProblems } from "./egress-options.js";
 import { parseRules } from "./rules.js";
 import { type ProxySettings, SandboxProxy, systemResolve } from "./sandbox-proxy.js";
 import { parseTarget } from "./targets.js";
@@ -79,6 +79,8 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
     const unspecified = address.value === 0n;
     for (const each of unspecified ? ownAddresses : [address]) serverEndpoints.push({ address: each, port: target.port });
   }
+  for (const [name, secret] of Object.entries(options.secrets ?? {}))
+    problems.push(...secretProblems(name, secret).map((problem) => `secrets: ${problem}`));
   for (const [key, value, min] of [
     ["maxConnections", options.maxConnections, 1],
     ["bytesPerSecond", options.bytesPerSecond, 0],
@@ -101,6 +103,7 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
   const authority = await CertificateAuthority.create("code-interpreter egress proxy CA");
   const systemCertificates = systemCaBundle();
   const upstreamTrust = [systemCertificates, ...(options.upstreamCa ? [options.upstreamCa] : [])];
+  const interceptContexts = new Map<string, { certificate: string; context: SecureContext }>();
   const settings: ProxySettings = {
     operatorAllow: operatorAllow.rules,
     operatorDeny: operatorDeny.rules,
@@ -110,7 +113,17 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
     maxConnections: options.maxConnections ?? 64,
     bytesPerSecond: options.bytesPerSecond ?? 0,
     maxBytes: options.maxBytes ?? 1_073_741_824,
-    upstreamTrust,
+    upstreamContext: createSecureContext({ ca: upstreamTrust }),
+    interceptContext: (host) => {
+      const leaf = authority.leafFor(host);
+      let cached = interceptContexts.get(host);
+      // The authority remakes a leaf after a while; its context follows.
+      if (cached?.certificate !== leaf.certificate) {
+        cached = { certificate: leaf.certificate, context: createSecureContext({ cert: leaf.certificate, key: leaf.key }) };
+        interceptContexts.set(host, cached);
+      }
+      return cached.context;
+    },
     sandboxBundle: `${[...upstreamTrust, authority.certificatePem].map((pem) => pem.trim()).join("\n")}\n`,
     authority,
     resolve: options.resolve ?? systemResolve,

@@ -87,7 +87,7 @@ describe("egressOptionsFromEnv", () => {
       }),
     });
     expect(problems).toEqual([
-      'EGRESS_SECRETS: secret "a": the value holds a line break or NUL, which no header can carry',
+      'EGRESS_SECRETS: secret "a": the value holds a control character (a line break?), which no header can carry',
       'EGRESS_SECRETS: secret "b": hosts: "10.0.0.1" is not a host name (exact or *.)',
       'EGRESS_SECRETS: secret "b": format must be a string holding {value}, e.g. "Bearer {value}"',
       'EGRESS_SECRETS: secret "c": value_env names UNSET_VARIABLE, which is not set',

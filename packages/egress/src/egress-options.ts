@@ -214,42 +214,53 @@ export function parseSecrets(
     return { secrets, problems: ['must be a JSON object: {"name": {"value": …, "hosts": […], "header": …}}'] };
   }
   for (const [name, raw] of Object.entries(document)) {
-    const entry = raw as Record<string, unknown>;
-    const problem = (message: string) => problems.push(`secret "${name}": ${message}`);
-    if (typeof raw !== "object" || raw === null) {
-      problem("must be an object");
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      problems.push(`secret "${name}": must be an object`);
       continue;
     }
-    const value = typeof entry.value_env === "string" ? env[entry.value_env] : entry.value;
-    if (typeof entry.value_env === "string" && (value === undefined || value === ""))
-      problem(`value_env names ${entry.value_env}, which is not set`);
-    else if (typeof value !== "string" || value === "") problem("needs a value (a string) or value_env (the variable holding it)");
-    const hosts = entry.hosts;
-    if (!Array.isArray(hosts) || hosts.length === 0 || !hosts.every((host) => typeof host === "string")) {
-      problem("needs hosts: a list of host names (exact or *.)");
-    } else {
-      for (const host of hosts as string[]) {
-        const name = host.startsWith("*.") ? normaliseHostName(host.slice(2)) : normaliseHostName(host);
-        if (name === undefined || parseIpAddress(host) !== undefined) problem(`hosts: "${host}" is not a host name (exact or *.)`);
-      }
-    }
-    const header = entry.header ?? "Authorization";
-    if (typeof header !== "string" || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(header)) problem("header must be a header name");
-    const format = entry.format ?? "{value}";
-    if (typeof format !== "string" || !format.includes("{value}"))
-      problem('format must be a string holding {value}, e.g. "Bearer {value}"');
-    const tenants = entry.tenants;
-    if (tenants !== undefined && (!Array.isArray(tenants) || !tenants.every((tenant) => typeof tenant === "string"))) {
-      problem("tenants must be a list of tenant names");
-    }
-    if (typeof value === "string" && /[\r\n\0]/.test(value)) problem("the value holds a line break or NUL, which no header can carry");
-    secrets[name] = {
-      value: typeof value === "string" ? value : "",
-      hosts: Array.isArray(hosts) ? (hosts as string[]).map((host) => host.toLowerCase()) : [],
-      header: typeof header === "string" ? header : "Authorization",
-      format: typeof format === "string" ? format : "{value}",
-      ...(Array.isArray(tenants) ? { tenants: tenants as string[] } : {}),
-    };
+    const { value_env: valueEnv, value, hosts, header = "Authorization", format = "{value}", tenants } = raw as Record<string, unknown>;
+    const secret = { value: typeof valueEnv === "string" ? env[valueEnv] : value, hosts, header, format, tenants } as EgressSecret;
+    if (tenants === undefined) delete secret.tenants;
+    if (typeof valueEnv === "string" && !secret.value) {
+      problems.push(`secret "${name}": value_env names ${valueEnv}, which is not set`);
+      // The rest of the entry is still checked, with the missing value taken as given.
+      problems.push(...secretProblems(name, { ...secret, value: "unset" }));
+    } else problems.push(...secretProblems(name, secret));
+    if (Array.isArray(hosts)) secret.hosts = hosts.map((host) => String(host).toLowerCase());
+    secrets[name] = secret;
   }
   return { secrets, problems };
+}
+
+/** What is wrong with one secret (its name and fields, never its value). */
+export function secretProblems(name: string, secret: EgressSecret): string[] {
+  const problems: string[] = [];
+  const problem = (message: string) => problems.push(`secret "${name}": ${message}`);
+  const {
+    value,
+    hosts,
+    header = "Authorization",
+    format = "{value}",
+    tenants,
+  } = secret as Partial<Record<keyof EgressSecret, unknown>> & EgressSecret;
+  if (typeof value !== "string" || value === "") problem("needs a value (a string) or value_env (the variable holding it)");
+  // What a header value may hold (RFC 9110 field-value): no control characters, so no line breaks.
+  else if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(value))
+    problem("the value holds a control character (a line break?), which no header can carry");
+  if (!Array.isArray(hosts) || hosts.length === 0 || !hosts.every((host) => typeof host === "string")) {
+    problem("needs hosts: a list of host names (exact or *.)");
+  } else {
+    for (const host of hosts) {
+      const hostName = host.startsWith("*.") ? normaliseHostName(host.slice(2)) : normaliseHostName(host);
+      if (hostName === undefined || parseIpAddress(host) !== undefined) problem(`hosts: "${host}" is not a host name (exact or *.)`);
+    }
+  }
+  if (typeof header !== "string" || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(header)) problem("header must be a header name");
+  if (typeof format !== "string" || !format.includes("{value}") || !/^[\t\x20-\x7e]*$/.test(format)) {
+    problem('format must be a string holding {value}, e.g. "Bearer {value}"');
+  }
+  if (tenants !== undefined && (!Array.isArray(tenants) || !tenants.every((tenant) => typeof tenant === "string"))) {
+    problem("tenants must be a list of tenant names");
+  }
+  return problems;
 }

@@ -12,7 +12,7 @@ import { request as httpsRequest } from "node:https";
 import { connect as netConnect, type Socket } from "node:net";
 import { join } from "node:path";
 import { pipeline } from "node:stream";
-import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import { type SecureContext, TLSSocket } from "node:tls";
 import type { EgressAttachment, EgressRequest, NetworkAttempt, NetworkPolicy } from "@code-interpreter/core";
 import { EGRESS_CA_BUNDLE_NAME, EGRESS_SOCKET_NAME } from "@code-interpreter/core";
 import { InvalidRequestError } from "@code-interpreter/core/errors";
@@ -43,8 +43,10 @@ export interface ProxySettings {
   maxConnections: number;
   bytesPerSecond: number;
   maxBytes: number;
-  /** CA certificates (PEM) trusted for upstream TLS: the system's and the operator's. */
-  upstreamTrust: string[];
+  /** Trusts the CA certificates for upstream TLS: the system's and the operator's (made once: the system bundle is large). */
+  upstreamContext: SecureContext;
+  /** A TLS context with the gateway CA's certificate for `host`, cached. */
+  interceptContext(host: string): SecureContext;
   /** The bundle sandboxes trust: the system's CAs, the operator's, and the proxy's own CA. */
   sandboxBundle: string;
   authority: CertificateAuthority;
@@ -129,17 +131,30 @@ export class SandboxProxy implements EgressAttachment {
     );
     this.server = createServer();
     this.server.on("connection", (socket: Socket) => this.onClient(socket));
-    this.server.on("request", (request: IncomingMessage, response: ServerResponse) => void this.onForward(request, response));
-    this.server.on("connect", (request: IncomingMessage, socket: Socket, head: Buffer) => void this.onConnect(request, socket, head));
+    // A handler that fails unexpectedly drops its connection, never the server.
+    this.server.on("request", (request: IncomingMessage, response: ServerResponse) =>
+      this.onForward(request, response).catch(() => response.destroy()),
+    );
+    this.server.on("connect", (request: IncomingMessage, socket: Socket, head: Buffer) => {
+      socket.on("error", () => socket.destroy());
+      this.onConnect(request, socket, head).catch(() => socket.destroy());
+    });
     this.server.on("clientError", (_error, socket: Socket) => socket.destroy());
     this.server.on("upgrade", (request: IncomingMessage, socket: Socket) => {
+      socket.on("error", () => socket.destroy());
       const target = parseTarget(request.headers.host ?? "", 80);
       const reason = "the egress proxy does not forward protocol upgrades over plain HTTP; use wss:// or https:// (CONNECT)";
       if (target.kind !== "invalid") this.record(target.host, target.port, false, reason);
       refuseSocket(socket, 403, reason);
     });
     this.interceptServer = createServer();
-    this.interceptServer.on("request", (request: IncomingMessage, response: ServerResponse) => void this.onIntercepted(request, response));
+    this.interceptServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
+      try {
+        this.onIntercepted(request, response);
+      } catch {
+        response.destroy();
+      }
+    });
     this.interceptServer.on("clientError", (_error, socket: Socket) => socket.destroy());
   }
 
@@ -334,7 +349,7 @@ export class SandboxProxy implements EgressAttachment {
     });
     const done = () => this.untrack(connection);
     upstream.once("timeout", () => upstream.destroy(new Error("timed out")));
-    upstream.once("error", (error: NodeJS.ErrnoException) => {
+    upstream.on("error", (error: NodeJS.ErrnoException) => {
       if (!response.headersSent) {
         refuseResponse(response, 502, `${route.host}:${route.port} could not be reached (${error.code ?? error.message})`);
       } else response.destroy();
@@ -350,7 +365,6 @@ export class SandboxProxy implements EgressAttachment {
   }
 
   private async onConnect(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
-    socket.on("error", () => socket.destroy());
     const target = parseTarget(request.url ?? "", undefined);
     if (target.kind !== "invalid" && request.headers.host !== undefined) {
       const hostHeader = parseTarget(request.headers.host, target.port);
@@ -391,7 +405,7 @@ export class SandboxProxy implements EgressAttachment {
       this.record(route.host, route.port, allowed, reason);
     };
     const connectTimer = setTimeout(() => upstream.destroy(new Error("timed out")), CONNECT_TIMEOUT_MS);
-    upstream.once("error", (error: NodeJS.ErrnoException) => {
+    upstream.on("error", (error: NodeJS.ErrnoException) => {
       if (!connected && !settled) {
         settle(true, `${label} could not be reached (${error.code ?? error.message})`);
         refuseSocket(socket, 502, `${label} could not be reached (${error.code ?? error.message})`);
@@ -451,8 +465,7 @@ export class SandboxProxy implements EgressAttachment {
   private intercept(route: Route, socket: Socket, head: Buffer, secrets: [string, EgressSecret][]): void {
     let context: SecureContext;
     try {
-      const leaf = this.settings.authority.leafFor(route.host);
-      context = createSecureContext({ cert: leaf.certificate, key: leaf.key });
+      context = this.settings.interceptContext(route.host);
     } catch {
       this.record(route.host, route.port, false, `${route.host}:${route.port}: the proxy could not make a certificate for it`);
       refuseSocket(socket, 502, `${route.host}:${route.port}: the proxy could not make a certificate for it`);
@@ -527,10 +540,11 @@ export class SandboxProxy implements EgressAttachment {
     const outgoing = forwardHeaders(request.headers);
     for (const [name, value] of headers) outgoing[name] = value;
     const upstream = httpsRequest({
+      // Passed through to tls.connect, which takes it; the request options' type does not list it.
+      ...({ secureContext: this.settings.upstreamContext } as object),
       host: route.connectAddress,
       port: route.connectPort,
       servername: route.host,
-      ca: this.settings.upstreamTrust,
       method: request.method,
       path,
       headers: outgoing,
