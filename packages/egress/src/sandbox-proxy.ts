@@ -303,11 +303,11 @@ export class SandboxProxy implements EgressAttachment {
     try {
       url = new URL(request.url ?? "");
     } catch {
-      refuseResponse(response, 400, "the egress proxy takes absolute-form requests (http://host/path); point HTTP_PROXY at it");
+      refuseResponse(response, 400, "it takes absolute-form requests (http://host/path): point HTTP_PROXY at it");
       return;
     }
     if (url.protocol !== "http:") {
-      refuseResponse(response, 400, `the egress proxy forwards http:// URLs; ${url.protocol}// goes through CONNECT (HTTPS_PROXY)`);
+      refuseResponse(response, 400, `it forwards http:// URLs; ${url.protocol}// goes through CONNECT (HTTPS_PROXY)`);
       return;
     }
     const target = parseTarget(url.host, 80);
@@ -347,7 +347,8 @@ export class SandboxProxy implements EgressAttachment {
       upstream.destroy();
       response.destroy();
     });
-    const done = () => this.untrack(connection);
+    // Finished or failed on its own: no longer tracked, and nothing to force (a 502 may still be on its way).
+    const done = () => this.connections.delete(connection);
     upstream.once("timeout", () => upstream.destroy(new Error("timed out")));
     upstream.on("error", (error: NodeJS.ErrnoException) => {
       if (!response.headersSent) {
@@ -360,7 +361,11 @@ export class SandboxProxy implements EgressAttachment {
       response.writeHead(answer.statusCode ?? 502, answer.statusMessage, forwardHeaders(answer.headers));
       pipeline(answer, this.budget.meter(), response, done);
     });
-    response.once("close", done);
+    response.once("close", () => {
+      // The client left before the answer was through: the upstream request is of no use.
+      if (!response.writableFinished) upstream.destroy();
+      done();
+    });
     pipeline(request, this.budget.meter(), upstream, () => {});
   }
 
@@ -392,7 +397,8 @@ export class SandboxProxy implements EgressAttachment {
   /** Pipes a CONNECT tunnel untouched, once its TLS ClientHello (if it is TLS) names the CONNECT host. */
   private tunnel(route: Route, socket: Socket, head: Buffer): void {
     const label = `${route.host}:${route.port}`;
-    const upstream = netConnect({ host: route.connectAddress, port: route.connectPort });
+    // Half-open like the client's side: an upstream's FIN must not cut what the meter still holds back.
+    const upstream = netConnect({ host: route.connectAddress, port: route.connectPort, allowHalfOpen: true });
     const connection = this.track(route, () => {
       upstream.destroy();
       socket.destroy();
@@ -406,26 +412,33 @@ export class SandboxProxy implements EgressAttachment {
     };
     const connectTimer = setTimeout(() => upstream.destroy(new Error("timed out")), CONNECT_TIMEOUT_MS);
     upstream.on("error", (error: NodeJS.ErrnoException) => {
-      if (!connected && !settled) {
-        settle(true, `${label} could not be reached (${error.code ?? error.message})`);
-        refuseSocket(socket, 502, `${label} could not be reached (${error.code ?? error.message})`);
+      if (connected) {
+        this.untrack(connection);
+        return;
       }
-      this.untrack(connection);
+      // Not forced: the client must still get the 502.
+      this.connections.delete(connection);
+      settle(true, `${label} could not be reached (${error.code ?? error.message})`);
+      refuseSocket(socket, 502, `${label} could not be reached (${error.code ?? error.message})`);
     });
     upstream.once("close", () => {
       clearTimeout(connectTimer);
       settle(true);
-      this.untrack(connection);
     });
     socket.once("close", () => {
       settle(true);
       this.untrack(connection);
     });
+    // Each direction ends on its own (half-close); when both have, or either fails, both sockets go.
+    let directionsDone = 0;
+    const directionDone = (error?: Error | null) => {
+      if (error || ++directionsDone === 2) this.untrack(connection);
+    };
     upstream.once("connect", () => {
       connected = true;
       clearTimeout(connectTimer);
       socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      pipeline(upstream, this.budget.meter(), socket, () => this.untrack(connection));
+      pipeline(upstream, this.budget.meter(), socket, directionDone);
       let seen = head;
       const onData = (chunk: Buffer) => {
         seen = Buffer.concat([seen, chunk]);
@@ -451,7 +464,7 @@ export class SandboxProxy implements EgressAttachment {
         settle(true);
         const up = this.budget.meter();
         up.write(seen);
-        pipeline(socket, up, upstream, () => this.untrack(connection));
+        pipeline(socket, up, upstream, directionDone);
       };
       // A client that leaves before its first byte: nothing to relay (the socket is half-open otherwise).
       const onEnd = () => this.untrack(connection);
@@ -587,8 +600,13 @@ function forwardHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.includes(name) && !named.includes(name)));
 }
 
+/** How a refusal's body begins: denied by a rule (403), the upstream failed (502), or the request is not one the proxy takes (400). */
+function bodyPrefix(status: number): string {
+  return status === 403 ? "egress denied" : status === 502 ? "egress failed" : "egress proxy";
+}
+
 function refuseResponse(response: ServerResponse, status: number, reason: string): void {
-  const body = `egress denied: ${reason}\n`;
+  const body = `${bodyPrefix(status)}: ${reason}\n`;
   if (response.headersSent) {
     response.destroy();
     return;
@@ -602,7 +620,7 @@ function refuseResponse(response: ServerResponse, status: number, reason: string
 }
 
 function refuseSocket(socket: Socket, status: 403 | 502, reason: string): void {
-  const body = `egress denied: ${reason}\n`;
+  const body = `${bodyPrefix(status)}: ${reason}\n`;
   const statusText = status === 403 ? "Forbidden" : "Bad Gateway";
   socket.end(
     `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

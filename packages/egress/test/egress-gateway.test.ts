@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { lookup } from "node:dns/promises";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { connect as netConnect } from "node:net";
+import { createServer as createNetServer, connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { EgressAttachment, NetworkAttempt } from "@code-interpreter/core";
@@ -22,6 +22,16 @@ import {
 } from "./support.js";
 
 const run = promisify(execFile);
+
+/** A loopback port nothing listens on. */
+async function unusedPort(): Promise<number> {
+  const server = createNetServer().listen(0, "127.0.0.1");
+  await new Promise((resolve) => server.once("listening", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
 const SECRET = "sk-test-4f1d9c0e-never-in-a-sandbox";
 
 let upstreams: Upstreams;
@@ -40,7 +50,9 @@ const dnsAnswers: Record<string, string[]> = {
 
 beforeAll(async () => {
   upstreams = await startUpstreams();
+  const closedPort = await unusedPort();
   const hosts = {
+    "down.example.test": { address: "127.0.0.1", port: closedPort },
     "files.example.test": { address: "127.0.0.1", port: upstreams.httpsPort },
     "api.example.test": { address: "127.0.0.1", port: upstreams.httpsPort },
     "plain.example.test": { address: "127.0.0.1", port: upstreams.httpPort },
@@ -144,6 +156,24 @@ describe("a sandbox's egress attachment", () => {
       "evil.example.test:443 is not in allow_out",
       `files.example.test:${upstreams.httpsPort} (127.0.0.1) is in deny_out (127.0.0.0/8)`,
     ]);
+  });
+
+  it("answers 502 with the reason when an allowed upstream cannot be reached, for CONNECT and plain HTTP", async () => {
+    const { attachment, socketPath } = await open(["down.example.test"]);
+    expect(await connectThrough(socketPath, "down.example.test:443")).toEqual({
+      status: 502,
+      body: "egress failed: down.example.test:443 could not be reached (ECONNREFUSED)\n",
+    });
+    expect(await proxiedHttp(socketPath, "http://down.example.test/")).toMatchObject({
+      status: 502,
+      body: "egress failed: down.example.test:80 could not be reached (ECONNREFUSED)\n",
+    });
+    expect(attachment.drainAttempts()[0]).toEqual({
+      host: "down.example.test",
+      port: 443,
+      allowed: true,
+      reason: "down.example.test:443 could not be reached (ECONNREFUSED)",
+    });
   });
 
   it("refuses a tunnel whose TLS SNI is not its CONNECT host, before the upstream sees a byte", async () => {
@@ -297,13 +327,20 @@ describe("a sandbox's egress attachment", () => {
     for (const result of [second, fourth]) if ("socket" in result) result.socket.destroy();
   });
 
-  it("slows a sandbox down to its bytes per second, and closes its connections past its byte bound", async () => {
-    const { attachment, socketPath } = await open(["*.example.test"], { on: bounded });
+  it("slows a tunnel down to the sandbox's bytes per second, and delivers every byte", async () => {
+    const { socketPath, bundle } = await open(["*.example.test"], { on: bounded });
     const started = Date.now();
-    const slowed = await proxiedHttp(socketPath, "http://plain.example.test/bytes?size=250000");
+    const tls = await startTls(await tunnelThrough(socketPath, "files.example.test:443"), "files.example.test", bundle);
+    const slowed = await httpsGet(tls, "files.example.test", "/bytes?size=250000");
+    tls.destroy();
     // 200,000 bytes a second with a second's burst: the last 50,000 bytes wait at least a quarter second.
     expect(slowed.body.length).toBe(250_000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+  });
+
+  it("closes a sandbox's connections past its byte bound, and refuses new ones", async () => {
+    const { attachment, socketPath } = await open(["*.example.test"], { on: bounded });
+    expect((await proxiedHttp(socketPath, "http://plain.example.test/bytes?size=250000")).body.length).toBe(250_000);
     await expect(proxiedHttp(socketPath, "http://plain.example.test/bytes?size=100000")).rejects.toThrow();
     const refused = await proxiedHttp(socketPath, "http://plain.example.test/hello");
     expect(refused.status).toBe(403);
