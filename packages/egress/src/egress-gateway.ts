@@ -99,7 +99,8 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
 
   const ownsStateDirectory = options.stateDirectory === undefined;
   const stateDirectory = options.stateDirectory ?? (await mkdtemp(join(tmpdir(), "ci-egress-")));
-  await mkdir(stateDirectory, { recursive: true, mode: 0o755 });
+  // Only the server's user reaches the sockets from the host; each sandbox is given its own directory by a bind.
+  await mkdir(stateDirectory, { recursive: true, mode: 0o700 });
   const authority = await CertificateAuthority.create("code-interpreter egress proxy CA");
   const systemCertificates = systemCaBundle();
   const upstreamTrust = [systemCertificates, ...(options.upstreamCa ? [options.upstreamCa] : [])];
