@@ -272,8 +272,9 @@ export class SandboxProxy implements EgressAttachment {
     }
     if (this.budget.exhausted)
       return refuse(`${host}:${port} refused: the sandbox used up its egress byte bound (${this.settings.maxBytes} bytes)`);
+    const rules = this.rules;
     const literal = parseIpAddress(host);
-    const name = decideName(this.rules, host, port, literal);
+    const name = decideName(rules, host, port, literal);
     if (!name.allowed) return refuse(name.reason);
     let addresses: ResolvedAddress[];
     let connectPort = port;
@@ -290,12 +291,15 @@ export class SandboxProxy implements EgressAttachment {
         return refuse(`${host}:${port} could not be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
       }
     }
-    const decision = decideAddresses(this.rules, this.settings.addressContext, host, connectPort, addresses, name.addressesMustMatch);
+    const decision = decideAddresses(rules, this.settings.addressContext, host, connectPort, addresses, name.addressesMustMatch);
     if (!decision.allowed) return refuse(decision.reason);
     // Connect to an address that was checked, never the name again: no DNS rebinding.
     const chosen = addresses.find((entry) => entry.address.family === 4) ?? addresses[0];
     if (chosen === undefined) return refuse(`${host}:${port} resolves to no address`);
-    return { allowed: true, route: { host, port, addresses, connectAddress: textOf(chosen.address), connectPort } };
+    const route = { host, port, addresses, connectAddress: formatIpAddress(chosen.address), connectPort };
+    // The policy may have been replaced while the name was being resolved.
+    const refusal = this.rules === rules ? undefined : this.refusalFor(route);
+    return refusal === undefined ? { allowed: true, route } : refuse(refusal);
   }
 
   private async onForward(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -566,10 +570,6 @@ export class SandboxProxy implements EgressAttachment {
     });
     this.relayExchange(request, response, upstream, route);
   }
-}
-
-function textOf(address: IpAddress): string {
-  return formatIpAddress(address);
 }
 
 /** The system's resolver: every address getaddrinfo gives (/etc/hosts, then DNS). */
