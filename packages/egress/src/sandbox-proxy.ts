@@ -291,15 +291,16 @@ export class SandboxProxy implements EgressAttachment {
         return refuse(`${host}:${port} could not be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
       }
     }
-    const decision = decideAddresses(rules, this.settings.addressContext, host, connectPort, addresses, name.addressesMustMatch);
+    // The policy may have been replaced while the name was being resolved: the current one decides.
+    const current = this.rules;
+    const nameNow = current === rules ? name : decideName(current, host, port, literal);
+    if (!nameNow.allowed) return refuse(nameNow.reason);
+    const decision = decideAddresses(current, this.settings.addressContext, host, connectPort, addresses, nameNow.addressesMustMatch);
     if (!decision.allowed) return refuse(decision.reason);
     // Connect to an address that was checked, never the name again: no DNS rebinding.
     const chosen = addresses.find((entry) => entry.address.family === 4) ?? addresses[0];
     if (chosen === undefined) return refuse(`${host}:${port} resolves to no address`);
-    const route = { host, port, addresses, connectAddress: formatIpAddress(chosen.address), connectPort };
-    // The policy may have been replaced while the name was being resolved.
-    const refusal = this.rules === rules ? undefined : this.refusalFor(route);
-    return refusal === undefined ? { allowed: true, route } : refuse(refusal);
+    return { allowed: true, route: { host, port, addresses, connectAddress: formatIpAddress(chosen.address), connectPort } };
   }
 
   private async onForward(request: IncomingMessage, response: ServerResponse): Promise<void> {

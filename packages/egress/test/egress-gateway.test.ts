@@ -46,7 +46,21 @@ const dnsAnswers: Record<string, string[]> = {
   "rebind.example.test": ["203.0.113.10", "127.0.0.1"],
   "metadata.example.test": ["169.254.169.254"],
   "public.example.test": ["203.0.113.20"],
+  // Loopback, so that even a regression sends nothing off this machine.
+  "slow.example.test": ["127.0.0.1"],
 };
+
+function gate(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+
+/** Holds back the answer for slow.example.test until a test lets it go. */
+let slowAnswer = gate();
+let slowAsked = false;
 
 beforeAll(async () => {
   upstreams = await startUpstreams();
@@ -61,7 +75,13 @@ beforeAll(async () => {
   const common = {
     hosts,
     upstreamCa: upstreams.testCa,
-    resolve: async (host: string) => dnsAnswers[host] ?? (await lookup(host, { all: true })).map((entry) => entry.address),
+    resolve: async (host: string) => {
+      if (host === "slow.example.test") {
+        slowAsked = true;
+        await slowAnswer.promise;
+      }
+      return dnsAnswers[host] ?? (await lookup(host, { all: true })).map((entry) => entry.address);
+    },
   };
   [gateway, bounded] = await Promise.all([
     createEgressGateway({
@@ -304,6 +324,16 @@ describe("a sandbox's egress attachment", () => {
     );
     // The tightened policy still lets plain.example.test through.
     expect((await proxiedHttp(socketPath, "http://plain.example.test/hello")).status).toBe(200);
+  });
+
+  it("checks a destination resolved while the policy was replaced against the new policy", async () => {
+    slowAnswer = gate();
+    const { attachment, socketPath } = await open(["slow.example.test", "plain.example.test"]);
+    const pending = connectThrough(socketPath, "slow.example.test:443");
+    await eventually(() => slowAsked);
+    await attachment.update({ allow_out: ["plain.example.test"], deny_out: [] });
+    slowAnswer.resolve();
+    expect(await pending).toEqual({ status: 403, body: "egress denied: slow.example.test:443 is not in allow_out\n" });
   });
 
   it("refuses a connection over the sandbox's connection bound, with a reason", async () => {
