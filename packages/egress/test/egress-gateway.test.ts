@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { lookup } from "node:dns/promises";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { createServer as createNetServer, connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -212,6 +213,46 @@ describe("a sandbox's egress attachment", () => {
       },
     ]);
     expect(upstreams.seen.length).toBe(before);
+  });
+
+  it("tells a client that is not using it as a proxy what to do, and refuses plain-HTTP upgrades with a reason", async () => {
+    const { attachment, socketPath } = await open(["plain.example.test"]);
+    const originForm = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      httpRequest({ socketPath, agent: false, path: "/hello", headers: { host: "plain.example.test" } }, (response) => {
+        let body = "";
+        response.on("data", (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+      })
+        .on("error", reject)
+        .end();
+    });
+    expect(originForm).toEqual({
+      status: 400,
+      body: "egress proxy: it takes absolute-form requests (http://host/path): point HTTP_PROXY at it\n",
+    });
+    const upgrade = await new Promise<number>((resolve, reject) => {
+      httpRequest({
+        socketPath,
+        agent: false,
+        path: "http://plain.example.test/socket",
+        headers: { host: "plain.example.test", connection: "Upgrade", upgrade: "websocket" },
+      })
+        .on("response", (response) => resolve(response.statusCode ?? 0))
+        .on("upgrade", () => reject(new Error("upgraded")))
+        .on("error", reject)
+        .end();
+    });
+    expect(upgrade).toBe(403);
+    expect(attachment.drainAttempts()).toEqual([
+      {
+        host: "plain.example.test",
+        port: 80,
+        allowed: false,
+        reason: "the egress proxy does not forward protocol upgrades over plain HTTP; use wss:// or https:// (CONNECT)",
+      },
+    ]);
   });
 
   it("refuses a plain-HTTP request whose Host header is not its URL's host", async () => {
