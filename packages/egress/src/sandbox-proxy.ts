@@ -403,7 +403,7 @@ export class SandboxProxy implements EgressAttachment {
   private tunnel(route: Route, socket: Socket, head: Buffer): void {
     const label = `${route.host}:${route.port}`;
     // Half-open like the client's side: an upstream's FIN must not cut what the meter still holds back.
-    // No Nagle: small writes (TLS handshakes) would wait on delayed ACKs, ~40 ms each.
+    // No Nagle, as Node's HTTP client: a small write (a TLS handshake message) must not wait for a delayed ACK.
     const upstream = netConnect({ host: route.connectAddress, port: route.connectPort, allowHalfOpen: true, noDelay: true });
     const connection = this.track(route, () => {
       upstream.destroy();
