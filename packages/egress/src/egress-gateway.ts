@@ -9,8 +9,9 @@ import { InvalidRequestError } from "@code-interpreter/core/errors";
 import { type IpAddress, parseIpAddress } from "./addresses.js";
 import { CertificateAuthority } from "./certificate-authority.js";
 import { type EgressOptions, EgressSettingsError, secretProblems } from "./egress-options.js";
+import { systemResolve } from "./resolve.js";
 import { parseRules } from "./rules.js";
-import { type ProxySettings, SandboxProxy, systemResolve } from "./sandbox-proxy.js";
+import { type ProxySettings, SandboxProxy } from "./sandbox-proxy.js";
 import { parseTarget } from "./targets.js";
 
 /** The egress proxy of one server: a gateway for the engine, and the CA its sandboxes trust. */

@@ -1,13 +1,5 @@
-import { lookup } from "node:dns/promises";
 import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
-import {
-  createServer,
-  request as httpRequest,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from "node:http";
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect as netConnect, type Socket } from "node:net";
 import { join } from "node:path";
@@ -21,6 +13,8 @@ import { ByteBudget } from "./byte-budget.js";
 import type { CertificateAuthority } from "./certificate-authority.js";
 import { MAX_RECORD, peekClientHello } from "./client-hello.js";
 import type { EgressAttemptEvent, EgressSecret } from "./egress-options.js";
+import { forwardHeaders, refuseResponse, refuseSocket } from "./http-relay.js";
+import { resolveWithin } from "./resolve.js";
 import {
   type AddressContext,
   decideAddresses,
@@ -56,19 +50,7 @@ export interface ProxySettings {
 
 /** The most attempts kept between two drains; older ones are dropped first. */
 const MAX_ATTEMPTS = 1000;
-const RESOLVE_TIMEOUT_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 10_000;
-const HOP_BY_HOP = [
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authorization",
-  "proxy-authenticate",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-];
 
 /** Where an allowed destination is reached. */
 interface Route {
@@ -572,60 +554,4 @@ export class SandboxProxy implements EgressAttachment {
     });
     this.relayExchange(request, response, upstream, route);
   }
-}
-
-/** The system's resolver: every address getaddrinfo gives (/etc/hosts, then DNS). */
-export async function systemResolve(host: string): Promise<string[]> {
-  return (await lookup(host, { all: true, order: "verbatim" })).map((entry) => entry.address);
-}
-
-async function resolveWithin(resolve: (host: string) => Promise<string[]>, host: string): Promise<ResolvedAddress[]> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error("timed out"), { code: "ETIMEOUT" })), RESOLVE_TIMEOUT_MS);
-  });
-  try {
-    const found = await Promise.race([resolve(host), timeout]);
-    return found.flatMap((text) => {
-      const address = parseIpAddress(text);
-      return address === undefined ? [] : [{ address, fromHosts: false }];
-    });
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function forwardHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const named = String(headers.connection ?? "")
-    .split(",")
-    .map((name) => name.trim().toLowerCase());
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.includes(name) && !named.includes(name)));
-}
-
-/** How a refusal's body begins: denied by a rule (403), the upstream failed (502), or the request is not one the proxy takes (400). */
-function bodyPrefix(status: number): string {
-  return status === 403 ? "egress denied" : status === 502 ? "egress failed" : "egress proxy";
-}
-
-function refuseResponse(response: ServerResponse, status: number, reason: string): void {
-  const body = `${bodyPrefix(status)}: ${reason}\n`;
-  if (response.headersSent) {
-    response.destroy();
-    return;
-  }
-  response.writeHead(status, {
-    "content-type": "text/plain; charset=utf-8",
-    "content-length": Buffer.byteLength(body),
-    connection: "close",
-  });
-  response.end(body);
-}
-
-function refuseSocket(socket: Socket, status: 403 | 502, reason: string): void {
-  const body = `${bodyPrefix(status)}: ${reason}\n`;
-  const statusText = status === 403 ? "Forbidden" : "Bad Gateway";
-  socket.end(
-    `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-  setTimeout(() => socket.destroy(), 1_000).unref();
 }
