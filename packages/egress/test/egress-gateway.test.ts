@@ -88,7 +88,10 @@ beforeAll(async () => {
     createEgressGateway({
       ...common,
       allowOut: ["*.example.test", "localhost", "169.254.0.0/16", "203.0.113.0/24"],
-      secrets: { token: { value: SECRET, hosts: ["api.example.test"], header: "Authorization", format: "Bearer {value}" } },
+      secrets: {
+        token: { value: SECRET, hosts: ["api.example.test"], header: "Authorization", format: "Bearer {value}" },
+        "tenant-b-only": { value: SECRET, hosts: ["api.example.test"], tenants: ["tenant-b"] },
+      },
       onAttempt: (event) => events.push(event),
     }),
     createEgressGateway({ ...common, maxConnections: 2, maxBytes: 300_000, bytesPerSecond: 200_000 }),
@@ -435,6 +438,10 @@ describe("open", () => {
       '"10.0.0.0/33" is not a valid IP address or CIDR network',
     );
     await expect(request({ allow_out: ["files.example.test"], deny_out: [] }, ["nope"])).rejects.toThrow('secrets: unknown secret "nope"');
+    // A secret offered to other tenants only is as unknown as one that does not exist.
+    await expect(request({ allow_out: ["files.example.test"], deny_out: [] }, ["tenant-b-only"])).rejects.toThrow(
+      'secrets: unknown secret "tenant-b-only"',
+    );
     expect(existsSync(join(gateway.stateDirectory, "code-exec-refused"))).toBe(false);
   });
 });
