@@ -27,6 +27,10 @@ export function capabilitiesRoutes(server: ServerContext) {
       session_files: backend.capabilities.sessions,
       mcp: true,
     },
+    network: {
+      offered: server.egress !== undefined && backend.capabilities.egress === true,
+      secrets: server.egress && backend.capabilities.egress === true ? [...server.egress.secrets] : [],
+    },
     file_store: config.FILE_STORE,
     limits: {
       max_exec_timeout_ms: config.MAX_EXEC_TIMEOUT_MS,

@@ -338,7 +338,7 @@ export const SessionListResponseSchema = z.object({ sessions: z.array(SessionDet
 export type SessionListResponse = z.infer<typeof SessionListResponseSchema>;
 
 /** `PUT /v1/sessions/{id}/network` request body: the session's new policy (connections it forbids are closed). */
-export const SessionNetworkRequestSchema = NetworkPolicySchema;
+export const SessionNetworkRequestSchema = NetworkPolicySchema.describe("The session's new network policy");
 export type SessionNetworkRequest = z.infer<typeof SessionNetworkRequestSchema>;
 
 /** `POST /v1/sessions/{id}/keepalive` request body. */

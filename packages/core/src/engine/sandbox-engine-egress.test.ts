@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { InvalidRequestError } from "../errors.js";
-import type { EgressAttachment, EgressGateway, EgressRequest, NetworkAttempt, NetworkPolicy } from "../network/egress.js";
+import type { NetworkPolicy } from "../network/egress.js";
 import { FakeDriver, type FakeDriverOptions } from "../testing/fake-driver.js";
+import { MEMORY_EGRESS_ENV, MemoryEgressGateway } from "../testing/memory-egress.js";
 import { sandboxLimits } from "./limits.js";
 import { SandboxEngine, type SandboxEngineOptions } from "./sandbox-engine.js";
 
@@ -10,8 +11,8 @@ import { SandboxEngine, type SandboxEngineOptions } from "./sandbox-engine.js";
  * their code's environment and answers hold, and that every way out is
  * closed with its sandbox. The real proxy is another package
  * (@code-interpreter/egress, which builds on core), so these tests use an
- * in-memory gateway that records what it was asked; the fake driver stands
- * for the platform, as in sandbox-engine.test.ts.
+ * in-memory gateway (testing/memory-egress.ts) that records what it was
+ * asked; the fake driver stands for the platform, as in sandbox-engine.test.ts.
  */
 
 const LIMITS = sandboxLimits({
@@ -25,51 +26,7 @@ const LIMITS = sandboxLimits({
 });
 
 const POLICY: NetworkPolicy = { allow_out: ["pypi.org", "*.pythonhosted.org"], deny_out: [] };
-const PROXY_ENV = { HTTPS_PROXY: "http://127.0.0.1:3128", SSL_CERT_FILE: "/run/code-interpreter/egress/ca-bundle.pem" };
-
-class MemoryAttachment implements EgressAttachment {
-  readonly hostDirectory: string;
-  readonly env = PROXY_ENV;
-  readonly attempts: NetworkAttempt[] = [];
-  readonly updates: NetworkPolicy[] = [];
-  closes = 0;
-
-  constructor(readonly request: EgressRequest) {
-    this.hostDirectory = `/egress/${request.sandboxName}`;
-  }
-
-  drainAttempts(): NetworkAttempt[] {
-    return this.attempts.splice(0);
-  }
-
-  async update(policy: NetworkPolicy): Promise<void> {
-    if (policy.allow_out.includes("outside.example"))
-      throw new InvalidRequestError({ message: "allow_out entry outside.example is outside EGRESS_ALLOW_OUT" });
-    this.updates.push(policy);
-  }
-
-  async close(): Promise<void> {
-    this.closes++;
-  }
-}
-
-class MemoryGateway implements EgressGateway {
-  readonly attachments: MemoryAttachment[] = [];
-
-  async open(request: EgressRequest): Promise<EgressAttachment> {
-    if (request.secrets.includes("unknown")) throw new InvalidRequestError({ message: 'secret "unknown" is not configured' });
-    const attachment = new MemoryAttachment(request);
-    this.attachments.push(attachment);
-    return attachment;
-  }
-
-  async close(): Promise<void> {}
-
-  /** Attachments not closed exactly once: a leak (0) or a double close (2). */
-  unclosed(): MemoryAttachment[] {
-    return this.attachments.filter((attachment) => attachment.closes !== 1);
-  }
-}
+const PROXY_ENV = MEMORY_EGRESS_ENV;
 
 const engines: SandboxEngine[] = [];
 
@@ -79,7 +36,7 @@ afterEach(async () => {
 
 function setUp(driverOptions: FakeDriverOptions = {}, engineOptions: Partial<SandboxEngineOptions> = {}) {
   const driver = new FakeDriver({ egress: true, ...driverOptions });
-  const gateway = new MemoryGateway();
+  const gateway = new MemoryEgressGateway();
   const engine = new SandboxEngine(driver, {
     limits: LIMITS,
     cgroup: true,
