@@ -177,6 +177,8 @@ export const ConfigSchema = z.object({
     .optional(),
   /** A JSON file of secrets: `{"name": {"value": …, "hosts": […], "header": "Authorization", "format": "Bearer {value}"}}`. */
   EGRESS_SECRETS_FILE: z.string().min(1).optional(),
+  /** Extra CA certificates (a PEM file, or PEM text) the proxy trusts upstream and puts in the sandboxes' bundle. */
+  EGRESS_UPSTREAM_CA: z.string().min(1).optional(),
   /** Where each sandbox's egress directory (socket, CA bundle) is made; short, as Unix socket paths are. Unset: a new temporary directory. */
   EGRESS_STATE_DIR: z.string().min(1).optional(),
   /** Open connections per sandbox through the proxy. Unset: the proxy's default (64). */

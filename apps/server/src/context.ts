@@ -12,8 +12,8 @@ import type { RuntimeOffer } from "./runtime-router.js";
 
 /** What the egress proxy offers requests (the server made one: EGRESS_ALLOW_OUT is set). */
 export interface EgressOffer {
-  /** Names of the secrets a request may name (never their values). */
-  secrets: readonly string[];
+  /** The secrets a request may name (never their values), and the tenants each is for when not every tenant's. */
+  secrets: readonly { name: string; tenants?: readonly string[] }[];
 }
 
 /** What every route needs; built once by createApp. */

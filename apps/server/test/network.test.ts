@@ -42,7 +42,12 @@ async function appWith({ offered = true, driverEgress = true } = {}) {
     ...(offered ? { egress: gateway } : {}),
   });
   const backend = new RuntimeRouter(new Map([["default", engine as Backend]]), "default");
-  test = await createTestApp({}, undefined, async () => backend, offered ? { egress: { secrets: ["openai"] } } : {});
+  test = await createTestApp(
+    {},
+    undefined,
+    async () => backend,
+    offered ? { egress: { secrets: [{ name: "openai" }, { name: "github", tenants: ["acme"] }] } } : {},
+  );
   const metrics = createMetrics({ backend, store: test.store });
   // Whatever the code "tries", the gateway reports: one allowed, one denied.
   driver.respond = (request) => {
