@@ -86,6 +86,23 @@ describe("sandbox runtimes", () => {
   });
 });
 
+describe("network egress flags", () => {
+  it("sends --allow-out and --deny-out, and exits 2 with the server's reason (this server offers no egress)", {
+    timeout: 60_000,
+  }, async () => {
+    expect((await cli(["capabilities"])).stdout).toMatch(/^network +not offered$/m);
+    const refused = await cli(
+      ["exec", "-", "--allow-out", "pypi.org", "--allow-out", "*.pythonhosted.org", "--secret", "openai"],
+      "print(1)",
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("this server offers no network egress");
+    const badDeny = await cli(["session", "create", "--allow-out", "pypi.org", "--deny-out", "evil.example"]);
+    expect(badDeny.code).toBe(2);
+    expect(badDeny.stderr).toContain('deny_out entry "evil.example" is not an IP address or a CIDR');
+  });
+});
+
 describe("code-interpreter files", () => {
   it("uploads, lists, downloads and removes a file", async () => {
     await writeFile(join(dir, "report.csv"), "a,b\n");

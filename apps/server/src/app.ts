@@ -6,7 +6,7 @@ import { authenticate } from "./auth/authenticate.js";
 import { KeyRing } from "./auth/key-ring.js";
 import { Tenancy } from "./auth/tenancy.js";
 import type { Config } from "./config.js";
-import type { ServerContext } from "./context.js";
+import type { EgressOffer, ServerContext } from "./context.js";
 import type { Env } from "./env.js";
 import { ExecutionSlots } from "./execution-slots.js";
 import { Executions } from "./executions/executions.js";
@@ -39,6 +39,8 @@ export interface AppOptions {
   metrics?: Metrics;
   /** The API keys; read from the configuration when left out. */
   keys?: KeyRing;
+  /** The egress proxy's offer (the secrets requests may name), when the server has one; without it `network` is not offered. */
+  egress?: EgressOffer;
   /** Executions as resources; made here when left out (the caller then cannot close it: its timers do not hold the process). */
   executions?: (slots: ExecutionSlots) => Executions;
 }

@@ -1,5 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { networkEntryKind } from "@code-interpreter/core";
 import { DEFAULT_EXECUTOR_IMAGE, SANDBOX_RUNTIMES } from "@code-interpreter/core/sandbox";
 import { z } from "zod";
 
@@ -10,6 +11,27 @@ const flag = (fallback: boolean) =>
     .enum(["true", "false", "1", "0"])
     .default(fallback ? "true" : "false")
     .transform((value) => value === "true" || value === "1");
+
+/** A comma-separated list of egress rules: domains, `*.` wildcards, IP addresses and CIDRs (`*` for anything, in EGRESS_ALLOW_OUT). */
+const egressRules = (anything: boolean) =>
+  z
+    .string()
+    .transform((value) =>
+      value
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    )
+    .superRefine((entries, context) => {
+      for (const entry of entries) {
+        if ((anything && entry === "*") || networkEntryKind(entry) !== undefined) continue;
+        context.addIssue({
+          code: "custom",
+          message: `${JSON.stringify(entry)} is not a domain, a *. wildcard domain, an IP address or a CIDR${anything ? " (or * for anything)" : ""}`,
+        });
+      }
+    })
+    .optional();
 
 /**
  * The server's configuration, from environment variables (onyx names where
@@ -138,11 +160,41 @@ export const ConfigSchema = z.object({
   TENANT_MAX_CONCURRENT_EXECUTIONS: integer(1, 8),
   TENANT_MAX_SESSIONS: integer(1, 20),
   TENANT_MAX_STORED_MB: integer(1, 1024),
+  /**
+   * Network egress (issue 22): what a request's `network` may allow at most,
+   * comma-separated (`*` for anything public). Unset: no egress proxy, and a
+   * request with `network` is refused (422).
+   */
+  EGRESS_ALLOW_OUT: egressRules(true),
+  /** Always denied, whatever a request allows (added to loopback, link-local, the server's own addresses, private ranges). */
+  EGRESS_DENY_OUT: egressRules(false),
+  /** Lets requests reach private ranges (10/8, 172.16/12, 192.168/16, fc00::/7) when they allow them. */
+  EGRESS_ALLOW_PRIVATE: flag(false),
+  /** The proxy's hosts file, `name=address[:port],…`: a name mapped here counts as the operator allowing that address. */
+  EGRESS_HOSTS: z
+    .string()
+    .regex(/^\s*[^=,\s]+=[^,\s]+(\s*,\s*[^=,\s]+=[^,\s]+)*\s*,?\s*$/, "write name=address[:port], comma-separated")
+    .optional(),
+  /** A JSON file of secrets: `{"name": {"value": …, "hosts": […], "header": "Authorization", "format": "Bearer {value}"}}`. */
+  EGRESS_SECRETS_FILE: z.string().min(1).optional(),
+  /** Extra CA certificates (a PEM file, or PEM text) the proxy trusts upstream and puts in the sandboxes' bundle. */
+  EGRESS_UPSTREAM_CA: z.string().min(1).optional(),
+  /** Where each sandbox's egress directory (socket, CA bundle) is made; short, as Unix socket paths are. Unset: a new temporary directory. */
+  EGRESS_STATE_DIR: z.string().min(1).optional(),
+  /** Open connections per sandbox through the proxy. Unset: the proxy's default (64). */
+  EGRESS_MAX_CONNECTIONS: z.coerce.number().int().min(1).optional(),
+  /** Bytes per second per sandbox through the proxy (0: no limit). Unset: no limit. */
+  EGRESS_BYTES_PER_SECOND: z.coerce.number().int().min(0).optional(),
+  /** Bytes per sandbox over its life through the proxy (0: no limit). Unset: the proxy's default (1 GiB). */
+  EGRESS_MAX_BYTES: z.coerce.number().int().min(0).optional(),
 });
 /** The configuration, with SANDBOX_RUNTIMES filled in (SANDBOX_RUNTIME alone when unset). */
 export type Config = Omit<z.infer<typeof ConfigSchema>, "SANDBOX_RUNTIMES"> & {
   SANDBOX_RUNTIMES: z.infer<typeof ConfigSchema>["SANDBOX_RUNTIME"][];
 };
+
+/** The variables of network egress: all but EGRESS_ALLOW_OUT mean nothing without it. */
+export const EGRESS_SETTINGS = Object.keys(ConfigSchema.shape).filter((key) => key.startsWith("EGRESS_"));
 
 /** A configuration that cannot be used; the message names every bad variable. */
 export class ConfigError extends Error {
@@ -167,6 +219,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError([
       `MAX_BACKGROUND_TIMEOUT_MS=${parsed.data.MAX_BACKGROUND_TIMEOUT_MS}: must be at least MAX_EXEC_TIMEOUT_MS (${parsed.data.MAX_EXEC_TIMEOUT_MS})`,
     ]);
+  }
+  if (parsed.success && !parsed.data.EGRESS_ALLOW_OUT) {
+    const orphans = EGRESS_SETTINGS.filter((key) => key !== "EGRESS_ALLOW_OUT" && present[key] !== undefined);
+    if (orphans.length > 0) {
+      throw new ConfigError(
+        orphans.map((key) => `${key}: only used with EGRESS_ALLOW_OUT (set it to offer network egress, or leave ${key} unset)`),
+      );
+    }
   }
   if (parsed.success) {
     const runtimes = parsed.data.SANDBOX_RUNTIMES ?? [parsed.data.SANDBOX_RUNTIME];

@@ -10,6 +10,12 @@ import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import type { RuntimeOffer } from "./runtime-router.js";
 
+/** What the egress proxy offers requests (the server made one: EGRESS_ALLOW_OUT is set). */
+export interface EgressOffer {
+  /** The secrets a request may name (never their values), and the tenants each is for when not every tenant's. */
+  secrets: readonly { name: string; tenants?: readonly string[] }[];
+}
+
 /** What every route needs; built once by createApp. */
 export interface ServerContext {
   backend: Backend;
@@ -26,5 +32,7 @@ export interface ServerContext {
   keys: KeyRing;
   /** The sandbox runtimes requests may ask for, and the default. */
   runtimes: RuntimeOffer;
+  /** Network egress, when the server has an egress proxy. */
+  egress?: EgressOffer;
   version: string;
 }

@@ -9,6 +9,8 @@ import {
   type ExecutionResult,
   InvalidRequestError,
   LANGUAGES,
+  type NetworkPolicy,
+  NotSupportedError,
   type SessionCommandOptions,
   type SessionInfo,
   SessionNotFoundError,
@@ -57,6 +59,7 @@ export class RuntimeRouter implements Backend, RuntimeOffer {
       statefulPython: all.every((backend) => backend.capabilities.statefulPython === true),
       languages: LANGUAGES.filter((language) => all.every((backend) => (backend.capabilities.languages ?? LANGUAGES).includes(language))),
       runtime: defaultRuntime,
+      ...(all.every((backend) => backend.capabilities.egress === true) ? { egress: true } : {}),
     };
   }
 
@@ -100,6 +103,12 @@ export class RuntimeRouter implements Backend, RuntimeOffer {
     const { backend } = await this.owner(sessionId);
     await backend.deleteSession(sessionId);
     this.sessionRuntimes.delete(sessionId);
+  }
+
+  async updateSessionNetwork(sessionId: string, policy: NetworkPolicy): Promise<SessionInfo> {
+    const { backend, runtime } = await this.owner(sessionId);
+    if (!backend.updateSessionNetwork) throw new NotSupportedError({ message: `the ${this.name} backend offers no network egress` });
+    return { ...(await backend.updateSessionNetwork(sessionId, policy)), runtime };
   }
 
   async runInSession(options: SessionCommandOptions): Promise<CommandResult> {

@@ -1,7 +1,7 @@
 import { createDockerBackend, type DockerBackendSettings, probeDocker } from "@code-interpreter/backend-docker";
 import { createKubernetesBackend, type KubernetesBackendSettings, parseSeccompProfile } from "@code-interpreter/backend-kubernetes";
 import { createLocalBackend, type LocalBackendSettings } from "@code-interpreter/backend-local";
-import { type Backend, BackendUnavailableError } from "@code-interpreter/core";
+import { type Backend, BackendUnavailableError, type EgressGateway } from "@code-interpreter/core";
 import type { SandboxRuntime, SandboxSettings } from "@code-interpreter/core/sandbox";
 import type { Config } from "./config.js";
 import type { Logger } from "./observability/logger.js";
@@ -16,13 +16,14 @@ type BackendKind = "local" | "docker" | "kubernetes";
  * Docker when an engine answers and the executor image is there, the local
  * sandbox otherwise, and logs which and why. A runtime whose backend cannot
  * be built stops start-up with that runtime named; those already built are closed.
+ * With `egress` (the server's egress proxy), sandboxes of requests with `network` reach out through it.
  */
-export async function selectBackend(config: Config, logger: Logger): Promise<RuntimeRouter> {
+export async function selectBackend(config: Config, logger: Logger, egress?: EgressGateway): Promise<RuntimeRouter> {
   const kind = await backendKind(config, logger);
   const backends = new Map<SandboxRuntime, Backend>();
   try {
     for (const runtime of config.SANDBOX_RUNTIMES) {
-      const backend = await createBackend(kind, config, runtime, logger).catch((error: Error) => {
+      const backend = await createBackend(kind, config, runtime, logger, egress).catch((error: Error) => {
         if (config.SANDBOX_RUNTIMES.length === 1 && runtime === "default") throw error;
         throw new BackendUnavailableError({
           message: `the ${kind} backend cannot offer the sandbox runtime ${runtime} (SANDBOX_RUNTIMES): ${error.message}`,
@@ -60,14 +61,21 @@ async function backendKind(config: Config, logger: Logger): Promise<BackendKind>
   }
 }
 
-function createBackend(kind: BackendKind, config: Config, runtime: SandboxRuntime, logger: Logger): Promise<Backend> {
+function createBackend(
+  kind: BackendKind,
+  config: Config,
+  runtime: SandboxRuntime,
+  logger: Logger,
+  egress?: EgressGateway,
+): Promise<Backend> {
+  const withEgress = egress ? { egress } : {};
   switch (kind) {
     case "local":
-      return createLocalBackend(localSettings(config, runtime, logger));
+      return createLocalBackend({ ...localSettings(config, runtime, logger), ...withEgress });
     case "docker":
-      return createDockerBackend(dockerSettings(config, runtime, logger));
+      return createDockerBackend({ ...dockerSettings(config, runtime, logger), ...withEgress });
     case "kubernetes":
-      return createKubernetesBackend(kubernetesSettings(config, runtime, logger));
+      return createKubernetesBackend({ ...kubernetesSettings(config, runtime, logger), ...withEgress });
   }
 }
 

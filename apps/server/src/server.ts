@@ -6,12 +6,13 @@ import { createApp } from "./app.js";
 import { assertSafeExposure } from "./auth/exposure.js";
 import { KeyRing } from "./auth/key-ring.js";
 import { type Config, loadConfig } from "./config.js";
+import { openEgress } from "./egress.js";
 import { Executions } from "./executions/executions.js";
 import { openConfiguredFileStore } from "./file-store.js";
 import { answerClientErrors, requestTimeouts } from "./middleware/client-errors.js";
 import { drain } from "./middleware/drain.js";
 import { createLogger, type Logger } from "./observability/logger.js";
-import { createMetrics } from "./observability/metrics.js";
+import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { runtimeOffer } from "./runtime-router.js";
 import { selectBackend } from "./select-backend.js";
 import { trialSandbox } from "./trial-sandbox.js";
@@ -41,14 +42,33 @@ export interface Service {
  * it; `code-interpreter mcp` serves it over stdio without a port.
  */
 export async function openService(config: Config, logger: Logger, keys: KeyRing = KeyRing.load(config)): Promise<Service> {
-  const backend = await selectBackend(config, logger);
+  // The egress proxy comes first (the backends' engines open ways out through it); its decisions are counted once metrics exist.
+  let metrics: Metrics | undefined;
+  const egress = await openEgress(config, (tenant, allowed) => metrics?.observeEgressAttempt(tenant, allowed));
+  const backend = await selectBackend(config, logger, egress?.gateway).catch(async (error) => {
+    await egress?.gateway.close().catch(() => {});
+    throw error;
+  });
   // A backend that cannot run code (an engine that refuses the runtime, a missing image, …) stops start-up, with the reason.
   await trialSandbox(backend).catch(async (error) => {
     await backend.close().catch(() => {});
+    await egress?.gateway.close().catch(() => {});
     throw error;
   });
+  if (egress) {
+    logger.info(
+      {
+        allow_out: config.EGRESS_ALLOW_OUT,
+        offered: backend.capabilities.egress === true,
+        secrets: egress.offer.secrets.map((secret) => secret.name),
+      },
+      backend.capabilities.egress === true
+        ? "network egress offered"
+        : `network egress configured, but the ${backend.name} backend cannot give sandboxes a way out yet`,
+    );
+  }
   const store = await openConfiguredFileStore(config, logger);
-  const metrics = createMetrics({ backend, store });
+  metrics = createMetrics({ backend, store });
   const reap = async () => {
     try {
       const sessions = await backend.reapExpiredSessions();
@@ -71,6 +91,7 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
     logger,
     metrics,
     keys,
+    ...(egress ? { egress: egress.offer } : {}),
     executions: (slots) => {
       executions = new Executions({ records: store.records, slots, logger, resultTtlSeconds: config.EXECUTION_RESULT_TTL_SECONDS });
       return executions;
@@ -84,6 +105,8 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
       // Background executions still running end `failed` (the server stopped), recorded before their sandboxes go.
       await executions?.close();
       await backend.close();
+      // After the backend: every sandbox's way out is closed by then; this stops the proxy itself.
+      await egress?.gateway.close();
       await store.close();
     },
   };

@@ -50,6 +50,7 @@ const SESSION_ID_ROUTES: [method: string, path: (id: string) => string, body?: u
   ["POST", (id) => `/v1/sessions/${id}/python`, { code: "1" }],
   ["POST", (id) => `/v1/sessions/${id}/python/stream`, { code: "1" }],
   ["POST", (id) => `/v1/sessions/${id}/keepalive`, { ttl_seconds: 60 }],
+  ["PUT", (id) => `/v1/sessions/${id}/network`, { allow_out: ["pypi.org"] }],
   ["GET", (id) => `/v1/sessions/${id}/files`],
   ["GET", (id) => `/v1/sessions/${id}/files/a.txt`],
 ];
@@ -155,6 +156,11 @@ describe("malformed bodies", () => {
     ["a file without an id", { code: "1", files: [{ path: "a" }] }, "file_id"],
     ["a NUL in a file path", { code: "1", files: [{ path: "a\u0000b", file_id: "x" }] }, "path"],
     ["an empty file path", { code: "1", files: [{ path: "", file_id: "x" }] }, "path"],
+    ["a URL in allow_out", { code: "1", network: { allow_out: ["https://pypi.org"] } }, '"https://pypi.org" is not a domain'],
+    ["a domain in deny_out", { code: "1", network: { deny_out: ["evil.example"] } }, '"evil.example" is not an IP address'],
+    ["an unknown field in network", { code: "1", network: { allow: ["pypi.org"] } }, "only allow_out and deny_out"],
+    ["network as a list", { code: "1", network: ["pypi.org"] }, "network"],
+    ["a secret that is no name", { code: "1", network: {}, secrets: ["a b"] }, "secrets"],
   ])("answers %s on /v1/execute with 422 naming the field", async (_what, body, field) => {
     const detail = await expectJsonError(await postJson(t.app, "/v1/execute", body), [422]);
     expect(detail).toContain(field);
@@ -164,6 +170,8 @@ describe("malformed bodies", () => {
     ["/v1/sessions", { ttl_seconds: -1 }],
     ["/v1/sessions", { ttl_seconds: 1.5 }],
     ["/v1/sessions", { files: [{ path: "../x", file_id: "y" }] }],
+    ["/v1/sessions", { network: { allow_out: ["pypi.org:443"] } }],
+    ["/v1/sessions", { network: { allow_out: [] }, secrets: "openai" }],
   ])("answers %s %j with 422", async (path, body) => {
     await expectJsonError(await postJson(t.app, path, body), [422]);
   });

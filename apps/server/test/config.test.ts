@@ -1,5 +1,9 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
+import { egressOptions, openEgress } from "../src/egress.js";
 
 describe("loadConfig", () => {
   it("uses the defaults when nothing is set, treating empty values as unset", () => {
@@ -87,5 +91,49 @@ describe("loadConfig", () => {
     expect(message).toContain('PORT="eighty"');
     expect(message).toContain('EXECUTOR_BACKEND="podman"');
     expect(message).toContain('MAX_OUTPUT_BYTES="-1"');
+  });
+
+  it("offers no egress unless EGRESS_ALLOW_OUT is set, and refuses its other settings alone", () => {
+    expect(egressOptions(loadConfig({}))).toBeUndefined();
+    expect(() => loadConfig({ EGRESS_HOSTS: "files.example.test=127.0.0.1:18443" })).toThrow(
+      /EGRESS_HOSTS: only used with EGRESS_ALLOW_OUT/,
+    );
+  });
+
+  it("reads the EGRESS_* settings, naming a bad variable", () => {
+    const config = loadConfig({
+      EGRESS_ALLOW_OUT: "pypi.org, *.pythonhosted.org,203.0.113.0/24",
+      EGRESS_DENY_OUT: "203.0.113.7",
+      EGRESS_ALLOW_PRIVATE: "true",
+      EGRESS_HOSTS: "files.example.test=127.0.0.1:18443",
+      EGRESS_MAX_CONNECTIONS: "8",
+    });
+    expect(egressOptions(config)).toMatchObject({
+      allowOut: ["pypi.org", "*.pythonhosted.org", "203.0.113.0/24"],
+      denyOut: ["203.0.113.7"],
+      allowPrivate: true,
+      hosts: { "files.example.test": { address: "127.0.0.1", port: 18443 } },
+      maxConnections: 8,
+    });
+    expect(() => loadConfig({ EGRESS_ALLOW_OUT: "https://pypi.org" })).toThrow(/EGRESS_ALLOW_OUT=.*"https:\/\/pypi.org" is not a domain/);
+    expect(() => loadConfig({ EGRESS_ALLOW_OUT: "*", EGRESS_MAX_BYTES: "lots" })).toThrow(/EGRESS_MAX_BYTES/);
+    expect(() => loadConfig({ EGRESS_ALLOW_OUT: "*", EGRESS_HOSTS: "no-address" })).toThrow(/EGRESS_HOSTS/);
+    const missingSecrets = loadConfig({ EGRESS_ALLOW_OUT: "*", EGRESS_SECRETS_FILE: "/nonexistent/secrets.json" });
+    expect(() => egressOptions(missingSecrets)).toThrow(ConfigError);
+    expect(() => egressOptions(missingSecrets)).toThrow(/EGRESS_SECRETS_FILE="\/nonexistent\/secrets.json": cannot be read/);
+  });
+
+  it("starts the egress proxy with the secrets' names (never their values) for the capabilities, and closes it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ci-egress-config-"));
+    const file = join(dir, "secrets.json");
+    await writeFile(file, JSON.stringify({ openai: { value: "sk-test-value", hosts: ["api.openai.com"], format: "Bearer {value}" } }));
+    try {
+      const egress = await openEgress(loadConfig({ EGRESS_ALLOW_OUT: "*", EGRESS_SECRETS_FILE: file }), () => {});
+      expect(egress?.offer).toEqual({ secrets: [{ name: "openai" }] });
+      expect(JSON.stringify(egress?.offer)).not.toContain("sk-test-value");
+      await egress?.gateway.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -6,7 +6,7 @@ import { listSandboxProcesses } from "@code-interpreter/backend-local/testing";
 import type { Backend } from "@code-interpreter/core";
 import type { FileStore } from "@code-interpreter/files";
 import { serverEnv } from "@code-interpreter/test-support";
-import { createApp } from "../src/app.js";
+import { type AppOptions, createApp } from "../src/app.js";
 import { type Config, loadConfig } from "../src/config.js";
 import { openConfiguredFileStore } from "../src/file-store.js";
 import { createLogger } from "../src/observability/logger.js";
@@ -45,6 +45,7 @@ export async function createTestApp(
   env: Record<string, string> = {},
   wrap?: (backend: Backend) => Backend,
   createBackend: BackendFactory = localBackend,
+  appOptions: Pick<AppOptions, "egress" | "metrics"> = {},
 ): Promise<TestApp> {
   const dir = await mkdtemp(join(tmpdir(), "ci-server-test-"));
   await chmod(dir, 0o711); // the sandbox uid reaches session workspaces below it
@@ -63,7 +64,7 @@ export async function createTestApp(
   const backend = wrap ? wrap(real) : real;
   // The store FILE_STORE names (the directory below `dir` unless the env says s3), as the server opens it.
   const store = await openConfiguredFileStore(config);
-  const app = createApp({ backend, store, config, logger: createLogger({ level: "silent", format: "plain" }) });
+  const app = createApp({ backend, store, config, logger: createLogger({ level: "silent", format: "plain" }), ...appOptions });
   return {
     app,
     config,

@@ -90,7 +90,14 @@ describe("GET /openapi.json", { timeout: 60_000 }, () => {
     );
   const resolve = (schema: Schema): Schema =>
     schema.$ref ? document.components.schemas[schema.$ref.replace("#/components/schemas/", "")] : schema;
-  const send = (path: string, body: unknown) => postJson(test.app, path.replace("{session_id}", sessionId), body);
+  const send = (path: string, body: unknown, method = "post") =>
+    method === "post"
+      ? postJson(test.app, path.replace("{session_id}", sessionId), body)
+      : test.app.request(path.replace("{session_id}", sessionId), {
+          method: method.toUpperCase(),
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
   const typesOf = (schema: Schema): string[] =>
     schema.anyOf ? schema.anyOf.flatMap(typesOf) : Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : [];
   const validValue = (schema: Schema): unknown => {
@@ -118,8 +125,9 @@ describe("GET /openapi.json", { timeout: 60_000 }, () => {
   });
 
   it("accepts a body with only the documented required fields", async () => {
-    for (const route of bodyRoutes()) {
-      const response = await send(route.path, minimalBody(route.schema));
+    // PUT …/network needs a session made with `network`, which this server (no egress proxy) cannot make: test/network.test.ts has it.
+    for (const route of bodyRoutes().filter((route) => !route.path.endsWith("/network"))) {
+      const response = await send(route.path, minimalBody(route.schema), route.method);
       expect(response.status, `${route.path} refused ${JSON.stringify(minimalBody(route.schema))}`).toBeLessThan(300);
     }
   });
@@ -128,7 +136,7 @@ describe("GET /openapi.json", { timeout: 60_000 }, () => {
     for (const route of bodyRoutes()) {
       for (const name of route.schema.required ?? []) {
         const { [name]: _omitted, ...body } = minimalBody(route.schema);
-        const response = await send(route.path, body);
+        const response = await send(route.path, body, route.method);
         expect(response.status, `${route.path} without ${name}`).toBe(422);
         expect((await json(response)).detail).toContain(name);
       }
@@ -138,13 +146,13 @@ describe("GET /openapi.json", { timeout: 60_000 }, () => {
   it("refuses a field of another type than documented, and integers outside the documented range", async () => {
     for (const route of bodyRoutes()) {
       for (const [name, property] of Object.entries(route.schema.properties ?? {})) {
-        const wrong = await send(route.path, { ...minimalBody(route.schema), [name]: wrongValue(property) });
+        const wrong = await send(route.path, { ...minimalBody(route.schema), [name]: wrongValue(property) }, route.method);
         expect(wrong.status, `${route.path} with ${name}: ${JSON.stringify(wrongValue(property))}`).toBe(422);
         if (property.maximum !== undefined) {
-          expect((await send(route.path, { ...minimalBody(route.schema), [name]: property.maximum + 1 })).status).toBe(422);
+          expect((await send(route.path, { ...minimalBody(route.schema), [name]: property.maximum + 1 }, route.method)).status).toBe(422);
         }
         if (property.minimum !== undefined) {
-          expect((await send(route.path, { ...minimalBody(route.schema), [name]: property.minimum - 1 })).status).toBe(422);
+          expect((await send(route.path, { ...minimalBody(route.schema), [name]: property.minimum - 1 }, route.method)).status).toBe(422);
         }
       }
     }

@@ -31,6 +31,7 @@ export function dockerEngineOptions(settings: DockerBackendSettings): SandboxEng
     preload: settings.preload,
     maxExecTimeoutMs: settings.maxExecTimeoutMs,
     warn: settings.warn,
+    ...(settings.egress ? { egress: settings.egress } : {}),
   };
 }
 

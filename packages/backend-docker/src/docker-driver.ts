@@ -43,7 +43,7 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
 
   async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
     const { docker } = this.settings;
-    const name = newExecName();
+    const name = options.name ?? newExecName();
     const deadline = unixNow() + options.lifetimeSeconds;
     try {
       const runner = runnerArgv("python3", { preload: options.preload });

@@ -51,6 +51,7 @@ export function kubernetesEngineOptions(settings: KubernetesBackendSettings): Sa
     startSeconds: Math.ceil(settings.podStartTimeoutMs / 1000),
     sessionMaxLifetimeSeconds: settings.sessionMaxLifetimeSeconds,
     warn: settings.warn,
+    ...(settings.egress ? { egress: settings.egress } : {}),
   };
 }
 

@@ -61,7 +61,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
    */
   async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
     const { api } = this;
-    const name = newExecName();
+    const name = options.name ?? newExecName();
     const deadline = unixNow() + options.lifetimeSeconds;
     const runner = bootstrapArgv("python3", { preload: options.preload });
     const spec = execPodSpec(

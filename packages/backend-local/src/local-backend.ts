@@ -39,5 +39,6 @@ export function localEngineOptions(settings: LocalBackendSettings, isolation: Is
     sessionPool: settings.sessionPool,
     preload: settings.preload,
     warn: settings.warn,
+    ...(settings.egress ? { egress: settings.egress } : {}),
   };
 }

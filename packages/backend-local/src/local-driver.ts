@@ -88,7 +88,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
 
   async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
     options.signal?.throwIfAborted();
-    const name = newExecName();
+    const name = options.name ?? newExecName();
     // Without bubblewrap the workspace is a host directory of its own.
     const workspaceDir = this.isolation === "none" ? join(this.settings.stateDir, "exec", name) : undefined;
     if (workspaceDir) await this.makeWorkspace(workspaceDir);

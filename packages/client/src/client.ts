@@ -5,7 +5,7 @@ import type {
   FileMetadata,
   FileUploadResponse,
   HealthResponse,
-  SessionCommandResponse,
+  SessionBashResponse,
   SessionDetail,
   SessionListResponse,
   SessionPythonResponse,
@@ -24,6 +24,7 @@ import type {
   ExecutionAccepted,
   ExecutionStreamOptions,
   KeepaliveRequest,
+  NetworkPolicy,
   PythonRequest,
   SessionFile,
   StreamEvent,
@@ -198,8 +199,16 @@ export class CodeInterpreterClient {
     return this.#json("POST", `${sessionPath(sessionId)}/keepalive`, { json: request }, options);
   }
 
-  /** `POST /v1/sessions/{id}/bash`: `bash -c cmd` in the session's `/workspace`. */
-  runBash(sessionId: string, request: BashRequest, options?: CallOptions): Promise<SessionCommandResponse> {
+  /**
+   * `PUT /v1/sessions/{id}/network`: replaces the policy of a session made with `network`; connections the new
+   * one forbids are closed. Answers the session with its new policy; 422 for a session without `network`.
+   */
+  setSessionNetwork(sessionId: string, policy: NetworkPolicy, options?: CallOptions): Promise<SessionDetail> {
+    return this.#json("PUT", `${sessionPath(sessionId)}/network`, { json: policy }, options);
+  }
+
+  /** `POST /v1/sessions/{id}/bash`: `bash -c cmd` in the session's `/workspace` (with `network`, when the session has one). */
+  runBash(sessionId: string, request: BashRequest, options?: CallOptions): Promise<SessionBashResponse> {
     return this.#json("POST", `${sessionPath(sessionId)}/bash`, { json: request }, options);
   }
 

@@ -6,6 +6,7 @@ import type {
   ExecutionResponse,
   SessionCreateRequestSchema,
   SessionKeepaliveRequestSchema,
+  SessionNetworkRequestSchema,
   StreamDisplayEvent,
   StreamErrorEvent,
   StreamOutputEvent,
@@ -15,10 +16,15 @@ import type {
 /** What a zod schema accepts (fields with defaults are optional), read from core's schemas without importing zod. */
 type Input<Schema> = Schema extends { _zod: { input: infer Accepted } } ? Accepted : never;
 
-/** `POST /v1/execute` body: `code`, and optionally `stdin`, `timeout_ms`, `last_line_interactive`, `files`, `language`, `runtime`. */
+/**
+ * `POST /v1/execute` body: `code`, and optionally `stdin`, `timeout_ms`, `last_line_interactive`, `files`, `language`, `runtime`,
+ * `network` (`{allow_out, deny_out}`: the sandbox's way out through the server's egress proxy) and `secrets` (names the operator configured).
+ */
 export type ExecuteRequest = Input<ReturnType<typeof createExecuteRequestSchema>>;
-/** `POST /v1/sessions` body: optional `ttl_seconds`, `files`, `language` and `runtime`. */
+/** `POST /v1/sessions` body: optional `ttl_seconds`, `files`, `language`, `runtime`, `network` and `secrets`. */
 export type CreateSessionRequest = Input<typeof SessionCreateRequestSchema>;
+/** `PUT /v1/sessions/{id}/network` body, and a request's `network`: `allow_out` (domains, `*.` wildcards, IPs, CIDRs) and `deny_out` (IPs, CIDRs). */
+export type NetworkPolicy = Input<typeof SessionNetworkRequestSchema>;
 /** `POST /v1/sessions/{id}/keepalive` body: optional `ttl_seconds`. */
 export type KeepaliveRequest = Input<typeof SessionKeepaliveRequestSchema>;
 /** `POST /v1/sessions/{id}/bash` body: `cmd` and optionally `timeout_ms`. */

@@ -173,6 +173,19 @@ describe("errors", () => {
     expect(error).toMatchObject({ status: 422, detail: expect.stringContaining("timeout_ms") });
   });
 
+  it("network: a server without an egress proxy says so, refuses `network` with a typed 422, and answers as ever without it", async () => {
+    expect((await client.capabilities()).network).toEqual({ offered: false, secrets: [] });
+    const refused = await client.execute({ code: "1", network: { allow_out: ["pypi.org"] } }).catch((caught: unknown) => caught);
+    expect(refused).toMatchObject({ status: 422, detail: expect.stringContaining("this server offers no network egress") });
+    const bad = await client.execute({ code: "1", network: { allow_out: ["pypi.org/simple"] } }).catch((caught: unknown) => caught);
+    expect(bad).toMatchObject({ status: 422, detail: expect.stringContaining('"pypi.org/simple"') });
+    expect(await client.execute({ code: "1" })).not.toHaveProperty("network");
+    const { session_id } = await client.createSession({});
+    const put = await client.setSessionNetwork(session_id, { allow_out: ["pypi.org"] }).catch((caught: unknown) => caught);
+    expect(put).toMatchObject({ status: 422, detail: expect.stringContaining("has no network") });
+    await client.deleteSession(session_id);
+  });
+
   it("refuses a stream with a typed error before any event", async () => {
     const error = await collect(client.executeStream({ code: "1", timeout_ms: -5 })).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ status: 422, detail: expect.stringContaining("timeout_ms") });

@@ -1,3 +1,4 @@
+import type { NetworkAttempt, NetworkPolicy } from "./network/egress.js";
 import type { CodeError, OutputCallbacks, RichResult } from "./output.js";
 import type { SandboxRuntime } from "./sandbox/runtimes.js";
 import type { WorkspaceFileContent, WorkspaceFileSink } from "./workspace/workspace-tar.js";
@@ -55,6 +56,12 @@ export interface ExecuteOptions extends RunCallbacks {
    * runtime runs on that one. @default the server's SANDBOX_RUNTIME
    */
   runtime?: SandboxRuntime;
+  /** Who runs it (the caller's tenant): the egress proxy counts its connections by it. */
+  tenant?: string;
+  /** Its way out through the egress proxy (issue 22); absent, no network. A backend without a gateway refuses it (422). */
+  network?: NetworkPolicy;
+  /** Secrets the proxy adds as headers (with `network`). */
+  secrets?: readonly string[];
 }
 
 /** Outcome of a command: output cut at the output limit, `exitCode` null on timeout. */
@@ -76,6 +83,8 @@ export interface CommandResult {
   error?: CodeError | null;
   /** In a session with a Python kernel: the number of this cell, counting from 1. */
   executionCount?: number;
+  /** The destinations the code tried through the egress proxy: only when the request (or its session) had `network`. */
+  network?: NetworkAttempt[];
 }
 
 /** Outcome of a one-shot execution: also the workspace files that are new or changed. */
@@ -92,6 +101,8 @@ export interface SessionInfo {
   tenant?: string;
   /** The runtime its sandbox runs on, where the server routes between runtimes (absent otherwise). */
   runtime?: SandboxRuntime;
+  /** Its network policy, when it was made with one (known to the server that holds its way out). */
+  network?: NetworkPolicy;
 }
 
 export interface CreateSessionOptions {
@@ -102,6 +113,9 @@ export interface CreateSessionOptions {
   signal?: AbortSignal;
   /** As ExecuteOptions.runtime: the runtime the session's sandbox runs on. */
   runtime?: SandboxRuntime;
+  /** As ExecuteOptions.network, for the session's whole life. */
+  network?: NetworkPolicy;
+  secrets?: readonly string[];
 }
 
 /** A command in a session; its output goes to its callbacks as it comes. */
@@ -139,6 +153,12 @@ export interface Backend {
   /** Throws SessionNotFoundError for an unknown id or one that is not a session of ours. */
   getSession(sessionId: string): Promise<SessionInfo>;
   listSessions(): Promise<SessionInfo[]>;
+  /**
+   * Replaces a session's network policy (connections it forbids are closed).
+   * InvalidRequestError for a session without `network` or a policy outside
+   * the operator's bounds. Absent: the backend offers no egress.
+   */
+  updateSessionNetwork?(sessionId: string, policy: NetworkPolicy): Promise<SessionInfo>;
   /** Moves a session's expiry to now + ttlSeconds. */
   extendSession(sessionId: string, ttlSeconds: number): Promise<SessionInfo>;
   /** Throws SessionNotFoundError for an unknown id or one that is not a session of ours. */

@@ -22,6 +22,13 @@ export function registerCapabilities(program: Command, context: Context): void {
         ["languages", capabilities.languages.join(", ")],
         ["sessions", capabilities.sessions ? (capabilities.stateful_python ? "yes (stateful Python)" : "yes") : "no"],
         ["features", features.join(", ")],
+        [
+          "network",
+          // An older server does not say: it offers none.
+          capabilities.network?.offered
+            ? `offered (--allow-out)${capabilities.network.secrets.length ? `; secrets: ${capabilities.network.secrets.join(", ")}` : ""}`
+            : "not offered",
+        ],
         ["file store", capabilities.file_store],
         ["version", capabilities.version],
       ];

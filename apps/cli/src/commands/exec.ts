@@ -4,9 +4,20 @@ import type { CodeInterpreterClient, ExecuteRequest } from "@code-interpreter/cl
 import type { Command } from "commander";
 import { note, type Output, print, TIMEOUT_EXIT, warn } from "../output.js";
 import { RichResultPrinter } from "../rich-output.js";
-import { type Context, collect, integer, readSource, runtimeOption, uploadInputs } from "./shared.js";
+import {
+  type Context,
+  collect,
+  integer,
+  type NetworkFlags,
+  networkOptions,
+  networkRequest,
+  noteNetwork,
+  readSource,
+  runtimeOption,
+  uploadInputs,
+} from "./shared.js";
 
-interface ExecOptions {
+interface ExecOptions extends NetworkFlags {
   stdin?: string;
   timeout?: number;
   lastLine: boolean;
@@ -20,7 +31,7 @@ interface ExecOptions {
 
 /** `exec <file|->`: runs code (Python by default), streaming its output and rich results; exits with the code's exit code. */
 export function registerExec(program: Command, context: Context): void {
-  program
+  const exec = program
     .command("exec")
     .description("run a Python file (or - for stdin) in a fresh sandbox; --language for bash or JavaScript")
     .argument("<file>", "file to run, or - to read it from stdin")
@@ -46,6 +57,7 @@ export function registerExec(program: Command, context: Context): void {
         files: await uploadInputs(client, output, options.file),
         language: options.language,
         ...(options.runtime ? { runtime: options.runtime } : {}),
+        ...networkRequest(options),
       };
       const rich = new RichResultPrinter(client, output, options.results);
       if (options.timeout !== undefined) body.timeout_ms = options.timeout;
@@ -72,11 +84,13 @@ export function registerExec(program: Command, context: Context): void {
           if (result.timed_out) warn(`[timed out after ${body.timeout_ms ?? 2000} ms]`);
           for (const created of result.files) note(output, `[file] ${created.path}  ${created.file_id}`);
           for (const skipped of result.skipped_files ?? []) warn(`[file not kept] ${skipped.path}: ${skipped.reason}`);
+          noteNetwork(output, result.network);
           if (options.download) await download(client, output, result.files, options.download);
           process.exitCode = exitCodeOf(result);
         }
       }
     });
+  networkOptions(exec);
 }
 
 function exitCodeOf(result: { exit_code: number | null; timed_out: boolean }): number {

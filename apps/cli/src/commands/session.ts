@@ -1,26 +1,56 @@
 import type { Command } from "commander";
 import { type Output, print, TIMEOUT_EXIT, table, warn } from "../output.js";
 import { RichResultPrinter } from "../rich-output.js";
-import { type Context, collect, integer, readSource, registerRemove, runtimeOption, uploadInputs } from "./shared.js";
+import {
+  type Context,
+  collect,
+  integer,
+  type NetworkFlags,
+  networkOptions,
+  networkRequest,
+  noteNetwork,
+  readSource,
+  registerRemove,
+  runtimeOption,
+  uploadInputs,
+} from "./shared.js";
 
-/** `session create|ls|rm|bash|python`. */
+/** `session create|ls|rm|bash|python|network`. */
 export function registerSession(program: Command, context: Context): void {
   const session = program.command("session").description("work in a session: a workspace that persists between commands");
-  session
+  const create = session
     .command("create")
     .description("start a session; prints its id")
     .option("--ttl <seconds>", "lifetime in seconds", integer)
     .option("-f, --file <local[:path]>", "upload a local file into the session's workspace (repeatable)", collect, [])
     .addOption(runtimeOption())
-    .action(async (options: { ttl?: number; file: string[]; runtime?: "default" | "gvisor" }) => {
+    .action(async (options: { ttl?: number; file: string[]; runtime?: "default" | "gvisor" } & NetworkFlags) => {
       const { client, output } = context();
       const files = await uploadInputs(client, output, options.file);
       const created = await client.createSession({
         ...(options.ttl ? { ttl_seconds: options.ttl } : {}),
         files,
         ...(options.runtime ? { runtime: options.runtime } : {}),
+        ...networkRequest(options),
       });
       print(output, created, created.session_id);
+    });
+  networkOptions(create);
+  session
+    .command("network")
+    .description("replace the network policy of a session made with --allow-out; connections the new one forbids are closed")
+    .argument("<session_id>")
+    .option("--allow-out <entry>", "a domain, *.domain, IP or CIDR the code may reach (repeatable; none: nothing)", collect, [])
+    .option("--deny-out <entry>", "an IP or CIDR it may never reach (repeatable)", collect, [])
+    .action(async (sessionId: string, options: { allowOut: string[]; denyOut: string[] }) => {
+      const { client, output } = context();
+      const updated = await client.setSessionNetwork(sessionId, { allow_out: options.allowOut, deny_out: options.denyOut });
+      const policy = updated.network;
+      print(
+        output,
+        updated,
+        `allow_out: ${policy?.allow_out.join(", ") || "(nothing)"}\ndeny_out: ${policy?.deny_out.join(", ") || "(none)"}`,
+      );
     });
   session
     .command("ls")
@@ -72,12 +102,22 @@ export function registerSession(program: Command, context: Context): void {
     });
 }
 
-function report(output: Output, result: { stdout: string; stderr: string; exit_code: number | null; timed_out: boolean }): void {
+function report(
+  output: Output,
+  result: {
+    stdout: string;
+    stderr: string;
+    exit_code: number | null;
+    timed_out: boolean;
+    network?: { host: string; port: number; allowed: boolean; reason?: string }[];
+  },
+): void {
   if (output.json) print(output, result, "");
   else {
     process.stdout.write(result.stdout);
     process.stderr.write(result.stderr);
     if (result.timed_out) warn("[timed out]");
+    noteNetwork(output, result.network);
   }
   process.exitCode = result.timed_out ? TIMEOUT_EXIT : (result.exit_code ?? 1);
 }

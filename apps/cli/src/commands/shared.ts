@@ -4,7 +4,7 @@ import { basename } from "node:path";
 import type { CodeInterpreterClient, FileUploadResponse } from "@code-interpreter/client";
 import { SANDBOX_RUNTIMES } from "@code-interpreter/core/sandbox";
 import { type Command, Option } from "commander";
-import { confirm, type Output } from "../output.js";
+import { confirm, note, type Output } from "../output.js";
 import { createProgress, formatBytes } from "../progress.js";
 
 /** What a client command needs: the API client and how to print. */
@@ -13,6 +13,43 @@ export type Context = () => { client: CodeInterpreterClient; output: Output };
 /** `--runtime`: the sandbox runtime to ask for; the server's default (SANDBOX_RUNTIME) when left out. */
 export function runtimeOption(): Option {
   return new Option("--runtime <runtime>", "sandbox runtime, among those the server offers (see `capabilities`)").choices(SANDBOX_RUNTIMES);
+}
+
+/** `--allow-out`, `--deny-out` and `--secret`, as commander gives them. */
+export interface NetworkFlags {
+  allowOut: string[];
+  denyOut: string[];
+  secret: string[];
+}
+
+/** Adds `--allow-out`, `--deny-out` and `--secret` (each repeatable) to a command that makes a sandbox. */
+export function networkOptions(command: Command): Command {
+  return command
+    .option(
+      "--allow-out <entry>",
+      "let the code reach a domain, *.domain, IP or CIDR through the server's egress proxy (repeatable; see `capabilities`)",
+      collect,
+      [],
+    )
+    .option("--deny-out <entry>", "never let it reach this IP or CIDR, whatever --allow-out says (repeatable)", collect, [])
+    .option("--secret <name>", "a secret the server's operator configured, added by the proxy as a header (repeatable)", collect, []);
+}
+
+/** The request's `network` and `secrets` from the flags: nothing at all when none was given (no network, as ever). */
+export function networkRequest(flags: NetworkFlags) {
+  const network = flags.allowOut.length || flags.denyOut.length ? { network: { allow_out: flags.allowOut, deny_out: flags.denyOut } } : {};
+  return { ...network, ...(flags.secret.length ? { secrets: flags.secret } : {}) };
+}
+
+/** One `[network]` note per destination the code tried (answers have them only when the request had `network`). */
+export function noteNetwork(
+  output: Output,
+  attempts: readonly { host: string; port: number; allowed: boolean; reason?: string }[] | undefined,
+): void {
+  for (const attempt of attempts ?? []) {
+    const where = `${attempt.host.includes(":") ? `[${attempt.host}]` : attempt.host}:${attempt.port}`;
+    note(output, `[network] ${attempt.allowed ? "allowed" : "denied"} ${where}${attempt.reason ? `: ${attempt.reason}` : ""}`);
+  }
 }
 
 /** Reads a file argument, `-` meaning standard input. */

@@ -1,4 +1,4 @@
-import type { ExecuteResponse, RichResultJson, SessionCommandResponse } from "@code-interpreter/core";
+import type { ExecuteResponse, NetworkAttemptJson, RichResultJson, SessionCommandResponse } from "@code-interpreter/core";
 import type { CallToolResult, ContentBlock } from "@modelcontextprotocol/server";
 import { ApiError, type ApiFetch, send } from "./api.js";
 
@@ -118,8 +118,17 @@ export function fileLink(ref: FileRef, name: string, description: string, size?:
 }
 
 /** stdout, stderr and how the command ended, as text blocks (empty streams left out). */
-export function commandContent(response: SessionCommandResponse): ContentBlock[] {
-  return [...outputContent(response.stdout, response.stderr), endedContent(response)];
+export function commandContent(response: SessionCommandResponse & { network?: NetworkAttemptJson[] }): ContentBlock[] {
+  return [...outputContent(response.stdout, response.stderr), endedContent(response), ...networkContent(response.network)];
+}
+
+/** The destinations the code tried through the egress proxy (answers have them only when the run had `network`), refusals with their reason. */
+function networkContent(attempts: NetworkAttemptJson[] | undefined): ContentBlock[] {
+  if (!attempts?.length) return [];
+  const lines = attempts.map(
+    (attempt) => `${attempt.allowed ? "allowed" : "denied"} ${attempt.host}:${attempt.port}${attempt.reason ? ` (${attempt.reason})` : ""}`,
+  );
+  return [{ type: "text", text: `[network]\n${lines.join("\n")}` }];
 }
 
 function outputContent(stdout: string, stderr: string): ContentBlock[] {
@@ -137,7 +146,8 @@ function endedContent(response: SessionCommandResponse): ContentBlock {
 }
 
 /** What running Python answers over HTTP (one-shot or in a session): the fields the MCP content is made of. */
-export type ExecutionAnswer = SessionCommandResponse & Partial<Pick<ExecuteResponse, "files" | "skipped_files" | "results" | "error">>;
+export type ExecutionAnswer = SessionCommandResponse &
+  Partial<Pick<ExecuteResponse, "files" | "skipped_files" | "results" | "error" | "network">>;
 
 /**
  * An execution's answer as an MCP tool result, showing what the HTTP answer
@@ -179,6 +189,7 @@ export async function executionContent(api: ApiFetch, response: ExecutionAnswer,
   if (skipped.length) {
     content.push({ type: "text", text: `[files left out: ${skipped.map((file) => `${file.path} (${file.reason})`).join("; ")}]` });
   }
+  content.push(...networkContent(response.network));
   return content;
 }
 

@@ -27,6 +27,8 @@ export interface Metrics {
   ): void;
   observeSandboxStart(seconds: number): void;
   observeReaped(count: number): void;
+  /** Counts one connection the code tried through the egress proxy, by tenant ("" when none) and whether it was allowed. */
+  observeEgressAttempt(tenant: string | undefined, allowed: boolean): void;
 }
 
 /**
@@ -66,6 +68,12 @@ export function createMetrics(options: { backend: Backend; store: FileStore }): 
     labelNames: ["backend"] as const,
     registers: [registry],
   });
+  const egress = new Counter({
+    name: "code_interpreter_egress_connections_total",
+    help: "Connections code tried through the egress proxy, by tenant (empty without API keys) and whether they were allowed.",
+    labelNames: ["backend", "tenant", "allowed"] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: "code_interpreter_active_sessions",
     help: "Live sessions the backend knows of (read from the sandboxes when scraped).",
@@ -103,5 +111,6 @@ export function createMetrics(options: { backend: Backend; store: FileStore }): 
     },
     observeSandboxStart: (seconds) => sandboxStart.observe({ backend }, seconds),
     observeReaped: (count) => reaped.inc({ backend }, count),
+    observeEgressAttempt: (tenant, allowed) => egress.inc({ backend, tenant: tenant ?? "", allowed: String(allowed) }),
   };
 }

@@ -11,13 +11,15 @@ import {
   FileListResponseSchema,
   FileUploadResponseSchema,
   HealthResponseSchema,
+  NetworkAttemptSchema,
   type RequestLimits,
   RichResultSchema,
-  SessionCommandResponseSchema,
+  SessionBashResponseSchema,
   SessionCreateRequestSchema,
   SessionDetailSchema,
   SessionKeepaliveRequestSchema,
   SessionListResponseSchema,
+  SessionNetworkRequestSchema,
   SessionPythonResponseSchema,
   SessionResponseSchema,
   StreamDisplayEventSchema,
@@ -38,7 +40,7 @@ export interface ApiResponse {
 
 /** One route of the HTTP API, described from the zod schemas the server validates with. */
 export interface ApiOperation {
-  method: "get" | "post" | "delete";
+  method: "get" | "post" | "put" | "delete";
   /** Hono's form: `/v1/sessions/:sessionId`; a trailing `*` is the rest of the path. */
   path: string;
   operationId: string;
@@ -93,7 +95,9 @@ export function namedSchemas(limits: RequestLimits): Record<string, z.ZodType> {
     SessionListResponse: SessionListResponseSchema,
     SessionKeepaliveRequest: SessionKeepaliveRequestSchema,
     SessionBashRequest: createSessionBashRequestSchema(limits).extend({ background: backgroundField }),
-    SessionCommandResponse: SessionCommandResponseSchema,
+    SessionBashResponse: SessionBashResponseSchema,
+    SessionNetworkRequest: SessionNetworkRequestSchema,
+    NetworkAttempt: NetworkAttemptSchema,
     SessionPythonRequest: createSessionPythonRequestSchema(limits).extend({ background: backgroundField }),
     SessionPythonResponse: SessionPythonResponseSchema,
     SessionFileListResponse: SessionFileListResponseSchema,
@@ -291,6 +295,22 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       responses: { 204: { description: "Deleted" }, 404: sessionMissing },
     },
     {
+      method: "put",
+      path: "/v1/sessions/:sessionId/network",
+      operationId: "setSessionNetwork",
+      summary: "Replace a session's network policy: connections the new one forbids are closed",
+      tag: "sessions",
+      body: schemas.SessionNetworkRequest,
+      example: { allow_out: ["pypi.org", "*.pythonhosted.org"], deny_out: [] },
+      responses: {
+        200: { description: "The session, with its new policy", schema: SessionDetailSchema },
+        404: sessionMissing,
+        422: error(
+          "The policy is invalid or outside the operator's bounds (`detail` names the entry), the session was made without `network`, or the server offers no egress",
+        ),
+      },
+    },
+    {
       method: "post",
       path: "/v1/sessions/:sessionId/keepalive",
       operationId: "keepSessionAlive",
@@ -311,7 +331,7 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       requestHeaders: idempotencyKey,
       responses: {
         202: accepted,
-        200: { description: "The command ran or timed out", schema: SessionCommandResponseSchema },
+        200: { description: "The command ran or timed out", schema: SessionBashResponseSchema },
         404: sessionMissing,
         422: invalid,
         429: tooMany,

@@ -1,5 +1,6 @@
 import { type CapabilitiesResponse, LANGUAGES } from "@code-interpreter/core";
 import { Hono } from "hono";
+import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
 import type { Env } from "../env.js";
 
@@ -27,6 +28,7 @@ export function capabilitiesRoutes(server: ServerContext) {
       session_files: backend.capabilities.sessions,
       mcp: true,
     },
+    network: { offered: false, secrets: [] },
     file_store: config.FILE_STORE,
     limits: {
       max_exec_timeout_ms: config.MAX_EXEC_TIMEOUT_MS,
@@ -35,5 +37,12 @@ export function capabilitiesRoutes(server: ServerContext) {
       session_max_lifetime_seconds: config.SESSION_MAX_LIFETIME_SECONDS,
     },
   };
-  return new Hono<Env>().get("/v1/capabilities", (c) => c.json(answer));
+  const egress = backend.capabilities.egress === true ? server.egress : undefined;
+  return new Hono<Env>().get("/v1/capabilities", (c) => {
+    if (!egress) return c.json(answer);
+    // The secrets this caller may name: every tenant's, and those the operator gave its tenant.
+    const { tenant } = accessOf(c).owner;
+    const secrets = egress.secrets.filter((secret) => !secret.tenants || (tenant !== undefined && secret.tenants.includes(tenant)));
+    return c.json({ ...answer, network: { offered: true, secrets: secrets.map((secret) => secret.name) } });
+  });
 }

@@ -6,7 +6,7 @@ import type { ServerContext } from "../context.js";
 import type { Env } from "../env.js";
 import { readJsonBody } from "../middleware/json-body.js";
 import { assertLanguage } from "./languages.js";
-import { codeOptions, executionJson } from "./mappers.js";
+import { codeOptions, executionJson, networkOptions } from "./mappers.js";
 import { runSchemas } from "./request-schemas.js";
 import { richResultMapper } from "./rich-results.js";
 import { answerCode, type RunnableCode, streamCode } from "./run-modes.js";
@@ -27,7 +27,13 @@ export function executeRoutes(server: ServerContext) {
     assertLanguage(server, body.language);
     const runtime = requestedRuntime(server, body.runtime);
     const { owner, view } = accessOf(c);
-    const options: ExecuteOptions = { ...codeOptions(body), runtime, files: await resolveFileInputs(server.store, body.files, view) };
+    const options: ExecuteOptions = {
+      ...codeOptions(body),
+      runtime,
+      files: await resolveFileInputs(server.store, body.files, view),
+      ...networkOptions(body),
+      ...(owner.tenant === undefined ? {} : { tenant: owner.tenant }),
+    };
     const rich = richResultMapper(server, c);
     return {
       background: body.background,

@@ -2,6 +2,8 @@ import type {
   CodeErrorJson,
   CommandResult,
   ExecuteResponse,
+  NetworkAttemptJson,
+  NetworkPolicy,
   RichResultJson,
   SessionCommandResponse,
   SessionDetail,
@@ -27,14 +29,33 @@ export function codeOptions(body: SessionPythonRequest) {
   };
 }
 
+/** What a request asks of the egress proxy (`network`, `secrets`), as the backend takes it: nothing when it asked for nothing. */
+export function networkOptions(body: { network?: NetworkPolicy; secrets?: string[] }) {
+  return {
+    ...(body.network ? { network: body.network } : {}),
+    ...(body.secrets ? { secrets: body.secrets } : {}),
+  };
+}
+
+/** `network` of an answer: what the code tried, only when the request (or its session) had `network`, so other answers stay onyx's. */
+export function networkJson(result: CommandResult): { network?: NetworkAttemptJson[] } {
+  if (!result.network) return {};
+  return {
+    network: result.network.map(({ host, port, allowed, reason }) =>
+      reason === undefined ? { host, port, allowed } : { host, port, allowed, reason },
+    ),
+  };
+}
+
 /** A session as onyx's routes show it (create, keepalive). */
 export function sessionJson(session: SessionInfo): SessionResponse {
   return { session_id: session.id, expires_at: session.expiresAt };
 }
 
-/** A session as our own routes show it (list, get): also its runtime (`fallback` for a backend that does not say). */
+/** A session as our own routes show it (list, get): also its runtime (`fallback` for a backend that does not say), and its network policy when it has one. */
 export function sessionDetailJson(session: SessionInfo, fallback: SessionDetail["runtime"]): SessionDetail {
-  return { ...sessionJson(session), runtime: session.runtime ?? fallback };
+  const network = session.network && { allow_out: [...session.network.allow_out], deny_out: [...session.network.deny_out] };
+  return { ...sessionJson(session), runtime: session.runtime ?? fallback, ...(network ? { network } : {}) };
 }
 
 /** Session bash's whole answer, and how every answer to code that ran starts. */
@@ -65,10 +86,12 @@ export function executionJson(result: CommandResult, saved: SavedOutputs, rich: 
     ...commandJson(result),
     ...(skipped_files.length ? { files, skipped_files } : { files }),
     ...rich,
+    ...networkJson(result),
   };
 }
 
 /** Session python's answer: an execution's, and the cell's number in the session's kernel. */
 export function sessionPythonJson(result: CommandResult, saved: SavedOutputs, rich: RichFields): SessionPythonResponse {
-  return { ...executionJson(result, saved, rich), execution_count: result.executionCount ?? null };
+  const { network, ...answer } = executionJson(result, saved, rich);
+  return { ...answer, execution_count: result.executionCount ?? null, ...(network ? { network } : {}) };
 }

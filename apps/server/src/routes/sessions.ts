@@ -5,6 +5,7 @@ import {
   InvalidRequestError,
   SessionCreateRequestSchema,
   SessionKeepaliveRequestSchema,
+  SessionNetworkRequestSchema,
   type WorkspaceFileContent,
   type WorkspaceFileStream,
 } from "@code-interpreter/core";
@@ -17,7 +18,7 @@ import type { Env } from "../env.js";
 import { readJsonBody } from "../middleware/json-body.js";
 import { BACKGROUND_STREAM } from "./execute.js";
 import { assertLanguage } from "./languages.js";
-import { codeOptions, commandJson, sessionDetailJson, sessionJson, sessionPythonJson } from "./mappers.js";
+import { codeOptions, commandJson, networkJson, networkOptions, sessionDetailJson, sessionJson, sessionPythonJson } from "./mappers.js";
 import { runSchemas } from "./request-schemas.js";
 import { richResultMapper } from "./rich-results.js";
 import { answerCode, type RunnableCode, requestSignal, streamCode } from "./run-modes.js";
@@ -76,6 +77,7 @@ export function sessionRoutes(server: ServerContext) {
         ttlSeconds: ttl(body.ttl_seconds),
         files,
         runtime,
+        ...networkOptions(body),
         ...(requestSignal(c) ? { signal: requestSignal(c) } : {}),
         ...(owner.tenant === undefined ? {} : { tenant: owner.tenant }),
       });
@@ -95,6 +97,15 @@ export function sessionRoutes(server: ServerContext) {
       server.tenancy.forget(sessionId);
       return c.body(null, 204);
     })
+    .put("/v1/sessions/:sessionId/network", async (c) => {
+      const policy = await readJsonBody(c, SessionNetworkRequestSchema, maxBody);
+      const sessionId = await owned(c);
+      if (!backend.updateSessionNetwork) {
+        throw new InvalidRequestError({ message: "this server offers no network egress (its operator has not set EGRESS_ALLOW_OUT)" });
+      }
+      const session = await backend.updateSessionNetwork(sessionId, policy);
+      return c.json(sessionDetailJson(session, server.runtimes.defaultRuntime));
+    })
     .post("/v1/sessions/:sessionId/keepalive", async (c) => {
       const body = await readJsonBody(c, SessionKeepaliveRequestSchema, maxBody);
       return c.json(sessionJson(await backend.extendSession(await owned(c), ttl(body.ttl_seconds))));
@@ -106,16 +117,16 @@ export function sessionRoutes(server: ServerContext) {
         kind: "session_bash",
         sessionId,
         timeoutMs: body.timeout_ms,
-        run: async (_callbacks, signal) =>
-          commandJson(
-            await backend.runInSession({
-              sessionId,
-              language: "bash",
-              code: body.cmd,
-              timeoutMs: body.timeout_ms,
-              ...(signal ? { signal } : {}),
-            }),
-          ),
+        run: async (_callbacks, signal) => {
+          const result = await backend.runInSession({
+            sessionId,
+            language: "bash",
+            code: body.cmd,
+            timeoutMs: body.timeout_ms,
+            ...(signal ? { signal } : {}),
+          });
+          return { ...commandJson(result), ...networkJson(result) };
+        },
       };
       return answerCode(c, server, code, body.background);
     })

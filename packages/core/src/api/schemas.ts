@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { LANGUAGES } from "../backend.js";
+import { networkEntryKind } from "../network/network-entries.js";
 import { SANDBOX_RUNTIMES } from "../sandbox/runtimes.js";
 
 /** A file from the store to place in the sandbox workspace before the code runs. */
@@ -89,6 +90,93 @@ const runtimeField = z
       "Only those the server offers (GET /v1/capabilities); another is 422. Left out: the server's default (SANDBOX_RUNTIME)",
   );
 
+/** Most entries in each of `allow_out` and `deny_out`. */
+export const MAX_NETWORK_ENTRIES = 256;
+/** Most secrets a request may name. */
+export const MAX_SECRETS = 32;
+
+const networkEntries = (field: "allow_out" | "deny_out") =>
+  z
+    .array(
+      z
+        .string(`${field} entries must be strings`)
+        .max(255, `${field} entries are at most 255 characters`)
+        .superRefine((entry, context) => {
+          const kind = networkEntryKind(entry);
+          if (field === "allow_out" && kind === undefined) {
+            context.addIssue({
+              code: "custom",
+              message: `${field} entry ${JSON.stringify(entry)} is not a domain, a *. wildcard domain, an IP address or a CIDR`,
+            });
+          } else if (field === "deny_out" && kind !== "address" && kind !== "cidr") {
+            context.addIssue({
+              code: "custom",
+              message: `${field} entry ${JSON.stringify(entry)} is not an IP address or a CIDR (deny_out takes addresses only; leave a domain out of allow_out instead)`,
+            });
+          }
+        }),
+      `${field} must be a list of strings`,
+    )
+    .max(MAX_NETWORK_ENTRIES, `${field} has more than ${MAX_NETWORK_ENTRIES} entries`)
+    .default([]);
+
+/**
+ * `network`: what the code may reach through the egress proxy, within the
+ * operator's bounds (EGRESS_ALLOW_OUT, EGRESS_DENY_OUT). Left out, the
+ * sandbox has no network at all, as always.
+ */
+export const NetworkPolicySchema = z
+  .strictObject(
+    {
+      allow_out: networkEntries("allow_out").describe(
+        "Domains (exact, or a `*.` wildcard such as `*.pythonhosted.org`), IP addresses and CIDRs the code may connect to",
+      ),
+      deny_out: networkEntries("deny_out").describe("IP addresses and CIDRs the code may never connect to; they win over allow_out"),
+    },
+    {
+      error: (issue) =>
+        issue.code === "unrecognized_keys"
+          ? `network takes only allow_out and deny_out, not ${issue.keys.join(", ")}`
+          : "network must be an object {allow_out, deny_out}",
+    },
+  )
+  .describe(
+    "The sandbox's way out through the egress proxy; left out, the sandbox has no network (GET /v1/capabilities says whether the server offers it)",
+  );
+export type NetworkPolicyJson = z.infer<typeof NetworkPolicySchema>;
+
+const networkField = NetworkPolicySchema.optional();
+const secretsField = z
+  .array(
+    z.string("secrets must be names").regex(/^[A-Za-z0-9_.-]{1,64}$/, "secrets are names of 1 to 64 letters, digits, _ . or -"),
+    "secrets must be a list of names",
+  )
+  .max(MAX_SECRETS, `secrets names more than ${MAX_SECRETS} secrets`)
+  .optional()
+  .describe(
+    "Names of secrets the operator configured (EGRESS_SECRETS_FILE): the egress proxy adds each as a header on requests to its hosts; the value never enters the sandbox. Needs `network`",
+  );
+
+/** One destination the code tried, in the answer's `network` (only when the request, or its session, had `network`). */
+export const NetworkAttemptSchema = z.object({
+  host: z.string(),
+  port: z.int(),
+  allowed: z.boolean(),
+  reason: z.string().optional().describe("Why it was refused, in words a person can act on"),
+});
+export type NetworkAttemptJson = z.infer<typeof NetworkAttemptSchema>;
+
+/**
+ * `network` in answers: present only when the request (or its session) had
+ * `network`, so every other answer stays byte for byte what onyx sends.
+ */
+const networkAttemptsField = z
+  .array(NetworkAttemptSchema)
+  .optional()
+  .describe(
+    "The destinations the code tried through the egress proxy, allowed or not; only when the request (or its session) had `network`",
+  );
+
 /** Limits the server applies to request fields; they come from the configuration. */
 export interface RequestLimits {
   /** Largest accepted `timeout_ms`. @default MAX_EXEC_TIMEOUT_MS */
@@ -117,6 +205,10 @@ export function createExecuteRequestSchema(limits: RequestLimits) {
     language: languageField,
     /** The sandbox runtime; the server's SANDBOX_RUNTIME when left out. */
     runtime: runtimeField,
+    /** Its way out; left out, no network. */
+    network: networkField,
+    /** Secrets the proxy adds as headers (needs `network`). */
+    secrets: secretsField,
   });
 }
 export type ExecuteRequest = z.infer<ReturnType<typeof createExecuteRequestSchema>>;
@@ -131,6 +223,10 @@ export const SessionCommandResponseSchema = z.object({
 });
 export type SessionCommandResponse = z.infer<typeof SessionCommandResponseSchema>;
 
+/** `POST /v1/sessions/{id}/bash` response body: also `network`, when the session has one. */
+export const SessionBashResponseSchema = SessionCommandResponseSchema.extend({ network: networkAttemptsField });
+export type SessionBashResponse = z.infer<typeof SessionBashResponseSchema>;
+
 /** `POST /v1/sessions/{id}/python` response body: also the figures the code made, as stored files. */
 export const SessionPythonResponseSchema = SessionCommandResponseSchema.extend({
   files: z.array(WorkspaceFileSchema),
@@ -138,6 +234,7 @@ export const SessionPythonResponseSchema = SessionCommandResponseSchema.extend({
   ...richFields,
   /** The number of this cell in the session's Python kernel, counting from 1 (null where there is no kernel, or for bash and JavaScript). */
   execution_count: z.int().nullable().describe("This cell's number in the session's Python kernel, counting from 1"),
+  network: networkAttemptsField,
 });
 export type SessionPythonResponse = z.infer<typeof SessionPythonResponseSchema>;
 
@@ -146,6 +243,7 @@ export const ExecuteResponseSchema = SessionCommandResponseSchema.extend({
   files: z.array(WorkspaceFileSchema),
   skipped_files: skippedFilesField,
   ...richFields,
+  network: networkAttemptsField,
 });
 export type ExecuteResponse = z.infer<typeof ExecuteResponseSchema>;
 
@@ -212,6 +310,9 @@ export const SessionCreateRequestSchema = z.object({
   language: languageEnum.optional(),
   /** The runtime the session's sandbox runs on, for its whole life; the server's SANDBOX_RUNTIME when left out. */
   runtime: runtimeField,
+  /** The session's way out, for its whole life (PUT /v1/sessions/{id}/network replaces it); left out, no network. */
+  network: networkField,
+  secrets: secretsField,
 });
 export type SessionCreateRequest = z.infer<typeof SessionCreateRequestSchema>;
 
@@ -225,12 +326,20 @@ export type SessionResponse = z.infer<typeof SessionResponseSchema>;
 /** A session as `GET /v1/sessions` and `GET /v1/sessions/{id}` show it: also the runtime it runs on (extensions). */
 export const SessionDetailSchema = SessionResponseSchema.extend({
   runtime: z.enum(SANDBOX_RUNTIMES).describe("The sandbox runtime the session runs on"),
+  network: z
+    .object({ allow_out: z.array(z.string()), deny_out: z.array(z.string()) })
+    .optional()
+    .describe("The session's network policy, when it has one"),
 });
 export type SessionDetail = z.infer<typeof SessionDetailSchema>;
 
 /** `GET /v1/sessions` response body (an extension). */
 export const SessionListResponseSchema = z.object({ sessions: z.array(SessionDetailSchema) });
 export type SessionListResponse = z.infer<typeof SessionListResponseSchema>;
+
+/** `PUT /v1/sessions/{id}/network` request body: the session's new policy (connections it forbids are closed). */
+export const SessionNetworkRequestSchema = NetworkPolicySchema.describe("The session's new network policy");
+export type SessionNetworkRequest = z.infer<typeof SessionNetworkRequestSchema>;
 
 /** `POST /v1/sessions/{id}/keepalive` request body. */
 export const SessionKeepaliveRequestSchema = z.object({
@@ -250,7 +359,7 @@ export type SessionBashRequest = z.infer<ReturnType<typeof createSessionBashRequ
 /** `POST /v1/sessions/{id}/python` request body (the later onyx route): execute's, without files. */
 export function createSessionPythonRequestSchema(limits: RequestLimits) {
   return createExecuteRequestSchema(limits)
-    .omit({ files: true, runtime: true })
+    .omit({ files: true, runtime: true, network: true, secrets: true })
     .extend({
       timeout_ms: timeoutField(limits.maxExecTimeoutMs, 30_000),
     });
@@ -283,6 +392,12 @@ export const CapabilitiesResponseSchema = z.object({
       mcp: z.boolean().describe("MCP over streamable HTTP at /mcp"),
     })
     .describe("Optional features beyond the onyx API"),
+  network: z
+    .object({
+      offered: z.boolean().describe("Whether requests may carry `network` (EGRESS_ALLOW_OUT set and a backend that can bind the proxy in)"),
+      secrets: z.array(z.string()).describe("Names of the secrets a request may name in `secrets` (never their values)"),
+    })
+    .describe("Network egress through the server's proxy"),
   file_store: z.enum(["dir", "s3"]).describe("Where files are kept: a directory (one replica) or an S3 bucket (shared by replicas)"),
   limits: z
     .object({

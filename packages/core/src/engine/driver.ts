@@ -63,6 +63,11 @@ export interface StartSandboxOptions {
   env: Record<string, string>;
   /** Its way out (issue 22): bind `hostDirectory` read-only at EGRESS_MOUNT_PATH and start the forwarder. Never for a warm one. */
   egress?: SandboxEgress;
+  /**
+   * The sandbox's name (`code-exec-<uuid>`) when the engine chose it: a sandbox
+   * with `egress` is known to the proxy by it. Absent: the driver names it (newExecName).
+   */
+  name?: string;
   signal?: AbortSignal;
 }
 

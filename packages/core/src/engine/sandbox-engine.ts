@@ -11,10 +11,11 @@ import {
   type SessionCommandOptions,
   type SessionInfo,
 } from "../backend.js";
-import { BackendUnavailableError, SessionNotFoundError } from "../errors.js";
+import { BackendUnavailableError, InvalidRequestError, SessionNotFoundError } from "../errors.js";
+import type { EgressAttachment, EgressGateway, NetworkPolicy } from "../network/egress.js";
 import { outputCallbacks } from "../output.js";
 import type { RunnerLimits, RunnerRequest, RunnerResult } from "../runner/runner-protocol.js";
-import { isSessionId, newSessionId, sessionInfo } from "../sandbox/names.js";
+import { isSessionId, newExecName, newSessionId, sessionInfo } from "../sandbox/names.js";
 import type { WorkspaceFileContent, WorkspaceFileSink } from "../workspace/workspace-tar.js";
 import {
   claimable,
@@ -114,6 +115,18 @@ export interface SandboxEngineOptions {
   warn?: (message: string) => void;
   /** @default SYSTEM_CLOCK */
   clock?: EngineClock;
+  /**
+   * The egress proxy (issue 22): requests with `network` get a way out through
+   * it, in a sandbox started cold. Absent (or a driver without
+   * `capabilities.egress`): such requests are refused with 422.
+   */
+  egress?: EgressGateway;
+}
+
+/** A session's way out, held by the engine for the session's life. */
+interface SessionEgress {
+  attachment: EgressAttachment;
+  policy: NetworkPolicy;
 }
 
 /** A session sandbox made ahead of demand, its command runner and kernel started. */
@@ -155,6 +168,13 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   private readonly sessionQueue = new KeyedQueue();
   /** Sessions being removed right now: their commands fail on purpose. */
   private readonly removing = new Set<string>();
+  /** Ways out of one-shot sandboxes still open (closed with their sandbox, and by close). */
+  private readonly attachments = new Set<EgressAttachment>();
+  /**
+   * Ways out of sessions, by session id, for the session's life. Only in this
+   * process: after a restart, or on another replica, the session has none.
+   */
+  private readonly sessionEgress = new Map<string, SessionEgress>();
   private closed = false;
   /** What every runner request is planned with (python, rlimits, env). */
   private readonly plan: RunnerPlanSettings & { limits: RunnerLimits; maxSnapshotBytes: number };
@@ -227,8 +247,12 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       const started = this.clock.now();
       const request = planExecution(options, this.plan);
       options.signal?.throwIfAborted();
+      // A sandbox with a way out is started cold with the proxy's settings in its environment: never a warm one.
+      const name = options.network ? newExecName() : undefined;
+      const attachment = await this.openEgress(name, options);
+      if (attachment) request.env = { ...request.env, ...attachment.env };
       // A request that needs longer than warm sandboxes are kept usable for leaves them be.
-      const pool = useSeconds(request.timeoutMs) <= useSeconds(this.maxExecTimeoutMs) ? this.pool : undefined;
+      const pool = !attachment && useSeconds(request.timeoutMs) <= useSeconds(this.maxExecTimeoutMs) ? this.pool : undefined;
       let sandbox = pool && this.takeWarm(useSeconds(request.timeoutMs));
       try {
         const lifetimeSeconds = oneShotLifetimeSeconds(request.timeoutMs, this.startSeconds);
@@ -238,6 +262,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
           warm: false,
           preload: [],
           env: request.env ?? {},
+          ...(attachment ? { name, ...sandboxEgress(attachment) } : {}),
           signal: options.signal,
         });
         const sandboxWaitMs = this.clock.now() - started;
@@ -247,9 +272,12 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
           signal: options.signal,
           onFile: options.onFile && changedFileSink(options, options.onFile),
         });
-        return { ...executionResult(options, result, this.clock.now() - started), sandboxWaitMs };
+        const network = attachment ? { network: attachment.drainAttempts() } : {};
+        return { ...executionResult(options, result, this.clock.now() - started), sandboxWaitMs, ...network };
       } finally {
         pool?.release();
+        // The sandbox is on its way out (exchangeOnce removes it whatever happened): so is its way out.
+        if (attachment) await this.closeEgress(attachment);
       }
     });
   }
@@ -257,33 +285,77 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   createSession(options: CreateSessionOptions): Promise<SessionInfo> {
     return this.track(async () => {
       const expiresAt = sessionExpiry(this.unixNow(), options.ttlSeconds, this.options.sessionMaxLifetimeSeconds);
+      if (options.network) return this.createSessionWithEgress(options, expiresAt);
+      this.refuseSecretsWithoutNetwork(options);
       const session =
         (await this.claimWarmSession(expiresAt, options.tenant)) ??
         (await this.driver.createSession(
           { id: newSessionId(), expiresAt, tenant: options.tenant, env: this.codeEnvVariables() },
           options.signal,
         ));
-      try {
-        if (options.files.length > 0) {
-          await this.exchangeOnCommandRunner(session, {
-            request: { cwd: WORKSPACE_DIR, files: options.files, maxOutputBytes: this.limits.maxOutputBytes },
-            signal: options.signal,
-          });
-        }
-      } catch (error) {
-        await this.driver.removeSession(session).catch(() => {});
-        throw error;
-      }
-      return sessionInfo(session);
+      return this.stageSessionFiles(session, options);
     });
   }
 
+  /** A session with a way out: its sandbox made cold, with the proxy's settings, its attachment kept for its life. */
+  private async createSessionWithEgress(options: CreateSessionOptions, expiresAt: number): Promise<SessionInfo> {
+    const id = newSessionId();
+    const attachment = (await this.openEgress(id, options)) as EgressAttachment;
+    const policy = options.network as NetworkPolicy;
+    this.sessionEgress.set(id, { attachment, policy });
+    try {
+      const session = await this.driver.createSession(
+        { id, expiresAt, tenant: options.tenant, env: { ...this.codeEnvVariables(), ...attachment.env }, ...sandboxEgress(attachment) },
+        options.signal,
+      );
+      return await this.stageSessionFiles(session, options);
+    } catch (error) {
+      await this.forgetSessionEgress(id);
+      throw error;
+    }
+  }
+
+  /** Places the session's first files in its workspace; a session whose files could not be staged is removed. */
+  private async stageSessionFiles(session: Session, options: CreateSessionOptions): Promise<SessionInfo> {
+    try {
+      if (options.files.length > 0) {
+        await this.exchangeOnCommandRunner(session, {
+          request: { cwd: WORKSPACE_DIR, files: options.files, maxOutputBytes: this.limits.maxOutputBytes },
+          signal: options.signal,
+        });
+      }
+    } catch (error) {
+      await this.driver.removeSession(session).catch(() => {});
+      throw error;
+    }
+    return this.withNetwork(sessionInfo(session));
+  }
+
   getSession(sessionId: string): Promise<SessionInfo> {
-    return this.translate(async () => sessionInfo(await this.findSession(sessionId)));
+    return this.translate(async () => this.withNetwork(sessionInfo(await this.findSession(sessionId))));
   }
 
   listSessions(): Promise<SessionInfo[]> {
-    return this.translate(async () => (await this.driver.listSessions()).map(sessionInfo));
+    return this.translate(async () => (await this.driver.listSessions()).map((session) => this.withNetwork(sessionInfo(session))));
+  }
+
+  /**
+   * Replaces a session's network policy: the gateway closes the connections
+   * the new one forbids. 422 for a session that has no way out here.
+   */
+  updateSessionNetwork(sessionId: string, policy: NetworkPolicy): Promise<SessionInfo> {
+    return this.translate(async () => {
+      const session = await this.liveSession(sessionId);
+      const egress = this.sessionEgress.get(session.id);
+      if (!egress) {
+        throw new InvalidRequestError({
+          message: `session ${JSON.stringify(sessionId)} has no network: only a session created with \`network\` (by this server, since it started) can have its policy replaced`,
+        });
+      }
+      await egress.attachment.update(policy);
+      egress.policy = policy;
+      return this.withNetwork(sessionInfo(session));
+    });
   }
 
   extendSession(sessionId: string, ttlSeconds: number): Promise<SessionInfo> {
@@ -338,15 +410,26 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       // Sessions being reaped count as being removed until the pass is over: no runner is started for them meanwhile.
       const reaping: string[] = [];
       try {
-        return await this.driver.reap(this.unixNow(), async (sessionId) => {
+        const reaped = await this.driver.reap(this.unixNow(), async (sessionId) => {
           reaping.push(sessionId);
           this.removing.add(sessionId);
           await this.stopSessionWork(sessionId);
         });
+        await this.closeOrphanedEgress();
+        return reaped;
       } finally {
         for (const sessionId of reaping) this.removing.delete(sessionId);
       }
     });
+  }
+
+  /** Closes the ways out of sessions whose sandbox is gone (deleted or reaped by another replica). */
+  private async closeOrphanedEgress(): Promise<void> {
+    for (const sessionId of [...this.sessionEgress.keys()]) {
+      const session = await this.driver.findSession(sessionId).catch(() => null);
+      // null: the platform could not say; the session keeps its way out until it can.
+      if (session === undefined || session?.ended) await this.forgetSessionEgress(sessionId);
+    }
   }
 
   /** Resolves when the sandboxes of finished executions have been removed (they go after the answer). */
@@ -364,7 +447,69 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     await Promise.all([...this.running].map((sandbox) => sandbox.stop().catch(() => {})));
     await Promise.allSettled([...this.pending]);
     await this.whenIdle();
+    // Sessions stay for the next server, but their ways out are this process's: they close with it.
+    await Promise.all([...this.sessionEgress.keys()].map((sessionId) => this.forgetSessionEgress(sessionId)));
+    await Promise.all([...this.attachments].map((attachment) => this.closeEgress(attachment)));
     await this.driver.close?.();
+  }
+
+  /**
+   * Opens a sandbox's way out for a request with `network` (undefined
+   * without one); 422 when this engine offers none, or (from the gateway)
+   * when the policy or a secret is outside the operator's bounds.
+   */
+  private async openEgress(
+    sandboxName: string | undefined,
+    options: { network?: NetworkPolicy; secrets?: readonly string[]; tenant?: string },
+  ): Promise<EgressAttachment | undefined> {
+    if (!options.network) {
+      this.refuseSecretsWithoutNetwork(options);
+      return undefined;
+    }
+    const gateway = this.options.egress;
+    if (!gateway || !this.driver.capabilities.egress) {
+      throw new InvalidRequestError({
+        message: gateway
+          ? `this server offers no network egress on the ${this.name} backend: its sandboxes cannot be given a way out yet; leave \`network\` out`
+          : "this server offers no network egress (its operator has not set EGRESS_ALLOW_OUT); leave `network` out",
+      });
+    }
+    const attachment = await gateway.open({
+      sandboxName: sandboxName as string,
+      ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
+      policy: options.network,
+      secrets: options.secrets ?? [],
+    });
+    this.attachments.add(attachment);
+    return attachment;
+  }
+
+  private refuseSecretsWithoutNetwork(options: { secrets?: readonly string[] }): void {
+    if (options.secrets?.length) {
+      throw new InvalidRequestError({
+        message:
+          "secrets need `network`: the egress proxy adds them to the requests the code makes through it, and without `network` there is none",
+      });
+    }
+  }
+
+  private async closeEgress(attachment: EgressAttachment): Promise<void> {
+    this.attachments.delete(attachment);
+    await attachment.close().catch((error: Error) => this.warn(`could not close a sandbox's way out: ${error.message}`));
+  }
+
+  /** Closes a session's way out (its sandbox is gone, or this server is going). */
+  private async forgetSessionEgress(sessionId: string): Promise<void> {
+    const egress = this.sessionEgress.get(sessionId);
+    if (!egress) return;
+    this.sessionEgress.delete(sessionId);
+    await this.closeEgress(egress.attachment);
+  }
+
+  /** The session as answers show it: with its network policy when it has a way out here. */
+  private withNetwork(info: SessionInfo): SessionInfo {
+    const egress = this.sessionEgress.get(info.id);
+    return egress ? { ...info, network: egress.policy } : info;
   }
 
   /** Now, in unix seconds, on the engine's clock. */
@@ -377,9 +522,10 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     return { ...DECLARED_ENV_VARIABLES, ...this.plan.env };
   }
 
-  /** What a session's kernel or command runner is started with. */
-  private sessionRunnerOptions(): StartSessionRunnerOptions {
-    return { env: this.codeEnvVariables(), limits: this.plan.limits };
+  /** What a session's kernel or command runner is started with (the proxy's settings too, when it has a way out). */
+  private sessionRunnerOptions(sessionId?: string): StartSessionRunnerOptions {
+    const egressEnv = sessionId === undefined ? undefined : this.sessionEgress.get(sessionId)?.attachment.env;
+    return { env: { ...this.codeEnvVariables(), ...egressEnv }, limits: this.plan.limits };
   }
 
   /**
@@ -494,7 +640,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   }
 
   private async startCommandRunner(session: Session): Promise<PersistentRunner> {
-    const handle = await this.driver.startCommandRunner(session, this.sessionRunnerOptions());
+    const handle = await this.driver.startCommandRunner(session, this.sessionRunnerOptions(session.id));
     return new PersistentRunner(handle.channel, () => handle.kill(), {
       maxSnapshotBytes: this.limits.workspaceBytes,
       requestOverrides: handle.requestOverrides,
@@ -524,6 +670,10 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   private async runInLiveSession(options: SessionCommandOptions): Promise<CommandResult> {
     const session = await this.liveSession(options.sessionId);
     const started = this.clock.now();
+    const egress = this.sessionEgress.get(session.id);
+    // What the code tried, in the answer of a session with a way out (and only there: other answers stay onyx's).
+    const withAttempts = (result: CommandResult): CommandResult =>
+      egress ? { ...result, network: egress.attachment.drainAttempts() } : result;
     if (options.language === "python") {
       const kernel = await this.kernels.get(session.id, () => this.startKernel(session));
       const result = await kernel.exchange(planPythonCell(options, this.plan), {
@@ -534,15 +684,16 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       if (result.restarted && !(await this.stillUsable(session.id))) {
         throw new BackendUnavailableError({ message: "the Python session's interpreter ended with its sandbox" });
       }
-      return commandResult(result, this.clock.now() - started);
+      return withAttempts(commandResult(result, this.clock.now() - started));
     }
     const request = planSessionCommand(options, this.plan);
+    if (egress) request.env = { ...request.env, ...egress.attachment.env };
     const result = await this.exchangeOnCommandRunner(session, { request, ...outputCallbacks(options), signal: options.signal });
-    return commandResult(result, this.clock.now() - started);
+    return withAttempts(commandResult(result, this.clock.now() - started));
   }
 
   private async startKernel(session: Session): Promise<PythonKernel> {
-    const handle = await this.driver.startKernel(session, this.sessionRunnerOptions());
+    const handle = await this.driver.startKernel(session, this.sessionRunnerOptions(session.id));
     const kernel = new PythonKernel(handle.channel, () => handle.kill(), {
       maxSnapshotBytes: this.limits.workspaceBytes,
       requestOverrides: handle.requestOverrides,
@@ -579,10 +730,11 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     }
   }
 
-  /** Lets go of the session's kernel and command runner, ending what they run (its sandbox is about to go). */
+  /** Lets go of the session's kernel and command runner, ending what they run, and its way out (its sandbox is about to go). */
   private async stopSessionWork(sessionId: string): Promise<void> {
     this.kernels.forget(sessionId);
     this.commandRunners.forget(sessionId);
+    await this.forgetSessionEgress(sessionId);
   }
 
   /**
@@ -626,6 +778,11 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       throw this.driver.translateError ? this.driver.translateError(error) : error;
     }
   }
+}
+
+/** The driver's options for a sandbox with a way out (a bound directory on local and docker). */
+function sandboxEgress(attachment: EgressAttachment): { egress?: { hostDirectory: string } } {
+  return attachment.hostDirectory === undefined ? {} : { egress: { hostDirectory: attachment.hostDirectory } };
 }
 
 function notFound(sessionId: string): SessionNotFoundError {

@@ -1,3 +1,4 @@
+import type { EgressGateway } from "../network/egress.js";
 import type { SandboxRuntime } from "./runtimes.js";
 
 const MB = 1024 * 1024;
@@ -64,6 +65,12 @@ export interface SandboxSettings {
   preload: readonly string[];
   /** Receives warnings (a sandbox that could not be removed, missing bubblewrap, …). @default console.warn */
   warn: (message: string) => void;
+  /**
+   * The egress proxy sandboxes with `network` reach the outside through
+   * (issue 22); the backend's engine opens a way out per such sandbox. Unset:
+   * requests with `network` are refused (422). @default none (the server makes one when EGRESS_ALLOW_OUT is set)
+   */
+  egress?: EgressGateway;
 }
 
 /** What the container backends (Docker, Kubernetes) share on top of {@link SandboxSettings}. */

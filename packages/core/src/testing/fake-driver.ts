@@ -1,4 +1,4 @@
-import type { BackendHealth } from "../backend.js";
+import type { BackendCapabilities, BackendHealth } from "../backend.js";
 import type {
   CreateSessionSandboxOptions,
   OneShotSandbox,
@@ -124,6 +124,8 @@ export interface FakeDriverOptions {
   singleUseCommandRunner?: boolean;
   /** Whether warm session sandboxes can be claimed (a session pool). @default true */
   claimSessions?: boolean;
+  /** Whether it says it can give sandboxes a way out (`capabilities.egress`). @default false */
+  egress?: boolean;
 }
 
 /**
@@ -135,7 +137,7 @@ export interface FakeDriverOptions {
  */
 export class FakeDriver implements SandboxDriver<FakeSession, FakeOneShot> {
   readonly name = "fake";
-  readonly capabilities = { sessions: true, statefulPython: true };
+  readonly capabilities: BackendCapabilities;
   readonly clock: FakeClock;
   /** Every call, in order: the operation and the sandbox it was about (when it was about one). */
   readonly calls: { operation: FakeOperation | "close"; sandbox?: string; options?: unknown }[] = [];
@@ -151,6 +153,7 @@ export class FakeDriver implements SandboxDriver<FakeSession, FakeOneShot> {
   private readonly singleUse: boolean;
 
   constructor(options: FakeDriverOptions = {}) {
+    this.capabilities = { sessions: true, statefulPython: true, ...(options.egress ? { egress: true } : {}) };
     this.clock = options.clock ?? new FakeClock();
     this.respond = options.respond ?? (() => ({}));
     this.singleUse = options.singleUseCommandRunner ?? false;
@@ -188,9 +191,9 @@ export class FakeDriver implements SandboxDriver<FakeSession, FakeOneShot> {
   }
 
   async start(options: StartSandboxOptions): Promise<FakeOneShot> {
-    await this.pass("start");
+    await this.pass("start", options.name, options);
     options.signal?.throwIfAborted();
-    const name = newExecName();
+    const name = options.name ?? newExecName();
     const record = this.add({ name, kind: "one-shot", warm: options.warm, expiresAt: options.expiresAt, env: options.env });
     record.preload = options.preload;
     const runner = this.startRunner(record, "one-shot", options.preload);

@@ -24,5 +24,6 @@ export {
   markedHostProcesses,
   SYSCALL_TESTS,
 } from "./hostile.js";
+export { MEMORY_EGRESS_ENV, MemoryEgressAttachment, MemoryEgressGateway } from "./memory-egress.js";
 export { type SeccompCall, seccompVerdict } from "./seccomp-verdict.js";
 export { describeSection, gvisorSections, type SuiteSections } from "./suite-sections.js";

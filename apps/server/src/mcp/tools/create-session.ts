@@ -2,7 +2,7 @@ import type { SessionResponse } from "@code-interpreter/core";
 import { z } from "zod";
 import { sendJson } from "../api.js";
 import { defineTool } from "./define-tool.js";
-import { isoTime, runtimeInput, stagedFilesInput } from "./shared.js";
+import { isoTime, networkInput, runtimeInput, secretsInput, stagedFilesInput } from "./shared.js";
 
 /** `create_session`: a sandbox whose /workspace and Python state persist between calls. */
 export const createSession = defineTool({
@@ -16,10 +16,13 @@ export const createSession = defineTool({
     ttl_seconds: z.number().int().positive().optional().describe("Seconds until the session expires (capped by the server)"),
     files: stagedFilesInput,
     runtime: runtimeInput,
+    network: networkInput,
+    secrets: secretsInput,
   }),
   annotations: { openWorldHint: false },
-  async handler({ ttl_seconds, files, runtime }, call) {
-    const session = await sendJson<SessionResponse>(call.api, "POST", "/v1/sessions", { ttl_seconds, files, runtime }, call.signal);
+  async handler({ ttl_seconds, files, runtime, network, secrets }, call) {
+    const body = { ttl_seconds, files, runtime, network, secrets };
+    const session = await sendJson<SessionResponse>(call.api, "POST", "/v1/sessions", body, call.signal);
     return [
       {
         type: "text",

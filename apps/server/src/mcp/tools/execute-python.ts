@@ -5,7 +5,16 @@ import { executionResult } from "../content.js";
 import { startInBackground } from "../executions.js";
 import { runStreamed } from "../stream.js";
 import { defineTool, type ToolCall } from "./define-tool.js";
-import { backgroundInput, runtimeInput, sessionIdInput, sessionPath, stagedFilesInput, timeoutInput } from "./shared.js";
+import {
+  backgroundInput,
+  networkInput,
+  runtimeInput,
+  secretsInput,
+  sessionIdInput,
+  sessionPath,
+  stagedFilesInput,
+  timeoutInput,
+} from "./shared.js";
 
 /** Progress notifications carry at most this much of the output (its end): enough to see where a run is. */
 const PROGRESS_TAIL_CHARS = 4000;
@@ -33,17 +42,29 @@ export const executePython = defineTool({
       "Without session_id: the sandbox runtime, default or gvisor (gVisor's user-space kernel in between, slower to start), among those " +
         "the server offers; the server's default when left out. A session keeps the runtime it was created with (create_session).",
     ),
+    network: networkInput.describe(
+      "Without session_id: let the code reach these destinations through the server's egress proxy ({allow_out: [domains, *.domains, IPs, CIDRs], " +
+        "deny_out: [IPs, CIDRs]}); left out, no network. A session keeps the network it was created with (create_session).",
+    ),
+    secrets: secretsInput,
   }),
   annotations: { openWorldHint: false },
-  async handler({ code, session_id, timeout_ms, files, background, runtime }, call) {
+  async handler({ code, session_id, timeout_ms, files, background, runtime, network, secrets }, call) {
     if (session_id !== undefined && files?.length) {
       throw new ApiError(422, "files are staged only without session_id; put files into a session with upload_file");
     }
     if (session_id !== undefined && runtime !== undefined) {
       throw new ApiError(422, "runtime is chosen when a session is created (create_session); leave it out with session_id");
     }
+    if (session_id !== undefined && (network !== undefined || secrets !== undefined)) {
+      throw new ApiError(422, "network and secrets are chosen when a session is created (create_session); leave them out with session_id");
+    }
     const route = session_id === undefined ? "/v1/execute" : `${sessionPath(session_id)}/python`;
-    const body = { code, timeout_ms: call.timeoutMs(timeout_ms), ...(session_id === undefined ? { files, runtime } : {}) };
+    const body = {
+      code,
+      timeout_ms: call.timeoutMs(timeout_ms),
+      ...(session_id === undefined ? { files, runtime, network, secrets } : {}),
+    };
     if (background) return startInBackground(call, route, body);
     const { progress } = call;
     const answer = progress

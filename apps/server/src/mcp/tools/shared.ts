@@ -1,3 +1,4 @@
+import { NetworkPolicySchema } from "@code-interpreter/core";
 import { SANDBOX_RUNTIMES } from "@code-interpreter/core/sandbox";
 import { validateWorkspacePath } from "@code-interpreter/core/workspace";
 import { z } from "zod";
@@ -32,6 +33,21 @@ export const runtimeInput = z
   .describe(
     "The sandbox runtime: default (the host's kernel behind namespaces) or gvisor (gVisor's user-space kernel in between, slower to start). " +
       "Only those the server offers; the server's default when left out.",
+  );
+
+/** The `network` input of the tools that start a sandbox: the HTTP API's own schema (the same 422s). */
+export const networkInput = NetworkPolicySchema.optional().describe(
+  "Let the code reach the network through the server's egress proxy: allow_out lists domains (exact or *.example.com), IPs and CIDRs; " +
+    "deny_out IPs and CIDRs that win over allow_out. HTTP(S)_PROXY, pip and npm are set up for it. Left out: no network at all. " +
+    "The answer then lists what the code tried (allowed or denied, and why).",
+);
+
+/** The `secrets` input: names of secrets the server's operator configured, added by the proxy as headers the code never sees. */
+export const secretsInput = z
+  .array(z.string())
+  .optional()
+  .describe(
+    "Names of secrets the server's operator configured (GET /v1/capabilities lists them); the proxy adds each as a header. Needs network.",
   );
 
 /** Stored files to place in /workspace before code runs. */

@@ -99,6 +99,46 @@ describe("the sandbox runtime", () => {
   });
 });
 
+describe("network", () => {
+  it("goes with execute_python and create_session to the HTTP API, and the answer lists what the code tried", async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const network = [{ host: "evil.example", port: 443, allowed: false, reason: "not in allow_out" }];
+    const { api } = scriptedApi({
+      "POST /v1/execute": ({ body }) => {
+        bodies.push(body ?? {});
+        return Response.json(answer({ network }));
+      },
+      "POST /v1/sessions": ({ body }) => {
+        bodies.push(body ?? {});
+        return Response.json({ session_id: "code-session-1", expires_at: 1_900_000_000 }, { status: 201 });
+      },
+      "POST /v1/sessions/code-session-1/bash": () => Response.json({ ...answer({ network }), files: undefined }),
+    });
+    const client = await connect(api);
+    const policy = { allow_out: ["pypi.org"], deny_out: [] };
+    const executed = await call(client, "execute_python", { code: "1", network: policy, secrets: ["openai"] });
+    expect(JSON.stringify(executed.content)).toContain("[network]\\ndenied evil.example:443 (not in allow_out)");
+    await call(client, "create_session", { network: { allow_out: ["*.pythonhosted.org"] } });
+    expect(bodies).toEqual([
+      expect.objectContaining({ network: policy, secrets: ["openai"] }),
+      expect.objectContaining({ network: { allow_out: ["*.pythonhosted.org"], deny_out: [] } }),
+    ]);
+    const bash = await call(client, "run_bash", { session_id: "code-session-1", cmd: "curl https://evil.example" });
+    expect(JSON.stringify(bash.content)).toContain("denied evil.example:443");
+    const refused = await call(client, "execute_python", { code: "1", session_id: "code-session-1", network: policy });
+    expect(refused.isError).toBe(true);
+    expect(JSON.stringify(refused.content)).toContain("network and secrets are chosen when a session is created");
+  });
+
+  it("that is no policy is refused before any request, naming the entry", async () => {
+    const { api, seen } = scriptedApi({});
+    const refused = await call(await connect(api), "execute_python", { code: "1", network: { allow_out: ["https://pypi.org"] } });
+    expect(refused.isError).toBe(true);
+    expect(JSON.stringify(refused.content)).toContain("https://pypi.org");
+    expect(seen).toEqual([]);
+  });
+});
+
 describe("execute_python shows what the HTTP answer shows", () => {
   it("answers a figure as image content, inline or fetched by file_id", async () => {
     const { api } = scriptedApi({
