@@ -1,0 +1,172 @@
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { networkInterfaces, tmpdir } from "node:os";
+import { join } from "node:path";
+import { getCACertificates, rootCertificates } from "node:tls";
+import type { EgressAttachment, EgressGateway, EgressRequest } from "@code-interpreter/core";
+import { EGRESS_CA_BUNDLE_NAME, EGRESS_MOUNT_PATH, EGRESS_SANDBOX_PORT } from "@code-interpreter/core";
+import { InvalidRequestError } from "@code-interpreter/core/errors";
+import { type IpAddress, parseIpAddress } from "./addresses.js";
+import { CertificateAuthority } from "./certificate-authority.js";
+import { type EgressOptions, EgressSettingsError } from "./egress-options.js";
+import { parseRules } from "./rules.js";
+import { type ProxySettings, SandboxProxy, systemResolve } from "./sandbox-proxy.js";
+import { parseTarget } from "./targets.js";
+
+/** The egress proxy of one server: a gateway for the engine, and the CA its sandboxes trust. */
+export interface EgressProxy extends EgressGateway {
+  /** The per-gateway CA certificate (PEM) that signs the certificates for hosts with a secret; its key never leaves memory. */
+  readonly caCertificate: string;
+  /** Where sandboxes' directories are made. */
+  readonly stateDirectory: string;
+  open(request: EgressRequest): Promise<EgressAttachment>;
+}
+
+/** The longest state directory that leaves room for `/<sandbox name>/proxy.sock` in a Unix socket path (107 bytes). */
+const MAX_STATE_DIRECTORY = 44;
+const SANDBOX_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+
+/** The environment that points a sandbox's code at its proxy and CA bundle. */
+export function egressEnvironment(): Record<string, string> {
+  const proxy = `http://127.0.0.1:${EGRESS_SANDBOX_PORT}`;
+  const noProxy = "localhost,127.0.0.1,::1";
+  const bundle = `${EGRESS_MOUNT_PATH}/${EGRESS_CA_BUNDLE_NAME}`;
+  return {
+    HTTP_PROXY: proxy,
+    HTTPS_PROXY: proxy,
+    http_proxy: proxy,
+    https_proxy: proxy,
+    NO_PROXY: noProxy,
+    no_proxy: noProxy,
+    SSL_CERT_FILE: bundle,
+    REQUESTS_CA_BUNDLE: bundle,
+    NODE_EXTRA_CA_CERTS: bundle,
+    PIP_CERT: bundle,
+    npm_config_proxy: proxy,
+    npm_config_https_proxy: proxy,
+    npm_config_cafile: bundle,
+  };
+}
+
+/**
+ * Starts the egress proxy: makes its CA (in memory) and checks the
+ * operator's settings. Each `open` gives one sandbox a directory holding a
+ * Unix socket that only that sandbox is given and the CA bundle it trusts.
+ * Throws EgressSettingsError naming every bad setting.
+ */
+export async function createEgressGateway(options: EgressOptions = {}): Promise<EgressProxy> {
+  const problems: string[] = [];
+  const operatorAllow = parseRules(options.allowOut ?? ["*"], "allowOut (EGRESS_ALLOW)");
+  const operatorDeny = parseRules(options.denyOut ?? [], "denyOut (EGRESS_DENY)");
+  problems.push(...operatorAllow.problems, ...operatorDeny.problems);
+  const hosts = new Map<string, { address: IpAddress; port?: number }>();
+  for (const [name, mapping] of Object.entries(options.hosts ?? {})) {
+    const address = parseIpAddress(mapping.address);
+    if (address === undefined) problems.push(`hosts (EGRESS_HOSTS): ${name} maps to "${mapping.address}", not an IP address`);
+    else hosts.set(name.toLowerCase().replace(/\.$/, ""), mapping.port === undefined ? { address } : { address, port: mapping.port });
+  }
+  const ownAddresses = Object.values(networkInterfaces())
+    .flatMap((entries) => entries ?? [])
+    .flatMap((entry) => parseIpAddress(entry.address) ?? []);
+  const serverEndpoints: { address: IpAddress; port: number }[] = [];
+  for (const text of options.serverAddresses ?? []) {
+    const target = parseTarget(text, undefined);
+    const address = target.kind === "ipv4" || target.kind === "ipv6" ? parseIpAddress(target.host) : undefined;
+    if (target.kind === "invalid" || address === undefined) {
+      problems.push(`serverAddresses: "${text}" is not address:port`);
+      continue;
+    }
+    const unspecified = address.value === 0n;
+    for (const each of unspecified ? ownAddresses : [address]) serverEndpoints.push({ address: each, port: target.port });
+  }
+  for (const [key, value, min] of [
+    ["maxConnections", options.maxConnections, 1],
+    ["bytesPerSecond", options.bytesPerSecond, 0],
+    ["maxBytes", options.maxBytes, 0],
+  ] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < min))
+      problems.push(`${key}: must be a whole number, at least ${min}`);
+  }
+  if (options.stateDirectory !== undefined && options.stateDirectory.length > MAX_STATE_DIRECTORY) {
+    problems.push(`stateDirectory (EGRESS_STATE_DIR): at most ${MAX_STATE_DIRECTORY} characters, to fit Unix socket paths`);
+  }
+  if (options.upstreamCa !== undefined && !options.upstreamCa.includes("-----BEGIN CERTIFICATE-----")) {
+    problems.push("upstreamCa (EGRESS_UPSTREAM_CA): holds no PEM certificate");
+  }
+  if (problems.length > 0) throw new EgressSettingsError(problems);
+
+  const ownsStateDirectory = options.stateDirectory === undefined;
+  const stateDirectory = options.stateDirectory ?? (await mkdtemp(join(tmpdir(), "ci-egress-")));
+  await mkdir(stateDirectory, { recursive: true, mode: 0o755 });
+  const authority = await CertificateAuthority.create("code-interpreter egress proxy CA");
+  const systemCertificates = systemCaBundle();
+  const upstreamTrust = [systemCertificates, ...(options.upstreamCa ? [options.upstreamCa] : [])];
+  const settings: ProxySettings = {
+    operatorAllow: operatorAllow.rules,
+    operatorDeny: operatorDeny.rules,
+    addressContext: { allowPrivate: options.allowPrivate ?? false, ownAddresses, serverEndpoints },
+    hosts,
+    secrets: options.secrets ?? {},
+    maxConnections: options.maxConnections ?? 64,
+    bytesPerSecond: options.bytesPerSecond ?? 0,
+    maxBytes: options.maxBytes ?? 1_073_741_824,
+    upstreamTrust,
+    sandboxBundle: `${[...upstreamTrust, authority.certificatePem].map((pem) => pem.trim()).join("\n")}\n`,
+    authority,
+    resolve: options.resolve ?? systemResolve,
+    ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
+  };
+  const attachments = new Map<string, SandboxProxy>();
+  let closed = false;
+
+  return {
+    caCertificate: authority.certificatePem,
+    stateDirectory,
+    async open(request) {
+      if (closed) throw new Error("the egress gateway is closed");
+      if (!SANDBOX_NAME.test(request.sandboxName))
+        throw new InvalidRequestError({ message: `"${request.sandboxName}" is not a sandbox name` });
+      for (const name of request.secrets) {
+        const secret = settings.secrets[name];
+        if (secret === undefined || (secret.tenants !== undefined && !secret.tenants.includes(request.tenant ?? ""))) {
+          throw new InvalidRequestError({ message: `secrets: unknown secret "${name}"` });
+        }
+      }
+      if (attachments.has(request.sandboxName))
+        throw new InvalidRequestError({ message: `${request.sandboxName} already has an egress attachment` });
+      const proxy = new SandboxProxy(request, settings, join(stateDirectory, request.sandboxName), egressEnvironment());
+      attachments.set(request.sandboxName, proxy);
+      const close = proxy.close.bind(proxy);
+      proxy.close = async () => {
+        attachments.delete(request.sandboxName);
+        await close();
+      };
+      try {
+        await proxy.listen();
+      } catch (error) {
+        await proxy.close();
+        throw error;
+      }
+      return proxy;
+    },
+    async close() {
+      closed = true;
+      await Promise.all([...attachments.values()].map((proxy) => proxy.close()));
+      if (ownsStateDirectory) await rm(stateDirectory, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The host's CA certificates (PEM): the system bundle where there is one, else Node's own. */
+function systemCaBundle(): string {
+  for (const path of ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]) {
+    if (existsSync(path)) return readFileSync(path, "utf8");
+  }
+  try {
+    const system = getCACertificates("system");
+    if (system.length > 0) return system.join("\n");
+  } catch {
+    // Older Node: its bundled store below.
+  }
+  return rootCertificates.join("\n");
+}

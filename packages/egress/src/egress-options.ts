@@ -1,0 +1,255 @@
+import { readFileSync } from "node:fs";
+import type { NetworkAttempt } from "@code-interpreter/core";
+import { parseIpAddress } from "./addresses.js";
+import { normaliseHostName, parseRules } from "./rules.js";
+
+/** A secret the operator configured: the proxy adds it as a header on requests to its hosts. */
+export interface EgressSecret {
+  /** The secret itself; it never enters a sandbox, an attempt, an error or a log line. */
+  value: string;
+  /** Host names that get it: exact, or `*.` wildcards. */
+  hosts: string[];
+  /** @default "Authorization" */
+  header?: string;
+  /** How the header's value is written; `{value}` stands for the secret. @default "{value}" */
+  format?: string;
+  /** Only these tenants may ask for it; unset: every tenant. */
+  tenants?: string[];
+}
+
+/** Where a name in the operator's hosts map goes; the port, when set, replaces the requested one. */
+export interface EgressHostMapping {
+  address: string;
+  port?: number;
+}
+
+/** Reported for every decision, for metrics. */
+export interface EgressAttemptEvent {
+  sandboxName: string;
+  tenant: string | undefined;
+  attempt: NetworkAttempt;
+}
+
+/** The operator's settings for the egress proxy. */
+export interface EgressOptions {
+  /** What a request may allow at most (domains, `*.` wildcards, IP/CIDR, `*`). @default ["*"] (EGRESS_ALLOW) */
+  allowOut?: string[];
+  /** Always denied, added to the built-in set (domains, wildcards, IP/CIDR). @default [] (EGRESS_DENY) */
+  denyOut?: string[];
+  /** Lets private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7) through. @default false (EGRESS_ALLOW_PRIVATE) */
+  allowPrivate?: boolean;
+  /** The proxy's own hosts file; a name mapped here is the operator allowing that address, even loopback. (EGRESS_HOSTS) */
+  hosts?: Record<string, EgressHostMapping>;
+  /** Secrets by name. (EGRESS_SECRETS, EGRESS_SECRETS_FILE) */
+  secrets?: Record<string, EgressSecret>;
+  /** Open connections per sandbox. @default 64 (EGRESS_MAX_CONNECTIONS) */
+  maxConnections?: number;
+  /** Bytes per second per sandbox, both directions together; faster traffic is slowed down. 0: no limit. @default 0 (EGRESS_BYTES_PER_SECOND) */
+  bytesPerSecond?: number;
+  /** Bytes per sandbox over its life, both directions; past it connections are closed. 0: no limit. @default 1073741824 (EGRESS_MAX_BYTES) */
+  maxBytes?: number;
+  /** Where each sandbox's directory (socket and CA bundle) is made; short, as Unix socket paths are. @default a new directory in the system's temporary directory (EGRESS_STATE_DIR) */
+  stateDirectory?: string;
+  /** Extra CA certificates (PEM) trusted for upstream TLS, and put in the sandboxes' bundle. (EGRESS_UPSTREAM_CA) */
+  upstreamCa?: string;
+  /** The server's own listening `host:port`s, always denied (0.0.0.0 or :: stand for every address of this host). */
+  serverAddresses?: string[];
+  /**
+   * Resolves a name to its addresses; every one is checked. Tests give a
+   * stand-in for DNS answers they cannot make here. @default the system's
+   * resolver (getaddrinfo: /etc/hosts, then DNS)
+   */
+  resolve?: (host: string) => Promise<string[]>;
+  /** Called for every decision (for metrics: tenant, allowed). */
+  onAttempt?: (event: EgressAttemptEvent) => void;
+}
+
+/** Egress settings that cannot be used; the message names every bad variable. */
+export class EgressSettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid egress settings:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    this.name = "EgressSettingsError";
+  }
+}
+
+const list = (value: string) =>
+  value
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+
+/**
+ * Reads the operator's egress settings from environment variables (an empty
+ * variable counts as unset): EGRESS_ALLOW (or EGRESS_ALLOW_OUT), EGRESS_DENY
+ * (or EGRESS_DENY_OUT), EGRESS_ALLOW_PRIVATE, EGRESS_HOSTS
+ * (`name=address[:port],…`), EGRESS_SECRETS (JSON) or EGRESS_SECRETS_FILE (a
+ * JSON file), EGRESS_UPSTREAM_CA (a PEM file, or PEM text), EGRESS_STATE_DIR,
+ * EGRESS_MAX_CONNECTIONS, EGRESS_BYTES_PER_SECOND, EGRESS_MAX_BYTES. Throws
+ * EgressSettingsError naming every bad variable.
+ */
+export function egressOptionsFromEnv(env: Record<string, string | undefined> = process.env): EgressOptions {
+  const problems: string[] = [];
+  const read = (name: string) => (env[name] === undefined || env[name] === "" ? undefined : env[name]);
+  const either = (primary: string, alias: string) => {
+    const [first, second] = [read(primary), read(alias)];
+    if (first !== undefined && second !== undefined) problems.push(`${primary} and ${alias}: set one of them, not both`);
+    return first !== undefined ? ([primary, first] as const) : second !== undefined ? ([alias, second] as const) : undefined;
+  };
+  const options: EgressOptions = {};
+
+  for (const [key, primary, alias] of [
+    ["allowOut", "EGRESS_ALLOW", "EGRESS_ALLOW_OUT"],
+    ["denyOut", "EGRESS_DENY", "EGRESS_DENY_OUT"],
+  ] as const) {
+    const found = either(primary, alias);
+    if (found === undefined) continue;
+    const entries = list(found[1]);
+    problems.push(...parseRules(entries, found[0]).problems);
+    options[key] = entries;
+  }
+
+  const allowPrivate = read("EGRESS_ALLOW_PRIVATE");
+  if (allowPrivate !== undefined) {
+    if (!["true", "false", "1", "0"].includes(allowPrivate))
+      problems.push(`EGRESS_ALLOW_PRIVATE=${JSON.stringify(allowPrivate)}: write true or false`);
+    options.allowPrivate = allowPrivate === "true" || allowPrivate === "1";
+  }
+
+  const hosts = read("EGRESS_HOSTS");
+  if (hosts !== undefined) {
+    const parsed = parseHosts(hosts);
+    problems.push(...parsed.problems.map((problem) => `EGRESS_HOSTS: ${problem}`));
+    options.hosts = parsed.hosts;
+  }
+
+  const secrets = either("EGRESS_SECRETS", "EGRESS_SECRETS_FILE");
+  if (secrets !== undefined) {
+    const [name, value] = secrets;
+    let text: string | undefined = value;
+    if (name === "EGRESS_SECRETS_FILE") {
+      try {
+        text = readFileSync(value, "utf8");
+      } catch (error) {
+        problems.push(`EGRESS_SECRETS_FILE=${JSON.stringify(value)}: cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+        text = undefined;
+      }
+    }
+    if (text !== undefined) {
+      const parsed = parseSecrets(text, env);
+      problems.push(...parsed.problems.map((problem) => `${name}: ${problem}`));
+      options.secrets = parsed.secrets;
+    }
+  }
+
+  const upstreamCa = read("EGRESS_UPSTREAM_CA");
+  if (upstreamCa !== undefined) {
+    if (upstreamCa.includes("-----BEGIN CERTIFICATE-----")) options.upstreamCa = upstreamCa;
+    else {
+      try {
+        options.upstreamCa = readFileSync(upstreamCa, "utf8");
+        if (!options.upstreamCa.includes("-----BEGIN CERTIFICATE-----"))
+          problems.push(`EGRESS_UPSTREAM_CA=${JSON.stringify(upstreamCa)}: holds no PEM certificate`);
+      } catch (error) {
+        problems.push(
+          `EGRESS_UPSTREAM_CA=${JSON.stringify(upstreamCa)}: cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`,
+        );
+      }
+    }
+  }
+
+  const stateDirectory = read("EGRESS_STATE_DIR");
+  if (stateDirectory !== undefined) options.stateDirectory = stateDirectory;
+
+  for (const [key, name, min] of [
+    ["maxConnections", "EGRESS_MAX_CONNECTIONS", 1],
+    ["bytesPerSecond", "EGRESS_BYTES_PER_SECOND", 0],
+    ["maxBytes", "EGRESS_MAX_BYTES", 0],
+  ] as const) {
+    const value = read(name);
+    if (value === undefined) continue;
+    if (!/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
+      problems.push(`${name}=${JSON.stringify(value)}: write a whole number, at least ${min}`);
+    } else options[key] = Number(value);
+  }
+
+  if (problems.length > 0) throw new EgressSettingsError(problems);
+  return options;
+}
+
+/** Parses `name=address[:port],…` (IPv6 addresses in brackets: `name=[::1]:8443`). */
+export function parseHosts(text: string): { hosts: Record<string, EgressHostMapping>; problems: string[] } {
+  const hosts: Record<string, EgressHostMapping> = {};
+  const problems: string[] = [];
+  for (const entry of list(text)) {
+    const match = /^([^=]+)=(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(entry);
+    const name = match?.[1] ? normaliseHostName(match[1].trim()) : undefined;
+    const address = match?.[2] ?? match?.[3];
+    const port = match?.[4] === undefined ? undefined : Number(match[4]);
+    if (!match || name === undefined || address === undefined || parseIpAddress(address) === undefined) {
+      problems.push(`"${entry}" is not name=address[:port] (an IP address, not a name)`);
+    } else if (port !== undefined && (port < 1 || port > 65_535)) {
+      problems.push(`"${entry}": the port must be 1-65535`);
+    } else hosts[name] = port === undefined ? { address } : { address, port };
+  }
+  return { hosts, problems };
+}
+
+/**
+ * Parses the secrets' JSON: `{name: {value | value_env, hosts, header?, format?, tenants?}}`.
+ * Problems name the secret and the field, never the value.
+ */
+export function parseSecrets(
+  text: string,
+  env: Record<string, string | undefined>,
+): { secrets: Record<string, EgressSecret>; problems: string[] } {
+  const secrets: Record<string, EgressSecret> = {};
+  const problems: string[] = [];
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    return { secrets, problems: ["is not valid JSON"] };
+  }
+  if (typeof document !== "object" || document === null || Array.isArray(document)) {
+    return { secrets, problems: ['must be a JSON object: {"name": {"value": …, "hosts": […], "header": …}}'] };
+  }
+  for (const [name, raw] of Object.entries(document)) {
+    const entry = raw as Record<string, unknown>;
+    const problem = (message: string) => problems.push(`secret "${name}": ${message}`);
+    if (typeof raw !== "object" || raw === null) {
+      problem("must be an object");
+      continue;
+    }
+    const value = typeof entry.value_env === "string" ? env[entry.value_env] : entry.value;
+    if (typeof entry.value_env === "string" && (value === undefined || value === ""))
+      problem(`value_env names ${entry.value_env}, which is not set`);
+    else if (typeof value !== "string" || value === "") problem("needs a value (a string) or value_env (the variable holding it)");
+    const hosts = entry.hosts;
+    if (!Array.isArray(hosts) || hosts.length === 0 || !hosts.every((host) => typeof host === "string")) {
+      problem("needs hosts: a list of host names (exact or *.)");
+    } else {
+      for (const host of hosts as string[]) {
+        const name = host.startsWith("*.") ? normaliseHostName(host.slice(2)) : normaliseHostName(host);
+        if (name === undefined || parseIpAddress(host) !== undefined) problem(`hosts: "${host}" is not a host name (exact or *.)`);
+      }
+    }
+    const header = entry.header ?? "Authorization";
+    if (typeof header !== "string" || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(header)) problem("header must be a header name");
+    const format = entry.format ?? "{value}";
+    if (typeof format !== "string" || !format.includes("{value}"))
+      problem('format must be a string holding {value}, e.g. "Bearer {value}"');
+    const tenants = entry.tenants;
+    if (tenants !== undefined && (!Array.isArray(tenants) || !tenants.every((tenant) => typeof tenant === "string"))) {
+      problem("tenants must be a list of tenant names");
+    }
+    if (typeof value === "string" && /[\r\n\0]/.test(value)) problem("the value holds a line break or NUL, which no header can carry");
+    secrets[name] = {
+      value: typeof value === "string" ? value : "",
+      hosts: Array.isArray(hosts) ? (hosts as string[]).map((host) => host.toLowerCase()) : [],
+      header: typeof header === "string" ? header : "Authorization",
+      format: typeof format === "string" ? format : "{value}",
+      ...(Array.isArray(tenants) ? { tenants: tenants as string[] } : {}),
+    };
+  }
+  return { secrets, problems };
+}
