@@ -36,6 +36,16 @@ describe("bwrapArgs", () => {
     // Without one, the host's /usr.
     expect(after(bwrapArgs(base), "--ro-bind")).toContain("/usr");
   });
+
+  it("binds an egress directory read-only, keeps the network unshared, and changes nothing without one", () => {
+    const args = bwrapArgs({ ...base, egressDir: "/srv/egress/code-exec-test" });
+    const bind = args.indexOf("/srv/egress/code-exec-test");
+    expect(args.slice(bind - 1, bind + 2)).toEqual(["--ro-bind", "/srv/egress/code-exec-test", "/run/code-interpreter/egress"]);
+    expect(args).toContain("--unshare-all");
+    expect(args).not.toContain("--share-net");
+    expect(after(args, "--remount-ro")).toContain("/run");
+    expect(bwrapArgs(base).join(" ")).not.toMatch(/\/run/);
+  });
 });
 
 describe("bwrapAccepts", () => {

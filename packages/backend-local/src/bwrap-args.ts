@@ -1,4 +1,6 @@
 import { execFileSync } from "node:child_process";
+import { dirname } from "node:path";
+import { EGRESS_MOUNT_PATH } from "@code-interpreter/core";
 import { WORKSPACE_DIR } from "@code-interpreter/core/engine";
 import { bwrapRootArgs, groupFile, passwdFile } from "./bwrap-root.js";
 
@@ -27,6 +29,11 @@ export interface BwrapOptions {
   asPid1?: boolean;
   /** Fd (in the spawned process) carrying the seccomp program (see seccomp-filter.ts). */
   seccompFd?: number;
+  /**
+   * Host directory with the egress proxy's socket and CA bundle (issue 22), bound read-only at
+   * EGRESS_MOUNT_PATH on a small read-only tmpfs /run; the network stays unshared (only loopback).
+   */
+  egressDir?: string;
 }
 
 /**
@@ -62,6 +69,12 @@ export function bwrapArgs(options: BwrapOptions): string[] {
   args.push("--size", String(options.tmpfsBytes), "--tmpfs", "/tmp");
   if (options.workspaceDir) args.push("--bind", options.workspaceDir, WORKSPACE_DIR);
   else args.push("--size", String(options.tmpfsBytes), "--tmpfs", WORKSPACE_DIR);
+  if (options.egressDir) {
+    // The read-only root has no mount point for it: a tmpfs /run holds one, read-only once it is bound.
+    args.push("--perms", "0755", "--size", String(EGRESS_RUN_BYTES), "--tmpfs", "/run");
+    args.push("--perms", "0755", "--dir", dirname(EGRESS_MOUNT_PATH), "--ro-bind", options.egressDir, EGRESS_MOUNT_PATH);
+    args.push("--remount-ro", "/run");
+  }
   // Everything but /workspace and /tmp read-only, including the new root itself.
   args.push("--remount-ro", "/");
   if (options.seccompFd !== undefined) args.push("--seccomp", String(options.seccompFd));
@@ -69,6 +82,9 @@ export function bwrapArgs(options: BwrapOptions): string[] {
   for (const [key, value] of Object.entries(options.env ?? {})) args.push("--setenv", key, value);
   return args;
 }
+
+/** Size of the tmpfs /run that holds the egress directory's mount point (nothing is written to it). */
+const EGRESS_RUN_BYTES = 65536;
 
 const accepted = new Map<string, boolean>();
 

@@ -3,7 +3,7 @@ import { constants } from "node:fs";
 import { access, chown, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { BackendHealth } from "@code-interpreter/core";
+import { type BackendHealth, NotSupportedError } from "@code-interpreter/core";
 import {
   type CreateSessionSandboxOptions,
   type OneShotSandbox,
@@ -11,6 +11,7 @@ import {
   type RunnerHandle,
   reapVerdict,
   type SandboxDriver,
+  type SandboxEgress,
   type StartSandboxOptions,
   type StartSessionRunnerOptions,
 } from "@code-interpreter/core/engine";
@@ -45,7 +46,7 @@ const execFileAsync = promisify(execFile);
  */
 export class LocalDriver implements SandboxDriver<LocalSession> {
   readonly name = "local";
-  readonly capabilities: { sessions: true; statefulPython: true; runtime: SandboxRuntime };
+  readonly capabilities: { sessions: true; statefulPython: true; runtime: SandboxRuntime; egress: boolean };
   /** The runtime of every sandbox and session record this driver makes, finds, lists and reaps. */
   readonly runtime: SandboxRuntime;
   /** gVisor: how runsc runs, and where its bundles go. */
@@ -61,6 +62,8 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   private readonly runAs: number | undefined;
   /** The sandboxes' root filesystem; undefined: the host's /usr (LOCAL_ROOTFS=host, or no bubblewrap). */
   private readonly rootfs: string | undefined;
+  /** Sessions given a way out (issue 22), by id: each of their sandboxes binds this egress directory. In memory: the proxy's attachment is too. */
+  private readonly sessionEgress = new Map<string, string>();
 
   constructor(
     readonly settings: LocalBackendSettings,
@@ -69,7 +72,8 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     const byteLimits = sandboxByteLimits(settings);
     this.workspaceBytes = byteLimits.workspaceBytes;
     this.runtime = isolation === "gvisor" ? "gvisor" : "default";
-    this.capabilities = { sessions: true, statefulPython: true, runtime: this.runtime };
+    // A way out through the egress proxy's bound socket: bubblewrap only (see checkEgress).
+    this.capabilities = { sessions: true, statefulPython: true, runtime: this.runtime, egress: isolation === "bwrap" };
     this.records = new SessionRecords(join(settings.stateDir, "sessions"), this.runtime);
     this.trash = new Trash(join(settings.stateDir, "trash"), settings.warn);
     // As root, the sandbox itself runs as the unprivileged uid, not just inside a user namespace.
@@ -88,11 +92,12 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
 
   async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
     options.signal?.throwIfAborted();
+    const egressDir = this.checkEgress(options.egress);
     const name = options.name ?? newExecName();
     // Without bubblewrap the workspace is a host directory of its own.
     const workspaceDir = this.isolation === "none" ? join(this.settings.stateDir, "exec", name) : undefined;
     if (workspaceDir) await this.makeWorkspace(workspaceDir);
-    const sandbox = this.spawn({ name, workspaceDir, preload: options.preload, env: options.env });
+    const sandbox = this.spawn({ name, workspaceDir, preload: options.preload, env: options.env, egressDir });
     if (options.warm) {
       this.warm.add(name);
       void sandbox.exited.then(() => this.warm.delete(name));
@@ -125,6 +130,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   /** A session directory with its record; a warm one has the warm marker instead (no session until claimed). */
   async createSession(session: CreateSessionSandboxOptions): Promise<LocalSession> {
     const { id, expiresAt, tenant, warm = false } = session;
+    const egressDir = this.checkEgress(session.egress);
     const created: LocalSession = { id, expiresAt, tenant, createdAt: unixNow(), ended: false };
     try {
       if (warm) await this.records.makeWarm({ id, expiresAt });
@@ -134,6 +140,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
       await this.trash.remove(this.records.dir(id));
       throw error;
     }
+    if (egressDir) this.sessionEgress.set(id, egressDir);
     return created;
   }
 
@@ -165,6 +172,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
    */
   async removeSession(session: LocalSession): Promise<boolean> {
     const trashed = await this.trash.move(this.records.dir(session.id), session.id);
+    this.sessionEgress.delete(session.id);
     await Promise.all([...this.sandboxes].filter((sandbox) => sandbox.name === session.id).map((sandbox) => sandbox.kill()));
     if (trashed === undefined) return false;
     await this.trash.remove(trashed);
@@ -313,7 +321,8 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     options: { kernel?: boolean; env: Record<string, string> },
   ): PersistentRunnerHandle {
     const workspaceDir = this.records.workspaceDir(session.id);
-    const sandbox = this.spawn({ name: session.id, workspaceDir, argv, kernel: options.kernel, env: options.env });
+    const egressDir = this.sessionEgress.get(session.id);
+    const sandbox = this.spawn({ name: session.id, workspaceDir, argv, kernel: options.kernel, env: options.env, egressDir });
     const { channel, requestOverrides } = this.runner(sandbox, workspaceDir);
     return { channel, requestOverrides, kill: async () => void (await sandbox.kill()) };
   }
@@ -331,7 +340,9 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   }
 
   /** Starts a sandbox, and keeps it in mind until it has exited. */
-  private spawn(options: Pick<SandboxSpawnOptions, "name" | "workspaceDir" | "preload" | "argv" | "kernel" | "env">): SandboxProcess {
+  private spawn(
+    options: Pick<SandboxSpawnOptions, "name" | "workspaceDir" | "preload" | "argv" | "kernel" | "env" | "egressDir">,
+  ): SandboxProcess {
     const sandbox = spawnSandbox({
       ...options,
       isolation: this.isolation,
@@ -346,6 +357,19 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     this.sandboxes.add(sandbox);
     void sandbox.exited.then(() => this.sandboxes.delete(sandbox));
     return sandbox;
+  }
+
+  /** The egress directory to bind, if any; refuses one where this driver cannot bind it (gVisor, no bubblewrap). */
+  private checkEgress(egress: SandboxEgress | undefined): string | undefined {
+    if (!egress) return undefined;
+    if (!this.capabilities.egress) {
+      const message =
+        this.isolation === "gvisor"
+          ? "network egress is not offered by the local backend's gVisor runtime yet; use the default runtime"
+          : "network egress needs bubblewrap on the local backend (sandboxes without it have the host's network)";
+      throw new NotSupportedError({ message });
+    }
+    return egress.hostDirectory;
   }
 
   private async makeWorkspace(dir: string): Promise<void> {

@@ -3,7 +3,8 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { processChannel, type RunnerChannel, runnerArgv } from "@code-interpreter/core/runner";
+import { EGRESS_MOUNT_PATH, EGRESS_SANDBOX_PORT, EGRESS_SOCKET_NAME } from "@code-interpreter/core";
+import { processChannel, type RunnerChannel, runnerArgv, withEgressForwarder } from "@code-interpreter/core/runner";
 import { bwrapAccepts, bwrapArgs, groupFile, passwdFile } from "./bwrap-args.js";
 import { type RunscOptions, runscGlobalArgs, runscRunArgs, runscSpec } from "./runsc-bundle.js";
 import { seccompProgram } from "./seccomp-filter.js";
@@ -35,6 +36,8 @@ export interface SandboxSpawnOptions {
   kernel?: boolean;
   /** gVisor only: how runsc runs, and the directory its bundles go in. */
   runsc?: RunscOptions & { bundlesDir: string; memoryBytes?: number };
+  /** Host directory with the egress proxy's socket (issue 22): bound in, and the forwarder started before the runner takes a request (bubblewrap only). */
+  egressDir?: string;
 }
 
 /** A started sandbox whose runner waits for its request on stdin. */
@@ -98,8 +101,9 @@ export function spawnSandbox(options: SandboxSpawnOptions): SandboxProcess {
 }
 
 function commandLine(options: SandboxSpawnOptions): [string, string[]] {
-  const runner = options.argv ?? runnerArgv(options.python, { preload: options.preload });
+  let runner = options.argv ?? runnerArgv(options.python, { preload: options.preload });
   if (options.isolation === "none") return [runner[0] as string, runner.slice(1)];
+  if (options.egressDir) runner = withEgressForwarder(runner, `${EGRESS_MOUNT_PATH}/${EGRESS_SOCKET_NAME}`, EGRESS_SANDBOX_PORT);
   const sandbox = bwrapArgs({
     name: options.name,
     uid: options.uid,
@@ -110,6 +114,7 @@ function commandLine(options: SandboxSpawnOptions): [string, string[]] {
     seccompFd: SECCOMP_PROGRAM ? 5 : undefined,
     env: options.env,
     rootfs: options.rootfs,
+    egressDir: options.egressDir,
     disableUserns: bwrapAccepts(options.bwrapPath, ["--unshare-user", "--disable-userns"], options.runAs),
     asPid1: !options.kernel && bwrapAccepts(options.bwrapPath, ["--as-pid-1"], options.runAs),
   });

@@ -185,6 +185,260 @@ def figure_chart(figure):
         return None
     return None
 ''')
+_install("code_interpreter_runner.egress", r'''"""The in-sandbox egress forwarder (issue 22): the sandbox has no route out, only
+loopback and the egress proxy's Unix socket bound in. The code's proxy settings
+point at 127.0.0.1:PORT; this relays each connection made there, both ways, to
+the socket, and decides nothing itself (the proxy outside does).
+
+It runs as a process of its own, started before the runner takes a request and
+detached from it, so neither a session cell's clean-up nor the code's crash
+takes it down; it ends with the sandbox (its pid namespace). The code runs as
+the same user and may kill it: it then loses only its own way out.
+
+One thread and a selector: no thread per connection that a fork bomb could
+deny it, at most MAX_CONNECTIONS connections (more are refused at once), and a
+connection that fails is closed alone."""
+import errno
+import os
+import socket
+
+# Connections relayed at once (each holds two fds); more are closed at once, so the client fails fast.
+MAX_CONNECTIONS = 256
+# Bytes read at a time, and the most buffered toward one side before reading from the other pauses.
+CHUNK_BYTES = 1 << 16
+# The write ends of the pipes whose end stops the forwarders this process started.
+STARTED = []
+
+
+class Side:
+    """One socket of a relayed connection, and what waits to be written to it."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.pending = b""
+        self.ended = False  # it sent EOF: nothing more to read from it
+        self.peer_ended = False  # the other side sent EOF: shut this one's writing once `pending` is out
+        self.write_closed = False
+        self.registered = False
+
+
+class Relay:
+    """A client connection and its connection to the proxy; bytes read from one are written to the other."""
+
+    def __init__(self, client, upstream):
+        self.client = Side(client)
+        self.upstream = Side(upstream)
+
+    def other(self, side):
+        return self.upstream if side is self.client else self.client
+
+    def sides(self):
+        return (self.client, self.upstream)
+
+    def done(self):
+        return all(side.ended and not side.pending for side in self.sides())
+
+
+def listen(port, host="127.0.0.1"):
+    """The forwarder's listening socket (so a caller knows it listens before the runner takes a request)."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind((host, port))
+    server.listen(128)
+    server.setblocking(False)
+    return server
+
+
+def connect_upstream(path):
+    """A connection to the proxy's socket, or None when it is not there or will not take one now."""
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    upstream.setblocking(False)
+    try:
+        upstream.connect(path)
+    except OSError:
+        # ENOENT, ECONNREFUSED, EAGAIN (its backlog is full): the client's connection is closed, it fails fast.
+        upstream.close()
+        return None
+    return upstream
+
+
+def serve(server, socket_path, max_connections=MAX_CONNECTIONS, stop=None, until_closed=None):
+    """Relays connections accepted on `server` to `socket_path` until `stop()` is true, or the fd `until_closed`
+    (a pipe's read end) reads EOF: every holder of its write end is gone."""
+    import selectors
+
+    selector = selectors.DefaultSelector()
+    selector.register(server, selectors.EVENT_READ, None)
+    if until_closed is not None:
+        selector.register(until_closed, selectors.EVENT_READ, "end")
+    relays = set()
+
+    def interest(relay, side):
+        other = relay.other(side)
+        events = 0
+        # Read while the other side can take it (backpressure), write while something waits.
+        if not side.ended and len(other.pending) < CHUNK_BYTES:
+            events |= selectors.EVENT_READ
+        if side.pending:
+            events |= selectors.EVENT_WRITE
+        return events
+
+    def update(relay):
+        for side in relay.sides():
+            events = interest(relay, side)
+            try:
+                if events and side.registered:
+                    selector.modify(side.sock, events, (relay, side))
+                elif events:
+                    selector.register(side.sock, events, (relay, side))
+                    side.registered = True
+                elif side.registered:
+                    selector.unregister(side.sock)
+                    side.registered = False
+            except (OSError, ValueError):
+                close(relay)
+                return
+        if relay.done():
+            close(relay)
+
+    def close(relay):
+        if relay not in relays:
+            return
+        relays.discard(relay)
+        for side in relay.sides():
+            if side.registered:
+                try:
+                    selector.unregister(side.sock)
+                except (KeyError, ValueError, OSError):
+                    pass
+                side.registered = False
+            side.sock.close()
+
+    def accept():
+        try:
+            client, _ = server.accept()
+        except OSError:
+            return  # EAGAIN, or out of fds: try again on the next event
+        if len(relays) >= max_connections:
+            client.close()
+            return
+        upstream = connect_upstream(socket_path)
+        if upstream is None:
+            client.close()
+            return
+        client.setblocking(False)
+        relay = Relay(client, upstream)
+        relays.add(relay)
+        update(relay)
+
+    def readable(relay, side):
+        other = relay.other(side)
+        try:
+            data = side.sock.recv(CHUNK_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            close(relay)
+            return
+        if data:
+            other.pending += data
+            return
+        # EOF from this side: once what waits is written, the other side gets it as a half close.
+        side.ended = True
+        other.peer_ended = True
+        if not other.pending:
+            shut(other)
+
+    def shut(side):
+        if not side.write_closed:
+            side.write_closed = True
+            try:
+                side.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def writable(relay, side):
+        try:
+            sent = side.sock.send(side.pending)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            close(relay)
+            return
+        side.pending = side.pending[sent:]
+        if not side.pending and side.peer_ended:
+            shut(side)
+
+    while stop is None or not stop():
+        try:
+            events = selector.select(0.5 if stop else None)
+        except InterruptedError:
+            continue
+        if any(key.data == "end" for key, _ in events):
+            break
+        for key, mask in events:
+            if key.data is None:
+                accept()
+                continue
+            relay, side = key.data
+            if relay not in relays:
+                continue
+            try:
+                if mask & selectors.EVENT_WRITE:
+                    writable(relay, side)
+                if relay in relays and mask & selectors.EVENT_READ:
+                    readable(relay, side)
+                if relay in relays:
+                    update(relay)
+            except Exception:
+                close(relay)  # whatever went wrong, it costs this connection only
+    for relay in list(relays):
+        close(relay)
+    selector.close()
+
+
+def start_forwarder(socket_path, port):
+    """Starts the forwarder as a process of its own (a double fork, so it is nobody's child but the sandbox's init)
+    and returns once it listens; False, and no forwarder, when it could not (the port is taken, no fork). It ends
+    when the caller (and whatever inherited the caller's end of a pipe) has exited, or with the sandbox."""
+    try:
+        server = listen(port)
+        alive_r, alive_w = os.pipe()  # not inherited across exec: the code's commands do not hold it
+        pid = os.fork()
+    except OSError:
+        server.close()
+        return False
+    if pid == 0:
+        try:
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            null = os.open(os.devnull, os.O_RDWR)
+            for target in (0, 1, 2):
+                os.dup2(null, target)
+            # Nothing of the runner's (its request stream, its answer channel, the pipe's write end) stays open here.
+            keep = sorted((server.fileno(), alive_r))
+            os.closerange(3, keep[0])
+            os.closerange(keep[0] + 1, keep[1])
+            os.closerange(keep[1] + 1, 65536)
+            serve(server, socket_path, until_closed=alive_r)
+        finally:
+            os._exit(0)
+    os.close(alive_r)
+    STARTED.append(alive_w)  # held until this process ends
+    server.close()
+    while True:
+        try:
+            os.waitpid(pid, 0)  # the middle process, gone at once: the forwarder is already the init's
+            break
+        except InterruptedError:
+            continue
+        except OSError as error:
+            if error.errno == errno.ECHILD:
+                break
+            raise
+    return True
+''')
 _install("code_interpreter_runner.processes", r'''"""Process control: finding and killing what the code started, rlimits, and
 the signals the runner shields itself from."""
 import os
@@ -1587,6 +1841,10 @@ _install("code_interpreter_runner.__main__", r'''"""The runner's command lines (
   --run-main FILE 1|0 [--results-fd FD]
                               runs FILE as __main__, showing a bare last expression
                               like the REPL when the flag is 1
+
+Before any mode, `--egress PORT SOCKET` (a sandbox with a way out, issue 22)
+starts the egress forwarder (egress.py) on 127.0.0.1:PORT, relaying to the
+proxy's Unix socket SOCKET, and waits until it listens.
 """
 import os
 import signal
@@ -1671,6 +1929,13 @@ def serve():
 
 def main(argv):
     """Runs the mode argv (sys.argv: argv[0] is "-c" or this file) names."""
+    if len(argv) > 3 and argv[1] == "--egress":
+        from .egress import start_forwarder
+
+        # Without it the code's proxy settings lead nowhere: its connections are refused, which says so.
+        if not start_forwarder(argv[3], int(argv[2])):
+            sys.stderr.write("code-interpreter: could not start the egress forwarder on port %s\n" % argv[2])
+        argv = argv[:1] + argv[4:]
     if len(argv) > 3 and argv[1] == "--run-main":
         from .code import run_main
 

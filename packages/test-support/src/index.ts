@@ -9,4 +9,12 @@ export {
   type Labels,
   removeLabelled,
 } from "./docker.js";
+export {
+  DATA_CSV,
+  LOOPBACK_CERTIFICATE_NAMES,
+  type LoopbackInternet,
+  type LoopbackServer,
+  type RecordedRequest,
+  startLoopbackInternet,
+} from "./loopback-internet.js";
 export { serverEnv, stateDir } from "./server-env.js";

@@ -11,6 +11,10 @@
   --run-main FILE 1|0 [--results-fd FD]
                               runs FILE as __main__, showing a bare last expression
                               like the REPL when the flag is 1
+
+Before any mode, `--egress PORT SOCKET` (a sandbox with a way out, issue 22)
+starts the egress forwarder (egress.py) on 127.0.0.1:PORT, relaying to the
+proxy's Unix socket SOCKET, and waits until it listens.
 """
 import os
 import signal
@@ -95,6 +99,13 @@ def serve():
 
 def main(argv):
     """Runs the mode argv (sys.argv: argv[0] is "-c" or this file) names."""
+    if len(argv) > 3 and argv[1] == "--egress":
+        from .egress import start_forwarder
+
+        # Without it the code's proxy settings lead nowhere: its connections are refused, which says so.
+        if not start_forwarder(argv[3], int(argv[2])):
+            sys.stderr.write("code-interpreter: could not start the egress forwarder on port %s\n" % argv[2])
+        argv = argv[:1] + argv[4:]
     if len(argv) > 3 and argv[1] == "--run-main":
         from .code import run_main
 

@@ -70,3 +70,14 @@ export function pythonArgv(options: { python?: string; lastLineInteractive: bool
   const file = options.file ?? MAIN_FILE;
   return [python, "-c", loadRunnerSource(), "--run-main", file, options.lastLineInteractive ? "1" : "0"];
 }
+
+/**
+ * `argv` (one of the above) with the egress forwarder started first (issue 22): the runner
+ * starts it on 127.0.0.1:`port`, relaying to the proxy's socket at `socketPath`, and waits
+ * until it listens before it takes a request.
+ */
+export function withEgressForwarder(argv: readonly string[], socketPath: string, port: number): string[] {
+  const source = argv.indexOf("-c") + 1;
+  if (source === 0 || source >= argv.length) throw new Error("withEgressForwarder: not a runner command line (no -c <source>)");
+  return [...argv.slice(0, source + 1), "--egress", String(port), socketPath, ...argv.slice(source + 1)];
+}
