@@ -11,6 +11,9 @@
   --run-main FILE 1|0 [--results-fd FD]
                               runs FILE as __main__, showing a bare last expression
                               like the REPL when the flag is 1
+
+Any mode may end with `--seccomp SPEC`: the runner first loads that syscall filter on
+itself (syscall_filter.py; a session's runners under gVisor, started by exec).
 """
 import os
 import signal
@@ -95,6 +98,9 @@ def serve():
 
 def main(argv):
     """Runs the mode argv (sys.argv: argv[0] is "-c" or this file) names."""
+    from .syscall_filter import take_filter
+
+    argv = take_filter(argv)  # before anything else, so all the runner does and starts is filtered
     if len(argv) > 3 and argv[1] == "--run-main":
         from .code import run_main
 
