@@ -48,10 +48,13 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
    * runsc gives the container's profile to its first process only, not to an exec'd one (runc gives it to both).
    */
   private readonly sessionRunner: SessionRunnerArgvOptions;
+  /** Whether containers run under runsc (gVisor). */
+  private readonly gvisor: boolean;
 
   constructor(readonly settings: DockerBackendSettings) {
     this.user = `${settings.sandboxUid}:${settings.sandboxUid}`;
-    this.sessionRunner = ociRuntime(settings) === GVISOR_OCI_RUNTIME ? { syscallPolicy: GVISOR_SYSCALL_POLICY } : {};
+    this.gvisor = ociRuntime(settings) === GVISOR_OCI_RUNTIME;
+    this.sessionRunner = this.gvisor ? { syscallPolicy: GVISOR_SYSCALL_POLICY } : {};
     this.capabilities = { sessions: true, statefulPython: true, runtime: settings.sandboxRuntime };
   }
 
@@ -60,7 +63,8 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
     const name = newExecName();
     const deadline = unixNow() + options.lifetimeSeconds;
     try {
-      const runner = runnerArgv("python3", { preload: options.preload });
+      // gVisor: the warm runner takes its fork's copy-on-write faults before it is ready (each one costly there).
+      const runner = runnerArgv("python3", { preload: options.preload, prefault: this.gvisor });
       const spec = execContainerSpec(this.settings, name, runner, deadline, { env: options.env, warm: options.warm });
       const container = await docker.createContainer(spec);
       // Attach before start, so no output is missed and stdin is there when the runner reads it.

@@ -70,7 +70,8 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
     const { api } = this;
     const name = newExecName();
     const deadline = unixNow() + options.lifetimeSeconds;
-    const runner = bootstrapArgv("python3", { preload: options.preload });
+    // gVisor: the warm runner takes its fork's copy-on-write faults before it is ready (each one costly there).
+    const runner = bootstrapArgv("python3", { preload: options.preload, prefault: this.settings.sandboxRuntime === "gvisor" });
     const spec = execPodSpec(
       this.settings,
       name,

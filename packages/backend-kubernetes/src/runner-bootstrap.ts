@@ -1,4 +1,12 @@
-import { kernelArgv, loadRunnerSource, type RunnerLimits, type SessionRunnerArgvOptions, serveArgv } from "@code-interpreter/core/runner";
+import {
+  kernelArgv,
+  loadRunnerSource,
+  preloadArguments,
+  type RunnerArgvOptions,
+  type RunnerLimits,
+  type SessionRunnerArgvOptions,
+  serveArgv,
+} from "@code-interpreter/core/runner";
 
 /**
  * Starts the runner without putting its source on the command line: it
@@ -36,9 +44,8 @@ exec(compile(_take(int(_line)), "runner.py", "exec"))`;
  * argv of the bootstrapped one-shot runner; with `preload` it imports those
  * modules (once it has its source) before it waits for the request.
  */
-export function bootstrapArgv(python = "python3", options: { preload?: readonly string[] } = {}): string[] {
-  const argv = [python, "-I", "-c", BOOTSTRAP];
-  return options.preload?.length ? [...argv, "--preload", options.preload.join(",")] : argv;
+export function bootstrapArgv(python = "python3", options: RunnerArgvOptions = {}): string[] {
+  return [python, "-I", "-c", BOOTSTRAP, ...preloadArguments(options)];
 }
 
 /**

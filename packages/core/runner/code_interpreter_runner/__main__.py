@@ -1,11 +1,14 @@
 """The runner's command lines (the modes), after `python3 [-I] -c <runner>`:
 
   (none)                      one request on stdin, answered, then exit
-  --preload numpy,pandas      imports those first, forks the child that will run the
+  --preload numpy,pandas [--prefault]
+                              imports those first, forks the child that will run the
                               request's Python code (header "inline"; launch.ParkedCode),
                               says it is ready, then as above: the code finds them loaded
                               and the fork is paid before the request comes, which is
-                              how warm sandboxes serve a request in milliseconds
+                              how warm sandboxes serve a request in milliseconds;
+                              with --prefault (gVisor) both then copy the pages they
+                              share (launch.copy_written_pages) before saying so
   --serve MARKER              a session's command runner: requests until stdin ends
   --kernel LIMITS MARKER      a session's Python kernel (kernel.py)
   --run-main FILE 1|0 [--results-fd FD]
@@ -46,7 +49,7 @@ def preload(modules):
         __import__(name)
 
 
-def one_shot(preloaded=False):
+def one_shot(preloaded=False, prefault=False):
     """Answers the one request on stdin. Preloaded, the child that will run inline code is forked first (parked),
     and only then is the sandbox said to be ready."""
     import json
@@ -57,7 +60,7 @@ def one_shot(preloaded=False):
     channel = start_runner()
     parked = None
     if preloaded:
-        parked = park()
+        parked = park(prefault)
         channel.ready()
     try:
         source = sys.stdin.buffer
@@ -119,7 +122,7 @@ def main(argv):
     preloaded = len(argv) > 2 and argv[1] == "--preload"
     if preloaded:
         preload([name for name in argv[2].split(",") if name])
-    one_shot(preloaded)
+    one_shot(preloaded, prefault=preloaded and argv[3:4] == ["--prefault"])
 
 
 if __name__ == "__main__":
