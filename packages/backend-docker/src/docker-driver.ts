@@ -9,11 +9,19 @@ import type {
   StartSessionRunnerOptions,
 } from "@code-interpreter/core/engine";
 import { claimWarmInit, WARM_ATTACHED_LINE } from "@code-interpreter/core/engine";
-import { KERNEL_MARKER, kernelArgv, runnerArgv, SERVE_MARKER, serveArgv } from "@code-interpreter/core/runner";
+import { GVISOR_SYSCALL_POLICY } from "@code-interpreter/core/policy";
+import {
+  KERNEL_MARKER,
+  kernelArgv,
+  runnerArgv,
+  SERVE_MARKER,
+  type SessionRunnerArgvOptions,
+  serveArgv,
+} from "@code-interpreter/core/runner";
 import { newExecName, unixNow } from "@code-interpreter/core/sandbox";
 import type Dockerode from "dockerode";
 import { execContainerSpec, keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.js";
-import { type DockerBackendSettings, ociRuntime } from "./docker-backend-settings.js";
+import { type DockerBackendSettings, GVISOR_OCI_RUNTIME, ociRuntime } from "./docker-backend-settings.js";
 import { streamChannel } from "./docker-channel.js";
 import { toBackendError } from "./engine-errors.js";
 import { execAttached, killMarked } from "./kernel-exec.js";
@@ -35,9 +43,18 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   private readonly user: string;
   /** The attach to each warm session container's init, by session id, held until its claim (see warmSessionInitArgv). */
   private readonly warmInits = new Map<string, { stream: Duplex; output: PassThrough }>();
+  /**
+   * How a session's kernel and command runner start: under gVisor they load the syscall policy on themselves, since
+   * runsc gives the container's profile to its first process only, not to an exec'd one (runc gives it to both).
+   */
+  private readonly sessionRunner: SessionRunnerArgvOptions;
+  /** Whether containers run under runsc (gVisor). */
+  private readonly gvisor: boolean;
 
   constructor(readonly settings: DockerBackendSettings) {
     this.user = `${settings.sandboxUid}:${settings.sandboxUid}`;
+    this.gvisor = ociRuntime(settings) === GVISOR_OCI_RUNTIME;
+    this.sessionRunner = this.gvisor ? { syscallPolicy: GVISOR_SYSCALL_POLICY } : {};
     this.capabilities = { sessions: true, statefulPython: true, runtime: settings.sandboxRuntime };
   }
 
@@ -46,7 +63,8 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
     const name = options.name ?? newExecName();
     const deadline = unixNow() + options.lifetimeSeconds;
     try {
-      const runner = runnerArgv("python3", { preload: options.preload });
+      // gVisor: the warm runner takes its fork's copy-on-write faults before it is ready (each one costly there).
+      const runner = runnerArgv("python3", { preload: options.preload, prefault: this.gvisor });
       const spec = execContainerSpec(this.settings, name, runner, deadline, { env: options.env, warm: options.warm });
       const container = await docker.createContainer(spec);
       // Attach before start, so no output is missed and stdin is there when the runner reads it.
@@ -138,7 +156,7 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
    */
   async startKernel(session: DockerSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
     const { docker } = this.settings;
-    const argv = kernelArgv("python3", options.limits);
+    const argv = kernelArgv("python3", options.limits, this.sessionRunner);
     const { channel } = await execAttached(docker, session.containerId, this.user, argv, options.env);
     return { channel, kill: () => killMarked(docker, session.containerId, this.user, KERNEL_MARKER) };
   }
@@ -146,7 +164,7 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   /** The command runner runs by exec and keeps its stream open, like the kernel: a command is a write and a read. */
   async startCommandRunner(session: DockerSession): Promise<PersistentRunnerHandle> {
     const { docker } = this.settings;
-    const { channel } = await execAttached(docker, session.containerId, this.user, serveArgv("python3"));
+    const { channel } = await execAttached(docker, session.containerId, this.user, serveArgv("python3", this.sessionRunner));
     return { channel, kill: () => killMarked(docker, session.containerId, this.user, SERVE_MARKER) };
   }
 

@@ -22,8 +22,6 @@ const GVISOR_GAPS: Record<string, string> = {
   "is refused the socket(AF_VSOCK) syscall": SOCKET_EPERM,
   "is refused the socket(AF_PACKET) syscall": SOCKET_EPERM,
   "is refused the socket(AF_NETLINK) syscall": SOCKET_EPERM,
-  "is refused ptrace of a session's pid 1 and of its runner":
-    "runsc 20221219 applies the OCI seccomp profile to the container's first process only: a session's runner and kernel, started by docker exec, run without the filter (Seccomp: 0), and gVisor's own ptrace refuses with ESRCH, not the policy's EPERM",
 };
 const DOCKER_GVISOR_SUBSET = [
   "cannot reach the host, its loopback or the cloud metadata service",

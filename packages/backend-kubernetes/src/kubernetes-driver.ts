@@ -9,7 +9,8 @@ import type {
   StartSessionRunnerOptions,
 } from "@code-interpreter/core/engine";
 import { claimWarmInit, WARM_ATTACHED_LINE } from "@code-interpreter/core/engine";
-import { KERNEL_MARKER, SERVE_MARKER } from "@code-interpreter/core/runner";
+import { GVISOR_SYSCALL_POLICY } from "@code-interpreter/core/policy";
+import { KERNEL_MARKER, SERVE_MARKER, type SessionRunnerArgvOptions } from "@code-interpreter/core/runner";
 import { EXPIRES_AT_KEY, newExecName, TENANT_KEY, unixNow, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import { isNotFound } from "./api-errors.js";
 import { executorTermination } from "./container-exit.js";
@@ -38,9 +39,15 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
   readonly api: KubeApi;
   /** The attach to each warm session pod's init, by session id, held until its claim (see warmSessionInitArgv). */
   private readonly warmInits = new Map<string, WarmInit>();
+  /**
+   * How a session's kernel and command runner start: in gVisor pods they load the syscall policy on themselves,
+   * since runsc gives the pod's profile to the container's first process only, not to an exec'd one.
+   */
+  private readonly sessionRunner: SessionRunnerArgvOptions;
 
   constructor(readonly settings: KubernetesBackendSettings) {
     this.api = new KubeApi(settings.kubeConfig, settings.namespace, settings.apiTimeoutMs);
+    this.sessionRunner = settings.sandboxRuntime === "gvisor" ? { syscallPolicy: GVISOR_SYSCALL_POLICY } : {};
     this.capabilities = { sessions: true, statefulPython: true, runtime: settings.sandboxRuntime };
   }
 
@@ -63,7 +70,8 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
     const { api } = this;
     const name = options.name ?? newExecName();
     const deadline = unixNow() + options.lifetimeSeconds;
-    const runner = bootstrapArgv("python3", { preload: options.preload });
+    // gVisor: the warm runner takes its fork's copy-on-write faults before it is ready (each one costly there).
+    const runner = bootstrapArgv("python3", { preload: options.preload, prefault: this.settings.sandboxRuntime === "gvisor" });
     const spec = execPodSpec(
       this.settings,
       name,
@@ -210,7 +218,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
   /** The kernel runs with the pod's environment (an exec cannot set one): the engine's, given at its creation. */
   async startKernel(session: KubernetesSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
     await this.running(session);
-    return startMarked(this.api, session.id, kernelBootstrapArgv("python3", options.limits), KERNEL_MARKER);
+    return startMarked(this.api, session.id, kernelBootstrapArgv("python3", options.limits, this.sessionRunner), KERNEL_MARKER);
   }
 
   /**
@@ -220,7 +228,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
    */
   async startCommandRunner(session: KubernetesSession): Promise<PersistentRunnerHandle> {
     await this.running(session);
-    return startMarked(this.api, session.id, serveBootstrapArgv("python3"), SERVE_MARKER);
+    return startMarked(this.api, session.id, serveBootstrapArgv("python3", this.sessionRunner), SERVE_MARKER);
   }
 
   reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {

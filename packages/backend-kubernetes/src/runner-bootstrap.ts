@@ -1,4 +1,12 @@
-import { kernelArgv, loadRunnerSource, type RunnerLimits, serveArgv } from "@code-interpreter/core/runner";
+import {
+  kernelArgv,
+  loadRunnerSource,
+  preloadArguments,
+  type RunnerArgvOptions,
+  type RunnerLimits,
+  type SessionRunnerArgvOptions,
+  serveArgv,
+} from "@code-interpreter/core/runner";
 
 /**
  * Starts the runner without putting its source on the command line: it
@@ -36,22 +44,21 @@ exec(compile(_take(int(_line)), "runner.py", "exec"))`;
  * argv of the bootstrapped one-shot runner; with `preload` it imports those
  * modules (once it has its source) before it waits for the request.
  */
-export function bootstrapArgv(python = "python3", options: { preload?: readonly string[] } = {}): string[] {
-  const argv = [python, "-I", "-c", BOOTSTRAP];
-  return options.preload?.length ? [...argv, "--preload", options.preload.join(",")] : argv;
+export function bootstrapArgv(python = "python3", options: RunnerArgvOptions = {}): string[] {
+  return [python, "-I", "-c", BOOTSTRAP, ...preloadArguments(options)];
 }
 
 /**
  * argv of a bootstrapped Python kernel: core's `kernelArgv` (its `--kernel`
  * arguments and marker, not isolated mode) with the bootstrap for source.
  */
-export function kernelBootstrapArgv(python = "python3", limits: RunnerLimits = {}): string[] {
-  return [python, "-c", BOOTSTRAP, ...kernelArgv(python, limits).slice(3)];
+export function kernelBootstrapArgv(python = "python3", limits: RunnerLimits = {}, options: SessionRunnerArgvOptions = {}): string[] {
+  return [python, "-c", BOOTSTRAP, ...kernelArgv(python, limits, options).slice(3)];
 }
 
 /** argv of a bootstrapped command runner: core's `serveArgv` (`--serve` and its marker) with the bootstrap for source. */
-export function serveBootstrapArgv(python = "python3"): string[] {
-  const argv = serveArgv(python);
+export function serveBootstrapArgv(python = "python3", options: SessionRunnerArgvOptions = {}): string[] {
+  const argv = serveArgv(python, options);
   // What follows the source: `--serve` and the marker.
   return [python, "-I", "-c", BOOTSTRAP, ...argv.slice(argv.indexOf("--serve"))];
 }

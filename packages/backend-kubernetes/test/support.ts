@@ -327,8 +327,6 @@ const GVISOR_SIGNALS =
   "observed under gVisor on the double (runsc 20221219, ptrace): signalling every process and a detached daemon's end behave differently in gVisor's kernel than in Linux's (the runners rely on kill(-1) and a subreaper); not yet investigated further";
 const GVISOR_SOCKET_EPERM =
   "gVisor (--network=none) refuses the family itself with EPERM before the filter's EAFNOSUPPORT (measured on the double with the profile loaded): refused all the same";
-const GVISOR_EXEC_SECCOMP =
-  "runsc 20221219 applies the OCI seccomp profile to the pod container's first process only: a session's runner and kernel, started by exec, run without the filter (Seccomp: 0), and gVisor's own ptrace refuses with ESRCH, not the policy's EPERM";
 
 /** Hostile tests the Kubernetes backend fails with gVisor pods on the double, with why (from a GVISOR_SUITE=full run). */
 export const GVISOR_HOSTILE_GAPS: Readonly<Record<string, string>> = {
@@ -341,7 +339,6 @@ export const GVISOR_HOSTILE_GAPS: Readonly<Record<string, string>> = {
   "is refused the socket(AF_VSOCK) syscall": GVISOR_SOCKET_EPERM,
   "is refused the socket(AF_PACKET) syscall": GVISOR_SOCKET_EPERM,
   "is refused the socket(AF_NETLINK) syscall": GVISOR_SOCKET_EPERM,
-  "is refused ptrace of a session's pid 1 and of its runner": GVISOR_EXEC_SECCOMP,
 };
 
 const GVISOR_SECCOMP =

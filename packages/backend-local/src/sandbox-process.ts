@@ -141,7 +141,8 @@ function spawnRunsc(options: SandboxSpawnOptions): SandboxProcess {
     name: options.name,
     uid: options.uid,
     rootfs: options.rootfs,
-    argv: options.argv ?? runnerArgv(options.python, { preload: options.preload }),
+    // The warm runner takes its fork's copy-on-write faults before it is ready: each one is costly under gVisor.
+    argv: options.argv ?? runnerArgv(options.python, { preload: options.preload, prefault: true }),
     env: options.env,
     workspaceDir: options.workspaceDir,
     tmpfsBytes: options.tmpfsBytes,

@@ -1,11 +1,14 @@
 """The runner's command lines (the modes), after `python3 [-I] -c <runner>`:
 
   (none)                      one request on stdin, answered, then exit
-  --preload numpy,pandas      imports those first, forks the child that will run the
+  --preload numpy,pandas [--prefault]
+                              imports those first, forks the child that will run the
                               request's Python code (header "inline"; launch.ParkedCode),
                               says it is ready, then as above: the code finds them loaded
                               and the fork is paid before the request comes, which is
-                              how warm sandboxes serve a request in milliseconds
+                              how warm sandboxes serve a request in milliseconds;
+                              with --prefault (gVisor) both then copy the pages they
+                              share (launch.copy_written_pages) before saying so
   --serve MARKER              a session's command runner: requests until stdin ends
   --kernel LIMITS MARKER      a session's Python kernel (kernel.py)
   --run-main FILE 1|0 [--results-fd FD]
@@ -15,6 +18,9 @@
 Before any mode, `--egress PORT SOCKET` (a sandbox with a way out, issue 22)
 starts the egress forwarder (egress.py) on 127.0.0.1:PORT, relaying to the
 proxy's Unix socket SOCKET, and waits until it listens.
+
+Any mode may end with `--seccomp SPEC`: the runner first loads that syscall filter on
+itself (syscall_filter.py; a session's runners under gVisor, started by exec).
 """
 import os
 import signal
@@ -47,7 +53,7 @@ def preload(modules):
         __import__(name)
 
 
-def one_shot(preloaded=False):
+def one_shot(preloaded=False, prefault=False):
     """Answers the one request on stdin. Preloaded, the child that will run inline code is forked first (parked),
     and only then is the sandbox said to be ready."""
     import json
@@ -58,7 +64,7 @@ def one_shot(preloaded=False):
     channel = start_runner()
     parked = None
     if preloaded:
-        parked = park()
+        parked = park(prefault)
         channel.ready()
     try:
         source = sys.stdin.buffer
@@ -99,6 +105,9 @@ def serve():
 
 def main(argv):
     """Runs the mode argv (sys.argv: argv[0] is "-c" or this file) names."""
+    from .syscall_filter import take_filter
+
+    argv = take_filter(argv)  # before anything else, so all the runner does and starts is filtered
     if len(argv) > 3 and argv[1] == "--egress":
         from .egress import start_forwarder
 
@@ -124,7 +133,7 @@ def main(argv):
     preloaded = len(argv) > 2 and argv[1] == "--preload"
     if preloaded:
         preload([name for name in argv[2].split(",") if name])
-    one_shot(preloaded)
+    one_shot(preloaded, prefault=preloaded and argv[3:4] == ["--prefault"])
 
 
 if __name__ == "__main__":

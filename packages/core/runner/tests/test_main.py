@@ -28,6 +28,17 @@ def test_preload_says_it_is_ready_first_then_runs_inline_code_in_a_fork(tmp_path
     assert json.loads(frames[-1][1])["exit_code"] == 0
 
 
+def test_prefault_copies_the_shared_pages_first_and_still_runs_inline_code_in_the_parked_child(tmp_path):
+    # What a warm runner under gVisor does (--prefault): the same answer, its copy-on-write faults taken before ready.
+    (tmp_path / "__main__.py").write_text("import sys\nprint('json' in sys.modules, sum(range(10)))\n")
+    header = {"argv": ["unused"], "inline": {"file": "__main__.py", "show_last": True}, "cwd": str(tmp_path), "env": {}, "timeout_ms": 20000, "max_output_bytes": 1000}
+    done = run_runner(["--preload", "json", "--prefault"], stdin=json.dumps(header).encode() + b"\n", cwd=tmp_path)
+    frames = split_frames(done.stdout)
+    assert frames[0] == (b"r", b"")
+    assert b"".join(payload for kind, payload in frames if kind == b"o") == b"True 45\n"
+    assert json.loads(frames[-1][1])["exit_code"] == 0
+
+
 def test_a_warm_runner_given_up_before_use_exits_quietly(tmp_path):
     done = run_runner(["--preload", "json"], cwd=tmp_path)
     assert (done.returncode, done.stdout) == (0, b"r\x00\x00\x00\x00")

@@ -3,6 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { packageFile } from "../package-file.js";
+import { ociSeccompProfile, type SeccompArchitecture, SYSCALL_NUMBERS, type SyscallDenial, seccompBpf } from "../policy/index.js";
 import { MAIN_FILE } from "../workspace/workspace-path.js";
 import type { RunnerLimits } from "./runner-protocol.js";
 
@@ -21,9 +22,29 @@ export function loadRunnerSource(): string {
  * then be started with the environment the code will have, since modules read
  * it when they are imported.
  */
-export function runnerArgv(python = "python3", options: { preload?: readonly string[] } = {}): string[] {
-  const argv = [python, "-I", "-c", loadRunnerSource()];
-  return options.preload?.length ? [...argv, "--preload", options.preload.join(",")] : argv;
+export function runnerArgv(python = "python3", options: RunnerArgvOptions = {}): string[] {
+  return [python, "-I", "-c", loadRunnerSource(), ...preloadArguments(options)];
+}
+
+/** How a one-shot runner is started (`runnerArgv`). */
+export interface RunnerArgvOptions {
+  /** Modules to import before the request comes (a warm sandbox). */
+  preload?: readonly string[];
+  /**
+   * With `preload`: once the child that will run the code is forked, both
+   * it and the runner write to every page they share, taking the fork's
+   * copy-on-write faults before the sandbox says it is ready instead of while
+   * answering. For gVisor's ptrace platform, where each fault is a round trip
+   * through its kernel (a request's answer 3-5x faster); it costs each warm
+   * sandbox its own copy of those pages (about 50 MB with the data stack).
+   */
+  prefault?: boolean;
+}
+
+/** The runner's arguments after its source for `options`: `--preload <modules> [--prefault]`, or none. */
+export function preloadArguments(options: RunnerArgvOptions): string[] {
+  if (!options.preload?.length) return [];
+  return ["--preload", options.preload.join(","), ...(options.prefault ? ["--prefault"] : [])];
 }
 
 /** Marks a kernel's command line, so a backend can find and stop it (e.g. `pkill -f`). */
@@ -35,14 +56,40 @@ export const KERNEL_MARKER = "code-interpreter-kernel";
  * mode: the code needs the normal module search path. `limits` apply to the
  * kernel (CPU time excepted: each cell's timeout bounds it).
  */
-export function kernelArgv(python = "python3", limits: RunnerLimits = {}): string[] {
+export function kernelArgv(python = "python3", limits: RunnerLimits = {}, options: SessionRunnerArgvOptions = {}): string[] {
   const json = JSON.stringify({
     address_space_bytes: limits.addressSpaceBytes,
     processes: limits.processes,
     file_size_bytes: limits.fileSizeBytes,
     open_files: limits.openFiles,
   });
-  return [python, "-c", loadRunnerSource(), "--kernel", json, KERNEL_MARKER];
+  return [python, "-c", loadRunnerSource(), "--kernel", json, KERNEL_MARKER, ...syscallFilterArguments(options.syscallPolicy)];
+}
+
+/** How a session's runner (`kernelArgv`, `serveArgv`) is started. */
+export interface SessionRunnerArgvOptions {
+  /**
+   * A syscall policy the runner loads on itself (a seccomp filter, with
+   * no_new_privs) before it serves, so it and everything it starts are under
+   * it: for a runner started by exec where the sandbox's own filter does not
+   * reach (runsc applies it to the container's first process only). The
+   * runner stops rather than serve without it.
+   */
+  syscallPolicy?: readonly SyscallDenial[];
+}
+
+/**
+ * The runner's trailing `--seccomp x86_64=<base64>,aarch64=<base64>`: the
+ * policy's BPF program for each architecture core knows (the runner loads its
+ * machine's), or nothing without a policy.
+ */
+export function syscallFilterArguments(policy: readonly SyscallDenial[] | undefined): string[] {
+  if (policy === undefined) return [];
+  const profile = ociSeccompProfile(policy);
+  const programs = (Object.keys(SYSCALL_NUMBERS) as SeccompArchitecture[]).map(
+    (architecture) => `${architecture}=${seccompBpf(profile, architecture).toString("base64")}`,
+  );
+  return ["--seccomp", programs.join(",")];
 }
 
 /** Marks a session's command runner's command line (see `serveArgv`), so a backend can find and stop it. */
@@ -54,8 +101,8 @@ export const SERVE_MARKER = "code-interpreter-serve";
  * fresh process), until its input ends. One per session, kept open, so a
  * command costs a write and a read instead of an exec.
  */
-export function serveArgv(python = "python3"): string[] {
-  return [python, "-I", "-c", loadRunnerSource(), "--serve", SERVE_MARKER];
+export function serveArgv(python = "python3", options: SessionRunnerArgvOptions = {}): string[] {
+  return [python, "-I", "-c", loadRunnerSource(), "--serve", SERVE_MARKER, ...syscallFilterArguments(options.syscallPolicy)];
 }
 
 /**

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { OutputChunk } from "../output.js";
-import { pythonArgv, runnerArgv } from "./runner-commands.js";
+import { GVISOR_SYSCALL_POLICY } from "../policy/index.js";
+import { pythonArgv, runnerArgv, serveArgv } from "./runner-commands.js";
 import { encodeRunnerRequest, type RunnerRequest, RunnerResponseDecoder } from "./runner-protocol.js";
 
 // The runner's protocol, run directly (no sandbox) in a temporary directory.
@@ -122,6 +123,24 @@ describe("the in-sandbox runner", { timeout: 30_000 }, () => {
   it("cleans up the code file it was given for a session command", async () => {
     await runRunner({ argv: ["true"], script: { path: join(dir, "script.py"), content: "1" }, timeoutMs: 10_000 });
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("loads the syscall policy it is given on itself, so a session's commands run under it", async () => {
+    // What a session's runner does under gVisor, where an exec'd process gets no filter from the sandbox.
+    const [python, ...args] = serveArgv("python3", { syscallPolicy: GVISOR_SYSCALL_POLICY });
+    const child = spawn(python as string, args, { cwd: dir });
+    const decoder = new RunnerResponseDecoder(1 << 20);
+    child.stdout.on("data", (chunk: Buffer) => decoder.push(chunk));
+    // AF_NETLINK: open to anyone without the filter, EAFNOSUPPORT (97) under it.
+    const code =
+      "import socket\ntry:\n    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)\n    print('opened')\nexcept OSError as e:\n    print(e.errno)";
+    const command = `grep '^Seccomp:' /proc/self/status; python3 -c "${code.replaceAll('"', '\\"')}"`;
+    child.stdin.write(await encodeRunnerRequest({ argv: ["bash", "-c", command], cwd: dir, maxOutputBytes: 1 << 20, timeoutMs: 10_000 }));
+    const done = new Promise((resolve) => child.on("close", resolve));
+    while (decoder.partialOutput().stdout.split("\n").length < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+    child.stdin.end();
+    await done;
+    expect(decoder.partialOutput().stdout).toBe("Seccomp:\t2\n97\n");
   });
 });
 

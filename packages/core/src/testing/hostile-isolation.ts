@@ -87,6 +87,26 @@ export function describeIsolation({ hostile, run, bash, withSession, backend, se
   }
 
   hostile(
+    "runs a session's commands and Python cells under the seccomp filter",
+    async () => {
+      // A session's runners are started by exec, where a runtime may not hand them the sandbox's filter (runsc):
+      // what they run must be under it all the same.
+      await withSession(async (id) => {
+        const command = await bash(id, "grep '^Seccomp:' /proc/self/status");
+        expect(command.stdout).toBe("Seccomp:\t2\n");
+        const cell = await backend().runInSession({
+          sessionId: id,
+          language: "python",
+          code: "print([line for line in open('/proc/self/status') if line.startswith('Seccomp:')])",
+          timeoutMs: 10_000,
+        });
+        expect(cell.stdout).toBe("['Seccomp:\\t2\\n']\n");
+      });
+    },
+    { sessions: true },
+  );
+
+  hostile(
     "is refused ptrace of a session's pid 1 and of its runner",
     async () => {
       await withSession(async (id) => {
