@@ -31,6 +31,7 @@ const DOCKER_GVISOR_SUBSET = [
   "runs under a seccomp filter",
   "is refused the io_uring_setup syscall",
   "is refused ptrace of a session's pid 1 and of its runner",
+  "runs a session's commands and Python cells under the seccomp filter",
   "sees no secret of the server in its environment or /proc",
   "cannot write to the root filesystem",
   "shares no files, shared memory, sockets or processes between two sandboxes",
