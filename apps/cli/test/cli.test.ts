@@ -14,7 +14,11 @@ let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "ci-cli-"));
   await chmod(dir, 0o711);
-  server = await startServer(loadConfig(serverEnv(dir, { PORT: "0" })), createLogger({ level: "silent", format: "plain" }));
+  // EGRESS_ALLOW=none: the network flags' test is about a server whose operator turned egress off.
+  server = await startServer(
+    loadConfig(serverEnv(dir, { PORT: "0", EGRESS_ALLOW: "none" })),
+    createLogger({ level: "silent", format: "plain" }),
+  );
 });
 afterAll(async () => {
   await server?.close();
@@ -96,7 +100,7 @@ describe("network egress flags", () => {
       "print(1)",
     );
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain("this server offers no network egress");
+    expect(refused.stderr).toContain("this server offers no network egress (its operator set EGRESS_ALLOW=none)");
     const badDeny = await cli(["session", "create", "--allow-out", "pypi.org", "--deny-out", "evil.example"]);
     expect(badDeny.code).toBe(2);
     expect(badDeny.stderr).toContain('deny_out entry "evil.example" is not an IP address or a CIDR');

@@ -12,7 +12,7 @@ const flag = (fallback: boolean) =>
     .default(fallback ? "true" : "false")
     .transform((value) => value === "true" || value === "1");
 
-/** A comma-separated list of egress rules: domains, `*.` wildcards, IP addresses and CIDRs (`*` for anything, in EGRESS_ALLOW_OUT). */
+/** A comma-separated list of egress rules: domains, `*.` wildcards, IP addresses and CIDRs (in EGRESS_ALLOW also `*`, anything public, or `none` alone: no egress). */
 const egressRules = (anything: boolean) =>
   z
     .string()
@@ -24,10 +24,14 @@ const egressRules = (anything: boolean) =>
     )
     .superRefine((entries, context) => {
       for (const entry of entries) {
+        if (anything && entry === "none") {
+          if (entries.length > 1) context.addIssue({ code: "custom", message: "none stands alone (no egress at all)" });
+          continue;
+        }
         if ((anything && entry === "*") || networkEntryKind(entry) !== undefined) continue;
         context.addIssue({
           code: "custom",
-          message: `${JSON.stringify(entry)} is not a domain, a *. wildcard domain, an IP address or a CIDR${anything ? " (or * for anything)" : ""}`,
+          message: `${JSON.stringify(entry)} is not a domain, a *. wildcard domain, an IP address or a CIDR${anything ? " (or * for anything, or none)" : ""}`,
         });
       }
     })
@@ -162,12 +166,13 @@ export const ConfigSchema = z.object({
   TENANT_MAX_STORED_MB: integer(1, 1024),
   /**
    * Network egress (issue 22): what a request's `network` may allow at most,
-   * comma-separated (`*` for anything public). Unset: no egress proxy, and a
-   * request with `network` is refused (422).
+   * comma-separated. Unset: any public name or address (`*`), so egress is
+   * offered wherever the backend can give sandboxes a way out. `none`: no
+   * egress proxy, and a request with `network` is refused (422).
    */
-  EGRESS_ALLOW_OUT: egressRules(true),
+  EGRESS_ALLOW: egressRules(true),
   /** Always denied, whatever a request allows (added to loopback, link-local, the server's own addresses, private ranges). */
-  EGRESS_DENY_OUT: egressRules(false),
+  EGRESS_DENY: egressRules(false),
   /** Lets requests reach private ranges (10/8, 172.16/12, 192.168/16, fc00::/7) when they allow them. */
   EGRESS_ALLOW_PRIVATE: flag(false),
   /** The proxy's hosts file, `name=address[:port],…`: a name mapped here counts as the operator allowing that address. */
@@ -175,8 +180,8 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^\s*[^=,\s]+=[^,\s]+(\s*,\s*[^=,\s]+=[^,\s]+)*\s*,?\s*$/, "write name=address[:port], comma-separated")
     .optional(),
-  /** A JSON file of secrets: `{"name": {"value": …, "hosts": […], "header": "Authorization", "format": "Bearer {value}"}}`. */
-  EGRESS_SECRETS_FILE: z.string().min(1).optional(),
+  /** Secrets, inline JSON: `{"name": {"hosts": […], "header": "Authorization", "value": … | "value_env": "VARIABLE", "format"?: "Bearer {value}", "tenants"?: […]}}`. */
+  EGRESS_SECRETS: z.string().min(1).optional(),
   /** Extra CA certificates (a PEM file, or PEM text) the proxy trusts upstream and puts in the sandboxes' bundle. */
   EGRESS_UPSTREAM_CA: z.string().min(1).optional(),
   /** Where each sandbox's egress directory (socket, CA bundle) is made; short, as Unix socket paths are. Unset: a new temporary directory. */
@@ -193,7 +198,7 @@ export type Config = Omit<z.infer<typeof ConfigSchema>, "SANDBOX_RUNTIMES"> & {
   SANDBOX_RUNTIMES: z.infer<typeof ConfigSchema>["SANDBOX_RUNTIME"][];
 };
 
-/** The variables of network egress: all but EGRESS_ALLOW_OUT mean nothing without it. */
+/** The variables of network egress, read again by @code-interpreter/egress. */
 export const EGRESS_SETTINGS = Object.keys(ConfigSchema.shape).filter((key) => key.startsWith("EGRESS_"));
 
 /** A configuration that cannot be used; the message names every bad variable. */
@@ -219,14 +224,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError([
       `MAX_BACKGROUND_TIMEOUT_MS=${parsed.data.MAX_BACKGROUND_TIMEOUT_MS}: must be at least MAX_EXEC_TIMEOUT_MS (${parsed.data.MAX_EXEC_TIMEOUT_MS})`,
     ]);
-  }
-  if (parsed.success && !parsed.data.EGRESS_ALLOW_OUT) {
-    const orphans = EGRESS_SETTINGS.filter((key) => key !== "EGRESS_ALLOW_OUT" && present[key] !== undefined);
-    if (orphans.length > 0) {
-      throw new ConfigError(
-        orphans.map((key) => `${key}: only used with EGRESS_ALLOW_OUT (set it to offer network egress, or leave ${key} unset)`),
-      );
-    }
   }
   if (parsed.success) {
     const runtimes = parsed.data.SANDBOX_RUNTIMES ?? [parsed.data.SANDBOX_RUNTIME];

@@ -10,7 +10,7 @@ import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import type { RuntimeOffer } from "./runtime-router.js";
 
-/** What the egress proxy offers requests (the server made one: EGRESS_ALLOW_OUT is set). */
+/** What the egress proxy offers requests (the server made one: EGRESS_ALLOW is not none). */
 export interface EgressOffer {
   /** The secrets a request may name (never their values), and the tenants each is for when not every tenant's. */
   secrets: readonly { name: string; tenants?: readonly string[] }[];

@@ -1,35 +1,46 @@
-import type { EgressGateway } from "@code-interpreter/core";
-import { createEgressGateway, type EgressOptions, EgressSettingsError, egressOptionsFromEnv } from "@code-interpreter/egress";
+import {
+  createEgressGateway,
+  type EgressOptions,
+  type EgressProxy,
+  EgressSettingsError,
+  egressOptionsFromEnv,
+} from "@code-interpreter/egress";
 import { type Config, ConfigError, EGRESS_SETTINGS } from "./config.js";
 import type { EgressOffer } from "./context.js";
 
 /** The server's egress proxy and what it offers requests. */
 export interface ServerEgress {
-  gateway: EgressGateway;
+  /** Makes its CA and directory on the first sandbox with `network`, not before. */
+  gateway: EgressProxy;
   offer: EgressOffer;
 }
 
 /**
  * The egress proxy's options from the configuration's EGRESS_* variables
  * (read by @code-interpreter/egress, which names every bad one), or
- * undefined when the operator offers no egress (EGRESS_ALLOW_OUT unset).
- * A bad setting is a ConfigError naming the variable.
+ * undefined when the operator offers no egress (EGRESS_ALLOW=none). Unset,
+ * EGRESS_ALLOW is any public name or address. A bad setting is a
+ * ConfigError naming the variable, even with EGRESS_ALLOW=none.
  */
 export function egressOptions(config: Config): EgressOptions | undefined {
-  if (!config.EGRESS_ALLOW_OUT) return undefined;
   const env = Object.fromEntries(EGRESS_SETTINGS.map((key) => [key, rawSetting(config, key)]));
+  // Secrets may name the variable holding their value (value_env): the server's own environment.
+  let options: EgressOptions;
   try {
-    return egressOptionsFromEnv(env);
+    options = egressOptionsFromEnv({ ...process.env, ...env });
   } catch (error) {
     if (error instanceof EgressSettingsError) throw new ConfigError(error.problems);
     throw error;
   }
+  return options.allowOut?.length === 0 ? undefined : options;
 }
 
 /**
- * Starts the egress proxy when the operator set EGRESS_ALLOW_OUT (undefined
- * otherwise): the server's own address is always denied to sandboxes, and
- * every decision is counted through `onAttempt` (metrics by tenant).
+ * Starts the egress proxy unless the operator set EGRESS_ALLOW=none
+ * (undefined then). It costs nothing until a request asks for `network`: the
+ * proxy makes its CA and directory on the first. The server's own address is
+ * always denied to sandboxes, and every decision is counted through
+ * `onAttempt` (metrics by tenant).
  */
 export async function openEgress(
   config: Config,

@@ -55,16 +55,16 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
     await egress?.gateway.close().catch(() => {});
     throw error;
   });
-  if (egress) {
+  if (egress && backend.capabilities.egress === true) {
     logger.info(
-      {
-        allow_out: config.EGRESS_ALLOW_OUT,
-        offered: backend.capabilities.egress === true,
-        secrets: egress.offer.secrets.map((secret) => secret.name),
-      },
-      backend.capabilities.egress === true
-        ? "network egress offered"
-        : `network egress configured, but the ${backend.name} backend cannot give sandboxes a way out yet`,
+      { allow: config.EGRESS_ALLOW ?? ["*"], secrets: egress.offer.secrets.map((secret) => secret.name) },
+      "network egress offered",
+    );
+  } else if (egress && config.EGRESS_ALLOW) {
+    // Said only when the operator asked for egress: by default a backend without it simply offers none.
+    logger.info(
+      { allow: config.EGRESS_ALLOW },
+      `network egress configured, but the ${backend.name} backend cannot give sandboxes a way out yet`,
     );
   }
   const store = await openConfiguredFileStore(config, logger);

@@ -1,6 +1,3 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { egressOptions, openEgress } from "../src/egress.js";
@@ -93,17 +90,20 @@ describe("loadConfig", () => {
     expect(message).toContain('MAX_OUTPUT_BYTES="-1"');
   });
 
-  it("offers no egress unless EGRESS_ALLOW_OUT is set, and refuses its other settings alone", () => {
-    expect(egressOptions(loadConfig({}))).toBeUndefined();
-    expect(() => loadConfig({ EGRESS_HOSTS: "files.example.test=127.0.0.1:18443" })).toThrow(
-      /EGRESS_HOSTS: only used with EGRESS_ALLOW_OUT/,
+  it("offers egress to any public destination by default, and none with EGRESS_ALLOW=none", () => {
+    expect(egressOptions(loadConfig({}))).toEqual({ allowPrivate: false });
+    expect(egressOptions(loadConfig({ EGRESS_ALLOW: "none" }))).toBeUndefined();
+    // Other settings beside EGRESS_ALLOW=none are still checked, though unused.
+    expect(() => egressOptions(loadConfig({ EGRESS_ALLOW: "none", EGRESS_SECRETS: "{not json" }))).toThrow(
+      /EGRESS_SECRETS: is not valid JSON/,
     );
+    expect(() => loadConfig({ EGRESS_ALLOW: "none,pypi.org" })).toThrow(/EGRESS_ALLOW=.*none stands alone/);
   });
 
   it("reads the EGRESS_* settings, naming a bad variable", () => {
     const config = loadConfig({
-      EGRESS_ALLOW_OUT: "pypi.org, *.pythonhosted.org,203.0.113.0/24",
-      EGRESS_DENY_OUT: "203.0.113.7",
+      EGRESS_ALLOW: "pypi.org, *.pythonhosted.org,203.0.113.0/24",
+      EGRESS_DENY: "203.0.113.7",
       EGRESS_ALLOW_PRIVATE: "true",
       EGRESS_HOSTS: "files.example.test=127.0.0.1:18443",
       EGRESS_MAX_CONNECTIONS: "8",
@@ -115,25 +115,36 @@ describe("loadConfig", () => {
       hosts: { "files.example.test": { address: "127.0.0.1", port: 18443 } },
       maxConnections: 8,
     });
-    expect(() => loadConfig({ EGRESS_ALLOW_OUT: "https://pypi.org" })).toThrow(/EGRESS_ALLOW_OUT=.*"https:\/\/pypi.org" is not a domain/);
-    expect(() => loadConfig({ EGRESS_ALLOW_OUT: "*", EGRESS_MAX_BYTES: "lots" })).toThrow(/EGRESS_MAX_BYTES/);
-    expect(() => loadConfig({ EGRESS_ALLOW_OUT: "*", EGRESS_HOSTS: "no-address" })).toThrow(/EGRESS_HOSTS/);
-    const missingSecrets = loadConfig({ EGRESS_ALLOW_OUT: "*", EGRESS_SECRETS_FILE: "/nonexistent/secrets.json" });
-    expect(() => egressOptions(missingSecrets)).toThrow(ConfigError);
-    expect(() => egressOptions(missingSecrets)).toThrow(/EGRESS_SECRETS_FILE="\/nonexistent\/secrets.json": cannot be read/);
+    expect(() => loadConfig({ EGRESS_ALLOW: "https://pypi.org" })).toThrow(/EGRESS_ALLOW=.*"https:\/\/pypi.org" is not a domain/);
+    expect(() => loadConfig({ EGRESS_DENY: "*" })).toThrow(/EGRESS_DENY=/);
+    expect(() => loadConfig({ EGRESS_MAX_BYTES: "lots" })).toThrow(/EGRESS_MAX_BYTES/);
+    expect(() => loadConfig({ EGRESS_HOSTS: "no-address" })).toThrow(/EGRESS_HOSTS/);
+    const badSecrets = loadConfig({ EGRESS_SECRETS: JSON.stringify({ openai: { value: "sk-test-value" } }) });
+    expect(() => egressOptions(badSecrets)).toThrow(ConfigError);
+    expect(() => egressOptions(badSecrets)).toThrow(/EGRESS_SECRETS: secret "openai": needs hosts/);
   });
 
-  it("starts the egress proxy with the secrets' names (never their values) for the capabilities, and closes it", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "ci-egress-config-"));
-    const file = join(dir, "secrets.json");
-    await writeFile(file, JSON.stringify({ openai: { value: "sk-test-value", hosts: ["api.openai.com"], format: "Bearer {value}" } }));
+  it("starts the egress proxy with the secrets' names (never their values) for the capabilities, making nothing until a sandbox asks", async () => {
+    process.env.CI_TEST_OPENAI_KEY = "sk-from-env";
     try {
-      const egress = await openEgress(loadConfig({ EGRESS_ALLOW_OUT: "*", EGRESS_SECRETS_FILE: file }), () => {});
-      expect(egress?.offer).toEqual({ secrets: [{ name: "openai" }] });
-      expect(JSON.stringify(egress?.offer)).not.toContain("sk-test-value");
+      const egress = await openEgress(
+        loadConfig({
+          EGRESS_SECRETS: JSON.stringify({
+            openai: { value: "sk-test-value", hosts: ["api.openai.com"], format: "Bearer {value}" },
+            // value_env names a variable of the server's own environment.
+            github: { value_env: "CI_TEST_OPENAI_KEY", hosts: ["api.github.com"], tenants: ["tenant-a"] },
+          }),
+        }),
+        () => {},
+      );
+      expect(egress?.offer).toEqual({ secrets: [{ name: "openai" }, { name: "github", tenants: ["tenant-a"] }] });
+      expect(JSON.stringify(egress?.offer)).not.toContain("sk-");
+      // Nothing made until a sandbox asks for `network` (no CA, no directory).
+      expect(egress?.gateway.stateDirectory).toBeUndefined();
+      expect(egress?.gateway.caCertificate).toBeUndefined();
       await egress?.gateway.close();
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      delete process.env.CI_TEST_OPENAI_KEY;
     }
   });
 });

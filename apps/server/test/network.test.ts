@@ -1,7 +1,12 @@
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Backend } from "@code-interpreter/core";
 import { SandboxEngine, sandboxLimits } from "@code-interpreter/core/engine";
 import { FakeDriver, MemoryEgressGateway } from "@code-interpreter/core/testing";
 import { afterEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config.js";
+import { openEgress } from "../src/egress.js";
 import { createMetrics } from "../src/observability/metrics.js";
 import { RuntimeRouter } from "../src/runtime-router.js";
 import { createTestApp, json, postJson, type TestApp } from "./fixture.js";
@@ -97,7 +102,7 @@ describe("network on executions", () => {
     const plain = await appWith({ offered: false });
     const refused = await postJson(plain.app, "/v1/execute", { code: "1", network: POLICY });
     expect(refused.status).toBe(422);
-    expect((await json(refused)).detail).toMatch(/this server offers no network egress.*EGRESS_ALLOW_OUT/);
+    expect((await json(refused)).detail).toMatch(/this server offers no network egress.*EGRESS_ALLOW=none/);
     expect(plain.driver.liveSandboxes()).toEqual([]);
     await test?.close();
 
@@ -173,6 +178,57 @@ describe("network on sessions", () => {
     const withoutNetwork = await put(plain.session_id, { allow_out: ["pypi.org"] });
     expect(withoutNetwork.status).toBe(422);
     expect((await json(withoutNetwork)).detail).toMatch(/has no network/);
+  });
+});
+
+describe("the operator's EGRESS_ALLOW", () => {
+  /** An app whose egress proxy (or none) is what the server makes of `env`, over a fake backend that can bind it in. */
+  async function appFromConfig(env: Record<string, string>) {
+    const egress = await openEgress(loadConfig(env), () => {});
+    const driver = new FakeDriver({ egress: true, respond: () => ({ stdout: "ran\n" }) });
+    const engine = new SandboxEngine(driver, {
+      limits: LIMITS,
+      cgroup: true,
+      clock: driver.clock,
+      warn: () => {},
+      ...(egress ? { egress: egress.gateway } : {}),
+    });
+    const backend = new RuntimeRouter(new Map([["default", engine as Backend]]), "default");
+    test = await createTestApp({}, undefined, async () => backend, egress ? { egress: egress.offer } : {});
+    return { app: test.app, egress };
+  }
+
+  it("unset, offers egress on a backend that has it, and makes the proxy's directory only for a request with network", async () => {
+    // A temporary directory of this test's own stands for the system's, so nothing else's files are counted.
+    const systemTemporary = process.env.TMPDIR;
+    const temporary = await mkdtemp(join(tmpdir(), "ci-network-tmpdir-"));
+    process.env.TMPDIR = temporary;
+    const egressDirectories = async () => (await readdir(temporary)).filter((name) => name.startsWith("ci-egress-"));
+    try {
+      const { app, egress } = await appFromConfig({});
+      expect((await json(await app.request("/v1/capabilities"))).network).toEqual({ offered: true, secrets: [] });
+      expect(await egressDirectories()).toEqual([]);
+      const response = await postJson(app, "/v1/execute", { code: "1", network: { allow_out: ["pypi.org"] } });
+      expect(response.status).toBe(200);
+      expect(await egressDirectories()).toHaveLength(1);
+      await test?.close();
+      test = undefined;
+      await egress?.gateway.close();
+      expect(await readdir(temporary)).toEqual([]);
+    } finally {
+      if (systemTemporary === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = systemTemporary;
+      await rm(temporary, { recursive: true, force: true });
+    }
+  });
+
+  it("none: offers no egress, and a request with network is refused naming EGRESS_ALLOW=none", async () => {
+    const { app, egress } = await appFromConfig({ EGRESS_ALLOW: "none" });
+    expect(egress).toBeUndefined();
+    expect((await json(await app.request("/v1/capabilities"))).network).toEqual({ offered: false, secrets: [] });
+    const refused = await postJson(app, "/v1/execute", { code: "1", network: { allow_out: ["pypi.org"] } });
+    expect(refused.status).toBe(422);
+    expect((await json(refused)).detail).toMatch(/this server offers no network egress \(its operator set EGRESS_ALLOW=none\)/);
   });
 });
 

@@ -215,8 +215,8 @@ EOF`,
   it("leaves nothing behind: no sandbox, no forwarder, no egress directory", async () => {
     // A forwarder lives in its sandbox's pid namespace, which ends with the sandbox's bubblewrap.
     expect(await listSandboxProcesses()).toEqual([]);
-    expect(await readdir(gateway.stateDirectory)).toEqual([]);
-    await expect(access(join(gateway.stateDirectory, "code-exec-egress-test-1"))).rejects.toThrow();
+    expect(await readdir(egressDir)).toEqual([]);
+    await expect(access(join(egressDir, "code-exec-egress-test-1"))).rejects.toThrow();
   });
 
   it("refuses egress where it cannot bind it (no bubblewrap)", async () => {

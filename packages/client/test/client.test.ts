@@ -38,7 +38,8 @@ function startTestServer(name: string, env: Record<string, string> = {}): Promis
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "ci-client-"));
   await chmod(dir, 0o711); // the sandbox uid reaches session workspaces below it
-  server = await startTestServer("main");
+  // EGRESS_ALLOW=none: the network test below is about a server whose operator turned egress off.
+  server = await startTestServer("main", { EGRESS_ALLOW: "none" });
   client = createCodeInterpreterClient({ baseUrl: server.url });
 });
 afterAll(async () => {
@@ -173,10 +174,13 @@ describe("errors", () => {
     expect(error).toMatchObject({ status: 422, detail: expect.stringContaining("timeout_ms") });
   });
 
-  it("network: a server without an egress proxy says so, refuses `network` with a typed 422, and answers as ever without it", async () => {
+  it("network: a server without egress (EGRESS_ALLOW=none) says so, refuses `network` with a typed 422, and answers as ever without it", async () => {
     expect((await client.capabilities()).network).toEqual({ offered: false, secrets: [] });
     const refused = await client.execute({ code: "1", network: { allow_out: ["pypi.org"] } }).catch((caught: unknown) => caught);
-    expect(refused).toMatchObject({ status: 422, detail: expect.stringContaining("this server offers no network egress") });
+    expect(refused).toMatchObject({
+      status: 422,
+      detail: expect.stringContaining("this server offers no network egress (its operator set EGRESS_ALLOW=none)"),
+    });
     const bad = await client.execute({ code: "1", network: { allow_out: ["pypi.org/simple"] } }).catch((caught: unknown) => caught);
     expect(bad).toMatchObject({ status: 422, detail: expect.stringContaining('"pypi.org/simple"') });
     expect(await client.execute({ code: "1" })).not.toHaveProperty("network");

@@ -16,10 +16,10 @@ import { parseTarget } from "./targets.js";
 
 /** The egress proxy of one server: a gateway for the engine, and the CA its sandboxes trust. */
 export interface EgressProxy extends EgressGateway {
-  /** The per-gateway CA certificate (PEM) that signs the certificates for hosts with a secret; its key never leaves memory. */
-  readonly caCertificate: string;
-  /** Where sandboxes' directories are made. */
-  readonly stateDirectory: string;
+  /** The per-gateway CA certificate (PEM) that signs the certificates for hosts with a secret; its key never leaves memory. Made on the first open (undefined before). */
+  readonly caCertificate: string | undefined;
+  /** Where sandboxes' directories are made: the operator's, else a temporary directory made on the first open (undefined before). */
+  readonly stateDirectory: string | undefined;
   open(request: EgressRequest): Promise<EgressAttachment>;
 }
 
@@ -50,9 +50,10 @@ export function egressEnvironment(): Record<string, string> {
 }
 
 /**
- * Starts the egress proxy: makes its CA (in memory) and checks the
- * operator's settings. Each `open` gives one sandbox a directory holding a
- * Unix socket that only that sandbox is given and the CA bundle it trusts.
+ * Starts the egress proxy: checks the operator's settings. The first `open`
+ * makes its CA (in memory, one per gateway) and its state directory; each
+ * `open` gives one sandbox a directory holding a Unix socket that only that
+ * sandbox is given and the CA bundle it trusts.
  * Throws EgressSettingsError naming every bad setting.
  */
 export async function createEgressGateway(options: EgressOptions = {}): Promise<EgressProxy> {
@@ -93,20 +94,19 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
   if (options.stateDirectory !== undefined && options.stateDirectory.length > MAX_STATE_DIRECTORY) {
     problems.push(`stateDirectory (EGRESS_STATE_DIR): at most ${MAX_STATE_DIRECTORY} characters, to fit Unix socket paths`);
   }
-  if (options.upstreamCa !== undefined && !options.upstreamCa.includes("-----BEGIN CERTIFICATE-----")) {
-    problems.push("upstreamCa (EGRESS_UPSTREAM_CA): holds no PEM certificate");
+  if (options.upstreamCa !== undefined) {
+    try {
+      if (!options.upstreamCa.includes("-----BEGIN CERTIFICATE-----")) throw new Error("no PEM certificate");
+      // Checked now (cheap: the operator's few certificates), though the proxy's trust is built on the first open.
+      createSecureContext({ ca: options.upstreamCa });
+    } catch {
+      problems.push("upstreamCa (EGRESS_UPSTREAM_CA): holds no PEM certificate");
+    }
   }
   if (problems.length > 0) throw new EgressSettingsError(problems);
 
   const ownsStateDirectory = options.stateDirectory === undefined;
-  const stateDirectory = options.stateDirectory ?? (await mkdtemp(join(tmpdir(), "ci-egress-")));
-  // Only the server's user reaches the sockets from the host; each sandbox is given its own directory by a bind.
-  await mkdir(stateDirectory, { recursive: true, mode: 0o700 });
-  const authority = await CertificateAuthority.create("code-interpreter egress proxy CA");
-  const systemCertificates = systemCaBundle();
-  const upstreamTrust = [systemCertificates, ...(options.upstreamCa ? [options.upstreamCa] : [])];
-  const interceptContexts = new Map<string, { certificate: string; context: SecureContext }>();
-  const settings: ProxySettings = {
+  const common = {
     operatorAllow: operatorAllow.rules,
     operatorDeny: operatorDeny.rules,
     addressContext: { allowPrivate: options.allowPrivate ?? false, ownAddresses, serverEndpoints },
@@ -115,38 +115,75 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
     maxConnections: options.maxConnections ?? 64,
     bytesPerSecond: options.bytesPerSecond ?? 0,
     maxBytes: options.maxBytes ?? 1_073_741_824,
-    upstreamContext: createSecureContext({ ca: upstreamTrust }),
-    interceptContext: (host) => {
-      const leaf = authority.leafFor(host);
-      let cached = interceptContexts.get(host);
-      // The authority remakes a leaf after a while; its context follows.
-      if (cached?.certificate !== leaf.certificate) {
-        cached = { certificate: leaf.certificate, context: createSecureContext({ cert: leaf.certificate, key: leaf.key }) };
-        interceptContexts.set(host, cached);
-      }
-      return cached.context;
-    },
-    sandboxBundle: `${[...upstreamTrust, authority.certificatePem].map((pem) => pem.trim()).join("\n")}\n`,
-    authority,
     resolve: options.resolve ?? systemResolve,
     ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
+  };
+  // The CA (two RSA keys) and the state directory are made on the first open: a server that never
+  // sees a request with `network` pays nothing for offering egress, and leaves no directory behind.
+  let prepared: Promise<{ settings: ProxySettings; stateDirectory: string; caCertificate: string }> | undefined;
+  let made: { stateDirectory: string; caCertificate: string } | undefined;
+  const prepare = () => {
+    prepared ??= (async () => {
+      const stateDirectory = options.stateDirectory ?? (await mkdtemp(join(tmpdir(), "ci-egress-")));
+      try {
+        // Only the server's user reaches the sockets from the host; each sandbox is given its own directory by a bind.
+        await mkdir(stateDirectory, { recursive: true, mode: 0o700 });
+        const authority = await CertificateAuthority.create("code-interpreter egress proxy CA");
+        const trust = [systemCaBundle(), ...(options.upstreamCa ? [options.upstreamCa] : [])];
+        const interceptContexts = new Map<string, { certificate: string; context: SecureContext }>();
+        const settings: ProxySettings = {
+          ...common,
+          upstreamContext: createSecureContext({ ca: trust }),
+          interceptContext: (host) => {
+            const leaf = authority.leafFor(host);
+            let cached = interceptContexts.get(host);
+            // The authority remakes a leaf after a while; its context follows.
+            if (cached?.certificate !== leaf.certificate) {
+              cached = { certificate: leaf.certificate, context: createSecureContext({ cert: leaf.certificate, key: leaf.key }) };
+              interceptContexts.set(host, cached);
+            }
+            return cached.context;
+          },
+          sandboxBundle: `${[...trust, authority.certificatePem].map((pem) => pem.trim()).join("\n")}\n`,
+          authority,
+        };
+        made = { stateDirectory, caCertificate: authority.certificatePem };
+        return { settings, ...made };
+      } catch (error) {
+        if (ownsStateDirectory) await rm(stateDirectory, { recursive: true, force: true });
+        throw error;
+      }
+    })();
+    // A failure is not kept: the next open tries again.
+    prepared.catch(() => {
+      prepared = undefined;
+    });
+    return prepared;
   };
   const attachments = new Map<string, SandboxProxy>();
   let closed = false;
 
   return {
-    caCertificate: authority.certificatePem,
-    stateDirectory,
+    get caCertificate() {
+      return made?.caCertificate;
+    },
+    get stateDirectory() {
+      return made?.stateDirectory ?? options.stateDirectory;
+    },
     async open(request) {
       if (closed) throw new Error("the egress gateway is closed");
       if (!SANDBOX_NAME.test(request.sandboxName))
         throw new InvalidRequestError({ message: `"${request.sandboxName}" is not a sandbox name` });
       for (const name of request.secrets) {
-        const secret = settings.secrets[name];
+        const secret = common.secrets[name];
         if (secret === undefined || (secret.tenants !== undefined && !secret.tenants.includes(request.tenant ?? ""))) {
           throw new InvalidRequestError({ message: `secrets: unknown secret "${name}"` });
         }
       }
+      if (attachments.has(request.sandboxName))
+        throw new InvalidRequestError({ message: `${request.sandboxName} already has an egress attachment` });
+      const { settings, stateDirectory } = await prepare();
+      if (closed) throw new Error("the egress gateway is closed");
       if (attachments.has(request.sandboxName))
         throw new InvalidRequestError({ message: `${request.sandboxName} already has an egress attachment` });
       const proxy = new SandboxProxy(request, settings, join(stateDirectory, request.sandboxName), egressEnvironment());
@@ -166,8 +203,10 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
     },
     async close() {
       closed = true;
+      // An open still making the CA or the directory finishes first, so what it made is removed too.
+      await prepared?.catch(() => {});
       await Promise.all([...attachments.values()].map((proxy) => proxy.close()));
-      if (ownsStateDirectory) await rm(stateDirectory, { recursive: true, force: true });
+      if (ownsStateDirectory && made) await rm(made.stateDirectory, { recursive: true, force: true });
     },
   };
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -19,17 +19,12 @@ function problemsOf(env: Record<string, string>): string[] {
 
 describe("egressOptionsFromEnv", () => {
   it("reads every setting", () => {
-    const secretsFile = join(directory, "secrets.json");
-    writeFileSync(
-      secretsFile,
-      JSON.stringify({ openai: { value_env: "OPENAI_KEY", hosts: ["api.openai.com"], format: "Bearer {value}" } }),
-    );
     const options = egressOptionsFromEnv({
       EGRESS_ALLOW: "*.example.com, pypi.org,203.0.113.0/24",
-      EGRESS_DENY_OUT: "203.0.113.7",
+      EGRESS_DENY: "203.0.113.7",
       EGRESS_ALLOW_PRIVATE: "true",
       EGRESS_HOSTS: "files.example.test=127.0.0.1:18443, v6.example.test=[::1]",
-      EGRESS_SECRETS_FILE: secretsFile,
+      EGRESS_SECRETS: JSON.stringify({ openai: { value_env: "OPENAI_KEY", hosts: ["api.openai.com"], format: "Bearer {value}" } }),
       OPENAI_KEY: "sk-from-env",
       EGRESS_UPSTREAM_CA: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
       EGRESS_STATE_DIR: "/run/egress",
@@ -56,10 +51,14 @@ describe("egressOptionsFromEnv", () => {
     expect(egressOptionsFromEnv({ EGRESS_ALLOW: "", EGRESS_HOSTS: "", EGRESS_MAX_BYTES: "" })).toEqual({});
   });
 
+  it("reads EGRESS_ALLOW=none as nothing allowed, and none must stand alone", () => {
+    expect(egressOptionsFromEnv({ EGRESS_ALLOW: "none" })).toEqual({ allowOut: [] });
+    expect(problemsOf({ EGRESS_ALLOW: "none,pypi.org" })).toEqual(['EGRESS_ALLOW="none,pypi.org": none stands alone (no egress at all)']);
+  });
+
   it("names every bad variable at once", () => {
     const problems = problemsOf({
       EGRESS_ALLOW: "pypi.org,bad host!",
-      EGRESS_ALLOW_OUT: "pypi.org",
       EGRESS_ALLOW_PRIVATE: "yes",
       EGRESS_HOSTS: "files.example.test=not-an-address,broken",
       EGRESS_MAX_CONNECTIONS: "0",
@@ -67,7 +66,6 @@ describe("egressOptionsFromEnv", () => {
       EGRESS_UPSTREAM_CA: join(directory, "missing.pem"),
     });
     expect(problems).toEqual([
-      "EGRESS_ALLOW and EGRESS_ALLOW_OUT: set one of them, not both",
       'EGRESS_ALLOW: "bad host!" is not a valid domain, *. wildcard, IP address or CIDR network',
       'EGRESS_ALLOW_PRIVATE="yes": write true or false',
       'EGRESS_HOSTS: "files.example.test=not-an-address" is not name=address[:port] (an IP address, not a name)',

@@ -32,7 +32,7 @@ export interface EgressAttemptEvent {
 
 /** The operator's settings for the egress proxy. */
 export interface EgressOptions {
-  /** What a request may allow at most (domains, `*.` wildcards, IP/CIDR, `*`). @default ["*"] (EGRESS_ALLOW) */
+  /** What a request may allow at most (domains, `*.` wildcards, IP/CIDR, `*`); empty: nothing (EGRESS_ALLOW=none). @default ["*"] (EGRESS_ALLOW) */
   allowOut?: string[];
   /** Always denied, added to the built-in set (domains, wildcards, IP/CIDR). @default [] (EGRESS_DENY) */
   denyOut?: string[];
@@ -40,7 +40,7 @@ export interface EgressOptions {
   allowPrivate?: boolean;
   /** The proxy's own hosts file; a name mapped here is the operator allowing that address, even loopback. (EGRESS_HOSTS) */
   hosts?: Record<string, EgressHostMapping>;
-  /** Secrets by name. (EGRESS_SECRETS, EGRESS_SECRETS_FILE) */
+  /** Secrets by name. (EGRESS_SECRETS) */
   secrets?: Record<string, EgressSecret>;
   /** Open connections per sandbox. @default 64 (EGRESS_MAX_CONNECTIONS) */
   maxConnections?: number;
@@ -80,31 +80,32 @@ const list = (value: string) =>
 
 /**
  * Reads the operator's egress settings from environment variables (an empty
- * variable counts as unset): EGRESS_ALLOW (or EGRESS_ALLOW_OUT), EGRESS_DENY
- * (or EGRESS_DENY_OUT), EGRESS_ALLOW_PRIVATE, EGRESS_HOSTS
- * (`name=address[:port],…`), EGRESS_SECRETS (JSON) or EGRESS_SECRETS_FILE (a
- * JSON file), EGRESS_UPSTREAM_CA (a PEM file, or PEM text), EGRESS_STATE_DIR,
+ * variable counts as unset): EGRESS_ALLOW (`none`: allowOut is empty, no
+ * egress), EGRESS_DENY, EGRESS_ALLOW_PRIVATE, EGRESS_HOSTS
+ * (`name=address[:port],…`), EGRESS_SECRETS (inline JSON),
+ * EGRESS_UPSTREAM_CA (a PEM file, or PEM text), EGRESS_STATE_DIR,
  * EGRESS_MAX_CONNECTIONS, EGRESS_BYTES_PER_SECOND, EGRESS_MAX_BYTES. Throws
  * EgressSettingsError naming every bad variable.
  */
 export function egressOptionsFromEnv(env: Record<string, string | undefined> = process.env): EgressOptions {
   const problems: string[] = [];
   const read = (name: string) => (env[name] === undefined || env[name] === "" ? undefined : env[name]);
-  const either = (primary: string, alias: string) => {
-    const [first, second] = [read(primary), read(alias)];
-    if (first !== undefined && second !== undefined) problems.push(`${primary} and ${alias}: set one of them, not both`);
-    return first !== undefined ? ([primary, first] as const) : second !== undefined ? ([alias, second] as const) : undefined;
-  };
   const options: EgressOptions = {};
 
-  for (const [key, primary, alias] of [
-    ["allowOut", "EGRESS_ALLOW", "EGRESS_ALLOW_OUT"],
-    ["denyOut", "EGRESS_DENY", "EGRESS_DENY_OUT"],
+  for (const [key, name] of [
+    ["allowOut", "EGRESS_ALLOW"],
+    ["denyOut", "EGRESS_DENY"],
   ] as const) {
-    const found = either(primary, alias);
-    if (found === undefined) continue;
-    const entries = list(found[1]);
-    problems.push(...parseRules(entries, found[0]).problems);
+    const value = read(name);
+    if (value === undefined) continue;
+    const entries = list(value);
+    // EGRESS_ALLOW=none: requests may allow nothing, so the operator offers no egress at all.
+    if (key === "allowOut" && entries.includes("none")) {
+      if (entries.length > 1) problems.push(`EGRESS_ALLOW=${JSON.stringify(value)}: none stands alone (no egress at all)`);
+      options.allowOut = [];
+      continue;
+    }
+    problems.push(...parseRules(entries, name).problems);
     options[key] = entries;
   }
 
@@ -122,23 +123,11 @@ export function egressOptionsFromEnv(env: Record<string, string | undefined> = p
     options.hosts = parsed.hosts;
   }
 
-  const secrets = either("EGRESS_SECRETS", "EGRESS_SECRETS_FILE");
+  const secrets = read("EGRESS_SECRETS");
   if (secrets !== undefined) {
-    const [name, value] = secrets;
-    let text: string | undefined = value;
-    if (name === "EGRESS_SECRETS_FILE") {
-      try {
-        text = readFileSync(value, "utf8");
-      } catch (error) {
-        problems.push(`EGRESS_SECRETS_FILE=${JSON.stringify(value)}: cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`);
-        text = undefined;
-      }
-    }
-    if (text !== undefined) {
-      const parsed = parseSecrets(text, env);
-      problems.push(...parsed.problems.map((problem) => `${name}: ${problem}`));
-      options.secrets = parsed.secrets;
-    }
+    const parsed = parseSecrets(secrets, env);
+    problems.push(...parsed.problems.map((problem) => `EGRESS_SECRETS: ${problem}`));
+    options.secrets = parsed.secrets;
   }
 
   const upstreamCa = read("EGRESS_UPSTREAM_CA");

@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
 import { lookup } from "node:dns/promises";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { createServer as createNetServer, connect as netConnect } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { EgressAttachment, NetworkAttempt } from "@code-interpreter/core";
@@ -125,7 +126,8 @@ describe("a sandbox's egress attachment", () => {
     const { attachment, socketPath, bundle } = await open(["plain.example.test"]);
     expect(readdirSync(attachment.hostDirectory ?? "").sort()).toEqual([EGRESS_CA_BUNDLE_NAME, EGRESS_SOCKET_NAME]);
     expect(statSync(socketPath).mode & 0o777).toBe(0o666);
-    expect(bundle).toContain(gateway.caCertificate.trim());
+    expect(gateway.caCertificate).toContain("-----BEGIN CERTIFICATE-----");
+    expect(bundle).toContain(String(gateway.caCertificate).trim());
     expect(bundle).not.toContain("PRIVATE KEY");
     expect(attachment.env).toMatchObject({
       HTTPS_PROXY: "http://127.0.0.1:3128",
@@ -442,7 +444,7 @@ describe("open", () => {
     await expect(request({ allow_out: ["files.example.test"], deny_out: [] }, ["tenant-b-only"])).rejects.toThrow(
       'secrets: unknown secret "tenant-b-only"',
     );
-    expect(existsSync(join(gateway.stateDirectory, "code-exec-refused"))).toBe(false);
+    expect(existsSync(join(String(gateway.stateDirectory), "code-exec-refused"))).toBe(false);
   });
 });
 
@@ -464,11 +466,40 @@ describe("close", () => {
     await eventually(() => upstreams.openSockets.size === upstreamSockets);
   });
 
-  it("a gateway made with its own state directory removes it", async () => {
-    const own = await createEgressGateway({});
-    const attachment = await own.open({ sandboxName: "code-exec-own", policy: { allow_out: ["example.org"], deny_out: [] }, secrets: [] });
-    expect(existsSync(attachment.hostDirectory ?? "")).toBe(true);
-    await own.close();
-    expect(existsSync(own.stateDirectory)).toBe(false);
+  it("makes its CA and its own state directory on the first open only, once, and close removes the directory", async () => {
+    // A temporary directory of this test's own stands for the system's, so nothing else's files are counted.
+    const systemTemporary = process.env.TMPDIR;
+    const temporary = mkdtempSync(join(tmpdir(), "ci-egress-tmpdir-"));
+    process.env.TMPDIR = temporary;
+    try {
+      const own = await createEgressGateway({});
+      // A server that never sees a request with `network` makes nothing.
+      expect(own.caCertificate).toBeUndefined();
+      expect(own.stateDirectory).toBeUndefined();
+      expect(readdirSync(temporary)).toEqual([]);
+      const policy = { allow_out: ["example.org"], deny_out: [] };
+      const [first, second] = await Promise.all([
+        own.open({ sandboxName: "code-exec-own-1", policy, secrets: [] }),
+        own.open({ sandboxName: "code-exec-own-2", policy, secrets: [] }),
+      ]);
+      expect(readdirSync(temporary)).toHaveLength(1);
+      // One CA per gateway, whoever asked first.
+      const caCertificate = String(own.caCertificate).trim();
+      expect(caCertificate).toContain("-----BEGIN CERTIFICATE-----");
+      for (const attachment of [first, second]) {
+        expect(readFileSync(join(attachment.hostDirectory ?? "", EGRESS_CA_BUNDLE_NAME), "utf8")).toContain(caCertificate);
+      }
+      await own.close();
+      expect(readdirSync(temporary)).toEqual([]);
+
+      const unused = await createEgressGateway({});
+      await unused.close();
+      expect(readdirSync(temporary)).toEqual([]);
+      await expect(unused.open({ sandboxName: "code-exec-late", policy, secrets: [] })).rejects.toThrow("closed");
+    } finally {
+      if (systemTemporary === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = systemTemporary;
+      rmSync(temporary, { recursive: true, force: true });
+    }
   });
 });

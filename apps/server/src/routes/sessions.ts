@@ -101,7 +101,7 @@ export function sessionRoutes(server: ServerContext) {
       const policy = await readJsonBody(c, SessionNetworkRequestSchema, maxBody);
       const sessionId = await owned(c);
       if (!backend.updateSessionNetwork) {
-        throw new InvalidRequestError({ message: "this server offers no network egress (its operator has not set EGRESS_ALLOW_OUT)" });
+        throw new InvalidRequestError({ message: "this server offers no network egress: its backend cannot give sessions a way out" });
       }
       const session = await backend.updateSessionNetwork(sessionId, policy);
       return c.json(sessionDetailJson(session, server.runtimes.defaultRuntime));

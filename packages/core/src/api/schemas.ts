@@ -122,7 +122,7 @@ const networkEntries = (field: "allow_out" | "deny_out") =>
 
 /**
  * `network`: what the code may reach through the egress proxy, within the
- * operator's bounds (EGRESS_ALLOW_OUT, EGRESS_DENY_OUT). Left out, the
+ * operator's bounds (EGRESS_ALLOW, EGRESS_DENY). Left out, the
  * sandbox has no network at all, as always.
  */
 export const NetworkPolicySchema = z
@@ -154,7 +154,7 @@ const secretsField = z
   .max(MAX_SECRETS, `secrets names more than ${MAX_SECRETS} secrets`)
   .optional()
   .describe(
-    "Names of secrets the operator configured (EGRESS_SECRETS_FILE): the egress proxy adds each as a header on requests to its hosts; the value never enters the sandbox. Needs `network`",
+    "Names of secrets the operator configured (EGRESS_SECRETS): the egress proxy adds each as a header on requests to its hosts; the value never enters the sandbox. Needs `network`",
   );
 
 /** One destination the code tried, in the answer's `network` (only when the request, or its session, had `network`). */
@@ -394,7 +394,9 @@ export const CapabilitiesResponseSchema = z.object({
     .describe("Optional features beyond the onyx API"),
   network: z
     .object({
-      offered: z.boolean().describe("Whether requests may carry `network` (EGRESS_ALLOW_OUT set and a backend that can bind the proxy in)"),
+      offered: z
+        .boolean()
+        .describe("Whether requests may carry `network` (EGRESS_ALLOW not none, and a backend that can bind the proxy in)"),
       secrets: z.array(z.string()).describe("Names of the secrets a request may name in `secrets` (never their values)"),
     })
     .describe("Network egress through the server's proxy"),

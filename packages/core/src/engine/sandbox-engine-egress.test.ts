@@ -111,7 +111,7 @@ describe("SandboxEngine: executions with network", () => {
   it("refuses network with 422 when there is no gateway, or the backend cannot bind one in; nothing is started", async () => {
     const withoutGateway = setUp({}, { egress: undefined });
     await expect(withoutGateway.engine.execute(execution({ network: POLICY }))).rejects.toThrow(
-      /this server offers no network egress.*EGRESS_ALLOW_OUT/,
+      /this server offers no network egress.*EGRESS_ALLOW=none/,
     );
     const withoutCapability = setUp({ egress: false });
     const refused = withoutCapability.engine.execute(execution({ network: POLICY }));

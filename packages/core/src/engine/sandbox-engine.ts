@@ -471,7 +471,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       throw new InvalidRequestError({
         message: gateway
           ? `this server offers no network egress on the ${this.name} backend: its sandboxes cannot be given a way out yet; leave \`network\` out`
-          : "this server offers no network egress (its operator has not set EGRESS_ALLOW_OUT); leave `network` out",
+          : "this server offers no network egress (its operator set EGRESS_ALLOW=none); leave `network` out",
       });
     }
     const attachment = await gateway.open({

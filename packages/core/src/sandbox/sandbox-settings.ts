@@ -68,7 +68,7 @@ export interface SandboxSettings {
   /**
    * The egress proxy sandboxes with `network` reach the outside through
    * (issue 22); the backend's engine opens a way out per such sandbox. Unset:
-   * requests with `network` are refused (422). @default none (the server makes one when EGRESS_ALLOW_OUT is set)
+   * requests with `network` are refused (422). @default none (the server makes one unless EGRESS_ALLOW=none)
    */
   egress?: EgressGateway;
 }

@@ -88,7 +88,7 @@ export class MemoryEgressGateway implements EgressGateway {
     const outside = policy.allow_out.find((entry) => (this.settings.outside ?? ["outside.example"]).includes(entry));
     if (outside)
       throw new InvalidRequestError({
-        message: `allow_out entry ${JSON.stringify(outside)} is outside what this server allows (EGRESS_ALLOW_OUT)`,
+        message: `allow_out entry ${JSON.stringify(outside)} is outside what this server allows (EGRESS_ALLOW)`,
       });
   }
 }
