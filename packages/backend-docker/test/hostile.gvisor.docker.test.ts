@@ -61,6 +61,8 @@ if (await gvisorAvailable("the Docker backend's gVisor hostile tests")) {
     },
     sameHost: true,
     gaps: GVISOR_GAPS,
+    // 100,000 small files through gVisor's ptrace platform (GVISOR_SUITE=full): about a minute quiet, more under load.
+    syscallSlowdown: 3,
     // CI's subset here: what the engine's runsc runtime itself must get right (no network, the
     // syscall filter on every process, the user, the read-only root, no engine socket, nothing
     // shared); local's gVisor file runs the whole section. GVISOR_SUITE=full runs everything.

@@ -27,6 +27,7 @@ export async function describeHostileOnDouble(options: {
   sandboxRuntime?: "default" | "gvisor";
   podPidsLimit?: number;
   sections?: SuiteSections;
+  syscallSlowdown?: number;
 }): Promise<void> {
   const gvisor = options.sandboxRuntime === "gvisor";
   // podPidsLimit is the kubelet setting the README asks nodes that run sandboxes to have.
@@ -60,5 +61,6 @@ export async function describeHostileOnDouble(options: {
     gaps: options.gaps,
     assumes: options.assumes,
     ...(options.sections ? { sections: options.sections } : {}),
+    ...(options.syscallSlowdown ? { syscallSlowdown: options.syscallSlowdown } : {}),
   });
 }

@@ -16,6 +16,8 @@ if (await gvisorAvailable()) {
     gaps: GVISOR_HOSTILE_GAPS,
     assumes: GVISOR_HOSTILE_ASSUMES,
     sections: gvisorSections(["files"]),
+    // 100,000 small files through gVisor's ptrace platform: about a minute on a quiet machine, more under load.
+    syscallSlowdown: 3,
   });
 } else {
   describe.skip("kubernetes backend against hostile code under gVisor (no Docker engine with runsc, or no executor image, for the double)", () => {

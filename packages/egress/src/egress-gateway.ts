@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chown, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSecureContext, getCACertificates, rootCertificates, type SecureContext } from "node:tls";
@@ -106,6 +106,7 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
   if (problems.length > 0) throw new EgressSettingsError(problems);
 
   const ownsStateDirectory = options.stateDirectory === undefined;
+  const sandboxUid = options.sandboxUid ?? 65532;
   const common = {
     operatorAllow: operatorAllow.rules,
     operatorDeny: operatorDeny.rules,
@@ -128,6 +129,8 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
       try {
         // Only the server's user reaches the sockets from the host; each sandbox is given its own directory by a bind.
         await mkdir(stateDirectory, { recursive: true, mode: 0o700 });
+        // As root, the sandboxes' uid must pass it too (bubblewrap binds as that uid); still no other user.
+        if (ownsStateDirectory && process.getuid?.() === 0) await chown(stateDirectory, sandboxUid, sandboxUid);
         const authority = await CertificateAuthority.create("code-interpreter egress proxy CA");
         const trust = [systemCaBundle(), ...(options.upstreamCa ? [options.upstreamCa] : [])];
         const interceptContexts = new Map<string, { certificate: string; context: SecureContext }>();

@@ -50,6 +50,13 @@ export interface EgressOptions {
   maxBytes?: number;
   /** Where each sandbox's directory (socket and CA bundle) is made; short, as Unix socket paths are. @default a new directory in the system's temporary directory (EGRESS_STATE_DIR) */
   stateDirectory?: string;
+  /**
+   * The uid sandboxes run as. A server running as root gives the state
+   * directory it makes to this uid (mode 0700): a sandbox's bind (bubblewrap
+   * resolves it as that uid) reaches its socket, and no other user of the host
+   * does. A directory the operator names must be searchable by it. @default 65532 (the sandboxes' default)
+   */
+  sandboxUid?: number;
   /** Extra CA certificates (PEM) trusted for upstream TLS, and put in the sandboxes' bundle. (EGRESS_UPSTREAM_CA) */
   upstreamCa?: string;
   /** The server's own listening `host:port`s, always denied (0.0.0.0 or :: stand for every address of this host). */

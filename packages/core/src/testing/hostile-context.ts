@@ -38,4 +38,6 @@ export interface HostileContext {
   settings: HostileSettings;
   /** The value of the secret set in the test process's environment. */
   secret: string;
+  /** HostileSuiteOptions.syscallSlowdown: file-heavy tests' timeouts are multiplied by it. */
+  syscallSlowdown: number;
 }

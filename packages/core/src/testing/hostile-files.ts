@@ -5,7 +5,7 @@ import * as code from "./hostile-code.js";
 import { type HostileContext, MAX_SNAPSHOT_FILES } from "./hostile-context.js";
 
 /** Hostile workspaces: special files, sparse files, many files, deep trees, hostile names, binary round trips. */
-export function describeFiles({ hostile, run, settings }: HostileContext): void {
+export function describeFiles({ hostile, run, settings, syscallSlowdown }: HostileContext): void {
   hostile("skips symlinks, hardlinks, fifos, sockets and devices in the snapshot without hanging", async () => {
     const result = await run(code.SPECIAL_FILES, { timeoutMs: 20_000 });
     expect(result).toMatchObject({ stdout: "planted\n", exitCode: 0, timedOut: false });
@@ -25,14 +25,14 @@ export function describeFiles({ hostile, run, settings }: HostileContext): void 
   hostile(
     "answers for 100,000 small files with a bounded snapshot",
     async () => {
-      const result = await run(code.MANY_FILES(100_000), { timeoutMs: 60_000 });
+      const result = await run(code.MANY_FILES(100_000), { timeoutMs: 60_000 * syscallSlowdown });
       expect(result).toMatchObject({ exitCode: 0, timedOut: false });
       // Made all, or stopped by the filesystem's inode limit; at most MAX_SNAPSHOT_FILES come back.
       expect(result.stdout).toMatch(/^(stopped No space left on device\n)?made \d+\n$/);
       expect(result.files.length).toBeGreaterThan(0);
       expect(result.files.length).toBeLessThanOrEqual(MAX_SNAPSHOT_FILES);
     },
-    { timeout: 150_000 },
+    { timeout: 90_000 + 60_000 * syscallSlowdown },
   );
 
   hostile("answers for a tree 1000 directories deep", async () => {

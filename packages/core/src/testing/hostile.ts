@@ -42,6 +42,12 @@ export interface HostileSuiteOptions {
   sameHost?: boolean;
   /** The sections to run (`resource exhaustion`, `escape and isolation`, `files`), the rest skipped with the reason. @default all */
   sections?: SuiteSections;
+  /**
+   * How many times slower a syscall is here than on the host's kernel (gVisor's
+   * ptrace platform: about 17× for small files). The file-heavy tests give their
+   * code this many times their timeout; what they assert stays the same. @default 1
+   */
+  syscallSlowdown?: number;
 }
 
 /** The settings the suite uses. */
@@ -132,7 +138,16 @@ export function describeHostileSuite(options: HostileSuiteOptions): void {
     const bash = (sessionId: string, command: string, timeoutMs = 10_000) =>
       backend.runInSession({ sessionId, language: "bash", code: command, timeoutMs });
 
-    const context: HostileContext = { hostile, run, bash, withSession, backend: () => backend, settings, secret: SECRET };
+    const context: HostileContext = {
+      hostile,
+      run,
+      bash,
+      withSession,
+      backend: () => backend,
+      settings,
+      secret: SECRET,
+      syscallSlowdown: options.syscallSlowdown ?? 1,
+    };
     section("resource exhaustion", () => describeExhaustion(context));
     section("escape and isolation", () => describeIsolation(context));
     section("files", () => describeFiles(context));
