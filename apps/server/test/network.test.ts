@@ -2,8 +2,8 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Backend } from "@code-interpreter/core";
-import { SandboxEngine, sandboxLimits } from "@code-interpreter/core/engine";
-import { FakeDriver, MemoryEgressGateway } from "@code-interpreter/core/testing";
+import { SandboxEngine } from "@code-interpreter/core/engine";
+import { FAKE_LIMITS, FakeDriver, MemoryEgressGateway } from "@code-interpreter/core/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { openEgress } from "../src/egress.js";
@@ -16,15 +16,7 @@ import { createTestApp, json, postJson, type TestApp } from "./fixture.js";
 // run it for real); here the backend is core's SandboxEngine on a FakeDriver with an in-memory gateway, so
 // these tests are about the HTTP surface alone and need no sandbox.
 
-const LIMITS = sandboxLimits({
-  maxOutputBytes: 1_000_000,
-  memoryLimitMb: 256,
-  cpuTimeLimitSec: 10,
-  maxFileSizeMb: 10,
-  workspaceSizeMb: 64,
-  maxProcesses: 64,
-  cpus: 1,
-});
+const LIMITS = FAKE_LIMITS;
 const POLICY = { allow_out: ["pypi.org", "*.pythonhosted.org"], deny_out: ["203.0.113.7/32"] };
 /** Today's answer of an execution, field for field (onyx's, then rich results): without `network` nothing else. */
 const EXECUTE_FIELDS = ["stdout", "stderr", "exit_code", "timed_out", "duration_ms", "files", "results", "error"];

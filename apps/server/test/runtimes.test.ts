@@ -1,7 +1,7 @@
 import type { Backend } from "@code-interpreter/core";
-import { SandboxEngine, sandboxLimits } from "@code-interpreter/core/engine";
+import { SandboxEngine } from "@code-interpreter/core/engine";
 import type { SandboxRuntime } from "@code-interpreter/core/sandbox";
-import { FakeDriver } from "@code-interpreter/core/testing";
+import { FAKE_LIMITS, FakeDriver } from "@code-interpreter/core/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { RuntimeRouter } from "../src/runtime-router.js";
 import { trialSandbox } from "../src/trial-sandbox.js";
@@ -11,15 +11,7 @@ import { createTestApp, json, postJson, type TestApp } from "./fixture.js";
 // SandboxEngine on a FakeDriver, whose runners speak the real wire protocol), one per runtime, each answering
 // with its runtime's name. That gVisor really runs the code is test/runtimes.gvisor.test.ts's job.
 
-const LIMITS = sandboxLimits({
-  maxOutputBytes: 1_000_000,
-  memoryLimitMb: 256,
-  cpuTimeLimitSec: 10,
-  maxFileSizeMb: 10,
-  workspaceSizeMb: 64,
-  maxProcesses: 64,
-  cpus: 1,
-});
+const LIMITS = FAKE_LIMITS;
 
 /** A backend whose every command prints `ran on <runtime>`, and its driver (what it made). */
 function fakeBackend(runtime: SandboxRuntime, answer: (runtime: SandboxRuntime) => object = () => ({})) {

@@ -1,7 +1,13 @@
 // The tests' own "internet" on loopback, and clients that reach it through a
 // sandbox's proxy socket the way the in-sandbox forwarder does.
 import { once } from "node:events";
-import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
+import {
+  createServer as createHttpServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+} from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer, connect as netConnect, type Socket } from "node:net";
 import { createSecureContext, type TLSSocket, connect as tlsConnect } from "node:tls";
@@ -100,14 +106,7 @@ export function proxiedHttp(socketPath: string, url: string, headers: Record<str
   return new Promise((resolve, reject) => {
     const request = httpRequest(
       { socketPath, agent: false, method: "GET", path: url, headers: { host: new URL(url).host, ...headers } },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () =>
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString() }),
-        );
-        response.on("error", reject);
-      },
+      (response) => collectAnswer(response, resolve, reject),
     );
     request.on("error", reject);
     request.end();
@@ -155,14 +154,9 @@ export function startTls(socket: Socket, servername: string, ca: string): Promis
 export function httpsGet(tls: TLSSocket, host: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     // The socket is TLS already: plain HTTP over it, on this one connection.
-    const request = httpRequest({ path, headers: { host, ...headers }, createConnection: () => tls }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () =>
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString() }),
-      );
-      response.on("error", reject);
-    });
+    const request = httpRequest({ path, headers: { host, ...headers }, createConnection: () => tls }, (response) =>
+      collectAnswer(response, resolve, reject),
+    );
     request.on("error", reject);
     request.end();
   });
@@ -203,4 +197,14 @@ export async function eventually(check: () => boolean, timeoutMs = 5_000): Promi
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Reads a response whole into an Answer. */
+function collectAnswer(response: IncomingMessage, resolve: (answer: Answer) => void, reject: (error: Error) => void): void {
+  const chunks: Buffer[] = [];
+  response.on("data", (chunk: Buffer) => chunks.push(chunk));
+  response.on("end", () =>
+    resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString() }),
+  );
+  response.on("error", reject);
 }

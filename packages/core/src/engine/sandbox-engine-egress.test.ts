@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { InvalidRequestError } from "../errors.js";
 import type { NetworkPolicy } from "../network/egress.js";
-import { FakeDriver, type FakeDriverOptions } from "../testing/fake-driver.js";
+import { FAKE_LIMITS, FakeDriver, type FakeDriverOptions } from "../testing/fake-driver.js";
 import { MEMORY_EGRESS_ENV, MemoryEgressGateway } from "../testing/memory-egress.js";
-import { sandboxLimits } from "./limits.js";
 import { SandboxEngine, type SandboxEngineOptions } from "./sandbox-engine.js";
 
 /**
@@ -15,15 +14,7 @@ import { SandboxEngine, type SandboxEngineOptions } from "./sandbox-engine.js";
  * asked; the fake driver stands for the platform, as in sandbox-engine.test.ts.
  */
 
-const LIMITS = sandboxLimits({
-  maxOutputBytes: 1_000_000,
-  memoryLimitMb: 256,
-  cpuTimeLimitSec: 10,
-  maxFileSizeMb: 10,
-  workspaceSizeMb: 64,
-  maxProcesses: 64,
-  cpus: 1,
-});
+const LIMITS = FAKE_LIMITS;
 
 const POLICY: NetworkPolicy = { allow_out: ["pypi.org", "*.pythonhosted.org"], deny_out: [] };
 const PROXY_ENV = MEMORY_EGRESS_ENV;

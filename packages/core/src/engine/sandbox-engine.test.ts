@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { BackendUnavailableError, SessionNotFoundError } from "../errors.js";
-import { deferred, type FakeAnswer, FakeDriver, type FakeDriverOptions, type FakeHold } from "../testing/fake-driver.js";
+import { deferred, FAKE_LIMITS, type FakeAnswer, FakeDriver, type FakeDriverOptions, type FakeHold } from "../testing/fake-driver.js";
 import type { FakeRunnerRequest } from "../testing/fake-runner.js";
 import { WARM_SESSION_MAX_AGE_SECONDS } from "./deadlines.js";
-import { sandboxLimits } from "./limits.js";
 import { SandboxEngine, type SandboxEngineOptions } from "./sandbox-engine.js";
 
 /**
@@ -12,15 +11,7 @@ import { SandboxEngine, type SandboxEngineOptions } from "./sandbox-engine.js";
  * clock. Nothing here waits on wall time.
  */
 
-const LIMITS = sandboxLimits({
-  maxOutputBytes: 1_000_000,
-  memoryLimitMb: 256,
-  cpuTimeLimitSec: 10,
-  maxFileSizeMb: 10,
-  workspaceSizeMb: 64,
-  maxProcesses: 64,
-  cpus: 2,
-});
+const LIMITS = FAKE_LIMITS;
 
 const engines: SandboxEngine[] = [];
 

@@ -8,6 +8,7 @@ import type {
   StartSandboxOptions,
   StartSessionRunnerOptions,
 } from "../engine/driver.js";
+import { sandboxLimits } from "../engine/limits.js";
 import { type ReapSubject, reapVerdict } from "../engine/reap-verdict.js";
 import type { EngineClock } from "../engine/sandbox-engine.js";
 import { newExecName } from "../sandbox/names.js";
@@ -18,6 +19,17 @@ import { type FakeAnswer, type FakeResponder, FakeRunner, type FakeRunnerKind } 
  * waiting for one. Waits (the engine's pauses between liveness checks) move
  * it too and return at once, so no test waits on wall time.
  */
+/** Limits for an engine on the FakeDriver: small, round figures a test can check the runner's request against. */
+export const FAKE_LIMITS = sandboxLimits({
+  maxOutputBytes: 1_000_000,
+  memoryLimitMb: 256,
+  cpuTimeLimitSec: 10,
+  maxFileSizeMb: 10,
+  workspaceSizeMb: 64,
+  maxProcesses: 64,
+  cpus: 2,
+});
+
 export class FakeClock implements EngineClock {
   constructor(private ms = Date.UTC(2030, 0, 1)) {}
 

@@ -3,6 +3,7 @@ export { describeSandboxEnvironment } from "./contract-environment.js";
 export { describeRichResults, pngSize } from "./contract-rich-results.js";
 export {
   deferred,
+  FAKE_LIMITS,
   type FakeAnswer,
   FakeClock,
   FakeDriver,
