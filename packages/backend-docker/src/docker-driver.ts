@@ -1,5 +1,11 @@
 import { type Duplex, PassThrough } from "node:stream";
-import { type BackendCapabilities, type BackendHealth, EGRESS_SANDBOX_PORT, InvalidRequestError } from "@code-interpreter/core";
+import {
+  type BackendCapabilities,
+  type BackendHealth,
+  BackendUnavailableError,
+  EGRESS_SANDBOX_PORT,
+  InvalidRequestError,
+} from "@code-interpreter/core";
 import type {
   CreateSessionSandboxOptions,
   OneShotSandbox,
@@ -25,7 +31,7 @@ import type Dockerode from "dockerode";
 import { EGRESS_SOCKET_PATH, execContainerSpec, keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.js";
 import { type DockerBackendSettings, GVISOR_OCI_RUNTIME, ociRuntime } from "./docker-backend-settings.js";
 import { streamChannel } from "./docker-channel.js";
-import { engineAddress, toBackendError } from "./engine-errors.js";
+import { engineAddress, engineMessage, toBackendError } from "./engine-errors.js";
 import { execAttached, killMarked } from "./kernel-exec.js";
 import { probeDocker } from "./probe-docker.js";
 import { reap, removeContainer, removeSession } from "./reaper.js";
@@ -102,7 +108,7 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
       };
     } catch (error) {
       await removeContainer(docker, name).catch(() => {});
-      throw error;
+      throw egressMountError(error, egressDir);
     }
   }
 
@@ -110,7 +116,11 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
     const { docker } = this.settings;
     const { id, expiresAt, tenant, warm = false } = session;
     const egressDir = this.checkEgress(session.egress, warm);
-    const container = await docker.createContainer(sessionContainerSpec(this.settings, id, expiresAt, tenant, warm, egressDir));
+    const container = await docker
+      .createContainer(sessionContainerSpec(this.settings, id, expiresAt, tenant, warm, egressDir))
+      .catch((error: unknown) => {
+        throw egressMountError(error, egressDir);
+      });
     try {
       // Attached before start, like a one-shot container: its init then watches this connection from the first moment.
       if (warm) this.warmInits.set(id, await attachInit(docker, container));
@@ -258,4 +268,19 @@ export function dockerEgressRefusal(
     return `its sandboxes have the Docker network ${settings.network} (PYTHON_EXECUTOR_DOCKER_NETWORK), a way around the proxy; set it to none to offer egress`;
   }
   return undefined;
+}
+
+/**
+ * The engine's refusal to bind a sandbox's egress directory, explained: the
+ * engine resolves the path on its own host, so a server in a container must
+ * have its EGRESS_STATE_DIR bind-mounted at the same path. Other errors as they are.
+ */
+export function egressMountError(error: unknown, egressDir: string | undefined): unknown {
+  if (!egressDir || !engineMessage(error).includes(egressDir)) return error;
+  return new BackendUnavailableError({
+    message:
+      `the Docker engine cannot bind the sandbox's egress directory ${egressDir} (${engineMessage(error)}): the engine looks for it on its own host. ` +
+      "When the server runs in a container, bind-mount EGRESS_STATE_DIR from the host at the same path (-v /srv/egress:/srv/egress -e EGRESS_STATE_DIR=/srv/egress)",
+    cause: error,
+  });
 }

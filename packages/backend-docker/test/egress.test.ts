@@ -3,12 +3,14 @@
 // this process, and the tests' loopback "internet" behind it, reached through
 // the proxy's hosts map. Through the engine (backend.execute, sessions), as the
 // server calls it. Kept small: CI's time is tight.
-import { chmod, mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { newSessionId, unixNow } from "@code-interpreter/core/sandbox";
 import { createEgressGateway, type EgressProxy } from "@code-interpreter/egress";
 import { type LoopbackInternet, startLoopbackInternet } from "@code-interpreter/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DockerDriver } from "../src/docker-driver.js";
 import { createDockerBackend, type DockerBackend } from "../src/index.js";
 import { containersLabelled, dockerAvailable, fileLabels, removeLabelled, testSettings } from "./support.js";
 
@@ -23,7 +25,8 @@ except urllib.error.HTTPError as error:
     print(error.code, error.read().decode().strip())'`;
 
 describe.skipIf(!(await dockerAvailable()))("egress on the docker backend", { timeout: 120_000 }, () => {
-  // The proxy's directories, traversable by the sandbox uid (the containers run as 65532).
+  // The proxy's state directory stays 0700: the engine binds each sandbox's own directory (0755), so the
+  // sandbox uid (65532) never walks the path to it.
   let egressDir: string;
   let internet: LoopbackInternet;
   let gateway: EgressProxy;
@@ -31,7 +34,6 @@ describe.skipIf(!(await dockerAvailable()))("egress on the docker backend", { ti
 
   beforeAll(async () => {
     egressDir = await mkdtemp(join(tmpdir(), "ci-docker-egress-"));
-    await chmod(egressDir, 0o711);
     internet = await startLoopbackInternet();
     gateway = await createEgressGateway({
       hosts: {
@@ -122,7 +124,13 @@ except OSError as error:
     }
   });
 
-  it("leaves no container and no egress directory behind", async () => {
+  it("leaves no container and no egress directory behind, also when the engine cannot see the directory", async () => {
+    // A server in a container whose EGRESS_STATE_DIR is not bound at the same path on the host.
+    const driver = new DockerDriver(backend.settings);
+    const unseen = { hostDirectory: join(egressDir, "not-on-the-host") };
+    const start = { lifetimeSeconds: 30, expiresAt: unixNow() + 30, warm: false, preload: [], env: {}, egress: unseen };
+    await expect(driver.start(start)).rejects.toThrow(/cannot bind the sandbox's egress directory .*EGRESS_STATE_DIR .*same path/);
+    await expect(driver.createSession({ id: newSessionId(), expiresAt: unixNow() + 30, egress: unseen })).rejects.toThrow(/same path/);
     await backend.whenIdle();
     // The pool's warm container waits (it never had a way out); nothing else of this file is left.
     const left = await containersLabelled(labels);
