@@ -61,11 +61,14 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   /** Why sandboxes cannot be given a way out here (issue 22), or undefined when they can (see dockerEgressRefusal). */
   readonly egressRefusal: string | undefined;
 
-  constructor(readonly settings: DockerBackendSettings) {
+  constructor(
+    readonly settings: DockerBackendSettings,
+    engine: DockerEngineFacts = {},
+  ) {
     this.user = `${settings.sandboxUid}:${settings.sandboxUid}`;
     this.gvisor = ociRuntime(settings) === GVISOR_OCI_RUNTIME;
     this.sessionRunner = this.gvisor ? { syscallPolicy: GVISOR_SYSCALL_POLICY } : {};
-    this.egressRefusal = dockerEgressRefusal(settings);
+    this.egressRefusal = dockerEgressRefusal(settings, engine.runtimeArgs);
     this.capabilities = {
       sessions: true,
       statefulPython: true,
@@ -237,20 +240,29 @@ async function attachInit(docker: Dockerode, container: Dockerode.Container): Pr
   return { stream, output };
 }
 
+/** What the backend learnt from the engine at start-up (createDockerBackend's probe). */
+export interface DockerEngineFacts {
+  /** The arguments the OCI runtime in use is registered with (gVisor's), when one is named. */
+  readonly runtimeArgs?: readonly string[];
+}
+
 /** OCI runtimes that run containers on the host's kernel, as runc does: a bound host Unix socket works in them. */
 const RUNC_LIKE_RUNTIMES = new Set(["runc", "crun"]);
+/** runsc's arguments that let a sandbox connect to a host Unix socket bound into it (`all` also lets it create one). */
+const HOST_UDS_ARGS = ["--host-uds=open", "--host-uds=all"];
 
 /**
  * Why this backend cannot give its sandboxes a way out (issue 22), or
  * undefined when it can. The proxy's directory (a Unix socket) is bound into
  * each container from this server's filesystem, so the engine must share it:
- * an engine reached over TCP or SSH is on another machine. Under gVisor (or a
- * VM runtime such as Kata) a bound host socket is not reachable: runsc would
- * need `--host-uds=open`, which its registration here does not give. And a sandbox network other than `none`
+ * an engine reached over TCP or SSH is on another machine. Under gVisor the
+ * runtime must be registered with `--host-uds=open` (`runtimeArgs`, from the
+ * engine) to connect to a bound host socket; a VM runtime (Kata) cannot. And a sandbox network other than `none`
  * would be a way around the proxy.
  */
 export function dockerEgressRefusal(
   settings: Pick<DockerBackendSettings, "docker" | "network" | "runtime" | "sandboxRuntime">,
+  runtimeArgs: readonly string[] = [],
 ): string | undefined {
   // A socket path (or docker-modem's finder of the default one): the engine is on this host; a host and port: it is not.
   const modem = settings.docker.modem as { socketPath?: unknown };
@@ -258,11 +270,15 @@ export function dockerEgressRefusal(
     return `the Docker engine at ${engineAddress(settings.docker)} is remote (DOCKER_HOST), and the egress proxy's socket can only be bound from this server's own filesystem; use an engine on this host's socket`;
   }
   const runtime = ociRuntime(settings);
-  if (runtime && !RUNC_LIKE_RUNTIMES.has(runtime)) {
-    // A host Unix socket does not cross a user-space kernel's or a VM's boundary (runsc would need --host-uds=open).
-    const named =
-      settings.sandboxRuntime === "gvisor" ? `its gVisor runtime (${runtime})` : `its runtime ${runtime} (PYTHON_EXECUTOR_DOCKER_RUNTIME)`;
-    return `${named} cannot connect to the proxy's socket bound from the host; use the default runtime for requests with \`network\``;
+  if (runtime && settings.sandboxRuntime === "gvisor" && !HOST_UDS_ARGS.some((arg) => runtimeArgs.includes(arg))) {
+    return (
+      `its gVisor runtime (${runtime}) is registered without --host-uds=open, so it cannot connect to the proxy's socket bound from the host; ` +
+      `add "--host-uds=open" to its "runtimeArgs" in /etc/docker/daemon.json (scripts/test.d/60-gvisor.sh shows how) and have the engine reload it (SIGHUP dockerd), or use the default runtime for requests with \`network\``
+    );
+  }
+  if (runtime && settings.sandboxRuntime !== "gvisor" && !RUNC_LIKE_RUNTIMES.has(runtime)) {
+    // A host Unix socket does not cross a VM's boundary (Kata), nor runtimes we do not know.
+    return `its runtime ${runtime} (PYTHON_EXECUTOR_DOCKER_RUNTIME) cannot connect to the proxy's socket bound from the host; use runc for requests with \`network\``;
   }
   if (settings.network !== "none") {
     return `its sandboxes have the Docker network ${settings.network} (PYTHON_EXECUTOR_DOCKER_NETWORK), a way around the proxy; set it to none to offer egress`;

@@ -35,7 +35,10 @@ describe("egress in container specs (issue 22)", () => {
     expect(new DockerDriver({ ...settings, warn: () => {} }).capabilities.egress).toBe(true);
     const remote = new Dockerode({ host: "192.0.2.10", port: 2376, protocol: "https" });
     expect(dockerEgressRefusal({ ...settings, docker: remote })).toMatch(/engine at https:\/\/192\.0\.2\.10:2376 is remote/);
-    expect(dockerEgressRefusal({ ...settings, sandboxRuntime: "gvisor" })).toMatch(/gVisor runtime \(runsc\)/);
+    expect(dockerEgressRefusal({ ...settings, sandboxRuntime: "gvisor" }, ["--oci-seccomp"])).toMatch(
+      /gVisor runtime \(runsc\) is registered without --host-uds=open/,
+    );
+    expect(dockerEgressRefusal({ ...settings, sandboxRuntime: "gvisor" }, ["--oci-seccomp", "--host-uds=open"])).toBeUndefined();
     expect(dockerEgressRefusal({ ...settings, runtime: "kata-runtime" })).toMatch(/runtime kata-runtime/);
     expect(dockerEgressRefusal({ ...settings, network: "bridge" })).toMatch(/network bridge/);
     const warnings: string[] = [];

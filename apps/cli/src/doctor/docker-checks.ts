@@ -60,7 +60,10 @@ export function checkDockerEgress(env: NodeJS.ProcessEnv, apart = engineApart())
       "bind-mount a host directory at the same path and name it: -v /srv/ci-egress:/srv/ci-egress -e EGRESS_STATE_DIR=/srv/ci-egress",
     );
   }
-  return ok(name, "offered with the default runtime: each sandbox's egress directory is bound from this host (gVisor: not offered)");
+  return ok(
+    name,
+    "offered: each sandbox's egress directory is bound from this host (under gVisor only with runsc registered --host-uds=open)",
+  );
 }
 
 /** Whether this process runs in a container without the engine in it (the host's socket mounted): dockerd is not among its processes. */
