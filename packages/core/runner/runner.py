@@ -446,6 +446,23 @@ def write_bundle(path, ca):
     os.replace(partial, path)
 
 
+def hide_command_line():
+    """Replaces this process's command line (the runner's, with its kill marker) by `egress-forwarder`: killing a
+    session's kernel or command runner by its marker must not take the pod's way out with it."""
+    try:
+        with open("/proc/self/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48 and 49)
+        name = b"egress-forwarder"
+        if end - start <= len(name):
+            return
+        with open("/proc/self/mem", "r+b", buffering=0) as memory:
+            memory.seek(start)
+            memory.write(name + b"\0" * (end - start - len(name)))
+    except (OSError, ValueError, IndexError):
+        pass  # a kernel without it (gVisor may refuse): the forwarder keeps the runner's command line
+
+
 def start_tcp_forwarder(target, port):
     """`tcp:HOST:PORT`: reads the token and the CA from stdin, writes the bundle, and starts a forwarder that lives
     as long as the pod (a session's kernel and command runner share it: whichever comes second finds the port
@@ -473,6 +490,7 @@ def start_tcp_forwarder(target, port):
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
+            hide_command_line()
             try:
                 import ctypes
 

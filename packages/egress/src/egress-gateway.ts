@@ -247,7 +247,8 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
       if (tcp && token !== undefined) {
         listener?.register(token, join(proxy.hostDirectory, EGRESS_SOCKET_NAME));
         proxy.tcp = { ...tcp, token };
-        proxy.caCertificate = caCertificate;
+        // What the sandbox adds to its image's CAs: the operator's upstream CAs (as the socket's bundle holds them) and the proxy's.
+        proxy.caCertificate = `${[...(options.upstreamCa ? [options.upstreamCa] : []), caCertificate].map((pem) => pem.trim()).join("\n")}\n`;
       }
       return proxy;
     },

@@ -88,7 +88,7 @@ export class SandboxProxy implements EgressAttachment {
   readonly env: Record<string, string>;
   /** Set by the gateway when it listens on TCP: its address and this sandbox's token. */
   tcp?: EgressTcpEndpoint;
-  /** Set with `tcp`: the proxy's CA certificate, for a sandbox that writes its own bundle. */
+  /** Set with `tcp`: the proxy's CA certificate (after the operator's upstream CAs), for a sandbox that writes its own bundle. */
   caCertificate?: string;
   private rules: Rules;
   private readonly attempts: NetworkAttempt[] = [];

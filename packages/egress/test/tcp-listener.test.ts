@@ -53,7 +53,8 @@ describe("the egress gateway's TCP listener", () => {
     expect(first?.tcp).toMatchObject({ host: "127.0.0.1", port: gateway.tcp?.port });
     expect(first?.tcp?.token).toMatch(/^[0-9a-f]{64}$/);
     expect(first?.tcp?.token).not.toBe(second?.tcp?.token);
-    expect(first?.caCertificate).toBe(gateway.caCertificate);
+    // The operator's upstream CAs and the proxy's: what a pod adds to its image's CAs.
+    expect(first?.caCertificate).toBe(`${upstreams.testCa.trim()}\n${gateway.caCertificate?.trim()}\n`);
     expect(first?.caCertificate).not.toContain("PRIVATE KEY");
     await Promise.all([first?.close(), second?.close()]);
   });

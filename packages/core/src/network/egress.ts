@@ -56,7 +56,7 @@ export interface EgressAttachment {
   hostDirectory?: string;
   /** The proxy's TCP address and this attachment's token, when the gateway listens on TCP (kubernetes). */
   tcp?: EgressTcpEndpoint;
-  /** The proxy's CA certificate (PEM; not the system bundle), for sandboxes that write their own bundle (kubernetes). */
+  /** The proxy's CA certificate, after the operator's upstream CAs (PEM; not the system bundle), for sandboxes that write their own bundle (kubernetes). */
   caCertificate?: string;
   /** Environment for the code: HTTP(S)_PROXY, NO_PROXY, the CA bundle variables, pip's and npm's settings. */
   env: Record<string, string>;
