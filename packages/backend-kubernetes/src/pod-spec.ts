@@ -33,10 +33,13 @@ case "$proxy_address" in *:*) proxy_family=6 ;; ?*) proxy_family=4 ;; *) proxy_f
 if command -v iptables >/dev/null 2>&1; then
   iptables -w -A OUTPUT -o lo -j ACCEPT
   if [ "$proxy_family" = 4 ]; then iptables -w -A OUTPUT -p tcp -d "$proxy_address" --dport "$proxy_port" -j ACCEPT; fi
+  # Refused at once rather than dropped (a hang), where the node has REJECT; the policy drops the rest either way.
+  iptables -w -A OUTPUT -j REJECT 2>/dev/null || true
   iptables -w -P OUTPUT DROP
   if command -v ip6tables >/dev/null 2>&1; then
     if [ "$proxy_family" = 6 ]; then ip6tables -w -A OUTPUT -p tcp -d "$proxy_address" --dport "$proxy_port" -j ACCEPT; fi
     ip6tables -w -A OUTPUT -o lo -j ACCEPT && ip6tables -w -P OUTPUT DROP || true
+    ip6tables -w -A OUTPUT -j REJECT 2>/dev/null || true
   elif [ "$proxy_family" = 6 ]; then
     echo "network lockdown: the egress proxy is at an IPv6 address and the image has no ip6tables" >&2
     exit 1
@@ -47,6 +50,7 @@ elif command -v nft >/dev/null 2>&1; then
   nft add rule inet code_interpreter_lockdown output oif lo accept
   if [ "$proxy_family" = 4 ]; then nft add rule inet code_interpreter_lockdown output ip daddr "$proxy_address" tcp dport "$proxy_port" accept; fi
   if [ "$proxy_family" = 6 ]; then nft add rule inet code_interpreter_lockdown output ip6 daddr "$proxy_address" tcp dport "$proxy_port" accept; fi
+  nft add rule inet code_interpreter_lockdown output reject 2>/dev/null || true
 else
   echo "network lockdown: the image has neither iptables nor nft" >&2
   exit 1
