@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/mcp.ts"],
+  entry: ["src/index.ts", "src/mcp.ts", "src/egress/index.ts"],
   format: ["esm"],
   dts: true,
   sourcemap: true,

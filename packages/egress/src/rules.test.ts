@@ -153,6 +153,15 @@ describe("decideAddresses", () => {
     });
   });
 
+  it("refuses the server's own port even where the operator's hosts map points a name at it", () => {
+    const mapped = [{ address: address("203.0.113.80"), fromHosts: true }];
+    expect(decideAddresses(policy(["a.test"]), context, "a.test", 8000, mapped, false)).toEqual({
+      allowed: false,
+      reason: "a.test:8000 (203.0.113.80) is this server's own address, always denied",
+    });
+    expect(decideAddresses(policy(["a.test"]), context, "a.test", 8001, mapped, false)).toEqual({ allowed: true });
+  });
+
   it("allows a name by its networks only when every address is in them", () => {
     const cidr = policy(["203.0.113.0/24"]);
     expect(decideAddresses(cidr, context, "cdn.test", 443, resolved("203.0.113.5"), true)).toEqual({ allowed: true });

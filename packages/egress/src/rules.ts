@@ -168,6 +168,11 @@ export function decideAddresses(
     if (addressesMustMatch && !matchesAddress(rules.operatorAllow, address)) {
       return { allowed: false, reason: `${resolves} is outside what the operator allows` };
     }
+    const same = (other: IpAddress) => other.family === address.family && other.value === address.value;
+    // The server's own listening ports, even where the operator's hosts map points a name at them.
+    if (context.serverEndpoints.some((endpoint) => endpoint.port === port && same(endpoint.address))) {
+      return { allowed: false, reason: `${resolves} is this server's own address, always denied` };
+    }
     // The operator's hosts map is the operator allowing that address, whatever it is.
     if (fromHosts) continue;
     const operatorDenied = matchesAddress(rules.operatorDeny.filter(isNetwork), address);
@@ -176,8 +181,7 @@ export function decideAddresses(
     if (range && !(range.private && context.allowPrivate)) {
       return { allowed: false, reason: `${resolves} is ${range.name}, always denied` };
     }
-    const same = (other: IpAddress) => other.family === address.family && other.value === address.value;
-    if (context.ownAddresses.some(same) || context.serverEndpoints.some((endpoint) => endpoint.port === port && same(endpoint.address))) {
+    if (context.ownAddresses.some(same)) {
       return { allowed: false, reason: `${resolves} is this server's own address, always denied` };
     }
   }

@@ -27,4 +27,4 @@ export {
 } from "./hostile.js";
 export { MEMORY_EGRESS_ENV, MemoryEgressAttachment, MemoryEgressGateway } from "./memory-egress.js";
 export { type SeccompCall, seccompVerdict } from "./seccomp-verdict.js";
-export { describeSection, gvisorSections, type SuiteSections } from "./suite-sections.js";
+export { describeSection, gvisorSections, type SuiteSections, unknownSections } from "./suite-sections.js";
