@@ -8,7 +8,7 @@ import { KeyRing } from "./auth/key-ring.js";
 import { type Config, loadConfig } from "./config.js";
 import { openEgress } from "./egress.js";
 import { Executions } from "./executions/executions.js";
-import { openConfiguredFileStore } from "./file-store.js";
+import { openConfiguredFileStore, sessionSnapshots } from "./file-store.js";
 import { answerClientErrors, requestTimeouts } from "./middleware/client-errors.js";
 import { drain } from "./middleware/drain.js";
 import { createLogger, type Logger } from "./observability/logger.js";
@@ -45,14 +45,21 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
   // The egress proxy comes first (the backends' engines open ways out through it); its decisions are counted once metrics exist.
   let metrics: Metrics | undefined;
   const egress = await openEgress(config, (tenant, allowed) => metrics?.observeEgressAttempt(tenant, allowed));
-  const backend = await selectBackend(config, logger, egress?.gateway).catch(async (error) => {
+  // The file store before the backends: paused sessions' snapshots are kept in it.
+  const store = await openConfiguredFileStore(config, logger).catch(async (error) => {
     await egress?.gateway.close().catch(() => {});
+    throw error;
+  });
+  const backend = await selectBackend(config, logger, egress?.gateway, sessionSnapshots(config, store, logger)).catch(async (error) => {
+    await egress?.gateway.close().catch(() => {});
+    await store.close().catch(() => {});
     throw error;
   });
   // A backend that cannot run code (an engine that refuses the runtime, a missing image, …) stops start-up, with the reason.
   await trialSandbox(backend).catch(async (error) => {
     await backend.close().catch(() => {});
     await egress?.gateway.close().catch(() => {});
+    await store.close().catch(() => {});
     throw error;
   });
   if (egress && backend.capabilities.egress === true) {
@@ -67,7 +74,6 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
       `network egress configured, but the ${backend.name} backend cannot give sandboxes a way out yet`,
     );
   }
-  const store = await openConfiguredFileStore(config, logger);
   metrics = createMetrics({ backend, store });
   const reap = async () => {
     try {
