@@ -54,7 +54,9 @@ export function sessionRoutes(server: ServerContext) {
   };
   /** The lifetime a resume or fork asks for: its optional body's `ttl_seconds`, else the default. */
   const lifetime = async (c: Context<Env>) => {
-    const empty = !c.req.raw.body || c.req.header("content-length") === "0";
+    // A request without a body has no Content-Length (or 0) and is not chunked (`curl -X POST` sends neither).
+    const length = c.req.header("content-length");
+    const empty = !c.req.raw.body || length === "0" || (length === undefined && c.req.header("transfer-encoding") === undefined);
     const body = empty ? {} : await readJsonBody(c, SessionLifetimeRequestSchema, maxBody);
     return { ttlSeconds: ttl(body.ttl_seconds) };
   };
