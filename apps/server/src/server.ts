@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Backend } from "@code-interpreter/core";
+import type { FileStore } from "@code-interpreter/files";
 import { type ServerType, serve } from "@hono/node-server";
 import { createApp } from "./app.js";
 import { assertSafeExposure } from "./auth/exposure.js";
@@ -45,21 +46,17 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
   // The egress proxy comes first (the backends' engines open ways out through it); its decisions are counted once metrics exist.
   let metrics: Metrics | undefined;
   const egress = await openEgress(config, (tenant, allowed) => metrics?.observeEgressAttempt(tenant, allowed));
-  // The file store before the backends: paused sessions' snapshots are kept in it.
-  const store = await openConfiguredFileStore(config, logger).catch(async (error) => {
+  // Paused sessions' snapshots live in the file store, opened after the backends (which make their state directories first).
+  let store: FileStore | undefined;
+  const snapshots = sessionSnapshots(config, () => store, logger);
+  const backend = await selectBackend(config, logger, egress?.gateway, snapshots).catch(async (error) => {
     await egress?.gateway.close().catch(() => {});
-    throw error;
-  });
-  const backend = await selectBackend(config, logger, egress?.gateway, sessionSnapshots(config, store, logger)).catch(async (error) => {
-    await egress?.gateway.close().catch(() => {});
-    await store.close().catch(() => {});
     throw error;
   });
   // A backend that cannot run code (an engine that refuses the runtime, a missing image, …) stops start-up, with the reason.
   await trialSandbox(backend).catch(async (error) => {
     await backend.close().catch(() => {});
     await egress?.gateway.close().catch(() => {});
-    await store.close().catch(() => {});
     throw error;
   });
   if (egress && backend.capabilities.egress === true) {
@@ -74,6 +71,7 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
       `network egress configured, but the ${backend.name} backend cannot give sandboxes a way out yet`,
     );
   }
+  store = await openConfiguredFileStore(config, logger);
   metrics = createMetrics({ backend, store });
   const reap = async () => {
     try {

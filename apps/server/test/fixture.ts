@@ -59,14 +59,19 @@ export async function createTestApp(
       ...env,
     }),
   );
-  // The store FILE_STORE names (the directory below `dir` unless the env says s3), as the server opens it; paused sessions are kept in it.
-  const store = await openConfiguredFileStore(config);
-  const real = await createBackend(config, sessionSnapshots(config, store)).catch(async (error) => {
-    await store.close();
+  // Paused sessions are kept in the file store, opened after the backend as the server does.
+  let opened: FileStore | undefined;
+  const real = await createBackend(
+    config,
+    sessionSnapshots(config, () => opened),
+  ).catch(async (error) => {
     await rm(dir, { recursive: true, force: true });
     throw error;
   });
   const backend = wrap ? wrap(real) : real;
+  // The store FILE_STORE names (the directory below `dir` unless the env says s3), as the server opens it.
+  const store = await openConfiguredFileStore(config);
+  opened = store;
   const app = createApp({ backend, store, config, logger: createLogger({ level: "silent", format: "plain" }), ...appOptions });
   return {
     app,

@@ -54,10 +54,8 @@ export function sessionRoutes(server: ServerContext) {
   };
   /** The lifetime a resume or fork asks for: its optional body's `ttl_seconds`, else the default. */
   const lifetime = async (c: Context<Env>) => {
-    // A request without a body has no Content-Length (or 0) and is not chunked (`curl -X POST` sends neither).
-    const length = c.req.header("content-length");
-    const empty = !c.req.raw.body || length === "0" || (length === undefined && c.req.header("transfer-encoding") === undefined);
-    const body = empty ? {} : await readJsonBody(c, SessionLifetimeRequestSchema, maxBody);
+    // No body at all (`curl -X POST`) is `{}`.
+    const body = await readJsonBody(c, SessionLifetimeRequestSchema, maxBody, { optional: true });
     return { ttlSeconds: ttl(body.ttl_seconds) };
   };
   /** A session python request, ready to run: its answer saves the figures it made and stores its rich results. */
