@@ -97,6 +97,16 @@ export const ConfigSchema = z.object({
   SESSION_MAX_LIFETIME_SECONDS: integer(1, 86_400),
   /** TTL of a session created without ttl_seconds. */
   SESSION_DEFAULT_TTL_SECONDS: integer(1, 3600),
+  /** How long a paused session's snapshot is kept (issue 23); past it the session is gone. */
+  SESSION_SNAPSHOT_TTL_SECONDS: integer(1, 7 * 86_400),
+  /** Largest snapshot of a paused session, in MB: a larger one is refused (413) and the session keeps running. */
+  MAX_SNAPSHOT_MB: integer(1, 512),
+  /**
+   * The key snapshots are signed with (HMAC-SHA256), at least 16 characters:
+   * every replica that resumes a snapshot needs the key that made it. Unset:
+   * a random key for this process (its snapshots do not survive a restart).
+   */
+  SNAPSHOT_KEY: z.string().min(16, "at least 16 characters").optional(),
   MAX_CONCURRENT_EXECUTIONS: integer(1, 16),
   /** Warm sandboxes kept ready (every backend); 0 with SANDBOX_POOL_MAX=0 turns the pool off. */
   SANDBOX_POOL_MIN: integer(0, 1),

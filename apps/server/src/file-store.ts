@@ -1,3 +1,6 @@
+import { randomBytes } from "node:crypto";
+import { BackendUnavailableError } from "@code-interpreter/core";
+import { SessionSnapshots, type SnapshotStorage } from "@code-interpreter/core/engine";
 import { type FileStore, openFileStore } from "@code-interpreter/files";
 import type { Config } from "./config.js";
 import type { Logger } from "./observability/logger.js";
@@ -27,4 +30,38 @@ export async function openConfiguredFileStore(config: Config, logger?: Logger): 
       `FILE_STORE=s3 does not answer: ${health.detail} (S3_ENDPOINT, S3_BUCKET, S3_REGION, AWS credentials)`,
     );
   return store;
+}
+
+/**
+ * Paused sessions' snapshots (issue 23), in the store's record area (never
+ * among the files), signed with SNAPSHOT_KEY; unset, with a random key for
+ * this process, said in the log (its snapshots cannot be resumed after a
+ * restart or by another replica). `store` is read at each use: the server
+ * opens the store after its backends.
+ */
+export function sessionSnapshots(config: Config, store: () => FileStore | undefined, logger?: Logger): SessionSnapshots {
+  let key: string | Buffer | undefined = config.SNAPSHOT_KEY;
+  if (key === undefined) {
+    key = randomBytes(32);
+    logger?.warn(
+      "SNAPSHOT_KEY is not set: paused sessions are signed with a key of this process, and cannot be resumed after a restart or by another replica",
+    );
+  }
+  const records = (): SnapshotStorage => {
+    const opened = store();
+    if (!opened) throw new BackendUnavailableError({ message: "the file store is not open yet: session snapshots are kept there" });
+    return opened.records;
+  };
+  const storage: SnapshotStorage = {
+    put: (name, value, options) => records().put(name, value, options),
+    get: (name) => records().get(name),
+    delete: (name) => records().delete(name),
+    list: (prefix) => records().list(prefix),
+  };
+  return new SessionSnapshots({
+    storage,
+    key,
+    ttlSeconds: config.SESSION_SNAPSHOT_TTL_SECONDS,
+    maxBytes: config.MAX_SNAPSHOT_MB * 1024 * 1024,
+  });
 }

@@ -11,8 +11,10 @@ import {
   LANGUAGES,
   type NetworkPolicy,
   NotSupportedError,
+  type PausedSessionInfo,
   type SessionCommandOptions,
   type SessionInfo,
+  type SessionLifetimeOptions,
   SessionNotFoundError,
   type WorkspaceFileContent,
   type WorkspaceFileSink,
@@ -111,6 +113,27 @@ export class RuntimeRouter implements Backend, RuntimeOffer {
     return { ...(await backend.updateSessionNetwork(sessionId, policy)), runtime };
   }
 
+  async pauseSession(sessionId: string): Promise<PausedSessionInfo> {
+    const { backend, runtime } = await this.owner(sessionId);
+    if (!backend.pauseSession) throw noSnapshots(this.name);
+    return { ...(await backend.pauseSession(sessionId)), runtime };
+  }
+
+  async resumeSession(sessionId: string, options: SessionLifetimeOptions): Promise<SessionInfo> {
+    const { backend, runtime } = await this.owner(sessionId);
+    if (!backend.resumeSession) throw noSnapshots(this.name);
+    return { ...(await backend.resumeSession(sessionId, options)), runtime };
+  }
+
+  /** The fork runs on its source's runtime. */
+  async forkSession(sessionId: string, options: SessionLifetimeOptions): Promise<SessionInfo> {
+    const { backend, runtime } = await this.owner(sessionId);
+    if (!backend.forkSession) throw noSnapshots(this.name);
+    const fork = await backend.forkSession(sessionId, options);
+    this.remember(fork.id, runtime);
+    return { ...fork, runtime };
+  }
+
   async runInSession(options: SessionCommandOptions): Promise<CommandResult> {
     return (await this.owner(options.sessionId)).backend.runInSession(options);
   }
@@ -183,6 +206,10 @@ export class RuntimeRouter implements Backend, RuntimeOffer {
     if (this.sessionRuntimes.size >= SESSION_CACHE_SIZE) this.sessionRuntimes.delete(this.sessionRuntimes.keys().next().value as string);
     this.sessionRuntimes.set(sessionId, runtime);
   }
+}
+
+function noSnapshots(name: string): NotSupportedError {
+  return new NotSupportedError({ message: `the ${name} backend keeps no session snapshots: sessions cannot be paused, resumed or forked` });
 }
 
 /** The 422 of a request for a runtime the server does not offer. */

@@ -2,6 +2,7 @@ import { createDockerBackend, type DockerBackendSettings, probeDocker } from "@c
 import { createKubernetesBackend, type KubernetesBackendSettings, parseSeccompProfile } from "@code-interpreter/backend-kubernetes";
 import { createLocalBackend, type LocalBackendSettings } from "@code-interpreter/backend-local";
 import { type Backend, BackendUnavailableError, type EgressGateway } from "@code-interpreter/core";
+import type { SessionSnapshots } from "@code-interpreter/core/engine";
 import type { SandboxRuntime, SandboxSettings } from "@code-interpreter/core/sandbox";
 import type { Config } from "./config.js";
 import type { Logger } from "./observability/logger.js";
@@ -17,13 +18,19 @@ type BackendKind = "local" | "docker" | "kubernetes";
  * sandbox otherwise, and logs which and why. A runtime whose backend cannot
  * be built stops start-up with that runtime named; those already built are closed.
  * With `egress` (the server's egress proxy), sandboxes of requests with `network` reach out through it.
+ * With `snapshots` (kept in the file store), sessions can be paused, resumed and forked (local and docker).
  */
-export async function selectBackend(config: Config, logger: Logger, egress?: EgressGateway): Promise<RuntimeRouter> {
+export async function selectBackend(
+  config: Config,
+  logger: Logger,
+  egress?: EgressGateway,
+  snapshots?: SessionSnapshots,
+): Promise<RuntimeRouter> {
   const kind = await backendKind(config, logger);
   const backends = new Map<SandboxRuntime, Backend>();
   try {
     for (const runtime of config.SANDBOX_RUNTIMES) {
-      const backend = await createBackend(kind, config, runtime, logger, egress).catch((error: Error) => {
+      const backend = await createBackend(kind, config, runtime, logger, egress, snapshots).catch((error: Error) => {
         if (config.SANDBOX_RUNTIMES.length === 1 && runtime === "default") throw error;
         throw new BackendUnavailableError({
           message: `the ${kind} backend cannot offer the sandbox runtime ${runtime} (SANDBOX_RUNTIMES): ${error.message}`,
@@ -67,13 +74,16 @@ function createBackend(
   runtime: SandboxRuntime,
   logger: Logger,
   egress?: EgressGateway,
+  snapshots?: SessionSnapshots,
 ): Promise<Backend> {
   const withEgress = egress ? { egress } : {};
+  // Snapshots go through each session's command runner: local and docker so far (kubernetes answers 501).
+  const withSnapshots = snapshots ? { snapshots } : {};
   switch (kind) {
     case "local":
-      return createLocalBackend({ ...localSettings(config, runtime, logger), ...withEgress });
+      return createLocalBackend({ ...localSettings(config, runtime, logger), ...withEgress, ...withSnapshots });
     case "docker":
-      return createDockerBackend({ ...dockerSettings(config, runtime, logger), ...withEgress });
+      return createDockerBackend({ ...dockerSettings(config, runtime, logger), ...withEgress, ...withSnapshots });
     case "kubernetes":
       return createKubernetesBackend({ ...kubernetesSettings(config, runtime, logger), ...withEgress });
   }

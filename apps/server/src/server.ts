@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Backend } from "@code-interpreter/core";
+import type { FileStore } from "@code-interpreter/files";
 import { type ServerType, serve } from "@hono/node-server";
 import { createApp } from "./app.js";
 import { assertSafeExposure } from "./auth/exposure.js";
@@ -8,7 +9,7 @@ import { KeyRing } from "./auth/key-ring.js";
 import { type Config, loadConfig } from "./config.js";
 import { openEgress } from "./egress.js";
 import { Executions } from "./executions/executions.js";
-import { openConfiguredFileStore } from "./file-store.js";
+import { openConfiguredFileStore, sessionSnapshots } from "./file-store.js";
 import { answerClientErrors, requestTimeouts } from "./middleware/client-errors.js";
 import { drain } from "./middleware/drain.js";
 import { createLogger, type Logger } from "./observability/logger.js";
@@ -45,7 +46,10 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
   // The egress proxy comes first (the backends' engines open ways out through it); its decisions are counted once metrics exist.
   let metrics: Metrics | undefined;
   const egress = await openEgress(config, (tenant, allowed) => metrics?.observeEgressAttempt(tenant, allowed));
-  const backend = await selectBackend(config, logger, egress?.gateway).catch(async (error) => {
+  // Paused sessions' snapshots live in the file store, opened after the backends (which make their state directories first).
+  let store: FileStore | undefined;
+  const snapshots = sessionSnapshots(config, () => store, logger);
+  const backend = await selectBackend(config, logger, egress?.gateway, snapshots).catch(async (error) => {
     await egress?.gateway.close().catch(() => {});
     throw error;
   });
@@ -67,7 +71,7 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
       `network egress configured, but the ${backend.name} backend cannot give sandboxes a way out yet`,
     );
   }
-  const store = await openConfiguredFileStore(config, logger);
+  store = await openConfiguredFileStore(config, logger);
   metrics = createMetrics({ backend, store });
   const reap = async () => {
     try {

@@ -4,11 +4,12 @@ import { join } from "node:path";
 import { createLocalBackend, type LocalBackend } from "@code-interpreter/backend-local";
 import { listSandboxProcesses } from "@code-interpreter/backend-local/testing";
 import type { Backend } from "@code-interpreter/core";
+import type { SessionSnapshots } from "@code-interpreter/core/engine";
 import type { FileStore } from "@code-interpreter/files";
 import { serverEnv } from "@code-interpreter/test-support";
 import { type AppOptions, createApp } from "../src/app.js";
 import { type Config, loadConfig } from "../src/config.js";
-import { openConfiguredFileStore } from "../src/file-store.js";
+import { openConfiguredFileStore, sessionSnapshots } from "../src/file-store.js";
 import { createLogger } from "../src/observability/logger.js";
 import { type RunningServer, startServer } from "../src/server.js";
 
@@ -21,15 +22,16 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Builds the backend under test from the app's configuration. */
-export type BackendFactory = (config: Config) => Promise<Backend>;
+/** Builds the backend under test from the app's configuration (and the snapshots in the app's file store, for one that keeps them). */
+export type BackendFactory = (config: Config, snapshots?: SessionSnapshots) => Promise<Backend>;
 
 /** The real local backend, as the server builds it. */
 /** The local backends the tests made: their untaken warm sandboxes are no leftovers. */
 const localBackends = new Set<LocalBackend>();
 
-export const localBackend: BackendFactory = async (config) => {
+export const localBackend: BackendFactory = async (config, snapshots) => {
   const backend = await createLocalBackend({
+    ...(snapshots ? { snapshots } : {}),
     stateDir: config.LOCAL_STATE_DIR,
     sandbox: config.LOCAL_SANDBOX,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
@@ -57,13 +59,19 @@ export async function createTestApp(
       ...env,
     }),
   );
-  const real = await createBackend(config).catch(async (error) => {
+  // Paused sessions are kept in the file store, opened after the backend as the server does.
+  let opened: FileStore | undefined;
+  const real = await createBackend(
+    config,
+    sessionSnapshots(config, () => opened),
+  ).catch(async (error) => {
     await rm(dir, { recursive: true, force: true });
     throw error;
   });
   const backend = wrap ? wrap(real) : real;
   // The store FILE_STORE names (the directory below `dir` unless the env says s3), as the server opens it.
   const store = await openConfiguredFileStore(config);
+  opened = store;
   const app = createApp({ backend, store, config, logger: createLogger({ level: "silent", format: "plain" }), ...appOptions });
   return {
     app,

@@ -82,7 +82,12 @@ describe("a server offering default and gvisor", () => {
     expect(live(drivers.get("gvisor"))).toContain(session.session_id);
     expect(live(drivers.get("default"))).toEqual([]);
 
-    expect(await json(await app.request(`/v1/sessions/${session.session_id}`))).toEqual({ ...session, runtime: "gvisor" });
+    expect(await json(await app.request(`/v1/sessions/${session.session_id}`))).toEqual({
+      ...session,
+      runtime: "gvisor",
+      state: "running",
+      memory: false,
+    });
     const bash = await postJson(app, `/v1/sessions/${session.session_id}/bash`, { cmd: "uname -r" });
     expect((await json(bash)).stdout).toBe("ran on gvisor\n");
     const python = await postJson(app, `/v1/sessions/${session.session_id}/python`, { code: "1" });
@@ -103,8 +108,8 @@ describe("a server offering default and gvisor", () => {
     const { sessions } = await json(await app.request("/v1/sessions"));
     expect(sessions).toEqual(
       expect.arrayContaining([
-        { ...onDefault, runtime: "default" },
-        { ...onGvisor, runtime: "gvisor" },
+        { ...onDefault, runtime: "default", state: "running", memory: false },
+        { ...onGvisor, runtime: "gvisor", state: "running", memory: false },
       ]),
     );
     expect(sessions).toHaveLength(2);

@@ -35,6 +35,7 @@ export function dockerEngineOptions(settings: DockerBackendSettings): SandboxEng
     maxExecTimeoutMs: settings.maxExecTimeoutMs,
     warn: settings.warn,
     ...(settings.egress ? { egress: settings.egress } : {}),
+    ...(settings.snapshots ? { snapshots: settings.snapshots } : {}),
   };
 }
 

@@ -40,5 +40,6 @@ export function localEngineOptions(settings: LocalBackendSettings, isolation: Is
     preload: settings.preload,
     warn: settings.warn,
     ...(settings.egress ? { egress: settings.egress } : {}),
+    ...(settings.snapshots ? { snapshots: settings.snapshots } : {}),
   };
 }

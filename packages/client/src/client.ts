@@ -8,8 +8,10 @@ import type {
   SessionBashResponse,
   SessionDetail,
   SessionListResponse,
+  SessionPauseResponse,
   SessionPythonResponse,
   SessionResponse,
+  SessionResumeResponse,
 } from "@code-interpreter/core";
 import { CodeInterpreterClientError, ConnectionError, errorForResponse, TimeoutError } from "./errors.js";
 import { multipartBody } from "./multipart.js";
@@ -27,6 +29,7 @@ import type {
   NetworkPolicy,
   PythonRequest,
   SessionFile,
+  SessionLifetimeRequest,
   StreamEvent,
   StreamOptions,
   UploadOptions,
@@ -197,6 +200,24 @@ export class CodeInterpreterClient {
   /** `POST /v1/sessions/{id}/keepalive`: a new expiry, `ttl_seconds` (or the default TTL) from now. */
   keepaliveSession(sessionId: string, request: KeepaliveRequest = {}, options?: CallOptions): Promise<SessionResponse> {
     return this.#json("POST", `${sessionPath(sessionId)}/keepalive`, { json: request }, options);
+  }
+
+  /**
+   * `POST /v1/sessions/{id}/pause`: keeps the session's workspace as a signed snapshot and removes its sandbox
+   * (waits for a command it runs). `snapshot.memory` says whether the kernel's variables were kept.
+   */
+  pauseSession(sessionId: string, options?: CallOptions): Promise<SessionPauseResponse> {
+    return this.#json("POST", `${sessionPath(sessionId)}/pause`, { json: {} }, options);
+  }
+
+  /** `POST /v1/sessions/{id}/resume`: a paused session runs again, its workspace restored (any command does this too). */
+  resumeSession(sessionId: string, request: SessionLifetimeRequest = {}, options?: CallOptions): Promise<SessionResumeResponse> {
+    return this.#json("POST", `${sessionPath(sessionId)}/resume`, { json: request }, options);
+  }
+
+  /** `POST /v1/sessions/{id}/fork`: a new session with a copy of the workspace of a running or paused one. */
+  forkSession(sessionId: string, request: SessionLifetimeRequest = {}, options?: CallOptions): Promise<SessionResponse> {
+    return this.#json("POST", `${sessionPath(sessionId)}/fork`, { json: request }, options);
   }
 
   /**

@@ -6,6 +6,7 @@ import type {
   ExecutionResponse,
   SessionCreateRequestSchema,
   SessionKeepaliveRequestSchema,
+  SessionLifetimeRequestSchema,
   SessionNetworkRequestSchema,
   StreamDisplayEvent,
   StreamErrorEvent,
@@ -27,6 +28,8 @@ export type CreateSessionRequest = Input<typeof SessionCreateRequestSchema>;
 export type NetworkPolicy = Input<typeof SessionNetworkRequestSchema>;
 /** `POST /v1/sessions/{id}/keepalive` body: optional `ttl_seconds`. */
 export type KeepaliveRequest = Input<typeof SessionKeepaliveRequestSchema>;
+/** `POST /v1/sessions/{id}/resume` and `…/fork` body: optional `ttl_seconds` (the default TTL when left out). */
+export type SessionLifetimeRequest = Input<typeof SessionLifetimeRequestSchema>;
 /** `POST /v1/sessions/{id}/bash` body: `cmd` and optionally `timeout_ms`. */
 export type BashRequest = Input<ReturnType<typeof createSessionBashRequestSchema>>;
 /** `POST /v1/sessions/{id}/python` body: execute's, without `files`. */

@@ -131,7 +131,7 @@ describe("sessions", () => {
     try {
       expect(created.session_id).toMatch(/^code-session-/);
       expect((await client.listSessions()).map((session) => session.session_id)).toContain(created.session_id);
-      expect(await client.getSession(created.session_id)).toEqual({ ...created, runtime: "default" });
+      expect(await client.getSession(created.session_id)).toEqual({ ...created, runtime: "default", state: "running", memory: false });
       const kept = await client.keepaliveSession(created.session_id, { ttl_seconds: 600 });
       expect(kept.expires_at).toBeGreaterThan(created.expires_at);
 
@@ -150,6 +150,12 @@ describe("sessions", () => {
       await expect(client.downloadSessionFile(created.session_id, "d/missing.txt")).rejects.toSatisfy((error) =>
         NotFoundError.isInstance(error),
       );
+
+      expect(await client.pauseSession(created.session_id)).toMatchObject({ state: "paused", snapshot: { memory: false } });
+      expect(await client.resumeSession(created.session_id)).toMatchObject({ session_id: created.session_id, state: "running" });
+      const fork = await client.forkSession(created.session_id, { ttl_seconds: 60 });
+      expect(text(await client.downloadSessionFile(fork.session_id, "d/note.txt"))).toBe("hello\n");
+      await client.deleteSession(fork.session_id);
     } finally {
       await client.deleteSession(created.session_id);
     }

@@ -103,6 +103,23 @@ export interface SessionInfo {
   runtime?: SandboxRuntime;
   /** Its network policy, when it was made with one (known to the server that holds its way out). */
   network?: NetworkPolicy;
+  /** `paused`: its sandbox is gone and its snapshot kept (issue 23); a command resumes it. @default "running" */
+  state?: "running" | "paused";
+  /** Whether its kernel's memory is (for a paused one: was) kept by a pause; false: the workspace only. @default false */
+  memory?: boolean;
+  /** A paused session's snapshot. */
+  snapshot?: { bytes: number; memory: boolean; createdAt: number };
+}
+
+/** A session just paused: its snapshot kept, its sandbox gone. */
+export interface PausedSessionInfo extends SessionInfo {
+  state: "paused";
+  snapshot: { bytes: number; memory: boolean; createdAt: number };
+}
+
+/** How long a resumed or forked session lives, and (for a fork) whose it is. */
+export interface SessionLifetimeOptions {
+  ttlSeconds: number;
 }
 
 export interface CreateSessionOptions {
@@ -159,6 +176,16 @@ export interface Backend {
    * the operator's bounds. Absent: the backend offers no egress.
    */
   updateSessionNetwork?(sessionId: string, policy: NetworkPolicy): Promise<SessionInfo>;
+  /**
+   * Pauses a session (issue 23): waits for the command it runs, keeps its
+   * snapshot, removes its sandbox. A paused one answers as it is. Absent:
+   * the backend keeps no snapshots (501).
+   */
+  pauseSession?(sessionId: string): Promise<PausedSessionInfo>;
+  /** Resumes a paused session in a fresh sandbox, its workspace restored; a running one answers as it is. */
+  resumeSession?(sessionId: string, options: SessionLifetimeOptions): Promise<SessionInfo>;
+  /** A new session (the same tenant) with a copy of the workspace of a running or paused one. */
+  forkSession?(sessionId: string, options: SessionLifetimeOptions): Promise<SessionInfo>;
   /** Moves a session's expiry to now + ttlSeconds. */
   extendSession(sessionId: string, ttlSeconds: number): Promise<SessionInfo>;
   /** Throws SessionNotFoundError for an unknown id or one that is not a session of ours. */

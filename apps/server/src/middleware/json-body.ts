@@ -8,11 +8,13 @@ import type { Env } from "../env.js";
  * reading, or as soon as the stream passes it) and validates it (with the
  * schema `schema(json)` picks, when it is a function). Bad JSON,
  * the wrong content type and invalid fields are 422s naming the field.
+ * With `optional`, no body at all counts as `{}`.
  */
 export async function readJsonBody<T extends z.ZodType>(
   c: Context<Env>,
   schema: T | ((json: unknown) => T),
   maxBytes: number,
+  options: { optional?: boolean } = {},
 ): Promise<z.infer<T>> {
   const type = c.req.header("content-type") ?? "";
   if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
@@ -31,11 +33,13 @@ export async function readJsonBody<T extends z.ZodType>(
     }
   }
   let json: unknown;
-  try {
-    json = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    throw new InvalidRequestError({ message: size === 0 ? "Request body is required (JSON)" : "Request body is not valid JSON" });
-  }
+  if (size === 0 && options.optional) json = {};
+  else
+    try {
+      json = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch {
+      throw new InvalidRequestError({ message: size === 0 ? "Request body is required (JSON)" : "Request body is not valid JSON" });
+    }
   const parsed = (typeof schema === "function" ? schema(json) : schema).safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -18,10 +18,14 @@ import {
   SessionCreateRequestSchema,
   SessionDetailSchema,
   SessionKeepaliveRequestSchema,
+  SessionLifetimeRequestSchema,
   SessionListResponseSchema,
   SessionNetworkRequestSchema,
+  SessionPauseResponseSchema,
   SessionPythonResponseSchema,
   SessionResponseSchema,
+  SessionResumeResponseSchema,
+  SessionSnapshotSchema,
   StreamDisplayEventSchema,
   StreamErrorEventSchema,
   StreamOutputEventSchema,
@@ -50,6 +54,8 @@ export interface ApiOperation {
   requestHeaders?: Record<string, string>;
   /** JSON request body schema, or a multipart upload of the field `file`. */
   body?: z.ZodType | "multipart";
+  /** The JSON body may be left out (its fields all have defaults). */
+  bodyOptional?: boolean;
   /** An example body "try it" starts from. */
   example?: unknown;
   responses: Record<number, ApiResponse>;
@@ -94,6 +100,10 @@ export function namedSchemas(limits: RequestLimits): Record<string, z.ZodType> {
     SessionDetail: SessionDetailSchema,
     SessionListResponse: SessionListResponseSchema,
     SessionKeepaliveRequest: SessionKeepaliveRequestSchema,
+    SessionSnapshot: SessionSnapshotSchema,
+    SessionPauseResponse: SessionPauseResponseSchema,
+    SessionResumeResponse: SessionResumeResponseSchema,
+    SessionLifetimeRequest: SessionLifetimeRequestSchema,
     SessionBashRequest: createSessionBashRequestSchema(limits).extend({ background: backgroundField }),
     SessionBashResponse: SessionBashResponseSchema,
     SessionNetworkRequest: SessionNetworkRequestSchema,
@@ -122,6 +132,7 @@ const invalidOrRuntime = error(
 const sessionMissing = error("No such session");
 const unavailable = error("The backend is unreachable or out of capacity");
 const noSessions = error("The backend has no sessions");
+const noSnapshots = error("The backend keeps no session snapshots (kubernetes so far)");
 const stream: ApiResponse = {
   description:
     "Server-sent events: `output` events (StreamOutputEvent) while the code runs, a `display` event (StreamDisplayEvent, " +
@@ -308,6 +319,56 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
         422: error(
           "The policy is invalid or outside the operator's bounds (`detail` names the entry), the session was made without `network`, or the server offers no egress",
         ),
+      },
+    },
+    {
+      method: "post",
+      path: "/v1/sessions/:sessionId/pause",
+      operationId: "pauseSession",
+      summary:
+        "Pause a session: its workspace is kept as a signed snapshot in the file store and its sandbox removed (waits for a command it runs; without memory, the kernel's variables are not kept)",
+      tag: "sessions",
+      responses: {
+        200: { description: "Paused (a session already paused answers the same)", schema: SessionPauseResponseSchema },
+        404: sessionMissing,
+        413: error("The snapshot would be over MAX_SNAPSHOT_MB; the session keeps running"),
+        422: error("A session with `network` cannot be paused yet"),
+        501: noSnapshots,
+      },
+    },
+    {
+      method: "post",
+      path: "/v1/sessions/:sessionId/resume",
+      operationId: "resumeSession",
+      summary:
+        "Resume a paused session in a fresh sandbox, its workspace restored after its snapshot's signature is checked (any command to a paused session does this first)",
+      tag: "sessions",
+      body: SessionLifetimeRequestSchema,
+      bodyOptional: true,
+      example: { ttl_seconds: 600 },
+      responses: {
+        200: { description: "Running (a running session answers the same)", schema: SessionResumeResponseSchema },
+        404: sessionMissing,
+        422: error("The snapshot is refused (altered, or signed with another SNAPSHOT_KEY): nothing was restored"),
+        501: noSnapshots,
+      },
+    },
+    {
+      method: "post",
+      path: "/v1/sessions/:sessionId/fork",
+      operationId: "forkSession",
+      summary: "A new session of the same tenant with a copy of the workspace of a running or paused session",
+      tag: "sessions",
+      body: SessionLifetimeRequestSchema,
+      bodyOptional: true,
+      example: { ttl_seconds: 600 },
+      responses: {
+        201: { description: "The new session", schema: SessionResponseSchema },
+        404: sessionMissing,
+        413: error("The snapshot would be over MAX_SNAPSHOT_MB"),
+        422: error("A session with `network` cannot be forked yet, or the paused session's snapshot is refused"),
+        429: tooMany,
+        501: noSnapshots,
       },
     },
     {

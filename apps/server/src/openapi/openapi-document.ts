@@ -127,7 +127,7 @@ function requestBody(operation: ApiOperation, reference: (schema: z.ZodType, io:
   }
   return {
     requestBody: {
-      required: true,
+      required: operation.bodyOptional !== true,
       content: {
         "application/json": { schema: reference(operation.body, "input"), ...(operation.example ? { example: operation.example } : {}) },
       },

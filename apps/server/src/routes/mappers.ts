@@ -11,6 +11,7 @@ import type {
   SessionPythonRequest,
   SessionPythonResponse,
   SessionResponse,
+  SessionSnapshotJson,
 } from "@code-interpreter/core";
 import type { SavedOutputs } from "@code-interpreter/files";
 
@@ -55,7 +56,19 @@ export function sessionJson(session: SessionInfo): SessionResponse {
 /** A session as our own routes show it (list, get): also its runtime (`fallback` for a backend that does not say), and its network policy when it has one. */
 export function sessionDetailJson(session: SessionInfo, fallback: SessionDetail["runtime"]): SessionDetail {
   const network = session.network && { allow_out: [...session.network.allow_out], deny_out: [...session.network.deny_out] };
-  return { ...sessionJson(session), runtime: session.runtime ?? fallback, ...(network ? { network } : {}) };
+  return {
+    ...sessionJson(session),
+    runtime: session.runtime ?? fallback,
+    ...(network ? { network } : {}),
+    state: session.state ?? "running",
+    memory: session.memory ?? false,
+    ...(session.snapshot ? { snapshot: snapshotJson(session.snapshot) } : {}),
+  };
+}
+
+/** A pause's snapshot as answers show it. */
+export function snapshotJson(snapshot: NonNullable<SessionInfo["snapshot"]>): SessionSnapshotJson {
+  return { bytes: snapshot.bytes, memory: snapshot.memory, created_at: snapshot.createdAt };
 }
 
 /** Session bash's whole answer, and how every answer to code that ran starts. */

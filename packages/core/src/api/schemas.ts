@@ -323,6 +323,21 @@ export const SessionResponseSchema = z.object({
 });
 export type SessionResponse = z.infer<typeof SessionResponseSchema>;
 
+/** What a pause kept (issue 23). */
+export const SessionSnapshotSchema = z.object({
+  bytes: z.int().describe("Size of the stored snapshot, in bytes"),
+  memory: z
+    .boolean()
+    .describe("Whether the kernel's memory (its variables) was kept; false: the workspace only, and a resume starts a fresh kernel"),
+  created_at: z.int().describe("When the snapshot was taken, unix seconds"),
+});
+export type SessionSnapshotJson = z.infer<typeof SessionSnapshotSchema>;
+
+/** A session's state: `paused` sessions have no sandbox, only their snapshot; a command resumes them. */
+const sessionStateField = z
+  .enum(["running", "paused"])
+  .describe("`running`, or `paused` (no sandbox, its snapshot kept; a command resumes it)");
+
 /** A session as `GET /v1/sessions` and `GET /v1/sessions/{id}` show it: also the runtime it runs on (extensions). */
 export const SessionDetailSchema = SessionResponseSchema.extend({
   runtime: z.enum(SANDBOX_RUNTIMES).describe("The sandbox runtime the session runs on"),
@@ -330,8 +345,37 @@ export const SessionDetailSchema = SessionResponseSchema.extend({
     .object({ allow_out: z.array(z.string()), deny_out: z.array(z.string()) })
     .optional()
     .describe("The session's network policy, when it has one"),
+  state: sessionStateField,
+  memory: z.boolean().describe("Whether a pause keeps (for a paused session: kept) the kernel's memory; false: the workspace only"),
+  snapshot: SessionSnapshotSchema.optional().describe("A paused session's snapshot; its `expires_at` is when the snapshot goes"),
 });
 export type SessionDetail = z.infer<typeof SessionDetailSchema>;
+
+/** `POST /v1/sessions/{id}/pause` response body: the sandbox is gone, its snapshot kept. */
+export const SessionPauseResponseSchema = z.object({
+  session_id: z.string(),
+  state: z.literal("paused"),
+  snapshot: SessionSnapshotSchema,
+});
+export type SessionPauseResponse = z.infer<typeof SessionPauseResponseSchema>;
+
+/** `POST /v1/sessions/{id}/resume` response body. */
+export const SessionResumeResponseSchema = z.object({
+  session_id: z.string(),
+  state: z.literal("running"),
+  expires_at: z.int(),
+});
+export type SessionResumeResponse = z.infer<typeof SessionResumeResponseSchema>;
+
+/** `POST /v1/sessions/{id}/resume` and `…/fork` request body (optional): the lifetime of the running session. */
+export const SessionLifetimeRequestSchema = z.object({
+  ttl_seconds: z
+    .int("ttl_seconds must be an integer")
+    .min(1, "ttl_seconds must be at least 1")
+    .optional()
+    .describe("Seconds it lives from now; SESSION_DEFAULT_TTL_SECONDS when left out"),
+});
+export type SessionLifetimeRequest = z.infer<typeof SessionLifetimeRequestSchema>;
 
 /** `GET /v1/sessions` response body (an extension). */
 export const SessionListResponseSchema = z.object({ sessions: z.array(SessionDetailSchema) });

@@ -2,6 +2,7 @@ import type { BackendCapabilities, BackendHealth } from "../backend.js";
 import type { EgressTcpEndpoint } from "../network/egress.js";
 import type { RunnerChannel } from "../runner/runner-channel.js";
 import type { RunnerLimits, RunnerRequest } from "../runner/runner-protocol.js";
+import type { SessionImage } from "./session-snapshots.js";
 
 /** A runner waiting for one request on `channel`: a one-shot sandbox's. */
 export interface RunnerHandle {
@@ -175,6 +176,17 @@ export interface SandboxDriver<Session extends SessionRecord = SessionRecord, Sa
    * so none pays for an exec of its own.
    */
   startCommandRunner(session: Session, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle>;
+
+  /**
+   * Session snapshots (issue 23): the session's workspace and writable areas
+   * as a tar (later, with a checkpointing runtime, its memory image too), its
+   * commands settled. Absent: the engine takes the workspace's regular files
+   * through the session's command runner, which every driver has (local and
+   * docker today: modes, symlinks and empty directories are not kept).
+   */
+  snapshotSession?(session: Session): Promise<SessionImage>;
+  /** Puts an image into a session sandbox just made by `createSession` (a resume's, a fork's). Absent: through the command runner. */
+  restoreSession?(session: Session, image: SessionImage): Promise<void>;
 
   /**
    * Removes expired and ended sessions and orphaned sandboxes, whoever left

@@ -11,5 +11,6 @@ export * from "./persistent-runner.js";
 export * from "./reap-verdict.js";
 export * from "./sandbox-engine.js";
 export * from "./session-runners.js";
+export * from "./session-snapshots.js";
 export * from "./warm-pool.js";
 export * from "./warm-session-init.js";

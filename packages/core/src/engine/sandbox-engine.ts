@@ -7,16 +7,18 @@ import {
   type CreateSessionOptions,
   type ExecuteOptions,
   type ExecutionResult,
+  type PausedSessionInfo,
   type RunCallbacks,
   type SessionCommandOptions,
   type SessionInfo,
+  type SessionLifetimeOptions,
 } from "../backend.js";
-import { BackendUnavailableError, InvalidRequestError, SessionNotFoundError } from "../errors.js";
+import { BackendUnavailableError, InvalidRequestError, NotSupportedError, PayloadTooLargeError, SessionNotFoundError } from "../errors.js";
 import type { EgressAttachment, EgressGateway, NetworkPolicy } from "../network/egress.js";
 import { outputCallbacks } from "../output.js";
 import type { RunnerLimits, RunnerRequest, RunnerResult } from "../runner/runner-protocol.js";
 import { isSessionId, newExecName, newSessionId, sessionInfo } from "../sandbox/names.js";
-import type { WorkspaceFileContent, WorkspaceFileSink } from "../workspace/workspace-tar.js";
+import { packWorkspace, unpackWorkspace, type WorkspaceFileContent, type WorkspaceFileSink } from "../workspace/workspace-tar.js";
 import {
   claimable,
   oneShotLifetimeSeconds,
@@ -47,6 +49,7 @@ import { KeyedQueue } from "./keyed-queue.js";
 import { runnerPlan, type SandboxLimits } from "./limits.js";
 import { PersistentRunner, PythonKernel } from "./persistent-runner.js";
 import { SessionRunners } from "./session-runners.js";
+import { type PausedSession, type SessionImage, SessionPausedError, type SessionSnapshots } from "./session-snapshots.js";
 import { WarmPool } from "./warm-pool.js";
 
 /** After a session's command failed, how often and how far apart its sandbox is looked at again (another replica's removal takes a moment to show). */
@@ -121,7 +124,16 @@ export interface SandboxEngineOptions {
    * `capabilities.egress`): such requests are refused with 422.
    */
   egress?: EgressGateway;
+  /**
+   * Where paused sessions' snapshots are kept, signed (issue 23): the
+   * server's file store. Absent: pause, resume and fork answer 501.
+   */
+  snapshots?: SessionSnapshots;
 }
+
+/** Put before the first answer of a session resumed or forked without its kernel's memory: nothing is lost silently. */
+export const FRESH_KERNEL_NOTICE =
+  "[this session was restored from a snapshot without memory: a fresh Python kernel was started, so earlier variables and imports are gone; the workspace files were kept]\n";
 
 /** A session's way out, held by the engine for the session's life. */
 interface SessionEgress {
@@ -175,6 +187,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
    * process: after a restart, or on another replica, the session has none.
    */
   private readonly sessionEgress = new Map<string, SessionEgress>();
+  /** Sessions restored here without memory whose next answer has not yet said so (FRESH_KERNEL_NOTICE). */
+  private readonly freshKernels = new Set<string>();
   private closed = false;
   /** What every runner request is planned with (python, rlimits, env). */
   private readonly plan: RunnerPlanSettings & { limits: RunnerLimits; maxSnapshotBytes: number };
@@ -332,11 +346,91 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   }
 
   getSession(sessionId: string): Promise<SessionInfo> {
-    return this.translate(async () => this.withNetwork(sessionInfo(await this.findSession(sessionId))));
+    return this.translate(async () => {
+      const session = isSessionId(sessionId) ? await this.driver.findSession(sessionId) : undefined;
+      if (session) return this.withNetwork(sessionInfo(session));
+      const paused = await this.findPaused(sessionId);
+      if (paused) return pausedInfo(paused);
+      throw notFound(sessionId);
+    });
   }
 
   listSessions(): Promise<SessionInfo[]> {
-    return this.translate(async () => (await this.driver.listSessions()).map((session) => this.withNetwork(sessionInfo(session))));
+    return this.translate(async () => {
+      const running = (await this.driver.listSessions()).map((session) => this.withNetwork(sessionInfo(session)));
+      const paused = this.options.snapshots ? await this.options.snapshots.list(this.runtime) : [];
+      const ids = new Set(running.map((session) => session.id));
+      return [...running, ...paused.filter((session) => !ids.has(session.id)).map(pausedInfo)];
+    });
+  }
+
+  /**
+   * Pauses a session: waits for the command it runs (commands of a session
+   * run one at a time, and the pause takes its turn), keeps a signed
+   * snapshot of its workspace, then removes its sandbox. A snapshot that
+   * cannot be taken or kept (over MAX_SNAPSHOT_MB) leaves it running. A
+   * session with `network` is refused (422): its way out is this process's.
+   */
+  pauseSession(sessionId: string): Promise<PausedSessionInfo> {
+    return this.sessionQueue.run(sessionId, () =>
+      this.track(async () => {
+        const snapshots = this.snapshotsOrRefuse();
+        const session = isSessionId(sessionId) ? await this.driver.findSession(sessionId) : undefined;
+        if (!session) {
+          const paused = await this.findPaused(sessionId);
+          if (paused) return pausedInfo(paused);
+          throw notFound(sessionId);
+        }
+        const live = await this.liveSession(sessionId);
+        this.refuseSnapshotWithNetwork(live.id, "paused");
+        const image = await this.captureSession(live);
+        const ttlSeconds = Math.max(1, live.expiresAt - this.unixNow());
+        const paused = await snapshots.save({ id: live.id, tenant: live.tenant, runtime: this.runtime, ttlSeconds }, image);
+        await this.removeSession(live);
+        this.freshKernels.delete(live.id);
+        return pausedInfo(paused);
+      }),
+    );
+  }
+
+  /** Resumes a paused session in a fresh sandbox with its workspace; a running one answers as it is. */
+  resumeSession(sessionId: string, options: SessionLifetimeOptions): Promise<SessionInfo> {
+    return this.sessionQueue.run(sessionId, () =>
+      this.track(async () => {
+        this.snapshotsOrRefuse();
+        const running = isSessionId(sessionId) ? await this.driver.findSession(sessionId) : undefined;
+        if (running) return { ...sessionInfo(await this.liveSession(sessionId)), state: "running" as const };
+        const resumed = await this.resumePaused(sessionId, options.ttlSeconds);
+        if (!resumed) throw notFound(sessionId);
+        return resumed;
+      }),
+    );
+  }
+
+  /**
+   * A new session of the same tenant with a copy of the workspace of a
+   * running (it waits for the command it runs) or paused session; its
+   * kernel starts fresh, and its first answer says so.
+   */
+  forkSession(sessionId: string, options: SessionLifetimeOptions): Promise<SessionInfo> {
+    return this.sessionQueue.run(sessionId, () =>
+      this.track(async () => {
+        const snapshots = this.snapshotsOrRefuse();
+        const running = isSessionId(sessionId) ? await this.driver.findSession(sessionId) : undefined;
+        let source: { tenant?: string; image: SessionImage };
+        if (running) {
+          const live = await this.liveSession(sessionId);
+          this.refuseSnapshotWithNetwork(live.id, "forked");
+          source = { tenant: live.tenant, image: await this.captureSession(live) };
+        } else {
+          const loaded = await snapshots.load(sessionId, this.runtime);
+          if (!loaded) throw notFound(sessionId);
+          source = { tenant: loaded.session.tenant, image: loaded.image };
+        }
+        const expiresAt = sessionExpiry(this.unixNow(), options.ttlSeconds, this.options.sessionMaxLifetimeSeconds);
+        return this.restoreInto(newSessionId(), expiresAt, source.tenant, source.image);
+      }),
+    );
   }
 
   /**
@@ -371,7 +465,17 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
 
   deleteSession(sessionId: string): Promise<void> {
     return this.translate(async () => {
-      const session = await this.findSession(sessionId);
+      const session = isSessionId(sessionId) ? await this.driver.findSession(sessionId) : undefined;
+      if (!session) {
+        // A paused session is its snapshot: deleting it removes that (one whose signature fails too).
+        const paused = await this.findPaused(sessionId).then(
+          (found) => found !== undefined,
+          () => true,
+        );
+        if (!paused) throw notFound(sessionId);
+        await this.options.snapshots?.remove(sessionId);
+        return;
+      }
       if (!(await this.removeSession(session))) throw notFound(sessionId);
     });
   }
@@ -380,9 +484,16 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   runInSession(options: SessionCommandOptions): Promise<CommandResult> {
     return this.sessionQueue.run(options.sessionId, async () => {
       try {
-        return await this.track(() => this.runInLiveSession(options));
+        return await this.track(() => this.runInLiveOrPausedSession(options));
       } catch (error) {
-        if (SessionNotFoundError.isInstance(error) || (await this.stillUsable(options.sessionId))) throw error;
+        // A paused session's snapshot refused, or a bad request: said as it is.
+        if (
+          SessionNotFoundError.isInstance(error) ||
+          InvalidRequestError.isInstance(error) ||
+          (await this.stillUsable(options.sessionId))
+        ) {
+          throw error;
+        }
         // Deleted or reaped while it ran, which killed its sandbox: say so rather than "the sandbox failed".
         throw new SessionNotFoundError({
           message: `Session ${JSON.stringify(options.sessionId)} was deleted while the command ran`,
@@ -510,6 +621,99 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   private withNetwork(info: SessionInfo): SessionInfo {
     const egress = this.sessionEgress.get(info.id);
     return egress ? { ...info, network: egress.policy } : info;
+  }
+
+  /** The runtime this engine's sandboxes run on: a snapshot is resumed only on its own. */
+  private get runtime() {
+    return this.capabilities.runtime ?? "default";
+  }
+
+  private snapshotsOrRefuse(): SessionSnapshots {
+    if (this.options.snapshots) return this.options.snapshots;
+    throw new NotSupportedError({
+      message: `the ${this.name} backend of this server keeps no session snapshots: sessions cannot be paused, resumed or forked`,
+    });
+  }
+
+  private refuseSnapshotWithNetwork(sessionId: string, verb: string): void {
+    if (this.sessionEgress.has(sessionId)) {
+      throw new InvalidRequestError({
+        message: `session ${JSON.stringify(sessionId)} has \`network\`: a session with a way out cannot be ${verb} yet (its way out belongs to this server process)`,
+      });
+    }
+  }
+
+  /** The paused session with this id on this engine's runtime, or undefined (also without snapshots). */
+  private async findPaused(sessionId: string): Promise<PausedSession | undefined> {
+    return this.options.snapshots?.find(sessionId, this.runtime);
+  }
+
+  /** The workspace of a session as an image: the driver's, or its regular files through its command runner. */
+  private async captureSession(session: Session): Promise<SessionImage> {
+    if (this.driver.snapshotSession) return this.driver.snapshotSession(session);
+    const { maxOutputBytes, workspaceBytes } = this.limits;
+    const request = { cwd: WORKSPACE_DIR, snapshot: true, maxOutputBytes, maxSnapshotBytes: workspaceBytes };
+    const result = await this.exchangeOnCommandRunner(session, { request });
+    if (result.snapshotTruncated || (result.skippedFiles?.length ?? 0) > 0) {
+      const skipped = (result.skippedFiles ?? []).map((file) => `${file.path} (${file.reason})`).join(", ");
+      throw new PayloadTooLargeError({
+        message: `the session's workspace could not be captured whole${skipped ? `: ${skipped}` : ""}; it keeps running, nothing was paused`,
+      });
+    }
+    return { filesystem: await packWorkspace(result.snapshot) };
+  }
+
+  /** Makes a session sandbox with this id and puts the image in it; one that could not be restored is removed. */
+  private async restoreInto(id: string, expiresAt: number, tenant: string | undefined, image: SessionImage): Promise<SessionInfo> {
+    const session = await this.driver.createSession({ id, expiresAt, tenant, env: this.codeEnvVariables() });
+    try {
+      if (this.driver.restoreSession) await this.driver.restoreSession(session, image);
+      else {
+        const files = await unpackWorkspace(image.filesystem, { maxBytes: this.limits.workspaceBytes });
+        if (files.length > 0) {
+          await this.exchangeOnCommandRunner(session, {
+            request: { cwd: WORKSPACE_DIR, files, maxOutputBytes: this.limits.maxOutputBytes },
+          });
+        }
+      }
+    } catch (error) {
+      await this.removeSession(session).catch(() => {});
+      throw error;
+    }
+    this.freshKernels.add(id);
+    return { ...sessionInfo(session), state: "running" };
+  }
+
+  /** Resumes a paused session (verified first); undefined when there is none. Its snapshot goes once it runs again. */
+  private async resumePaused(sessionId: string, ttlSeconds?: number): Promise<SessionInfo | undefined> {
+    const snapshots = this.options.snapshots;
+    const loaded = snapshots && (await snapshots.load(sessionId, this.runtime));
+    if (!snapshots || !loaded) return undefined;
+    const lifetime = ttlSeconds ?? loaded.session.ttlSeconds;
+    const expiresAt = sessionExpiry(this.unixNow(), lifetime, this.options.sessionMaxLifetimeSeconds);
+    const resumed = await this.restoreInto(sessionId, expiresAt, loaded.session.tenant, loaded.image);
+    await snapshots.remove(sessionId);
+    return resumed;
+  }
+
+  /** A command: a session found paused (not running) is resumed first, and the answer starts with FRESH_KERNEL_NOTICE. */
+  private async runInLiveOrPausedSession(options: SessionCommandOptions): Promise<CommandResult> {
+    let result: CommandResult;
+    try {
+      result = await this.runWithNotice(options);
+    } catch (error) {
+      if (!SessionPausedError.isInstance(error) || !(await this.resumePaused(options.sessionId))) throw error;
+      result = await this.runWithNotice(options);
+    }
+    return result;
+  }
+
+  private async runWithNotice(options: SessionCommandOptions): Promise<CommandResult> {
+    if (!this.freshKernels.has(options.sessionId)) return this.runInLiveSession(options);
+    this.freshKernels.delete(options.sessionId);
+    options.onStderr?.(FRESH_KERNEL_NOTICE);
+    const result = await this.runInLiveSession(options);
+    return { ...result, stderr: FRESH_KERNEL_NOTICE + result.stderr };
   }
 
   /** Now, in unix seconds, on the engine's clock. */
@@ -711,7 +915,15 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
 
   /** A session that can run commands; an expired or ended one is removed on the spot. */
   private async liveSession(sessionId: string): Promise<Session> {
-    const session = await this.findSession(sessionId);
+    const session = await this.findSession(sessionId).catch(async (error: unknown) => {
+      // A paused session's record that fails its signature is refused here (SnapshotRefusedError), not "not found".
+      if (SessionNotFoundError.isInstance(error) && (await this.findPaused(sessionId))) {
+        throw new SessionPausedError({
+          message: `Session ${JSON.stringify(sessionId)} is paused: resume it first (POST /v1/sessions/${sessionId}/resume), or send it a command`,
+        });
+      }
+      throw error;
+    });
     if (session.expiresAt <= this.unixNow() || session.ended) {
       await this.removeSession(session);
       throw new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} has expired` });
@@ -785,6 +997,16 @@ function sandboxEgress(attachment: EgressAttachment): { egress?: SandboxEgress }
   if (attachment.hostDirectory === undefined) return {};
   const tcp = attachment.tcp ? { tcp: attachment.tcp, caCertificate: attachment.caCertificate } : {};
   return { egress: { hostDirectory: attachment.hostDirectory, ...tcp } };
+}
+
+/** A paused session as answers show it. */
+function pausedInfo(paused: PausedSession): PausedSessionInfo {
+  return {
+    ...sessionInfo(paused),
+    state: "paused",
+    memory: paused.snapshot.memory,
+    snapshot: paused.snapshot,
+  };
 }
 
 function notFound(sessionId: string): SessionNotFoundError {

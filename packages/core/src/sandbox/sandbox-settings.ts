@@ -1,3 +1,4 @@
+import type { SessionSnapshots } from "../engine/session-snapshots.js";
 import type { EgressGateway } from "../network/egress.js";
 import type { SandboxRuntime } from "./runtimes.js";
 
@@ -71,6 +72,11 @@ export interface SandboxSettings {
    * requests with `network` are refused (422). @default none (the server makes one unless EGRESS_ALLOW=none)
    */
   egress?: EgressGateway;
+  /**
+   * Where paused sessions' signed snapshots are kept (issue 23): the server's
+   * file store. Unset: pause, resume and fork answer 501. @default none
+   */
+  snapshots?: SessionSnapshots;
 }
 
 /** What the container backends (Docker, Kubernetes) share on top of {@link SandboxSettings}. */
