@@ -5,7 +5,10 @@
 # --network=none, because the sandboxes have no network anyway and runsc's own
 # netstack setup fails without a veth to take over; and --oci-seccomp, without
 # which runsc ignores the container's seccomp profile (the sandbox's syscall
-# policy): the Docker backend refuses a runsc runtime that lacks it.
+# policy): the Docker backend refuses a runsc runtime that lacks it; and
+# --host-uds=open, so a sandbox may connect to a host Unix socket bound into it
+# (the egress proxy's, issue 22; nothing else is bound): without it the Docker
+# backend does not offer egress under gVisor.
 # Under CI=true a failure fails the run; elsewhere the gVisor tests skip themselves.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,7 +25,11 @@ platform=${GVISOR_PLATFORM:-ptrace}
 
 # Docker: add (or update) the runtime in daemon.json, then have dockerd reload it (SIGHUP reloads runtimes).
 timeout 20 docker info >/dev/null 2>&1 || exit 0 # no engine here: 10-docker.sh said why
-registered() { timeout 20 docker info --format '{{json .Runtimes.runsc}}' 2>/dev/null | grep -q -- '"--oci-seccomp"'; }
+registered() {
+  local runsc
+  runsc=$(timeout 20 docker info --format '{{json .Runtimes.runsc}}' 2>/dev/null) || return 1
+  grep -q -- '"--oci-seccomp"' <<<"$runsc" && grep -q -- '"--host-uds=open"' <<<"$runsc"
+}
 if registered; then exit 0; fi
 log "Registering runsc with the Docker engine (/etc/docker/daemon.json)"
 as_root mkdir -p /etc/docker
@@ -36,7 +43,7 @@ except FileNotFoundError:
     config = {}
 config.setdefault("runtimes", {})["runsc"] = {
     "path": os.environ["RUNSC"],
-    "runtimeArgs": [f"--platform={os.environ['PLATFORM']}", "--network=none", "--oci-seccomp"],
+    "runtimeArgs": [f"--platform={os.environ['PLATFORM']}", "--network=none", "--oci-seccomp", "--host-uds=open"],
 }
 with open(path, "w") as f:
     json.dump(config, f, indent=2)
@@ -46,4 +53,4 @@ for _ in $(seq 30); do
   registered && exit 0
   sleep 1
 done
-give_up "dockerd did not take runsc (with --oci-seccomp) as a runtime (see /var/log/dockerd.log)"
+give_up "dockerd did not take runsc (with --oci-seccomp and --host-uds=open) as a runtime (see /var/log/dockerd.log)"

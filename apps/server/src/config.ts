@@ -1,7 +1,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { networkEntryKind } from "@code-interpreter/core";
 import { DEFAULT_EXECUTOR_IMAGE, SANDBOX_RUNTIMES } from "@code-interpreter/core/sandbox";
+import { type EgressOptions, EgressSettingsError, egressOptionsFromEnv } from "@code-interpreter/egress";
 import { z } from "zod";
 
 const integer = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
@@ -12,30 +12,8 @@ const flag = (fallback: boolean) =>
     .default(fallback ? "true" : "false")
     .transform((value) => value === "true" || value === "1");
 
-/** A comma-separated list of egress rules: domains, `*.` wildcards, IP addresses and CIDRs (in EGRESS_ALLOW also `*`, anything public, or `none` alone: no egress). */
-const egressRules = (anything: boolean) =>
-  z
-    .string()
-    .transform((value) =>
-      value
-        .split(",")
-        .map((entry) => entry.trim())
-        .filter(Boolean),
-    )
-    .superRefine((entries, context) => {
-      for (const entry of entries) {
-        if (anything && entry === "none") {
-          if (entries.length > 1) context.addIssue({ code: "custom", message: "none stands alone (no egress at all)" });
-          continue;
-        }
-        if ((anything && entry === "*") || networkEntryKind(entry) !== undefined) continue;
-        context.addIssue({
-          code: "custom",
-          message: `${JSON.stringify(entry)} is not a domain, a *. wildcard domain, an IP address or a CIDR${anything ? " (or * for anything, or none)" : ""}`,
-        });
-      }
-    })
-    .optional();
+/** Raw text of an EGRESS_* variable: @code-interpreter/egress parses and checks it (loadConfig), one parser for the server and the proxy. */
+const egressText = () => z.string().optional();
 
 /**
  * The server's configuration, from environment variables (onyx names where
@@ -170,36 +148,32 @@ export const ConfigSchema = z.object({
    * offered wherever the backend can give sandboxes a way out. `none`: no
    * egress proxy, and a request with `network` is refused (422).
    */
-  EGRESS_ALLOW: egressRules(true),
+  EGRESS_ALLOW: egressText(),
   /** Always denied, whatever a request allows (added to loopback, link-local, the server's own addresses, private ranges). */
-  EGRESS_DENY: egressRules(false),
+  EGRESS_DENY: egressText(),
   /** Lets requests reach private ranges (10/8, 172.16/12, 192.168/16, fc00::/7) when they allow them. */
-  EGRESS_ALLOW_PRIVATE: flag(false),
+  EGRESS_ALLOW_PRIVATE: egressText(),
   /** The proxy's hosts file, `name=address[:port],…`: a name mapped here counts as the operator allowing that address. */
-  EGRESS_HOSTS: z
-    .string()
-    .regex(/^\s*[^=,\s]+=[^,\s]+(\s*,\s*[^=,\s]+=[^,\s]+)*\s*,?\s*$/, "write name=address[:port], comma-separated")
-    .optional(),
+  EGRESS_HOSTS: egressText(),
   /** Secrets, inline JSON: `{"name": {"hosts": […], "header": "Authorization", "value": … | "value_env": "VARIABLE", "format"?: "Bearer {value}", "tenants"?: […]}}`. */
-  EGRESS_SECRETS: z.string().min(1).optional(),
+  EGRESS_SECRETS: egressText(),
   /** Extra CA certificates (a PEM file, or PEM text) the proxy trusts upstream and puts in the sandboxes' bundle. */
-  EGRESS_UPSTREAM_CA: z.string().min(1).optional(),
+  EGRESS_UPSTREAM_CA: egressText(),
   /** Where each sandbox's egress directory (socket, CA bundle) is made; short, as Unix socket paths are. Unset: a new temporary directory. */
-  EGRESS_STATE_DIR: z.string().min(1).optional(),
+  EGRESS_STATE_DIR: egressText(),
   /** Open connections per sandbox through the proxy. Unset: the proxy's default (64). */
-  EGRESS_MAX_CONNECTIONS: z.coerce.number().int().min(1).optional(),
+  EGRESS_MAX_CONNECTIONS: egressText(),
   /** Bytes per second per sandbox through the proxy (0: no limit). Unset: no limit. */
-  EGRESS_BYTES_PER_SECOND: z.coerce.number().int().min(0).optional(),
+  EGRESS_BYTES_PER_SECOND: egressText(),
   /** Bytes per sandbox over its life through the proxy (0: no limit). Unset: the proxy's default (1 GiB). */
-  EGRESS_MAX_BYTES: z.coerce.number().int().min(0).optional(),
+  EGRESS_MAX_BYTES: egressText(),
 });
-/** The configuration, with SANDBOX_RUNTIMES filled in (SANDBOX_RUNTIME alone when unset). */
+/** The configuration, with SANDBOX_RUNTIMES filled in (SANDBOX_RUNTIME alone when unset) and the EGRESS_* variables parsed. */
 export type Config = Omit<z.infer<typeof ConfigSchema>, "SANDBOX_RUNTIMES"> & {
   SANDBOX_RUNTIMES: z.infer<typeof ConfigSchema>["SANDBOX_RUNTIME"][];
+  /** The egress proxy's options from the EGRESS_* variables (`allowOut` empty: EGRESS_ALLOW=none). */
+  egress: EgressOptions;
 };
-
-/** The variables of network egress, read again by @code-interpreter/egress. */
-export const EGRESS_SETTINGS = Object.keys(ConfigSchema.shape).filter((key) => key.startsWith("EGRESS_"));
 
 /** A configuration that cannot be used; the message names every bad variable. */
 export class ConfigError extends Error {
@@ -217,6 +191,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter(([, value]) => value !== undefined && value !== ""),
   );
   const parsed = ConfigSchema.safeParse(present);
+  // The EGRESS_* variables are parsed by the proxy's own parser; value_env secrets read the same `env`.
+  let egress: EgressOptions = {};
+  let egressProblems: string[] = [];
+  try {
+    egress = egressOptionsFromEnv(env);
+  } catch (error) {
+    if (!(error instanceof EgressSettingsError)) throw error;
+    egressProblems = error.problems;
+  }
+  if (parsed.success && egressProblems.length > 0) throw new ConfigError(egressProblems);
   if (parsed.success && parsed.data.FILE_STORE === "s3" && !parsed.data.S3_BUCKET) {
     throw new ConfigError(["S3_BUCKET: required with FILE_STORE=s3 (the bucket files are kept in)"]);
   }
@@ -232,12 +216,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         `SANDBOX_RUNTIMES=${JSON.stringify(present.SANDBOX_RUNTIMES)}: must offer SANDBOX_RUNTIME (${parsed.data.SANDBOX_RUNTIME}), the runtime of requests that name none`,
       ]);
     }
-    return { ...parsed.data, SANDBOX_RUNTIMES: runtimes };
+    return { ...parsed.data, SANDBOX_RUNTIMES: runtimes, egress };
   }
-  throw new ConfigError(
-    parsed.error.issues.map((issue) => {
+  throw new ConfigError([
+    ...parsed.error.issues.map((issue) => {
       const key = String(issue.path[0]);
       return `${key}=${JSON.stringify(present[key])}: ${issue.message}`;
     }),
-  );
+    ...egressProblems,
+  ]);
 }

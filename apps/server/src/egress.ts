@@ -1,11 +1,5 @@
-import {
-  createEgressGateway,
-  type EgressOptions,
-  type EgressProxy,
-  EgressSettingsError,
-  egressOptionsFromEnv,
-} from "@code-interpreter/egress";
-import { type Config, ConfigError, EGRESS_SETTINGS } from "./config.js";
+import { createEgressGateway, type EgressOptions, type EgressProxy, EgressSettingsError } from "@code-interpreter/egress";
+import { type Config, ConfigError } from "./config.js";
 import type { EgressOffer } from "./context.js";
 
 /** The server's egress proxy and what it offers requests. */
@@ -16,23 +10,13 @@ export interface ServerEgress {
 }
 
 /**
- * The egress proxy's options from the configuration's EGRESS_* variables
- * (read by @code-interpreter/egress, which names every bad one), or
- * undefined when the operator offers no egress (EGRESS_ALLOW=none). Unset,
- * EGRESS_ALLOW is any public name or address. A bad setting is a
- * ConfigError naming the variable, even with EGRESS_ALLOW=none.
+ * The egress proxy's options (loadConfig parsed the EGRESS_* variables with
+ * @code-interpreter/egress's parser, naming every bad one), or undefined when
+ * the operator offers no egress (EGRESS_ALLOW=none). Unset, EGRESS_ALLOW is
+ * any public name or address.
  */
 export function egressOptions(config: Config): EgressOptions | undefined {
-  const env = Object.fromEntries(EGRESS_SETTINGS.map((key) => [key, rawSetting(config, key)]));
-  // Secrets may name the variable holding their value (value_env): the server's own environment.
-  let options: EgressOptions;
-  try {
-    options = egressOptionsFromEnv({ ...process.env, ...env });
-  } catch (error) {
-    if (error instanceof EgressSettingsError) throw new ConfigError(error.problems);
-    throw error;
-  }
-  return options.allowOut?.length === 0 ? undefined : options;
+  return config.egress.allowOut?.length === 0 ? undefined : config.egress;
 }
 
 /**
@@ -59,13 +43,6 @@ export async function openEgress(
     secret.tenants ? { name, tenants: secret.tenants } : { name },
   );
   return { gateway, offer: { secrets } };
-}
-
-/** The configuration's value of an EGRESS_* variable as text again, for the proxy's own parser. */
-function rawSetting(config: Config, key: string): string | undefined {
-  const value = (config as unknown as Record<string, unknown>)[key];
-  if (value === undefined) return undefined;
-  return Array.isArray(value) ? value.join(",") : String(value);
 }
 
 /**

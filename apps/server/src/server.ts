@@ -57,13 +57,13 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
   });
   if (egress && backend.capabilities.egress === true) {
     logger.info(
-      { allow: config.EGRESS_ALLOW ?? ["*"], secrets: egress.offer.secrets.map((secret) => secret.name) },
+      { allow: config.egress.allowOut ?? ["*"], secrets: egress.offer.secrets.map((secret) => secret.name) },
       "network egress offered",
     );
-  } else if (egress && config.EGRESS_ALLOW) {
+  } else if (egress && config.egress.allowOut) {
     // Said only when the operator asked for egress: by default a backend without it simply offers none.
     logger.info(
-      { allow: config.EGRESS_ALLOW },
+      { allow: config.egress.allowOut },
       `network egress configured, but the ${backend.name} backend cannot give sandboxes a way out yet`,
     );
   }

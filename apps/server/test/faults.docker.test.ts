@@ -192,40 +192,37 @@ describeIf("the server process on a Docker engine that fails", { timeout: 300_00
     expect(await containers("session")).toEqual([]);
   });
 
-  it("after SIGKILL with both pools on, the dead server's warm containers stop by themselves within the reaper interval + 10 s, and a restarted server removes them as fast; its sessions stay", async () => {
-    const first = await start({ SANDBOX_POOL_MIN: "1", SESSION_POOL_MIN: "1", SESSION_POOL_MAX: "1" });
-    // A session made from the session pool: claimed, it must outlive its server, unlike the warm ones.
-    const session = (await postJson(`${first.url}/v1/sessions`, { ttl_seconds: 600 })).body.session_id as string;
-    expect((await postJson(`${first.url}/v1/sessions/${session}/bash`, { cmd: "echo kept > state.txt" })).status).toBe(200);
-    const warm = (container: { Labels: Record<string, string>; Names: string[] }) =>
-      container.Labels["code-interpreter.warm"] === "true" && container.Names[0] !== `/${session}`;
-    // Both pools full and nothing being made: a container the server had created but not yet started
-    // when it died is not a warm one yet (the reaper takes those after a grace, see reapVerdict).
-    await waitFor("a warm one-shot and a warm session container, both running", async () => {
-      const all = [...(await containers("exec")), ...(await containers("session"))];
-      const running = all.filter((c) => warm(c) && c.State === "running");
-      return (
-        all.every((c) => c.State === "running") &&
-        running.some((c) => c.Labels.component === "exec") &&
-        running.some((c) => c.Labels.component === "session")
-      );
+  it("after SIGKILL with both pools on, mid-refill, the dead server's warm containers stop by themselves within the reaper interval + 10 s, and a restarted server removes them as fast; its sessions stay", async () => {
+    const first = await start({ SANDBOX_POOL_MIN: "1", SESSION_POOL_MIN: "2", SESSION_POOL_MAX: "2" });
+    const warm = (container: { Labels: Record<string, string> }) => container.Labels["code-interpreter.warm"] === "true";
+    // Both pools full: a warm one-shot container and two warm session containers, running.
+    await waitFor("a warm one-shot and two warm session containers, running", async () => {
+      const running = [...(await containers("exec")), ...(await containers("session"))].filter((c) => warm(c) && c.State === "running");
+      return running.some((c) => c.Labels.component === "exec") && running.filter((c) => c.Labels.component === "session").length >= 2;
     });
-    const dead = async () => [...(await containers("exec")), ...(await containers("session"))].filter(warm);
+    // A session made from the session pool: claimed, it must outlive its server, unlike the warm ones. Its claim
+    // starts a refill, which the kill may catch anywhere: before the create, between create and start (a container
+    // that never runs: the reaper's short grace for warm ones), or after.
+    const session = (await postJson(`${first.url}/v1/sessions`, { ttl_seconds: 600 })).body.session_id as string;
     first.kill("SIGKILL");
     const killedAt = Date.now();
     expect(await first.exited).toBe("SIGKILL");
+    const dead = async () => [...(await containers("exec")), ...(await containers("session"))].filter((c) => c.Names[0] !== `/${session}`);
     // No server: each warm container's main process saw its attach end and exited.
     await waitFor("every warm container to stop", async () => (await dead()).every((c) => c.State !== "running"), 11_000, 250);
     const stoppedAfterMs = Date.now() - killedAt;
+    const left = (await dead()).map((c) => `${c.Labels.component} ${c.State}`).join(", ");
 
     const second = await start({ SANDBOX_POOL_MAX: "0" });
     const startedAt = Date.now();
-    await waitFor("the stopped warm containers to be removed", async () => (await dead()).length === 0, 11_000, 250);
+    // Interval + 10 s, plus 4 s for Docker's whole-second creation times and a loaded machine's reaper pass.
+    await waitFor("the dead server's warm containers to be removed", async () => (await dead()).length === 0, 15_000, 250);
     const removedAfterMs = Date.now() - startedAt;
-    console.info(`docker: warm containers stopped ${stoppedAfterMs} ms after SIGKILL; removed ${removedAfterMs} ms after the restart`);
-    // The test engine's image has bash but no coreutils: read the file with a builtin.
-    const state = await postJson(`${second.url}/v1/sessions/${session}/bash`, { cmd: 'echo "$(< state.txt)"' });
-    expect(state.body).toMatchObject({ stdout: "kept\n", exit_code: 0 });
+    console.info(
+      `docker: warm containers stopped ${stoppedAfterMs} ms after SIGKILL (${left}); all removed ${Date.now() - killedAt} ms after it (${removedAfterMs} ms after the restart)`,
+    );
+    const alive = await postJson(`${second.url}/v1/sessions/${session}/bash`, { cmd: "echo alive" });
+    expect(alive.body).toMatchObject({ stdout: "alive\n", exit_code: 0 });
     expect((await containers("exec")).length).toBe(0);
     expect((await containers("session")).map((c) => c.Names[0])).toEqual([`/${session}`]);
     second.kill("SIGTERM");

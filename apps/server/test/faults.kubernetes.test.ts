@@ -91,41 +91,39 @@ const isRunning = (pod: ReturnType<typeof execPods>[number]) => pod.status?.phas
     expect(await double?.containers()).toEqual([]);
   });
 
-  it("after SIGKILL with both pools on, the dead server's warm pods end by themselves within the reaper interval + 10 s, and a restarted server deletes them as fast; its sessions stay", async () => {
-    const first = await start({ SANDBOX_POOL_MIN: "1", SESSION_POOL_MIN: "1", SESSION_POOL_MAX: "1" });
-    const session = (await postJson(`${first.url}/v1/sessions`, { ttl_seconds: 600 })).body.session_id as string;
-    expect((await postJson(`${first.url}/v1/sessions/${session}/bash`, { cmd: "echo kept > state.txt" })).status).toBe(200);
-    const warm = () =>
-      (double?.listPods(namespace) ?? []).filter(
-        (pod) => pod.metadata?.labels?.["code-interpreter.warm"] === "true" && pod.metadata?.name !== session,
-      );
-    // Both pools full and attached: a warm pod the server made and had not attached to yet when it died
-    // waits for its source until a reaper takes it (see runner-bootstrap.ts).
-    await waitFor("a warm one-shot and a warm session pod, both running", () => {
-      const pods = double?.listPods(namespace) ?? [];
-      const running = warm().filter((pod) => pod.status?.phase === "Running");
+  it("after SIGKILL with both pools on, mid-refill, the dead server's warm pods end by themselves within the reaper interval + 10 s, and a restarted server deletes them as fast; its sessions stay", async () => {
+    const first = await start({ SANDBOX_POOL_MIN: "1", SESSION_POOL_MIN: "2", SESSION_POOL_MAX: "2" });
+    const pods = () => double?.listPods(namespace) ?? [];
+    await waitFor("a warm one-shot and two warm session pods, running", () => {
+      const running = pods().filter((pod) => pod.metadata?.labels?.["code-interpreter.warm"] === "true" && pod.status?.phase === "Running");
       return (
-        pods.every((pod) => pod.status?.phase === "Running") &&
         running.some((pod) => pod.metadata?.labels?.component === "exec") &&
-        running.some((pod) => pod.metadata?.labels?.component === "session")
+        running.filter((pod) => pod.metadata?.labels?.component === "session").length >= 2
       );
     });
-    // Attached once running: give the pools' last attach a moment.
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // A session made from the session pool: claimed, it must outlive its server, unlike the warm ones. Its claim
+    // starts a refill, which the kill may catch anywhere: a pod not created yet, pending, running but not attached
+    // to yet (its main process gives up after core's WARM_ATTACH_SECONDS), or attached (it sees its input end).
+    const session = (await postJson(`${first.url}/v1/sessions`, { ttl_seconds: 600 })).body.session_id as string;
     first.kill("SIGKILL");
     const killedAt = Date.now();
     expect(await first.exited).toBe("SIGKILL");
-    await waitFor("every warm pod to end", () => warm().every((pod) => !isRunning(pod)), 11_000, 250);
+    const dead = () => pods().filter((pod) => pod.metadata?.name !== session);
+    // A generous bound for a loaded machine; the time it took is printed.
+    await waitFor("every pod of the dead server to end", () => dead().every((pod) => !isRunning(pod)), 25_000, 250);
     const endedAfterMs = Date.now() - killedAt;
+    const left = dead()
+      .map((pod) => `${pod.metadata?.labels?.component} ${pod.status?.phase}`)
+      .join(", ");
 
     const second = await start({ SANDBOX_POOL_MAX: "0" });
     const startedAt = Date.now();
-    await waitFor("the ended warm pods to be deleted", () => warm().length === 0, 11_000, 250);
+    await waitFor("the dead server's pods to be deleted", () => dead().length === 0, 15_000, 250);
     const deletedAfterMs = Date.now() - startedAt;
-    console.info(`kubernetes: warm pods ended ${endedAfterMs} ms after SIGKILL; deleted ${deletedAfterMs} ms after the restart`);
-    const state = await postJson(`${second.url}/v1/sessions/${session}/bash`, { cmd: "cat state.txt" });
-    expect(state.body).toMatchObject({ stdout: "kept\n", exit_code: 0 });
-    expect((double?.listPods(namespace) ?? []).map((pod) => pod.metadata?.name)).toEqual([session]);
+    console.info(`kubernetes: warm pods ended ${endedAfterMs} ms after SIGKILL (${left}); deleted ${deletedAfterMs} ms after the restart`);
+    const alive = await postJson(`${second.url}/v1/sessions/${session}/bash`, { cmd: "echo alive" });
+    expect(alive.body).toMatchObject({ stdout: "alive\n", exit_code: 0 });
+    expect(pods().map((pod) => pod.metadata?.name)).toEqual([session]);
     expect((await fetch(`${second.url}/v1/sessions/${session}`, { method: "DELETE" })).status).toBe(204);
     await second.stop();
   });

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { EGRESS_MOUNT_PATH, EGRESS_SANDBOX_PORT, EGRESS_SOCKET_NAME } from "@code-interpreter/core";
 import { sessionInitArgv, WORKSPACE_DIR, warmSessionInitArgv } from "@code-interpreter/core/engine";
 import { GVISOR_SYSCALL_POLICY, ociSeccompProfile } from "@code-interpreter/core/policy";
+import { loadRunnerSource } from "@code-interpreter/core/runner";
 import {
   APP_LABEL,
   COMPONENT_LABEL_KEY,
@@ -85,7 +87,7 @@ export function pidsLimit(settings: Pick<DockerBackendSettings, "maxProcesses" |
  * without swap (under gVisor with room for its kernel: memoryCgroupBytes), a CPU quota, a pids limit and no network
  * unless configured.
  */
-export function hardenedHostConfig(settings: DockerBackendSettings): HostConfig {
+export function hardenedHostConfig(settings: DockerBackendSettings, options: { egressDir?: string } = {}): HostConfig {
   const uid = settings.sandboxUid;
   // Docker mounts tmpfs noexec by default; code may run what it writes, as on the other backends.
   // nr_inodes: empty files cost no size, only kernel memory; one inode per KiB of size bounds them too.
@@ -93,6 +95,7 @@ export function hardenedHostConfig(settings: DockerBackendSettings): HostConfig 
   const memoryBytes = memoryCgroupBytes(settings);
   return {
     NetworkMode: settings.network,
+    ...(options.egressDir ? { Mounts: [egressMount(options.egressDir)] } : {}),
     CapDrop: ["ALL"],
     SecurityOpt: ["no-new-privileges", seccompSecurityOption(settings)],
     ReadonlyRootfs: true,
@@ -117,6 +120,42 @@ export function hardenedHostConfig(settings: DockerBackendSettings): HostConfig 
 }
 
 /**
+ * The egress proxy's directory for this sandbox (issue 22: its Unix socket and CA bundle), bound read-only at
+ * EGRESS_MOUNT_PATH. A bind mount (not `Binds`), so a directory that is gone fails the create instead of
+ * being made empty on the host. The network stays `none`: this socket is the only way out.
+ */
+export function egressMount(hostDirectory: string): NonNullable<HostConfig["Mounts"]>[number] {
+  return { Type: "bind", Source: hostDirectory, Target: EGRESS_MOUNT_PATH, ReadOnly: true };
+}
+
+/** Where the forwarder in a sandbox finds the proxy's socket. */
+export const EGRESS_SOCKET_PATH = `${EGRESS_MOUNT_PATH}/${EGRESS_SOCKET_NAME}`;
+
+/** How the runner's bundle ends: the call that runs its __main__ (see packages/core/scripts/bundle-runner.ts). */
+const RUNNER_MAIN_CALL = 'sys.modules["code_interpreter_runner.__main__"].main(sys.argv)';
+
+/**
+ * Main process of a session container with a way out: the session init (`sessionInitArgv`), which first starts
+ * the runner's egress forwarder (its egress.py) on 127.0.0.1:EGRESS_SANDBOX_PORT. A container is one network
+ * namespace shared by every exec, so the forwarder is started once, by the process that lives as long as the
+ * container: it ends with its starter, and every kernel and command runner exec'd later reaches it.
+ * The runner's modules come from its bundle, without the bundle's call to its __main__.
+ */
+export function egressSessionInitArgv(python = "python3"): string[] {
+  const runner = loadRunnerSource();
+  const end = runner.lastIndexOf(RUNNER_MAIN_CALL);
+  if (end < 0 || runner.slice(end + RUNNER_MAIN_CALL.length).trim() !== "") {
+    throw new Error("egressSessionInitArgv: the runner bundle no longer ends with its call to __main__");
+  }
+  const [, isolated, flag, init] = sessionInitArgv(python);
+  const forwarder = `from code_interpreter_runner.egress import start_forwarder
+if not start_forwarder(${JSON.stringify(EGRESS_SOCKET_PATH)}, ${EGRESS_SANDBOX_PORT}):
+    sys.stderr.write("code-interpreter: could not start the egress forwarder on port ${EGRESS_SANDBOX_PORT}\\n")
+`;
+  return [python, isolated as string, flag as string, `${runner.slice(0, end)}${forwarder}${init}`];
+}
+
+/**
  * Labels of a container: the operator's extra ones, then ours (which win),
  * among them its sandbox runtime, so a backend of the other runtime on the
  * same engine never takes it (see isOfRuntime).
@@ -138,7 +177,7 @@ export function execContainerSpec(
   name: string,
   runner: string[],
   deadline: number,
-  options: { env?: Record<string, string>; warm?: boolean } = {},
+  options: { env?: Record<string, string>; warm?: boolean; egressDir?: string } = {},
 ): ContainerCreateOptions {
   return {
     name,
@@ -159,7 +198,7 @@ export function execContainerSpec(
     OpenStdin: true,
     StdinOnce: true,
     Tty: false,
-    HostConfig: hardenedHostConfig(settings),
+    HostConfig: hardenedHostConfig(settings, { egressDir: options.egressDir }),
   };
 }
 
@@ -169,7 +208,8 @@ export function execContainerSpec(
  * it becomes that session when a keepalive record claims it (labels cannot
  * change). Its init watches its stdin, which its server holds open by an
  * attach until the claim: a server that dies first takes it along
- * (`warmSessionInitArgv`).
+ * (`warmSessionInitArgv`). With `egressDir` (never warm) it is bound in, and
+ * the init starts the egress forwarder (`egressSessionInitArgv`).
  */
 export function sessionContainerSpec(
   settings: DockerBackendSettings,
@@ -177,11 +217,13 @@ export function sessionContainerSpec(
   expiresAt: number,
   tenant?: string,
   warm = false,
+  egressDir?: string,
 ): ContainerCreateOptions {
+  if (warm && egressDir) throw new Error("a warm session container is never given a way out");
   return {
     name: id,
     Image: settings.image,
-    Cmd: warm ? warmSessionInitArgv() : sessionInitArgv(),
+    Cmd: warm ? warmSessionInitArgv() : egressDir ? egressSessionInitArgv() : sessionInitArgv(),
     Entrypoint: [],
     User: `${settings.sandboxUid}:${settings.sandboxUid}`,
     WorkingDir: WORKSPACE_DIR,
@@ -193,7 +235,7 @@ export function sessionContainerSpec(
     }),
     ...(warm ? { AttachStdin: true, AttachStdout: true, AttachStderr: true, OpenStdin: true, StdinOnce: true } : {}),
     Tty: false,
-    HostConfig: hardenedHostConfig(settings),
+    HostConfig: hardenedHostConfig(settings, { egressDir }),
   };
 }
 

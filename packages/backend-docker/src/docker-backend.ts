@@ -2,14 +2,17 @@ import { BackendUnavailableError } from "@code-interpreter/core";
 import { SandboxEngine, type SandboxEngineOptions, sandboxLimits } from "@code-interpreter/core/engine";
 import Dockerode from "dockerode";
 import { type DockerBackendSettings, defaultDockerBackendSettings } from "./docker-backend-settings.js";
-import { DockerDriver } from "./docker-driver.js";
+import { DockerDriver, type DockerEngineFacts } from "./docker-driver.js";
 import { probeDocker } from "./probe-docker.js";
 import type { DockerSession } from "./session-records.js";
 
 /** The Docker backend: core's sandbox engine over the Docker driver. */
 export class DockerBackend extends SandboxEngine<DockerSession> {
-  constructor(readonly settings: DockerBackendSettings) {
-    super(new DockerDriver(settings), dockerEngineOptions(settings));
+  constructor(
+    readonly settings: DockerBackendSettings,
+    engine: DockerEngineFacts = {},
+  ) {
+    super(new DockerDriver(settings, engine), dockerEngineOptions(settings));
   }
 }
 
@@ -44,5 +47,5 @@ export async function createDockerBackend(overrides: Partial<DockerBackendSettin
   const settings: DockerBackendSettings = { ...defaultDockerBackendSettings(), ...overrides, docker: overrides.docker ?? new Dockerode() };
   const probe = await probeDocker(settings);
   if (!probe.ok) throw new BackendUnavailableError({ message: probe.reason });
-  return new DockerBackend(settings);
+  return new DockerBackend(settings, { runtimeArgs: probe.runtimeArgs });
 }

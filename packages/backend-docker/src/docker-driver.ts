@@ -1,10 +1,17 @@
 import { type Duplex, PassThrough } from "node:stream";
-import type { BackendCapabilities, BackendHealth } from "@code-interpreter/core";
+import {
+  type BackendCapabilities,
+  type BackendHealth,
+  BackendUnavailableError,
+  EGRESS_SANDBOX_PORT,
+  InvalidRequestError,
+} from "@code-interpreter/core";
 import type {
   CreateSessionSandboxOptions,
   OneShotSandbox,
   PersistentRunnerHandle,
   SandboxDriver,
+  SandboxEgress,
   StartSandboxOptions,
   StartSessionRunnerOptions,
 } from "@code-interpreter/core/engine";
@@ -17,13 +24,14 @@ import {
   SERVE_MARKER,
   type SessionRunnerArgvOptions,
   serveArgv,
+  withEgressForwarder,
 } from "@code-interpreter/core/runner";
 import { newExecName, unixNow } from "@code-interpreter/core/sandbox";
 import type Dockerode from "dockerode";
-import { execContainerSpec, keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.js";
+import { EGRESS_SOCKET_PATH, execContainerSpec, keepaliveContainerSpec, sessionContainerSpec } from "./container-spec.js";
 import { type DockerBackendSettings, GVISOR_OCI_RUNTIME, ociRuntime } from "./docker-backend-settings.js";
 import { streamChannel } from "./docker-channel.js";
-import { toBackendError } from "./engine-errors.js";
+import { engineAddress, engineMessage, toBackendError } from "./engine-errors.js";
 import { execAttached, killMarked } from "./kernel-exec.js";
 import { probeDocker } from "./probe-docker.js";
 import { reap, removeContainer, removeSession } from "./reaper.js";
@@ -50,22 +58,38 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   private readonly sessionRunner: SessionRunnerArgvOptions;
   /** Whether containers run under runsc (gVisor). */
   private readonly gvisor: boolean;
+  /** Why sandboxes cannot be given a way out here (issue 22), or undefined when they can (see dockerEgressRefusal). */
+  readonly egressRefusal: string | undefined;
 
-  constructor(readonly settings: DockerBackendSettings) {
+  constructor(
+    readonly settings: DockerBackendSettings,
+    engine: DockerEngineFacts = {},
+  ) {
     this.user = `${settings.sandboxUid}:${settings.sandboxUid}`;
     this.gvisor = ociRuntime(settings) === GVISOR_OCI_RUNTIME;
     this.sessionRunner = this.gvisor ? { syscallPolicy: GVISOR_SYSCALL_POLICY } : {};
-    this.capabilities = { sessions: true, statefulPython: true, runtime: settings.sandboxRuntime };
+    this.egressRefusal = dockerEgressRefusal(settings, engine.runtimeArgs);
+    this.capabilities = {
+      sessions: true,
+      statefulPython: true,
+      runtime: settings.sandboxRuntime,
+      egress: this.egressRefusal === undefined,
+    };
+    // Said at start-up, not only to the first request with `network`: the operator configured a proxy this backend cannot use.
+    if (settings.egress && this.egressRefusal) settings.warn(`network egress is not offered by the docker backend: ${this.egressRefusal}`);
   }
 
   async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
     const { docker } = this.settings;
+    const egressDir = this.checkEgress(options.egress, options.warm);
     const name = options.name ?? newExecName();
     const deadline = unixNow() + options.lifetimeSeconds;
     try {
       // gVisor: the warm runner takes its fork's copy-on-write faults before it is ready (each one costly there).
-      const runner = runnerArgv("python3", { preload: options.preload, prefault: this.gvisor });
-      const spec = execContainerSpec(this.settings, name, runner, deadline, { env: options.env, warm: options.warm });
+      let runner = runnerArgv("python3", { preload: options.preload, prefault: this.gvisor });
+      // The forwarder listens before the runner reads its request: the code finds its way out from the first line.
+      if (egressDir) runner = withEgressForwarder(runner, EGRESS_SOCKET_PATH, EGRESS_SANDBOX_PORT);
+      const spec = execContainerSpec(this.settings, name, runner, deadline, { env: options.env, warm: options.warm, egressDir });
       const container = await docker.createContainer(spec);
       // Attach before start, so no output is missed and stdin is there when the runner reads it.
       const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
@@ -87,14 +111,19 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
       };
     } catch (error) {
       await removeContainer(docker, name).catch(() => {});
-      throw error;
+      throw egressMountError(error, egressDir);
     }
   }
 
   async createSession(session: CreateSessionSandboxOptions): Promise<DockerSession> {
     const { docker } = this.settings;
     const { id, expiresAt, tenant, warm = false } = session;
-    const container = await docker.createContainer(sessionContainerSpec(this.settings, id, expiresAt, tenant, warm));
+    const egressDir = this.checkEgress(session.egress, warm);
+    const container = await docker
+      .createContainer(sessionContainerSpec(this.settings, id, expiresAt, tenant, warm, egressDir))
+      .catch((error: unknown) => {
+        throw egressMountError(error, egressDir);
+      });
     try {
       // Attached before start, like a one-shot container: its init then watches this connection from the first moment.
       if (warm) this.warmInits.set(id, await attachInit(docker, container));
@@ -182,6 +211,15 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
     return toBackendError(error, this.settings.docker, this.settings.image, ociRuntime(this.settings));
   }
 
+  /** The egress directory to bind, if any; refuses one where it cannot be bound, or for a warm sandbox (pools never get one). */
+  private checkEgress(egress: SandboxEgress | undefined, warm: boolean): string | undefined {
+    if (!egress) return undefined;
+    if (this.egressRefusal)
+      throw new InvalidRequestError({ message: `network egress is not offered by the docker backend: ${this.egressRefusal}` });
+    if (warm) throw new Error("a warm sandbox is never given a way out: sandboxes with `network` are made cold");
+    return egress.hostDirectory;
+  }
+
   /** Closes the attach to a warm session's init: unclaimed, it ends, and its container stops. */
   private hangUpInit(sessionId: string): void {
     this.warmInits.get(sessionId)?.stream.destroy();
@@ -200,4 +238,65 @@ async function attachInit(docker: Dockerode, container: Dockerode.Container): Pr
   stream.once("close", end);
   stream.once("error", end);
   return { stream, output };
+}
+
+/** What the backend learnt from the engine at start-up (createDockerBackend's probe). */
+export interface DockerEngineFacts {
+  /** The arguments the OCI runtime in use is registered with (gVisor's), when one is named. */
+  readonly runtimeArgs?: readonly string[];
+}
+
+/** OCI runtimes that run containers on the host's kernel, as runc does: a bound host Unix socket works in them. */
+const RUNC_LIKE_RUNTIMES = new Set(["runc", "crun"]);
+/** runsc's arguments that let a sandbox connect to a host Unix socket bound into it (`all` also lets it create one). */
+const HOST_UDS_ARGS = ["--host-uds=open", "--host-uds=all"];
+
+/**
+ * Why this backend cannot give its sandboxes a way out (issue 22), or
+ * undefined when it can. The proxy's directory (a Unix socket) is bound into
+ * each container from this server's filesystem, so the engine must share it:
+ * an engine reached over TCP or SSH is on another machine. Under gVisor the
+ * runtime must be registered with `--host-uds=open` (`runtimeArgs`, from the
+ * engine) to connect to a bound host socket; a VM runtime (Kata) cannot. And a sandbox network other than `none`
+ * would be a way around the proxy.
+ */
+export function dockerEgressRefusal(
+  settings: Pick<DockerBackendSettings, "docker" | "network" | "runtime" | "sandboxRuntime">,
+  runtimeArgs: readonly string[] = [],
+): string | undefined {
+  // A socket path (or docker-modem's finder of the default one): the engine is on this host; a host and port: it is not.
+  const modem = settings.docker.modem as { socketPath?: unknown };
+  if (!modem.socketPath) {
+    return `the Docker engine at ${engineAddress(settings.docker)} is remote (DOCKER_HOST), and the egress proxy's socket can only be bound from this server's own filesystem; use an engine on this host's socket`;
+  }
+  const runtime = ociRuntime(settings);
+  if (runtime && settings.sandboxRuntime === "gvisor" && !HOST_UDS_ARGS.some((arg) => runtimeArgs.includes(arg))) {
+    return (
+      `its gVisor runtime (${runtime}) is registered without --host-uds=open, so it cannot connect to the proxy's socket bound from the host; ` +
+      `add "--host-uds=open" to its "runtimeArgs" in /etc/docker/daemon.json (scripts/test.d/60-gvisor.sh shows how) and have the engine reload it (SIGHUP dockerd), or use the default runtime for requests with \`network\``
+    );
+  }
+  if (runtime && settings.sandboxRuntime !== "gvisor" && !RUNC_LIKE_RUNTIMES.has(runtime)) {
+    // A host Unix socket does not cross a VM's boundary (Kata), nor runtimes we do not know.
+    return `its runtime ${runtime} (PYTHON_EXECUTOR_DOCKER_RUNTIME) cannot connect to the proxy's socket bound from the host; use runc for requests with \`network\``;
+  }
+  if (settings.network !== "none") {
+    return `its sandboxes have the Docker network ${settings.network} (PYTHON_EXECUTOR_DOCKER_NETWORK), a way around the proxy; set it to none to offer egress`;
+  }
+  return undefined;
+}
+
+/**
+ * The engine's refusal to bind a sandbox's egress directory, explained: the
+ * engine resolves the path on its own host, so a server in a container must
+ * have its EGRESS_STATE_DIR bind-mounted at the same path. Other errors as they are.
+ */
+export function egressMountError(error: unknown, egressDir: string | undefined): unknown {
+  if (!egressDir || !engineMessage(error).includes(egressDir)) return error;
+  return new BackendUnavailableError({
+    message:
+      `the Docker engine cannot bind the sandbox's egress directory ${egressDir} (${engineMessage(error)}): the engine looks for it on its own host. ` +
+      "When the server runs in a container, bind-mount EGRESS_STATE_DIR from the host at the same path (-v /srv/egress:/srv/egress -e EGRESS_STATE_DIR=/srv/egress)",
+    cause: error,
+  });
 }

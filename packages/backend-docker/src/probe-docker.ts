@@ -4,8 +4,11 @@ import { engineAddress, engineStatus, missingImageMessage } from "./engine-error
 
 const PING_TIMEOUT_MS = 5000;
 
-/** Whether the Docker backend can run here, and if not, what a person should do about it. */
-export type DockerProbe = { ok: true } | { ok: false; reason: string };
+/**
+ * Whether the Docker backend can run here, and if not, what a person should do about it. With an OCI runtime
+ * named (gVisor's), also the arguments it is registered with (`--host-uds=open` lets it reach a bound host socket).
+ */
+export type DockerProbe = { ok: true; runtimeArgs?: readonly string[] } | { ok: false; reason: string };
 
 /**
  * Checks that the engine answers and the executor image exists, without
@@ -50,6 +53,7 @@ export async function probeDocker(
     }
     const missing = settings.sandboxRuntime === "gvisor" ? missingOciSeccomp(runtime, registered[runtime]?.runtimeArgs) : undefined;
     if (missing) return { ok: false, reason: `${missing.problem}; ${missing.fix}` };
+    return { ok: true, runtimeArgs: registered[runtime]?.runtimeArgs ?? [] };
   }
   return { ok: true };
 }

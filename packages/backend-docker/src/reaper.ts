@@ -3,7 +3,7 @@ import type { SandboxRuntime } from "@code-interpreter/core/sandbox";
 import type Dockerode from "dockerode";
 import type { ContainerInfo } from "dockerode";
 import { WARM_LABEL_KEY } from "./container-spec.js";
-import { isGone } from "./engine-errors.js";
+import { engineStatus, isGone } from "./engine-errors.js";
 import { type DockerSession, expiry, takeInventory } from "./session-records.js";
 
 /** Removes a container; one already gone counts as removed. */
@@ -12,6 +12,23 @@ export async function removeContainer(docker: Dockerode, id: string): Promise<vo
     await docker.getContainer(id).remove({ force: true, v: true });
   } catch (error) {
     if (!isGone(error)) throw error;
+  }
+}
+
+/**
+ * Removes a container that has not started, and only then: without force the
+ * engine refuses to remove a running one (409), so a container its (live,
+ * slow) server started since the reaper listed it stays. Returns whether it
+ * is gone.
+ */
+export async function removeUnstarted(docker: Dockerode, id: string): Promise<boolean> {
+  try {
+    await docker.getContainer(id).remove({ v: true });
+    return true;
+  } catch (error) {
+    if (isGone(error)) return true;
+    if (engineStatus(error) === 409) return false;
+    throw error;
   }
 }
 
@@ -26,7 +43,10 @@ export async function removeSession(docker: Dockerode, session: Pick<DockerSessi
  * `reapVerdict` decides: sessions past their expiry or whose container
  * stopped (its tmpfs workspace is gone with it), warm session containers
  * past their age limit, and one-shot containers well past their deadline or
- * stopped; and keepalive records of vanished sessions. One failed removal
+ * stopped; and keepalive records of vanished sessions. A container
+ * condemned as created but never started (its server died between the two;
+ * a warm one goes after a shorter grace) is removed only if it still has not
+ * started (`removeUnstarted`). One failed removal
  * does not stop the others. Only containers of `runtime` (see takeInventory). `beforeRemove` is told a session's id before it
  * goes. Returns the ids of the sessions removed.
  */
@@ -39,10 +59,10 @@ export async function reap(
 ): Promise<string[]> {
   const inventory = await takeInventory(docker, runtime);
   const reaped: string[] = [];
-  const attempt = async (what: string, remove: () => Promise<void>) => {
+  const attempt = async (what: string, remove: () => Promise<unknown>) => {
     try {
-      await remove();
-      return true;
+      // false: the container started meanwhile and stays (removeUnstarted).
+      return (await remove()) !== false;
     } catch (error) {
       warn(`could not remove ${what}: ${(error as Error).message}`);
       return false;
@@ -59,14 +79,19 @@ export async function reap(
     if (!verdict.remove) continue;
     if (verdict.session) await beforeRemove(session.id).catch(() => {});
     const what = verdict.session ? `session ${session.id}` : `warm session container ${session.id}`;
-    if ((await attempt(what, () => removeSession(docker, session))) && verdict.session) reaped.push(session.id);
+    // Condemned as never started: removed only if it still has not (it has no keepalive record yet).
+    const remove = () => (notStartedSince === undefined ? removeSession(docker, session) : removeUnstarted(docker, session.containerId));
+    if ((await attempt(what, remove)) && verdict.session) reaped.push(session.id);
   }
   for (const keepalive of inventory.orphanKeepalives) {
     await attempt(`keepalive record ${keepalive.Id}`, () => removeContainer(docker, keepalive.Id));
   }
   for (const exec of inventory.execs) {
     const subject = await oneShotSubject(docker, exec);
-    if (subject && reapVerdict(subject, now).remove) await attempt(`one-shot container ${exec.Id}`, () => removeContainer(docker, exec.Id));
+    if (!subject || !reapVerdict(subject, now).remove) continue;
+    await attempt(`one-shot container ${exec.Id}`, () =>
+      subject.kind === "one-shot" && subject.state === "created" ? removeUnstarted(docker, exec.Id) : removeContainer(docker, exec.Id),
+    );
   }
   return reaped;
 }

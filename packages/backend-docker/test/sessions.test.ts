@@ -1,8 +1,10 @@
 import { SessionNotFoundError } from "@code-interpreter/core";
+import { WARM_CREATED_GRACE_SECONDS } from "@code-interpreter/core/engine";
 import { newExecName, newSessionId, unixNow } from "@code-interpreter/core/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessionContainerSpec } from "../src/container-spec.js";
 import { createDockerBackend, type DockerBackend } from "../src/index.js";
+import { reap, removeUnstarted } from "../src/reaper.js";
 import { containersLabelled, docker, dockerAvailable, fileLabels, image, removeLabelled, testSettings } from "./support.js";
 
 const labels = fileLabels();
@@ -97,6 +99,40 @@ describe.skipIf(!(await dockerAvailable()))("docker sessions", { timeout: 60_000
       expect(await exists(warm)).toBe(true);
     } finally {
       for (const id of [starting, warm]) {
+        await docker
+          .getContainer(id)
+          .remove({ force: true })
+          .catch(() => {});
+      }
+    }
+  });
+
+  // A server killed between a warm container's create and its start leaves it `created`: nobody waits for it, so it
+  // goes after a short grace (within interval + 10 s in all), removed without force so one a live server started stays.
+  it("removes a warm container created but never started after its short grace, and never one that has started", async () => {
+    const expiresAt = unixNow() + 300;
+    const [warm, claimed, started] = [newSessionId(), newSessionId(), newSessionId()];
+    await docker.createContainer(sessionContainerSpec(backend.settings, warm, expiresAt, undefined, true));
+    await docker.createContainer(sessionContainerSpec(backend.settings, claimed, expiresAt));
+    const running = await foreignContainer(started, {
+      ...labels,
+      app: "code-interpreter",
+      component: "session",
+      "code-interpreter.expires-at": String(expiresAt),
+    });
+    const warnings: string[] = [];
+    try {
+      const later = unixNow() + WARM_CREATED_GRACE_SECONDS + 2;
+      await reap(docker, backend.settings.sandboxRuntime, (message) => warnings.push(message), later);
+      expect(await exists(warm)).toBe(false);
+      // A request waits on a claimed one's start: it keeps the longer grace.
+      expect(await exists(claimed)).toBe(true);
+      // What the reaper does when a server starts the container between its list and its removal.
+      expect(await removeUnstarted(docker, running.id)).toBe(false);
+      expect(await exists(started)).toBe(true);
+      expect(warnings).toEqual([]);
+    } finally {
+      for (const id of [warm, claimed, started]) {
         await docker
           .getContainer(id)
           .remove({ force: true })

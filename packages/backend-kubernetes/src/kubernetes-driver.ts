@@ -71,7 +71,11 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
     const name = options.name ?? newExecName();
     const deadline = unixNow() + options.lifetimeSeconds;
     // gVisor: the warm runner takes its fork's copy-on-write faults before it is ready (each one costly there).
-    const runner = bootstrapArgv("python3", { preload: options.preload, prefault: this.settings.sandboxRuntime === "gvisor" });
+    const runner = bootstrapArgv("python3", {
+      preload: options.preload,
+      prefault: this.settings.sandboxRuntime === "gvisor",
+      warm: options.warm,
+    });
     const spec = execPodSpec(
       this.settings,
       name,

@@ -1,3 +1,4 @@
+import { WARM_ATTACH_SECONDS } from "@code-interpreter/core/engine";
 import {
   kernelArgv,
   loadRunnerSource,
@@ -20,11 +21,12 @@ import {
  * never see bytes left in a buffer of `sys.stdin`.
  *
  * A pod whose server died before attaching never gets its source: it exits
- * after SOURCE_WAIT_SECONDS, rather than wait for its deadline.
+ * after SOURCE_WAIT_SECONDS (a warm one, which nobody waits for, after
+ * core's WARM_ATTACH_SECONDS), rather than wait for its deadline.
  */
 const SOURCE_WAIT_SECONDS = 120;
-const BOOTSTRAP = `import os, select
-if not select.select([0], [], [], ${SOURCE_WAIT_SECONDS})[0]:
+const bootstrap = (waitSeconds = SOURCE_WAIT_SECONDS) => `import os, select
+if not select.select([0], [], [], ${waitSeconds})[0]:
     raise SystemExit(0)
 def _take(size):
     parts = []
@@ -42,10 +44,12 @@ exec(compile(_take(int(_line)), "runner.py", "exec"))`;
 
 /**
  * argv of the bootstrapped one-shot runner; with `preload` it imports those
- * modules (once it has its source) before it waits for the request.
+ * modules (once it has its source) before it waits for the request. A `warm`
+ * one gives up on its source after WARM_ATTACH_SECONDS.
  */
-export function bootstrapArgv(python = "python3", options: RunnerArgvOptions = {}): string[] {
-  return [python, "-I", "-c", BOOTSTRAP, ...preloadArguments(options)];
+export function bootstrapArgv(python = "python3", options: RunnerArgvOptions & { warm?: boolean } = {}): string[] {
+  const { warm, ...runner } = options;
+  return [python, "-I", "-c", bootstrap(warm ? WARM_ATTACH_SECONDS : undefined), ...preloadArguments(runner)];
 }
 
 /**
@@ -53,14 +57,14 @@ export function bootstrapArgv(python = "python3", options: RunnerArgvOptions = {
  * arguments and marker, not isolated mode) with the bootstrap for source.
  */
 export function kernelBootstrapArgv(python = "python3", limits: RunnerLimits = {}, options: SessionRunnerArgvOptions = {}): string[] {
-  return [python, "-c", BOOTSTRAP, ...kernelArgv(python, limits, options).slice(3)];
+  return [python, "-c", bootstrap(), ...kernelArgv(python, limits, options).slice(3)];
 }
 
 /** argv of a bootstrapped command runner: core's `serveArgv` (`--serve` and its marker) with the bootstrap for source. */
 export function serveBootstrapArgv(python = "python3", options: SessionRunnerArgvOptions = {}): string[] {
   const argv = serveArgv(python, options);
   // What follows the source: `--serve` and the marker.
-  return [python, "-I", "-c", BOOTSTRAP, ...argv.slice(argv.indexOf("--serve"))];
+  return [python, "-I", "-c", bootstrap(), ...argv.slice(argv.indexOf("--serve"))];
 }
 
 /** What goes to the bootstrap's stdin before the runner request. */

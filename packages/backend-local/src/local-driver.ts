@@ -185,12 +185,16 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
 
   /**
    * The session's command runner (`serveArgv`) as the main process of a
-   * fresh sandbox on its workspace: single-use, so the sandbox, and whatever
-   * the command left running in it, ends when the engine hangs up after the
-   * answer; the engine starts the next one right away, ready for the next command.
+   * sandbox on its workspace, serving command after command: after each, it
+   * ends everything the command started (it is their subreaper, and the init
+   * of the sandbox's pid namespace), so no process outlives its command. With
+   * a way out it is single-use instead (the sandbox ends after one answer and
+   * the engine starts the next right away): the egress forwarder is a process
+   * of that sandbox too, which the end-of-command kill would take with it.
    */
   async startCommandRunner(session: LocalSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
-    return { ...this.sessionSandbox(session, serveArgv(this.settings.python), { env: options.env }), singleUse: true };
+    const handle = this.sessionSandbox(session, serveArgv(this.settings.python), { env: options.env });
+    return this.sessionEgress.has(session.id) ? { ...handle, singleUse: true } : handle;
   }
 
   /**

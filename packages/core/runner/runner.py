@@ -566,16 +566,80 @@ def limit_setter(limits, new_session=True):
     return apply
 
 
-def shield(on):
-    """Ignores the SHIELDED signals (on) or gives them their defaults back."""
-    for name in SHIELDED:
+# Set by shield(True, caught=True): the SHIELDED signals are caught, not ignored, so what the runner execs gets their
+# defaults back from exec itself, and a command can start without code of ours in the child (spawn_limited).
+CAUGHT = []
+
+
+def shield(on, caught=False):
+    """Ignores the SHIELDED signals (on) or gives them their defaults back. `caught`: catches them with a handler that
+    does nothing instead (and SIGXCPU, see spawn_limited), which shields this process alike, but which exec, unlike
+    an ignored signal, does not pass on: a child needs no preexec_fn to get the defaults back."""
+    names = SHIELDED + ("SIGXCPU",) if caught else SHIELDED
+    for name in names:
         number = getattr(signal, name, None)
         if number is None:
             continue
         if on:
-            signal.signal(number, signal.SIG_IGN)
+            signal.signal(number, _shielded if caught else signal.SIG_IGN)
         else:
             signal.signal(number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL)
+    CAUGHT[:] = [True] if on and caught else []
+
+
+def address_space():
+    """Bytes of this process's address space (what RLIMIT_AS bounds)."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _shielded(number, frame):
+    pass
+
+
+def spawn_limited(start, limits):
+    """The process `start()` starts (a Popen without preexec_fn, in its own session), under the request's limits,
+    as limit_setter would give them, without running Python in the child: a fork of this interpreter with
+    preexec_fn costs 15-40 ms; the vfork Popen uses without one, a few. The child inherits each limit as its soft
+    limit (ours are lowered while it starts, then put back), and gets the hard limit too right after (prlimit), so
+    it cannot raise them. None when that cannot be done here (no vfork allowed at our process count, no memory under
+    the lowered limit): the caller then starts it the slow way. A limit above our hard one is left out, as
+    setrlimit in the child would refuse it."""
+    import resource
+
+    pairs = rlimit_pairs(limits)
+    # Our own allocations while it starts must fit under a lowered address-space limit, with room to spare.
+    if any(which == resource.RLIMIT_AS and value < address_space() + (64 << 20) for which, value in pairs):
+        return None
+    lowered = []
+    try:
+        for which, value in pairs:
+            soft, hard = resource.getrlimit(which)
+            if hard != resource.RLIM_INFINITY and value > hard:
+                continue
+            # Our CPU time may already be past it: the SIGXCPU that brings is caught (shield), exec resets it.
+            resource.setrlimit(which, (value, hard))
+            lowered.append((which, soft, hard, value))
+        proc = start()
+    except (MemoryError, BlockingIOError, ValueError):
+        return None
+    except OSError as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        return None
+    finally:
+        for which, soft, hard, _ in lowered:
+            resource.setrlimit(which, (soft, hard))
+    try:
+        for which, _, _, value in lowered:
+            resource.prlimit(proc.pid, which, (value, value))
+    except ProcessLookupError:
+        pass  # it has ended already
+    except OSError:
+        kill_everything(proc, False)
+        proc.wait()
+        return None
+    return proc
 
 
 def set_dumpable(value):
@@ -1150,7 +1214,7 @@ which finds those modules already loaded: a fork made before the request came
 import os
 
 from .code import run_main
-from .processes import limit_setter, set_dumpable
+from .processes import CAUGHT, limit_setter, set_dumpable, spawn_limited
 
 # The fds a child of the runner runs the code with: stdin, stdout, stderr, rich results.
 CODE_FDS = 4
@@ -1406,18 +1470,22 @@ def start(header, results_w, preloaded):
     argv = header["argv"]
     if "--run-main" in argv:
         argv = argv + ["--results-fd", str(results_w)]
+    options = dict(
+        cwd=header["cwd"],
+        env=header.get("env") or {},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        close_fds=True,
+        pass_fds=(results_w,),
+    )
     try:
-        return subprocess.Popen(
-            argv,
-            cwd=header["cwd"],
-            env=header.get("env") or {},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=limit_setter(header.get("limits")),
-            close_fds=True,
-            pass_fds=(results_w,),
-        )
+        if CAUGHT:
+            # The shielded signals are caught, not ignored, so exec gives the command their defaults: no preexec_fn.
+            proc = spawn_limited(lambda: subprocess.Popen(argv, start_new_session=True, **options), header.get("limits"))
+            if proc is not None:
+                return proc
+        return subprocess.Popen(argv, preexec_fn=limit_setter(header.get("limits")), **options)
     except FileNotFoundError:
         # The sandbox lacks the language's interpreter (an image older than the environment declaration).
         return None
@@ -1880,6 +1948,13 @@ def run(channel, header, stdin_data, preloaded=False, subreaper=False, parked=No
             if chunk:
                 sent[name] += len(chunk)
                 channel.frame(kind, chunk)
+    if drain_until is None:
+        # Its pipes all closed before the loop saw it end (as it ended, or it closed them itself): it still gets
+        # until its deadline, then what it left (a daemon on /dev/null) goes with it, as when the loop sees the end.
+        while proc.poll() is None and not timed_out:
+            timed_out = time.monotonic() >= deadline
+            time.sleep(0.005)
+        kill_everything(proc, kill_all, subreaper)
     code = proc.wait()
     os.close(results_r)
     duration_ms = int((time.monotonic() - started) * 1000)
@@ -1968,14 +2043,15 @@ import sys
 from .wire import Channel
 
 
-def start_runner():
-    """What every runner does first: its channel, out of /proc's sight (same uid as the code), and shielded."""
+def start_runner(caught=False):
+    """What every runner does first: its channel, out of /proc's sight (same uid as the code), and shielded
+    (`caught`: by handlers, so commands start without preexec_fn; processes.shield)."""
     from .processes import set_dumpable, shield
 
     channel = Channel().open()
     set_dumpable(0)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    shield(True)
+    shield(True, caught=caught)
     return channel
 
 
@@ -2025,13 +2101,13 @@ def serve():
     session pays for no exec per command."""
     import json
 
-    for name in ("select", "subprocess"):
+    for name in ("resource", "select", "subprocess"):
         __import__(name)  # what every command needs, loaded before one waits (~10-50 ms)
 
     from .oneshot import answer
     from .processes import become_subreaper, reap_orphans
 
-    channel = start_runner()
+    channel = start_runner(caught=True)
     subreaper = become_subreaper()
     source = sys.stdin.buffer
     while True:

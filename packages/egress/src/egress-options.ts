@@ -112,6 +112,9 @@ export function egressOptionsFromEnv(env: Record<string, string | undefined> = p
       options.allowOut = [];
       continue;
     }
+    // `*` in EGRESS_DENY would deny everything: that is EGRESS_ALLOW=none, said once and plainly.
+    if (key === "denyOut" && entries.includes("*"))
+      problems.push(`EGRESS_DENY=${JSON.stringify(value)}: * is not a rule here; for no egress at all set EGRESS_ALLOW=none`);
     problems.push(...parseRules(entries, name).problems);
     options[key] = entries;
   }

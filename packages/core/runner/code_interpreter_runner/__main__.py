@@ -29,14 +29,15 @@ import sys
 from .wire import Channel
 
 
-def start_runner():
-    """What every runner does first: its channel, out of /proc's sight (same uid as the code), and shielded."""
+def start_runner(caught=False):
+    """What every runner does first: its channel, out of /proc's sight (same uid as the code), and shielded
+    (`caught`: by handlers, so commands start without preexec_fn; processes.shield)."""
     from .processes import set_dumpable, shield
 
     channel = Channel().open()
     set_dumpable(0)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    shield(True)
+    shield(True, caught=caught)
     return channel
 
 
@@ -86,13 +87,13 @@ def serve():
     session pays for no exec per command."""
     import json
 
-    for name in ("select", "subprocess"):
+    for name in ("resource", "select", "subprocess"):
         __import__(name)  # what every command needs, loaded before one waits (~10-50 ms)
 
     from .oneshot import answer
     from .processes import become_subreaper, reap_orphans
 
-    channel = start_runner()
+    channel = start_runner(caught=True)
     subreaper = become_subreaper()
     source = sys.stdin.buffer
     while True:

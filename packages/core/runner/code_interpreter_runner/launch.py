@@ -5,7 +5,7 @@ which finds those modules already loaded: a fork made before the request came
 import os
 
 from .code import run_main
-from .processes import limit_setter, set_dumpable
+from .processes import CAUGHT, limit_setter, set_dumpable, spawn_limited
 
 # The fds a child of the runner runs the code with: stdin, stdout, stderr, rich results.
 CODE_FDS = 4
@@ -261,18 +261,22 @@ def start(header, results_w, preloaded):
     argv = header["argv"]
     if "--run-main" in argv:
         argv = argv + ["--results-fd", str(results_w)]
+    options = dict(
+        cwd=header["cwd"],
+        env=header.get("env") or {},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        close_fds=True,
+        pass_fds=(results_w,),
+    )
     try:
-        return subprocess.Popen(
-            argv,
-            cwd=header["cwd"],
-            env=header.get("env") or {},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=limit_setter(header.get("limits")),
-            close_fds=True,
-            pass_fds=(results_w,),
-        )
+        if CAUGHT:
+            # The shielded signals are caught, not ignored, so exec gives the command their defaults: no preexec_fn.
+            proc = spawn_limited(lambda: subprocess.Popen(argv, start_new_session=True, **options), header.get("limits"))
+            if proc is not None:
+                return proc
+        return subprocess.Popen(argv, preexec_fn=limit_setter(header.get("limits")), **options)
     except FileNotFoundError:
         # The sandbox lacks the language's interpreter (an image older than the environment declaration).
         return None

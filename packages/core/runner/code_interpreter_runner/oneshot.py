@@ -84,6 +84,13 @@ def run(channel, header, stdin_data, preloaded=False, subreaper=False, parked=No
             if chunk:
                 sent[name] += len(chunk)
                 channel.frame(kind, chunk)
+    if drain_until is None:
+        # Its pipes all closed before the loop saw it end (as it ended, or it closed them itself): it still gets
+        # until its deadline, then what it left (a daemon on /dev/null) goes with it, as when the loop sees the end.
+        while proc.poll() is None and not timed_out:
+            timed_out = time.monotonic() >= deadline
+            time.sleep(0.005)
+        kill_everything(proc, kill_all, subreaper)
     code = proc.wait()
     os.close(results_r)
     duration_ms = int((time.monotonic() - started) * 1000)

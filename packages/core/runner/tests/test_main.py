@@ -1,4 +1,6 @@
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -54,6 +56,44 @@ def test_serve_answers_requests_until_its_input_ends(tmp_path):
     assert [payload for kind, payload in frames if kind == b"o"] == [b"one\n", b"two\n"]
     assert [kind for kind, _ in frames].count(b"x") == 2
     assert done.returncode == 0
+
+
+def test_serve_starts_each_command_with_its_limits_default_signals_and_own_session_and_outlives_its_signals(tmp_path):
+    # Commands start without preexec_fn here (the runner catches the signals it shields itself from): the command
+    # must still get the limits, no ignored signal, a session of its own; and a command signalling the runner
+    # (its parent) must not end it.
+    script = "ulimit -Sn; ulimit -Hn; grep SigIgn /proc/self/status; ps -o sid= -p $$ | tr -d ' '; echo $$; kill -TERM $PPID; kill -HUP $PPID"
+    requests = b""
+    for argv in (["bash", "-c", script], ["echo", "still here"]):
+        header = {"argv": argv, "cwd": str(tmp_path), "env": {"PATH": "/usr/bin:/bin"}, "timeout_ms": 20000, "max_output_bytes": 1000, "limits": {"open_files": 200}}
+        requests += json.dumps(header).encode() + b"\n"
+    done = run_runner(["--serve", "marker"], stdin=requests, cwd=tmp_path)
+    frames = split_frames(done.stdout)
+    outputs = [b""]
+    for kind, payload in frames:
+        if kind == b"o":
+            outputs[-1] += payload
+        elif kind == b"x":
+            outputs.append(b"")
+    first, second = outputs[:2]
+    soft, hard, ignored, session, pid = first.decode().split("\n")[:5]
+    assert (soft, hard, ignored, session) == ("200", "200", "SigIgn:\t0000000000000000", pid)
+    assert second == b"still here\n"
+    assert [json.loads(payload)["exit_code"] for kind, payload in frames if kind == b"x"] == [0, 0]
+
+
+def test_serve_ends_a_daemon_a_command_left_on_dev_null_with_the_command(tmp_path):
+    # The command's pipes all close as it ends (the daemon holds none): what it left must go all the same.
+    marker = "left-by-a-command-%d" % os.getpid()
+    # A daemon by the book closes every fd it inherited (rich results' pipe too); the command ends once it has.
+    daemon = "setsid python3 -c 'import os, time; os.closerange(0, 1024); time.sleep(300)' %s </dev/null >/dev/null 2>&1 & sleep 1" % marker
+    header = {"argv": ["bash", "-c", daemon], "cwd": str(tmp_path), "env": {"PATH": "/usr/bin:/bin"}, "timeout_ms": 20000, "max_output_bytes": 1000}
+    done = run_runner(["--serve", "marker"], stdin=json.dumps(header).encode() + b"\n", cwd=tmp_path)
+    assert [json.loads(payload)["exit_code"] for kind, payload in split_frames(done.stdout) if kind == b"x"] == [0]
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+    for pid in left:
+        os.kill(int(pid), signal.SIGKILL)
+    assert left == []
 
 
 def test_the_bundle_runs_the_same_modes(tmp_path):

@@ -1,6 +1,7 @@
 import io
 import json
 import tarfile
+import time
 
 from code_interpreter_runner.oneshot import answer
 from test_workspace import tar_of
@@ -33,6 +34,14 @@ def test_a_command_past_its_timeout_is_killed_with_what_it_started(channel, tmp_
     result = request(channel, tmp_path, ["sh", "-c", "echo started; sleep 300 & sleep 300"], timeout_ms=500)
     assert channel.joined(b"o") == b"started\n"
     assert (result["exit_code"], result["timed_out"]) == (None, True)
+
+
+def test_a_command_that_closes_its_output_still_gets_its_timeout(channel, tmp_path):
+    # With every pipe closed (rich results' too) the output loop ends early; the command must still end by its deadline, not hang the runner.
+    started = time.monotonic()
+    result = request(channel, tmp_path, ["python3", "-c", "import os, time; os.closerange(0, 1024); time.sleep(30)"], timeout_ms=500)
+    assert (result["exit_code"], result["timed_out"]) == (None, True)
+    assert time.monotonic() - started < 20
 
 
 def test_a_signal_death_is_128_plus_the_signal(channel, tmp_path):

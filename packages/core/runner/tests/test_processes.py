@@ -15,6 +15,7 @@ from code_interpreter_runner.processes import (
     reap_orphans,
     rlimit_pairs,
     shield,
+    spawn_limited,
 )
 
 # A shell that starts a grandchild, a sleep in its own process group, and waits.
@@ -72,6 +73,53 @@ def test_limits_reach_the_child_with_its_own_session_and_default_signals():
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert out.splitlines() == ["(7, 7) (64, 64) (1048576, 1048576)", "True True"]
+
+
+REPORT = (
+    "import os, resource, signal\n"
+    "print(resource.getrlimit(resource.RLIMIT_CPU), resource.getrlimit(resource.RLIMIT_NOFILE), resource.getrlimit(resource.RLIMIT_FSIZE))\n"
+    "print(os.getsid(0) == os.getpid(), all(signal.getsignal(getattr(signal, name)) == signal.SIG_DFL for name in ('SIGTERM', 'SIGHUP', 'SIGXCPU')))\n"
+)
+
+
+def test_a_command_spawned_without_preexec_fn_gets_the_same_limits_session_and_signals():
+    # What a session's command runner does (shield caught, no Python run in the child): the same as limit_setter gives.
+    limits = {"cpu_seconds": 7, "open_files": 64, "file_size_bytes": 1 << 20, "address_space_bytes": None}
+    saved = {name: signal.getsignal(getattr(signal, name)) for name in SHIELDED + ("SIGXCPU",) if hasattr(signal, name)}
+    ours = {which: resource.getrlimit(which) for which in (resource.RLIMIT_CPU, resource.RLIMIT_NOFILE, resource.RLIMIT_FSIZE)}
+    try:
+        shield(True, caught=True)
+        os.kill(os.getpid(), signal.SIGTERM)  # caught: we live on
+        proc = spawn_limited(
+            lambda: subprocess.Popen([sys.executable, "-c", REPORT], stdout=subprocess.PIPE, text=True, start_new_session=True),
+            limits,
+        )
+        assert proc is not None
+        out = proc.communicate(timeout=30)[0]
+    finally:
+        shield(False)
+        for name, handler in saved.items():
+            signal.signal(getattr(signal, name), handler)
+    assert out.splitlines() == ["(7, 7) (64, 64) (1048576, 1048576)", "True True"]
+    # Ours are as they were: only the child keeps them.
+    assert {which: resource.getrlimit(which) for which in ours} == ours
+
+
+def test_a_command_spawned_without_preexec_fn_cannot_raise_its_limits():
+    raise_it = "import resource\ntry:\n    resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))\n    print('raised')\nexcept ValueError:\n    print('refused')\n"
+    proc = spawn_limited(lambda: subprocess.Popen([sys.executable, "-c", raise_it], stdout=subprocess.PIPE, text=True), {"open_files": 64})
+    assert proc.communicate(timeout=30)[0].strip() == "refused"
+
+
+def test_a_missing_command_is_reported_as_missing_on_the_fast_path_too():
+    ours = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        spawn_limited(lambda: subprocess.Popen(["/no/such/command"]), {"open_files": 64})
+    except FileNotFoundError:
+        pass
+    else:
+        raise AssertionError("a missing command started")
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == ours
 
 
 def test_limits_can_keep_the_session():

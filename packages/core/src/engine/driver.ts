@@ -130,6 +130,11 @@ export interface SandboxDriver<Session extends SessionRecord = SessionRecord, Sa
   /** Short name: `local`, `docker`, `kubernetes`. */
   readonly name: string;
   readonly capabilities: BackendCapabilities;
+  /**
+   * Why its sandboxes cannot be given a way out (`capabilities.egress` false), for the person who asked for
+   * `network`: what the 422 says instead of the generic refusal.
+   */
+  readonly egressRefusal?: string;
 
   /** Creates and starts a one-shot sandbox with its runner attached; removes what it made if that fails. */
   start(options: StartSandboxOptions): Promise<Sandbox>;

@@ -60,8 +60,13 @@ describe("reapVerdict", () => {
       { remove: true, session: true, reason: "created but never started" },
     ],
     [
-      "a warm session sandbox never started long after its creation goes, as no session",
-      session({ warm: true, notStartedSince: NOW - 61 }),
+      "a session sandbox not started 6 s after its creation stays: a request waits on its start",
+      session({ notStartedSince: NOW - 6 }),
+      { remove: false, reason: "starting" },
+    ],
+    [
+      "a warm session sandbox never started 6 s after its creation goes, as no session (its server died in between)",
+      session({ warm: true, notStartedSince: NOW - 6 }),
       { remove: true, session: false, reason: "created but never started" },
     ],
     [
@@ -90,6 +95,21 @@ describe("reapVerdict", () => {
     [
       "a one-shot sandbox created a minute ago and never started goes",
       oneShot({ state: "created", createdAt: NOW - 61 }),
+      { remove: true, session: false, reason: "created but never started" },
+    ],
+    [
+      "a one-shot sandbox created 6 s ago and not started stays: a request waits on its start",
+      oneShot({ state: "created", createdAt: NOW - 6 }),
+      { remove: false, reason: "starting" },
+    ],
+    [
+      "a warm one-shot sandbox created just now and not started stays",
+      oneShot({ warm: true, state: "created", createdAt: NOW - 1 }),
+      { remove: false, reason: "starting" },
+    ],
+    [
+      "a warm one-shot sandbox never started 6 s after its creation goes (its server died in between)",
+      oneShot({ warm: true, state: "created", createdAt: NOW - 6 }),
       { remove: true, session: false, reason: "created but never started" },
     ],
     [

@@ -19,6 +19,16 @@ export const ORPHAN_MAX_AGE_SECONDS = 600;
 export const ENDED_GRACE_SECONDS = 5;
 /** A one-shot sandbox created but never started (its server died in between), or ended at an unknown time, is an orphan after this long. */
 export const CREATED_GRACE_SECONDS = 60;
+/**
+ * A warm sandbox (either pool) created but never started is an orphan after
+ * this long: its server starts it right after the create (milliseconds), and
+ * nobody waits for it. With whole-second creation times and a pass every
+ * reaper interval, a crashed server's never-started warm sandboxes are gone
+ * within the interval + 10 s. A reaper removes one only if it still has not
+ * started (Docker refuses to remove a running container without force), so
+ * one a live but slow server started meanwhile stays.
+ */
+export const WARM_CREATED_GRACE_SECONDS = 5;
 
 /** What a reaper found on its platform, described for the verdict (all times unix seconds). */
 export type ReapSubject =
@@ -69,7 +79,7 @@ export function reapVerdict(subject: ReapSubject, now: number): ReapVerdict {
     }
     // Not started is not ended: the server that created it starts it in a moment, unless that server died in between.
     if (subject.notStartedSince !== undefined) {
-      return subject.notStartedSince + CREATED_GRACE_SECONDS < now
+      return subject.notStartedSince + createdGrace(subject.warm) < now
         ? { remove: true, reason: "created but never started", session: !subject.warm }
         : { remove: false, reason: "starting" };
     }
@@ -82,7 +92,9 @@ export function reapVerdict(subject: ReapSubject, now: number): ReapVerdict {
     return removal(subject.deadline !== undefined ? "past its deadline" : "old, with no deadline");
   }
   if (subject.state === "created") {
-    return subject.createdAt + CREATED_GRACE_SECONDS < now ? removal("created but never started") : { remove: false, reason: "starting" };
+    return subject.createdAt + createdGrace(subject.warm) < now
+      ? removal("created but never started")
+      : { remove: false, reason: "starting" };
   }
   if (subject.state === "running") return { remove: false, reason: "running" };
   // A live server removes its own at once after reading its exit: one ended a few seconds ago is an orphan.
@@ -90,4 +102,9 @@ export function reapVerdict(subject: ReapSubject, now: number): ReapVerdict {
     return subject.endedAt + ENDED_GRACE_SECONDS < now ? removal("ended") : { remove: false, reason: "just ended" };
   }
   return subject.createdAt + CREATED_GRACE_SECONDS < now ? removal("ended, at an unknown time") : { remove: false, reason: "just ended" };
+}
+
+/** How long a sandbox may stay created but not started: a claimed one has a request waiting on its start. */
+function createdGrace(warm: boolean): number {
+  return warm ? WARM_CREATED_GRACE_SECONDS : CREATED_GRACE_SECONDS;
 }

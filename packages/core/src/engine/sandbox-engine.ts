@@ -470,7 +470,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     if (!gateway || !this.driver.capabilities.egress) {
       throw new InvalidRequestError({
         message: gateway
-          ? `this server offers no network egress on the ${this.name} backend: its sandboxes cannot be given a way out yet; leave \`network\` out`
+          ? `this server offers no network egress on the ${this.name} backend: ${this.driver.egressRefusal ?? "its sandboxes cannot be given a way out yet"}; leave \`network\` out`
           : "this server offers no network egress (its operator set EGRESS_ALLOW=none); leave `network` out",
       });
     }

@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import { claimWarmInit, WARM_ATTACHED_LINE, warmSessionInitArgv } from "./warm-session-init.js";
 
 // The init runs here under the host's Python: what it does with its stdin does not depend on being pid 1.
-function startInit() {
-  const [python, ...args] = warmSessionInitArgv();
+function startInit(attachSeconds?: number) {
+  const [python, ...args] = warmSessionInitArgv("python3", attachSeconds);
   const child = spawn(python as string, args, { stdio: ["pipe", "pipe", "inherit"] });
   const exited = once(child, "exit").then(([code]) => code as number | null);
   return { child, exited };
@@ -16,6 +16,13 @@ describe("the warm session init", () => {
     const { child, exited } = startInit();
     child.stdin.end(WARM_ATTACHED_LINE);
     expect(await exited).toBe(0);
+  });
+
+  // Its server died between starting it and attaching (Kubernetes attaches once the pod runs): it must not wait for its deadline.
+  it("exits when no server attaches in time, although its input stays open", async () => {
+    const { child, exited } = startInit(1);
+    expect(await exited).toBe(0);
+    expect(child.stdin.writableEnded).toBe(false);
   });
 
   it("once claimed, answers and outlives its server's connection", async () => {

@@ -8,12 +8,15 @@ export const WARM_ATTACHED_LINE = "attached\n";
 export const WARM_CLAIM_LINE = "claimed\n";
 
 /**
- * A warm session sandbox's init exits when no server has attached to it
- * (WARM_ATTACHED_LINE) this long after it started: its server died between
- * starting it and attaching (Kubernetes attaches once the pod runs), and
- * nothing else would end it before its platform deadline.
+ * A warm sandbox's main process exits when no server has attached to it
+ * (for a warm session, WARM_ATTACHED_LINE) this long after it started: its
+ * server died between starting it and attaching (Kubernetes attaches once the
+ * pod runs, within a second or two), and nothing else would end it before its
+ * platform deadline. Short, so that a crashed server's pools stop within the
+ * reaper interval + 10 s; a live server that attaches later only loses that
+ * warm sandbox (its pool makes another).
  */
-export const WARM_ATTACH_SECONDS = 60;
+export const WARM_ATTACH_SECONDS = 8;
 
 /** How long a claim waits for the init's answer before it counts as failed (the engine then makes a fresh session). */
 export const WARM_CLAIM_TIMEOUT_MS = 5_000;
@@ -27,14 +30,14 @@ export const WARM_CLAIM_TIMEOUT_MS = 5_000;
  * stops with it, also when no server ever comes back. Once claimed it is a
  * session, which outlives its server as every session does.
  */
-export function warmSessionInitArgv(python = "python3"): string[] {
+export function warmSessionInitArgv(python = "python3", attachSeconds = WARM_ATTACH_SECONDS): string[] {
   const [, isolated, flag, init] = sessionInitArgv(python);
-  return [python, isolated as string, flag as string, `${WARM_WATCH}${init}`];
+  return [python, isolated as string, flag as string, `${warmWatch(attachSeconds)}${init}`];
 }
 
-const WARM_WATCH = `import os, select, sys, threading
+const warmWatch = (attachSeconds: number) => `import os, select, sys, threading
 def _watch_server():
-    if not select.select([0], [], [], ${WARM_ATTACH_SECONDS})[0] or sys.stdin.buffer.readline() != b${JSON.stringify(WARM_ATTACHED_LINE)}:
+    if not select.select([0], [], [], ${attachSeconds})[0] or sys.stdin.buffer.readline() != b${JSON.stringify(WARM_ATTACHED_LINE)}:
         os._exit(0)
     if sys.stdin.buffer.readline() != b${JSON.stringify(WARM_CLAIM_LINE)}:
         os._exit(0)
