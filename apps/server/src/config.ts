@@ -167,6 +167,14 @@ export const ConfigSchema = z.object({
   EGRESS_BYTES_PER_SECOND: egressText(),
   /** Bytes per sandbox over its life through the proxy (0: no limit). Unset: the proxy's default (1 GiB). */
   EGRESS_MAX_BYTES: egressText(),
+  /**
+   * `address:port` the egress proxy also listens on for sandboxes that cannot be given a socket
+   * (kubernetes pods; each connection presents its sandbox's token first). Unset: no TCP listener,
+   * and the kubernetes backend offers no egress.
+   */
+  EGRESS_LISTEN: egressText(),
+  /** `address[:port]` pods are told to reach that listener at (on a cluster, the server pod's IP from the downward API). Unset: EGRESS_LISTEN's. */
+  EGRESS_ADVERTISE_ADDRESS: egressText(),
 });
 /** The configuration, with SANDBOX_RUNTIMES filled in (SANDBOX_RUNTIME alone when unset) and the EGRESS_* variables parsed. */
 export type Config = Omit<z.infer<typeof ConfigSchema>, "SANDBOX_RUNTIMES"> & {

@@ -12,10 +12,17 @@ const KILL_WAIT_MS = 10_000;
  * request is then a write and a read, with no exec of its own. It runs with
  * the pod's environment (the code's, set at its creation), since an exec cannot
  * set one. A server that goes away takes these with it (their stdin ends);
- * the files stay in the pod. `marker` is on its command line.
+ * the files stay in the pod. `marker` is on its command line; `afterBootstrap`
+ * follows the runner's source on its stdin (the egress forwarder's settings).
  */
-export async function startMarked(api: KubeApi, pod: string, argv: string[], marker: string): Promise<PersistentRunnerHandle> {
-  const channel = await podChannel((streams) => api.exec(pod, EXECUTOR_CONTAINER, argv, streams, () => {}));
+export async function startMarked(
+  api: KubeApi,
+  pod: string,
+  argv: string[],
+  marker: string,
+  afterBootstrap?: Buffer,
+): Promise<PersistentRunnerHandle> {
+  const channel = await podChannel((streams) => api.exec(pod, EXECUTOR_CONTAINER, argv, streams, () => {}), { afterBootstrap });
   return {
     channel,
     // The API cannot kill an exec (and the kubelet lets one run on after its client hangs up): find

@@ -14,6 +14,7 @@ import { KERNEL_MARKER, SERVE_MARKER, type SessionRunnerArgvOptions } from "@cod
 import { EXPIRES_AT_KEY, newExecName, TENANT_KEY, unixNow, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import { isNotFound } from "./api-errors.js";
 import { executorTermination } from "./container-exit.js";
+import { egressRunnerArgv, egressSettingsLine, type PodEgress, podEgress } from "./egress-pod.js";
 import { startMarked } from "./kernel-exec.js";
 import { KubeApi, type StreamSocket } from "./kube-api.js";
 import type { KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
@@ -44,11 +45,18 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
    * since runsc gives the pod's profile to the container's first process only, not to an exec'd one.
    */
   private readonly sessionRunner: SessionRunnerArgvOptions;
+  /**
+   * Sessions given a way out (issue 22), by id: their kernel and command runner each start the
+   * forwarder (the second finds it running). In memory, as the proxy's attachment is.
+   */
+  private readonly sessionEgress = new Map<string, PodEgress>();
 
   constructor(readonly settings: KubernetesBackendSettings) {
     this.api = new KubeApi(settings.kubeConfig, settings.namespace, settings.apiTimeoutMs);
     this.sessionRunner = settings.sandboxRuntime === "gvisor" ? { syscallPolicy: GVISOR_SYSCALL_POLICY } : {};
-    this.capabilities = { sessions: true, statefulPython: true, runtime: settings.sandboxRuntime };
+    // A pod cannot be given the proxy's socket: egress only where the proxy listens on an address pods reach.
+    const egress = settings.egress?.tcp !== undefined;
+    this.capabilities = { sessions: true, statefulPython: true, runtime: settings.sandboxRuntime, egress };
   }
 
   /**
@@ -70,6 +78,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
     const { api } = this;
     const name = options.name ?? newExecName();
     const deadline = unixNow() + options.lifetimeSeconds;
+    const egress = podEgress(options.egress);
     // gVisor: the warm runner takes its fork's copy-on-write faults before it is ready (each one costly there).
     const runner = bootstrapArgv("python3", {
       preload: options.preload,
@@ -79,15 +88,18 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
     const spec = execPodSpec(
       this.settings,
       name,
-      runner,
+      egress ? egressRunnerArgv(runner, egress) : runner,
       { seconds: options.lifetimeSeconds, at: options.expiresAt },
-      { warm: options.warm, env: options.env },
+      { warm: options.warm, env: options.env, ...(egress ? { egress: egress.tcp } : {}) },
     );
     try {
       options.signal?.throwIfAborted();
       await api.createPod(spec);
       await waitForRunning(api, name, this.settings.podStartTimeoutMs, options.signal);
-      const channel = await podChannel((streams) => api.attach(name, EXECUTOR_CONTAINER, streams));
+      const channel = await podChannel(
+        (streams) => api.attach(name, EXECUTOR_CONTAINER, streams),
+        egress ? { afterBootstrap: egressSettingsLine(egress) } : {},
+      );
       return {
         name,
         deadline,
@@ -133,8 +145,14 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
    */
   async createSession(session: CreateSessionSandboxOptions, signal?: AbortSignal): Promise<KubernetesSession> {
     const warmSeconds = session.warm ? { warmSeconds: session.expiresAt - unixNow() } : {};
-    const spec = sessionPodSpec(this.settings, session.id, session.expiresAt, session.tenant, { ...warmSeconds, env: session.env });
+    const egress = podEgress(session.egress);
+    const spec = sessionPodSpec(this.settings, session.id, session.expiresAt, session.tenant, {
+      ...warmSeconds,
+      env: session.env,
+      ...(egress ? { egress: egress.tcp } : {}),
+    });
     await this.api.createPod(spec);
+    if (egress) this.sessionEgress.set(session.id, egress);
     try {
       const pod = await waitForRunning(this.api, session.id, this.settings.podStartTimeoutMs, signal);
       const record = sessionRecord(pod);
@@ -143,6 +161,7 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
       return record;
     } catch (error) {
       this.hangUpInit(session.id);
+      this.sessionEgress.delete(session.id);
       await this.api.deletePod(session.id).catch(() => {});
       throw error;
     }
@@ -216,13 +235,14 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
 
   removeSession(session: KubernetesSession): Promise<boolean> {
     this.hangUpInit(session.id);
+    this.sessionEgress.delete(session.id);
     return this.api.deletePod(session.id);
   }
 
   /** The kernel runs with the pod's environment (an exec cannot set one): the engine's, given at its creation. */
   async startKernel(session: KubernetesSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
     await this.running(session);
-    return startMarked(this.api, session.id, kernelBootstrapArgv("python3", options.limits, this.sessionRunner), KERNEL_MARKER);
+    return this.startSessionRunner(session.id, kernelBootstrapArgv("python3", options.limits, this.sessionRunner), KERNEL_MARKER);
   }
 
   /**
@@ -232,11 +252,20 @@ export class KubernetesDriver implements SandboxDriver<KubernetesSession> {
    */
   async startCommandRunner(session: KubernetesSession): Promise<PersistentRunnerHandle> {
     await this.running(session);
-    return startMarked(this.api, session.id, serveBootstrapArgv("python3", this.sessionRunner), SERVE_MARKER);
+    return this.startSessionRunner(session.id, serveBootstrapArgv("python3", this.sessionRunner), SERVE_MARKER);
   }
 
-  reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
-    return reap(this.api, this.settings.sandboxRuntime, this.settings.warn, now, beforeRemove);
+  /** A session's kernel or command runner, starting the egress forwarder first when the session has a way out. */
+  private startSessionRunner(id: string, argv: string[], marker: string): Promise<PersistentRunnerHandle> {
+    const egress = this.sessionEgress.get(id);
+    if (!egress) return startMarked(this.api, id, argv, marker);
+    return startMarked(this.api, id, egressRunnerArgv(argv, egress), marker, egressSettingsLine(egress));
+  }
+
+  async reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
+    const removed = await reap(this.api, this.settings.sandboxRuntime, this.settings.warn, now, beforeRemove);
+    for (const id of removed) this.sessionEgress.delete(id);
+    return removed;
   }
 
   /**

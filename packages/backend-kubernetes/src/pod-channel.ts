@@ -17,14 +17,17 @@ export type OpenPodStreams = (streams: PodStreams, onStatus: (status: V1Status) 
 /**
  * An exec or attach WebSocket to a bootstrapped runner (or kernel) as its
  * channel, sent the runner's source before anything else (see
- * runner-bootstrap.ts) unless `bootstrap` is false. A failed exec's status (other than the command's
+ * runner-bootstrap.ts) unless `bootstrap` is false, then `afterBootstrap`. A failed exec's status (other than the command's
  * own non-zero exit) is kept as a diagnostic.
  *
  * Stdin is never ended: on the v4 protocol the client ends stdin by closing
  * the whole socket, and the runner needs no end of input anyway (its header
  * says how many bytes follow). Hanging up terminates the socket.
  */
-export async function podChannel(open: OpenPodStreams, options: { bootstrap?: boolean } = {}): Promise<RunnerChannel> {
+export async function podChannel(
+  open: OpenPodStreams,
+  options: { bootstrap?: boolean; afterBootstrap?: Buffer } = {},
+): Promise<RunnerChannel> {
   const stdin = new PassThrough();
   let socket: StreamSocket | undefined;
   const channel = new RunnerChannel({
@@ -53,5 +56,7 @@ export async function podChannel(open: OpenPodStreams, options: { bootstrap?: bo
   // A broken connection ends the conversation like a closed one: the runner's answer decides.
   socket.once("error", end);
   if (options.bootstrap !== false) stdin.write(bootstrapPreamble());
+  // The egress forwarder's settings (egress-pod.ts), read before the runner's first request.
+  if (options.afterBootstrap) stdin.write(options.afterBootstrap);
   return channel;
 }

@@ -1,3 +1,4 @@
+import { EGRESS_MOUNT_PATH } from "@code-interpreter/core";
 import { cpuEnv, DECLARED_ENV_VARIABLES, sessionInitArgv, WORKSPACE_DIR, warmSessionInitArgv } from "@code-interpreter/core/engine";
 import {
   EXPIRES_AT_KEY,
@@ -21,19 +22,35 @@ export const LOCKDOWN_CONTAINER = "network-lockdown";
 /**
  * Drops every packet leaving the pod except on loopback, with iptables (IPv4
  * and IPv6) or nft, whichever the image has. It runs in the pod's network
- * namespace, which the executor container shares, before that starts.
+ * namespace, which the executor container shares, before that starts. A pod
+ * with egress (issue 22) may also reach the egress proxy's TCP listener, and
+ * nothing else: PROXY_ADDRESS and PROXY_PORT in the init container's environment.
  */
 export const LOCKDOWN_SCRIPT = `set -eu
+proxy_address="\${PROXY_ADDRESS:-}"
+proxy_port="\${PROXY_PORT:-}"
+case "$proxy_address" in *:*) proxy_family=6 ;; ?*) proxy_family=4 ;; *) proxy_family=none ;; esac
 if command -v iptables >/dev/null 2>&1; then
   iptables -w -A OUTPUT -o lo -j ACCEPT
+  if [ "$proxy_family" = 4 ]; then iptables -w -A OUTPUT -p tcp -d "$proxy_address" --dport "$proxy_port" -j ACCEPT; fi
+  # Refused at once rather than dropped (a hang), where the node has REJECT; the policy drops the rest either way.
+  iptables -w -A OUTPUT -j REJECT 2>/dev/null || true
   iptables -w -P OUTPUT DROP
   if command -v ip6tables >/dev/null 2>&1; then
+    if [ "$proxy_family" = 6 ]; then ip6tables -w -A OUTPUT -p tcp -d "$proxy_address" --dport "$proxy_port" -j ACCEPT; fi
     ip6tables -w -A OUTPUT -o lo -j ACCEPT && ip6tables -w -P OUTPUT DROP || true
+    ip6tables -w -A OUTPUT -j REJECT 2>/dev/null || true
+  elif [ "$proxy_family" = 6 ]; then
+    echo "network lockdown: the egress proxy is at an IPv6 address and the image has no ip6tables" >&2
+    exit 1
   fi
 elif command -v nft >/dev/null 2>&1; then
   nft add table inet code_interpreter_lockdown
   nft add chain inet code_interpreter_lockdown output '{ type filter hook output priority 0; policy drop; }'
   nft add rule inet code_interpreter_lockdown output oif lo accept
+  if [ "$proxy_family" = 4 ]; then nft add rule inet code_interpreter_lockdown output ip daddr "$proxy_address" tcp dport "$proxy_port" accept; fi
+  if [ "$proxy_family" = 6 ]; then nft add rule inet code_interpreter_lockdown output ip6 daddr "$proxy_address" tcp dport "$proxy_port" accept; fi
+  nft add rule inet code_interpreter_lockdown output reject 2>/dev/null || true
 else
   echo "network lockdown: the image has neither iptables nor nft" >&2
   exit 1
@@ -74,9 +91,9 @@ export function execPodSpec(
   name: string,
   runner: string[],
   deadline: { seconds: number; at: number },
-  options: { warm?: boolean; env?: Record<string, string> } = {},
+  options: { warm?: boolean; env?: Record<string, string>; egress?: PodEgressAddress } = {},
 ): V1Pod {
-  const pod = sandboxPod(settings, name, "exec", deadline, { command: runner, stdin: true, stdinOnce: true }, options.env);
+  const pod = sandboxPod(settings, name, "exec", deadline, { command: runner, stdin: true, stdinOnce: true }, options.env, options.egress);
   if (options.warm && pod.metadata?.labels) pod.metadata.labels[WARM_LABEL_KEY] = "true";
   return pod;
 }
@@ -94,7 +111,7 @@ export function sessionPodSpec(
   id: string,
   expiresAt: number,
   tenant?: string,
-  options: { warmSeconds?: number; env?: Record<string, string> } = {},
+  options: { warmSeconds?: number; env?: Record<string, string>; egress?: PodEgressAddress } = {},
 ): V1Pod {
   // activeDeadlineSeconds can only be lowered on a running pod, so it is the longest a session may
   // live, not its TTL: keepalives move the annotation, and the reaper enforces it. A warm pod's
@@ -107,12 +124,22 @@ export function sessionPodSpec(
     { seconds: settings.sessionMaxLifetimeSeconds + warmSeconds, at: expiresAt },
     options.warmSeconds !== undefined ? { command: warmSessionInitArgv(), stdin: true, stdinOnce: true } : { command: sessionInitArgv() },
     options.env,
+    options.egress,
   );
   // An annotation, not a label: tenant names need not fit label value rules.
   if (tenant !== undefined && pod.metadata?.annotations) pod.metadata.annotations[TENANT_KEY] = tenant;
   if (options.warmSeconds !== undefined && pod.metadata?.labels) pod.metadata.labels[WARM_LABEL_KEY] = "true";
   return pod;
 }
+
+/** Where a pod with egress reaches the egress proxy (its TCP listener): the one destination its lockdown lets through. */
+export interface PodEgressAddress {
+  host: string;
+  port: number;
+}
+
+/** The small volume the egress forwarder writes the CA bundle to (the image's CAs and the proxy's), at EGRESS_MOUNT_PATH. */
+const EGRESS_VOLUME = "egress";
 
 function sandboxPod(
   settings: KubernetesBackendSettings,
@@ -121,6 +148,7 @@ function sandboxPod(
   deadline: { seconds: number; at: number },
   main: Pick<V1Container, "command" | "stdin" | "stdinOnce">,
   env: Record<string, string> = codeEnvVariables(settings),
+  egress?: PodEgressAddress,
 ): V1Pod {
   const uid = settings.sandboxUid;
   const emptyDir = { medium: "Memory", sizeLimit: `${settings.workspaceSizeMb}Mi` };
@@ -161,7 +189,7 @@ function sandboxPod(
         fsGroup: uid,
         seccompProfile: podSeccompProfile(settings),
       },
-      ...(settings.netAdminLockdown ? { initContainers: [lockdownContainer(settings)] } : {}),
+      ...(settings.netAdminLockdown ? { initContainers: [lockdownContainer(settings, egress)] } : {}),
       containers: [
         {
           name: EXECUTOR_CONTAINER,
@@ -176,6 +204,7 @@ function sandboxPod(
           volumeMounts: [
             { name: "workspace", mountPath: WORKSPACE_DIR },
             { name: "tmp", mountPath: "/tmp" },
+            ...(egress ? [{ name: EGRESS_VOLUME, mountPath: EGRESS_MOUNT_PATH }] : []),
           ],
         },
       ],
@@ -183,6 +212,7 @@ function sandboxPod(
         { name: "workspace", emptyDir },
         { name: "tmp", emptyDir },
         ...(settings.netAdminLockdown ? [{ name: "lockdown-run", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } }] : []),
+        ...(egress ? [{ name: EGRESS_VOLUME, emptyDir: { medium: "Memory", sizeLimit: "2Mi" } }] : []),
       ],
     },
   };
@@ -210,14 +240,23 @@ export function podMemory(settings: Pick<KubernetesBackendSettings, "memoryLimit
 
 /**
  * The one exception to "restricted": root with NET_ADMIN only, in an init
- * container that exits before any code runs.
+ * container that exits before any code runs. With egress it lets the proxy's
+ * address and port through.
  */
-function lockdownContainer(settings: KubernetesBackendSettings): V1Container {
+function lockdownContainer(settings: KubernetesBackendSettings, egress: PodEgressAddress | undefined): V1Container {
   return {
     name: LOCKDOWN_CONTAINER,
     image: settings.lockdownImage ?? settings.image,
     imagePullPolicy: "IfNotPresent",
     command: ["sh", "-c", LOCKDOWN_SCRIPT],
+    ...(egress
+      ? {
+          env: [
+            { name: "PROXY_ADDRESS", value: egress.host },
+            { name: "PROXY_PORT", value: String(egress.port) },
+          ],
+        }
+      : {}),
     securityContext: {
       runAsNonRoot: false,
       runAsUser: 0,

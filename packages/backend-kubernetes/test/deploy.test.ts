@@ -64,17 +64,41 @@ describe("deployment manifests", () => {
     );
   });
 
-  it("deny all traffic to and from sandbox pods", () => {
-    const [policy] = ofKind("NetworkPolicy");
-    expect(policy?.spec).toEqual({
-      podSelector: {
-        matchLabels: { app: "code-interpreter" },
-        matchExpressions: [{ key: "component", operator: "In", values: ["exec", "session"] }],
-      },
+  it("let sandbox pods reach only the servers' egress port, which takes only them", () => {
+    const sandboxPods = {
+      matchLabels: { app: "code-interpreter" },
+      matchExpressions: [{ key: "component", operator: "In", values: ["exec", "session"] }],
+    };
+    const serverPods = { matchLabels: { app: "code-interpreter", component: "server" } };
+    const egressPort = ofKind("Deployment")[0]?.spec.template.spec.containers[0].ports.find(
+      (port: { name: string }) => port.name === "egress",
+    )?.containerPort;
+    expect(egressPort).toBe(3129);
+    const [sandbox, server, ...others] = ofKind("NetworkPolicy");
+    expect(others).toEqual([]);
+    expect(sandbox?.spec).toEqual({
+      podSelector: sandboxPods,
       policyTypes: ["Ingress", "Egress"],
       ingress: [],
-      egress: [],
+      egress: [{ to: [{ podSelector: serverPods }], ports: [{ protocol: "TCP", port: egressPort }] }],
     });
+    expect(server?.spec).toEqual({
+      podSelector: serverPods,
+      policyTypes: ["Ingress"],
+      ingress: [
+        { ports: [{ protocol: "TCP", port: 8000 }] },
+        { from: [{ podSelector: sandboxPods }], ports: [{ protocol: "TCP", port: egressPort }] },
+      ],
+    });
+  });
+
+  it("listen for sandbox pods' egress and tell them this replica's own IP", () => {
+    const server = ofKind("Deployment")[0]?.spec.template.spec.containers[0];
+    const env = (name: string) => server?.env.find((variable: { name: string }) => variable.name === name);
+    expect(env("EGRESS_LISTEN")?.value).toBe("0.0.0.0:3129");
+    expect(env("EGRESS_ADVERTISE_ADDRESS")?.valueFrom).toEqual({ fieldRef: { fieldPath: "status.podIP" } });
+    const service = ofKind("Service").find((object) => object.metadata.name === "code-interpreter-egress");
+    expect(service?.spec).toMatchObject({ clusterIP: "None", ports: [{ name: "egress", port: 3129, targetPort: "egress" }] });
   });
 
   it("ship the nodes' Localhost seccomp profiles exactly as the syscall policy generates them, the default's and gVisor's", () => {
@@ -139,10 +163,12 @@ describe.skipIf(kubectlMissing !== undefined)("deploy/ rendered by kubectl kusto
       [
         "Deployment",
         "NetworkPolicy",
+        "NetworkPolicy",
         "PodDisruptionBudget",
         "Role",
         "RoleBinding",
         "RuntimeClass",
+        "Service",
         "Service",
         "ServiceAccount",
         "ServiceAccount",

@@ -190,6 +190,15 @@ loopback and the egress proxy's Unix socket bound in. The code's proxy settings
 point at 127.0.0.1:PORT; this relays each connection made there, both ways, to
 the socket, and decides nothing itself (the proxy outside does).
 
+Where no socket can be bound in (a kubernetes pod), the target is
+`tcp:HOST:PORT`: the proxy's TCP listener, the only address the pod may reach.
+Then the sandbox's token and the proxy's CA come first on stdin, one JSON line
+(never in the code's environment or files); each relayed connection starts
+with the token, and the CA bundle (the image's CAs and the proxy's) is written
+where the code's SSL_CERT_FILE points. Code running as the sandbox user could
+still learn its own token (it is not dumpable, but shares the uid): that
+grants it only its own policy.
+
 It runs as a process of its own, started before the runner takes a request and
 detached from it, so neither a session cell's clean-up nor the code's crash
 takes it down; it ends with the sandbox (its pid namespace). The code runs as
@@ -250,7 +259,17 @@ def listen(port, host="127.0.0.1"):
 
 
 def connect_upstream(path):
-    """A connection to the proxy's socket, or None when it is not there or will not take one now."""
+    """A connection to the proxy's socket (or, for a (host, port, preamble) target, the start of one to its TCP
+    listener), or None when it is not there or will not take one now."""
+    if isinstance(path, tuple):
+        upstream = socket.socket(socket.AF_INET6 if ":" in path[0] else socket.AF_INET, socket.SOCK_STREAM)
+        upstream.setblocking(False)
+        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Completes in the background: the preamble waits to be written, and a refusal closes the client's connection.
+        if upstream.connect_ex(path[:2]) not in (0, errno.EINPROGRESS):
+            upstream.close()
+            return None
+        return upstream
     upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     upstream.setblocking(False)
     try:
@@ -328,6 +347,8 @@ def serve(server, socket_path, max_connections=MAX_CONNECTIONS, stop=None, until
             return
         client.setblocking(False)
         relay = Relay(client, upstream)
+        if isinstance(socket_path, tuple):
+            relay.upstream.pending = socket_path[2]  # the token line, before anything of the client's
         relays.add(relay)
         update(relay)
 
@@ -397,10 +418,114 @@ def serve(server, socket_path, max_connections=MAX_CONNECTIONS, stop=None, until
     selector.close()
 
 
+def read_settings_line(limit=1 << 16):
+    """One line from fd 0, read a byte at a time so nothing after it (the runner's request) is taken."""
+    line = b""
+    while not line.endswith(b"\n") and len(line) < limit:
+        byte = os.read(0, 1)
+        if not byte:
+            break
+        line += byte
+    return line
+
+
+def write_bundle(path, ca):
+    """The image's CA certificates and the proxy's, at `path` (replaced whole, so a reader never sees half)."""
+    system = b""
+    for candidate in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"):
+        try:
+            with open(candidate, "rb") as handle:
+                system = handle.read()
+            break
+        except OSError:
+            continue
+    partial = "%s.%d" % (path, os.getpid())
+    with open(partial, "wb") as handle:
+        handle.write(system.rstrip(b"\n") + b"\n" + ca.encode("ascii").strip() + b"\n")
+    os.chmod(partial, 0o644)
+    os.replace(partial, path)
+
+
+def hide_command_line():
+    """Replaces this process's command line (the runner's, with its kill marker) by `egress-forwarder`: killing a
+    session's kernel or command runner by its marker must not take the pod's way out with it."""
+    try:
+        with open("/proc/self/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48 and 49)
+        name = b"egress-forwarder"
+        if end - start <= len(name):
+            return
+        with open("/proc/self/mem", "r+b", buffering=0) as memory:
+            memory.seek(start)
+            memory.write(name + b"\0" * (end - start - len(name)))
+    except (OSError, ValueError, IndexError):
+        pass  # a kernel without it (gVisor may refuse): the forwarder keeps the runner's command line
+
+
+def start_tcp_forwarder(target, port):
+    """`tcp:HOST:PORT`: reads the token and the CA from stdin, writes the bundle, and starts a forwarder that lives
+    as long as the pod (a session's kernel and command runner share it: whichever comes second finds the port
+    taken, and that is fine)."""
+    import json
+
+    host, _, target_port = target[len("tcp:"):].rpartition(":")
+    try:
+        settings = json.loads(read_settings_line())
+        token = settings["token"]
+        write_bundle(settings["bundle"], settings["ca"])
+        server = listen(port)
+    except OSError as error:
+        return error.errno == errno.EADDRINUSE
+    except (ValueError, KeyError, TypeError):
+        return False
+    upstream = (host.strip("[]"), int(target_port), token.encode("ascii") + b"\n")
+    try:
+        pid = os.fork()
+    except OSError:
+        server.close()
+        return False
+    if pid == 0:
+        try:
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            hide_command_line()
+            try:
+                import ctypes
+
+                ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE: its memory (the token) is not the uid's to read
+            except Exception:
+                pass
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, server.fileno())
+            os.closerange(server.fileno() + 1, 65536)
+            serve(server, upstream)
+        finally:
+            os._exit(0)
+    server.close()
+    while True:
+        try:
+            os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+        except OSError as error:
+            if error.errno == errno.ECHILD:
+                break
+            raise
+    return True
+
+
 def start_forwarder(socket_path, port):
     """Starts the forwarder as a process of its own (a double fork, so it is nobody's child but the sandbox's init)
     and returns once it listens; False, and no forwarder, when it could not (the port is taken, no fork). It ends
-    when the caller (and whatever inherited the caller's end of a pipe) has exited, or with the sandbox."""
+    when the caller (and whatever inherited the caller's end of a pipe) has exited, or with the sandbox.
+    A `tcp:HOST:PORT` target is the proxy's TCP listener (see start_tcp_forwarder)."""
+    if socket_path.startswith("tcp:"):
+        return start_tcp_forwarder(socket_path, port)
     try:
         server = listen(port)
         alive_r, alive_w = os.pipe()  # not inherited across exec: the code's commands do not hold it

@@ -105,6 +105,7 @@ export {
   type EgressAttachment,
   type EgressGateway,
   type EgressRequest,
+  type EgressTcpEndpoint,
   type NetworkAttempt,
   type NetworkPolicy,
 } from "./network/egress.js";

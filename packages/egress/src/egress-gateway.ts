@@ -4,7 +4,7 @@ import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSecureContext, getCACertificates, rootCertificates, type SecureContext } from "node:tls";
 import type { EgressAttachment, EgressGateway, EgressRequest } from "@code-interpreter/core";
-import { EGRESS_CA_BUNDLE_NAME, EGRESS_MOUNT_PATH, EGRESS_SANDBOX_PORT } from "@code-interpreter/core";
+import { EGRESS_CA_BUNDLE_NAME, EGRESS_MOUNT_PATH, EGRESS_SANDBOX_PORT, EGRESS_SOCKET_NAME } from "@code-interpreter/core";
 import { InvalidRequestError } from "@code-interpreter/core/errors";
 import { type IpAddress, parseIpAddress } from "./addresses.js";
 import { CertificateAuthority } from "./certificate-authority.js";
@@ -13,6 +13,7 @@ import { systemResolve } from "./resolve.js";
 import { parseRules } from "./rules.js";
 import { type ProxySettings, SandboxProxy } from "./sandbox-proxy.js";
 import { parseTarget } from "./targets.js";
+import { newToken, TokenListener } from "./token-listener.js";
 
 /** The egress proxy of one server: a gateway for the engine, and the CA its sandboxes trust. */
 export interface EgressProxy extends EgressGateway {
@@ -20,6 +21,10 @@ export interface EgressProxy extends EgressGateway {
   readonly caCertificate: string | undefined;
   /** Where sandboxes' directories are made: the operator's, else a temporary directory made on the first open (undefined before). */
   readonly stateDirectory: string | undefined;
+  /** Where sandboxes reach the TCP listener (`listen`, advertised), when there is one. */
+  readonly tcp: { host: string; port: number } | undefined;
+  /** Connections to the TCP listener closed for a wrong, absent or late token. */
+  readonly refusedConnections: number;
   open(request: EgressRequest): Promise<EgressAttachment>;
 }
 
@@ -91,6 +96,16 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
     if (value !== undefined && (!Number.isSafeInteger(value) || value < min))
       problems.push(`${key}: must be a whole number, at least ${min}`);
   }
+  if (options.listen !== undefined) {
+    const { host, port } = options.listen;
+    if (parseIpAddress(host) === undefined || !Number.isInteger(port) || port < 0 || port > 65_535)
+      problems.push("listen (EGRESS_LISTEN): must be an IP address and a port (0-65535)");
+    const advertised = options.advertise?.host ?? host;
+    if (parseIpAddress(advertised)?.value === 0n)
+      problems.push(`listen (EGRESS_LISTEN) is ${host}: set advertise (EGRESS_ADVERTISE_ADDRESS), the address sandboxes reach it at`);
+  } else if (options.advertise !== undefined) {
+    problems.push("advertise (EGRESS_ADVERTISE_ADDRESS) needs listen (EGRESS_LISTEN)");
+  }
   if (options.stateDirectory !== undefined && options.stateDirectory.length > MAX_STATE_DIRECTORY) {
     problems.push(`stateDirectory (EGRESS_STATE_DIR): at most ${MAX_STATE_DIRECTORY} characters, to fit Unix socket paths`);
   }
@@ -104,6 +119,25 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
     }
   }
   if (problems.length > 0) throw new EgressSettingsError(problems);
+
+  // The TCP listener starts now: a backend asks `tcp` whether its sandboxes can be offered egress.
+  let listener: TokenListener | undefined;
+  let tcp: { host: string; port: number } | undefined;
+  if (options.listen) {
+    listener = new TokenListener();
+    const port = await listener.listen(options.listen.host, options.listen.port).catch((error: Error) => {
+      throw new EgressSettingsError([
+        `listen (EGRESS_LISTEN): cannot listen on ${options.listen?.host}:${options.listen?.port}: ${error.message}`,
+      ]);
+    });
+    tcp = { host: options.advertise?.host ?? options.listen.host, port: options.advertise?.port ?? port };
+    // Sandboxes reach the listener only to present a token: never as a destination through the proxy.
+    for (const endpoint of [tcp, { host: options.listen.host, port }]) {
+      const address = parseIpAddress(endpoint.host);
+      if (address === undefined) continue;
+      for (const each of address.value === 0n ? ownAddresses : [address]) serverEndpoints.push({ address: each, port: endpoint.port });
+    }
+  }
 
   const ownsStateDirectory = options.stateDirectory === undefined;
   const sandboxUid = options.sandboxUid ?? 65532;
@@ -173,6 +207,12 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
     get stateDirectory() {
       return made?.stateDirectory ?? options.stateDirectory;
     },
+    get tcp() {
+      return tcp ? { ...tcp } : undefined;
+    },
+    get refusedConnections() {
+      return listener?.refused ?? 0;
+    },
     async open(request) {
       if (closed) throw new Error("the egress gateway is closed");
       if (!SANDBOX_NAME.test(request.sandboxName))
@@ -185,15 +225,17 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
       }
       if (attachments.has(request.sandboxName))
         throw new InvalidRequestError({ message: `${request.sandboxName} already has an egress attachment` });
-      const { settings, stateDirectory } = await prepare();
+      const { settings, stateDirectory, caCertificate } = await prepare();
       if (closed) throw new Error("the egress gateway is closed");
       if (attachments.has(request.sandboxName))
         throw new InvalidRequestError({ message: `${request.sandboxName} already has an egress attachment` });
       const proxy = new SandboxProxy(request, settings, join(stateDirectory, request.sandboxName), egressEnvironment());
       attachments.set(request.sandboxName, proxy);
+      const token = tcp ? newToken() : undefined;
       const close = proxy.close.bind(proxy);
       proxy.close = async () => {
         attachments.delete(request.sandboxName);
+        if (token !== undefined) listener?.unregister(token);
         await close();
       };
       try {
@@ -202,6 +244,12 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
         await proxy.close();
         throw error;
       }
+      if (tcp && token !== undefined) {
+        listener?.register(token, join(proxy.hostDirectory, EGRESS_SOCKET_NAME));
+        proxy.tcp = { ...tcp, token };
+        // What the sandbox adds to its image's CAs: the operator's upstream CAs (as the socket's bundle holds them) and the proxy's.
+        proxy.caCertificate = `${[...(options.upstreamCa ? [options.upstreamCa] : []), caCertificate].map((pem) => pem.trim()).join("\n")}\n`;
+      }
       return proxy;
     },
     async close() {
@@ -209,6 +257,7 @@ export async function createEgressGateway(options: EgressOptions = {}): Promise<
       // An open still making the CA or the directory finishes first, so what it made is removed too.
       await prepared?.catch(() => {});
       await Promise.all([...attachments.values()].map((proxy) => proxy.close()));
+      await listener?.close();
       if (ownsStateDirectory && made) await rm(made.stateDirectory, { recursive: true, force: true });
     },
   };

@@ -32,6 +32,8 @@ describe("egressOptionsFromEnv", () => {
       EGRESS_BYTES_PER_SECOND: "1000000",
       EGRESS_MAX_BYTES: "0",
       EGRESS_MAX_CONNECTIONS_IGNORED: "x",
+      EGRESS_LISTEN: "0.0.0.0:3129",
+      EGRESS_ADVERTISE_ADDRESS: "10.1.2.3",
     });
     expect(options).toEqual({
       allowOut: ["*.example.com", "pypi.org", "203.0.113.0/24"],
@@ -44,7 +46,16 @@ describe("egressOptionsFromEnv", () => {
       maxConnections: 8,
       bytesPerSecond: 1_000_000,
       maxBytes: 0,
+      listen: { host: "0.0.0.0", port: 3129 },
+      advertise: { host: "10.1.2.3" },
     });
+  });
+
+  it("wants EGRESS_LISTEN as address:port, and EGRESS_ADVERTISE_ADDRESS as an address", () => {
+    expect(problemsOf({ EGRESS_LISTEN: "0.0.0.0", EGRESS_ADVERTISE_ADDRESS: "proxy.example:3129" })).toEqual([
+      'EGRESS_LISTEN="0.0.0.0": write address:port',
+      'EGRESS_ADVERTISE_ADDRESS="proxy.example:3129": write address:port (an IP address; the port may be left out)',
+    ]);
   });
 
   it("treats empty variables as unset", () => {

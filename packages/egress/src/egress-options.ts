@@ -59,6 +59,17 @@ export interface EgressOptions {
   sandboxUid?: number;
   /** Extra CA certificates (PEM) trusted for upstream TLS, and put in the sandboxes' bundle. (EGRESS_UPSTREAM_CA) */
   upstreamCa?: string;
+  /**
+   * A TCP listener for sandboxes that cannot be given a socket (kubernetes pods): each
+   * attachment also gets a token its connections present first. Port 0: any. (EGRESS_LISTEN, `host:port`)
+   */
+  listen?: { host: string; port: number };
+  /**
+   * The address sandboxes are told to reach the listener at (on a cluster: the server pod's own IP,
+   * from the downward API). The port defaults to the listener's. @default `listen`, unless that is
+   * 0.0.0.0 or :: (EGRESS_ADVERTISE_ADDRESS, `host[:port]`)
+   */
+  advertise?: { host: string; port?: number };
   /** The server's own listening `host:port`s, always denied (0.0.0.0 or :: stand for every address of this host). */
   serverAddresses?: string[];
   /**
@@ -91,7 +102,8 @@ const list = (value: string) =>
  * egress), EGRESS_DENY, EGRESS_ALLOW_PRIVATE, EGRESS_HOSTS
  * (`name=address[:port],…`), EGRESS_SECRETS (inline JSON),
  * EGRESS_UPSTREAM_CA (a PEM file, or PEM text), EGRESS_STATE_DIR,
- * EGRESS_MAX_CONNECTIONS, EGRESS_BYTES_PER_SECOND, EGRESS_MAX_BYTES. Throws
+ * EGRESS_MAX_CONNECTIONS, EGRESS_BYTES_PER_SECOND, EGRESS_MAX_BYTES,
+ * EGRESS_LISTEN and EGRESS_ADVERTISE_ADDRESS (the TCP listener). Throws
  * EgressSettingsError naming every bad variable.
  */
 export function egressOptionsFromEnv(env: Record<string, string | undefined> = process.env): EgressOptions {
@@ -154,6 +166,25 @@ export function egressOptionsFromEnv(env: Record<string, string | undefined> = p
         );
       }
     }
+  }
+
+  for (const [key, name] of [
+    ["listen", "EGRESS_LISTEN"],
+    ["advertise", "EGRESS_ADVERTISE_ADDRESS"],
+  ] as const) {
+    const value = read(name);
+    if (value === undefined) continue;
+    const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(value);
+    const host = match?.[1] ?? match?.[2];
+    const port = match?.[3] === undefined ? undefined : Number(match[3]);
+    if (!match || host === undefined || parseIpAddress(host) === undefined || (port !== undefined && port > 65_535)) {
+      problems.push(
+        `${name}=${JSON.stringify(value)}: write address:port (an IP address${key === "advertise" ? "; the port may be left out" : ""})`,
+      );
+    } else if (key === "listen") {
+      if (port === undefined) problems.push(`${name}=${JSON.stringify(value)}: write address:port`);
+      else options.listen = { host, port };
+    } else options.advertise = port === undefined ? { host } : { host, port };
   }
 
   const stateDirectory = read("EGRESS_STATE_DIR");

@@ -5,7 +5,7 @@ import { connect as netConnect, type Socket } from "node:net";
 import { join } from "node:path";
 import { pipeline } from "node:stream";
 import { type SecureContext, TLSSocket } from "node:tls";
-import type { EgressAttachment, EgressRequest, NetworkAttempt, NetworkPolicy } from "@code-interpreter/core";
+import type { EgressAttachment, EgressRequest, EgressTcpEndpoint, NetworkAttempt, NetworkPolicy } from "@code-interpreter/core";
 import { EGRESS_CA_BUNDLE_NAME, EGRESS_SOCKET_NAME } from "@code-interpreter/core";
 import { InvalidRequestError } from "@code-interpreter/core/errors";
 import { formatIpAddress, type IpAddress, parseIpAddress } from "./addresses.js";
@@ -86,6 +86,10 @@ export function parsePolicy(policy: NetworkPolicy, settings: ProxySettings): Rul
 export class SandboxProxy implements EgressAttachment {
   readonly hostDirectory: string;
   readonly env: Record<string, string>;
+  /** Set by the gateway when it listens on TCP: its address and this sandbox's token. */
+  tcp?: EgressTcpEndpoint;
+  /** Set with `tcp`: the proxy's CA certificate (after the operator's upstream CAs), for a sandbox that writes its own bundle. */
+  caCertificate?: string;
   private rules: Rules;
   private readonly attempts: NetworkAttempt[] = [];
   private readonly clientSockets = new Set<Socket>();

@@ -36,12 +36,15 @@ export interface DockerPodsOptions {
   touch: (record: PodRecord) => void;
   /** Where `Localhost` seccomp profiles are read from, as a kubelet reads /var/lib/kubelet/seccomp. @default none: such pods fail to start */
   seccompProfileRoot?: string;
+  /** The Docker network pods' containers join (the double's internal bridge, see pod-network.ts). @default none: no network */
+  network?: string;
 }
 
 /**
  * Runs pods as containers on the local Docker engine, the way a kubelet with
  * runc would: the container's securityContext, emptyDir volumes as tmpfs,
- * resource limits as cgroup limits, no network, `activeDeadlineSeconds`.
+ * resource limits as cgroup limits, no network (or the double's internal
+ * bridge, `podNetwork`), `activeDeadlineSeconds`.
  */
 export class DockerPods implements PodRuntime {
   /** The runtimes the engine has registered, asked once. */
@@ -282,11 +285,14 @@ function dockerSpec(
   const memory = parseQuantity(limits.memory);
   const cpu = parseQuantity(limits.cpu);
   const tmpfs: Record<string, string> = {};
+  // Docker gives a tmpfs the mode and owner of the image's directory at its path (it copies it up), where
+  // a kubelet's emptyDir is writable by the pod whatever the image holds there: owned by the pod's user.
+  const owner = uid !== undefined && uid !== 0 ? `,uid=${uid},gid=${podContext.fsGroup ?? gid}` : "";
   for (const mount of container.volumeMounts ?? []) {
     const volume = pod.spec?.volumes?.find((candidate) => candidate.name === mount.name);
     if (!volume?.emptyDir) continue;
     const size = parseQuantity(volume.emptyDir.sizeLimit);
-    tmpfs[mount.mountPath] = `rw,exec,nosuid,nodev,mode=1777${size ? `,size=${Math.floor(size)}` : ""}`;
+    tmpfs[mount.mountPath] = `rw,exec,nosuid,nodev,mode=1777${size ? `,size=${Math.floor(size)}` : ""}${owner}`;
   }
   return {
     name,
@@ -313,7 +319,7 @@ function dockerSpec(
     HostConfig: {
       // A RuntimeClass handler is the engine's runtime of that name (runsc: gVisor), as containerd maps handlers to runtimes.
       ...(handler === undefined || handler === DEFAULT_HANDLER ? {} : { Runtime: handler }),
-      NetworkMode: "none",
+      NetworkMode: options.network ?? "none",
       ReadonlyRootfs: context.readOnlyRootFilesystem === true,
       CapDrop: context.capabilities?.drop ?? [],
       CapAdd: context.capabilities?.add ?? [],

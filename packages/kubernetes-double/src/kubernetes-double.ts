@@ -11,6 +11,7 @@ import { Faults } from "./faults.js";
 import { kubeConfigFor, kubeconfigYaml } from "./kubeconfig.js";
 import { matchesSelector } from "./label-selector.js";
 import { mergePatch } from "./merge-patch.js";
+import { createPodNetwork, type PodNetwork } from "./pod-network.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime } from "./pod-runtime.js";
 import { DNS_LABEL, DNS_SUBDOMAIN, validatePod, validatePodUpdate } from "./pod-validation.js";
@@ -47,6 +48,12 @@ export interface KubernetesDoubleOptions {
   seccompProfileRoot?: string;
   /** Processes per pod, like the kubelet's `podPidsLimit` (per sandbox with the process runtime). @default 256 */
   podPidsLimit?: number;
+  /**
+   * Docker runtime: `"internal"` puts every pod on a Docker network the double makes (an internal
+   * bridge: no route beyond the host) instead of no network, so pods reach the host at
+   * `podNetworkGateway` (a test's egress proxy listens there). NetworkPolicy is not enforced. @default "none"
+   */
+  podNetwork?: "none" | "internal";
   /** Remote-command subprotocols offered, best first. @default v5 then v4 */
   streamProtocols?: readonly (typeof STREAM_PROTOCOLS)[number][];
 }
@@ -86,6 +93,7 @@ export class KubernetesDouble {
     private readonly server: Server,
     docker: Dockerode | undefined,
     private readonly options: KubernetesDoubleOptions,
+    private readonly podNetwork?: PodNetwork,
   ) {
     const common = {
       instanceId: this.instanceId,
@@ -94,7 +102,13 @@ export class KubernetesDouble {
     };
     this.runtimeName = docker ? "docker" : "process";
     this.runtime = docker
-      ? new DockerPods({ ...common, docker, labels: options.labels ?? {}, seccompProfileRoot: options.seccompProfileRoot })
+      ? new DockerPods({
+          ...common,
+          docker,
+          labels: options.labels ?? {},
+          seccompProfileRoot: options.seccompProfileRoot,
+          ...(podNetwork ? { network: podNetwork.name } : {}),
+        })
       : new ProcessPods({ ...common, rootfs: options.rootfs, seccompProfileRoot: options.seccompProfileRoot });
   }
 
@@ -104,12 +118,19 @@ export class KubernetesDouble {
    */
   static async start(options: KubernetesDoubleOptions = {}): Promise<KubernetesDouble> {
     const docker = await chooseDocker(options);
+    if (options.podNetwork === "internal" && !docker) throw new Error('podNetwork "internal" needs the Docker runtime');
+    const podNetwork = options.podNetwork === "internal" && docker ? await createPodNetwork(docker, options.labels ?? {}) : undefined;
     const server = createServer();
-    const double = new KubernetesDouble(server, docker, options);
+    const double = new KubernetesDouble(server, docker, options, podNetwork);
     server.on("request", (request, response) => double.handle(request, response));
     server.on("upgrade", (request, socket, head) => double.upgrade(request, socket as Socket, head));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     return double;
+  }
+
+  /** The host's address on the pods' network (`podNetwork: "internal"`), where they reach a test's egress proxy; undefined otherwise. */
+  get podNetworkGateway(): string | undefined {
+    return this.podNetwork?.gateway;
   }
 
   /** `http://127.0.0.1:<port>`. */
@@ -185,6 +206,7 @@ export class KubernetesDouble {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.runtime.close();
+    await this.podNetwork?.remove();
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -160,3 +160,37 @@ def test_the_runner_starts_it_before_the_request_and_it_ends_with_the_runner(tmp
     else:
         pytest.fail("the forwarder still listens after its runner exited")
     upstream.close()
+
+
+def test_a_tcp_target_gets_the_token_line_first_then_the_client_bytes():
+    """Kubernetes: the proxy's TCP listener, where each connection presents the sandbox's token first."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stopped = threading.Event()
+    server = egress.listen(0)
+    target = ("127.0.0.1", listener.getsockname()[1], b"t0ken\n")
+    thread = threading.Thread(target=egress.serve, args=(server, target, 4, stopped.is_set), daemon=True)
+    thread.start()
+    try:
+        with connect(server.getsockname()[1]) as client:
+            client.sendall(b"CONNECT x:443 HTTP/1.1\r\n\r\n")
+            client.shutdown(socket.SHUT_WR)
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(10)
+                assert read_to_end(conn) == b"t0ken\nCONNECT x:443 HTTP/1.1\r\n\r\n"
+    finally:
+        stopped.set()
+        thread.join(5)
+        server.close()
+        listener.close()
+
+
+def test_the_bundle_holds_the_system_cas_and_the_proxys(tmp_path):
+    path = str(tmp_path / "ca-bundle.pem")
+    egress.write_bundle(path, "-----BEGIN CERTIFICATE-----\nPROXY\n-----END CERTIFICATE-----\n")
+    bundle = open(path).read()
+    assert bundle.endswith("-----BEGIN CERTIFICATE-----\nPROXY\n-----END CERTIFICATE-----\n")
+    assert bundle.count("BEGIN CERTIFICATE") > 1  # the image's own CAs come first
+    assert oct(os.stat(path).st_mode & 0o777) == "0o644"

@@ -1,4 +1,5 @@
 import type { BackendCapabilities, BackendHealth } from "../backend.js";
+import type { EgressTcpEndpoint } from "../network/egress.js";
 import type { RunnerChannel } from "../runner/runner-channel.js";
 import type { RunnerLimits, RunnerRequest } from "../runner/runner-protocol.js";
 
@@ -75,6 +76,10 @@ export interface StartSandboxOptions {
 export interface SandboxEgress {
   /** Host directory with the proxy's socket for this sandbox and the CA bundle. */
   hostDirectory: string;
+  /** The proxy's TCP address and this sandbox's token (kubernetes: a pod cannot be given a host socket). */
+  tcp?: EgressTcpEndpoint;
+  /** The proxy's CA certificate (PEM), for a sandbox that writes its own bundle (with `tcp`). */
+  caCertificate?: string;
 }
 
 /** What a session's sandbox is made with. */

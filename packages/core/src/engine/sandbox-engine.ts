@@ -29,7 +29,7 @@ import {
   warmLifetimeSeconds,
   warmSessionExpiry,
 } from "./deadlines.js";
-import type { OneShotSandbox, RunnerHandle, SandboxDriver, SessionRecord, StartSessionRunnerOptions } from "./driver.js";
+import type { OneShotSandbox, RunnerHandle, SandboxDriver, SandboxEgress, SessionRecord, StartSessionRunnerOptions } from "./driver.js";
 import { exchange } from "./exchange.js";
 import { answerlessResult } from "./exchange-outcome.js";
 import {
@@ -780,9 +780,11 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   }
 }
 
-/** The driver's options for a sandbox with a way out (a bound directory on local and docker). */
-function sandboxEgress(attachment: EgressAttachment): { egress?: { hostDirectory: string } } {
-  return attachment.hostDirectory === undefined ? {} : { egress: { hostDirectory: attachment.hostDirectory } };
+/** The driver's options for a sandbox with a way out (a bound directory on local and docker; also a TCP address, token and CA on kubernetes). */
+function sandboxEgress(attachment: EgressAttachment): { egress?: SandboxEgress } {
+  if (attachment.hostDirectory === undefined) return {};
+  const tcp = attachment.tcp ? { tcp: attachment.tcp, caCertificate: attachment.caCertificate } : {};
+  return { egress: { hostDirectory: attachment.hostDirectory, ...tcp } };
 }
 
 function notFound(sessionId: string): SessionNotFoundError {

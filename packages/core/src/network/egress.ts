@@ -39,6 +39,14 @@ export interface EgressRequest {
   secrets: readonly string[];
 }
 
+/** Where a sandbox that cannot be given a socket (kubernetes) reaches the proxy: a TCP address, and the token its connections must present first. */
+export interface EgressTcpEndpoint {
+  host: string;
+  port: number;
+  /** Random (256 bits), this attachment's alone: a connection that presents it is handled as this sandbox's. */
+  token: string;
+}
+
 /** One sandbox's way out, open until `close`. */
 export interface EgressAttachment {
   /**
@@ -46,6 +54,10 @@ export interface EgressAttachment {
    * holds EGRESS_SOCKET_NAME and EGRESS_CA_BUNDLE_NAME, and nothing else.
    */
   hostDirectory?: string;
+  /** The proxy's TCP address and this attachment's token, when the gateway listens on TCP (kubernetes). */
+  tcp?: EgressTcpEndpoint;
+  /** The proxy's CA certificate, after the operator's upstream CAs (PEM; not the system bundle), for sandboxes that write their own bundle (kubernetes). */
+  caCertificate?: string;
   /** Environment for the code: HTTP(S)_PROXY, NO_PROXY, the CA bundle variables, pip's and npm's settings. */
   env: Record<string, string>;
   /** What the code tried since the last call (each attempt is handed out once). */
@@ -58,6 +70,8 @@ export interface EgressAttachment {
 
 /** The egress proxy as the engine sees it. */
 export interface EgressGateway {
+  /** Where sandboxes reach its TCP listener (the advertised address), when it has one; undefined: sockets only. */
+  readonly tcp?: { host: string; port: number };
   /**
    * Opens a sandbox's way out. Throws InvalidRequestError (422) naming the
    * entry when the policy or a secret is outside what the operator allows.
