@@ -23,8 +23,11 @@ environment_hash() {
   { cat "$ENVIRONMENT_FILE"; printf 'suite=%s\n' "$(environment_suite)"; } | sha256sum | cut -c1-16
 }
 
-# The declared Debian packages, comma separated (for debootstrap --include).
+# The declared Debian packages debootstrap installs, comma separated (for debootstrap --include).
 environment_packages() { environment_values package | paste -sd, -; }
+
+# The declared Debian packages installed with apt-get after debootstrap, space separated.
+environment_apt_packages() { environment_values apt-package | paste -sd' ' -; }
 
 # The prepared root filesystem this environment uses.
 environment_rootfs() { echo "${LOCAL_ROOTFS:-$ROOTFS_CACHE_DIR/$(environment_hash)}"; }

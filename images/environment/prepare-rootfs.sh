@@ -26,6 +26,25 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 fail() { printf 'prepare-rootfs: %s\n' "$*" >&2; exit 1; }
+
+# apt_install_rootfs ROOTFS PACKAGES: installs PACKAGES (space separated) with apt-get inside
+# ROOTFS (a debootstrapped Debian, its apt sources the mirror it came from), without recommends,
+# for packages whose dependencies debootstrap cannot resolve. dpkg skips its fsyncs (the build
+# is thrown away if interrupted). Its output goes to a log, shown in part on failure.
+apt_install_rootfs() {
+  local rootfs=$1 packages=$2 output=$1.apt.log
+  local apt=(chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive
+    apt-get -o Dpkg::Options::=--force-unsafe-io -o APT::Install-Recommends=false)
+  log "apt-get install in the root filesystem: $packages"
+  # shellcheck disable=SC2086
+  if ! { "${apt[@]}" update && "${apt[@]}" install -y $packages; } >"$output" 2>&1; then
+    tail -n 30 "$output" >&2
+    return 1
+  fi
+  echo "    $(grep -c '^Setting up' "$output") packages set up" >&2
+  rm -f "$output"
+}
+
 print_path=0
 [ "${1:-}" = --print-path ] && print_path=1
 
@@ -70,6 +89,10 @@ suite=$(environment_suite)
 started=$(date +%s)
 log "Preparing the sandbox environment $hash (Debian $suite; the first time takes a few minutes)"
 DEBIAN_SUITE=$suite debootstrap_rootfs "$rootfs" "$(environment_packages)" || fail "debootstrap failed"
+apt_packages=$(environment_apt_packages)
+if [ -n "$apt_packages" ]; then
+  apt_install_rootfs "$rootfs" "$apt_packages" || fail "apt-get install $apt_packages in the root filesystem failed"
+fi
 
 log "Adding user 65532 and /workspace, removing caches"
 add_rootfs_user "$rootfs" sandbox 65532 /workspace /bin/bash
@@ -79,7 +102,7 @@ slim_rootfs "$rootfs"
 rm -rf "$rootfs"/usr/include/boost
 
 log "Recording what it holds in /$MANIFEST_PATH"
-mapfile -t packages < <(chroot "$rootfs" dpkg-query -W -f '${Package}=${Version}\n' $(environment_values package))
+mapfile -t packages < <(chroot "$rootfs" dpkg-query -W -f '${Package}=${Version}\n' $(environment_values package) $(environment_values apt-package))
 modules=$(environment_values module | paste -sd, -)
 revision=$(environment_values revision | head -n1)
 install -d -m 755 "$rootfs/$(dirname "$MANIFEST_PATH")"

@@ -47,6 +47,8 @@ const execFileAsync = promisify(execFile);
 export class LocalDriver implements SandboxDriver<LocalSession> {
   readonly name = "local";
   readonly capabilities: { sessions: true; statefulPython: true; runtime: SandboxRuntime; egress: boolean };
+  /** Why its sandboxes cannot be given a way out (gVisor, no bubblewrap): what the engine's 422 says. */
+  readonly egressRefusal: string | undefined;
   /** The runtime of every sandbox and session record this driver makes, finds, lists and reaps. */
   readonly runtime: SandboxRuntime;
   /** gVisor: how runsc runs, and where its bundles go. */
@@ -74,6 +76,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     this.runtime = isolation === "gvisor" ? "gvisor" : "default";
     // A way out through the egress proxy's bound socket: bubblewrap only (see checkEgress).
     this.capabilities = { sessions: true, statefulPython: true, runtime: this.runtime, egress: isolation === "bwrap" };
+    this.egressRefusal = localEgressRefusal(isolation);
     this.records = new SessionRecords(join(settings.stateDir, "sessions"), this.runtime);
     this.trash = new Trash(join(settings.stateDir, "trash"), settings.warn);
     // As root, the sandbox itself runs as the unprivileged uid, not just inside a user namespace.
@@ -366,13 +369,8 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   /** The egress directory to bind, if any; refuses one where this driver cannot bind it (gVisor, no bubblewrap). */
   private checkEgress(egress: SandboxEgress | undefined): string | undefined {
     if (!egress) return undefined;
-    if (!this.capabilities.egress) {
-      const message =
-        this.isolation === "gvisor"
-          ? "network egress is not offered by the local backend's gVisor runtime yet; use the default runtime"
-          : "network egress needs bubblewrap on the local backend (sandboxes without it have the host's network)";
-      throw new NotSupportedError({ message });
-    }
+    if (this.egressRefusal)
+      throw new NotSupportedError({ message: `network egress is not offered by the local backend: ${this.egressRefusal}` });
     return egress.hostDirectory;
   }
 
@@ -414,4 +412,12 @@ function isAlive(pid: number): boolean {
 async function isRecent(path: string): Promise<boolean> {
   const info = await stat(path).catch(() => undefined);
   return info !== undefined && Date.now() - info.mtimeMs < 60_000;
+}
+
+/** Why sandboxes of this isolation cannot reach the egress proxy, or undefined where they can (bubblewrap binds its socket). */
+function localEgressRefusal(isolation: Isolation): string | undefined {
+  if (isolation === "gvisor")
+    return "its gVisor runtime cannot bind the proxy's socket yet (runsc's host-socket option is not wired in); use the default runtime";
+  if (isolation === "none") return "it needs bubblewrap (sandboxes without it have the host's network)";
+  return undefined;
 }

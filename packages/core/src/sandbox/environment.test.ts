@@ -13,9 +13,11 @@ const shell = (expression: string, env: NodeJS.ProcessEnv = {}) =>
   }).trim();
 
 describe("the sandbox environment declaration", () => {
-  it("declares the data stack, a font, and a non-interactive matplotlib", () => {
+  it("declares the data stack, a font, pip and npm, and a non-interactive matplotlib", () => {
     const environment = sandboxEnvironment({});
-    expect(environment.packages).toEqual(expect.arrayContaining(["python3", "python3-pandas", "python3-matplotlib", "fonts-dejavu-core"]));
+    expect(environment.packages).toEqual(
+      expect.arrayContaining(["python3", "python3-pandas", "python3-matplotlib", "fonts-dejavu-core", "python3-pip", "npm"]),
+    );
     expect(environment.modules).toEqual(expect.arrayContaining(["numpy", "pandas", "matplotlib", "openpyxl", "scipy"]));
     expect(environment.env.MPLBACKEND).toBe("Agg");
     expect(DECLARED_ENV_VARIABLES).toEqual(environment.env);
@@ -26,7 +28,8 @@ describe("the sandbox environment declaration", () => {
     const environment = sandboxEnvironment({});
     expect(shell("environment_hash")).toBe(environment.hash);
     expect(shell("environment_suite")).toBe(environment.suite);
-    expect(shell("environment_packages")).toBe(environment.packages.join(","));
+    // debootstrap's packages, then those apt-get installs after it.
+    expect([...shell("environment_packages").split(","), ...shell("environment_apt_packages").split(" ")]).toEqual(environment.packages);
     expect(shell("environment_rootfs")).toBe(defaultRootfs({}));
     expect(shell("environment_hash", { DEBIAN_SUITE: "trixie" })).toBe(sandboxEnvironment({ DEBIAN_SUITE: "trixie" }).hash);
   });

@@ -73,7 +73,8 @@ export function parseEnvironment(text: string, suiteOverride?: string): SandboxE
   return {
     revision: Number(values("revision")[0] ?? 0),
     suite,
-    packages: values("package"),
+    // Both kinds of Debian package: debootstrap's (`package`) and those apt-get installs after it (`apt-package`).
+    packages: [...values("package"), ...values("apt-package")],
     env,
     modules: values("module"),
     hash: createHash("sha256").update(text).update(`suite=${suite}\n`).digest("hex").slice(0, 16),

@@ -81,6 +81,15 @@ export function describeSandboxEnvironment(run: Run, section: SectionDescribe = 
         expect(manifest?.packages).toEqual(reference?.packages);
       });
 
+      it("has pip and npm, for installs through the egress proxy", async () => {
+        const result = await run(
+          "import subprocess\nfor tool in (['pip', '--version'], ['npm', '--version']):\n    print(subprocess.run(tool, capture_output=True, text=True).stdout.split()[:2])",
+          { timeoutMs: 120_000 },
+        );
+        expect(result).toMatchObject({ stderr: "", exitCode: 0 });
+        expect(result.stdout).toMatch(/^\['pip', '\d+\.\d+[^']*'\]\n\['\d+\.\d+\.\d+'\]\n$/);
+      });
+
       it("has a non-interactive matplotlib backend", async () => {
         const result = await run("import matplotlib\nimport matplotlib.pyplot as plt\nprint(matplotlib.get_backend().lower())", {
           timeoutMs: 120_000,
