@@ -2,7 +2,10 @@
 // given an egress directory, the real egress proxy (@code-interpreter/egress) in
 // this process, and the tests' loopback "internet" behind it, reached through
 // the proxy's hosts map. Through the engine (backend.execute, sessions), as the
-// server calls it. Kept small: CI's time is tight.
+// server calls it. What every backend must do is the shared suite's
+// (egress-contract/egress-hostile.test.ts); these are docker's own: a warm pool
+// beside egress, the session container's forwarder serving every exec, a
+// directory the engine cannot see, and gVisor.
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,41 +62,7 @@ describe.skipIf(!(await dockerAvailable()))("egress on the docker backend", { ti
     if (egressDir) await rm(egressDir, { recursive: true, force: true });
   });
 
-  it("downloads over HTTPS from an allowed host, with a secret the container never sees", async () => {
-    expect(backend.capabilities.egress).toBe(true);
-    const result = await backend.execute({
-      code: `${FETCH("https://files.example.test/data.csv")}
-${FETCH("https://files.example.test/headers")} >/dev/null
-env | grep -c -F "${SECRET.slice(0, 12)}" || true
-cat /proc/net/route | wc -l`,
-      language: "bash",
-      timeoutMs: 90_000,
-      lastLineInteractive: false,
-      files: [],
-      network: { allow_out: ["files.example.test"], deny_out: [] },
-      secrets: ["files-token"],
-    });
-    expect(result.stderr).toBe("");
-    // The file, no secret in the environment, and no route at all (the routing table's header line only).
-    expect(result.stdout).toBe("city,population\nLisbon,545923\nPorto,231800\n0\n1\n");
-    expect(result.network).toContainEqual(expect.objectContaining({ host: "files.example.test", port: 443, allowed: true }));
-    const seen = internet.requests.filter((request) => request.url === "/headers");
-    expect(seen.at(-1)?.headers.authorization).toBe(`Bearer ${SECRET}`);
-  });
-
-  it("refuses a host the policy does not allow with its reason, and an egress directory the engine cannot see with the fix", async () => {
-    const result = await backend.execute({
-      code: FETCH("http://denied.example.test/data.csv"),
-      language: "bash",
-      timeoutMs: 90_000,
-      lastLineInteractive: false,
-      files: [],
-      network: { allow_out: ["files.example.test"], deny_out: [] },
-    });
-    expect(result.stdout).toMatch(/^403 egress denied: .*denied\.example\.test/);
-    const denied = result.network?.find((attempt) => attempt.host === "denied.example.test");
-    expect(denied).toMatchObject({ allowed: false, reason: expect.stringMatching(/allow_out/) });
-
+  it("refuses an egress directory the engine cannot see, with the fix", async () => {
     // A server in a container whose EGRESS_STATE_DIR is not bound at the same path on the host: the engine cannot see it.
     const driver = new DockerDriver(backend.settings);
     const unseen = { hostDirectory: join(egressDir, "not-on-the-host") };
