@@ -480,43 +480,18 @@ def start_tcp_forwarder(target, port):
     except (ValueError, KeyError, TypeError):
         return False
     upstream = (host.strip("[]"), int(target_port), token.encode("ascii") + b"\n")
-    try:
-        pid = os.fork()
-    except OSError:
-        server.close()
-        return False
-    if pid == 0:
-        try:
-            os.setsid()
-            if os.fork() != 0:
-                os._exit(0)
-            hide_command_line()
-            try:
-                import ctypes
 
-                ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE: its memory (the token) is not the uid's to read
-            except Exception:
-                pass
-            null = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(null, fd)
-            os.closerange(3, server.fileno())
-            os.closerange(server.fileno() + 1, 65536)
-            serve(server, upstream)
-        finally:
-            os._exit(0)
-    server.close()
-    while True:
+    def run():
+        hide_command_line()
         try:
-            os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-        except OSError as error:
-            if error.errno == errno.ECHILD:
-                break
-            raise
-    return True
+            import ctypes
+
+            ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE: its memory (the token) is not the uid's to read
+        except Exception:
+            pass
+        serve(server, upstream)
+
+    return daemonize(server, (server.fileno(),), run)
 
 
 def start_forwarder(socket_path, port):
@@ -528,7 +503,27 @@ def start_forwarder(socket_path, port):
         return start_tcp_forwarder(socket_path, port)
     try:
         server = listen(port)
+    except OSError:
+        return False
+    try:
         alive_r, alive_w = os.pipe()  # not inherited across exec: the code's commands do not hold it
+    except OSError:
+        server.close()
+        return False
+    started = daemonize(server, (server.fileno(), alive_r), lambda: serve(server, socket_path, until_closed=alive_r))
+    os.close(alive_r)
+    if started:
+        STARTED.append(alive_w)  # held until this process ends
+    else:
+        os.close(alive_w)
+    return started
+
+
+def daemonize(server, keep, run):
+    """Runs `run` in a process of its own (a double fork, so it is nobody's child but the sandbox's init) with only
+    the `keep` descriptors open (nothing of the runner's: its request stream, its answer channel), and returns
+    whether it started; the listening `server` is closed here either way."""
+    try:
         pid = os.fork()
     except OSError:
         server.close()
@@ -541,16 +536,14 @@ def start_forwarder(socket_path, port):
             null = os.open(os.devnull, os.O_RDWR)
             for target in (0, 1, 2):
                 os.dup2(null, target)
-            # Nothing of the runner's (its request stream, its answer channel, the pipe's write end) stays open here.
-            keep = sorted((server.fileno(), alive_r))
-            os.closerange(3, keep[0])
-            os.closerange(keep[0] + 1, keep[1])
-            os.closerange(keep[1] + 1, 65536)
-            serve(server, socket_path, until_closed=alive_r)
+            previous = 2
+            for descriptor in sorted(keep):
+                os.closerange(previous + 1, descriptor)
+                previous = descriptor
+            os.closerange(previous + 1, 65536)
+            run()
         finally:
             os._exit(0)
-    os.close(alive_r)
-    STARTED.append(alive_w)  # held until this process ends
     server.close()
     while True:
         try:
