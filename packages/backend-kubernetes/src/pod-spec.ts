@@ -176,6 +176,11 @@ function sandboxPod(
       activeDeadlineSeconds: deadline.seconds,
       automountServiceAccountToken: false,
       enableServiceLinks: false,
+      // No cluster DNS: a resolver would be a channel out (queries carry data) even where the NetworkPolicy is not
+      // enforced. Kubernetes needs one nameserver with dnsPolicy None; loopback, where nothing answers, fails at once.
+      // Names are the egress proxy's to resolve.
+      dnsPolicy: "None",
+      dnsConfig: { nameservers: ["127.0.0.1"] },
       ...(settings.serviceAccountName ? { serviceAccountName: settings.serviceAccountName } : {}),
       ...(podRuntimeClass(settings) ? { runtimeClassName: podRuntimeClass(settings) } : {}),
       hostNetwork: false,

@@ -95,10 +95,12 @@ describe.skipIf(!available)("kubernetes pod spec, as the API server stores it", 
     });
   });
 
-  it("gives the pod no API token, no service links and no restarts", () => {
+  it("gives the pod no API token, no service links, no cluster DNS and no restarts", () => {
     expect(sessionPod.spec).toMatchObject({
       automountServiceAccountToken: false,
       enableServiceLinks: false,
+      dnsPolicy: "None",
+      dnsConfig: { nameservers: ["127.0.0.1"] },
       restartPolicy: "Never",
       serviceAccountName: "code-interpreter-sandbox",
       runtimeClassName: "sandboxed",
