@@ -121,7 +121,7 @@ describe("ProcessPods", () => {
     expect(pod.pod.status?.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(137);
   });
 
-  it("applies the memory limit as RLIMIT_AS", async () => {
+  it("applies the memory limit as RLIMIT_AS (twice the limit: a 1 GiB allocation past a 256 Mi pod fails)", async () => {
     const runtime = newRuntime();
     const pod = record("memory", ["python3", "-c", "bytearray(1024 * 1024 * 1024)"]);
     await runtime.run(pod, new Faults());

@@ -73,7 +73,7 @@ interface MainProcess {
  * environment the executor image is made from, else the host's /usr; Python
  * is /usr/bin/python3 there), the uid and gid come from the securityContext, each
  * emptyDir is a host directory of the pod bound at its mountPath, the
- * memory limit becomes RLIMIT_AS and the pids limit RLIMIT_NPROC. An exec is
+ * memory limit becomes RLIMIT_AS (twice the limit) and the pids limit RLIMIT_NPROC. An exec is
  * a new sandbox with the same directories bound: it shares the pod's files,
  * not its pid or network namespace.
  */
@@ -260,7 +260,9 @@ export class ProcessPods implements PodRuntime {
       const source = pod.volumes.get(mount.name);
       return source ? [{ source, target: mount.mountPath }] : [];
     });
-    // The memory limit becomes RLIMIT_AS, which (unlike a cgroup) counts the 64 MB glibc reserves per thread's arena.
+    // The memory limit becomes RLIMIT_AS, which (unlike a cgroup) counts address space that is only reserved: the 64 MB
+    // glibc reserves per thread's arena, Node's heap reservations (npm aborts at 512 MB with its default arenas). Twice
+    // the limit still stops a memory bomb, as the cgroup would, without failing programs a pod runs.
     const env: Record<string, string> = { PATH: "/usr/bin:/bin", HOME: "/tmp", LANG: "C.UTF-8", MALLOC_ARENA_MAX: "2" };
     for (const variable of container.env ?? []) env[variable.name] = variable.value ?? "";
     const memory = parseQuantity(container.resources?.limits?.memory);
@@ -271,7 +273,7 @@ export class ProcessPods implements PodRuntime {
       groupFile: join(pod.dir, "group"),
       workingDir: container.workingDir,
       env,
-      addressSpaceBytes: memory,
+      addressSpaceBytes: memory === undefined ? undefined : memory * 2,
       processes: this.options.podPidsLimit,
       argv: [...command, ...args],
       rootfs: this.options.rootfs,
