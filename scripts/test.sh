@@ -68,12 +68,13 @@ rm -f "$static_log"
 
 # A short benchmark run, only to prove it works (its figures mean nothing at this size).
 step "bench (local)" node bench/src/bench.ts --backend local --quick --count 3 --seconds 1
-# A short load run: a burst above capacity answers only 200 or 429/503, and a soak stays flat.
-step "load (local)" node bench/src/load.ts --quick
+# A short load run: a burst above capacity answers only 200 or 429/503, and a soak stays flat (40 executions
+# after 40 of warm-up: enough to prove it runs; `node bench/src/load.ts` soaks 3,000).
+step "load (local)" node bench/src/load.ts --quick --soak 40
 # An 8 MB upload and download through each file store next to a raw SDK PUT/GET (the Swift node of test.d/50-swift.sh).
 step "file stores" node bench/src/file-stores.ts --quick
 if timeout 20 docker info >/dev/null 2>&1; then
-  step "bench (docker)" node bench/src/bench.ts --backend docker --quick --count 3 --seconds 1
-  step "bench (kubernetes)" node bench/src/bench.ts --backend kubernetes --quick --count 3 --seconds 1
-  step "load (docker)" node bench/src/load.ts --backend docker --quick
+  step "bench (docker)" node bench/src/bench.ts --backend docker --quick --count 3 --seconds 1 --first-result 5
+  step "bench (kubernetes)" node bench/src/bench.ts --backend kubernetes --quick --count 3 --seconds 1 --first-result 5
+  step "load (docker)" node bench/src/load.ts --backend docker --quick --soak 40
 fi

@@ -86,13 +86,13 @@ def attempt(label, action):
 def tcp(family, address):
     def action():
         with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.settimeout(5)
+            sock.settimeout(2)
             sock.connect(address)
     return action
 def udp(address):
     def action():
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.settimeout(5)
+            sock.settimeout(2)
             sock.connect(address)
             sock.send(b"x")
             sock.recv(16)
@@ -303,7 +303,7 @@ print(json.dumps(outcomes))`,
 for path in ("/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock"):
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(5)
+            sock.settimeout(2)
             sock.connect(path)
         outcomes[path] = "open"
     except OSError as error:
