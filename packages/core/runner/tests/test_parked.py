@@ -101,6 +101,13 @@ def test_inline_code_past_its_timeout_is_killed_in_the_parked_child(tmp_path):
 def test_a_parked_child_killed_from_outside_gives_way_to_a_fork_made_for_the_request(tmp_path):
     parked = park()
     os.kill(parked.pid, signal.SIGKILL)
+    # Killed means gone by the time the request comes: SIGKILL lands asynchronously, and until the child is a zombie
+    # its end of the pipe is open (on a loaded machine the runner's write could still reach it).
+    for _ in range(1000):
+        with open("/proc/%d/stat" % parked.pid) as stat:
+            if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        time.sleep(0.01)
     proc, results_r = start_request(inline_header(tmp_path, "print(6 * 7)\n"), True, parked)
     assert isinstance(proc, ForkedCode)
     proc.stdin.close()
