@@ -3,10 +3,15 @@
  * from testing/hostile/*.py (where the Python linter reads them too). Each
  * prints a short verdict the suite checks, so a failure shows what happened.
  */
+import { randomBytes } from "node:crypto";
 import { hostileProgram as program } from "./hostile-programs.js";
 
-/** argv[0] of processes the hostile code leaves running, so a test can look for them on the host. */
-export const HOSTILE_MARKER = "code-interpreter-hostile-stray";
+/**
+ * argv[0] of processes the hostile code leaves running, so a test can look for them on the host.
+ * Its suffix is this test process's own: suites running side by side (scripts/test.sh runs two
+ * lanes at once) each find only their own strays among the host's processes.
+ */
+export const HOSTILE_MARKER = `code-interpreter-hostile-stray-${randomBytes(4).toString("hex")}`;
 const marker = HOSTILE_MARKER;
 
 export const FORK_BOMB = program("fork_bomb");
