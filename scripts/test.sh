@@ -4,25 +4,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
+. scripts/lib/test-lanes.sh
 
 # Each step's wall time, logged as it ends and listed again at the end: CI's budget is 40 minutes.
 timings=""
+# A step that fails is timed too, and its exit status returned.
 step() {
-  local name=$1 start=$SECONDS
+  local name=$1 start=$SECONDS status=0
   shift
-  "$@"
+  "$@" || status=$?
   timings+=$(printf '%6d s  %s' $((SECONDS - start)) "$name")$'\n'
-  log "$name: $((SECONDS - start)) s"
+  log "$name: $((SECONDS - start)) s$([ "$status" = 0 ] || echo ", failed (exit $status)")"
+  return "$status"
 }
 
 # A test run leaves nothing running: the static checks' background job, and the S3 store that
 # test.d/50-swift.sh starts (unless it was already up: a developer's own, kept for their next run).
 static_pid=""
+local_lane_pid=""
 swift_state=${SWIFT_STATE_DIR:-/tmp/code-interpreter-swift}
 stop_swift=0
 curl -fsS --max-time 5 "http://127.0.0.1:${SWIFT_PROXY_PORT:-18080}/healthcheck" >/dev/null 2>&1 || stop_swift=1
 finish() {
   [ -n "$static_pid" ] && kill "$static_pid" 2>/dev/null || true
+  [ -n "$local_lane_pid" ] && kill "$local_lane_pid" 2>/dev/null || true
   if [ "$stop_swift" = 1 ]; then
     for pidfile in "$swift_state"/run/*.pid; do
       [ -e "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
@@ -56,7 +61,56 @@ static_pid=$!
 for extra in scripts/test.d/*.sh; do
   [ -e "$extra" ] && step "set-up: ${extra##*/}" bash "$extra"
 done
-step vitest pnpm exec vitest run
+# The suite in two lanes at once (scripts/lib/test-lanes.sh): the files that use Docker or the
+# Kubernetes double one at a time, and beside them everything else, then the local benchmarks. The
+# suite mostly waits on sandboxes (a whole sequential run used about a quarter of two cores), and
+# neither lane's leftover checks see the other's sandboxes. The docker lane's output is shown as it
+# comes; the local lane's is kept and shown in one piece after it. A failure in either fails the run.
+lanes=$(test_lanes)
+mapfile -t docker_files < <(awk '$1 == "docker" { print $2 }' <<<"$lanes")
+mapfile -t local_files < <(awk '$1 == "local" { print $2 }' <<<"$lanes")
+log "vitest: ${#docker_files[@]} test files in the docker lane, ${#local_files[@]} in the local lane beside it"
+# (A lane with no files is skipped: `vitest run` without filters would run every file.)
+local_log=$(mktemp "${TMPDIR:-/tmp}/local-lane.XXXXXX")
+local_timings=$(mktemp "${TMPDIR:-/tmp}/local-lane-timings.XXXXXX")
+lanes_start=$SECONDS
+exec 3>&2
+(
+  set -e
+  timings=""
+  # Its timings go to the list at the end, and one line says when it is over (its output waits).
+  trap 'status=$?; printf "%s" "$timings" >"$local_timings"; log "The local lane is over after $((SECONDS - lanes_start)) s (exit $status); its output follows the docker lane'"'"'s" >&3' EXIT
+  [ "${#local_files[@]}" = 0 ] || step "vitest (local lane)" pnpm exec vitest run "${local_files[@]}"
+  # A short benchmark run, only to prove it works (its figures mean nothing at this size).
+  step "bench (local)" node bench/src/bench.ts --backend local --quick --count 3 --seconds 1
+  # A short load run: a burst above capacity answers only 200 or 429/503, and a soak stays flat (40 executions
+  # after 40 of warm-up: enough to prove it runs; `node bench/src/load.ts` soaks 3,000).
+  step "load (local)" node bench/src/load.ts --quick --soak 40
+  # An 8 MB upload and download through each file store next to a raw SDK PUT/GET (the Swift node of test.d/50-swift.sh).
+  step "file stores" node bench/src/file-stores.ts --quick
+) >"$local_log" 2>&1 &
+local_lane_pid=$!
+
+docker_status=0
+{
+  [ "${#docker_files[@]}" = 0 ] || step "vitest (docker lane)" pnpm exec vitest run --maxWorkers=1 "${docker_files[@]}"
+} || docker_status=$?
+if [ "$docker_status" = 0 ] && timeout 20 docker info >/dev/null 2>&1; then
+  {
+    step "bench (docker)" node bench/src/bench.ts --backend docker --quick --count 3 --seconds 1 --first-result 5 &&
+      step "bench (kubernetes)" node bench/src/bench.ts --backend kubernetes --quick --count 3 --seconds 1 --first-result 5 &&
+      step "load (docker)" node bench/src/load.ts --backend docker --quick --soak 40
+  } || docker_status=$?
+fi
+
+local_status=0
+wait "$local_lane_pid" || local_status=$?
+local_lane_pid=""
+timings+=$(cat "$local_timings")
+timings+=$(printf '%6d s  %s' $((SECONDS - lanes_start)) "both lanes (wall)")$'\n'
+log "The local lane (vitest, then the local benchmarks), which ran beside the docker lane:"
+cat "$local_log" >&2
+rm -f "$local_log" "$local_timings"
 
 log "The static checks (started after the bootstrap):"
 static_status=0
@@ -64,17 +118,9 @@ wait "$static_pid" || static_status=$?
 static_pid=""
 cat "$static_log" >&2
 rm -f "$static_log"
-[ "$static_status" = 0 ] || { log "The static checks failed (exit $static_status): see above"; exit "$static_status"; }
 
-# A short benchmark run, only to prove it works (its figures mean nothing at this size).
-step "bench (local)" node bench/src/bench.ts --backend local --quick --count 3 --seconds 1
-# A short load run: a burst above capacity answers only 200 or 429/503, and a soak stays flat (40 executions
-# after 40 of warm-up: enough to prove it runs; `node bench/src/load.ts` soaks 3,000).
-step "load (local)" node bench/src/load.ts --quick --soak 40
-# An 8 MB upload and download through each file store next to a raw SDK PUT/GET (the Swift node of test.d/50-swift.sh).
-step "file stores" node bench/src/file-stores.ts --quick
-if timeout 20 docker info >/dev/null 2>&1; then
-  step "bench (docker)" node bench/src/bench.ts --backend docker --quick --count 3 --seconds 1 --first-result 5
-  step "bench (kubernetes)" node bench/src/bench.ts --backend kubernetes --quick --count 3 --seconds 1 --first-result 5
-  step "load (docker)" node bench/src/load.ts --backend docker --quick --soak 40
-fi
+failed=0
+[ "$docker_status" = 0 ] || { log "The docker lane failed (exit $docker_status): see its output above"; failed=1; }
+[ "$local_status" = 0 ] || { log "The local lane failed (exit $local_status): see its output above"; failed=1; }
+[ "$static_status" = 0 ] || { log "The static checks failed (exit $static_status): see above"; failed=1; }
+exit "$failed"
