@@ -1,8 +1,13 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import { Writable } from "node:stream";
 import type { V1Container, V1Pod, V1PodCondition } from "@kubernetes/client-node";
 import type Dockerode from "dockerode";
 import type { Faults } from "./faults.js";
+import { podResolvConf } from "./pod-dns.js";
 import { type PodRecord, timestamp } from "./pod-record.js";
 import type { PodRuntime, PodStream, StreamRequest, StreamSinks } from "./pod-runtime.js";
 import {
@@ -49,6 +54,11 @@ export interface DockerPodsOptions {
 export class DockerPods implements PodRuntime {
   /** The runtimes the engine has registered, asked once. */
   private runtimes: Promise<string[]> | undefined;
+
+  /** Where the pods' resolv.conf files are written, made on first use. */
+  private dnsDir: Promise<string> | undefined;
+  /** Each resolv.conf written, by content: written once, never rewritten under a running pod. */
+  private readonly resolvConfs = new Map<string, Promise<string>>();
 
   constructor(private readonly options: DockerPodsOptions) {}
 
@@ -156,6 +166,10 @@ export class DockerPods implements PodRuntime {
         .remove({ force: true })
         .catch(() => {});
     }
+    const dnsDir = await this.dnsDir?.catch(() => undefined);
+    this.dnsDir = undefined;
+    this.resolvConfs.clear();
+    if (dnsDir) await rm(dnsDir, { recursive: true, force: true });
   }
 
   /** Force-removes a container; the engine may refuse while it is still starting, so that is retried. */
@@ -242,9 +256,10 @@ export class DockerPods implements PodRuntime {
       });
       return undefined;
     }
+    const resolvConf = await this.resolvConfFile(record.pod);
     record.containers.set(spec.name, "");
     const name = this.containerName(record, spec.name);
-    const creating = this.options.docker.createContainer(dockerSpec(record, spec, name, this.options, seccomp));
+    const creating = this.options.docker.createContainer(dockerSpec(record, spec, name, this.options, seccomp, resolvConf));
     record.creating = creating;
     const created = await creating;
     record.containers.set(spec.name, created.id);
@@ -253,6 +268,28 @@ export class DockerPods implements PodRuntime {
       return undefined;
     }
     return created.id;
+  }
+
+  /**
+   * The host file bound as the container's /etc/resolv.conf when the pod says what it is (`dnsPolicy: None`), as a
+   * kubelet writes it; otherwise undefined, and Docker's own stays (on the double's internal network its embedded
+   * resolver, which lets a query time out where the pod's nameserver would refuse it at once).
+   */
+  private async resolvConfFile(pod: V1Pod): Promise<string | undefined> {
+    const content = podResolvConf(pod);
+    if (content === undefined) return undefined;
+    let written = this.resolvConfs.get(content);
+    if (!written) {
+      this.dnsDir ??= mkdtemp(join(tmpdir(), "k8s-double-dns-"));
+      const dir = this.dnsDir;
+      written = (async () => {
+        const file = join(await dir, `resolv-${createHash("sha256").update(content).digest("hex").slice(0, 16)}.conf`);
+        await writeFile(file, content, { mode: 0o644 });
+        return file;
+      })();
+      this.resolvConfs.set(content, written);
+    }
+    return written;
   }
 
   /** The engine's security option for the container's seccomp profile; `RuntimeDefault` is the engine's own (no option). */
@@ -275,6 +312,7 @@ function dockerSpec(
   name: string,
   options: DockerPodsOptions,
   seccomp: string | undefined,
+  resolvConf: string | undefined,
 ): Dockerode.ContainerCreateOptions {
   const { pod, handler } = record;
   const podContext = pod.spec?.securityContext ?? {};
@@ -327,6 +365,7 @@ function dockerSpec(
       Privileged: context.privileged === true,
       GroupAdd: podContext.fsGroup === undefined ? [] : [String(podContext.fsGroup)],
       Tmpfs: tmpfs,
+      ...(resolvConf ? { Binds: [`${resolvConf}:/etc/resolv.conf:ro`] } : {}),
       Memory: memory ? Math.floor(memory) : 0,
       MemorySwap: memory ? Math.floor(memory) : 0,
       NanoCpus: cpu ? Math.round(cpu * 1e9) : 0,
