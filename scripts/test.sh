@@ -109,7 +109,7 @@ fi
 local_status=0
 wait "$local_lane_pid" || local_status=$?
 local_lane_pid=""
-timings+=$(cat "$local_timings")
+[ ! -s "$local_timings" ] || timings+=$(cat "$local_timings")$'\n'
 timings+=$(printf '%6d s  %s' $((SECONDS - lanes_start)) "both lanes (wall)")$'\n'
 log "The local lane (vitest, then the local benchmarks), which ran beside the docker lane:"
 cat "$local_log" >&2
