@@ -8,9 +8,11 @@
 #   on the local backend). Their leftover checks see only their own sandboxes (children of their
 #   own process, their own state directory, their own run of the hostile suite's marker), so they
 #   can run beside the docker lane.
-# A file is in the docker lane when it is in backend-docker or backend-kubernetes (but for the
-# double's process pods, `*-process.test.ts`), or when it mentions Docker or the double at all: a
-# new file that might use either lands there, where it cannot meet another.
+# A file is in the docker lane when it is in backend-docker or backend-kubernetes, is named
+# `*.docker.test.ts`, `*.kubernetes.test.ts` or `*.container.test.ts`, or mentions Docker or
+# Kubernetes at all: a new file that might use either lands there, where it cannot meet another.
+# The double's process pods (bubblewrap sandboxes, no Docker: `*-process.test.ts`,
+# process-pods.test.ts) are local.
 
 # Prints `<lane> <file>` for each test file vitest finds (paths relative to the checkout).
 test_lanes() {
@@ -23,9 +25,9 @@ test_lanes() {
     while IFS= read -r file; do
       [ -n "$file" ] || continue
       case $file in
-        packages/backend-kubernetes/test/*-process.test.ts) echo "local $file" ;;
-        packages/backend-docker/* | packages/backend-kubernetes/*) echo "docker $file" ;;
-        *) if grep -qiE 'docker|kubernetes-double|KubernetesDouble|startDouble' "$file"; then echo "docker $file"; else echo "local $file"; fi ;;
+        packages/backend-kubernetes/test/*-process.test.ts | packages/kubernetes-double/src/process-pods.test.ts) echo "local $file" ;;
+        packages/backend-docker/* | packages/backend-kubernetes/* | *.docker.test.ts | *.kubernetes.test.ts | *.container.test.ts) echo "docker $file" ;;
+        *) if grep -qiE 'docker|kubernetes|startDouble' "$file"; then echo "docker $file"; else echo "local $file"; fi ;;
       esac
     done
   rm -f "$list"
