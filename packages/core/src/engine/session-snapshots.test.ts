@@ -237,3 +237,41 @@ describe("SandboxEngine: pause, resume and fork (issue 23)", () => {
     }
   });
 });
+
+describe("SessionSnapshots: a memory part (a checkpointing runtime's)", () => {
+  const session = { id: "code-session-00000000-0000-4000-8000-000000000001", runtime: "gvisor" as const, ttlSeconds: 600 };
+  const image = { filesystem: Buffer.from("a tar"), memory: Buffer.from("a checkpoint") };
+  const snapshotsOn = (storage: MemoryStorage, maxBytes = 1024) =>
+    new SessionSnapshots({ storage, key: KEY, ttlSeconds: 3600, maxBytes, now: () => 1_000 });
+
+  it("keeps it signed beside the filesystem, counts it in the size, and gives it back", async () => {
+    const storage = new MemoryStorage();
+    const paused = await snapshotsOn(storage).save(session, image);
+    expect(paused.snapshot).toMatchObject({ memory: true, bytes: image.filesystem.length + image.memory.length });
+    const loaded = await snapshotsOn(storage).load(session.id, "gvisor");
+    expect(loaded?.image.memory?.toString()).toBe("a checkpoint");
+    expect(loaded?.image.filesystem.toString()).toBe("a tar");
+    await snapshotsOn(storage).remove(session.id);
+    expect([...storage.records.keys()]).toEqual([]);
+  });
+
+  it("refuses a snapshot whose memory would pass MAX_SNAPSHOT_MB, keeping nothing", async () => {
+    const storage = new MemoryStorage();
+    const big = { filesystem: Buffer.alloc(600), memory: Buffer.alloc(600) };
+    await expect(snapshotsOn(storage).save(session, big)).rejects.toBeInstanceOf(PayloadTooLargeError);
+    expect(storage.records.size).toBe(0);
+  });
+
+  it("refuses, never restores, a memory image altered in the store, or a record that drops it", async () => {
+    const storage = new MemoryStorage();
+    await snapshotsOn(storage).save(session, image);
+    const memoryName = `snapshots/${session.id}/memory.bin`;
+    storage.records.set(memoryName, Buffer.from("a checkpoinT"));
+    await expect(snapshotsOn(storage).load(session.id, "gvisor")).rejects.toThrow(/memory image is not the one this server signed/);
+    storage.records.set(memoryName, Buffer.from("a checkpoint"));
+    const recordName = `snapshots/${session.id}/record.json`;
+    const record = JSON.parse(String(storage.records.get(recordName)));
+    storage.records.set(recordName, Buffer.from(JSON.stringify({ ...record, memory: false, memory_bytes: undefined })));
+    await expect(snapshotsOn(storage).load(session.id, "gvisor")).rejects.toBeInstanceOf(SnapshotRefusedError);
+  });
+});
