@@ -48,7 +48,7 @@ const execFileAsync = promisify(execFile);
  */
 export class LocalDriver implements SandboxDriver<LocalSession> {
   readonly name = "local";
-  readonly capabilities: { sessions: true; statefulPython: true; runtime: SandboxRuntime; egress: boolean };
+  readonly capabilities: { sessions: true; statefulPython: true; runtime: SandboxRuntime; egress: boolean; memorySnapshots: boolean };
   /** Why its sandboxes cannot be given a way out (gVisor, no bubblewrap): what the engine's 422 says. */
   readonly egressRefusal: string | undefined;
   /** The runtime of every sandbox and session record this driver makes, finds, lists and reaps. */
@@ -91,7 +91,14 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     this.workspaceBytes = byteLimits.workspaceBytes;
     this.runtime = isolation === "gvisor" ? "gvisor" : "default";
     // A way out through the egress proxy's bound socket: bubblewrap only (see checkEgress).
-    this.capabilities = { sessions: true, statefulPython: true, runtime: this.runtime, egress: isolation === "bwrap" };
+    this.capabilities = {
+      sessions: true,
+      statefulPython: true,
+      runtime: this.runtime,
+      egress: isolation === "bwrap",
+      // gVisor checkpoints a session's sandboxes (see SessionCheckpoints).
+      memorySnapshots: isolation === "gvisor",
+    };
     this.egressRefusal = localEgressRefusal(isolation);
     this.records = new SessionRecords(join(settings.stateDir, "sessions"), this.runtime);
     this.trash = new Trash(join(settings.stateDir, "trash"), settings.warn);
