@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { EGRESS_MOUNT_PATH, EGRESS_SANDBOX_PORT, EGRESS_SOCKET_NAME } from "@code-interpreter/core";
+import { BackendUnavailableError, EGRESS_MOUNT_PATH, EGRESS_SANDBOX_PORT, EGRESS_SOCKET_NAME } from "@code-interpreter/core";
 import { processChannel, type RunnerChannel, runnerArgv, withEgressForwarder } from "@code-interpreter/core/runner";
 import { bwrapAccepts, bwrapArgs, groupFile, passwdFile } from "./bwrap-args.js";
 import { type RunscOptions, runscCheckpointArgs, runscGlobalArgs, runscRestoreArgs, runscRunArgs, runscSpec } from "./runsc-bundle.js";
@@ -214,7 +214,8 @@ export function deleteContainer(runsc: RunscOptions, containerId: string): Promi
 export function checkpointContainer(runsc: RunscOptions, containerId: string, imageDir: string): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(runsc.runscPath, runscCheckpointArgs(runsc, containerId, imageDir), { timeout: 120_000 }, (error, _stdout, stderr) => {
-      if (error) reject(new Error(`runsc checkpoint of ${containerId} failed: ${(stderr || error.message).trim().split("\n").at(-1)}`));
+      const reason = (stderr || error?.message || "").trim().split("\n").at(-1);
+      if (error) reject(new BackendUnavailableError({ message: `runsc checkpoint of ${containerId} failed: ${reason}` }));
       else resolve();
     });
   });

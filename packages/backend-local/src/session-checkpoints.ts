@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { access, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { BackendUnavailableError } from "@code-interpreter/core";
 import type { SessionImage } from "@code-interpreter/core/engine";
 import type { RunscOptions } from "./runsc-bundle.js";
 import { checkpointContainer, type SandboxProcess } from "./sandbox-process.js";
@@ -103,7 +104,12 @@ function tar(args: string[], options: { uid?: number; input?: Buffer }): Promise
     child.once("error", reject);
     child.once("close", (code) => {
       if (code === 0) resolve(Buffer.concat(chunks));
-      else reject(new Error(`tar ${args.join(" ")} failed (exit ${code}): ${stderr.trim().split("\n").at(-1) ?? ""}`));
+      else {
+        const reason = stderr.trim().split("\n").at(-1) ?? "";
+        reject(
+          new BackendUnavailableError({ message: `the session's snapshot could not be packed or unpacked (tar exit ${code}): ${reason}` }),
+        );
+      }
     });
   });
 }
