@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Backend } from "../backend.js";
 import { InvalidRequestError, NotSupportedError, PayloadTooLargeError, SessionNotFoundError } from "../errors.js";
 import { deferred, FAKE_LIMITS, type FakeAnswer, FakeDriver } from "../testing/fake-driver.js";
+import type { SandboxDriver } from "./driver.js";
 import { FRESH_KERNEL_NOTICE, SandboxEngine, type SandboxEngineOptions } from "./sandbox-engine.js";
-import { SessionSnapshots, SnapshotRefusedError, type SnapshotStorage } from "./session-snapshots.js";
+import { type SessionImage, SessionSnapshots, SnapshotRefusedError, type SnapshotStorage } from "./session-snapshots.js";
 
 /**
  * Pause, resume and fork on the fake driver, with snapshots in an in-memory
@@ -235,6 +236,25 @@ describe("SandboxEngine: pause, resume and fork (issue 23)", () => {
     ]) {
       await expect(call()).rejects.toSatisfy((error) => NotSupportedError.isInstance(error));
     }
+  });
+});
+
+describe("SandboxEngine with a driver that keeps memory (gVisor's checkpoint on local)", () => {
+  it("pause says memory: true, the driver gets the memory back, and no answer speaks of a fresh kernel", async () => {
+    const { driver, engine } = setUp();
+    const restored: SessionImage[] = [];
+    const keepsMemory: Pick<SandboxDriver, "snapshotSession" | "restoreSession"> = {
+      snapshotSession: async () => ({ filesystem: Buffer.from("a tar"), memory: Buffer.from("its processes") }),
+      restoreSession: async (_session, image) => void restored.push(image),
+    };
+    Object.assign(driver, keepsMemory);
+    const session = await engine.createSession({ ttlSeconds: 600, files: [] });
+    expect(await engine.pauseSession(session.id)).toMatchObject({ memory: true, snapshot: { memory: true, bytes: 18 } });
+    const resumed = await engine.runInSession(python(session.id));
+    expect(resumed.stderr).not.toContain(FRESH_KERNEL_NOTICE);
+    const fork = await engine.forkSession(session.id, { ttlSeconds: 600 });
+    expect((await engine.runInSession(python(fork.id))).stderr).not.toContain(FRESH_KERNEL_NOTICE);
+    expect(restored.map((image) => image.memory?.toString())).toEqual(["its processes", "its processes"]);
   });
 });
 
