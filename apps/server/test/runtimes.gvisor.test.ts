@@ -46,7 +46,12 @@ describe.skipIf(unavailable !== undefined)(
 
     it("offers both, default first", async () => {
       const capabilities = await json(await fetch(`${server.url}/v1/capabilities`));
-      expect(capabilities).toMatchObject({ backend: "local", runtimes: ["default", "gvisor"], default_runtime: "default" });
+      expect(capabilities).toMatchObject({
+        backend: "local",
+        runtimes: ["default", "gvisor"],
+        default_runtime: "default",
+        memory_snapshots: ["gvisor"],
+      });
     });
 
     it("creates a gvisor session and runs in it under gVisor, and deletes it", async () => {

@@ -138,6 +138,7 @@ describe("a server offering default and gvisor", () => {
       sessions: true,
       stateful_python: true,
       features: { background_executions: true, idempotency_keys: true },
+      memory_snapshots: [],
       file_store: "dir",
     });
     expect((await json(await postJson(app, "/v1/execute", { code: "print(1)" }))).stdout).toBe("ran on gvisor\n");

@@ -12,6 +12,7 @@ import {
   reapVerdict,
   type SandboxDriver,
   type SandboxEgress,
+  type SessionImage,
   type StartSandboxOptions,
   type StartSessionRunnerOptions,
 } from "@code-interpreter/core/engine";
@@ -30,6 +31,7 @@ import {
 import type { LocalBackendSettings } from "./local-backend-settings.js";
 import { type RunscOptions, runscGlobalArgs, SERVER_PID_ANNOTATION } from "./runsc-bundle.js";
 import { deleteContainer, type Isolation, type SandboxProcess, type SandboxSpawnOptions, spawnSandbox } from "./sandbox-process.js";
+import { SessionCheckpoints, type SessionSandboxRole } from "./session-checkpoints.js";
 import { type LocalSession, SessionRecords } from "./session-records.js";
 import { Trash } from "./trash.js";
 
@@ -46,7 +48,7 @@ const execFileAsync = promisify(execFile);
  */
 export class LocalDriver implements SandboxDriver<LocalSession> {
   readonly name = "local";
-  readonly capabilities: { sessions: true; statefulPython: true; runtime: SandboxRuntime; egress: boolean };
+  readonly capabilities: { sessions: true; statefulPython: true; runtime: SandboxRuntime; egress: boolean; memorySnapshots: boolean };
   /** Why its sandboxes cannot be given a way out (gVisor, no bubblewrap): what the engine's 422 says. */
   readonly egressRefusal: string | undefined;
   /** The runtime of every sandbox and session record this driver makes, finds, lists and reaps. */
@@ -66,6 +68,20 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   private readonly rootfs: string | undefined;
   /** Sessions given a way out (issue 22), by id: each of their sandboxes binds this egress directory. In memory: the proxy's attachment is too. */
   private readonly sessionEgress = new Map<string, string>();
+  /** What each session sandbox runs (a kernel, a command runner): what a checkpoint of its session saves it as. */
+  private readonly roles = new WeakMap<SandboxProcess, SessionSandboxRole>();
+  /** gVisor: checkpoints of sessions' sandboxes, restored on their next use (see SessionCheckpoints). */
+  private readonly checkpoints: SessionCheckpoints | undefined;
+
+  /**
+   * gVisor only (issue 23): the session's workspace and, with `memory`, its
+   * kernel's and command runner's processes (`runsc checkpoint`); the
+   * session goes on from the checkpoint at its next command. Absent on the
+   * other isolations: the engine takes the workspace through the command runner.
+   */
+  readonly snapshotSession?: (session: LocalSession) => Promise<SessionImage>;
+  /** gVisor only: the workspace unpacked, the checkpoints left to be restored at the session's first command. */
+  readonly restoreSession?: (session: LocalSession, image: SessionImage) => Promise<void>;
 
   constructor(
     readonly settings: LocalBackendSettings,
@@ -75,7 +91,14 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     this.workspaceBytes = byteLimits.workspaceBytes;
     this.runtime = isolation === "gvisor" ? "gvisor" : "default";
     // A way out through the egress proxy's bound socket: bubblewrap only (see checkEgress).
-    this.capabilities = { sessions: true, statefulPython: true, runtime: this.runtime, egress: isolation === "bwrap" };
+    this.capabilities = {
+      sessions: true,
+      statefulPython: true,
+      runtime: this.runtime,
+      egress: isolation === "bwrap",
+      // gVisor checkpoints a session's sandboxes (see SessionCheckpoints).
+      memorySnapshots: isolation === "gvisor",
+    };
     this.egressRefusal = localEgressRefusal(isolation);
     this.records = new SessionRecords(join(settings.stateDir, "sessions"), this.runtime);
     this.trash = new Trash(join(settings.stateDir, "trash"), settings.warn);
@@ -91,6 +114,20 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
             memoryBytes: gvisorMemoryBytes(byteLimits.memoryBytes, settings.maxProcesses),
           }
         : undefined;
+    if (this.runsc) {
+      const checkpoints = new SessionCheckpoints(this.runsc, this.runAs);
+      this.checkpoints = checkpoints;
+      this.snapshotSession = (session) => {
+        const live = [...this.sandboxes].flatMap((sandbox) => {
+          const role = this.roles.get(sandbox);
+          const running = sandbox.child.exitCode === null && sandbox.child.signalCode === null;
+          return sandbox.name === session.id && role && running ? [{ role, sandbox }] : [];
+        });
+        return checkpoints.capture(this.records.dir(session.id), this.records.workspaceDir(session.id), live);
+      };
+      this.restoreSession = (session, image) =>
+        checkpoints.restore(this.records.dir(session.id), this.records.workspaceDir(session.id), image);
+    }
   }
 
   async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
@@ -183,7 +220,12 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   }
 
   async startKernel(session: LocalSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
-    return this.sessionSandbox(session, kernelArgv(this.settings.python, options.limits), { kernel: true, env: options.env });
+    const argv = kernelArgv(this.settings.python, options.limits);
+    return this.sessionSandbox(session, argv, {
+      kernel: true,
+      env: options.env,
+      restoreFrom: await this.waitingCheckpoint(session, "kernel"),
+    });
   }
 
   /**
@@ -196,7 +238,8 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
    * of that sandbox too, which the end-of-command kill would take with it.
    */
   async startCommandRunner(session: LocalSession, options: StartSessionRunnerOptions): Promise<PersistentRunnerHandle> {
-    const handle = this.sessionSandbox(session, serveArgv(this.settings.python), { env: options.env });
+    const restoreFrom = await this.waitingCheckpoint(session, "commands");
+    const handle = this.sessionSandbox(session, serveArgv(this.settings.python), { env: options.env, restoreFrom });
     return this.sessionEgress.has(session.id) ? { ...handle, singleUse: true } : handle;
   }
 
@@ -321,15 +364,25 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     return [...this.sandboxes].flatMap((sandbox) => (sandbox.containerId ? [sandbox.containerId] : []));
   }
 
-  /** A sandbox of the session on its workspace, running `argv`, with its channel kept open (a kernel, a command runner). */
+  /** gVisor: the checkpoint the session's `role` goes on from, if one waits (see SessionCheckpoints). */
+  private async waitingCheckpoint(session: LocalSession, role: SessionSandboxRole): Promise<string | undefined> {
+    return this.checkpoints?.waiting(this.records.dir(session.id), role);
+  }
+
+  /**
+   * A sandbox of the session on its workspace, running `argv` (or restored
+   * from `restoreFrom`, gVisor), with its channel kept open (a kernel, a command runner).
+   */
   private sessionSandbox(
     session: LocalSession,
     argv: string[],
-    options: { kernel?: boolean; env: Record<string, string> },
+    options: { kernel?: boolean; env: Record<string, string>; restoreFrom?: string },
   ): PersistentRunnerHandle {
     const workspaceDir = this.records.workspaceDir(session.id);
     const egressDir = this.sessionEgress.get(session.id);
-    const sandbox = this.spawn({ name: session.id, workspaceDir, argv, kernel: options.kernel, env: options.env, egressDir });
+    const { kernel, env, restoreFrom } = options;
+    const sandbox = this.spawn({ name: session.id, workspaceDir, argv, kernel, env, egressDir, restoreFrom });
+    this.roles.set(sandbox, kernel ? "kernel" : "commands");
     const { channel, requestOverrides } = this.runner(sandbox, workspaceDir);
     return { channel, requestOverrides, kill: async () => void (await sandbox.kill()) };
   }
@@ -348,7 +401,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
 
   /** Starts a sandbox, and keeps it in mind until it has exited. */
   private spawn(
-    options: Pick<SandboxSpawnOptions, "name" | "workspaceDir" | "preload" | "argv" | "kernel" | "env" | "egressDir">,
+    options: Pick<SandboxSpawnOptions, "name" | "workspaceDir" | "preload" | "argv" | "kernel" | "env" | "egressDir" | "restoreFrom">,
   ): SandboxProcess {
     const sandbox = spawnSandbox({
       ...options,

@@ -143,3 +143,13 @@ export function runscGlobalArgs(options: RunscOptions): string[] {
 export function runscRunArgs(options: RunscOptions, bundleDir: string, containerId: string): string[] {
   return [...runscGlobalArgs(options), "run", "--bundle", bundleDir, containerId];
 }
+
+/** `runsc … restore --image-path <image> --bundle <dir> <id>`: a checkpointed sandbox goes on, its runner on runsc's new stdin and stdout. */
+export function runscRestoreArgs(options: RunscOptions, bundleDir: string, containerId: string, imageDir: string): string[] {
+  return [...runscGlobalArgs(options), "restore", "--image-path", imageDir, "--bundle", bundleDir, containerId];
+}
+
+/** `runsc … checkpoint --image-path <image> <id>`: saves the sandbox's processes and memory, and ends it. */
+export function runscCheckpointArgs(options: RunscOptions, containerId: string, imageDir: string): string[] {
+  return [...runscGlobalArgs(options), "checkpoint", "--image-path", imageDir, containerId];
+}

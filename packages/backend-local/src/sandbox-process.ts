@@ -1,12 +1,12 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { EGRESS_MOUNT_PATH, EGRESS_SANDBOX_PORT, EGRESS_SOCKET_NAME } from "@code-interpreter/core";
+import { BackendUnavailableError, EGRESS_MOUNT_PATH, EGRESS_SANDBOX_PORT, EGRESS_SOCKET_NAME } from "@code-interpreter/core";
 import { processChannel, type RunnerChannel, runnerArgv, withEgressForwarder } from "@code-interpreter/core/runner";
 import { bwrapAccepts, bwrapArgs, groupFile, passwdFile } from "./bwrap-args.js";
-import { type RunscOptions, runscGlobalArgs, runscRunArgs, runscSpec } from "./runsc-bundle.js";
+import { type RunscOptions, runscCheckpointArgs, runscGlobalArgs, runscRestoreArgs, runscRunArgs, runscSpec } from "./runsc-bundle.js";
 import { seccompProgram } from "./seccomp-filter.js";
 
 /** How a sandbox is made: bubblewrap, gVisor (runsc), or (with a warning) a plain child process. */
@@ -36,6 +36,11 @@ export interface SandboxSpawnOptions {
   kernel?: boolean;
   /** gVisor only: how runsc runs, and the directory its bundles go in. */
   runsc?: RunscOptions & { bundlesDir: string; memoryBytes?: number };
+  /**
+   * gVisor only: a checkpoint image directory (`runsc checkpoint`) to restore
+   * instead of starting `argv` afresh: moved into the bundle (it goes with it).
+   */
+  restoreFrom?: string;
   /** Host directory with the egress proxy's socket (issue 22): bound in, and the forwarder started before the runner takes a request (bubblewrap only). */
   egressDir?: string;
 }
@@ -123,8 +128,8 @@ function commandLine(options: SandboxSpawnOptions): [string, string[]] {
 
 /**
  * A gVisor sandbox: its bundle (config.json, passwd and group files) in a
- * directory of its own, and `runsc run` in the foreground, whose stdin and
- * stdout are the runner's. Killed with `runsc delete --force` (the sandbox's
+ * directory of its own, and `runsc run` (or `runsc restore` of a checkpoint)
+ * in the foreground, whose stdin and stdout are the runner's. Killed with `runsc delete --force` (the sandbox's
  * processes are not in runsc's process group), then its bundle goes.
  */
 function spawnRunsc(options: SandboxSpawnOptions): SandboxProcess {
@@ -152,7 +157,13 @@ function spawnRunsc(options: SandboxSpawnOptions): SandboxProcess {
     serverPid: process.pid,
   });
   writeFileSync(join(bundleDir, "config.json"), JSON.stringify(spec, null, 2), { mode: 0o644 });
-  const child = spawn(runsc.runscPath, runscRunArgs(runsc, bundleDir, containerId), {
+  let args = runscRunArgs(runsc, bundleDir, containerId);
+  if (options.restoreFrom) {
+    const imageDir = join(bundleDir, "image");
+    renameSync(options.restoreFrom, imageDir);
+    args = runscRestoreArgs(runsc, bundleDir, containerId, imageDir);
+  }
+  const child = spawn(runsc.runscPath, args, {
     stdio: ["pipe", "pipe", "pipe"],
     detached: true,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8" },
@@ -192,5 +203,20 @@ function spawnRunsc(options: SandboxSpawnOptions): SandboxProcess {
 export function deleteContainer(runsc: RunscOptions, containerId: string): Promise<void> {
   return new Promise((resolve) => {
     execFile(runsc.runscPath, [...runscGlobalArgs(runsc), "delete", "--force", containerId], { timeout: 30_000 }, () => resolve());
+  });
+}
+
+/**
+ * `runsc checkpoint`: saves the container's processes and memory in
+ * `imageDir` and ends it (its `runsc run` exits). `--leave-running` is not
+ * used: runsc 20221219 fails to stop the sandbox it restarts.
+ */
+export function checkpointContainer(runsc: RunscOptions, containerId: string, imageDir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(runsc.runscPath, runscCheckpointArgs(runsc, containerId, imageDir), { timeout: 120_000 }, (error, _stdout, stderr) => {
+      const reason = (stderr || error?.message || "").trim().split("\n").at(-1);
+      if (error) reject(new BackendUnavailableError({ message: `runsc checkpoint of ${containerId} failed: ${reason}` }));
+      else resolve();
+    });
   });
 }

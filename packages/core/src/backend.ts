@@ -21,6 +21,12 @@ export interface BackendCapabilities {
   runtime?: SandboxRuntime;
   /** Sandboxes can be given a way out through the egress proxy (issue 22's `network`). */
   egress?: boolean;
+  /**
+   * A session's snapshot (pause, resume, fork) keeps its processes, its
+   * Python kernel's variables and imports included, not only its workspace:
+   * a checkpointing runtime (gVisor on the local backend).
+   */
+  memorySnapshots?: boolean;
 }
 
 /**

@@ -1,8 +1,10 @@
-import { type CapabilitiesResponse, LANGUAGES } from "@code-interpreter/core";
+import { type Backend, type CapabilitiesResponse, LANGUAGES } from "@code-interpreter/core";
+import type { SandboxRuntime } from "@code-interpreter/core/sandbox";
 import { Hono } from "hono";
 import { accessOf } from "../auth/authenticate.js";
 import type { ServerContext } from "../context.js";
 import type { Env } from "../env.js";
+import { RuntimeRouter } from "../runtime-router.js";
 
 /**
  * `GET /v1/capabilities`: what this server offers (runtimes, languages,
@@ -29,6 +31,7 @@ export function capabilitiesRoutes(server: ServerContext) {
       mcp: true,
     },
     network: { offered: false, secrets: [] },
+    memory_snapshots: server.runtimes.runtimes.filter((runtime) => backendOf(backend, runtime).capabilities.memorySnapshots === true),
     file_store: config.FILE_STORE,
     limits: {
       max_exec_timeout_ms: config.MAX_EXEC_TIMEOUT_MS,
@@ -45,4 +48,9 @@ export function capabilitiesRoutes(server: ServerContext) {
     const secrets = egress.secrets.filter((secret) => !secret.tenants || (tenant !== undefined && secret.tenants.includes(tenant)));
     return c.json({ ...answer, network: { offered: true, secrets: secrets.map((secret) => secret.name) } });
   });
+}
+
+/** The backend that runs `runtime`'s sandboxes: the router's, or the one backend of a server with one runtime. */
+function backendOf(backend: Backend, runtime: SandboxRuntime): Backend {
+  return backend instanceof RuntimeRouter ? (backend.backends.get(runtime) ?? backend) : backend;
 }

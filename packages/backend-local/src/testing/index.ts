@@ -37,7 +37,7 @@ export async function listSandboxProcesses(
       if (Number(parent) !== parentPid || state === "Z") continue;
       let argv = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
       let program = argv[0]?.split("/").at(-1);
-      // A gVisor sandbox: `runsc … run --bundle <dir> <id>`, its runner's argv and mounts in the bundle's config.json.
+      // A gVisor sandbox: `runsc … run|restore … --bundle <dir> <id>`, its runner's argv and mounts in the bundle's config.json.
       if (program === "runsc") {
         const runsc = await runscView(argv);
         if (!runsc) continue;
@@ -61,11 +61,11 @@ export async function listSandboxProcesses(
 /**
  * A runsc sandbox as bubblewrap's argv would show it: the runner's argv, with
  * `--hostname <name>` and `--bind <workspace> /workspace` from its bundle's
- * config.json. Undefined for a runsc command that runs no sandbox (kill, delete, list).
+ * config.json. Undefined for a runsc command that runs no sandbox (kill, delete, list, checkpoint).
  */
 async function runscView(argv: string[]): Promise<{ argv: string[] } | undefined> {
   const bundle = argv.indexOf("--bundle");
-  if (argv.indexOf("run") < 0 || bundle < 0) return undefined;
+  if ((argv.indexOf("run") < 0 && argv.indexOf("restore") < 0) || bundle < 0) return undefined;
   const spec = JSON.parse(await readFile(join(argv[bundle + 1] as string, "config.json"), "utf8")) as OciSpec;
   const workspace = spec.mounts.find((mount) => mount.destination === WORKSPACE_DIR && mount.type === "bind");
   return {

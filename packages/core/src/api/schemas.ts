@@ -444,6 +444,11 @@ export const CapabilitiesResponseSchema = z.object({
       secrets: z.array(z.string()).describe("Names of the secrets a request may name in `secrets` (never their values)"),
     })
     .describe("Network egress through the server's proxy"),
+  memory_snapshots: z
+    .array(z.enum(SANDBOX_RUNTIMES))
+    .describe(
+      "The runtimes whose sessions keep their processes (the Python kernel's variables) when paused, resumed or forked; on the others a snapshot keeps the workspace, and the kernel starts fresh",
+    ),
   file_store: z.enum(["dir", "s3"]).describe("Where files are kept: a directory (one replica) or an S3 bucket (shared by replicas)"),
   limits: z
     .object({

@@ -179,13 +179,19 @@ export interface SandboxDriver<Session extends SessionRecord = SessionRecord, Sa
 
   /**
    * Session snapshots (issue 23): the session's workspace and writable areas
-   * as a tar (later, with a checkpointing runtime, its memory image too), its
-   * commands settled. Absent: the engine takes the workspace's regular files
-   * through the session's command runner, which every driver has (local and
-   * docker today: modes, symlinks and empty directories are not kept).
+   * as a tar, and with a checkpointing runtime (gVisor) its processes' memory
+   * image too (`memory`), its commands settled. The session must work on
+   * afterwards as if untouched (the source of a fork, a pause whose snapshot
+   * is refused). Absent: the engine takes the workspace's regular files through the
+   * session's command runner, which every driver has (modes, symlinks and
+   * empty directories are not kept).
    */
   snapshotSession?(session: Session): Promise<SessionImage>;
-  /** Puts an image into a session sandbox just made by `createSession` (a resume's, a fork's). Absent: through the command runner. */
+  /**
+   * Puts an image into a session sandbox just made by `createSession` (a
+   * resume's, a fork's): with `memory`, its processes go on where they were.
+   * Absent: through the command runner.
+   */
   restoreSession?(session: Session, image: SessionImage): Promise<void>;
 
   /**

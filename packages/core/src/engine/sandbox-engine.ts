@@ -410,7 +410,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   /**
    * A new session of the same tenant with a copy of the workspace of a
    * running (it waits for the command it runs) or paused session; its
-   * kernel starts fresh, and its first answer says so.
+   * kernel goes on from the same state where the driver keeps memory
+   * (gVisor), else starts fresh, and its first answer says so.
    */
   forkSession(sessionId: string, options: SessionLifetimeOptions): Promise<SessionInfo> {
     return this.sessionQueue.run(sessionId, () =>
@@ -680,7 +681,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       await this.removeSession(session).catch(() => {});
       throw error;
     }
-    this.freshKernels.add(id);
+    // With its memory back, its kernel goes on where it was: nothing to say.
+    if (!image.memory) this.freshKernels.add(id);
     return { ...sessionInfo(session), state: "running" };
   }
 

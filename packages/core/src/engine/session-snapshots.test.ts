@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Backend } from "../backend.js";
 import { InvalidRequestError, NotSupportedError, PayloadTooLargeError, SessionNotFoundError } from "../errors.js";
 import { deferred, FAKE_LIMITS, type FakeAnswer, FakeDriver } from "../testing/fake-driver.js";
+import type { SandboxDriver } from "./driver.js";
 import { FRESH_KERNEL_NOTICE, SandboxEngine, type SandboxEngineOptions } from "./sandbox-engine.js";
-import { SessionSnapshots, SnapshotRefusedError, type SnapshotStorage } from "./session-snapshots.js";
+import { type SessionImage, SessionSnapshots, SnapshotRefusedError, type SnapshotStorage } from "./session-snapshots.js";
 
 /**
  * Pause, resume and fork on the fake driver, with snapshots in an in-memory
@@ -235,5 +236,62 @@ describe("SandboxEngine: pause, resume and fork (issue 23)", () => {
     ]) {
       await expect(call()).rejects.toSatisfy((error) => NotSupportedError.isInstance(error));
     }
+  });
+});
+
+describe("SandboxEngine with a driver that keeps memory (gVisor's checkpoint on local)", () => {
+  it("pause says memory: true, the driver gets the memory back, and no answer speaks of a fresh kernel", async () => {
+    const { driver, engine } = setUp();
+    const restored: SessionImage[] = [];
+    const keepsMemory: Pick<SandboxDriver, "snapshotSession" | "restoreSession"> = {
+      snapshotSession: async () => ({ filesystem: Buffer.from("a tar"), memory: Buffer.from("its processes") }),
+      restoreSession: async (_session, image) => void restored.push(image),
+    };
+    Object.assign(driver, keepsMemory);
+    const session = await engine.createSession({ ttlSeconds: 600, files: [] });
+    expect(await engine.pauseSession(session.id)).toMatchObject({ memory: true, snapshot: { memory: true, bytes: 18 } });
+    const resumed = await engine.runInSession(python(session.id));
+    expect(resumed.stderr).not.toContain(FRESH_KERNEL_NOTICE);
+    const fork = await engine.forkSession(session.id, { ttlSeconds: 600 });
+    expect((await engine.runInSession(python(fork.id))).stderr).not.toContain(FRESH_KERNEL_NOTICE);
+    expect(restored.map((image) => image.memory?.toString())).toEqual(["its processes", "its processes"]);
+  });
+});
+
+describe("SessionSnapshots: a memory part (a checkpointing runtime's)", () => {
+  const session = { id: "code-session-00000000-0000-4000-8000-000000000001", runtime: "gvisor" as const, ttlSeconds: 600 };
+  const image = { filesystem: Buffer.from("a tar"), memory: Buffer.from("a checkpoint") };
+  const snapshotsOn = (storage: MemoryStorage, maxBytes = 1024) =>
+    new SessionSnapshots({ storage, key: KEY, ttlSeconds: 3600, maxBytes, now: () => 1_000 });
+
+  it("keeps it signed beside the filesystem, counts it in the size, and gives it back", async () => {
+    const storage = new MemoryStorage();
+    const paused = await snapshotsOn(storage).save(session, image);
+    expect(paused.snapshot).toMatchObject({ memory: true, bytes: image.filesystem.length + image.memory.length });
+    const loaded = await snapshotsOn(storage).load(session.id, "gvisor");
+    expect(loaded?.image.memory?.toString()).toBe("a checkpoint");
+    expect(loaded?.image.filesystem.toString()).toBe("a tar");
+    await snapshotsOn(storage).remove(session.id);
+    expect([...storage.records.keys()]).toEqual([]);
+  });
+
+  it("refuses a snapshot whose memory would pass MAX_SNAPSHOT_MB, keeping nothing", async () => {
+    const storage = new MemoryStorage();
+    const big = { filesystem: Buffer.alloc(600), memory: Buffer.alloc(600) };
+    await expect(snapshotsOn(storage).save(session, big)).rejects.toBeInstanceOf(PayloadTooLargeError);
+    expect(storage.records.size).toBe(0);
+  });
+
+  it("refuses, never restores, a memory image altered in the store, or a record that drops it", async () => {
+    const storage = new MemoryStorage();
+    await snapshotsOn(storage).save(session, image);
+    const memoryName = `snapshots/${session.id}/memory.bin`;
+    storage.records.set(memoryName, Buffer.from("a checkpoinT"));
+    await expect(snapshotsOn(storage).load(session.id, "gvisor")).rejects.toThrow(/memory image is not the one this server signed/);
+    storage.records.set(memoryName, Buffer.from("a checkpoint"));
+    const recordName = `snapshots/${session.id}/record.json`;
+    const record = JSON.parse(String(storage.records.get(recordName)));
+    storage.records.set(recordName, Buffer.from(JSON.stringify({ ...record, memory: false, memory_bytes: undefined })));
+    await expect(snapshotsOn(storage).load(session.id, "gvisor")).rejects.toBeInstanceOf(SnapshotRefusedError);
   });
 });

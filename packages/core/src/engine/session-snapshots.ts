@@ -20,7 +20,7 @@ export interface SnapshotStorage {
 
 /** What a pause kept, as answers show it. */
 export interface SessionSnapshot {
-  /** Size of the stored image, in bytes. */
+  /** Size of the stored image (its memory part included), in bytes. */
   bytes: number;
   /** Whether the kernel's memory (its variables) was kept; false: the workspace and writable areas only. */
   memory: boolean;
@@ -45,7 +45,14 @@ export interface PausedSession {
 export interface SessionImage {
   /** The workspace (and writable areas) as an uncompressed tar. */
   filesystem: Buffer;
-  // A memory image (gVisor's `runsc checkpoint`) comes here later, with `memory: true`.
+  /**
+   * The session's processes (its kernel's variables and imports, its command
+   * runner), as the driver's checkpointing runtime saved them (gVisor's
+   * `runsc checkpoint`), in the driver's own format; absent: the workspace
+   * only, and a resume starts a fresh kernel. Signed and counted with the
+   * filesystem (MAX_SNAPSHOT_MB).
+   */
+  memory?: Buffer;
 }
 
 /** A snapshot's image is not the one this server signed: tampered with, or made under another key; never restored (HTTP 422). */
@@ -80,8 +87,13 @@ interface StoredRecord {
   expires_at: number;
   ttl_seconds: number;
   memory: boolean;
+  /** Both parts together. */
   bytes: number;
+  /** Of the filesystem part. */
   sha256: string;
+  /** The memory part's size and SHA-256 (`snapshots/<id>/memory.bin`), with `memory: true` only. */
+  memory_bytes?: number;
+  memory_sha256?: string;
   signature: string;
 }
 
@@ -112,7 +124,8 @@ export class SessionSnapshots {
     session: { id: string; tenant?: string; runtime: SandboxRuntime; ttlSeconds: number },
     image: SessionImage,
   ): Promise<PausedSession> {
-    const bytes = image.filesystem.length;
+    const memoryBytes = image.memory?.length;
+    const bytes = image.filesystem.length + (memoryBytes ?? 0);
     if (bytes > this.options.maxBytes) {
       throw new PayloadTooLargeError({
         message: `the session's snapshot would take ${bytes} bytes, over the limit of ${this.options.maxBytes} (MAX_SNAPSHOT_MB); remove files from its workspace and pause it again (it keeps running)`,
@@ -127,13 +140,15 @@ export class SessionSnapshots {
       created_at: createdAt,
       expires_at: createdAt + this.options.ttlSeconds,
       ttl_seconds: session.ttlSeconds,
-      memory: false,
+      memory: image.memory !== undefined,
       bytes,
-      sha256: createHash("sha256").update(image.filesystem).digest("hex"),
+      sha256: sha256(image.filesystem),
+      ...(image.memory === undefined ? {} : { memory_bytes: memoryBytes, memory_sha256: sha256(image.memory) }),
     };
     const record: StoredRecord = { ...fields, signature: this.sign(fields) };
     const ttl = { ttlSeconds: this.options.ttlSeconds };
     await this.options.storage.put(imageName(session.id), image.filesystem, ttl);
+    if (image.memory) await this.options.storage.put(memoryName(session.id), image.memory, ttl);
     await this.options.storage.put(recordName(session.id), JSON.stringify(record), ttl);
     return pausedSession(record);
   }
@@ -161,17 +176,23 @@ export class SessionSnapshots {
     if (!record || record.runtime !== runtime) return undefined;
     const filesystem = await this.options.storage.get(imageName(sessionId));
     if (!filesystem) throw refused(sessionId, "its image is missing from the store");
-    const digest = createHash("sha256").update(filesystem).digest();
-    if (filesystem.length !== record.bytes || !timingSafeEqual(digest, Buffer.from(record.sha256, "hex"))) {
-      throw refused(sessionId, "its image is not the one this server signed (it was altered in the store)");
+    if (!record.memory) {
+      if (!matches(filesystem, record.bytes, record.sha256)) throw altered(sessionId, "image");
+      return { session: pausedSession(record), image: { filesystem } };
     }
-    return { session: pausedSession(record), image: { filesystem } };
+    const memory = await this.options.storage.get(memoryName(sessionId));
+    if (!memory) throw refused(sessionId, "its memory image is missing from the store");
+    const memoryBytes = record.memory_bytes ?? -1;
+    if (!matches(filesystem, record.bytes - memoryBytes, record.sha256)) throw altered(sessionId, "image");
+    if (!matches(memory, memoryBytes, record.memory_sha256 ?? "")) throw altered(sessionId, "memory image");
+    return { session: pausedSession(record), image: { filesystem, memory } };
   }
 
   /** Removes a snapshot (its record first, so a half-removed one is no snapshot). */
   async remove(sessionId: string): Promise<void> {
     await this.options.storage.delete(recordName(sessionId));
     await this.options.storage.delete(imageName(sessionId));
+    await this.options.storage.delete(memoryName(sessionId));
   }
 
   private async readRecord(sessionId: string): Promise<StoredRecord | undefined> {
@@ -196,8 +217,9 @@ export class SessionSnapshots {
     return record.expires_at > this.now() ? record : undefined;
   }
 
-  /** HMAC-SHA256 over the record's fields in a fixed order. */
+  /** HMAC-SHA256 over the record's fields in a fixed order (the memory part's after them, when there is one). */
   private sign(fields: Omit<StoredRecord, "signature">): string {
+    const memoryPart = fields.memory ? [fields.memory_bytes ?? null, fields.memory_sha256 ?? null] : [];
     const canonical = JSON.stringify([
       fields.version,
       fields.session_id,
@@ -209,6 +231,7 @@ export class SessionSnapshots {
       fields.memory,
       fields.bytes,
       fields.sha256,
+      ...memoryPart,
     ]);
     return createHmac("sha256", this.key).update(canonical).digest("hex");
   }
@@ -220,6 +243,25 @@ function recordName(sessionId: string): string {
 
 function imageName(sessionId: string): string {
   return `${PREFIX}${sessionId}/filesystem.tar`;
+}
+
+function memoryName(sessionId: string): string {
+  return `${PREFIX}${sessionId}/memory.bin`;
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The bytes have the signed size and SHA-256. */
+function matches(bytes: Buffer, size: number, digest: string): boolean {
+  const expected = Buffer.from(digest, "hex");
+  const actual = createHash("sha256").update(bytes).digest();
+  return bytes.length === size && expected.length === actual.length && timingSafeEqual(actual, expected);
+}
+
+function altered(sessionId: string, part: string): SnapshotRefusedError {
+  return refused(sessionId, `its ${part} is not the one this server signed (it was altered in the store)`);
 }
 
 function pausedSession(record: StoredRecord): PausedSession {
