@@ -102,6 +102,17 @@ describe("on_expire: pause", () => {
     expect((await engine.getSession(session.id)).state).toBe("paused");
   });
 
+  it("a session paused at its expiry is gone from get and list after SESSION_SNAPSHOT_TTL_SECONDS", async () => {
+    const { driver, engine } = setUp();
+    const session = await engine.createSession({ ttlSeconds: 60, files: [], onExpire: "pause" });
+    driver.clock.advance(61);
+    await engine.reapExpiredSessions();
+    expect((await engine.listSessions()).map((listed) => listed.state)).toEqual(["paused"]);
+    driver.clock.advance(3600);
+    await expect(engine.getSession(session.id)).rejects.toSatisfy((error) => SessionNotFoundError.isInstance(error));
+    expect(await engine.listSessions()).toEqual([]);
+  });
+
   it("a command that comes after the TTL but before the reaper finds the session paused and resumed, not gone", async () => {
     const { driver, engine } = setUp();
     const session = await engine.createSession({ ttlSeconds: 60, files: [], onExpire: "pause" });
