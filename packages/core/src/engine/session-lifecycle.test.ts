@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { NotSupportedError, SessionNotFoundError, TooManyRequestsError } from "../errors.js";
-import { FAKE_LIMITS, FakeDriver } from "../testing/fake-driver.js";
+import { FAKE_LIMITS, FakeDriver, type FakeOneShot, type FakeSession } from "../testing/fake-driver.js";
 import { SandboxEngine } from "./sandbox-engine.js";
 import { SessionSnapshots, type SnapshotStorage } from "./session-snapshots.js";
 import { admitSnapshot, type SnapshotPolicy } from "./snapshot-admission.js";
@@ -34,6 +34,8 @@ class MemoryStorage implements SnapshotStorage {
     return [...this.records.keys()].filter((name) => name.startsWith(prefix)).sort();
   }
 }
+
+type FakeEngine = SandboxEngine<FakeSession, FakeOneShot>;
 
 const engines: SandboxEngine[] = [];
 afterEach(async () => {
@@ -139,7 +141,7 @@ describe("on_expire: pause", () => {
 
   it("two replicas reaping one expired session at once pause it once", async () => {
     const { driver, storage, replicas } = setUp({ replicas: 2 });
-    const [a, b] = replicas as [SandboxEngine, SandboxEngine];
+    const [a, b] = replicas as [FakeEngine, FakeEngine];
     const session = await a.createSession({ ttlSeconds: 60, files: [], onExpire: "pause" });
     driver.clock.advance(61);
     await Promise.all([a.reapExpiredSessions(), b.reapExpiredSessions()]);
@@ -164,7 +166,7 @@ describe("on_expire: pause", () => {
 describe("two replicas pausing, resuming and deleting one session", () => {
   it("resumes on A and B at once leave one running copy, restored once", async () => {
     const { driver, storage, replicas } = setUp({ replicas: 2 });
-    const [a, b] = replicas as [SandboxEngine, SandboxEngine];
+    const [a, b] = replicas as [FakeEngine, FakeEngine];
     const session = await a.createSession({ ttlSeconds: 600, files: [] });
     await a.pauseSession(session.id);
     const answers = await Promise.all([a.resumeSession(session.id, { ttlSeconds: 60 }), b.resumeSession(session.id, { ttlSeconds: 60 })]);
@@ -176,7 +178,7 @@ describe("two replicas pausing, resuming and deleting one session", () => {
 
   it("a pause on A and a resume on B at once leave one copy, running or paused, never both", async () => {
     const { driver, replicas } = setUp({ replicas: 2 });
-    const [a, b] = replicas as [SandboxEngine, SandboxEngine];
+    const [a, b] = replicas as [FakeEngine, FakeEngine];
     const session = await a.createSession({ ttlSeconds: 600, files: [] });
     await Promise.all([a.pauseSession(session.id), b.resumeSession(session.id, { ttlSeconds: 60 })]);
     const state = (await a.getSession(session.id)).state ?? "running";
@@ -185,7 +187,7 @@ describe("two replicas pausing, resuming and deleting one session", () => {
 
   it("a resume racing a delete leaves nothing", async () => {
     const { driver, storage, replicas } = setUp({ replicas: 2 });
-    const [a, b] = replicas as [SandboxEngine, SandboxEngine];
+    const [a, b] = replicas as [FakeEngine, FakeEngine];
     const session = await a.createSession({ ttlSeconds: 600, files: [] });
     await a.pauseSession(session.id);
     await Promise.allSettled([b.resumeSession(session.id, { ttlSeconds: 60 }), a.deleteSession(session.id)]);
