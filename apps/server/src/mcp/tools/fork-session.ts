@@ -19,7 +19,7 @@ export const forkSession = defineTool({
     return [
       {
         type: "text",
-        text: `Forked session ${session_id} into ${fork.session_id}, expiring at ${isoTime(fork.expires_at)}. Pass session_id "${fork.session_id}" to use the copy.`,
+        text: `Created session ${fork.session_id}, a copy of ${session_id}, expiring at ${isoTime(fork.expires_at)}. Pass session_id "${fork.session_id}" to use the copy.`,
       },
     ];
   },
