@@ -545,14 +545,16 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   deleteSession(sessionId: string): Promise<void> {
     return this.translate(async () => {
       if (!isSessionId(sessionId)) throw notFound(sessionId);
-      // Under its lock: a resume racing the delete either finishes first (then the delete removes what it made) or finds nothing.
-      await this.withSessionLock(sessionId, () => this.deleteLocked(sessionId));
+      const running = await this.driver.findSession(sessionId);
+      // A paused one under its lock: a resume racing the delete either finishes first (then the delete removes what it made) or finds nothing.
+      if (running) await this.deleteLocked(sessionId, running);
+      else await this.withSessionLock(sessionId, () => this.deleteLocked(sessionId));
       await this.options.snapshots?.lifecycle.forget(sessionId);
     });
   }
 
-  private async deleteLocked(sessionId: string): Promise<void> {
-    const session = await this.driver.findSession(sessionId);
+  private async deleteLocked(sessionId: string, found?: Session): Promise<void> {
+    const session = found ?? (await this.driver.findSession(sessionId));
     if (session) {
       if (!(await this.removeSession(session))) throw notFound(sessionId);
       return;

@@ -71,7 +71,8 @@ export class SessionLifecycle {
   async withLock<T>(sessionId: string, operation: () => Promise<T>): Promise<T> {
     const token = randomUUID();
     const name = lockName(sessionId);
-    const until = Date.now() + SESSION_LOCK_SECONDS * 1000;
+    // A little past the lock's lifetime: a holder that crashed has its lock lapse before a waiter gives up.
+    const until = Date.now() + (SESSION_LOCK_SECONDS + 30) * 1000;
     while (!(await this.options.storage.put(name, token, { ttlSeconds: SESSION_LOCK_SECONDS, ifAbsent: true }))) {
       if (Date.now() > until) {
         throw new BackendUnavailableError({
