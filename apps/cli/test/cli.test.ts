@@ -126,7 +126,7 @@ describe("code-interpreter files", () => {
   });
 });
 
-describe("code-interpreter session", () => {
+describe("code-interpreter session", { timeout: 90_000 }, () => {
   it("creates a session, runs bash in it with state between calls, and removes it", async () => {
     const created = await cli(["session", "create", "--ttl", "120"]);
     const sessionId = created.stdout.trim();
@@ -141,6 +141,22 @@ describe("code-interpreter session", () => {
     const again = await cli(["session", "rm", sessionId]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("not found");
+  });
+
+  it("pauses, resumes and forks a session, and ls shows it paused", async () => {
+    const sessionId = (await cli(["session", "create", "--ttl", "120", "--on-expire", "pause"])).stdout.trim();
+    expect((await cli(["session", "bash", sessionId, "echo kept > note.txt"])).code).toBe(0);
+    const paused = await cli(["session", "pause", sessionId]);
+    expect(paused.stdout).toMatch(new RegExp(`^paused ${sessionId} \\(\\d+ bytes, files only`));
+    expect((await cli(["session", "ls"])).stdout).toMatch(new RegExp(`${sessionId} .* paused`));
+    const fork = (await cli(["session", "fork", sessionId])).stdout.trim();
+    expect(fork).toMatch(/^code-session-/);
+    expect((await cli(["session", "resume", sessionId, "--ttl", "60"])).stdout).toContain(`running ${sessionId} until`);
+    for (const id of [sessionId, fork]) expect((await cli(["session", "bash", id, "cat note.txt"])).stdout).toBe("kept\n");
+    for (const id of [sessionId, fork]) expect((await cli(["session", "rm", id])).code).toBe(0);
+    const refused = await cli(["session", "create", "--on-expire", "later"]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("Allowed choices are delete, pause");
   });
 });
 

@@ -148,10 +148,12 @@ export const ConfigSchema = z.object({
   API_KEYS_FILE: z.string().optional(),
   /** Lets a server without API keys listen on a non-loopback HOST (anyone who reaches it can run code). */
   ALLOW_UNAUTHENTICATED: flag(false),
-  /** Per tenant (when API keys are configured): executions at once, live sessions, stored file bytes. */
+  /** Per tenant (when API keys are configured): executions at once, live sessions, stored file and snapshot bytes. */
   TENANT_MAX_CONCURRENT_EXECUTIONS: integer(1, 8),
   TENANT_MAX_SESSIONS: integer(1, 20),
   TENANT_MAX_STORED_MB: integer(1, 1024),
+  /** Paused sessions (snapshots) a tenant may keep at once; a pause past it is refused (429) and the session keeps running. */
+  TENANT_MAX_SNAPSHOTS: integer(1, 20),
   /**
    * Network egress (issue 22): what a request's `network` may allow at most,
    * comma-separated. Unset: any public name or address (`*`), so egress is

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { BackendUnavailableError } from "@code-interpreter/core";
-import { SessionSnapshots, type SnapshotStorage } from "@code-interpreter/core/engine";
+import { BackendUnavailableError, TooManyRequestsError } from "@code-interpreter/core";
+import { admitSnapshot, SessionSnapshots, type SnapshotStorage } from "@code-interpreter/core/engine";
 import { type FileStore, openFileStore } from "@code-interpreter/files";
 import type { Config } from "./config.js";
 import type { Logger } from "./observability/logger.js";
@@ -36,8 +36,10 @@ export async function openConfiguredFileStore(config: Config, logger?: Logger): 
  * Paused sessions' snapshots (issue 23), in the store's record area (never
  * among the files), signed with SNAPSHOT_KEY; unset, with a random key for
  * this process, said in the log (its snapshots cannot be resumed after a
- * restart or by another replica). `store` is read at each use: the server
- * opens the store after its backends.
+ * restart or by another replica). A tenant's snapshots count toward its
+ * TENANT_MAX_SNAPSHOTS and, with its files, TENANT_MAX_STORED_MB (429 past
+ * them). `store` is read at each use: the server opens the store after its
+ * backends.
  */
 export function sessionSnapshots(config: Config, store: () => FileStore | undefined, logger?: Logger): SessionSnapshots {
   let key: string | Buffer | undefined = config.SNAPSHOT_KEY;
@@ -63,5 +65,11 @@ export function sessionSnapshots(config: Config, store: () => FileStore | undefi
     key,
     ttlSeconds: config.SESSION_SNAPSHOT_TTL_SECONDS,
     maxBytes: config.MAX_SNAPSHOT_MB * 1024 * 1024,
+    admit: async (tenant, bytes, snapshots) => {
+      const policy = { maxSnapshots: config.TENANT_MAX_SNAPSHOTS, maxStoredBytes: config.TENANT_MAX_STORED_MB * 1024 * 1024 };
+      const fileBytes = (await store()?.totalBytes({ tenant })) ?? 0;
+      const decision = admitSnapshot(policy, { tenant, bytes, snapshots, fileBytes });
+      if (!decision.allowed) throw new TooManyRequestsError({ message: decision.reason, retryAfterSeconds: 60 });
+    },
   });
 }

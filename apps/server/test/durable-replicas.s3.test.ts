@@ -37,7 +37,15 @@ if ("store" in found) {
       // The servers' S3 clients read credentials through the SDK's chain, as deployed ones do.
       process.env.AWS_ACCESS_KEY_ID = env.AWS_ACCESS_KEY_ID;
       process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
-      const settings = { ...env, LOG_LEVEL: "silent", SANDBOX_POOL_MAX: "0", SESSION_POOL_MAX: "0", MAX_BACKGROUND_TIMEOUT_MS: "180000" };
+      const settings = {
+        ...env,
+        LOG_LEVEL: "silent",
+        SANDBOX_POOL_MAX: "0",
+        SESSION_POOL_MAX: "0",
+        MAX_BACKGROUND_TIMEOUT_MS: "180000",
+        // One key for both: a snapshot one replica signs, the other verifies.
+        SNAPSHOT_KEY: "the-replicas-snapshot-key-0123456789",
+      };
       [a, b] = await Promise.all([startLiveServer(settings), startLiveServer(settings)]);
     }, 180_000);
     afterAll(async () => {
@@ -63,6 +71,25 @@ if ("store" in found) {
       expect(await (await post(`${b.url}/v1/sessions`, { ttl_seconds: 120 }, sessionKey)).json()).toEqual(created);
       // (Each replica here has its own local backend: the session lives on A's.)
       expect((await fetch(`${a.url}/v1/sessions/${created.session_id}`, { method: "DELETE" })).status).toBe(204);
+    });
+
+    it("pauses a session on A and resumes it on B; resumes on A and B at once restore it once", async () => {
+      const { session_id: id } = await json(await post(`${a.url}/v1/sessions`, { ttl_seconds: 300 }));
+      expect((await post(`${a.url}/v1/sessions/${id}/bash`, { cmd: "echo kept > notes.txt" })).status).toBe(200);
+      expect((await post(`${a.url}/v1/sessions/${id}/pause`, {})).status).toBe(200);
+      // The snapshot is in the shared store: B sees the session paused and resumes it (on its own local backend).
+      expect(await json(await fetch(`${b.url}/v1/sessions/${id}`))).toMatchObject({ state: "paused" });
+      expect((await post(`${b.url}/v1/sessions/${id}/resume`, {})).status).toBe(200);
+      expect(await json(await post(`${b.url}/v1/sessions/${id}/bash`, { cmd: "cat notes.txt" }))).toMatchObject({ stdout: "kept\n" });
+
+      // Under the session's lock in the store, one replica restores it; the other then finds no snapshot (its backend has no copy).
+      expect((await post(`${b.url}/v1/sessions/${id}/pause`, {})).status).toBe(200);
+      const resumes = await Promise.all([a, b].map((replica) => post(`${replica.url}/v1/sessions/${id}/resume`, {})));
+      expect(resumes.map((response) => response.status).sort()).toEqual([200, 404]);
+      const running = [a, b][resumes.findIndex((response) => response.status === 200)] as LiveServer;
+      const states = await Promise.all([a, b].map(async (replica) => (await fetch(`${replica.url}/v1/sessions/${id}`)).status));
+      expect(states.sort()).toEqual([200, 404]);
+      expect((await fetch(`${running.url}/v1/sessions/${id}`, { method: "DELETE" })).status).toBe(204);
     });
 
     it("keeps a 60 s background execution running after its client leaves A, and B reports, streams and collects it", async () => {

@@ -131,6 +131,20 @@ describe("MCP over Streamable HTTP at /mcp", { timeout: 120_000 }, () => {
     expect(textOf(await call(acme, "read_file", { session_id: sessionId, path: "out/note.txt" }))).toBe("made-by-bash\n");
   });
 
+  it("pauses, resumes and forks a session: the files are kept, and another tenant's id is a tool error", async () => {
+    const sessionId = sessionIdOf(await call(acme, "create_session", { ttl_seconds: 600, on_expire: "pause" }));
+    sessions.push(sessionId);
+    await call(acme, "run_bash", { session_id: sessionId, cmd: "echo kept > note.txt" });
+    expect((await call(globex, "pause_session", { session_id: sessionId })).isError).toBe(true);
+    expect(textOf(await call(acme, "pause_session", { session_id: sessionId }))).toMatch(/^Paused session .*snapshot keeps its files/);
+    const fork = await call(acme, "fork_session", { session_id: sessionId });
+    const forkId = sessionIdOf(fork);
+    sessions.push(forkId);
+    expect(textOf(await call(acme, "resume_session", { session_id: sessionId }))).toContain(`Session ${sessionId} is running`);
+    for (const id of [sessionId, forkId])
+      expect(textOf(await call(acme, "run_bash", { session_id: id, cmd: "cat note.txt" }))).toContain("kept");
+  });
+
   it("uploads text and binary files into a session and into the file store", async () => {
     const sessionId = sessionIdOf(await call(acme, "create_session", {}));
     sessions.push(sessionId);

@@ -56,6 +56,9 @@ describe("session snapshots on the local backend", { timeout: 240_000 }, () => {
         SESSION_POOL_MAX: "0",
         API_KEYS: `acme=${ACME},globex=${GLOBEX}`,
         SNAPSHOT_KEY: "an-operators-snapshot-key-0123456789",
+        // The on_expire test waits for a reaper pass; each test keeps at most one paused session per tenant.
+        REAPER_INTERVAL_SEC: "1",
+        TENANT_MAX_SNAPSHOTS: "1",
       },
     });
     cleanups.push(() => server.stop());
@@ -129,5 +132,32 @@ describe("session snapshots on the local backend", { timeout: 240_000 }, () => {
     expect((await get(ACME, `/v1/sessions/${id}`)).body).toMatchObject({ state: "paused" });
     expect((await fetch(`${server.url}/v1/sessions/${id}`, { method: "DELETE", headers: auth(ACME) })).status).toBe(204);
     expect((await get(ACME, `/v1/sessions/${id}`)).status).toBe(404);
+  });
+
+  it("on_expire pause: a session whose TTL runs out becomes paused, a command resumes it; past TENANT_MAX_SNAPSHOTS a pause is 429", async () => {
+    const refused = await post(ACME, "/v1/sessions", { on_expire: "later" });
+    expect(refused.status).toBe(422);
+    expect(refused.body.detail).toMatch(/on_expire/);
+    const id = (await post(ACME, "/v1/sessions", { ttl_seconds: 2, on_expire: "pause" })).body.session_id as string;
+    expect((await bash(id, "echo kept > notes.txt")).body).toMatchObject({ exit_code: 0 });
+    let state: unknown;
+    for (let wait = 0; wait < 60 && state !== "paused"; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      state = (await get(ACME, `/v1/sessions/${id}`)).body.state;
+    }
+    expect(state).toBe("paused");
+
+    // The tenant keeps one paused session: pausing another is refused, and that one keeps running.
+    const other = (await post(ACME, "/v1/sessions", { ttl_seconds: 600 })).body.session_id as string;
+    const overLimit = await post(ACME, `/v1/sessions/${other}/pause`);
+    expect(overLimit.status).toBe(429);
+    expect(overLimit.body.detail).toMatch(/TENANT_MAX_SNAPSHOTS=1.*keeps running/);
+    expect((await bash(other, "true")).body).toMatchObject({ exit_code: 0 });
+
+    const resumed = await bash(id, "cat notes.txt");
+    expect(resumed.body).toMatchObject({ exit_code: 0, stdout: "kept\n" });
+    expect(resumed.body.stderr).toContain("fresh Python kernel");
+    for (const session of [id, other])
+      expect((await fetch(`${server.url}/v1/sessions/${session}`, { method: "DELETE", headers: auth(ACME) })).status).toBe(204);
   });
 });

@@ -139,7 +139,12 @@ export interface CreateSessionOptions {
   /** As ExecuteOptions.network, for the session's whole life. */
   network?: NetworkPolicy;
   secrets?: readonly string[];
+  /** When its TTL runs out: `delete` it, or `pause` it (its snapshot kept, as a pause keeps one). @default "delete" */
+  onExpire?: SessionExpiryAction;
 }
+
+/** What happens to a session whose TTL runs out. */
+export type SessionExpiryAction = "delete" | "pause";
 
 /** A command in a session; its output goes to its callbacks as it comes. */
 export interface SessionCommandOptions extends OutputCallbacks {

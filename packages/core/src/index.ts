@@ -94,6 +94,7 @@ export {
   type PausedSessionInfo,
   type RunCallbacks,
   type SessionCommandOptions,
+  type SessionExpiryAction,
   type SessionInfo,
   type SessionLifetimeOptions,
 } from "./backend.js";

@@ -27,7 +27,9 @@ const PURGE_CONCURRENCY = 16;
  * Records as objects under `<prefix>records/<name>`, with their expiry (unix
  * milliseconds) and writer in user metadata. Create-if-absent is a HEAD that
  * finds nothing, then a PUT with `If-None-Match: *` (AWS S3, MinIO, Ceph): the
- * store refuses every writer but the first (412). A store that does not
+ * store refuses every writer but the first (412); over an expired record, a
+ * PUT with `If-Match` on the expired one's ETag, which only the first
+ * replacing writer gets through. A store that does not
  * implement conditional PUTs (501: Swift's S3 layer) gets a plain PUT, a
  * short settle, and a HEAD: with last-writer-wins only the writer whose mark
  * is on the object has created it. That leaves one gap: a writer whose HEAD
@@ -61,8 +63,8 @@ export class S3RecordStore implements RecordStore {
         });
       return true;
     }
-    const existing = await this.metadataOf(key);
-    if (existing && !expired(existing)) return false;
+    const existing = await this.headOf(key);
+    if (existing && !expired(existing.metadata)) return false;
     const source = recordSource(value);
     const chunks: Uint8Array[] = [];
     for await (const chunk of source instanceof Uint8Array ? [source] : source) chunks.push(chunk);
@@ -73,7 +75,8 @@ export class S3RecordStore implements RecordStore {
           Key: key,
           Body: Buffer.concat(chunks),
           Metadata: metadata,
-          ...(conditional ? { IfNoneMatch: "*" } : {}),
+          // The expired record is replaced only if it is still the one this writer saw.
+          ...(conditional ? (existing?.etag ? { IfMatch: existing.etag } : { IfNoneMatch: "*" }) : {}),
         }),
       );
     try {
@@ -82,7 +85,7 @@ export class S3RecordStore implements RecordStore {
         return true;
       }
     } catch (error) {
-      if (statusOf(error) === 412 || statusOf(error) === 409) return false;
+      if (statusOf(error) === 412 || statusOf(error) === 409 || (existing && statusOf(error) === 404)) return false;
       if (statusOf(error) !== 501) throw this.unavailable(error);
       // The store refuses conditional PUTs (Swift's S3 layer): settle it by reading back instead, from now on.
       this.conditionalPuts = false;
@@ -157,11 +160,16 @@ export class S3RecordStore implements RecordStore {
 
   /** The object's user metadata (expired or not), or undefined when there is no such object. */
   private async metadataOf(key: string): Promise<Record<string, string> | undefined> {
+    return (await this.headOf(key))?.metadata;
+  }
+
+  /** The object's user metadata and ETag, or undefined when there is no such object. */
+  private async headOf(key: string): Promise<{ metadata: Record<string, string>; etag?: string } | undefined> {
     const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })).catch((error) => {
       if (statusOf(error) === 404) return undefined;
       throw this.unavailable(error);
     });
-    return head ? (head.Metadata ?? {}) : undefined;
+    return head ? { metadata: head.Metadata ?? {}, ...(head.ETag ? { etag: head.ETag } : {}) } : undefined;
   }
 
   private key(name: string): string {

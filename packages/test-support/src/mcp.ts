@@ -158,10 +158,13 @@ export const TOOL_NAMES = [
   "create_session",
   "delete_session",
   "execute_python",
+  "fork_session",
   "get_execution",
   "list_files",
   "list_sessions",
+  "pause_session",
   "read_file",
+  "resume_session",
   "run_bash",
   "upload_file",
 ];

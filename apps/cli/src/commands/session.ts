@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { type Output, print, TIMEOUT_EXIT, table, warn } from "../output.js";
 import { RichResultPrinter } from "../rich-output.js";
 import {
@@ -15,7 +15,7 @@ import {
   uploadInputs,
 } from "./shared.js";
 
-/** `session create|ls|rm|bash|python|network`. */
+/** `session create|ls|rm|bash|python|network|pause|resume|fork`. */
 export function registerSession(program: Command, context: Context): void {
   const session = program.command("session").description("work in a session: a workspace that persists between commands");
   const create = session
@@ -24,17 +24,26 @@ export function registerSession(program: Command, context: Context): void {
     .option("--ttl <seconds>", "lifetime in seconds", integer)
     .option("-f, --file <local[:path]>", "upload a local file into the session's workspace (repeatable)", collect, [])
     .addOption(runtimeOption())
-    .action(async (options: { ttl?: number; file: string[]; runtime?: "default" | "gvisor" } & NetworkFlags) => {
-      const { client, output } = context();
-      const files = await uploadInputs(client, output, options.file);
-      const created = await client.createSession({
-        ...(options.ttl ? { ttl_seconds: options.ttl } : {}),
-        files,
-        ...(options.runtime ? { runtime: options.runtime } : {}),
-        ...networkRequest(options),
-      });
-      print(output, created, created.session_id);
-    });
+    .addOption(
+      new Option("--on-expire <action>", "when the TTL runs out: delete the session, or pause it (resume brings it back)").choices([
+        "delete",
+        "pause",
+      ]),
+    )
+    .action(
+      async (options: { ttl?: number; file: string[]; runtime?: "default" | "gvisor"; onExpire?: "delete" | "pause" } & NetworkFlags) => {
+        const { client, output } = context();
+        const files = await uploadInputs(client, output, options.file);
+        const created = await client.createSession({
+          ...(options.ttl ? { ttl_seconds: options.ttl } : {}),
+          files,
+          ...(options.runtime ? { runtime: options.runtime } : {}),
+          ...(options.onExpire ? { on_expire: options.onExpire } : {}),
+          ...networkRequest(options),
+        });
+        print(output, created, created.session_id);
+      },
+    );
   networkOptions(create);
   session
     .command("network")
@@ -59,8 +68,8 @@ export function registerSession(program: Command, context: Context): void {
       const { client, output } = context();
       const sessions = await client.listSessions();
       const rows = [
-        ["SESSION_ID", "EXPIRES_AT", "RUNTIME"],
-        ...sessions.map((s) => [s.session_id, new Date(s.expires_at * 1000).toISOString(), s.runtime ?? "default"]),
+        ["SESSION_ID", "EXPIRES_AT", "RUNTIME", "STATE"],
+        ...sessions.map((s) => [s.session_id, new Date(s.expires_at * 1000).toISOString(), s.runtime ?? "default", s.state ?? "running"]),
       ];
       print(output, { sessions }, sessions.length ? table(rows) : "no sessions");
     });
@@ -69,6 +78,36 @@ export function registerSession(program: Command, context: Context): void {
     argument: "session_id",
     remove: (client, id) => client.deleteSession(id),
   });
+  session
+    .command("pause")
+    .description("pause a session: its workspace is kept as a snapshot and its sandbox freed (waits for a command it runs)")
+    .argument("<session_id>")
+    .action(async (sessionId: string) => {
+      const { client, output } = context();
+      const paused = await client.pauseSession(sessionId);
+      const kept = paused.snapshot.memory ? "files and memory" : "files only: a resume starts a fresh Python";
+      print(output, paused, `paused ${paused.session_id} (${paused.snapshot.bytes} bytes, ${kept})`);
+    });
+  session
+    .command("resume")
+    .description("resume a paused session (a command sent to it does this too)")
+    .argument("<session_id>")
+    .option("--ttl <seconds>", "lifetime in seconds from now", integer)
+    .action(async (sessionId: string, options: { ttl?: number }) => {
+      const { client, output } = context();
+      const resumed = await client.resumeSession(sessionId, options.ttl ? { ttl_seconds: options.ttl } : {});
+      print(output, resumed, `running ${resumed.session_id} until ${new Date(resumed.expires_at * 1000).toISOString()}`);
+    });
+  session
+    .command("fork")
+    .description("start a new session with a copy of a running or paused session's workspace; prints its id")
+    .argument("<session_id>")
+    .option("--ttl <seconds>", "the copy's lifetime in seconds", integer)
+    .action(async (sessionId: string, options: { ttl?: number }) => {
+      const { client, output } = context();
+      const fork = await client.forkSession(sessionId, options.ttl ? { ttl_seconds: options.ttl } : {});
+      print(output, fork, fork.session_id);
+    });
   session
     .command("bash")
     .description("run a bash command in the session's /workspace")

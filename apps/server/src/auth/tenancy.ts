@@ -78,14 +78,17 @@ export class Tenancy {
     }
   }
 
-  /** 429 when the caller's stored files already take TENANT_MAX_STORED_MB. */
+  /** 429 when the caller's stored files and paused sessions' snapshots already take TENANT_MAX_STORED_MB. */
   async assertRoomForFiles(c: Context<Env>): Promise<void> {
     const tenant = principalOf(c)?.tenant;
     if (tenant === undefined) return;
-    const stored = await this.store.totalBytes({ tenant });
+    const snapshots = (await this.backend.listSessions())
+      .filter((session) => session.tenant === tenant)
+      .reduce((sum, session) => sum + (session.snapshot?.bytes ?? 0), 0);
+    const stored = (await this.store.totalBytes({ tenant })) + snapshots;
     if (stored >= this.limits.maxStoredBytes) {
       throw new TooManyRequestsError({
-        message: `Tenant ${tenant} stores ${stored} bytes (TENANT_MAX_STORED_MB=${this.limits.maxStoredBytes / 1024 / 1024}); delete files or wait for them to expire`,
+        message: `Tenant ${tenant} stores ${stored} bytes of files and snapshots (TENANT_MAX_STORED_MB=${this.limits.maxStoredBytes / 1024 / 1024}); delete files or paused sessions, or wait for them to expire`,
         retryAfterSeconds: 60,
       });
     }

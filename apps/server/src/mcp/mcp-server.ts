@@ -12,7 +12,8 @@ const INSTRUCTIONS = [
   "Runs Python and bash in isolated sandboxes (normally without network access).",
   "execute_python without session_id runs in a fresh sandbox each time.",
   "For work across several calls (variables, files), call create_session once and pass its session_id to",
-  "execute_python, run_bash, upload_file, list_files and read_file; call delete_session when done.",
+  "execute_python, run_bash, upload_file, list_files and read_file; call delete_session when done",
+  "(pause_session keeps its files without a sandbox, resume_session brings it back, fork_session copies it).",
   "Files the code writes come back as resource links; read them with read_file (or resources/read).",
 ].join(" ");
 

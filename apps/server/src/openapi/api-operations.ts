@@ -277,7 +277,7 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
         404: error("A file_id in `files` is unknown"),
         422: invalidOrRuntime,
         429: tooMany,
-        501: noSessions,
+        501: error('The backend has no sessions, or keeps no snapshots (`on_expire: "pause"`)'),
         503: unavailable,
       },
     },
@@ -326,13 +326,19 @@ export function apiOperations(limits: RequestLimits): ApiOperation[] {
       path: "/v1/sessions/:sessionId/pause",
       operationId: "pauseSession",
       summary:
-        "Pause a session: its workspace is kept as a signed snapshot in the file store and its sandbox removed (waits for a command it runs; without memory, the kernel's variables are not kept)",
+        "Pause a session: its workspace is kept as a signed snapshot in the file store and its sandbox removed (it waits for the command the session runs, never 409; without memory, the kernel's variables are not kept)",
       tag: "sessions",
       responses: {
         200: { description: "Paused (a session already paused answers the same)", schema: SessionPauseResponseSchema },
         404: sessionMissing,
         413: error("The snapshot would be over MAX_SNAPSHOT_MB; the session keeps running"),
         422: error("A session with `network` cannot be paused yet"),
+        429: {
+          ...error(
+            "The tenant keeps TENANT_MAX_SNAPSHOTS paused sessions, or its files and snapshots would pass TENANT_MAX_STORED_MB; the session keeps running",
+          ),
+          headers: { "Retry-After": "Seconds to wait before retrying" },
+        },
         501: noSnapshots,
       },
     },

@@ -99,6 +99,7 @@ export function sessionRoutes(server: ServerContext) {
           files,
           runtime,
           ...networkOptions(body),
+          ...(body.on_expire ? { onExpire: body.on_expire } : {}),
           ...(requestSignal(c) ? { signal: requestSignal(c) } : {}),
           ...(owner.tenant === undefined ? {} : { tenant: owner.tenant }),
         });
@@ -128,6 +129,7 @@ export function sessionRoutes(server: ServerContext) {
         return c.json(sessionDetailJson(session, server.runtimes.defaultRuntime));
       })
       // Pausing waits for the command the session runs (its commands run one at a time): it never answers 409.
+      // Past the tenant's TENANT_MAX_SNAPSHOTS or TENANT_MAX_STORED_MB it answers 429, and the session keeps running.
       .post("/v1/sessions/:sessionId/pause", async (c) => {
         const sessionId = await owned(c);
         if (!backend.pauseSession) throw new NotSupportedError({ message: NO_SNAPSHOTS });

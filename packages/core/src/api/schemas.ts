@@ -313,6 +313,11 @@ export const SessionCreateRequestSchema = z.object({
   /** The session's way out, for its whole life (PUT /v1/sessions/{id}/network replaces it); left out, no network. */
   network: networkField,
   secrets: secretsField,
+  /** What happens when its TTL runs out (issue 23): `delete` (today's behaviour) or `pause` (its snapshot kept for SESSION_SNAPSHOT_TTL_SECONDS). */
+  on_expire: z
+    .enum(["delete", "pause"], 'on_expire must be "delete" or "pause"')
+    .optional()
+    .describe("`delete` (default) or `pause`: a session whose TTL runs out is paused (snapshot kept) instead of deleted"),
 });
 export type SessionCreateRequest = z.infer<typeof SessionCreateRequestSchema>;
 

@@ -189,6 +189,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   private readonly sessionEgress = new Map<string, SessionEgress>();
   /** Sessions restored here without memory whose next answer has not yet said so (FRESH_KERNEL_NOTICE). */
   private readonly freshKernels = new Set<string>();
+  /** Sessions whose lifecycle lock (SessionLifecycle.withLock) this process holds: work inside it does not take it again. */
+  private readonly lockedSessions = new Set<string>();
   private closed = false;
   /** What every runner request is planned with (python, rlimits, env). */
   private readonly plan: RunnerPlanSettings & { limits: RunnerLimits; maxSnapshotBytes: number };
@@ -299,6 +301,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   createSession(options: CreateSessionOptions): Promise<SessionInfo> {
     return this.track(async () => {
       const expiresAt = sessionExpiry(this.unixNow(), options.ttlSeconds, this.options.sessionMaxLifetimeSeconds);
+      if (options.onExpire === "pause") return this.createPausingSession(options);
       if (options.network) return this.createSessionWithEgress(options, expiresAt);
       this.refuseSecretsWithoutNetwork(options);
       const session =
@@ -309,6 +312,28 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         ));
       return this.stageSessionFiles(session, options);
     });
+  }
+
+  /**
+   * A session paused when its TTL runs out: its `on_expire` recorded in the
+   * store, where whichever replica reaps it reads it. Refused where no
+   * snapshots are kept (501) and with `network` (422: it could not be paused).
+   */
+  private async createPausingSession(options: CreateSessionOptions): Promise<SessionInfo> {
+    const snapshots = this.snapshotsOrRefuse();
+    if (options.network) {
+      throw new InvalidRequestError({
+        message: 'on_expire "pause" cannot be combined with `network`: a session with a way out cannot be paused yet',
+      });
+    }
+    const session = await this.createSession({ ...options, onExpire: "delete" });
+    try {
+      await snapshots.lifecycle.setExpiryAction(session.id, "pause", Math.max(1, session.expiresAt - this.unixNow()));
+    } catch (error) {
+      await this.deleteSession(session.id).catch(() => {});
+      throw error;
+    }
+    return session;
   }
 
   /** A session with a way out: its sandbox made cold, with the proxy's settings, its attachment kept for its life. */
@@ -374,23 +399,73 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   pauseSession(sessionId: string): Promise<PausedSessionInfo> {
     return this.sessionQueue.run(sessionId, () =>
       this.track(async () => {
-        const snapshots = this.snapshotsOrRefuse();
-        const session = isSessionId(sessionId) ? await this.driver.findSession(sessionId) : undefined;
-        if (!session) {
-          const paused = await this.findPaused(sessionId);
-          if (paused) return pausedInfo(paused);
-          throw notFound(sessionId);
-        }
-        const live = await this.liveSession(sessionId);
-        this.refuseSnapshotWithNetwork(live.id, "paused");
-        const image = await this.captureSession(live);
-        const ttlSeconds = Math.max(1, live.expiresAt - this.unixNow());
-        const paused = await snapshots.save({ id: live.id, tenant: live.tenant, runtime: this.runtime, ttlSeconds }, image);
-        await this.removeSession(live);
-        this.freshKernels.delete(live.id);
-        return pausedInfo(paused);
+        this.snapshotsOrRefuse();
+        if (!isSessionId(sessionId)) throw notFound(sessionId);
+        // Under the session's lock: a pause or resume of it on another replica waits, then sees what this one did.
+        return this.withSessionLock(sessionId, async () => {
+          const session = await this.driver.findSession(sessionId);
+          if (!session) {
+            const paused = await this.findPaused(sessionId);
+            if (paused) return pausedInfo(paused);
+            throw notFound(sessionId);
+          }
+          const live = await this.liveSessionUnlessPaused(sessionId);
+          if (!live) return pausedInfo((await this.findPaused(sessionId)) ?? throwNotFound(sessionId));
+          return pausedInfo(await this.snapshotAndRemove(live, Math.max(1, live.expiresAt - this.unixNow())));
+        });
       }),
     );
+  }
+
+  /** Keeps a signed snapshot of a session (its lock held), then removes its sandbox; one that cannot be kept leaves it running. */
+  private async snapshotAndRemove(session: Session, ttlSeconds: number): Promise<PausedSession> {
+    const snapshots = this.snapshotsOrRefuse();
+    this.refuseSnapshotWithNetwork(session.id, "paused");
+    const image = await this.captureSession(session);
+    const paused = await snapshots.save({ id: session.id, tenant: session.tenant, runtime: this.runtime, ttlSeconds }, image);
+    await this.removeSession(session);
+    this.freshKernels.delete(session.id);
+    return paused;
+  }
+
+  /**
+   * A session past its TTL, made with on_expire "pause": paused (once,
+   * whichever replica gets there first, under its lock) rather than just
+   * removed. True when it is paused now, by this replica or another; false
+   * when it goes as every other does (also when its snapshot could not be
+   * kept: said in the log).
+   */
+  private async pauseExpired(session: Session): Promise<boolean> {
+    const snapshots = this.options.snapshots;
+    if (!snapshots || session.ended) return false;
+    const { action, ttlSeconds } = await snapshots.lifecycle.expiryAction(session.id);
+    if (action !== "pause") return false;
+    return this.withSessionLock(session.id, async () => {
+      if (await this.findPaused(session.id).catch(() => true)) return true;
+      const current = await this.driver.findSession(session.id);
+      if (!current || current.ended) return false;
+      try {
+        await this.snapshotAndRemove(current, ttlSeconds);
+        return true;
+      } catch (error) {
+        this.warn(`could not pause the expired session ${session.id} (on_expire "pause"), so it is deleted: ${(error as Error).message}`);
+        return false;
+      }
+    });
+  }
+
+  /** Runs `operation` holding the session's lifecycle lock (see SessionLifecycle.withLock); without snapshots, as it is. */
+  private async withSessionLock<T>(sessionId: string, operation: () => Promise<T>): Promise<T> {
+    const lifecycle = this.options.snapshots?.lifecycle;
+    if (!lifecycle || this.lockedSessions.has(sessionId)) return operation();
+    return lifecycle.withLock(sessionId, async () => {
+      this.lockedSessions.add(sessionId);
+      try {
+        return await operation();
+      } finally {
+        this.lockedSessions.delete(sessionId);
+      }
+    });
   }
 
   /** Resumes a paused session in a fresh sandbox with its workspace; a running one answers as it is. */
@@ -398,8 +473,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     return this.sessionQueue.run(sessionId, () =>
       this.track(async () => {
         this.snapshotsOrRefuse();
-        const running = isSessionId(sessionId) ? await this.driver.findSession(sessionId) : undefined;
-        if (running) return { ...sessionInfo(await this.liveSession(sessionId)), state: "running" as const };
+        if (!isSessionId(sessionId)) throw notFound(sessionId);
         const resumed = await this.resumePaused(sessionId, options.ttlSeconds);
         if (!resumed) throw notFound(sessionId);
         return resumed;
@@ -419,8 +493,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         const snapshots = this.snapshotsOrRefuse();
         const running = isSessionId(sessionId) ? await this.driver.findSession(sessionId) : undefined;
         let source: { tenant?: string; image: SessionImage };
-        if (running) {
-          const live = await this.liveSession(sessionId);
+        const live = running && (await this.liveSessionUnlessPaused(sessionId));
+        if (live) {
           this.refuseSnapshotWithNetwork(live.id, "forked");
           source = { tenant: live.tenant, image: await this.captureSession(live) };
         } else {
@@ -460,25 +534,39 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         session,
         sessionExpiry(this.unixNow(), ttlSeconds, this.options.sessionMaxLifetimeSeconds),
       );
+      // Its `on_expire` record lives as long as it does (and its snapshot after it).
+      const lifecycle = this.options.snapshots?.lifecycle;
+      if (lifecycle && (await lifecycle.expiryAction(session.id)).action === "pause") {
+        await lifecycle.setExpiryAction(session.id, "pause", Math.max(1, expiresAt - this.unixNow()));
+      }
       return sessionInfo({ ...session, expiresAt });
     });
   }
 
   deleteSession(sessionId: string): Promise<void> {
     return this.translate(async () => {
-      const session = isSessionId(sessionId) ? await this.driver.findSession(sessionId) : undefined;
-      if (!session) {
-        // A paused session is its snapshot: deleting it removes that (one whose signature fails too).
-        const paused = await this.findPaused(sessionId).then(
-          (found) => found !== undefined,
-          () => true,
-        );
-        if (!paused) throw notFound(sessionId);
-        await this.options.snapshots?.remove(sessionId);
-        return;
-      }
-      if (!(await this.removeSession(session))) throw notFound(sessionId);
+      if (!isSessionId(sessionId)) throw notFound(sessionId);
+      const running = await this.driver.findSession(sessionId);
+      // A paused one under its lock: a resume racing the delete either finishes first (then the delete removes what it made) or finds nothing.
+      if (running) await this.deleteLocked(sessionId, running);
+      else await this.withSessionLock(sessionId, () => this.deleteLocked(sessionId));
+      await this.options.snapshots?.lifecycle.forget(sessionId);
     });
+  }
+
+  private async deleteLocked(sessionId: string, found?: Session): Promise<void> {
+    const session = found ?? (await this.driver.findSession(sessionId));
+    if (session) {
+      if (!(await this.removeSession(session))) throw notFound(sessionId);
+      return;
+    }
+    // A paused session is its snapshot: deleting it removes that (one whose signature fails too).
+    const paused = await this.findPaused(sessionId).then(
+      (found) => found !== undefined,
+      () => true,
+    );
+    if (!paused) throw notFound(sessionId);
+    await this.options.snapshots?.remove(sessionId);
   }
 
   /** Commands of one session run one at a time, in arrival order, so they never interleave in its workspace. */
@@ -524,6 +612,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       try {
         const reaped = await this.driver.reap(this.unixNow(), async (sessionId) => {
           reaping.push(sessionId);
+          await this.pauseExpiredById(sessionId).catch((error: Error) =>
+            this.warn(`could not pause the expired session ${sessionId}: ${error.message}`),
+          );
           this.removing.add(sessionId);
           await this.stopSessionWork(sessionId);
         });
@@ -532,6 +623,15 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       } finally {
         for (const sessionId of reaping) this.removing.delete(sessionId);
       }
+    });
+  }
+
+  /** The reaper's turn at a session it is about to remove: an expired one with on_expire "pause" is paused first (after the command it runs). */
+  private async pauseExpiredById(sessionId: string): Promise<void> {
+    if (!this.options.snapshots) return;
+    await this.sessionQueue.run(sessionId, async () => {
+      const session = await this.driver.findSession(sessionId);
+      if (session && session.expiresAt <= this.unixNow()) await this.pauseExpired(session);
     });
   }
 
@@ -689,13 +789,22 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   /** Resumes a paused session (verified first); undefined when there is none. Its snapshot goes once it runs again. */
   private async resumePaused(sessionId: string, ttlSeconds?: number): Promise<SessionInfo | undefined> {
     const snapshots = this.options.snapshots;
-    const loaded = snapshots && (await snapshots.load(sessionId, this.runtime));
-    if (!snapshots || !loaded) return undefined;
-    const lifetime = ttlSeconds ?? loaded.session.ttlSeconds;
-    const expiresAt = sessionExpiry(this.unixNow(), lifetime, this.options.sessionMaxLifetimeSeconds);
-    const resumed = await this.restoreInto(sessionId, expiresAt, loaded.session.tenant, loaded.image);
-    await snapshots.remove(sessionId);
-    return resumed;
+    if (!snapshots) return undefined;
+    // Under its lock, so two replicas never restore it both: the second finds it running (or, on a backend of its own, gone).
+    return this.withSessionLock(sessionId, async () => {
+      const live = (await this.driver.findSession(sessionId)) && (await this.liveSessionUnlessPaused(sessionId));
+      if (live) return { ...sessionInfo(live), state: "running" as const };
+      const loaded = await snapshots.load(sessionId, this.runtime);
+      if (!loaded) return undefined;
+      const lifetime = ttlSeconds ?? loaded.session.ttlSeconds;
+      const expiresAt = sessionExpiry(this.unixNow(), lifetime, this.options.sessionMaxLifetimeSeconds);
+      const resumed = await this.restoreInto(sessionId, expiresAt, loaded.session.tenant, loaded.image);
+      await snapshots.remove(sessionId);
+      // A session made with on_expire "pause" keeps it: its record now lasts its new lifetime.
+      const { action } = await snapshots.lifecycle.expiryAction(sessionId);
+      if (action === "pause") await snapshots.lifecycle.setExpiryAction(sessionId, "pause", Math.max(1, expiresAt - this.unixNow()));
+      return resumed;
+    });
   }
 
   /** A command: a session found paused (not running) is resumed first, and the answer starts with FRESH_KERNEL_NOTICE. */
@@ -919,18 +1028,24 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   private async liveSession(sessionId: string): Promise<Session> {
     const session = await this.findSession(sessionId).catch(async (error: unknown) => {
       // A paused session's record that fails its signature is refused here (SnapshotRefusedError), not "not found".
-      if (SessionNotFoundError.isInstance(error) && (await this.findPaused(sessionId))) {
-        throw new SessionPausedError({
-          message: `Session ${JSON.stringify(sessionId)} is paused: resume it first (POST /v1/sessions/${sessionId}/resume), or send it a command`,
-        });
-      }
+      if (SessionNotFoundError.isInstance(error) && (await this.findPaused(sessionId))) throw pausedError(sessionId);
       throw error;
     });
     if (session.expiresAt <= this.unixNow() || session.ended) {
+      // on_expire "pause": paused now rather than waiting for the reaper (a command then resumes it).
+      if (await this.pauseExpired(session)) throw pausedError(sessionId);
       await this.removeSession(session);
       throw new SessionNotFoundError({ message: `Session ${JSON.stringify(sessionId)} has expired` });
     }
     return session;
+  }
+
+  /** As liveSession, but undefined for a session that is paused (also one its expiry paused just now). */
+  private async liveSessionUnlessPaused(sessionId: string): Promise<Session | undefined> {
+    return this.liveSession(sessionId).catch((error: unknown) => {
+      if (SessionPausedError.isInstance(error)) return undefined;
+      throw error;
+    });
   }
 
   /** Stops the session's work, then removes it; false when it was already gone. */
@@ -1009,6 +1124,16 @@ function pausedInfo(paused: PausedSession): PausedSessionInfo {
     memory: paused.snapshot.memory,
     snapshot: paused.snapshot,
   };
+}
+
+function pausedError(sessionId: string): SessionPausedError {
+  return new SessionPausedError({
+    message: `Session ${JSON.stringify(sessionId)} is paused: resume it first (POST /v1/sessions/${sessionId}/resume), or send it a command`,
+  });
+}
+
+function throwNotFound(sessionId: string): never {
+  throw notFound(sessionId);
 }
 
 function notFound(sessionId: string): SessionNotFoundError {

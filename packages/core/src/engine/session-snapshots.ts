@@ -2,6 +2,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.js";
 import { isSessionId } from "../sandbox/names.js";
 import type { SandboxRuntime } from "../sandbox/runtimes.js";
+import { SessionLifecycle } from "./session-lifecycle.js";
 
 /**
  * Where snapshots are kept: named records beside the stored files, never
@@ -9,7 +10,8 @@ import type { SandboxRuntime } from "../sandbox/runtimes.js";
  * directory and the S3 store) is one; any replica sharing the store sees them.
  */
 export interface SnapshotStorage {
-  put(name: string, value: Uint8Array | string, options: { ttlSeconds: number }): Promise<boolean>;
+  /** With `ifAbsent`, stores only when no unexpired record has that name, and says whether it stored (create-if-absent). */
+  put(name: string, value: Uint8Array | string, options: { ttlSeconds: number; ifAbsent?: boolean }): Promise<boolean>;
   /** The record's bytes, or undefined when there is none (or it expired). */
   get(name: string): Promise<Buffer | undefined>;
   /** Deleting a missing one succeeds. */
@@ -73,6 +75,12 @@ export interface SessionSnapshotsOptions {
   ttlSeconds: number;
   /** Largest image accepted (MAX_SNAPSHOT_MB), in bytes: a larger one is refused and its session keeps running. */
   maxBytes: number;
+  /**
+   * Whether the tenant may keep this snapshot besides what it keeps already
+   * (TENANT_MAX_SNAPSHOTS, TENANT_MAX_STORED_MB): throws (429) when not, and
+   * nothing is kept. @default every snapshot is admitted
+   */
+  admit?: (tenant: string, bytes: number, snapshots: { count: number; bytes: number }) => Promise<void>;
   /** @default seconds of Date.now() */
   now?: () => number;
 }
@@ -112,8 +120,11 @@ const PREFIX = "snapshots/";
 export class SessionSnapshots {
   private readonly key: Buffer;
   private readonly now: () => number;
+  /** `on_expire` records and the lock around pauses and resumes, in the same store. */
+  readonly lifecycle: SessionLifecycle;
 
   constructor(private readonly options: SessionSnapshotsOptions) {
+    this.lifecycle = new SessionLifecycle({ storage: options.storage, snapshotTtlSeconds: options.ttlSeconds });
     this.key = typeof options.key === "string" ? Buffer.from(options.key, "utf8") : options.key;
     if (this.key.length < 16) throw new InvalidRequestError({ message: "the snapshot key (SNAPSHOT_KEY) must be at least 16 bytes long" });
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
@@ -130,6 +141,9 @@ export class SessionSnapshots {
       throw new PayloadTooLargeError({
         message: `the session's snapshot would take ${bytes} bytes, over the limit of ${this.options.maxBytes} (MAX_SNAPSHOT_MB); remove files from its workspace and pause it again (it keeps running)`,
       });
+    }
+    if (session.tenant !== undefined && this.options.admit) {
+      await this.options.admit(session.tenant, bytes, await this.usage(session.tenant));
     }
     const createdAt = this.now();
     const fields: Omit<StoredRecord, "signature"> = {
@@ -161,13 +175,15 @@ export class SessionSnapshots {
 
   /** Every paused session on `runtime` whose record holds (unsigned or expired ones are skipped). */
   async list(runtime: SandboxRuntime): Promise<PausedSession[]> {
-    const ids = new Set(
-      (await this.options.storage.list(PREFIX))
-        .map((name) => name.slice(PREFIX.length).split("/")[0] as string)
-        .filter((id) => isSessionId(id)),
-    );
-    const found = await Promise.all([...ids].map((id) => this.find(id, runtime).catch(() => undefined)));
+    const found = await Promise.all((await this.sessionIds()).map((id) => this.find(id, runtime).catch(() => undefined)));
     return found.filter((session): session is PausedSession => session !== undefined);
+  }
+
+  /** How many snapshots `tenant` keeps (on every runtime), and their bytes. */
+  async usage(tenant: string): Promise<{ count: number; bytes: number }> {
+    const records = await Promise.all((await this.sessionIds()).map((id) => this.readRecord(id).catch(() => undefined)));
+    const owned = records.filter((record) => record?.tenant === tenant) as StoredRecord[];
+    return { count: owned.length, bytes: owned.reduce((sum, record) => sum + record.bytes, 0) };
   }
 
   /** The paused session and its image, both verified against the signed record; SnapshotRefusedError otherwise. */
@@ -193,6 +209,12 @@ export class SessionSnapshots {
     await this.options.storage.delete(recordName(sessionId));
     await this.options.storage.delete(imageName(sessionId));
     await this.options.storage.delete(memoryName(sessionId));
+  }
+
+  /** Ids of the sessions with something under the snapshot prefix. */
+  private async sessionIds(): Promise<string[]> {
+    const names = await this.options.storage.list(PREFIX);
+    return [...new Set(names.map((name) => name.slice(PREFIX.length).split("/")[0] as string))].filter((id) => isSessionId(id));
   }
 
   private async readRecord(sessionId: string): Promise<StoredRecord | undefined> {

@@ -11,17 +11,23 @@ export const createSession = defineTool({
   description:
     "Start a sandbox session: a /workspace and a Python process that persist between execute_python, run_bash, " +
     "upload_file, list_files and read_file calls that pass its session_id. Sessions expire after ttl_seconds " +
-    "(the server's default when left out); delete_session ends one early.",
+    '(the server\'s default when left out), or are paused then with on_expire "pause"; delete_session ends one early.',
   inputSchema: z.object({
     ttl_seconds: z.number().int().positive().optional().describe("Seconds until the session expires (capped by the server)"),
     files: stagedFilesInput,
     runtime: runtimeInput,
     network: networkInput,
     secrets: secretsInput,
+    on_expire: z
+      .enum(["delete", "pause"])
+      .optional()
+      .describe(
+        '"delete" (default) or "pause": when its TTL runs out, keep the session paused (resume_session brings it back) instead of deleting it',
+      ),
   }),
   annotations: { openWorldHint: false },
-  async handler({ ttl_seconds, files, runtime, network, secrets }, call) {
-    const body = { ttl_seconds, files, runtime, network, secrets };
+  async handler({ ttl_seconds, files, runtime, network, secrets, on_expire }, call) {
+    const body = { ttl_seconds, files, runtime, network, secrets, on_expire };
     const session = await sendJson<SessionResponse>(call.api, "POST", "/v1/sessions", body, call.signal);
     return [
       {

@@ -3,10 +3,13 @@ import { createSession } from "./create-session.js";
 import { registerToolList, type ToolDefinition, type ToolOptions } from "./define-tool.js";
 import { deleteSession } from "./delete-session.js";
 import { executePython } from "./execute-python.js";
+import { forkSession } from "./fork-session.js";
 import { getExecution } from "./get-execution.js";
 import { listFiles } from "./list-files.js";
 import { listSessions } from "./list-sessions.js";
+import { pauseSession } from "./pause-session.js";
 import { readFileTool } from "./read-file.js";
+import { resumeSession } from "./resume-session.js";
 import { runBash } from "./run-bash.js";
 import { uploadFile } from "./upload-file.js";
 
@@ -24,6 +27,9 @@ export const TOOLS: readonly ToolDefinition[] = [
   createSession,
   deleteSession,
   listSessions,
+  pauseSession,
+  resumeSession,
+  forkSession,
   uploadFile,
   listFiles,
   readFileTool,

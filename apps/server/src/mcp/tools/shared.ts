@@ -9,6 +9,14 @@ export const sessionIdInput = z
   .min(1)
   .describe("A session id from create_session (code-session-…). The session's /workspace and Python variables persist between calls.");
 
+/** The `ttl_seconds` input of resume_session and fork_session. */
+export const ttlInput = z
+  .number()
+  .int()
+  .positive()
+  .optional()
+  .describe("Seconds the session then lives (capped by the server; the server's default when left out)");
+
 /** The `timeout_ms` input of the tools that run code. */
 export const timeoutInput = z
   .number()

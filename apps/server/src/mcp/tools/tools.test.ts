@@ -342,3 +342,39 @@ describe("background runs and get_execution", () => {
     expect(unknown).toEqual({ content: [{ type: "text", text: "Execution exec-2 not found" }], isError: true });
   });
 });
+
+describe("pause_session, resume_session and fork_session", () => {
+  it("map onto the session's pause, resume and fork routes, and say what was kept", async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const { api, seen } = scriptedApi({
+      "POST /v1/sessions/code-session-1/pause": () =>
+        Response.json({
+          session_id: "code-session-1",
+          state: "paused",
+          snapshot: { bytes: 2048, memory: false, created_at: 1_900_000_000 },
+        }),
+      "POST /v1/sessions/code-session-1/resume": ({ body }) => {
+        bodies.push(body ?? {});
+        return Response.json({ session_id: "code-session-1", state: "running", expires_at: 1_900_000_600 });
+      },
+      "POST /v1/sessions/code-session-1/fork": () =>
+        Response.json({ session_id: "code-session-2", expires_at: 1_900_000_300 }, { status: 201 }),
+    });
+    const client = await connect(api);
+    const paused = await call(client, "pause_session", { session_id: "code-session-1" });
+    expect(JSON.stringify(paused.content)).toContain("a 2048-byte snapshot keeps its files (not its Python variables)");
+    const resumed = await call(client, "resume_session", { session_id: "code-session-1", ttl_seconds: 600 });
+    expect(JSON.stringify(resumed.content)).toContain("Session code-session-1 is running, expiring at 2030-03-17T17:56:40Z");
+    const fork = await call(client, "fork_session", { session_id: "code-session-1" });
+    expect(JSON.stringify(fork.content)).toContain('Pass session_id \\"code-session-2\\"');
+    expect(bodies).toEqual([{ ttl_seconds: 600 }]);
+    expect(seen).toEqual([
+      "POST /v1/sessions/code-session-1/pause",
+      "POST /v1/sessions/code-session-1/resume",
+      "POST /v1/sessions/code-session-1/fork",
+    ]);
+    // An error is the tool's, with the API's detail.
+    const missing = await call(client, "pause_session", { session_id: "code-session-9" });
+    expect(missing.isError).toBe(true);
+  });
+});
