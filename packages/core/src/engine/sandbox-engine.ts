@@ -766,7 +766,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
 
   /** Makes a session sandbox with this id and puts the image in it; one that could not be restored is removed. */
   private async restoreInto(id: string, expiresAt: number, tenant: string | undefined, image: SessionImage): Promise<SessionInfo> {
-    const session = await this.driver.createSession({ id, expiresAt, tenant, env: this.codeEnvVariables() });
+    const startedAt = this.unixNow();
+    let session = await this.driver.createSession({ id, expiresAt, tenant, env: this.codeEnvVariables() });
     try {
       if (this.driver.restoreSession) await this.driver.restoreSession(session, image);
       else {
@@ -781,6 +782,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       await this.removeSession(session).catch(() => {});
       throw error;
     }
+    // Its lifetime counts from when it runs again: a slow restore (seconds on a busy engine) must not eat a short TTL.
+    const spent = this.unixNow() - startedAt;
+    if (spent >= 1) session = { ...session, expiresAt: await this.driver.extendSession(session, expiresAt + spent) };
     // With its memory back, its kernel goes on where it was: nothing to say.
     if (!image.memory) this.freshKernels.add(id);
     return { ...sessionInfo(session), state: "running" };
