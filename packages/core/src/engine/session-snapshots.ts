@@ -160,7 +160,11 @@ export class SessionSnapshots {
     const record = await this.readRecord(sessionId);
     if (!record || record.runtime !== runtime) return undefined;
     const filesystem = await this.options.storage.get(imageName(sessionId));
-    if (!filesystem) throw refused(sessionId, "its image is missing from the store");
+    if (!filesystem) {
+      // Removed meanwhile (a delete removes the record first): no snapshot, rather than a refused one.
+      if (!(await this.options.storage.get(recordName(sessionId)))) return undefined;
+      throw refused(sessionId, "its image is missing from the store");
+    }
     const digest = createHash("sha256").update(filesystem).digest();
     if (filesystem.length !== record.bytes || !timingSafeEqual(digest, Buffer.from(record.sha256, "hex"))) {
       throw refused(sessionId, "its image is not the one this server signed (it was altered in the store)");
