@@ -18,7 +18,7 @@ type BackendKind = "local" | "docker" | "kubernetes";
  * sandbox otherwise, and logs which and why. A runtime whose backend cannot
  * be built stops start-up with that runtime named; those already built are closed.
  * With `egress` (the server's egress proxy), sandboxes of requests with `network` reach out through it.
- * With `snapshots` (kept in the file store), sessions can be paused, resumed and forked (local and docker).
+ * With `snapshots` (kept in the file store), sessions can be paused, resumed and forked.
  */
 export async function selectBackend(
   config: Config,
@@ -77,7 +77,7 @@ function createBackend(
   snapshots?: SessionSnapshots,
 ): Promise<Backend> {
   const withEgress = egress ? { egress } : {};
-  // Snapshots go through each session's command runner: local and docker so far (kubernetes answers 501).
+  // Snapshots go through each session's command runner (or its driver's snapshotSession), on every backend.
   const withSnapshots = snapshots ? { snapshots } : {};
   switch (kind) {
     case "local":
@@ -85,7 +85,7 @@ function createBackend(
     case "docker":
       return createDockerBackend({ ...dockerSettings(config, runtime, logger), ...withEgress, ...withSnapshots });
     case "kubernetes":
-      return createKubernetesBackend({ ...kubernetesSettings(config, runtime, logger), ...withEgress });
+      return createKubernetesBackend({ ...kubernetesSettings(config, runtime, logger), ...withEgress, ...withSnapshots });
   }
 }
 

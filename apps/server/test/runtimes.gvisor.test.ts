@@ -1,7 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { listRunscContainers } from "@code-interpreter/backend-local/testing";
+import { describeSnapshotContract } from "@code-interpreter/test-support/snapshots";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { json, type LiveServer, startLiveServer } from "./fixture.js";
+import { localSnapshotLeftovers, startSnapshotServer } from "./support/snapshot-servers.js";
 
 // One real server on the local backend offering both runtimes, over HTTP: a request for gvisor runs under
 // gVisor and one without runs on the host's kernel. Proven by what only gVisor shows: its own kernel
@@ -82,3 +85,19 @@ describe.skipIf(unavailable !== undefined)(
     });
   },
 );
+
+// Issue 23's snapshot contract with gvisor sessions (`runtime: "gvisor"`) on the same kind of server: the
+// pause answer's `memory` says whether the kernel's variables were kept, and the suite checks what it says.
+if (unavailable === undefined) {
+  let dir: string | undefined;
+  describeSnapshotContract({
+    name: "local (gvisor)",
+    runtime: "gvisor",
+    startServer: async (env) => {
+      const server = await startSnapshotServer("ci-snapshots-gvisor", { SANDBOX_RUNTIMES: "default,gvisor", ...env });
+      dir = server.dir;
+      return server;
+    },
+    listLeftovers: async () => [...(await localSnapshotLeftovers(dir)), ...(dir ? await listRunscContainers(`${dir}/local`) : [])],
+  });
+}

@@ -52,6 +52,8 @@ export function kubernetesEngineOptions(settings: KubernetesBackendSettings): Sa
     sessionMaxLifetimeSeconds: settings.sessionMaxLifetimeSeconds,
     warn: settings.warn,
     ...(settings.egress ? { egress: settings.egress } : {}),
+    // Snapshots go through each session's command runner, as on the other backends.
+    ...(settings.snapshots ? { snapshots: settings.snapshots } : {}),
   };
 }
 

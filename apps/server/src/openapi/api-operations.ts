@@ -132,7 +132,7 @@ const invalidOrRuntime = error(
 const sessionMissing = error("No such session");
 const unavailable = error("The backend is unreachable or out of capacity");
 const noSessions = error("The backend has no sessions");
-const noSnapshots = error("The backend keeps no session snapshots (kubernetes so far)");
+const noSnapshots = error("The backend keeps no session snapshots (one built without a file store for them)");
 const stream: ApiResponse = {
   description:
     "Server-sent events: `output` events (StreamOutputEvent) while the code runs, a `display` event (StreamDisplayEvent, " +

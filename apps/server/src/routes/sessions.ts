@@ -35,7 +35,7 @@ import { richResultMapper } from "./rich-results.js";
 import { answerCode, type RunnableCode, requestSignal, streamCode } from "./run-modes.js";
 import { requestedRuntime } from "./runtimes.js";
 
-/** A backend that keeps no snapshots (kubernetes so far, or one built without a store): 501. */
+/** A backend that keeps no snapshots (one built without a store for them): 501. */
 const NO_SNAPSHOTS = "this server's backend keeps no session snapshots: sessions cannot be paused, resumed or forked";
 
 /** `/v1/sessions`: create, list, keepalive, delete, bash, python, reading the session's files, and pause, resume and fork. */

@@ -557,6 +557,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   private async deleteLocked(sessionId: string, found?: Session): Promise<void> {
     const session = found ?? (await this.driver.findSession(sessionId));
     if (session) {
+      // A snapshot a racing resume is restoring from goes first: the delete wins (resumePaused checks for it).
+      await this.options.snapshots?.remove(sessionId);
       if (!(await this.removeSession(session))) throw notFound(sessionId);
       return;
     }
@@ -802,13 +804,31 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       if (!loaded) return undefined;
       const lifetime = ttlSeconds ?? loaded.session.ttlSeconds;
       const expiresAt = sessionExpiry(this.unixNow(), lifetime, this.options.sessionMaxLifetimeSeconds);
-      const resumed = await this.restoreInto(sessionId, expiresAt, loaded.session.tenant, loaded.image);
+      let resumed: SessionInfo;
+      try {
+        resumed = await this.restoreInto(sessionId, expiresAt, loaded.session.tenant, loaded.image);
+      } catch (error) {
+        if (!(await this.stillPaused(sessionId))) throw notFound(sessionId);
+        throw error;
+      }
+      // Deleted while it was restored (the delete removed the snapshot): the delete wins, and the new sandbox goes too.
+      if (!(await this.stillPaused(sessionId))) {
+        const restored = await this.driver.findSession(sessionId);
+        if (restored) await this.removeSession(restored);
+        this.freshKernels.delete(sessionId);
+        throw notFound(sessionId);
+      }
       await snapshots.remove(sessionId);
       // A session made with on_expire "pause" keeps it: its record now lasts its new lifetime.
       const { action } = await snapshots.lifecycle.expiryAction(sessionId);
       if (action === "pause") await snapshots.lifecycle.setExpiryAction(sessionId, "pause", Math.max(1, expiresAt - this.unixNow()));
       return resumed;
     });
+  }
+
+  /** Whether the paused session's snapshot is still kept (one that fails its signature counts as kept). */
+  private async stillPaused(sessionId: string): Promise<boolean> {
+    return (await this.findPaused(sessionId).catch(() => true)) !== undefined;
   }
 
   /** A command: a session found paused (not running) is resumed first, and the answer starts with FRESH_KERNEL_NOTICE. */

@@ -9,7 +9,7 @@ import { type SessionImage, SessionSnapshots, SnapshotRefusedError, type Snapsho
 /**
  * Pause, resume and fork on the fake driver, with snapshots in an in-memory
  * record store (the file store's records stand behind the same interface in
- * the server; `apps/server/test/session-snapshots.local.test.ts` covers them
+ * the server; the shared snapshot suites, `apps/server/test/session-snapshots.*.test.ts`, cover them
  * end to end). Time moves only on the fake clock.
  */
 
@@ -224,6 +224,26 @@ describe("SandboxEngine: pause, resume and fork (issue 23)", () => {
     expect(storage.records.size).toBe(0);
     expect((await engine.runInSession(bash(session.id))).exitCode).toBe(0);
     expect((await engine.getSession(session.id)).state ?? "running").toBe("running");
+  });
+
+  it.each([
+    ["before its sandbox exists", "createSession"],
+    ["while its workspace is put back", "startCommandRunner"],
+  ] as const)("a delete racing a resume wins when it comes %s: no sandbox, no snapshot, the resume 404", async (_when, operation) => {
+    const { driver, engine, storage } = setUp();
+    const session = await sessionWithFile(driver, engine);
+    await engine.pauseSession(session.id);
+    const hold = driver.hold(operation);
+    const resumed = engine.resumeSession(session.id, { ttlSeconds: 60 }).catch((caught: unknown) => caught);
+    await hold.reached;
+    const deleted = engine.deleteSession(session.id);
+    // The delete does not wait for the resume: it is done while the resume is still held.
+    await deleted;
+    hold.release();
+    expect(SessionNotFoundError.isInstance(await resumed)).toBe(true);
+    expect(driver.liveSandboxes()).not.toContain(session.id);
+    expect(storage.records.size).toBe(0);
+    await expect(engine.getSession(session.id)).rejects.toSatisfy((error) => SessionNotFoundError.isInstance(error));
   });
 
   it("without a snapshot store, pause, resume and fork are not supported (501)", async () => {

@@ -191,13 +191,20 @@ export class SessionSnapshots {
     const record = await this.readRecord(sessionId);
     if (!record || record.runtime !== runtime) return undefined;
     const filesystem = await this.options.storage.get(imageName(sessionId));
-    if (!filesystem) throw refused(sessionId, "its image is missing from the store");
+    if (!filesystem) {
+      // Removed meanwhile (a delete removes the record first): no snapshot, rather than a refused one.
+      if (!(await this.options.storage.get(recordName(sessionId)))) return undefined;
+      throw refused(sessionId, "its image is missing from the store");
+    }
     if (!record.memory) {
       if (!matches(filesystem, record.bytes, record.sha256)) throw altered(sessionId, "image");
       return { session: pausedSession(record), image: { filesystem } };
     }
     const memory = await this.options.storage.get(memoryName(sessionId));
-    if (!memory) throw refused(sessionId, "its memory image is missing from the store");
+    if (!memory) {
+      if (!(await this.options.storage.get(recordName(sessionId)))) return undefined;
+      throw refused(sessionId, "its memory image is missing from the store");
+    }
     const memoryBytes = record.memory_bytes ?? -1;
     if (!matches(filesystem, record.bytes - memoryBytes, record.sha256)) throw altered(sessionId, "image");
     if (!matches(memory, memoryBytes, record.memory_sha256 ?? "")) throw altered(sessionId, "memory image");
