@@ -147,7 +147,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
       name,
       warm: options.warm,
       remove: async () => {
-        await sandbox.kill();
+        await sandbox.finish();
         if (workspaceDir) await this.trash.remove(workspaceDir);
       },
     };

@@ -669,19 +669,30 @@ def limit_setter(limits, new_session=True):
     pairs = rlimit_pairs(limits)
 
     def apply():
-        import resource
-
-        shield(False)
-        if new_session:
-            os.setsid()
-        for which, value in pairs:
-            try:
-                resource.setrlimit(which, (value, value))
-            except (ValueError, OSError):
-                pass
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        unshield(new_session)
+        set_rlimits(pairs)
 
     return apply
+
+
+def unshield(new_session=True):
+    """The signals back to their defaults (SIGPIPE too), and with `new_session` a session of its own: what a child
+    does before the code, whatever the request (a parked child does it before the request comes)."""
+    shield(False)
+    if new_session:
+        os.setsid()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+def set_rlimits(pairs):
+    """Sets each (resource, value) of rlimit_pairs as both soft and hard limit; one that cannot be set is left."""
+    import resource
+
+    for which, value in pairs:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
 
 
 # Set by shield(True, caught=True): the SHIELDED signals are caught, not ignored, so what the runner execs gets their
@@ -760,12 +771,18 @@ def spawn_limited(start, limits):
     return proc
 
 
+# The C library's prctl, looked up once (by the runner, before it forks): a fork calls it without loading anything.
+_PRCTL = []
+
+
 def set_dumpable(value):
     """Same uid as the user's code: not dumpable keeps us out of its /proc/<pid>/fd."""
     try:
-        import ctypes
+        if not _PRCTL:
+            import ctypes
 
-        ctypes.CDLL(None).prctl(4, value, 0, 0, 0)  # PR_SET_DUMPABLE
+            _PRCTL.append(ctypes.CDLL(None).prctl)
+        _PRCTL[0](4, value, 0, 0, 0)  # PR_SET_DUMPABLE
     except Exception:
         pass
 ''')
@@ -835,6 +852,9 @@ import sys
 
 HEADER_BYTES = 5
 
+# The most a Channel holds back between `hold` and `release`.
+HOLD_BYTES = 1 << 20
+
 
 def encode_frame(kind, payload):
     """One frame: `kind` (one byte) and the payload's length before it."""
@@ -856,6 +876,7 @@ class Channel:
     def __init__(self, out=None):
         self.out = sys.stdout.buffer if out is None else out
         self.lock = None
+        self.held = None
 
     def open(self, out=None):
         """Ready to send from several threads; `out` moves the stream elsewhere (a kernel's copy of fd 1)."""
@@ -868,8 +889,33 @@ class Channel:
 
     def frame(self, kind, payload):
         with self.lock:
-            self.out.write(encode_frame(kind, payload))
+            if self.held is None:
+                self.out.write(encode_frame(kind, payload))
+                self.out.flush()
+                return
+            self.held += encode_frame(kind, payload)
+            if len(self.held) >= HOLD_BYTES:
+                self.send_held()
+
+    def hold(self):
+        """Frames from now on wait (up to HOLD_BYTES of them) until `release`, and then go out in one write: a
+        snapshot's frames and the result, once the code has ended (under gVisor each write is a round trip)."""
+        with self.lock:
+            if self.held is None:
+                self.held = bytearray()
+
+    def release(self):
+        """Sends the frames held since `hold`, and sends each frame at once again."""
+        with self.lock:
+            if self.held is not None:
+                self.send_held()
+                self.held = None
+
+    def send_held(self):
+        if self.held:
+            self.out.write(self.held)
             self.out.flush()
+            self.held = bytearray()
 
     def ready(self):
         """Tells the server a warm sandbox is ready: an empty "r" frame, only ever first (see RunnerChannel)."""
@@ -1170,6 +1216,8 @@ class ResultsReader:
         self.exception = None
         self.sent = 0
         self.broken = False
+        # The exit status the code's process reported as it ended ("z", launch.report_exit), or None.
+        self.exit_status = None
 
     def push(self, chunk):
         import json
@@ -1182,14 +1230,17 @@ class ResultsReader:
             if header is None:
                 return
             kind, length = header
-            if kind not in (b"d", b"r") or length > MAX_BUNDLE_BYTES + (1 << 16):
+            if kind not in (b"d", b"r", b"z") or length > MAX_BUNDLE_BYTES + (1 << 16):
                 self.broken, self.pending = True, b""
                 return
             if len(self.pending) < 5 + length:
                 return
             payload = self.pending[5 : 5 + length]
             self.pending = self.pending[5 + length :]
-            if kind == b"r":
+            if kind == b"z":
+                if length <= 3 and payload.isdigit() and int(payload) <= 255:
+                    self.exit_status = int(payload)
+            elif kind == b"r":
                 try:
                     self.exception = json.loads(payload)
                 except ValueError:
@@ -1208,11 +1259,16 @@ import sys
 from .results import RICH, pipe_sender
 
 
+# The pid that made its stdio fresh (a parked child does it before the request comes; its forks have their own).
+FRESH_STDIO = []
+
+
 def fresh_stdio():
     """sys.stdin/stdout/stderr on fds 0-2 as `python3 -u` makes them:
     unbuffered, so output streams as it happens."""
     import io
 
+    FRESH_STDIO[:] = [os.getpid()]
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
     sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
     sys.stderr = sys.__stderr__ = io.TextIOWrapper(
@@ -1280,7 +1336,8 @@ def run_main(path, show_last, fresh=False, results_fd=None):
     if results_fd is not None:
         RICH.start(pipe_sender(results_fd))
     if fresh:
-        fresh_stdio()
+        if FRESH_STDIO != [os.getpid()]:
+            fresh_stdio()
         sys.path.insert(0, os.getcwd())
         sys.dont_write_bytecode = True
     with open(path, "rb") as handle:
@@ -1331,11 +1388,15 @@ which finds those modules already loaded: a fork made before the request came
 (ParkedCode), else one made for it (ForkedCode)."""
 import os
 
-from .code import run_main
-from .processes import CAUGHT, limit_setter, set_dumpable, spawn_limited
+from .code import fresh_stdio, run_main
+from .processes import CAUGHT, limit_setter, rlimit_pairs, set_dumpable, set_rlimits, spawn_limited, unshield
+from .wire import encode_frame
 
 # The fds a child of the runner runs the code with: stdin, stdout, stderr, rich results.
 CODE_FDS = 4
+
+# Results-pipe frame in which the code's process reports its exit status as it ends (see report_exit).
+EXIT_FRAME = b"z"
 
 
 def run_code(header, apply_limits):
@@ -1343,6 +1404,8 @@ def run_code(header, apply_limits):
     the request says (never returns). Dumpable only now, with nothing of the runner's left open (its channel, its
     request stream), so the code can read its own /proc entries but reach nothing of the runner's through them."""
     code = 1
+    pid = os.getpid()
+    results = None
     try:
         set_dumpable(1)
         os.chdir(header["cwd"])
@@ -1350,9 +1413,35 @@ def run_code(header, apply_limits):
         os.environ.clear()
         os.environ.update(header.get("env") or {})
         inline = header["inline"]
+        results = pipe_identity(3)
         code = run_main(inline["file"], inline.get("show_last", True), fresh=True, results_fd=3)
     finally:
+        if os.getpid() == pid:  # not a fork the code made, which ran on to here
+            report_exit(code, results)
         os._exit(code)
+
+
+def pipe_identity(fd):
+    """(device, inode) of the pipe at `fd`, or None."""
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def report_exit(status, results):
+    """Tells the runner the code's exit status over the results pipe (when fd 3 is still that pipe, `results`), and
+    closes the code's fds, so the runner answers now rather than when this process has exited: under gVisor, freeing
+    the memory of an interpreter with the data stack loaded holds its exit (and so its pipes' end) back by 5-40 ms.
+    The runner still ends this process and everything the code started before it answers."""
+    if results is not None and pipe_identity(3) == results:
+        try:
+            os.set_blocking(3, False)  # a pipe too full to take it: the runner waits for the exit instead
+            os.write(3, encode_frame(EXIT_FRAME, b"%d" % status))
+        except OSError:
+            pass
+    os.closerange(0, CODE_FDS)
 
 
 def take_fds(sources):
@@ -1417,6 +1506,9 @@ class ParkedCode(CodeProcess):
                 if prefault:
                     copy_written_pages()
                 take_fds((in_r, out_w, err_w, results_w, control_r))
+                # What every request's code needs, done while waiting: only the request's own settings are left.
+                unshield()
+                fresh_stdio()
                 header = read_to_end(CODE_FDS)
                 os.close(CODE_FDS)
                 if not header:
@@ -1426,7 +1518,8 @@ class ParkedCode(CodeProcess):
                 header = json.loads(header)
             except BaseException:
                 os._exit(1)
-            run_code(header, limit_setter(header.get("limits")))
+            pairs = rlimit_pairs(header.get("limits"))
+            run_code(header, lambda: set_rlimits(pairs))
         for fd in (in_r, out_w, err_w, results_w, control_r):
             os.close(fd)
         self.pid = pid
@@ -1660,12 +1753,16 @@ def stage(root, reader):
     """Writes the regular files of the tar `reader` (a LimitedReader) under root, following no link."""
     import tarfile
 
+    made = set()  # directories made (or found) already: each costs a stat, a mkdir and a stat again
     with tarfile.open(fileobj=reader, mode="r|") as archive:
         for member in archive:
             if not member.isfile():
                 continue
             target = safe_join(root, member.name)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+            parent = os.path.dirname(target)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
             source = archive.extractfile(member)
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
             with os.fdopen(fd, "wb") as out:
@@ -1986,7 +2083,7 @@ take the workspace's snapshot, and send the JSON result last."""
 import os
 import time
 
-from .launch import feed_stdin, start_request
+from .launch import CodeProcess, feed_stdin, start_request
 from .processes import REAL_EXIT, hung_up, kill_everything
 from .results import ResultsReader
 from .wire import LimitedReader, read_exact
@@ -2007,6 +2104,13 @@ def run(channel, header, stdin_data, preloaded=False, subreaper=False, parked=No
     if proc is None:
         return {"missing_command": header["argv"][0]}
     results = ResultsReader(channel, results_r)
+    # Code run in a fork of ours says its exit status as it ends (launch.report_exit): its answer need not wait for
+    # the exit itself. A command's exit is waited for.
+    reports_exit = isinstance(proc, CodeProcess)
+
+    def ended():
+        return (reports_exit and results.exit_status is not None) or proc.poll() is not None
+
     feed_stdin(proc, stdin_data)
     streams = {proc.stdout.fileno(): (b"o", "stdout"), proc.stderr.fileno(): (b"e", "stderr"), results_r: (b"d", "results")}
     sent = {"stdout": 0, "stderr": 0}
@@ -2025,7 +2129,7 @@ def run(channel, header, stdin_data, preloaded=False, subreaper=False, parked=No
     while streams:
         now = time.monotonic()
         if drain_until is None:
-            if proc.poll() is not None:
+            if ended():
                 # The code is done: whatever it left running (daemons,
                 # children holding the pipes open) goes with it.
                 kill_everything(proc, kill_all, subreaper)
@@ -2069,11 +2173,14 @@ def run(channel, header, stdin_data, preloaded=False, subreaper=False, parked=No
     if drain_until is None:
         # Its pipes all closed before the loop saw it end (as it ended, or it closed them itself): it still gets
         # until its deadline, then what it left (a daemon on /dev/null) goes with it, as when the loop sees the end.
-        while proc.poll() is None and not timed_out:
+        while not ended() and not timed_out:
             timed_out = time.monotonic() >= deadline
             time.sleep(0.005)
         kill_everything(proc, kill_all, subreaper)
-    code = proc.wait()
+    if reports_exit and results.exit_status is not None and proc.returncode is None:
+        code = results.exit_status  # ended by kill_everything now, if it had not exited yet: no need to wait
+    else:
+        code = proc.wait()
     os.close(results_r)
     duration_ms = int((time.monotonic() - started) * 1000)
     if timed_out:
@@ -2121,6 +2228,7 @@ def answer(channel, source, header, preloaded=False, subreaper=False, parked=Non
                     except OSError:
                         pass
         if header.get("snapshot"):
+            channel.hold()  # the snapshot's frames and the result, in as few writes as they fit
             limits = (int(header.get("max_snapshot_bytes", 1 << 30)), int(header.get("max_snapshot_files", 10000)))
             skipped = []
             result["snapshot_truncated"] = snapshot(channel, cwd, *limits, skipped=skipped)
@@ -2128,7 +2236,10 @@ def answer(channel, source, header, preloaded=False, subreaper=False, parked=Non
                 result["skipped_files"] = skipped
     except Exception as error:  # reported to the server, which answers with an error
         result["error"] = "%s: %s" % (type(error).__name__, error)
-    channel.frame(b"x", json.dumps(result).encode())
+    try:
+        channel.frame(b"x", json.dumps(result).encode())
+    finally:
+        channel.release()
 ''')
 _install("code_interpreter_runner.__main__", r'''"""The runner's command lines (the modes), after `python3 [-I] -c <runner>`:
 
@@ -2159,6 +2270,10 @@ import signal
 import sys
 
 from .wire import Channel
+
+
+# What the one-shot runner reads its request with at a time.
+REQUEST_BUFFER_BYTES = 1 << 16
 
 
 def start_runner(caught=False):
@@ -2200,7 +2315,9 @@ def one_shot(preloaded=False, prefault=False):
         parked = park(prefault)
         channel.ready()
     try:
-        source = sys.stdin.buffer
+        # Read in pipe-sized pieces (sys.stdin's are 4 KiB): the request, the runner's own source in its argv
+        # included, is ~100 KiB, and under gVisor each read is a round trip through its kernel.
+        source = open(0, "rb", buffering=REQUEST_BUFFER_BYTES, closefd=False)
         line = source.readline()
         if line:  # else a warm sandbox given up before use: nothing to do
             answer(channel, source, json.loads(line), preloaded, parked=parked)

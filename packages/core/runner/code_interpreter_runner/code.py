@@ -8,11 +8,16 @@ import sys
 from .results import RICH, pipe_sender
 
 
+# The pid that made its stdio fresh (a parked child does it before the request comes; its forks have their own).
+FRESH_STDIO = []
+
+
 def fresh_stdio():
     """sys.stdin/stdout/stderr on fds 0-2 as `python3 -u` makes them:
     unbuffered, so output streams as it happens."""
     import io
 
+    FRESH_STDIO[:] = [os.getpid()]
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
     sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
     sys.stderr = sys.__stderr__ = io.TextIOWrapper(
@@ -80,7 +85,8 @@ def run_main(path, show_last, fresh=False, results_fd=None):
     if results_fd is not None:
         RICH.start(pipe_sender(results_fd))
     if fresh:
-        fresh_stdio()
+        if FRESH_STDIO != [os.getpid()]:
+            fresh_stdio()
         sys.path.insert(0, os.getcwd())
         sys.dont_write_bytecode = True
     with open(path, "rb") as handle:

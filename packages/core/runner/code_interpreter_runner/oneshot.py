@@ -4,7 +4,7 @@ take the workspace's snapshot, and send the JSON result last."""
 import os
 import time
 
-from .launch import feed_stdin, start_request
+from .launch import CodeProcess, feed_stdin, start_request
 from .processes import REAL_EXIT, hung_up, kill_everything
 from .results import ResultsReader
 from .wire import LimitedReader, read_exact
@@ -25,6 +25,13 @@ def run(channel, header, stdin_data, preloaded=False, subreaper=False, parked=No
     if proc is None:
         return {"missing_command": header["argv"][0]}
     results = ResultsReader(channel, results_r)
+    # Code run in a fork of ours says its exit status as it ends (launch.report_exit): its answer need not wait for
+    # the exit itself. A command's exit is waited for.
+    reports_exit = isinstance(proc, CodeProcess)
+
+    def ended():
+        return (reports_exit and results.exit_status is not None) or proc.poll() is not None
+
     feed_stdin(proc, stdin_data)
     streams = {proc.stdout.fileno(): (b"o", "stdout"), proc.stderr.fileno(): (b"e", "stderr"), results_r: (b"d", "results")}
     sent = {"stdout": 0, "stderr": 0}
@@ -43,7 +50,7 @@ def run(channel, header, stdin_data, preloaded=False, subreaper=False, parked=No
     while streams:
         now = time.monotonic()
         if drain_until is None:
-            if proc.poll() is not None:
+            if ended():
                 # The code is done: whatever it left running (daemons,
                 # children holding the pipes open) goes with it.
                 kill_everything(proc, kill_all, subreaper)
@@ -87,11 +94,14 @@ def run(channel, header, stdin_data, preloaded=False, subreaper=False, parked=No
     if drain_until is None:
         # Its pipes all closed before the loop saw it end (as it ended, or it closed them itself): it still gets
         # until its deadline, then what it left (a daemon on /dev/null) goes with it, as when the loop sees the end.
-        while proc.poll() is None and not timed_out:
+        while not ended() and not timed_out:
             timed_out = time.monotonic() >= deadline
             time.sleep(0.005)
         kill_everything(proc, kill_all, subreaper)
-    code = proc.wait()
+    if reports_exit and results.exit_status is not None and proc.returncode is None:
+        code = results.exit_status  # ended by kill_everything now, if it had not exited yet: no need to wait
+    else:
+        code = proc.wait()
     os.close(results_r)
     duration_ms = int((time.monotonic() - started) * 1000)
     if timed_out:
@@ -139,6 +149,7 @@ def answer(channel, source, header, preloaded=False, subreaper=False, parked=Non
                     except OSError:
                         pass
         if header.get("snapshot"):
+            channel.hold()  # the snapshot's frames and the result, in as few writes as they fit
             limits = (int(header.get("max_snapshot_bytes", 1 << 30)), int(header.get("max_snapshot_files", 10000)))
             skipped = []
             result["snapshot_truncated"] = snapshot(channel, cwd, *limits, skipped=skipped)
@@ -146,4 +157,7 @@ def answer(channel, source, header, preloaded=False, subreaper=False, parked=Non
                 result["skipped_files"] = skipped
     except Exception as error:  # reported to the server, which answers with an error
         result["error"] = "%s: %s" % (type(error).__name__, error)
-    channel.frame(b"x", json.dumps(result).encode())
+    try:
+        channel.frame(b"x", json.dumps(result).encode())
+    finally:
+        channel.release()

@@ -110,19 +110,30 @@ def limit_setter(limits, new_session=True):
     pairs = rlimit_pairs(limits)
 
     def apply():
-        import resource
-
-        shield(False)
-        if new_session:
-            os.setsid()
-        for which, value in pairs:
-            try:
-                resource.setrlimit(which, (value, value))
-            except (ValueError, OSError):
-                pass
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        unshield(new_session)
+        set_rlimits(pairs)
 
     return apply
+
+
+def unshield(new_session=True):
+    """The signals back to their defaults (SIGPIPE too), and with `new_session` a session of its own: what a child
+    does before the code, whatever the request (a parked child does it before the request comes)."""
+    shield(False)
+    if new_session:
+        os.setsid()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+def set_rlimits(pairs):
+    """Sets each (resource, value) of rlimit_pairs as both soft and hard limit; one that cannot be set is left."""
+    import resource
+
+    for which, value in pairs:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
 
 
 # Set by shield(True, caught=True): the SHIELDED signals are caught, not ignored, so what the runner execs gets their
@@ -201,11 +212,17 @@ def spawn_limited(start, limits):
     return proc
 
 
+# The C library's prctl, looked up once (by the runner, before it forks): a fork calls it without loading anything.
+_PRCTL = []
+
+
 def set_dumpable(value):
     """Same uid as the user's code: not dumpable keeps us out of its /proc/<pid>/fd."""
     try:
-        import ctypes
+        if not _PRCTL:
+            import ctypes
 
-        ctypes.CDLL(None).prctl(4, value, 0, 0, 0)  # PR_SET_DUMPABLE
+            _PRCTL.append(ctypes.CDLL(None).prctl)
+        _PRCTL[0](4, value, 0, 0, 0)  # PR_SET_DUMPABLE
     except Exception:
         pass

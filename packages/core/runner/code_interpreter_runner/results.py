@@ -237,6 +237,8 @@ class ResultsReader:
         self.exception = None
         self.sent = 0
         self.broken = False
+        # The exit status the code's process reported as it ended ("z", launch.report_exit), or None.
+        self.exit_status = None
 
     def push(self, chunk):
         import json
@@ -249,14 +251,17 @@ class ResultsReader:
             if header is None:
                 return
             kind, length = header
-            if kind not in (b"d", b"r") or length > MAX_BUNDLE_BYTES + (1 << 16):
+            if kind not in (b"d", b"r", b"z") or length > MAX_BUNDLE_BYTES + (1 << 16):
                 self.broken, self.pending = True, b""
                 return
             if len(self.pending) < 5 + length:
                 return
             payload = self.pending[5 : 5 + length]
             self.pending = self.pending[5 + length :]
-            if kind == b"r":
+            if kind == b"z":
+                if length <= 3 and payload.isdigit() and int(payload) <= 255:
+                    self.exit_status = int(payload)
+            elif kind == b"r":
                 try:
                     self.exception = json.loads(payload)
                 except ValueError:

@@ -5,6 +5,9 @@ import sys
 
 HEADER_BYTES = 5
 
+# The most a Channel holds back between `hold` and `release`.
+HOLD_BYTES = 1 << 20
+
 
 def encode_frame(kind, payload):
     """One frame: `kind` (one byte) and the payload's length before it."""
@@ -26,6 +29,7 @@ class Channel:
     def __init__(self, out=None):
         self.out = sys.stdout.buffer if out is None else out
         self.lock = None
+        self.held = None
 
     def open(self, out=None):
         """Ready to send from several threads; `out` moves the stream elsewhere (a kernel's copy of fd 1)."""
@@ -38,8 +42,33 @@ class Channel:
 
     def frame(self, kind, payload):
         with self.lock:
-            self.out.write(encode_frame(kind, payload))
+            if self.held is None:
+                self.out.write(encode_frame(kind, payload))
+                self.out.flush()
+                return
+            self.held += encode_frame(kind, payload)
+            if len(self.held) >= HOLD_BYTES:
+                self.send_held()
+
+    def hold(self):
+        """Frames from now on wait (up to HOLD_BYTES of them) until `release`, and then go out in one write: a
+        snapshot's frames and the result, once the code has ended (under gVisor each write is a round trip)."""
+        with self.lock:
+            if self.held is None:
+                self.held = bytearray()
+
+    def release(self):
+        """Sends the frames held since `hold`, and sends each frame at once again."""
+        with self.lock:
+            if self.held is not None:
+                self.send_held()
+                self.held = None
+
+    def send_held(self):
+        if self.held:
+            self.out.write(self.held)
             self.out.flush()
+            self.held = bytearray()
 
     def ready(self):
         """Tells the server a warm sandbox is ready: an empty "r" frame, only ever first (see RunnerChannel)."""

@@ -20,12 +20,16 @@ def stage(root, reader):
     """Writes the regular files of the tar `reader` (a LimitedReader) under root, following no link."""
     import tarfile
 
+    made = set()  # directories made (or found) already: each costs a stat, a mkdir and a stat again
     with tarfile.open(fileobj=reader, mode="r|") as archive:
         for member in archive:
             if not member.isfile():
                 continue
             target = safe_join(root, member.name)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+            parent = os.path.dirname(target)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
             source = archive.extractfile(member)
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
             with os.fdopen(fd, "wb") as out:

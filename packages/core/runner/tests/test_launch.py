@@ -39,4 +39,8 @@ def test_inline_code_runs_in_a_fork_of_a_preloaded_runner_with_its_results_on_th
     with os.fdopen(read_end, "rb") as results:
         frames = split_frames(results.read())
     assert (code, out, err) == (0, b"env typed\n[1, 2]\n", b"err\n")
-    assert [(kind, json.loads(payload)) for kind, payload in frames] == [(b"d", {"is_main_result": True, "data": {"text/plain": "[1, 2]"}})]
+    # Its exit status comes last, as it ends (launch.report_exit): the runner need not wait for the exit itself.
+    assert [(kind, json.loads(payload)) for kind, payload in frames] == [
+        (b"d", {"is_main_result": True, "data": {"text/plain": "[1, 2]"}}),
+        (b"z", 0),
+    ]

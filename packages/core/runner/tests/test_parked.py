@@ -68,6 +68,9 @@ def test_inline_code_runs_in_the_parked_child_with_only_the_code_fds_open(tmp_pa
     result, out, err, _ = answered(inline_header(tmp_path, PROBE), parked)
     assert (result, err) == ({"exit_code": 0, "timed_out": False, "stdout_truncated": False, "stderr_truncated": False}, b"")
     assert out.decode() == "[0, 1, 2, 3] %d {'ONLY': 'this'} %s\n" % (parked.pid, tmp_path)
+    # The answer does not wait for the child's exit (it said its status as it ended, launch.report_exit, and was
+    # killed before the answer): the runner reaps it once it has answered, as one_shot does with dismiss().
+    parked.dismiss()
     assert gone(parked.pid)
 
 
@@ -79,6 +82,15 @@ def test_the_parked_child_answers_as_a_fork_made_for_the_request(tmp_path):
     assert parked_answer[:3] == ({"exit_code": 3, "timed_out": False, "stdout_truncated": False, "stderr_truncated": False}, b"out typed\n", b"err\n")
     shown = answered(inline_header(tmp_path, "[1, 2]\n"), park())
     assert [json.loads(payload) for _, payload in shown[3]] == [{"is_main_result": True, "data": {"text/plain": "[1, 2]"}}]
+
+
+def test_a_fork_the_code_makes_does_not_answer_for_it(tmp_path):
+    # The fork runs on to the end of the code too, and ends first: only the code's own process says its exit status.
+    source = "import os, time\nif os.fork() == 0:\n    raise SystemExit(5)\ntime.sleep(0.5)\nraise SystemExit(2)\n"
+    parked = park()
+    result, _, _, _ = answered(inline_header(tmp_path, source), parked)
+    parked.dismiss()
+    assert result["exit_code"] == 2
 
 
 def test_a_command_request_ends_the_parked_child_before_the_command_runs(tmp_path):

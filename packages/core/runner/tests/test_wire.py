@@ -80,3 +80,40 @@ def test_a_limited_reader_stops_at_its_size_and_drains_the_rest():
     assert short.read() == b"012"
     with pytest.raises(EOFError):
         short.read()
+
+
+class CountingOut(io.BytesIO):
+    """A stream that counts the writes it takes (under gVisor each is a round trip through its kernel)."""
+
+    writes = 0
+
+    def write(self, data):
+        self.writes += 1
+        return super().write(data)
+
+
+def test_held_frames_go_out_in_one_write_on_release_in_order():
+    out = CountingOut()
+    channel = Channel(out).open()
+    channel.frame(b"o", b"streamed")
+    assert out.writes == 1  # not held: written at once
+    channel.hold()
+    channel.frame(b"f", b"tar" * 1000)
+    channel.frame(b"x", b"{}")
+    assert out.writes == 1
+    channel.release()
+    assert out.writes == 2
+    assert split_frames(out.getvalue()) == [(b"o", b"streamed"), (b"f", b"tar" * 1000), (b"x", b"{}")]
+    channel.frame(b"o", b"after")
+    assert out.writes == 3
+
+
+def test_held_frames_are_written_once_they_reach_the_bound():
+    out = CountingOut()
+    channel = Channel(out).open()
+    channel.hold()
+    for _ in range(3):
+        channel.frame(b"f", b"\x00" * (600 << 10))
+    assert out.writes == 1  # the first two frames passed HOLD_BYTES: out, the third waits
+    channel.release()
+    assert [len(payload) for _, payload in split_frames(out.getvalue())] == [600 << 10] * 3

@@ -50,7 +50,7 @@ import { runnerPlan, type SandboxLimits } from "./limits.js";
 import { PersistentRunner, PythonKernel } from "./persistent-runner.js";
 import { SessionRunners } from "./session-runners.js";
 import { type PausedSession, type SessionImage, SessionPausedError, type SessionSnapshots } from "./session-snapshots.js";
-import { WarmPool } from "./warm-pool.js";
+import { REFILL_HOLD_MS, WarmPool } from "./warm-pool.js";
 
 /** After a session's command failed, how often and how far apart its sandbox is looked at again (another replica's removal takes a moment to show). */
 const LIVENESS_CHECKS = 3;
@@ -234,6 +234,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         },
         destroy: (sandbox) => this.discard(sandbox),
         maxAgeMs: WARM_MAX_AGE_SECONDS * 1000,
+        refillHoldMs: REFILL_HOLD_MS,
         onError: (error) => this.warn(`could not start a warm sandbox: ${(error as Error).message}`),
       });
     }

@@ -2,6 +2,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WarmPool } from "./warm-pool.js";
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
+/** Waits until `done()`, for at most 10 s. */
+const until = async (done: () => boolean) => {
+  for (let waited = 0; !done() && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+};
 
 describe("WarmPool", () => {
   let pool: WarmPool<number> | undefined;
@@ -87,6 +91,37 @@ describe("WarmPool", () => {
     await settle();
     expect(pool.size).toBe(2);
     expect(created()).toBe(5);
+  });
+
+  it("holds its refill back while a handed-out sandbox is in use, until its release", async () => {
+    let next = 0;
+    pool = new WarmPool({ create: async () => next++, destroy: async () => {}, min: 1, max: 1, refillHoldMs: 60_000 });
+    await settle();
+    expect(pool.take()).toBe(0);
+    await settle();
+    // The request that took it is still running: no sandbox is started beside it.
+    expect(next).toBe(1);
+    pool.release();
+    await settle();
+    expect(pool.size).toBe(1);
+  });
+
+  it("refills once the hold is over when the sandbox is not released (a long request)", async () => {
+    let next = 0;
+    pool = new WarmPool({ create: async () => next++, destroy: async () => {}, min: 1, max: 1, refillHoldMs: 100 });
+    await settle();
+    expect(pool.take()).toBe(0);
+    await until(() => pool?.size === 1);
+    expect(next).toBe(2);
+    pool.release();
+  });
+
+  it("refills at once when a request found it empty", async () => {
+    pool = new WarmPool({ create: async () => 0, destroy: async () => {}, min: 0, max: 1, refillHoldMs: 60_000 });
+    expect(pool.take()).toBeUndefined();
+    await settle();
+    expect(pool.size).toBe(1);
+    pool.release();
   });
 
   it("destroys its warm sandboxes when closed", async () => {

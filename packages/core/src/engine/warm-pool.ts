@@ -3,6 +3,12 @@ const RATE_WINDOW_MS = 10_000;
 /** The longest close() waits for sandboxes still being created. */
 const CLOSE_WAIT_MS = 10_000;
 
+/**
+ * How long the engine's one-shot pool holds its refill back after handing out a warm sandbox (see refillHoldMs):
+ * long enough for a short request's answer (a warm `print(1)` takes 0.05-0.2 s), short beside a sandbox's start.
+ */
+export const REFILL_HOLD_MS = 500;
+
 /** Settings of a warm pool. */
 export interface WarmPoolOptions<T> {
   /** Creates and starts one sandbox, ready for a request. */
@@ -21,6 +27,14 @@ export interface WarmPoolOptions<T> {
   maxAgeMs?: number;
   /** Sandboxes created at once while refilling. @default 2 */
   refillConcurrency?: number;
+  /**
+   * After a warm sandbox is handed out, the refill waits until the taker
+   * releases it or this long has passed, whichever comes first: starting a
+   * sandbox costs the server a process spawn (which blocks its event loop)
+   * and the machine a CPU-heavy boot, which would otherwise compete with the
+   * request just handed its sandbox. 0: refill at once. @default 0
+   */
+  refillHoldMs?: number;
   /** Told when creating a sandbox failed (the pool retries after a pause). */
   onError?: (error: unknown) => void;
 }
@@ -48,6 +62,8 @@ export class WarmPool<T> {
   /** Creations under way, each settled once its sandbox is in the pool (or destroyed, after close). */
   private readonly creations = new Set<Promise<void>>();
   private closed = false;
+  /** Set while the refill waits for a taker's release (see refillHoldMs). */
+  private hold: NodeJS.Timeout | undefined;
   private readonly timer: NodeJS.Timeout;
   private readonly options: Required<Omit<WarmPoolOptions<T>, "onError">> & Pick<WarmPoolOptions<T>, "onError">;
 
@@ -59,6 +75,7 @@ export class WarmPool<T> {
       maxAgeMs: 600_000,
       capacity: max + 16,
       refillConcurrency: 2,
+      refillHoldMs: 0,
       ...options,
       max,
     };
@@ -96,6 +113,10 @@ export class WarmPool<T> {
     if (!entry) {
       this.recentMisses.push(this.lastAcquire);
       if (this.recentMisses.length > 64) this.recentMisses.shift();
+    } else if (this.options.refillHoldMs > 0 && !this.hold) {
+      // One hold at a time, never extended: under steady demand the refill still starts within refillHoldMs.
+      this.hold = setTimeout(() => this.endHold(), this.options.refillHoldMs);
+      this.hold.unref();
     }
     this.refill();
     return entry?.item;
@@ -104,6 +125,18 @@ export class WarmPool<T> {
   /** The caller is done with what `take()` gave it (or with the fresh sandbox it made instead). */
   release(): void {
     this.inUse = Math.max(0, this.inUse - 1);
+    if (this.hold) {
+      clearTimeout(this.hold);
+      // Once the caller's answer is on its way: release() is called just before the caller returns it.
+      this.hold = setTimeout(() => this.endHold(), 0);
+      this.hold.unref();
+      return;
+    }
+    this.refill();
+  }
+
+  private endHold(): void {
+    this.hold = undefined;
     this.refill();
   }
 
@@ -111,6 +144,7 @@ export class WarmPool<T> {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    clearTimeout(this.hold);
     const items = this.idle.splice(0).map((entry) => entry.item);
     await Promise.allSettled(items.map((item) => this.options.destroy(item)));
     // Sandboxes still being created are destroyed as they arrive (see refill): wait for those, but not
@@ -157,6 +191,7 @@ export class WarmPool<T> {
     const { capacity, refillConcurrency } = this.options;
     while (
       !this.closed &&
+      this.hold === undefined &&
       Date.now() >= this.pausedUntil &&
       this.idle.length + this.creating < this.target() &&
       this.creating < refillConcurrency &&
