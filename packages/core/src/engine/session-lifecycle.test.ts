@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { NotSupportedError, SessionNotFoundError, TooManyRequestsError } from "../errors.js";
 import { FAKE_LIMITS, FakeDriver, type FakeOneShot, type FakeSession } from "../testing/fake-driver.js";
+import { MemorySnapshotStorage } from "../testing/memory-snapshot-storage.js";
 import { SandboxEngine } from "./sandbox-engine.js";
-import { SessionSnapshots, type SnapshotStorage } from "./session-snapshots.js";
+import { SessionSnapshots } from "./session-snapshots.js";
 import { admitSnapshot, type SnapshotPolicy } from "./snapshot-admission.js";
 
 /**
@@ -12,28 +13,6 @@ import { admitSnapshot, type SnapshotPolicy } from "./snapshot-admission.js";
  * tenant's snapshot limits. `apps/server/test/durable-replicas.s3.test.ts`
  * runs the lock over the S3 store with two server processes.
  */
-
-/** The file store's record area, in memory, with create-if-absent as the stores have it. */
-class MemoryStorage implements SnapshotStorage {
-  readonly records = new Map<string, Buffer>();
-  /** Names written, in order (a lock's `ifAbsent` refusals are not writes). */
-  readonly writes: string[] = [];
-  async put(name: string, value: Uint8Array | string, options: { ifAbsent?: boolean }): Promise<boolean> {
-    if (options.ifAbsent && this.records.has(name)) return false;
-    this.records.set(name, Buffer.from(value));
-    this.writes.push(name);
-    return true;
-  }
-  async get(name: string): Promise<Buffer | undefined> {
-    return this.records.get(name);
-  }
-  async delete(name: string): Promise<void> {
-    this.records.delete(name);
-  }
-  async list(prefix: string): Promise<string[]> {
-    return [...this.records.keys()].filter((name) => name.startsWith(prefix)).sort();
-  }
-}
 
 type FakeEngine = SandboxEngine<FakeSession, FakeOneShot>;
 
@@ -45,7 +24,7 @@ afterEach(async () => {
 /** `replicas` engines on one fake platform and one record store. */
 function setUp(options: { replicas?: number; policy?: SnapshotPolicy; snapshots?: false } = {}) {
   const driver = new FakeDriver({ singleUseCommandRunner: true });
-  const storage = new MemoryStorage();
+  const storage = new MemorySnapshotStorage();
   const warnings: string[] = [];
   const replicas = Array.from({ length: options.replicas ?? 1 }, () => {
     const snapshots = new SessionSnapshots({
@@ -80,7 +59,7 @@ function admitter(policy: SnapshotPolicy) {
 const workspace = (driver: FakeDriver, sessionId: string) => driver.sandboxes.get(sessionId)?.workspace as Map<string, Buffer>;
 const created = (driver: FakeDriver, sessionId: string) =>
   driver.calls.filter((call) => call.operation === "createSession" && call.sandbox === sessionId).length;
-const imagesWritten = (storage: MemoryStorage, sessionId: string) =>
+const imagesWritten = (storage: MemorySnapshotStorage, sessionId: string) =>
   storage.writes.filter((name) => name === `snapshots/${sessionId}/record.json`).length;
 
 describe("on_expire: pause", () => {

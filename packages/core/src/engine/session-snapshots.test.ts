@@ -2,9 +2,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Backend } from "../backend.js";
 import { InvalidRequestError, NotSupportedError, PayloadTooLargeError, SessionNotFoundError } from "../errors.js";
 import { deferred, FAKE_LIMITS, type FakeAnswer, FakeDriver } from "../testing/fake-driver.js";
+import { MemorySnapshotStorage } from "../testing/memory-snapshot-storage.js";
 import type { SandboxDriver } from "./driver.js";
 import { FRESH_KERNEL_NOTICE, SandboxEngine, type SandboxEngineOptions } from "./sandbox-engine.js";
-import { type SessionImage, SessionSnapshots, SnapshotRefusedError, type SnapshotStorage } from "./session-snapshots.js";
+import { type SessionImage, SessionSnapshots, SnapshotRefusedError } from "./session-snapshots.js";
 
 /**
  * Pause, resume and fork on the fake driver, with snapshots in an in-memory
@@ -13,33 +14,15 @@ import { type SessionImage, SessionSnapshots, SnapshotRefusedError, type Snapsho
  * end to end). Time moves only on the fake clock.
  */
 
-/** The file store's record area, in memory: what a tampering test edits. */
-class MemoryStorage implements SnapshotStorage {
-  readonly records = new Map<string, Buffer>();
-  async put(name: string, value: Uint8Array | string): Promise<boolean> {
-    this.records.set(name, Buffer.from(value));
-    return true;
-  }
-  async get(name: string): Promise<Buffer | undefined> {
-    return this.records.get(name);
-  }
-  async delete(name: string): Promise<void> {
-    this.records.delete(name);
-  }
-  async list(prefix: string): Promise<string[]> {
-    return [...this.records.keys()].filter((name) => name.startsWith(prefix)).sort();
-  }
-}
-
 const KEY = "a-test-snapshot-key-0123456789";
 const engines: SandboxEngine[] = [];
 afterEach(async () => {
   await Promise.all(engines.splice(0).map((engine) => engine.close()));
 });
 
-function setUp(options: { key?: string; maxBytes?: number; storage?: MemoryStorage; snapshots?: false } = {}) {
+function setUp(options: { key?: string; maxBytes?: number; storage?: MemorySnapshotStorage; snapshots?: false } = {}) {
   const driver = new FakeDriver({ singleUseCommandRunner: true });
-  const storage = options.storage ?? new MemoryStorage();
+  const storage = options.storage ?? new MemorySnapshotStorage();
   const snapshots = new SessionSnapshots({
     storage,
     key: options.key ?? KEY,
@@ -170,7 +153,7 @@ describe("SandboxEngine: pause, resume and fork (issue 23)", () => {
   });
 
   it("refuses a tampered image, an altered record, a foreign key's snapshot and one moved to another id: nothing is restored", async () => {
-    const storage = new MemoryStorage();
+    const storage = new MemorySnapshotStorage();
     const { driver, engine } = setUp({ storage });
     const session = await sessionWithFile(driver, engine, "acme");
     await engine.pauseSession(session.id);
@@ -281,11 +264,11 @@ describe("SandboxEngine with a driver that keeps memory (gVisor's checkpoint on 
 describe("SessionSnapshots: a memory part (a checkpointing runtime's)", () => {
   const session = { id: "code-session-00000000-0000-4000-8000-000000000001", runtime: "gvisor" as const, ttlSeconds: 600 };
   const image = { filesystem: Buffer.from("a tar"), memory: Buffer.from("a checkpoint") };
-  const snapshotsOn = (storage: MemoryStorage, maxBytes = 1024) =>
+  const snapshotsOn = (storage: MemorySnapshotStorage, maxBytes = 1024) =>
     new SessionSnapshots({ storage, key: KEY, ttlSeconds: 3600, maxBytes, now: () => 1_000 });
 
   it("keeps it signed beside the filesystem, counts it in the size, and gives it back", async () => {
-    const storage = new MemoryStorage();
+    const storage = new MemorySnapshotStorage();
     const paused = await snapshotsOn(storage).save(session, image);
     expect(paused.snapshot).toMatchObject({ memory: true, bytes: image.filesystem.length + image.memory.length });
     const loaded = await snapshotsOn(storage).load(session.id, "gvisor");
@@ -296,14 +279,14 @@ describe("SessionSnapshots: a memory part (a checkpointing runtime's)", () => {
   });
 
   it("refuses a snapshot whose memory would pass MAX_SNAPSHOT_MB, keeping nothing", async () => {
-    const storage = new MemoryStorage();
+    const storage = new MemorySnapshotStorage();
     const big = { filesystem: Buffer.alloc(600), memory: Buffer.alloc(600) };
     await expect(snapshotsOn(storage).save(session, big)).rejects.toBeInstanceOf(PayloadTooLargeError);
     expect(storage.records.size).toBe(0);
   });
 
   it("refuses, never restores, a memory image altered in the store, or a record that drops it", async () => {
-    const storage = new MemoryStorage();
+    const storage = new MemorySnapshotStorage();
     await snapshotsOn(storage).save(session, image);
     const memoryName = `snapshots/${session.id}/memory.bin`;
     storage.records.set(memoryName, Buffer.from("a checkpoinT"));

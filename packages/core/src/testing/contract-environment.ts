@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import type { ExecuteOptions, ExecutionResult } from "../backend.js";
 import {
   defaultRootfs,

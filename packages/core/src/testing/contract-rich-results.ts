@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import type { Backend, ExecuteOptions, ExecutionResult } from "../backend.js";
 import type { OutputChunk, RichResult } from "../output.js";
 import { describeAlways, type SectionDescribe } from "./suite-sections.js";
