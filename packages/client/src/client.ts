@@ -277,6 +277,8 @@ export class CodeInterpreterClient {
       let lastId: string | undefined;
       try {
         for await (const event of readExecutionEvents(response.body as ReadableStream<Uint8Array>)) {
+          // Events read before the caller aborted are not handed out after it.
+          call.signal.throwIfAborted();
           lastId = event.id ?? lastId;
           finished ||= event.type === "result" || event.type === "error";
           yield event;
@@ -322,6 +324,7 @@ export class CodeInterpreterClient {
         const response = await this.#send(call, "GET", `${executionPath(executionId)}/stream`, undefined, headers);
         attempts = 0;
         for await (const event of readExecutionEvents(response.body as ReadableStream<Uint8Array>)) {
+          call.signal.throwIfAborted();
           lastId = event.id ?? lastId;
           yield event;
           if (event.type === "result" || event.type === "error") return;

@@ -309,7 +309,12 @@ def start(header, results_w, preloaded):
     try:
         if CAUGHT:
             # The shielded signals are caught, not ignored, so exec gives the command their defaults: no preexec_fn.
-            proc = spawn_limited(lambda: subprocess.Popen(argv, start_new_session=True, **options), header.get("limits"))
+            proc = spawn_limited(
+                lambda command: subprocess.Popen(command, start_new_session=True, **options),
+                argv,
+                header.get("limits"),
+                options["env"].get("PATH", os.defpath),
+            )
             if proc is not None:
                 return proc
         return subprocess.Popen(argv, preexec_fn=limit_setter(header.get("limits")), **options)

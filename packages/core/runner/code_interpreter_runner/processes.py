@@ -157,59 +157,66 @@ def shield(on, caught=False):
     CAUGHT[:] = [True] if on and caught else []
 
 
-def address_space():
-    """Bytes of this process's address space (what RLIMIT_AS bounds)."""
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def _shielded(number, frame):
     pass
 
 
-def spawn_limited(start, limits):
-    """The process `start()` starts (a Popen without preexec_fn, in its own session), under the request's limits,
-    as limit_setter would give them, without running Python in the child: a fork of this interpreter with
-    preexec_fn costs 15-40 ms; the vfork Popen uses without one, a few. The child inherits each limit as its soft
-    limit (ours are lowered while it starts, then put back), and gets the hard limit too right after (prlimit), so
-    it cannot raise them. None when that cannot be done here (no vfork allowed at our process count, no memory under
-    the lowered limit): the caller then starts it the slow way. A limit above our hard one is left out, as
-    setrlimit in the child would refuse it."""
-    import resource
+# util-linux's prlimit(1), found once: what starts a command under its limits without a fork of this interpreter.
+PRLIMIT_OPTIONS = {
+    "RLIMIT_CPU": "--cpu",
+    "RLIMIT_AS": "--as",
+    "RLIMIT_NPROC": "--nproc",
+    "RLIMIT_FSIZE": "--fsize",
+    "RLIMIT_NOFILE": "--nofile",
+}
+_prlimit = []
 
+
+def prlimit_tool():
+    """The path of prlimit(1), or None when this system has none."""
+    if not _prlimit:
+        import shutil
+
+        _prlimit.append(shutil.which("prlimit", path="/usr/bin:/bin:/usr/sbin:/sbin"))
+    return _prlimit[0]
+
+
+def spawn_limited(start, argv, limits, path):
+    """The process `start(argv)` starts (a Popen without preexec_fn, in its own session), under the request's limits,
+    as limit_setter would give them, without running Python in the child: a fork of this interpreter with
+    preexec_fn costs 15-40 ms; the vfork Popen uses without one, a few. The limits, soft and hard, are set by
+    prlimit(1), which then execs the command: nothing of the command runs before they hold (setting them from here
+    after the start left a window in which the command, or a process it forked, could raise its soft limits up to
+    ours). None when that cannot be done here (no prlimit, no vfork allowed at our process count): the caller then
+    starts it the slow way. A limit above our hard one is left out, as setrlimit in the child would refuse it.
+    FileNotFoundError when the command is not found on `path`, as Popen says it."""
+    import resource
+    import shutil
+
+    prefix = []
     pairs = rlimit_pairs(limits)
-    # Our own allocations while it starts must fit under a lowered address-space limit, with room to spare.
-    if any(which == resource.RLIMIT_AS and value < address_space() + (64 << 20) for which, value in pairs):
-        return None
-    lowered = []
-    try:
+    if pairs:
+        tool = prlimit_tool()
+        if tool is None:
+            return None
+        names = {getattr(resource, name): option for name, option in PRLIMIT_OPTIONS.items()}
         for which, value in pairs:
-            soft, hard = resource.getrlimit(which)
-            if hard != resource.RLIM_INFINITY and value > hard:
-                continue
-            # Our CPU time may already be past it: the SIGXCPU that brings is caught (shield), exec resets it.
-            resource.setrlimit(which, (value, hard))
-            lowered.append((which, soft, hard, value))
-        proc = start()
+            hard = resource.getrlimit(which)[1]
+            if hard == resource.RLIM_INFINITY or value <= hard:
+                prefix.append("%s=%d:%d" % (names[which], value, value))
+        if prefix:
+            # prlimit's own not-found message would hide a missing interpreter behind exit 127.
+            if shutil.which(argv[0], path=path) is None:
+                raise FileNotFoundError(argv[0])
+            prefix = [tool] + prefix + ["--"]
+    try:
+        return start(prefix + argv)
     except (MemoryError, BlockingIOError, ValueError):
         return None
     except OSError as error:
         if isinstance(error, FileNotFoundError):
             raise
         return None
-    finally:
-        for which, soft, hard, _ in lowered:
-            resource.setrlimit(which, (soft, hard))
-    try:
-        for which, _, _, value in lowered:
-            resource.prlimit(proc.pid, which, (value, value))
-    except ProcessLookupError:
-        pass  # it has ended already
-    except OSError:
-        kill_everything(proc, False)
-        proc.wait()
-        return None
-    return proc
 
 
 # The C library's prctl, looked up once (by the runner, before it forks): a fork calls it without loading anything.

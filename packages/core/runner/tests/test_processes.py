@@ -91,8 +91,10 @@ def test_a_command_spawned_without_preexec_fn_gets_the_same_limits_session_and_s
         shield(True, caught=True)
         os.kill(os.getpid(), signal.SIGTERM)  # caught: we live on
         proc = spawn_limited(
-            lambda: subprocess.Popen([sys.executable, "-c", REPORT], stdout=subprocess.PIPE, text=True, start_new_session=True),
+            lambda argv: subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True),
+            [sys.executable, "-c", REPORT],
             limits,
+            os.defpath,
         )
         assert proc is not None
         out = proc.communicate(timeout=30)[0]
@@ -107,14 +109,25 @@ def test_a_command_spawned_without_preexec_fn_gets_the_same_limits_session_and_s
 
 def test_a_command_spawned_without_preexec_fn_cannot_raise_its_limits():
     raise_it = "import resource\ntry:\n    resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))\n    print('raised')\nexcept ValueError:\n    print('refused')\n"
-    proc = spawn_limited(lambda: subprocess.Popen([sys.executable, "-c", raise_it], stdout=subprocess.PIPE, text=True), {"open_files": 64})
+    proc = spawn_limited(lambda argv: subprocess.Popen(argv, stdout=subprocess.PIPE, text=True), [sys.executable, "-c", raise_it], {"open_files": 64}, os.defpath)
     assert proc.communicate(timeout=30)[0].strip() == "refused"
+
+
+def test_a_command_spawned_without_preexec_fn_has_its_hard_limits_before_it_runs():
+    # No window after the start: the command's first look (and anything it forks at once) sees the hard limit.
+    proc = spawn_limited(
+        lambda argv: subprocess.Popen(argv, stdout=subprocess.PIPE, text=True),
+        ["sh", "-c", "ulimit -Hn"],
+        {"open_files": 64},
+        os.defpath,
+    )
+    assert proc.communicate(timeout=30)[0].strip() == "64"
 
 
 def test_a_missing_command_is_reported_as_missing_on_the_fast_path_too():
     ours = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
-        spawn_limited(lambda: subprocess.Popen(["/no/such/command"]), {"open_files": 64})
+        spawn_limited(lambda argv: subprocess.Popen(argv), ["/no/such/command"], {"open_files": 64}, os.defpath)
     except FileNotFoundError:
         pass
     else:
