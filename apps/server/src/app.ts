@@ -1,4 +1,5 @@
 import type { Backend } from "@code-interpreter/core";
+import type { SessionSnapshots } from "@code-interpreter/core/engine";
 import type { FileStore } from "@code-interpreter/files";
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
@@ -41,8 +42,15 @@ export interface AppOptions {
   keys?: KeyRing;
   /** The egress proxy's offer (the secrets requests may name), when the server has one; without it `network` is not offered. */
   egress?: EgressOffer;
+  /** Paused sessions' snapshots, counted in each tenant's stored bytes (TENANT_MAX_STORED_MB) with its files. */
+  snapshots?: SessionSnapshots;
   /** Executions as resources; made here when left out (the caller then cannot close it: its timers do not hold the process). */
   executions?: (slots: ExecutionSlots) => Executions;
+}
+
+/** What a tenant's snapshots take, read from their records; undefined without snapshots. */
+function snapshotBytesOf(snapshots: SessionSnapshots | undefined): ((tenant: string) => Promise<number>) | undefined {
+  return snapshots && (async (tenant) => (await snapshots.usage(tenant)).bytes);
 }
 
 /** The HTTP API as a Hono app; `app.request(...)` works without a port. */
@@ -52,11 +60,16 @@ export function createApp(options: AppOptions) {
   const keys = options.keys ?? KeyRing.load(config);
   const backend = instrumentBackend(options.backend, metrics);
   // Tenancy reads sessions through the same (instrumented) backend as every route.
-  const tenancy = new Tenancy(backend, options.store, {
-    maxConcurrentExecutions: config.TENANT_MAX_CONCURRENT_EXECUTIONS,
-    maxSessions: config.TENANT_MAX_SESSIONS,
-    maxStoredBytes: config.TENANT_MAX_STORED_MB * 1024 * 1024,
-  });
+  const tenancy = new Tenancy(
+    backend,
+    options.store,
+    {
+      maxConcurrentExecutions: config.TENANT_MAX_CONCURRENT_EXECUTIONS,
+      maxSessions: config.TENANT_MAX_SESSIONS,
+      maxStoredBytes: config.TENANT_MAX_STORED_MB * 1024 * 1024,
+    },
+    snapshotBytesOf(options.snapshots),
+  );
   const limit = new ConcurrencyLimit(config.MAX_CONCURRENT_EXECUTIONS);
   const slots = new ExecutionSlots(limit, tenancy);
   const executions =

@@ -95,6 +95,7 @@ export async function openService(config: Config, logger: Logger, keys: KeyRing 
     logger,
     metrics,
     keys,
+    snapshots,
     ...(egress ? { egress: egress.offer } : {}),
     executions: (slots) => {
       executions = new Executions({ records: store.records, slots, logger, resultTtlSeconds: config.EXECUTION_RESULT_TTL_SECONDS });

@@ -536,10 +536,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         sessionExpiry(this.unixNow(), ttlSeconds, this.options.sessionMaxLifetimeSeconds),
       );
       // Its `on_expire` record lives as long as it does (and its snapshot after it).
-      const lifecycle = this.options.snapshots?.lifecycle;
-      if (lifecycle && (await lifecycle.expiryAction(session.id)).action === "pause") {
-        await lifecycle.setExpiryAction(session.id, "pause", Math.max(1, expiresAt - this.unixNow()));
-      }
+      await this.options.snapshots?.lifecycle.renew(session.id, Math.max(1, expiresAt - this.unixNow()));
       return sessionInfo({ ...session, expiresAt });
     });
   }
@@ -821,8 +818,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       }
       await snapshots.remove(sessionId);
       // A session made with on_expire "pause" keeps it: its record now lasts its new lifetime.
-      const { action } = await snapshots.lifecycle.expiryAction(sessionId);
-      if (action === "pause") await snapshots.lifecycle.setExpiryAction(sessionId, "pause", Math.max(1, expiresAt - this.unixNow()));
+      await snapshots.lifecycle.renew(sessionId, Math.max(1, expiresAt - this.unixNow()));
       return resumed;
     });
   }

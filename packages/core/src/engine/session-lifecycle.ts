@@ -45,6 +45,11 @@ export class SessionLifecycle {
     await this.options.storage.put(expiryName(sessionId), value, { ttlSeconds: lifetimeSeconds + this.options.snapshotTtlSeconds });
   }
 
+  /** A session that keeps `on_expire` "pause" through a new lifetime (extended, resumed): its record lasts as long; others have none. */
+  async renew(sessionId: string, lifetimeSeconds: number): Promise<void> {
+    if ((await this.expiryAction(sessionId)).action === "pause") await this.setExpiryAction(sessionId, "pause", lifetimeSeconds);
+  }
+
   /** What happens when the session's TTL runs out (no record: `delete`), and the lifetime it was last given. */
   async expiryAction(sessionId: string): Promise<{ action: SessionExpiryAction; ttlSeconds: number }> {
     const value = await this.options.storage.get(expiryName(sessionId));

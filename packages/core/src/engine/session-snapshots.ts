@@ -214,8 +214,7 @@ export class SessionSnapshots {
   /** Removes a snapshot (its record first, so a half-removed one is no snapshot). */
   async remove(sessionId: string): Promise<void> {
     await this.options.storage.delete(recordName(sessionId));
-    await this.options.storage.delete(imageName(sessionId));
-    await this.options.storage.delete(memoryName(sessionId));
+    await Promise.all([this.options.storage.delete(imageName(sessionId)), this.options.storage.delete(memoryName(sessionId))]);
   }
 
   /** Ids of the sessions with something under the snapshot prefix. */
