@@ -94,9 +94,11 @@ exec 3>&2
 ) >"$local_log" 2>&1 &
 local_lane_pid=$!
 
+# The docker lane's output is also kept, so that a failure's summary can close the run (CI shows its tail).
+docker_log=$(mktemp "${TMPDIR:-/tmp}/docker-lane.XXXXXX")
 docker_status=0
 {
-  [ "${#docker_files[@]}" = 0 ] || step "vitest (docker lane)" pnpm exec vitest run --maxWorkers=1 "${docker_files[@]}"
+  [ "${#docker_files[@]}" = 0 ] || step "vitest (docker lane)" pnpm exec vitest run --maxWorkers=1 "${docker_files[@]}" > >(tee "$docker_log") 2>&1
 } || docker_status=$?
 if [ "$docker_status" = 0 ] && timeout 20 docker info >/dev/null 2>&1; then
   {
@@ -113,6 +115,8 @@ local_lane_pid=""
 timings+=$(printf '%6d s  %s' $((SECONDS - lanes_start)) "both lanes (wall)")$'\n'
 log "The local lane (vitest, then the local benchmarks), which ran beside the docker lane:"
 cat "$local_log" >&2
+# Kept until the end for the failure summary.
+cp "$local_log" "$docker_log.local" 2>/dev/null || true
 rm -f "$local_log" "$local_timings"
 
 log "The static checks (started after the bootstrap):"
@@ -126,4 +130,12 @@ failed=0
 [ "$docker_status" = 0 ] || { log "The docker lane failed (exit $docker_status): see its output above"; failed=1; }
 [ "$local_status" = 0 ] || { log "The local lane failed (exit $local_status): see its output above"; failed=1; }
 [ "$static_status" = 0 ] || { log "The static checks failed (exit $static_status): see above"; failed=1; }
+if [ "$failed" = 1 ]; then
+  # What failed, once more at the very end: a lane's output is long and only its tail may be read.
+  log "Failure summary (failed test files and their first errors; the full output is above):"
+  sed 's/\x1b\[[0-9;]*m//g' "$docker_log" "$docker_log.local" 2>/dev/null |
+    grep -E '^ *(FAIL |× |Test Files |Tests )|AssertionError|^ *[A-Za-z]*Error: ' |
+    head -80 >&2 || true
+fi
+rm -f "$docker_log" "$docker_log.local"
 exit "$failed"
