@@ -6,7 +6,8 @@ import { containersLabelled, dockerAvailable, fileLabels, removeLabelled, testSe
 const available = await dockerAvailable();
 const labels = fileLabels();
 
-describe.skipIf(!available)("OCI runtime (PYTHON_EXECUTOR_DOCKER_RUNTIME)", () => {
+// Creating a backend runs its start-up trial (a container) before the execution: seconds beside CI's other lane.
+describe.skipIf(!available)("OCI runtime (PYTHON_EXECUTOR_DOCKER_RUNTIME)", { timeout: 120_000 }, () => {
   let backend: DockerBackend | undefined;
   afterAll(async () => {
     await backend?.close();
@@ -22,7 +23,7 @@ describe.skipIf(!available)("OCI runtime (PYTHON_EXECUTOR_DOCKER_RUNTIME)", () =
 
   it("runs code under a runtime the engine has", async () => {
     backend = await createDockerBackend({ ...testSettings(labels), runtime: "runc", pool: false });
-    const result = await backend.execute({ code: "print(1)", timeoutMs: 10_000, lastLineInteractive: true, files: [] });
+    const result = await backend.execute({ code: "print(1)", timeoutMs: 60_000, lastLineInteractive: true, files: [] });
     expect(result).toMatchObject({ stdout: "1\n", exitCode: 0 });
   });
 });
