@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { listSandboxProcesses, listSessionDirs } from "@code-interpreter/backend-local/testing";
+import { createTestBucket, findTestObjectStore, testStoreEnv } from "@code-interpreter/files/testing";
 import { serverEnv, stateDir } from "@code-interpreter/test-support";
-import type { SnapshotServer } from "@code-interpreter/test-support/snapshots";
+import type { SharedSnapshotStore, SnapshotServer } from "@code-interpreter/test-support/snapshots";
 import { loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { startServer } from "../../src/server.js";
@@ -34,4 +35,19 @@ export async function startSnapshotServer(prefix: string, env: Record<string, st
 export async function localSnapshotLeftovers(dir: string | undefined): Promise<string[]> {
   const sessions = dir ? await listSessionDirs(join(dir, "local")) : [];
   return [...(await listSandboxProcesses()), ...sessions.map((name) => `session dir ${name}`)];
+}
+
+/**
+ * A fresh bucket of the test S3 store (scripts/test.d/50-swift.sh) for two replicas' snapshots, or why there is
+ * none: under CI=true its absence fails the caller. The servers' S3 clients read credentials through the SDK's
+ * chain, as deployed ones do, so they go into this process's environment.
+ */
+export async function s3SnapshotStore(): Promise<SharedSnapshotStore> {
+  const found = await findTestObjectStore();
+  if ("reason" in found) throw new Error(`the two-replica snapshot suite needs an S3 store: ${found.reason}`);
+  const bucket = await createTestBucket(found.store, "snapshots");
+  const env = testStoreEnv(found.store, bucket.bucket);
+  process.env.AWS_ACCESS_KEY_ID = env.AWS_ACCESS_KEY_ID;
+  process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
+  return { env, remove: bucket.remove };
 }

@@ -10,3 +10,4 @@ export {
   snapshotServerEnv,
 } from "./snapshot-fixture.js";
 export { describeSnapshotHostile, SNAPSHOT_HOSTILE_CAP_MB } from "./snapshot-hostile.js";
+export { describeSnapshotReplicas, type SharedSnapshotStore, type SnapshotReplicaOptions } from "./snapshot-replicas.js";
