@@ -36,7 +36,9 @@ async function trialOne(backend: Backend, runtime: SandboxRuntime | undefined, d
   try {
     result = await backend.execute({
       code: "print(1)",
-      timeoutMs: Math.min(30_000, deadlineMs),
+      // The whole deadline: on a loaded machine a gVisor sandbox's Python can take tens of seconds to
+      // start (seen at load average 29 with 30 s here), and a slow machine is not a broken runtime.
+      timeoutMs: deadlineMs,
       lastLineInteractive: false,
       files: [],
       signal,
