@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { KubernetesDouble } from "@code-interpreter/kubernetes-double";
 import { removeLabelled } from "@code-interpreter/test-support";
 import type { KubeConfig } from "@kubernetes/client-node";
@@ -25,13 +26,18 @@ export interface KubernetesTarget {
   stop(): Promise<void>;
 }
 
+/** deploy/seccomp, as the double's node seccomp root: gVisor pods need the profile deploy/README.md asks for. */
+const SECCOMP_ROOT = fileURLToPath(new URL("../../deploy/seccomp/", import.meta.url));
+
 /**
  * Starts the Kubernetes API double on loopback with pods as Docker
  * containers of `image` (no cluster can run here), and writes a kubeconfig
  * for it. Containers an earlier run left when it was killed outright are
- * removed first.
+ * removed first. With `gvisor`, the double has deploy/runtimeclass.yaml's
+ * RuntimeClass (run on Docker's runsc) and the server's pods the shipped
+ * seccomp profile, as deploy/README.md sets a cluster up.
  */
-export async function startKubernetesTarget(image: string): Promise<KubernetesTarget> {
+export async function startKubernetesTarget(image: string, options: { gvisor?: boolean } = {}): Promise<KubernetesTarget> {
   const docker = new Dockerode();
   await docker
     .getImage(image)
@@ -45,7 +51,9 @@ export async function startKubernetesTarget(image: string): Promise<KubernetesTa
     image,
     docker,
     labels: { [BENCH_LABEL]: "kubernetes", [PID_LABEL]: String(process.pid) },
+    ...(options.gvisor ? { seccompProfileRoot: SECCOMP_ROOT } : {}),
   });
+  if (options.gvisor) double.addRuntimeClass("gvisor", "runsc");
   const kubeConfig = double.kubeConfig(BENCH_NAMESPACE);
   const dir = await mkdtemp(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
   const path = join(dir, "kubeconfig");
@@ -59,6 +67,7 @@ export async function startKubernetesTarget(image: string): Promise<KubernetesTa
       EXECUTOR_BACKEND: "kubernetes",
       KUBERNETES_EXECUTOR_NAMESPACE: BENCH_NAMESPACE,
       KUBERNETES_EXECUTOR_IMAGE: image,
+      ...(options.gvisor ? { KUBERNETES_EXECUTOR_SECCOMP_PROFILE: "localhost/code-interpreter.json" } : {}),
     },
     stop: async () => {
       try {

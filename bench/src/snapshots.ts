@@ -126,7 +126,7 @@ try {
   let kubernetes: KubernetesTarget | undefined;
   if (backend === "kubernetes") {
     progress("starting the Kubernetes API double");
-    kubernetes = await startKubernetesTarget(image);
+    kubernetes = await startKubernetesTarget(image, { gvisor: runtime === "gvisor" });
     onCleanup(kubernetes.stop);
   }
   progress(`starting the server (${backend}, runtime ${runtime})`);
