@@ -50,7 +50,7 @@ import { runnerPlan, type SandboxLimits } from "./limits.js";
 import { PersistentRunner, PythonKernel } from "./persistent-runner.js";
 import { SessionRunners } from "./session-runners.js";
 import { type PausedSession, type SessionImage, SessionPausedError, type SessionSnapshots } from "./session-snapshots.js";
-import { REFILL_HOLD_MS, WARM_POOL_SANDBOXES, WarmBudget, WarmPool } from "./warm-pool.js";
+import { REFILL_HOLD_MS, SESSION_REFILL_HOLD_MS, WARM_POOL_SANDBOXES, WarmBudget, WarmPool } from "./warm-pool.js";
 
 /** After a session's command failed, how often and how far apart its sandbox is looked at again (another replica's removal takes a moment to show). */
 const LIVENESS_CHECKS = 3;
@@ -255,6 +255,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         create: () => this.startWarmSession(),
         destroy: (warm) => this.discardWarmSession(warm),
         maxAgeMs: WARM_SESSION_MAX_AGE_SECONDS * 1000,
+        refillHoldMs: SESSION_REFILL_HOLD_MS,
+        releaseEndsHold: false,
         budget,
         onError: (error) => this.warn(`could not start a warm session: ${(error as Error).message}`),
       });

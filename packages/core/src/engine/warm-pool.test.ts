@@ -231,6 +231,28 @@ describe("WarmPool", () => {
     pool.release();
   });
 
+  it("holds its refill for the whole refillHoldMs when a release does not end it (a session's first command)", async () => {
+    const { pool, created } = makePool({ min: 2, max: 2, refillHoldMs: 200, releaseEndsHold: false });
+    await pass(10);
+    expect(pool.take()).toBe(0);
+    pool.release();
+    await pass(150);
+    expect(created()).toBe(2);
+    await pass(100);
+    expect(pool.size).toBe(2);
+  });
+
+  it("ends the hold when a request finds the pool empty", async () => {
+    const { pool } = makePool({ min: 1, max: 1, refillHoldMs: 60_000, releaseEndsHold: false }, platform({ createMs: 100 }));
+    await pass(100);
+    expect(pool.take()).toBe(0);
+    expect(pool.take()).toBeUndefined();
+    await pass(100);
+    expect(pool.size).toBe(1);
+    pool.release();
+    pool.release();
+  });
+
   it("refills at once when a request found it empty", async () => {
     const { pool } = makePool({ min: 0, max: 1, refillHoldMs: 60_000 });
     expect(pool.take()).toBeUndefined();

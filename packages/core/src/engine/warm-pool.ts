@@ -46,6 +46,13 @@ export class WarmBudget {
   }
 }
 
+/**
+ * How long the engine's session pool holds its refill back after a session
+ * claimed a warm sandbox: its first command (a `echo hi` takes 5-40 ms)
+ * then runs without a sandbox's start beside it.
+ */
+export const SESSION_REFILL_HOLD_MS = 200;
+
 /** Settings of a warm pool. */
 export interface WarmPoolOptions<T> {
   /** Creates and starts one sandbox, ready for a request. */
@@ -79,9 +86,16 @@ export interface WarmPoolOptions<T> {
    * releases it or this long has passed, whichever comes first: starting a
    * sandbox costs the server a process spawn (which blocks its event loop)
    * and the machine a CPU-heavy boot, which would otherwise compete with the
-   * request just handed its sandbox. 0: refill at once. @default 0
+   * request just handed its sandbox. 0: refill at once. A request that
+   * finds the pool empty ends the hold. @default 0
    */
   refillHoldMs?: number;
+  /**
+   * The taker's release ends the hold (a one-shot sandbox is released with
+   * its answer); false: the hold lasts its whole refillHoldMs (a session is
+   * released once claimed, before its first command). @default true
+   */
+  releaseEndsHold?: boolean;
   /** Told when creating a sandbox failed (the pool retries after a pause). */
   onError?: (error: unknown) => void;
 }
@@ -149,6 +163,7 @@ export class WarmPool<T> {
       refillConcurrency: 2,
       maxRefillConcurrency: 16,
       refillHoldMs: 0,
+      releaseEndsHold: true,
       ...options,
       max,
     };
@@ -208,6 +223,9 @@ export class WarmPool<T> {
     if (!entry) {
       this.recentMisses.push(now);
       if (this.recentMisses.length > 64) this.recentMisses.shift();
+      // Demand outruns the pool: holding the refill back would only make the next request miss too.
+      clearTimeout(this.hold);
+      this.hold = undefined;
     } else if (this.options.refillHoldMs > 0 && !this.hold) {
       // One hold at a time, never extended: under steady demand the refill still starts within refillHoldMs.
       this.hold = setTimeout(() => this.endHold(), this.options.refillHoldMs);
@@ -233,7 +251,7 @@ export class WarmPool<T> {
   /** The caller is done with what `take()` gave it (or with the fresh sandbox it made instead). */
   release(): void {
     this.inUse = Math.max(0, this.inUse - 1);
-    if (this.hold) {
+    if (this.hold && this.options.releaseEndsHold) {
       clearTimeout(this.hold);
       // Once the caller's answer is on its way: release() is called just before the caller returns it.
       this.hold = setTimeout(() => this.endHold(), 0);
