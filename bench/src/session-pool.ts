@@ -2,7 +2,7 @@
 // back to back, spaced, and in bursts of 16, each burst reported on its own,
 // with the load average before and after each mode. Usage:
 //   node bench/src/session-pool.ts --backend local|docker [--count 30] [--pause-ms 300]
-//     [--burst-rounds 2] [--burst-pause-ms 0] [--modes back-to-back,spaced,burst]
+//     [--burst-rounds 2] [--burst-pause-ms 0] [--settle-ms 3000] [--modes back-to-back,spaced,burst]
 // The server takes the usual variables from this process's environment
 // (e.g. SESSION_POOL_MIN=16 for a pool sized for the burst).
 import { loadavg } from "node:os";
@@ -20,6 +20,8 @@ const { values: args } = parseArgs({
     "pause-ms": { type: "string", default: "300" },
     "burst-rounds": { type: "string", default: "2" },
     "burst-pause-ms": { type: "string", default: "0" },
+    /** The pause after the warm-up, and after each mode: time for the pool to fill (e.g. SESSION_POOL_MIN=16). */
+    "settle-ms": { type: "string", default: "3000" },
     modes: { type: "string", default: "back-to-back,spaced,burst" },
   },
 });
@@ -30,6 +32,7 @@ const pauseMs = Number(args["pause-ms"]);
 const burstRounds = Number(args["burst-rounds"]);
 const burstPauseMs = Number(args["burst-pause-ms"]);
 const modes = (args.modes as string).split(",");
+const settleMs = Number(args["settle-ms"]);
 
 cleanUpOnSignals();
 const load = () =>
@@ -53,7 +56,7 @@ try {
   const client = api(server.url);
   // Warm-up: the server's first session, and the pool's first refill, out of the figures.
   await sequentialMode(client, 2, 1000);
-  await new Promise((resolve) => setTimeout(resolve, 3000));
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
   for (const mode of modes) {
     const before = load();
     if (mode === "back-to-back") report("back to back", await sequentialMode(client, count), before);
@@ -61,7 +64,7 @@ try {
     else if (mode === "burst") report("burst of 16", await burstMode(client, 16, burstRounds, burstPauseMs), before);
     else throw new Error(`unknown mode ${mode}`);
     // The pool's refill after one mode is left out of the next.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
   }
   console.log(rows.join("\n"));
   console.log(JSON.stringify(figures));
