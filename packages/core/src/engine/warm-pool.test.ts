@@ -231,19 +231,29 @@ describe("WarmPool", () => {
     pool.release();
   });
 
-  it("holds its refill for the whole refillHoldMs when a release does not end it (a session's first command)", async () => {
-    const { pool, created } = makePool({ min: 2, max: 2, refillHoldMs: 200, releaseEndsHold: false });
+  it("holds its refill past the release until refillHoldMs or the next take, with holdEndsOn next-take (a session's first command)", async () => {
+    const { pool, created } = makePool({ min: 3, max: 3, refillHoldMs: 200, holdEndsOn: "next-take" });
     await pass(10);
     expect(pool.take()).toBe(0);
     pool.release();
     await pass(150);
-    expect(created()).toBe(2);
+    expect(created()).toBe(3);
     await pass(100);
-    expect(pool.size).toBe(2);
+    expect(created()).toBe(4);
+    // The next session holds the refill again; one right after it means demand is flowing: the refill goes on at once.
+    expect(pool.take()).toBe(1);
+    await pass(10);
+    expect(created()).toBe(4);
+    expect(pool.take()).toBe(2);
+    await pass(10);
+    expect(created()).toBe(6);
+    expect(pool.size).toBe(3);
+    pool.release();
+    pool.release();
   });
 
   it("ends the hold when a request finds the pool empty", async () => {
-    const { pool } = makePool({ min: 1, max: 1, refillHoldMs: 60_000, releaseEndsHold: false }, platform({ createMs: 100 }));
+    const { pool } = makePool({ min: 1, max: 1, refillHoldMs: 60_000, holdEndsOn: "next-take" }, platform({ createMs: 100 }));
     await pass(100);
     expect(pool.take()).toBe(0);
     expect(pool.take()).toBeUndefined();

@@ -48,8 +48,9 @@ export class WarmBudget {
 
 /**
  * How long the engine's session pool holds its refill back after a session
- * claimed a warm sandbox: its first command (a `echo hi` takes 5-40 ms)
- * then runs without a sandbox's start beside it.
+ * claimed a warm sandbox (unless another session comes first): its first
+ * command (an `echo hi` takes 5-40 ms) then runs without a sandbox's start
+ * beside it.
  */
 export const SESSION_REFILL_HOLD_MS = 200;
 
@@ -91,11 +92,13 @@ export interface WarmPoolOptions<T> {
    */
   refillHoldMs?: number;
   /**
-   * The taker's release ends the hold (a one-shot sandbox is released with
-   * its answer); false: the hold lasts its whole refillHoldMs (a session is
-   * released once claimed, before its first command). @default true
+   * What ends the hold before refillHoldMs: the taker's `release` (a
+   * one-shot sandbox is released with its answer), or the `next-take` (a
+   * session is released once claimed, before its first command; a second
+   * session right after it means demand is flowing, and the refill must not
+   * wait). @default "release"
    */
-  releaseEndsHold?: boolean;
+  holdEndsOn?: "release" | "next-take";
   /** Told when creating a sandbox failed (the pool retries after a pause). */
   onError?: (error: unknown) => void;
 }
@@ -163,7 +166,7 @@ export class WarmPool<T> {
       refillConcurrency: 2,
       maxRefillConcurrency: 16,
       refillHoldMs: 0,
-      releaseEndsHold: true,
+      holdEndsOn: "release",
       ...options,
       max,
     };
@@ -226,6 +229,9 @@ export class WarmPool<T> {
       // Demand outruns the pool: holding the refill back would only make the next request miss too.
       clearTimeout(this.hold);
       this.hold = undefined;
+    } else if (this.hold && this.options.holdEndsOn === "next-take") {
+      clearTimeout(this.hold);
+      this.hold = undefined;
     } else if (this.options.refillHoldMs > 0 && !this.hold) {
       // One hold at a time, never extended: under steady demand the refill still starts within refillHoldMs.
       this.hold = setTimeout(() => this.endHold(), this.options.refillHoldMs);
@@ -251,7 +257,7 @@ export class WarmPool<T> {
   /** The caller is done with what `take()` gave it (or with the fresh sandbox it made instead). */
   release(): void {
     this.inUse = Math.max(0, this.inUse - 1);
-    if (this.hold && this.options.releaseEndsHold) {
+    if (this.hold && this.options.holdEndsOn === "release") {
       clearTimeout(this.hold);
       // Once the caller's answer is on its way: release() is called just before the caller returns it.
       this.hold = setTimeout(() => this.endHold(), 0);
