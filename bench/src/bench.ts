@@ -228,6 +228,8 @@ try {
         mode === "sequential" ? `${tail(floors.firstResult)} ${floors.firstResultName}` : "",
         `${ratio.toFixed(2)}×`,
       ]);
+      for (const [round, figures] of (result.rounds ?? []).entries())
+        rows.push([`  round ${round + 1}`, `${tail(figures.latency)}, ${figures.errors} errors`, "", ""]);
       if (result.firstError) console.error(`create to first result, ${mode}: first error: ${result.firstError}`);
       for (const [kind, times] of Object.entries(result.errorKinds ?? {}))
         console.error(`create to first result, ${mode}: ${times}× ${kind}`);

@@ -18,6 +18,8 @@ export interface FirstResultPlan {
 export interface FirstResultFigures {
   latency: Latency;
   errors: number;
+  /** Bursts: each round's own figures, in order (a pool that learns makes the later ones faster). */
+  rounds?: FirstResultFigures[];
   /** The first error's message, to tell why without rerunning. */
   firstError?: string;
   /** How many errors of each kind (their messages, session ids left out): a slow engine's timeouts apart from failures. */
@@ -43,7 +45,7 @@ function within<T>(what: string, work: Promise<T>): Promise<T> {
  * resolves to the milliseconds until the answer arrived (the delete is not
  * timed, but a delete that fails or does not answer makes the iteration an error).
  */
-async function once(client: ReturnType<typeof api>): Promise<number> {
+export async function once(client: ReturnType<typeof api>): Promise<number> {
   const started = performance.now();
   let id: string | undefined;
   let ms = Number.NaN;
@@ -88,10 +90,11 @@ async function collect(runs: Promise<number>[]): Promise<FirstResultFigures> {
   };
 }
 
-/** One after another. */
-export async function sequentialMode(client: ReturnType<typeof api>, count: number): Promise<FirstResultFigures> {
+/** One after another, `pauseMs` apart (0: back to back). */
+export async function sequentialMode(client: ReturnType<typeof api>, count: number, pauseMs = 0): Promise<FirstResultFigures> {
   const runs: Promise<number>[] = [];
   for (let i = 0; i < count; i++) {
+    if (i > 0 && pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
     const run = once(client);
     runs.push(run);
     await run.catch(() => {});
@@ -111,13 +114,15 @@ export async function staggeredMode(client: ReturnType<typeof api>, count: numbe
   return collect(runs);
 }
 
-/** `size` at once, `rounds` times. */
-export async function burstMode(client: ReturnType<typeof api>, size: number, rounds: number): Promise<FirstResultFigures> {
+/** `size` at once, `rounds` times, each round `pauseMs` after the one before it ended; figures of all and of each round. */
+export async function burstMode(client: ReturnType<typeof api>, size: number, rounds: number, pauseMs = 0): Promise<FirstResultFigures> {
   const runs: Promise<number>[] = [];
+  const each: FirstResultFigures[] = [];
   for (let round = 0; round < rounds; round++) {
+    if (round > 0 && pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
     const these = Array.from({ length: size }, () => once(client));
     runs.push(...these);
-    await Promise.allSettled(these);
+    each.push(await collect(these));
   }
-  return collect(runs);
+  return { ...(await collect(runs)), ...(rounds > 1 ? { rounds: each } : {}) };
 }

@@ -114,7 +114,9 @@ export const ConfigSchema = z.object({
   SANDBOX_POOL_IDLE_TIMEOUT_SEC: integer(1, 60),
   /** Warm session sandboxes kept ready (every backend); SESSION_POOL_MAX=0 turns the session pool off. */
   SESSION_POOL_MIN: integer(0, 1),
-  SESSION_POOL_MAX: integer(0, 4),
+  SESSION_POOL_MAX: integer(0, 16),
+  /** Memory warm sandboxes of both pools may hold together, each counted at MEMORY_LIMIT_MB; unset: 16 × MEMORY_LIMIT_MB. */
+  WARM_POOL_MEMORY_MB: z.coerce.number().int().min(0).optional(),
   /** Modules warm sandboxes import before a request arrives (comma-separated; "none" for none). */
   SANDBOX_PRELOAD: z
     .string()

@@ -104,6 +104,7 @@ function sandboxSettings(config: Config, runtime: SandboxRuntime, logger: Logger
     sandboxRuntime: runtime,
     pool: poolSettings(config, config.SANDBOX_POOL_MIN, config.SANDBOX_POOL_MAX),
     sessionPool: poolSettings(config, config.SESSION_POOL_MIN, config.SESSION_POOL_MAX),
+    ...(config.WARM_POOL_MEMORY_MB === undefined ? {} : { warmPoolMemoryMb: config.WARM_POOL_MEMORY_MB }),
     preload: config.SANDBOX_PRELOAD,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     memoryLimitMb: config.MEMORY_LIMIT_MB,

@@ -14,6 +14,13 @@ describe("loadConfig", () => {
     });
   });
 
+  it("lets the session pool grow to 16 by default, within a warm-pool memory budget derived from MEMORY_LIMIT_MB unless set", () => {
+    expect(loadConfig({})).toMatchObject({ SESSION_POOL_MAX: 16, SANDBOX_POOL_MAX: 4 });
+    expect(loadConfig({}).WARM_POOL_MEMORY_MB).toBeUndefined();
+    expect(loadConfig({ WARM_POOL_MEMORY_MB: "2048" })).toMatchObject({ WARM_POOL_MEMORY_MB: 2048 });
+    expect(() => loadConfig({ WARM_POOL_MEMORY_MB: "-1" })).toThrow(/WARM_POOL_MEMORY_MB/);
+  });
+
   it("defaults the durable-request settings and refuses a background limit below MAX_EXEC_TIMEOUT_MS", () => {
     expect(loadConfig({})).toMatchObject({
       MAX_BACKGROUND_TIMEOUT_MS: 3_600_000,

@@ -1,5 +1,5 @@
 import { BackendUnavailableError } from "@code-interpreter/core";
-import { SandboxEngine, type SandboxEngineOptions, sandboxLimits } from "@code-interpreter/core/engine";
+import { SandboxEngine, type SandboxEngineOptions, sandboxLimits, warmPoolMemoryBytes } from "@code-interpreter/core/engine";
 import Dockerode from "dockerode";
 import { type DockerBackendSettings, defaultDockerBackendSettings } from "./docker-backend-settings.js";
 import { DockerDriver, type DockerEngineFacts } from "./docker-driver.js";
@@ -31,6 +31,7 @@ export function dockerEngineOptions(settings: DockerBackendSettings): SandboxEng
     processRlimit: settings.sandboxRuntime === "gvisor",
     pool: settings.pool,
     sessionPool: settings.sessionPool,
+    warmPoolMemoryBytes: warmPoolMemoryBytes(settings),
     preload: settings.preload,
     maxExecTimeoutMs: settings.maxExecTimeoutMs,
     warn: settings.warn,

@@ -1,5 +1,5 @@
 import { BackendUnavailableError } from "@code-interpreter/core";
-import { SandboxEngine, type SandboxEngineOptions, sandboxLimits } from "@code-interpreter/core/engine";
+import { SandboxEngine, type SandboxEngineOptions, sandboxLimits, warmPoolMemoryBytes } from "@code-interpreter/core/engine";
 import { KubeApi } from "./kube-api.js";
 import { defaultKubernetesBackendSettings, type KubernetesBackendSettings } from "./kubernetes-backend-settings.js";
 import { KubernetesDriver } from "./kubernetes-driver.js";
@@ -46,6 +46,7 @@ export function kubernetesEngineOptions(settings: KubernetesBackendSettings): Sa
     processRlimit: gvisor,
     pool: settings.pool,
     sessionPool: settings.sessionPool,
+    warmPoolMemoryBytes: warmPoolMemoryBytes(settings),
     preload: settings.preload,
     maxExecTimeoutMs: WARM_USE_MS,
     startSeconds: Math.ceil(settings.podStartTimeoutMs / 1000),

@@ -1,4 +1,4 @@
-import { SandboxEngine, type SandboxEngineOptions, sandboxLimits } from "@code-interpreter/core/engine";
+import { SandboxEngine, type SandboxEngineOptions, sandboxLimits, warmPoolMemoryBytes } from "@code-interpreter/core/engine";
 import type { LocalBackendSettings } from "./local-backend-settings.js";
 import { LocalDriver, passthroughEnv } from "./local-driver.js";
 import type { Isolation } from "./sandbox-process.js";
@@ -37,6 +37,7 @@ export function localEngineOptions(settings: LocalBackendSettings, isolation: Is
     env: passthroughEnv(),
     pool: isolation === "none" ? false : settings.pool,
     sessionPool: settings.sessionPool,
+    warmPoolMemoryBytes: warmPoolMemoryBytes(settings),
     preload: settings.preload,
     warn: settings.warn,
     ...(settings.egress ? { egress: settings.egress } : {}),

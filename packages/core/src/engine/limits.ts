@@ -42,6 +42,11 @@ export function sandboxLimits(settings: SandboxLimitSettings): SandboxLimits {
   };
 }
 
+/** The engine's `warmPoolMemoryBytes` of these settings (unset: the engine's default, WARM_POOL_SANDBOXES at their limit). */
+export function warmPoolMemoryBytes(settings: Pick<SandboxSettings, "warmPoolMemoryMb">): number | undefined {
+  return settings.warmPoolMemoryMb === undefined ? undefined : settings.warmPoolMemoryMb * 1024 * 1024;
+}
+
 /**
  * The limits the runner sets with setrlimit. Memory and processes are a
  * cgroup's job where the sandbox has one (`cgroup: true`): RLIMIT_AS breaks

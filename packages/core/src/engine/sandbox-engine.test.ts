@@ -366,6 +366,32 @@ describe("SandboxEngine: races", () => {
     expect(driver.sandboxes.get(id)?.state).toBe("removed");
   });
 
+  it("a session created while the pool is making a warm session waits for that one instead of making another", async () => {
+    const fake = new FakeDriver();
+    const making = fake.hold("createSession");
+    const { driver, engine } = setUp(fake, { sessionPool: { min: 1, max: 1, idleTimeoutMs: 60_000 } });
+    await making.reached;
+    const creating = engine.createSession({ ttlSeconds: 300, files: [] });
+    making.release();
+    const session = await creating;
+    expect(driver.sandboxes.get(session.id)?.warm).toBe(false);
+    // The session is the warm one the pool was making: no second sandbox was made for it.
+    expect([...driver.sandboxes.values()].filter((sandbox) => sandbox.kind === "session")[0]?.name).toBe(session.id);
+  });
+
+  it("the pools grow with demand only within warmPoolMemoryBytes, each sandbox counted at its memory limit", async () => {
+    const { driver, engine } = setUp(
+      {},
+      { sessionPool: { min: 0, max: 16, idleTimeoutMs: 60_000 }, warmPoolMemoryBytes: 3 * LIMITS.memoryBytes },
+    );
+    const sessions = await Promise.all(Array.from({ length: 8 }, () => engine.createSession({ ttlSeconds: 300, files: [] })));
+    await until(() => engine.warmSessionCount === 3);
+    for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
+    const warm = [...driver.sandboxes.values()].filter((sandbox) => sandbox.warm && sandbox.state === "running");
+    expect(warm).toHaveLength(3);
+    expect(sessions).toHaveLength(8);
+  });
+
   it("a session pool refilling while the engine closes leaves no warm session behind", async () => {
     const { driver, engine } = setUp({}, { sessionPool: { min: 1, max: 1, idleTimeoutMs: 60_000 } });
     const starting = driver.hold("startKernel");

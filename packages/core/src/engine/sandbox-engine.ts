@@ -50,7 +50,7 @@ import { runnerPlan, type SandboxLimits } from "./limits.js";
 import { PersistentRunner, PythonKernel } from "./persistent-runner.js";
 import { SessionRunners } from "./session-runners.js";
 import { type PausedSession, type SessionImage, SessionPausedError, type SessionSnapshots } from "./session-snapshots.js";
-import { REFILL_HOLD_MS, WarmPool } from "./warm-pool.js";
+import { REFILL_HOLD_MS, SESSION_REFILL_HOLD_MS, WARM_POOL_SANDBOXES, WarmBudget, WarmPool } from "./warm-pool.js";
 
 /** After a session's command failed, how often and how far apart its sandbox is looked at again (another replica's removal takes a moment to show). */
 const LIVENESS_CHECKS = 3;
@@ -102,6 +102,13 @@ export interface SandboxEngineOptions {
    * absent: each session's sandbox is created when it is asked for.
    */
   sessionPool?: WarmPoolSettings | false;
+  /**
+   * The memory warm sandboxes of both pools may hold together, each counted
+   * at its limit (`limits.memoryBytes`, what it may use once handed out):
+   * the pools grow with demand beyond their `min` only within it.
+   * @default WARM_POOL_SANDBOXES × limits.memoryBytes
+   */
+  warmPoolMemoryBytes?: number;
   /** Modules warm sandboxes preload. @default none */
   preload?: readonly string[];
   /**
@@ -218,6 +225,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
     this.clock = options.clock ?? SYSTEM_CLOCK;
     this.warn = options.warn ?? ((message) => console.warn(message));
     const preloadModules = options.preload ?? [];
+    const budget = new WarmBudget(
+      Math.floor((options.warmPoolMemoryBytes ?? WARM_POOL_SANDBOXES * options.limits.memoryBytes) / options.limits.memoryBytes),
+    );
     if (options.pool) {
       const lifetimeSeconds = warmLifetimeSeconds(this.maxExecTimeoutMs, this.startSeconds);
       this.pool = new WarmPool<Sandbox>({
@@ -235,6 +245,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         destroy: (sandbox) => this.discard(sandbox),
         maxAgeMs: WARM_MAX_AGE_SECONDS * 1000,
         refillHoldMs: REFILL_HOLD_MS,
+        budget,
         onError: (error) => this.warn(`could not start a warm sandbox: ${(error as Error).message}`),
       });
     }
@@ -244,6 +255,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         create: () => this.startWarmSession(),
         destroy: (warm) => this.discardWarmSession(warm),
         maxAgeMs: WARM_SESSION_MAX_AGE_SECONDS * 1000,
+        refillHoldMs: SESSION_REFILL_HOLD_MS,
+        holdEndsOn: "next-take",
+        budget,
         onError: (error) => this.warn(`could not start a warm session: ${(error as Error).message}`),
       });
     }
@@ -884,7 +898,8 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
    * (that sandbox is removed; the session is made afresh).
    */
   private async claimWarmSession(expiresAt: number, tenant: string | undefined): Promise<Session | undefined> {
-    const warm = this.sessionPool?.take();
+    // Waits for a warm session being made, when one is not already promised to an earlier caller.
+    const warm = await this.sessionPool?.acquire();
     try {
       if (!warm) return undefined;
       const alive = await warm.commands.then(

@@ -13,7 +13,7 @@ describe("sandbox settings", () => {
       maxProcesses: 128,
       sandboxUid: 65532,
       pool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
-      sessionPool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
+      sessionPool: { min: 1, max: 16, idleTimeoutMs: 60_000 },
       sandboxRuntime: "default",
       preload: DEFAULT_PRELOAD,
     });

@@ -51,10 +51,19 @@ export interface SandboxSettings {
   /**
    * Session sandboxes started ahead of demand, their command runner and
    * Python kernel already running: creating a session claims one. Sized like
-   * `pool`; `false` creates each session's sandbox when it is asked for.
-   * @default SESSION_POOL_MIN, SESSION_POOL_MAX, SANDBOX_POOL_IDLE_TIMEOUT_SEC, else 1, 4, 60 s
+   * `pool` (a burst of sessions teaches it to keep that many warm, up to
+   * `max` and within `warmPoolMemoryMb`); `false` creates each session's
+   * sandbox when it is asked for.
+   * @default SESSION_POOL_MIN, SESSION_POOL_MAX, SANDBOX_POOL_IDLE_TIMEOUT_SEC, else 1, 16, 60 s
    */
   sessionPool: SandboxPoolSettings | false;
+  /**
+   * The memory warm sandboxes of both pools may hold together, in MB, each
+   * counted at `memoryLimitMb` (what it may use once handed out): beyond
+   * their `min`, the pools grow with demand only within it.
+   * @default WARM_POOL_MEMORY_MB, else 16 × `memoryLimitMb` (8192 with the default limit)
+   */
+  warmPoolMemoryMb?: number;
   /**
    * The kernel sandboxes run on (SANDBOX_RUNTIMES): `gvisor` puts gVisor's
    * runsc between the code and the host's kernel. One backend runs one
@@ -100,7 +109,7 @@ export function defaultSandboxSettings(): SandboxSettings {
     maxProcesses: 128,
     sandboxUid: 65532,
     pool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
-    sessionPool: { min: 1, max: 4, idleTimeoutMs: 60_000 },
+    sessionPool: { min: 1, max: 16, idleTimeoutMs: 60_000 },
     sandboxRuntime: "default",
     preload: DEFAULT_PRELOAD,
     warn: (message) => console.warn(message),
