@@ -243,7 +243,7 @@ describe.skipIf(!(await dockerAvailable()))("docker sessions", { timeout: 60_000
     try {
       const [, , , source] = killByMarkerArgv(SERVE_MARKER);
       const failed = backend.runInSession({ sessionId: session.id, language: "bash", code: `python3 -I -c '${source}'`, timeoutMs: 5000 });
-      await expect(failed).rejects.toSatisfy(BackendUnavailableError.isInstance);
+      await expect(failed).rejects.toSatisfy((error) => BackendUnavailableError.isInstance(error));
       await expect(failed).rejects.toThrow(/its runner ended: exec exit 137 \(SIGKILL\); container running/);
       const after = await backend.runInSession({ sessionId: session.id, language: "bash", code: "echo still here", timeoutMs: 5000 });
       expect(after.stdout).toBe("still here\n");
