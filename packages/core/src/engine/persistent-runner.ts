@@ -21,7 +21,7 @@ export interface PersistentRunnerOptions {
    * how it ended can still be read then (a kill would hide a runner that
    * still runs behind a broken connection).
    */
-  whenLost: (outcome: ExchangeOutcome, request: RunnerRequest) => RunnerResult | Promise<RunnerResult>;
+  whenLost: (outcome: ExchangeOutcome, request: RunnerRequest, lost: { letGo: boolean }) => RunnerResult | Promise<RunnerResult>;
 }
 
 /**
@@ -96,9 +96,11 @@ export class PersistentRunner {
       if (outcome.result.restarted) await this.stop();
       return outcome.result;
     }
-    // It went away mid-request: stopped by the backstop, killed for memory, or crashed. Its answer (or error)
-    // is made first, while how it ended can still be read; then it is stopped for good.
-    const lost = Promise.resolve().then(() => this.options.whenLost(outcome, planned));
+    // It went away mid-request: stopped by the backstop, killed for memory, or crashed, or its owner let it go (its
+    // sandbox is being removed). Its answer (or error) is made first, while how it ended can still be read; then it
+    // is stopped for good.
+    const letGo = this.stopped;
+    const lost = Promise.resolve().then(() => this.options.whenLost(outcome, planned, { letGo }));
     await lost.catch(() => {});
     await this.stop();
     return lost;

@@ -1000,8 +1000,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       requestOverrides: handle.requestOverrides,
       singleUse: handle.singleUse,
       // A command may end its own runner (same uid): that command has no answer; the next starts a new runner.
-      whenLost: async (outcome, request) => {
-        if (outcome.stopped) return answerlessResult(outcome, request, "its runner ended");
+      whenLost: async (outcome, request, { letGo }) => {
+        // Stopped past the backstop, or let go by this engine (the session is being removed): nothing to find out.
+        if (outcome.stopped || letGo) return answerlessResult(outcome, request, "its runner ended");
         const report = await this.exitReport(handle);
         this.warn(`the command runner of session ${session.id} ended during a command${report ? `: ${report}` : ""}`);
         return answerlessResult(outcome, request, report ? `its runner ended: ${report}` : "its runner ended");
