@@ -24,11 +24,11 @@ export async function startMarked(
   afterBootstrap?: Buffer,
 ): Promise<PersistentRunnerHandle> {
   let status: V1Status | undefined;
+  // Its status is kept for exitReport (a runner that ended mid-command), not made a diagnostic of the channel.
   const channel = await podChannel(
-    (streams, onStatus) =>
+    (streams) =>
       api.exec(pod, EXECUTOR_CONTAINER, argv, streams, (received) => {
         status = received;
-        onStatus(received);
       }),
     { afterBootstrap },
   );
