@@ -63,6 +63,8 @@ import { REFILL_HOLD_MS, WarmPool } from "./warm-pool.js";
 /** After a session's command failed, how often and how far apart its sandbox is looked at again (another replica's removal takes a moment to show). */
 const LIVENESS_CHECKS = 3;
 const LIVENESS_PAUSE_MS = 300;
+/** The longest a failed command's answer waits for the driver to tell how its runner ended. */
+const EXIT_REPORT_WAIT_MS = 5_000;
 
 /** Where the engine reads the time and waits: the system's, or a test's. */
 export interface EngineClock {
@@ -1013,7 +1015,18 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   /** How a session's runner ended, as its driver tells it (empty when it cannot), for the error and the log. */
   private async exitReport(handle: PersistentRunnerHandle): Promise<string> {
     if (!handle.exitReport) return "";
-    return handle.exitReport().catch((error: Error) => `how it ended could not be read (${error.message})`);
+    let timer: NodeJS.Timeout | undefined;
+    // A platform that does not answer must not hold the failed command's answer.
+    const patience = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`how it ended was not told within ${EXIT_REPORT_WAIT_MS / 1000} s`), EXIT_REPORT_WAIT_MS);
+      timer.unref();
+    });
+    const report = handle.exitReport().catch((error: Error) => `how it ended could not be read (${error.message})`);
+    try {
+      return await Promise.race([report, patience]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The exchange, and the answer for a runner that gave none. */
