@@ -1,7 +1,7 @@
 // Benchmark: latency and throughput of a code-interpreter server on loopback,
 // next to the raw floors measured in the same run. Usage:
 //   node bench/src/bench.ts --backend docker|local|kubernetes [--quick] [--seconds N] [--count N] [--pause-ms N] [--time-limit S]
-//     [--first-result N] [--stagger-ms N] [--burst-rounds N] [--only sessions]
+//     [--first-result N] [--stagger-ms N] [--burst-rounds N] [--only sessions|staggered-burst]
 // "Sequential" requests come one after another with a pause (an agent's think
 // time, default 250 ms); "back-to-back" ones with none, which measures how fast
 // the warm pool refills rather than how fast a request is served.
@@ -37,9 +37,13 @@ const { values: args } = parseArgs({
 });
 const backend = args.backend as string;
 if (!["docker", "local", "kubernetes"].includes(backend)) throw new Error(`--backend must be docker, local or kubernetes, not ${backend}`);
-/** `--only sessions`: session commands back to back only (bash `true`, Python `1+1`), with no floors and no other phase. */
+/**
+ * `--only sessions`: session commands back to back only (bash `true`, Python `1+1`); `--only staggered-burst`: create
+ * to first result, staggered (`--first-result` iterations) and in bursts (`--burst-rounds`) only. Neither measures floors or any other phase.
+ */
 const only = args.only;
-if (only !== undefined && only !== "sessions") throw new Error(`--only must be sessions, not ${only}`);
+if (only !== undefined && only !== "sessions" && only !== "staggered-burst")
+  throw new Error(`--only must be sessions or staggered-burst, not ${only}`);
 const count = Number(args.count ?? (args.quick ? 5 : 40));
 const seconds = Number(args.seconds ?? (args.quick ? 2 : 10));
 const image = args.image as string;
@@ -118,6 +122,29 @@ async function sessionCommands(client: ReturnType<typeof api>) {
   ]);
 }
 
+/** `--only staggered-burst`: the staggered and burst modes of create to first result, each with its errors by kind and the load average after it. */
+async function staggeredAndBurst(client: ReturnType<typeof api>) {
+  const modes: [string, number, () => Promise<FirstResultFigures>][] = [
+    [`staggered ${plan.staggerMs} ms`, plan.staggered, () => staggeredMode(client, plan.staggered, plan.staggerMs)],
+    [`burst of ${plan.burst}`, plan.burstRounds, () => burstMode(client, plan.burst, plan.burstRounds)],
+  ];
+  for (const [mode, iterations, measure] of modes) {
+    if (iterations === 0) continue;
+    phase(`create to first result: ${mode}`);
+    const result = await measure();
+    const load = loadavg();
+    figures[`create→first result, ${mode}`] = { ...result, load_average: load };
+    rows.push([
+      `create→first result, ${mode}`,
+      `${tail(result.latency)}, ${result.errors} errors, load ${load.map((value) => value.toFixed(1)).join(" ")}`,
+      "",
+      "",
+    ]);
+    for (const [kind, times] of Object.entries(result.errorKinds ?? {}))
+      console.error(`create to first result, ${mode}: ${times}× ${kind}`);
+  }
+}
+
 try {
   let kubernetes: KubernetesTarget | undefined;
   if (backend === "kubernetes") {
@@ -150,8 +177,10 @@ try {
   const rssStart = await rssMb(server.pid);
 
   // Floors, measured now on this machine.
-  if (only) {
+  if (only === "sessions") {
     await sessionCommands(client);
+  } else if (only === "staggered-burst") {
+    await staggeredAndBurst(client);
   } else {
     if (!early) phase("floors");
     const floors = early ?? (await measureFloors(backend, { image, count, seconds, firstResultCount: firstResultFloorCount }));

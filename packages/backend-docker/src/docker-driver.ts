@@ -32,6 +32,7 @@ import { EGRESS_SOCKET_PATH, execContainerSpec, keepaliveContainerSpec, sessionC
 import { type DockerBackendSettings, GVISOR_OCI_RUNTIME, ociRuntime } from "./docker-backend-settings.js";
 import { streamChannel } from "./docker-channel.js";
 import { engineAddress, engineMessage, toBackendError } from "./engine-errors.js";
+import { execExitReport } from "./exec-report.js";
 import { execAttached, killMarked } from "./kernel-exec.js";
 import { probeDocker } from "./probe-docker.js";
 import { reap, removeContainer, removeSession } from "./reaper.js";
@@ -193,8 +194,12 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   /** The command runner runs by exec and keeps its stream open, like the kernel: a command is a write and a read. */
   async startCommandRunner(session: DockerSession): Promise<PersistentRunnerHandle> {
     const { docker } = this.settings;
-    const { channel } = await execAttached(docker, session.containerId, this.user, serveArgv("python3", this.sessionRunner));
-    return { channel, kill: () => killMarked(docker, session.containerId, this.user, SERVE_MARKER) };
+    const { exec, channel } = await execAttached(docker, session.containerId, this.user, serveArgv("python3", this.sessionRunner));
+    return {
+      channel,
+      kill: () => killMarked(docker, session.containerId, this.user, SERVE_MARKER),
+      exitReport: () => execExitReport(docker, exec, session.containerId),
+    };
   }
 
   reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {

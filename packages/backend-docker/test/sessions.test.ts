@@ -1,5 +1,6 @@
-import { SessionNotFoundError } from "@code-interpreter/core";
-import { WARM_CREATED_GRACE_SECONDS } from "@code-interpreter/core/engine";
+import { BackendUnavailableError, SessionNotFoundError } from "@code-interpreter/core";
+import { killByMarkerArgv, WARM_CREATED_GRACE_SECONDS } from "@code-interpreter/core/engine";
+import { SERVE_MARKER } from "@code-interpreter/core/runner";
 import { newExecName, newSessionId, unixNow } from "@code-interpreter/core/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessionContainerSpec } from "../src/container-spec.js";
@@ -228,6 +229,22 @@ describe.skipIf(!(await dockerAvailable()))("docker sessions", { timeout: 60_000
       });
       setTimeout(() => controller.abort(), 300);
       await expect(pending).rejects.toThrow();
+      const after = await backend.runInSession({ sessionId: session.id, language: "bash", code: "echo still here", timeoutMs: 5000 });
+      expect(after.stdout).toBe("still here\n");
+    } finally {
+      await backend.deleteSession(session.id);
+    }
+  });
+
+  // Under staggered load 2 of 50 commands once failed with a bare 503 "its runner ended", which said nothing of why
+  // (issue 24): the answer now carries the exec's exit status and the container's state.
+  it("says how a session's command runner ended when it ended during a command, and starts a new one for the next", async () => {
+    const session = await backend.createSession({ ttlSeconds: 300, files: [] });
+    try {
+      const [, , , source] = killByMarkerArgv(SERVE_MARKER);
+      const failed = backend.runInSession({ sessionId: session.id, language: "bash", code: `python3 -I -c '${source}'`, timeoutMs: 5000 });
+      await expect(failed).rejects.toSatisfy((error) => BackendUnavailableError.isInstance(error));
+      await expect(failed).rejects.toThrow(/its runner ended: exec exit 137 \(SIGKILL\); container running/);
       const after = await backend.runInSession({ sessionId: session.id, language: "bash", code: "echo still here", timeoutMs: 5000 });
       expect(after.stdout).toBe("still here\n");
     } finally {

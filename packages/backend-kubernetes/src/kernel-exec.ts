@@ -1,4 +1,5 @@
 import { killByMarkerArgv, type PersistentRunnerHandle } from "@code-interpreter/core/engine";
+import type { V1Pod, V1Status } from "@kubernetes/client-node";
 import type { KubeApi } from "./kube-api.js";
 import { podChannel } from "./pod-channel.js";
 import { EXECUTOR_CONTAINER } from "./pod-spec.js";
@@ -22,9 +23,18 @@ export async function startMarked(
   marker: string,
   afterBootstrap?: Buffer,
 ): Promise<PersistentRunnerHandle> {
-  const channel = await podChannel((streams) => api.exec(pod, EXECUTOR_CONTAINER, argv, streams, () => {}), { afterBootstrap });
+  let status: V1Status | undefined;
+  // Its status is kept for exitReport (a runner that ended mid-command), not made a diagnostic of the channel.
+  const channel = await podChannel(
+    (streams) =>
+      api.exec(pod, EXECUTOR_CONTAINER, argv, streams, (received) => {
+        status = received;
+      }),
+    { afterBootstrap },
+  );
   return {
     channel,
+    exitReport: async () => `${describeExecStatus(status)}; ${describePod(await api.readPod(pod))}`,
     // The API cannot kill an exec (and the kubelet lets one run on after its client hangs up): find
     // the runner by its marker, inside the pod's container, and kill it there.
     kill: async () => {
@@ -45,4 +55,29 @@ async function killMarked(api: KubeApi, pod: string, marker: string): Promise<vo
   await Promise.race([channel.closed, patience]);
   clearTimeout(timer);
   channel.hangUp();
+}
+
+/** The exec's status (its channel 3), in words: `exec exit 137`, or why there is none. */
+export function describeExecStatus(status: V1Status | undefined): string {
+  if (!status) return "no exec status (the connection to it broke, or the API sent none)";
+  if (status.status === "Success") return "exec exit 0";
+  const exitCode = status.details?.causes?.find((cause) => cause.reason === "ExitCode")?.message;
+  if (status.reason === "NonZeroExitCode" && exitCode !== undefined) return `exec exit ${exitCode}`;
+  return `exec ${status.reason ?? "Failure"}: ${status.message ?? ""}`.trim();
+}
+
+/** The pod's phase and its executor container's state, in words: `pod Running, executor running`. */
+export function describePod(pod: V1Pod | undefined): string {
+  if (!pod) return "pod gone";
+  const state = pod.status?.containerStatuses?.find((status) => status.name === EXECUTOR_CONTAINER)?.state;
+  const terminated = state?.terminated;
+  const executor = terminated
+    ? `terminated (${terminated.reason ?? "exit"} ${terminated.exitCode} at ${terminated.finishedAt?.toISOString?.() ?? terminated.finishedAt})`
+    : state?.running
+      ? "running"
+      : state?.waiting
+        ? `waiting (${state.waiting.reason ?? ""})`
+        : "state unknown";
+  const deleting = pod.metadata?.deletionTimestamp ? ", being deleted" : "";
+  return `pod ${pod.status?.phase ?? "phase unknown"}${deleting}, executor ${executor}`;
 }

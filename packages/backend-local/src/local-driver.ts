@@ -384,7 +384,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     const sandbox = this.spawn({ name: session.id, workspaceDir, argv, kernel, env, egressDir, restoreFrom });
     this.roles.set(sandbox, kernel ? "kernel" : "commands");
     const { channel, requestOverrides } = this.runner(sandbox, workspaceDir);
-    return { channel, requestOverrides, kill: async () => void (await sandbox.kill()) };
+    return { channel, requestOverrides, kill: async () => void (await sandbox.kill()), exitReport: () => sandboxExitReport(sandbox) };
   }
 
   /** The runner of a sandbox: without bubblewrap, the host directory is its cwd, and it must not kill everything it can. */
@@ -473,4 +473,18 @@ function localEgressRefusal(isolation: Isolation): string | undefined {
     return "its gVisor runtime cannot bind the proxy's socket yet (runsc's host-socket option is not wired in); use the default runtime";
   if (isolation === "none") return "it needs bubblewrap (sandboxes without it have the host's network)";
   return undefined;
+}
+
+/** How long a session sandbox whose channel ended may take to report its exit (its pipes close as it exits). */
+const EXIT_REPORT_WAIT_MS = 1000;
+
+/** How a session's sandbox process ended (`sandbox exit SIGKILL`), for a command that got no answer. */
+async function sandboxExitReport(sandbox: SandboxProcess): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const stillRunning = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), EXIT_REPORT_WAIT_MS);
+  });
+  const exited = await Promise.race([sandbox.exited, stillRunning]);
+  clearTimeout(timer);
+  return exited === undefined ? "its sandbox process still runs (its pipes closed)" : `sandbox ${exited}`;
 }

@@ -42,6 +42,13 @@ export interface PersistentRunnerHandle {
   /** Request fields its cells need set (see RunnerHandle). */
   requestOverrides?: Partial<RunnerRequest>;
   /**
+   * How the runner ended, asked only when its channel ended in the middle of
+   * a request (before it is killed): its process's exit status and its
+   * sandbox's state, as the platform tells them cheaply (`exec exit 137
+   * (SIGKILL); container running`). It goes into the error and the server's log.
+   */
+  exitReport?(): Promise<string>;
+  /**
    * A command runner that takes one request, then goes with its sandbox (so
    * nothing a command leaves behind outlives it): the engine starts the next
    * one as soon as the request is answered, ready before the next command.

@@ -15,8 +15,13 @@ export interface PersistentRunnerOptions {
   requestOverrides?: Partial<RunnerRequest>;
   /** It takes one request only (see PersistentRunnerHandle.singleUse). */
   singleUse?: boolean;
-  /** The answer for a request during which the process ended without answering (it is stopped first). */
-  whenLost: (outcome: ExchangeOutcome, request: RunnerRequest) => RunnerResult;
+  /**
+   * The answer for a request during which the process ended without
+   * answering (or the error to throw). Asked before the process is stopped:
+   * how it ended can still be read then (a kill would hide a runner that
+   * still runs behind a broken connection).
+   */
+  whenLost: (outcome: ExchangeOutcome, request: RunnerRequest, lost: { letGo: boolean }) => RunnerResult | Promise<RunnerResult>;
 }
 
 /**
@@ -91,9 +96,14 @@ export class PersistentRunner {
       if (outcome.result.restarted) await this.stop();
       return outcome.result;
     }
-    // It went away mid-request: stopped by the backstop, killed for memory, or crashed.
+    // It went away mid-request: stopped by the backstop, killed for memory, or crashed, or its owner let it go (its
+    // sandbox is being removed). Its answer (or error) is made first, while how it ended can still be read; then it
+    // is stopped for good.
+    const letGo = this.stopped;
+    const lost = Promise.resolve().then(() => this.options.whenLost(outcome, planned, { letGo }));
+    await lost.catch(() => {});
     await this.stop();
-    return this.options.whenLost(outcome, planned);
+    return lost;
   }
 }
 

@@ -210,10 +210,16 @@ describe("SandboxEngine: sessions", () => {
     expect(driver.sandboxes.get(id)?.state).toBe("removed");
   });
 
-  it("fails a command whose runner crashed as the backend's error, while the session lives on", async () => {
-    const { driver, engine } = setUp({ respond: () => ({ crash: true }) });
+  it("fails a command whose runner crashed as the backend's error, saying how it ended, while the session lives on", async () => {
+    const { driver, engine, warnings } = setUp({ respond: () => ({ crash: true }) });
     const { id } = await engine.createSession({ ttlSeconds: 60, files: [] });
-    await expect(engine.runInSession(bash(id))).rejects.toBeInstanceOf(BackendUnavailableError);
+    const failed = engine.runInSession(bash(id));
+    await expect(failed).rejects.toBeInstanceOf(BackendUnavailableError);
+    // Read before the runner is stopped: after the stop, the platform would only tell of the stop.
+    await expect(failed).rejects.toThrow("its runner ended: its process exited on its own; sandbox running");
+    expect(warnings).toEqual([
+      `the command runner of session ${id} ended during a command: its process exited on its own; sandbox running`,
+    ]);
     driver.respond = () => ({ stdout: "again" });
     expect((await engine.runInSession(bash(id))).stdout).toBe("again");
   });
@@ -237,7 +243,7 @@ describe("SandboxEngine: races", () => {
     { what: "bash command", request: (id: string) => bash(id, "sleep 100") },
     { what: "Python cell", request: (id: string) => python(id, "while True: pass") },
   ])("a delete during a $what ends it as 'deleted', and leaves no runner", async ({ request }) => {
-    const { driver, engine } = setUp();
+    const { driver, engine, warnings } = setUp();
     const { id } = await engine.createSession({ ttlSeconds: 60, files: [] });
     const answers = heldAnswers(driver);
     const command = engine.runInSession(request(id));
@@ -247,6 +253,8 @@ describe("SandboxEngine: races", () => {
     await expect(command).rejects.toThrow(/deleted while the command ran/);
     expect(driver.liveRunners()).toEqual([]);
     expect(driver.liveSandboxes()).toEqual([]);
+    // The engine let the runner go itself: no runner end to report.
+    expect(warnings).toEqual([]);
   });
 
   it("a delete while the command runner is starting leaves that runner stopped", async () => {
@@ -340,6 +348,33 @@ describe("SandboxEngine: races", () => {
     expect(warnings.join("\n")).toMatch(/could not claim the warm session/);
     expect((await engine.runInSession(bash(session.id))).exitCode).toBe(0);
     expect(driver.runnersOf(warm as string).every((runner) => !runner.alive)).toBe(true);
+  });
+
+  // A reaper acts on the inventory it took at the start of its pass: a claim whose record lands after that listing, and
+  // after the warm age limit, is removed with the pass (issue 24's staggered-load candidate, on a machine so loaded
+  // that a warm session took most of its age limit to start and its claim seconds to record).
+  it("claim versus reap: a claim that completes past the claim margin gives way, since a reaper may have listed it unclaimed", async () => {
+    const { driver, engine, clock, warnings } = setUp({}, { sessionPool: { min: 1, max: 1, idleTimeoutMs: 60_000 }, startSeconds: 10 });
+    await until(() => engine.warmSessionCount === 1);
+    const [warm] = driver.liveSandboxes();
+    // Still claimable (6 s before its age limit), so the claim starts.
+    clock.advance(WARM_SESSION_MAX_AGE_SECONDS + 10 - 6);
+    const claiming = driver.hold("claimSession");
+    const creating = engine.createSession({ ttlSeconds: 300, files: [] });
+    await claiming.reached;
+    // The claim's record is slow to land; the age limit passes, and a reaper pass lists the warm session as unclaimed.
+    clock.advance(6);
+    const removal = driver.hold("reapRemove");
+    const reaping = engine.reapExpiredSessions();
+    await removal.reached;
+    claiming.release();
+    const session = await creating;
+    removal.release();
+    await reaping;
+    expect(driver.sandboxes.get(warm as string)?.state).toBe("removed");
+    expect(session.id).not.toBe(warm);
+    expect(warnings.join("\n")).toMatch(/claimed too late/);
+    expect((await engine.runInSession(bash(session.id))).exitCode).toBe(0);
   });
 
   it("claim versus reap: once claimed, a session's own expiry holds, not its warm age limit", async () => {

@@ -31,7 +31,15 @@ import {
   warmLifetimeSeconds,
   warmSessionExpiry,
 } from "./deadlines.js";
-import type { OneShotSandbox, RunnerHandle, SandboxDriver, SandboxEgress, SessionRecord, StartSessionRunnerOptions } from "./driver.js";
+import type {
+  OneShotSandbox,
+  PersistentRunnerHandle,
+  RunnerHandle,
+  SandboxDriver,
+  SandboxEgress,
+  SessionRecord,
+  StartSessionRunnerOptions,
+} from "./driver.js";
 import { exchange } from "./exchange.js";
 import { answerlessResult } from "./exchange-outcome.js";
 import {
@@ -55,6 +63,8 @@ import { REFILL_HOLD_MS, SESSION_REFILL_HOLD_MS, WARM_POOL_SANDBOXES, WarmBudget
 /** After a session's command failed, how often and how far apart its sandbox is looked at again (another replica's removal takes a moment to show). */
 const LIVENESS_CHECKS = 3;
 const LIVENESS_PAUSE_MS = 300;
+/** The longest a failed command's answer waits for the driver to tell how its runner ended. */
+const EXIT_REPORT_WAIT_MS = 5_000;
 
 /** Where the engine reads the time and waits: the system's, or a test's. */
 export interface EngineClock {
@@ -894,8 +904,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   /**
    * A warm session sandbox made the new session, its runners adopted, or
    * undefined (then one is created): none waits, its runner ended, it is too
-   * near its warm expiry (a reaper may be removing it), or the claim failed
-   * (that sandbox is removed; the session is made afresh).
+   * near its warm expiry (a reaper may be removing it), before the claim or
+   * once the claim is recorded, or the claim failed (that sandbox is removed;
+   * the session is made afresh).
    */
   private async claimWarmSession(expiresAt: number, tenant: string | undefined): Promise<Session | undefined> {
     // Waits for a warm session being made, when one is not already promised to an earlier caller.
@@ -912,6 +923,15 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
           this.warn(`could not claim the warm session ${warm.session.id}: ${error.message}`);
           return undefined;
         });
+        // A reaper condemns a warm sandbox on an inventory taken after its age limit passed: a claim whose record
+        // landed once the sandbox was no longer claimable may be missing from that inventory, and go with its pass.
+        if (session && !claimable(warm.session.expiresAt, this.unixNow())) {
+          this.warn(
+            `the warm session ${warm.session.id} was claimed too late (near its age limit, where a reaper may be removing it): a fresh session is made`,
+          );
+          this.background(this.discardWarmSession({ ...warm, session }).catch(() => {}));
+          return undefined;
+        }
         if (session) {
           this.commandRunners.adopt(session.id, warm.commands);
           this.kernels.adopt(session.id, warm.kernel);
@@ -997,8 +1017,31 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
       requestOverrides: handle.requestOverrides,
       singleUse: handle.singleUse,
       // A command may end its own runner (same uid): that command has no answer; the next starts a new runner.
-      whenLost: (outcome, request) => answerlessResult(outcome, request, "its runner ended"),
+      whenLost: async (outcome, request, { letGo }) => {
+        // Stopped past the backstop, or let go by this engine (the session is being removed): nothing to find out.
+        if (outcome.stopped || letGo) return answerlessResult(outcome, request, "its runner ended");
+        const report = await this.exitReport(handle);
+        this.warn(`the command runner of session ${session.id} ended during a command${report ? `: ${report}` : ""}`);
+        return answerlessResult(outcome, request, report ? `its runner ended: ${report}` : "its runner ended");
+      },
     });
+  }
+
+  /** How a session's runner ended, as its driver tells it (empty when it cannot), for the error and the log. */
+  private async exitReport(handle: PersistentRunnerHandle): Promise<string> {
+    if (!handle.exitReport) return "";
+    let timer: NodeJS.Timeout | undefined;
+    // A platform that does not answer must not hold the failed command's answer.
+    const patience = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`how it ended was not told within ${EXIT_REPORT_WAIT_MS / 1000} s`), EXIT_REPORT_WAIT_MS);
+      timer.unref();
+    });
+    const report = handle.exitReport().catch((error: Error) => `how it ended could not be read (${error.message})`);
+    try {
+      return await Promise.race([report, patience]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The exchange, and the answer for a runner that gave none. */

@@ -64,6 +64,8 @@ export type FakeOperation =
   | "startKernel"
   | "startCommandRunner"
   | "reap"
+  /** One removal of a reaper pass, after the pass listed what it removes (one call per sandbox it condemned). */
+  | "reapRemove"
   | "health";
 
 /**
@@ -299,10 +301,13 @@ export class FakeDriver implements SandboxDriver<FakeSession, FakeOneShot> {
   async reap(now: number, beforeRemove: (sessionId: string) => Promise<void>): Promise<string[]> {
     await this.pass("reap");
     const reaped: string[] = [];
-    for (const record of [...this.sandboxes.values()]) {
-      if (record.state === "removed") continue;
-      const verdict = reapVerdict(this.subject(record), now);
+    // As a real reaper does: one inventory at the start of the pass, the verdicts on it, then the removals.
+    const inventory = [...this.sandboxes.values()]
+      .filter((record) => record.state !== "removed")
+      .map((record) => ({ record, verdict: reapVerdict(this.subject(record), now) }));
+    for (const { record, verdict } of inventory) {
       if (!verdict.remove) continue;
+      await this.pass("reapRemove", record.name);
       if (verdict.session) await beforeRemove(record.name);
       // Listed, then removed: one removed meanwhile by someone else is gone already.
       if (this.sandboxes.get(record.name)?.state === "removed") continue;
@@ -363,7 +368,16 @@ export class FakeDriver implements SandboxDriver<FakeSession, FakeOneShot> {
     const record = this.record(session.id);
     if (record.state !== "running") throw new Error(`the session sandbox ${session.id} is ${record.state}`);
     const runner = this.startRunner(record, kind);
-    return { channel: runner.channel, kill: async () => runner.exit() };
+    let killed = false;
+    return {
+      channel: runner.channel,
+      kill: async () => {
+        killed = true;
+        runner.exit();
+      },
+      // What a platform could still tell about the process: read after a kill, it would be the kill's doing.
+      exitReport: async () => (killed ? "killed by the server" : `its process exited on its own; sandbox ${record.state}`),
+    };
   }
 
   private sessionOf(record: FakeSandboxRecord): FakeSession {
