@@ -32,6 +32,12 @@ export interface LocalBackendSettings extends SandboxSettings {
   runscPath: string;
   /** runsc's platform: `ptrace` works everywhere (`kvm` hangs on some hosts). @default LOCAL_RUNSC_PLATFORM, else ptrace */
   runscPlatform: string;
+  /**
+   * One-shot sandboxes forked from one preloaded interpreter (fork-server.ts), bubblewrap only: each execution a
+   * fresh fork in fresh namespaces, instead of a bubblewrap sandbox that imports the preload itself.
+   * @default LOCAL_FORK_SERVER=1, else off
+   */
+  forkServer: boolean;
 }
 
 export function defaultLocalBackendSettings(): LocalBackendSettings {
@@ -44,5 +50,6 @@ export function defaultLocalBackendSettings(): LocalBackendSettings {
     sandbox: "auto",
     runscPath: "runsc",
     runscPlatform: "ptrace",
+    forkServer: process.env.LOCAL_FORK_SERVER === "1",
   };
 }
