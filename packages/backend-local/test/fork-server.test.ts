@@ -1,9 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createLocalBackend, type LocalBackend } from "../src/index.js";
-import { listSandboxProcesses } from "../src/testing/index.js";
+import { listSandboxProcesses, localLeftovers } from "../src/testing/index.js";
 
 const stateDir = await mkdtemp(join(tmpdir(), "ci-local-fork-server-"));
 afterAll(() => rm(stateDir, { recursive: true, force: true }));
@@ -13,6 +13,16 @@ async function run(backend: LocalBackend, code: string, timeoutMs = 20_000): Pro
   const result = await backend.execute({ code, timeoutMs, lastLineInteractive: false, files: [] });
   expect(result.exitCode, `${result.stdout}${result.stderr}`).toBe(0);
   return result.stdout;
+}
+
+/** Host processes whose command line has `text`. */
+async function hostProcessesRunning(text: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of (await readdir("/proc")).filter((entry) => /^\d+$/.test(entry))) {
+    const commandLine = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (commandLine.includes(text)) found.push(`${pid} ${commandLine.replaceAll("\0", " ")}`);
+  }
+  return found;
 }
 
 // What one execution leaves or holds: files in every writable place, a daemon that outlives its code, a port it
@@ -74,7 +84,7 @@ for (const forkServer of [false, true]) {
         sandbox: process.env.CI === "true" ? "require" : "auto",
         forkServer,
         pool: { min: 2, max: 2, idleTimeoutMs: 60_000 },
-        preload: ["json"],
+        preload: ["json", "numpy"],
         warn: (message) => warnings.push(message),
       });
       expect(backend.isolation).toBe("bwrap");
@@ -104,11 +114,20 @@ for (const forkServer of [false, true]) {
       expect(held.includes("wrote /dev")).toBe(!forkServer);
     });
 
+    it("draws random numbers of its own: a generator the preload imported is not the same in two executions", async () => {
+      const draw = "import random, numpy\nprint(numpy.random.rand(), random.random())";
+      const [first, second] = await Promise.all([run(backend, draw), run(backend, draw)]);
+      expect(first).not.toBe(second);
+    });
+
     it("an ended execution leaves nothing for the next: no file, no daemon", async () => {
       await run(backend, `import sys; sys.argv = ["", "0"]\n${HOLDER}`);
       const probe = await run(backend, PROBE);
       expect(probe).toContain("found []");
       expect(probe).toContain("port refused");
+      await backend.whenIdle();
+      expect(await hostProcessesRunning("daemon-alive")).toEqual([]);
+      expect(await localLeftovers(backend, stateDir)).toEqual([]);
     });
 
     it("closes with nothing of its sandboxes left running", async () => {

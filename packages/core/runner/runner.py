@@ -830,12 +830,25 @@ def become_runner(connection, config):
         os.dup2(null, 2)
         os.closerange(3, 65536)
         os.chdir("/workspace")
+        fresh_randomness()
     except BaseException as error:
         report(connection, error)
         os._exit(1)
     from .__main__ import one_shot
 
     one_shot(preloaded=True)
+
+
+def fresh_randomness():
+    """Seeds of its own for the generators the mother imported: a fork inherits the mother's state, so without this
+    every execution would draw the same numbers (numpy's global generator is not reseeded at fork, unlike `random`'s),
+    and one execution could predict another's."""
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:
+        numpy_random.seed()
+    random = sys.modules.get("random")
+    if random is not None:
+        random.seed()
 
 
 def drop_capabilities():

@@ -136,12 +136,15 @@ async function isUnclaimedWarm(workspaceDir: string | undefined): Promise<boolea
  */
 export async function localLeftovers(backend: LocalBackend | undefined, stateDir: string): Promise<string[]> {
   await backend?.whenIdle();
-  const processes = await listSandboxProcesses({ waiting: backend?.driver.waitingWarm() });
+  const waiting = backend?.driver.waitingWarm() ?? [];
+  const processes = await listSandboxProcesses({ waiting });
+  // The fork server's executions are its children: one still running that no pool holds is left behind.
+  const forked = (backend?.driver.forkedSandboxes() ?? []).filter((name) => !waiting.includes(name)).map((name) => `forked ${name}`);
   // Under gVisor, containers runsc still knows whose `runsc run` is gone.
   const running = new Set((backend?.driver.containers() ?? []).map((id) => `runsc container ${id} `));
   const containers = backend?.isolation === "gvisor" ? await listRunscContainers(stateDir, backend.settings.runscPath) : [];
   const stray = containers.filter((container) => ![...running].some((prefix) => container.startsWith(prefix)));
-  return [...processes, ...stray, ...(await listSessionDirs(stateDir)).map((name) => `session dir ${name}`)];
+  return [...processes, ...forked, ...stray, ...(await listSessionDirs(stateDir)).map((name) => `session dir ${name}`)];
 }
 
 /**
