@@ -26,6 +26,8 @@ export async function createLocalBackend(overrides: Partial<LocalBackendSettings
     settings.warn("LOCAL_SANDBOX=off: code runs WITHOUT isolation (rlimits only). Never expose this server.");
     return new LocalBackend(settings, "none");
   }
+  // The fork server is the one-shot pool's preloaded interpreter: with the pool off, nothing runs ahead of demand.
+  if (settings.pool === false) settings.forkServer = false;
   const missing = bwrapMissing(settings);
   if (!missing) await checkRootfs(settings);
   const problem = missing ?? (await probe({ ...settings, forkServer: false }, "bwrap"));

@@ -35,7 +35,9 @@ export interface LocalBackendSettings extends SandboxSettings {
   /**
    * One-shot sandboxes forked from one preloaded interpreter (fork-server.ts), bubblewrap only: each execution a
    * fresh fork in fresh namespaces, instead of a bubblewrap sandbox that imports the preload itself.
-   * @default LOCAL_FORK_SERVER=1, else off
+   * Only with the one-shot `pool` on (createLocalBackend turns it off with the pool). Where it cannot run (no nested
+   * user namespaces), start-up warns and starts a bubblewrap per sandbox.
+   * @default on; `LOCAL_FORK_SERVER=0` (or `false`) in the environment turns it off
    */
   forkServer: boolean;
 }
@@ -50,6 +52,6 @@ export function defaultLocalBackendSettings(): LocalBackendSettings {
     sandbox: "auto",
     runscPath: "runsc",
     runscPlatform: "ptrace",
-    forkServer: process.env.LOCAL_FORK_SERVER === "1",
+    forkServer: !["0", "false"].includes(process.env.LOCAL_FORK_SERVER ?? ""),
   };
 }

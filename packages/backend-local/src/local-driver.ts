@@ -190,15 +190,6 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     return [...this.warm];
   }
 
-  /**
-   * Names of the one-shot sandboxes the fork server forked whose runner is
-   * still there (its connection open), taken or not: for tests that list
-   * leftovers, since they are the fork server's children, not this process's.
-   */
-  forkedSandboxes(): string[] {
-    return [...this.sandboxes].filter((sandbox) => sandbox.child === undefined).map((sandbox) => sandbox.name);
-  }
-
   /** A session directory with its record; a warm one has the warm marker instead (no session until claimed). */
   async createSession(session: CreateSessionSandboxOptions): Promise<LocalSession> {
     const { id, expiresAt, tenant, warm = false } = session;

@@ -53,6 +53,9 @@ SOCKET_DIR = "/tmp/.fork-server"
 SOCKET_NAME = "mother.sock"
 # What bubblewrap covers read-only in a /proc it mounts; each child's own /proc gets the same.
 PROC_COVERS = ("sys", "sysrq-trigger", "irq", "bus")
+# What each execution's outer process shows as its command line (`retitle`), with `--hostname NAME` after it: how
+# the server's tests find an execution's processes on the host (backend-local's listSandboxProcesses).
+FORKED_TITLE = "code-interpreter-forked"
 # How long the mother waits for a new connection's first line (the server writes it as it connects).
 HELLO_SECONDS = 5
 
@@ -199,6 +202,7 @@ def enter_sandbox(connection, name, config):
     try:
         mother_pid = os.getppid()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        retitle(FORKED_TITLE + "\0--hostname\0" + name)
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != mother_pid:
             os._exit(1)  # the mother died before the line above
@@ -226,6 +230,21 @@ def enter_sandbox(connection, name, config):
     except BaseException as error:
         report(connection, error)
     os._exit(code)
+
+
+def retitle(title):
+    """Writes `title` over this process's command line (its argv's memory, which Python no longer reads), the rest
+    zeroed: /proc/PID/cmdline then shows it instead of the mother's (best effort)."""
+    import ctypes
+
+    try:
+        with open("/proc/self/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48 and 49)
+        data = title.encode()[: end - start - 1]
+        ctypes.memmove(start, data + b"\0" * (end - start - len(data)), end - start)
+    except (OSError, ValueError, IndexError):
+        pass
 
 
 def make_mounts(tmpfs_bytes):
