@@ -45,7 +45,7 @@ interface Mother {
  * One-shot sandboxes forked from one preloaded interpreter (issue 24): a
  * long-lived bubblewrap sandbox (the "mother", the runner's `--fork-server`
  * mode) imports the data stack once; each execution is a fork of it that
- * enters fresh user, mount, pid, ipc, net and uts namespaces, mounts its own
+ * enters fresh user, mount, pid, ipc, net, uts and cgroup namespaces, mounts its own
  * /tmp, /workspace, /dev/shm and /proc, drops every capability, loads the
  * syscall filter, and serves its one request over its own connection to the
  * mother's Unix socket (see the runner's forkserver.py). So a warm sandbox

@@ -564,7 +564,7 @@ The mother imports the data stack once, listens on a Unix socket (a host directo
 for each connection the server opens, reads one line naming the execution (`{"name": ...}`) and forks a child
 that becomes that execution's sandbox:
 
-  child    new user, mount, pid, ipc, net and uts namespaces (unshare(2)); its own uid mapped to itself; fresh
+  child    new user, mount, pid, ipc, net, uts and cgroup namespaces (unshare(2)); its own uid mapped to itself; fresh
            size-limited tmpfs /tmp (which hides the socket's directory), /workspace and /dev/shm; a new devpts
            instance; /dev read-only; the hostname the execution's name; then it forks the runner and waits for it
   runner   pid 1 of the new pid namespace: mounts its own /proc (its pid namespace only: not the mother, not a
@@ -585,6 +585,7 @@ import signal
 import sys
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
@@ -770,7 +771,8 @@ def enter_sandbox(connection, name, config):
         # that could trace this process sees it (every execution is in a pid namespace of its own); the runner
         # makes itself not dumpable again (start_runner).
         set_dumpable(1)
-        check(libc().unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS), "unshare")
+        namespaces = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWCGROUP
+        check(libc().unshare(namespaces), "unshare")
         write("/proc/self/uid_map", "%d %d 1\n" % (uid, uid))
         write("/proc/self/setgroups", "deny")
         write("/proc/self/gid_map", "%d %d 1\n" % (gid, gid))
