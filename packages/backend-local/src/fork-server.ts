@@ -152,9 +152,17 @@ export class ForkServer {
         reject(new Error(`the fork server ended before it listened${reason ? `: ${reason}` : ""}`));
       });
     });
-    listening.catch((error: Error) => {
-      if (!this.closed) options.warn(error.message);
-    });
+    listening.then(
+      // Ended while serving (not by close or a restart): said once; the next sandbox starts a new one.
+      () =>
+        void exited.then(() => {
+          const reason = stderr.trim().split("\n").at(-1) ?? "";
+          if (!this.closed && this.mother?.child === child) options.warn(`the fork server ended${reason ? `: ${reason}` : ""}`);
+        }),
+      (error: Error) => {
+        if (!this.closed) options.warn(error.message);
+      },
+    );
     return { child, dir, socketPath: join(dir, "mother.sock"), envKey: key, listening, exited };
   }
 }
