@@ -39,6 +39,8 @@ interface Mother {
   /** Resolves once it listens; rejects when it ended before. */
   readonly listening: Promise<void>;
   readonly exited: Promise<void>;
+  /** Executions by name: whether it said it forked one, and what to call once it says the execution is gone. */
+  readonly executions: Map<string, { forked: boolean; gone: () => void }>;
 }
 
 /**
@@ -138,14 +140,24 @@ export class ForkServer {
       child.once("error", () => resolve());
       child.once("close", () => {
         rmSync(dir, { recursive: true, force: true });
+        // Every execution ends with it (bubblewrap's pid namespace, and each one's parent-death signal).
+        for (const execution of executions.values()) execution.gone();
         resolve();
       });
     });
+    const executions: Mother["executions"] = new Map();
     const listening = new Promise<void>((resolve, reject) => {
-      let seen = "";
+      let pending = "";
       child.stdout?.on("data", (chunk: Buffer) => {
-        seen += chunk.toString();
-        if (seen.includes("ready\n")) resolve();
+        const lines = (pending + chunk.toString()).split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) {
+          const [word, name = ""] = line.split(" ");
+          if (word === "ready") resolve();
+          const execution = executions.get(name);
+          if (word === "forked" && execution) execution.forked = true;
+          if (word === "exited" && execution) execution.gone();
+        }
       });
       void exited.then(() => {
         const reason = stderr.trim().split("\n").at(-1) ?? "";
@@ -163,7 +175,7 @@ export class ForkServer {
         if (!this.closed) options.warn(error.message);
       },
     );
-    return { child, dir, socketPath: join(dir, "mother.sock"), envKey: key, listening, exited };
+    return { child, dir, socketPath: join(dir, "mother.sock"), envKey: key, listening, exited, executions };
   }
 }
 
@@ -180,12 +192,16 @@ function connect(mother: Mother, name: string): SandboxProcess {
   });
   socket.on("data", (chunk: Buffer) => channel.data(chunk));
   socket.write(`${JSON.stringify({ name })}\n`);
+  // Ended once the fork server says its process is gone (reaped), or when the connection ends without one forked.
   const exited = new Promise<string>((resolve) => {
+    const execution = { forked: false, gone: () => resolve("exit (ended)") };
+    mother.executions.set(name, execution);
     socket.once("close", () => {
       channel.end();
-      resolve("exit (its connection closed)");
+      if (!execution.forked) resolve("exit (its connection closed)");
     });
   });
+  void exited.then(() => mother.executions.delete(name));
   const kill = () => {
     if (!socket.destroyed) {
       // The mother ends its process tree at once; closing the connection alone ends a runner that reads it.

@@ -15,6 +15,15 @@ async function run(backend: LocalBackend, code: string, timeoutMs = 20_000): Pro
   return result.stdout;
 }
 
+/** Waits (bounded) until the backend's one-shot pool holds `count` warm sandboxes: the next executions take them. */
+async function untilWarm(backend: LocalBackend, count: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (backend.warmCount < count) {
+    if (Date.now() > deadline) throw new Error(`the pool did not hold ${count} warm sandboxes within 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Host processes whose command line has `text`. */
 async function hostProcessesRunning(text: string): Promise<string[]> {
   const found: string[] = [];
@@ -51,6 +60,10 @@ import ctypes, os, signal, socket
 libc = ctypes.CDLL(None, use_errno=True)
 pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
 print("pids", pids)
+try:
+    print("runner", open("/proc/1/cmdline", "rb").read().split(b"\\0")[0].decode())
+except OSError as error:
+    print("runner unreadable", error)
 found = [place for place in ("/tmp/left-behind", "/workspace/left-behind", "/dev/shm/left-behind", "/dev/left-behind",
                              "/tmp/daemon-alive", "/tmp/holder-ready", "/tmp/.fork-server") if os.path.exists(place)]
 print("found", found)
@@ -92,6 +105,7 @@ for (const forkServer of [false, true]) {
     });
 
     it("a running execution's files, daemon, port and processes are out of a concurrent one's sight and reach", async () => {
+      await untilWarm(backend, 2);
       const holder = run(backend, `import sys; sys.argv = ["", "6"]\n${HOLDER}`);
       holder.catch(() => {}); // awaited below, once the probe has run
       // The probe starts once the holder is set up (or after a bounded wait): it must see none of it.
@@ -100,6 +114,8 @@ for (const forkServer of [false, true]) {
       expect(probe).toContain("found []");
       // Its own runner (pid 1 of its pid namespace) and its code only: not the holder's, not the fork server's.
       expect(probe).toContain("pids [1, 2]");
+      // It ran where this describe says (a warm sandbox; one that found none would be a bubblewrap's).
+      expect(probe).toMatch(forkServer ? /runner code-interpreter-forked\n/ : /runner \/usr\/bin\/python3\n/);
       expect(probe).toContain("port refused");
       expect(probe).toContain("caps 0000000000000000 0000000000000000 0000000000000000 0000000000000000");
       expect(probe).toContain("no_new_privs 1 seccomp 2");
@@ -116,11 +132,13 @@ for (const forkServer of [false, true]) {
 
     it("draws random numbers of its own: a generator the preload imported is not the same in two executions", async () => {
       const draw = "import random, numpy\nprint(numpy.random.rand(), random.random())";
+      await untilWarm(backend, 2);
       const [first, second] = await Promise.all([run(backend, draw), run(backend, draw)]);
       expect(first).not.toBe(second);
     });
 
     it("an ended execution leaves nothing for the next: no file, no daemon", async () => {
+      await untilWarm(backend, 2);
       await run(backend, `import sys; sys.argv = ["", "0"]\n${HOLDER}`);
       const probe = await run(backend, PROBE);
       expect(probe).toContain("found []");

@@ -578,7 +578,8 @@ uid's process count (RLIMIT_NPROC) is counted in its own user namespace. The cod
 runner drops them all before anything of the request's is read.
 
 The server writes `kill NAME` lines on the mother's stdin to end an execution at once; the mother ends when its
-stdin does (the server is gone) and says `ready` on its stdout once it listens.
+stdin does (the server is gone). On its stdout it says `ready` once it listens, `forked NAME` and `exited NAME` as
+each execution's outermost process starts and is gone (reaped).
 """
 import os
 import signal
@@ -676,8 +677,7 @@ def mother(config):
     listener.listen(64)
     children = {}  # name -> the child's pid
     signal.signal(signal.SIGCHLD, lambda *_: reap(children))
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
+    say("ready")
     control = b""
     while True:
         readable, _, _ = select.select([listener, 0], [], [])
@@ -698,12 +698,12 @@ def mother(config):
             connection, _ = listener.accept()
             name = hello(connection)
             if name:
-                sys.stdout.flush()  # nothing buffered may be written twice from the fork
                 pid = os.fork()
                 if pid == 0:
                     listener.close()
                     enter_sandbox(connection, name, config)  # never returns
                 children[name] = pid
+                say("forked " + name)
             connection.close()
     for pid in children.values():
         try:
@@ -711,6 +711,14 @@ def mother(config):
         except OSError:
             pass
     os._exit(0)
+
+
+def say(line):
+    """A line to the server on stdout, unbuffered (reap runs in a signal handler, which a buffered write could not
+    share): `ready`, `forked NAME` once an execution's process is there, `exited NAME` once it is gone."""
+    data = (line + "\n").encode()
+    while data:
+        data = data[os.write(1, data) :]
 
 
 def hello(connection):
@@ -752,6 +760,7 @@ def reap(children):
         for name, child in list(children.items()):
             if child == pid:
                 del children[name]
+                say("exited " + name)
 
 
 def enter_sandbox(connection, name, config):
