@@ -676,7 +676,8 @@ def mother(config):
     listener.bind(path)
     listener.listen(64)
     children = {}  # name -> the child's pid
-    signal.signal(signal.SIGCHLD, lambda *_: reap(children))
+    early = set()  # children reaped before their name was recorded
+    signal.signal(signal.SIGCHLD, lambda *_: early.update(reap(children)))
     say("ready")
     control = b""
     while True:
@@ -704,6 +705,9 @@ def mother(config):
                     enter_sandbox(connection, name, config)  # never returns
                 children[name] = pid
                 say("forked " + name)
+                if pid in early:  # it ended before the line above (reaped by the handler, unnamed then)
+                    early.discard(pid)
+                    reap(children, {pid})
             connection.close()
     for pid in children.values():
         try:
@@ -749,18 +753,27 @@ def hello(connection):
     return name
 
 
-def reap(children):
+def reap(children, reaped=()):
+    """Collects the children that have ended (and those already collected, `reaped`), saying which execution each
+    was; returns the pids that had no name."""
+    unnamed = set()
+    pids = list(reaped)
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            break
         if not pid:
-            return
-        for name, child in list(children.items()):
-            if child == pid:
-                del children[name]
-                say("exited " + name)
+            break
+        pids.append(pid)
+    for pid in pids:
+        name = next((name for name, child in children.items() if child == pid), None)
+        if name is None:
+            unnamed.add(pid)
+            continue
+        del children[name]
+        say("exited " + name)
+    return unnamed
 
 
 def enter_sandbox(connection, name, config):

@@ -1,9 +1,11 @@
 """The fork server's mother (forkserver.py): what it takes from a new connection before it forks the execution's
 sandbox. The namespaces and mounts themselves need a bubblewrap sandbox: backend-local's fork-server tests."""
 import json
+import os
 import socket
+import time
 
-from code_interpreter_runner.forkserver import hello
+from code_interpreter_runner.forkserver import hello, reap
 
 
 def connection_with(data):
@@ -37,3 +39,14 @@ def test_refuses_a_connection_that_ends_before_its_line():
     ours, theirs = connection_with(b'{"name": "code-exec-')
     theirs.close()
     assert hello(ours) is None
+
+
+def test_an_execution_reaped_before_its_name_was_recorded_is_still_said_to_have_exited(capfd):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    time.sleep(0.2)
+    unnamed = reap({})  # what the SIGCHLD handler does between the fork and the name's record
+    assert pid in unnamed
+    assert reap({"code-exec-1234": pid}, unnamed) == set()
+    assert "exited code-exec-1234\n" in capfd.readouterr().out
