@@ -136,6 +136,7 @@ export class ForkServer {
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4096);
     });
+    const executions: Mother["executions"] = new Map();
     const exited = new Promise<void>((resolve) => {
       child.once("error", () => resolve());
       child.once("close", () => {
@@ -145,7 +146,6 @@ export class ForkServer {
         resolve();
       });
     });
-    const executions: Mother["executions"] = new Map();
     const listening = new Promise<void>((resolve, reject) => {
       let pending = "";
       child.stdout?.on("data", (chunk: Buffer) => {
