@@ -155,10 +155,11 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     const workspaceDir = this.isolation === "none" ? join(this.settings.stateDir, "exec", name) : undefined;
     if (workspaceDir) await this.makeWorkspace(workspaceDir);
     const env = options.env ?? {};
-    // A sandbox with a way out binds the proxy's socket: bubblewrap's own, never a fork. One that preloads nothing (the
-    // pool under pressure, a request that found no warm sandbox) is a bubblewrap too: three forks of the preloaded
-    // fork server cost more CPU than a bare interpreter's start, which is what counts when requests outrun the pool.
-    const forked = !egressDir && (options.preload?.length ?? 0) > 0 && this.forkServer?.serves(env);
+    // A sandbox with a way out binds the proxy's socket: bubblewrap's own, never a fork. A warm one that preloads
+    // nothing (the pool under pressure) is a bubblewrap too: three forks of the preloaded fork server cost more CPU
+    // than a bare interpreter's start, which is what counts when requests outrun the pool. A request that found no
+    // warm sandbox is forked: it waits for its sandbox, and a fork has the preload.
+    const forked = !egressDir && (!options.warm || (options.preload?.length ?? 0) > 0) && this.forkServer?.serves(env);
     const sandbox =
       forked && this.forkServer
         ? this.track(await this.forkServer.start(name, env))
