@@ -133,7 +133,9 @@ def mother(config):
                 command, _, name = line.decode(errors="replace").partition(" ")
                 if command == "kill" and name in children:
                     try:
-                        os.kill(children[name], signal.SIGKILL)
+                        # The child ends its runner's pid namespace, then itself, once that namespace is empty: when
+                        # the mother says it exited, nothing of the execution is left (enter_sandbox).
+                        os.kill(children[name], signal.SIGTERM)
                     except OSError:
                         pass
         if listener in readable:
@@ -241,9 +243,15 @@ def enter_sandbox(connection, name, config):
         write("/proc/self/gid_map", "%d %d 1\n" % (gid, gid))
         make_mounts(config["tmpfs_bytes"])
         check(libc().sethostname(name.encode(), len(name.encode())), "sethostname")
+        runner = []
+        # Asked to end (the mother's `kill`): the runner, pid 1 of its namespace, goes with everything in it; the wait
+        # below returns once that namespace is empty. Before there is a runner, this process just ends.
+        signal.signal(signal.SIGTERM, lambda *_: os.kill(runner[0], signal.SIGKILL) if runner else os._exit(1))
         pid = os.fork()
         if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             become_runner(connection, config)  # never returns
+        runner.append(pid)
         connection.close()
         null = os.open("/dev/null", os.O_RDWR)
         for fd in (0, 1, 2):
