@@ -132,6 +132,7 @@ function localSettings(config: Config, runtime: SandboxRuntime, logger: Logger):
     ...(config.LOCAL_ROOTFS ? { rootfs: config.LOCAL_ROOTFS } : {}),
     ...(config.LOCAL_RUNSC_PATH ? { runscPath: config.LOCAL_RUNSC_PATH } : {}),
     runscPlatform: config.LOCAL_RUNSC_PLATFORM,
+    forkServer: config.LOCAL_FORK_SERVER,
     sandbox: config.LOCAL_SANDBOX,
   };
 }

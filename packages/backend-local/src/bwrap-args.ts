@@ -34,7 +34,15 @@ export interface BwrapOptions {
    * EGRESS_MOUNT_PATH on a small read-only tmpfs /run; the network stays unshared (only loopback).
    */
   egressDir?: string;
+  /**
+   * Host directory for the fork server's socket (see fork-server.ts): bound read-write at FORK_SERVER_SOCKET_DIR,
+   * under the sandbox's /tmp, which each execution the fork server starts covers with its own.
+   */
+  forkServerDir?: string;
 }
+
+/** Where the fork server's socket directory is in its sandbox (the runner's forkserver.SOCKET_DIR). */
+export const FORK_SERVER_SOCKET_DIR = "/tmp/.fork-server";
 
 /**
  * bubblewrap arguments: every namespace unshared (no network, own pids, ipc,
@@ -67,6 +75,7 @@ export function bwrapArgs(options: BwrapOptions): string[] {
   // --dev's /dev/shm would be an unsized tmpfs: host memory the code could fill.
   args.push("--size", String(options.tmpfsBytes), "--tmpfs", "/dev/shm");
   args.push("--size", String(options.tmpfsBytes), "--tmpfs", "/tmp");
+  if (options.forkServerDir) args.push("--bind", options.forkServerDir, FORK_SERVER_SOCKET_DIR);
   if (options.workspaceDir) args.push("--bind", options.workspaceDir, WORKSPACE_DIR);
   else args.push("--size", String(options.tmpfsBytes), "--tmpfs", WORKSPACE_DIR);
   if (options.egressDir) {

@@ -26,10 +26,20 @@ export async function createLocalBackend(overrides: Partial<LocalBackendSettings
     settings.warn("LOCAL_SANDBOX=off: code runs WITHOUT isolation (rlimits only). Never expose this server.");
     return new LocalBackend(settings, "none");
   }
+  // The fork server is the one-shot pool's preloaded interpreter: with the pool off, nothing runs ahead of demand.
+  if (settings.pool === false) settings.forkServer = false;
   const missing = bwrapMissing(settings);
   if (!missing) await checkRootfs(settings);
-  const problem = missing ?? (await probe(settings, "bwrap"));
-  if (!problem) return new LocalBackend(settings, "bwrap");
+  const problem = missing ?? (await probe({ ...settings, forkServer: false }, "bwrap"));
+  if (!problem) {
+    const forkServerProblem = settings.forkServer ? await probe(settings, "bwrap") : undefined;
+    if (forkServerProblem) {
+      // bubblewrap works: the executions keep its isolation, each in a sandbox of its own.
+      settings.warn(`the fork server is not usable (${forkServerProblem}); one-shot sandboxes start bubblewrap each`);
+      settings.forkServer = false;
+    }
+    return new LocalBackend(settings, "bwrap");
+  }
   if (settings.sandbox === "require") {
     throw new BackendUnavailableError({ message: `bubblewrap sandbox unavailable (LOCAL_SANDBOX=require): ${problem}` });
   }

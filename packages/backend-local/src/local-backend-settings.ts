@@ -32,6 +32,14 @@ export interface LocalBackendSettings extends SandboxSettings {
   runscPath: string;
   /** runsc's platform: `ptrace` works everywhere (`kvm` hangs on some hosts). @default LOCAL_RUNSC_PLATFORM, else ptrace */
   runscPlatform: string;
+  /**
+   * One-shot sandboxes forked from one preloaded interpreter (fork-server.ts), bubblewrap only: each execution a
+   * fresh fork in fresh namespaces, instead of a bubblewrap sandbox that imports the preload itself.
+   * Only with the one-shot `pool` on (createLocalBackend turns it off with the pool). Where it cannot run (no nested
+   * user namespaces), start-up warns and starts a bubblewrap per sandbox.
+   * @default on; `LOCAL_FORK_SERVER=0` (or `false`) in the environment turns it off
+   */
+  forkServer: boolean;
 }
 
 export function defaultLocalBackendSettings(): LocalBackendSettings {
@@ -44,5 +52,6 @@ export function defaultLocalBackendSettings(): LocalBackendSettings {
     sandbox: "auto",
     runscPath: "runsc",
     runscPlatform: "ptrace",
+    forkServer: !["0", "false"].includes(process.env.LOCAL_FORK_SERVER ?? ""),
   };
 }

@@ -28,6 +28,7 @@ import {
   sandboxByteLimits,
   unixNow,
 } from "@code-interpreter/core/sandbox";
+import { ForkServer } from "./fork-server.js";
 import type { LocalBackendSettings } from "./local-backend-settings.js";
 import { type RunscOptions, runscGlobalArgs, SERVER_PID_ANNOTATION } from "./runsc-bundle.js";
 import { deleteContainer, type Isolation, type SandboxProcess, type SandboxSpawnOptions, spawnSandbox } from "./sandbox-process.js";
@@ -72,6 +73,8 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   private readonly roles = new WeakMap<SandboxProcess, SessionSandboxRole>();
   /** gVisor: checkpoints of sessions' sandboxes, restored on their next use (see SessionCheckpoints). */
   private readonly checkpoints: SessionCheckpoints | undefined;
+  /** bubblewrap with `forkServer`: one-shot sandboxes forked from one preloaded interpreter (see ForkServer). */
+  private readonly forkServer: ForkServer | undefined;
 
   /**
    * gVisor only (issue 23): the session's workspace and, with `memory`, its
@@ -114,13 +117,27 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
             memoryBytes: gvisorMemoryBytes(byteLimits.memoryBytes, settings.maxProcesses),
           }
         : undefined;
+    this.forkServer =
+      isolation === "bwrap" && settings.forkServer
+        ? new ForkServer({
+            bwrapPath: settings.bwrapPath,
+            rootfs: this.rootfs,
+            python: settings.python,
+            runAs: this.runAs,
+            uid: settings.sandboxUid,
+            tmpfsBytes: this.workspaceBytes,
+            stateDir: settings.stateDir,
+            preload: settings.preload,
+            warn: settings.warn,
+          })
+        : undefined;
     if (this.runsc) {
       const checkpoints = new SessionCheckpoints(this.runsc, this.runAs);
       this.checkpoints = checkpoints;
       this.snapshotSession = (session) => {
         const live = [...this.sandboxes].flatMap((sandbox) => {
           const role = this.roles.get(sandbox);
-          const running = sandbox.child.exitCode === null && sandbox.child.signalCode === null;
+          const running = sandbox.child !== undefined && sandbox.child.exitCode === null && sandbox.child.signalCode === null;
           return sandbox.name === session.id && role && running ? [{ role, sandbox }] : [];
         });
         return checkpoints.capture(this.records.dir(session.id), this.records.workspaceDir(session.id), live);
@@ -137,7 +154,16 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
     // Without bubblewrap the workspace is a host directory of its own.
     const workspaceDir = this.isolation === "none" ? join(this.settings.stateDir, "exec", name) : undefined;
     if (workspaceDir) await this.makeWorkspace(workspaceDir);
-    const sandbox = this.spawn({ name, workspaceDir, preload: options.preload, env: options.env, egressDir });
+    const env = options.env ?? {};
+    // A sandbox with a way out binds the proxy's socket: bubblewrap's own, never a fork. A warm one that preloads
+    // nothing (the pool under pressure) is a bubblewrap too: three forks of the preloaded fork server cost more CPU
+    // than a bare interpreter's start, which is what counts when requests outrun the pool. A request that found no
+    // warm sandbox is forked: it waits for its sandbox, and a fork has the preload.
+    const forked = !egressDir && (!options.warm || (options.preload?.length ?? 0) > 0) && this.forkServer?.serves(env);
+    const sandbox =
+      forked && this.forkServer
+        ? this.track(await this.forkServer.start(name, env))
+        : this.spawn({ name, workspaceDir, preload: options.preload, env: options.env, egressDir });
     if (options.warm) {
       this.warm.add(name);
       void sandbox.exited.then(() => this.warm.delete(name));
@@ -307,6 +333,7 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
   /** No sandbox of this server outlives it (kernels included: their sessions' files stay for the next one). */
   async close(): Promise<void> {
     await Promise.all([...this.sandboxes].map((sandbox) => sandbox.kill()));
+    await this.forkServer?.close();
   }
 
   /**
@@ -414,6 +441,11 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
       tmpfsBytes: this.workspaceBytes,
       runsc: this.runsc,
     });
+    return this.track(sandbox);
+  }
+
+  /** Keeps a sandbox in mind until it has exited. */
+  private track(sandbox: SandboxProcess): SandboxProcess {
     this.sandboxes.add(sandbox);
     void sandbox.exited.then(() => this.sandboxes.delete(sandbox));
     return sandbox;

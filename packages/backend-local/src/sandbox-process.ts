@@ -51,7 +51,8 @@ export interface SandboxProcess {
   /** gVisor only: the runsc container's id (`<name>-<random>`), and its bundle directory. */
   readonly containerId?: string;
   readonly bundleDir?: string;
-  readonly child: ChildProcess;
+  /** Its own process (none for one forked by the fork server, whose connection is its channel). */
+  readonly child?: ChildProcess;
   readonly channel: RunnerChannel;
   /** How it ended (`exit 1`, `exit SIGKILL`), once it has. */
   readonly exited: Promise<string>;

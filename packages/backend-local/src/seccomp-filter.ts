@@ -18,3 +18,9 @@ export function seccompProgram(arch: NodeJS.Architecture = process.arch): Buffer
   const architecture = ARCHITECTURES[arch];
   return architecture ? seccompBpf(ociSeccompProfile(), architecture) : undefined;
 }
+
+/** The filter as the runner loads it on itself (`<machine>=<base64>`, see the runner's syscall_filter), or undefined. */
+export function seccompSpec(arch: NodeJS.Architecture = process.arch): string | undefined {
+  const architecture = ARCHITECTURES[arch];
+  return architecture ? `${architecture}=${seccompBpf(ociSeccompProfile(), architecture).toString("base64")}` : undefined;
+}

@@ -11,8 +11,12 @@ import { SESSION_RECORD, WARM_MARKER } from "../session-records.js";
 
 const execFileAsync = promisify(execFile);
 
+/** What the fork server's executions show as their command line (the runner's forkserver.FORKED_TITLE). */
+const FORKED_TITLE = "code-interpreter-forked";
+
 /**
- * Sandboxes (bubblewrap, or the runner itself without it) that a process
+ * Sandboxes (bubblewrap, the runner itself without it, or an execution the
+ * fork server of a bubblewrap it started forked) that a process
  * started and that are still running (zombies are not), as `pid name`: for tests that check
  * nothing is left behind. Warm sandboxes waiting in a pool (one-shot ones,
  * and those of session directories nobody has claimed) are left out unless
@@ -28,14 +32,24 @@ export async function listSandboxProcesses(
 ): Promise<string[]> {
   const parentPid = options.parentPid ?? process.pid;
   const found: string[] = [];
+  /** pid → its parent's, for the fork server's executions (its grandchildren: bwrap, the fork server, then them). */
+  const parents = new Map<number, number>();
+  const forked: { pid: number; name: string }[] = [];
   for (const pid of await readdir("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const stat = await readFile(`/proc/${pid}/stat`, "utf8");
       const [state, parent] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       // A zombie has ended (a sandbox killed after its answer, not yet collected by its parent).
-      if (Number(parent) !== parentPid || state === "Z") continue;
+      if (state === "Z") continue;
+      parents.set(Number(pid), Number(parent));
       let argv = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
+      // An execution the fork server forked: `code-interpreter-forked --hostname <name>` (its runner and code too).
+      if (argv[0] === FORKED_TITLE) {
+        forked.push({ pid: Number(pid), name: argv[2] ?? "" });
+        continue;
+      }
+      if (Number(parent) !== parentPid) continue;
       let program = argv[0]?.split("/").at(-1);
       // A gVisor sandbox: `runsc … run|restore … --bundle <dir> <id>`, its runner's argv and mounts in the bundle's config.json.
       if (program === "runsc") {
@@ -45,7 +59,8 @@ export async function listSandboxProcesses(
         program = "runsc";
       }
       if (program !== "bwrap" && program !== "runsc" && !program?.startsWith("python")) continue;
-      if (!options.includeWarm && argv.includes("--preload")) continue;
+      // A warm runner, or the fork server (a pool of its own: its executions are listed below).
+      if (!options.includeWarm && (argv.includes("--preload") || argv.includes("--fork-server"))) continue;
       if (!options.includeWarm && (await isUnclaimedWarm(await workspaceOf(pid, argv)))) continue;
       const hostname = argv.indexOf("--hostname");
       const name = hostname >= 0 ? argv[hostname + 1] : undefined;
@@ -54,6 +69,15 @@ export async function listSandboxProcesses(
     } catch {
       // the process ended while we looked
     }
+  }
+  // The outermost process of each of this parent's forked executions (its parent is the fork server, a child of a
+  // bubblewrap the parent started); the execution's runner and code below it are the same sandbox.
+  for (const { pid, name } of forked) {
+    const forkServer = parents.get(pid);
+    const bubblewrap = forkServer === undefined ? undefined : parents.get(forkServer);
+    if (bubblewrap === undefined || parents.get(bubblewrap) !== parentPid) continue;
+    if (!options.includeWarm && options.waiting?.includes(name)) continue;
+    found.push(`${pid} ${name}`);
   }
   return found;
 }

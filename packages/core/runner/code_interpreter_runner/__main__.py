@@ -9,6 +9,9 @@
                               how warm sandboxes serve a request in milliseconds;
                               with --prefault (gVisor) both then copy the pages they
                               share (launch.copy_written_pages) before saying so
+  --fork-server CONFIG [--preload numpy,pandas]
+                              the fork server (forkserver.py): imports those once, then forks each
+                              one-shot execution's sandbox (fresh namespaces, a warm runner) from itself
   --serve MARKER              a session's command runner: requests until stdin ends
   --kernel LIMITS MARKER      a session's Python kernel (kernel.py)
   --run-main FILE 1|0 [--results-fd FD]
@@ -137,6 +140,16 @@ def main(argv):
     if len(argv) > 1 and argv[1] == "--serve":
         serve()
         sys.exit(0)
+    if len(argv) > 2 and argv[1] == "--fork-server":
+        import json
+
+        from .forkserver import mother
+
+        preload([name for name in argv[4].split(",") if name] if argv[3:4] == ["--preload"] else [])
+        # What each execution's runner runs, loaded once here rather than in every fork.
+        for name in ("launch", "oneshot", "code", "results", "workspace", "syscall_filter"):
+            __import__(__package__ + "." + name)
+        mother(json.loads(argv[2]))
     preloaded = len(argv) > 2 and argv[1] == "--preload"
     if preloaded:
         preload([name for name in argv[2].split(",") if name])

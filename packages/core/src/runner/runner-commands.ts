@@ -26,6 +26,25 @@ export function runnerArgv(python = "python3", options: RunnerArgvOptions = {}):
   return [python, "-I", "-c", loadRunnerSource(), ...preloadArguments(options)];
 }
 
+/**
+ * argv that starts the fork server (the runner's `--fork-server` mode, backend-local): it imports `preload` once,
+ * listens on the Unix socket in `config.socketDir`'s place inside its sandbox, and forks each one-shot execution's
+ * sandbox from itself, in fresh namespaces, its runner warm and parked. `config.seccomp` is the syscall filter each
+ * execution loads on itself (`<machine>=<base64 BPF>`): the fork server itself must make namespaces and mounts.
+ */
+export function forkServerArgv(python: string, config: ForkServerConfig, preload: readonly string[] = []): string[] {
+  const json = JSON.stringify({ tmpfs_bytes: config.tmpfsBytes, seccomp: config.seccomp ?? null });
+  return [python, "-I", "-c", loadRunnerSource(), "--fork-server", json, ...(preload.length > 0 ? ["--preload", preload.join(",")] : [])];
+}
+
+/** What the fork server (`forkServerArgv`) gives each execution's sandbox. */
+export interface ForkServerConfig {
+  /** Size of each execution's tmpfs `/tmp`, `/workspace` and `/dev/shm`. */
+  tmpfsBytes: number;
+  /** The syscall filter each execution loads, `<machine>=<base64 BPF>`; none without. */
+  seccomp?: string;
+}
+
 /** How a one-shot runner is started (`runnerArgv`). */
 export interface RunnerArgvOptions {
   /** Modules to import before the request comes (a warm sandbox). */
