@@ -64,6 +64,8 @@ export function nestedSandboxConfig(): { before: string[]; masked: string[]; rea
       "--unshare-ipc",
       "--unshare-uts",
       "--unshare-cgroup-try",
+      // The runner is the namespace's pid 1, as in a container of its own: code cannot kill it, and it ends everything.
+      "--as-pid-1",
       "--die-with-parent",
       "--new-session",
       "--ro-bind",
