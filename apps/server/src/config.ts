@@ -81,6 +81,8 @@ export const ConfigSchema = z.object({
   PYTHON_EXECUTOR_DOCKER_NETWORK: z.string().min(1).default("none"),
   /** OCI runtime of sandbox containers, e.g. `runsc` (gVisor) or `kata-runtime`; the engine's default when unset. */
   PYTHON_EXECUTOR_DOCKER_RUNTIME: z.string().optional(),
+  /** Docker one-shot executions in pooled containers, each in a fresh nested sandbox (backend-docker's README, Isolation). */
+  DOCKER_ONESHOT_REUSE: flag(false),
   KUBERNETES_EXECUTOR_NAMESPACE: z.string().optional(),
   KUBERNETES_EXECUTOR_IMAGE: z.string().optional(),
   KUBERNETES_EXECUTOR_SERVICE_ACCOUNT: z.string().optional(),

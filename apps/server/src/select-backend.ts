@@ -145,6 +145,7 @@ function dockerSettings(config: Config, runtime: SandboxRuntime, logger: Logger)
     ...(config.PYTHON_EXECUTOR_DOCKER_RUNTIME && runtimeSettingApplies(config, runtime)
       ? { runtime: config.PYTHON_EXECUTOR_DOCKER_RUNTIME }
       : {}),
+    oneShotReuse: config.DOCKER_ONESHOT_REUSE,
     maxExecTimeoutMs: config.MAX_EXEC_TIMEOUT_MS,
   };
 }

@@ -23,6 +23,14 @@ export interface DockerBackendSettings extends ContainerSandboxSettings {
    * @default PYTHON_EXECUTOR_DOCKER_RUNTIME, else the engine's default (runc), or `runsc` for gvisor
    */
   runtime?: string;
+  /**
+   * Pooled one-shot containers: each serves many executions, one at a time, each in a fresh nested sandbox
+   * (bubblewrap in the container: new user, pid, mount and IPC namespaces, a fresh /proc, a wiped workspace and
+   * /tmp), instead of a container created, started and removed per execution. Needs `bwrap` in the image and the
+   * default runtime (runc); ignored under gVisor and for sandboxes with a way out, which stay one container each.
+   * See the README's Isolation section for what it changes. @default DOCKER_ONESHOT_REUSE, else false
+   */
+  oneShotReuse: boolean;
   /** Longest timeout a request may ask for: bounds how long a warm sandbox may be in use (its deadline label). @default MAX_EXEC_TIMEOUT_MS, else 60 s */
   maxExecTimeoutMs: number;
 }
@@ -32,6 +40,7 @@ export function defaultDockerBackendSettings(): Omit<DockerBackendSettings, "doc
   return {
     ...defaultContainerSandboxSettings(),
     network: "none",
+    oneShotReuse: false,
     maxExecTimeoutMs: 60_000,
   };
 }

@@ -36,6 +36,7 @@ import { execExitReport } from "./exec-report.js";
 import { execAttached, killMarked } from "./kernel-exec.js";
 import { probeDocker } from "./probe-docker.js";
 import { reap, removeContainer, removeSession } from "./reaper.js";
+import { ReusedContainers } from "./reused-containers.js";
 import { type DockerSession, takeInventory } from "./session-records.js";
 
 /**
@@ -61,6 +62,8 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   private readonly gvisor: boolean;
   /** Why sandboxes cannot be given a way out here (issue 22), or undefined when they can (see dockerEgressRefusal). */
   readonly egressRefusal: string | undefined;
+  /** Pooled one-shot containers (`oneShotReuse`), when on. */
+  private readonly reused: ReusedContainers | undefined;
 
   constructor(
     readonly settings: DockerBackendSettings,
@@ -76,6 +79,12 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
       runtime: settings.sandboxRuntime,
       egress: this.egressRefusal === undefined,
     };
+    if (settings.oneShotReuse && this.gvisor)
+      settings.warn("DOCKER_ONESHOT_REUSE is ignored under gVisor: each execution gets its own container");
+    // The engine's warm pool holds some, requests in flight the rest.
+    const pooled = settings.pool ? settings.pool.max : 0;
+    this.reused =
+      settings.oneShotReuse && !this.gvisor ? new ReusedContainers(settings, pooled + REUSED_CONTAINERS_BEYOND_POOL) : undefined;
     // Said at start-up, not only to the first request with `network`: the operator configured a proxy this backend cannot use.
     if (settings.egress && this.egressRefusal) settings.warn(`network egress is not offered by the docker backend: ${this.egressRefusal}`);
   }
@@ -83,6 +92,8 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
   async start(options: StartSandboxOptions): Promise<OneShotSandbox> {
     const { docker } = this.settings;
     const egressDir = this.checkEgress(options.egress, options.warm);
+    // A sandbox with a way out gets its own container: its egress directory is bound into that one.
+    if (this.reused && !egressDir) return this.reused.start(options);
     const name = options.name ?? newExecName();
     const deadline = unixNow() + options.lifetimeSeconds;
     try {
@@ -216,6 +227,11 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
     return toBackendError(error, this.settings.docker, this.settings.image, ociRuntime(this.settings));
   }
 
+  /** Removes the pooled one-shot containers (the engine has stopped its work). */
+  async close(): Promise<void> {
+    await this.reused?.close();
+  }
+
   /** The egress directory to bind, if any; refuses one where it cannot be bound, or for a warm sandbox (pools never get one). */
   private checkEgress(egress: SandboxEgress | undefined, warm: boolean): string | undefined {
     if (!egress) return undefined;
@@ -231,6 +247,9 @@ export class DockerDriver implements SandboxDriver<DockerSession> {
     this.warmInits.delete(sessionId);
   }
 }
+
+/** Pooled one-shot containers beyond the warm pool's size: those serving requests while the pool refills. */
+export const REUSED_CONTAINERS_BEYOND_POOL = 2;
 
 /** Attaches to a (created) warm session container's init: its stdin, and its answers on `output`. */
 async function attachInit(docker: Dockerode, container: Dockerode.Container): Promise<{ stream: Duplex; output: PassThrough }> {

@@ -42,9 +42,12 @@ export function fileLabels(): Record<string, string> {
   return { [TEST_RUN_LABEL]: inject("dockerTestRun"), [TEST_FILE_LABEL]: randomUUID() };
 }
 
-/** Backend settings for tests: the test image and this file's labels. */
+/** DOCKER_ONESHOT_REUSE as the tests read it: pooled one-shot containers on (1, true) or off (0, false); unset, the default. */
+const oneShotReuse = process.env.DOCKER_ONESHOT_REUSE ? { oneShotReuse: ["1", "true"].includes(process.env.DOCKER_ONESHOT_REUSE) } : {};
+
+/** Backend settings for tests: the test image and this file's labels (and DOCKER_ONESHOT_REUSE when set). */
 export function testSettings(labels: Record<string, string>): Partial<DockerBackendSettings> {
-  return { docker, image, labels };
+  return { docker, image, labels, ...oneShotReuse };
 }
 
 /**
