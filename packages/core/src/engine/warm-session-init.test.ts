@@ -28,7 +28,8 @@ describe("the warm session init", () => {
   it("once claimed, answers and outlives its server's connection", async () => {
     const { child, exited } = startInit();
     child.stdin.write(WARM_ATTACHED_LINE);
-    await claimWarmInit((data) => child.stdin.write(data), child.stdout);
+    // More than the production claim timeout: the host's Python may take seconds to start on a loaded machine.
+    await claimWarmInit((data) => child.stdin.write(data), child.stdout, 30_000);
     child.stdin.end();
     const outcome = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("running"), 1500))]);
     expect(outcome).toBe("running");
