@@ -5,18 +5,11 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import { forkServerArgv, RunnerChannel } from "@code-interpreter/core/runner";
 import { bwrapAccepts, bwrapArgs, groupFile, passwdFile } from "./bwrap-args.js";
-import type { SandboxProcess } from "./sandbox-process.js";
+import { isAlive, type SandboxProcess, type SandboxSpawnOptions } from "./sandbox-process.js";
 import { seccompSpec } from "./seccomp-filter.js";
 
 /** How the fork server's sandbox, and so every execution forked from it, is made. */
-export interface ForkServerOptions {
-  bwrapPath: string;
-  /** Root filesystem bound read-only as `/`; undefined: the host's /usr. */
-  rootfs?: string;
-  python: string;
-  /** Spawn as this uid/gid (only when the server runs as root). */
-  runAs?: number;
-  uid: number;
+export interface ForkServerOptions extends Pick<SandboxSpawnOptions, "bwrapPath" | "rootfs" | "python" | "runAs" | "uid"> {
   /** Size of each execution's tmpfs /tmp, /workspace and /dev/shm. */
   tmpfsBytes: number;
   /** Its socket's directory goes under here (or the system's temporary directory, where this one's path is too long). */
@@ -230,15 +223,6 @@ function removeDeadServersDirectories(base: string): void {
     const pid = Number(entry.split("-")[0]);
     if (!Number.isInteger(pid) || pid <= 0 || isAlive(pid)) continue;
     rmSync(join(base, entry), { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -31,7 +31,14 @@ import {
 import { ForkServer } from "./fork-server.js";
 import type { LocalBackendSettings } from "./local-backend-settings.js";
 import { type RunscOptions, runscGlobalArgs, SERVER_PID_ANNOTATION } from "./runsc-bundle.js";
-import { deleteContainer, type Isolation, type SandboxProcess, type SandboxSpawnOptions, spawnSandbox } from "./sandbox-process.js";
+import {
+  deleteContainer,
+  type Isolation,
+  isAlive,
+  type SandboxProcess,
+  type SandboxSpawnOptions,
+  spawnSandbox,
+} from "./sandbox-process.js";
 import { SessionCheckpoints, type SessionSandboxRole } from "./session-checkpoints.js";
 import { type LocalSession, SessionRecords } from "./session-records.js";
 import { Trash } from "./trash.js";
@@ -482,15 +489,6 @@ export function passthroughEnv(): Record<string, string> {
 /** runsc's binary, state directory and platform for a backend's settings. */
 export function runscOptions(settings: Pick<LocalBackendSettings, "runscPath" | "runscPlatform" | "stateDir">): RunscOptions {
   return { runscPath: settings.runscPath, stateRoot: join(settings.stateDir, "runsc", "state"), platform: settings.runscPlatform };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Made in the last minute (a bundle a live server is still writing). */
