@@ -21,6 +21,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || give_up "could not install ${missing[*]}"
 fi
 
+# A running engine whose default bridge is gone cannot start a container on it ("could not find bridge docker0"):
+# another dockerd started with `--bridge none` (a private engine for an experiment) removes docker0 as it starts.
+# The engine makes it again when it restarts.
+if as_root timeout 20 docker info >/dev/null 2>&1 && command -v ip >/dev/null && ! ip link show docker0 >/dev/null 2>&1 &&
+  [ "$(as_root timeout 20 docker network inspect bridge --format '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null)" = docker0 ]; then
+  log "The engine's bridge docker0 is gone: restarting dockerd"
+  as_root pkill -x dockerd || true
+  for _ in $(seq 30); do pgrep -x dockerd >/dev/null || break; sleep 1; done
+fi
+
 if ! as_root timeout 20 docker info >/dev/null 2>&1; then
   log "Starting dockerd"
   as_root sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &' || give_up "could not start dockerd"
