@@ -2,9 +2,8 @@ import { readFileSync } from "node:fs";
 import { WORKSPACE_DIR } from "@code-interpreter/core/engine";
 import { ociSeccompProfile, SYSCALL_POLICY, type SyscallDenial } from "@code-interpreter/core/policy";
 import { runnerArgv, syscallFilterArguments } from "@code-interpreter/core/runner";
-import { EXPIRES_AT_KEY, sandboxLabels, WARM_LABEL_KEY } from "@code-interpreter/core/sandbox";
 import type { ContainerCreateOptions } from "dockerode";
-import { containerLabels, hardenedHostConfig } from "./container-spec.js";
+import { execContainerSpec, hardenedHostConfig } from "./container-spec.js";
 import type { DockerBackendSettings } from "./docker-backend-settings.js";
 
 let hostSource: string | undefined;
@@ -122,23 +121,7 @@ export const HOST_PROCESSES = 3;
 export function reusedContainerSpec(settings: DockerBackendSettings, name: string, deadline: number): ContainerCreateOptions {
   const hardened = hardenedHostConfig(settings);
   return {
-    name,
-    Image: settings.image,
-    Cmd: nestedHostArgv(),
-    Entrypoint: [],
-    User: `${settings.sandboxUid}:${settings.sandboxUid}`,
-    WorkingDir: WORKSPACE_DIR,
-    Labels: containerLabels(settings, {
-      ...sandboxLabels("exec"),
-      [EXPIRES_AT_KEY]: String(deadline),
-      [WARM_LABEL_KEY]: "true",
-    }),
-    AttachStdin: true,
-    AttachStdout: true,
-    AttachStderr: true,
-    OpenStdin: true,
-    StdinOnce: true,
-    Tty: false,
+    ...execContainerSpec(settings, name, nestedHostArgv(), deadline, { warm: true }),
     HostConfig: {
       ...hardened,
       SecurityOpt: ["no-new-privileges", `seccomp=${JSON.stringify(ociSeccompProfile(HOST_SYSCALL_POLICY))}`],
