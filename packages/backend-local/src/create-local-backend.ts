@@ -129,21 +129,31 @@ async function checkRootfs(settings: LocalBackendSettings): Promise<void> {
   }
 }
 
+/** How long a test run may take past its own timeout before the probe gives up on it (its sandbox's end included). */
+const PROBE_GRACE_MS = 30_000;
+
 async function probe(settings: LocalBackendSettings, isolation: "bwrap" | "gvisor"): Promise<string | undefined> {
   // No warm pools: the probe runs once.
   const probe = new LocalBackend({ ...settings, pool: false, sessionPool: false }, isolation);
+  const timeoutMs = isolation === "gvisor" ? 30_000 : 10_000;
+  let timer: NodeJS.Timeout | undefined;
+  // A test run that never ends (a sandbox whose end is never seen) must not hold the server's start: it is a problem.
+  const deadline = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`a test run did not end within ${(timeoutMs + PROBE_GRACE_MS) / 1000} s`), timeoutMs + PROBE_GRACE_MS);
+  });
+  const run = async () => {
+    try {
+      const result = await probe.execute({ code: "print('ok')", timeoutMs, lastLineInteractive: false, files: [] });
+      if (result.stdout !== "ok\n") return `a test run printed ${JSON.stringify(result.stdout + result.stderr)}`;
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
   try {
-    const result = await probe.execute({
-      code: "print('ok')",
-      timeoutMs: isolation === "gvisor" ? 30_000 : 10_000,
-      lastLineInteractive: false,
-      files: [],
-    });
-    if (result.stdout !== "ok\n") return `a test run printed ${JSON.stringify(result.stdout + result.stderr)}`;
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
+    return await Promise.race([run(), deadline]);
   } finally {
+    clearTimeout(timer);
     await probe.close();
   }
 }

@@ -339,8 +339,8 @@ export class LocalDriver implements SandboxDriver<LocalSession> {
 
   /** No sandbox of this server outlives it (kernels included: their sessions' files stay for the next one). */
   async close(): Promise<void> {
-    await Promise.all([...this.sandboxes].map((sandbox) => sandbox.kill()));
-    await this.forkServer?.close();
+    // The fork server ends beside its executions, not after them: its end is what ends any it never said had exited.
+    await Promise.all([...[...this.sandboxes].map((sandbox) => sandbox.kill()), this.forkServer?.close()]);
   }
 
   /**

@@ -117,12 +117,20 @@ def mother(config):
     listener.bind(path)
     listener.listen(64)
     children = {}  # name -> the child's pid
-    early = set()  # children reaped before their name was recorded
-    signal.signal(signal.SIGCHLD, lambda *_: early.update(reap(children)))
+    # Children are reaped here in the loop, woken by a byte on this pipe (the self-pipe trick), never by the select's
+    # EINTR alone: a SIGCHLD that lands after Python checked for signals and before select() blocks, or on another
+    # thread (a preload's workers), interrupts nothing, and the mother slept on with the execution unreaped, never
+    # said to have exited (seen once in CI: a server whose start waited on it for good).
+    wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
     say("ready")
     control = b""
     while True:
-        readable, _, _ = select.select([listener, 0], [], [])
+        readable, _, _ = select.select([listener, 0, wake_read], [], [])
+        if wake_read in readable:
+            drain(wake_read)
+            reap(children)
         if 0 in readable:
             data = os.read(0, 4096)
             if not data:
@@ -148,9 +156,6 @@ def mother(config):
                     enter_sandbox(connection, name, config)  # never returns
                 children[name] = pid
                 say("forked " + name)
-                if pid in early:  # it ended before the line above (reaped by the handler, unnamed then)
-                    early.discard(pid)
-                    reap(children, {pid})
             connection.close()
     for pid in children.values():
         try:
@@ -161,8 +166,8 @@ def mother(config):
 
 
 def say(line):
-    """A line to the server on stdout, unbuffered (reap runs in a signal handler, which a buffered write could not
-    share): `ready`, `forked NAME` once an execution's process is there, `exited NAME` once it is gone."""
+    """A line to the server on stdout, unbuffered: `ready`, `forked NAME` once an execution's process is there,
+    `exited NAME` once it is gone."""
     data = (line + "\n").encode()
     while data:
         data = data[os.write(1, data) :]
@@ -196,27 +201,28 @@ def hello(connection):
     return name
 
 
-def reap(children, reaped=()):
-    """Collects the children that have ended (and those already collected, `reaped`), saying which execution each
-    was; returns the pids that had no name."""
-    unnamed = set()
-    pids = list(reaped)
+def drain(fd):
+    """Empties the non-blocking pipe `fd`."""
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def reap(children):
+    """Collects the children that have ended, saying which execution each was."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            break
+            return
         if not pid:
-            break
-        pids.append(pid)
-    for pid in pids:
+            return
         name = next((name for name, child in children.items() if child == pid), None)
-        if name is None:
-            unnamed.add(pid)
-            continue
-        del children[name]
-        say("exited " + name)
-    return unnamed
+        if name is not None:
+            del children[name]
+            say("exited " + name)
 
 
 def enter_sandbox(connection, name, config):
@@ -226,6 +232,7 @@ def enter_sandbox(connection, name, config):
     code = 1
     try:
         mother_pid = os.getppid()
+        signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         retitle(FORKED_TITLE + "\0--hostname\0" + name)
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
