@@ -145,7 +145,7 @@ export const ConfigSchema = z.object({
   /** runsc's platform for the local backend's gvisor runtime (`kvm` hangs on some hosts). */
   LOCAL_RUNSC_PLATFORM: z.string().min(1).default("ptrace"),
   /** The local backend's one-shot sandboxes forked from one preloaded interpreter (bubblewrap only; see backend-local's README). */
-  LOCAL_FORK_SERVER: flag(false),
+  LOCAL_FORK_SERVER: flag(true),
   /** API keys, `tenant=key,…` (a key may be `sha256:<hex>`). With no keys at all the server is one tenant and stays on loopback. */
   API_KEYS: z.string().optional(),
   /** Keys that see every tenant's sessions and files, and /metrics; same form as API_KEYS. */

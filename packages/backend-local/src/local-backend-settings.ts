@@ -37,7 +37,7 @@ export interface LocalBackendSettings extends SandboxSettings {
    * fresh fork in fresh namespaces, instead of a bubblewrap sandbox that imports the preload itself.
    * Only with the one-shot `pool` on (createLocalBackend turns it off with the pool). Where it cannot run (no nested
    * user namespaces), start-up warns and starts a bubblewrap per sandbox.
-   * @default off (a server start was seen to hang once under CI's load); `LOCAL_FORK_SERVER=1` (or `true`) turns it on
+   * @default on; `LOCAL_FORK_SERVER=0` (or `false`) in the environment turns it off
    */
   forkServer: boolean;
 }
@@ -52,6 +52,6 @@ export function defaultLocalBackendSettings(): LocalBackendSettings {
     sandbox: "auto",
     runscPath: "runsc",
     runscPlatform: "ptrace",
-    forkServer: ["1", "true"].includes(process.env.LOCAL_FORK_SERVER ?? ""),
+    forkServer: !["0", "false"].includes(process.env.LOCAL_FORK_SERVER ?? ""),
   };
 }
