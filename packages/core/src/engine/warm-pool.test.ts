@@ -79,6 +79,19 @@ describe("WarmPool", () => {
     expect(pool.underPressure).toBe(true);
   });
 
+  it("is no longer under pressure once a request finds a warm sandbox: its refills caught up", async () => {
+    const { pool } = makePool({ min: 0, max: 2 });
+    pool.take();
+    pool.take();
+    expect(pool.underPressure).toBe(true);
+    pool.release();
+    pool.release();
+    await pass(10);
+    expect(pool.take()).toBeDefined();
+    expect(pool.underPressure).toBe(false);
+    pool.release();
+  });
+
   it("grows to the demand it saw, within max", async () => {
     const { pool } = makePool({ min: 1, max: 3 });
     await pass(10);

@@ -178,8 +178,10 @@ export class WarmPool<T> {
   }
 
   /**
-   * True when requests lately found the pool empty: refills cannot keep up,
-   * so a backend should make its warm sandboxes cheaper (e.g. preload less).
+   * True when requests lately found the pool empty, none warm since: refills
+   * cannot keep up, so a backend should make its warm sandboxes cheaper (e.g.
+   * preload less). A request that finds a warm sandbox ends it: the refills
+   * caught up, and the next ones may cost what they did before.
    */
   get underPressure(): boolean {
     const since = Date.now() - RATE_WINDOW_MS;
@@ -229,13 +231,16 @@ export class WarmPool<T> {
       // Demand outruns the pool: holding the refill back would only make the next request miss too.
       clearTimeout(this.hold);
       this.hold = undefined;
-    } else if (this.hold && this.options.holdEndsOn === "next-take") {
-      clearTimeout(this.hold);
-      this.hold = undefined;
-    } else if (this.options.refillHoldMs > 0 && !this.hold) {
-      // One hold at a time, never extended: under steady demand the refill still starts within refillHoldMs.
-      this.hold = setTimeout(() => this.endHold(), this.options.refillHoldMs);
-      this.hold.unref();
+    } else {
+      this.recentMisses.length = 0; // the refills caught up: no longer under pressure
+      if (this.hold && this.options.holdEndsOn === "next-take") {
+        clearTimeout(this.hold);
+        this.hold = undefined;
+      } else if (this.options.refillHoldMs > 0 && !this.hold) {
+        // One hold at a time, never extended: under steady demand the refill still starts within refillHoldMs.
+        this.hold = setTimeout(() => this.endHold(), this.options.refillHoldMs);
+        this.hold.unref();
+      }
     }
     this.refill();
     return entry?.item;
