@@ -266,7 +266,7 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
         destroy: (warm) => this.discardWarmSession(warm),
         maxAgeMs: WARM_SESSION_MAX_AGE_SECONDS * 1000,
         refillHoldMs: SESSION_REFILL_HOLD_MS,
-        holdEndsOn: "miss",
+        holdEndsOn: "next-take",
         budget,
         onError: (error) => this.warn(`could not start a warm session: ${(error as Error).message}`),
       });

@@ -244,8 +244,8 @@ describe("WarmPool", () => {
     pool.release();
   });
 
-  it("holds its refill past the release and past takes that find it warm until refillHoldMs, with holdEndsOn miss (a session's first command)", async () => {
-    const { pool, created } = makePool({ min: 3, max: 3, refillHoldMs: 200, holdEndsOn: "miss" });
+  it("holds its refill past the release and past a burst of takes until refillHoldMs, with holdEndsOn next-take (a session's first command)", async () => {
+    const { pool, created } = makePool({ min: 3, max: 3, refillHoldMs: 200, holdEndsOn: "next-take" });
     await pass(10);
     expect(pool.take()).toBe(0);
     pool.release();
@@ -261,12 +261,21 @@ describe("WarmPool", () => {
     await pass(100);
     expect(created()).toBe(6);
     expect(pool.size).toBe(3);
+    // A session 50 ms or more after the one that started the hold: a stream, the refill goes on at once.
+    expect(pool.take()).toBe(3);
+    await pass(60);
+    expect(created()).toBe(6);
+    expect(pool.take()).toBe(4);
+    await pass(10);
+    expect(created()).toBe(8);
+    pool.release();
+    pool.release();
     pool.release();
     pool.release();
   });
 
   it("ends the hold when a request finds the pool empty", async () => {
-    const { pool } = makePool({ min: 1, max: 1, refillHoldMs: 60_000, holdEndsOn: "miss" }, platform({ createMs: 100 }));
+    const { pool } = makePool({ min: 1, max: 1, refillHoldMs: 60_000, holdEndsOn: "next-take" }, platform({ createMs: 100 }));
     await pass(100);
     expect(pool.take()).toBe(0);
     expect(pool.take()).toBeUndefined();

@@ -48,11 +48,17 @@ export class WarmBudget {
 
 /**
  * How long the engine's session pool holds its refill back after a session
- * claimed a warm sandbox (unless a session finds the pool empty): its first
- * command (an `echo hi` takes 5-40 ms), and those of a burst of sessions
- * served warm, then run without sandboxes starting beside them.
+ * claimed a warm sandbox (unless another session comes, see holdEndsOn): its
+ * first command (an `echo hi` takes 5-40 ms), and those of a burst of
+ * sessions served warm, then run without sandboxes starting beside them.
  */
 export const SESSION_REFILL_HOLD_MS = 200;
+
+/**
+ * Takes closer together than this after the one that started a hold are a
+ * burst (they keep the hold: see holdEndsOn); later ones are a stream.
+ */
+const BURST_GAP_MS = 50;
 
 /** Settings of a warm pool. */
 export interface WarmPoolOptions<T> {
@@ -93,13 +99,15 @@ export interface WarmPoolOptions<T> {
   refillHoldMs?: number;
   /**
    * What ends the hold before refillHoldMs: the taker's `release` (a
-   * one-shot sandbox is released with its answer), or only a `miss` (a
-   * session is released once claimed, before its first command: sessions
-   * that find warm sandboxes, a burst of them too, keep the hold, so their
-   * first commands do not share the CPU with sandboxes starting; on 2 cores a
-   * burst of 16 served warm was 2.6x faster so). @default "release"
+   * one-shot sandbox is released with its answer), or the `next-take` (a
+   * session is released once claimed, before its first command; a second
+   * session 50 ms or more after it means demand is flowing, and the refill
+   * must not wait). Sessions closer together than that are a burst: they keep
+   * the hold, so their first commands do not share the CPU with sandboxes
+   * starting (on 2 cores a burst of 16 served warm was 2.6x faster so).
+   * @default "release"
    */
-  holdEndsOn?: "release" | "miss";
+  holdEndsOn?: "release" | "next-take";
   /** Told when creating a sandbox failed (the pool retries after a pause). */
   onError?: (error: unknown) => void;
 }
@@ -154,6 +162,7 @@ export class WarmPool<T> {
   private closed = false;
   /** Set while the refill waits for a taker's release (see refillHoldMs). */
   private hold: NodeJS.Timeout | undefined;
+  private holdSince = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly options: Required<Omit<WarmPoolOptions<T>, "onError" | "budget">> & Pick<WarmPoolOptions<T>, "onError" | "budget">;
 
@@ -234,10 +243,15 @@ export class WarmPool<T> {
       this.hold = undefined;
     } else {
       this.recentMisses.length = 0; // the refills caught up: no longer under pressure
-      if (this.options.refillHoldMs > 0 && !this.hold) {
+      if (this.hold && this.options.holdEndsOn === "next-take" && now - this.holdSince >= BURST_GAP_MS) {
+        // A stream of sessions, not a burst: demand is flowing, and the refill must not lag behind it.
+        clearTimeout(this.hold);
+        this.hold = undefined;
+      } else if (this.options.refillHoldMs > 0 && !this.hold) {
         // One hold at a time, never extended: under steady demand the refill still starts within refillHoldMs.
         this.hold = setTimeout(() => this.endHold(), this.options.refillHoldMs);
         this.hold.unref();
+        this.holdSince = now;
       }
     }
     this.refill();
