@@ -99,6 +99,7 @@ def serve():
     for name in ("resource", "select", "subprocess"):
         __import__(name)  # what every command needs, loaded before one waits (~10-50 ms)
 
+    from .launch import park_command
     from .oneshot import answer
     from .processes import become_subreaper, reap_orphans
 
@@ -106,10 +107,16 @@ def serve():
     subreaper = become_subreaper()
     source = sys.stdin.buffer
     while True:
-        line = source.readline()
-        if not line:
-            return
-        answer(channel, source, json.loads(line), subreaper=subreaper)
+        # The next command's process, forked while none runs (after the last one's leftovers are gone).
+        parked = park_command()
+        try:
+            line = source.readline()
+            if not line:
+                return
+            answer(channel, source, json.loads(line), subreaper=subreaper, parked=parked)
+        finally:
+            if parked is not None:
+                parked.dismiss()  # unused (no command, or one it could not become), or used: its pipes closed
         reap_orphans()
 
 
