@@ -1925,7 +1925,7 @@ class ParkedCode(CodeProcess):
         import json
         import signal
 
-        fields = {key: header.get(key) for key in ("cwd", "env", "limits", "inline", "argv")}
+        fields = {key: header.get(key) for key in ("cwd", "env", "limits", "inline")}
         data = json.dumps(fields).encode()
         # A child that died (killed from outside) must not take the runner down with SIGPIPE.
         previous = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -2023,69 +2023,6 @@ def park(prefault=False):
         return None
 
 
-class ParkedCommand(CodeProcess):
-    """A fork of a session's command runner made after its last command, off the request path, that becomes the
-    next command: it waits with only its own pipes open (the command's fds 0-3 and a control pipe), and once
-    `release` sends it the request's header it sets the command's limits on itself, soft and hard, and execs the
-    command. So a command starts with one exec, under its limits from its first instruction, where a Popen pays a
-    fork of the interpreter with preexec_fn (~14 ms) or an exec of prlimit(1) first (~5 ms). It is not dumpable (the
-    runner is not): commands, which run as the same uid, cannot trace it or reach its fds. `dismiss` ends it unused."""
-
-    def __init__(self):
-        in_r, in_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        self.results_r, results_w = os.pipe()
-        control_r, self.control = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                take_fds((in_r, out_w, err_w, results_w, control_r))
-                unshield()  # the signals' defaults, and a session of its own
-                import signal
-
-                signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it; Popen gives it back as well
-                header = read_to_end(CODE_FDS)
-                if not header:
-                    os._exit(0)  # dismissed, or the runner is gone
-                import json
-
-                header = json.loads(header)
-                os.close(CODE_FDS)
-                os.chdir(header["cwd"])
-                set_rlimits(rlimit_pairs(header.get("limits")))
-                os.execvpe(header["argv"][0], header["argv"], header.get("env") or {})
-            except BaseException:
-                pass
-            os._exit(127)
-        for fd in (in_r, out_w, err_w, results_w, control_r):
-            os.close(fd)
-        self.pid = pid
-        self.keep_ends(in_w, out_r, err_r)
-
-    def takes(self, header):
-        """Whether this request is a command this child can become (its program found on the request's PATH: a
-        missing one is told apart before the child is used, as Popen tells it)."""
-        import shutil
-
-        argv = header.get("argv")
-        if self.control is None or self.returncode is not None or header.get("inline") or not argv or "--run-main" in argv:
-            return False
-        return shutil.which(argv[0], path=(header.get("env") or {}).get("PATH", os.defpath)) is not None
-
-    release = ParkedCode.release
-    dismiss = ParkedCode.dismiss
-
-
-def park_command():
-    """A ParkedCommand for the session's next command, or None when no fork can be had now (it then starts as
-    before)."""
-    try:
-        return ParkedCommand()
-    except OSError:
-        return None
-
-
 class ForkedCode(CodeProcess):
     """The code run in a fork of this (preloaded) runner made for the request."""
 
@@ -2111,11 +2048,7 @@ def start_request(header, preloaded, parked=None):
     """(process, the read end of its rich results' pipe) for the request, as `start`. With a `parked` child, inline
     code runs in it; a command dismisses it first, so it is gone before the command starts."""
     if parked is not None:
-        if isinstance(parked, ParkedCommand):
-            released = parked.takes(header) and parked.release(header)
-        else:
-            released = preloaded and header.get("inline") and parked.returncode is None and parked.release(header)
-        if released:
+        if preloaded and header.get("inline") and parked.returncode is None and parked.release(header):
             results_r, parked.results_r = parked.results_r, None
             return parked, results_r
         parked.dismiss()
@@ -2807,7 +2740,6 @@ def serve():
     for name in ("resource", "select", "subprocess"):
         __import__(name)  # what every command needs, loaded before one waits (~10-50 ms)
 
-    from .launch import park_command
     from .oneshot import answer
     from .processes import become_subreaper, reap_orphans
 
@@ -2815,16 +2747,10 @@ def serve():
     subreaper = become_subreaper()
     source = sys.stdin.buffer
     while True:
-        # The next command's process, forked while none runs (after the last one's leftovers are gone).
-        parked = park_command()
-        try:
-            line = source.readline()
-            if not line:
-                return
-            answer(channel, source, json.loads(line), subreaper=subreaper, parked=parked)
-        finally:
-            if parked is not None:
-                parked.dismiss()  # unused (no command, or one it could not become), or used: its pipes closed
+        line = source.readline()
+        if not line:
+            return
+        answer(channel, source, json.loads(line), subreaper=subreaper)
         reap_orphans()
 
 

@@ -99,7 +99,6 @@ def serve():
     for name in ("resource", "select", "subprocess"):
         __import__(name)  # what every command needs, loaded before one waits (~10-50 ms)
 
-    from .launch import park_command
     from .oneshot import answer
     from .processes import become_subreaper, reap_orphans
 
@@ -107,16 +106,10 @@ def serve():
     subreaper = become_subreaper()
     source = sys.stdin.buffer
     while True:
-        # The next command's process, forked while none runs (after the last one's leftovers are gone).
-        parked = park_command()
-        try:
-            line = source.readline()
-            if not line:
-                return
-            answer(channel, source, json.loads(line), subreaper=subreaper, parked=parked)
-        finally:
-            if parked is not None:
-                parked.dismiss()  # unused (no command, or one it could not become), or used: its pipes closed
+        line = source.readline()
+        if not line:
+            return
+        answer(channel, source, json.loads(line), subreaper=subreaper)
         reap_orphans()
 
 

@@ -1,7 +1,7 @@
 import json
 import os
 
-from code_interpreter_runner.launch import ForkedCode, feed_stdin, park_command, start, start_request
+from code_interpreter_runner.launch import ForkedCode, feed_stdin, start
 from conftest import split_frames
 
 
@@ -44,28 +44,3 @@ def test_inline_code_runs_in_a_fork_of_a_preloaded_runner_with_its_results_on_th
         (b"d", {"is_main_result": True, "data": {"text/plain": "[1, 2]"}}),
         (b"z", 0),
     ]
-
-
-def test_a_parked_command_becomes_the_next_command_under_its_hard_limits_from_its_start(tmp_path):
-    parked = park_command()
-    header = {
-        "argv": ["sh", "-c", "pwd; echo $ONLY; ulimit -H -t; ulimit -H -n; cat"],
-        "cwd": str(tmp_path),
-        "env": {"ONLY": "this", "PATH": "/usr/bin:/bin"},
-        "limits": {"cpu_seconds": 7, "open_files": 64},
-    }
-    proc, results_r = start_request(header, False, parked)
-    assert proc is parked
-    feed_stdin(proc, b"fed\n")
-    code, (out, _) = finish(proc)
-    os.close(results_r)
-    parked.dismiss()
-    assert (code, out) == (0, ("%s\nthis\n7\n64\nfed\n" % tmp_path).encode())
-
-
-def test_a_parked_command_is_not_used_for_a_missing_command_and_ends_unused():
-    parked = park_command()
-    assert not parked.takes({"argv": ["no-such-command-anywhere"], "cwd": "/", "env": {"PATH": "/usr/bin:/bin"}})
-    assert not parked.takes({"argv": ["python3", "--run-main", "x", "1"], "cwd": "/"})
-    parked.dismiss()
-    assert parked.returncode is not None
