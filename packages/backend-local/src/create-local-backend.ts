@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { chmod, mkdir, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { BackendUnavailableError } from "@code-interpreter/core";
+import { withinMs } from "@code-interpreter/core/engine";
 import { PREPARE_ROOTFS_SCRIPT, readRootfsManifest, sandboxEnvironment } from "@code-interpreter/core/sandbox";
 import { LocalBackend } from "./local-backend.js";
 import { defaultLocalBackendSettings, type LocalBackendSettings } from "./local-backend-settings.js";
@@ -136,11 +137,6 @@ async function probe(settings: LocalBackendSettings, isolation: "bwrap" | "gviso
   // No warm pools: the probe runs once.
   const probe = new LocalBackend({ ...settings, pool: false, sessionPool: false }, isolation);
   const timeoutMs = isolation === "gvisor" ? 30_000 : 10_000;
-  let timer: NodeJS.Timeout | undefined;
-  // A test run that never ends (a sandbox whose end is never seen) must not hold the server's start: it is a problem.
-  const deadline = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve(`a test run did not end within ${(timeoutMs + PROBE_GRACE_MS) / 1000} s`), timeoutMs + PROBE_GRACE_MS);
-  });
   const run = async () => {
     try {
       const result = await probe.execute({ code: "print('ok')", timeoutMs, lastLineInteractive: false, files: [] });
@@ -151,9 +147,10 @@ async function probe(settings: LocalBackendSettings, isolation: "bwrap" | "gviso
     }
   };
   try {
-    return await Promise.race([run(), deadline]);
+    // A test run that never ends (a sandbox whose end is never seen) must not hold the server's start: it is a problem.
+    const waitMs = timeoutMs + PROBE_GRACE_MS;
+    return await withinMs(run(), waitMs, `a test run did not end within ${waitMs / 1000} s`);
   } finally {
-    clearTimeout(timer);
     await probe.close();
   }
 }

@@ -15,6 +15,7 @@ import {
   type SessionImage,
   type StartSandboxOptions,
   type StartSessionRunnerOptions,
+  withinMs,
 } from "@code-interpreter/core/engine";
 import { kernelArgv, type RunnerRequest, serveArgv } from "@code-interpreter/core/runner";
 import {
@@ -510,11 +511,6 @@ const EXIT_REPORT_WAIT_MS = 1000;
 
 /** How a session's sandbox process ended (`sandbox exit SIGKILL`), for a command that got no answer. */
 async function sandboxExitReport(sandbox: SandboxProcess): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const stillRunning = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), EXIT_REPORT_WAIT_MS);
-  });
-  const exited = await Promise.race([sandbox.exited, stillRunning]);
-  clearTimeout(timer);
+  const exited = await withinMs(sandbox.exited, EXIT_REPORT_WAIT_MS, undefined);
   return exited === undefined ? "its sandbox process still runs (its pipes closed)" : `sandbox ${exited}`;
 }

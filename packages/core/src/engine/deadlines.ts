@@ -82,3 +82,21 @@ export function warmExpiry(now: number, startSeconds = START_ALLOWANCE_SECONDS):
 export function sessionExpiry(now: number, ttlSeconds: number, maxLifetimeSeconds = Number.POSITIVE_INFINITY): number {
   return now + Math.min(ttlSeconds, maxLifetimeSeconds);
 }
+
+/**
+ * What `promise` settles with, or `fallback` once `ms` have passed without it:
+ * for a wait that must not hold an answer (or a start) up for good. The
+ * timer never keeps the process alive.
+ */
+export async function withinMs<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<F>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

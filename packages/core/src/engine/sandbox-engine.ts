@@ -30,6 +30,7 @@ import {
   warmExpiry,
   warmLifetimeSeconds,
   warmSessionExpiry,
+  withinMs,
 } from "./deadlines.js";
 import type {
   OneShotSandbox,
@@ -1030,18 +1031,9 @@ export class SandboxEngine<Session extends SessionRecord = SessionRecord, Sandbo
   /** How a session's runner ended, as its driver tells it (empty when it cannot), for the error and the log. */
   private async exitReport(handle: PersistentRunnerHandle): Promise<string> {
     if (!handle.exitReport) return "";
-    let timer: NodeJS.Timeout | undefined;
-    // A platform that does not answer must not hold the failed command's answer.
-    const patience = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve(`how it ended was not told within ${EXIT_REPORT_WAIT_MS / 1000} s`), EXIT_REPORT_WAIT_MS);
-      timer.unref();
-    });
     const report = handle.exitReport().catch((error: Error) => `how it ended could not be read (${error.message})`);
-    try {
-      return await Promise.race([report, patience]);
-    } finally {
-      clearTimeout(timer);
-    }
+    // A platform that does not answer must not hold the failed command's answer.
+    return withinMs(report, EXIT_REPORT_WAIT_MS, `how it ended was not told within ${EXIT_REPORT_WAIT_MS / 1000} s`);
   }
 
   /** The exchange, and the answer for a runner that gave none. */
